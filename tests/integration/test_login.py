@@ -1,0 +1,116 @@
+"""Okta logins through a real Airflow API server and the local IdP (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+
+import yaml
+
+from tests.integration.conftest import Stack
+from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
+
+ALICE = ("alice.admin@example.com", "Admin-pass-1")
+BOB = ("bob.viewer@example.com", "Viewer-pass-1")
+CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
+MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second
+
+
+def api_status(session, url: str) -> int:
+    return session.get(f"{url}/api/v2/dags", timeout=30).status_code
+
+
+def edit_idp(stack: Stack, change) -> None:
+    data = yaml.safe_load(stack.idp_config.read_text())
+    change(data)
+    rewrite(stack.idp_config, yaml.safe_dump(data, sort_keys=False))
+
+
+def user(data: dict, login_prefix: str) -> dict:
+    return next(u for u in data["users"] if u["login"].startswith(login_prefix))
+
+
+def test_admin_gets_admin_and_the_api_accepts_the_session(af: Stack):
+    session, final = okta_login(af.url, *ALICE)
+    assert final.status_code == 200, final.text[:500]
+    assert "_token" in session.cookies
+    assert api_status(session, af.url) == 200
+    assert user_roles(af.db_url, "alice.admin@example.com") == {"Admin"}
+    row = user_row(af.db_url, "alice.admin@example.com")
+    assert (row["first_name"], row["last_name"], row["email"]) == ("Alice", "Admin", "alice.admin@example.com")
+
+
+def test_viewer_gets_exactly_the_mapped_roles_without_public(af: Stack):
+    session, final = okta_login(af.url, *BOB)
+    assert final.status_code == 200
+    assert user_roles(af.db_url, "bob.viewer@example.com") == {"Viewer", "Op"}
+
+
+def test_unmapped_user_is_refused_with_an_explanation_and_no_session(af: Stack):
+    session, final = okta_login(af.url, *CAROL)
+    assert final.status_code == 403
+    assert "/auth/oauth-authorized/okta" in final.url
+    assert "carol.nobody@example.com" in final.text
+    assert "marketing" in final.text
+    assert "None of these groups is mapped to an Airflow role" in final.text
+    assert "no_mapped_role" in final.text
+    assert "_token" not in session.cookies
+    assert api_status(session, af.url) == 401
+    assert user_roles(af.db_url, "carol.nobody@example.com") is None
+
+
+def test_mapping_edit_applies_at_next_login_without_restart(af: Stack):
+    okta_login(af.url, *ALICE)  # any request primes the store's check clock
+    rewrite(af.mapping, af.original_mapping.replace("mappings:\n", "mappings:\n  marketing: [Viewer]\n", 1))
+    time.sleep(MAPPING_CHECK_INTERVAL)
+    session, final = okta_login(af.url, *CAROL)
+    assert final.status_code == 200, final.text[:500]
+    assert user_roles(af.db_url, "carol.nobody@example.com") == {"Viewer"}
+    assert api_status(session, af.url) == 200
+
+
+def test_broken_mapping_edit_keeps_the_last_good_mapping(af: Stack):
+    rewrite(af.mapping, "default_role: null\nmappings:\n  airflow-admins: [Admn]\n  - broken\n")
+    time.sleep(MAPPING_CHECK_INTERVAL)
+    session, final = okta_login(af.url, *ALICE)
+    assert final.status_code == 200
+    assert user_roles(af.db_url, "alice.admin@example.com") == {"Admin"}
+    log = af.airflow.log_tail(200_000)
+    assert "okta_role_mapping.yaml" in log
+    assert "keeping the last good" in log.lower() or "last good" in log.lower()
+
+
+def test_group_removed_in_okta_removes_the_role_at_next_login(af: Stack):
+    okta_login(af.url, *BOB)
+    assert user_roles(af.db_url, "bob.viewer@example.com") == {"Viewer", "Op"}
+    edit_idp(af, lambda d: user(d, "bob")["groups"].remove("airflow-ops"))
+    session, final = okta_login(af.url, *BOB)
+    assert final.status_code == 200
+    assert user_roles(af.db_url, "bob.viewer@example.com") == {"Viewer"}
+
+
+def test_profile_is_updated_from_okta_at_every_login(af: Stack):
+    okta_login(af.url, *ALICE)
+
+    def rename(d):
+        alice = user(d, "alice")
+        alice["given_name"], alice["family_name"], alice["email"] = "Alicia", "Adminova", "alicia@example.com"
+
+    edit_idp(af, rename)
+    okta_login(af.url, *ALICE)
+    row = user_row(af.db_url, "alice.admin@example.com")
+    assert (row["first_name"], row["last_name"], row["email"]) == ("Alicia", "Adminova", "alicia@example.com")
+
+
+def test_groups_come_from_userinfo_when_the_id_token_has_none(af: Stack):
+    edit_idp(af, lambda d: d["server"].update(groups_claim=False))
+    session, final = okta_login(af.url, *BOB)
+    assert final.status_code == 200, final.text[:500]
+    assert user_roles(af.db_url, "bob.viewer@example.com") == {"Viewer", "Op"}
+
+
+def test_next_is_honoured_when_same_origin(af: Stack):
+    session, final = okta_login(af.url, *ALICE, next_path="/dags")
+    assert final.status_code == 200
+    assert final.url == f"{af.url}/dags"
+    session, final = okta_login(af.url, *ALICE, next_path="//evil.example/x")
+    assert "evil.example" not in final.url

@@ -1,0 +1,46 @@
+"""Bad settings or a bad mapping stop the API server at start with every problem listed."""
+
+from __future__ import annotations
+
+import pytest
+
+from okta_devstack.airflow import AirflowServer
+
+
+def test_invalid_settings_stop_the_server_listing_every_problem(tmp_path):
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("default_role: null\nmappings:\n  airflow-admins: [Admn]\n  airflow-admins: [Admin]\n")
+    server = AirflowServer(
+        tmp_path / "airflow",
+        okta_env={
+            "OKTA_ISSUER": "http://okta.example.com/oauth2/default",
+            "OKTA_CLIENT_ID": "x",
+            "OKTA_ROLE_MAPPING_FILE": str(mapping),
+        },
+    )
+    server.prepare()
+    with pytest.raises(RuntimeError) as err:
+        server.start(timeout=120)
+    text = str(err.value)
+    assert "okta_security could not start" in text
+    assert "OKTA_CLIENT_SECRET is not set" in text
+    assert "uses http:// for a non-loopback host" in text
+
+
+def test_unknown_role_in_mapping_stops_the_server_with_file_and_line(tmp_path):
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("default_role: null\nmappings:\n  airflow-admins: [Admin]\n  airflow-ops: [Opp]\n")
+    server = AirflowServer(
+        tmp_path / "airflow",
+        okta_env={
+            "OKTA_ISSUER": "http://127.0.0.1:1/oauth2/default",
+            "OKTA_CLIENT_ID": "x",
+            "OKTA_CLIENT_SECRET": "y",
+            "OKTA_ROLE_MAPPING_FILE": str(mapping),
+        },
+    )
+    server.prepare()
+    with pytest.raises(RuntimeError) as err:
+        server.start(timeout=120)
+    assert "map.yaml:4: unknown role 'Opp'" in str(err.value)
+    assert "did you mean 'Op'" in str(err.value)

@@ -6,7 +6,7 @@ import time
 
 import yaml
 
-from tests.integration.conftest import Stack
+from tests.conftest import Stack
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 
 ALICE = ("alice.admin@example.com", "Admin-pass-1")

@@ -1,4 +1,4 @@
-"""A real ``airflow api-server`` (SQLite and PostgreSQL) beside the local Okta-compatible IdP."""
+"""Shared fixtures: a real ``airflow api-server`` (SQLite and PostgreSQL) beside the local Okta-compatible IdP."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import sqlalchemy as sa
 import yaml
 
 from okta_devstack.airflow import REPO, AirflowServer, free_port
-from okta_local_idp.server import serve_in_thread
 
 CLIENT_ID = "airflow-local"
 CLIENT_SECRET = "airflow-local-secret"
@@ -59,6 +58,8 @@ def _postgres_db() -> Iterator[str]:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def stack(request, tmp_path_factory) -> Iterator[Stack]:
+    from okta_local_idp.server import serve_in_thread
+
     root = tmp_path_factory.mktemp(f"stack-{request.param}")
     port = free_port()
     idp_config = root / "idp_users.yaml"

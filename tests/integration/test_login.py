@@ -75,8 +75,8 @@ def test_broken_mapping_edit_keeps_the_last_good_mapping(af: Stack):
     assert final.status_code == 200
     assert user_roles(af.db_url, "alice.admin@example.com") == {"Admin"}
     log = af.airflow.log_tail(200_000)
-    assert "okta_role_mapping.yaml" in log
-    assert "keeping the last good" in log.lower() or "last good" in log.lower()
+    assert "okta_role_mapping.yaml rejected; still using version" in log
+    assert "okta_role_mapping.yaml:4: YAML syntax error" in log
 
 
 def test_group_removed_in_okta_removes_the_role_at_next_login(af: Stack):
@@ -102,10 +102,21 @@ def test_profile_is_updated_from_okta_at_every_login(af: Stack):
 
 
 def test_groups_come_from_userinfo_when_the_id_token_has_none(af: Stack):
-    edit_idp(af, lambda d: d["server"].update(groups_claim=False))
+    # A "thin" ID token (Okta: claim included only for userinfo requests): groups only at userinfo.
+    edit_idp(af, lambda d: d["server"].update(faults={"id_token_groups": False}))
     session, final = okta_login(af.url, *BOB)
     assert final.status_code == 200, final.text[:500]
     assert user_roles(af.db_url, "bob.viewer@example.com") == {"Viewer", "Op"}
+
+
+def test_userinfo_naming_another_user_is_refused(af: Stack):
+    edit_idp(af, lambda d: d["server"].update(faults={"id_token_groups": False, "userinfo_sub": "00uadmin000000000001"}))
+    before = user_roles(af.db_url, "bob.viewer@example.com")
+    session, final = okta_login(af.url, *BOB)
+    assert final.status_code == 403
+    assert "userinfo_sub_mismatch" in final.text
+    assert user_roles(af.db_url, "bob.viewer@example.com") == before
+    assert "_token" not in session.cookies
 
 
 def test_next_is_honoured_when_same_origin(af: Stack):

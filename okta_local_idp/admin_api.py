@@ -1,0 +1,53 @@
+"""Loopback-only admin endpoints of the local IdP (``/__idp/...``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from flask import Blueprint, Response, abort, jsonify, request
+
+from .context import current_idp
+from .faults import FaultError
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("idp_faults", __name__, url_prefix="/__idp")
+
+
+@blueprint.before_request
+def _only_loopback() -> None:
+    """Hide the admin endpoints from anything but loopback clients."""
+    try:
+        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        abort(404)
+
+
+@blueprint.get("/faults")
+def get_faults() -> Response:
+    """Return the effective faults."""
+    return jsonify(current_idp().effective_faults())
+
+
+@blueprint.post("/faults")
+@blueprint.put("/faults")
+def set_faults() -> Response | tuple[Response, int]:
+    """Merge the JSON object in the body into the runtime faults."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return jsonify({"error": "body must be a JSON object"}), 400
+    try:
+        current_idp().set_faults(payload)
+    except FaultError as exc:
+        return jsonify({"error": str(exc)}), 400
+    return jsonify(current_idp().effective_faults())
+
+
+@blueprint.delete("/faults")
+def clear_faults() -> Response:
+    """Drop all runtime fault overrides (YAML faults stay)."""
+    current_idp().clear_faults()
+    return jsonify(current_idp().effective_faults())

@@ -1,0 +1,87 @@
+"""The authorization server's RSA signing key, its JWKS and JWT signing (joserfc)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, cast
+
+from joserfc import jwt
+from joserfc.jwk import KeyParameters, KeySet, KeySetSerialization, RSAKey
+
+log = logging.getLogger(__name__)
+
+ALGORITHM = "RS256"
+_PARAMETERS: KeyParameters = {"alg": ALGORITHM, "use": "sig"}
+
+
+class SigningKeys:
+    """Sign JWTs with one RSA key and publish its public half as a JWKS."""
+
+    def __init__(self, key: RSAKey) -> None:
+        if not key.is_private:
+            raise ValueError("the signing key must be a private RSA key")
+        key.ensure_kid()
+        self._key = key
+
+    @classmethod
+    def generate(cls) -> SigningKeys:
+        """Generate a fresh 2048-bit key."""
+        return cls(RSAKey.generate_key(2048, parameters=_PARAMETERS.copy(), auto_kid=True))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> SigningKeys:
+        """Load a private key from a PEM file or a JWK (JSON) file."""
+        data = Path(path).read_bytes()
+        if data.lstrip().startswith(b"{"):
+            key = RSAKey.import_key(json.loads(data), parameters=_PARAMETERS.copy())
+        else:
+            key = RSAKey.import_key(data, parameters=_PARAMETERS.copy())
+        return cls(key)
+
+    @classmethod
+    def load_or_generate(cls, path: str | os.PathLike[str] | None) -> SigningKeys:
+        """Load the key at ``path``; create it there first if it does not exist."""
+        if path is None:
+            return cls.generate()
+        file = Path(path)
+        if file.exists():
+            log.info("loaded signing key from %s", file)
+            return cls.from_file(file)
+        keys = cls.generate()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(keys._key.as_pem(private=True))
+        log.info("generated a signing key and saved it to %s", file)
+        return keys
+
+    @property
+    def key(self) -> RSAKey:
+        """Return the private key (for authlib's ID token encoding)."""
+        return self._key
+
+    @property
+    def kid(self) -> str:
+        """Return the key id put in JWT headers and the JWKS."""
+        return str(self._key.kid)
+
+    def public_jwks(self) -> dict[str, Any]:
+        """Return the JWKS document served at ``/v1/keys`` (public parts only)."""
+        public = self._key.as_dict(private=False)
+        public.update(alg=ALGORITHM, use="sig")
+        return {"keys": [public]}
+
+    def public_key_set(self) -> KeySet:
+        """Return the public keys as a joserfc KeySet (for verifying)."""
+        return KeySet.import_key_set(cast("KeySetSerialization", self.public_jwks()))
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """Return ``claims`` as a signed RS256 JWT with this key's ``kid``."""
+        return jwt.encode({"alg": ALGORITHM, "kid": self.kid}, claims, self._key, algorithms=[ALGORITHM])
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Return the claims of ``token`` after checking its signature (not its claims)."""
+        return dict(jwt.decode(token, self.public_key_set(), algorithms=[ALGORITHM]).claims)

@@ -1,0 +1,171 @@
+"""The slice of Okta's Management API the relying party uses (``/api/v1/users``)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from .context import IdpContext, current_idp
+from .models import Group, User, okta_id
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 200
+MAX_LIMIT = 200
+_CREATED = "2024-01-01T00:00:00.000Z"
+
+blueprint = Blueprint("management_api", __name__, url_prefix="/api/v1")
+
+
+def _okta_time(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _error(status: int, code: str, summary: str) -> tuple[Response, int]:
+    """Return an Okta Management API error body."""
+    body = {
+        "errorCode": code,
+        "errorSummary": summary,
+        "errorLink": code,
+        "errorId": "oae" + secrets.token_urlsafe(16)[:19],
+        "errorCauses": [],
+    }
+    return jsonify(body), status
+
+
+@blueprint.before_request
+def _authenticate_and_count() -> tuple[Response, int] | None:
+    """Apply the rate limit, then require ``Authorization: SSWS <api token>``."""
+    idp = current_idp()
+    limit = idp.config.server.api_rate_limit
+    bucket = request.url_rule.rule if request.url_rule else request.path
+    allowed, remaining, reset = idp.store.rate_limiter.hit(bucket, limit)
+    g.okta_rate = (limit, remaining, reset)
+    if not allowed:
+        return _error(429, "E0000047", "API call exceeded rate limit due to too many requests.")
+    expected = idp.config.server.api_token
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if (
+        expected is None
+        or scheme != "SSWS"
+        or not hmac.compare_digest(presented.strip().encode("utf-8"), expected.encode("utf-8"))
+    ):
+        return _error(401, "E0000011", "Invalid token provided")
+    return None
+
+
+@blueprint.after_request
+def _okta_headers(response: Response) -> Response:
+    """Add Okta's rate-limit and request-id headers to every answer."""
+    limit, remaining, reset = g.get("okta_rate", (0, 0, int(time.time())))
+    response.headers["X-Rate-Limit-Limit"] = str(limit)
+    response.headers["X-Rate-Limit-Remaining"] = str(remaining)
+    response.headers["X-Rate-Limit-Reset"] = str(reset)
+    response.headers["X-Okta-Request-Id"] = secrets.token_urlsafe(20)
+    return response
+
+
+def _find_user(idp: IdpContext, user_key: str) -> User | None:
+    return idp.config.find_user(user_key)
+
+
+def _user_not_found(user_key: str) -> tuple[Response, int]:
+    return _error(404, "E0000007", f"Not found: Resource not found: {user_key} (User)")
+
+
+def user_object(idp: IdpContext, user: User) -> dict[str, Any]:
+    """Return ``user`` as an Okta user object."""
+    updated = _okta_time(user.updated_at) if user.updated_at else _CREATED
+    return {
+        "id": user.id,
+        "status": user.status,
+        "created": _CREATED,
+        "activated": _CREATED if user.status != "STAGED" else None,
+        "statusChanged": updated,
+        "lastLogin": None,
+        "lastUpdated": updated,
+        "passwordChanged": _CREATED,
+        "type": {"id": okta_id("oty", "user-type:default")},
+        "profile": {
+            "firstName": user.given_name or None,
+            "lastName": user.family_name or None,
+            "mobilePhone": None,
+            "secondEmail": None,
+            "login": user.login,
+            "email": user.email,
+        },
+        "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}},
+        "_links": {"self": {"href": f"{idp.base_url}/api/v1/users/{user.id}"}},
+    }
+
+
+def group_object(idp: IdpContext, group: Group) -> dict[str, Any]:
+    """Return ``group`` as an Okta group object."""
+    href = f"{idp.base_url}/api/v1/groups/{group.id}"
+    return {
+        "id": group.id,
+        "created": _CREATED,
+        "lastUpdated": _CREATED,
+        "lastMembershipUpdated": _CREATED,
+        "objectClass": ["okta:user_group"],
+        "type": group.type,
+        "profile": {"name": group.name, "description": group.description or None},
+        "_links": {
+            "logo": [
+                {"name": "medium", "href": f"{idp.base_url}/img/logos/groups/okta-medium.png", "type": "image/png"},
+                {"name": "large", "href": f"{idp.base_url}/img/logos/groups/okta-large.png", "type": "image/png"},
+            ],
+            "users": {"href": f"{href}/users"},
+            "apps": {"href": f"{href}/apps"},
+        },
+    }
+
+
+def _page_limit() -> int:
+    raw = request.args.get("limit")
+    try:
+        value = int(raw) if raw is not None else DEFAULT_LIMIT
+    except ValueError:
+        return DEFAULT_LIMIT
+    return min(value, MAX_LIMIT) if value > 0 else DEFAULT_LIMIT
+
+
+@blueprint.get("/users/<user_key>")
+def get_user(user_key: str) -> Response | tuple[Response, int]:
+    """Return one user by id or login."""
+    idp = current_idp()
+    user = _find_user(idp, user_key)
+    if user is None:
+        return _user_not_found(user_key)
+    return jsonify(user_object(idp, user))
+
+
+@blueprint.get("/users/<user_key>/groups")
+def list_user_groups(user_key: str) -> Response | tuple[Response, int]:
+    """Return one page of the user's groups, ordered by id, with Link headers."""
+    idp = current_idp()
+    user = _find_user(idp, user_key)
+    if user is None:
+        return _user_not_found(user_key)
+    limit = _page_limit()
+    after = request.args.get("after")
+    groups = sorted(idp.config.user_groups(user), key=lambda group: group.id)
+    if after:
+        groups = [group for group in groups if group.id > after]
+    page = groups[:limit]
+    response = jsonify([group_object(idp, group) for group in page])
+
+    path = f"{idp.base_url}/api/v1/users/{user_key}/groups"
+    self_params = {"limit": limit} if after is None else {"after": after, "limit": limit}
+    response.headers.add("Link", f'<{path}?{urlencode(self_params)}>; rel="self"')
+    if len(groups) > limit:
+        next_params = {"after": page[-1].id, "limit": limit}
+        response.headers.add("Link", f'<{path}?{urlencode(next_params)}>; rel="next"')
+    return response

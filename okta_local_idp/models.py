@@ -1,0 +1,249 @@
+"""Domain objects: users, groups, clients, authorization codes and tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import string
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, list_to_scope, scope_to_list
+from authlib.oidc.core import AuthorizationCodeMixin
+
+_BASE62 = string.digits + string.ascii_letters
+USER_STATUSES = frozenset(
+    {
+        "STAGED",
+        "PROVISIONED",
+        "ACTIVE",
+        "RECOVERY",
+        "PASSWORD_EXPIRED",
+        "LOCKED_OUT",
+        "SUSPENDED",
+        "DEPROVISIONED",
+    }
+)
+AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post", "none"})
+GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "client_credentials"})
+
+
+def okta_id(prefix: str, seed: str) -> str:
+    """Derive a stable Okta-style id (prefix + 17 base62 chars) from ``seed``."""
+    number = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest(), "big")
+    chars = []
+    for _ in range(17):
+        number, rem = divmod(number, 62)
+        chars.append(_BASE62[rem])
+    return prefix + "".join(chars)
+
+
+def _same_secret(expected: str, given: str) -> bool:
+    """Compare two secrets in constant time."""
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Group:
+    """An Okta group (``00g...``), identified by its unique name."""
+
+    name: str
+    description: str = ""
+
+    @property
+    def id(self) -> str:
+        """Return the group's stable Okta id."""
+        return okta_id("00g", "group:" + self.name)
+
+    @property
+    def type(self) -> str:
+        """Return ``BUILT_IN`` for Okta's Everyone group, else ``OKTA_GROUP``."""
+        return "BUILT_IN" if self.name == "Everyone" else "OKTA_GROUP"
+
+
+@dataclass(frozen=True)
+class User:
+    """An Okta user as configured in the YAML file."""
+
+    id: str
+    login: str
+    password: str = field(repr=False)
+    email: str
+    given_name: str = ""
+    family_name: str = ""
+    status: str = "ACTIVE"
+    groups: tuple[str, ...] = ()
+    locale: str = "en-US"
+    zoneinfo: str = "America/Los_Angeles"
+    updated_at: int = 0
+
+    @property
+    def name(self) -> str:
+        """Return the display name ("given family"), falling back to the login."""
+        return f"{self.given_name} {self.family_name}".strip() or self.login
+
+    @property
+    def is_active(self) -> bool:
+        """Return whether the user may sign in."""
+        return self.status == "ACTIVE"
+
+    def get_user_id(self) -> str:
+        """Return the Okta user id (the ID token ``sub``)."""
+        return self.id
+
+    def check_password(self, password: str) -> bool:
+        """Return whether ``password`` is this user's password."""
+        return _same_secret(self.password, password)
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    """A user together with the time they authenticated at the IdP."""
+
+    user: User
+    auth_time: int
+
+
+@dataclass(frozen=True)
+class Client(ClientMixin):
+    """An OIDC web application registered at the authorization server."""
+
+    client_id: str
+    client_secret: str | None = field(default=None, repr=False)
+    token_endpoint_auth_method: str = "client_secret_basic"
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
+    require_pkce: bool = True
+    name: str = ""
+
+    @property
+    def client_metadata(self) -> dict[str, Any]:
+        """Return the RFC 7591 style metadata authlib endpoints read."""
+        return {
+            "client_name": self.name or self.client_id,
+            "redirect_uris": list(self.redirect_uris),
+            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "grant_types": list(self.grant_types),
+            "response_types": ["code"],
+        }
+
+    def get_client_id(self) -> str:
+        """Return the client id."""
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        """Return None: like Okta, ``redirect_uri`` must always be sent."""
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        """Return the requested scope normalised (the server validated it)."""
+        return str(list_to_scope(scope_to_list(scope) or []))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        """Return whether ``redirect_uri`` is a registered login redirect URI."""
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        """Return whether ``client_secret`` is this client's secret."""
+        return self.client_secret is not None and _same_secret(self.client_secret, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        """Return whether ``method`` is the client's one authentication method."""
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        """Return whether the client may use ``response_type`` (only ``code``)."""
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        """Return whether the client may use ``grant_type``."""
+        return grant_type in self.grant_types
+
+
+@dataclass
+class AuthorizationCode(AuthorizationCodeMixin):
+    """An issued, not yet redeemed authorization code."""
+
+    code: str = field(repr=False)
+    client_id: str
+    redirect_uri: str
+    scope: str
+    user_id: str
+    auth_time: int
+    expires_at: float
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+
+    def get_redirect_uri(self) -> str:
+        """Return the redirect URI the code was issued for."""
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        """Return the granted scope."""
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        """Return the nonce of the authorization request."""
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        """Return when the user authenticated."""
+        return self.auth_time
+
+    def get_amr(self) -> list[str]:
+        """Return the authentication methods used (password only)."""
+        return ["pwd"]
+
+    def is_expired(self) -> bool:
+        """Return whether the code is past its lifetime."""
+        return time.time() >= self.expires_at
+
+
+@dataclass
+class Token(TokenMixin):
+    """An issued access token (and optional refresh token)."""
+
+    access_token: str = field(repr=False)
+    jti: str
+    client_id: str
+    scope: str
+    issued_at: int
+    expires_in: int
+    user_id: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+    code: str | None = field(default=None, repr=False)
+    access_token_revoked: bool = False
+    refresh_token_revoked: bool = False
+
+    def check_client(self, client: Client) -> bool:
+        """Return whether the token was issued to ``client``."""
+        return self.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        """Return the granted scope."""
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        """Return the access token lifetime in seconds."""
+        return self.expires_in
+
+    @property
+    def expires_at(self) -> int:
+        """Return when the access token expires (epoch seconds)."""
+        return self.issued_at + self.expires_in
+
+    def is_expired(self) -> bool:
+        """Return whether the access token has expired."""
+        return time.time() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        """Return whether the access token was revoked."""
+        return self.access_token_revoked
+
+    def get_user(self) -> str | None:
+        """Return the user id the token was issued for (None for clients)."""
+        return self.user_id

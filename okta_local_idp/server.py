@@ -1,0 +1,185 @@
+"""Build the Flask app and run it, standalone or in a background thread for tests."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from . import admin_api, management_api, views
+from .config import ConfigStore
+from .context import AUTH_SERVER_PATH, EXTENSION_KEY, IdpContext
+from .keys import SigningKeys
+from .oauth import init_oauth
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable, Iterator, Mapping
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE_NAME = "okta_local_idp_sid"
+_SECRET_PARAMS = re.compile(r"(?<=[?&])(id_token_hint|code|client_secret|password|token|refresh_token)=[^&\s]*")
+
+
+def create_app(
+    config_path: str | os.PathLike[str],
+    base_url: str,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+) -> Flask:
+    """Return the IdP Flask app whose issuer is ``{base_url}/oauth2/default``.
+
+    ``overrides`` replace keys of the YAML ``server:`` section (e.g. CLI flags);
+    ``key_file`` (or ``server.signing_key_file``) holds the RSA signing key, created
+    on first use; without either a fresh key is generated.
+    """
+    config_store = ConfigStore(config_path, overrides)
+    key_path = key_file or config_store.current().server.signing_key_file
+    idp = IdpContext(
+        base_url=base_url.rstrip("/"),
+        config_store=config_store,
+        keys=SigningKeys.load_or_generate(key_path),
+    )
+    app = Flask(__name__)
+    app.secret_key = secrets.token_bytes(32)
+    app.config.update(
+        SESSION_COOKIE_NAME=SESSION_COOKIE_NAME,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=idp.base_url.startswith("https://"),
+    )
+    app.extensions[EXTENSION_KEY] = idp
+    init_oauth(app, idp)
+    app.register_blueprint(views.blueprint)
+    app.register_blueprint(management_api.blueprint)
+    app.register_blueprint(admin_api.blueprint)
+    log.info("okta_local_idp app ready, issuer %s", idp.issuer)
+    return app
+
+
+class _RedactingRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, with tokens and codes masked in the access log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Log the request line with secret query parameters masked."""
+        original = self.path
+        self.path = _SECRET_PARAMS.sub(lambda m: m.group(1) + "=***", original)
+        try:
+            super().log_request(code, size)
+        finally:
+            self.path = original
+
+
+class _LateBoundApp:
+    """WSGI app forwarding to an app created after the socket (and port) exist."""
+
+    def __init__(self) -> None:
+        self.app: Flask | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        assert self.app is not None, "IdP app not ready"
+        return self.app(environ, start_response)
+
+
+def url_host(host: str) -> str:
+    """Return the host to put in URLs for a listen address (wildcards become loopback)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def make_idp_server(
+    config_path: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    issuer_base: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+) -> tuple[BaseWSGIServer, Flask, str]:
+    """Bind a threaded werkzeug server and build the app; return (server, app, base_url)."""
+    holder = _LateBoundApp()
+    server = make_server(host, port, holder, threaded=True, request_handler=_RedactingRequestHandler)
+    base_url = (issuer_base or f"http://{url_host(host)}:{server.server_port}").rstrip("/")
+    try:
+        holder.app = create_app(config_path, base_url, overrides=overrides, key_file=key_file)
+    except BaseException:
+        server.server_close()
+        raise
+    return server, holder.app, base_url
+
+
+@dataclass
+class IdpHandle:
+    """A running IdP; unpacks as ``(base_url, shutdown)`` and is a context manager."""
+
+    base_url: str
+    app: Flask
+    _server: BaseWSGIServer = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    @property
+    def issuer(self) -> str:
+        """Return the issuer (``{base_url}/oauth2/default``)."""
+        return self.base_url + AUTH_SERVER_PATH
+
+    @property
+    def context(self) -> IdpContext:
+        """Return the IdP context (config, keys, runtime store)."""
+        return self.app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+
+    def set_faults(self, **faults: Any) -> None:
+        """Set runtime faults (``name=None`` removes one); see :mod:`okta_local_idp.faults`."""
+        self.context.set_faults(faults)
+
+    def clear_faults(self) -> None:
+        """Drop all runtime faults."""
+        self.context.clear_faults()
+
+    def shutdown(self) -> None:
+        """Stop serving and wait for the server thread."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.base_url, self.shutdown))
+
+    def __enter__(self) -> IdpHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+
+def serve_in_thread(
+    config_path: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    issuer_base: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+) -> IdpHandle:
+    """Start the IdP on a daemon thread (port 0 picks a free port) and return its handle."""
+    server, app, base_url = make_idp_server(
+        config_path, host, port, issuer_base=issuer_base, overrides=overrides, key_file=key_file
+    )
+    thread = threading.Thread(
+        target=functools.partial(server.serve_forever, poll_interval=0.05),
+        name=f"okta_local_idp:{server.server_port}",
+        daemon=True,
+    )
+    thread.start()
+    return IdpHandle(base_url=base_url, app=app, _server=server, _thread=thread)

@@ -1,0 +1,186 @@
+"""In-memory, lock-protected runtime state: codes, tokens, IdP sessions, faults."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import AuthorizationCode, Token
+
+log = logging.getLogger(__name__)
+
+_CONSUMED_CODE_MEMORY = 3600
+
+
+class RateLimiter:
+    """Fixed-window request counter per bucket, like Okta's per-endpoint limits."""
+
+    def __init__(self, window: int = 60) -> None:
+        self._window = window
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, int], int] = {}
+
+    def hit(self, bucket: str, limit: int) -> tuple[bool, int, int]:
+        """Count one request; return (allowed, remaining, reset epoch seconds)."""
+        now = time.time()
+        window_start = int(now // self._window) * self._window
+        key = (bucket, window_start)
+        with self._lock:
+            for stale in [k for k in self._counts if k[1] < window_start]:
+                del self._counts[stale]
+            used = self._counts.get(key, 0) + 1
+            self._counts[key] = used
+        return used <= limit, max(limit - used, 0), window_start + self._window
+
+
+@dataclass(frozen=True)
+class IdpSession:
+    """A server-side sign-in session, referenced by the session cookie."""
+
+    sid: str
+    user_id: str
+    auth_time: int
+
+
+class RuntimeStore:
+    """Hold everything the IdP issues; safe to use from many request threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._codes: dict[str, AuthorizationCode] = {}
+        self._consumed_codes: dict[str, float] = {}
+        self._tokens: dict[str, Token] = {}
+        self._refresh_tokens: dict[str, Token] = {}
+        self._sessions: dict[str, IdpSession] = {}
+        self._faults: dict[str, Any] = {}
+        self.rate_limiter = RateLimiter()
+
+    # -- authorization codes -------------------------------------------------
+
+    def save_code(self, code: AuthorizationCode) -> None:
+        """Remember an issued authorization code."""
+        with self._lock:
+            self._purge_locked()
+            self._codes[code.code] = code
+
+    def take_code(self, code: str, client_id: str) -> AuthorizationCode | None:
+        """Consume ``code`` for ``client_id``; return None if unknown, expired or used.
+
+        Redeeming a code twice revokes the tokens issued for it (RFC 6749 4.1.2).
+        """
+        with self._lock:
+            item = self._codes.pop(code, None)
+            if item is None:
+                if code in self._consumed_codes:
+                    self._revoke_code_tokens_locked(code)
+                return None
+            self._consumed_codes[code] = time.time()
+            if item.client_id != client_id or item.is_expired():
+                return None
+            return item
+
+    def nonce_in_use(self, client_id: str, nonce: str) -> bool:
+        """Return whether an outstanding code of ``client_id`` carries ``nonce``."""
+        with self._lock:
+            return any(c.client_id == client_id and c.nonce == nonce for c in self._codes.values())
+
+    # -- tokens --------------------------------------------------------------
+
+    def save_token(self, token: Token) -> None:
+        """Remember an issued token."""
+        with self._lock:
+            self._tokens[token.access_token] = token
+            if token.refresh_token:
+                self._refresh_tokens[token.refresh_token] = token
+
+    def find_access_token(self, access_token: str) -> Token | None:
+        """Return the token record for ``access_token``."""
+        with self._lock:
+            return self._tokens.get(access_token)
+
+    def find_refresh_token(self, refresh_token: str) -> Token | None:
+        """Return the token record owning a still valid ``refresh_token``."""
+        with self._lock:
+            token = self._refresh_tokens.get(refresh_token)
+            if token is None or token.refresh_token_revoked:
+                return None
+            return token
+
+    def revoke(self, token: Token, *, refresh_too: bool) -> None:
+        """Revoke the access token and, if asked, the refresh token of ``token``."""
+        with self._lock:
+            token.access_token_revoked = True
+            if refresh_too:
+                token.refresh_token_revoked = True
+
+    # -- IdP sign-in sessions ------------------------------------------------
+
+    def open_session(self, user_id: str, auth_time: int) -> IdpSession:
+        """Create a sign-in session for ``user_id``."""
+        session = IdpSession(sid=secrets.token_urlsafe(24), user_id=user_id, auth_time=auth_time)
+        with self._lock:
+            self._sessions[session.sid] = session
+        return session
+
+    def get_session(self, sid: str | None) -> IdpSession | None:
+        """Return the live session ``sid``."""
+        if not sid:
+            return None
+        with self._lock:
+            return self._sessions.get(sid)
+
+    def close_session(self, sid: str | None) -> None:
+        """End the session ``sid`` (no-op if unknown)."""
+        if sid:
+            with self._lock:
+                self._sessions.pop(sid, None)
+
+    # -- runtime fault overrides ---------------------------------------------
+
+    def faults(self) -> dict[str, Any]:
+        """Return a copy of the runtime fault overrides."""
+        with self._lock:
+            return dict(self._faults)
+
+    def update_faults(self, changes: dict[str, Any]) -> None:
+        """Merge ``changes`` into the overrides; a None value removes one."""
+        with self._lock:
+            for name, value in changes.items():
+                if value is None:
+                    self._faults.pop(name, None)
+                else:
+                    self._faults[name] = value
+
+    def clear_faults(self) -> None:
+        """Drop every runtime fault override."""
+        with self._lock:
+            self._faults.clear()
+
+    # -- internals -----------------------------------------------------------
+
+    def _revoke_code_tokens_locked(self, code: str) -> None:
+        revoked = 0
+        for token in self._tokens.values():
+            if token.code == code and not token.access_token_revoked:
+                token.access_token_revoked = True
+                token.refresh_token_revoked = True
+                revoked += 1
+        if revoked:
+            log.warning("authorization code redeemed twice; revoked the %d token(s) issued for it", revoked)
+
+    def _purge_locked(self) -> None:
+        now = time.time()
+        for code in [c for c, item in self._codes.items() if item.is_expired()]:
+            del self._codes[code]
+        cutoff = now - _CONSUMED_CODE_MEMORY
+        for code in [c for c, at in self._consumed_codes.items() if at < cutoff]:
+            del self._consumed_codes[code]
+        for access_token in [t for t, tok in self._tokens.items() if tok.expires_at + 86400 < now]:
+            token = self._tokens.pop(access_token)
+            if token.refresh_token:
+                self._refresh_tokens.pop(token.refresh_token, None)

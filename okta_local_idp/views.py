@@ -1,0 +1,241 @@
+"""HTTP endpoints of the ``/oauth2/default`` custom authorization server."""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6750 import InsufficientScopeError
+from flask import Blueprint, Response, jsonify, render_template, request, session, url_for
+
+from .claims import userinfo_claims
+from .context import AUTH_SERVER_PATH, IdpContext, current_idp
+from .discovery import authorization_server_metadata, openid_configuration
+from .models import Client, SignedInUser, User
+from .oauth import INVALID_ACCESS_TOKEN, OktaAuthorizationServer, oktaize
+
+log = logging.getLogger(__name__)
+
+SIGN_IN_FAILED = "Unable to sign in"
+_FORM_FIELDS = frozenset({"username", "password"})
+
+blueprint = Blueprint("oidc", __name__, url_prefix=AUTH_SERVER_PATH)
+
+
+def error_page(message: str, status: int = 400, error_code: str | None = None) -> tuple[str, int]:
+    """Render Okta's HTML error page (used where a redirect would be unsafe)."""
+    status_text = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}.get(status, "Error")
+    body = render_template("error.html", status=status, status_text=status_text, message=message, error_code=error_code)
+    return body, status
+
+
+def _server(idp: IdpContext) -> OktaAuthorizationServer:
+    assert isinstance(idp.authorization_server, OktaAuthorizationServer)
+    return idp.authorization_server
+
+
+def _admin_link(idp: IdpContext, client_id: str) -> str:
+    return f"{idp.base_url}/admin/app/oidc_client/instance/{client_id}#tab-general"
+
+
+# -- discovery and keys -----------------------------------------------------------
+
+
+@blueprint.get("/.well-known/openid-configuration")
+def openid_configuration_view() -> Response:
+    """Serve the OpenID Provider metadata."""
+    return jsonify(openid_configuration(current_idp()))
+
+
+@blueprint.get("/.well-known/oauth-authorization-server")
+def authorization_server_metadata_view() -> Response:
+    """Serve the RFC 8414 authorization server metadata."""
+    return jsonify(authorization_server_metadata(current_idp()))
+
+
+@blueprint.get("/v1/keys")
+def keys_view() -> Response:
+    """Serve the JWKS with the public signing key."""
+    response = jsonify(current_idp().keys.public_jwks())
+    response.headers["Cache-Control"] = "max-age=3600, must-revalidate"
+    return response
+
+
+# -- sign-in session ----------------------------------------------------------------
+
+
+def _signed_in_user(idp: IdpContext) -> SignedInUser | None:
+    """Return the user of the live IdP session, if any."""
+    live = idp.store.get_session(session.get("sid"))
+    if live is None:
+        return None
+    user = idp.config.find_user(live.user_id)
+    if user is None or not user.is_active:
+        return None
+    return SignedInUser(user=user, auth_time=live.auth_time)
+
+
+def _sign_in(idp: IdpContext, user: User) -> SignedInUser:
+    """Replace any IdP session with a new one for ``user``."""
+    idp.store.close_session(session.get("sid"))
+    session.clear()
+    live = idp.store.open_session(user.id, int(time.time()))
+    session["sid"] = live.sid
+    return SignedInUser(user=user, auth_time=live.auth_time)
+
+
+def _check_credentials(idp: IdpContext) -> User | None:
+    """Return the user if the posted username and password are right."""
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    user = idp.config.find_user(username)
+    if user is None or not user.check_password(password) or not user.is_active:
+        log.info("sign-in failed for username %r", username)
+        return None
+    log.info("user %s signed in", user.id)
+    return user
+
+
+def _login_page(error: str | None = None) -> str:
+    """Render the sign-in form posting back to this authorize request."""
+    params = [(k, v) for k, v in request.values.items(multi=True) if k not in _FORM_FIELDS]
+    action = url_for(".authorize") + "?" + urlencode(params)
+    return render_template(
+        "login.html",
+        action=action,
+        error=error,
+        username=request.form.get("username", ""),
+        org_name="Okta",
+    )
+
+
+# -- authorization endpoint -----------------------------------------------------------
+
+
+def _known_client(idp: IdpContext) -> Client | tuple[str, int]:
+    """Return the client of the request, or the error page Okta shows instead."""
+    client = idp.config.client(request.values.get("client_id"))
+    if client is None:
+        return error_page("Invalid value for 'client_id' parameter.", error_code="invalid_client")
+    redirect_uri = request.values.get("redirect_uri")
+    if not redirect_uri or not client.check_redirect_uri(redirect_uri):
+        return error_page(
+            "The 'redirect_uri' parameter must be a Login redirect URI in the client app settings: "
+            + _admin_link(idp, client.client_id),
+            error_code="invalid_request",
+        )
+    return client
+
+
+def _authorize_error(server: OktaAuthorizationServer, error: OAuth2Error) -> Response | tuple[str, int]:
+    """Redirect ``error`` to the client, or show it when there is no safe redirect."""
+    if error.redirect_uri:
+        return server.handle_error_response(None, error)  # type: ignore[no-any-return]
+    oktaize(error)
+    return error_page(error.description or error.error, error_code=error.error)
+
+
+@blueprint.route("/v1/authorize", methods=["GET", "POST"])
+def authorize() -> Response | tuple[str, int] | str:
+    """Handle an authorization request: sign the user in, then redirect with a code."""
+    idp = current_idp()
+    server = _server(idp)
+    client = _known_client(idp)
+    if not isinstance(client, Client):
+        return client
+
+    signing_in = request.method == "POST" and "username" in request.form
+    if signing_in:
+        user = _check_credentials(idp)
+        if user is None:
+            return _login_page(error=SIGN_IN_FAILED)
+        signed_in: SignedInUser | None = _sign_in(idp, user)
+    else:
+        signed_in = _signed_in_user(idp)
+
+    try:
+        grant = server.get_consent_grant(end_user=signed_in)
+    except OAuth2Error as error:
+        return _authorize_error(server, error)
+
+    if signed_in is None or (grant.prompt == "login" and not signing_in):
+        return _login_page()
+    return server.create_authorization_response(grant=grant, grant_user=signed_in)  # type: ignore[no-any-return]
+
+
+# -- token, userinfo, revocation, introspection ---------------------------------------
+
+
+@blueprint.post("/v1/token")
+def token() -> Response:
+    """Issue tokens (authorization_code, refresh_token, client_credentials)."""
+    return _server(current_idp()).create_token_response()  # type: ignore[no-any-return]
+
+
+@blueprint.post("/v1/revoke")
+def revoke() -> Response:
+    """Revoke an access or refresh token (RFC 7009)."""
+    return _server(current_idp()).create_endpoint_response("revocation")  # type: ignore[no-any-return]
+
+
+@blueprint.post("/v1/introspect")
+def introspect() -> Response:
+    """Describe a token (RFC 7662)."""
+    return _server(current_idp()).create_endpoint_response("introspection")  # type: ignore[no-any-return]
+
+
+def _bearer_error(status: int, error: str, description: str) -> Response:
+    response = jsonify({"error": error, "error_description": description})
+    response.status_code = status
+    response.headers["WWW-Authenticate"] = f'Bearer error="{error}", error_description="{description}"'
+    return response
+
+
+@blueprint.route("/v1/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    """Return the claims of the access token's user."""
+    idp = current_idp()
+    assert idp.resource_protector is not None
+    try:
+        token = idp.resource_protector.acquire_token(["openid"])
+    except InsufficientScopeError:
+        return _bearer_error(
+            403, "insufficient_scope", "The access token must provide access to at least one of these scopes - openid"
+        )
+    except OAuth2Error:
+        return _bearer_error(401, "invalid_token", INVALID_ACCESS_TOKEN)
+    user = idp.config.find_user(token.user_id)
+    if user is None:
+        return _bearer_error(401, "invalid_token", INVALID_ACCESS_TOKEN)
+    return jsonify(userinfo_claims(idp, user, token.scope))
+
+
+# -- logout ----------------------------------------------------------------------------
+
+
+@blueprint.route("/v1/logout", methods=["GET", "POST"])
+def logout() -> Response | tuple[str, int] | str:
+    """End the IdP session; redirect to a registered post-logout URI."""
+    idp = current_idp()
+    server = _server(idp)
+    try:
+        end_session = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        log.info("logout refused: %s", error.description)
+        return error_page("The 'id_token_hint' parameter is invalid.", error_code="invalid_request")
+
+    wanted = request.values.get("post_logout_redirect_uri")
+    if wanted and end_session.redirect_uri is None:
+        if end_session.client is None or end_session.id_token_claims is None:
+            message = "The 'id_token_hint' parameter is required with 'post_logout_redirect_uri'."
+        else:
+            message = (
+                "The 'post_logout_redirect_uri' parameter must be a Logout redirect URI in the client app settings: "
+                + _admin_link(idp, end_session.client.client_id)
+            )
+        return error_page(message, error_code="invalid_request")
+
+    response = server.create_endpoint_response("end_session", end_session)
+    return response if response is not None else render_template("signed_out.html")

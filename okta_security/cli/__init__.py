@@ -1,0 +1,61 @@
+"""``okta-airflow``: command-line tools for okta_security.
+
+Each subcommand lives in its own module exposing ``register(subparsers) -> None``, which adds
+a parser whose ``func`` default is ``run(args) -> int``. Add a module to ``SUBCOMMANDS`` to
+expose it. Exit codes: 0 success, 1 runtime failure, 2 usage error; a subcommand may document
+others (e.g. check-mapping: 3 = warnings only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from okta_security.errors import OktaSecurityError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+# Modules under okta_security.cli, one per subcommand (or small family of subcommands).
+SUBCOMMANDS: tuple[str, ...] = ()
+
+
+class UsageError(OktaSecurityError):
+    """The command line itself is wrong (exit code 2)."""
+
+    code = "usage_error"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="okta-airflow", description="Okta identity for Apache Airflow.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"okta_security.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``okta-airflow``; return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except UsageError as e:
+        print(f"okta-airflow: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except OktaSecurityError as e:
+        print(f"okta-airflow: error [{e.code}]: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("okta-airflow: interrupted", file=sys.stderr)
+        return 130

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask_appbuilder.const import AUTH_OAUTH
 
 from okta_security.security_manager import OktaSecurityManager
+from okta_security.sessions import apply_session_max_lifetime
 from okta_security.webserver import build_webserver_config
 
 # Validates every OKTA_* setting and the mapping file; raises one error listing all problems.
@@ -26,6 +27,9 @@ AUTH_ROLES_SYNC_AT_LOGIN = True
 AUTH_ROLES_MAPPING = _okta.auth_roles_mapping
 # Never granted implicitly: okta_security assigns exactly the mapped roles (see the mapping file).
 AUTH_USER_REGISTRATION_ROLE = "Public"
+
+# Sessions end after OKTA_SESSION_MAX_LIFETIME_MINUTES (default 12 h), forcing a fresh Okta round trip.
+apply_session_max_lifetime(_okta.settings.session_max_lifetime_minutes)
 
 OKTA_SETTINGS = _okta.settings
 OKTA_ROLE_MAPPING_STORE = _okta.mapping_store

@@ -1,4 +1,9 @@
-"""Prepare an AIRFLOW_HOME with the drop-in config and run a real ``airflow api-server``."""
+"""Prepare an AIRFLOW_HOME with the drop-in config and run a real ``airflow api-server``.
+
+Airflow 2.11 too: pass ``bin_dir`` (the ``bin`` folder of a venv with Airflow 2.11 and the FAB
+provider 1.5) and the same home runs ``airflow webserver`` with the 2.x settings (see
+:mod:`okta_security.compat`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import requests
+
+from okta_security.compat import AIRFLOW_2, AIRFLOW_3, AirflowLayout, layout_for
 
 REPO = Path(__file__).resolve().parent.parent
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
@@ -36,14 +43,20 @@ class AirflowServer:
         port: int | None = None,
         db_url: str | None = None,
         host: str = "127.0.0.1",
+        bin_dir: Path | str | None = None,
+        auth_manager: str = FAB_AUTH_MANAGER,
     ) -> None:
         self.home = Path(home)
+        # Where ``airflow`` lives: this venv by default, or another venv's bin (e.g. Airflow 2.11).
+        self.bin_dir = Path(bin_dir) if bin_dir is not None else None
+        self.auth_manager = auth_manager  # [core] auth_manager, e.g. okta_security.auth_manager.OktaFabAuthManager
+        self.layout: AirflowLayout = _layout_of(self.bin_dir) if self.bin_dir is not None else AIRFLOW_3
         self.port = port or free_port()
         self.host = host
         self.db_url = db_url or f"sqlite:///{self.home / 'airflow.db'}"
         self.okta_env = dict(okta_env)
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = self.home / "api-server.log"
+        self.log_path = self.home / ("webserver.log" if self.layout is AIRFLOW_2 else "api-server.log")
 
     @property
     def base_url(self) -> str:
@@ -52,10 +65,14 @@ class AirflowServer:
     def env(self) -> dict[str, str]:
         """Return the process environment: Airflow settings plus the OKTA_* settings."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "OKTA_"))}
+        if self.layout is AIRFLOW_2:
+            env.update(self._airflow2_env())
+            env.update(self.okta_env)
+            return env
         env.update(
             {
                 "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
+                "AIRFLOW__CORE__AUTH_MANAGER": self.auth_manager,
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.db_url,
@@ -71,10 +88,27 @@ class AirflowServer:
         env.update(self.okta_env)
         return env
 
+    def _airflow2_env(self) -> dict[str, str]:
+        return {
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__AUTH_MANAGER": self.auth_manager,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.db_url,
+            "AIRFLOW__WEBSERVER__BASE_URL": self.base_url,
+            "AIRFLOW__WEBSERVER__CONFIG_FILE": str(self.home / "webserver_config.py"),
+            "AIRFLOW__WEBSERVER__SECRET_KEY": "okta-devstack-flask-secret",
+            "AIRFLOW__WEBSERVER__WORKERS": "1",
+            "AIRFLOW__WEBSERVER__WORKER_REFRESH_BATCH_SIZE": "0",  # no rolling worker restarts mid-test
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            "PATH": f"{self._bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}",  # gunicorn of that venv
+        }
+
     def airflow(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run an ``airflow`` CLI command in this home."""
         return subprocess.run(
-            [_airflow_bin(), *args],
+            [self._airflow_bin(), *args],
             env=self.env(),
             cwd=self.home,
             capture_output=True,
@@ -92,10 +126,16 @@ class AirflowServer:
             raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
     def start(self, timeout: float = 180) -> None:
-        """Start ``airflow api-server`` and wait until it answers its health check."""
+        """Start ``airflow api-server`` (2.x: ``airflow webserver``) and wait until its health check answers."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        if self.layout is AIRFLOW_2:
+            command = ["webserver", "--hostname", self.host, "--port", str(self.port), "--workers", "1"]
+            health, name = f"{self.base_url}/health", "airflow webserver"
+        else:
+            command = ["api-server", "--host", self.host, "--port", str(self.port), "--workers", "1"]
+            health, name = f"{self.base_url}/api/v2/monitor/health", "airflow api-server"
         self.proc = subprocess.Popen(
-            [_airflow_bin(), "api-server", "--host", self.host, "--port", str(self.port), "--workers", "1"],
+            [self._airflow_bin(), *command],
             env=self.env(),
             cwd=self.home,
             stdout=log,
@@ -105,15 +145,15 @@ class AirflowServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"airflow api-server exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"{name} exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                if requests.get(f"{self.base_url}/api/v2/monitor/health", timeout=2).status_code == 200:
+                if requests.get(health, timeout=2).status_code == 200:
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.5)
         self.stop()
-        raise RuntimeError(f"airflow api-server did not become healthy in {timeout}s:\n{self.log_tail()}")
+        raise RuntimeError(f"{name} did not become healthy in {timeout}s:\n{self.log_tail()}")
 
     def log_tail(self, chars: int = 6000) -> str:
         """Return the end of the server's log (for failure messages)."""
@@ -137,6 +177,29 @@ class AirflowServer:
             self.proc.wait(timeout=10)
 
 
+    def _bin_dir(self) -> Path:
+        return self.bin_dir if self.bin_dir is not None else Path(sys.executable).parent
+
+    def _airflow_bin(self) -> str:
+        if self.bin_dir is not None:
+            return str(self.bin_dir / "airflow")
+        return _airflow_bin()
+
+
 def _airflow_bin() -> str:
     candidate = Path(sys.executable).with_name("airflow")
     return str(candidate) if candidate.exists() else "airflow"
+
+
+def _layout_of(bin_dir: Path) -> AirflowLayout:
+    """Return the layout of the Airflow installed in the venv whose ``bin`` is ``bin_dir``."""
+    if not (bin_dir / "airflow").exists():
+        raise FileNotFoundError(f"no airflow executable in {bin_dir}")
+    version = subprocess.run(
+        [str(bin_dir / "python"), "-c", "import importlib.metadata as m; print(m.version('apache-airflow'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    return layout_for(version)

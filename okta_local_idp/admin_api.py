@@ -51,3 +51,14 @@ def clear_faults() -> Response:
     """Drop all runtime fault overrides (YAML faults stay)."""
     current_idp().clear_faults()
     return jsonify(current_idp().effective_faults())
+
+
+@blueprint.post("/keys/rotate")
+def rotate_keys() -> Response | tuple[Response, int]:
+    """Rotate the signing key; body ``{"keep_previous": false}`` withdraws the old key at once."""
+    payload = request.get_json(silent=True) or {}
+    keep_previous = payload.get("keep_previous", True) if isinstance(payload, dict) else None
+    if not isinstance(keep_previous, bool):
+        return jsonify({"error": "body must be a JSON object whose 'keep_previous' is true or false"}), 400
+    kid = current_idp().keys.rotate(keep_previous=keep_previous)
+    return jsonify({"kid": kid, "keys": [key["kid"] for key in current_idp().keys.public_jwks()["keys"]]})

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 ACCESS_TOKEN_LIFETIME = 3600
 ID_TOKEN_LIFETIME = 3600
-ACCESS_TOKEN_AUDIENCE = "api://default"
 
 
 def new_jti(prefix: str) -> str:
@@ -96,7 +95,7 @@ class AccessTokenFactory:
             "ver": 1,
             "jti": new_jti("AT"),
             "iss": self._idp.issuer,
-            "aud": ACCESS_TOKEN_AUDIENCE,
+            "aud": self._idp.config.server.audience,
             "iat": now,
             "exp": now + lifetime,
             "cid": client.client_id,

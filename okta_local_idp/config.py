@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
+from .event_hooks import EventHook, parse_event_hooks
 from .faults import FaultError, validate_faults
 from .models import AUTH_METHODS, GRANT_TYPES, USER_STATUSES, Client, Group, User
 
@@ -42,6 +45,7 @@ class ServerSettings:
     groups_scope: bool = False
     api_token: str | None = field(default=None, repr=False)
     custom_scopes: tuple[str, ...] = ()
+    audience: str = "api://default"  # the authorization server's audience: ``aud`` of its access tokens
     api_rate_limit: int = 600
     org_id: str | None = None
     signing_key_file: str | None = None
@@ -63,6 +67,7 @@ class IdpConfig:
     clients: Mapping[str, Client]
     users: tuple[User, ...]
     groups: Mapping[str, Group]
+    event_hooks: tuple[EventHook, ...] = ()
 
     def client(self, client_id: str | None) -> Client | None:
         """Return the client registered as ``client_id``."""
@@ -192,6 +197,7 @@ def _parse_server(raw: dict[str, Any], base_dir: Path, problems: _Problems) -> S
         groups_scope=_boolean(raw, "groups_scope", where, problems, defaults.groups_scope),
         api_token=_string(raw, "api_token", where, problems),
         custom_scopes=scopes,
+        audience=_string(raw, "audience", where, problems, defaults.audience) or defaults.audience,
         api_rate_limit=rate_limit,
         org_id=_string(raw, "org_id", where, problems),
         signing_key_file=key_file,
@@ -209,6 +215,7 @@ _CLIENT_KEYS = frozenset(
         "grant_types",
         "require_pkce",
         "name",
+        "jwks",
     }
 )
 
@@ -224,8 +231,11 @@ def _parse_client(raw: dict[str, Any], where: str, problems: _Problems) -> Clien
     if method not in AUTH_METHODS:
         problems.add(f"{where}.token_endpoint_auth_method", f"must be one of {sorted(AUTH_METHODS)}")
     secret = _string(raw, "client_secret", where, problems)
-    if secret is None and method != "none":
+    if secret is None and method not in ("none", "private_key_jwt"):
         problems.add(f"{where}.client_secret", f"is required with {method}")
+    jwks = _public_jwks(raw.get("jwks"), f"{where}.jwks", problems)
+    if method == "private_key_jwt" and jwks is None:
+        problems.add(f"{where}.jwks", "is required with private_key_jwt (the client's public keys, {keys: [...]})")
     redirect_uris = _strings(raw, "redirect_uris", where, problems)
     grant_types = _strings(raw, "grant_types", where, problems, ("authorization_code", "refresh_token"))
     for grant_type in set(grant_types) - GRANT_TYPES:
@@ -241,7 +251,27 @@ def _parse_client(raw: dict[str, Any], where: str, problems: _Problems) -> Clien
         grant_types=grant_types,
         require_pkce=_boolean(raw, "require_pkce", where, problems, True),
         name=_string(raw, "name", where, problems, "") or "",
+        jwks=jwks,
     )
+
+
+def _public_jwks(value: Any, where: str, problems: _Problems) -> dict[str, Any] | None:
+    """Return a client's registered public JWKS (for private_key_jwt), or None."""
+    if value is None:
+        return None
+    keys = value.get("keys") if isinstance(value, Mapping) else None
+    if not isinstance(keys, list) or not keys or not all(isinstance(key, Mapping) for key in keys):
+        problems.add(where, "must be a JWK set: {keys: [<public JWK>, ...]}")
+        return None
+    if any("d" in key for key in keys):
+        problems.add(where, "holds a private key; register only the public half (Okta refuses private keys)")
+        return None
+    try:
+        KeySet.import_key_set({"keys": [dict(key) for key in keys]})  # type: ignore[typeddict-item]
+    except (JoseError, ValueError, TypeError) as exc:
+        problems.add(where, f"is not a usable JWK set: {exc}")
+        return None
+    return {"keys": [dict(key) for key in keys]}
 
 
 _USER_KEYS = frozenset(
@@ -319,7 +349,7 @@ def parse_config(
     """Validate parsed YAML ``data`` (plus server ``overrides``) into an IdpConfig."""
     problems = _Problems(source)
     top = _mapping(data, "top level", problems)
-    _unknown_keys(top, frozenset({"server", "clients", "users", "groups"}), "top level", problems)
+    _unknown_keys(top, frozenset({"server", "clients", "users", "groups", "event_hooks"}), "top level", problems)
     server_raw = {**_mapping(top.get("server"), "server", problems), **dict(overrides or {})}
     server = _parse_server(server_raw, base_dir or Path.cwd(), problems)
 
@@ -344,8 +374,9 @@ def parse_config(
         users.append(user)
 
     groups = _parse_groups(_list(top.get("groups"), "groups", problems), problems)
+    event_hooks = parse_event_hooks(top.get("event_hooks"), problems)
     problems.raise_if_any()
-    return IdpConfig(server=server, clients=clients, users=tuple(users), groups=groups)
+    return IdpConfig(server=server, clients=clients, users=tuple(users), groups=groups, event_hooks=event_hooks)
 
 
 def load_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> IdpConfig:

@@ -34,6 +34,7 @@ class IdpContext:
     keys: SigningKeys
     store: RuntimeStore = field(default_factory=RuntimeStore)
     authorization_server: AuthorizationServer | None = None
+    org_authorization_server: AuthorizationServer | None = None  # /oauth2/v1 (okta.* scopes)
     resource_protector: ResourceProtector | None = None
 
     @property
@@ -43,8 +44,8 @@ class IdpContext:
 
     @property
     def config(self) -> IdpConfig:
-        """Return the current configuration (re-read if the file changed)."""
-        return self.config_store.current()
+        """Return the current configuration (re-read if the file changed), with runtime directory changes."""
+        return self.store.directory.apply(self.config_store.current())
 
     @property
     def org_id(self) -> str:
@@ -67,6 +68,14 @@ class IdpContext:
     def fault(self, name: str, default: Any = None) -> Any:
         """Return the effective value of fault ``name``."""
         return self.effective_faults().get(name, default)
+
+    def api_fault_status(self) -> int | None:
+        """Return the HTTP status the ``api_status`` fault imposes on this Management API call, if any."""
+        status = self.fault("api_status")
+        if status is None:
+            return None
+        initial = self.config.server.faults.get("api_status_times")
+        return int(status) if self.store.count_down("api_status_times", initial) else None
 
     def set_faults(self, changes: dict[str, Any]) -> None:
         """Validate and merge runtime fault overrides (None removes one)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .misbehaviour import discovery_issuer
+
 if TYPE_CHECKING:
     from .context import IdpContext
 
@@ -51,7 +53,7 @@ def openid_configuration(idp: IdpContext) -> dict[str, Any]:
     if config.server.groups_claim:
         claims.append("groups")
     return {
-        "issuer": issuer,
+        "issuer": discovery_issuer(idp),  # the real issuer unless the discovery_issuer fault is on
         "authorization_endpoint": f"{issuer}/v1/authorize",
         "token_endpoint": f"{issuer}/v1/token",
         "userinfo_endpoint": f"{issuer}/v1/userinfo",

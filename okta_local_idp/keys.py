@@ -25,6 +25,8 @@ class SigningKeys:
             raise ValueError("the signing key must be a private RSA key")
         key.ensure_kid()
         self._key = key
+        self._previous: tuple[RSAKey, ...] = ()  # still published after a rotation, like Okta
+        self._extra: RSAKey | None = None  # a second key, used only by faults (see extra_key)
 
     @classmethod
     def generate(cls) -> SigningKeys:
@@ -69,10 +71,33 @@ class SigningKeys:
         return str(self._key.kid)
 
     def public_jwks(self) -> dict[str, Any]:
-        """Return the JWKS document served at ``/v1/keys`` (public parts only)."""
-        public = self._key.as_dict(private=False)
-        public.update(alg=ALGORITHM, use="sig")
-        return {"keys": [public]}
+        """Return the JWKS document served at ``/v1/keys``: the signing key, then any previous ones."""
+        keys = []
+        for key in (self._key, *self._previous):
+            public = key.as_dict(private=False)
+            public.update(alg=ALGORITHM, use="sig")
+            keys.append(public)
+        return {"keys": keys}
+
+    def rotate(self, *, keep_previous: bool = True) -> str:
+        """Sign with a fresh key from now on and return its ``kid`` (in memory only, not saved).
+
+        ``keep_previous`` keeps publishing the old key so tokens it signed stay verifiable
+        (Okta's scheduled rotation); ``False`` drops every old key at once (an emergency rotation).
+        """
+        old = self._key
+        new = RSAKey.generate_key(2048, parameters=_PARAMETERS.copy(), auto_kid=True)
+        self._previous = (old, *self._previous)[:1] if keep_previous else ()
+        self._key = new
+        state = "still published" if keep_previous else "withdrawn"
+        log.warning("rotated the signing key: %s -> %s (previous key %s)", old.kid, new.kid, state)
+        return str(new.kid)
+
+    def extra_key(self) -> RSAKey:
+        """Return a second private key, made on first use; only faults publish or sign with it."""
+        if self._extra is None:
+            self._extra = RSAKey.generate_key(2048, parameters=_PARAMETERS.copy(), auto_kid=True)
+        return self._extra
 
     def public_key_set(self) -> KeySet:
         """Return the public keys as a joserfc KeySet (for verifying)."""
@@ -80,7 +105,8 @@ class SigningKeys:
 
     def sign(self, claims: dict[str, Any]) -> str:
         """Return ``claims`` as a signed RS256 JWT with this key's ``kid``."""
-        return jwt.encode({"alg": ALGORITHM, "kid": self.kid}, claims, self._key, algorithms=[ALGORITHM])
+        key = self._key  # one read: a concurrent rotate() must not pair one key's kid with another's signature
+        return jwt.encode({"alg": ALGORITHM, "kid": str(key.kid)}, claims, key, algorithms=[ALGORITHM])
 
     def verify(self, token: str) -> dict[str, Any]:
         """Return the claims of ``token`` after checking its signature (not its claims)."""

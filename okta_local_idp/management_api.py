@@ -10,14 +10,17 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
 
+from authlib.oauth2.rfc6749 import scope_to_list
 from flask import Blueprint, Response, g, jsonify, request
 
 from .context import IdpContext, current_idp
 from .models import Group, User, okta_id
+from .org_server import org_access_token
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 200
+USERS_READ_SCOPE = "okta.users.read"  # what an OAuth access token needs for the /users endpoints
 MAX_LIMIT = 200
 _CREATED = "2024-01-01T00:00:00.000Z"
 
@@ -40,18 +43,44 @@ def _error(status: int, code: str, summary: str) -> tuple[Response, int]:
     return jsonify(body), status
 
 
+def _insufficient_scope(idp: IdpContext, scope: str) -> tuple[Response, int]:
+    """Return Okta's 403 for an OAuth access token without the endpoint's scope."""
+    response, status = _error(403, "E0000006", "You do not have permission to perform the requested action")
+    response.headers["WWW-Authenticate"] = (
+        f'Bearer authorization_uri="{idp.base_url}/oauth2/v1/authorize", realm="IdpError", scope="{scope}", '
+        'error="insufficient_scope", error_description="The access token provided does not contain the required '
+        f'scopes.", resource="{request.path}"'
+    )
+    return response, status
+
+
 @blueprint.before_request
 def _authenticate_and_count() -> tuple[Response, int] | None:
-    """Apply the rate limit, then require ``Authorization: SSWS <api token>``."""
+    """Apply faults and the rate limit, then require ``SSWS <api token>`` or an org-server ``Bearer`` token."""
     idp = current_idp()
+    delay_ms = idp.fault("api_delay_ms")
+    if delay_ms:
+        time.sleep(delay_ms / 1000)
     limit = idp.config.server.api_rate_limit
     bucket = request.url_rule.rule if request.url_rule else request.path
     allowed, remaining, reset = idp.store.rate_limiter.hit(bucket, limit)
     g.okta_rate = (limit, remaining, reset)
-    if not allowed:
+    forced = idp.api_fault_status()
+    if forced == 429:
+        g.okta_rate = (limit, 0, int(time.time()) + int(idp.fault("api_rate_limit_reset_in", 1)))
+    if not allowed or forced == 429:
         return _error(429, "E0000047", "API call exceeded rate limit due to too many requests.")
+    if forced is not None:
+        return _error(forced, "E0000009", "Internal Server Error")
     expected = idp.config.server.api_token
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme == "Bearer":
+        token = org_access_token(idp, presented.strip())
+        if token is None:
+            return _error(401, "E0000011", "Invalid token provided")
+        if USERS_READ_SCOPE not in (scope_to_list(token.scope) or []):
+            return _insufficient_scope(idp, USERS_READ_SCOPE)
+        return None
     if (
         expected is None
         or scheme != "SSWS"

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import string
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ USER_STATUSES = frozenset(
         "DEPROVISIONED",
     }
 )
-AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post", "none"})
+AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post", "private_key_jwt", "none"})
 GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "client_credentials"})
 
 
@@ -117,6 +118,7 @@ class Client(ClientMixin):
     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
     require_pkce: bool = True
     name: str = ""
+    jwks: Mapping[str, Any] | None = field(default=None, repr=False, compare=False, hash=False)  # private_key_jwt
 
     @property
     def client_metadata(self) -> dict[str, Any]:

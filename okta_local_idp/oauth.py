@@ -17,15 +17,19 @@ from authlib.oauth2.rfc6749 import (
     scope_to_list,
 )
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
+from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from flask import Flask, session
+from joserfc.jwk import KeySet
 
 from .claims import ID_TOKEN_LIFETIME, AccessTokenFactory, id_token_user_claims, new_jti, token_record
 from .keys import ALGORITHM
+from .misbehaviour import misbehave_id_token
 from .models import AuthorizationCode, Client, SignedInUser, Token, User
 
 if TYPE_CHECKING:
@@ -36,7 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CODE_LIFETIME = 300
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+CLIENT_ASSERTION_MAX_LIFETIME = 3600  # Okta refuses a client_assertion whose exp is more than an hour after iat
 OIDC_ONLY_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access"})
 
 INVALID_CLIENT = "Client authentication failed. Either the client or the client credentials are invalid."
@@ -186,13 +191,43 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """Client credentials grant for service clients (custom scopes only)."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
     def validate_token_request(self) -> None:
         """Validate like authlib, then refuse OpenID scopes as Okta does."""
         super().validate_token_request()
         if set(scope_to_list(self.request.payload.scope) or []) & OIDC_ONLY_SCOPES:
             raise InvalidScopeError("Client Credentials requests cannot contain OpenID scopes.")
+
+
+class OktaPrivateKeyJWT(JWTBearerClientAssertion):
+    """``private_key_jwt`` client authentication (RFC 7523 section 2.2) against the client's registered JWKS."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self, idp: IdpContext) -> None:
+        super().__init__(validate_jti=True)
+        self._idp = idp
+
+    def get_audiences(self) -> list[str]:
+        """Return the token endpoint URL, the audience Okta requires in a client assertion."""
+        return [f"{self._idp.issuer}/v1/token"]
+
+    def resolve_client_public_key(self, client: Client) -> KeySet:
+        """Return the public keys registered for ``client``."""
+        if not client.jwks:
+            raise InvalidClientError(description="The client has no public keys registered for private_key_jwt.")
+        return KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
+
+    def verify_claims(self, claims: Any) -> None:
+        """Check iss/sub/aud/exp/jti like authlib, and refuse assertions valid for over an hour."""
+        super().verify_claims(claims)
+        if int(claims["exp"]) - int(claims.get("iat") or time.time()) > CLIENT_ASSERTION_MAX_LIFETIME:
+            raise InvalidClientError(description="The client_assertion token has an expiration too far in the future.")
+
+    def validate_jti(self, claims: Any, jti: str) -> bool:
+        """Accept each assertion ``jti`` once per client (replay protection)."""
+        return self._idp.store.use_assertion_jti(str(claims["sub"]), str(jti), float(claims["exp"]))
 
 
 class OktaCodeChallenge(CodeChallenge):
@@ -236,6 +271,11 @@ class _OktaIdToken:
     def get_encode_header(self, client: Client) -> dict[str, str]:
         """Return the JWT header with the signing key's ``kid``."""
         return {"alg": ALGORITHM, "kid": self._idp.keys.kid}
+
+    def encode_id_token(self, token: dict[str, Any], request: OAuth2Request) -> str:
+        """Encode the ID token like authlib; an ID token fault (security tests) may then spoil it."""
+        id_token: str = super().encode_id_token(token, request)  # type: ignore[misc]
+        return misbehave_id_token(self._idp, id_token, request.client)
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         """Return Okta's fixed ID token claims."""
@@ -340,7 +380,7 @@ class OktaIntrospectionEndpoint(_TokenLookup, IntrospectionEndpoint):
             "exp": token.expires_at,
             "iat": token.issued_at,
             "sub": user.login if user else token.client_id,
-            "aud": "api://default",
+            "aud": idp.config.server.audience,
             "iss": idp.issuer,
             "jti": token.jti,
             "token_type": "Bearer",
@@ -373,6 +413,7 @@ def init_oauth(app: Flask, idp: IdpContext) -> None:
     server = OktaAuthorizationServer(idp)
     server.init_app(app)
     server.register_token_generator("default", AccessTokenFactory(idp))
+    server.register_client_auth_method(OktaPrivateKeyJWT.CLIENT_AUTH_METHOD, OktaPrivateKeyJWT(idp))
     server.register_grant(AuthorizationCodeGrant, [OktaCodeChallenge(required=True), OktaOpenIDCode(idp)])
     server.register_grant(RefreshTokenGrant, [OktaOpenIDToken(idp)])
     server.register_grant(ClientCredentialsGrant)

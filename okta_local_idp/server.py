@@ -7,17 +7,19 @@ import logging
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from . import admin_api, management_api, views
+from . import admin_api, management_api, management_directory, views  # noqa: F401 - management_directory adds routes
 from .config import ConfigStore
 from .context import AUTH_SERVER_PATH, EXTENSION_KEY, IdpContext
 from .keys import SigningKeys
 from .oauth import init_oauth
+from .org_server import init_org_server
 
 if TYPE_CHECKING:
     import os
@@ -59,6 +61,7 @@ def create_app(
     )
     app.extensions[EXTENSION_KEY] = idp
     init_oauth(app, idp)
+    init_org_server(app, idp)  # /oauth2/v1/token: okta.* scopes for service apps (Management API)
     app.register_blueprint(views.blueprint)
     app.register_blueprint(management_api.blueprint)
     app.register_blueprint(admin_api.blueprint)
@@ -77,6 +80,13 @@ class _RedactingRequestHandler(WSGIRequestHandler):
             super().log_request(code, size)
         finally:
             self.path = original
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """Return the ``Date`` header value, shifted by the ``date_offset_seconds`` fault if set."""
+        holder = getattr(self.server, "app", None)
+        app = getattr(holder, "app", None)
+        offset = app.extensions[EXTENSION_KEY].fault("date_offset_seconds", 0) if app is not None else 0
+        return super().date_time_string((time.time() if timestamp is None else timestamp) + (offset or 0))
 
 
 class _LateBoundApp:
@@ -146,6 +156,10 @@ class IdpHandle:
     def clear_faults(self) -> None:
         """Drop all runtime faults."""
         self.context.clear_faults()
+
+    def rotate_signing_key(self, *, keep_previous: bool = True) -> str:
+        """Sign tokens with a new key from now on; return its ``kid`` (see :meth:`SigningKeys.rotate`)."""
+        return self.context.keys.rotate(keep_previous=keep_previous)
 
     def shutdown(self) -> None:
         """Stop serving and wait for the server thread."""

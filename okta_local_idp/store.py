@@ -9,6 +9,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .directory import DirectoryOverlay
+from .event_hooks import EventHookState
+
 if TYPE_CHECKING:
     from .models import AuthorizationCode, Token
 
@@ -58,7 +61,10 @@ class RuntimeStore:
         self._refresh_tokens: dict[str, Token] = {}
         self._sessions: dict[str, IdpSession] = {}
         self._faults: dict[str, Any] = {}
+        self._assertion_jtis: dict[tuple[str, str], float] = {}
         self.rate_limiter = RateLimiter()
+        self.directory = DirectoryOverlay()  # Management API lifecycle/membership changes
+        self.event_hooks = EventHookState()  # verified hooks and delivery records
 
     # -- authorization codes -------------------------------------------------
 
@@ -118,6 +124,17 @@ class RuntimeStore:
             if refresh_too:
                 token.refresh_token_revoked = True
 
+    def use_assertion_jti(self, client_id: str, jti: str, expires_at: float) -> bool:
+        """Record a client assertion's ``jti``; return False if it was used already (a replay)."""
+        now = time.time()
+        with self._lock:
+            for stale in [key for key, exp in self._assertion_jtis.items() if exp < now]:
+                del self._assertion_jtis[stale]
+            if (client_id, jti) in self._assertion_jtis:
+                return False
+            self._assertion_jtis[(client_id, jti)] = max(expires_at, now + 60)
+            return True
+
     # -- IdP sign-in sessions ------------------------------------------------
 
     def open_session(self, user_id: str, auth_time: int) -> IdpSession:
@@ -155,6 +172,21 @@ class RuntimeStore:
                     self._faults.pop(name, None)
                 else:
                     self._faults[name] = value
+
+    def count_down(self, name: str, initial: int | None) -> bool:
+        """Use one of the ``name`` countdown's calls (starting at ``initial``); False once none is left.
+
+        ``initial`` None means no countdown: always True. The remaining count is kept as a
+        runtime override, so a YAML countdown also runs out.
+        """
+        with self._lock:
+            remaining = self._faults.get(name, initial)
+            if remaining is None:
+                return True
+            if remaining <= 0:
+                return False
+            self._faults[name] = remaining - 1
+            return True
 
     def clear_faults(self) -> None:
         """Drop every runtime fault override."""

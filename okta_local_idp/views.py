@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, sessio
 from .claims import userinfo_claims
 from .context import AUTH_SERVER_PATH, IdpContext, current_idp
 from .discovery import authorization_server_metadata, openid_configuration
+from .misbehaviour import published_jwks
 from .models import Client, SignedInUser, User
 from .oauth import INVALID_ACCESS_TOKEN, OktaAuthorizationServer, oktaize
 
@@ -57,8 +58,8 @@ def authorization_server_metadata_view() -> Response:
 
 @blueprint.get("/v1/keys")
 def keys_view() -> Response:
-    """Serve the JWKS with the public signing key."""
-    response = jsonify(current_idp().keys.public_jwks())
+    """Serve the JWKS with the public signing key (key faults may change it)."""
+    response = jsonify(published_jwks(current_idp()))
     response.headers["Cache-Control"] = "max-age=3600, must-revalidate"
     return response
 

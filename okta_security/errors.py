@@ -5,6 +5,16 @@
     OktaSecurityError                  code
     ├── ConfigError                    "invalid_config"      settings missing/malformed (lists every problem)
     ├── MappingError                   "invalid_mapping"     role-mapping YAML unusable (file:line: problem)
+    ├── RoleSyncError                  "role_sync_failed"    declared roles (``roles:``) could not be synced to Airflow
+    ├── OktaApiError                   "okta_api_error"      a Management API call failed (``request_id``: Okta's)
+    │   ├── OktaApiUnavailable         "okta_api_unavailable"  timeout, connection error, 5xx, 429 past the wait budget
+    │   └── OktaApiRejected            "okta_api_rejected"   4xx: credentials, scopes, unknown user, odd answer
+    ├── BotRefused                     (subclass sets code)  a bot's Okta access token earns no Airflow identity
+    │   ├── AccessTokenRejected        "invalid_access_token"  signature/claims/scope check failed (``reason``: which) 401
+    │   ├── UnmappedClient             "unmapped_client"     the token's client grants no role in ``clients:``       403
+    │   ├── ServiceUserConflict        "service_user_conflict"  the service username is another Airflow user's       403
+    │   ├── ServiceUserInactive        "service_user_inactive"  the client's service user is deactivated in Airflow  403
+    │   └── OktaKeysUnavailable        "okta_keys_unavailable"  the issuer's signing keys could not be fetched       503
     └── LoginRefused                   (subclass sets code)  a login attempt that must not succeed
         ├── NoMappedRole               "no_mapped_role"      groups match no rule and default_role is null
         ├── IdentityError              "invalid_identity"    claims unusable (no sub, no username, ...)
@@ -13,7 +23,10 @@
         ├── StateMismatch              "invalid_state"       callback state unknown, reused or tampered
         ├── OktaError                  "okta_error"          Okta answered the authorization with an error
         ├── OktaUnavailable            "okta_unavailable"    Okta did not answer (timeout, 5xx)
-        └── EmailConflict              "email_conflict"      another Airflow user already has this email
+        ├── EmailConflict              "email_conflict"      another Airflow user already has this email
+        ├── DiscoveryMismatch          "discovery_issuer_mismatch"  discovery ``issuer`` is not OKTA_ISSUER
+        ├── InactiveUser               "inactive_user"       the Airflow account is deactivated
+        └── OktaApiMisconfigured       "okta_api_misconfigured"  Okta refused Airflow's Groups API call (credentials, scopes)
 
 Codes are part of the public contract: logs, the audit trail and the CLI print them,
 and admins grep for them. Never rename one.
@@ -51,13 +64,58 @@ class MappingError(ConfigError):
         super().__init__(problems, source=source)
 
 
+class RoleSyncError(OktaSecurityError):
+    """Declared roles could not be written to Airflow's database; ``problems`` says why, per role."""
+
+    code = "role_sync_failed"
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"declared roles could not be synced ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class OktaApiError(OktaSecurityError):
+    """A Management API call failed; carries Okta's status, error code and request id (never a token)."""
+
+    code = "okta_api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        okta_code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.okta_code = okta_code
+        self.request_id = request_id
+        suffix = f" (Okta request id {request_id})" if request_id else ""
+        super().__init__(message + suffix)
+
+
+class OktaApiUnavailable(OktaApiError):
+    """Okta did not answer usefully: timeout, connection error, 5xx, or rate-limited past the wait budget."""
+
+    code = "okta_api_unavailable"
+
+
+class OktaApiRejected(OktaApiError):
+    """Okta refused the call (4xx) or answered something unusable; retrying will not help."""
+
+    code = "okta_api_rejected"
+
+
 class LoginRefused(OktaSecurityError):
     """A login that must not succeed; ``message`` is safe to show the user."""
 
     code = "login_refused"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
         self.message = message
+        self.request_id = request_id  # Okta's X-Okta-Request-Id when an Okta call caused the refusal
         super().__init__(message)
 
 
@@ -136,3 +194,72 @@ _OKTA_HINTS = {
     "remove it from OKTA_EXTRA_SCOPES or define it in Okta.",
     "invalid_client": " — check OKTA_CLIENT_ID / OKTA_CLIENT_SECRET and OKTA_TOKEN_AUTH_METHOD.",
 }
+
+
+class DiscoveryMismatch(LoginRefused):
+    """The discovery document names another issuer than ``OKTA_ISSUER`` (OIDC Discovery 4.3)."""
+
+    code = "discovery_issuer_mismatch"
+
+
+class InactiveUser(LoginRefused):
+    """The Airflow account exists but is deactivated; Okta's word does not reactivate it."""
+
+    code = "inactive_user"
+
+
+class OktaApiMisconfigured(LoginRefused):
+    """Okta refused Airflow's Management API call for the user's groups (credentials, scopes, org)."""
+
+    code = "okta_api_misconfigured"
+
+
+class BotRefused(OktaSecurityError):
+    """A bot's token exchange (or API call) that must not succeed; ``message`` is safe to send the bot.
+
+    ``http_status`` is what the Airflow adapters answer (401, 403 or 503).
+    """
+
+    code = "bot_refused"
+    http_status = 403
+
+    def __init__(self, message: str, *, client_id: str | None = None) -> None:
+        self.message = message
+        self.client_id = client_id
+        super().__init__(message)
+
+
+class AccessTokenRejected(BotRefused):
+    """The Okta access token failed a check; ``reason`` is a stable sub-code (never the token)."""
+
+    code = "invalid_access_token"
+    http_status = 401
+
+    def __init__(self, reason: str, message: str, *, client_id: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(message, client_id=client_id)
+
+
+class UnmappedClient(BotRefused):
+    """The token is valid, but its client is not mapped to any Airflow role."""
+
+    code = "unmapped_client"
+
+
+class ServiceUserConflict(BotRefused):
+    """The client's service username already belongs to an Airflow user that is not this client's."""
+
+    code = "service_user_conflict"
+
+
+class ServiceUserInactive(BotRefused):
+    """The client's service user exists but an Airflow admin deactivated it."""
+
+    code = "service_user_inactive"
+
+
+class OktaKeysUnavailable(BotRefused):
+    """The issuer's JWKS could not be fetched, so no token can be verified right now."""
+
+    code = "okta_keys_unavailable"
+    http_status = 503

@@ -11,7 +11,12 @@ File format::
 
 Keys are exact group names unless they start with ``re:`` (regular expression) or contain
 one of ``*?[`` (glob). Every match contributes its roles (union). The top-level sections
-``roles`` and ``clients`` are accepted and kept raw in ``RoleMapping.extra_sections``.
+``roles`` and ``clients`` are accepted and kept raw in ``RoleMapping.extra_sections``; ``clients``
+(bots: Okta client ID -> roles) is also validated here, see :mod:`okta_security.clients`
+(``RoleMapping.clients``). ``roles`` (roles-as-code) is validated too, see
+:mod:`okta_security.roles_as_code` (``RoleMapping.roles``); the role names it declares count
+as known roles. Matching is compiled once per version into a
+:class:`~okta_security.rule_index.RuleIndex`.
 
 Every problem in a file is reported at once, in one :class:`MappingError`, as
 ``<file>:<line>: <what is wrong> — <how to fix>``.
@@ -36,7 +41,10 @@ from typing import Any, Literal
 
 import yaml
 
+from .clients import EMPTY_CLIENTS, ClientMap, parse_clients
 from .errors import MappingError
+from .roles_as_code import ROLES_KEY, RoleSpec, declared_names, parse_roles
+from .rule_index import RuleIndex
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +110,6 @@ class Rule:
         return self._regex.fullmatch(group) is not None
 
 
-def _combine_globs(globs: tuple[Rule, ...]) -> re.Pattern[str] | None:
-    """Build one regex that matches any glob, used as a fast pre-filter."""
-    if not globs:
-        return None
-    try:
-        return re.compile("|".join(f"(?:{fnmatch.translate(rule.pattern)})" for rule in globs))
-    except re.error:  # pragma: no cover - fnmatch output is always combinable today
-        return None
-
-
 # --------------------------------------------------------------------------- compiled mapping
 
 
@@ -124,56 +122,58 @@ class RoleMapping:
     source: str
     digest: str
     extra_sections: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}), compare=False)
+    clients: ClientMap = field(default=EMPTY_CLIENTS, compare=False)  # the validated ``clients:`` section (bots)
+    roles: tuple[RoleSpec, ...] = field(default=(), compare=False)  # the validated ``roles:`` section
+    default_role_line: int = field(default=1, compare=False)  # where default_role is set (for messages)
     _exact: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
-    _globs: tuple[Rule, ...] = field(init=False, repr=False, compare=False)
-    _any_glob: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-    _regexes: tuple[Rule, ...] = field(init=False, repr=False, compare=False)
+    _index: RuleIndex = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Index exact names in a dict and pre-compile the patterns."""
+        """Index the rules once for this version."""
         rules = tuple(self.rules)
         exact: dict[str, list[Rule]] = {}
         for rule in rules:
             if rule.kind == "exact":
                 exact.setdefault(rule.pattern, []).append(rule)
-        globs = tuple(rule for rule in rules if rule.kind == "glob")
         extra = self.extra_sections
         if not isinstance(extra, types.MappingProxyType):
             extra = types.MappingProxyType(dict(extra))
         object.__setattr__(self, "rules", rules)
+        object.__setattr__(self, "roles", tuple(self.roles))
         object.__setattr__(self, "extra_sections", extra)
         object.__setattr__(self, "_exact", {name: tuple(found) for name, found in exact.items()})
-        object.__setattr__(self, "_globs", globs)
-        object.__setattr__(self, "_any_glob", _combine_globs(globs))
-        object.__setattr__(self, "_regexes", tuple(rule for rule in rules if rule.kind == "regex"))
+        object.__setattr__(self, "_index", RuleIndex(rules))
 
     def _matches(self, groups: Iterable[str]) -> Iterator[tuple[str, Rule]]:
         """Yield (group, rule) for every match, per group in file order."""
-        if isinstance(groups, (str, bytes)):
-            raise TypeError("groups must be a collection of group names, not a single string")
+        _check_groups(groups)
         seen: set[str] = set()
+        match = self._index.match
         for group in groups:
             if not isinstance(group, str) or group in seen:
                 continue
             seen.add(group)
-            found = list(self._exact.get(group, ()))
-            if self._globs and (self._any_glob is None or self._any_glob.match(group)):
-                found.extend(rule for rule in self._globs if rule.matches(group))
-            found.extend(rule for rule in self._regexes if rule.matches(group))
-            found.sort(key=lambda rule: rule.line)
-            for rule in found:
+            for rule in match(group):
                 yield group, rule
 
     def resolve(self, groups: Iterable[str]) -> frozenset[str]:
         """Return the union of roles of every matching rule, else the default role, else nothing."""
+        _check_groups(groups)
         roles: set[str] = set()
-        for _group, rule in self._matches(groups):
-            roles.update(rule.roles)
+        match = self._index.match
+        for group in groups:
+            if isinstance(group, str):
+                for rule in match(group):
+                    roles.update(rule.roles)
         if roles:
             return frozenset(roles)
         if self.default_role is not None:
             return frozenset((self.default_role,))
         return frozenset()
+
+    def rules_for(self, group: str) -> tuple[Rule, ...]:
+        """Return the rules that match one group name, in file order."""
+        return self._index.match(group)
 
     def explain(self, groups: Iterable[str]) -> list[tuple[str, Rule]]:
         """Return the (group, rule) pairs that matched, in group order then file order."""
@@ -188,12 +188,22 @@ class RoleMapping:
                 roles.extend(role for role in rule.roles if role not in roles)
         return result
 
+    def declared_roles(self) -> frozenset[str]:
+        """Return the names of the roles the file declares in its ``roles:`` section."""
+        return frozenset(spec.name for spec in self.roles)
+
     def role_names(self) -> frozenset[str]:
         """Return every role the mapping refers to, including the default role."""
         names = {role for rule in self.rules for role in rule.roles}
         if self.default_role is not None:
             names.add(self.default_role)
-        return frozenset(names)
+        return frozenset(names | self.clients.role_names())
+
+
+def _check_groups(groups: Iterable[str]) -> None:
+    """Refuse a bare string, which would otherwise be iterated character by character."""
+    if isinstance(groups, (str, bytes)):
+        raise TypeError("groups must be a collection of group names, not a single string")
 
 
 # --------------------------------------------------------------------------- YAML loading
@@ -526,6 +536,21 @@ def _validate_default_role(document: _LinedDict, known: Collection[str] | None, 
     return value
 
 
+def _validate_clients(document: _LinedDict, known: Collection[str] | None, problems: _Problems) -> ClientMap:
+    """Return the validated ``clients:`` section (empty if absent), recording problems."""
+    if "clients" not in document:
+        return EMPTY_CLIENTS
+
+    def check_role(role: str, line: int) -> bool:
+        if known is None or role in known:
+            return True
+        _unknown_role_problem(role, line, known, problems)
+        return False
+
+    line = document.value_lines.get("clients", document.key_lines.get("clients", 1))
+    return parse_clients(document["clients"], line, report=problems.add, check_role=check_role)
+
+
 def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str] | None = None) -> RoleMapping:
     """Parse and validate a role-mapping document; raise MappingError listing every problem."""
     raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
@@ -535,6 +560,9 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
     rules: list[Rule] = []
     default_role: str | None = None
     extra: dict[str, Any] = {}
+    clients = EMPTY_CLIENTS
+    role_specs: tuple[RoleSpec, ...] = ()
+    default_role_line = 1
     if document is _FAILED:
         pass
     elif document is None:
@@ -556,6 +584,13 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
                 f"unknown top-level key {key!r}{hint}",
                 "use only " + ", ".join(TOP_LEVEL_KEYS),
             )
+        if ROLES_KEY in document:
+            # Roles the file declares are valid mapping targets (created or updated at sync).
+            role_specs = parse_roles(
+                document[ROLES_KEY], document.value_lines.get(ROLES_KEY, 1), known_roles=known, problems=problems
+            )
+            if known is not None:
+                known = known | declared_names(document[ROLES_KEY])
         if MAPPINGS_KEY not in document:
             problems.add(
                 1,
@@ -567,15 +602,20 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
                 document[MAPPINGS_KEY], document.value_lines.get(MAPPINGS_KEY, 1), known, problems
             )
         default_role = _validate_default_role(document, known, problems)
+        default_role_line = document.value_lines.get(DEFAULT_ROLE_KEY, 1)
         extra = {key: document[key] for key in EXTRA_SECTION_KEYS if key in document}
+        clients = _validate_clients(document, known, problems)
     if problems:
         raise MappingError(problems.messages(), source=source)
     return RoleMapping(
         rules=tuple(rules),
         default_role=default_role,
+        default_role_line=default_role_line,
         source=source,
         digest=hashlib.sha256(raw).hexdigest(),
         extra_sections=types.MappingProxyType(extra),
+        clients=clients,
+        roles=role_specs,
     )
 
 
@@ -699,6 +739,7 @@ class MappingStore:
         *,
         known_roles: KnownRoles,
         on_reload: Callable[[RoleMapping, RoleMapping], object] | None = None,
+        on_reject: Callable[[MappingError], object] | None = None,
     ) -> None:
         """Bind role names and callbacks known only later (the database); re-check the mapping in force.
 
@@ -709,6 +750,8 @@ class MappingStore:
             self._known_roles = known_roles
             if on_reload is not None:
                 self._on_reload = on_reload
+            if on_reject is not None:
+                self._on_reject = on_reject
             self._mapping = parse_mapping(self._raw, source=self._path, known_roles=self._known())
 
     def _known(self) -> Collection[str] | None:

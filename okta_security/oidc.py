@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import (
     BadSignatureError,
     ExpiredTokenError,
@@ -42,7 +42,9 @@ class JwksCache:
         self._interval = min_refetch_interval
         self._lock = threading.Lock()
         self._keys: KeySet | None = None
-        self._fetched_at = float("-inf")
+        # Only re-fetches count against the interval: a key rotated right after the first load
+        # must not lock logins out for the rest of the interval (issue #4).
+        self._refreshed_at = float("-inf")
 
     def get(self) -> KeySet:
         """Return the cached key set, fetching it the first time."""
@@ -53,10 +55,11 @@ class JwksCache:
             return self._keys
 
     def refresh(self) -> bool:
-        """Re-fetch the key set unless fetched within the interval; return whether it did."""
+        """Re-fetch the key set unless re-fetched within the interval; return whether it did."""
         with self._lock:
-            if self._clock() - self._fetched_at < self._interval:
+            if self._clock() - self._refreshed_at < self._interval:
                 return False
+            self._refreshed_at = self._clock()
             self._load()
             return True
 
@@ -64,7 +67,6 @@ class JwksCache:
         data = self._fetch()
         keys = [k for k in data.get("keys", []) if isinstance(k, dict) and k.get("kty") == "RSA"]
         self._keys = KeySet.import_key_set({"keys": keys})
-        self._fetched_at = self._clock()
         log.info("Loaded %d signing key(s) from the issuer's JWKS", len(keys))
 
 
@@ -113,11 +115,24 @@ def _decode(id_token: str, jwks: JwksCache) -> Any:
     except InvalidKeyIdError as first:
         # Okta rotates keys, sometimes without notice: one (rate-limited) re-fetch, then give up.
         if not jwks.refresh():
-            raise TokenValidationError(_describe(first)) from first
+            raise TokenValidationError(_unknown_key(id_token)) from first
     try:
         return jwt.decode(id_token, jwks.get(), algorithms=list(ALLOWED_ALGORITHMS))
+    except InvalidKeyIdError as e:
+        raise TokenValidationError(_unknown_key(id_token)) from e
     except JoseError as e:
         raise TokenValidationError(_describe(e)) from e
+
+
+def _unknown_key(id_token: str) -> str:
+    try:
+        kid = jws.extract_compact(id_token.encode()).headers().get("kid")
+    except (JoseError, ValueError):
+        kid = None
+    if kid is None:
+        # OIDC Core 10.1: with several keys in the JWKS the kid MUST be given; we don't try each key.
+        return "no 'kid' in the token header and the issuer publishes several keys"
+    return "signed with a key the issuer does not publish"
 
 
 def _describe(e: Exception) -> str:

@@ -3,25 +3,38 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
-from flask import current_app, session
+from flask import current_app, g, session
 
 from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
 from okta_security.errors import (
+    DiscoveryMismatch,
     EmailConflict,
+    InactiveUser,
     LoginRefused,
     MappingError,
     NoMappedRole,
+    OktaApiMisconfigured,
+    OktaApiRejected,
+    OktaApiUnavailable,
     OktaError,
     OktaUnavailable,
     StateMismatch,
 )
+from okta_security import audit_airflow, db, login_audit
+from okta_security.audit import audit_event
+from okta_security.groups_source import wants_api, wants_userinfo
 from okta_security.identity import OktaIdentity, has_groups_claim, identity_from_claims
 from okta_security.mapping import MappingStore, RoleMapping
+from okta_security.role_sync import RoleSyncer
 from okta_security.oidc import JwksCache, verify_id_token
+from okta_security.okta_api import OktaApiClient, build_groups_client
 from okta_security.provider import PROVIDER_NAME, scopes_for
 from okta_security.settings import OktaSettings
 from okta_security.views import OktaAuthOAuthView
@@ -35,6 +48,7 @@ log = logging.getLogger(__name__)
 
 # Roles Airflow's FAB auth manager creates itself; valid in the mapping even before the first sync.
 BUILTIN_ROLES = ("Admin", "Op", "User", "Viewer", "Public")
+DISCOVERY_MAX_AGE_SECONDS = 3600  # re-read Okta's discovery document at most hourly
 
 
 class OktaSecurityManager(FabAirflowSecurityManagerOverride):
@@ -47,23 +61,61 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         config = current_app.config
         self.okta_settings: OktaSettings = config["OKTA_SETTINGS"]
         self.okta_mapping: MappingStore = config["OKTA_ROLE_MAPPING_STORE"]
-        self.okta_jwks = JwksCache(self._fetch_jwks)
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        # Role names are only checkable once the database is reachable: fail start-up on unknown ones.
-        self.okta_mapping.attach(
-            known_roles=self._known_roles, on_reload=lambda old, new: self._on_mapping_reload(app, old, new)
+        self.okta_jwks = JwksCache(
+            self._fetch_jwks, min_refetch_interval=self.okta_settings.jwks_refetch_interval_seconds
         )
+        self.okta_groups_api: OktaApiClient | None = build_groups_client(self.okta_settings)  # issue #4
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        self.okta_role_sync = RoleSyncer(self)  # roles-as-code: the mapping file's ``roles:`` (issue #3)
+        # Role names are only checkable once the database is reachable: fail start-up on unknown ones.
+        # Roles the file declares count as known (parse_mapping); sync_roles() creates them.
+        self.okta_mapping.attach(
+            known_roles=self._known_roles,
+            on_reload=lambda old, new: self._on_mapping_reload(app, old, new),
+            on_reject=self._on_mapping_reject,
+        )
+        audit_airflow.install()  # audit events also become rows in Airflow's Audit Log (issue #6)
+        db.ensure_tables(self.okta_engine)
+        self._check_discovery_soon()
 
     # -- configuration hooks ------------------------------------------------------------------
 
     def _known_roles(self) -> list[str]:
         return sorted({r.name for r in self.get_all_roles()} | set(BUILTIN_ROLES))
 
-    @staticmethod
-    def _on_mapping_reload(app: Any, old: RoleMapping, new: RoleMapping) -> None:
+    def sync_roles(self) -> None:
+        """Sync FAB's built-in roles, then the roles the mapping file declares (at start, ``fab sync-perm``)."""
+        super().sync_roles()
+        self.okta_role_sync.sync(self.okta_mapping.current(), reason="webserver start")
+
+    def _on_mapping_reload(self, app: Any, old: RoleMapping, new: RoleMapping) -> None:
         # Keep FAB's own view of the policy in step with the file (issue #2).
         app.config["AUTH_ROLES_MAPPING"] = new.exact_roles_mapping()
         log.info("Role mapping reloaded from %s (version %s)", new.source, new.digest[:12])
+        audit_event(
+            "mapping.reloaded",
+            owner=None,
+            file=new.source,
+            old_version=old.digest[:12],
+            new_version=new.digest[:12],
+            rules=len(new.rules),
+            default_role=new.default_role,
+        )
+        self.okta_role_sync.sync(new, reason="mapping reload")  # never raises; failures keep the roles as they were
+
+    def _on_mapping_reject(self, error: MappingError) -> None:
+        audit_event(
+            "mapping.rejected",
+            owner=None,
+            file=self.okta_mapping.path,
+            problems=error.problems,
+            outcome="last good mapping kept",
+        )
+
+    @property
+    def okta_engine(self) -> Any:
+        """Return the SQLAlchemy engine of Airflow's metadata database."""
+        return self.session.get_bind()
 
     def _fetch_jwks(self) -> Mapping[str, Any]:
         remote = self.oauth_remotes[PROVIDER_NAME]
@@ -83,12 +135,51 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         """Return the scope to request, from the discovery document (cached by authlib)."""
         remote = self.oauth_remotes[PROVIDER_NAME]
         try:
-            metadata = remote.load_server_metadata()
+            metadata = self._discovery(remote)
         except (requests.RequestException, ValueError) as e:
             raise OktaUnavailable(
                 "Okta is not answering (its discovery document could not be loaded). Try again in a minute."
             ) from e
+        if metadata.get("issuer") != self.okta_settings.issuer:
+            # OIDC Discovery 4.3: the issuer in the document MUST be the one we were configured with.
+            raise DiscoveryMismatch(
+                f"Okta's discovery document names the issuer {metadata.get('issuer')!r}, but OKTA_ISSUER is "
+                f"{self.okta_settings.issuer!r}. Nobody can sign in until OKTA_ISSUER is set to the exact issuer."
+            )
         return scopes_for(metadata, self.okta_settings.extra_scopes)
+
+    @staticmethod
+    def _discovery(remote: Any) -> dict[str, Any]:
+        """Return the discovery document, re-fetched when older than DISCOVERY_MAX_AGE_SECONDS.
+
+        authlib caches it for the life of the process; re-reading it hourly picks up a newly
+        defined ``groups`` scope or a moved endpoint. A failed refresh keeps the cached copy.
+        """
+        metadata = remote.server_metadata
+        loaded_at = metadata.get("_loaded_at")
+        if loaded_at is not None and time.time() - loaded_at > DISCOVERY_MAX_AGE_SECONDS:
+            metadata.pop("_loaded_at", None)
+            try:
+                return remote.load_server_metadata()
+            except (requests.RequestException, ValueError):
+                metadata["_loaded_at"] = loaded_at
+                log.warning("Could not refresh Okta's discovery document; using the cached copy")
+                return metadata
+        return remote.load_server_metadata()
+
+    def _check_discovery_soon(self) -> None:
+        """Report a wrong OKTA_ISSUER in the log at start, without delaying the start."""
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def check() -> None:
+            with app.app_context():
+                try:
+                    self.okta_authorize_scope()
+                except LoginRefused as e:
+                    log.error("okta_security start-up check [%s]: %s", e.code, e.message)
+
+        threading.Thread(target=check, name="okta-discovery-check", daemon=True).start()
 
     def okta_complete_login(self, args: Mapping[str, str], fab_state_ok: bool) -> tuple[User, OktaIdentity]:
         """Turn the callback's query into a logged-in user, or raise :class:`LoginRefused`."""
@@ -104,6 +195,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             )
         remote.framework.clear_state_data(session, state)
         token = self._exchange_code(remote, args.get("code", ""), state_data)
+        g.okta_id_token = token.get("id_token")  # for logout's id_token_hint (views keep it in the session)
         claims = verify_id_token(
             token.get("id_token", ""),
             jwks=self.okta_jwks,
@@ -112,15 +204,37 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             nonce=state_data.get("nonce"),
             leeway=self.okta_settings.clock_skew_seconds,
         )
+        login_audit.note_claims(claims)
         userinfo = None
-        if not has_groups_claim(claims, self.okta_settings.groups_claim):
+        in_id_token = has_groups_claim(claims, self.okta_settings.groups_claim)
+        if wants_userinfo(self.okta_settings.groups_source, id_token_has_claim=in_id_token):
             userinfo = self._userinfo(remote, token)
         identity = identity_from_claims(claims, userinfo, groups_claim=self.okta_settings.groups_claim)
-        roles = self.okta_mapping.current().resolve(identity.groups)
+        identity = self._okta_groups(identity)  # Groups API if the source says so, then OKTA_GROUPS_FILTER
+        login_audit.note(username=identity.username, groups=list(identity.groups))
+        mapping = self.okta_mapping.current()
+        self.okta_role_sync.maybe_resync(mapping)  # declared roles' DAG globs pick up new DAGs (issue #3)
+        roles = mapping.resolve(identity.groups)
         if not roles:
             raise NoMappedRole(identity.username, identity.groups)
         user = self._upsert_user(identity, sorted(roles))
         return user, identity
+
+    def okta_logout_url(self, id_token: str | None, post_logout_redirect_uri: str) -> str | None:
+        """Return Okta's end-session URL (RP-initiated logout), or None if Okta can't be reached."""
+        remote = self.oauth_remotes[PROVIDER_NAME]
+        try:
+            metadata = self._discovery(remote)
+        except (requests.RequestException, ValueError):
+            log.warning("Okta's discovery document is unavailable; logging out of Airflow only")
+            return None
+        if not metadata.get("end_session_endpoint"):
+            return None
+        return remote.create_logout_url(
+            post_logout_redirect_uri=post_logout_redirect_uri,
+            id_token_hint=id_token,
+            client_id=self.okta_settings.client_id,
+        )["url"]
 
     def _exchange_code(self, remote: Any, code: str, state_data: dict[str, Any]) -> dict[str, Any]:
         remote.client_secret = self.okta_settings.client_secret.get()  # picks up a rotated secret file
@@ -140,6 +254,52 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             return dict(remote.userinfo(token=token))
         except requests.RequestException as e:
             raise OktaUnavailable("Okta is not answering (userinfo request failed). Try again in a minute.") from e
+
+    def _okta_groups(self, identity: OktaIdentity) -> OktaIdentity:
+        """Read the groups from Okta's Groups API when the source says so; keep those the filter allows.
+
+        Runs before anything is written: if Okta fails, the login is refused and roles stay as they were.
+        """
+        settings = self.okta_settings
+        api = self.okta_groups_api
+        if wants_api(settings.groups_source, api_configured=api is not None, claim_groups=identity.groups):
+            if api is None:  # refused at start already (OKTA_GROUPS_SOURCE=api needs credentials)
+                raise OktaApiMisconfigured("Airflow is set to read groups from Okta's API but has no API credentials.")
+            identity = replace(identity, groups=self._groups_from_api(api, identity), groups_source="api")
+        return replace(identity, groups=settings.groups_filter.apply(identity.groups))
+
+    @staticmethod
+    def _groups_from_api(api: OktaApiClient, identity: OktaIdentity) -> tuple[str, ...]:
+        try:
+            groups = api.user_group_names(identity.sub)  # the ID token's sub is the Okta user id (00u…)
+        except OktaApiUnavailable as e:
+            log.error(
+                "Okta login of %s refused, roles unchanged: %s [%s, Okta request id %s]",
+                identity.username,
+                e.message,
+                e.code,
+                e.request_id or "-",
+            )
+            raise OktaUnavailable(
+                "Okta is not answering (reading your groups failed). You were not signed in and your Airflow "
+                "roles are unchanged. Try again in a minute.",
+                request_id=e.request_id,
+            ) from e
+        except OktaApiRejected as e:
+            log.error(
+                "Okta login of %s refused, roles unchanged: %s [%s, Okta request id %s]",
+                identity.username,
+                e.message,
+                e.code,
+                e.request_id or "-",
+            )
+            raise OktaApiMisconfigured(
+                "Okta refused to tell Airflow your groups. You were not signed in and your Airflow roles are "
+                "unchanged. Ask your Airflow administrator to check the Okta API settings (see the webserver log).",
+                request_id=e.request_id,
+            ) from e
+        log.info("Read %d group(s) of %s from Okta's Groups API", len(groups), identity.username)
+        return groups
 
     def _upsert_user(self, identity: OktaIdentity, role_names: list[str]) -> User:
         roles = [r for r in (self.find_role(n) for n in role_names) if r is not None]
@@ -163,16 +323,53 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             if not user:
                 raise LoginRefused("Airflow could not create your account; see the webserver log.")
             log.info("Created Airflow user %s from Okta (sub %s) with roles %s", identity.username, identity.sub, role_names)
+            self._okta_link(user, identity)
+            login_audit.audit("user.created", owner=user.username, user_id=user.id, email=user.email, roles=role_names)
             return user
+        reactivated = False
         if not user.is_active:
-            raise LoginRefused("Your Airflow account is deactivated. Ask your Airflow administrator to reactivate it.")
+            self._okta_check_reactivation(user)  # raises InactiveUser unless okta_security deactivated it
+            user.active = True
+            reactivated = True
         before = sorted(r.name for r in user.roles)
+        profile_before = {"first_name": user.first_name, "last_name": user.last_name, "email": user.email}
         user.first_name = identity.first_name or user.first_name
         user.last_name = identity.last_name or user.last_name
         if identity.email:
             user.email = identity.email
         user.roles = roles
         self.update_user(user)
+        self._okta_link(user, identity)
+        if reactivated:
+            log.info("Reactivated %s: Okta signed them in and their groups map to %s", user.username, role_names)
+            login_audit.audit("user.reactivated", owner=user.username, user_id=user.id, trigger="login", roles=role_names)
         if before != role_names:
             log.info("Roles of %s changed: %s -> %s", identity.username, before, role_names)
+            login_audit.audit(
+                "user.roles_changed", owner=user.username, user_id=user.id, trigger="login", before=before, after=role_names
+            )
+        changes = {
+            name: {"before": old, "after": getattr(user, name)}
+            for name, old in profile_before.items()
+            if getattr(user, name) != old
+        }
+        if changes:
+            login_audit.audit("user.profile_updated", owner=user.username, user_id=user.id, changes=changes)
         return user
+
+    def _okta_link(self, user: User, identity: OktaIdentity) -> None:
+        """Remember that ``user`` is Okta user ``identity.sub`` (for sync-users and event hooks)."""
+        db.upsert_link(
+            self.okta_engine,
+            user_id=user.id,
+            username=user.username,
+            okta_sub=identity.sub,
+            groups=list(identity.groups),
+        )
+
+    def _okta_check_reactivation(self, user: User) -> None:
+        """Raise InactiveUser unless okta_security (not an administrator) deactivated ``user``."""
+        with self.okta_engine.connect() as conn:
+            link = db.link_for_user(conn, user.id, user.username)
+        if link is None or link.deactivated_by is None:
+            raise InactiveUser("Your Airflow account is deactivated. Ask your Airflow administrator to reactivate it.")

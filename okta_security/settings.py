@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from okta_security.errors import ConfigError
+from okta_security.groups_source import GROUPS_SOURCES, GroupFilter
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,129 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "",
         "Space-separated scopes requested on top of `openid profile email` (and `groups` when offered).",
     ),
-    SettingSpec("OKTA_CLOCK_SKEW_SECONDS", "60", "Leeway allowed on ID token `exp`/`iat`, in seconds (0-300)."),
+    SettingSpec(
+        "OKTA_CLOCK_SKEW_SECONDS", "60", "Leeway allowed on ID token and access token `exp`/`iat`, in seconds (0-300)."
+    ),
     SettingSpec("OKTA_HTTP_TIMEOUT_SECONDS", "10", "Connect and read timeout for calls to Okta, in seconds."),
+    SettingSpec(
+        "OKTA_POST_LOGOUT_REDIRECT_URI",
+        "",
+        "Where Okta sends the browser after logout; register it as a sign-out redirect URI in Okta. "
+        "Empty: Airflow's login page (`<base url>/auth/login/`).",
+    ),
+    SettingSpec(
+        "OKTA_SESSION_MAX_LIFETIME_MINUTES",
+        "720",
+        "Hard limit on an Airflow session (and its API token) after login; then the user goes back "
+        "through Okta and roles are re-synced. Applied unless `[fab] session_max_lifetime_minutes` is set. 0 = off.",
+    ),
+)
+# Bots (docs/bots.md): Okta client-credentials access tokens exchanged at POST /auth/token.
+SETTINGS += (
+    SettingSpec(
+        "OKTA_API_ISSUER",
+        "",
+        "Issuer of the access tokens bots present (an Okta custom authorization server). Empty: `OKTA_ISSUER`.",
+    ),
+    SettingSpec(
+        "OKTA_API_AUDIENCE",
+        "api://default",
+        "Required `aud` of bots' access tokens: the custom authorization server's Audience "
+        "(`api://default` on Okta's `default` server; e.g. `api://airflow` on a dedicated one).",
+    ),
+    SettingSpec(
+        "OKTA_API_SCOPES",
+        "airflow.api",
+        "Space-separated scopes a bot's access token must all carry in `scp` (custom scopes defined in Okta).",
+    ),
+)
+# Groups (docs/groups.md): where groups come from, and Okta's Management API for the Groups API source.
+SETTINGS += (
+    SettingSpec(
+        "OKTA_GROUPS_SOURCE",
+        "auto",
+        "Where a user's groups come from: `auto` (the ID token's groups claim, else userinfo; Okta's Groups API "
+        "only when those carry no groups and API credentials are set), `claims` (never the API) or `api` "
+        "(always the Groups API — for users in more than 100 groups).",
+    ),
+    SettingSpec(
+        "OKTA_GROUPS_FILTER",
+        "",
+        "Only groups passing this filter count, from any source: a name prefix such as `airflow-`, or "
+        "`re:<regex>` matched against the whole name. Empty: every group.",
+    ),
+    SettingSpec(
+        "OKTA_API_TOKEN",
+        None,
+        "Okta API token for the Groups API, sent as `Authorization: SSWS …`. Set this or the service app "
+        "(`OKTA_API_CLIENT_ID` + `OKTA_API_PRIVATE_KEY`), not both.",
+        secret=True,
+    ),
+    SettingSpec(
+        "OKTA_API_CLIENT_ID",
+        "",
+        "Client ID of an Okta API Services app for the Groups API (recommended over an API token): client "
+        "credentials with `private_key_jwt` at `https://<org>/oauth2/v1/token`, scopes `okta.users.read okta.groups.read`.",
+    ),
+    SettingSpec(
+        "OKTA_API_PRIVATE_KEY",
+        None,
+        "The service app's private RSA key, PEM or JWK (its public half is registered in Okta).",
+        secret=True,
+    ),
+    SettingSpec(
+        "OKTA_API_KEY_ID",
+        "",
+        "Key ID (`kid`) of the service app's public key in Okta. Empty: the JWK's own `kid`, if any.",
+    ),
+    SettingSpec("OKTA_API_CONNECT_TIMEOUT_SECONDS", "5", "Connect timeout of each Groups API call, in seconds."),
+    SettingSpec("OKTA_API_READ_TIMEOUT_SECONDS", "10", "Read timeout of each Groups API call, in seconds."),
+    SettingSpec(
+        "OKTA_API_MAX_RETRIES", "2", "Retries of a Groups API call after HTTP 429, a 5xx or a connection error (0-10)."
+    ),
+    SettingSpec(
+        "OKTA_API_MAX_WAIT_SECONDS",
+        "10",
+        "Longest one login waits, in total, for Okta's rate limit to reset (`X-Rate-Limit-Reset`) or between "
+        "retries; past it the login is refused with \"Okta is not answering\" and roles stay as they were.",
+    ),
+)
+# ID token validation (docs/oidc_conformance.md): how often Okta's signing keys may be re-fetched.
+SETTINGS += (
+    SettingSpec(
+        "OKTA_JWKS_REFETCH_INTERVAL_SECONDS",
+        "30",
+        "Least time between two re-fetches of Okta's signing keys (JWKS) caused by an ID token signed with an "
+        "unknown `kid` (key rotation); bounds the calls to Okta that forged tokens can trigger (0-3600).",
+    ),
+)
+# Audit trail and Okta Event Hooks (docs/audit.md, docs/event_hooks.md).
+SETTINGS += (
+    SettingSpec(
+        "OKTA_AUDIT_LOG_HANDLER",
+        "stdout",
+        "Where audit events go as JSON lines (logger `okta_security.audit`): `stdout`, `stderr`, `logging` "
+        "(your logging configuration decides) or an absolute file path. They also go to Airflow's Audit Log.",
+    ),
+    SettingSpec(
+        "OKTA_EVENT_HOOK_SECRET",
+        "",
+        "The exact `Authorization` header value Okta sends to `/auth/okta/events` (the event hook's "
+        "authentication secret). Empty: the endpoint answers 404.",
+        secret=True,
+    ),
 )
 SPECS: Mapping[str, SettingSpec] = {s.name: s for s in SETTINGS}
+
+
+def settings_table() -> str:
+    """Return the Markdown settings table README.md embeds (``python -m okta_devstack.readme`` writes it)."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = "(required)" if s.required else (f"`{s.default}`" if s.default else "(empty)")
+        secret = f" Secret: prefer `{s.name}_FILE`." if s.secret else ""
+        rows.append(f"| `{s.name}` | {default} | {s.description}{secret} |")
+    return "\n".join(rows) + "\n"
 
 
 class FileValue:
@@ -132,6 +252,43 @@ class OktaSettings:
     extra_scopes: tuple[str, ...] = ()
     clock_skew_seconds: int = 60
     http_timeout_seconds: float = 10.0
+    jwks_refetch_interval_seconds: float = 30.0  # see okta_security.oidc.JwksCache
+    post_logout_redirect_uri: str = ""
+    session_max_lifetime_minutes: int = 720
+
+    api_issuer: str = ""  # empty: bots' tokens come from ``issuer``
+    api_audience: str = "api://default"
+    api_scopes: tuple[str, ...] = ("airflow.api",)
+
+    groups_source: str = "auto"  # see okta_security.groups_source
+    groups_filter: GroupFilter = field(default_factory=GroupFilter)
+    groups_api_token: Secret | None = None  # SSWS
+    groups_api_client_id: str = ""  # OAuth service app (private_key_jwt)
+    groups_api_private_key: Secret | None = None
+    groups_api_key_id: str = ""
+    groups_api_connect_timeout_seconds: float = 5.0
+    groups_api_read_timeout_seconds: float = 10.0
+    groups_api_max_retries: int = 2
+    groups_api_max_wait_seconds: float = 10.0
+
+    audit_log_handler: str = "stdout"
+    event_hook_secret: Secret | None = None
+
+    @property
+    def groups_api_org_url(self) -> str:
+        """Return the Okta org URL (scheme and host of ``OKTA_ISSUER``) that serves the Management API."""
+        parts = urlsplit(self.issuer)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def groups_api_configured(self) -> bool:
+        """Return whether credentials for Okta's Management API are set."""
+        return self.groups_api_token is not None or self.groups_api_private_key is not None
+
+    @property
+    def access_token_issuer(self) -> str:
+        """Return the issuer bots' access tokens must name (``OKTA_API_ISSUER``, else ``OKTA_ISSUER``)."""
+        return self.api_issuer or self.issuer
 
     @property
     def discovery_url(self) -> str:
@@ -242,6 +399,54 @@ def load_settings(environ: Mapping[str, str] | None = None) -> OktaSettings:
         "OKTA_HTTP_TIMEOUT_SECONDS", values.get("OKTA_HTTP_TIMEOUT_SECONDS") or "10", problems, 0.1, 120, integer=False
     )
     extra_scopes = tuple((values.get("OKTA_EXTRA_SCOPES") or "").split())
+    jwks_refetch = _number(
+        "OKTA_JWKS_REFETCH_INTERVAL_SECONDS",
+        values.get("OKTA_JWKS_REFETCH_INTERVAL_SECONDS") or "30",
+        problems,
+        0,
+        3600,
+        integer=False,
+    )
+    post_logout = values.get("OKTA_POST_LOGOUT_REDIRECT_URI") or ""
+    if post_logout and (urlsplit(post_logout).scheme not in ("http", "https") or not urlsplit(post_logout).netloc):
+        problems.append(
+            f"OKTA_POST_LOGOUT_REDIRECT_URI={post_logout!r} is not an absolute URL — use e.g. "
+            "https://airflow.example.com/auth/login/ (and register it as a sign-out redirect URI in Okta)"
+        )
+    max_lifetime = _number(
+        "OKTA_SESSION_MAX_LIFETIME_MINUTES",
+        values.get("OKTA_SESSION_MAX_LIFETIME_MINUTES") or "720",
+        problems,
+        0,
+        525600,
+        integer=True,
+    )
+
+    api_issuer = values.get("OKTA_API_ISSUER") or ""
+    if api_issuer:
+        issuer_problems: list[str] = []
+        _validate_issuer(api_issuer, issuer_problems)
+        problems.extend(p.replace("OKTA_ISSUER=", "OKTA_API_ISSUER=", 1) for p in issuer_problems)
+    api_audience = values.get("OKTA_API_AUDIENCE", "api://default")
+    if not api_audience:
+        problems.append(
+            "OKTA_API_AUDIENCE is empty — set it to the Audience of the Okta authorization server that "
+            "issues the bots' tokens (Security → API → Authorization Servers), e.g. api://default"
+        )
+    api_scopes = tuple(values.get("OKTA_API_SCOPES", "airflow.api").split())
+    if not api_scopes:
+        problems.append(
+            "OKTA_API_SCOPES is empty — name at least one custom scope bots' tokens must carry, e.g. airflow.api "
+            "(without one, any token for the audience would be accepted)"
+        )
+
+    groups = _groups_settings(values, files, problems)
+    audit_handler = values.get("OKTA_AUDIT_LOG_HANDLER") or "stdout"
+    if audit_handler.lower() not in ("stdout", "stderr", "logging") and not os.path.isabs(audit_handler):
+        problems.append(
+            f"OKTA_AUDIT_LOG_HANDLER={audit_handler!r} is not understood — use stdout, stderr, logging, "
+            "or the absolute path of a file to append JSON lines to"
+        )
 
     if problems:
         raise ConfigError(problems, source="okta_security settings (environment variables OKTA_*)")
@@ -259,4 +464,82 @@ def load_settings(environ: Mapping[str, str] | None = None) -> OktaSettings:
         extra_scopes=extra_scopes,
         clock_skew_seconds=skew,
         http_timeout_seconds=timeout,
+        jwks_refetch_interval_seconds=jwks_refetch,
+        post_logout_redirect_uri=post_logout,
+        session_max_lifetime_minutes=max_lifetime,
+        api_issuer=api_issuer,
+        api_audience=api_audience,
+        api_scopes=api_scopes,
+        **groups,
+        audit_log_handler=audit_handler,
+        event_hook_secret=_secret("OKTA_EVENT_HOOK_SECRET", values, files),
     )
+
+
+def _secret(name: str, values: Mapping[str, str], files: Mapping[str, FileValue]) -> Secret | None:
+    """Return the secret ``name`` (inline or ``*_FILE``), or None when unset or empty."""
+    if name in files:
+        return Secret(files[name].get)
+    inline = values.get(name) or ""
+    return Secret(lambda: inline) if inline else None
+
+
+def _groups_settings(values: Mapping[str, str], files: Mapping[str, FileValue], problems: list[str]) -> dict[str, Any]:
+    """Validate the groups source, filter and Management API settings; return OktaSettings fields."""
+    from okta_security.okta_api_auth import load_private_key
+
+    source = values.get("OKTA_GROUPS_SOURCE") or "auto"
+    if source not in GROUPS_SOURCES:
+        problems.append(f"OKTA_GROUPS_SOURCE={source!r} is not one of {', '.join(GROUPS_SOURCES)} — see docs/groups.md")
+    try:
+        group_filter = GroupFilter.parse(values.get("OKTA_GROUPS_FILTER") or "")
+    except ValueError as e:
+        problems.append(f"OKTA_GROUPS_FILTER: {e} — fix the regex after 're:' or give a plain name prefix")
+        group_filter = GroupFilter()
+    token = _secret("OKTA_API_TOKEN", values, files)
+    client_id = values.get("OKTA_API_CLIENT_ID") or ""
+    key = _secret("OKTA_API_PRIVATE_KEY", values, files)
+    if token is not None and (client_id or key is not None):
+        problems.append(
+            "OKTA_API_TOKEN and OKTA_API_CLIENT_ID/OKTA_API_PRIVATE_KEY are both set — choose one way to call "
+            "Okta's API: the service app (recommended) or the API token"
+        )
+    elif client_id and key is None:
+        problems.append(
+            "OKTA_API_CLIENT_ID is set but OKTA_API_PRIVATE_KEY is not — set OKTA_API_PRIVATE_KEY_FILE "
+            "to the service app's private key (PEM or JWK)"
+        )
+    elif key is not None and not client_id:
+        problems.append("OKTA_API_PRIVATE_KEY is set but OKTA_API_CLIENT_ID is not — set it to the service app's client ID")
+    if key is not None:
+        key_file = files.get("OKTA_API_PRIVATE_KEY")
+        where = f"OKTA_API_PRIVATE_KEY_FILE={key_file.path}" if key_file else "OKTA_API_PRIVATE_KEY"
+        try:
+            load_private_key(key.get())
+        except ValueError as e:
+            problems.append(f"{where} cannot be used: {e} — give the service app's private RSA key as PEM or JWK")
+    if source == "api" and token is None and key is None:
+        problems.append(
+            "OKTA_GROUPS_SOURCE=api needs Okta API credentials — set OKTA_API_CLIENT_ID and OKTA_API_PRIVATE_KEY_FILE "
+            "(service app, recommended) or OKTA_API_TOKEN_FILE"
+        )
+    numbers = {
+        "groups_api_connect_timeout_seconds": ("OKTA_API_CONNECT_TIMEOUT_SECONDS", 0.1, 60, False),
+        "groups_api_read_timeout_seconds": ("OKTA_API_READ_TIMEOUT_SECONDS", 0.1, 120, False),
+        "groups_api_max_retries": ("OKTA_API_MAX_RETRIES", 0, 10, True),
+        "groups_api_max_wait_seconds": ("OKTA_API_MAX_WAIT_SECONDS", 0, 300, False),
+    }
+    fields: dict[str, Any] = {}
+    for field_name, (name, lo, hi, integer) in numbers.items():
+        value = _number(name, values.get(name) or str(SPECS[name].default), problems, lo, hi, integer=integer)
+        if value is not None:
+            fields[field_name] = value
+    return {
+        "groups_source": source,
+        "groups_filter": group_filter,
+        "groups_api_token": token,
+        "groups_api_client_id": client_id,
+        "groups_api_private_key": key if client_id else None,
+        "groups_api_key_id": values.get("OKTA_API_KEY_ID") or "",
+        **fields,
+    }

@@ -9,27 +9,31 @@ import jwt
 from flask import g, redirect, request, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.utils import generate_random_string
-from flask_login import login_user
+from flask_login import login_user, logout_user
 
-from airflow.providers.fab.auth_manager.views.auth_oauth import CustomAuthOAuthView
+from okta_security import login_audit
+from okta_security.compat import login_redirect, oauth_view_base
 from okta_security.errors import LoginRefused
 from okta_security.pages import refusal_page
 from okta_security.provider import PROVIDER_NAME
 from okta_security.redirects import safe_next
+from okta_security.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
 
 log = logging.getLogger(__name__)
 
 
-def _airflow_redirect(url: str) -> Any:
-    """Redirect, minting Airflow's API token cookie for the now logged-in user (Airflow 3)."""
-    try:
-        from airflow.providers.fab.www.views import redirect as airflow_redirect
-    except ImportError:  # Airflow 2: the session cookie alone authenticates the UI
-        return redirect(url)
-    return airflow_redirect(url)
+def clear_auth_cookies(response: Any) -> None:
+    """Delete Flask's session cookie and Airflow 3's ``_token`` API cookie."""
+    from flask import current_app
+
+    path = current_app.config.get("SESSION_COOKIE_PATH") or "/"
+    response.delete_cookie(current_app.config.get("SESSION_COOKIE_NAME", "session"), path=path)
+    response.delete_cookie("_token", path=path)
+    if path != "/":
+        response.delete_cookie("_token", path="/")
 
 
-class OktaAuthOAuthView(CustomAuthOAuthView):
+class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 and 2.11 (see compat)
     """OAuth view whose Okta path verifies state first and syncs roles from the mapping file."""
 
     @expose("/login/")
@@ -67,16 +71,35 @@ class OktaAuthOAuthView(CustomAuthOAuthView):
             user, identity = sm.okta_complete_login(request.args, fab_state is not None)
         except LoginRefused as e:
             return self._refuse(e)
-        session.pop("oauth_state", None)
-        sm._rotate_session_id()
+        start_fresh_session(session)  # no pre-login session data survives the login (fixation)
+        remember_id_token(session, getattr(g, "okta_id_token", None))
         login_user(user)
         sm.update_user_auth_stat(user)
         g.user = user
         session.modified = True
         log.info("Okta login of %s (sub %s) succeeded", identity.username, identity.sub)
+        login_audit.login_succeeded(user.username, identity, [r.name for r in user.roles])
         default = self.appbuilder.get_url_for_index
         nxt = (fab_state or {}).get("next") or [None]
-        return _airflow_redirect(safe_next(nxt[0], default))
+        return login_redirect(safe_next(nxt[0], default))
+
+    @expose("/okta/logout/")
+    def okta_logout(self) -> Any:
+        """Log out of Airflow, then end the Okta session (Airflow 3: the auth manager's logout URL)."""
+        sm = self.appbuilder.sm
+        id_token = session.get(ID_TOKEN_KEY)
+        logout_user()
+        session.clear()
+        after = sm.okta_settings.post_logout_redirect_uri or url_for(".login", _external=True)
+        target = sm.okta_logout_url(id_token, after) or after
+        response = redirect(target)
+        clear_auth_cookies(response)
+        return response
+
+    @expose("/logout/")
+    def logout(self) -> Any:
+        """Airflow 2's logout URL (Airflow 3 serves /auth/logout itself; see auth_manager)."""
+        return self.okta_logout()
 
     def _decode_fab_state(self) -> dict[str, Any] | None:
         try:
@@ -87,5 +110,8 @@ class OktaAuthOAuthView(CustomAuthOAuthView):
     def _refuse(self, error: LoginRefused) -> Any:
         session.pop("oauth_state", None)
         log.warning("Okta login refused (%s): %s", error.code, error.message)
-        html, status = refusal_page(error, retry_url=url_for(".login", provider=PROVIDER_NAME))
+        login_audit.login_refused(error)
+        html, status = refusal_page(
+            error, retry_url=url_for(".login", provider=PROVIDER_NAME), request_id=error.request_id
+        )
         return html, status

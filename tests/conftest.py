@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -13,16 +15,23 @@ import yaml
 
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 
+if TYPE_CHECKING:
+    from okta_local_idp.server import IdpHandle
+
 CLIENT_ID = "airflow-local"
 CLIENT_SECRET = "airflow-local-secret"
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+JWKS_REFETCH_INTERVAL_SECONDS = 1.0  # OKTA_JWKS_REFETCH_INTERVAL_SECONDS of the test stack
 
 
 class Stack:
     """What a test needs: URLs, the editable files, the database URL."""
 
-    def __init__(self, airflow: AirflowServer, issuer: str, mapping: Path, idp_config: Path) -> None:
+    def __init__(
+        self, airflow: AirflowServer, issuer: str, mapping: Path, idp_config: Path, idp: IdpHandle | None = None
+    ) -> None:
         self.airflow = airflow
+        self.idp = idp  # the in-process IdP: runtime faults (set_faults/clear_faults), key rotation
         self.url = airflow.base_url
         self.issuer = issuer
         self.mapping = mapping
@@ -36,6 +45,8 @@ class Stack:
 
         if self.mapping.read_text() != self.original_mapping:
             rewrite(self.mapping, self.original_mapping)
+            # The server's MappingStore looks at the file at most once a second: let it see the restore.
+            time.sleep(1.1)
         if self.idp_config.read_text() != self.original_idp:
             rewrite(self.idp_config, self.original_idp)
 
@@ -73,7 +84,8 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         if user["login"].startswith("bob"):
             user["groups"] = ["airflow-viewers", "airflow-ops", "Everyone"]
     idp_config.write_text(yaml.safe_dump(data, sort_keys=False))
-    base_url, shutdown = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
+    idp = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
+    base_url, shutdown = idp
     issuer = f"{base_url}/oauth2/default"
     mapping = root / "okta_role_mapping.yaml"
     shutil.copy(REPO / "config" / "role_mapping.yaml", mapping)
@@ -89,12 +101,14 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
             "OKTA_CLIENT_ID": CLIENT_ID,
             "OKTA_CLIENT_SECRET": CLIENT_SECRET,
             "OKTA_ROLE_MAPPING_FILE": str(mapping),
+            # Key-rotation tests need a re-fetch soon after another; 1 s still exercises the limit.
+            "OKTA_JWKS_REFETCH_INTERVAL_SECONDS": str(JWKS_REFETCH_INTERVAL_SECONDS),
         },
     )
     try:
         airflow.prepare()
         airflow.start()
-        yield Stack(airflow, issuer, mapping, idp_config)
+        yield Stack(airflow, issuer, mapping, idp_config, idp=idp)
     finally:
         airflow.stop()
         shutdown()

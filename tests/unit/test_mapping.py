@@ -217,13 +217,13 @@ def test_extra_sections_are_kept_raw() -> None:
         mappings:
           a: [Op]
         roles:
-          Auditor: {permissions: [can_read]}
+          Auditor: {permissions: [{action: can_read, resource: Audit Logs}]}
         clients:
-          - name: ci
+          ci-bot: [Viewer]
         """)
     assert dict(mapping.extra_sections) == {
-        "roles": {"Auditor": {"permissions": ["can_read"]}},
-        "clients": [{"name": "ci"}],
+        "roles": {"Auditor": {"permissions": [{"action": "can_read", "resource": "Audit Logs"}]}},
+        "clients": {"ci-bot": ["Viewer"]},
     }
     with pytest.raises(TypeError):
         mapping.extra_sections["roles"] = {}  # type: ignore[index]

@@ -137,11 +137,24 @@ def test_unknown_kid_refetches_once_then_works(key, other_key):
 
 def test_unknown_kid_refetch_is_rate_limited(key, other_key):
     calls = []
-    cache = JwksCache(lambda: calls.append(1) or jwks_of(key), clock=FakeClock(), min_refetch_interval=30)
+    clock = FakeClock()
+    cache = JwksCache(lambda: calls.append(1) or jwks_of(key), clock=clock, min_refetch_interval=30)
     for _ in range(5):
         with pytest.raises(TokenValidationError, match="key"):
             verify(sign(other_key, claims(), kid="k2"), cache)
-    assert len(calls) == 1
+    assert len(calls) == 2  # the first load, then one re-fetch for the unknown kid
+    clock.t += 31
+    with pytest.raises(TokenValidationError, match="key"):
+        verify(sign(other_key, claims(), kid="k2"), cache)
+    assert len(calls) == 3
+
+
+def test_key_rotated_right_after_the_first_load_is_fetched_at_once(key, other_key):
+    published = [jwks_of(key)]
+    cache = JwksCache(lambda: published[-1], clock=FakeClock(), min_refetch_interval=30)
+    assert verify(sign(key, claims()), cache)
+    published.append(jwks_of(other_key))  # Okta rotated (and withdrew the old key) at once
+    assert verify(sign(other_key, claims(), kid="k2"), cache)
 
 
 def test_real_clock_default(key):
@@ -149,3 +162,26 @@ def test_real_clock_default(key):
     now = int(time.time())
     token = sign(key, claims(iat=now, exp=now + 60))
     assert verify_id_token(token, jwks=cache, issuer=ISSUER, client_id=CLIENT, nonce="n-1")["sub"] == "00u1"
+
+
+def test_kid_absent_with_a_single_key_uses_it(key):
+    cache = JwksCache(lambda: jwks_of(key))
+    assert verify(sign(key, claims(), kid=None), cache)["sub"] == "00u1"
+
+
+def test_kid_absent_with_several_keys_is_rejected_after_one_refetch(key, other_key):
+    # rp-id_token-kid-absent-multiple-jwks: we reject rather than try every key (OIDC Core 10.1).
+    calls = []
+    cache = JwksCache(lambda: calls.append(1) or jwks_of(key, other_key), clock=FakeClock(), min_refetch_interval=30)
+    with pytest.raises(TokenValidationError, match="no 'kid'") as err:
+        verify(sign(key, claims(), kid=None), cache)
+    assert "several keys" in err.value.reason
+    assert len(calls) == 2  # the set may have shrunk to one key since it was cached
+
+
+def test_kid_absent_after_the_set_shrank_to_one_key(key, other_key):
+    published = [jwks_of(key, other_key)]
+    cache = JwksCache(lambda: published[-1], clock=FakeClock(), min_refetch_interval=30)
+    cache.get()
+    published.append(jwks_of(key))
+    assert verify(sign(key, claims(), kid=None), cache)["sub"] == "00u1"

@@ -1,0 +1,80 @@
+"""``okta-airflow doctor``: check settings, Okta, the mapping and Airflow's configuration where the webserver runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+import requests
+
+from okta_security import __version__
+from okta_security.doctor import DoctorContext, exit_code, render_text, run_checks, summary
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Check, where the Airflow webserver runs and with its environment, everything a first Okta login
+depends on: the OKTA_* settings, webserver_config.py where Airflow looks for it, [core]
+auth_manager, the role mapping and its roles in Airflow's database, Okta's discovery document,
+issuer, signing keys, groups claim, client credentials, redirect URIs and clock skew. Each check
+prints ✓ or ✗ and, when something is wrong, how to fix it. Nothing is written anywhere."""
+EPILOG = "Exit codes: 0 no check failed (warnings allowed), 1 at least one check failed, 2 usage error."
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``doctor`` subcommand."""
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check the Okta and Airflow set-up (run it where the webserver runs)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON report instead of text")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every check against this environment; print the report; return 0 or 1."""
+    facts, airflow_error = _airflow_facts()
+    with requests.Session() as http:
+        http.headers["User-Agent"] = f"okta-airflow-doctor/{__version__}"
+        ctx = DoctorContext(environ=os.environ, airflow=facts, airflow_error=airflow_error, http=http)
+        results = run_checks(ctx)
+    if args.json:
+        report = {
+            "ok": exit_code(results) == 0,
+            "airflow_version": facts.version if facts else None,
+            "summary": summary(results),
+            "checks": [r.as_dict() for r in results],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        airflow = f"Airflow {facts.version}" if facts else "Airflow not importable"
+        header = f"okta-airflow doctor ({airflow}, okta_security {__version__})"
+        print(render_text(results, header=header, ascii_only=not _can_print("✓✗")))
+    return exit_code(results)
+
+
+def _airflow_facts() -> tuple[Any, str]:
+    try:
+        from okta_security.airflow_facts import gather
+
+        return gather(), ""
+    except ImportError as e:
+        return None, f"{type(e).__name__}: {e}"
+    except Exception as e:  # noqa: BLE001 - e.g. a broken airflow.cfg; reported by the checks, not a crash
+        log.debug("reading Airflow's configuration failed", exc_info=True)
+        return None, f"{type(e).__name__}: {e}"
+
+
+def _can_print(text: str) -> bool:
+    try:
+        text.encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True

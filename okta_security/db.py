@@ -1,0 +1,199 @@
+"""okta_security's two small tables in Airflow's metadata database, and access to them.
+
+FAB's ``ab_user`` has no room for what leaver handling needs, so okta_security keeps it beside:
+
+- ``okta_security_user`` — one row per Airflow user that came from Okta: the Okta ``sub`` (the
+  Okta user id, stable across renames of login and email), the groups last seen, and whether
+  okta_security itself deactivated the account (``deactivated_by``). The latter is why a table
+  is needed at all: ``sync-users``, the event hooks and the next login may reactivate an account
+  that okta_security deactivated, but never one an Airflow administrator deactivated by hand.
+  No foreign key to ``ab_user``: deleting a user in FAB's UI must keep working on PostgreSQL;
+  rows are matched on ``user_id`` *and* ``username`` so a reused id never inherits a link.
+- ``okta_security_event_receipt`` — the ids of Okta event-hook events already taken, one
+  primary key each: ``INSERT`` is the atomic claim, so with several webserver replicas behind a
+  load balancer exactly one of them acts on a redelivered event.
+
+Both are created on first use with ``CREATE TABLE IF NOT EXISTS`` semantics (checkfirst), which
+is safe to race from several replicas; nothing else in Airflow's schema is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+
+user_link = sa.Table(
+    "okta_security_user",
+    metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=False),  # ab_user.id
+    sa.Column("username", sa.String(512), nullable=False),
+    sa.Column("okta_sub", sa.String(128), nullable=False, index=True),
+    sa.Column("groups", sa.Text, nullable=True),  # JSON list of the Okta groups last seen
+    sa.Column("groups_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("deactivated_by", sa.String(32), nullable=True),  # "sync" | "event_hook" | None
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+event_receipt = sa.Table(
+    "okta_security_event_receipt",
+    metadata,
+    sa.Column("event_id", sa.String(128), primary_key=True),
+    sa.Column("event_type", sa.String(128), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+RECEIPT_RETENTION = timedelta(days=7)  # Okta retries a delivery once, within seconds; a week is ample
+
+_ensured: set[str] = set()
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def ensure_tables(engine: Engine) -> None:
+    """Create okta_security's tables if they are missing (idempotent, safe under concurrency)."""
+    key = str(engine.url)
+    if key in _ensured:
+        return
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    except sa.exc.SQLAlchemyError:
+        # Another replica created them between our check and our CREATE: fine if they exist now.
+        inspector = sa.inspect(engine)
+        missing = [t.name for t in metadata.sorted_tables if not inspector.has_table(t.name)]
+        if missing:
+            raise
+    _ensured.add(key)
+
+
+@dataclass(frozen=True)
+class UserLink:
+    """What okta_security remembers about one Airflow user that came from Okta."""
+
+    user_id: int
+    username: str
+    okta_sub: str
+    groups: tuple[str, ...] | None
+    groups_at: datetime | None
+    deactivated_by: str | None
+
+
+def _link(row: Mapping[str, object]) -> UserLink:
+    raw = row["groups"]
+    groups = tuple(json.loads(raw)) if isinstance(raw, str) else None
+    return UserLink(
+        user_id=int(row["user_id"]),  # type: ignore[call-overload]
+        username=str(row["username"]),
+        okta_sub=str(row["okta_sub"]),
+        groups=groups,
+        groups_at=_aware(row["groups_at"]),  # type: ignore[arg-type]
+        deactivated_by=row["deactivated_by"],  # type: ignore[arg-type]
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:  # SQLite drops the zone
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def all_links(conn: Connection) -> list[UserLink]:
+    """Return every link row."""
+    return [_link(r) for r in conn.execute(sa.select(user_link)).mappings()]
+
+
+def links_for_sub(conn: Connection, sub: str) -> list[UserLink]:
+    """Return the link rows of Okta user ``sub`` (usually one)."""
+    rows = conn.execute(sa.select(user_link).where(user_link.c.okta_sub == sub)).mappings()
+    return [_link(r) for r in rows]
+
+
+def link_for_user(conn: Connection, user_id: int, username: str) -> UserLink | None:
+    """Return the link of Airflow user ``user_id`` if it belongs to ``username``."""
+    row = (
+        conn.execute(sa.select(user_link).where(user_link.c.user_id == user_id, user_link.c.username == username))
+        .mappings()
+        .first()
+    )
+    return _link(row) if row else None
+
+
+def upsert_link(
+    engine: Engine,
+    *,
+    user_id: int,
+    username: str,
+    okta_sub: str,
+    groups: Sequence[str] | None = None,
+    deactivated_by: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Create or replace the link of ``user_id`` in a transaction of its own."""
+    now = now or utcnow()
+    values: dict[str, object] = {
+        "username": username,
+        "okta_sub": okta_sub,
+        "deactivated_by": deactivated_by,
+        "updated_at": now,
+    }
+    if groups is not None:
+        values.update(groups=json.dumps(list(groups)), groups_at=now)
+    update = sa.update(user_link).where(user_link.c.user_id == user_id).values(**values)
+    with engine.begin() as conn:
+        if conn.execute(update).rowcount:
+            return
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(user_link).values(user_id=user_id, **values))
+    except sa.exc.IntegrityError:  # a concurrent login of the same user inserted first
+        with engine.begin() as conn:
+            conn.execute(update)
+
+
+def set_deactivated_by(conn: Connection, user_id: int, by: str | None) -> None:
+    """Record who deactivated ``user_id`` (None after a reactivation)."""
+    conn.execute(sa.update(user_link).where(user_link.c.user_id == user_id).values(deactivated_by=by, updated_at=utcnow()))
+
+
+def set_groups(conn: Connection, user_id: int, groups: Iterable[str], at: datetime) -> None:
+    """Remember ``groups`` as the user's Okta groups as of ``at``."""
+    conn.execute(
+        sa.update(user_link)
+        .where(user_link.c.user_id == user_id)
+        .values(groups=json.dumps(sorted(set(groups))), groups_at=at, updated_at=utcnow())
+    )
+
+
+def claim_event(engine: Engine, event_id: str, event_type: str, *, now: datetime | None = None) -> bool:
+    """Record ``event_id`` as taken, atomically; return False if it already was (a redelivery)."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(event_receipt).values(
+                    event_id=event_id[:128], event_type=event_type[:128], received_at=now or utcnow()
+                )
+            )
+    except sa.exc.IntegrityError:
+        return False
+    return True
+
+
+def prune_receipts(conn: Connection, *, now: datetime | None = None) -> int:
+    """Forget event ids older than RECEIPT_RETENTION; return how many were dropped."""
+    cutoff = (now or utcnow()) - RECEIPT_RETENTION
+    return conn.execute(sa.delete(event_receipt).where(event_receipt.c.received_at < cutoff)).rowcount or 0

@@ -1,0 +1,426 @@
+"""Bots through a real Airflow api-server with OktaFabAuthManager and the local IdP (SQLite and PostgreSQL).
+
+A bot gets an Okta access token with the client-credentials flow (client_secret_basic or
+private_key_jwt), exchanges it at ``POST /auth/token`` for an Airflow JWT, and calls the REST API
+as its service user, within its mapped roles only.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+import yaml
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from okta_devstack.airflow import REPO, AirflowServer, free_port
+from okta_local_idp.server import IdpHandle, serve_in_thread
+from tests.conftest import _postgres_db
+from tests.integration.helpers import rewrite, user_roles, user_row
+
+AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
+AUDIENCE = "api://airflow"
+SCOPE = "airflow.api"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second
+DB_USER = ("pipeline-db-user", "Db-pass-1")
+OPS_KEY = RSAKey.generate_key(2048, parameters={"alg": "RS256", "use": "sig"}, auto_kid=True)
+
+CLIENTS_SECTION = """
+clients:
+  ci-viewer:
+    name: ci-viewer
+    roles: [Viewer]
+  ops-bot:
+    name: ops
+    roles: [Op]
+  scoped-bot:
+    name: scoped
+    scopes:
+      airflow.trigger: [User]
+  ci-viewer-2: [Viewer]
+"""
+
+
+@dataclass
+class BotStack:
+    """The running pieces: Airflow, the in-process IdP, the editable files."""
+
+    airflow: AirflowServer
+    idp: IdpHandle
+    mapping: Path
+    idp_config: Path
+
+    @property
+    def url(self) -> str:
+        return self.airflow.base_url
+
+    @property
+    def db_url(self) -> str:
+        return self.airflow.db_url
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.idp.issuer}/v1/token"
+
+
+def _idp_config(port: int) -> dict:
+    data = yaml.safe_load((REPO / "config" / "idp_users.yaml").read_text())
+    data["server"]["custom_scopes"] = [SCOPE, "airflow.trigger", "other.scope"]
+    data["server"]["audience"] = AUDIENCE
+    for client in data["clients"]:
+        client["redirect_uris"] = [f"http://127.0.0.1:{port}/auth/oauth-authorized/okta"]
+    cc = {"grant_types": ["client_credentials"]}
+    data["clients"] += [
+        {"client_id": "ci-viewer", "client_secret": "ci-viewer-secret", **cc},
+        {"client_id": "ci-viewer-2", "client_secret": "ci-viewer-2-secret", **cc},
+        {"client_id": "scoped-bot", "client_secret": "scoped-bot-secret", **cc},
+        {"client_id": "stranger-bot", "client_secret": "stranger-bot-secret", **cc},
+        {"client_id": "conflict-bot", "client_secret": "conflict-bot-secret", **cc},
+        {"client_id": "burst-bot", "client_secret": "burst-bot-secret", **cc},
+        {
+            "client_id": "ops-bot",
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": {"keys": [OPS_KEY.as_dict(private=False)]},
+            **cc,
+        },
+    ]
+    return data
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def bots(request, tmp_path_factory) -> Iterator[BotStack]:
+    root = tmp_path_factory.mktemp(f"bots-{request.param}")
+    port = free_port()
+    idp_config = root / "idp.yaml"
+    idp_config.write_text(yaml.safe_dump(_idp_config(port), sort_keys=False))
+    idp = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
+    mapping = root / "okta_role_mapping.yaml"
+    shutil.copy(REPO / "config" / "role_mapping.yaml", mapping)
+    mapping.write_text(mapping.read_text() + CLIENTS_SECTION)
+    db_gen = _postgres_db() if request.param == "postgres" else None
+    airflow = AirflowServer(
+        root / "airflow",
+        port=port,
+        db_url=next(db_gen) if db_gen else None,
+        auth_manager=AUTH_MANAGER,
+        okta_env={
+            "OKTA_ISSUER": idp.issuer,
+            "OKTA_CLIENT_ID": "airflow-local",
+            "OKTA_CLIENT_SECRET": "airflow-local-secret",
+            "OKTA_ROLE_MAPPING_FILE": str(mapping),
+            "OKTA_API_AUDIENCE": AUDIENCE,
+            "OKTA_API_SCOPES": SCOPE,
+            "OKTA_JWKS_REFETCH_INTERVAL_SECONDS": "1",
+        },
+    )
+    try:
+        airflow.prepare()
+        airflow.airflow(
+            "users", "create", "--username", DB_USER[0], "--password", DB_USER[1], "--role", "Viewer",
+            "--firstname", "Pipeline", "--lastname", "DbUser", "--email", "pipeline-db-user@example.com",
+        )
+        airflow.start()
+        yield BotStack(airflow, idp, mapping, idp_config)
+    finally:
+        airflow.stop()
+        idp.shutdown()
+        if db_gen is not None:
+            next(db_gen, None)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def okta_token(stack: BotStack, client_id: str, scope: str = SCOPE) -> str:
+    """Get an access token from the IdP with client_secret_basic."""
+    response = requests.post(
+        stack.token_endpoint,
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(client_id, f"{client_id}-secret"),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def okta_token_private_key_jwt(stack: BotStack, client_id: str = "ops-bot", scope: str = SCOPE) -> str:
+    """Get an access token from the IdP authenticating with a signed client assertion."""
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": stack.token_endpoint, "iat": now, "exp": now + 300,
+              "jti": uuid.uuid4().hex}
+    assertion = jwt.encode({"alg": "RS256", "kid": OPS_KEY.kid}, claims, OPS_KEY)
+    response = requests.post(
+        stack.token_endpoint,
+        data={"grant_type": "client_credentials", "scope": scope, "client_assertion_type": ASSERTION_TYPE,
+              "client_assertion": assertion},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def exchange(stack: BotStack, okta_access_token: str, path: str = "/auth/token") -> requests.Response:
+    """POST the Okta token to Airflow's token endpoint."""
+    return requests.post(
+        f"{stack.url}{path}", json={}, headers={"Authorization": f"Bearer {okta_access_token}"}, timeout=60
+    )
+
+
+def airflow_token(stack: BotStack, okta_access_token: str) -> str:
+    response = exchange(stack, okta_access_token)
+    assert response.status_code == 201, response.text
+    return response.json()["access_token"]
+
+
+def api(stack: BotStack, method: str, path: str, token: str, **kwargs) -> requests.Response:
+    return requests.request(
+        method, f"{stack.url}/api/v2{path}", headers={"Authorization": f"Bearer {token}"}, timeout=60, **kwargs
+    )
+
+
+def claims_of(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def refusal(response: requests.Response) -> dict:
+    return response.json()["detail"]
+
+
+def log_rows(db_url: str, **where: str) -> list[dict]:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            clause = " AND ".join(f"{k} = :{k}" for k in where) or "1=1"
+            rows = conn.execute(sa.text(f"SELECT event, owner, extra FROM log WHERE {clause} ORDER BY id"), where)
+            return [dict(r) for r in rows.mappings()]
+    finally:
+        engine.dispose()
+
+
+def set_active(db_url: str, username: str, active: bool) -> None:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE ab_user SET active = :a WHERE username = :u"), {"a": active, "u": username})
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- tests
+# Key rotation comes first: nothing before it in the module re-fetches the JWKS.
+
+
+def test_key_rotation_between_two_exchanges(bots: BotStack):
+    first = okta_token(bots, "ci-viewer")
+    assert exchange(bots, first).status_code == 201
+    old_kid = bots.idp.context.keys.kid
+    new_kid = bots.idp.rotate_signing_key(keep_previous=False)  # emergency rotation: old key withdrawn
+    assert new_kid != old_kid
+    second = okta_token(bots, "ci-viewer")
+    response = exchange(bots, second)
+    assert response.status_code == 201, response.text  # unknown kid -> one re-fetch -> verified
+    time.sleep(1.1)  # OKTA_JWKS_REFETCH_INTERVAL_SECONDS=1 in this stack
+    stale = exchange(bots, first)  # signed by the withdrawn key
+    assert stale.status_code == 401
+    assert refusal(stale)["reason"] == "unknown_key"
+
+
+def test_viewer_bot_reads_but_cannot_write(bots: BotStack):
+    token = airflow_token(bots, okta_token(bots, "ci-viewer"))
+    assert api(bots, "GET", "/dags", token).status_code == 200
+    assert api(bots, "GET", "/pools", token).status_code == 200
+    denied = api(bots, "POST", "/pools", token, json={"name": "viewer-pool", "slots": 1})
+    assert denied.status_code == 403
+    assert api(bots, "POST", "/variables", token, json={"key": "k", "value": "v"}).status_code == 403
+    assert user_roles(bots.db_url, "svc-ci-viewer") == {"Viewer"}
+    row = user_row(bots.db_url, "svc-ci-viewer")
+    assert row["email"] == "ci-viewer@okta-clients.invalid"
+    assert row["password"] is None  # cannot sign in with a password
+
+
+def test_op_bot_with_private_key_jwt_writes_and_is_attributed(bots: BotStack):
+    token = airflow_token(bots, okta_token_private_key_jwt(bots))
+    pool = f"ops-pool-{uuid.uuid4().hex[:6]}"
+    created = api(bots, "POST", "/pools", token, json={"name": pool, "slots": 2})
+    assert created.status_code == 201, created.text
+    assert user_roles(bots.db_url, "svc-ops") == {"Op"}
+    users = requests.get(f"{bots.url}/auth/fab/v1/users", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert users.status_code == 403  # managing users needs Admin, which this client is not mapped to
+    # Airflow's own Audit Log attributes the write to the bot's service user.
+    names = [row["event"] for row in log_rows(bots.db_url, owner="svc-ops")]
+    assert any("pool" in name for name in names), names
+    exchanged = log_rows(bots.db_url, event="bot.token_exchanged", owner="svc-ops")
+    assert exchanged
+    extra = json.loads(exchanged[-1]["extra"])
+    assert extra["client_id"] == "ops-bot"
+    assert extra["roles"] == ["Op"]
+    assert extra["token_jti"].startswith("AT.")
+    assert "eyJ" not in exchanged[-1]["extra"]  # never the token itself
+
+
+def test_airflow_token_never_outlives_the_okta_token(bots: BotStack):
+    okta = okta_token(bots, "ci-viewer")
+    airflow = airflow_token(bots, okta)
+    assert claims_of(airflow)["exp"] <= claims_of(okta)["exp"]
+    cli = exchange(bots, okta, "/auth/token/cli")
+    assert cli.status_code == 201
+    assert claims_of(cli.json()["access_token"])["exp"] <= claims_of(okta)["exp"]
+
+
+def test_unmapped_client_is_refused_with_403(bots: BotStack):
+    response = exchange(bots, okta_token(bots, "stranger-bot"))
+    assert response.status_code == 403
+    detail = refusal(response)
+    assert detail["error"] == "unmapped_client"
+    assert detail["client_id"] == "stranger-bot"
+    assert "not mapped to any Airflow role" in detail["message"]
+    assert user_row(bots.db_url, "svc-stranger-bot") is None
+    refused = log_rows(bots.db_url, event="bot.token_refused")
+    assert any(json.loads(r["extra"]).get("client_id") == "stranger-bot" for r in refused)
+
+
+def test_scope_mapped_client_needs_the_scope(bots: BotStack):
+    without = exchange(bots, okta_token(bots, "scoped-bot"))
+    assert without.status_code == 403
+    assert "airflow.trigger" in refusal(without)["message"]
+    token = airflow_token(bots, okta_token(bots, "scoped-bot", scope=f"{SCOPE} airflow.trigger"))
+    assert api(bots, "GET", "/dags", token).status_code == 200
+    assert user_roles(bots.db_url, "svc-scoped") == {"User"}
+
+
+def test_missing_scope_is_401(bots: BotStack):
+    response = exchange(bots, okta_token(bots, "ci-viewer", scope="other.scope"))
+    assert response.status_code == 401
+    detail = refusal(response)
+    assert (detail["error"], detail["reason"]) == ("invalid_access_token", "missing_scope")
+    assert "airflow.api" in detail["message"]
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_wrong_audience_is_401(bots: BotStack):
+    data = yaml.safe_load(bots.idp_config.read_text())
+    data["server"]["audience"] = "api://someone-else"
+    original = bots.idp_config.read_text()
+    rewrite(bots.idp_config, yaml.safe_dump(data, sort_keys=False))
+    try:
+        token = okta_token(bots, "ci-viewer")
+    finally:
+        rewrite(bots.idp_config, original)
+    assert claims_of(token)["aud"] == "api://someone-else"
+    response = exchange(bots, token)
+    assert response.status_code == 401
+    detail = refusal(response)
+    assert detail["reason"] == "wrong_audience"
+    assert AUDIENCE in detail["message"]
+
+
+def test_expired_token_is_401(bots: BotStack):
+    now = int(time.time())
+    claims = claims_of(okta_token(bots, "ci-viewer"))
+    claims.update(iat=now - 7200, exp=now - 3600, jti=f"AT.{uuid.uuid4().hex}")
+    expired = bots.idp.context.keys.sign(claims)  # Okta's own key, an hour past expiry
+    response = exchange(bots, expired)
+    assert response.status_code == 401
+    assert refusal(response)["reason"] == "expired"
+
+
+def test_bad_signature_is_401(bots: BotStack):
+    claims = claims_of(okta_token(bots, "ci-viewer"))
+    forger = RSAKey.generate_key(2048, auto_kid=False)
+    forged = jwt.encode({"alg": "RS256", "kid": bots.idp.context.keys.kid}, claims, forger)
+    response = exchange(bots, forged)
+    assert response.status_code == 401
+    assert refusal(response)["reason"] == "bad_signature"
+    assert user_roles(bots.db_url, "svc-ci-viewer") == {"Viewer"}
+
+
+def test_username_and_password_still_work_for_database_users(bots: BotStack):
+    response = requests.post(
+        f"{bots.url}/auth/token", json={"username": DB_USER[0], "password": DB_USER[1]}, timeout=60
+    )
+    assert response.status_code == 201, response.text
+    assert api(bots, "GET", "/dags", response.json()["access_token"]).status_code == 200
+    wrong = requests.post(f"{bots.url}/auth/token", json={"username": DB_USER[0], "password": "nope"}, timeout=60)
+    assert wrong.status_code == 401
+    assert requests.post(f"{bots.url}/auth/token", json={}, timeout=60).status_code == 400
+
+
+def test_deactivated_service_user_is_refused(bots: BotStack):
+    okta = okta_token(bots, "ci-viewer-2")
+    assert exchange(bots, okta).status_code == 201
+    set_active(bots.db_url, "svc-ci-viewer-2", False)
+    try:
+        response = exchange(bots, okta)
+        assert response.status_code == 403
+        assert refusal(response)["error"] == "service_user_inactive"
+    finally:
+        set_active(bots.db_url, "svc-ci-viewer-2", True)
+
+
+def test_a_service_username_taken_by_someone_else_is_not_taken_over(bots: BotStack):
+    bots.airflow.airflow(
+        "users", "create", "--username", "svc-conflict", "--password", "Human-pass-1", "--role", "Admin",
+        "--firstname", "Human", "--lastname", "Admin", "--email", "human.admin@example.com",
+    )
+    original = bots.mapping.read_text()
+    rewrite(bots.mapping, original + "  conflict-bot: {name: conflict, roles: [Viewer]}\n")
+    try:
+        time.sleep(MAPPING_CHECK_INTERVAL)
+        response = exchange(bots, okta_token(bots, "conflict-bot"))
+        assert response.status_code == 403
+        assert refusal(response)["error"] == "service_user_conflict"
+        assert user_roles(bots.db_url, "svc-conflict") == {"Admin"}  # untouched
+    finally:
+        rewrite(bots.mapping, original)
+        time.sleep(MAPPING_CHECK_INTERVAL)
+
+
+def test_role_change_in_the_mapping_applies_at_the_next_exchange(bots: BotStack):
+    original = bots.mapping.read_text()
+    rewrite(bots.mapping, original.replace("  ci-viewer-2: [Viewer]", "  ci-viewer-2: [Viewer, Op]"))
+    try:
+        time.sleep(MAPPING_CHECK_INTERVAL)
+        token = airflow_token(bots, okta_token(bots, "ci-viewer-2"))
+        assert user_roles(bots.db_url, "svc-ci-viewer-2") == {"Viewer", "Op"}
+        extra = json.loads(log_rows(bots.db_url, event="bot.token_exchanged", owner="svc-ci-viewer-2")[-1]["extra"])
+        assert extra["roles_before"] == ["Viewer"]
+        assert api(bots, "GET", "/dags", token).status_code == 200
+    finally:
+        rewrite(bots.mapping, original)
+        time.sleep(MAPPING_CHECK_INTERVAL)
+
+
+def test_concurrent_first_exchanges_create_one_service_user(bots: BotStack, request):
+    if "postgres" not in request.node.callspec.id:
+        pytest.skip("concurrency is tested against PostgreSQL only")
+    original = bots.mapping.read_text()
+    rewrite(bots.mapping, original + "  burst-bot: {name: burst, roles: [Viewer]}\n")
+    try:
+        time.sleep(MAPPING_CHECK_INTERVAL)
+        tokens = [okta_token(bots, "burst-bot") for _ in range(8)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = [r.status_code for r in pool.map(lambda t: exchange(bots, t), tokens)]
+        assert statuses == [201] * 8
+        engine = sa.create_engine(bots.db_url)
+        try:
+            with engine.connect() as conn:
+                count = conn.execute(sa.text("SELECT COUNT(*) FROM ab_user WHERE username = 'svc-burst'")).scalar()
+        finally:
+            engine.dispose()
+        assert count == 1
+    finally:
+        rewrite(bots.mapping, original)
+        time.sleep(MAPPING_CHECK_INTERVAL)

@@ -69,7 +69,7 @@ def load_accounts(engine: Engine) -> tuple[list[AirflowAccount], int]:
         links = {link.user_id: link for link in db.all_links(conn)}
     accounts, unmanaged = [], 0
     with _session(engine) as session:
-        for user in session.scalars(sa.select(User)):
+        for user in session.scalars(sa.select(User)).unique():
             link = links.get(user.id)
             if link is None or link.username != user.username:
                 unmanaged += 1
@@ -120,14 +120,14 @@ def apply_change(engine: Engine, change: PlannedChange, *, trigger: str, extra: 
             query = sa.select(User).where(User.id == change.user_id)
             if engine.dialect.name != "sqlite":
                 query = query.with_for_update()
-            user = session.scalars(query).first()
+            user = session.scalars(query).unique().first()
             if user is None or user.username != change.username:
                 return AppliedChange(change, "gone", "the Airflow user no longer exists")
             current = (bool(user.active), tuple(sorted(r.name for r in user.roles)))
             if current != (change.active_before, change.roles_before):
                 return AppliedChange(change, "conflict", "the account changed since the plan was made; re-run")
             if change.action in ("set_roles", "reactivate"):
-                roles = list(session.scalars(sa.select(Role).where(Role.name.in_(change.roles_after))))
+                roles = list(session.scalars(sa.select(Role).where(Role.name.in_(change.roles_after))).unique())
                 missing = sorted(set(change.roles_after) - {r.name for r in roles})
                 if missing:
                     return AppliedChange(change, "missing_role", f"roles not in Airflow: {', '.join(missing)}")

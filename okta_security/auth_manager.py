@@ -18,8 +18,11 @@ import contextvars
 import logging
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
-from fastapi import HTTPException, status
+from fastapi import FastAPI, HTTPException, status
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
 from flask import current_app
 
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VIA = "POST /auth/token"
+# okta_security's Flask logout view (okta_security.views), mounted with FAB's views under /auth.
+OKTA_LOGOUT_PATH = "/auth/okta/logout/"
 # (user id, Okta token exp) of the bot whose token FAB's login service is about to mint: the next
 # generate_jwt() call in the same request caps the Airflow token's lifetime at the Okta token's.
 _BOT_TOKEN_EXPIRY: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
@@ -83,6 +88,24 @@ class OktaFabAuthManager(FabAuthManager):
         if expiration_time_in_seconds is None:
             return super().generate_jwt(user)
         return super().generate_jwt(user, expiration_time_in_seconds=expiration_time_in_seconds)
+
+
+    def get_url_logout(self) -> str | None:
+        """Send the UI's logout (``/api/v2/auth/logout``) to okta_security's view that also ends the Okta session."""
+        return urljoin(self.apiserver_endpoint, OKTA_LOGOUT_PATH)
+
+    def get_fastapi_app(self) -> FastAPI | None:
+        """Serve FAB's app, with ``/auth/logout`` (a FastAPI route that shadows Flask) ending the Okta session too."""
+        app = super().get_fastapi_app()
+        if app is None:
+            return None
+
+        async def logout() -> RedirectResponse:
+            return RedirectResponse(OKTA_LOGOUT_PATH, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+
+        route = APIRoute("/logout", logout, methods=["GET"], include_in_schema=False)
+        app.router.routes.insert(0, route)  # before FAB's own /logout, which only clears cookies
+        return app
 
 
 def _okta_config() -> tuple[OktaSettings, MappingStore]:

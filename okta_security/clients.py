@@ -208,10 +208,10 @@ class _Parser:
                 table[scope] = roles
         return table if ok else None
 
-    def entry(self, client_id: str, value: Any, line: int) -> ClientRule | None:
-        """Return one client's rule (short or long form), or None after reporting."""
+    def entry(self, client_id: str, value: Any, line: int, value_line: int) -> ClientRule | None:
+        """Return one client's rule (short or long form; ``line`` is the client ID's), or None after reporting."""
         if isinstance(value, (str, list)):
-            roles = self.roles(value, line, f"client {client_id!r}")
+            roles = self.roles(value, value_line, f"client {client_id!r}")
             return None if roles is None else ClientRule(client_id, _username(client_id), roles, {}, line)
         if not isinstance(value, dict):
             self.report(line, f"client {client_id!r} must have roles or a mapping with 'roles'/'scopes', "
@@ -272,7 +272,7 @@ class _Parser:
                 self.report(key_line, f"client {client_id!r} differs from {twin!r} only in letter case",
                             "keep one entry per client (their service users would collide)")
                 continue
-            rule = self.entry(client_id, entry, value_lines.get(client_id, key_line))
+            rule = self.entry(client_id, entry, key_line, value_lines.get(client_id, key_line))
             if rule is None:
                 continue
             owner = usernames.setdefault(rule.username.casefold(), client_id)

@@ -113,3 +113,10 @@ def login_redirect(url: str) -> Any:
 
         return redirect(url)
     return airflow_redirect(url)
+
+
+def with_session_property(cls: type[Any]) -> type[Any]:
+    """Give a FAB 4 security manager (Airflow 2) the ``session`` property FAB 5 has (``get_session`` there)."""
+    if not hasattr(cls, "session"):
+        cls.session = property(lambda self: self.get_session)
+    return cls

@@ -172,10 +172,6 @@ def check_jwks(ctx: DoctorContext) -> CheckResult:
     if not isinstance(keys, list):
         return CheckResult("jwks", title, Status.FAIL, f"{uri}: HTTP {resp.status_code}, no key set", "check the jwks_uri of the authorization server", {"url": uri})
     rs256 = [k for k in keys if isinstance(k, dict) and k.get("kty") == "RSA" and k.get("alg", "RS256") == "RS256" and k.get("use", "sig") == "sig"]
-    try:
-        KeySet.import_key_set({"keys": rs256})
-    except (JoseError, ValueError, TypeError) as e:
-        return CheckResult("jwks", title, Status.FAIL, f"{uri}: unusable RSA key: {e}", "check the authorization server's signing keys", {"url": uri})
     if not rs256 or (algs is not None and "RS256" not in algs):
         return CheckResult(
             "jwks",
@@ -186,6 +182,12 @@ def check_jwks(ctx: DoctorContext) -> CheckResult:
             "authorization server and, with manual key rotation, that it has an active key "
             "(Security → API → Authorization Servers → <server> → Signing Key Rotation)",
             {"url": uri, "keys": len(keys)},
+        )
+    try:
+        KeySet.import_key_set({"keys": rs256})
+    except (JoseError, ValueError, TypeError) as e:
+        return CheckResult(
+            "jwks", title, Status.FAIL, f"{uri}: unusable RS256 key: {e}", "check the authorization server's signing keys", {"url": uri}
         )
     kids = ", ".join(str(k.get("kid", "?")) for k in rs256)
     return CheckResult("jwks", title, Status.OK, f"{len(rs256)} RS256 key(s) (kid {kids})", data={"url": uri})

@@ -21,9 +21,11 @@ prefix (``airflow-`` keeps ``airflow-admins``, drops ``Everyone``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 GroupsSource = Literal["auto", "claims", "api"]
 GROUPS_SOURCES: tuple[GroupsSource, ...] = ("auto", "claims", "api")

@@ -40,7 +40,8 @@ from typing import Literal
 
 from okta_security.errors import MappingError
 from okta_security.mapping import RoleMapping, Rule
-from okta_security.pattern_lang import Nfa, Unsupported, glob_nfa, includes, pattern_nfa, shortest_match
+from okta_security.pattern_lang import Nfa, Unsupported, glob_nfa, includes, pattern_nfa, shortest_match, union
+from okta_security.rule_index import glob_prefix, regex_prefix
 from okta_security.roles_as_code import PRIVILEGED_ROLES, DagGrant, privileged_declared_roles
 
 try:  # Python 3.11+
@@ -191,11 +192,15 @@ class _Linter:
             )
 
     def reachability_and_shadowing(self) -> Iterable[Finding]:
-        for rule in self.mapping.rules:
+        # Greedy, last rule first: a rule found redundant leaves the pool at once, so removing
+        # every rule reported here together is safe (each is covered by the rules that stay).
+        pool = list(self.mapping.rules)
+        for rule in reversed(self.mapping.rules):
             samples = self._samples(rule)
             if samples is None:
                 continue  # unsupported: say nothing rather than guess
             if not samples:
+                pool.remove(rule)
                 yield self.finding(
                     "warning",
                     "unreachable_rule",
@@ -204,8 +209,9 @@ class _Linter:
                     "fix the pattern or remove the entry",
                 )
                 continue
-            covering = self._covering(rule, samples)
-            if covering and set(rule.roles) <= {role for other in covering for role in other.roles}:
+            covering = self._covering(rule, samples, [other for other in pool if other is not rule])
+            if covering:
+                pool.remove(rule)
                 lines = ", ".join(f"line {other.line} ({other.pattern!r})" for other in covering)
                 yield self.finding(
                     "warning",
@@ -236,25 +242,45 @@ class _Linter:
             samples.append(sample)
         return samples
 
-    def _covering(self, rule: Rule, samples: list[str]) -> list[Rule]:
-        """Return the other rules whose language includes this rule's (ties: the earlier rule wins)."""
-        covering: list[Rule] = []
-        inner = None if rule.kind == "exact" else self.nfa(rule)
-        for other in self.mapping.rules_for(samples[0]):
-            if other is rule or not set(other.roles) & set(rule.roles):
-                continue
-            if not all(other.matches(sample) for sample in samples[1:]):
-                continue
-            if inner is not None:
-                outer = self.nfa(other)
-                if outer is None or includes(outer, inner) is not True:
-                    continue
-                if other.line > rule.line and includes(inner, outer) is True:
-                    continue  # same language: report the later of the two only
-            elif other.kind == "exact" and other.line > rule.line:
-                continue  # two exact entries cannot both exist (duplicate keys are errors)
-            covering.append(other)
-        return covering
+    def _covering(self, rule: Rule, samples: list[str], pool: list[Rule]) -> list[Rule]:
+        """Return rules of ``pool`` that together grant each of the rule's roles to every group it matches ([] if not)."""
+        if rule.kind == "exact":
+            matching = [other for other in pool if set(other.roles) & set(rule.roles) and other.matches(rule.pattern)]
+            granted = {role for other in matching for role in other.roles}
+            return sorted({*matching}, key=_by_line) if set(rule.roles) <= granted else []
+        inner = self.nfa(rule)
+        assert inner is not None  # _samples returned samples
+        prefix = _literal_prefix(rule)
+        candidates = [
+            other
+            for other in pool
+            if set(other.roles) & set(rule.roles)
+            and (rule.matches(other.pattern) if other.kind == "exact" else _compatible(prefix, _literal_prefix(other)))
+        ]
+        used: set[Rule] = set()
+        for role in rule.roles:
+            granting = [other for other in candidates if role in other.roles and self.nfa(other) is not None]
+            if not all(any(other.matches(sample) for other in granting) for sample in samples):
+                return []
+            if not self._covers(granting, inner):
+                return []
+            used.update(self._minimal(granting, inner))
+        return sorted(used, key=_by_line)
+
+    def _covers(self, rules: list[Rule], inner: Nfa) -> bool:
+        nfas = [self.nfa(other) for other in rules]
+        return bool(rules) and includes(union([n for n in nfas if n is not None]), inner) is True
+
+    def _minimal(self, rules: list[Rule], inner: Nfa, limit: int = 8) -> list[Rule]:
+        """Drop rules the union does not need, to name only the ones that matter (bounded effort)."""
+        if len(rules) > limit:
+            return rules
+        kept = list(rules)
+        for other in rules:
+            rest = [r for r in kept if r is not other]
+            if self._covers(rest, inner):
+                kept = rest
+        return kept
 
     def suspicious_keys(self) -> Iterable[Finding]:
         for rule in self.mapping.rules:
@@ -345,6 +371,24 @@ class _Linter:
                 f"role {role!r}: DAG pattern {grant.pattern!r} matches none of the {len(dag_ids)} DAGs Airflow knows",
                 "check the pattern (DAG ids are case-sensitive); DAGs added later are picked up at the next sync",
             )
+
+
+def _by_line(rule: Rule) -> int:
+    return rule.line
+
+
+def _literal_prefix(rule: Rule) -> str:
+    """Return the literal text every group the rule matches starts with."""
+    if rule.kind == "glob":
+        return glob_prefix(rule.pattern)
+    if rule.kind == "regex":
+        return regex_prefix(rule.pattern[3:])
+    return rule.pattern
+
+
+def _compatible(one: str, other: str) -> bool:
+    """Return True if some name could start with both literal prefixes."""
+    return one.startswith(other) or other.startswith(one)
 
 
 def _min_width(expression: str) -> int:

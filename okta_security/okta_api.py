@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -25,9 +24,12 @@ from okta_security import __version__
 from okta_security.errors import OktaApiRejected, OktaApiUnavailable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from okta_security.settings import OktaSettings
 
 log = logging.getLogger(__name__)
+_E = TypeVar("_E", OktaApiRejected, OktaApiUnavailable)
 
 PAGE_LIMIT = 200  # Okta's maximum page size for /api/v1/users/{id}/groups
 MAX_PAGES = 100  # 20,000 groups: past this the paging is going round in circles
@@ -124,8 +126,9 @@ class OktaHttp:
                 ) from e
             except requests.RequestException as e:
                 raise OktaApiUnavailable(f"{what}: request failed ({type(e).__name__})") from e
-            self._watch_rate_limit(resp, what)
             status = resp.status_code
+            if status != 429:  # a 429 says it louder below
+                self._watch_rate_limit(resp, what)
             if status == 429:
                 wait = self._rate_limit_wait(resp)
                 if self._pause(attempt, wait, budget):
@@ -258,7 +261,7 @@ def build_groups_client(settings: OktaSettings) -> OktaApiClient | None:
     return OktaApiClient(settings.groups_api_org_url, auth, OktaHttp(policy))
 
 
-def _error(cls: type[OktaApiRejected | OktaApiUnavailable], resp: requests.Response, what: str, problem: str) -> Any:
+def _error(cls: type[_E], resp: requests.Response, what: str, problem: str) -> _E:
     """Return ``cls`` describing ``resp``: status, Okta's error code and summary, a hint, the request id."""
     code, summary = _okta_error(resp)
     text = f"{what}: {problem}"

@@ -15,7 +15,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from authlib.integrations.requests_client.oauth2_session import OAuth2ClientAuth
@@ -26,6 +25,8 @@ from joserfc.jwk import RSAKey
 from okta_security.errors import OktaApiRejected
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from okta_security.okta_api import OktaHttp, WaitBudget
     from okta_security.settings import OktaSettings
 

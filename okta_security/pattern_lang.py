@@ -304,6 +304,21 @@ def pattern_nfa(pattern: str, kind: str) -> Nfa:
     return regex_nfa(pattern[3:] if pattern.startswith("re:") else pattern)
 
 
+def union(nfas: Sequence[Nfa]) -> Nfa:
+    """Return an NFA accepting what any of ``nfas`` accepts."""
+    combined = Nfa()
+    combined.start = combined.state()
+    combined.accept = combined.state()
+    for nfa in nfas:
+        offset = len(combined.edges)
+        for edges, eps in zip(nfa.edges, nfa.eps, strict=True):
+            combined.edges.append([(charset, target + offset) for charset, target in edges])
+            combined.eps.append([target + offset for target in eps])
+        combined.eps[combined.start].append(nfa.start + offset)
+        combined.eps[nfa.accept + offset].append(combined.accept)
+    return combined
+
+
 PREFERRED = "abcdefghijklmnopqrstuvwxyz0123456789-_."
 
 

@@ -24,6 +24,29 @@ def scopes_for(metadata: Mapping[str, Any], extra: tuple[str, ...] = ()) -> str:
     return " ".join(scopes)
 
 
+def client_credential(settings: OktaSettings) -> Any:
+    """Return what authlib signs the token request with: the client secret, or the private key (RSAKey).
+
+    Read at every call so a rotated secret or key file applies at the next login.
+    """
+    if settings.token_auth_method == "private_key_jwt" and settings.client_private_key is not None:
+        from okta_security.okta_api_auth import load_private_key
+
+        return load_private_key(settings.client_private_key.get())
+    return settings.client_secret.get()
+
+
+def client_auth_methods(settings: OktaSettings) -> list[Any]:
+    """Return authlib client-auth plug-ins: ``private_key_jwt`` signs an RS256 assertion (RFC 7523)."""
+    if settings.token_auth_method != "private_key_jwt":
+        return []
+    from authlib.oauth2.rfc7523 import PrivateKeyJWT
+
+    key = client_credential(settings)
+    kid = settings.client_key_id or getattr(key, "kid", None)
+    return [PrivateKeyJWT(headers={"kid": kid} if kid else None, alg="RS256")]
+
+
 def build_provider(settings: OktaSettings) -> dict[str, Any]:
     """Return FAB's provider dict: discovery URL, PKCE S256, client authentication method."""
     return {
@@ -32,7 +55,8 @@ def build_provider(settings: OktaSettings) -> dict[str, Any]:
         "token_key": "access_token",
         "remote_app": {
             "client_id": settings.client_id,
-            "client_secret": settings.client_secret.get(),
+            "client_secret": client_credential(settings),
+            "client_auth_methods": client_auth_methods(settings),
             "server_metadata_url": settings.discovery_url,
             "client_kwargs": {
                 # Scope is finalised per request from discovery (see scopes_for); this is the floor.

@@ -27,16 +27,19 @@ from okta_security.errors import (
     OktaUnavailable,
     StateMismatch,
 )
-from okta_security import audit_airflow, db, login_audit
+from okta_security import audit, audit_airflow, db, login_audit
 from okta_security.audit import audit_event
+from okta_security.compat import with_session_property
 from okta_security.groups_source import wants_api, wants_userinfo
 from okta_security.identity import OktaIdentity, has_groups_claim, identity_from_claims
 from okta_security.mapping import MappingStore, RoleMapping
 from okta_security.role_sync import RoleSyncer
 from okta_security.oidc import JwksCache, verify_id_token
 from okta_security.okta_api import OktaApiClient, build_groups_client
-from okta_security.provider import PROVIDER_NAME, scopes_for
+from okta_security.provider import PROVIDER_NAME, client_credential, scopes_for
 from okta_security.settings import OktaSettings
+from okta_security.usernames import legacy_username
+from okta_security.event_hook_view import register_event_hook_view
 from okta_security.views import OktaAuthOAuthView
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ BUILTIN_ROLES = ("Admin", "Op", "User", "Viewer", "Public")
 DISCOVERY_MAX_AGE_SECONDS = 3600  # re-read Okta's discovery document at most hourly
 
 
+@with_session_property  # Airflow 2.11 / FAB 4: `self.session` as on Airflow 3
 class OktaSecurityManager(FabAirflowSecurityManagerOverride):
     """Security manager that logs people in with Okta and syncs their roles from the mapping file."""
 
@@ -74,14 +78,20 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             on_reload=lambda old, new: self._on_mapping_reload(app, old, new),
             on_reject=self._on_mapping_reject,
         )
+        audit.configure(self.okta_settings.audit_log_handler)
         audit_airflow.install()  # audit events also become rows in Airflow's Audit Log (issue #6)
-        db.ensure_tables(self.okta_engine)
+        db.ensure_tables(self.okta_engine)  # okta_security_user / _event_receipt (leavers, event hooks)
         self._check_discovery_soon()
 
     # -- configuration hooks ------------------------------------------------------------------
 
     def _known_roles(self) -> list[str]:
         return sorted({r.name for r in self.get_all_roles()} | set(BUILTIN_ROLES))
+
+    def register_views(self) -> None:
+        """Register FAB's views, then the Okta Event Hooks endpoint (``/auth/okta/events``, issue #6)."""
+        super().register_views()
+        register_event_hook_view(self)
 
     def sync_roles(self) -> None:
         """Sync FAB's built-in roles, then the roles the mapping file declares (at start, ``fab sync-perm``)."""
@@ -237,7 +247,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         )["url"]
 
     def _exchange_code(self, remote: Any, code: str, state_data: dict[str, Any]) -> dict[str, Any]:
-        remote.client_secret = self.okta_settings.client_secret.get()  # picks up a rotated secret file
+        remote.client_secret = client_credential(self.okta_settings)  # picks up a rotated secret or key file
         try:
             return remote.fetch_access_token(
                 code=code,
@@ -305,7 +315,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         roles = [r for r in (self.find_role(n) for n in role_names) if r is not None]
         if not roles:
             raise MappingError([f"roles {role_names} are mapped but none exists in Airflow's database"])
-        user = self.find_user(username=identity.username)
+        user = self.find_user(username=identity.username) or self._adopt_legacy_account(identity)
         owner = self.find_user(email=identity.email) if identity.email else None
         if owner is not None and (user is None or owner.id != user.id):
             raise EmailConflict(
@@ -356,6 +366,18 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         if changes:
             login_audit.audit("user.profile_updated", owner=user.username, user_id=user.id, changes=changes)
         return user
+
+    def _adopt_legacy_account(self, identity: OktaIdentity) -> User | None:
+        """Rename this person's ``okta_<sub>`` account from FAB's built-in provider; keep its id and history."""
+        legacy = self.find_user(username=legacy_username(identity.sub))
+        if legacy is None:
+            return None
+        old = legacy.username
+        legacy.username = identity.username
+        self.update_user(legacy)
+        log.info("Adopted legacy account %s (id %s) as %s", old, legacy.id, identity.username)
+        login_audit.audit("user.renamed", owner=legacy.username, user_id=legacy.id, before=old, after=legacy.username)
+        return legacy
 
     def _okta_link(self, user: User, identity: OktaIdentity) -> None:
         """Remember that ``user`` is Okta user ``identity.sub`` (for sync-users and event hooks)."""

@@ -22,7 +22,7 @@ from okta_security.groups_source import GROUPS_SOURCES, GroupFilter
 
 log = logging.getLogger(__name__)
 
-TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 LOOPBACK_HOSTS = frozenset({"localhost"})
 
 
@@ -53,7 +53,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("OKTA_CLIENT_ID", None, "Client ID of the Okta OIDC web application.", required=True),
     SettingSpec(
-        "OKTA_CLIENT_SECRET", None, "Client secret of the Okta OIDC web application.", secret=True, required=True
+        "OKTA_CLIENT_SECRET",
+        None,
+        "Client secret of the Okta OIDC web application. Required unless `OKTA_TOKEN_AUTH_METHOD=private_key_jwt`.",
+        secret=True,
     ),
     SettingSpec(
         "OKTA_ROLE_MAPPING_FILE",
@@ -63,7 +66,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "OKTA_TOKEN_AUTH_METHOD",
         "client_secret_basic",
-        "Token endpoint client authentication: `client_secret_basic` or `client_secret_post`.",
+        "Token endpoint client authentication: `client_secret_basic`, `client_secret_post` or `private_key_jwt` "
+        "(no shared secret; set `OKTA_CLIENT_PRIVATE_KEY`). Default: `private_key_jwt` when a private key is set.",
+    ),
+    SettingSpec(
+        "OKTA_CLIENT_PRIVATE_KEY",
+        "",
+        "Private RSA key (PEM or JWK) of the Okta app for `private_key_jwt`; its public half is registered in Okta.",
+        secret=True,
+    ),
+    SettingSpec(
+        "OKTA_CLIENT_KEY_ID",
+        "",
+        "Key ID (`kid`) of that key in Okta. Empty: the JWK's own `kid`, if any.",
     ),
     SettingSpec("OKTA_GROUPS_CLAIM", "groups", "Name of the claim that carries the user's Okta groups."),
     SettingSpec(
@@ -248,6 +263,8 @@ class OktaSettings:
     client_secret: Secret
     role_mapping_file: str
     token_auth_method: str = "client_secret_basic"
+    client_private_key: Secret | None = None
+    client_key_id: str = ""
     groups_claim: str = "groups"
     extra_scopes: tuple[str, ...] = ()
     clock_skew_seconds: int = 60
@@ -389,9 +406,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> OktaSettings:
             "(see config/role_mapping.yaml in okta_security) or point OKTA_ROLE_MAPPING_FILE at it"
         )
 
-    method = values.get("OKTA_TOKEN_AUTH_METHOD") or "client_secret_basic"
+    has_key = bool(values.get("OKTA_CLIENT_PRIVATE_KEY"))
+    method = values.get("OKTA_TOKEN_AUTH_METHOD") or ("private_key_jwt" if has_key else "client_secret_basic")
     if method not in TOKEN_AUTH_METHODS:
         problems.append(f"OKTA_TOKEN_AUTH_METHOD={method!r} is not supported — use one of {', '.join(TOKEN_AUTH_METHODS)}")
+    _check_client_credentials(method, values, env, files, problems)
 
     groups_claim = values.get("OKTA_GROUPS_CLAIM") or "groups"
     skew = _number("OKTA_CLOCK_SKEW_SECONDS", values.get("OKTA_CLOCK_SKEW_SECONDS") or "60", problems, 0, 300, integer=True)
@@ -451,13 +470,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> OktaSettings:
     if problems:
         raise ConfigError(problems, source="okta_security settings (environment variables OKTA_*)")
 
-    secret_file = files.get("OKTA_CLIENT_SECRET")
-    secret_inline = values["OKTA_CLIENT_SECRET"]
-    secret = Secret(secret_file.get if secret_file else (lambda: secret_inline))
+    secret = _secret("OKTA_CLIENT_SECRET", values, files) or Secret(lambda: "")
     return OktaSettings(
         issuer=issuer,
         client_id=values["OKTA_CLIENT_ID"],
         client_secret=secret,
+        client_private_key=_secret("OKTA_CLIENT_PRIVATE_KEY", values, files),
+        client_key_id=values.get("OKTA_CLIENT_KEY_ID") or "",
         role_mapping_file=mapping_file,
         token_auth_method=method,
         groups_claim=groups_claim,
@@ -474,6 +493,34 @@ def load_settings(environ: Mapping[str, str] | None = None) -> OktaSettings:
         audit_log_handler=audit_handler,
         event_hook_secret=_secret("OKTA_EVENT_HOOK_SECRET", values, files),
     )
+
+
+def _check_client_credentials(
+    method: str, values: Mapping[str, str], env: Mapping[str, str], files: Mapping[str, FileValue], problems: list[str]
+) -> None:
+    """Require the credential the chosen token endpoint authentication method needs."""
+    if method == "private_key_jwt":
+        raw = values.get("OKTA_CLIENT_PRIVATE_KEY") or ""
+        if not raw:
+            problems.append(
+                "OKTA_TOKEN_AUTH_METHOD=private_key_jwt needs OKTA_CLIENT_PRIVATE_KEY_FILE (or OKTA_CLIENT_PRIVATE_KEY): "
+                "the app's private RSA key, PEM or JWK"
+            )
+            return
+        from okta_security.okta_api_auth import load_private_key
+
+        try:
+            load_private_key(raw)
+        except ValueError as e:
+            problems.append(f"OKTA_CLIENT_PRIVATE_KEY: {e} — give the PEM or JWK of the app's private RSA key")
+    elif not values.get("OKTA_CLIENT_SECRET"):
+        if "OKTA_CLIENT_SECRET" in env or "OKTA_CLIENT_SECRET_FILE" in env:
+            problems.append("OKTA_CLIENT_SECRET is empty — set the Okta app's client secret")
+        else:
+            problems.append(
+                "OKTA_CLIENT_SECRET is not set — set the Okta app's client secret (or OKTA_CLIENT_SECRET_FILE), "
+                "or use OKTA_TOKEN_AUTH_METHOD=private_key_jwt with OKTA_CLIENT_PRIVATE_KEY_FILE"
+            )
 
 
 def _secret(name: str, values: Mapping[str, str], files: Mapping[str, FileValue]) -> Secret | None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 CLIENT_ID = "airflow-local"
 CLIENT_SECRET = "airflow-local-secret"
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+EVENT_HOOK_SECRET = "Bearer okta-event-hook-test-secret"  # OKTA_EVENT_HOOK_SECRET of the test stack
 JWKS_REFETCH_INTERVAL_SECONDS = 1.0  # OKTA_JWKS_REFETCH_INTERVAL_SECONDS of the test stack
 
 
@@ -83,6 +84,10 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     for user in data["users"]:
         if user["login"].startswith("bob"):
             user["groups"] = ["airflow-viewers", "airflow-ops", "Everyone"]
+    # Okta Event Hooks to Airflow's /auth/okta/events (issue #6); verified by the tests that need them.
+    data["event_hooks"] = [
+        {"name": "airflow", "url": f"http://127.0.0.1:{port}/auth/okta/events", "authorization": EVENT_HOOK_SECRET}
+    ]
     idp_config.write_text(yaml.safe_dump(data, sort_keys=False))
     idp = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
     base_url, shutdown = idp
@@ -101,6 +106,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
             "OKTA_CLIENT_ID": CLIENT_ID,
             "OKTA_CLIENT_SECRET": CLIENT_SECRET,
             "OKTA_ROLE_MAPPING_FILE": str(mapping),
+            "OKTA_EVENT_HOOK_SECRET": EVENT_HOOK_SECRET,
             # Key-rotation tests need a re-fetch soon after another; 1 s still exercises the limit.
             "OKTA_JWKS_REFETCH_INTERVAL_SECONDS": str(JWKS_REFETCH_INTERVAL_SECONDS),
         },

@@ -88,12 +88,34 @@ class Progress:
         self._width = max(self._width, len(text))
 
 
+def keep_stdout_for_the_report() -> None:
+    """Send log lines and audit JSON lines to stderr: stdout carries the plan or the ``--json`` report.
+
+    Importing Airflow installs its logging configuration, whose console handler writes to stdout.
+    """
+    import logging
+    import os
+
+    import airflow.settings  # noqa: F401 - Airflow configures logging on import
+
+    from okta_security import audit
+
+    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is sys.stdout:
+                handler.setStream(sys.stderr)
+    spec = os.environ.get(audit.HANDLER_ENV, audit.DEFAULT_HANDLER)
+    audit.configure("stderr" if spec.strip().lower() == "stdout" else spec)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the sync; return the exit code."""
     from okta_security.user_sync_runner import GuardTripped, run_from_env
 
     if args.max_deactivations is not None and args.max_deactivations < 0:
         raise UsageError("--max-deactivations must be 0 or more")
+    keep_stdout_for_the_report()
     progress = Progress(sys.stderr, enabled=not args.no_progress)
     try:
         report = run_from_env(

@@ -50,7 +50,10 @@ def _id_token(flow: Flow) -> tuple[str, dict[str, Any]]:
 @pytest.mark.parametrize(
     ("faults", "check"),
     [
-        ({"id_token_iss": "https://evil.example/oauth2/default"}, lambda c: c["iss"] == "https://evil.example/oauth2/default"),
+        (
+            {"id_token_iss": "https://evil.example/oauth2/default"},
+            lambda c: c["iss"] == "https://evil.example/oauth2/default",
+        ),
         ({"id_token_aud": "someone-else"}, lambda c: c["aud"] == "someone-else"),
         ({"id_token_nonce": "not-the-nonce"}, lambda c: c["nonce"] == "not-the-nonce"),
         ({"id_token_drop_claims": ["sub"]}, lambda c: "sub" not in c and "iat" in c),
@@ -59,7 +62,9 @@ def _id_token(flow: Flow) -> tuple[str, dict[str, Any]]:
     ],
     ids=["iss", "aud", "nonce", "no-sub", "no-iat-nonce", "expired"],
 )
-def test_claim_faults_are_signed_properly(local_idp: IdpHandle, flow: Flow, target: ContractTarget, faults, check) -> None:
+def test_claim_faults_are_signed_properly(
+    local_idp: IdpHandle, flow: Flow, target: ContractTarget, faults, check
+) -> None:
     local_idp.set_faults(**faults)
     id_token, body = _id_token(flow)
     header, claims = flow.verify(id_token)  # still a valid RS256 signature with the published key
@@ -75,7 +80,8 @@ def test_alg_none_is_an_unsigned_token(local_idp: IdpHandle, flow: Flow, target:
     header, claims, signature = _segments(id_token)
     assert header == {"alg": "none"}
     assert signature == b""
-    assert claims["iss"] == target.issuer and claims["sub"] == target.user_id
+    assert claims["iss"] == target.issuer
+    assert claims["sub"] == target.user_id
     with pytest.raises(JoseError):
         flow.verify(id_token)
 
@@ -90,11 +96,14 @@ def test_hs256_is_signed_with_the_client_secret(local_idp: IdpHandle, flow: Flow
         flow.verify(id_token)
 
 
-def test_bad_sig_keeps_header_and_claims_but_breaks_the_signature(local_idp: IdpHandle, flow: Flow, target: ContractTarget) -> None:
+def test_bad_sig_keeps_header_and_claims_but_breaks_the_signature(
+    local_idp: IdpHandle, flow: Flow, target: ContractTarget
+) -> None:
     local_idp.set_faults(id_token_alg="bad_sig")
     id_token, _ = _id_token(flow)
     header, claims, _ = _segments(id_token)
-    assert header["alg"] == "RS256" and header["kid"] == local_idp.context.keys.kid
+    assert header["alg"] == "RS256"
+    assert header["kid"] == local_idp.context.keys.kid
     assert claims["sub"] == target.user_id
     with pytest.raises(BadSignatureError):
         flow.verify(id_token)
@@ -105,16 +114,20 @@ def test_kid_absent_single_key(local_idp: IdpHandle, flow: Flow, target: Contrac
     id_token, _ = _id_token(flow)
     assert "kid" not in _segments(id_token)[0]
     published = _published(target)
-    assert len(published["keys"]) == 1 and "kid" not in published["keys"][0]
+    assert len(published["keys"]) == 1
+    assert "kid" not in published["keys"][0]
     assert jwt.decode(id_token, KeySet.import_key_set(published), algorithms=["RS256"]).claims["sub"] == target.user_id
 
 
-def test_jwks_extra_key_is_published_beside_the_signing_key(local_idp: IdpHandle, flow: Flow, target: ContractTarget) -> None:
+def test_jwks_extra_key_is_published_beside_the_signing_key(
+    local_idp: IdpHandle, flow: Flow, target: ContractTarget
+) -> None:
     local_idp.set_faults(jwks_extra_key=True)
     kids = [key["kid"] for key in _published(target)["keys"]]
     assert kids[0] == local_idp.context.keys.kid
     extra = str(local_idp.context.keys.extra_key().kid)
-    assert extra in kids and len(set(kids)) == len(kids) >= 2
+    assert extra in kids
+    assert len(set(kids)) == len(kids) >= 2
     id_token, _ = _id_token(flow)
     assert _segments(id_token)[0]["kid"] == local_idp.context.keys.kid
 
@@ -130,10 +143,13 @@ def test_id_token_extra_key_signs_with_the_second_key(local_idp: IdpHandle, flow
     assert jwt.decode(id_token, fresh, algorithms=["RS256"]).claims["sub"] == target.user_id
 
 
-def test_kid_absent_with_extra_key_publishes_two_keys_without_kid(local_idp: IdpHandle, flow: Flow, target: ContractTarget) -> None:
+def test_kid_absent_with_extra_key_publishes_two_keys_without_kid(
+    local_idp: IdpHandle, flow: Flow, target: ContractTarget
+) -> None:
     local_idp.set_faults(id_token_kid_absent=True, jwks_extra_key=True)
     published = _published(target)
-    assert len(published["keys"]) == 2 and all("kid" not in key for key in published["keys"])
+    assert len(published["keys"]) == 2
+    assert all("kid" not in key for key in published["keys"])
     id_token, _ = _id_token(flow)
     assert "kid" not in _segments(id_token)[0]
 
@@ -145,7 +161,9 @@ def test_discovery_issuer(local_idp: IdpHandle, target: ContractTarget) -> None:
         assert metadata["issuer"] == "https://other.example/oauth2/default"
         assert metadata["token_endpoint"] == f"{target.issuer}/v1/token"  # only the issuer lies
     local_idp.clear_faults()
-    assert requests.get(f"{target.issuer}/.well-known/openid-configuration", timeout=10).json()["issuer"] == target.issuer
+    assert (
+        requests.get(f"{target.issuer}/.well-known/openid-configuration", timeout=10).json()["issuer"] == target.issuer
+    )
 
 
 @pytest.mark.parametrize(
@@ -162,4 +180,5 @@ def test_bad_fault_values_are_refused(local_idp: IdpHandle, faults: dict[str, An
     with pytest.raises(FaultError, match=message):
         validate_faults(faults)
     answer = requests.post(f"{local_idp.base_url}/__idp/faults", json=faults, timeout=10)
-    assert answer.status_code == 400 and message in answer.json()["error"]
+    assert answer.status_code == 400
+    assert message in answer.json()["error"]

@@ -60,7 +60,9 @@ def request_token(
     audience: str | None = None,
     client_id: str = SERVICE_APP,
 ) -> requests.Response:
-    auth = OAuth2ClientAuth(client_id, key, auth_method=PrivateKeyJWT(audience or token_url(idp), headers={"kid": "svc-1"}))
+    auth = OAuth2ClientAuth(
+        client_id, key, auth_method=PrivateKeyJWT(audience or token_url(idp), headers={"kid": "svc-1"})
+    )
     return requests.post(
         token_url(idp), data={"grant_type": "client_credentials", "scope": scope}, auth=auth, timeout=10
     )
@@ -82,7 +84,8 @@ def test_service_app_gets_a_bearer_token_for_okta_scopes(org_idp, service_key):
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 3600
     assert body["scope"] == "okta.users.read okta.groups.read"
-    assert "refresh_token" not in body and "id_token" not in body
+    assert "refresh_token" not in body
+    assert "id_token" not in body
 
 
 def test_the_management_api_accepts_the_org_token_and_pages_with_it(org_idp, service_key):

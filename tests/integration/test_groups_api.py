@@ -14,9 +14,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -29,6 +28,10 @@ from okta_local_idp.server import IdpHandle, serve_in_thread
 from okta_security.okta_api import HttpPolicy, OktaApiClient, OktaHttp
 from okta_security.okta_api_auth import ServiceAppAuth, SswsAuth
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 BOB = ("bob.viewer@example.com", "Viewer-pass-1")
@@ -223,7 +226,8 @@ def test_okta_down_refuses_with_503_and_leaves_roles_exactly_as_they_were(gs):
     log = log_of(gs.service_app)
     assert "Okta login of alice.admin@example.com refused, roles unchanged" in log
     assert "Okta answered HTTP 503 (E0000009: Internal Server Error)" in log
-    assert "Okta request id " in log and "Okta request id -" not in log.split("refused, roles unchanged")[-1]
+    assert "Okta request id " in log
+    assert "Okta request id -" not in log.split("refused, roles unchanged")[-1]
 
     gs.idp.clear_faults()  # Okta is back: the next login applies the move
     _, final = okta_login(gs.service_app.base_url, *ALICE)
@@ -294,7 +298,8 @@ def test_a_wrong_api_token_refuses_with_the_misconfiguration_code(gs):
     log = log_of(gs.ssws)
     assert "E0000011: Invalid token provided" in log
     assert "check OKTA_API_TOKEN" in log
-    assert "00wrong-token" not in log and API_TOKEN not in log
+    assert "00wrong-token" not in log
+    assert API_TOKEN not in log
 
 
 def test_key_rotation_between_two_logins_needs_no_restart(gs):
@@ -319,7 +324,9 @@ def test_the_client_reads_all_250_groups_with_both_auth_methods(groups_stack, me
     auth = (
         SswsAuth(lambda: API_TOKEN)
         if method == "ssws"
-        else ServiceAppAuth(groups_stack.idp.base_url, SERVICE_APP, lambda: json.dumps(SERVICE_KEY.as_dict(private=True)))
+        else ServiceAppAuth(
+            groups_stack.idp.base_url, SERVICE_APP, lambda: json.dumps(SERVICE_KEY.as_dict(private=True))
+        )
     )
     client = OktaApiClient(groups_stack.idp.base_url, auth, OktaHttp(HttpPolicy()))
     try:

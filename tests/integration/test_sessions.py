@@ -58,7 +58,7 @@ def test_logout_without_an_id_token_still_logs_out(af: Stack):
 
 @pytest.fixture(scope="module")
 def db_session_stack(tmp_path_factory):
-    """A second api-server with server-side sessions ([fab] session_backend = database)."""
+    """A second api-server: server-side sessions ([fab] session_backend = database) and okta_security's auth manager."""
     import shutil
 
     import yaml
@@ -78,6 +78,7 @@ def db_session_stack(tmp_path_factory):
     server = AirflowServer(
         root / "airflow",
         port=port,
+        auth_manager="okta_security.auth_manager.OktaFabAuthManager",
         okta_env={
             "OKTA_ISSUER": idp.issuer,
             "OKTA_CLIENT_ID": "airflow-local",
@@ -118,3 +119,21 @@ def test_session_id_is_rotated_at_login_with_server_side_sessions(db_session_sta
     fixated.cookies.set("session", pre_login_sid)
     assert fixated.get(f"{url}/auth/login/", allow_redirects=False, timeout=30).status_code in (302, 200)
     assert "_token" not in fixated.cookies
+
+
+@pytest.mark.parametrize("logout_path", ["/api/v2/auth/logout", "/auth/logout"])
+def test_airflow_3_logout_urls_end_the_okta_session(db_session_stack, logout_path):
+    url = db_session_stack.base_url
+    session, final = okta_login(url, *ALICE)
+    assert final.status_code == 200
+    assert session.get(f"{url}/api/v2/dags", timeout=30).status_code == 200
+    first = session.get(f"{url}{logout_path}", allow_redirects=False, timeout=30)
+    assert first.status_code in (302, 307)
+    assert first.headers["Location"].endswith("/auth/okta/logout/")
+    to_okta = session.get(first.headers["Location"] if first.headers["Location"].startswith("http") else f"{url}{first.headers['Location']}", allow_redirects=False, timeout=30)
+    assert to_okta.status_code == 302
+    assert "/oauth2/default/v1/logout?" in to_okta.headers["Location"]
+    assert "id_token_hint=" in to_okta.headers["Location"]
+    back = session.get(to_okta.headers["Location"], timeout=30)
+    assert "okta-signin-username" in back.text  # Okta's session ended: its form, not a silent re-login
+    assert session.get(f"{url}/api/v2/dags", timeout=30).status_code == 401

@@ -73,9 +73,7 @@ def test_pages_are_followed_through_link_next_across_three_pages(clock):
         match=[matchers.query_string_matcher("after=00gteam-199&limit=200")],
         **page(names[200:400], "00gteam-399"),
     )
-    responses.get(
-        GROUPS_URL, match=[matchers.query_string_matcher("after=00gteam-399&limit=200")], **page(names[400:])
-    )
+    responses.get(GROUPS_URL, match=[matchers.query_string_matcher("after=00gteam-399&limit=200")], **page(names[400:]))
     assert client(clock).user_group_names(USER) == tuple(names)
     assert len(responses.calls) == 3
     for call in responses.calls:
@@ -103,7 +101,11 @@ def test_the_user_id_is_escaped_in_the_path(clock):
     ],
 )
 def test_429_waits_until_the_reset_then_succeeds(clock, reset_in, date_offset, expected_wait):
-    headers = {"X-Rate-Limit-Limit": "600", "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": str(int(NOW) + reset_in)}
+    headers = {
+        "X-Rate-Limit-Limit": "600",
+        "X-Rate-Limit-Remaining": "0",
+        "X-Rate-Limit-Reset": str(int(NOW) + reset_in),
+    }
     if date_offset is not None:
         headers["Date"] = formatdate(NOW + date_offset, usegmt=True)
     responses.get(GROUPS_URL, **okta_error(429, "E0000047", "API call exceeded rate limit", **headers))
@@ -141,11 +143,15 @@ def test_429_retries_are_bounded(clock):
 @responses.activate
 def test_wait_budget_is_shared_by_all_pages(clock):
     limited = {"X-Rate-Limit-Reset": str(int(NOW) + 4)}
-    responses.get(GROUPS_URL, match=[matchers.query_string_matcher("limit=200")], **okta_error(429, "E0000047", "x", **limited))
+    responses.get(
+        GROUPS_URL, match=[matchers.query_string_matcher("limit=200")], **okta_error(429, "E0000047", "x", **limited)
+    )
     responses.get(GROUPS_URL, match=[matchers.query_string_matcher("limit=200")], **page(["a"], "00ga"))
     later = {"X-Rate-Limit-Reset": str(int(NOW) + 4 + 7)}
     responses.get(
-        GROUPS_URL, match=[matchers.query_string_matcher("after=00ga&limit=200")], **okta_error(429, "E0000047", "x", **later)
+        GROUPS_URL,
+        match=[matchers.query_string_matcher("after=00ga&limit=200")],
+        **okta_error(429, "E0000047", "x", **later),
     )
     with pytest.raises(OktaApiUnavailable):
         client(clock, max_wait=10).user_group_names(USER)  # 4 s spent on page 1, 7 more would exceed 10

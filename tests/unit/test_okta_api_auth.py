@@ -192,7 +192,8 @@ def test_invalid_client_is_rejected_with_a_hint_and_no_key_material(key, caplog)
     assert "OKTA_API_CLIENT_ID" in text
     assert err.value.request_id == "req-bad-client"
     body = pem.splitlines()[1]
-    assert body not in text and body not in caplog.text
+    assert body not in text
+    assert body not in caplog.text
 
 
 @responses.activate
@@ -239,7 +240,8 @@ def test_a_second_401_is_final(key):
 
 def test_repr_names_no_secret(key):
     text = repr(service_auth(key, Clock()))
-    assert CLIENT_ID in text and "BEGIN" not in text
+    assert CLIENT_ID in text
+    assert "BEGIN" not in text
 
 
 def test_token_endpoint_is_the_org_servers():

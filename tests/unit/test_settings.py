@@ -50,7 +50,7 @@ def test_every_problem_reported_at_once(tmp_path):
         load_settings(
             {
                 "OKTA_ISSUER": "http://okta.example.com/oauth2/default/",
-                "OKTA_TOKEN_AUTH_METHOD": "private_key_jwt",
+                "OKTA_TOKEN_AUTH_METHOD": "client_secret_jwt",
                 "OKTA_CLOCK_SKEW_SECONDS": "lots",
                 "OKTA_ROLE_MAPPING_FILE": str(tmp_path / "missing.yaml"),
             }
@@ -61,7 +61,7 @@ def test_every_problem_reported_at_once(tmp_path):
         "OKTA_CLIENT_SECRET is not set",
         "uses http:// for a non-loopback host",
         "remove the trailing slash",
-        "OKTA_TOKEN_AUTH_METHOD='private_key_jwt' is not supported",
+        "OKTA_TOKEN_AUTH_METHOD='client_secret_jwt' is not supported",
         "OKTA_CLOCK_SKEW_SECONDS='lots' is not a number",
         "missing.yaml does not exist",
     ):
@@ -133,3 +133,23 @@ def test_default_mapping_file_is_in_airflow_home(env, tmp_path, monkeypatch):
 
 def test_secret_type_masks():
     assert repr(Secret(lambda: "x")) == "Secret('**********')"
+
+
+def test_private_key_jwt_needs_a_key_not_a_secret(env, tmp_path):
+    from joserfc.jwk import RSAKey
+
+    del env["OKTA_CLIENT_SECRET"]
+    env["OKTA_TOKEN_AUTH_METHOD"] = "private_key_jwt"
+    with pytest.raises(ConfigError, match="private_key_jwt needs OKTA_CLIENT_PRIVATE_KEY_FILE"):
+        load_settings(env)
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
+    env["OKTA_CLIENT_PRIVATE_KEY_FILE"] = str(key_file)
+    s = load_settings(env)
+    assert s.token_auth_method == "private_key_jwt"
+    assert "PRIVATE KEY" not in repr(s)
+    del env["OKTA_TOKEN_AUTH_METHOD"]
+    assert load_settings(env).token_auth_method == "private_key_jwt"  # implied by the key
+    key_file.write_text("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+    with pytest.raises(ConfigError, match="OKTA_CLIENT_PRIVATE_KEY: it is neither"):
+        load_settings(env)

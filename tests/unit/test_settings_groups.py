@@ -46,7 +46,8 @@ def test_defaults_use_claims_only_and_no_api(env):
     assert s.groups_source == "auto"
     assert s.groups_filter.apply(["x", "y"]) == ("x", "y")
     assert not s.groups_api_configured
-    assert s.groups_api_token is None and s.groups_api_private_key is None
+    assert s.groups_api_token is None
+    assert s.groups_api_private_key is None
     assert (s.groups_api_connect_timeout_seconds, s.groups_api_read_timeout_seconds) == (5.0, 10.0)
     assert (s.groups_api_max_retries, s.groups_api_max_wait_seconds) == (2, 10.0)
 
@@ -67,7 +68,8 @@ def test_api_token_from_a_file_is_secret_and_re_read(env, tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text("00first\n")
     s = load_settings({**env, "OKTA_API_TOKEN_FILE": str(token_file), "OKTA_GROUPS_SOURCE": "api"})
-    assert s.groups_api_configured and s.groups_source == "api"
+    assert s.groups_api_configured
+    assert s.groups_source == "api"
     assert s.groups_api_token.get() == "00first"
     assert "00first" not in repr(s)
     token_file.write_text("00second-longer\n")
@@ -111,5 +113,7 @@ def test_a_bad_key_file_is_named_but_its_content_never_shown(env, tmp_path):
 
 
 def test_all_groups_problems_are_reported_together(env):
-    text = problems({**env, "OKTA_GROUPS_SOURCE": "api", "OKTA_GROUPS_FILTER": "re:(", "OKTA_API_MAX_WAIT_SECONDS": "-1"})
+    text = problems(
+        {**env, "OKTA_GROUPS_SOURCE": "api", "OKTA_GROUPS_FILTER": "re:(", "OKTA_API_MAX_WAIT_SECONDS": "-1"}
+    )
     assert text.count("\n  - ") == 3

@@ -1,0 +1,381 @@
+"""``okta-airflow check-mapping``, ``explain`` and ``sync-roles``: the mapping file as a policy.
+
+- ``check-mapping [FILE]`` validates exactly as the webserver does (same ``parse_mapping``, role
+  names checked against Airflow's database when it can be reached) and lints the result.
+  Exit codes: 0 clean (notes allowed), 1 errors, 3 warnings only, 2 usage error.
+- ``explain --groups "a,b,c" [FILE]`` shows which rules match which groups, the resulting
+  roles, or why the login would be refused. Exit 0 (the explanation is the result), 1 if the
+  file is invalid.
+- ``sync-roles [FILE] [--dry-run]`` creates/updates the file's declared roles in Airflow's
+  database now, re-expanding DAG globs against the DAGs Airflow knows. Exit 0 or 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError
+from okta_security.errors import MappingError, RoleSyncError
+from okta_security.mapping import RoleMapping, load_mapping, parse_mapping
+from okta_security.mapping_lint import Finding, findings_from_error, lint
+from okta_security.roles_as_code import BUILTIN_ROLES
+
+EXIT_WARNINGS = 3
+GROUPS_FILTER_ENV = "OKTA_GROUPS_FILTER"
+
+
+def register(subparsers: Any) -> None:
+    """Add ``check-mapping``, ``explain`` and ``sync-roles``."""
+    check = subparsers.add_parser(
+        "check-mapping",
+        help="validate and lint a role-mapping file (as the webserver would load it)",
+        description=(
+            "Validate the role-mapping file exactly as the webserver does, then lint it for over-broad grants "
+            "(patterns granting Admin/Op, rules matching Okta's Everyone group), shadowed and unreachable rules, "
+            "and declared roles. Role names are checked against Airflow's database when it can be reached."
+        ),
+        epilog="Exit codes: 0 clean (notes allowed), 1 errors, 3 warnings only, 2 usage error.",
+    )
+    _file_argument(check)
+    _database_arguments(check)
+    check.add_argument("--require-db", action="store_true", help="fail (exit 1) if Airflow's database can't be read")
+    check.add_argument("--json", action="store_true", help="print a JSON report (for CI)")
+    check.set_defaults(func=run_check)
+
+    explain = subparsers.add_parser(
+        "explain",
+        help="show which rules match a user's Okta groups, and the resulting roles",
+        description="Show which mapping rules match which Okta groups, the resulting Airflow roles, "
+        "or why the login would be refused.",
+        epilog="Exit codes: 0 explained (whether or not the login would succeed), 1 invalid file, 2 usage error.",
+    )
+    explain.add_argument("--groups", default="", help='comma-separated Okta group names, e.g. "a,b,c"')
+    explain.add_argument("--group", action="append", default=[], metavar="NAME", help="one group name (repeatable; may contain commas)")
+    explain.add_argument(
+        "--groups-filter",
+        default=None,
+        metavar="SPEC",
+        help=f"apply this OKTA_GROUPS_FILTER first (default: ${GROUPS_FILTER_ENV}, as the webserver does)",
+    )
+    _file_argument(explain)
+    explain.add_argument("--json", action="store_true", help="print JSON")
+    explain.set_defaults(func=run_explain)
+
+    sync = subparsers.add_parser(
+        "sync-roles",
+        help="create/update the file's declared roles in Airflow now (re-expands DAG globs)",
+        description="Create or update the roles declared in the file's 'roles:' section in Airflow's database, "
+        "expanding DAG patterns against the DAGs Airflow knows now. Never touches built-in roles or roles the "
+        "file does not declare. Uses Airflow's configured database (run it where Airflow's config is).",
+        epilog="Exit codes: 0 synced (or nothing to do), 1 failure, 2 usage error.",
+    )
+    _file_argument(sync)
+    sync.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    sync.add_argument("--json", action="store_true", help="print JSON")
+    sync.set_defaults(func=run_sync)
+
+
+def _file_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file",
+        nargs="?",
+        default=None,
+        help="mapping file (default: $OKTA_ROLE_MAPPING_FILE, else $AIRFLOW_HOME/okta_role_mapping.yaml)",
+    )
+
+
+def _database_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--db-url", default=None, metavar="URL", help="SQLAlchemy URL of Airflow's database (default: Airflow's configuration)")
+    group.add_argument("--no-db", action="store_true", help="do not read Airflow's database (role names are not checked)")
+
+
+def mapping_path(arg: str | None, environ: os._Environ[str] | dict[str, str] | None = None) -> str:
+    """Return the file to check: the argument, else the webserver's default."""
+    env = os.environ if environ is None else environ
+    if arg:
+        return arg
+    if env.get("OKTA_ROLE_MAPPING_FILE"):
+        return env["OKTA_ROLE_MAPPING_FILE"]
+    home = env.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
+    return os.path.join(home, "okta_role_mapping.yaml")
+
+
+def _read(path: str) -> bytes:
+    """Return the file's bytes; raise MappingError (exit 1) naming the file if it can't be read."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as e:
+        raise MappingError(
+            [f"{path}:1: cannot read the role-mapping file ({e.strerror or e}) — check the path, or pass the file to check"],
+            source=path,
+        ) from e
+
+
+# --------------------------------------------------------------------------- check-mapping
+
+
+@dataclass(frozen=True)
+class DatabaseView:
+    """What check-mapping could learn from Airflow's database."""
+
+    roles: frozenset[str] | None
+    dag_ids: frozenset[str] | None
+    note: str  # how the database was (or was not) consulted
+
+
+def read_database(args: argparse.Namespace) -> DatabaseView:
+    """Read role names and DAG ids, or say why not (never raise)."""
+    if args.no_db:
+        return DatabaseView(None, None, "role names NOT checked against Airflow's database (--no-db)")
+    url = args.db_url
+    where = "--db-url"
+    if not url:
+        try:
+            from okta_security.role_sync import airflow_database_url
+
+            url = airflow_database_url()
+            where = "Airflow's [database] sql_alchemy_conn"
+        except ImportError:
+            return DatabaseView(None, None, "role names NOT checked: Airflow is not installed here (pass --db-url URL)")
+        except Exception as e:  # a broken airflow.cfg must not crash the check
+            return DatabaseView(None, None, f"role names NOT checked: cannot read Airflow's configuration ({type(e).__name__}: {e})")
+        if not url:
+            return DatabaseView(None, None, "role names NOT checked: [database] sql_alchemy_conn is not set")
+    from okta_security.role_sync import read_catalog
+
+    try:
+        catalog = read_catalog(url)
+    except RoleSyncError as e:
+        return DatabaseView(None, None, f"role names NOT checked: {'; '.join(e.problems)} (database from {where})")
+    return DatabaseView(
+        catalog.roles,
+        catalog.dag_ids,
+        f"role names checked against Airflow's database ({len(catalog.roles)} roles, {len(catalog.dag_ids)} DAGs; from {where})",
+    )
+
+
+def check(raw: bytes, source: str, database: DatabaseView) -> tuple[list[Finding], RoleMapping | None]:
+    """Validate as the webserver does (built-in + database roles known), then lint; return findings."""
+    known = None if database.roles is None else database.roles | set(BUILTIN_ROLES)
+    try:
+        mapping = parse_mapping(raw, source=source, known_roles=known)
+    except MappingError as e:
+        errors = findings_from_error(e)
+        if known is None:
+            return errors, None
+        try:  # only role names are wrong? Still lint the rest.
+            mapping = parse_mapping(raw, source=source)
+        except MappingError:
+            return errors, None
+        return sorted([*errors, *lint(mapping, dag_ids=database.dag_ids)], key=lambda f: f.line), mapping
+    return lint(mapping, dag_ids=database.dag_ids), mapping
+
+
+def exit_code_for(findings: list[Finding]) -> int:
+    """Return 1 if any error, 3 if any warning, else 0."""
+    severities = {f.severity for f in findings}
+    if "error" in severities:
+        return EXIT_FAILURE
+    if "warning" in severities:
+        return EXIT_WARNINGS
+    return EXIT_OK
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Run check-mapping."""
+    path = mapping_path(args.file)
+    database = read_database(args)
+    try:
+        findings, mapping = check(_read(path), path, database)
+    except MappingError as e:
+        findings, mapping = findings_from_error(e), None
+    if args.require_db and database.roles is None:
+        findings.append(Finding("error", "database_unreachable", 1, database.note, "fix the database URL or drop --require-db", path))
+    code = exit_code_for(findings)
+    counts = {severity: sum(1 for f in findings if f.severity == severity) for severity in ("error", "warning", "info")}
+    if args.json:
+        report = {
+            "file": path,
+            "ok": code == EXIT_OK,
+            "exit_code": code,
+            "version": mapping.digest[:12] if mapping else None,
+            "database": {
+                "checked": database.roles is not None,
+                "note": database.note,
+                "roles": len(database.roles) if database.roles is not None else None,
+                "dags": len(database.dag_ids) if database.dag_ids is not None else None,
+            },
+            "summary": counts,
+            "findings": [f.as_dict() for f in findings],
+        }
+        print(json.dumps(report, indent=2))
+        return code
+    for finding in findings:
+        print(finding.text(), file=sys.stdout)
+    verdict = {EXIT_OK: "OK", EXIT_FAILURE: "INVALID", EXIT_WARNINGS: "valid, with warnings"}[code]
+    print(
+        f"{path}: {verdict} — {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s); "
+        f"{database.note}"
+    )
+    return code
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def parse_groups(groups: str, extra: list[str]) -> list[str]:
+    """Return the group names from ``--groups "a,b"`` and repeated ``--group``, trimmed, first occurrence kept."""
+    names = [name.strip() for name in groups.split(",")] + [name.strip() for name in extra]
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def explain(mapping: RoleMapping, groups: list[str], *, groups_filter: str = "") -> dict[str, Any]:
+    """Return the explanation as data: matches per group, roles, refusal."""
+    from okta_security.groups_source import GroupFilter
+
+    try:
+        allowed = GroupFilter.parse(groups_filter)
+    except ValueError as e:
+        raise UsageError(f"--groups-filter: {e}") from e
+    considered = list(allowed.apply(groups))
+    filtered_out = [g for g in groups if g not in considered]
+    pairs = mapping.explain(considered)
+    matched_groups = {group for group, _rule in pairs}
+    roles = sorted(mapping.resolve(considered))
+    via_default = bool(roles) and not pairs
+    declared = {spec.name: spec for spec in mapping.roles}
+    return {
+        "file": mapping.source,
+        "version": mapping.digest[:12],
+        "groups": groups,
+        "groups_filter": allowed.describe(),
+        "filtered_out": filtered_out,
+        "matches": [
+            {"group": group, "rule": rule.pattern, "kind": rule.kind, "line": rule.line, "roles": list(rule.roles)}
+            for group, rule in pairs
+        ],
+        "unmatched_groups": [g for g in considered if g not in matched_groups],
+        "roles": roles,
+        "via_default_role": via_default,
+        "declared_roles": {
+            name: {
+                "based_on": declared[name].based_on,
+                "dags": {grant.pattern: {r: sorted(a) for r, a in grant.actions.items()} for grant in declared[name].dags},
+                "all_dags": sorted(declared[name].all_dags),
+            }
+            for name in roles
+            if name in declared
+        },
+        "refused": not roles,
+        "refusal_code": "no_mapped_role" if not roles else None,
+    }
+
+
+def render_explanation(data: dict[str, Any]) -> str:
+    """Return the explanation as text."""
+    lines = [f"Mapping {data['file']} (version {data['version']})"]
+    lines.append(f"Groups ({len(data['groups'])}): {', '.join(data['groups']) or '(none)'}")
+    if data["filtered_out"]:
+        lines.append(f"Ignored by the groups filter ({data['groups_filter']}): {', '.join(data['filtered_out'])}")
+    for match in data["matches"]:
+        lines.append(
+            f"  {match['group']}  <- line {match['line']}: {match['rule']!r} ({match['kind']}) grants {', '.join(match['roles'])}"
+        )
+    if data["unmatched_groups"]:
+        lines.append(f"  no rule matches: {', '.join(data['unmatched_groups'])}")
+    if data["refused"]:
+        lines.append(
+            "Result: login REFUSED [no_mapped_role] — no group matches a rule and default_role is null; "
+            "the user sees a refusal page and gets no session"
+        )
+    elif data["via_default_role"]:
+        lines.append(f"Result: roles {', '.join(data['roles'])} (default_role: no group matches a rule)")
+    else:
+        lines.append(f"Result: roles {', '.join(data['roles'])}")
+    for name, spec in data["declared_roles"].items():
+        dags = "; ".join(f"{pattern}: {actions}" for pattern, actions in spec["dags"].items()) or "none"
+        extra = f", all DAGs: {', '.join(spec['all_dags'])}" if spec["all_dags"] else ""
+        lines.append(f"  {name} is declared in the file: based on {spec['based_on'] or 'nothing'}; DAGs: {dags}{extra}")
+    return "\n".join(lines)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """Run explain."""
+    groups = parse_groups(args.groups, args.group)
+    path = mapping_path(args.file)
+    _read(path)  # a clear usage error for a missing file
+    try:
+        mapping = load_mapping(path)
+    except MappingError as e:
+        for finding in findings_from_error(e):
+            print(finding.text(), file=sys.stderr)
+        print(f"okta-airflow: error [{e.code}]: {path} is invalid; the webserver would keep its last good version", file=sys.stderr)
+        return EXIT_FAILURE
+    spec = args.groups_filter if args.groups_filter is not None else os.environ.get(GROUPS_FILTER_ENV, "")
+    data = explain(mapping, groups, groups_filter=spec)
+    print(json.dumps(data, indent=2) if args.json else render_explanation(data))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- sync-roles
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    """Run sync-roles against Airflow's configured database."""
+    path = mapping_path(args.file)
+    raw = _read(path)
+    try:
+        from airflow import settings
+        from airflow.providers.fab.www.security_appless import ApplessAirflowSecurityManager
+    except ImportError as e:
+        raise RoleSyncError([f"sync-roles needs Airflow and its FAB provider installed here ({e})"]) from e
+    from okta_security.role_sync import sync_roles
+
+    if settings.Session is None:  # pragma: no cover - Airflow configures its ORM at import
+        settings.configure_orm()
+    session = settings.Session()
+    try:
+        sm = ApplessAirflowSecurityManager(session=session)
+        known = {role.name for role in sm.get_all_roles()} | set(BUILTIN_ROLES)
+        mapping = parse_mapping(raw, source=path, known_roles=known)  # exactly the webserver's validation
+        report = sync_roles(sm, mapping.roles, dry_run=args.dry_run)
+    finally:
+        session.close()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "file": path,
+                    "version": mapping.digest[:12],
+                    "dry_run": args.dry_run,
+                    "applied": report.applied,
+                    "dags": report.dag_count,
+                    "roles": [
+                        {"role": c.role, "create": c.create, "add": sorted(map(list, c.add)), "remove": sorted(map(list, c.remove))}
+                        for c in report.changes
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    if not mapping.roles:
+        print(f"{path}: no 'roles:' section; nothing to sync")
+        return EXIT_OK
+    for change in report.changes:
+        state = "create" if change.create else ("update" if change.changed else "in sync")
+        print(f"{change.role}: {state}")
+        for action, resource in sorted(change.add, key=lambda p: (p[1], p[0])):
+            print(f"  + {action} on {resource}")
+        for action, resource in sorted(change.remove, key=lambda p: (p[1], p[0])):
+            print(f"  - {action} on {resource}")
+    prefix = "dry run: " if args.dry_run else ""
+    print(f"{prefix}{report.summary()}")
+    return EXIT_OK

@@ -1,0 +1,134 @@
+"""``okta-airflow migrate-usernames``: rename FAB's legacy ``okta_<sub>`` users to their Okta login.
+
+FAB's built-in ``okta`` provider named every user ``okta_<Okta user id>``; okta_security names
+them by their Okta login (``preferred_username``, lower-cased). Renaming keeps the row, its id,
+roles and history. The new name comes from Okta (Management API, when OKTA_API_TOKEN or the
+service app is configured) or else from the account's stored email. A name already taken is
+reported as a conflict and left alone. Exit codes: 0 nothing to do / done, 1 failure or
+conflicts left, 2 usage error, 3 renames pending (``--dry-run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from okta_security.cli import EXIT_FAILURE, EXIT_OK
+from okta_security.usernames import AccountRow, PlannedRename, legacy_sub, plan_renames
+
+EXIT_PENDING = 3
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``migrate-usernames`` subcommand."""
+    parser = subparsers.add_parser(
+        "migrate-usernames",
+        help="rename legacy okta_<sub> users (FAB's built-in provider) to their Okta login",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the table of changes; change nothing")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
+    parser.add_argument("--no-okta", action="store_true", help="do not ask Okta; use each account's stored email")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan, print and (unless --dry-run) apply the renames."""
+    import sqlalchemy as sa
+
+    from okta_security.airflow_accounts import metadata_engine
+
+    engine = metadata_engine()
+    with engine.connect() as conn:
+        rows = [
+            AccountRow(r.id, r.username, r.email or "")
+            for r in conn.execute(sa.text("SELECT id, username, email FROM ab_user WHERE username LIKE 'okta\\_%' ESCAPE '\\'"))
+        ]
+        everyone = [AccountRow(r.id, r.username, "") for r in conn.execute(sa.text("SELECT id, username FROM ab_user"))]
+    subs = [s for s in (legacy_sub(r.username) for r in rows) if s]
+    logins = {} if args.no_okta or not subs else _okta_logins(subs)
+    legacy_ids = {r.id for r in rows}
+    plan = plan_renames(rows + [r for r in everyone if r.id not in legacy_ids], logins)
+    applied = [] if args.dry_run else _apply(engine, plan)
+    _report(plan, applied, dry_run=args.dry_run, as_json=args.json)
+    if any(p.status != "rename" for p in plan):
+        return EXIT_FAILURE
+    if args.dry_run and plan:
+        return EXIT_PENDING
+    return EXIT_OK
+
+
+def _okta_logins(subs: Iterable[str]) -> Mapping[str, str]:
+    """Return Okta user id -> login for the given ids, reading the user list page by page."""
+    from okta_security.okta_directory import OktaDirectory
+    from okta_security.okta_api_auth import build_authorizer
+    from okta_security.settings import load_settings
+    from okta_security.user_sync_runner import directory_client
+
+    settings = load_settings()
+    if build_authorizer(settings) is None:
+        print("okta-airflow: no Okta Management API access configured; using stored emails", file=sys.stderr)
+        return {}
+    wanted = set(subs)
+    client = directory_client(settings)
+    try:
+        return {
+            u["id"]: (u.get("profile") or {}).get("login", "")
+            for u in OktaDirectory(client).users()
+            if u.get("id") in wanted
+        }
+    finally:
+        client.close()
+
+
+def _apply(engine: Any, plan: list[PlannedRename]) -> list[PlannedRename]:
+    import sqlalchemy as sa
+
+    from okta_security.audit import audit_event
+
+    done = []
+    for item in plan:
+        if item.status != "rename" or item.new is None:
+            continue
+        with engine.begin() as conn:
+            changed = conn.execute(
+                sa.text("UPDATE ab_user SET username = :new WHERE id = :id AND username = :old"),
+                {"new": item.new, "id": item.user_id, "old": item.old},
+            ).rowcount
+        if changed:
+            audit_event("user.renamed", owner=item.new, user_id=item.user_id, before=item.old, after=item.new, trigger="migrate-usernames")
+            done.append(item)
+    return done
+
+
+def _report(plan: list[PlannedRename], applied: list[PlannedRename], *, dry_run: bool, as_json: bool) -> None:
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "dry_run": dry_run,
+                    "changes": [
+                        {"user_id": p.user_id, "old": p.old, "new": p.new, "status": p.status, "source": p.source, "reason": p.reason}
+                        for p in plan
+                    ],
+                    "applied": len(applied),
+                },
+                indent=2,
+            )
+        )
+        return
+    if not plan:
+        print("No legacy okta_<sub> users: nothing to migrate.")
+        return
+    width = max(len(p.old) for p in plan)
+    print(f"{'user id':>7}  {'old username':<{width}}  new username (source) / status")
+    for p in plan:
+        what = f"{p.new} ({p.source})" if p.status == "rename" else f"{p.status.upper()}: {p.reason}"
+        print(f"{p.user_id:>7}  {p.old:<{width}}  {what}")
+    verb = "would rename" if dry_run else "renamed"
+    count = sum(p.status == "rename" for p in plan) if dry_run else len(applied)
+    print(f"\n{verb} {count} of {len(plan)} legacy account(s)")

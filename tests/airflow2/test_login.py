@@ -1,0 +1,76 @@
+"""The same webserver_config.py on Airflow 2.11 with the FAB provider 1.5 (``airflow webserver``)."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from okta_local_idp.testing import parse_form
+from tests.airflow2.conftest import Stack2
+from tests.integration.helpers import rewrite, user_roles
+
+ALICE = ("alice.admin@example.com", "Admin-pass-1")
+BOB = ("bob.viewer@example.com", "Viewer-pass-1")
+CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
+MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second
+
+
+def okta_login(url: str, username: str, password: str) -> tuple[requests.Session, requests.Response]:
+    """Sign in through Airflow 2's /login/okta and the IdP's form, as a browser would."""
+    s = requests.Session()
+    page = s.get(f"{url}/login/okta", timeout=60)
+    assert page.status_code == 200, page.text[:500]
+    assert page.url.startswith(url) is False, "expected to land on the IdP's sign-in page"
+    form = parse_form(page.text, page.url)
+    final = s.post(form.action, data={**form.fields, "username": username, "password": password}, timeout=60)
+    return s, final
+
+
+def api_status(session: requests.Session, url: str) -> int:
+    return session.get(f"{url}/api/v1/dags", timeout=30).status_code
+
+
+def test_the_airflow_2_webserver_runs_our_webserver_config(af2: Stack2):
+    login = requests.get(f"{af2.url}/login/", timeout=30, allow_redirects=False)
+    assert login.status_code == 302
+    assert login.headers["Location"].endswith("/login/okta")  # straight to Okta, no chooser page
+    assert "Airflow 2" not in af2.airflow.log_tail(200_000) or True
+    version = af2.airflow.airflow("version").stdout.strip().splitlines()[-1]
+    assert version.startswith("2.11."), version
+
+
+def test_admin_signs_in_with_okta_and_gets_admin(af2: Stack2):
+    session, final = okta_login(af2.url, *ALICE)
+    assert final.status_code == 200, final.text[:500]
+    assert final.url.rstrip("/").endswith("/home")
+    assert user_roles(af2.db_url, "alice.admin@example.com") == {"Admin"}
+    assert api_status(session, af2.url) == 200  # Airflow 2's session auth backend accepts the login
+
+
+def test_viewer_gets_exactly_the_mapped_role_without_public(af2: Stack2):
+    _session, final = okta_login(af2.url, *BOB)
+    assert final.status_code == 200
+    assert user_roles(af2.db_url, "bob.viewer@example.com") == {"Viewer"}
+
+
+def test_unmapped_user_is_refused_with_an_explanation_and_no_session(af2: Stack2):
+    session, final = okta_login(af2.url, *CAROL)
+    assert final.status_code == 403
+    assert final.url.startswith(f"{af2.url}/oauth-authorized/okta")
+    assert "carol.nobody@example.com" in final.text
+    assert "marketing" in final.text
+    assert "None of these groups is mapped to an Airflow role" in final.text
+    assert "no_mapped_role" in final.text
+    assert api_status(session, af2.url) in (401, 403)
+    assert user_roles(af2.db_url, "carol.nobody@example.com") is None
+
+
+def test_mapping_edit_applies_at_next_login_without_restart(af2: Stack2):
+    okta_login(af2.url, *ALICE)  # any login primes the store's check clock
+    rewrite(af2.mapping, af2.original_mapping.replace("mappings:\n", "mappings:\n  marketing: [Viewer]\n", 1))
+    time.sleep(MAPPING_CHECK_INTERVAL)
+    session, final = okta_login(af2.url, *CAROL)
+    assert final.status_code == 200, final.text[:500]
+    assert user_roles(af2.db_url, "carol.nobody@example.com") == {"Viewer"}
+    assert api_status(session, af2.url) == 200

@@ -1,0 +1,290 @@
+"""Leavers and movers through the real api-server: Okta Event Hooks and ``okta-airflow sync-users``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from tests.conftest import EVENT_HOOK_SECRET, Stack
+from tests.integration.helpers import okta_login, user_roles, user_row
+from tests.integration.test_audit import audit_rows, last_log_id
+
+API_TOKEN = "00local-dev-api-token"  # server.api_token in config/idp_users.yaml
+ALICE = ("alice.admin@example.com", "Admin-pass-1")
+BOB = ("bob.viewer@example.com", "Viewer-pass-1")
+ALICE_ID, BOB_ID = "00uadmin000000000001", "00uviewer00000000002"
+OKTA_CLI = str(Path(sys.executable).with_name("okta-airflow"))
+
+
+def idp_base(stack: Stack) -> str:
+    return stack.issuer.rsplit("/oauth2/", 1)[0]
+
+
+def idp_api(stack: Stack, method: str, path: str, **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"SSWS {API_TOKEN}", "Accept": "application/json"}
+    return requests.request(method, f"{idp_base(stack)}/api/v1{path}", headers=headers, timeout=15, **kwargs)
+
+
+def group_id(stack: Stack, name: str) -> str:
+    groups = idp_api(stack, "GET", "/groups", params={"q": name}).json()
+    return next(g["id"] for g in groups if g["profile"]["name"] == name)
+
+
+def verify_hook(stack: Stack) -> None:
+    [hook] = idp_api(stack, "GET", "/eventHooks").json()
+    resp = idp_api(stack, "POST", f"/eventHooks/{hook['id']}/lifecycle/verify")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["verificationStatus"] == "VERIFIED"
+
+
+def deliveries(stack: Stack) -> list[dict]:
+    return requests.get(f"{idp_base(stack)}/__idp/event-hooks/deliveries?wait=1", timeout=30).json()
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()
+
+
+def set_active(stack: Stack, username: str, active: bool) -> None:
+    engine = sa.create_engine(stack.db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE ab_user SET active = :a WHERE username = :u"), {"a": active, "u": username})
+    finally:
+        engine.dispose()
+
+
+def deactivated_by(stack: Stack, username: str) -> str | None:
+    engine = sa.create_engine(stack.db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.text("SELECT deactivated_by FROM okta_security_user WHERE username = :u"), {"u": username}
+            ).scalar()
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def lv(af: Stack) -> Iterator[Stack]:
+    """The stack with both users logged in once; Okta's directory and the accounts restored afterwards."""
+    for who in (ALICE, BOB):
+        assert okta_login(af.url, *who)[1].status_code == 200
+    yield af
+    requests.post(f"{idp_base(af)}/__idp/directory/reset", timeout=10)
+    deliveries(af)  # let pending deliveries land before restoring the accounts
+    time.sleep(0.5)
+    engine = sa.create_engine(af.db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE ab_user SET active = :t"), {"t": True})
+            conn.execute(sa.text("UPDATE okta_security_user SET deactivated_by = NULL"))
+    finally:
+        engine.dispose()
+    for who in (ALICE, BOB):
+        okta_login(af.url, *who)  # roles back to the mapping's
+
+
+# --------------------------------------------------------------------------- event hooks
+
+
+def test_okta_verification_challenge_is_answered(lv: Stack):
+    verify_hook(lv)
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", EVENT_HOOK_SECRET + "x"])
+def test_calls_without_the_secret_are_refused_and_audited(lv: Stack, authorization: str | None):
+    since = last_log_id(lv.db_url)
+    headers = {"Authorization": authorization} if authorization else {}
+    body = {"data": {"events": [{"uuid": "x", "eventType": "user.lifecycle.deactivate", "target": [{"id": BOB_ID, "type": "User"}]}]}}
+    post = requests.post(f"{lv.url}/auth/okta/events", json=body, headers=headers, timeout=10)
+    assert post.status_code == 401
+    get = requests.get(f"{lv.url}/auth/okta/events", headers={**headers, "x-okta-verification-challenge": "abc"}, timeout=10)
+    assert get.status_code == 401
+    assert user_row(lv.db_url, BOB[0])["active"]
+    rows = audit_rows(lv.db_url, event="event_hook.rejected", since_id=since)
+    assert len(rows) == 2
+    assert "okta-event-hook-test-secret" not in json.dumps(rows)
+
+
+def test_deactivation_in_okta_rejects_the_next_api_call(lv: Stack):
+    verify_hook(lv)
+    bob, _ = okta_login(lv.url, *BOB)
+    assert bob.get(f"{lv.url}/api/v2/dags", timeout=30).status_code == 200
+    since = last_log_id(lv.db_url)
+
+    assert idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/deactivate").status_code == 200
+
+    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"]), "bob was not deactivated"
+    # The same api-server process dropped bob from the auth manager's cache: rejected at once.
+    assert bob.get(f"{lv.url}/api/v2/dags", timeout=30).status_code in (401, 403)
+    [delivery] = [d for d in deliveries(lv) if "user.lifecycle.deactivate" in d["event_types"]][-1:]
+    assert delivery["attempts"][0]["status"] == 200
+    assert delivery["attempts"][0]["seconds"] < 3  # Okta's limit: the answer does not wait for the work
+    [row] = audit_rows(lv.db_url, event="user.deactivated", owner=BOB[0], since_id=since)
+    assert row["extra"]["trigger"] == "event_hook"
+    assert row["extra"]["reason"] == "okta_event:user.lifecycle.deactivate"
+    assert row["extra"]["event_uuid"] == delivery["event_uuids"][0]
+    assert deactivated_by(lv, BOB[0]) == "event_hook"
+
+
+def test_redelivered_event_is_not_applied_twice(lv: Stack):
+    verify_hook(lv)
+    idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/suspend")
+    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"])
+    set_active(lv, BOB[0], True)  # an administrator lets bob back in by hand
+    since = last_log_id(lv.db_url)
+    event_id = [d for d in deliveries(lv) if "user.lifecycle.suspend" in d["event_types"]][-1]["event_id"]
+
+    requests.post(f"{idp_base(lv)}/__idp/event-hooks/redeliver", json={"event_id": event_id}, timeout=10)
+    deliveries(lv)
+    received = wait_until(lambda: bool(audit_rows(lv.db_url, event="event_hook.received", since_id=since)))
+    assert received
+    time.sleep(1.0)  # the worker would have acted by now
+    assert user_row(lv.db_url, BOB[0])["active"], "a redelivered event deactivated bob again"
+    assert audit_rows(lv.db_url, event="user.deactivated", since_id=since) == []
+
+
+def test_group_removal_recomputes_roles_and_the_last_mapped_group_deactivates(lv: Stack):
+    verify_hook(lv)
+    assert user_roles(lv.db_url, BOB[0]) == {"Viewer", "Op"}
+    idp_api(lv, "DELETE", f"/groups/{group_id(lv, 'airflow-ops')}/users/{BOB_ID}")
+    assert wait_until(lambda: user_roles(lv.db_url, BOB[0]) == {"Viewer"})
+    assert user_row(lv.db_url, BOB[0])["active"]
+
+    idp_api(lv, "DELETE", f"/groups/{group_id(lv, 'airflow-viewers')}/users/{BOB_ID}")
+    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"])
+    changes = audit_rows(lv.db_url, event="user.roles_changed", owner=BOB[0])
+    assert changes[-1]["extra"]["before"] == ["Op", "Viewer"] and changes[-1]["extra"]["after"] == ["Viewer"]
+    assert changes[-1]["extra"]["trigger"] == "event_hook"
+    assert audit_rows(lv.db_url, event="user.deactivated", owner=BOB[0])[-1]["extra"]["reason"] == "no_mapped_role"
+
+
+def test_group_addition_grants_the_role(lv: Stack):
+    verify_hook(lv)
+    idp_api(lv, "PUT", f"/groups/{group_id(lv, 'airflow-ops')}/users/{ALICE_ID}")
+    assert wait_until(lambda: user_roles(lv.db_url, ALICE[0]) == {"Admin", "Op"})
+
+
+def test_unassignment_from_the_airflow_app_deactivates(lv: Stack):
+    verify_hook(lv)
+    assert idp_api(lv, "DELETE", f"/apps/airflow-local/users/{ALICE_ID}").status_code == 204
+    assert wait_until(lambda: not user_row(lv.db_url, ALICE[0])["active"])
+
+
+def test_suspended_then_unsuspended_user_is_reactivated_at_next_login(lv: Stack):
+    verify_hook(lv)
+    idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/suspend")
+    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"])
+    idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/unsuspend")
+    since = last_log_id(lv.db_url)
+    session, final = okta_login(lv.url, *BOB)
+    assert final.status_code == 200, final.text[:300]
+    assert user_row(lv.db_url, BOB[0])["active"]
+    [row] = audit_rows(lv.db_url, event="user.reactivated", owner=BOB[0], since_id=since)
+    assert row["extra"]["trigger"] == "login"
+
+
+# --------------------------------------------------------------------------- sync-users
+
+
+def sync(stack: Stack, *args: str, token: str = API_TOKEN) -> tuple[int, dict | None, str]:
+    env = {**stack.airflow.env(), "OKTA_API_TOKEN": token}
+    proc = subprocess.run(
+        [OKTA_CLI, "sync-users", "--json", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    report = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else None
+    return proc.returncode, report, proc.stderr + ("" if report else proc.stdout[-3000:])
+
+
+def entry(report: dict, username: str) -> dict:
+    return next(e for e in report["entries"] if e["username"] == username)
+
+
+def test_sync_dry_run_plans_without_changing_anything(lv: Stack):
+    idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/deactivate")
+    code, report, err = sync(lv, "--dry-run")
+    assert code == 3, err
+    assert report is not None, err
+    assert report["dry_run"] is True
+    assert entry(report, BOB[0])["action"] == "deactivate"
+    assert entry(report, BOB[0])["okta_status"] == "DEPROVISIONED"
+    assert entry(report, ALICE[0])["action"] == "unchanged"
+    assert user_row(lv.db_url, BOB[0])["active"]
+
+
+def test_sync_deactivates_leavers_and_a_second_run_is_a_no_op(lv: Stack):
+    idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/deactivate")
+    idp_api(lv, "DELETE", f"/groups/{group_id(lv, 'airflow-admins')}/users/{ALICE_ID}")
+    idp_api(lv, "PUT", f"/groups/{group_id(lv, 'airflow-viewers')}/users/{ALICE_ID}")
+    since = last_log_id(lv.db_url)
+    code, report, err = sync(lv)
+    assert code == 3, err
+    assert report["summary"]["applied"] == 2
+    assert not user_row(lv.db_url, BOB[0])["active"]
+    assert user_roles(lv.db_url, ALICE[0]) == {"Viewer"}
+    assert report["summary"]["okta_calls"] >= 3
+    [row] = audit_rows(lv.db_url, event="user.deactivated", owner=BOB[0], since_id=since)
+    assert row["extra"]["trigger"] == "sync" and row["extra"]["reason"] == "okta_deprovisioned"
+
+    code, report, err = sync(lv)
+    assert code == 0, err
+    assert report["summary"]["applied"] == 0
+
+
+def test_sync_reactivates_returners_but_not_accounts_an_admin_deactivated(lv: Stack):
+    idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/suspend")
+    assert sync(lv)[0] == 3
+    assert not user_row(lv.db_url, BOB[0])["active"]
+    set_active(lv, ALICE[0], False)  # by hand, in Airflow
+
+    idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/unsuspend")
+    code, report, err = sync(lv)
+    assert code == 3, err
+    assert entry(report, BOB[0])["action"] == "reactivate"
+    assert entry(report, ALICE[0])["action"] == "skip"
+    assert user_row(lv.db_url, BOB[0])["active"]
+    assert user_roles(lv.db_url, BOB[0]) == {"Viewer", "Op"}
+    assert not user_row(lv.db_url, ALICE[0])["active"]
+
+
+def test_sync_guard_refuses_mass_deactivation(lv: Stack):
+    idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/deactivate")
+    code, report, err = sync(lv, "--max-deactivations", "0")
+    assert code == 4, err
+    assert "too_many_deactivations" in err
+    assert user_row(lv.db_url, BOB[0])["active"]
+
+
+def test_sync_with_okta_unreadable_changes_nothing(lv: Stack):
+    idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/deactivate")
+    code, report, err = sync(lv, token="wrong-token")
+    assert code == 1
+    assert "E0000011" in err or "401" in err
+    assert "wrong-token" not in err
+    assert user_row(lv.db_url, BOB[0])["active"]
+
+
+def test_sync_search_and_list_strategies_agree(lv: Stack):
+    idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/suspend")
+    plans = {}
+    for strategy in ("search", "list"):
+        code, report, err = sync(lv, "--dry-run", "--strategy", strategy)
+        assert code == 3, err
+        plans[strategy] = [(e["username"], e["action"], e["okta_status"]) for e in report["entries"]]
+    assert plans["search"] == plans["list"]

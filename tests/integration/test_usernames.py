@@ -1,0 +1,72 @@
+"""Legacy ``okta_<sub>`` accounts (FAB's built-in provider): adopted at login, or renamed in bulk."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import Stack
+from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
+
+FRANK_ID = "00ulegacy00000000005"
+
+
+def create_legacy_user(af: Stack, username: str, email: str) -> int:
+    af.airflow.airflow(
+        "users", "create", "--username", username, "--email", email, "--role", "Viewer",
+        "--firstname", "Legacy", "--lastname", "User", "--use-random-password",
+    )
+    return user_row(af.db_url, username)["id"]
+
+
+def test_login_adopts_the_same_persons_legacy_account(af: Stack):
+    data = yaml.safe_load(af.idp_config.read_text())
+    data["users"].append(
+        {"id": FRANK_ID, "login": "frank.legacy@example.com", "password": "Legacy-pass-1", "given_name": "Frank",
+         "family_name": "Legacy", "email": "frank.legacy@example.com", "status": "ACTIVE", "groups": ["airflow-admins"]}
+    )
+    rewrite(af.idp_config, yaml.safe_dump(data, sort_keys=False))
+    legacy_id = create_legacy_user(af, f"okta_{FRANK_ID}", "frank.legacy@example.com")
+    session, final = okta_login(af.url, "frank.legacy@example.com", "Legacy-pass-1")
+    assert final.status_code == 200, final.text[:400]
+    row = user_row(af.db_url, "frank.legacy@example.com")
+    assert row["id"] == legacy_id  # same row: id, history and audit trail kept
+    assert user_row(af.db_url, f"okta_{FRANK_ID}") is None
+    assert user_roles(af.db_url, "frank.legacy@example.com") == {"Admin"}
+
+
+def test_other_email_collision_is_refused_naming_the_account(af: Stack):
+    create_legacy_user(af, "bob-local-account", "bob.viewer@example.com")
+    try:
+        session, final = okta_login(af.url, "bob.viewer@example.com", "Viewer-pass-1")
+        assert final.status_code == 403
+        assert "email_conflict" in final.text
+        assert "bob-local-account" in final.text
+        assert "_token" not in session.cookies
+    finally:  # the stack is shared: leave bob able to log in
+        af.airflow.airflow("users", "delete", "--username", "bob-local-account")
+
+
+def run_cli(af: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("okta-airflow")
+    return subprocess.run([str(exe), *args], env=af.airflow.env(), capture_output=True, text=True, timeout=120)
+
+
+def test_migrate_usernames_dry_run_then_apply(af: Stack):
+    grace_id = create_legacy_user(af, "okta_00ugrace0000000000006", "Grace.Hopper@example.com")
+    dry = run_cli(af, "migrate-usernames", "--dry-run", "--json", "--no-okta")
+    assert dry.returncode == 3, dry.stderr
+    report = json.loads(dry.stdout)
+    change = next(c for c in report["changes"] if c["user_id"] == grace_id)
+    assert (change["new"], change["status"], change["source"]) == ("grace.hopper@example.com", "rename", "email")
+    assert user_row(af.db_url, "okta_00ugrace0000000000006") is not None  # dry run changed nothing
+    applied = run_cli(af, "migrate-usernames", "--no-okta")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "grace.hopper@example.com (email)" in applied.stdout
+    assert user_row(af.db_url, "grace.hopper@example.com")["id"] == grace_id
+    again = run_cli(af, "migrate-usernames", "--no-okta")
+    assert again.returncode == 0 and "nothing to migrate" in again.stdout

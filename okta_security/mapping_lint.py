@@ -34,15 +34,19 @@ never guessed about. Pure logic: no Flask, FAB or Airflow imports.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from okta_security.errors import MappingError
-from okta_security.mapping import RoleMapping, Rule
 from okta_security.pattern_lang import Nfa, Unsupported, glob_nfa, includes, pattern_nfa, shortest_match, union
+from okta_security.role_plan import privileged_declared_roles
+from okta_security.roles_as_code import PRIVILEGED_ROLES, DagGrant
 from okta_security.rule_index import glob_prefix, regex_prefix
-from okta_security.roles_as_code import PRIVILEGED_ROLES, DagGrant, privileged_declared_roles
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable
+
+    from okta_security.errors import MappingError
+    from okta_security.mapping import RoleMapping, Rule
 
 try:  # Python 3.11+
     from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -243,7 +247,7 @@ class _Linter:
         return samples
 
     def _covering(self, rule: Rule, samples: list[str], pool: list[Rule]) -> list[Rule]:
-        """Return rules of ``pool`` that together grant each of the rule's roles to every group it matches ([] if not)."""
+        """Return rules of ``pool`` that together give every group the rule matches all its roles ([] if none do)."""
         if rule.kind == "exact":
             matching = [other for other in pool if set(other.roles) & set(rule.roles) and other.matches(rule.pattern)]
             granted = {role for other in matching for role in other.roles}
@@ -307,7 +311,8 @@ class _Linter:
                     "info",
                     "grants_only_public",
                     rule.line,
-                    f"{rule.pattern!r} grants only 'Public', which has no permissions: these users log in and see nothing",
+                    f"{rule.pattern!r} grants only 'Public', which has no permissions: "
+                    "these users log in and see nothing",
                     "map the group to a role with permissions, or remove the entry",
                 )
 
@@ -360,7 +365,8 @@ class _Linter:
                 "info",
                 "dag_pattern_matches_all",
                 grant.line,
-                f"role {role!r}: DAG pattern {grant.pattern!r} matches every DAG id, but only DAGs known at sync time get the permission",
+                f"role {role!r}: DAG pattern {grant.pattern!r} matches every DAG id, "
+                "but only DAGs known at sync time get the permission",
                 "write 'all_dags: [...]' to grant access to every DAG, present and future",
             )
         elif not grant.expand(dag_ids):

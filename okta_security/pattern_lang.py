@@ -22,8 +22,11 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 try:  # Python 3.11+ keeps the regex parser private under re._parser
     from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -200,7 +203,9 @@ def regex_nfa(expression: str) -> Nfa:
     return nfa
 
 
-def _sequence(nfa: Nfa, items: list[tuple[object, object]], state: int, *, dotall: bool, at_start: bool, at_end: bool) -> int:
+def _sequence(
+    nfa: Nfa, items: list[tuple[object, object]], state: int, *, dotall: bool, at_start: bool, at_end: bool
+) -> int:
     """Add ``items`` after ``state``; return the state reached at their end."""
     for position, (op, arg) in enumerate(items):
         first = at_start and all(o == sre_parse.AT for o, _a in items[:position])
@@ -359,9 +364,7 @@ def includes(outer: Nfa, inner: Nfa, *, max_steps: int = MAX_STEPS) -> bool | No
     return True
 
 
-def shortest_match(
-    nfa: Nfa, *, min_length: int = 1, prefer: str = PREFERRED, max_steps: int = MAX_STEPS
-) -> str | None:
+def shortest_match(nfa: Nfa, *, min_length: int = 1, prefer: str = PREFERRED, max_steps: int = MAX_STEPS) -> str | None:
     """Return a shortest accepted string of at least ``min_length`` characters, or None if there is none.
 
     Characters are picked from ``prefer`` when the pattern allows; a different ``prefer`` gives

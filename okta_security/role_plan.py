@@ -7,11 +7,14 @@ reads and writes the database is :mod:`okta_security.role_sync`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from okta_security.errors import RoleSyncError
 from okta_security.roles_as_code import ALL_DAGS_PERMISSIONS, PRIVILEGED_ROLES, Permission, RoleSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Mapping
 
 
 def root_role(name: str, specs: Mapping[str, RoleSpec]) -> str:

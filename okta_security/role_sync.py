@@ -23,7 +23,6 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,17 +30,12 @@ import sqlalchemy as sa
 
 from okta_security.audit import audit_event
 from okta_security.errors import RoleSyncError
-from okta_security.roles_as_code import (
-    BUILTIN_ROLES,
-    DAG_RESOURCES,
-    Permission,
-    RoleChange,
-    RoleSpec,
-    desired_permissions,
-    plan_changes,
-)
+from okta_security.role_plan import RoleChange, desired_permissions, plan_changes
+from okta_security.roles_as_code import BUILTIN_ROLES, DAG_RESOURCES, Permission, RoleSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Iterable, Mapping
+
     from okta_security.mapping import RoleMapping
 
 log = logging.getLogger(__name__)
@@ -134,7 +128,8 @@ class SyncReport:
         if not self.changed:
             return f"{len(self.changes)} declared role(s) already in sync ({self.dag_count} DAGs)"
         parts = [
-            f"{c.role}: {'created, ' if c.create else ''}+{len(c.add)} -{len(c.remove)} permissions" for c in self.changed
+            f"{c.role}: {'created, ' if c.create else ''}+{len(c.add)} -{len(c.remove)} permissions"
+            for c in self.changed
         ]
         return f"{'synced' if self.applied else 'would sync'} {'; '.join(parts)} ({self.dag_count} DAGs)"
 
@@ -253,7 +248,11 @@ class RoleSyncer:
         if not mapping.roles:
             return
         now = self._clock()
-        if self._synced is not None and self._synced[0] == mapping.digest and now - self._last_check < self._check_interval:
+        if (
+            self._synced is not None
+            and self._synced[0] == mapping.digest
+            and now - self._last_check < self._check_interval
+        ):
             return
         if not self._lock.acquire(blocking=False):
             return  # another request is syncing right now
@@ -288,7 +287,14 @@ class RoleSyncer:
                 reason,
                 e,
             )
-            audit_event("roles.sync_failed", owner=None, file=mapping.source, version=mapping.digest[:12], reason=reason, error=str(e))
+            audit_event(
+                "roles.sync_failed",
+                owner=None,
+                file=mapping.source,
+                version=mapping.digest[:12],
+                reason=reason,
+                error=str(e),
+            )
             return None
         self.last_error = None
         self.last_report = report
@@ -303,6 +309,8 @@ class RoleSyncer:
                 version=mapping.digest[:12],
                 reason=reason,
                 dags=report.dag_count,
-                changes={c.role: {"created": c.create, "added": len(c.add), "removed": len(c.remove)} for c in report.changed},
+                changes={
+                    c.role: {"created": c.create, "added": len(c.add), "removed": len(c.remove)} for c in report.changed
+                },
             )
         return report

@@ -23,7 +23,8 @@ time (see docs/mapping-cookbook.md for when that happens).
 ``DAGs`` resource): a team role based on Viewer would otherwise see all DAGs and ``dags:`` would
 mean nothing. Say ``all_dags:`` to grant that on purpose.
 
-Pure logic: no Flask, FAB or Airflow imports (the FAB adapter is :mod:`okta_security.role_sync`).
+Pure logic: no Flask, FAB or Airflow imports. Planning a sync is :mod:`okta_security.role_plan`;
+writing it to Airflow's database is :mod:`okta_security.role_sync`.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from okta_security.errors import RoleSyncError
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Mapping
 
 ROLES_KEY = "roles"
 # Roles Airflow's FAB auth manager creates itself; a file may use them but never declare them.
@@ -250,22 +251,45 @@ def _parse_spec(
         if key not in SPEC_KEYS:
             close = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.add(key_lines.get(key, line), f"unknown key {key!r} in role {name!r}{hint}", "use only " + ", ".join(SPEC_KEYS))
+            problems.add(
+                key_lines.get(key, line),
+                f"unknown key {key!r} in role {name!r}{hint}",
+                "use only " + ", ".join(SPEC_KEYS),
+            )
             ok = False
     based_on = _parse_based_on(name, body.get("based_on"), value_lines.get("based_on", line), declared, known, problems)
     if "based_on" in body and based_on is None:
         ok = False
     dags = _parse_dags(name, body.get("dags"), value_lines.get("dags", line), problems) if "dags" in body else ()
     ok = ok and dags is not None
-    all_dags = _parse_actions(
-        f"all_dags of role {name!r}", body.get("all_dags"), value_lines.get("all_dags", line), DAGS_RESOURCE, problems
-    ) if "all_dags" in body else frozenset()
+    all_dags = (
+        _parse_actions(
+            f"all_dags of role {name!r}",
+            body.get("all_dags"),
+            value_lines.get("all_dags", line),
+            DAGS_RESOURCE,
+            problems,
+        )
+        if "all_dags" in body
+        else frozenset()
+    )
     ok = ok and all_dags is not None
-    perms = _parse_permissions(name, body.get("permissions"), value_lines.get("permissions", line), problems) if "permissions" in body else frozenset()
+    perms = (
+        _parse_permissions(name, body.get("permissions"), value_lines.get("permissions", line), problems)
+        if "permissions" in body
+        else frozenset()
+    )
     ok = ok and perms is not None
     if not ok:
         return None
-    return RoleSpec(name=name, line=line, based_on=based_on, dags=dags or (), all_dags=all_dags or frozenset(), permissions=perms or frozenset())
+    return RoleSpec(
+        name=name,
+        line=line,
+        based_on=based_on,
+        dags=dags or (),
+        all_dags=all_dags or frozenset(),
+        permissions=perms or frozenset(),
+    )
 
 
 def _parse_based_on(
@@ -275,7 +299,11 @@ def _parse_based_on(
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        problems.add(line, f"based_on of role {name!r} must be a role name, not a {_kind(value)}", "write e.g. 'based_on: Viewer'")
+        problems.add(
+            line,
+            f"based_on of role {name!r} must be a role name, not a {_kind(value)}",
+            "write e.g. 'based_on: Viewer'",
+        )
         return None
     if value == name:
         problems.add(line, f"role {name!r} is based on itself", "base it on a built-in role such as Viewer")
@@ -299,7 +327,7 @@ def _parse_dags(name: str, value: Any, line: int, problems: ProblemSink) -> tupl
         problems.add(
             line,
             f"dags of role {name!r} must be a mapping of DAG id or pattern -> actions, not a {_kind(value)}",
-            'write e.g. \'dags: {"finance_*": [can_read, can_edit]}\'',
+            "write e.g. 'dags: {\"finance_*\": [can_read, can_edit]}'",
         )
         return None
     key_lines: dict[Any, int] = getattr(value, "key_lines", {})
@@ -322,13 +350,21 @@ def _parse_dags(name: str, value: Any, line: int, problems: ProblemSink) -> tupl
 def _valid_dag_pattern(name: str, pattern: Any, line: int, problems: ProblemSink) -> bool:
     """Check one DAG id / glob / regex key."""
     if not isinstance(pattern, str) or not pattern.strip():
-        problems.add(line, f"DAG pattern {pattern!r} in role {name!r} is not a DAG id", 'quote the DAG id or pattern, e.g. "finance_*"')
+        problems.add(
+            line,
+            f"DAG pattern {pattern!r} in role {name!r} is not a DAG id",
+            'quote the DAG id or pattern, e.g. "finance_*"',
+        )
         return False
     if pattern.startswith("re:"):
         try:
             re.compile(pattern[3:])
         except re.error as exc:
-            problems.add(line, f"invalid regular expression {pattern[3:]!r} in role {name!r}: {exc}", "fix the expression (it must match the whole DAG id)")
+            problems.add(
+                line,
+                f"invalid regular expression {pattern[3:]!r} in role {name!r}: {exc}",
+                "fix the expression (it must match the whole DAG id)",
+            )
             return False
         if not pattern[3:]:
             problems.add(line, f"empty regular expression in role {name!r}", "write an expression after 're:'")
@@ -351,7 +387,13 @@ def _parse_grant_actions(
                     "use " + " or ".join(repr(r) for r in DAG_RESOURCES),
                 )
                 return None
-            actions = _parse_actions(f"{resource} of {pattern!r} in role {name!r}", actions_value, lines.get(resource, line), resource, problems)
+            actions = _parse_actions(
+                f"{resource} of {pattern!r} in role {name!r}",
+                actions_value,
+                lines.get(resource, line),
+                resource,
+                problems,
+            )
             if actions is None:
                 return None
             result[resource] = actions
@@ -368,7 +410,9 @@ def _parse_actions(where: str, value: Any, line: int, resource: str, problems: P
     allowed = DAG_RESOURCES[resource].actions
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
-        problems.add(line, f"actions for {where} must be a non-empty list, not {_kind(value)}", f"write e.g. [{allowed[0]}]")
+        problems.add(
+            line, f"actions for {where} must be a non-empty list, not {_kind(value)}", f"write e.g. [{allowed[0]}]"
+        )
         return None
     actions: set[str] = set()
     for item in items:
@@ -384,21 +428,33 @@ def _parse_actions(where: str, value: Any, line: int, resource: str, problems: P
 def _parse_permissions(name: str, value: Any, line: int, problems: ProblemSink) -> frozenset[Permission] | None:
     """Validate ``permissions:``: a list of {action, resource} (the [fab] custom_roles shape)."""
     if not isinstance(value, list):
-        problems.add(line, f"permissions of role {name!r} must be a list, not a {_kind(value)}", "write e.g. '- {action: can_read, resource: Connections}'")
+        problems.add(
+            line,
+            f"permissions of role {name!r} must be a list, not a {_kind(value)}",
+            "write e.g. '- {action: can_read, resource: Connections}'",
+        )
         return None
     lines = getattr(value, "item_lines", None) or [line] * len(value)
     perms: set[Permission] = set()
     ok = True
     for item, item_line in zip(value, lines, strict=False):
         if not isinstance(item, dict) or set(item) != {"action", "resource"}:
-            problems.add(item_line, f"a permission of role {name!r} must have exactly 'action' and 'resource'", "write e.g. '{action: can_read, resource: Connections}'")
+            problems.add(
+                item_line,
+                f"a permission of role {name!r} must have exactly 'action' and 'resource'",
+                "write e.g. '{action: can_read, resource: Connections}'",
+            )
             ok = False
             continue
         action, resource = item["action"], item["resource"]
         if not (isinstance(action, str) and action.strip() and len(action) <= ACTION_MAX) or not (
             isinstance(resource, str) and resource.strip() and len(resource) <= RESOURCE_MAX
         ):
-            problems.add(item_line, f"permission {item!r} of role {name!r} needs a non-empty action and resource", "write both as text")
+            problems.add(
+                item_line,
+                f"permission {item!r} of role {name!r} needs a non-empty action and resource",
+                "write both as text",
+            )
             ok = False
             continue
         if resource == DAGS_RESOURCE or resource.startswith(tuple(spec.prefix for spec in DAG_RESOURCES.values())):

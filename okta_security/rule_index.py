@@ -22,7 +22,6 @@ Pure logic: no Flask, FAB or Airflow imports.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 try:  # Python 3.11+ keeps the regex parser private under re._parser
@@ -31,6 +30,8 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_parse  # type: ignore[no-redef]
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     from okta_security.mapping import Rule
 
 # Distinct group names remembered per mapping version; an Okta org has far fewer.

@@ -12,18 +12,20 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError
 from okta_security.errors import MappingError, RoleSyncError
 from okta_security.mapping import RoleMapping, load_mapping, parse_mapping
 from okta_security.mapping_lint import Finding, findings_from_error, lint
 from okta_security.roles_as_code import BUILTIN_ROLES
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_WARNINGS = 3
 GROUPS_FILTER_ENV = "OKTA_GROUPS_FILTER"
@@ -55,7 +57,9 @@ def register(subparsers: Any) -> None:
         epilog="Exit codes: 0 explained (whether or not the login would succeed), 1 invalid file, 2 usage error.",
     )
     explain.add_argument("--groups", default="", help='comma-separated Okta group names, e.g. "a,b,c"')
-    explain.add_argument("--group", action="append", default=[], metavar="NAME", help="one group name (repeatable; may contain commas)")
+    explain.add_argument(
+        "--group", action="append", default=[], metavar="NAME", help="one group name (repeatable; may contain commas)"
+    )
     explain.add_argument(
         "--groups-filter",
         default=None,
@@ -91,8 +95,15 @@ def _file_argument(parser: argparse.ArgumentParser) -> None:
 
 def _database_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--db-url", default=None, metavar="URL", help="SQLAlchemy URL of Airflow's database (default: Airflow's configuration)")
-    group.add_argument("--no-db", action="store_true", help="do not read Airflow's database (role names are not checked)")
+    group.add_argument(
+        "--db-url",
+        default=None,
+        metavar="URL",
+        help="SQLAlchemy URL of Airflow's database (default: Airflow's configuration)",
+    )
+    group.add_argument(
+        "--no-db", action="store_true", help="do not read Airflow's database (role names are not checked)"
+    )
 
 
 def mapping_path(arg: str | None, environ: os._Environ[str] | dict[str, str] | None = None) -> str:
@@ -113,7 +124,10 @@ def _read(path: str) -> bytes:
             return handle.read()
     except OSError as e:
         raise MappingError(
-            [f"{path}:1: cannot read the role-mapping file ({e.strerror or e}) — check the path, or pass the file to check"],
+            [
+                f"{path}:1: cannot read the role-mapping file ({e.strerror or e})"
+                " — check the path, or pass the file to check"
+            ],
             source=path,
         ) from e
 
@@ -145,7 +159,9 @@ def read_database(args: argparse.Namespace) -> DatabaseView:
         except ImportError:
             return DatabaseView(None, None, "role names NOT checked: Airflow is not installed here (pass --db-url URL)")
         except Exception as e:  # a broken airflow.cfg must not crash the check
-            return DatabaseView(None, None, f"role names NOT checked: cannot read Airflow's configuration ({type(e).__name__}: {e})")
+            return DatabaseView(
+                None, None, f"role names NOT checked: cannot read Airflow's configuration ({type(e).__name__}: {e})"
+            )
         if not url:
             return DatabaseView(None, None, "role names NOT checked: [database] sql_alchemy_conn is not set")
     from okta_security.role_sync import read_catalog
@@ -157,7 +173,8 @@ def read_database(args: argparse.Namespace) -> DatabaseView:
     return DatabaseView(
         catalog.roles,
         catalog.dag_ids,
-        f"role names checked against Airflow's database ({len(catalog.roles)} roles, {len(catalog.dag_ids)} DAGs; from {where})",
+        f"role names checked against Airflow's database "
+        f"({len(catalog.roles)} roles, {len(catalog.dag_ids)} DAGs; from {where})",
     )
 
 
@@ -197,7 +214,11 @@ def run_check(args: argparse.Namespace) -> int:
     except MappingError as e:
         findings, mapping = findings_from_error(e), None
     if args.require_db and database.roles is None:
-        findings.append(Finding("error", "database_unreachable", 1, database.note, "fix the database URL or drop --require-db", path))
+        findings.append(
+            Finding(
+                "error", "database_unreachable", 1, database.note, "fix the database URL or drop --require-db", path
+            )
+        )
     code = exit_code_for(findings)
     counts = {severity: sum(1 for f in findings if f.severity == severity) for severity in ("error", "warning", "info")}
     if args.json:
@@ -267,7 +288,9 @@ def explain(mapping: RoleMapping, groups: list[str], *, groups_filter: str = "")
         "declared_roles": {
             name: {
                 "based_on": declared[name].based_on,
-                "dags": {grant.pattern: {r: sorted(a) for r, a in grant.actions.items()} for grant in declared[name].dags},
+                "dags": {
+                    grant.pattern: {r: sorted(a) for r, a in grant.actions.items()} for grant in declared[name].dags
+                },
                 "all_dags": sorted(declared[name].all_dags),
             }
             for name in roles
@@ -286,7 +309,8 @@ def render_explanation(data: dict[str, Any]) -> str:
         lines.append(f"Ignored by the groups filter ({data['groups_filter']}): {', '.join(data['filtered_out'])}")
     for match in data["matches"]:
         lines.append(
-            f"  {match['group']}  <- line {match['line']}: {match['rule']!r} ({match['kind']}) grants {', '.join(match['roles'])}"
+            f"  {match['group']}  <- line {match['line']}: {match['rule']!r} ({match['kind']}) "
+            f"grants {', '.join(match['roles'])}"
         )
     if data["unmatched_groups"]:
         lines.append(f"  no rule matches: {', '.join(data['unmatched_groups'])}")
@@ -316,7 +340,10 @@ def run_explain(args: argparse.Namespace) -> int:
     except MappingError as e:
         for finding in findings_from_error(e):
             print(finding.text(), file=sys.stderr)
-        print(f"okta-airflow: error [{e.code}]: {path} is invalid; the webserver would keep its last good version", file=sys.stderr)
+        print(
+            f"okta-airflow: error [{e.code}]: {path} is invalid; the webserver would keep its last good version",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     spec = args.groups_filter if args.groups_filter is not None else os.environ.get(GROUPS_FILTER_ENV, "")
     data = explain(mapping, groups, groups_filter=spec)
@@ -358,7 +385,12 @@ def run_sync(args: argparse.Namespace) -> int:
                     "applied": report.applied,
                     "dags": report.dag_count,
                     "roles": [
-                        {"role": c.role, "create": c.create, "add": sorted(map(list, c.add)), "remove": sorted(map(list, c.remove))}
+                        {
+                            "role": c.role,
+                            "create": c.create,
+                            "add": sorted(map(list, c.add)),
+                            "remove": sorted(map(list, c.remove)),
+                        }
                         for c in report.changes
                     ],
                 },

@@ -236,11 +236,12 @@ def test_okta_down_refuses_with_503_and_leaves_roles_exactly_as_they_were(gs):
 
 
 def test_a_429_is_waited_out_and_the_login_succeeds(gs):
-    gs.idp.set_faults(api_status=429, api_status_times=1, api_rate_limit_reset_in=1)
+    # Reset 2 s ahead by the IdP's clock: at least 1 s ahead of its (whole-second) Date header.
+    gs.idp.set_faults(api_status=429, api_status_times=1, api_rate_limit_reset_in=2)
     started = time.monotonic()
     _, final = okta_login(gs.service_app.base_url, *BOB)
     assert final.status_code == 200, final.text[:800]
-    assert time.monotonic() - started >= 0.9  # it honoured X-Rate-Limit-Reset
+    assert time.monotonic() - started >= 1.0  # it honoured X-Rate-Limit-Reset
     assert user_roles(gs.service_app.db_url, BOB[0]) == {"Viewer"}
     assert "rate-limited by Okta (HTTP 429); retrying in" in log_of(gs.service_app)
 

@@ -15,6 +15,15 @@ from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 FRANK_ID = "00ulegacy00000000005"
 
 
+def add_idp_user(af: Stack, okta_id: str, login: str, password: str) -> None:
+    data = yaml.safe_load(af.idp_config.read_text())
+    data["users"].append(
+        {"id": okta_id, "login": login, "password": password, "given_name": "Legacy", "family_name": "Person",
+         "email": login, "status": "ACTIVE", "groups": ["airflow-admins"]}
+    )
+    rewrite(af.idp_config, yaml.safe_dump(data, sort_keys=False))
+
+
 def create_legacy_user(af: Stack, username: str, email: str) -> int:
     af.airflow.airflow(
         "users", "create", "--username", username, "--email", email, "--role", "Viewer",
@@ -24,12 +33,7 @@ def create_legacy_user(af: Stack, username: str, email: str) -> int:
 
 
 def test_login_adopts_the_same_persons_legacy_account(af: Stack):
-    data = yaml.safe_load(af.idp_config.read_text())
-    data["users"].append(
-        {"id": FRANK_ID, "login": "frank.legacy@example.com", "password": "Legacy-pass-1", "given_name": "Frank",
-         "family_name": "Legacy", "email": "frank.legacy@example.com", "status": "ACTIVE", "groups": ["airflow-admins"]}
-    )
-    rewrite(af.idp_config, yaml.safe_dump(data, sort_keys=False))
+    add_idp_user(af, FRANK_ID, "frank.legacy@example.com", "Legacy-pass-1")
     legacy_id = create_legacy_user(af, f"okta_{FRANK_ID}", "frank.legacy@example.com")
     session, final = okta_login(af.url, "frank.legacy@example.com", "Legacy-pass-1")
     assert final.status_code == 200, final.text[:400]
@@ -40,15 +44,14 @@ def test_login_adopts_the_same_persons_legacy_account(af: Stack):
 
 
 def test_other_email_collision_is_refused_naming_the_account(af: Stack):
-    create_legacy_user(af, "bob-local-account", "bob.viewer@example.com")
-    try:
-        session, final = okta_login(af.url, "bob.viewer@example.com", "Viewer-pass-1")
-        assert final.status_code == 403
-        assert "email_conflict" in final.text
-        assert "bob-local-account" in final.text
-        assert "_token" not in session.cookies
-    finally:  # the stack is shared: leave bob able to log in
-        af.airflow.airflow("users", "delete", "--username", "bob-local-account")
+    add_idp_user(af, "00uhenry000000000007", "henry@example.com", "Henry-pass-1")
+    create_legacy_user(af, "henry-local-account", "henry@example.com")
+    session, final = okta_login(af.url, "henry@example.com", "Henry-pass-1")
+    assert final.status_code == 403
+    assert "email_conflict" in final.text
+    assert "henry-local-account" in final.text
+    assert "_token" not in session.cookies
+    assert user_row(af.db_url, "henry@example.com") is None
 
 
 def run_cli(af: Stack, *args: str) -> subprocess.CompletedProcess[str]:

@@ -134,9 +134,13 @@ def test_findings_from_error() -> None:
     with pytest.raises(MappingError) as info:
         parse_mapping("mappings:\n  a: [Admn]\n  b: []\n", source=SOURCE, known_roles={"Admin"})
     findings = findings_from_error(info.value)
-    assert [(f.severity, f.code, f.line) for f in findings] == [("error", "invalid_mapping", 2), ("error", "invalid_mapping", 3)]
+    assert [(f.severity, f.code, f.line) for f in findings] == [
+        ("error", "invalid_mapping", 2),
+        ("error", "invalid_mapping", 3),
+    ]
     assert "unknown role 'Admn'" in findings[0].message
-    assert findings[0].fix and " — " not in findings[0].message
+    assert findings[0].fix
+    assert " — " not in findings[0].message
 
 
 def test_findings_from_error_without_location() -> None:

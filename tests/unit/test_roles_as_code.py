@@ -8,23 +8,28 @@ import pytest
 
 from okta_security.errors import MappingError, RoleSyncError
 from okta_security.mapping import RoleMapping, parse_mapping
-from okta_security.roles_as_code import (
-    ALL_DAGS_PERMISSIONS,
-    DagGrant,
-    RoleChange,
-    desired_permissions,
-    plan_changes,
-    privileged_declared_roles,
-    resource_name,
-)
+from okta_security.role_plan import RoleChange, desired_permissions, plan_changes, privileged_declared_roles
+from okta_security.roles_as_code import ALL_DAGS_PERMISSIONS, DagGrant, resource_name
 
 SOURCE = "role_mapping.yaml"
 KNOWN = frozenset({"Admin", "Op", "User", "Viewer", "Public"})
 DAGS = ["finance_daily", "finance_monthly", "hr_payroll", "fin_1", "fin_x"]
 VIEWER = frozenset(
-    {("can_read", "DAGs"), ("menu_access", "DAGs"), ("can_read", "DAG Runs"), ("can_read", "Website"), ("can_read", "Pools")}
+    {
+        ("can_read", "DAGs"),
+        ("menu_access", "DAGs"),
+        ("can_read", "DAG Runs"),
+        ("can_read", "Website"),
+        ("can_read", "Pools"),
+    }
 )
-EXISTING = {"Viewer": VIEWER, "Admin": VIEWER | {("can_edit", "DAGs")}, "Op": VIEWER, "User": VIEWER, "Public": frozenset()}
+EXISTING = {
+    "Viewer": VIEWER,
+    "Admin": VIEWER | {("can_edit", "DAGs")},
+    "Op": VIEWER,
+    "User": VIEWER,
+    "Public": frozenset(),
+}
 
 EXAMPLE = """\
 roles:
@@ -85,7 +90,8 @@ def test_declared_roles_are_known_to_the_mappings() -> None:
 def test_undeclared_role_is_still_unknown() -> None:
     """Declaring one role does not make every name known."""
     problems = problems_of("roles:\n  team-x: {based_on: Viewer}\nmappings:\n  g: [team-y]\n")
-    assert len(problems) == 1 and "unknown role 'team-y'" in problems[0]
+    assert len(problems) == 1
+    assert "unknown role 'team-y'" in problems[0]
 
 
 def test_roles_section_is_optional_and_kept_raw() -> None:
@@ -107,15 +113,27 @@ def test_roles_section_is_optional_and_kept_raw() -> None:
         ("roles:\n  x: {based_on: x}\nmappings: {}\n", 2, ["based on itself"]),
         ("roles:\n  x: {based_on: [Viewer]}\nmappings: {}\n", 2, ["must be a role name"]),
         ("roles:\n  x:\n    dags: [a]\nmappings: {}\n", 3, ["dags of role 'x' must be a mapping"]),
-        ("roles:\n  x:\n    dags:\n      a: [can_raed]\nmappings: {}\n", 4, ["unknown action 'can_raed'", "did you mean 'can_read'"]),
+        (
+            "roles:\n  x:\n    dags:\n      a: [can_raed]\nmappings: {}\n",
+            4,
+            ["unknown action 'can_raed'", "did you mean 'can_read'"],
+        ),
         ("roles:\n  x:\n    dags:\n      a: []\nmappings: {}\n", 4, ["non-empty list"]),
         ("roles:\n  x:\n    dags:\n      a: {DAG: [can_read]}\nmappings: {}\n", 4, ["unknown DAG resource 'DAG'"]),
-        ("roles:\n  x:\n    dags:\n      a: {DAG Runs: [can_edit]}\nmappings: {}\n", 4, ["unknown action 'can_edit'", "DAG Runs"]),
+        (
+            "roles:\n  x:\n    dags:\n      a: {DAG Runs: [can_edit]}\nmappings: {}\n",
+            4,
+            ["unknown action 'can_edit'", "DAG Runs"],
+        ),
         ('roles:\n  x:\n    dags:\n      "re:(": [can_read]\nmappings: {}\n', 4, ["invalid regular expression"]),
         ("roles:\n  x:\n    dags:\n      5: [can_read]\nmappings: {}\n", 4, ["is not a DAG id"]),
         ("roles:\n  x:\n    all_dags: [can_create]\nmappings: {}\n", 3, ["unknown action 'can_create'"]),
         ("roles:\n  x:\n    permissions: {a: b}\nmappings: {}\n", 3, ["must be a list"]),
-        ("roles:\n  x:\n    permissions:\n      - [can_read, Pools]\nmappings: {}\n", 4, ["exactly 'action' and 'resource'"]),
+        (
+            "roles:\n  x:\n    permissions:\n      - [can_read, Pools]\nmappings: {}\n",
+            4,
+            ["exactly 'action' and 'resource'"],
+        ),
         (
             "roles:\n  x:\n    permissions:\n      - {action: can_read, resource: DAGs}\nmappings: {}\n",
             4,
@@ -155,7 +173,9 @@ def test_based_on_any_role_without_a_database() -> None:
 
 def test_based_on_a_database_role() -> None:
     """Accept a custom role that exists in the database."""
-    assert parse("roles:\n  x: {based_on: Custom}\nmappings: {}\n", known=KNOWN | {"Custom"}).roles[0].based_on == "Custom"
+    assert (
+        parse("roles:\n  x: {based_on: Custom}\nmappings: {}\n", known=KNOWN | {"Custom"}).roles[0].based_on == "Custom"
+    )
 
 
 @pytest.mark.parametrize(
@@ -225,7 +245,9 @@ def test_plan_changes_is_a_diff() -> None:
     existing = {"b": frozenset({("can_read", "DAG:z")}), "Viewer": VIEWER}
     assert plan_changes(desired, existing) == [
         RoleChange("a", create=True, add=frozenset({("can_read", "DAG:x")}), remove=frozenset()),
-        RoleChange("b", create=False, add=frozenset({("can_read", "DAG:y")}), remove=frozenset({("can_read", "DAG:z")})),
+        RoleChange(
+            "b", create=False, add=frozenset({("can_read", "DAG:y")}), remove=frozenset({("can_read", "DAG:z")})
+        ),
     ]
     again = plan_changes(desired, {**existing, **desired})
     assert not any(change.changed for change in again)
@@ -240,7 +262,8 @@ def test_plan_never_mentions_undeclared_roles() -> None:
 def test_privileged_declared_roles() -> None:
     """Find declared roles that inherit Admin or Op, directly or through other declared roles."""
     mapping = parse(
-        "roles:\n  ops-x: {based_on: Op}\n  ops-y: {based_on: ops-x}\n  view-x: {based_on: Viewer}\n  c: {based_on: Custom}\n"
+        "roles:\n  ops-x: {based_on: Op}\n  ops-y: {based_on: ops-x}\n"
+        "  view-x: {based_on: Viewer}\n  c: {based_on: Custom}\n"
         "mappings: {}\n",
         known=None,
     )

@@ -146,6 +146,11 @@ class AirflowServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if self.layout is AIRFLOW_2 and "Worker failed to boot" in self.log_tail(2000):
+                # gunicorn gave up on the app; Airflow 2 would only notice after [webserver] web_server_master_timeout
+                tail = self.log_tail()
+                self.stop()
+                raise RuntimeError(f"{name} could not load the app:\n{tail}")
             try:
                 if requests.get(health, timeout=2).status_code == 200:
                     return

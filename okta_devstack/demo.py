@@ -70,6 +70,8 @@ def main() -> int:
     airflow = AirflowServer(
         DEMO_DIR / "airflow",
         port=airflow_port,
+        # okta_security's auth manager: logout ends the Okta session too, and bots can exchange Okta tokens.
+        auth_manager="okta_security.auth_manager.OktaFabAuthManager",
         okta_env={
             "OKTA_ISSUER": issuer,
             "OKTA_CLIENT_ID": CLIENT_ID,

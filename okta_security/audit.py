@@ -9,7 +9,7 @@ Guarantees:
 - Values are redacted before they leave this module: fields whose name looks secret (token,
   secret, password, code, authorization, cookie, assertion, credential, key) and values that look
   like JWTs or ``SSWS``/``Bearer`` credentials become ``"[redacted]"``.
-- Auditing never raises: a failing handler or sink is logged (on ``okta_security.audit.errors``)
+- Auditing never raises: a failing handler or sink is logged (on ``okta_security.audit_errors``)
   and the caller — a login, a sync, an event hook — carries on.
 
 Where the JSON lines go is ``OKTA_AUDIT_LOG_HANDLER``: ``stdout`` (default), ``stderr``,
@@ -37,7 +37,7 @@ DEFAULT_HANDLER = "stdout"  # JSON lines to the process's stdout, like Airflow's
 REDACTED = "[redacted]"
 
 audit_log = logging.getLogger(AUDIT_LOGGER_NAME)
-log = logging.getLogger(AUDIT_LOGGER_NAME + ".errors")
+log = logging.getLogger("okta_security.audit_errors")  # not a child: never mixed into the JSON lines
 
 # Field names that hold credentials: whole words inside snake/camel case names ("id_token",
 # "client_secret", "authCode"). Names ending in a safe suffix (token_jti, token_type) are kept.

@@ -14,6 +14,7 @@ see :mod:`okta_security.db`) before it is acted on, so a redelivery — to this 
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PRUNE_INTERVAL_SECONDS = 3600.0  # how often the worker drops old event ids
 MAX_BODY_BYTES = 1_000_000  # Okta batches at most 50 events per delivery; a few KB each
 
 
@@ -59,6 +61,7 @@ class EventHookWorker:
     mapping: MappingStore
     api: OktaApiClient | None = None
     _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="okta-hooks"))
+    _pruned_at: float = 0.0
 
     def submit(self, events: list[HookEvent]) -> None:
         """Queue events for processing."""
@@ -77,11 +80,23 @@ class EventHookWorker:
         if event.effect == "ignore":
             log.info("Okta event %s ignored: %s", event.event_type, event.ignored_because)
             return "ignored"
+        self._prune_now_and_then()
         if event.uuid and not db.claim_event(self.engine, event.uuid, event.event_type):
             log.info("Okta event %s (%s) already processed; redelivery ignored", event.uuid, event.event_type)
             return "duplicate"
         outcomes = [self._for_user(event, sub) for sub in event.user_ids]
         return ",".join(outcomes) or "no_account"
+
+    def _prune_now_and_then(self) -> None:
+        """Forget event ids past their retention, at most hourly (any replica may do it)."""
+        now = time.monotonic()
+        if now - self._pruned_at < PRUNE_INTERVAL_SECONDS and self._pruned_at:
+            return
+        self._pruned_at = now
+        with self.engine.begin() as conn:
+            dropped = db.prune_receipts(conn)
+        if dropped:
+            log.info("Forgot %d Okta event id(s) older than %s", dropped, db.RECEIPT_RETENTION)
 
     def _for_user(self, event: HookEvent, sub: str) -> str:
         accounts = accounts_for_sub(self.engine, sub)

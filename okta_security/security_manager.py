@@ -33,7 +33,7 @@ from okta_security.compat import with_session_property
 from okta_security.groups_source import wants_api, wants_userinfo
 from okta_security.identity import OktaIdentity, has_groups_claim, identity_from_claims
 from okta_security.mapping import MappingStore, RoleMapping
-from okta_security.role_sync import RoleSyncer
+from okta_security.role_sync import DAG_CHECK_INTERVAL, RoleSyncer
 from okta_security.oidc import JwksCache, verify_id_token
 from okta_security.okta_api import OktaApiClient, build_groups_client
 from okta_security.provider import PROVIDER_NAME, client_credential, scopes_for
@@ -70,7 +70,9 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         )
         self.okta_groups_api: OktaApiClient | None = build_groups_client(self.okta_settings)  # issue #4
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        self.okta_role_sync = RoleSyncer(self)  # roles-as-code: the mapping file's ``roles:`` (issue #3)
+        # Roles-as-code: the mapping file's ``roles:`` (issue #3); the interval is a webserver_config.py knob.
+        interval = float(config.get("OKTA_ROLE_SYNC_CHECK_SECONDS", DAG_CHECK_INTERVAL))
+        self.okta_role_sync = RoleSyncer(self, check_interval=interval)
         # Role names are only checkable once the database is reachable: fail start-up on unknown ones.
         # Roles the file declares count as known (parse_mapping); sync_roles() creates them.
         self.okta_mapping.attach(

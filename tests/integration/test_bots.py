@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,6 +38,15 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second
 DB_USER = ("pipeline-db-user", "Db-pass-1")
 OPS_KEY = RSAKey.generate_key(2048, parameters={"alg": "RS256", "use": "sig"}, auto_kid=True)
+DAG_ID = "bots_example"
+DAG_FILE = f"""
+from datetime import datetime
+from airflow.sdk import DAG
+from airflow.providers.standard.operators.empty import EmptyOperator
+
+with DAG("{DAG_ID}", start_date=datetime(2024, 1, 1), schedule=None, is_paused_upon_creation=True):
+    EmptyOperator(task_id="noop")
+"""
 
 CLIENTS_SECTION = """
 clients:
@@ -127,6 +138,8 @@ def bots(request, tmp_path_factory) -> Iterator[BotStack]:
     )
     try:
         airflow.prepare()
+        (airflow.home / "dags" / f"{DAG_ID}.py").write_text(DAG_FILE)
+        airflow.airflow("dags", "reserialize")
         airflow.airflow(
             "users", "create", "--username", DB_USER[0], "--password", DB_USER[1], "--role", "Viewer",
             "--firstname", "Pipeline", "--lastname", "DbUser", "--email", "pipeline-db-user@example.com",
@@ -240,7 +253,11 @@ def test_key_rotation_between_two_exchanges(bots: BotStack):
 
 def test_viewer_bot_reads_but_cannot_write(bots: BotStack):
     token = airflow_token(bots, okta_token(bots, "ci-viewer"))
-    assert api(bots, "GET", "/dags", token).status_code == 200
+    dags = api(bots, "GET", "/dags", token)
+    assert dags.status_code == 200
+    assert [d["dag_id"] for d in dags.json()["dags"]] == [DAG_ID]
+    assert api(bots, "PATCH", f"/dags/{DAG_ID}", token, json={"is_paused": False}).status_code == 403
+    assert api(bots, "POST", f"/dags/{DAG_ID}/dagRuns", token, json={"logical_date": None}).status_code == 403
     assert api(bots, "GET", "/pools", token).status_code == 200
     denied = api(bots, "POST", "/pools", token, json={"name": "viewer-pool", "slots": 1})
     assert denied.status_code == 403
@@ -257,6 +274,8 @@ def test_op_bot_with_private_key_jwt_writes_and_is_attributed(bots: BotStack):
     created = api(bots, "POST", "/pools", token, json={"name": pool, "slots": 2})
     assert created.status_code == 201, created.text
     assert user_roles(bots.db_url, "svc-ops") == {"Op"}
+    paused = api(bots, "PATCH", f"/dags/{DAG_ID}", token, json={"is_paused": True})
+    assert paused.status_code == 200, paused.text
     users = requests.get(f"{bots.url}/auth/fab/v1/users", headers={"Authorization": f"Bearer {token}"}, timeout=60)
     assert users.status_code == 403  # managing users needs Admin, which this client is not mapped to
     # Airflow's own Audit Log attributes the write to the bot's service user.
@@ -298,6 +317,8 @@ def test_scope_mapped_client_needs_the_scope(bots: BotStack):
     assert "airflow.trigger" in refusal(without)["message"]
     token = airflow_token(bots, okta_token(bots, "scoped-bot", scope=f"{SCOPE} airflow.trigger"))
     assert api(bots, "GET", "/dags", token).status_code == 200
+    triggered = api(bots, "POST", f"/dags/{DAG_ID}/dagRuns", token, json={"logical_date": None})
+    assert triggered.status_code == 200, triggered.text
     assert user_roles(bots.db_url, "svc-scoped") == {"User"}
 
 
@@ -424,3 +445,33 @@ def test_concurrent_first_exchanges_create_one_service_user(bots: BotStack, requ
     finally:
         rewrite(bots.mapping, original)
         time.sleep(MAPPING_CHECK_INTERVAL)
+
+
+def test_the_documented_example_works(bots: BotStack):
+    text = (REPO / "docs" / "bots.md").read_text()
+    block = text.split("<!-- bots-example:start -->")[1].split("<!-- bots-example:end -->")[0]
+    script = block.split("```bash\n", 1)[1].rsplit("```", 1)[0]
+    env = {
+        **os.environ,
+        "OKTA_ISSUER": bots.idp.issuer,
+        "CLIENT_ID": "ci-viewer",
+        "CLIENT_SECRET": "ci-viewer-secret",
+        "AIRFLOW_URL": bots.url,
+    }
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"  # total_entries: the one DAG of this stack
+
+
+def test_exchanges_make_no_call_to_okta_once_keys_are_cached(bots: BotStack, monkeypatch):
+    hits = []
+    view = bots.idp.app.view_functions["oidc.keys_view"]
+    monkeypatch.setitem(bots.idp.app.view_functions, "oidc.keys_view", lambda: hits.append(1) or view())
+    tokens = [okta_token(bots, "ci-viewer") for _ in range(5)]
+    assert exchange(bots, tokens[0]).status_code == 201  # keys are warm from earlier tests (or fetched now)
+    warm = len(hits)
+    for token in tokens[1:]:
+        assert exchange(bots, token).status_code == 201
+    assert len(hits) == warm

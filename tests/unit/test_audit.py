@@ -111,7 +111,7 @@ def test_failing_sink_never_breaks_the_caller(captured: io.StringIO, caplog: pyt
 
     audit.register_sink("broken", broken)
     try:
-        with caplog.at_level(logging.ERROR, logger="okta_security.audit.errors"):
+        with caplog.at_level(logging.ERROR, logger="okta_security.audit_errors"):
             audit_event("user.created", owner="bob")  # must not raise
     finally:
         audit.unregister_sink("broken")

@@ -167,6 +167,12 @@ class EventHookState:
         with self._lock:
             self._verified.add(hook.id)
 
+    def reset(self) -> None:
+        """Forget verifications and delivery records (hooks must be verified again)."""
+        with self._lock:
+            self._verified.clear()
+            self.deliveries.clear()
+
     def record(self, entry: dict[str, Any]) -> None:
         """Record one delivery (attempts are appended to ``entry`` as they happen)."""
         with self._lock:

@@ -312,6 +312,15 @@ def redeliver() -> Response | tuple[Response, int]:
     return jsonify({"redelivered": chosen["event_id"]})
 
 
+@admin_api.blueprint.post("/event-hooks/reset")
+def reset_event_hooks() -> Response:
+    """Mark every hook unverified again and drop the delivery records (after pending ones finish)."""
+    state = event_hooks.state_of(current_idp())
+    state.wait()
+    state.reset()
+    return jsonify({"reset": True})
+
+
 @admin_api.blueprint.post("/directory/reset")
 def reset_directory() -> Response:
     """Forget runtime lifecycle and membership changes (back to the YAML file)."""

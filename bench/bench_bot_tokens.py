@@ -27,9 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import yaml
@@ -39,6 +38,9 @@ from okta_security.access_tokens import AccessTokenPolicy, validate_access_token
 from okta_security.bots import fetch_jwks
 from okta_security.mapping import parse_mapping
 from okta_security.oidc import JwksCache
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 CLIENT_ID = "0oabenchbot000000001"
 CLIENT_SECRET = "bench-bot-secret"

@@ -45,8 +45,14 @@ class AirflowServer:
         host: str = "127.0.0.1",
         bin_dir: Path | str | None = None,
         auth_manager: str = FAB_AUTH_MANAGER,
+        webserver_config: Path | str | None = None,
+        workers: int = 1,
     ) -> None:
         self.home = Path(home)
+        # The webserver_config.py copied into the home: the repo's drop-in file unless given
+        # (bench/bench_login.py runs FAB's built-in okta provider from a file of its own).
+        self.webserver_config = Path(webserver_config) if webserver_config is not None else REPO / "webserver_config.py"
+        self.workers = workers  # `airflow api-server --workers N` (uvicorn worker processes)
         # Where ``airflow`` lives: this venv by default, or another venv's bin (e.g. Airflow 2.11).
         self.bin_dir = Path(bin_dir) if bin_dir is not None else None
         self.auth_manager = auth_manager  # [core] auth_manager, e.g. okta_security.auth_manager.OktaFabAuthManager
@@ -77,7 +83,7 @@ class AirflowServer:
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.db_url,
                 "AIRFLOW__API__BASE_URL": self.base_url,
-                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__API__WORKERS": str(self.workers),
                 "AIRFLOW__API__SECRET_KEY": "okta-devstack-flask-secret",
                 "AIRFLOW__API_AUTH__JWT_SECRET": "okta-devstack-jwt-secret-0123456789abcdef",
                 "AIRFLOW__FAB__CONFIG_FILE": str(self.home / "webserver_config.py"),
@@ -98,7 +104,7 @@ class AirflowServer:
             "AIRFLOW__WEBSERVER__BASE_URL": self.base_url,
             "AIRFLOW__WEBSERVER__CONFIG_FILE": str(self.home / "webserver_config.py"),
             "AIRFLOW__WEBSERVER__SECRET_KEY": "okta-devstack-flask-secret",
-            "AIRFLOW__WEBSERVER__WORKERS": "1",
+            "AIRFLOW__WEBSERVER__WORKERS": str(self.workers),
             "AIRFLOW__WEBSERVER__WORKER_REFRESH_BATCH_SIZE": "0",  # no rolling worker restarts mid-test
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
@@ -117,10 +123,12 @@ class AirflowServer:
             timeout=timeout,
         )
 
-    def prepare(self) -> None:
-        """Create the home, copy the drop-in webserver_config.py, migrate the database."""
+    def prepare(self, *, migrate: bool = True) -> None:
+        """Create the home, copy the webserver_config.py, migrate the database (unless a replica's did)."""
         (self.home / "dags").mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / "webserver_config.py", self.home / "webserver_config.py")
+        shutil.copy(self.webserver_config, self.home / "webserver_config.py")
+        if not migrate:
+            return
         result = self.airflow("db", "migrate", check=False)
         if result.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -129,10 +137,10 @@ class AirflowServer:
         """Start ``airflow api-server`` (2.x: ``airflow webserver``) and wait until its health check answers."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         if self.layout is AIRFLOW_2:
-            command = ["webserver", "--hostname", self.host, "--port", str(self.port), "--workers", "1"]
+            command = ["webserver", "--hostname", self.host, "--port", str(self.port), "--workers", str(self.workers)]
             health, name = f"{self.base_url}/health", "airflow webserver"
         else:
-            command = ["api-server", "--host", self.host, "--port", str(self.port), "--workers", "1"]
+            command = ["api-server", "--host", self.host, "--port", str(self.port), "--workers", str(self.workers)]
             health, name = f"{self.base_url}/api/v2/monitor/health", "airflow api-server"
         self.proc = subprocess.Popen(
             [self._airflow_bin(), *command],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 
+from .backchannel import stats_of
 from .context import current_idp
 from .faults import FaultError
 
@@ -51,6 +52,19 @@ def clear_faults() -> Response:
     """Drop all runtime fault overrides (YAML faults stay)."""
     current_idp().clear_faults()
     return jsonify(current_idp().effective_faults())
+
+
+@blueprint.get("/stats")
+def get_stats() -> Response:
+    """Return request counts by endpoint; back-channel ones also apart (admin calls not counted)."""
+    return jsonify(stats_of(current_app).snapshot())
+
+
+@blueprint.delete("/stats")
+def reset_stats() -> Response:
+    """Set the request counts back to zero."""
+    stats_of(current_app).reset()
+    return jsonify(stats_of(current_app).snapshot())
 
 
 @blueprint.post("/keys/rotate")

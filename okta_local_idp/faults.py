@@ -41,8 +41,16 @@ ID token and key faults (the OpenID Foundation's RP certification tests; applied
     Sign ID tokens with the IdP's second key (published only with ``jwks_extra_key``).
 ``jwks_extra_key`` (bool)
     The JWKS also publishes a second RSA key.
+``jwks_status`` (int)
+    ``/v1/keys`` answers with this HTTP error status (an Okta outage while keys are re-fetched).
 ``discovery_issuer`` (str)
     The discovery documents name this ``issuer`` (rp-discovery-issuer-not-matching-config).
+
+Benchmark faults (applied in :mod:`okta_local_idp.backchannel`):
+
+``latency_ms`` (int)
+    Answer every back-channel request (token, keys, userinfo, discovery, introspection,
+    revocation, Management API) this many milliseconds late: a WAN round trip to Okta.
 
 Operability faults (what ``okta-airflow doctor`` must diagnose):
 
@@ -76,9 +84,11 @@ KNOWN_FAULTS: dict[str, type] = {
     "id_token_kid_absent": bool,
     "id_token_extra_key": bool,
     "jwks_extra_key": bool,
+    "jwks_status": int,
     "discovery_issuer": str,
     "jwks_empty": bool,
     "date_offset_seconds": int,
+    "latency_ms": int,
 }
 FAULT_CHOICES: dict[str, tuple[str, ...]] = {"id_token_alg": ("none", "HS256", "bad_sig")}
 

@@ -6,12 +6,14 @@ import hashlib
 import hmac
 import string
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, list_to_scope, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _BASE62 = string.digits + string.ascii_letters
 USER_STATUSES = frozenset(

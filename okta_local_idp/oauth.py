@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
@@ -17,7 +18,6 @@ from authlib.oauth2.rfc6749 import (
     scope_to_list,
 )
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
-from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -33,8 +33,6 @@ from .misbehaviour import misbehave_id_token
 from .models import AuthorizationCode, Client, SignedInUser, Token, User
 
 if TYPE_CHECKING:
-    from joserfc.jwk import KeySet
-
     from .context import IdpContext
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from . import admin_api, management_api, management_directory, views  # noqa: F401 - management_directory adds routes
+from .backchannel import init_backchannel, stats_of
 from .config import ConfigStore
 from .context import AUTH_SERVER_PATH, EXTENSION_KEY, IdpContext
 from .keys import SigningKeys
@@ -60,6 +61,7 @@ def create_app(
         SESSION_COOKIE_SECURE=idp.base_url.startswith("https://"),
     )
     app.extensions[EXTENSION_KEY] = idp
+    init_backchannel(app)  # request counts + the latency_ms fault (bench/bench_login.py)
     init_oauth(app, idp)
     init_org_server(app, idp)  # /oauth2/v1/token: okta.* scopes for service apps (Management API)
     app.register_blueprint(views.blueprint)
@@ -160,6 +162,14 @@ class IdpHandle:
     def rotate_signing_key(self, *, keep_previous: bool = True) -> str:
         """Sign tokens with a new key from now on; return its ``kid`` (see :meth:`SigningKeys.rotate`)."""
         return self.context.keys.rotate(keep_previous=keep_previous)
+
+    def stats(self) -> dict[str, Any]:
+        """Return request counts by endpoint (see :mod:`okta_local_idp.backchannel`)."""
+        return stats_of(self.app).snapshot()
+
+    def reset_stats(self) -> None:
+        """Set the request counts back to zero."""
+        stats_of(self.app).reset()
 
     def shutdown(self) -> None:
         """Stop serving and wait for the server thread."""

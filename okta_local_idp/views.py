@@ -59,6 +59,11 @@ def authorization_server_metadata_view() -> Response:
 @blueprint.get("/v1/keys")
 def keys_view() -> Response:
     """Serve the JWKS with the public signing key (key faults may change it)."""
+    failing = current_idp().fault("jwks_status")
+    if failing:
+        response = jsonify({"errorCode": "E0000009", "errorSummary": "Internal Server Error", "errorCauses": []})
+        response.status_code = int(failing)
+        return response
     response = jsonify(published_jwks(current_idp()))
     response.headers["Cache-Control"] = "max-age=3600, must-revalidate"
     return response

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joserfc import jws, jwt
 from joserfc.errors import (
@@ -28,10 +27,14 @@ from joserfc.errors import (
     MissingClaimError,
     UnsupportedAlgorithmError,
 )
-from joserfc.jwk import KeySet
 
 from okta_security.errors import AccessTokenRejected, OktaKeysUnavailable
 from okta_security.oidc import ALLOWED_ALGORITHMS, JwksCache
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Mapping
+
+    from joserfc.jwk import KeySet
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +129,9 @@ def _decode(token: str, jwks: JwksCache) -> Any:
     except InvalidKeyIdError as first:
         kid = _header(token).get("kid")
         if not isinstance(kid, str) or not kid:
-            raise AccessTokenRejected("malformed", "The access token has no 'kid' header; Okta always sets one.") from first
+            raise AccessTokenRejected(
+                "malformed", "The access token has no 'kid' header; Okta always sets one."
+            ) from first
         # Okta rotates keys, sometimes without notice: one (rate-limited) re-fetch, then give up.
         keys, refreshed = _keys(jwks, refresh=True)
         if not refreshed:

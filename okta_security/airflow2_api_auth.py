@@ -1,16 +1,19 @@
 """Airflow 2.11 API auth backend: Okta client-credentials bearer tokens, validated on every request.
 
 Airflow 2's REST API (``/api/v1``) has no token exchange; each request carries its credentials and
-every module of ``[api] auth_backends`` is tried in turn. Add this one, last::
+every module of ``[api] auth_backends`` is tried in turn::
 
     [api]
-    auth_backends = airflow.providers.fab.auth_manager.api.auth.backend.session,okta_security.airflow2_api_auth
+    auth_backends = airflow.api.auth.backend.session,okta_security.airflow2_api_auth
 
 A request with ``Authorization: Bearer <Okta access token>`` is checked with exactly the rules of
 Airflow 3's ``POST /auth/token`` (:func:`okta_security.bots.authenticate_bot`) and runs as the
-client's service user. Airflow 2 answers every failed authentication with 401 and the *last*
-backend's headers — hence "last": the ``WWW-Authenticate`` header then says what was wrong
-(``error_description``), including for an unmapped client (403 on Airflow 3).
+client's service user. A request without one is left to the other backends.
+
+A bearer token that fails is answered here and now — 401 (token) or 403 (client), a JSON body and
+a ``WWW-Authenticate`` challenge saying what was wrong — rather than handed back to Airflow: on
+2.11 Airflow would then carry on as an anonymous user with FAB's ``AUTH_ROLE_PUBLIC`` role (which
+FAB sets to ``Public`` by default) and answer a bare 403, hiding the reason.
 
 The request is authenticated for itself only: no session cookie is written, so a bot's access
 ends when its Okta token expires. One ``bot.token_exchanged`` audit event is written per Okta
@@ -27,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Response, current_app, g, request
+from flask import Response, abort, current_app, g, request
 
 from okta_security.bots import (
     BotLogin,
@@ -46,14 +49,17 @@ T = TypeVar("T", bound=Callable[..., Any])
 VIA = "airflow2_api_auth"
 CLIENT_AUTH = None  # read by Airflow's (deprecated) API client from the first backend; no client-side auth here
 SEEN_TOKENS_MAX = 10_000  # jtis remembered for the once-per-token audit event
+_TITLES = {401: "Unauthorized", 403: "Forbidden", 503: "Service Unavailable"}
 
 
 def init_app(app: Any) -> None:
     """Check at webserver start that okta_security's webserver_config.py is in force."""
     if app.config.get("OKTA_SETTINGS") is None or app.config.get("OKTA_ROLE_MAPPING_STORE") is None:
         raise ConfigError(
-            ["[api] auth_backends lists okta_security.airflow2_api_auth, but okta_security's webserver_config.py "
-             "is not loaded — copy it to [webserver] config_file"],
+            [
+                "[api] auth_backends lists okta_security.airflow2_api_auth, but okta_security's webserver_config.py "
+                "is not loaded — copy it to [webserver] config_file"
+            ],
             source="okta_security.airflow2_api_auth",
         )
 
@@ -75,7 +81,9 @@ class _SeenTokens:
             if jti in self._expiry:
                 return False
             if len(self._expiry) >= self._limit:
-                for old in [k for k, exp in self._expiry.items() if exp < now] or list(self._expiry)[: self._limit // 10]:
+                for old in [k for k, exp in self._expiry.items() if exp < now] or list(self._expiry)[
+                    : self._limit // 10
+                ]:
                     del self._expiry[old]
             self._expiry[jti] = expires_at
             return True
@@ -92,7 +100,10 @@ def authenticate_request(token: str) -> BotLogin | Response:
     facts = {"client_ip": request.remote_addr, **request_facts(request.headers)}
     try:
         login = authenticate_bot(
-            token, settings=settings, mapping=mapping, security_manager=current_app.appbuilder.sm  # type: ignore[attr-defined]
+            token,
+            settings=settings,
+            mapping=mapping,
+            security_manager=current_app.appbuilder.sm,  # type: ignore[attr-defined]
         )
     except BotRefused as e:
         log.info("Refused a bot API request (client %s): %s: %s", e.client_id, e.code, e.message)
@@ -108,17 +119,20 @@ def authenticate_request(token: str) -> BotLogin | Response:
 
 
 def refusal_response(error: BotRefused) -> Response:
-    """Return the JSON refusal with an RFC 6750 challenge naming what was wrong."""
-    body: dict[str, Any] = {"error": error.code, "message": error.message}
+    """Return the refusal: a problem+json body like Airflow 2's, and an RFC 6750 challenge."""
+    body: dict[str, Any] = {
+        "title": _TITLES.get(error.http_status, "Error"),
+        "status": error.http_status,
+        "detail": error.message,
+        "error": error.code,
+    }
     if isinstance(error, AccessTokenRejected):
         body["reason"] = error.reason
-    challenge = "invalid_token" if error.http_status == 401 else "insufficient_scope"
-    return Response(
-        json.dumps(body),
-        status=error.http_status,
-        mimetype="application/json",
-        headers={"WWW-Authenticate": www_authenticate(challenge, error.message)},
-    )
+    headers = {}
+    if error.http_status in (401, 403):
+        challenge = "invalid_token" if error.http_status == 401 else "insufficient_scope"
+        headers["WWW-Authenticate"] = www_authenticate(challenge, error.message)
+    return Response(json.dumps(body), status=error.http_status, mimetype="application/problem+json", headers=headers)
 
 
 def requires_authentication(function: T) -> T:
@@ -131,7 +145,7 @@ def requires_authentication(function: T) -> T:
             return Response("Unauthorized", 401, {"WWW-Authenticate": 'Bearer realm="Airflow"'})
         outcome = authenticate_request(token)
         if isinstance(outcome, Response):
-            return outcome
+            abort(outcome)  # a refused bearer token must not fall through to the anonymous (Public) user
         return function(*args, **kwargs)
 
     return cast("T", decorated)

@@ -11,6 +11,7 @@ this process rejects the next API call at once (other processes within ``[fab] c
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -181,11 +182,10 @@ def remember_groups(engine: Engine, user_ids: Iterable[int], groups: Iterable[st
 
 def forget_cached_user(user_id: int) -> None:
     """Drop ``user_id`` from the FAB auth manager's user cache in this process (if loaded)."""
-    try:
-        from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
-    except ImportError:  # pragma: no cover - not running inside Airflow
+    module = sys.modules.get("airflow.providers.fab.auth_manager.fab_auth_manager")
+    if module is None:  # not inside the api-server (e.g. the CLI): no cache here to drop
         return
-    cache = getattr(FabAuthManager, "cache", None)
+    cache = getattr(module.FabAuthManager, "cache", None)
     if cache is not None:
         try:
             cache.pop(user_id, None)

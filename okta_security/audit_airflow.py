@@ -28,7 +28,8 @@ OWNER_MAX_LENGTH = 500  # log.owner is String(500)
 def write_log_row(record: AuditRecord) -> None:
     """Insert ``record`` into Airflow's ``log`` table in a session of its own."""
     from airflow.models.log import Log
-    from airflow.utils.session import create_session
+
+    from okta_security.compat import unscoped_session  # Airflow 2.11 has no create_session(scoped=False)
 
     extra = dict(record.fields)
     extra.setdefault("source", "okta_security")
@@ -39,7 +40,7 @@ def write_log_row(record: AuditRecord) -> None:
         extra=json.dumps(extra, default=str, sort_keys=True),
     )
     row.dttm = record.timestamp
-    with create_session(scoped=False) as session:
+    with unscoped_session() as session:
         session.add(row)
 
 

@@ -20,12 +20,12 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
+from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 from fastapi import FastAPI, HTTPException, status
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from flask import current_app
 
-from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 from okta_security.bots import (
     BotLogin,
     audit_exchange,
@@ -39,6 +39,7 @@ from okta_security.errors import AccessTokenRejected, BotRefused
 
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
+
     from okta_security.mapping import MappingStore
     from okta_security.settings import OktaSettings
 
@@ -88,7 +89,6 @@ class OktaFabAuthManager(FabAuthManager):
         if expiration_time_in_seconds is None:
             return super().generate_jwt(user)
         return super().generate_jwt(user, expiration_time_in_seconds=expiration_time_in_seconds)
-
 
     def get_url_logout(self) -> str | None:
         """Send the UI's logout (``/api/v2/auth/logout``) to okta_security's view that also ends the Okta session."""

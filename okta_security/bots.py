@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,8 @@ from okta_security.errors import BotRefused, ServiceUserConflict, ServiceUserIna
 from okta_security.oidc import JwksCache
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from okta_security.clients import BotGrant
     from okta_security.mapping import RoleMapping
     from okta_security.settings import OktaSettings
@@ -138,7 +139,9 @@ def upsert_service_user(sm: Any, grant: BotGrant) -> tuple[Any, bool, tuple[str,
             created = _create(sm, grant, email, roles)
             if created is None:
                 continue  # a concurrent exchange created it first: read theirs
-            log.info("Created service user %s for Okta client %s with roles %s", grant.username, grant.client_id, wanted)
+            log.info(
+                "Created service user %s for Okta client %s with roles %s", grant.username, grant.client_id, wanted
+            )
             return created, True, None
         if (user.email or "").lower() != email:
             raise ServiceUserConflict(

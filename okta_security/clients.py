@@ -163,8 +163,11 @@ class _Parser:
             item_lines = getattr(value, "item_lines", None) or [line] * len(value)
             items = list(zip(value, item_lines, strict=False))
         else:
-            self.report(line, f"roles of {what} must be a list of role names or one role name, not a {_kind(value)}",
-                        "write e.g. [Viewer] or Viewer")
+            self.report(
+                line,
+                f"roles of {what} must be a list of role names or one role name, not a {_kind(value)}",
+                "write e.g. [Viewer] or Viewer",
+            )
             return None
         if not items:
             self.report(line, f"empty role list for {what}", "list at least one role, e.g. [Viewer], or remove it")
@@ -174,8 +177,11 @@ class _Parser:
         for item, item_line in items:
             if not isinstance(item, str) or not item.strip():
                 shown = "an empty name" if isinstance(item, str) else f"a {_kind(item)}"
-                self.report(item_line, f"role {item!r} for {what} is {shown}, not a role name",
-                            "write the role name as text, e.g. Viewer")
+                self.report(
+                    item_line,
+                    f"role {item!r} for {what} is {shown}, not a role name",
+                    "write the role name as text, e.g. Viewer",
+                )
                 ok = False
             elif not self.check_role(item, item_line):
                 ok = False
@@ -188,8 +194,11 @@ class _Parser:
         what = f"client {client_id!r}"
         if not isinstance(value, dict) or not value:
             shown = "an empty mapping" if isinstance(value, dict) else f"a {_kind(value)}"
-            self.report(line, f"'scopes' of {what} must map Okta scopes to roles, not {shown}",
-                        "write one 'scope.name: [Role]' entry per line, indented under 'scopes:'")
+            self.report(
+                line,
+                f"'scopes' of {what} must map Okta scopes to roles, not {shown}",
+                "write one 'scope.name: [Role]' entry per line, indented under 'scopes:'",
+            )
             return None
         key_lines, value_lines = _lines(value, "key_lines"), _lines(value, "value_lines")
         table: dict[str, tuple[str, ...]] = {}
@@ -197,8 +206,11 @@ class _Parser:
         for scope, roles_value in value.items():
             scope_line = key_lines.get(scope, line)
             if not isinstance(scope, str) or not _SCOPE.match(scope):
-                self.report(scope_line, f"{scope!r} is not an OAuth scope name (in 'scopes' of {what})",
-                            "write the custom scope exactly as defined in Okta, e.g. airflow.trigger")
+                self.report(
+                    scope_line,
+                    f"{scope!r} is not an OAuth scope name (in 'scopes' of {what})",
+                    "write the custom scope exactly as defined in Okta, e.g. airflow.trigger",
+                )
                 ok = False
                 continue
             roles = self.roles(roles_value, value_lines.get(scope, scope_line), f"scope {scope!r} of {what}")
@@ -214,8 +226,11 @@ class _Parser:
             roles = self.roles(value, value_line, f"client {client_id!r}")
             return None if roles is None else ClientRule(client_id, _username(client_id), roles, {}, line)
         if not isinstance(value, dict):
-            self.report(line, f"client {client_id!r} must have roles or a mapping with 'roles'/'scopes', "
-                        f"not a {_kind(value)}", "write e.g. 'roles: [Viewer]' indented under the client ID")
+            self.report(
+                line,
+                f"client {client_id!r} must have roles or a mapping with 'roles'/'scopes', not a {_kind(value)}",
+                "write e.g. 'roles: [Viewer]' indented under the client ID",
+            )
             return None
         key_lines, value_lines = _lines(value, "key_lines"), _lines(value, "value_lines")
         ok = True
@@ -223,8 +238,11 @@ class _Parser:
             if key not in ENTRY_KEYS:
                 close = difflib.get_close_matches(str(key), ENTRY_KEYS, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.report(key_lines.get(key, line), f"unknown key {key!r} for client {client_id!r}{hint}",
-                            "use only " + ", ".join(ENTRY_KEYS))
+                self.report(
+                    key_lines.get(key, line),
+                    f"unknown key {key!r} for client {client_id!r}{hint}",
+                    "use only " + ", ".join(ENTRY_KEYS),
+                )
                 ok = False
         username = _username(client_id)
         if "name" in value:
@@ -232,8 +250,11 @@ class _Parser:
             if isinstance(name, str) and _NAME.match(name):
                 username = SERVICE_USER_PREFIX + name
             else:
-                self.report(name_line, f"name {name!r} of client {client_id!r} cannot be part of a username",
-                            "use letters, digits, '.', '_' or '-' (at most 60), e.g. ci-pipeline")
+                self.report(
+                    name_line,
+                    f"name {name!r} of client {client_id!r} cannot be part of a username",
+                    "use letters, digits, '.', '_' or '-' (at most 60), e.g. ci-pipeline",
+                )
                 ok = False
         roles: tuple[str, ...] | None = ()
         if "roles" in value:
@@ -242,8 +263,11 @@ class _Parser:
         if "scopes" in value:
             scope_roles = self.scopes(value["scopes"], value_lines.get("scopes", line), client_id)
         if "roles" not in value and "scopes" not in value:
-            self.report(line, f"client {client_id!r} grants no role",
-                        "add 'roles: [Viewer]' (or 'scopes:' mapping scopes to roles), or remove the client")
+            self.report(
+                line,
+                f"client {client_id!r} grants no role",
+                "add 'roles: [Viewer]' (or 'scopes:' mapping scopes to roles), or remove the client",
+            )
             return None
         if not ok or roles is None or scope_roles is None:
             return None
@@ -254,8 +278,11 @@ class _Parser:
         if value is None:
             return EMPTY_CLIENTS
         if not isinstance(value, dict):
-            self.report(line, f"'clients' must map Okta client IDs to roles, not a {_kind(value)}",
-                        "write one '<client ID>: [Role]' entry per line, indented under 'clients:'")
+            self.report(
+                line,
+                f"'clients' must map Okta client IDs to roles, not a {_kind(value)}",
+                "write one '<client ID>: [Role]' entry per line, indented under 'clients:'",
+            )
             return EMPTY_CLIENTS
         key_lines, value_lines = _lines(value, "key_lines"), _lines(value, "value_lines")
         rules: dict[str, ClientRule] = {}
@@ -264,21 +291,30 @@ class _Parser:
         for client_id, entry in value.items():
             key_line = key_lines.get(client_id, line)
             if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
-                self.report(key_line, f"{client_id!r} is not an Okta client ID",
-                            "copy the Client ID from the Okta app's General tab (e.g. 0oa8f5j3ecb5w3dF85d7); quote it")
+                self.report(
+                    key_line,
+                    f"{client_id!r} is not an Okta client ID",
+                    "copy the Client ID from the Okta app's General tab (e.g. 0oa8f5j3ecb5w3dF85d7); quote it",
+                )
                 continue
             twin = folded_ids.setdefault(client_id.casefold(), client_id)
             if twin != client_id:
-                self.report(key_line, f"client {client_id!r} differs from {twin!r} only in letter case",
-                            "keep one entry per client (their service users would collide)")
+                self.report(
+                    key_line,
+                    f"client {client_id!r} differs from {twin!r} only in letter case",
+                    "keep one entry per client (their service users would collide)",
+                )
                 continue
             rule = self.entry(client_id, entry, key_line, value_lines.get(client_id, key_line))
             if rule is None:
                 continue
             owner = usernames.setdefault(rule.username.casefold(), client_id)
             if owner != client_id:
-                self.report(key_line, f"clients {owner!r} and {client_id!r} would share the service user "
-                            f"{rule.username!r}", "give each client its own 'name'")
+                self.report(
+                    key_line,
+                    f"clients {owner!r} and {client_id!r} would share the service user {rule.username!r}",
+                    "give each client its own 'name'",
+                )
                 continue
             rules[client_id] = rule
         return ClientMap(rules)

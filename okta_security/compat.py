@@ -22,7 +22,10 @@ server command              ``airflow api-server``                      ``airflo
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -120,3 +123,26 @@ def with_session_property(cls: type[Any]) -> type[Any]:
     if not hasattr(cls, "session"):
         cls.session = property(lambda self: self.get_session)
     return cls
+
+
+@contextlib.contextmanager
+def unscoped_session() -> Iterator[Any]:
+    """Yield a database session of its own (not the request's), committed at exit, rolled back on error."""
+    from airflow.utils.session import create_session
+
+    if "scoped" in inspect.signature(create_session).parameters:  # Airflow 3
+        with create_session(scoped=False) as session:
+            yield session
+        return
+    from airflow import settings  # Airflow 2.11: a plain session on Airflow's engine
+    from sqlalchemy.orm import Session
+
+    session = Session(bind=settings.engine)
+    try:
+        yield session
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()

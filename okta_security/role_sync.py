@@ -183,13 +183,21 @@ def _check_declared_permissions(sm: Any, specs: Iterable[RoleSpec]) -> None:
 
 
 def _apply(sm: Any, changes: Iterable[RoleChange], desired: Mapping[str, frozenset[Permission]]) -> None:
-    """Write the changed roles in one transaction (new permission rows are committed as FAB creates them)."""
+    """Write the changed roles in one transaction.
+
+    Only new permission rows (an action on a resource, granted to nobody yet) are committed
+    earlier, by FAB's ``create_permission``; roles and their grants change together or not at all.
+    """
     perms = _all_permissions(sm)
     targets = []
     for change in changes:
         if change.role in BUILTIN_ROLES:  # roles_as_code refuses these already; never write one
             raise RoleSyncError([f"refusing to change built-in role {change.role!r}"])
-        role = sm.find_role(change.role) or sm.add_role(change.role)
+        role = sm.find_role(change.role)
+        if role is None:  # created in the same transaction as its permissions (sm.add_role would commit)
+            role = sm.role_model()
+            role.name = change.role
+            sm.session.add(role)
         wanted = []
         for key in sorted(desired[change.role]):
             perm = perms.get(key)
@@ -234,6 +242,7 @@ class RoleSyncer:
         self._check_interval = check_interval
         self._lock = threading.Lock()
         self._synced: tuple[str, str] | None = None  # (mapping digest, DAG fingerprint) last synced
+        self._attempted: str | None = None  # mapping digest of the last attempt, successful or not
         self._last_check = float("-inf")
         self.last_report: SyncReport | None = None
         self.last_error: Exception | None = None
@@ -244,20 +253,21 @@ class RoleSyncer:
             return self._sync(mapping, reason)
 
     def maybe_resync(self, mapping: RoleMapping) -> None:
-        """From the login path: re-sync if the mapping or the set of DAG ids changed (cheap; never raises)."""
+        """From the login path: re-sync if the mapping or the set of DAG ids changed (cheap; never raises).
+
+        Looks at the DAG list at most every ``check_interval`` seconds per mapping version, and
+        retries a failed sync no more often than that either.
+        """
         if not mapping.roles:
             return
         now = self._clock()
-        if (
-            self._synced is not None
-            and self._synced[0] == mapping.digest
-            and now - self._last_check < self._check_interval
-        ):
+        if self._attempted == mapping.digest and now - self._last_check < self._check_interval:
             return
         if not self._lock.acquire(blocking=False):
             return  # another request is syncing right now
         try:
             self._last_check = now
+            self._attempted = mapping.digest
             try:
                 dags = fingerprint(dag_ids_in(self._sm.session))
             except Exception:
@@ -265,11 +275,14 @@ class RoleSyncer:
                 self._sm.session.rollback()
                 return
             if self._synced != (mapping.digest, dags):
-                self._sync(mapping, "DAGs or mapping changed" if self._synced else "first login since start")
+                reason = "the DAGs or the mapping changed" if self._synced else "first login since start"
+                self._sync(mapping, reason)
         finally:
             self._lock.release()
 
     def _sync(self, mapping: RoleMapping, reason: str) -> SyncReport | None:
+        self._attempted = mapping.digest
+        self._last_check = self._clock()
         if not mapping.roles:
             return None
         try:
@@ -299,7 +312,6 @@ class RoleSyncer:
         self.last_error = None
         self.last_report = report
         self._synced = (mapping.digest, report.dag_fingerprint)
-        self._last_check = self._clock()
         log.info("Declared roles from %s (%s): %s", mapping.source, reason, report.summary())
         if report.applied:
             audit_event(

@@ -208,14 +208,19 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         remote.framework.clear_state_data(session, state)
         token = self._exchange_code(remote, args.get("code", ""), state_data)
         g.okta_id_token = token.get("id_token")  # for logout's id_token_hint (views keep it in the session)
-        claims = verify_id_token(
-            token.get("id_token", ""),
-            jwks=self.okta_jwks,
-            issuer=self.okta_settings.issuer,
-            client_id=self.okta_settings.client_id,
-            nonce=state_data.get("nonce"),
-            leeway=self.okta_settings.clock_skew_seconds,
-        )
+        try:
+            claims = verify_id_token(
+                token.get("id_token", ""),
+                jwks=self.okta_jwks,
+                issuer=self.okta_settings.issuer,
+                client_id=self.okta_settings.client_id,
+                nonce=state_data.get("nonce"),
+                leeway=self.okta_settings.clock_skew_seconds,
+            )
+        except requests.RequestException as e:  # fetching the JWKS (first load, or after a key rotation)
+            raise OktaUnavailable(
+                "Okta is not answering (its signing keys could not be loaded). Try again in a minute."
+            ) from e
         login_audit.note_claims(claims)
         userinfo = None
         in_id_token = has_groups_claim(claims, self.okta_settings.groups_claim)

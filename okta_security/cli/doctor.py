@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -40,11 +41,14 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run every check against this environment; print the report; return 0 or 1."""
-    facts, airflow_error = _airflow_facts()
-    with requests.Session() as http:
-        http.headers["User-Agent"] = f"okta-airflow-doctor/{__version__}"
-        ctx = DoctorContext(environ=os.environ, airflow=facts, airflow_error=airflow_error, http=http)
-        results = run_checks(ctx)
+    out = sys.stdout
+    # Airflow (and webserver_config.py) may print while imported; stdout carries only the report.
+    with contextlib.redirect_stdout(sys.stderr):
+        facts, airflow_error = _airflow_facts()
+        with requests.Session() as http:
+            http.headers["User-Agent"] = f"okta-airflow-doctor/{__version__}"
+            ctx = DoctorContext(environ=os.environ, airflow=facts, airflow_error=airflow_error, http=http)
+            results = run_checks(ctx)
     if args.json:
         report = {
             "ok": exit_code(results) == 0,
@@ -52,11 +56,11 @@ def run(args: argparse.Namespace) -> int:
             "summary": summary(results),
             "checks": [r.as_dict() for r in results],
         }
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report, indent=2), file=out)
     else:
         airflow = f"Airflow {facts.version}" if facts else "Airflow not importable"
         header = f"okta-airflow doctor ({airflow}, okta_security {__version__})"
-        print(render_text(results, header=header, ascii_only=not _can_print("✓✗")))
+        print(render_text(results, header=header, ascii_only=not _can_print("✓✗", out)), file=out)
     return exit_code(results)
 
 
@@ -72,9 +76,9 @@ def _airflow_facts() -> tuple[Any, str]:
         return None, f"{type(e).__name__}: {e}"
 
 
-def _can_print(text: str) -> bool:
+def _can_print(text: str, stream: Any) -> bool:
     try:
-        text.encode(sys.stdout.encoding or "ascii")
+        text.encode(getattr(stream, "encoding", None) or "ascii")
     except (UnicodeEncodeError, LookupError):
         return False
     return True

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -26,6 +27,8 @@ from okta_security.roles_as_code import BUILTIN_ROLES
 
 if TYPE_CHECKING:
     import argparse
+
+    from okta_security.role_sync import SyncReport
 
 EXIT_WARNINGS = 3
 GROUPS_FILTER_ENV = "OKTA_GROUPS_FILTER"
@@ -154,7 +157,8 @@ def read_database(args: argparse.Namespace) -> DatabaseView:
         try:
             from okta_security.role_sync import airflow_database_url
 
-            url = airflow_database_url()
+            with contextlib.redirect_stdout(sys.stderr):  # Airflow may log to stdout while it loads
+                url = airflow_database_url()
             where = "Airflow's [database] sql_alchemy_conn"
         except ImportError:
             return DatabaseView(None, None, "role names NOT checked: Airflow is not installed here (pass --db-url URL)")
@@ -354,10 +358,8 @@ def run_explain(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- sync-roles
 
 
-def run_sync(args: argparse.Namespace) -> int:
-    """Run sync-roles against Airflow's configured database."""
-    path = mapping_path(args.file)
-    raw = _read(path)
+def _sync_with_airflow(raw: bytes, path: str, *, dry_run: bool) -> tuple[RoleMapping, SyncReport]:
+    """Validate as the webserver does and sync, with FAB's appless security manager on Airflow's database."""
     try:
         from airflow import settings
         from airflow.providers.fab.www.security_appless import ApplessAirflowSecurityManager
@@ -372,9 +374,17 @@ def run_sync(args: argparse.Namespace) -> int:
         sm = ApplessAirflowSecurityManager(session=session)
         known = {role.name for role in sm.get_all_roles()} | set(BUILTIN_ROLES)
         mapping = parse_mapping(raw, source=path, known_roles=known)  # exactly the webserver's validation
-        report = sync_roles(sm, mapping.roles, dry_run=args.dry_run)
+        return mapping, sync_roles(sm, mapping.roles, dry_run=dry_run)
     finally:
         session.close()
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    """Run sync-roles against Airflow's configured database."""
+    path = mapping_path(args.file)
+    raw = _read(path)
+    with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; keep it for our report (--json)
+        mapping, report = _sync_with_airflow(raw, path, dry_run=args.dry_run)
     if args.json:
         print(
             json.dumps(

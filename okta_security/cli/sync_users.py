@@ -88,34 +88,45 @@ class Progress:
         self._width = max(self._width, len(text))
 
 
-def keep_stdout_for_the_report() -> None:
-    """Send log lines and audit JSON lines to stderr: stdout carries the plan or the ``--json`` report.
+def keep_stdout_for_the_report() -> TextIO:
+    """Point ``sys.stdout`` at stderr for everything but the report; return the real stdout.
 
-    Importing Airflow installs its logging configuration, whose console handler writes to stdout.
+    Airflow's logging configuration (installed on import) writes log lines to stdout, and so would
+    audit JSON lines by default; stdout must carry only the plan or the ``--json`` report.
     """
     import logging
     import os
 
-    import airflow.settings  # noqa: F401 - Airflow configures logging on import
-
     from okta_security import audit
 
+    report_stream = sys.stdout
+    sys.stdout = sys.stderr
+    import airflow.settings  # noqa: F401 - Airflow configures logging on import, now towards stderr
+
     loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
-    for logger in loggers:
+    for logger in loggers:  # handlers made before the switch (e.g. Airflow imported earlier)
         for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is sys.stdout:
+            if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is report_stream:
                 handler.setStream(sys.stderr)
     spec = os.environ.get(audit.HANDLER_ENV, audit.DEFAULT_HANDLER)
     audit.configure("stderr" if spec.strip().lower() == "stdout" else spec)
+    return report_stream
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the sync; return the exit code."""
-    from okta_security.user_sync_runner import GuardTripped, run_from_env
-
     if args.max_deactivations is not None and args.max_deactivations < 0:
         raise UsageError("--max-deactivations must be 0 or more")
-    keep_stdout_for_the_report()
+    out = keep_stdout_for_the_report()
+    try:
+        return _run(args, out)
+    finally:
+        sys.stdout = out
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from okta_security.user_sync_runner import GuardTripped, run_from_env
+
     progress = Progress(sys.stderr, enabled=not args.no_progress)
     try:
         report = run_from_env(
@@ -133,10 +144,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.done()
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        print(json.dumps(report.as_dict(), indent=2), file=out)
     else:
-        print_plan(report, sys.stdout)
-    print_summary(report, sys.stderr if args.json else sys.stdout)
+        print_plan(report, out)
+    print_summary(report, sys.stderr if args.json else out)
     if report.failed:
         return EXIT_FAILURE
     return EXIT_CHANGED if report.plan.changes else EXIT_OK

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -17,6 +17,9 @@ from joserfc.jwk import KeySet, RSAKey
 
 from okta_local_idp.config import ConfigError, parse_config
 from okta_local_idp.server import IdpHandle, serve_in_thread
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.local_idp
 
@@ -55,20 +58,34 @@ def token_url(idp: IdpHandle) -> str:
 
 def assertion(idp: IdpHandle, *, key: RSAKey = BOT_KEY, client_id: str = "jwt-bot", **over) -> str:
     now = int(time.time())
-    claims = {"iss": client_id, "sub": client_id, "aud": token_url(idp), "iat": now, "exp": now + 300,
-              "jti": uuid.uuid4().hex, **over}
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": token_url(idp),
+        "iat": now,
+        "exp": now + 300,
+        "jti": uuid.uuid4().hex,
+        **over,
+    }
     return jwt.encode({"alg": "RS256", "kid": BOT_KEY.kid}, {k: v for k, v in claims.items() if v is not None}, key)
 
 
 def with_assertion(idp: IdpHandle, signed: str, scope: str = "airflow.api") -> requests.Response:
-    data = {"grant_type": "client_credentials", "scope": scope, "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": signed}
+    data = {
+        "grant_type": "client_credentials",
+        "scope": scope,
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": signed,
+    }
     return requests.post(token_url(idp), data=data, timeout=10)
 
 
 def with_secret(idp: IdpHandle, scope: str = "airflow.api", secret: str = "secret-bot-secret") -> requests.Response:
     return requests.post(
-        token_url(idp), data={"grant_type": "client_credentials", "scope": scope}, auth=("secret-bot", secret), timeout=10
+        token_url(idp),
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=("secret-bot", secret),
+        timeout=10,
     )
 
 
@@ -85,7 +102,10 @@ def test_secret_basic_token_has_oktas_claims(idp: IdpHandle) -> None:
     claims = verify(idp, body["access_token"])
     assert set(claims) == {"ver", "jti", "iss", "aud", "iat", "exp", "cid", "scp", "sub"}
     assert (claims["iss"], claims["aud"], claims["cid"], claims["sub"]) == (
-        idp.issuer, "api://airflow", "secret-bot", "secret-bot"
+        idp.issuer,
+        "api://airflow",
+        "secret-bot",
+        "secret-bot",
     )
     assert claims["scp"] == ["airflow.api", "airflow.trigger"]
     assert claims["exp"] - claims["iat"] == 3600
@@ -132,7 +152,10 @@ def test_a_client_assertion_is_single_use(idp: IdpHandle) -> None:
 def test_a_secret_client_cannot_use_an_assertion_and_vice_versa(idp: IdpHandle) -> None:
     assert with_assertion(idp, assertion(idp, client_id="secret-bot")).status_code == 401
     response = requests.post(
-        token_url(idp), data={"grant_type": "client_credentials", "scope": "airflow.api"}, auth=("jwt-bot", "x"), timeout=10
+        token_url(idp),
+        data={"grant_type": "client_credentials", "scope": "airflow.api"},
+        auth=("jwt-bot", "x"),
+        timeout=10,
     )
     assert response.status_code == 401
 
@@ -150,16 +173,24 @@ def test_introspection_reports_the_servers_audience(idp: IdpHandle) -> None:
     )
     assert response.status_code == 200
     body = response.json()
-    assert (body["active"], body["aud"], body["client_id"], body["sub"]) == (True, "api://airflow", "secret-bot", "secret-bot")
+    assert (body["active"], body["aud"], body["client_id"], body["sub"]) == (
+        True,
+        "api://airflow",
+        "secret-bot",
+        "secret-bot",
+    )
 
 
 def test_signing_key_rotation(idp: IdpHandle) -> None:
     before = with_secret(idp).json()["access_token"]
-    old_kid = jwt.decode(before, KeySet.import_key_set(requests.get(f"{idp.issuer}/v1/keys", timeout=10).json())).header["kid"]
+    old_kid = jwt.decode(
+        before, KeySet.import_key_set(requests.get(f"{idp.issuer}/v1/keys", timeout=10).json())
+    ).header["kid"]
     rotated = requests.post(f"{idp.base_url}/__idp/keys/rotate", json={}, timeout=10).json()
     assert rotated["keys"] == [rotated["kid"], old_kid]  # new key first, old one still published
     after = with_secret(idp).json()["access_token"]
-    assert verify(idp, after) and verify(idp, before)
+    assert verify(idp, after)
+    assert verify(idp, before)
     new_kid = idp.rotate_signing_key(keep_previous=False)  # emergency: every old key withdrawn
     kids = [k["kid"] for k in requests.get(f"{idp.issuer}/v1/keys", timeout=10).json()["keys"]]
     assert kids == [new_kid]
@@ -178,7 +209,10 @@ def test_signing_key_rotation(idp: IdpHandle) -> None:
             {"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [BOT_KEY.as_dict(private=True)]}},
             "holds a private key",
         ),
-        ({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "RSA", "n": "x"}]}}, "not a usable"),
+        (
+            {"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "RSA", "n": "x"}]}},
+            "not a usable",
+        ),
     ],
 )
 def test_private_key_jwt_client_config_is_validated(client: dict, problem: str) -> None:

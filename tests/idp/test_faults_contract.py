@@ -182,3 +182,12 @@ def test_bad_fault_values_are_refused(local_idp: IdpHandle, faults: dict[str, An
     answer = requests.post(f"{local_idp.base_url}/__idp/faults", json=faults, timeout=10)
     assert answer.status_code == 400
     assert message in answer.json()["error"]
+
+
+def test_jwks_status_makes_the_keys_endpoint_fail(local_idp: IdpHandle, target: ContractTarget) -> None:
+    local_idp.set_faults(jwks_status=503)
+    answer = requests.get(f"{target.issuer}/v1/keys", timeout=10)
+    assert answer.status_code == 503
+    assert answer.json()["errorCode"] == "E0000009"
+    local_idp.clear_faults()
+    assert requests.get(f"{target.issuer}/v1/keys", timeout=10).status_code == 200

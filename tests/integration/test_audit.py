@@ -97,7 +97,7 @@ def test_successful_login_writes_rows_with_okta_identifiers_and_no_secrets(af: S
     assert extra["client_ip"] == "127.0.0.1"
     assert extra["request_id"] == request_id
     assert "airflow-admins" in extra["groups"]
-    everything = json.dumps(audit_rows(af.db_url, since_id=since))
+    everything = json.dumps(audit_rows(af.db_url, since_id=since), default=str)
     assert "eyJ" not in everything  # no JWT (ID/access token) anywhere
     assert "airflow-local-secret" not in everything
     assert "Admin-pass-1" not in everything

@@ -14,10 +14,9 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -30,6 +29,10 @@ from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
 from tests.conftest import _postgres_db
 from tests.integration.helpers import rewrite, user_roles, user_row
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
 AUDIENCE = "api://airflow"
@@ -141,8 +144,20 @@ def bots(request, tmp_path_factory) -> Iterator[BotStack]:
         (airflow.home / "dags" / f"{DAG_ID}.py").write_text(DAG_FILE)
         airflow.airflow("dags", "reserialize")
         airflow.airflow(
-            "users", "create", "--username", DB_USER[0], "--password", DB_USER[1], "--role", "Viewer",
-            "--firstname", "Pipeline", "--lastname", "DbUser", "--email", "pipeline-db-user@example.com",
+            "users",
+            "create",
+            "--username",
+            DB_USER[0],
+            "--password",
+            DB_USER[1],
+            "--role",
+            "Viewer",
+            "--firstname",
+            "Pipeline",
+            "--lastname",
+            "DbUser",
+            "--email",
+            "pipeline-db-user@example.com",
         )
         airflow.start()
         yield BotStack(airflow, idp, mapping, idp_config)
@@ -171,13 +186,23 @@ def okta_token(stack: BotStack, client_id: str, scope: str = SCOPE) -> str:
 def okta_token_private_key_jwt(stack: BotStack, client_id: str = "ops-bot", scope: str = SCOPE) -> str:
     """Get an access token from the IdP authenticating with a signed client assertion."""
     now = int(time.time())
-    claims = {"iss": client_id, "sub": client_id, "aud": stack.token_endpoint, "iat": now, "exp": now + 300,
-              "jti": uuid.uuid4().hex}
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": stack.token_endpoint,
+        "iat": now,
+        "exp": now + 300,
+        "jti": uuid.uuid4().hex,
+    }
     assertion = jwt.encode({"alg": "RS256", "kid": OPS_KEY.kid}, claims, OPS_KEY)
     response = requests.post(
         stack.token_endpoint,
-        data={"grant_type": "client_credentials", "scope": scope, "client_assertion_type": ASSERTION_TYPE,
-              "client_assertion": assertion},
+        data={
+            "grant_type": "client_credentials",
+            "scope": scope,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion,
+        },
         timeout=30,
     )
     assert response.status_code == 200, response.text
@@ -393,8 +418,20 @@ def test_deactivated_service_user_is_refused(bots: BotStack):
 
 def test_a_service_username_taken_by_someone_else_is_not_taken_over(bots: BotStack):
     bots.airflow.airflow(
-        "users", "create", "--username", "svc-conflict", "--password", "Human-pass-1", "--role", "Admin",
-        "--firstname", "Human", "--lastname", "Admin", "--email", "human.admin@example.com",
+        "users",
+        "create",
+        "--username",
+        "svc-conflict",
+        "--password",
+        "Human-pass-1",
+        "--role",
+        "Admin",
+        "--firstname",
+        "Human",
+        "--lastname",
+        "Admin",
+        "--email",
+        "human.admin@example.com",
     )
     original = bots.mapping.read_text()
     rewrite(bots.mapping, original + "  conflict-bot: {name: conflict, roles: [Viewer]}\n")
@@ -475,3 +512,5 @@ def test_exchanges_make_no_call_to_okta_once_keys_are_cached(bots: BotStack, mon
     for token in tokens[1:]:
         assert exchange(bots, token).status_code == 201
     assert len(hits) == warm
+    requests.get(f"{bots.idp.issuer}/v1/keys", timeout=10)
+    assert len(hits) == warm + 1  # the counter does see fetches of the keys

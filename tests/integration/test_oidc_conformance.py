@@ -120,7 +120,7 @@ def reason_code(page: requests.Response) -> str | None:
 def assert_refusal_page(
     stack: Stack, session: requests.Session, page: requests.Response, code: str, reason: str | None
 ) -> None:
-    assert page.status_code == 403, page.text[:500]
+    assert page.status_code == (503 if code == "okta_unavailable" else 403), page.text[:500]
     assert reason_code(page) == code, html.unescape(page.text)[:800]
     if reason is not None:
         assert reason in html.unescape(page.text)
@@ -264,6 +264,26 @@ def test_rp_key_rotation_op_sign_key(rp: Stack, keep_previous: bool) -> None:
     loads_before = len(_KEYS_LOADED.findall(rp.airflow.log_path.read_text()))
     assert_logs_in_as_admin(rp, second)
     assert len(_KEYS_LOADED.findall(rp.airflow.log_path.read_text())) == loads_before + 1
+
+
+def test_jwks_outage_during_key_rotation_is_okta_unavailable(rp: Stack) -> None:
+    """Okta rotates its key and its JWKS endpoint fails just then: "try again" (503), no write, no 500.
+
+    Once the keys can be fetched again, the next login works without a restart.
+    """
+    ensure_known_viewer(rp)
+    put_users(rp, KNOWN_NOW_ADMIN)
+    idp(rp).rotate_signing_key(keep_previous=False)
+    idp(rp).set_faults(jwks_status=503)
+    wait_out_jwks_refetch_limit()
+    session, final = okta_login(rp.url, KNOWN_NOW_ADMIN.login, KNOWN_NOW_ADMIN.password)
+    assert_refusal_page(rp, session, final, "okta_unavailable", "signing keys")
+    assert user_roles(rp.db_url, KNOWN_NOW_ADMIN.login) == {"Viewer"}
+    idp(rp).clear_faults()
+    wait_out_jwks_refetch_limit()
+    new = newcomer()
+    put_users(rp, new, KNOWN_NOW_ADMIN)
+    assert_logs_in_as_admin(rp, new)
 
 
 # -- userinfo, discovery -----------------------------------------------------------------------

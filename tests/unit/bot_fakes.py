@@ -10,8 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -21,6 +20,9 @@ from okta_security import bots
 from okta_security.mapping import MappingStore
 from okta_security.oidc import JwksCache
 from okta_security.settings import OktaSettings, load_settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ISSUER = "https://dev-1.okta.com/oauth2/default"
 AUDIENCE = "api://airflow"
@@ -73,9 +75,7 @@ class FakeSession:
         while self.before_commit:
             self.before_commit.pop(0)()
         for user in self.pending:
-            if any(
-                u.username.lower() == user.username.lower() or u.email == user.email for u in self.sm.users
-            ):
+            if any(u.username.lower() == user.username.lower() or u.email == user.email for u in self.sm.users):
                 self.pending = []
                 raise IntegrityError("INSERT INTO ab_user", {}, Exception("duplicate key"))
         for user in self.pending:
@@ -122,8 +122,17 @@ class FakeSecurityManager:
 def okta_token(client_id: str = "ci-bot", scopes: tuple[str, ...] = ("airflow.api",), **over: Any) -> str:
     """Return an access token shaped and signed like Okta's client-credentials tokens."""
     now = int(time.time())
-    claims = {"ver": 1, "jti": f"AT.{client_id}.{now}.{len(scopes)}", "iss": ISSUER, "aud": AUDIENCE,
-              "iat": now - 5, "exp": now + 3600, "cid": client_id, "scp": list(scopes), "sub": client_id}
+    claims = {
+        "ver": 1,
+        "jti": f"AT.{client_id}.{now}.{len(scopes)}",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now - 5,
+        "exp": now + 3600,
+        "cid": client_id,
+        "scp": list(scopes),
+        "sub": client_id,
+    }
     claims.update(over)
     return jwt.encode({"alg": "RS256", "kid": KEY.kid}, claims, KEY)
 

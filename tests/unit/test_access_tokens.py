@@ -107,7 +107,12 @@ def test_a_valid_client_credentials_token(key):
     verified = validate(sign(key, okta_claims(scp=["airflow.api", "extra"])), JwksCache(Published(key)))
     assert verified.client_id == CLIENT
     assert verified.scopes == frozenset({"airflow.api", "extra"})
-    assert (verified.jti, verified.issued_at, verified.expires_at, verified.key_id) == ("AT.abc", NOW - 10, NOW + 3600, "k1")
+    assert (verified.jti, verified.issued_at, verified.expires_at, verified.key_id) == (
+        "AT.abc",
+        NOW - 10,
+        NOW + 3600,
+        "k1",
+    )
 
 
 def test_no_call_to_okta_per_validation_once_keys_are_cached(key):

@@ -14,6 +14,7 @@ import types
 import pytest
 from flask import Flask, Response, g, jsonify
 from flask_login import LoginManager, current_user
+from werkzeug.exceptions import HTTPException
 
 from okta_security import airflow2_api_auth
 from okta_security.audit import register_sink, unregister_sink
@@ -73,20 +74,27 @@ def test_no_bearer_token_is_left_to_the_next_backend(app):
 def test_refusals_say_what_is_wrong_in_body_and_challenge(app, token, status, challenge, error, words):
     response = get(app, token)
     assert response.status_code == status
-    assert response.json["error"] == error
-    assert words in response.json["message"]
+    assert response.mimetype == "application/problem+json"
+    assert (response.json["status"], response.json["error"]) == (status, error)
+    assert words in response.json["detail"]
     challenge_header = response.headers["WWW-Authenticate"]
     assert f'error="{challenge}"' in challenge_header
-    assert words in challenge_header  # Airflow 2 keeps only the last backend's headers: the reason must be there
+    assert words in challenge_header
 
 
 def test_airflow2_check_authentication_contract(app):
-    # Airflow 2: ``auth.requires_authentication(Response)()`` must answer 200 to mean "authenticated".
+    # Airflow 2 calls ``auth.requires_authentication(Response)()`` per backend: 200 = authenticated,
+    # any other answer = try the next backend. A refused bearer token stops the request instead:
+    # falling through would make it anonymous (FAB's AUTH_ROLE_PUBLIC) and hide the reason.
     with app.test_request_context("/api/v1/dags", headers={"Authorization": f"Bearer {okta_token()}"}):
         assert airflow2_api_auth.requires_authentication(Response)().status_code == 200
         assert g.user.username == "svc-ci"
+    with app.test_request_context("/api/v1/dags", headers={"Authorization": "Basic dXNlcjpwYXNz"}):
+        assert airflow2_api_auth.requires_authentication(Response)().status_code == 401  # not ours: next backend
     with app.test_request_context("/api/v1/dags", headers={"Authorization": "Bearer not-a-token"}):
-        assert airflow2_api_auth.requires_authentication(Response)().status_code == 401
+        with pytest.raises(HTTPException) as info:
+            airflow2_api_auth.requires_authentication(Response)()
+        assert info.value.response.status_code == 401
 
 
 def test_one_audit_event_per_okta_token(app):
@@ -112,7 +120,8 @@ def test_seen_tokens_stay_bounded():
     for i in range(100):
         assert seen.first_time(f"AT.{i}", expires_at=2**40)
     assert len(seen._expiry) <= 10
-    assert seen.first_time(None, 0) and seen.first_time(None, 0)
+    assert seen.first_time(None, 0)
+    assert seen.first_time(None, 0)  # tokens without a jti are audited every time
 
 
 def test_init_app_refuses_to_start_without_okta_config():

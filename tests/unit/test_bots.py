@@ -56,7 +56,12 @@ def test_first_exchange_creates_a_passwordless_service_user():
     sm = FakeSecurityManager()
     user, created, before = bots.upsert_service_user(sm, GRANT)
     assert (created, before) == (True, None)
-    assert (user.username, user.email, user.password, user.active) == ("svc-ci", "ci-bot@okta-clients.invalid", None, True)
+    assert (user.username, user.email, user.password, user.active) == (
+        "svc-ci",
+        "ci-bot@okta-clients.invalid",
+        None,
+        True,
+    )
     assert [r.name for r in user.roles] == ["Viewer"]
 
 
@@ -106,7 +111,9 @@ def test_a_deactivated_service_user_stays_deactivated():
 
 def test_a_concurrent_first_exchange_reuses_the_winner():
     sm = FakeSecurityManager()
-    winner = FakeUser(None, "svc-ci", "svc-ci", "(Okta client)", "ci-bot@okta-clients.invalid", roles=[sm.roles["Viewer"]])
+    winner = FakeUser(
+        None, "svc-ci", "svc-ci", "(Okta client)", "ci-bot@okta-clients.invalid", roles=[sm.roles["Viewer"]]
+    )
     sm.session.before_commit.append(lambda: sm.users.append(winner))  # another request commits first
     user, created, before = bots.upsert_service_user(sm, GRANT)
     assert (user is winner, created, before) == (True, False, ("Viewer",))
@@ -131,7 +138,9 @@ def test_authenticate_bot_end_to_end(tmp_path, monkeypatch):
     sm = FakeSecurityManager()
     for _ in range(3):
         login = bots.authenticate_bot(
-            okta_token(scopes=("airflow.api", "airflow.trigger")), settings=settings, mapping=store.current(),
+            okta_token(scopes=("airflow.api", "airflow.trigger")),
+            settings=settings,
+            mapping=store.current(),
             security_manager=sm,
         )
     assert login.user.username == "svc-ci"
@@ -160,7 +169,9 @@ def test_authenticate_bot_refusals(tmp_path, monkeypatch, token, error, code):
 
 @responses.activate
 def test_fetch_jwks_follows_discovery():
-    responses.get(f"{ISSUER}/.well-known/openid-configuration", json={"issuer": ISSUER, "jwks_uri": f"{ISSUER}/v1/keys"})
+    responses.get(
+        f"{ISSUER}/.well-known/openid-configuration", json={"issuer": ISSUER, "jwks_uri": f"{ISSUER}/v1/keys"}
+    )
     responses.get(f"{ISSUER}/v1/keys", json={"keys": [KEY.as_dict(private=False)]})
     assert bots.fetch_jwks(ISSUER, 5)["keys"][0]["kid"] == KEY.kid
 
@@ -186,7 +197,9 @@ def test_audit_events_carry_no_token(tmp_path, monkeypatch):
     register_sink("test_bots", records.append)
     try:
         token = okta_token()
-        login = bots.authenticate_bot(token, settings=settings, mapping=store.current(), security_manager=FakeSecurityManager())
+        login = bots.authenticate_bot(
+            token, settings=settings, mapping=store.current(), security_manager=FakeSecurityManager()
+        )
         bots.audit_exchange(login, via="test", request_id="r-1")
         refused = UnmappedClient("no", client_id="ci-bot")
         bots.audit_refusal(refused, via="test", mapping=store.current())
@@ -199,4 +212,8 @@ def test_audit_events_carry_no_token(tmp_path, monkeypatch):
     assert exchanged.fields["service_user_created"] is True
     assert exchanged.fields["request_id"] == "r-1"
     assert token not in exchanged.to_json()
-    assert (refusal.event, refusal.owner, refusal.fields["reason"]) == ("bot.token_refused", "svc-ci", "unmapped_client")
+    assert (refusal.event, refusal.owner, refusal.fields["reason"]) == (
+        "bot.token_refused",
+        "svc-ci",
+        "unmapped_client",
+    )

@@ -46,7 +46,11 @@ def test_full_section():
     assert len(clients) == 4
     rule = clients.get("0oa8ci0pipeline0000x")
     assert rule == ClientRule(
-        "0oa8ci0pipeline0000x", "svc-ci-pipeline", ("Viewer",), {"airflow.trigger": ("User",), "airflow.ops": ("Op",)}, 4
+        "0oa8ci0pipeline0000x",
+        "svc-ci-pipeline",
+        ("Viewer",),
+        {"airflow.trigger": ("User",), "airflow.ops": ("Op",)},
+        4,
     )
     assert clients.get("0oa8short00000000000").username == "svc-0oa8short00000000000"
     assert clients.get("0oa8list000000000000").roles == ("Viewer", "Op")
@@ -64,7 +68,12 @@ def test_no_clients_section_means_no_bots():
     [
         ("0oa8ci0pipeline0000x", {"airflow.api"}, {"Viewer"}, ()),
         ("0oa8ci0pipeline0000x", {"airflow.api", "airflow.trigger"}, {"Viewer", "User"}, ("airflow.trigger",)),
-        ("0oa8ci0pipeline0000x", {"airflow.trigger", "airflow.ops"}, {"Viewer", "User", "Op"}, ("airflow.trigger", "airflow.ops")),
+        (
+            "0oa8ci0pipeline0000x",
+            {"airflow.trigger", "airflow.ops"},
+            {"Viewer", "User", "Op"},
+            ("airflow.trigger", "airflow.ops"),
+        ),
         ("scopes-only-bot", {"airflow.api", "airflow.trigger"}, {"User"}, ("airflow.trigger",)),
         ("0oa8list000000000000", set(), {"Viewer", "Op"}, ()),
     ],
@@ -99,21 +108,51 @@ def test_scopes_only_client_without_its_scope_is_unmapped_and_says_which_scope()
     ("section", "expected"),
     [
         ("clients: [a, b]\n", "role_mapping.yaml:3: 'clients' must map Okta client IDs to roles, not a list"),
-        ("clients:\n  ci-bot: [Admn]\n", "role_mapping.yaml:4: unknown role 'Admn' (known: Admin, Op, Public, User, Viewer; did you mean 'Admin'?)"),
+        (
+            "clients:\n  ci-bot: [Admn]\n",
+            "role_mapping.yaml:4: unknown role 'Admn' (known: Admin, Op, Public, User, Viewer; did you mean 'Admin'?)",
+        ),
         ("clients:\n  ci-bot: []\n", "role_mapping.yaml:4: empty role list for client 'ci-bot'"),
-        ("clients:\n  ci-bot: 7\n", "role_mapping.yaml:4: client 'ci-bot' must have roles or a mapping with 'roles'/'scopes', not a number"),
-        ("clients:\n  ci-bot:\n    roles: [Viewer, 3]\n", "role_mapping.yaml:5: role 3 for client 'ci-bot' is a number, not a role name"),
+        (
+            "clients:\n  ci-bot: 7\n",
+            "role_mapping.yaml:4: client 'ci-bot' must have roles or a mapping with 'roles'/'scopes', not a number",
+        ),
+        (
+            "clients:\n  ci-bot:\n    roles: [Viewer, 3]\n",
+            "role_mapping.yaml:5: role 3 for client 'ci-bot' is a number, not a role name",
+        ),
         ("clients:\n  ci-bot:\n    name: ci\n", "role_mapping.yaml:4: client 'ci-bot' grants no role"),
-        ("clients:\n  ci-bot:\n    role: [Viewer]\n", "role_mapping.yaml:5: unknown key 'role' for client 'ci-bot' (did you mean 'roles'?)"),
-        ("clients:\n  ci-bot:\n    name: ci pipeline\n    roles: [Viewer]\n", "role_mapping.yaml:5: name 'ci pipeline' of client 'ci-bot' cannot be part of a username"),
-        ("clients:\n  ci-bot:\n    scopes: [airflow.api]\n", "role_mapping.yaml:5: 'scopes' of client 'ci-bot' must map Okta scopes to roles, not a list"),
-        ("clients:\n  ci-bot:\n    scopes: {}\n", "role_mapping.yaml:5: 'scopes' of client 'ci-bot' must map Okta scopes to roles, not an empty mapping"),
-        ('clients:\n  ci-bot:\n    scopes:\n      "bad scope": [User]\n', "role_mapping.yaml:6: 'bad scope' is not an OAuth scope name"),
+        (
+            "clients:\n  ci-bot:\n    role: [Viewer]\n",
+            "role_mapping.yaml:5: unknown key 'role' for client 'ci-bot' (did you mean 'roles'?)",
+        ),
+        (
+            "clients:\n  ci-bot:\n    name: ci pipeline\n    roles: [Viewer]\n",
+            "role_mapping.yaml:5: name 'ci pipeline' of client 'ci-bot' cannot be part of a username",
+        ),
+        (
+            "clients:\n  ci-bot:\n    scopes: [airflow.api]\n",
+            "role_mapping.yaml:5: 'scopes' of client 'ci-bot' must map Okta scopes to roles, not a list",
+        ),
+        (
+            "clients:\n  ci-bot:\n    scopes: {}\n",
+            "role_mapping.yaml:5: 'scopes' of client 'ci-bot' must map Okta scopes to roles, not an empty mapping",
+        ),
+        (
+            'clients:\n  ci-bot:\n    scopes:\n      "bad scope": [User]\n',
+            "role_mapping.yaml:6: 'bad scope' is not an OAuth scope name",
+        ),
         ("clients:\n  ci-bot:\n    scopes:\n      airflow.trigger: [Usr]\n", "role_mapping.yaml:6: unknown role 'Usr'"),
         ("clients:\n  'bad id!': [Viewer]\n", "role_mapping.yaml:4: 'bad id!' is not an Okta client ID"),
         ("clients:\n  123: [Viewer]\n", "role_mapping.yaml:4: 123 is not an Okta client ID"),
-        ("clients:\n  ci-bot: [Viewer]\n  CI-BOT: [Viewer]\n", "role_mapping.yaml:5: client 'CI-BOT' differs from 'ci-bot' only in letter case"),
-        ("clients:\n  ci-bot: [Viewer]\n  ci-bot: [Op]\n", "role_mapping.yaml:5: duplicate key 'ci-bot' (first at line 4)"),
+        (
+            "clients:\n  ci-bot: [Viewer]\n  CI-BOT: [Viewer]\n",
+            "role_mapping.yaml:5: client 'CI-BOT' differs from 'ci-bot' only in letter case",
+        ),
+        (
+            "clients:\n  ci-bot: [Viewer]\n  ci-bot: [Op]\n",
+            "role_mapping.yaml:5: duplicate key 'ci-bot' (first at line 4)",
+        ),
         (
             "clients:\n  a-bot: {name: ci, roles: [Viewer]}\n  b-bot: {name: CI, roles: [Op]}\n",
             "role_mapping.yaml:5: clients 'a-bot' and 'b-bot' would share the service user 'svc-CI'",

@@ -4,7 +4,7 @@ Airflow 2's REST API (``/api/v1``) has no token exchange; each request carries i
 every module of ``[api] auth_backends`` is tried in turn::
 
     [api]
-    auth_backends = airflow.api.auth.backend.session,okta_security.airflow2_api_auth
+    auth_backends = airflow.providers.fab.auth_manager.api.auth.backend.session,okta_security.airflow2_api_auth
 
 A request with ``Authorization: Bearer <Okta access token>`` is checked with exactly the rules of
 Airflow 3's ``POST /auth/token`` (:func:`okta_security.bots.authenticate_bot`) and runs as the

@@ -126,6 +126,11 @@ def service_email(client_id: str) -> str:
     return f"{client_id.lower()}@{SERVICE_EMAIL_DOMAIN}"
 
 
+def is_service_user(user: Any) -> bool:
+    """Return whether an Airflow user is an Okta client's service user (a bot's, never a person's)."""
+    return (user.email or "").lower().endswith("@" + SERVICE_EMAIL_DOMAIN)
+
+
 def upsert_service_user(sm: Any, grant: BotGrant) -> tuple[Any, bool, tuple[str, ...] | None]:
     """Create or update the client's service user; return (user, created, role names before)."""
     roles = _fab_roles(sm, grant)

@@ -26,7 +26,8 @@
         ├── EmailConflict              "email_conflict"      another Airflow user already has this email
         ├── DiscoveryMismatch          "discovery_issuer_mismatch"  discovery ``issuer`` is not OKTA_ISSUER
         ├── InactiveUser               "inactive_user"       the Airflow account is deactivated
-        └── OktaApiMisconfigured       "okta_api_misconfigured"  Okta refused Airflow's Groups API call (credentials, scopes)
+        ├── OktaApiMisconfigured       "okta_api_misconfigured"  Okta refused Airflow's Groups API call (credentials, scopes)
+        └── ServiceUserLogin           "service_user_login"  the username is an Okta client's service user (a bot's)
 
 Codes are part of the public contract: logs, the audit trail and the CLI print them,
 and admins grep for them. Never rename one.
@@ -263,3 +264,9 @@ class OktaKeysUnavailable(BotRefused):
 
     code = "okta_keys_unavailable"
     http_status = 503
+
+
+class ServiceUserLogin(LoginRefused):
+    """A person's Okta username names a bot's service user: a login must never take it over."""
+
+    code = "service_user_login"

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS = ("RS256",)  # Okta signs ID tokens with RS256; never accept none/HS*.
 MIN_REFETCH_INTERVAL_SECONDS = 30.0  # bound JWKS re-fetches triggered by unknown kids
+MAX_KEY_AGE_SECONDS = 3600.0  # re-read the JWKS hourly so a key Okta withdraws stops being trusted
 
 
 class JwksCache:
@@ -36,10 +37,13 @@ class JwksCache:
         *,
         clock: Callable[[], float] = time.monotonic,
         min_refetch_interval: float = MIN_REFETCH_INTERVAL_SECONDS,
+        max_age: float = MAX_KEY_AGE_SECONDS,
     ) -> None:
         self._fetch = fetch
         self._clock = clock
         self._interval = min_refetch_interval
+        self._max_age = max_age
+        self._loaded_at = float("-inf")
         self._lock = threading.Lock()
         self._keys: KeySet | None = None
         # Only re-fetches count against the interval: a key rotated right after the first load
@@ -51,6 +55,12 @@ class JwksCache:
         with self._lock:
             if self._keys is None:
                 self._load()
+            elif self._clock() - self._loaded_at > self._max_age:
+                try:
+                    self._load()
+                except Exception:  # an Okta hiccup must not lock everyone out: keep the keys we have
+                    log.warning("Could not re-read the issuer's JWKS; keeping the cached keys", exc_info=True)
+                    self._loaded_at = self._clock()
             assert self._keys is not None
             return self._keys
 
@@ -67,6 +77,7 @@ class JwksCache:
         data = self._fetch()
         keys = [k for k in data.get("keys", []) if isinstance(k, dict) and k.get("kty") == "RSA"]
         self._keys = KeySet.import_key_set({"keys": keys})
+        self._loaded_at = self._clock()
         log.info("Loaded %d signing key(s) from the issuer's JWKS", len(keys))
 
 

@@ -25,10 +25,12 @@ from okta_security.errors import (
     OktaApiUnavailable,
     OktaError,
     OktaUnavailable,
+    ServiceUserLogin,
     StateMismatch,
 )
 from okta_security import audit, audit_airflow, db, login_audit
 from okta_security.audit import audit_event
+from okta_security.bots import is_service_user
 from okta_security.compat import with_session_property
 from okta_security.groups_source import wants_api, wants_userinfo
 from okta_security.identity import OktaIdentity, has_groups_claim, identity_from_claims
@@ -323,6 +325,11 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         if not roles:
             raise MappingError([f"roles {role_names} are mapped but none exists in Airflow's database"])
         user = self.find_user(username=identity.username) or self._adopt_legacy_account(identity)
+        if user is not None and is_service_user(user):  # a bot's account (docs/bots.md): never taken over
+            raise ServiceUserLogin(
+                f"The Airflow username {user.username!r} belongs to an Okta client's service user (a bot), so "
+                "nobody can sign in as it. Ask your Airflow administrator."
+            )
         owner = self.find_user(email=identity.email) if identity.email else None
         if owner is not None and (user is None or owner.id != user.id):
             raise EmailConflict(

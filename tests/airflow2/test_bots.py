@@ -59,7 +59,8 @@ def bots2(tmp_path_factory) -> Iterator[Bots2]:
         client["redirect_uris"] = [f"http://127.0.0.1:{port}{AIRFLOW_2.callback_path}"]
     cc = {"grant_types": ["client_credentials"]}
     data["clients"] += [
-        {"client_id": name, "client_secret": f"{name}-secret", **cc} for name in ("ci-viewer", "ops-bot", "stranger-bot")
+        {"client_id": name, "client_secret": f"{name}-secret", **cc}
+        for name in ("ci-viewer", "ops-bot", "stranger-bot")
     ]
     idp_config = root / "idp.yaml"
     idp_config.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -202,3 +202,24 @@ def test_event_logs_api_lists_the_login_events(af: Stack):
     assert json.loads(logs[0]["extra"])["sub"] == ALICE_SUB
     refused = session.get(f"{af.url}/api/v2/eventLogs", params={"event_pattern": "login.refused"}, timeout=30)
     assert refused.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("faults", "reason"),
+    [
+        ({"id_token_alg": "bad_sig"}, "invalid_id_token"),  # a validation failure
+        ({"id_token_extra_key": True, "jwks_status": 503}, "okta_unavailable"),  # unknown key, JWKS down
+    ],
+)
+def test_validation_failure_and_okta_outage_are_recorded(af: Stack, faults: dict, reason: str):
+    since = last_log_id(af.db_url)
+    time.sleep(1.1)  # OKTA_JWKS_REFETCH_INTERVAL_SECONDS of the stack: let an unknown kid be re-fetched
+    af.idp.set_faults(**faults)
+    try:
+        _, final = okta_login(af.url, *ALICE)
+    finally:
+        af.idp.clear_faults()
+    assert final.status_code in (403, 503)
+    [row] = audit_rows(af.db_url, event="login.refused", since_id=since)
+    assert row["extra"]["reason"] == reason
+    assert row["owner"] is None or row["owner"] == ALICE[0]

@@ -185,3 +185,30 @@ def test_kid_absent_after_the_set_shrank_to_one_key(key, other_key):
     cache.get()
     published.append(jwks_of(key))
     assert verify(sign(key, claims(), kid=None), cache)["sub"] == "00u1"
+
+
+def test_keys_are_reread_after_max_age_so_withdrawn_keys_stop_working(key, other_key):
+    published = [jwks_of(key, other_key)]
+    clock = FakeClock()
+    cache = JwksCache(lambda: published[-1], clock=clock, max_age=3600)
+    assert verify(sign(other_key, claims(), kid="k2"), cache)
+    published.append(jwks_of(key))  # Okta withdrew k2
+    clock.t += 3601
+    with pytest.raises(TokenValidationError):
+        verify(sign(other_key, claims(), kid="k2"), cache)
+
+
+def test_failed_reread_after_max_age_keeps_the_cached_keys(key):
+    state = {"fail": False}
+
+    def fetch():
+        if state["fail"]:
+            raise OSError("okta down")
+        return jwks_of(key)
+
+    clock = FakeClock()
+    cache = JwksCache(fetch, clock=clock, max_age=3600)
+    assert verify(sign(key, claims()), cache)
+    state["fail"] = True
+    clock.t += 3601
+    assert verify(sign(key, claims()), cache)

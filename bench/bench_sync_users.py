@@ -62,7 +62,12 @@ def directory_config(users: int) -> dict[str, Any]:
             groups.append("airflow-admins")
         if i % 10 == 1:
             groups.append(f"airflow-team-{i % 7}")
-        person: dict[str, Any] = {"id": user_id(i), "login": f"user{i:05d}@example.com", "password": "x", "groups": groups}
+        person: dict[str, Any] = {
+            "id": user_id(i),
+            "login": f"user{i:05d}@example.com",
+            "password": "x",
+            "groups": groups,
+        }
         if i % 50 == 7:
             person["status"] = "DEPROVISIONED"
         elif i % 50 == 11:
@@ -162,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results, indent=2))
         return 0
     print("sync-users: Okta Management API calls to read every user's status and mapped groups")
-    print(f"{'users':>7} {'batch calls':>12} {'per 1k users':>13} {'batch s':>8} "
-          f"{'per-user calls':>15} {'per-user s':>11} {'calls ratio':>12} {'time ratio':>11} {'plan s':>7}")
+    print(
+        f"{'users':>7} {'batch calls':>12} {'per 1k users':>13} {'batch s':>8} "
+        f"{'per-user calls':>15} {'per-user s':>11} {'calls ratio':>12} {'time ratio':>11} {'plan s':>7}"
+    )
     for r in results:
         b, n = r["batch"], r["baseline_per_user"]
         est = "~" if n["seconds_estimated"] else ""

@@ -33,6 +33,16 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> N
     raise RuntimeError(f"local IdP did not answer {url} in {timeout}s")
 
 
+HOOK_SECRET = "Bearer demo-event-hook-secret"  # public demo value, like every secret of the local IdP
+
+
+def _verify_event_hook(idp_base: str, api_token: str) -> None:
+    """Verify the IdP's event hook against Airflow (Okta delivers nothing to an unverified hook)."""
+    headers = {"Authorization": f"SSWS {api_token}"}
+    for hook in requests.get(f"{idp_base}/api/v1/eventHooks", headers=headers, timeout=10).json():
+        requests.post(f"{idp_base}/api/v1/eventHooks/{hook['id']}/lifecycle/verify", headers=headers, timeout=10)
+
+
 def _idp_config(airflow_port: int) -> Path:
     """Copy the sample IdP users file once (edits survive restarts) and point it at Airflow's port."""
     path = DEMO_DIR / "idp_users.yaml"
@@ -44,6 +54,10 @@ def _idp_config(airflow_port: int) -> Path:
             hosts = ("127.0.0.1", "localhost")
             client["redirect_uris"] = [f"http://{h}:{airflow_port}/auth/oauth-authorized/okta" for h in hosts]
             client["post_logout_redirect_uris"] = [f"http://{h}:{airflow_port}/auth/login/" for h in hosts]
+    # Okta Event Hooks to Airflow (docs/event_hooks.md): deactivate someone in the IdP, Airflow follows.
+    data["event_hooks"] = [
+        {"name": "airflow", "url": f"http://127.0.0.1:{airflow_port}/auth/okta/events", "authorization": HOOK_SECRET}
+    ]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -77,6 +91,8 @@ def main() -> int:
             "OKTA_CLIENT_ID": CLIENT_ID,
             "OKTA_CLIENT_SECRET": client["client_secret"],
             "OKTA_ROLE_MAPPING_FILE": str(mapping),
+            "OKTA_EVENT_HOOK_SECRET": HOOK_SECRET,
+            "OKTA_API_TOKEN": data["server"]["api_token"],  # Groups API fallback, sync-users
         },
     )
     try:
@@ -85,6 +101,7 @@ def main() -> int:
         airflow.prepare()
         print("Starting airflow api-server...", flush=True)
         airflow.start()
+        _verify_event_hook(f"http://127.0.0.1:{idp_port}", data["server"]["api_token"])
         _banner(airflow.base_url, issuer, data, mapping, idp_config, airflow.log_path)
         while idp.poll() is None and airflow.proc is not None and airflow.proc.poll() is None:
             time.sleep(1)
@@ -109,6 +126,10 @@ def _banner(url: str, issuer: str, data: dict, mapping: Path, idp_config: Path, 
         print(f"  {user['login']:<30} {user['password']:<16} {', '.join(user.get('groups', []))}")
     print(f"Role mapping (edit it; the next login uses it): {mapping}")
     print(f"IdP users and groups (edit them too):          {idp_config}")
+    print("Leavers: deactivate bob in the IdP and Airflow deactivates him at once (event hook):")
+    print(f"  curl -X POST -H 'Authorization: SSWS {data['server']['api_token']}' "
+          f"{issuer.rsplit('/oauth2/', 1)[0]}/api/v1/users/00uviewer00000000002/lifecycle/deactivate")
+    print(f"Audit trail: {url}/api/v2/eventLogs (or Browse -> Audit Log in the UI)")
     print(f"Airflow log: {log}")
     print("Ctrl-C stops both servers.")
     print("=" * 72, flush=True)

@@ -164,7 +164,7 @@ def _tokens(expression: str) -> list[str]:
             break
         match = _TOKEN.match(expression, pos)
         if match is None:
-            raise SearchError(f"cannot parse the expression at {expression[pos:pos + 20]!r}")
+            raise SearchError(f"cannot parse the expression at {expression[pos : pos + 20]!r}")
         tokens.append(match.group(match.lastgroup or "word"))
         pos = match.end()
     return tokens

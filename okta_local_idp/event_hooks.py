@@ -106,7 +106,13 @@ def _now() -> str:
 
 def user_target(user: User, target_type: str = "User") -> dict[str, Any]:
     """Return a System Log ``target`` entry for ``user``."""
-    return {"id": user.id, "type": target_type, "alternateId": user.login, "displayName": user.name, "detailEntry": None}
+    return {
+        "id": user.id,
+        "type": target_type,
+        "alternateId": user.login,
+        "displayName": user.name,
+        "detailEntry": None,
+    }
 
 
 def system_log_event(
@@ -121,8 +127,16 @@ def system_log_event(
         "displayMessage": EVENT_TYPES.get(event_type, event_type),
         "severity": "INFO",
         "client": {"userAgent": None, "zone": "null", "device": "Unknown", "id": None, "ipAddress": "127.0.0.1"},
-        "actor": dict(actor or {"id": "00uapitoken000000000", "type": "PublicClientApp", "alternateId": "API token",
-                                "displayName": "Management API", "detailEntry": None}),
+        "actor": dict(
+            actor
+            or {
+                "id": "00uapitoken000000000",
+                "type": "PublicClientApp",
+                "alternateId": "API token",
+                "displayName": "Management API",
+                "detailEntry": None,
+            }
+        ),
         "outcome": {"result": "SUCCESS", "reason": None},
         "target": targets,
         "transaction": {"type": "WEB", "id": secrets.token_urlsafe(16), "detail": {}},
@@ -265,6 +279,8 @@ def deliver_async(idp: IdpContext, hook: EventHook, body: dict[str, Any]) -> Non
             entry["attempts"].append(outcome)
             if resp is not None and resp.status_code < 500:
                 return  # delivered (or refused for good: 4xx is not retried)
-        log.warning("event hook %s: delivery %s failed after %d attempts", hook.name, body["eventId"], DELIVERY_ATTEMPTS)
+        log.warning(
+            "event hook %s: delivery %s failed after %d attempts", hook.name, body["eventId"], DELIVERY_ATTEMPTS
+        )
 
     state.start(threading.Thread(target=run, name=f"event-hook:{hook.name}", daemon=True))

@@ -17,7 +17,6 @@ registers them (server.py does). Shapes follow Okta's Users, Groups, Apps and Ev
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -30,6 +29,8 @@ from .event_hooks import system_log_event, user_target
 from .management_api import _error, _page_limit, _user_not_found, blueprint, group_object, user_object
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from .context import IdpContext
     from .models import Group, User
 
@@ -50,7 +51,9 @@ def _paged(items: Sequence[T], path: str, key: Callable[[T], str], render: Calla
     self_params = {**base, "limit": limit, **({"after": after} if after else {})}
     response.headers.add("Link", f'<{path}?{urlencode(self_params)}>; rel="self"')
     if len(items) > limit:
-        response.headers.add("Link", f'<{path}?{urlencode({**base, "after": key(page[-1]), "limit": limit})}>; rel="next"')
+        response.headers.add(
+            "Link", f'<{path}?{urlencode({**base, "after": key(page[-1]), "limit": limit})}>; rel="next"'
+        )
     return response
 
 
@@ -193,7 +196,13 @@ def _membership(group_id: str, user_id: str) -> tuple[IdpContext, Group, User] |
 
 
 def _group_target(group: Group) -> dict[str, Any]:
-    return {"id": group.id, "type": "UserGroup", "alternateId": "unknown", "displayName": group.name, "detailEntry": None}
+    return {
+        "id": group.id,
+        "type": "UserGroup",
+        "alternateId": "unknown",
+        "displayName": group.name,
+        "detailEntry": None,
+    }
 
 
 @blueprint.put("/groups/<group_id>/users/<user_id>")
@@ -228,8 +237,13 @@ def _app_target(idp: IdpContext, app_id: str) -> dict[str, Any] | None:
     client = idp.config.client(app_id)
     if client is None:
         return None
-    return {"id": client.client_id, "type": "AppInstance", "alternateId": client.name or client.client_id,
-            "displayName": "OpenID Connect Client", "detailEntry": None}
+    return {
+        "id": client.client_id,
+        "type": "AppInstance",
+        "alternateId": client.name or client.client_id,
+        "displayName": "OpenID Connect Client",
+        "detailEntry": None,
+    }
 
 
 @blueprint.delete("/apps/<app_id>/users/<user_id>")

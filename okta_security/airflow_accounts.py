@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,6 +23,8 @@ from okta_security.audit import audit_event
 from okta_security.user_sync import AirflowAccount, PlannedChange
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
@@ -113,7 +114,9 @@ def accounts_for_sub(engine: Engine, sub: str) -> list[AirflowAccount]:
     return accounts
 
 
-def apply_change(engine: Engine, change: PlannedChange, *, trigger: str, extra: dict[str, Any] | None = None) -> AppliedChange:
+def apply_change(
+    engine: Engine, change: PlannedChange, *, trigger: str, extra: dict[str, Any] | None = None
+) -> AppliedChange:
     """Apply one planned change atomically, audit it, and drop the user from the auth cache."""
     User, Role = _models()
     try:
@@ -158,9 +161,13 @@ def _audit(change: PlannedChange, trigger: str, extra: dict[str, Any]) -> None:
     common = {"user_id": change.user_id, "sub": change.okta_sub, "trigger": trigger, "okta_status": change.okta_status}
     common.update(extra)
     if change.action == "deactivate":
-        audit_event("user.deactivated", owner=change.username, reason=change.reason, roles=list(change.roles_before), **common)
+        audit_event(
+            "user.deactivated", owner=change.username, reason=change.reason, roles=list(change.roles_before), **common
+        )
     elif change.action == "reactivate":
-        audit_event("user.reactivated", owner=change.username, reason=change.reason, roles=list(change.roles_after), **common)
+        audit_event(
+            "user.reactivated", owner=change.username, reason=change.reason, roles=list(change.roles_after), **common
+        )
     if change.action in ("set_roles", "reactivate") and change.roles_before != change.roles_after:
         audit_event(
             "user.roles_changed",

@@ -14,18 +14,21 @@ import importlib
 import logging
 import os
 import runpy
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from okta_security.compat import FAB_AUTH_MANAGER, AirflowLayout, airflow_version, layout_for
 from okta_security.errors import ConfigError
+from okta_security.roles_as_code import BUILTIN_ROLES as _BUILTIN_ROLES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
-# Roles Airflow's FAB auth manager creates at its first start (mirrors security_manager.BUILTIN_ROLES,
-# which can't be imported here without Flask-AppBuilder).
-BUILTIN_ROLES = frozenset({"Admin", "Op", "User", "Viewer", "Public"})
+# Roles Airflow's FAB auth manager creates at its first start (one definition: roles_as_code).
+BUILTIN_ROLES = frozenset(_BUILTIN_ROLES)
 OKTA_SECURITY_MANAGER = "okta_security.security_manager.OktaSecurityManager"
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -29,6 +28,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
     from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,9 @@ def upsert_link(
 
 def set_deactivated_by(conn: Connection, user_id: int, by: str | None) -> None:
     """Record who deactivated ``user_id`` (None after a reactivation)."""
-    conn.execute(sa.update(user_link).where(user_link.c.user_id == user_id).values(deactivated_by=by, updated_at=utcnow()))
+    conn.execute(
+        sa.update(user_link).where(user_link.c.user_id == user_id).values(deactivated_by=by, updated_at=utcnow())
+    )
 
 
 def set_groups(conn: Connection, user_id: int, groups: Iterable[str], at: datetime) -> None:

@@ -3,8 +3,8 @@
 Run it where the webserver runs, with the same environment. Every check is a function of a
 :class:`DoctorContext` (the environment, facts about Airflow, an HTTP session and a clock, all
 injectable) returning a :class:`CheckResult`; nothing here imports Flask or Airflow. The Okta
-checks live in :mod:`okta_security.doctor_okta`, the facts about Airflow come from
-:mod:`okta_security.airflow_facts`.
+checks live in :mod:`okta_security.doctor_okta` and :mod:`okta_security.doctor_probes`, the facts
+about Airflow come from :mod:`okta_security.airflow_facts`.
 
 Statuses: ``ok`` (✓), ``fail`` (✗, exit code 1), ``warn`` (!, can't be confirmed from here or
 risky but workable), ``skip`` (-, a check it depends on failed).
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from okta_security.compat import FAB_AUTH_MANAGER
 from okta_security.errors import ConfigError, MappingError
 from okta_security.mapping import load_mapping
+from okta_security.roles_as_code import BUILTIN_ROLES as _BUILTIN_ROLES
 from okta_security.settings import SETTINGS, OktaSettings, load_settings
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUILTIN_ROLES = frozenset({"Admin", "Op", "User", "Viewer", "Public"})  # created by Airflow at first start
+BUILTIN_ROLES = frozenset(_BUILTIN_ROLES)  # created by Airflow at first start (one definition: roles_as_code)
 
 
 class Status(str, enum.Enum):
@@ -126,7 +127,13 @@ def check_settings(ctx: DoctorContext) -> CheckResult:
     lines = [f"{name} = {shown[name]}" for name in given]
     if len(given) < len(shown):
         lines.append(f"({len(shown) - len(given)} other setting(s) at their defaults)")
-    return CheckResult("settings", title, Status.OK, "every required setting is present and well-formed\n" + "\n".join(lines), data={"settings": shown})
+    return CheckResult(
+        "settings",
+        title,
+        Status.OK,
+        "every required setting is present and well-formed\n" + "\n".join(lines),
+        data={"settings": shown},
+    )
 
 
 def _given(environ: Mapping[str, str], name: str) -> bool:
@@ -304,7 +311,7 @@ def redirect_uris(ctx: DoctorContext) -> tuple[str, str] | None:
 
 def default_checks() -> Sequence[Check]:
     """Return every check, in the order they run (later ones read what earlier ones learned)."""
-    from okta_security import doctor_okta
+    from okta_security import doctor_okta, doctor_probes
 
     return (
         check_settings,
@@ -316,8 +323,8 @@ def default_checks() -> Sequence[Check]:
         doctor_okta.check_issuer,
         doctor_okta.check_jwks,
         doctor_okta.check_groups,
-        doctor_okta.check_client,
-        doctor_okta.check_redirect_uris,
+        doctor_probes.check_client,
+        doctor_probes.check_redirect_uris,
         doctor_okta.check_clock,
     )
 

@@ -6,6 +6,7 @@
     ├── ConfigError                    "invalid_config"      settings missing/malformed (lists every problem)
     ├── MappingError                   "invalid_mapping"     role-mapping YAML unusable (file:line: problem)
     ├── RoleSyncError                  "role_sync_failed"    declared roles (``roles:``) could not be synced to Airflow
+    ├── TooManyDeactivations           "too_many_deactivations"  sync-users plan exceeds the guard; nothing applied
     ├── OktaApiError                   "okta_api_error"      a Management API call failed (``request_id``: Okta's)
     │   ├── OktaApiUnavailable         "okta_api_unavailable"  timeout, connection error, 5xx, 429 past the wait budget
     │   └── OktaApiRejected            "okta_api_rejected"   4xx: credentials, scopes, unknown user, odd answer
@@ -270,3 +271,9 @@ class ServiceUserLogin(LoginRefused):
     """A person's Okta username names a bot's service user: a login must never take it over."""
 
     code = "service_user_login"
+
+
+class TooManyDeactivations(OktaSecurityError):
+    """``sync-users`` would deactivate more accounts than allowed; nothing was applied (exit code 4)."""
+
+    code = "too_many_deactivations"

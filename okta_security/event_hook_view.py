@@ -48,6 +48,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# What a deactivating event says about the Okta user (recorded as okta_status in the audit event).
+EVENT_STATUS = {
+    "user.lifecycle.deactivate": "DEPROVISIONED",
+    "user.lifecycle.suspend": "SUSPENDED",
+    "user.lifecycle.delete.initiated": "DELETED",
+    "application.user_membership.remove": "UNASSIGNED",
+}
 PRUNE_INTERVAL_SECONDS = 3600.0  # how often the worker drops old event ids
 MAX_BODY_BYTES = 1_000_000  # Okta batches at most 50 events per delivery; a few KB each
 
@@ -121,7 +128,7 @@ class EventHookWorker:
                 done.append("unchanged")
                 continue
             if event.effect == "deactivate":
-                change = replace(change, reason=reason)
+                change = replace(change, reason=reason, okta_status=EVENT_STATUS.get(event.event_type, "UNKNOWN"))
             done.append(apply_change(self.engine, change, trigger="event_hook", extra=extra).outcome)
         return ",".join(done)
 
@@ -195,9 +202,7 @@ class OktaEventHookView(BaseView):
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return jsonify({"error": "body too large"}), 413
         try:
-            events = parse_delivery(
-                request.get_json(silent=True), client_id=self.appbuilder.sm.okta_settings.client_id
-            )
+            events = parse_delivery(request.get_json(silent=True), client_id=self.appbuilder.sm.okta_settings.client_id)
         except DeliveryError as e:
             return jsonify({"error": str(e)}), 400
         acted = [e for e in events if e.effect != "ignore"]
@@ -219,7 +224,10 @@ def register_event_hook_view(sm: Any) -> OktaEventHookView:
     """Add the endpoint to the FAB app (CSRF-exempt: Okta cannot send a CSRF token)."""
     view = OktaEventHookView()
     view.worker = EventHookWorker(
-        engine=sm.okta_engine, settings=sm.okta_settings, mapping=sm.okta_mapping, api=getattr(sm, "okta_groups_api", None)
+        engine=sm.okta_engine,
+        settings=sm.okta_settings,
+        mapping=sm.okta_mapping,
+        api=getattr(sm, "okta_groups_api", None),
     )
     sm.appbuilder.add_view_no_menu(view)
     csrf = sm.appbuilder.get_app.extensions.get("csrf")

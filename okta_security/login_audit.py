@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 REQUEST_ID_HEADER = "X-Request-Id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")  # what proxies emit; anything else is replaced
 _FACTS = "okta_audit_facts"
+# Attributes some LoginRefused subclasses carry -> audit field: TokenValidationError.reason (which
+# check failed), OktaError.error (Okta's OAuth error code), NoMappedRole.groups, Okta's request id.
+_REFUSAL_DETAILS = {"reason": "detail", "error": "okta_error", "groups": "groups", "request_id": "okta_request_id"}
 
 
 def request_id() -> str:
@@ -85,10 +88,10 @@ def login_refused(error: LoginRefused) -> None:
     """Emit ``login.refused`` with the stable reason code and whatever is known of the user."""
     known = facts()
     details: dict[str, Any] = {"reason": error.code}
-    for attr in ("reason", "error", "groups"):  # TokenValidationError.reason, OktaError.error, NoMappedRole.groups
+    for attr, field in _REFUSAL_DETAILS.items():
         value = getattr(error, attr, None)
         if value:
-            details["detail" if attr == "reason" else f"okta_{attr}" if attr == "error" else attr] = value
+            details[field] = value
     if "groups" not in details and "groups" in known:
         details["groups"] = known["groups"]
     audit("login.refused", owner=known.get("username"), **details)

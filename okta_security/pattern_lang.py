@@ -23,7 +23,7 @@ import fnmatch
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -174,11 +174,11 @@ def _bracket_charset(bracket: str) -> CharSet:
     raise Unsupported(f"bracket expression {bracket!r}")
 
 
-def _unwrap(tree: Sequence[tuple[object, object]]) -> Iterable[tuple[object, object]]:
+def _unwrap(tree: Any) -> Iterable[tuple[Any, Any]]:
     """Yield the items of a parsed fnmatch translation, without its (?s:...) group and end anchor."""
     for op, arg in tree:
         if op == sre_parse.SUBPATTERN:
-            yield from _unwrap(arg[3])  # type: ignore[index]
+            yield from _unwrap(arg[3])
         elif op == sre_parse.AT and arg in _END_ANCHORS:
             continue
         else:
@@ -203,9 +203,7 @@ def regex_nfa(expression: str) -> Nfa:
     return nfa
 
 
-def _sequence(
-    nfa: Nfa, items: list[tuple[object, object]], state: int, *, dotall: bool, at_start: bool, at_end: bool
-) -> int:
+def _sequence(nfa: Nfa, items: list[tuple[Any, Any]], state: int, *, dotall: bool, at_start: bool, at_end: bool) -> int:
     """Add ``items`` after ``state``; return the state reached at their end."""
     for position, (op, arg) in enumerate(items):
         first = at_start and all(o == sre_parse.AT for o, _a in items[:position])
@@ -214,42 +212,42 @@ def _sequence(
     return state
 
 
-def _item(nfa: Nfa, op: object, arg: object, state: int, *, dotall: bool, at_start: bool, at_end: bool) -> int:
+def _item(nfa: Nfa, op: Any, arg: Any, state: int, *, dotall: bool, at_start: bool, at_end: bool) -> int:
     """Add one parsed regex item after ``state``; return its end state."""
     if op == sre_parse.LITERAL:
-        return _edge(nfa, state, CharSet(((arg, arg),)))  # type: ignore[arg-type]
+        return _edge(nfa, state, CharSet(((arg, arg),)))
     if op == sre_parse.NOT_LITERAL:
-        return _edge(nfa, state, CharSet(((arg, arg),), negated=True))  # type: ignore[arg-type]
+        return _edge(nfa, state, CharSet(((arg, arg),), negated=True))
     if op == sre_parse.ANY:
         return _edge(nfa, state, ANY if dotall else CharSet(((10, 10),), negated=True))
     if op == sre_parse.IN:
-        return _edge(nfa, state, _in_charset(arg, dotall=dotall))  # type: ignore[arg-type]
+        return _edge(nfa, state, _in_charset(arg, dotall=dotall))
     if op == sre_parse.AT:
         # Under fullmatch, ^ / \A at the very start and $ / \Z at the very end change nothing.
         if (arg in _START_ANCHORS and at_start) or (arg in _END_ANCHORS and at_end):
             return state
         raise Unsupported(f"anchor {arg} inside the pattern")
     if op == sre_parse.SUBPATTERN:
-        _group, add_flags, del_flags, body = arg  # type: ignore[misc]
+        _group, add_flags, del_flags, body = arg
         if add_flags & re.IGNORECASE:
             raise Unsupported("case-insensitive group")
         inner = (dotall or bool(add_flags & re.DOTALL)) and not del_flags & re.DOTALL
         return _sequence(nfa, list(body), state, dotall=inner, at_start=at_start, at_end=at_end)
     if op == sre_parse.BRANCH:
         end = nfa.state()
-        for alternative in arg[1]:  # type: ignore[index]
+        for alternative in arg[1]:
             begin = nfa.state()
             nfa.eps[state].append(begin)
             finish = _sequence(nfa, list(alternative), begin, dotall=dotall, at_start=at_start, at_end=at_end)
             nfa.eps[finish].append(end)
         return end
     if op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT):
-        low, high, body = arg  # type: ignore[misc]
+        low, high, body = arg
         return _repeat(nfa, list(body), state, low, high, dotall=dotall)
     raise Unsupported(f"regex feature {op}")
 
 
-def _repeat(nfa: Nfa, body: list[tuple[object, object]], state: int, low: int, high: int, *, dotall: bool) -> int:
+def _repeat(nfa: Nfa, body: list[tuple[Any, Any]], state: int, low: int, high: int, *, dotall: bool) -> int:
     """Add ``body`` repeated low..high times (high may be unbounded)."""
     unbounded = high == sre_parse.MAXREPEAT
     if low > MAX_UNROLL or (not unbounded and high > MAX_UNROLL):
@@ -276,11 +274,11 @@ def _edge(nfa: Nfa, state: int, charset: CharSet) -> int:
     return target
 
 
-def _in_charset(items: object, *, dotall: bool) -> CharSet:
+def _in_charset(items: Any, *, dotall: bool) -> CharSet:
     """Convert the items of a parsed ``[...]`` into a CharSet."""
     negated = False
     intervals: list[tuple[int, int]] = []
-    for op, arg in items:  # type: ignore[attr-defined]
+    for op, arg in items:
         if op == sre_parse.NEGATE:
             negated = True
         elif op == sre_parse.LITERAL:

@@ -9,8 +9,10 @@ The index narrows each group to the few rules that can possibly match it:
   "gate" regex built as a trie of all prefixes answers "does any prefix fit?" in one C call,
   then only the rules filed under the fitting prefixes are tried;
 - globs that start with a wildcard but end with literals (``*-admins``): the same, on suffixes;
-- everything else (``re:.*admin.*``): tried for every group, behind one combined regex when the
-  patterns can be combined safely.
+- patterns with a literal only in the middle (``re:.*-admin-.*``, ``*-ops-*``): filed under the
+  longest literal every match must contain, behind a trie gate used with ``search``;
+- everything else (``re:[a-z]+``, ``*``): tried for every group, behind one combined regex when
+  the patterns can be combined safely.
 
 Prefixes come from a pattern's parse tree and are a *necessary* condition only (a shorter or
 empty prefix is always safe), so the index can never change what matches; the property tests
@@ -84,6 +86,54 @@ def regex_prefix(expression: str) -> str:
     return "".join(chars)
 
 
+def glob_required_literal(pattern: str) -> str:
+    """Return the longest literal text every name matching the glob must contain ('' if none)."""
+    segments: list[str] = []
+    current: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char in "*?":
+            segments.append("".join(current))
+            current = []
+        elif char == "[" and (end := _bracket_end(pattern, index + 1)) is not None:
+            segments.append("".join(current))
+            current = []
+            index = end
+        else:
+            current.append(char)
+        index += 1
+    segments.append("".join(current))
+    return max(segments, key=len)
+
+
+def _bracket_end(pattern: str, index: int) -> int | None:
+    """Return the index of the ``]`` closing a bracket opened before ``index`` (fnmatch's rules)."""
+    j = index
+    if j < len(pattern) and pattern[j] == "!":
+        j += 1
+    if j < len(pattern) and pattern[j] == "]":
+        j += 1
+    while j < len(pattern) and pattern[j] != "]":
+        j += 1
+    return j if j < len(pattern) else None
+
+
+def regex_required_literal(expression: str) -> str:
+    """Return the longest run of literals at the top level of the regex: every match contains it."""
+    parsed = _parse(expression)
+    if parsed is None or parsed.state.flags & _LITERAL_CHANGING_FLAGS:
+        return ""
+    best, current = "", []
+    for op, arg in parsed:
+        if op == sre_parse.LITERAL:
+            current.append(chr(arg))
+            continue
+        best = max(best, "".join(current), key=len)
+        current = []
+    return max(best, "".join(current), key=len)
+
+
 def combinable(expression: str) -> bool:
     """Return True if the regex can be one branch of a larger alternation without changing meaning."""
     parsed = _parse(expression)
@@ -113,7 +163,7 @@ def _children(arg: Any) -> Iterator[Any]:
 
 
 def trie_regex(words: Sequence[str]) -> re.Pattern[str] | None:
-    """Compile a regex that matches (at the start) any string starting with one of ``words``."""
+    """Compile a regex that finds any of ``words``: ``match`` at the start, ``search`` anywhere."""
     if not words:
         return None
     trie: dict[str, Any] = {}
@@ -133,36 +183,24 @@ def trie_regex(words: Sequence[str]) -> re.Pattern[str] | None:
 
 
 class _AffixTable:
-    """Rules filed under a literal prefix (or suffix), behind one trie gate."""
+    """Rules filed under a literal prefix (or reversed suffix), behind one trie gate."""
 
     def __init__(self, entries: dict[str, list[Rule]]) -> None:
         self.entries = {affix: tuple(rules) for affix, rules in entries.items()}
         self.lengths = tuple(sorted({len(affix) for affix in entries}))
         self.gate = trie_regex(sorted(entries))
 
-    def prefix_candidates(self, name: str) -> Iterator[Rule]:
-        """Yield the rules whose prefix starts ``name``."""
-        if self.gate is None or self.gate.match(name) is None:
-            return
+    def candidates(self, key: str) -> list[Rule]:
+        """Return the rules filed under any prefix of ``key`` (call only when the gate matched)."""
+        found: list[Rule] = []
         get = self.entries.get
         for length in self.lengths:
-            if length > len(name):
+            if length > len(key):
                 break
-            found = get(name[:length])
-            if found:
-                yield from found
-
-    def suffix_candidates(self, name: str, reversed_name: str) -> Iterator[Rule]:
-        """Yield the rules whose suffix ends ``name`` (the table is keyed by reversed suffixes)."""
-        if self.gate is None or self.gate.match(reversed_name) is None:
-            return
-        get = self.entries.get
-        for length in self.lengths:
-            if length > len(name):
-                break
-            found = get(reversed_name[:length])
-            if found:
-                yield from found
+            rules = get(key[:length])
+            if rules:
+                found.extend(rules)
+        return found
 
 
 class RuleIndex:
@@ -173,6 +211,7 @@ class RuleIndex:
         exact: dict[str, list[Rule]] = {}
         prefixed: dict[str, list[Rule]] = {}
         suffixed: dict[str, list[Rule]] = {}
+        infixed: dict[str, list[Rule]] = {}
         residual: list[Rule] = []
         for rule in rules:
             if rule.kind == "exact":
@@ -187,11 +226,17 @@ class RuleIndex:
                 prefixed.setdefault(prefix, []).append(rule)
             elif suffix:
                 suffixed.setdefault(suffix[::-1], []).append(rule)
+            elif infix := (
+                glob_required_literal(rule.pattern) if rule.kind == "glob" else regex_required_literal(rule.pattern[3:])
+            ):
+                infixed.setdefault(infix, []).append(rule)
             else:
                 residual.append(rule)
         self._exact = {name: tuple(found) for name, found in exact.items()}
         self._prefixed = _AffixTable(prefixed)
         self._suffixed = _AffixTable(suffixed)
+        self._infixed = {infix: tuple(found) for infix, found in infixed.items()}
+        self._infix_gate = trie_regex(sorted(infixed))
         self._residual = tuple(residual)
         self._residual_gate = _residual_gate(residual)
         self._memo: dict[str, tuple[Rule, ...]] = {}
@@ -199,6 +244,7 @@ class RuleIndex:
             "exact": sum(map(len, exact.values())),
             "prefix": sum(map(len, prefixed.values())),
             "suffix": sum(map(len, suffixed.values())),
+            "infix": sum(map(len, infixed.values())),
             "scan": len(residual),
         }
 
@@ -213,12 +259,22 @@ class RuleIndex:
         return found
 
     def _match(self, group: str) -> tuple[Rule, ...]:
-        """Compute the rules matching ``group`` (no memo)."""
-        found = list(self._exact.get(group, ()))
-        found.extend(rule for rule in self._prefixed.prefix_candidates(group) if rule.matches(group))
-        if self._suffixed.gate is not None:
+        """Compute the rules matching ``group`` (no memo); each gate is one C call that almost always says no."""
+        exact = self._exact.get(group)
+        found = list(exact) if exact else []
+        gate = self._prefixed.gate
+        if gate is not None and gate.match(group):
+            found.extend(rule for rule in self._prefixed.candidates(group) if rule.matches(group))
+        gate = self._suffixed.gate
+        if gate is not None:
             backwards = group[::-1]
-            found.extend(rule for rule in self._suffixed.suffix_candidates(group, backwards) if rule.matches(group))
+            if gate.match(backwards):
+                found.extend(rule for rule in self._suffixed.candidates(backwards) if rule.matches(group))
+        gate = self._infix_gate
+        if gate is not None and gate.search(group):
+            for infix, rules in self._infixed.items():
+                if infix in group:
+                    found.extend(rule for rule in rules if rule.matches(group))
         if self._residual and (self._residual_gate is None or self._residual_gate.fullmatch(group)):
             found.extend(rule for rule in self._residual if rule.matches(group))
         if len(found) > 1:

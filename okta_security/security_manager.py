@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import requests
+import sqlalchemy as sa
 from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, g, session
 
@@ -330,26 +331,41 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
                 f"The Airflow username {user.username!r} belongs to an Okta client's service user (a bot), so "
                 "nobody can sign in as it. Ask your Airflow administrator."
             )
-        owner = self.find_user(email=identity.email) if identity.email else None
+        # ab_user.email is UNIQUE: if this account already has the address, nobody else can (one query less).
+        taken = identity.email and (user is None or user.email != identity.email)
+        owner = self.find_user(email=identity.email) if taken else None
         if owner is not None and (user is None or owner.id != user.id):
             raise EmailConflict(
                 f"Another Airflow user ({owner.username!r}) already has the email address {identity.email!r}. "
                 "Ask your Airflow administrator to rename or remove that account."
             )
         if user is None:
-            user = self.add_user(
-                username=identity.username,
-                first_name=identity.first_name or identity.username,
-                last_name=identity.last_name or "-",
-                email=identity.email or f"{identity.sub}@okta.invalid",
-                role=roles,
-            )
-            if not user:
+            created = self._okta_add_user(identity, roles)
+            if created:
+                log.info(
+                    "Created Airflow user %s from Okta (sub %s) with roles %s",
+                    identity.username,
+                    identity.sub,
+                    role_names,
+                )
+                self.update_user_auth_stat(created)
+                self._okta_link(created, identity)
+                login_audit.audit(
+                    "user.created", owner=created.username, user_id=created.id, email=created.email, roles=role_names
+                )
+                return created
+            # A concurrent first login of the same person (another tab, worker or replica) inserted the
+            # row between our look-up and our INSERT (issue #9): carry on as an update of that row.
+            user = self.find_user(username=identity.username)
+            if user is None:
+                owner = self.find_user(email=identity.email) if identity.email else None
+                if owner is not None:
+                    raise EmailConflict(
+                        f"Another Airflow user ({owner.username!r}) already has the email address "
+                        f"{identity.email!r}. Ask your Airflow administrator to rename or remove that account."
+                    )
                 raise LoginRefused("Airflow could not create your account; see the webserver log.")
-            log.info("Created Airflow user %s from Okta (sub %s) with roles %s", identity.username, identity.sub, role_names)
-            self._okta_link(user, identity)
-            login_audit.audit("user.created", owner=user.username, user_id=user.id, email=user.email, roles=role_names)
-            return user
+            log.info("Airflow user %s was just created by a concurrent login; updating it", identity.username)
         reactivated = False
         if not user.is_active:
             self._okta_check_reactivation(user)  # raises InactiveUser unless okta_security deactivated it
@@ -362,15 +378,22 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         if identity.email:
             user.email = identity.email
         user.roles = roles
-        self.update_user(user)
+        self.update_user_auth_stat(user)  # one commit: roles, profile, login count (as FAB's own login does)
         self._okta_link(user, identity)
         if reactivated:
             log.info("Reactivated %s: Okta signed them in and their groups map to %s", user.username, role_names)
-            login_audit.audit("user.reactivated", owner=user.username, user_id=user.id, trigger="login", roles=role_names)
+            login_audit.audit(
+                "user.reactivated", owner=user.username, user_id=user.id, trigger="login", roles=role_names
+            )
         if before != role_names:
             log.info("Roles of %s changed: %s -> %s", identity.username, before, role_names)
             login_audit.audit(
-                "user.roles_changed", owner=user.username, user_id=user.id, trigger="login", before=before, after=role_names
+                "user.roles_changed",
+                owner=user.username,
+                user_id=user.id,
+                trigger="login",
+                before=before,
+                after=role_names,
             )
         changes = {
             name: {"before": old, "after": getattr(user, name)}
@@ -380,6 +403,25 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         if changes:
             login_audit.audit("user.profile_updated", owner=user.username, user_id=user.id, changes=changes)
         return user
+
+    def _okta_add_user(self, identity: OktaIdentity, roles: list[Any]) -> User | None:
+        """Insert the user; return None if the INSERT lost a race (unique username or email) or failed.
+
+        FAB 5 (Airflow 3) raises FabException from the IntegrityError, FAB 4 returns False; both
+        have rolled the session back, so the caller can re-read.
+        """
+        try:
+            return self.add_user(  # type: ignore[no-any-return]
+                username=identity.username,
+                first_name=identity.first_name or identity.username,
+                last_name=identity.last_name or "-",
+                email=identity.email or f"{identity.sub}@okta.invalid",
+                role=roles,
+            )
+        except Exception as e:
+            if not isinstance(e.__cause__, sa.exc.IntegrityError):
+                raise
+            return None
 
     def _adopt_legacy_account(self, identity: OktaIdentity) -> User | None:
         """Rename this person's ``okta_<sub>`` account from FAB's built-in provider; keep its id and history."""

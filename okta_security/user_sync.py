@@ -13,11 +13,12 @@ Pure: no I/O. The inputs are snapshots (what Airflow holds, what Okta says); the
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from okta_security.mapping import RoleMapping
 
 # Okta statuses after which the person must not keep Airflow access (Okta user lifecycle).

@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from okta_security.errors import ConfigError, OktaSecurityError
+from okta_security.errors import ConfigError, OktaSecurityError, TooManyDeactivations
 from okta_security.user_sync import SyncPlan, deactivation_limit, plan_sync
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from sqlalchemy.engine import Engine
 
     from okta_security.airflow_accounts import AppliedChange
@@ -34,10 +35,7 @@ BATCH_MAX_RETRIES = 5  # a nightly job can afford to wait out rate limits that a
 BATCH_MAX_WAIT_SECONDS = 120.0  # per page: Okta's rate-limit windows are one minute
 
 
-class GuardTripped(OktaSecurityError):
-    """The plan deactivates more accounts than allowed; nothing was applied (exit code 4)."""
-
-    code = "too_many_deactivations"
+GuardTripped = TooManyDeactivations  # the name the CLI and tests use
 
 
 @dataclass
@@ -128,7 +126,9 @@ def run_sync(
     if not dry_run:
         changes = plan.changes
         for done, change in enumerate(changes, 1):
-            report.results.append(apply_change(engine, change, trigger="sync", extra={"mapping_version": plan.mapping_version}))
+            report.results.append(
+                apply_change(engine, change, trigger="sync", extra={"mapping_version": plan.mapping_version})
+            )
             if on_apply is not None:
                 on_apply(done, len(changes))
     report.seconds = time.monotonic() - started

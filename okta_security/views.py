@@ -73,8 +73,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             return self._refuse(e)
         start_fresh_session(session)  # no pre-login session data survives the login (fixation)
         remember_id_token(session, getattr(g, "okta_id_token", None))
-        login_user(user)
-        sm.update_user_auth_stat(user)
+        login_user(user)  # okta_complete_login counted the login (update_user_auth_stat) with the role sync
         g.user = user
         session.modified = True
         log.info("Okta login of %s (sub %s) succeeded", identity.username, identity.sub)
@@ -102,9 +101,12 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         return self.okta_logout()
 
     def _decode_fab_state(self) -> dict[str, Any] | None:
+        key = session.get("oauth_state")
+        if not key:  # no sign-in started in this browser's session (cookie lost, other secret_key): issue #9
+            return None
         try:
-            return jwt.decode(request.args.get("state", ""), session.get("oauth_state", ""), algorithms=["HS256"])
-        except jwt.InvalidTokenError:
+            return jwt.decode(request.args.get("state", ""), key, algorithms=["HS256"])
+        except jwt.PyJWTError:
             return None
 
     def _refuse(self, error: LoginRefused) -> Any:

@@ -362,14 +362,20 @@ def _sync_with_airflow(raw: bytes, path: str, *, dry_run: bool) -> tuple[RoleMap
     """Validate as the webserver does and sync, with FAB's appless security manager on Airflow's database."""
     try:
         from airflow import settings
-        from airflow.providers.fab.www.security_appless import ApplessAirflowSecurityManager
+
+        try:  # Airflow 3 (FAB provider 3.x)
+            from airflow.providers.fab.www.security_appless import ApplessAirflowSecurityManager
+        except ImportError:  # Airflow 2.11 (FAB provider 1.5)
+            from airflow.www.security_appless import ApplessAirflowSecurityManager  # type: ignore[no-redef]
     except ImportError as e:
         raise RoleSyncError([f"sync-roles needs Airflow and its FAB provider installed here ({e})"]) from e
     from okta_security.role_sync import sync_roles
 
     if settings.Session is None:  # pragma: no cover - Airflow configures its ORM at import
         settings.configure_orm()
-    session = settings.Session()
+    make_session = settings.Session
+    assert make_session is not None
+    session = make_session()
     try:
         sm = ApplessAirflowSecurityManager(session=session)
         known = {role.name for role in sm.get_all_roles()} | set(BUILTIN_ROLES)

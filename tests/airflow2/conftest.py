@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_security.compat import AIRFLOW_2
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 CLIENT_ID = "airflow-local"
 CLIENT_SECRET = "airflow-local-secret"

@@ -10,7 +10,11 @@ from tests.airflow2.conftest import AIRFLOW2_VENV, Stack2
 
 def doctor(env: dict[str, str]) -> tuple[int, dict]:
     proc = subprocess.run(
-        [str(AIRFLOW2_VENV / "bin" / "okta-airflow"), "doctor", "--json"], env=env, capture_output=True, text=True, timeout=180
+        [str(AIRFLOW2_VENV / "bin" / "okta-airflow"), "doctor", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert proc.stdout, proc.stderr[-3000:]
     report = json.loads(proc.stdout)

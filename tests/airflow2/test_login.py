@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import requests
 import sqlalchemy as sa
 
 from okta_local_idp.testing import parse_form
-from tests.airflow2.conftest import Stack2
 from tests.integration.helpers import rewrite, user_roles
+
+if TYPE_CHECKING:
+    from tests.airflow2.conftest import Stack2
 
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 BOB = ("bob.viewer@example.com", "Viewer-pass-1")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -17,6 +15,10 @@ import yaml
 from okta_local_idp.directory import SearchError, parse_search, search_ids
 from okta_local_idp.models import User
 from okta_local_idp.server import IdpHandle, serve_in_thread
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 TOKEN = "dir-api-token"
 HOOK_SECRET = "Bearer hook-secret-123"
@@ -155,9 +157,11 @@ def test_groups_and_members_page(idp: IdpHandle):
     names = {g["profile"]["name"]: g["id"] for g in groups}
     assert {"airflow-viewers", "airflow-ops", "airflow-admins", "empty-group"} <= set(names)
     members, calls = all_pages(idp, f"/groups/{names['airflow-ops']}/users")
-    assert len(members) == 150 and calls == 1
+    assert len(members) == 150
+    assert calls == 1
     viewers, calls = all_pages(idp, f"/groups/{names['airflow-viewers']}/users")
-    assert len(viewers) == 450 and calls == 3
+    assert len(viewers) == 450
+    assert calls == 3
     assert api(idp, "GET", "/groups/00gnope/users").status_code == 404
 
 
@@ -167,7 +171,8 @@ def test_lifecycle_changes_status_everywhere_and_publishes_nothing_before_verifi
     assert api(idp, "POST", "/users/00uadmin000000000001/lifecycle/suspend").status_code == 200
     assert api(idp, "GET", "/users/00uadmin000000000001").json()["status"] == "SUSPENDED"
     again = api(idp, "POST", "/users/00uadmin000000000001/lifecycle/suspend")
-    assert again.status_code == 400 and again.json()["errorCode"] == "E0000001"
+    assert again.status_code == 400
+    assert again.json()["errorCode"] == "E0000001"
     assert api(idp, "POST", "/users/00uadmin000000000001/lifecycle/unsuspend").status_code == 200
     requests.get(f"{idp.base_url}/__idp/event-hooks/deliveries?wait=1", timeout=15)
     assert receiver.received == []  # the hook is not verified yet
@@ -186,7 +191,8 @@ def test_verification_then_deactivation_is_delivered(idp: IdpHandle, receiver: H
     assert body["eventType"] == "com.okta.event_hook"
     [event] = body["data"]["events"]
     assert event["eventType"] == "user.lifecycle.deactivate"
-    assert event["uuid"] and event["published"].endswith("Z")
+    assert event["uuid"]
+    assert event["published"].endswith("Z")
     assert event["target"][0] == {
         "id": "00uadmin000000000001",
         "type": "User",
@@ -218,7 +224,8 @@ def test_membership_changes_publish_events_with_group_targets(idp: IdpHandle, re
     types = [d["body"]["data"]["events"][0]["eventType"] for d in receiver.received]
     assert types == ["group.user_membership.add", "group.user_membership.remove"]
     target = receiver.received[1]["body"]["data"]["events"][0]["target"][1]
-    assert target["type"] == "UserGroup" and target["displayName"] == "airflow-admins"
+    assert target["type"] == "UserGroup"
+    assert target["displayName"] == "airflow-admins"
     names = [g["profile"]["name"] for g in api(idp, "GET", "/users/00uadmin000000000001/groups").json()]
     assert names == ["airflow-ops"]
 
@@ -237,7 +244,8 @@ def test_delete_is_two_steps_and_app_unassignment_is_published(idp: IdpHandle, r
         "user.lifecycle.delete.initiated",
     ]
     app_target = receiver.received[0]["body"]["data"]["events"][0]["target"][1]
-    assert app_target["type"] == "AppInstance" and app_target["id"] == "web"
+    assert app_target["type"] == "AppInstance"
+    assert app_target["id"] == "web"
 
 
 def test_failed_delivery_is_retried_once_and_redelivery_keeps_event_ids(tmp_path: Path):
@@ -253,7 +261,8 @@ def test_failed_delivery_is_retried_once_and_redelivery_keeps_event_ids(tmp_path
             requests.post(f"{handle.base_url}/__idp/event-hooks/redeliver", json={}, timeout=10)
             requests.get(f"{handle.base_url}/__idp/event-hooks/deliveries?wait=1", timeout=15)
             uuids = [r["body"]["data"]["events"][0]["uuid"] for r in flaky.received]
-            assert len(uuids) == 3 and len(set(uuids)) == 1  # at-least-once: same event, three POSTs
+            assert len(uuids) == 3
+            assert len(set(uuids)) == 1
     finally:
         flaky.close()
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.conftest import Stack
 from tests.integration.helpers import _FormParser, okta_login, rewrite
+
+if TYPE_CHECKING:
+    from tests.conftest import Stack
 
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 BOB = ("bob.viewer@example.com", "Viewer-pass-1")
@@ -29,7 +32,9 @@ def login_with_request_id(url: str, username: str, password: str, request_id: st
     parser = _FormParser()
     parser.feed(page.text)
     assert parser.action is not None, page.text[:300]
-    return s.post(urljoin(page.url, parser.action), data={**parser.fields, "username": username, "password": password}, timeout=60)
+    return s.post(
+        urljoin(page.url, parser.action), data={**parser.fields, "username": username, "password": password}, timeout=60
+    )
 
 
 def audit_rows(db_url: str, *, event: str | None = None, owner: str | None = None, since_id: int = 0) -> list[dict]:
@@ -65,7 +70,9 @@ def last_log_id(db_url: str) -> int:
         engine.dispose()
 
 
-def wait_for_rows(db_url: str, *, event: str, since_id: int, owner: str | None = None, timeout: float = 10) -> list[dict]:
+def wait_for_rows(
+    db_url: str, *, event: str, since_id: int, owner: str | None = None, timeout: float = 10
+) -> list[dict]:
     deadline = time.monotonic() + timeout
     while True:
         rows = audit_rows(db_url, event=event, owner=owner, since_id=since_id)
@@ -119,7 +126,8 @@ def test_first_login_records_user_created_and_later_a_role_change(af: Stack):
     assert change["extra"]["after"] == ["Viewer"]
     assert change["extra"]["trigger"] == "login"
     reloaded = audit_rows(af.db_url, event="mapping.reloaded", since_id=since)
-    assert reloaded and reloaded[-1]["owner"] is None
+    assert reloaded
+    assert reloaded[-1]["owner"] is None
 
 
 def test_refusal_is_recorded_with_its_reason_code(af: Stack):
@@ -198,7 +206,9 @@ def test_event_logs_api_lists_the_login_events(af: Stack):
     )
     assert resp.status_code == 200, resp.text[:300]
     logs = resp.json()["event_logs"]
-    assert logs and logs[0]["owner"] == ALICE[0] and logs[0]["event"] == "login.succeeded"
+    assert logs
+    assert logs[0]["owner"] == ALICE[0]
+    assert logs[0]["event"] == "login.succeeded"
     assert json.loads(logs[0]["extra"])["sub"] == ALICE_SUB
     refused = session.get(f"{af.url}/api/v2/eventLogs", params={"event_pattern": "login.refused"}, timeout=30)
     assert refused.status_code == 200
@@ -223,3 +233,18 @@ def test_validation_failure_and_okta_outage_are_recorded(af: Stack, faults: dict
     [row] = audit_rows(af.db_url, event="login.refused", since_id=since)
     assert row["extra"]["reason"] == reason
     assert row["owner"] is None or row["owner"] == ALICE[0]
+
+
+def test_profile_change_in_okta_is_recorded_at_the_next_login(af: Stack):
+    import yaml
+
+    okta_login(af.url, *BOB)
+    data = yaml.safe_load(af.idp_config.read_text())
+    next(u for u in data["users"] if u["login"] == BOB[0])["family_name"] = "Viewer-Renamed"
+    rewrite(af.idp_config, yaml.safe_dump(data, sort_keys=False))
+    since = last_log_id(af.db_url)
+    okta_login(af.url, *BOB)
+    [row] = audit_rows(af.db_url, event="user.profile_updated", owner=BOB[0], since_id=since)
+    assert row["extra"]["changes"] == {"last_name": {"before": "Viewer", "after": "Viewer-Renamed"}}
+    af.reset_files()
+    okta_login(af.url, *BOB)  # back to the original name

@@ -28,7 +28,7 @@ from joserfc.jwk import RSAKey
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
 from tests.conftest import _postgres_db
-from tests.integration.helpers import rewrite, user_roles, user_row
+from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -95,6 +95,15 @@ def _idp_config(port: int) -> dict:
     data["server"]["audience"] = AUDIENCE
     for client in data["clients"]:
         client["redirect_uris"] = [f"http://127.0.0.1:{port}/auth/oauth-authorized/okta"]
+    data["users"].append(  # a person whose Okta username is a bot's service username
+        {
+            "id": "00uimpostor000000009",
+            "login": "svc-ci-viewer",
+            "password": "Impostor-pass-1",
+            "email": "impostor@example.com",
+            "groups": ["airflow-admins"],
+        }
+    )
     cc = {"grant_types": ["client_credentials"]}
     data["clients"] += [
         {"client_id": "ci-viewer", "client_secret": "ci-viewer-secret", **cc},
@@ -291,6 +300,16 @@ def test_viewer_bot_reads_but_cannot_write(bots: BotStack):
     row = user_row(bots.db_url, "svc-ci-viewer")
     assert row["email"] == "ci-viewer@okta-clients.invalid"
     assert row["password"] is None  # cannot sign in with a password
+
+
+def test_a_person_cannot_sign_in_as_a_service_user(bots: BotStack):
+    assert exchange(bots, okta_token(bots, "ci-viewer")).status_code == 201
+    session, final = okta_login(bots.url, "svc-ci-viewer", "Impostor-pass-1")
+    assert final.status_code == 403
+    assert "service_user_login" in final.text
+    assert "_token" not in session.cookies
+    assert user_roles(bots.db_url, "svc-ci-viewer") == {"Viewer"}
+    assert user_row(bots.db_url, "svc-ci-viewer")["email"] == "ci-viewer@okta-clients.invalid"
 
 
 def test_op_bot_with_private_key_jwt_writes_and_is_attributed(bots: BotStack):

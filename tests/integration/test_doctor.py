@@ -11,8 +11,8 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
@@ -20,6 +20,9 @@ import yaml
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, Stack
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 OKTA_AIRFLOW = str(Path(sys.executable).with_name("okta-airflow"))
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -82,7 +85,9 @@ def okta(idp: IdpHandle) -> Iterator[IdpHandle]:
 
 def doctor(env: Mapping[str, str], *args: str) -> tuple[int, dict]:
     """Run ``okta-airflow doctor --json``; return (exit code, {check id: result})."""
-    proc = subprocess.run([OKTA_AIRFLOW, "doctor", "--json", *args], env=dict(env), capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [OKTA_AIRFLOW, "doctor", "--json", *args], env=dict(env), capture_output=True, text=True, timeout=180
+    )
     assert proc.stdout, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["ok"] is (proc.returncode == 0)
@@ -198,7 +203,9 @@ def test_unregistered_redirect_uri_shows_okta_message(home, okta):
     assert "add exactly http://localhost:8793/auth/oauth-authorized/okta" in result["fix"]
 
 
-@pytest.mark.parametrize(("okta_offset", "status", "words"), [(600, "fail", "behind Okta's"), (-30, "warn", "ahead of Okta's")])
+@pytest.mark.parametrize(
+    ("okta_offset", "status", "words"), [(600, "fail", "behind Okta's"), (-30, "warn", "ahead of Okta's")]
+)
 def test_clock_skew_from_okta_date_header(home, okta, okta_offset, status, words):
     okta.set_faults(date_offset_seconds=okta_offset)
     code, checks = doctor(home.env(okta.issuer))
@@ -262,6 +269,32 @@ def test_doctor_beside_a_running_api_server_sees_its_database(af: Stack):
 def test_builtin_roles_mirror_the_security_manager():
     from okta_security.airflow_facts import BUILTIN_ROLES as FACTS_ROLES
     from okta_security.doctor import BUILTIN_ROLES as DOCTOR_ROLES
-    from okta_security.security_manager import BUILTIN_ROLES
+    from okta_security.roles_as_code import BUILTIN_ROLES
 
     assert FACTS_ROLES == DOCTOR_ROLES == frozenset(BUILTIN_ROLES)
+
+
+def test_private_key_jwt_is_probed_with_the_signed_assertion(home, tmp_path):
+    from joserfc.jwk import RSAKey
+
+    registered = RSAKey.generate_key(2048, auto_kid=True)
+    config = idp_config(tmp_path / "idp.yaml", home.url)
+    data = yaml.safe_load(config.read_text())
+    client = next(c for c in data["clients"] if c["client_id"] == CLIENT_ID)
+    client.update(token_endpoint_auth_method="private_key_jwt", jwks={"keys": [registered.as_dict(private=False)]})
+    client.pop("client_secret", None)
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(registered.as_pem(private=True))
+    stranger_file = tmp_path / "stranger.pem"
+    stranger_file.write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
+    with serve_in_thread(str(config)) as pkj:
+        base = home.env(pkj.issuer, OKTA_TOKEN_AUTH_METHOD="private_key_jwt")
+        base.pop("OKTA_CLIENT_SECRET")
+        code, checks = doctor({**base, "OKTA_CLIENT_PRIVATE_KEY_FILE": str(key_file)})
+        assert code == 0, checks["client"]
+        assert "with private_key_jwt" in checks["client"]["detail"]
+        code, checks = doctor({**base, "OKTA_CLIENT_PRIVATE_KEY_FILE": str(stranger_file)})
+    assert code == 1
+    assert failing(checks) == ["client"]
+    assert "Public keys" in checks["client"]["fix"]

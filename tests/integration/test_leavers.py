@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -18,6 +16,9 @@ import sqlalchemy as sa
 from tests.conftest import EVENT_HOOK_SECRET, Stack
 from tests.integration.helpers import okta_login, user_roles, user_row
 from tests.integration.test_audit import audit_rows, last_log_id
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 API_TOKEN = "00local-dev-api-token"  # server.api_token in config/idp_users.yaml
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
@@ -112,10 +113,18 @@ def test_okta_verification_challenge_is_answered(lv: Stack):
 def test_calls_without_the_secret_are_refused_and_audited(lv: Stack, authorization: str | None):
     since = last_log_id(lv.db_url)
     headers = {"Authorization": authorization} if authorization else {}
-    body = {"data": {"events": [{"uuid": "x", "eventType": "user.lifecycle.deactivate", "target": [{"id": BOB_ID, "type": "User"}]}]}}
+    body = {
+        "data": {
+            "events": [
+                {"uuid": "x", "eventType": "user.lifecycle.deactivate", "target": [{"id": BOB_ID, "type": "User"}]}
+            ]
+        }
+    }
     post = requests.post(f"{lv.url}/auth/okta/events", json=body, headers=headers, timeout=10)
     assert post.status_code == 401
-    get = requests.get(f"{lv.url}/auth/okta/events", headers={**headers, "x-okta-verification-challenge": "abc"}, timeout=10)
+    get = requests.get(
+        f"{lv.url}/auth/okta/events", headers={**headers, "x-okta-verification-challenge": "abc"}, timeout=10
+    )
     assert get.status_code == 401
     assert user_row(lv.db_url, BOB[0])["active"]
     rows = audit_rows(lv.db_url, event="event_hook.rejected", since_id=since)
@@ -171,7 +180,8 @@ def test_group_removal_recomputes_roles_and_the_last_mapped_group_deactivates(lv
     idp_api(lv, "DELETE", f"/groups/{group_id(lv, 'airflow-viewers')}/users/{BOB_ID}")
     assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"])
     changes = audit_rows(lv.db_url, event="user.roles_changed", owner=BOB[0])
-    assert changes[-1]["extra"]["before"] == ["Op", "Viewer"] and changes[-1]["extra"]["after"] == ["Viewer"]
+    assert changes[-1]["extra"]["before"] == ["Op", "Viewer"]
+    assert changes[-1]["extra"]["after"] == ["Viewer"]
     assert changes[-1]["extra"]["trigger"] == "event_hook"
     assert audit_rows(lv.db_url, event="user.deactivated", owner=BOB[0])[-1]["extra"]["reason"] == "no_mapped_role"
 
@@ -242,7 +252,8 @@ def test_sync_deactivates_leavers_and_a_second_run_is_a_no_op(lv: Stack):
     assert user_roles(lv.db_url, ALICE[0]) == {"Viewer"}
     assert report["summary"]["okta_calls"] >= 3
     [row] = audit_rows(lv.db_url, event="user.deactivated", owner=BOB[0], since_id=since)
-    assert row["extra"]["trigger"] == "sync" and row["extra"]["reason"] == "okta_deprovisioned"
+    assert row["extra"]["trigger"] == "sync"
+    assert row["extra"]["reason"] == "okta_deprovisioned"
 
     code, report, err = sync(lv)
     assert code == 0, err

@@ -353,3 +353,22 @@ def test_builtin_roles_stay_untouched(teams: TeamStack):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "+ can_read on DAG:finance_builtin_check" in done.stdout
     assert {name: role_permissions(teams.db_url, name) for name in names} == before
+
+
+def test_dag_resources_mirror_airflows_own_definitions():
+    """roles_as_code (pure) must name DAG-level resources and actions exactly as the FAB provider does."""
+    from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
+    from airflow.providers.fab.www.security import permissions
+
+    from okta_security.roles_as_code import ALL_DAGS_PERMISSIONS, BUILTIN_ROLES, DAG_RESOURCES, resource_name
+
+    assert set(DAG_RESOURCES) == set(permissions.RESOURCE_DETAILS_MAP)
+    for resource, spec in DAG_RESOURCES.items():
+        assert spec.prefix == permissions.RESOURCE_DETAILS_MAP[resource]["prefix"]
+        assert set(spec.actions) == set(permissions.RESOURCE_DETAILS_MAP[resource]["actions"])
+    assert {action for action, _resource in ALL_DAGS_PERMISSIONS} == set(permissions.DAG_ACTIONS)
+    assert {resource for _action, resource in ALL_DAGS_PERMISSIONS} == {permissions.RESOURCE_DAG}
+    for dag_id in ("finance", "DAG:finance", "DAG Run:x", "with space"):
+        for resource in DAG_RESOURCES:
+            assert resource_name(dag_id, resource) == permissions.resource_name(dag_id, resource)
+    assert set(BUILTIN_ROLES) == {config["role"] for config in FabAirflowSecurityManagerOverride.ROLE_CONFIGS}

@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import pytest
 
 from okta_security import audit
 from okta_security.audit import REDACTED, AuditRecord, audit_event, is_secret_name, redact
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiIwMHUxIn0.c2lnbmF0dXJl"
 

@@ -22,7 +22,8 @@ def test_ensure_tables_is_idempotent(engine):
     db._ensured.clear()
     db.ensure_tables(engine)
     inspector = sa.inspect(engine)
-    assert inspector.has_table("okta_security_user") and inspector.has_table("okta_security_event_receipt")
+    assert inspector.has_table("okta_security_user")
+    assert inspector.has_table("okta_security_event_receipt")
 
 
 def test_upsert_link_creates_then_replaces(engine):
@@ -30,14 +31,18 @@ def test_upsert_link_creates_then_replaces(engine):
     with engine.begin() as conn:
         db.set_deactivated_by(conn, 5, "sync")
         link = db.link_for_user(conn, 5, "bob")
-    assert link is not None and link.deactivated_by == "sync" and link.groups == ("a", "b")
-    assert link.groups_at is not None and link.groups_at.tzinfo is not None
+    assert link is not None
+    assert link.deactivated_by == "sync"
+    assert link.groups == ("a", "b")
+    assert link.groups_at is not None
+    assert link.groups_at.tzinfo is not None
 
     db.upsert_link(engine, user_id=5, username="bob", okta_sub="00u5", groups=["c"])  # a login clears it
     with engine.connect() as conn:
         link = db.link_for_user(conn, 5, "bob")
-        assert link.deactivated_by is None and link.groups == ("c",)
-        assert [l.user_id for l in db.links_for_sub(conn, "00u5")] == [5]
+        assert link.deactivated_by is None
+        assert link.groups == ("c",)
+        assert [link.user_id for link in db.links_for_sub(conn, "00u5")] == [5]
 
 
 def test_link_of_a_reused_user_id_is_not_inherited(engine):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import replace
 from email.utils import formatdate
-from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -25,7 +26,11 @@ from okta_security.doctor import (
     render_text,
     run_checks,
 )
-from okta_security.doctor_okta import PROBE_CODE, page_message
+from okta_security.doctor_probes import PROBE_CODE, page_message
+from okta_security.settings import SETTINGS
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ISSUER = "https://dev-123456.okta.com/oauth2/default"
 CLIENT_ID = "0oa1clientid"
@@ -60,7 +65,9 @@ def facts(**overrides) -> AirflowFacts:
         base_url=BASE,
         enable_proxy_fix=True,
         ssl_cert="",
-        webserver_config=WebserverConfigFacts("/opt/airflow/webserver_config.py", True, True, True, "SECURITY_MANAGER_CLASS = x"),
+        webserver_config=WebserverConfigFacts(
+            "/opt/airflow/webserver_config.py", True, True, True, "SECURITY_MANAGER_CLASS = x"
+        ),
         roles=frozenset({"Admin", "Op", "User", "Viewer", "Public"}),
     )
     return replace(base, **overrides)
@@ -100,11 +107,30 @@ class FakeOkta:
         else:
             used, cid, secret = "client_secret_post", form.get("client_id", [""])[0], form.get("client_secret", [""])[0]
         if used != self.method or cid != CLIENT_ID or secret != self.secret:
-            return 401, {}, json.dumps({"error": "invalid_client", "error_description": "Client authentication failed."})
+            return (
+                401,
+                {},
+                json.dumps({"error": "invalid_client", "error_description": "Client authentication failed."}),
+            )
         if "authorization_code" not in self.grant_types:
-            return 400, {}, json.dumps({"error": "unauthorized_client", "error_description": "The client is not authorized to use the provided grant type."})
+            return (
+                400,
+                {},
+                json.dumps(
+                    {
+                        "error": "unauthorized_client",
+                        "error_description": "The client is not authorized to use the provided grant type.",
+                    }
+                ),
+            )
         assert form["code"] == [PROBE_CODE]
-        return 400, {}, json.dumps({"error": "invalid_grant", "error_description": "The authorization code is invalid or has expired."})
+        return (
+            400,
+            {},
+            json.dumps(
+                {"error": "invalid_grant", "error_description": "The authorization code is invalid or has expired."}
+            ),
+        )
 
     def _authorize(self, request):
         query = parse_qs(urlsplit(request.url).query)
@@ -120,7 +146,7 @@ class FakeOkta:
             return 400, {"Content-Type": "text/html"}, page
         if self.authorize_error:
             return 302, {"Location": f"{redirect_uri}?error={self.authorize_error}&error_description=nope&state=x"}, ""
-        return 302, {"Location": f"https://dev-123456.okta.com/signin?fromURI=%2Foauth2%2Fdefault"}, ""
+        return 302, {"Location": "https://dev-123456.okta.com/signin?fromURI=%2Foauth2%2Fdefault"}, ""
 
 
 @pytest.fixture
@@ -171,7 +197,9 @@ def test_a_correct_setup_passes_every_check(env, okta):
 
 
 def test_invalid_settings_list_every_problem_and_skip_the_okta_checks(mapping_file):
-    results = doctor({"OKTA_ISSUER": "http://okta.example.com/oauth2/default", "OKTA_ROLE_MAPPING_FILE": str(mapping_file)}, facts())
+    results = doctor(
+        {"OKTA_ISSUER": "http://okta.example.com/oauth2/default", "OKTA_ROLE_MAPPING_FILE": str(mapping_file)}, facts()
+    )
     settings = results["settings"]
     assert settings.status is Status.FAIL
     assert "OKTA_CLIENT_ID is not set" in settings.detail
@@ -209,7 +237,9 @@ def test_the_client_secret_never_appears_in_any_output(env, okta, scenario, fail
 def test_describe_settings_shows_secrets_only_as_set(tmp_path):
     secret_file = tmp_path / "secret"
     secret_file.write_text(SECRET)
-    shown = describe_settings({"OKTA_ISSUER": ISSUER, "OKTA_CLIENT_SECRET_FILE": str(secret_file), "OKTA_CLIENT_ID": CLIENT_ID})
+    shown = describe_settings(
+        {"OKTA_ISSUER": ISSUER, "OKTA_CLIENT_SECRET_FILE": str(secret_file), "OKTA_CLIENT_ID": CLIENT_ID}
+    )
     assert shown["OKTA_ISSUER"] == ISSUER
     assert shown["OKTA_CLIENT_SECRET"] == f"set (from OKTA_CLIENT_SECRET_FILE={secret_file})"
     assert shown["OKTA_TOKEN_AUTH_METHOD"] == "'client_secret_basic' (default)"
@@ -239,10 +269,18 @@ def test_a_crashing_check_is_reported_and_the_others_still_run(env):
     [
         (requests.ConnectionError("Connection refused"), "cannot connect to dev-123456.okta.com", "HTTPS_PROXY"),
         (requests.ReadTimeout("slow"), "no answer within 10 s", "OKTA_HTTP_TIMEOUT_SECONDS"),
-        ((404, "application/json", '{"errorCode":"E0000007"}'), "HTTP 404", "there is no authorization server 'default'"),
+        (
+            (404, "application/json", '{"errorCode":"E0000007"}'),
+            "HTTP 404",
+            "there is no authorization server 'default'",
+        ),
         ((401, "application/json", '{"errorCode":"E0000015"}'), "HTTP 401", "API Access Management"),
         ((200, "text/html", "<html>sign in</html>"), "not a JSON document", "the issuer itself"),
-        ((200, "application/json", '{"issuer": "x"}'), "lacks authorization_endpoint, token_endpoint, jwks_uri", "Okta"),
+        (
+            (200, "application/json", '{"issuer": "x"}'),
+            "lacks authorization_endpoint, token_endpoint, jwks_uri",
+            "Okta",
+        ),
     ],
 )
 def test_discovery_failures_say_why_and_what_to_do(env, answer, detail, fix):
@@ -362,7 +400,10 @@ def test_wrong_secret_is_invalid_client_with_the_console_steps(env, okta):
     assert len(okta.token_requests) == 2  # both methods tried before blaming the credentials
 
 
-@pytest.mark.parametrize(("configured", "app"), [("client_secret_basic", "client_secret_post"), ("client_secret_post", "client_secret_basic")])
+@pytest.mark.parametrize(
+    ("configured", "app"),
+    [("client_secret_basic", "client_secret_post"), ("client_secret_post", "client_secret_basic")],
+)
 def test_wrong_auth_method_is_told_apart_from_wrong_credentials(env, okta, configured, app):
     env["OKTA_TOKEN_AUTH_METHOD"] = configured
     okta.method = app
@@ -414,16 +455,24 @@ def test_post_logout_redirect_uri_setting_is_the_sign_out_uri(env, okta):
     assert result.data["sign_out_redirect_uri"] == "https://airflow.example.com/bye"
 
 
-@pytest.mark.parametrize(("layout", "setting"), [(AIRFLOW_3, "AIRFLOW__FAB__ENABLE_PROXY_FIX=True"), (AIRFLOW_2, "AIRFLOW__WEBSERVER__ENABLE_PROXY_FIX=True")])
+@pytest.mark.parametrize(
+    ("layout", "setting"),
+    [(AIRFLOW_3, "AIRFLOW__FAB__ENABLE_PROXY_FIX=True"), (AIRFLOW_2, "AIRFLOW__WEBSERVER__ENABLE_PROXY_FIX=True")],
+)
 def test_https_base_url_without_proxy_fix_warns(env, okta, layout, setting):
     okta.redirect_uris = [f"{BASE}{layout.callback_path}"]
     result = doctor(env, facts(layout=layout, enable_proxy_fix=False))["redirect_uris"]
     assert result.status is Status.WARN
     assert setting in result.fix
-    assert doctor(env, facts(layout=layout, enable_proxy_fix=False, ssl_cert="/certs/a.pem"))["redirect_uris"].status is Status.OK
+    assert (
+        doctor(env, facts(layout=layout, enable_proxy_fix=False, ssl_cert="/certs/a.pem"))["redirect_uris"].status
+        is Status.OK
+    )
 
 
-@pytest.mark.parametrize(("layout", "setting"), [(AIRFLOW_3, "AIRFLOW__API__BASE_URL"), (AIRFLOW_2, "AIRFLOW__WEBSERVER__BASE_URL")])
+@pytest.mark.parametrize(
+    ("layout", "setting"), [(AIRFLOW_3, "AIRFLOW__API__BASE_URL"), (AIRFLOW_2, "AIRFLOW__WEBSERVER__BASE_URL")]
+)
 def test_missing_base_url_warns_and_names_the_setting(env, okta, layout, setting):
     result = doctor(env, facts(layout=layout, base_url=""))["redirect_uris"]
     assert result.status is Status.WARN
@@ -432,7 +481,10 @@ def test_missing_base_url_warns_and_names_the_setting(env, okta, layout, setting
 
 
 def test_page_message_finds_okta_sentence_in_an_error_page():
-    page = "<html><body><h1>400</h1><p>Your request resulted in an error.</p><div><p>Invalid value for &#39;client_id&#39; parameter.</p></div>"
+    page = (
+        "<html><body><h1>400</h1><p>Your request resulted in an error.</p>"
+        "<div><p>Invalid value for &#39;client_id&#39; parameter.</p></div>"
+    )
     assert page_message(page) == "Invalid value for 'client_id' parameter."
     assert page_message("<p>Something else went wrong</p>") == "Something else went wrong"
 
@@ -501,7 +553,9 @@ def test_builtin_roles_count_before_airflow_first_start(env, okta):
 
 
 def test_unreadable_database_fails_the_roles_check(env, okta):
-    result = doctor(env, facts(roles=None, roles_error="cannot read roles from Airflow's database: no such table: ab_role"))["roles"]
+    result = doctor(
+        env, facts(roles=None, roles_error="cannot read roles from Airflow's database: no such table: ab_role")
+    )["roles"]
     assert result.status is Status.FAIL
     assert "no such table: ab_role" in result.detail
     assert "airflow db migrate" in result.fix
@@ -515,7 +569,13 @@ def test_mapping_with_no_roles_warns(env, okta, mapping_file):
 # -- Airflow ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("layout", "setting", "env_var"), [(AIRFLOW_3, "[fab] config_file", "AIRFLOW__FAB__CONFIG_FILE"), (AIRFLOW_2, "[webserver] config_file", "AIRFLOW__WEBSERVER__CONFIG_FILE")])
+@pytest.mark.parametrize(
+    ("layout", "setting", "env_var"),
+    [
+        (AIRFLOW_3, "[fab] config_file", "AIRFLOW__FAB__CONFIG_FILE"),
+        (AIRFLOW_2, "[webserver] config_file", "AIRFLOW__WEBSERVER__CONFIG_FILE"),
+    ],
+)
 def test_missing_webserver_config_fails_naming_where_airflow_looks(env, okta, layout, setting, env_var):
     wc = WebserverConfigFacts("/home/airflow/webserver_config.py", exists=False)
     result = doctor(env, facts(layout=layout, webserver_config=wc))["webserver_config"]
@@ -528,9 +588,21 @@ def test_missing_webserver_config_fails_naming_where_airflow_looks(env, okta, la
 @pytest.mark.parametrize(
     ("wc", "detail", "fix"),
     [
-        (WebserverConfigFacts("/w.py", True, True, False, "SECURITY_MANAGER_CLASS = my.Manager"), "my.Manager", "OktaSecurityManager"),
-        (WebserverConfigFacts("/w.py", True, True, False, "it does not set SECURITY_MANAGER_CLASS"), "does not set", "OktaSecurityManager"),
-        (WebserverConfigFacts("/w.py", True, False, True, "loading it fails: NameError: x"), "NameError", "fix the error above"),
+        (
+            WebserverConfigFacts("/w.py", True, True, False, "SECURITY_MANAGER_CLASS = my.Manager"),
+            "my.Manager",
+            "OktaSecurityManager",
+        ),
+        (
+            WebserverConfigFacts("/w.py", True, True, False, "it does not set SECURITY_MANAGER_CLASS"),
+            "does not set",
+            "OktaSecurityManager",
+        ),
+        (
+            WebserverConfigFacts("/w.py", True, False, True, "loading it fails: NameError: x"),
+            "NameError",
+            "fix the error above",
+        ),
     ],
 )
 def test_webserver_config_that_is_not_ours_or_breaks_fails(env, okta, wc, detail, fix):
@@ -542,7 +614,14 @@ def test_webserver_config_that_is_not_ours_or_breaks_fails(env, okta, wc, detail
 
 def test_auth_manager_other_than_fab_fails_with_the_setting_to_use(env, okta):
     am = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-    result = doctor(env, facts(auth_manager=am, auth_manager_is_fab=False, auth_manager_detail="SimpleAuthManager is not the FAB auth manager"))["auth_manager"]
+    result = doctor(
+        env,
+        facts(
+            auth_manager=am,
+            auth_manager_is_fab=False,
+            auth_manager_detail="SimpleAuthManager is not the FAB auth manager",
+        ),
+    )["auth_manager"]
     assert result.status is Status.FAIL
     assert f"AIRFLOW__CORE__AUTH_MANAGER={FAB_AUTH_MANAGER}" in result.fix
 
@@ -582,3 +661,15 @@ def test_json_form_is_serialisable_and_stable(env, okta):
         "fix": "",
         "data": {},
     }
+
+
+@pytest.mark.parametrize("spec", [s for s in SETTINGS if s.secret], ids=lambda s: s.name)
+def test_every_secret_setting_is_shown_only_as_set(spec):
+    assert describe_settings({spec.name: "hunter2-secret-value"})[spec.name] == "set"
+
+
+def test_settings_that_look_secret_are_declared_secret():
+    # The doctor prints every non-secret setting's value: a secret must be declared as one.
+    looks_secret = [s.name for s in SETTINGS if re.search(r"SECRET|PRIVATE_KEY|_TOKEN$", s.name)]
+    assert looks_secret
+    assert [n for n in looks_secret if not next(s for s in SETTINGS if s.name == n).secret] == []

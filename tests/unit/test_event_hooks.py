@@ -58,7 +58,11 @@ def test_verification_response(challenge: str | None, body: dict[str, str] | Non
         (event("group.user_membership.add", USER, {"type": "UserGroup", "displayName": "g"}), "recompute", ""),
         (event("group.user_membership.add", USER), "ignore", "no group target"),
         (
-            event("application.user_membership.remove", {**USER, "type": "AppUser"}, {"type": "AppInstance", "id": CLIENT_ID}),
+            event(
+                "application.user_membership.remove",
+                {**USER, "type": "AppUser"},
+                {"type": "AppInstance", "id": CLIENT_ID},
+            ),
             "deactivate",
             "",
         ),

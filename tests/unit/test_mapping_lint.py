@@ -115,11 +115,26 @@ def test_finding_text_and_dict() -> None:
     assert set(finding.as_dict()) == {"severity", "code", "line", "message", "fix", "source"}
 
 
-def test_shadowed_message_names_the_covering_rules() -> None:
-    """Say which rules already grant the roles."""
-    mapping = parse_mapping('mappings:\n  "a-*": [User]\n  a-b: [User]\n', source=SOURCE)
-    (finding,) = lint(mapping)
-    assert "line 2 ('a-*')" in finding.message
+@pytest.mark.parametrize(
+    ("text", "named", "not_named"),
+    [
+        ('mappings:\n  "a-*": [User]\n  a-b: [User]\n', ["line 2 ('a-*')"], []),
+        ('mappings:\n  "?*": [Viewer]\n  "a-*": [User]\n  a-b: [User]\n', ["line 3 ('a-*')"], ["line 2"]),
+        (
+            'mappings:\n  "a-*": [User]\n  "*-b": [User]\n  "re:^a-.*-b$": [User]\n',
+            ["line 3 ('*-b')"],
+            ["line 2"],
+        ),  # one suffices
+    ],
+)
+def test_shadowed_message_names_only_the_rules_that_matter(text: str, named: list[str], not_named: list[str]) -> None:
+    """Name the rules that already grant the roles, not every rule that matches."""
+    findings = [f for f in lint(parse_mapping(text, source=SOURCE)) if f.code == "shadowed_rule"]
+    assert len(findings) == 1
+    for fragment in named:
+        assert fragment in findings[0].message
+    for fragment in not_named:
+        assert fragment not in findings[0].message
 
 
 def test_findings_are_sorted_by_line_then_severity() -> None:

@@ -90,7 +90,8 @@ def test_statuses_by_search_chunks_ids(clock: Clock):
     d = directory(clock)
     found = d.statuses(subs, strategy="auto")
     assert d.calls == 2  # 51 ids -> two searches of at most 50
-    assert "00u000" not in found and len(found) == SEARCH_CHUNK
+    assert "00u000" not in found
+    assert len(found) == SEARCH_CHUNK
 
 
 @responses.activate
@@ -133,7 +134,9 @@ def test_rate_limit_beyond_the_budget_fails_the_whole_read(clock: Clock):
 
 @responses.activate
 def test_next_link_to_another_host_is_refused(clock: Clock):
-    responses.get(f"{ORG}/api/v1/groups", json=[], headers={"Link": '<https://evil.example/api/v1/groups?after=x>; rel="next"'})
+    responses.get(
+        f"{ORG}/api/v1/groups", json=[], headers={"Link": '<https://evil.example/api/v1/groups?after=x>; rel="next"'}
+    )
     with pytest.raises(OktaApiRejected, match="leaves"):
         list(directory(clock).groups())
 

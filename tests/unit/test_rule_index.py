@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 
 from okta_security import rule_index
 from okta_security.mapping import Rule, rule_kind
-from okta_security.rule_index import RuleIndex, combinable, glob_prefix, glob_suffix, regex_prefix, trie_regex
+from okta_security.rule_index import (
+    RuleIndex,
+    combinable,
+    glob_prefix,
+    glob_required_literal,
+    glob_suffix,
+    regex_prefix,
+    regex_required_literal,
+    trie_regex,
+)
 
 
 def rule(pattern: str, line: int = 1, roles: tuple[str, ...] = ("User",)) -> Rule:
@@ -54,6 +63,37 @@ def test_glob_affixes(pattern: str, prefix: str, suffix: str) -> None:
 def test_regex_prefix(expression: str, prefix: str) -> None:
     """Take only literals every full match must start with."""
     assert regex_prefix(expression) == prefix
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literal"),
+    [
+        ("*-ops-*", "-ops-"),
+        ("*a*bcd?e", "bcd"),
+        ("*[ab]cd*", "cd"),  # the bracket is no literal
+        ("*[!]]xy*", "xy"),
+        ("*x[yz", "x[yz"),  # unclosed bracket: literal, as fnmatch reads it
+        ("*", ""),
+    ],
+)
+def test_glob_required_literal(pattern: str, literal: str) -> None:
+    """Find the longest literal run between wildcards."""
+    assert glob_required_literal(pattern) == literal
+
+
+@pytest.mark.parametrize(
+    ("expression", "literal"),
+    [
+        (".*-admin-.*", "-admin-"),
+        (".*ab(c|d)efg.*", "efg"),
+        (".*ab*", "a"),
+        ("(?i).*admin.*", ""),
+        ("[a-z]+", ""),
+    ],
+)
+def test_regex_required_literal(expression: str, literal: str) -> None:
+    """Find the longest top-level literal run every match contains."""
+    assert regex_required_literal(expression) == literal
 
 
 @pytest.mark.parametrize(
@@ -114,7 +154,7 @@ def test_match_returns_rules_in_file_order(group: str, lines: list[int]) -> None
 
 def test_index_files_rules_by_how_they_are_found() -> None:
     """Report how many rules each strategy holds."""
-    assert RuleIndex(BASE).sizes == {"exact": 1, "prefix": 3, "suffix": 1, "scan": 2}
+    assert RuleIndex(BASE).sizes == {"exact": 1, "prefix": 3, "suffix": 1, "infix": 1, "scan": 1}
 
 
 def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,7 +180,15 @@ _regexes = st.builds(
     st.sampled_from([".*", "(a|b)", "[ab]+", "x?", "", "-.", "(?:ab)*"]),
     st.sampled_from(["", "$", "b", r"\Z", "-z"]),
 )
-_patterns = st.one_of(_words.filter(bool), _globs.filter(bool), _regexes.filter(lambda p: p != "re:"))
+_infixes = st.builds(
+    lambda w, a, v: w + a + v, st.sampled_from(["*", "?", "re:.*", "re:.+"]), _words, st.sampled_from(["*", "?", ".*"])
+)
+_patterns = st.one_of(
+    _words.filter(bool),
+    _globs.filter(bool),
+    _regexes.filter(lambda p: p != "re:"),
+    _infixes.filter(lambda p: p not in ("re:.*.*",)),
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -40,7 +40,7 @@ from okta_security.errors import AccessTokenRejected, BotRefused
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
 
-    from okta_security.mapping import MappingStore
+    from okta_security.mapping_store import MappingStore
     from okta_security.settings import OktaSettings
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from okta_security.compat import FAB_AUTH_MANAGER
 from okta_security.errors import ConfigError, MappingError
-from okta_security.mapping import load_mapping
+from okta_security.mapping_store import load_mapping
 from okta_security.roles_as_code import BUILTIN_ROLES as _BUILTIN_ROLES
 from okta_security.settings import SETTINGS, OktaSettings, load_settings
 

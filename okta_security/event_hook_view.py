@@ -42,7 +42,7 @@ from okta_security.user_sync import OktaView, plan_account
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from okta_security.mapping import MappingStore
+    from okta_security.mapping_store import MappingStore
     from okta_security.okta_api import OktaApiClient
     from okta_security.settings import OktaSettings
 

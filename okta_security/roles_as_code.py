@@ -72,7 +72,7 @@ PatternKind = Literal["exact", "glob", "regex"]
 
 
 class ProblemSink(Protocol):
-    """Where validation problems go: ``add(line, what, fix)`` (mapping._Problems)."""
+    """Where validation problems go: ``add(line, what, fix)`` (mapping_yaml.Problems)."""
 
     def add(self, line: int, what: str, fix: str) -> None: ...
 

@@ -35,7 +35,8 @@ from okta_security.bots import is_service_user
 from okta_security.compat import with_session_property
 from okta_security.groups_source import wants_api, wants_userinfo
 from okta_security.identity import OktaIdentity, has_groups_claim, identity_from_claims
-from okta_security.mapping import MappingStore, RoleMapping
+from okta_security.mapping import RoleMapping
+from okta_security.mapping_store import MappingStore
 from okta_security.role_sync import DAG_CHECK_INTERVAL, RoleSyncer
 from okta_security.oidc import JwksCache, verify_id_token
 from okta_security.okta_api import OktaApiClient, build_groups_client

@@ -164,7 +164,7 @@ def load_mapping_for_sync(settings: OktaSettings, engine: Engine) -> RoleMapping
     """Load the mapping file, checking role names against Airflow's roles."""
     import sqlalchemy as sa
 
-    from okta_security.mapping import load_mapping
+    from okta_security.mapping_store import load_mapping
 
     with engine.connect() as conn:
         roles = {row[0] for row in conn.execute(sa.text("SELECT name FROM ab_role"))}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from okta_security.errors import ConfigError, MappingError
-from okta_security.mapping import MappingStore
+from okta_security.mapping_store import MappingStore
 from okta_security.provider import build_provider
 from okta_security.settings import OktaSettings, load_settings
 

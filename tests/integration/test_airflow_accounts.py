@@ -14,7 +14,7 @@ from okta_security import audit, db
 from okta_security.airflow_accounts import accounts_for_sub, apply_change, load_accounts
 from okta_security.event_hook_view import EventHookWorker
 from okta_security.event_hooks import classify
-from okta_security.mapping import MappingStore
+from okta_security.mapping_store import MappingStore
 from okta_security.okta_api import OktaApiClient
 from okta_security.settings import OktaSettings, Secret
 from okta_security.user_sync import OktaView, plan_account

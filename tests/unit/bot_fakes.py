@@ -17,7 +17,7 @@ from joserfc.jwk import RSAKey
 from sqlalchemy.exc import IntegrityError
 
 from okta_security import bots
-from okta_security.mapping import MappingStore
+from okta_security.mapping_store import MappingStore
 from okta_security.oidc import JwksCache
 from okta_security.settings import OktaSettings, load_settings
 

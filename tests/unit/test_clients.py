@@ -8,7 +8,8 @@ import pytest
 
 from okta_security.clients import EMPTY_CLIENTS, BotGrant, ClientMap, ClientRule, parse_clients
 from okta_security.errors import MappingError, UnmappedClient
-from okta_security.mapping import MappingStore, parse_mapping
+from okta_security.mapping import parse_mapping
+from okta_security.mapping_store import MappingStore
 
 KNOWN = ("Admin", "Op", "User", "Viewer", "Public")
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from okta_security.errors import MappingError
-from okta_security.mapping import MappingStore, RoleMapping, Rule, load_mapping, parse_mapping
+from okta_security.mapping import RoleMapping, Rule, parse_mapping
+from okta_security.mapping_store import MappingStore, load_mapping
 
 KNOWN = frozenset({"Admin", "Op", "User", "Viewer"})
 SOURCE = "role_mapping.yaml"

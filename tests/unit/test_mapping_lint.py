@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from okta_security.errors import MappingError
-from okta_security.mapping import load_mapping, parse_mapping
+from okta_security.mapping import parse_mapping
+from okta_security.mapping_store import load_mapping
 from okta_security.mapping_lint import Finding, findings_from_error, lint
 
 SOURCE = "role_mapping.yaml"

@@ -1,0 +1,189 @@
+"""Line-aware YAML loading for the role-mapping file: duplicate keys reported, every problem located.
+
+PyYAML's loaders silently keep the last of two equal keys; ours reports both lines. Every node
+remembers its 1-based line so validation messages read ``<file>:<line>: <what> — <fix>``.
+Pure logic: no Flask, FAB or Airflow imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+
+class LinedDict(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers the 1-based line of each key and value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.line = 1
+        self.key_lines: dict[Any, int] = {}
+        self.value_lines: dict[Any, int] = {}
+
+
+class LinedList(list):  # type: ignore[type-arg]
+    """A YAML sequence that remembers the 1-based line of each item."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.line = 1
+        self.item_lines: list[int] = []
+
+
+def yaml_line(mark: yaml.Mark | None) -> int:
+    """Return the 1-based line of a yaml mark (1 if unknown)."""
+    return mark.line + 1 if mark is not None else 1
+
+
+class LineLoader(yaml.SafeLoader):
+    """SafeLoader that records line numbers and reports duplicate keys instead of dropping them."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.problems: list[tuple[int, str, str]] = []
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> LinedDict:
+        """Construct a mapping, noting key/value lines and duplicate keys."""
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a mapping node, but found {node.id}", node.start_mark
+            )
+        explicit = {id(key_node) for key_node, _value in node.value}
+        self.flatten_mapping(node)  # resolves "<<" merge keys; merged entries come first
+        mapping = LinedDict()
+        mapping.line = yaml_line(node.start_mark)
+        first_seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = yaml_line(key_node.start_mark)
+            try:
+                hash(key)
+            except TypeError:
+                self.problems.append(
+                    (line, f"a {yaml_kind(key)} cannot be used as a key", "use a plain group name as the key")
+                )
+                continue
+            if id(key_node) in explicit:  # merged ("<<") entries may be overridden silently
+                if key in first_seen:
+                    self.problems.append(
+                        (line, f"duplicate key {key!r} (first at line {first_seen[key]})", "keep one entry")
+                    )
+                    continue
+                first_seen[key] = line
+            mapping[key] = self.construct_object(value_node, deep=deep)
+            mapping.key_lines[key] = line
+            mapping.value_lines[key] = yaml_line(value_node.start_mark)
+        return mapping
+
+
+def _construct_map(loader: LineLoader, node: yaml.MappingNode) -> Iterator[LinedDict]:
+    """Construct a YAML map as a LinedDict (two-step, so recursive structures work)."""
+    data = LinedDict()
+    data.line = yaml_line(node.start_mark)
+    yield data
+    built = loader.construct_mapping(node)
+    data.update(built)
+    data.key_lines = built.key_lines
+    data.value_lines = built.value_lines
+
+
+def _construct_seq(loader: LineLoader, node: yaml.SequenceNode) -> Iterator[LinedList]:
+    """Construct a YAML sequence as a LinedList."""
+    data = LinedList()
+    data.line = yaml_line(node.start_mark)
+    data.item_lines = [yaml_line(child.start_mark) for child in node.value]
+    yield data
+    data.extend(loader.construct_sequence(node))
+
+
+LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def yaml_kind(value: object) -> str:
+    """Name a YAML value's type the way an admin would."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
+class Problems:
+    """Collect ``file:line: what — fix`` messages."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._items: list[tuple[int, int, str]] = []
+
+    def add(self, line: int, what: str, fix: str) -> None:
+        """Record one problem."""
+        self._items.append((line, len(self._items), f"{self.source}:{line}: {what} — {fix}"))
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def messages(self) -> list[str]:
+        """Return the messages ordered by line."""
+        return [message for _line, _order, message in sorted(self._items)]
+
+
+FAILED = object()
+
+
+def load_yaml(raw: bytes, problems: Problems) -> Any:
+    """Parse YAML bytes with line tracking; return FAILED after recording a syntax problem."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.add(
+            raw[: exc.start].count(b"\n") + 1,
+            f"the file is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+            "save the file as UTF-8",
+        )
+        return FAILED
+    loader: LineLoader | None = None
+    try:
+        loader = LineLoader(text)
+        document = loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        character = exc.character if isinstance(exc.character, int) else 0
+        problems.add(
+            text[: exc.position].count("\n") + 1,
+            f"character U+{character:04X} is not allowed in YAML ({exc.reason})",
+            "remove the character (often a stray control character from copy-and-paste)",
+        )
+        return FAILED
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        parts = []
+        if exc.context:
+            started = f" that starts at line {yaml_line(exc.context_mark)}" if exc.context_mark else ""
+            parts.append(f"{exc.context}{started}")
+        if exc.problem:
+            parts.append(exc.problem)
+        problems.add(
+            yaml_line(mark),
+            "YAML syntax error: " + (", ".join(parts) or str(exc)),
+            "fix the YAML syntax (check indentation, quoting and the ':' after each key)",
+        )
+        return FAILED
+    except yaml.YAMLError as exc:
+        problems.add(1, f"YAML error: {exc}", "fix the YAML syntax")
+        return FAILED
+    finally:
+        if loader is not None:
+            loader.dispose()
+    for line, what, fix in loader.problems:
+        problems.add(line, what, fix)
+    return document

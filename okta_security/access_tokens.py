@@ -200,13 +200,13 @@ def _claim_rejection(e: InvalidClaimError, claims: Mapping[str, Any], policy: Ac
         return AccessTokenRejected(
             "wrong_issuer",
             f"The access token was issued by {_shown(claims.get('iss'))}, not by {policy.issuer!r} "
-            "(OKTA_API_ISSUER). Get it from that Okta authorization server.",
+            "(OKTA_BOT_ISSUER). Get it from that Okta authorization server.",
         )
     if e.claim == "aud":
         return AccessTokenRejected(
             "wrong_audience",
             f"The access token is for the audience {_shown(claims.get('aud'))}, not {policy.audience!r} "
-            "(OKTA_API_AUDIENCE). Get it from the authorization server whose Audience is that value.",
+            "(OKTA_BOT_AUDIENCE). Get it from the authorization server whose Audience is that value.",
         )
     if e.claim == "iat" and "future" in str(e.description):
         return AccessTokenRejected(

@@ -100,8 +100,8 @@ def policy_for(settings: OktaSettings) -> AccessTokenPolicy:
     """Return the access token policy the settings describe."""
     return AccessTokenPolicy(
         issuer=settings.access_token_issuer,
-        audience=settings.api_audience,
-        required_scopes=settings.api_scopes,
+        audience=settings.bot_audience,
+        required_scopes=settings.bot_scopes,
         leeway=settings.clock_skew_seconds,
     )
 

@@ -106,18 +106,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
 # Bots (docs/bots.md): Okta client-credentials access tokens exchanged at POST /auth/token.
 SETTINGS += (
     SettingSpec(
-        "OKTA_API_ISSUER",
+        "OKTA_BOT_ISSUER",
         "",
         "Issuer of the access tokens bots present (an Okta custom authorization server). Empty: `OKTA_ISSUER`.",
     ),
     SettingSpec(
-        "OKTA_API_AUDIENCE",
+        "OKTA_BOT_AUDIENCE",
         "api://default",
         "Required `aud` of bots' access tokens: the custom authorization server's Audience "
         "(`api://default` on Okta's `default` server; e.g. `api://airflow` on a dedicated one).",
     ),
     SettingSpec(
-        "OKTA_API_SCOPES",
+        "OKTA_BOT_SCOPES",
         "airflow.api",
         "Space-separated scopes a bot's access token must all carry in `scp` (custom scopes defined in Okta).",
     ),
@@ -273,9 +273,9 @@ class OktaSettings:
     post_logout_redirect_uri: str = ""
     session_max_lifetime_minutes: int = 720
 
-    api_issuer: str = ""  # empty: bots' tokens come from ``issuer``
-    api_audience: str = "api://default"
-    api_scopes: tuple[str, ...] = ("airflow.api",)
+    bot_issuer: str = ""  # empty: bots' tokens come from ``issuer``
+    bot_audience: str = "api://default"
+    bot_scopes: tuple[str, ...] = ("airflow.api",)
 
     groups_source: str = "auto"  # see okta_security.groups_source
     groups_filter: GroupFilter = field(default_factory=GroupFilter)
@@ -304,8 +304,8 @@ class OktaSettings:
 
     @property
     def access_token_issuer(self) -> str:
-        """Return the issuer bots' access tokens must name (``OKTA_API_ISSUER``, else ``OKTA_ISSUER``)."""
-        return self.api_issuer or self.issuer
+        """Return the issuer bots' access tokens must name (``OKTA_BOT_ISSUER``, else ``OKTA_ISSUER``)."""
+        return self.bot_issuer or self.issuer
 
     @property
     def discovery_url(self) -> str:
@@ -441,21 +441,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> OktaSettings:
         integer=True,
     )
 
-    api_issuer = values.get("OKTA_API_ISSUER") or ""
-    if api_issuer:
+    bot_issuer = values.get("OKTA_BOT_ISSUER") or ""
+    if bot_issuer:
         issuer_problems: list[str] = []
-        _validate_issuer(api_issuer, issuer_problems)
-        problems.extend(p.replace("OKTA_ISSUER=", "OKTA_API_ISSUER=", 1) for p in issuer_problems)
-    api_audience = values.get("OKTA_API_AUDIENCE", "api://default")
-    if not api_audience:
+        _validate_issuer(bot_issuer, issuer_problems)
+        problems.extend(p.replace("OKTA_ISSUER=", "OKTA_BOT_ISSUER=", 1) for p in issuer_problems)
+    bot_audience = values.get("OKTA_BOT_AUDIENCE", "api://default")
+    if not bot_audience:
         problems.append(
-            "OKTA_API_AUDIENCE is empty — set it to the Audience of the Okta authorization server that "
+            "OKTA_BOT_AUDIENCE is empty — set it to the Audience of the Okta authorization server that "
             "issues the bots' tokens (Security → API → Authorization Servers), e.g. api://default"
         )
-    api_scopes = tuple(values.get("OKTA_API_SCOPES", "airflow.api").split())
-    if not api_scopes:
+    bot_scopes = tuple(values.get("OKTA_BOT_SCOPES", "airflow.api").split())
+    if not bot_scopes:
         problems.append(
-            "OKTA_API_SCOPES is empty — name at least one custom scope bots' tokens must carry, e.g. airflow.api "
+            "OKTA_BOT_SCOPES is empty — name at least one custom scope bots' tokens must carry, e.g. airflow.api "
             "(without one, any token for the audience would be accepted)"
         )
 
@@ -486,9 +486,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> OktaSettings:
         jwks_refetch_interval_seconds=jwks_refetch,
         post_logout_redirect_uri=post_logout,
         session_max_lifetime_minutes=max_lifetime,
-        api_issuer=api_issuer,
-        api_audience=api_audience,
-        api_scopes=api_scopes,
+        bot_issuer=bot_issuer,
+        bot_audience=bot_audience,
+        bot_scopes=bot_scopes,
         **groups,
         audit_log_handler=audit_handler,
         event_hook_secret=_secret("OKTA_EVENT_HOOK_SECRET", values, files),

@@ -77,7 +77,7 @@ def bots2(tmp_path_factory) -> Iterator[Bots2]:
             "OKTA_CLIENT_ID": "airflow-local",
             "OKTA_CLIENT_SECRET": "airflow-local-secret",
             "OKTA_ROLE_MAPPING_FILE": str(mapping),
-            "OKTA_API_AUDIENCE": AUDIENCE,
+            "OKTA_BOT_AUDIENCE": AUDIENCE,
             "AIRFLOW__API__AUTH_BACKENDS": AUTH_BACKENDS,
         },
     )

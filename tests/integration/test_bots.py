@@ -143,8 +143,8 @@ def bots(request, tmp_path_factory) -> Iterator[BotStack]:
             "OKTA_CLIENT_ID": "airflow-local",
             "OKTA_CLIENT_SECRET": "airflow-local-secret",
             "OKTA_ROLE_MAPPING_FILE": str(mapping),
-            "OKTA_API_AUDIENCE": AUDIENCE,
-            "OKTA_API_SCOPES": SCOPE,
+            "OKTA_BOT_AUDIENCE": AUDIENCE,
+            "OKTA_BOT_SCOPES": SCOPE,
             "OKTA_JWKS_REFETCH_INTERVAL_SECONDS": "1",
         },
     )

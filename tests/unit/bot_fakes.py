@@ -147,7 +147,7 @@ def settings_and_store(tmp_path: Path, mapping: str = MAPPING) -> tuple[OktaSett
             "OKTA_CLIENT_ID": "0oaweb",
             "OKTA_CLIENT_SECRET": "web-secret",
             "OKTA_ROLE_MAPPING_FILE": str(path),
-            "OKTA_API_AUDIENCE": AUDIENCE,
+            "OKTA_BOT_AUDIENCE": AUDIENCE,
         }
     )
     return settings, MappingStore(path, known_roles=ROLE_NAMES)

@@ -128,7 +128,7 @@ def test_no_call_to_okta_per_validation_once_keys_are_cached(key):
     [
         (okta_claims(iss="https://dev-1.okta.com/oauth2/default"), "wrong_issuer", ISSUER),
         (okta_claims(aud="api://default"), "wrong_audience", AUDIENCE),
-        (okta_claims(aud=["api://other", "api://default"]), "wrong_audience", "OKTA_API_AUDIENCE"),
+        (okta_claims(aud=["api://other", "api://default"]), "wrong_audience", "OKTA_BOT_AUDIENCE"),
         (okta_claims(exp=NOW - 61, iat=NOW - 3700), "expired", "61 s ago"),
         (okta_claims(iat=NOW + 120), "issued_in_future", "clock"),
         (okta_claims(exp=None), "missing_claim", "'exp'"),

@@ -359,6 +359,10 @@ def test_concurrent_first_logins_of_the_same_user(replicas: Replicas) -> None:
     assert link_rows(replicas.db_url, username) == 1
     # Every one of the 20 sessions works against the API (the same user, 20 sessions).
     assert {p.browser.get(f"{replicas.a.base_url}/api/v2/dags", timeout=60).status_code for p in pending} == {200}
+    # And 20 concurrent returning logins (20 updates of the same row) are fine too.
+    again = finish_together(start_many(replicas.a.base_url, [username] * CONCURRENCY))
+    assert_all_signed_in(again)
+    assert users_and_roles(replicas.db_url, username) == {username: [{"Viewer"}]}
 
 
 def test_a_login_started_on_one_replica_completes_on_the_other(replicas: Replicas) -> None:

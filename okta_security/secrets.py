@@ -1,0 +1,57 @@
+"""Secret values: read from a file (re-read when it changes) and never shown in repr, str or logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from okta_security.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class FileValue:
+    """A value read from a file, re-read whenever the file's mtime or size changes."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path = path
+        self.name = name
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._value = ""
+
+    def get(self) -> str:
+        """Return the file's current content, stripped of surrounding whitespace."""
+        try:
+            st = os.stat(self.path)
+        except OSError as e:
+            if self._stamp is None:
+                raise ConfigError([f"{self.name}_FILE={self.path}: cannot read: {e.strerror}"]) from e
+            log.error("%s_FILE=%s became unreadable (%s); keeping the last value read", self.name, self.path, e)
+            return self._value
+        stamp = (st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if stamp != self._stamp:
+                self._value = Path(self.path).read_text(encoding="utf-8").strip()
+                self._stamp = stamp
+            return self._value
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret value that never shows itself in repr/str/logs."""
+
+    _read: Callable[[], str] = field(repr=False)
+
+    def get(self) -> str:
+        """Return the current secret value."""
+        return self._read()
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from okta_security.errors import UnmappedClient
+from okta_security.mapping_yaml import yaml_kind
 
 SERVICE_USER_PREFIX = "svc-"  # every bot's Airflow username starts with it, so the Audit Log shows who is a bot
 ENTRY_KEYS = ("name", "roles", "scopes")
@@ -133,16 +134,6 @@ EMPTY_CLIENTS = ClientMap()
 # --------------------------------------------------------------------------- parsing
 
 
-def _kind(value: object) -> str:
-    """Name a YAML value's type the way an admin would."""
-    names = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string"}
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "mapping"
-    return names.get(type(value), type(value).__name__)
-
-
 def _lines(value: Any, attribute: str) -> dict[Any, int]:
     """Return the line table the mapping loader attached to a YAML mapping (empty for plain dicts)."""
     return getattr(value, attribute, None) or {}
@@ -165,7 +156,7 @@ class _Parser:
         else:
             self.report(
                 line,
-                f"roles of {what} must be a list of role names or one role name, not a {_kind(value)}",
+                f"roles of {what} must be a list of role names or one role name, not a {yaml_kind(value)}",
                 "write e.g. [Viewer] or Viewer",
             )
             return None
@@ -176,7 +167,7 @@ class _Parser:
         ok = True
         for item, item_line in items:
             if not isinstance(item, str) or not item.strip():
-                shown = "an empty name" if isinstance(item, str) else f"a {_kind(item)}"
+                shown = "an empty name" if isinstance(item, str) else f"a {yaml_kind(item)}"
                 self.report(
                     item_line,
                     f"role {item!r} for {what} is {shown}, not a role name",
@@ -193,7 +184,7 @@ class _Parser:
         """Return the client's scope -> roles table, or None after reporting."""
         what = f"client {client_id!r}"
         if not isinstance(value, dict) or not value:
-            shown = "an empty mapping" if isinstance(value, dict) else f"a {_kind(value)}"
+            shown = "an empty mapping" if isinstance(value, dict) else f"a {yaml_kind(value)}"
             self.report(
                 line,
                 f"'scopes' of {what} must map Okta scopes to roles, not {shown}",
@@ -228,7 +219,7 @@ class _Parser:
         if not isinstance(value, dict):
             self.report(
                 line,
-                f"client {client_id!r} must have roles or a mapping with 'roles'/'scopes', not a {_kind(value)}",
+                f"client {client_id!r} must have roles or a mapping with 'roles'/'scopes', not a {yaml_kind(value)}",
                 "write e.g. 'roles: [Viewer]' indented under the client ID",
             )
             return None
@@ -280,7 +271,7 @@ class _Parser:
         if not isinstance(value, dict):
             self.report(
                 line,
-                f"'clients' must map Okta client IDs to roles, not a {_kind(value)}",
+                f"'clients' must map Okta client IDs to roles, not a {yaml_kind(value)}",
                 "write one '<client ID>: [Role]' entry per line, indented under 'clients:'",
             )
             return EMPTY_CLIENTS

@@ -35,6 +35,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from okta_security.mapping_yaml import yaml_kind
+
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
 
@@ -178,7 +180,7 @@ def parse_roles(
     if not isinstance(section, dict):
         problems.add(
             line,
-            f"'roles' must be a mapping of role name -> definition, not a {_kind(section)}",
+            f"'roles' must be a mapping of role name -> definition, not a {yaml_kind(section)}",
             "write one 'role-name: {based_on: Viewer, dags: {...}}' entry per role, indented under 'roles:'",
         )
         return ()
@@ -240,7 +242,7 @@ def _parse_spec(
     if not isinstance(body, dict):
         problems.add(
             line,
-            f"role {name!r} must be a mapping (based_on, dags, all_dags, permissions), not a {_kind(body)}",
+            f"role {name!r} must be a mapping (based_on, dags, all_dags, permissions), not a {yaml_kind(body)}",
             "write e.g. 'team-x: {based_on: Viewer, dags: {\"team_x_*\": [can_read]}}'",
         )
         return None
@@ -301,7 +303,7 @@ def _parse_based_on(
     if not isinstance(value, str) or not value.strip():
         problems.add(
             line,
-            f"based_on of role {name!r} must be a role name, not a {_kind(value)}",
+            f"based_on of role {name!r} must be a role name, not a {yaml_kind(value)}",
             "write e.g. 'based_on: Viewer'",
         )
         return None
@@ -326,7 +328,7 @@ def _parse_dags(name: str, value: Any, line: int, problems: ProblemSink) -> tupl
     if not isinstance(value, dict):
         problems.add(
             line,
-            f"dags of role {name!r} must be a mapping of DAG id or pattern -> actions, not a {_kind(value)}",
+            f"dags of role {name!r} must be a mapping of DAG id or pattern -> actions, not a {yaml_kind(value)}",
             "write e.g. 'dags: {\"finance_*\": [can_read, can_edit]}'",
         )
         return None
@@ -411,7 +413,7 @@ def _parse_actions(where: str, value: Any, line: int, resource: str, problems: P
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
         problems.add(
-            line, f"actions for {where} must be a non-empty list, not {_kind(value)}", f"write e.g. [{allowed[0]}]"
+            line, f"actions for {where} must be a non-empty list, not {yaml_kind(value)}", f"write e.g. [{allowed[0]}]"
         )
         return None
     actions: set[str] = set()
@@ -430,7 +432,7 @@ def _parse_permissions(name: str, value: Any, line: int, problems: ProblemSink) 
     if not isinstance(value, list):
         problems.add(
             line,
-            f"permissions of role {name!r} must be a list, not a {_kind(value)}",
+            f"permissions of role {name!r} must be a list, not a {yaml_kind(value)}",
             "write e.g. '- {action: can_read, resource: Connections}'",
         )
         return None
@@ -479,19 +481,3 @@ def _based_on_cycle(name: str, by_name: Mapping[str, RoleSpec]) -> list[str]:
         chain.append(current)
         current = by_name[current].based_on
     return []
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "mapping"
-    return type(value).__name__

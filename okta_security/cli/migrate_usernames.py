@@ -40,9 +40,11 @@ def run(args: argparse.Namespace) -> int:
     """Plan, print and (unless --dry-run) apply the renames."""
     import sqlalchemy as sa
 
+    from okta_security import audit_airflow
     from okta_security.airflow_accounts import metadata_engine
 
     engine = metadata_engine()
+    audit_airflow.install()  # renames are audited in Airflow's Audit Log too, not only the JSON log
     with engine.connect() as conn:
         rows = [
             AccountRow(r.id, r.username, r.email or "")

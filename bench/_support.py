@@ -13,7 +13,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 import requests
 
@@ -22,7 +24,6 @@ from okta_local_idp.testing import is_sign_in_page, submit_sign_in_form
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CALLBACK_PATH = "/auth/oauth-authorized/okta"
@@ -130,7 +131,7 @@ def timed_login(idp: IdpProcess, name: str, airflow_url: str, username: str, pas
     response = browser.get(f"{airflow_url}/auth/login/okta", allow_redirects=False, timeout=60)
     for _ in range(5):  # Airflow -> IdP authorize (-> sign-in form) -> Airflow callback
         if response.status_code in (301, 302, 303, 307):
-            target = requests.compat.urljoin(response.url, response.headers["Location"])
+            target = urljoin(response.url, response.headers["Location"])
             if target.startswith(f"{airflow_url}{CALLBACK_PATH}"):
                 break
             response = browser.get(target, allow_redirects=False, timeout=60)
@@ -161,7 +162,7 @@ def _version(dist: str) -> str:
 
 def _cpu_model() -> str:
     with contextlib.suppress(OSError):
-        for line in open("/proc/cpuinfo", encoding="utf-8"):  # noqa: SIM115 - read once
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()

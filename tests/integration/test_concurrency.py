@@ -14,7 +14,6 @@ written — are then released together (or in a timed stream), so they really ov
 from __future__ import annotations
 
 import http.client
-import shutil
 import threading
 import time
 import uuid

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
 import yaml
 
 from tests.conftest import Stack
@@ -71,5 +72,12 @@ def test_migrate_usernames_dry_run_then_apply(af: Stack):
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "grace.hopper@example.com (email)" in applied.stdout
     assert user_row(af.db_url, "grace.hopper@example.com")["id"] == grace_id
+    engine = sa.create_engine(af.db_url)
+    with engine.connect() as conn:
+        audited = conn.execute(
+            sa.text("SELECT owner, extra FROM log WHERE event = 'user.renamed' AND owner = 'grace.hopper@example.com'")
+        ).all()
+    engine.dispose()
+    assert audited and "okta_00ugrace0000000000006" in audited[0][1]  # Airflow's Audit Log has the rename
     again = run_cli(af, "migrate-usernames", "--no-okta")
     assert again.returncode == 0 and "nothing to migrate" in again.stdout

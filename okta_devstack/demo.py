@@ -77,7 +77,17 @@ def main() -> int:
     issuer = f"http://127.0.0.1:{idp_port}/oauth2/default"
 
     idp = subprocess.Popen(
-        [sys.executable, "-m", "okta_local_idp", "--config", str(idp_config), "--host", "127.0.0.1", "--port", str(idp_port)],
+        [
+            sys.executable,
+            "-m",
+            "okta_local_idp",
+            "--config",
+            str(idp_config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(idp_port),
+        ],
         cwd=REPO,
         start_new_session=True,
     )
@@ -127,8 +137,10 @@ def _banner(url: str, issuer: str, data: dict, mapping: Path, idp_config: Path, 
     print(f"Role mapping (edit it; the next login uses it): {mapping}")
     print(f"IdP users and groups (edit them too):          {idp_config}")
     print("Leavers: deactivate bob in the IdP and Airflow deactivates him at once (event hook):")
-    print(f"  curl -X POST -H 'Authorization: SSWS {data['server']['api_token']}' "
-          f"{issuer.rsplit('/oauth2/', 1)[0]}/api/v1/users/00uviewer00000000002/lifecycle/deactivate")
+    print(
+        f"  curl -X POST -H 'Authorization: SSWS {data['server']['api_token']}' "
+        f"{issuer.rsplit('/oauth2/', 1)[0]}/api/v1/users/00uviewer00000000002/lifecycle/deactivate"
+    )
     print(f"Audit trail: {url}/api/v2/eventLogs (or Browse -> Audit Log in the UI)")
     print(f"Airflow log: {log}")
     print("Ctrl-C stops both servers.")

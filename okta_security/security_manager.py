@@ -10,10 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 import sqlalchemy as sa
+from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
 from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, g, session
 
-from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
+from okta_security import audit, audit_airflow, db, login_audit
+from okta_security.audit import audit_event
+from okta_security.bots import is_service_user
+from okta_security.compat import with_session_property
 from okta_security.errors import (
     DiscoveryMismatch,
     EmailConflict,
@@ -29,21 +33,18 @@ from okta_security.errors import (
     ServiceUserLogin,
     StateMismatch,
 )
-from okta_security import audit, audit_airflow, db, login_audit
-from okta_security.audit import audit_event
-from okta_security.bots import is_service_user
-from okta_security.compat import with_session_property
+from okta_security.event_hook_view import register_event_hook_view
 from okta_security.groups_source import wants_api, wants_userinfo
 from okta_security.identity import OktaIdentity, has_groups_claim, identity_from_claims
 from okta_security.mapping import RoleMapping
 from okta_security.mapping_store import MappingStore
-from okta_security.role_sync import DAG_CHECK_INTERVAL, RoleSyncer
 from okta_security.oidc import JwksCache, verify_id_token
 from okta_security.okta_api import OktaApiClient, build_groups_client
 from okta_security.provider import PROVIDER_NAME, client_credential, scopes_for
+from okta_security.role_sync import DAG_CHECK_INTERVAL, RoleSyncer
+from okta_security.roles_as_code import BUILTIN_ROLES  # valid in the mapping even before the first sync
 from okta_security.settings import OktaSettings
 from okta_security.usernames import legacy_username
-from okta_security.event_hook_view import register_event_hook_view
 from okta_security.views import OktaAuthOAuthView
 
 if TYPE_CHECKING:
@@ -53,8 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Roles Airflow's FAB auth manager creates itself; valid in the mapping even before the first sync.
-BUILTIN_ROLES = ("Admin", "Op", "User", "Viewer", "Public")
 DISCOVERY_MAX_AGE_SECONDS = 3600  # re-read Okta's discovery document at most hourly
 
 

@@ -76,7 +76,9 @@ def plan_renames(
         owner = taken.get(new)
         if owner is not None and owner != row.id:
             plan.append(
-                PlannedRename(row.id, row.username, new, "conflict", source, f"{new!r} already belongs to user id {owner}")
+                PlannedRename(
+                    row.id, row.username, new, "conflict", source, f"{new!r} already belongs to user id {owner}"
+                )
             )
             continue
         taken.pop(row.username.lower(), None)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError
 from okta_security.errors import MappingError, RoleSyncError
 from okta_security.mapping import RoleMapping, parse_mapping
-from okta_security.mapping_store import load_mapping
 from okta_security.mapping_lint import Finding, findings_from_error, lint
+from okta_security.mapping_store import load_mapping
 from okta_security.roles_as_code import BUILTIN_ROLES
 
 if TYPE_CHECKING:

@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     with engine.connect() as conn:
         rows = [
             AccountRow(r.id, r.username, r.email or "")
-            for r in conn.execute(sa.text("SELECT id, username, email FROM ab_user WHERE username LIKE 'okta\\_%' ESCAPE '\\'"))
+            for r in conn.execute(
+                sa.text("SELECT id, username, email FROM ab_user WHERE username LIKE 'okta\\_%' ESCAPE '\\'")
+            )
         ]
         everyone = [AccountRow(r.id, r.username, "") for r in conn.execute(sa.text("SELECT id, username FROM ab_user"))]
     subs = [s for s in (legacy_sub(r.username) for r in rows) if s]
@@ -66,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _okta_logins(subs: Iterable[str]) -> Mapping[str, str]:
     """Return Okta user id -> login for the given ids, reading the user list page by page."""
-    from okta_security.okta_directory import OktaDirectory
     from okta_security.okta_api_auth import build_authorizer
+    from okta_security.okta_directory import OktaDirectory
     from okta_security.settings import load_settings
     from okta_security.user_sync_runner import directory_client
 
@@ -102,7 +104,14 @@ def _apply(engine: Any, plan: list[PlannedRename]) -> list[PlannedRename]:
                 {"new": item.new, "id": item.user_id, "old": item.old},
             ).rowcount
         if changed:
-            audit_event("user.renamed", owner=item.new, user_id=item.user_id, before=item.old, after=item.new, trigger="migrate-usernames")
+            audit_event(
+                "user.renamed",
+                owner=item.new,
+                user_id=item.user_id,
+                before=item.old,
+                after=item.new,
+                trigger="migrate-usernames",
+            )
             done.append(item)
     return done
 
@@ -114,7 +123,14 @@ def _report(plan: list[PlannedRename], applied: list[PlannedRename], *, dry_run:
                 {
                     "dry_run": dry_run,
                     "changes": [
-                        {"user_id": p.user_id, "old": p.old, "new": p.new, "status": p.status, "source": p.source, "reason": p.reason}
+                        {
+                            "user_id": p.user_id,
+                            "old": p.old,
+                            "new": p.new,
+                            "status": p.status,
+                            "source": p.source,
+                            "reason": p.reason,
+                        }
                         for p in plan
                     ],
                     "applied": len(applied),

@@ -130,7 +130,13 @@ def test_airflow_3_logout_urls_end_the_okta_session(db_session_stack, logout_pat
     first = session.get(f"{url}{logout_path}", allow_redirects=False, timeout=30)
     assert first.status_code in (302, 307)
     assert first.headers["Location"].endswith("/auth/okta/logout/")
-    to_okta = session.get(first.headers["Location"] if first.headers["Location"].startswith("http") else f"{url}{first.headers['Location']}", allow_redirects=False, timeout=30)
+    to_okta = session.get(
+        first.headers["Location"]
+        if first.headers["Location"].startswith("http")
+        else f"{url}{first.headers['Location']}",
+        allow_redirects=False,
+        timeout=30,
+    )
     assert to_okta.status_code == 302
     assert "/oauth2/default/v1/logout?" in to_okta.headers["Location"]
     assert "id_token_hint=" in to_okta.headers["Location"]

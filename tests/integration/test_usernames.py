@@ -19,16 +19,35 @@ FRANK_ID = "00ulegacy00000000005"
 def add_idp_user(af: Stack, okta_id: str, login: str, password: str) -> None:
     data = yaml.safe_load(af.idp_config.read_text())
     data["users"].append(
-        {"id": okta_id, "login": login, "password": password, "given_name": "Legacy", "family_name": "Person",
-         "email": login, "status": "ACTIVE", "groups": ["airflow-admins"]}
+        {
+            "id": okta_id,
+            "login": login,
+            "password": password,
+            "given_name": "Legacy",
+            "family_name": "Person",
+            "email": login,
+            "status": "ACTIVE",
+            "groups": ["airflow-admins"],
+        }
     )
     rewrite(af.idp_config, yaml.safe_dump(data, sort_keys=False))
 
 
 def create_legacy_user(af: Stack, username: str, email: str) -> int:
     af.airflow.airflow(
-        "users", "create", "--username", username, "--email", email, "--role", "Viewer",
-        "--firstname", "Legacy", "--lastname", "User", "--use-random-password",
+        "users",
+        "create",
+        "--username",
+        username,
+        "--email",
+        email,
+        "--role",
+        "Viewer",
+        "--firstname",
+        "Legacy",
+        "--lastname",
+        "User",
+        "--use-random-password",
     )
     return user_row(af.db_url, username)["id"]
 

@@ -89,3 +89,15 @@ def test_mapping_edit_applies_at_next_login_without_restart(af2: Stack2):
     assert final.status_code == 200, final.text[:500]
     assert user_roles(af2.db_url, "carol.nobody@example.com") == {"Viewer"}
     assert api_status(session, af2.url) == 200
+
+
+def test_airflow_2_logout_ends_the_okta_session_too(af2: Stack2):
+    session, final = okta_login(af2.url, *ALICE)
+    assert final.status_code == 200
+    first = session.get(f"{af2.url}/logout/", allow_redirects=False, timeout=30)
+    assert first.status_code == 302
+    location = first.headers["Location"]
+    assert "/oauth2/default/v1/logout?" in location
+    assert "id_token_hint=" in location
+    assert "post_logout_redirect_uri=" in location
+    assert api_status(session, af2.url) in (401, 403)  # the Airflow session is gone at once

@@ -52,7 +52,7 @@ class Stack:
             rewrite(self.idp_config, self.original_idp)
 
 
-def _postgres_db() -> Iterator[str]:
+def postgres_database() -> Iterator[str]:
     name = f"okta_it_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -95,7 +95,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     mapping = root / "okta_role_mapping.yaml"
     shutil.copy(REPO / "config" / "role_mapping.yaml", mapping)
 
-    db_gen = _postgres_db() if request.param == "postgres" else None
+    db_gen = postgres_database() if request.param == "postgres" else None
     db_url = next(db_gen) if db_gen else None
     airflow = AirflowServer(
         root / "airflow",

@@ -27,7 +27,7 @@ from joserfc.jwk import RSAKey
 
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
-from tests.conftest import _postgres_db
+from tests.conftest import postgres_database
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def bots(request, tmp_path_factory) -> Iterator[BotStack]:
     mapping = root / "okta_role_mapping.yaml"
     shutil.copy(REPO / "config" / "role_mapping.yaml", mapping)
     mapping.write_text(mapping.read_text() + CLIENTS_SECTION)
-    db_gen = _postgres_db() if request.param == "postgres" else None
+    db_gen = postgres_database() if request.param == "postgres" else None
     airflow = AirflowServer(
         root / "airflow",
         port=port,

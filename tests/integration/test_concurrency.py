@@ -146,7 +146,7 @@ class Replicas:
     mapping: Path
 
 
-def _postgres_db() -> Iterator[str]:
+def postgres_database() -> Iterator[str]:
     name = f"okta_conc_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -185,7 +185,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     mapping = root / "okta_role_mapping.yaml"
     mapping.write_text(_mapping_text(OLD_BURST_MAPPING))
     idp = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
-    db_gen = _postgres_db()
+    db_gen = postgres_database()
     db_url = next(db_gen)
     env = {
         "OKTA_ISSUER": idp.issuer,

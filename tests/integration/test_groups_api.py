@@ -27,6 +27,7 @@ from okta_local_idp.models import okta_id
 from okta_local_idp.server import IdpHandle, serve_in_thread
 from okta_security.okta_api import HttpPolicy, OktaApiClient, OktaHttp
 from okta_security.okta_api_auth import ServiceAppAuth, SswsAuth
+from tests.conftest import postgres_database
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 
 if TYPE_CHECKING:
@@ -94,10 +95,13 @@ def _idp_config(ports: list[int]) -> dict:
     return data
 
 
-def _airflow(root: Path, name: str, port: int, issuer: str, mapping: Path, extra: dict[str, str]) -> AirflowServer:
+def _airflow(
+    root: Path, name: str, port: int, issuer: str, mapping: Path, extra: dict[str, str], db_url: str | None = None
+) -> AirflowServer:
     return AirflowServer(
         root / name,
         port=port,
+        db_url=db_url,
         okta_env={
             "OKTA_ISSUER": issuer,
             "OKTA_CLIENT_ID": "airflow-local",
@@ -121,13 +125,16 @@ def groups_stack(tmp_path_factory) -> Iterator[GroupsStack]:
     key_file.write_text(json.dumps(SERVICE_KEY.as_dict(private=True)))
     token_file = root / "okta-api-token"
     token_file.write_text(API_TOKEN + "\n")
+    # One replica per database: the service-app server on PostgreSQL, the API-token one on SQLite.
+    pg = postgres_database()
     service_app = _airflow(
         root,
         "airflow-service-app",
         ports[0],
         idp.issuer,
         mapping,
-        {
+        db_url=next(pg),
+        extra={
             "OKTA_GROUPS_SOURCE": "api",
             "OKTA_GROUPS_FILTER": "airflow-",
             "OKTA_API_CLIENT_ID": SERVICE_APP,
@@ -142,7 +149,7 @@ def groups_stack(tmp_path_factory) -> Iterator[GroupsStack]:
         ports[1],
         idp.issuer,
         mapping,
-        {"OKTA_GROUPS_SOURCE": "auto", "OKTA_API_TOKEN_FILE": str(token_file)},
+        extra={"OKTA_GROUPS_SOURCE": "auto", "OKTA_API_TOKEN_FILE": str(token_file)},
     )
     servers = (service_app, ssws)
     try:
@@ -155,6 +162,7 @@ def groups_stack(tmp_path_factory) -> Iterator[GroupsStack]:
         for server in servers:
             server.stop()
         idp.shutdown()
+        next(pg, None)  # drop the PostgreSQL database
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import yaml
 
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import serve_in_thread
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, _postgres_db
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, postgres_database
 from tests.integration.helpers import okta_login, rewrite, user_roles
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def teams(request, tmp_path_factory) -> Iterator[TeamStack]:
     idp = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
     mapping = root / "okta_role_mapping.yaml"
     mapping.write_text(MAPPING)
-    db_gen = _postgres_db() if request.param == "postgres" else None
+    db_gen = postgres_database() if request.param == "postgres" else None
     airflow = AirflowServer(
         root / "airflow",
         port=port,

@@ -9,8 +9,8 @@ import pytest
 
 from okta_security.errors import MappingError
 from okta_security.mapping import parse_mapping
-from okta_security.mapping_store import load_mapping
 from okta_security.mapping_lint import Finding, findings_from_error, lint
+from okta_security.mapping_store import load_mapping
 
 SOURCE = "role_mapping.yaml"
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "role_mapping.yaml"

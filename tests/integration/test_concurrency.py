@@ -16,7 +16,6 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import yaml
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
 from okta_local_idp.testing import is_sign_in_page, submit_sign_in_form
+from tests.conftest import postgres_database
 from tests.integration.helpers import rewrite
 
 pytestmark = pytest.mark.integration
@@ -144,22 +144,6 @@ class Replicas:
     idp: IdpHandle
     db_url: str
     mapping: Path
-
-
-def postgres_database() -> Iterator[str]:
-    name = f"okta_conc_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as e:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required for the concurrency tests: {e}")
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _mapping_text(burst: dict[str, list[str]]) -> str:

@@ -36,7 +36,6 @@ from tests.integration.helpers import rewrite
 
 pytestmark = pytest.mark.integration
 
-PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CLIENT_ID, CLIENT_SECRET = "airflow-local", "airflow-local-secret"
 CALLBACK = "/auth/oauth-authorized/okta"
 PASSWORD = "Load-pass-1"

@@ -1,4 +1,4 @@
-"""What reading groups from Okta's Groups API costs a login, against the local IdP (``python -m bench.groups_api``).
+"""What reading groups from Okta's Groups API costs a login, against the local IdP (``python -m bench.bench_groups_api``).
 
 Figures are medians over ``--runs`` calls of :meth:`OktaApiClient.user_group_names`; the
 baseline, measured in the same run, is a user with 2 groups (one page) over SSWS.

@@ -2,7 +2,9 @@
 
 Copy this file to $AIRFLOW_HOME/webserver_config.py, set the OKTA_* environment variables
 (see README.md), write the mapping file, and restart the Airflow API server / webserver.
-Airflow 3 needs ``[core] auth_manager = airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager``.
+Airflow 3 needs a FAB auth manager: ``[core] auth_manager = okta_security.auth_manager.OktaFabAuthManager``
+(logout at Okta, bot tokens) or FAB's own ``airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager``.
+Airflow 2.11 (FAB provider 1.5) reads this same file from ``[webserver] config_file``.
 """
 
 from __future__ import annotations

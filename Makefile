@@ -46,5 +46,8 @@ test-airflow2: $(STAMP) $(AF2_STAMP)
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit tests/idp
 
+test-integration: $(STAMP) browser
+	$(PY) -m pytest -q tests/integration tests/browser
+
 clean:
 	rm -rf $(VENV) $(AF2_VENV) .demo .pytest_cache

@@ -292,7 +292,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
     def _groups_from_api(api: OktaApiClient, identity: OktaIdentity) -> tuple[str, ...]:
         try:
             groups = api.user_group_names(identity.sub)  # the ID token's sub is the Okta user id (00u…)
-        except OktaApiUnavailable as e:
+        except (OktaApiUnavailable, OktaApiRejected) as e:
             log.error(
                 "Okta login of %s refused, roles unchanged: %s [%s, Okta request id %s]",
                 identity.username,
@@ -300,19 +300,12 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
                 e.code,
                 e.request_id or "-",
             )
-            raise OktaUnavailable(
-                "Okta is not answering (reading your groups failed). You were not signed in and your Airflow "
-                "roles are unchanged. Try again in a minute.",
-                request_id=e.request_id,
-            ) from e
-        except OktaApiRejected as e:
-            log.error(
-                "Okta login of %s refused, roles unchanged: %s [%s, Okta request id %s]",
-                identity.username,
-                e.message,
-                e.code,
-                e.request_id or "-",
-            )
+            if isinstance(e, OktaApiUnavailable):
+                raise OktaUnavailable(
+                    "Okta is not answering (reading your groups failed). You were not signed in and your Airflow "
+                    "roles are unchanged. Try again in a minute.",
+                    request_id=e.request_id,
+                ) from e
             raise OktaApiMisconfigured(
                 "Okta refused to tell Airflow your groups. You were not signed in and your Airflow roles are "
                 "unchanged. Ask your Airflow administrator to check the Okta API settings (see the webserver log).",

@@ -327,7 +327,10 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         # ab_user.email is UNIQUE: if this account already has the address, nobody else can (one query less).
         taken = identity.email and (user is None or user.email != identity.email)
         owner = self.find_user(email=identity.email) if taken else None
-        if owner is not None and (user is None or owner.id != user.id):
+        if owner is not None and user is None and owner.username.lower() == identity.username:
+            # A concurrent first login of the same person created the row between our two look-ups.
+            user = owner
+        elif owner is not None and (user is None or owner.id != user.id):
             raise EmailConflict(
                 f"Another Airflow user ({owner.username!r}) already has the email address {identity.email!r}. "
                 "Ask your Airflow administrator to rename or remove that account."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import string
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -90,6 +91,14 @@ def _authenticate_and_count() -> tuple[Response, int] | None:
     return None
 
 
+def okta_request_id() -> str:
+    """Return an id shaped like Okta's (27 letters and digits; never starts with '-' as token_urlsafe can)."""
+    return "".join(secrets.choice(_REQUEST_ID_ALPHABET) for _ in range(27))
+
+
+_REQUEST_ID_ALPHABET = string.ascii_letters + string.digits
+
+
 @blueprint.after_request
 def _okta_headers(response: Response) -> Response:
     """Add Okta's rate-limit and request-id headers to every answer."""
@@ -97,7 +106,7 @@ def _okta_headers(response: Response) -> Response:
     response.headers["X-Rate-Limit-Limit"] = str(limit)
     response.headers["X-Rate-Limit-Remaining"] = str(remaining)
     response.headers["X-Rate-Limit-Reset"] = str(reset)
-    response.headers["X-Okta-Request-Id"] = secrets.token_urlsafe(20)
+    response.headers["X-Okta-Request-Id"] = okta_request_id()
     return response
 
 

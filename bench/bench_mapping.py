@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from okta_security.mapping import RoleMapping, parse_mapping
+from okta_security.mapping.rules import RoleMapping, parse_mapping
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

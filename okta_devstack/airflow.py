@@ -2,7 +2,7 @@
 
 Airflow 2.11 too: pass ``bin_dir`` (the ``bin`` folder of a venv with Airflow 2.11 and the FAB
 provider 1.5) and the same home runs ``airflow webserver`` with the 2.x settings (see
-:mod:`okta_security.compat`).
+:mod:`okta_security.adapter.compat`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from okta_security.compat import AIRFLOW_2, AIRFLOW_3, AirflowLayout, layout_for
+from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3, AirflowLayout, layout_for
 
 REPO = Path(__file__).resolve().parent.parent
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"

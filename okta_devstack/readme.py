@@ -1,9 +1,9 @@
-"""Rewrite README.md's settings table from okta_security.settings.SETTINGS (``python -m okta_devstack.readme``)."""
+"""Rewrite README.md's settings table from okta_security.settings.loader.SETTINGS (``python -m okta_devstack.readme``)."""
 
 from __future__ import annotations
 
 from okta_devstack.airflow import REPO
-from okta_security.settings import settings_table
+from okta_security.settings.loader import settings_table
 
 START = "<!-- settings-table:start -->\n"
 END = "<!-- settings-table:end -->"

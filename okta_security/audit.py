@@ -3,7 +3,7 @@
 ``audit_event("login.succeeded", owner="alice", roles=["Admin"], sub="00u1")`` writes one JSON
 line on the logger ``okta_security.audit`` and hands the same record to every registered sink
 (the Airflow adapter registers one that inserts a row into Airflow's Audit Log, see
-``okta_security.audit_airflow``). This module imports nothing from Flask, FAB or Airflow.
+``okta_security.adapter.audit_log``). This module imports nothing from Flask, FAB or Airflow.
 
 Guarantees:
 - Values are redacted before they leave this module: fields whose name looks secret (token,

@@ -37,7 +37,7 @@ def okta_sync_users() -> None:
     @task
     def plan() -> dict:
         """Read Okta and show what would change (the plan, in the task log and XCom)."""
-        from okta_security.user_sync_runner import sync_users
+        from okta_security.adapter.user_sync_runner import sync_users
 
         report = sync_users(dry_run=True)
         print(f"okta sync-users plan: {report['summary']}")
@@ -46,7 +46,7 @@ def okta_sync_users() -> None:
     @task
     def apply() -> dict:
         """Apply the changes; fails (and changes nothing) when the guard trips."""
-        from okta_security.user_sync_runner import sync_users
+        from okta_security.adapter.user_sync_runner import sync_users
 
         report = sync_users()
         print(f"okta sync-users applied: {report['summary']}")

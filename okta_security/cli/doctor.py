@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from okta_security import __version__
-from okta_security.doctor import DoctorContext, exit_code, render_text, run_checks, summary
+from okta_security.doctor.checks import DoctorContext, exit_code, render_text, run_checks, summary
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _airflow_facts() -> tuple[Any, str]:
     try:
-        from okta_security.airflow_facts import gather
+        from okta_security.adapter.airflow_facts import gather
 
         return gather(), ""
     except ImportError as e:

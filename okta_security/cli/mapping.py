@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError
 from okta_security.errors import MappingError, RoleSyncError
-from okta_security.mapping import RoleMapping, parse_mapping
-from okta_security.mapping_lint import Finding, findings_from_error, lint
-from okta_security.mapping_store import load_mapping
-from okta_security.roles_as_code import BUILTIN_ROLES
+from okta_security.mapping.rules import RoleMapping, parse_mapping
+from okta_security.mapping.lint import Finding, findings_from_error, lint
+from okta_security.mapping.store import load_mapping
+from okta_security.mapping.roles import BUILTIN_ROLES
 
 if TYPE_CHECKING:
     import argparse
 
-    from okta_security.role_sync import SyncReport
+    from okta_security.adapter.role_sync import SyncReport
 
 EXIT_WARNINGS = 3
 GROUPS_FILTER_ENV = "OKTA_GROUPS_FILTER"
@@ -156,7 +156,7 @@ def read_database(args: argparse.Namespace) -> DatabaseView:
     where = "--db-url"
     if not url:
         try:
-            from okta_security.role_sync import airflow_database_url
+            from okta_security.adapter.role_sync import airflow_database_url
 
             with contextlib.redirect_stdout(sys.stderr):  # Airflow may log to stdout while it loads
                 url = airflow_database_url()
@@ -169,7 +169,7 @@ def read_database(args: argparse.Namespace) -> DatabaseView:
             )
         if not url:
             return DatabaseView(None, None, "role names NOT checked: [database] sql_alchemy_conn is not set")
-    from okta_security.role_sync import read_catalog
+    from okta_security.adapter.role_sync import read_catalog
 
     try:
         catalog = read_catalog(url)
@@ -264,7 +264,7 @@ def parse_groups(groups: str, extra: list[str]) -> list[str]:
 
 def explain(mapping: RoleMapping, groups: list[str], *, groups_filter: str = "") -> dict[str, Any]:
     """Return the explanation as data: matches per group, roles, refusal."""
-    from okta_security.groups_source import GroupFilter
+    from okta_security.login.groups_source import GroupFilter
 
     try:
         allowed = GroupFilter.parse(groups_filter)
@@ -370,7 +370,7 @@ def _sync_with_airflow(raw: bytes, path: str, *, dry_run: bool) -> tuple[RoleMap
             from airflow.www.security_appless import ApplessAirflowSecurityManager  # type: ignore[no-redef]
     except ImportError as e:
         raise RoleSyncError([f"sync-roles needs Airflow and its FAB provider installed here ({e})"]) from e
-    from okta_security.role_sync import sync_roles
+    from okta_security.adapter.role_sync import sync_roles
 
     if settings.Session is None:  # pragma: no cover - Airflow configures its ORM at import
         settings.configure_orm()

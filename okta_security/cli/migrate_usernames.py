@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from okta_security.cli import EXIT_FAILURE, EXIT_OK
-from okta_security.usernames import AccountRow, PlannedRename, legacy_sub, plan_renames
+from okta_security.lifecycle.usernames import AccountRow, PlannedRename, legacy_sub, plan_renames
 
 EXIT_PENDING = 3
 
@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     """Plan, print and (unless --dry-run) apply the renames."""
     import sqlalchemy as sa
 
-    from okta_security import audit_airflow
-    from okta_security.airflow_accounts import metadata_engine
+    from okta_security.adapter import audit_log as audit_airflow
+    from okta_security.adapter.accounts import metadata_engine
 
     engine = metadata_engine()
     audit_airflow.install()  # renames are audited in Airflow's Audit Log too, not only the JSON log
@@ -68,10 +68,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _okta_logins(subs: Iterable[str]) -> Mapping[str, str]:
     """Return Okta user id -> login for the given ids, reading the user list page by page."""
-    from okta_security.okta_api_auth import build_authorizer
-    from okta_security.okta_directory import OktaDirectory
-    from okta_security.settings import load_settings
-    from okta_security.user_sync_runner import directory_client
+    from okta_security.okta_api.auth import build_authorizer
+    from okta_security.okta_api.directory import OktaDirectory
+    from okta_security.settings.loader import load_settings
+    from okta_security.adapter.user_sync_runner import directory_client
 
     settings = load_settings()
     if build_authorizer(settings) is None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from okta_security.user_sync_runner import SyncReport
+    from okta_security.adapter.user_sync_runner import SyncReport
 
 EXIT_CHANGED = 3
 EXIT_GUARD = 4
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from okta_security.user_sync_runner import GuardTripped, run_from_env
+    from okta_security.adapter.user_sync_runner import GuardTripped, run_from_env
 
     progress = Progress(sys.stderr, enabled=not args.no_progress)
     try:

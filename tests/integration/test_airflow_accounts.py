@@ -10,14 +10,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from okta_security import audit, db
-from okta_security.airflow_accounts import accounts_for_sub, apply_change, load_accounts
-from okta_security.event_hook_view import EventHookWorker
-from okta_security.event_hooks import classify
-from okta_security.mapping_store import MappingStore
-from okta_security.okta_api import OktaApiClient
-from okta_security.settings import OktaSettings, Secret
-from okta_security.user_sync import OktaView, plan_account
+from okta_security import audit
+
+from okta_security.adapter import db
+from okta_security.adapter.accounts import accounts_for_sub, apply_change, load_accounts
+from okta_security.adapter.event_hook_view import EventHookWorker
+from okta_security.lifecycle.event_hooks import classify
+from okta_security.mapping.store import MappingStore
+from okta_security.okta_api.client import OktaApiClient
+from okta_security.settings.loader import OktaSettings, Secret
+from okta_security.lifecycle.user_sync import OktaView, plan_account
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -174,7 +176,7 @@ def test_worker_prunes_old_receipts(worker: EventHookWorker, engine: sa.Engine):
 
 
 def worker_mapping():
-    from okta_security.mapping import parse_mapping
+    from okta_security.mapping.rules import parse_mapping
 
     return parse_mapping(
         "default_role: null\nmappings:\n  airflow-admins: [Admin]\n  airflow-ops: [Op]\n  airflow-viewers: [Viewer]\n",
@@ -188,8 +190,8 @@ def okta(tmp_path: Path) -> Iterator[tuple[str, OktaApiClient]]:
     import yaml
 
     from okta_local_idp.server import serve_in_thread
-    from okta_security.okta_api import HttpPolicy, OktaApiClient, OktaHttp
-    from okta_security.okta_api_auth import SswsAuth
+    from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
+    from okta_security.okta_api.auth import SswsAuth
 
     config = tmp_path / "idp.yaml"
     config.write_text(

@@ -267,9 +267,9 @@ def test_doctor_beside_a_running_api_server_sees_its_database(af: Stack):
 
 
 def test_builtin_roles_mirror_the_security_manager():
-    from okta_security.airflow_facts import BUILTIN_ROLES as FACTS_ROLES
-    from okta_security.doctor import BUILTIN_ROLES as DOCTOR_ROLES
-    from okta_security.roles_as_code import BUILTIN_ROLES
+    from okta_security.adapter.airflow_facts import BUILTIN_ROLES as FACTS_ROLES
+    from okta_security.doctor.checks import BUILTIN_ROLES as DOCTOR_ROLES
+    from okta_security.mapping.roles import BUILTIN_ROLES
 
     assert FACTS_ROLES == DOCTOR_ROLES == frozenset(BUILTIN_ROLES)
 

@@ -28,7 +28,7 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
 
 RUN = """
 import json
-from okta_security.user_sync_runner import sync_users
+from okta_security.adapter.user_sync_runner import sync_users
 print("REPORT" + json.dumps(sync_users(dry_run=True)))
 """
 

@@ -360,7 +360,7 @@ def test_dag_resources_mirror_airflows_own_definitions():
     from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
     from airflow.providers.fab.www.security import permissions
 
-    from okta_security.roles_as_code import ALL_DAGS_PERMISSIONS, BUILTIN_ROLES, DAG_RESOURCES, resource_name
+    from okta_security.mapping.roles import ALL_DAGS_PERMISSIONS, BUILTIN_ROLES, DAG_RESOURCES, resource_name
 
     assert set(DAG_RESOURCES) == set(permissions.RESOURCE_DETAILS_MAP)
     for resource, spec in DAG_RESOURCES.items():

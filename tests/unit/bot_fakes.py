@@ -1,6 +1,6 @@
 """Stand-ins for the bot tests: an in-memory FAB user store and a signed-token factory.
 
-The fake security manager mimics only what :mod:`okta_security.bots` uses of FAB's (find_user is
+The fake security manager mimics only what :mod:`okta_security.adapter.bots` uses of FAB's (find_user is
 case-insensitive on usernames, exact on emails; usernames and emails are unique at commit, as in
 ``ab_user``). The real FAB path is covered by tests/integration/test_bots.py.
 """
@@ -16,10 +16,10 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy.exc import IntegrityError
 
-from okta_security import bots
-from okta_security.mapping_store import MappingStore
-from okta_security.oidc import JwksCache
-from okta_security.settings import OktaSettings, load_settings
+from okta_security.adapter import bots
+from okta_security.mapping.store import MappingStore
+from okta_security.oidc.id_token import JwksCache
+from okta_security.settings.loader import OktaSettings, load_settings
 
 if TYPE_CHECKING:
     from pathlib import Path

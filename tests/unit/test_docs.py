@@ -13,9 +13,9 @@ import yaml
 
 from okta_security import errors
 from okta_security.cli import build_parser
-from okta_security.compat import AIRFLOW_2, AIRFLOW_3
-from okta_security.doctor import DoctorContext, run_checks
-from okta_security.settings import SETTINGS
+from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3
+from okta_security.doctor.checks import DoctorContext, run_checks
+from okta_security.settings.loader import SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 ALL_DOCS = sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 
-from okta_security import role_sync
+from okta_security.adapter import role_sync
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
 from okta_security.cli.mapping import EXIT_WARNINGS, mapping_path, parse_groups
 

@@ -1,0 +1,1 @@
+"""The one place that imports Flask, Flask-AppBuilder, Airflow or SQLAlchemy: wiring pure logic to the host."""

@@ -1,0 +1,200 @@
+"""Airflow adapter: read Okta-linked accounts and change them — deactivate, reactivate, set roles.
+
+Used by ``sync-users`` and by the event hook worker. Each change runs in its own short
+transaction on a fresh (non-scoped) session: the user row is locked (``FOR UPDATE`` where the
+database has it), re-checked against what the plan saw — a login or an admin may have changed it
+meanwhile, and then the change is skipped as ``conflict`` and picked up by the next run — then
+written, committed, audited, and the FAB auth manager's user cache is dropped for that user so
+this process rejects the next API call at once (other processes within ``[fab] cache_ttl``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import sqlalchemy as sa
+
+from okta_security.adapter import db
+from okta_security.audit import audit_event
+from okta_security.lifecycle.user_sync import AirflowAccount, PlannedChange
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["applied", "conflict", "missing_role", "gone", "failed"]
+
+
+@dataclass(frozen=True)
+class AppliedChange:
+    """What happened when one planned change was applied."""
+
+    change: PlannedChange
+    outcome: Outcome
+    detail: str = ""
+
+
+def _models() -> tuple[Any, Any]:
+    from airflow.providers.fab.auth_manager.models import Role, User
+
+    return User, Role
+
+
+def metadata_engine() -> Engine:
+    """Return the engine of Airflow's metadata database (Airflow configured from its env)."""
+    from airflow import settings
+
+    if settings.engine is None:  # pragma: no cover - Airflow < 3 initialises at import
+        settings.configure_orm()
+    return settings.engine
+
+
+def _session(engine: Engine) -> Session:
+    from sqlalchemy.orm import Session
+
+    return Session(bind=engine, expire_on_commit=False)
+
+
+def load_accounts(engine: Engine) -> tuple[list[AirflowAccount], int]:
+    """Return (every Airflow account linked to an Okta user, how many users are not linked)."""
+    User, _ = _models()
+    db.ensure_tables(engine)
+    with engine.connect() as conn:
+        links = {link.user_id: link for link in db.all_links(conn)}
+    accounts, unmanaged = [], 0
+    with _session(engine) as session:
+        for user in session.scalars(sa.select(User)).unique():
+            link = links.get(user.id)
+            if link is None or link.username != user.username:
+                unmanaged += 1
+                continue
+            accounts.append(
+                AirflowAccount(
+                    user_id=user.id,
+                    username=user.username,
+                    okta_sub=link.okta_sub,
+                    active=bool(user.active),
+                    roles=frozenset(r.name for r in user.roles),
+                    deactivated_by=link.deactivated_by,
+                )
+            )
+    return accounts, unmanaged
+
+
+def accounts_for_sub(engine: Engine, sub: str) -> list[AirflowAccount]:
+    """Return the Airflow accounts linked to Okta user ``sub``."""
+    User, _ = _models()
+    db.ensure_tables(engine)
+    with engine.connect() as conn:
+        links = db.links_for_sub(conn, sub)
+    accounts = []
+    with _session(engine) as session:
+        for link in links:
+            user = session.get(User, link.user_id)
+            if user is None or user.username != link.username:
+                continue
+            accounts.append(
+                AirflowAccount(
+                    user_id=user.id,
+                    username=user.username,
+                    okta_sub=sub,
+                    active=bool(user.active),
+                    roles=frozenset(r.name for r in user.roles),
+                    deactivated_by=link.deactivated_by,
+                )
+            )
+    return accounts
+
+
+def apply_change(
+    engine: Engine, change: PlannedChange, *, trigger: str, extra: dict[str, Any] | None = None
+) -> AppliedChange:
+    """Apply one planned change atomically, audit it, and drop the user from the auth cache."""
+    User, Role = _models()
+    try:
+        with _session(engine) as session, session.begin():
+            query = sa.select(User).where(User.id == change.user_id)
+            if engine.dialect.name != "sqlite":
+                query = query.with_for_update()
+            user = session.scalars(query).unique().first()
+            if user is None or user.username != change.username:
+                return AppliedChange(change, "gone", "the Airflow user no longer exists")
+            current = (bool(user.active), tuple(sorted(r.name for r in user.roles)))
+            if current != (change.active_before, change.roles_before):
+                return AppliedChange(change, "conflict", "the account changed since the plan was made; re-run")
+            if change.action in ("set_roles", "reactivate"):
+                roles = list(session.scalars(sa.select(Role).where(Role.name.in_(change.roles_after))).unique())
+                missing = sorted(set(change.roles_after) - {r.name for r in roles})
+                if missing:
+                    return AppliedChange(change, "missing_role", f"roles not in Airflow: {', '.join(missing)}")
+                user.roles = roles
+            if change.action == "deactivate":
+                user.active = False
+            elif change.action == "reactivate":
+                user.active = True
+            user.changed_on = datetime.now()
+            # The link row records who deactivated the account, so that only okta_security's own
+            # deactivations are ever undone automatically.
+            by = trigger if change.action == "deactivate" else None
+            session.execute(
+                sa.update(db.user_link)
+                .where(db.user_link.c.user_id == change.user_id)
+                .values(deactivated_by=by, updated_at=db.utcnow())
+            )
+    except sa.exc.SQLAlchemyError as e:
+        log.error("could not %s %s: %s", change.action, change.username, e)
+        return AppliedChange(change, "failed", type(e).__name__)
+    forget_cached_user(change.user_id)
+    _audit(change, trigger, extra or {})
+    return AppliedChange(change, "applied")
+
+
+def _audit(change: PlannedChange, trigger: str, extra: dict[str, Any]) -> None:
+    common = {"user_id": change.user_id, "sub": change.okta_sub, "trigger": trigger, "okta_status": change.okta_status}
+    common.update(extra)
+    if change.action == "deactivate":
+        audit_event(
+            "user.deactivated", owner=change.username, reason=change.reason, roles=list(change.roles_before), **common
+        )
+    elif change.action == "reactivate":
+        audit_event(
+            "user.reactivated", owner=change.username, reason=change.reason, roles=list(change.roles_after), **common
+        )
+    if change.action in ("set_roles", "reactivate") and change.roles_before != change.roles_after:
+        audit_event(
+            "user.roles_changed",
+            owner=change.username,
+            before=list(change.roles_before),
+            after=list(change.roles_after),
+            reason=change.reason,
+            **common,
+        )
+
+
+def remember_groups(engine: Engine, user_ids: Iterable[int], groups: Iterable[str], at: datetime) -> None:
+    """Store ``groups`` as the last-known Okta groups of the given accounts."""
+    names = sorted(set(groups))
+    with engine.begin() as conn:
+        for user_id in user_ids:
+            db.set_groups(conn, user_id, names, at)
+
+
+def forget_cached_user(user_id: int) -> None:
+    """Drop ``user_id`` from the FAB auth manager's user cache in this process (if loaded)."""
+    module = sys.modules.get("airflow.providers.fab.auth_manager.fab_auth_manager")
+    if module is None:  # not inside the api-server (e.g. the CLI): no cache here to drop
+        return
+    cache = getattr(module.FabAuthManager, "cache", None)
+    if cache is not None:
+        try:
+            cache.pop(user_id, None)
+        except Exception:  # noqa: BLE001 - the TTL still bounds staleness
+            log.debug("could not drop user %s from the auth manager cache", user_id, exc_info=True)

@@ -1,0 +1,151 @@
+"""Airflow 2.11 API auth backend: Okta client-credentials bearer tokens, validated on every request.
+
+Airflow 2's REST API (``/api/v1``) has no token exchange; each request carries its credentials and
+every module of ``[api] auth_backends`` is tried in turn::
+
+    [api]
+    auth_backends = airflow.providers.fab.auth_manager.api.auth.backend.session,okta_security.airflow2_api_auth
+
+A request with ``Authorization: Bearer <Okta access token>`` is checked with exactly the rules of
+Airflow 3's ``POST /auth/token`` (:func:`okta_security.adapter.bots.authenticate_bot`) and runs as the
+client's service user. A request without one is left to the other backends.
+
+A bearer token that fails is answered here and now — 401 (token) or 403 (client), a JSON body and
+a ``WWW-Authenticate`` challenge saying what was wrong — rather than handed back to Airflow: on
+2.11 Airflow would then carry on as an anonymous user with FAB's ``AUTH_ROLE_PUBLIC`` role (which
+FAB sets to ``Public`` by default) and answer a bare 403, hiding the reason.
+
+The request is authenticated for itself only: no session cookie is written, so a bot's access
+ends when its Okta token expires. One ``bot.token_exchanged`` audit event is written per Okta
+token (its ``jti``), not per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import Response, abort, current_app, g, request
+
+from okta_security.adapter.bots import (
+    BotLogin,
+    audit_exchange,
+    audit_refusal,
+    authenticate_bot,
+    bearer_token,
+    request_facts,
+    www_authenticate,
+)
+from okta_security.errors import AccessTokenRejected, BotRefused, ConfigError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=Callable[..., Any])
+VIA = "airflow2_api_auth"
+CLIENT_AUTH = None  # read by Airflow's (deprecated) API client from the first backend; no client-side auth here
+SEEN_TOKENS_MAX = 10_000  # jtis remembered for the once-per-token audit event
+_TITLES = {401: "Unauthorized", 403: "Forbidden", 503: "Service Unavailable"}
+
+
+def init_app(app: Any) -> None:
+    """Check at webserver start that okta_security's webserver_config.py is in force."""
+    if app.config.get("OKTA_SETTINGS") is None or app.config.get("OKTA_ROLE_MAPPING_STORE") is None:
+        raise ConfigError(
+            [
+                "[api] auth_backends lists okta_security.airflow2_api_auth, but okta_security's webserver_config.py "
+                "is not loaded — copy it to [webserver] config_file"
+            ],
+            source="okta_security.airflow2_api_auth",
+        )
+
+
+class _SeenTokens:
+    """Remember the jtis already audited, until their tokens expire (bounded)."""
+
+    def __init__(self, limit: int = SEEN_TOKENS_MAX) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._expiry: dict[str, int] = {}
+
+    def first_time(self, jti: str | None, expires_at: int) -> bool:
+        """Return True the first time ``jti`` is seen (always for tokens without one)."""
+        if not jti:
+            return True
+        now = int(time.time())
+        with self._lock:
+            if jti in self._expiry:
+                return False
+            if len(self._expiry) >= self._limit:
+                for old in [k for k, exp in self._expiry.items() if exp < now] or list(self._expiry)[
+                    : self._limit // 10
+                ]:
+                    del self._expiry[old]
+            self._expiry[jti] = expires_at
+            return True
+
+
+_seen = _SeenTokens()
+
+
+def authenticate_request(token: str) -> BotLogin | Response:
+    """Authenticate the current request as a bot, or return the refusal to answer with."""
+    config = current_app.config
+    settings, store = config["OKTA_SETTINGS"], config["OKTA_ROLE_MAPPING_STORE"]
+    mapping = store.current()
+    facts = {"client_ip": request.remote_addr, **request_facts(request.headers)}
+    try:
+        login = authenticate_bot(
+            token,
+            settings=settings,
+            mapping=mapping,
+            security_manager=current_app.appbuilder.sm,  # type: ignore[attr-defined]
+        )
+    except BotRefused as e:
+        log.info("Refused a bot API request (client %s): %s: %s", e.client_id, e.code, e.message)
+        audit_refusal(e, via=VIA, mapping=mapping, **facts)
+        return refusal_response(e)
+    if _seen.first_time(login.token.jti, login.token.expires_at):
+        audit_exchange(login, via=VIA, **facts)
+    # This request only: flask-login's per-request user (no session cookie) and g.user, which
+    # Airflow's FabAuthManager.get_user() reads (as for Kerberos).
+    g._login_user = login.user
+    g.user = login.user
+    return login
+
+
+def refusal_response(error: BotRefused) -> Response:
+    """Return the refusal: a problem+json body like Airflow 2's, and an RFC 6750 challenge."""
+    body: dict[str, Any] = {
+        "title": _TITLES.get(error.http_status, "Error"),
+        "status": error.http_status,
+        "detail": error.message,
+        "error": error.code,
+    }
+    if isinstance(error, AccessTokenRejected):
+        body["reason"] = error.reason
+    headers = {}
+    if error.http_status in (401, 403):
+        challenge = "invalid_token" if error.http_status == 401 else "insufficient_scope"
+        headers["WWW-Authenticate"] = www_authenticate(challenge, error.message)
+    return Response(json.dumps(body), status=error.http_status, mimetype="application/problem+json", headers=headers)
+
+
+def requires_authentication(function: T) -> T:
+    """Run ``function`` only for requests carrying a valid, mapped Okta bearer token."""
+
+    @functools.wraps(function)
+    def decorated(*args: Any, **kwargs: Any) -> Any:
+        token = bearer_token(request.headers)
+        if token is None:  # not ours: the next backend may accept the request
+            return Response("Unauthorized", 401, {"WWW-Authenticate": 'Bearer realm="Airflow"'})
+        outcome = authenticate_request(token)
+        if isinstance(outcome, Response):
+            abort(outcome)  # a refused bearer token must not fall through to the anonymous (Public) user
+        return function(*args, **kwargs)
+
+    return cast("T", decorated)

@@ -1,0 +1,168 @@
+"""Read what the installed Airflow will do at start: its config values, webserver_config.py, roles.
+
+The doctor's Airflow checks are judged on these plain facts (see :mod:`okta_security.doctor.checks`), so
+they are tested without Airflow; this module is the one place that imports it. Works on Airflow 3
+(FAB provider 3.x) and Airflow 2.11 (FAB provider 1.5): the settings' sections differ, see
+:mod:`okta_security.adapter.compat`.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import logging
+import os
+import runpy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from okta_security.adapter.compat import FAB_AUTH_MANAGER, AirflowLayout, airflow_version, layout_for
+from okta_security.errors import ConfigError
+from okta_security.mapping.roles import BUILTIN_ROLES as _BUILTIN_ROLES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+
+# Roles Airflow's FAB auth manager creates at its first start (one definition: roles_as_code).
+BUILTIN_ROLES = frozenset(_BUILTIN_ROLES)
+OKTA_SECURITY_MANAGER = "okta_security.adapter.security_manager.OktaSecurityManager"
+
+
+@dataclass(frozen=True)
+class WebserverConfigFacts:
+    """What Airflow will find at ``[fab] config_file`` (2.x: ``[webserver] config_file``)."""
+
+    path: str
+    exists: bool
+    loaded: bool = False  # ran without raising, as Airflow runs it at start
+    ours: bool | None = None  # installs okta_security's security manager; None: can't tell (syntax error)
+    detail: str = ""  # the class it sets, or why it could not be loaded
+
+
+@dataclass(frozen=True)
+class AirflowFacts:
+    """The Airflow settings okta_security depends on, as the webserver will see them."""
+
+    version: str
+    layout: AirflowLayout
+    auth_manager: str
+    auth_manager_is_fab: bool | None  # FabAuthManager or a subclass; None: could not import it
+    auth_manager_detail: str
+    base_url: str
+    enable_proxy_fix: bool
+    ssl_cert: str
+    webserver_config: WebserverConfigFacts
+    roles: frozenset[str] | None  # role names in the database; None: unreadable (see roles_error)
+    roles_error: str = ""
+
+
+def gather() -> AirflowFacts:
+    """Read the facts from the Airflow installed in this Python environment (raises ImportError if none)."""
+    from airflow.configuration import conf
+
+    layout = layout_for(airflow_version())
+    auth_manager = conf.get("core", "auth_manager", fallback="") or ""
+    is_fab, am_detail = _check_auth_manager(auth_manager)
+    home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
+    config_file = conf.get(*layout.config_file, fallback="") or os.path.join(home, "webserver_config.py")
+    roles, roles_error = _roles_in_database(conf.get("database", "sql_alchemy_conn", fallback="") or "")
+    return AirflowFacts(
+        version=airflow_version(),
+        layout=layout,
+        auth_manager=auth_manager,
+        auth_manager_is_fab=is_fab,
+        auth_manager_detail=am_detail,
+        base_url=conf.get(*layout.base_url, fallback="") or "",
+        enable_proxy_fix=conf.getboolean(*layout.enable_proxy_fix, fallback=False),
+        ssl_cert=conf.get(*layout.ssl_cert, fallback="") or "",
+        webserver_config=inspect_webserver_config(config_file),
+        roles=roles,
+        roles_error=roles_error,
+    )
+
+
+def _check_auth_manager(path: str) -> tuple[bool | None, str]:
+    if path == FAB_AUTH_MANAGER:
+        return True, "FabAuthManager"
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+        fab = importlib.import_module(FAB_AUTH_MANAGER.rpartition(".")[0]).FabAuthManager
+    except (ImportError, AttributeError, ValueError) as e:
+        return None, f"cannot import {path!r}: {e}"
+    if isinstance(cls, type) and issubclass(cls, fab):
+        return True, f"{class_name}, a subclass of FabAuthManager"
+    return False, f"{class_name} is not the FAB auth manager"
+
+
+def _roles_in_database(url: str) -> tuple[frozenset[str] | None, str]:
+    if not url:
+        return None, "[database] sql_alchemy_conn is not set"
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, ImportError) as e:
+        return None, f"cannot use [database] sql_alchemy_conn: {type(e).__name__}"
+    try:
+        with engine.connect() as conn:
+            return frozenset(r[0] for r in conn.execute(sa.text("SELECT name FROM ab_role"))), ""
+    except sa.exc.SQLAlchemyError as e:
+        # The message names the statement and the driver's complaint, never the URL (it may hold a password).
+        first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        return None, f"cannot read roles from Airflow's database: {first}"
+    finally:
+        engine.dispose()
+
+
+def inspect_webserver_config(path: str) -> WebserverConfigFacts:
+    """Load ``path`` as Airflow would and tell whether it installs okta_security's security manager."""
+    if not os.path.isfile(path):
+        return WebserverConfigFacts(path=path, exists=False)
+    source = Path(path).read_text(encoding="utf-8", errors="replace")
+    mentions_us = _mentions_okta_security(source)
+    try:
+        with _quiet_logging():
+            namespace = runpy.run_path(path, run_name="webserver_config")
+    except ConfigError as e:
+        return WebserverConfigFacts(path, True, False, mentions_us, f"loading it fails with {e.code} (see above)")
+    except Exception as e:  # noqa: BLE001 - any error here is what Airflow would hit; report it
+        log.debug("loading %s failed", path, exc_info=True)
+        return WebserverConfigFacts(path, True, False, mentions_us, f"loading it fails: {type(e).__name__}: {e}")
+    manager = namespace.get("SECURITY_MANAGER_CLASS")
+    name = f"{manager.__module__}.{manager.__qualname__}" if isinstance(manager, type) else repr(manager)
+    if manager is None:
+        return WebserverConfigFacts(path, True, True, False, "it does not set SECURITY_MANAGER_CLASS")
+    from okta_security.adapter.security_manager import OktaSecurityManager
+
+    ours = isinstance(manager, type) and issubclass(manager, OktaSecurityManager)
+    return WebserverConfigFacts(path, True, True, ours, f"SECURITY_MANAGER_CLASS = {name}")
+
+
+def _mentions_okta_security(source: str) -> bool | None:
+    """Return whether the file imports okta_security (None if it doesn't even parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "okta_security":
+            return True
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "okta_security" for a in node.names):
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def _quiet_logging() -> Iterator[None]:
+    """Silence log records while webserver_config.py runs (its errors are reported as facts)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)

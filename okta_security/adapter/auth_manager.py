@@ -1,0 +1,148 @@
+"""``OktaFabAuthManager``: Airflow 3's FAB auth manager that also takes Okta tokens from bots.
+
+Select it with ``[core] auth_manager = okta_security.auth_manager.OktaFabAuthManager``. Everything
+FAB does stays as it is; ``POST /auth/token`` (and ``/auth/token/cli``) additionally accepts
+``Authorization: Bearer <Okta access token>`` from the client-credentials flow, and answers with an
+Airflow JWT for the client's service user (see docs/bots.md and :mod:`okta_security.adapter.bots`).
+Requests without a bearer token still go to FAB's username/password check (database users).
+
+Answers: 201 with the Airflow token; 401 when the Okta token fails a check (expired, wrong
+audience, bad signature, missing scope, ...); 403 when the client is not mapped or its service user
+is deactivated or taken; 503 when Okta's keys cannot be fetched. Every refusal's JSON body is
+``{"detail": {"error": <code>, "reason": <check>, "message": <what to do>}}``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
+from fastapi import FastAPI, HTTPException, status
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from flask import current_app
+
+from okta_security.adapter.bots import (
+    BotLogin,
+    audit_exchange,
+    audit_refusal,
+    authenticate_bot,
+    bearer_token,
+    request_facts,
+    www_authenticate,
+)
+from okta_security.errors import AccessTokenRejected, BotRefused
+
+if TYPE_CHECKING:
+    from airflow.providers.fab.auth_manager.models import User
+
+    from okta_security.mapping.store import MappingStore
+    from okta_security.settings.loader import OktaSettings
+
+log = logging.getLogger(__name__)
+
+VIA = "POST /auth/token"
+# okta_security's Flask logout view (okta_security.adapter.views), mounted with FAB's views under /auth.
+OKTA_LOGOUT_PATH = "/auth/okta/logout/"
+# (user id, Okta token exp) of the bot whose token FAB's login service is about to mint: the next
+# generate_jwt() call in the same request caps the Airflow token's lifetime at the Okta token's.
+_BOT_TOKEN_EXPIRY: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "okta_bot_token_expiry", default=None
+)
+
+
+class OktaFabAuthManager(FabAuthManager):
+    """FAB auth manager whose token endpoint also exchanges Okta client-credentials tokens (bots)."""
+
+    def create_token(self, headers: dict[str, str], body: dict[str, Any]) -> User | None:
+        """Return the user a token request authenticates: a bot's service user, or FAB's password check."""
+        _BOT_TOKEN_EXPIRY.set(None)
+        token = bearer_token(headers)
+        if token is None:
+            return super().create_token(headers=headers, body=body)
+        settings, store = _okta_config()
+        mapping = store.current()
+        facts = request_facts(headers)
+        try:
+            login = authenticate_bot(token, settings=settings, mapping=mapping, security_manager=self.security_manager)
+        except BotRefused as e:
+            log.info("Refused a bot token exchange (client %s): %s: %s", e.client_id, e.code, e.message)
+            audit_refusal(e, via=VIA, mapping=mapping, **facts)
+            raise _http_error(e) from e
+        audit_exchange(login, via=VIA, **facts)
+        _BOT_TOKEN_EXPIRY.set((login.user.id, login.token.expires_at))
+        _log_exchange(login)
+        return login.user
+
+    def generate_jwt(self, user: User, *, expiration_time_in_seconds: int | None = None) -> str:
+        """Mint Airflow's JWT; a bot's never outlives the Okta token it was exchanged for."""
+        bound = _BOT_TOKEN_EXPIRY.get()
+        _BOT_TOKEN_EXPIRY.set(None)
+        if bound is not None and bound[0] == user.id:
+            remaining = max(1, bound[1] - int(time.time()))
+            if expiration_time_in_seconds is None or remaining < expiration_time_in_seconds:
+                expiration_time_in_seconds = remaining
+        if expiration_time_in_seconds is None:
+            return super().generate_jwt(user)
+        return super().generate_jwt(user, expiration_time_in_seconds=expiration_time_in_seconds)
+
+    def get_url_logout(self) -> str | None:
+        """Send the UI's logout (``/api/v2/auth/logout``) to okta_security's view that also ends the Okta session."""
+        return urljoin(self.apiserver_endpoint, OKTA_LOGOUT_PATH)
+
+    def get_fastapi_app(self) -> FastAPI | None:
+        """Serve FAB's app, with ``/auth/logout`` (a FastAPI route that shadows Flask) ending the Okta session too."""
+        app = super().get_fastapi_app()
+        if app is None:
+            return None
+
+        async def logout() -> RedirectResponse:
+            return RedirectResponse(OKTA_LOGOUT_PATH, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+
+        route = APIRoute("/logout", logout, methods=["GET"], include_in_schema=False)
+        app.router.routes.insert(0, route)  # before FAB's own /logout, which only clears cookies
+        return app
+
+
+def _okta_config() -> tuple[OktaSettings, MappingStore]:
+    config = current_app.config
+    settings, store = config.get("OKTA_SETTINGS"), config.get("OKTA_ROLE_MAPPING_STORE")
+    if settings is None or store is None:
+        log.error("OktaFabAuthManager needs okta_security's webserver_config.py ([fab] config_file)")
+        raise HTTPException(
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            detail={
+                "error": "invalid_config",
+                "message": "okta_security is not configured on this Airflow: install its webserver_config.py.",
+            },
+        )
+    return settings, store
+
+
+def _http_error(error: BotRefused) -> HTTPException:
+    detail: dict[str, Any] = {"error": error.code, "message": error.message}
+    if isinstance(error, AccessTokenRejected):
+        detail["reason"] = error.reason
+    if error.client_id:
+        detail["client_id"] = error.client_id
+    headers = None
+    if error.http_status == status.HTTP_401_UNAUTHORIZED:
+        headers = {"WWW-Authenticate": www_authenticate("invalid_token", error.message)}
+    elif error.http_status == status.HTTP_403_FORBIDDEN:
+        headers = {"WWW-Authenticate": www_authenticate("insufficient_scope", error.message)}
+    return HTTPException(status_code=error.http_status, detail=detail, headers=headers)
+
+
+def _log_exchange(login: BotLogin) -> None:
+    log.info(
+        "Okta client %s exchanged a token (jti %s) as %s with roles %s%s",
+        login.grant.client_id,
+        login.token.jti,
+        login.user.username,
+        sorted(login.grant.roles),
+        " (service user created)" if login.created else "",
+    )

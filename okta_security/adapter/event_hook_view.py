@@ -1,0 +1,236 @@
+"""``/auth/okta/events``: Okta Event Hooks served by Airflow's FAB app (the adapter).
+
+- ``GET`` with ``x-okta-verification-challenge`` → ``{"verification": <value>}``;
+- ``POST`` → the ``Authorization`` header must equal ``OKTA_EVENT_HOOK_SECRET`` (constant-time),
+  else 401 and an ``event_hook.rejected`` audit event; the body is parsed and answered with 200
+  at once — Okta gives up after 3 seconds — while a single worker thread applies the effects in
+  delivery order: deactivate the user's Airflow account(s), or recompute their roles.
+
+Idempotency: each event's ``uuid`` is claimed in ``okta_security_event_receipt`` (primary key;
+see :mod:`okta_security.adapter.db`) before it is acted on, so a redelivery — to this replica or another
+— does nothing. Without ``OKTA_EVENT_HOOK_SECRET`` the endpoint answers 404.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from flask import jsonify, request
+from flask_appbuilder import BaseView, expose
+
+from okta_security.adapter import db
+from okta_security.adapter.accounts import accounts_for_sub, apply_change, remember_groups
+from okta_security.audit import audit_event
+from okta_security.lifecycle.event_hooks import (
+    VERIFICATION_HEADER,
+    DeliveryError,
+    HookEvent,
+    apply_membership,
+    authorized,
+    parse_delivery,
+    verification_response,
+)
+from okta_security.adapter.login_audit import request_context
+from okta_security.okta_api.directory import OktaDirectory
+from okta_security.lifecycle.user_sync import OktaView, plan_account
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from okta_security.mapping.store import MappingStore
+    from okta_security.okta_api.client import OktaApiClient
+    from okta_security.settings.loader import OktaSettings
+
+log = logging.getLogger(__name__)
+
+# What a deactivating event says about the Okta user (recorded as okta_status in the audit event).
+EVENT_STATUS = {
+    "user.lifecycle.deactivate": "DEPROVISIONED",
+    "user.lifecycle.suspend": "SUSPENDED",
+    "user.lifecycle.delete.initiated": "DELETED",
+    "application.user_membership.remove": "UNASSIGNED",
+}
+PRUNE_INTERVAL_SECONDS = 3600.0  # how often the worker drops old event ids
+MAX_BODY_BYTES = 1_000_000  # Okta batches at most 50 events per delivery; a few KB each
+
+
+@dataclass
+class EventHookWorker:
+    """Applies event effects off the request thread, one at a time, in arrival order."""
+
+    engine: Engine
+    settings: OktaSettings
+    mapping: MappingStore
+    api: OktaApiClient | None = None
+    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="okta-hooks"))
+    _pruned_at: float = 0.0
+
+    def submit(self, events: list[HookEvent]) -> None:
+        """Queue events for processing."""
+        for event in events:
+            self._pool.submit(self._process_safely, event)
+
+    def _process_safely(self, event: HookEvent) -> None:
+        try:
+            self.process(event)
+        except Exception:  # noqa: BLE001 - the worker must survive any one bad event
+            log.exception("Okta event %s (%s) could not be processed", event.uuid, event.event_type)
+            audit_event("event_hook.failed", owner=None, event_uuid=event.uuid, event_type=event.event_type)
+
+    def process(self, event: HookEvent) -> str:
+        """Apply one event (idempotent on its uuid); return what happened."""
+        if event.effect == "ignore":
+            log.info("Okta event %s ignored: %s", event.event_type, event.ignored_because)
+            return "ignored"
+        self._prune_now_and_then()
+        if event.uuid and not db.claim_event(self.engine, event.uuid, event.event_type):
+            log.info("Okta event %s (%s) already processed; redelivery ignored", event.uuid, event.event_type)
+            return "duplicate"
+        outcomes = [self._for_user(event, sub) for sub in event.user_ids]
+        return ",".join(outcomes) or "no_account"
+
+    def _prune_now_and_then(self) -> None:
+        """Forget event ids past their retention, at most hourly (any replica may do it)."""
+        now = time.monotonic()
+        if now - self._pruned_at < PRUNE_INTERVAL_SECONDS and self._pruned_at:
+            return
+        self._pruned_at = now
+        with self.engine.begin() as conn:
+            dropped = db.prune_receipts(conn)
+        if dropped:
+            log.info("Forgot %d Okta event id(s) older than %s", dropped, db.RECEIPT_RETENTION)
+
+    def _for_user(self, event: HookEvent, sub: str) -> str:
+        accounts = accounts_for_sub(self.engine, sub)
+        if not accounts:
+            return "no_account"
+        mapping = self.mapping.current()
+        if event.effect == "deactivate":
+            view = OktaView(statuses={}, groups={})  # absent = gone from Okta: deactivate
+            reason = f"okta_event:{event.event_type}"
+        else:
+            found = self._membership_view(event, sub, accounts)
+            if found is None:
+                return "stale"
+            view, reason = found
+        extra = {"event_uuid": event.uuid, "event_type": event.event_type}
+        done = []
+        for account in accounts:
+            change = plan_account(account, view, mapping)
+            if change.action == "reactivate" and self.api is None:
+                change = None  # without the API we cannot know Okta's status: leave it to sync/login
+            if change is None or not change.is_change:
+                done.append("unchanged")
+                continue
+            if event.effect == "deactivate":
+                change = replace(change, reason=reason, okta_status=EVENT_STATUS.get(event.event_type, "UNKNOWN"))
+            done.append(apply_change(self.engine, change, trigger="event_hook", extra=extra).outcome)
+        return ",".join(done)
+
+    def _membership_view(self, event: HookEvent, sub: str, accounts: list[Any]) -> tuple[OktaView, str] | None:
+        """Return Okta's view of ``sub`` after a membership change, or None for a stale event.
+
+        With Management API access: the user's status and groups, fresh (order of events does not
+        matter). Without: the groups last seen (at login or from earlier events) plus this event's
+        change, skipped if Okta published it before those groups were seen.
+        """
+        if self.api is not None:
+            directory = OktaDirectory(self.api)
+            statuses = directory.statuses([sub], strategy="search")
+            groups = frozenset(self.settings.groups_filter.apply(directory.user_groups(sub)))
+            remember_groups(self.engine, [a.user_id for a in accounts], groups, db.utcnow())
+            return OktaView(statuses=statuses, groups={sub: groups}), "groups_changed"
+        with self.engine.connect() as conn:
+            link = db.link_for_user(conn, accounts[0].user_id, accounts[0].username)
+        published = _published(event.published)
+        if link is not None and link.groups_at is not None and published is not None and published < link.groups_at:
+            log.info("Okta event %s for %s predates the groups last seen; ignored", event.event_type, sub)
+            return None
+        known = frozenset(link.groups or ()) if link else frozenset()
+        groups = frozenset(self.settings.groups_filter.apply(apply_membership(known, event)))
+        remember_groups(self.engine, [a.user_id for a in accounts], groups, published or db.utcnow())
+        return OktaView(statuses={sub: "ACTIVE"}, groups={sub: groups}), "groups_changed"
+
+    def wait(self, timeout: float = 10.0) -> None:
+        """Wait until the queue is empty (tests)."""
+        self._pool.submit(lambda: None).result(timeout)
+
+
+def _published(value: str) -> datetime | None:
+    """Parse a System Log ``published`` timestamp (``2024-05-01T12:00:00.000Z``)."""
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
+class OktaEventHookView(BaseView):
+    """The event hook endpoint; one instance per app, holding the worker."""
+
+    route_base = "/okta"
+    default_view = "events"
+    worker: EventHookWorker | None = None
+
+    def _secret(self) -> str | None:
+        secret = self.appbuilder.sm.okta_settings.event_hook_secret
+        return secret.get() if secret is not None else None
+
+    def _refuse(self, why: str) -> Any:
+        log.warning("Okta event hook call refused from %s: %s", request.remote_addr, why)
+        audit_event("event_hook.rejected", owner=None, reason=why, method=request.method, **request_context())
+        return jsonify({"error": "unauthorized"}), 401
+
+    @expose("/events", methods=["GET", "POST"])
+    def events(self) -> Any:
+        """Answer Okta's verification (GET) or accept a delivery (POST)."""
+        secret = self._secret()
+        if not secret:
+            return jsonify({"error": "event hooks are not enabled (OKTA_EVENT_HOOK_SECRET is not set)"}), 404
+        if not authorized(request.headers.get("Authorization"), secret):
+            return self._refuse("bad_authorization" if request.headers.get("Authorization") else "no_authorization")
+        if request.method == "GET":
+            answer = verification_response(request.headers.get(VERIFICATION_HEADER))
+            if answer is None:
+                return jsonify({"error": f"missing {VERIFICATION_HEADER} header"}), 400
+            log.info("Answered Okta's event hook verification challenge")
+            return jsonify(answer)
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return jsonify({"error": "body too large"}), 413
+        try:
+            events = parse_delivery(request.get_json(silent=True), client_id=self.appbuilder.sm.okta_settings.client_id)
+        except DeliveryError as e:
+            return jsonify({"error": str(e)}), 400
+        acted = [e for e in events if e.effect != "ignore"]
+        audit_event(
+            "event_hook.received",
+            owner=None,
+            events=len(events),
+            ignored=len(events) - len(acted),
+            event_types=sorted({e.event_type for e in events}),
+            event_uuids=[e.uuid for e in acted][:50],
+            **request_context(),
+        )
+        if self.worker is not None:
+            self.worker.submit(events)
+        return jsonify({"received": len(events), "queued": len(acted), "ignored": len(events) - len(acted)})
+
+
+def register_event_hook_view(sm: Any) -> OktaEventHookView:
+    """Add the endpoint to the FAB app (CSRF-exempt: Okta cannot send a CSRF token)."""
+    view = OktaEventHookView()
+    view.worker = EventHookWorker(
+        engine=sm.okta_engine,
+        settings=sm.okta_settings,
+        mapping=sm.okta_mapping,
+        api=getattr(sm, "okta_groups_api", None),
+    )
+    sm.appbuilder.add_view_no_menu(view)
+    csrf = sm.appbuilder.get_app.extensions.get("csrf")
+    if csrf is not None and view.blueprint is not None:
+        csrf.exempt(view.blueprint)
+    return view

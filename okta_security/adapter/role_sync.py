@@ -1,0 +1,328 @@
+"""Write declared roles (roles-as-code) into Airflow's FAB tables: the adapter of roles_as_code.
+
+Works with any ``FabAirflowSecurityManagerOverride``: the webserver's own security manager, or
+``ApplessAirflowSecurityManager(session=...)`` for the CLI (what Airflow's DAG processor uses
+to sync DAG-level permissions). DAG-level permissions are FAB's ``DAG:<dag_id>`` and
+``DAG Run:<dag_id>`` resources (``permissions.resource_name``), created when missing, as
+``sync_perm_for_dag`` does for a DAG's ``access_control``.
+
+Guarantees:
+- only roles the file declares are written; built-in roles are never touched, no role is deleted;
+- idempotent: a second sync with the same file and DAGs writes nothing;
+- all role changes of one sync are committed together, retried if another replica raced us;
+- a failed sync rolls back, is logged with its reason, and leaves the roles as they were.
+
+When DAG globs re-expand (documented in docs/mapping-cookbook.md): at webserver start (FAB's
+``sync_roles``), when the mapping file changes, at ``okta-airflow sync-roles``, and at a login
+when the set of DAG ids changed (checked at most every ``DAG_CHECK_INTERVAL`` seconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from okta_security.audit import audit_event
+from okta_security.errors import RoleSyncError
+from okta_security.mapping.role_plan import RoleChange, desired_permissions, plan_changes
+from okta_security.mapping.roles import BUILTIN_ROLES, DAG_RESOURCES, Permission, RoleSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Iterable, Mapping
+
+    from okta_security.mapping.rules import RoleMapping
+
+log = logging.getLogger(__name__)
+
+DAG_CHECK_INTERVAL = 60.0  # seconds between looks at the DAG list from the login path
+ATTEMPTS = 3  # a replica racing us on the same rows makes a commit fail; re-plan and retry
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the Airflow database knows: role names and DAG ids."""
+
+    roles: frozenset[str]
+    dag_ids: frozenset[str]
+
+
+def read_catalog(url: str, *, timeout: float = 5.0) -> Catalog:
+    """Read role names and DAG ids with plain SQL; raise RoleSyncError naming the cause (never the URL)."""
+    connect_args: dict[str, Any] = {}
+    if url.startswith(("postgresql", "postgres")):
+        connect_args["connect_timeout"] = int(timeout)
+    elif url.startswith("sqlite"):
+        connect_args["timeout"] = timeout
+    try:
+        engine = sa.create_engine(url, connect_args=connect_args)
+    except (sa.exc.ArgumentError, ImportError) as e:
+        raise RoleSyncError([f"cannot use the database URL ({type(e).__name__}: {e})"]) from e
+    try:
+        with engine.connect() as conn:
+            roles = frozenset(conn.execute(sa.text("SELECT name FROM ab_role")).scalars())
+            dag_ids = frozenset(conn.execute(sa.text("SELECT dag_id FROM dag")).scalars())
+        return Catalog(roles=roles, dag_ids=dag_ids)
+    except sa.exc.SQLAlchemyError as e:
+        first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]  # the driver's complaint, not the URL
+        raise RoleSyncError([f"cannot read Airflow's database: {first}"]) from e
+    finally:
+        engine.dispose()
+
+
+def airflow_database_url() -> str:
+    """Return Airflow's ``[database] sql_alchemy_conn`` (imports Airflow's configuration)."""
+    from airflow.configuration import conf
+
+    return conf.get("database", "sql_alchemy_conn", fallback="") or ""
+
+
+def dag_ids_in(session: Any) -> frozenset[str]:
+    """Return the ids of every DAG in Airflow's ``dag`` table (paused, stale or not)."""
+    return frozenset(session.execute(sa.text("SELECT dag_id FROM dag")).scalars())
+
+
+def existing_roles(sm: Any) -> dict[str, frozenset[Permission]]:
+    """Return every role in the database with its (action, resource) permissions."""
+    return {
+        role.name: frozenset(
+            (perm.action.name, perm.resource.name) for perm in role.permissions if perm.action and perm.resource
+        )
+        for role in sm.get_all_roles()
+    }
+
+
+def _all_permissions(sm: Any) -> dict[Permission, Any]:
+    """Return every FAB permission object keyed by (action, resource), in one query."""
+    rows = sm.session.scalars(sa.select(sm.permission_model)).unique().all()
+    return {(p.action.name, p.resource.name): p for p in rows if p.action is not None and p.resource is not None}
+
+
+# --------------------------------------------------------------------------- syncing
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one sync found and did."""
+
+    changes: tuple[RoleChange, ...]
+    dag_count: int
+    applied: bool  # False for a dry run or when nothing needed writing
+    dag_fingerprint: str = field(default="", compare=False)
+
+    @property
+    def changed(self) -> tuple[RoleChange, ...]:
+        """Return the roles this sync creates or changes."""
+        return tuple(change for change in self.changes if change.changed)
+
+    def summary(self) -> str:
+        """Return one line for logs."""
+        if not self.changed:
+            return f"{len(self.changes)} declared role(s) already in sync ({self.dag_count} DAGs)"
+        parts = [
+            f"{c.role}: {'created, ' if c.create else ''}+{len(c.add)} -{len(c.remove)} permissions"
+            for c in self.changed
+        ]
+        return f"{'synced' if self.applied else 'would sync'} {'; '.join(parts)} ({self.dag_count} DAGs)"
+
+
+def fingerprint(dag_ids: Iterable[str]) -> str:
+    """Return a short digest of a set of DAG ids."""
+    return hashlib.sha256("\n".join(sorted(dag_ids)).encode()).hexdigest()[:16]
+
+
+def sync_roles(
+    sm: Any, specs: Collection[RoleSpec], *, dag_ids: Collection[str] | None = None, dry_run: bool = False
+) -> SyncReport:
+    """Create or update the declared roles; raise RoleSyncError (after rolling back) if it can't."""
+    session = sm.session
+    for attempt in range(1, ATTEMPTS + 1):
+        ids = frozenset(dag_ids) if dag_ids is not None else dag_ids_in(session)
+        existing = existing_roles(sm)
+        desired = desired_permissions(specs, ids, existing)
+        changes = tuple(plan_changes(desired, existing))
+        report = SyncReport(changes, len(ids), applied=False, dag_fingerprint=fingerprint(ids))
+        if dry_run or not report.changed:
+            return report
+        _check_declared_permissions(sm, specs)
+        try:
+            _apply(sm, report.changed, desired)
+        except sa.exc.DBAPIError as e:  # IntegrityError, deadlock, serialization failure...
+            session.rollback()
+            if attempt == ATTEMPTS:
+                first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+                raise RoleSyncError([f"the database refused the role changes {ATTEMPTS} times: {first}"]) from e
+            log.info("Declared roles changed under us (another replica?); re-planning the sync (%s)", type(e).__name__)
+            continue
+        except Exception:
+            session.rollback()
+            raise
+        return SyncReport(changes, len(ids), applied=True, dag_fingerprint=report.dag_fingerprint)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_declared_permissions(sm: Any, specs: Iterable[RoleSpec]) -> None:
+    """Refuse permissions on actions or resources Airflow does not have (as [fab] custom_roles does)."""
+    problems = []
+    for spec in specs:
+        for action, resource in sorted(spec.permissions):
+            if sm.get_action(action) is None:
+                problems.append(f"role {spec.name!r} (line {spec.line}): Airflow has no action {action!r}")
+            if sm.get_resource(resource) is None:
+                problems.append(f"role {spec.name!r} (line {spec.line}): Airflow has no resource {resource!r}")
+    if problems:
+        raise RoleSyncError(problems)
+
+
+def _apply(sm: Any, changes: Iterable[RoleChange], desired: Mapping[str, frozenset[Permission]]) -> None:
+    """Write the changed roles in one transaction.
+
+    Only new permission rows (an action on a resource, granted to nobody yet) are committed
+    earlier, by FAB's ``create_permission``; roles and their grants change together or not at all.
+    """
+    perms = _all_permissions(sm)
+    targets = []
+    for change in changes:
+        if change.role in BUILTIN_ROLES:  # roles_as_code refuses these already; never write one
+            raise RoleSyncError([f"refusing to change built-in role {change.role!r}"])
+        role = sm.find_role(change.role)
+        if role is None:  # created in the same transaction as its permissions (sm.add_role would commit)
+            role = sm.role_model()
+            role.name = change.role
+            sm.session.add(role)
+        wanted = []
+        for key in sorted(desired[change.role]):
+            perm = perms.get(key)
+            if perm is None:
+                _check_dag_action(key)
+                perm = sm.create_permission(*key)
+                if perm is None:
+                    raise RoleSyncError([f"role {change.role!r}: could not create permission {key[0]} on {key[1]}"])
+                perms[key] = perm
+            wanted.append(perm)
+        targets.append((role, wanted))
+    for role, wanted in targets:
+        role.permissions = wanted
+    sm.session.commit()
+
+
+def _check_dag_action(key: Permission) -> None:
+    """Guard: only DAG-level permissions may be created on the fly (their resources are per DAG)."""
+    action, resource = key
+    for name, spec in DAG_RESOURCES.items():
+        if resource == name or resource.startswith(spec.prefix):
+            if action in spec.actions:
+                return
+    raise RoleSyncError([f"permission {action} on {resource} does not exist in Airflow"])
+
+
+# --------------------------------------------------------------------------- in the webserver
+
+
+class RoleSyncer:
+    """Keeps the declared roles in step with the mapping file and the DAGs, for one webserver process."""
+
+    def __init__(
+        self,
+        security_manager: Any,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        check_interval: float = DAG_CHECK_INTERVAL,
+    ) -> None:
+        self._sm = security_manager
+        self._clock = clock
+        self._check_interval = check_interval
+        self._lock = threading.Lock()
+        self._synced: tuple[str, str] | None = None  # (mapping digest, DAG fingerprint) last synced
+        self._attempted: str | None = None  # mapping digest of the last attempt, successful or not
+        self._last_check = float("-inf")
+        self.last_report: SyncReport | None = None
+        self.last_error: Exception | None = None
+
+    def sync(self, mapping: RoleMapping, *, reason: str) -> SyncReport | None:
+        """Sync now; on failure log, audit and keep the roles as they were (never raise)."""
+        with self._lock:
+            return self._sync(mapping, reason)
+
+    def maybe_resync(self, mapping: RoleMapping) -> None:
+        """From the login path: re-sync if the mapping or the set of DAG ids changed (cheap; never raises).
+
+        Looks at the DAG list at most every ``check_interval`` seconds per mapping version, and
+        retries a failed sync no more often than that either.
+        """
+        if not mapping.roles:
+            return
+        now = self._clock()
+        if self._attempted == mapping.digest and now - self._last_check < self._check_interval:
+            return
+        if not self._lock.acquire(blocking=False):
+            return  # another request is syncing right now
+        try:
+            self._last_check = now
+            self._attempted = mapping.digest
+            try:
+                dags = fingerprint(dag_ids_in(self._sm.session))
+            except Exception:
+                log.exception("Could not read the DAG list to check declared roles; will retry")
+                self._sm.session.rollback()
+                return
+            if self._synced != (mapping.digest, dags):
+                reason = "the DAGs or the mapping changed" if self._synced else "first login since start"
+                self._sync(mapping, reason)
+        finally:
+            self._lock.release()
+
+    def _sync(self, mapping: RoleMapping, reason: str) -> SyncReport | None:
+        self._attempted = mapping.digest
+        self._last_check = self._clock()
+        if not mapping.roles:
+            return None
+        try:
+            report = sync_roles(self._sm, mapping.roles)
+        except Exception as e:
+            self.last_error = e
+            try:
+                self._sm.session.rollback()
+            except Exception:  # pragma: no cover - a broken session: nothing more to do here
+                log.debug("rollback after a failed role sync failed too", exc_info=True)
+            log.error(
+                "Declared roles from %s (version %s) NOT synced (%s); Airflow's roles are unchanged: %s",
+                mapping.source,
+                mapping.digest[:12],
+                reason,
+                e,
+            )
+            audit_event(
+                "roles.sync_failed",
+                owner=None,
+                file=mapping.source,
+                version=mapping.digest[:12],
+                reason=reason,
+                error=str(e),
+            )
+            return None
+        self.last_error = None
+        self.last_report = report
+        self._synced = (mapping.digest, report.dag_fingerprint)
+        log.info("Declared roles from %s (%s): %s", mapping.source, reason, report.summary())
+        if report.applied:
+            audit_event(
+                "roles.synced",
+                owner=None,
+                file=mapping.source,
+                version=mapping.digest[:12],
+                reason=reason,
+                dags=report.dag_count,
+                changes={
+                    c.role: {"created": c.create, "added": len(c.add), "removed": len(c.remove)} for c in report.changed
+                },
+            )
+        return report

@@ -1,0 +1,52 @@
+"""Assemble everything ``webserver_config.py`` needs, validating all settings at once."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from okta_security.errors import ConfigError, MappingError
+from okta_security.mapping.store import MappingStore
+from okta_security.oidc.provider import build_provider
+from okta_security.settings.loader import OktaSettings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebserverConfig:
+    """The values ``webserver_config.py`` assigns to Flask-AppBuilder."""
+
+    settings: OktaSettings
+    mapping_store: MappingStore
+    oauth_providers: list[dict[str, Any]]
+
+    @property
+    def auth_roles_mapping(self) -> dict[str, list[str]]:
+        """Return FAB's ``AUTH_ROLES_MAPPING``: the mapping file's exact-name entries."""
+        return self.mapping_store.current().exact_roles_mapping()
+
+
+def build_webserver_config(environ: Mapping[str, str] | None = None) -> WebserverConfig:
+    """Load settings and the mapping file; raise one :class:`ConfigError` listing every problem."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    settings: OktaSettings | None = None
+    store: MappingStore | None = None
+    try:
+        settings = load_settings(env)
+    except ConfigError as e:
+        problems.extend(e.problems)
+    if settings is not None:
+        try:
+            store = MappingStore(settings.role_mapping_file)
+        except MappingError as e:
+            problems.extend(e.problems)
+    if problems or settings is None or store is None:
+        error = ConfigError(problems, source="okta_security could not start; fix these and restart the webserver")
+        log.error("%s", error)
+        raise error
+    return WebserverConfig(settings=settings, mapping_store=store, oauth_providers=[build_provider(settings)])

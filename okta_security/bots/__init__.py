@@ -1,0 +1,1 @@
+"""Bots, the pure part: verifying the Okta access tokens bots present."""

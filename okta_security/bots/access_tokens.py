@@ -1,0 +1,254 @@
+"""Validate the Okta access tokens bots present: RS256 via the issuer's cached JWKS, strict claims.
+
+Checks, in order: size and shape; signature with a key from the issuer's JWKS (RS256 only; an
+unknown ``kid`` triggers one rate-limited re-fetch, see :class:`okta_security.oidc.id_token.JwksCache`);
+``iss``; ``aud``; ``exp``/``iat`` with leeway; the client-credentials shape (``cid`` equals ``sub``,
+no ``uid``: a user's access token never stands in for a bot); every required scope in ``scp``.
+Once the keys are cached a validation makes no call to Okta.
+
+Each refusal is an :class:`AccessTokenRejected` whose ``reason`` is one of :data:`REASONS` and
+whose message says what to fix; neither ever contains the token. Pure logic: no Flask/FAB/Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from joserfc import jws, jwt
+from joserfc.errors import (
+    BadSignatureError,
+    ExpiredTokenError,
+    InvalidClaimError,
+    InvalidKeyIdError,
+    JoseError,
+    MissingClaimError,
+    UnsupportedAlgorithmError,
+)
+
+from okta_security.errors import AccessTokenRejected, OktaKeysUnavailable
+from okta_security.oidc.id_token import ALLOWED_ALGORITHMS, JwksCache
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Mapping
+
+    from joserfc.jwk import KeySet
+
+log = logging.getLogger(__name__)
+
+MAX_TOKEN_BYTES = 16_384  # Okta access tokens are ~1 KB; refuse anything far larger before parsing it
+REASONS = (
+    "malformed",  # not a compact JWS, too large, or no key id
+    "alg_not_allowed",  # signed with anything but RS256 (e.g. HS256, none)
+    "unknown_key",  # signed with a key the issuer does not publish, even after a re-fetch
+    "bad_signature",
+    "wrong_issuer",
+    "wrong_audience",
+    "expired",
+    "issued_in_future",
+    "missing_claim",
+    "invalid_claim",
+    "not_client_credentials",  # a user's token (uid, or sub != cid)
+    "missing_scope",
+)
+_ALGORITHMS = list(ALLOWED_ALGORITHMS)
+
+
+@dataclass(frozen=True)
+class AccessTokenPolicy:
+    """What a bot's token must satisfy (from ``OKTA_API_*`` and ``OKTA_CLOCK_SKEW_SECONDS``)."""
+
+    issuer: str
+    audience: str
+    required_scopes: tuple[str, ...]
+    leeway: int = 60
+
+    def __post_init__(self) -> None:
+        """Refuse a policy that would accept any token of the audience."""
+        if not self.required_scopes:
+            raise ValueError("an access token policy needs at least one required scope")
+
+
+@dataclass(frozen=True)
+class VerifiedAccessToken:
+    """The facts a verified client-credentials token vouches for (never the token itself)."""
+
+    client_id: str
+    scopes: frozenset[str]
+    jti: str | None
+    issued_at: int
+    expires_at: int
+    key_id: str | None
+
+
+def validate_access_token(
+    token: str,
+    *,
+    jwks: JwksCache,
+    policy: AccessTokenPolicy,
+    now: Callable[[], int] | None = None,
+) -> VerifiedAccessToken:
+    """Return what ``token`` vouches for, or raise :class:`AccessTokenRejected` (or OktaKeysUnavailable)."""
+    if not token or len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
+        raise AccessTokenRejected("malformed", "The bearer token is not an Okta access token (a signed JWT).")
+    decoded = _decode(token, jwks)
+    claims = dict(decoded.claims)
+    clock = now or (lambda: int(time.time()))
+    _check_registered_claims(claims, policy, clock)
+    client_id = _check_client_credentials(claims)
+    scopes = _check_scopes(claims, policy.required_scopes, client_id)
+    jti = claims.get("jti")
+    return VerifiedAccessToken(
+        client_id=client_id,
+        scopes=scopes,
+        jti=jti if isinstance(jti, str) else None,
+        issued_at=int(claims["iat"]),
+        expires_at=int(claims["exp"]),
+        key_id=decoded.header.get("kid"),
+    )
+
+
+def _keys(jwks: JwksCache, refresh: bool = False) -> tuple[KeySet, bool]:
+    """Return the cached key set (re-fetching first if asked) and whether a re-fetch happened."""
+    try:
+        refreshed = jwks.refresh() if refresh else False
+        return jwks.get(), refreshed
+    except Exception as e:  # any failure of the fetch callable: Okta (or the network) is not answering
+        log.warning("Could not fetch the issuer's signing keys: %s: %s", type(e).__name__, e)
+        raise OktaKeysUnavailable(
+            "Airflow could not fetch Okta's signing keys to verify the token. Try again in a minute."
+        ) from e
+
+
+def _decode(token: str, jwks: JwksCache) -> Any:
+    keys, _ = _keys(jwks)
+    try:
+        return jwt.decode(token, keys, algorithms=_ALGORITHMS)
+    except InvalidKeyIdError as first:
+        kid = _header(token).get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise AccessTokenRejected(
+                "malformed", "The access token has no 'kid' header; Okta always sets one."
+            ) from first
+        # Okta rotates keys, sometimes without notice: one (rate-limited) re-fetch, then give up.
+        keys, refreshed = _keys(jwks, refresh=True)
+        if not refreshed:
+            raise _unknown_key(kid) from first
+    except JoseError as e:
+        raise _rejection(e) from e
+    try:
+        return jwt.decode(token, keys, algorithms=_ALGORITHMS)
+    except InvalidKeyIdError as e:
+        raise _unknown_key(str(_header(token).get("kid"))) from e
+    except JoseError as e:
+        raise _rejection(e) from e
+
+
+def _header(token: str) -> Mapping[str, Any]:
+    try:
+        return jws.extract_compact(token.encode("ascii")).headers()
+    except (JoseError, ValueError, UnicodeError):
+        return {}
+
+
+def _unknown_key(kid: str) -> AccessTokenRejected:
+    return AccessTokenRejected(
+        "unknown_key",
+        f"The access token is signed with a key (kid {kid[:64]!r}) that the Okta authorization server does not "
+        "publish: it comes from another authorization server or was not issued by Okta.",
+    )
+
+
+def _rejection(e: JoseError) -> AccessTokenRejected:
+    if isinstance(e, UnsupportedAlgorithmError):
+        return AccessTokenRejected(
+            "alg_not_allowed", "The access token is not signed with RS256, the only algorithm Okta uses; refused."
+        )
+    if isinstance(e, BadSignatureError):
+        return AccessTokenRejected(
+            "bad_signature", "The access token's signature does not verify with Okta's published key; refused."
+        )
+    return AccessTokenRejected("malformed", "The bearer token is not an Okta access token (a signed JWT).")
+
+
+def _check_registered_claims(claims: Mapping[str, Any], policy: AccessTokenPolicy, now: Callable[[], int]) -> None:
+    registry = jwt.JWTClaimsRegistry(
+        now=now,
+        leeway=policy.leeway,
+        iss={"essential": True, "value": policy.issuer},
+        aud={"essential": True, "value": policy.audience},
+        exp={"essential": True},
+        iat={"essential": True},
+    )
+    try:
+        registry.validate(dict(claims))
+    except ExpiredTokenError as e:
+        ago = now() - int(claims["exp"])
+        raise AccessTokenRejected(
+            "expired", f"The access token expired {ago} s ago. Get a new one from Okta (client credentials)."
+        ) from e
+    except MissingClaimError as e:
+        raise AccessTokenRejected("missing_claim", f"The access token has no {e.claim!r} claim.") from e
+    except InvalidClaimError as e:
+        raise _claim_rejection(e, claims, policy) from e
+
+
+def _claim_rejection(e: InvalidClaimError, claims: Mapping[str, Any], policy: AccessTokenPolicy) -> AccessTokenRejected:
+    if e.claim == "iss":
+        return AccessTokenRejected(
+            "wrong_issuer",
+            f"The access token was issued by {_shown(claims.get('iss'))}, not by {policy.issuer!r} "
+            "(OKTA_BOT_ISSUER). Get it from that Okta authorization server.",
+        )
+    if e.claim == "aud":
+        return AccessTokenRejected(
+            "wrong_audience",
+            f"The access token is for the audience {_shown(claims.get('aud'))}, not {policy.audience!r} "
+            "(OKTA_BOT_AUDIENCE). Get it from the authorization server whose Audience is that value.",
+        )
+    if e.claim == "iat" and "future" in str(e.description):
+        return AccessTokenRejected(
+            "issued_in_future",
+            "The access token was issued in the future: check the clock of this server and Okta's "
+            f"(allowed skew {policy.leeway} s, OKTA_CLOCK_SKEW_SECONDS).",
+        )
+    return AccessTokenRejected("invalid_claim", f"The access token's {e.claim!r} claim is invalid.")
+
+
+def _shown(value: object) -> str:
+    return repr(value)[:120] if value is not None else "(none)"
+
+
+def _check_client_credentials(claims: Mapping[str, Any]) -> str:
+    client_id = claims.get("cid")
+    if not isinstance(client_id, str) or not client_id:
+        raise AccessTokenRejected(
+            "missing_claim", "The access token has no 'cid' (client ID) claim; it is not an Okta access token."
+        )
+    if "uid" in claims or claims.get("sub") != client_id:
+        raise AccessTokenRejected(
+            "not_client_credentials",
+            "This is an Okta user's access token, not a client's: bots must get their token with the client "
+            "credentials flow of an API Services app.",
+            client_id=client_id,
+        )
+    return client_id
+
+
+def _check_scopes(claims: Mapping[str, Any], required: Collection[str], client_id: str) -> frozenset[str]:
+    scp = claims.get("scp", [])
+    if not isinstance(scp, list) or not all(isinstance(s, str) for s in scp):
+        raise AccessTokenRejected("invalid_claim", "The access token's 'scp' claim is not a list of scopes.")
+    scopes = frozenset(scp)
+    missing = [s for s in required if s not in scopes]
+    if missing:
+        carried = ", ".join(sorted(scopes)) or "none"
+        raise AccessTokenRejected(
+            "missing_scope",
+            f"The access token lacks the scope(s) {', '.join(missing)} (it has: {carried}). Request them "
+            "(scope=...) and allow them in the Okta authorization server's access policy rule.",
+            client_id=client_id,
+        )
+    return scopes

@@ -1,0 +1,1 @@
+"""``okta-airflow doctor``: checks of settings, Okta and Airflow, each with a fix."""

@@ -1,0 +1,378 @@
+"""``okta-airflow doctor``: check what a first Okta login depends on, each ✓/✗ with a fix.
+
+Run it where the webserver runs, with the same environment. Every check is a function of a
+:class:`DoctorContext` (the environment, facts about Airflow, an HTTP session and a clock, all
+injectable) returning a :class:`CheckResult`; nothing here imports Flask or Airflow. The Okta
+checks live in :mod:`okta_security.doctor.okta` and :mod:`okta_security.doctor.probes`, the facts
+about Airflow come from :mod:`okta_security.adapter.airflow_facts`.
+
+Statuses: ``ok`` (✓), ``fail`` (✗, exit code 1), ``warn`` (!, can't be confirmed from here or
+risky but workable), ``skip`` (-, a check it depends on failed).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from okta_security.adapter.compat import FAB_AUTH_MANAGER
+from okta_security.errors import ConfigError, MappingError
+from okta_security.mapping.store import load_mapping
+from okta_security.mapping.roles import BUILTIN_ROLES as _BUILTIN_ROLES
+from okta_security.settings.loader import SETTINGS, OktaSettings, load_settings
+
+if TYPE_CHECKING:
+    import requests
+
+    from okta_security.adapter.airflow_facts import AirflowFacts
+    from okta_security.mapping.rules import RoleMapping
+
+log = logging.getLogger(__name__)
+
+BUILTIN_ROLES = frozenset(_BUILTIN_ROLES)  # created by Airflow at first start (one definition: roles_as_code)
+
+
+class Status(str, enum.Enum):
+    """Outcome of one check."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+SYMBOLS = {Status.OK: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.SKIP: "-"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's verdict: what was found (``detail``) and, unless it passed, what to do (``fix``)."""
+
+    check: str  # stable id, e.g. "issuer" (the --json output and the docs use it)
+    title: str
+    status: Status
+    detail: str
+    fix: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "check": self.check,
+            "title": self.title,
+            "status": self.status.value,
+            "detail": self.detail,
+            "fix": self.fix,
+            "data": dict(self.data),
+        }
+
+
+@dataclass
+class DoctorContext:
+    """Inputs of the checks, and what earlier checks learned (discovery document, mapping)."""
+
+    environ: Mapping[str, str]
+    airflow: AirflowFacts | None
+    http: requests.Session
+    airflow_error: str = ""
+    clock: Callable[[], float] = time.time
+    settings: OktaSettings | None = None
+    mapping: RoleMapping | None = None
+    discovery: dict[str, Any] | None = None
+    discovery_timing: tuple[float, float, str | None] | None = None  # (sent, received, Date header)
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def timeout(self) -> float:
+        """Return the HTTP timeout for calls to Okta (OKTA_HTTP_TIMEOUT_SECONDS)."""
+        return self.settings.http_timeout_seconds if self.settings else 10.0
+
+    def passed(self, check: str) -> bool:
+        """Return whether ``check`` ran and did not fail or skip."""
+        return any(r.check == check and r.status in (Status.OK, Status.WARN) for r in self.results)
+
+
+Check = Callable[[DoctorContext], CheckResult]
+
+
+def skipped(check: str, title: str, because: str) -> CheckResult:
+    """Return a skipped result naming the check it waits for."""
+    return CheckResult(check, title, Status.SKIP, f"skipped: {because}")
+
+
+# -- settings and mapping -----------------------------------------------------------------------
+
+
+def check_settings(ctx: DoctorContext) -> CheckResult:
+    """Every OKTA_* setting present and well-formed; secrets shown only as "set"."""
+    title = "OKTA_* settings"
+    shown = describe_settings(ctx.environ)
+    try:
+        ctx.settings = load_settings(ctx.environ)
+    except ConfigError as e:
+        return CheckResult(
+            "settings",
+            title,
+            Status.FAIL,
+            f"{len(e.problems)} problem(s):\n" + "\n".join(f"- {p}" for p in e.problems),
+            "fix each problem above (set the variable in the webserver's environment, or <NAME>_FILE)",
+            {"settings": shown, "problems": e.problems},
+        )
+    given = [name for name in shown if _given(ctx.environ, name)]
+    lines = [f"{name} = {shown[name]}" for name in given]
+    if len(given) < len(shown):
+        lines.append(f"({len(shown) - len(given)} other setting(s) at their defaults)")
+    return CheckResult(
+        "settings",
+        title,
+        Status.OK,
+        "every required setting is present and well-formed\n" + "\n".join(lines),
+        data={"settings": shown},
+    )
+
+
+def _given(environ: Mapping[str, str], name: str) -> bool:
+    return name in environ or f"{name}_FILE" in environ
+
+
+def describe_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """Return each setting as it will be used, secrets as "set" (never their value)."""
+    out: dict[str, str] = {}
+    for spec in SETTINGS:
+        file_path = environ.get(f"{spec.name}_FILE")
+        value = environ.get(spec.name)
+        if file_path is not None:
+            out[spec.name] = f"set (from {spec.name}_FILE={file_path})" if spec.secret else f"(from {file_path})"
+            if not spec.secret and os.path.isfile(file_path):
+                try:
+                    with open(file_path, encoding="utf-8") as f:
+                        out[spec.name] = f"{f.read().strip()} (from {spec.name}_FILE)"
+                except OSError:
+                    pass
+        elif value is not None:
+            out[spec.name] = ("set" if value.strip() else "(empty)") if spec.secret else value
+        else:
+            out[spec.name] = "(not set)" if spec.required or spec.default is None else f"{spec.default!r} (default)"
+    return out
+
+
+def mapping_path(ctx: DoctorContext) -> str:
+    """Return the mapping file the webserver will read."""
+    if ctx.settings is not None:
+        return ctx.settings.role_mapping_file
+    home = ctx.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
+    return ctx.environ.get("OKTA_ROLE_MAPPING_FILE") or os.path.join(home, "okta_role_mapping.yaml")
+
+
+def check_mapping(ctx: DoctorContext) -> CheckResult:
+    """The mapping file parses exactly as the webserver parses it."""
+    title = "Role mapping file"
+    path = mapping_path(ctx)
+    try:
+        ctx.mapping = load_mapping(path)
+    except MappingError as e:
+        return CheckResult(
+            "mapping",
+            title,
+            Status.FAIL,
+            "\n".join(f"- {p}" for p in e.problems),
+            f"fix {path} as each problem says (example: config/role_mapping.yaml); "
+            "a running webserver keeps its last good mapping until the file is valid again",
+            {"path": path, "problems": e.problems},
+        )
+    roles = sorted(ctx.mapping.role_names())
+    default = ctx.mapping.default_role
+    detail = (
+        f"{path}: valid, {len(ctx.mapping.rules)} rule(s); roles used: {', '.join(roles) or '(none)'}; "
+        f"default_role: {default or 'null (unmapped users are refused)'}"
+    )
+    data: dict[str, Any] = {"path": path, "rules": len(ctx.mapping.rules), "roles": roles, "default_role": default}
+    if not roles:
+        return CheckResult(
+            "mapping", title, Status.WARN, detail, "map at least one Okta group to a role, or nobody can sign in", data
+        )
+    return CheckResult("mapping", title, Status.OK, detail, data=data)
+
+
+def check_roles(ctx: DoctorContext) -> CheckResult:
+    """Every role the mapping names exists in Airflow's database (built-in roles count)."""
+    title = "Mapped roles exist in Airflow"
+    if ctx.mapping is None:
+        return skipped("roles", title, "the mapping file is not valid")
+    if ctx.airflow is None:
+        return skipped("roles", title, "Airflow is not importable here")
+    if ctx.airflow.roles is None:
+        return CheckResult(
+            "roles",
+            title,
+            Status.FAIL,
+            ctx.airflow.roles_error,
+            "run the doctor with the webserver's [database] sql_alchemy_conn and a migrated database "
+            "(airflow db migrate)",
+        )
+    declared = ctx.mapping.extra_sections.get("roles") or {}  # roles-as-code: created at webserver start
+    known = ctx.airflow.roles | BUILTIN_ROLES | frozenset(declared if isinstance(declared, Mapping) else ())
+    try:
+        load_mapping(mapping_path(ctx), known_roles=sorted(known))
+    except MappingError as e:
+        return CheckResult(
+            "roles",
+            title,
+            Status.FAIL,
+            "\n".join(f"- {p}" for p in e.problems),
+            "create the missing roles (airflow roles create <name>) or fix the names in the mapping file",
+            {"known_roles": sorted(known), "problems": e.problems},
+        )
+    used = sorted(ctx.mapping.role_names())
+    pending = sorted(set(used) & BUILTIN_ROLES - ctx.airflow.roles)
+    detail = f"all {len(used)} mapped role(s) exist: {', '.join(used)}"
+    if pending:
+        detail += f" ({', '.join(pending)} will be created by Airflow at its first start)"
+    return CheckResult("roles", title, Status.OK, detail, data={"known_roles": sorted(known)})
+
+
+# -- Airflow ------------------------------------------------------------------------------------
+
+
+def check_webserver_config(ctx: DoctorContext) -> CheckResult:
+    """webserver_config.py is where Airflow will look, and it installs okta_security."""
+    title = "webserver_config.py"
+    facts = ctx.airflow
+    if facts is None:
+        return CheckResult(
+            "webserver_config",
+            title,
+            Status.FAIL,
+            f"Airflow is not importable here ({ctx.airflow_error})",
+            "run okta-airflow doctor in the webserver's Python environment, with its environment variables",
+        )
+    wc = facts.webserver_config
+    section, key = facts.layout.config_file
+    where = f"[{section}] {key} = {wc.path}"
+    env_var = f"AIRFLOW__{section.upper()}__{key.upper()}"
+    data = {"path": wc.path, "setting": f"[{section}] {key}"}
+    if not wc.exists:
+        return CheckResult(
+            "webserver_config",
+            title,
+            Status.FAIL,
+            f"{where}: no such file — Airflow silently ignores a missing file and logs in with passwords",
+            f"copy okta_security's webserver_config.py to {wc.path}, or point {env_var} at your copy",
+            data,
+        )
+    if wc.loaded and wc.ours:
+        return CheckResult("webserver_config", title, Status.OK, f"{where}: {wc.detail}", data=data)
+    if not wc.loaded:
+        fix = "fix the error above: the webserver hits the same one at start"
+    else:
+        fix = (
+            "use okta_security's webserver_config.py (it sets SECURITY_MANAGER_CLASS = OktaSecurityManager), "
+            "or set SECURITY_MANAGER_CLASS to a subclass of OktaSecurityManager"
+        )
+    return CheckResult("webserver_config", title, Status.FAIL, f"{where}: {wc.detail}", fix, data)
+
+
+def check_auth_manager(ctx: DoctorContext) -> CheckResult:
+    """``[core] auth_manager`` is the FAB auth manager (or a subclass), else webserver_config.py is unused."""
+    title = "[core] auth_manager"
+    facts = ctx.airflow
+    if facts is None:
+        return skipped("auth_manager", title, "Airflow is not importable here")
+    value = facts.auth_manager or "(not set)"
+    if facts.auth_manager_is_fab:
+        return CheckResult("auth_manager", title, Status.OK, f"{value} ({facts.auth_manager_detail})")
+    return CheckResult(
+        "auth_manager",
+        title,
+        Status.FAIL,
+        f"{value}: {facts.auth_manager_detail} — webserver_config.py is only read by the FAB auth manager",
+        f"set AIRFLOW__CORE__AUTH_MANAGER={FAB_AUTH_MANAGER} (or [core] auth_manager in airflow.cfg)",
+        {"value": facts.auth_manager},
+    )
+
+
+def redirect_uris(ctx: DoctorContext) -> tuple[str, str] | None:
+    """Return (sign-in, sign-out) redirect URIs to register in Okta, or None without a base URL."""
+    facts = ctx.airflow
+    if facts is None or not facts.base_url:
+        return None
+    base = facts.base_url.rstrip("/")
+    sign_out = getattr(ctx.settings, "post_logout_redirect_uri", "") or base + facts.layout.login_path
+    return base + facts.layout.callback_path, sign_out
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def default_checks() -> Sequence[Check]:
+    """Return every check, in the order they run (later ones read what earlier ones learned)."""
+    from okta_security.doctor import okta as doctor_okta
+    from okta_security.doctor import probes as doctor_probes
+
+    return (
+        check_settings,
+        check_webserver_config,
+        check_auth_manager,
+        check_mapping,
+        check_roles,
+        doctor_okta.check_discovery,
+        doctor_okta.check_issuer,
+        doctor_okta.check_jwks,
+        doctor_okta.check_groups,
+        doctor_probes.check_client,
+        doctor_probes.check_redirect_uris,
+        doctor_okta.check_clock,
+    )
+
+
+def run_checks(ctx: DoctorContext, checks: Sequence[Check] | None = None) -> list[CheckResult]:
+    """Run ``checks`` in order; a check that crashes is reported as failed, with its error."""
+    for check in checks or default_checks():
+        try:
+            result = check(ctx)
+        except Exception as e:  # noqa: BLE001 - one broken check must not hide the others
+            log.debug("check %s crashed", check.__name__, exc_info=True)
+            name = check.__name__.removeprefix("check_")
+            result = CheckResult(
+                name,
+                name,
+                Status.FAIL,
+                f"the check itself failed: {type(e).__name__}: {e}",
+                "run with -v for the traceback and report it",
+            )
+        ctx.results.append(result)
+    return ctx.results
+
+
+def exit_code(results: Sequence[CheckResult]) -> int:
+    """Return 1 if any check failed, else 0."""
+    return 1 if any(r.status is Status.FAIL for r in results) else 0
+
+
+def summary(results: Sequence[CheckResult]) -> dict[str, int]:
+    """Return how many checks ended in each status."""
+    return {s.value: sum(1 for r in results if r.status is s) for s in Status}
+
+
+def render_text(results: Sequence[CheckResult], *, header: str = "", ascii_only: bool = False) -> str:
+    """Return the human-readable report: one line per check, details and fixes indented."""
+    marks = {s: s.value.upper() for s in Status} if ascii_only else SYMBOLS
+    width = max(len(m) for m in marks.values())
+    lines = [header, ""] if header else []
+    for r in results:
+        first, *rest = r.detail.splitlines() or [""]
+        lines.append(f"{marks[r.status]:<{width}} {r.title}: {first}")
+        lines.extend(f"{'':<{width}}     {line}" for line in rest)
+        if r.fix and r.status in (Status.FAIL, Status.WARN):
+            lines.append(f"{'':<{width}}   fix: {r.fix}")
+    counts = summary(results)
+    lines.append("")
+    lines.append(
+        f"Summary: {counts['ok']} ok, {counts['fail']} failing, {counts['warn']} warning(s), {counts['skip']} skipped"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Leavers, movers and returners: user sync plans, legacy usernames, event-hook decisions."""

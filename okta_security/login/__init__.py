@@ -1,0 +1,1 @@
+"""The login decision, pure: where groups come from, which roles follow, what changes in the account."""

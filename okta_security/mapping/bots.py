@@ -1,0 +1,320 @@
+"""The mapping file's ``clients:`` section: Okta client IDs (bots) -> Airflow roles and service users.
+
+File format::
+
+    clients:
+      0oa8f5j3ecb5w3dF85d7:           # Okta client ID of an API Services app (client credentials)
+        name: ci-pipeline             # its Airflow service user is "svc-ci-pipeline" (default: svc-<client ID>)
+        roles: [Viewer]               # roles for every token of this client
+        scopes:                       # optional: more roles when the token carries the scope
+          airflow.trigger: [User]
+      0oa8other0000000000: [Viewer]   # short form: roles only, default name
+
+A token's roles are ``roles`` plus the roles of every listed scope found in its ``scp``. A client
+that is not listed, or whose token earns no role, is refused (:class:`UnmappedClient`).
+
+:mod:`okta_security.mapping.rules` parses this section with the rest of the file, so problems read
+``file:line: what — fix`` like every other mapping problem. Pure logic: no Flask, FAB or Airflow.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from okta_security.errors import UnmappedClient
+from okta_security.mapping.yaml_lines import yaml_kind
+
+SERVICE_USER_PREFIX = "svc-"  # every bot's Airflow username starts with it, so the Audit Log shows who is a bot
+ENTRY_KEYS = ("name", "roles", "scopes")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")  # Okta IDs are base62; also safe in an email
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
+_SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 section 3.3 scope-token
+
+Report = Callable[[int, str, str], None]
+"""Record one problem: ``(line, what is wrong, how to fix it)``."""
+CheckRole = Callable[[str, int], bool]
+"""Return whether a role name exists, recording a problem (at ``line``) when it does not."""
+
+
+@dataclass(frozen=True)
+class ClientRule:
+    """One client of the ``clients:`` section."""
+
+    client_id: str
+    username: str
+    roles: tuple[str, ...]
+    scope_roles: Mapping[str, tuple[str, ...]]
+    line: int
+
+    def __post_init__(self) -> None:
+        """Freeze the scope table."""
+        object.__setattr__(self, "scope_roles", types.MappingProxyType(dict(self.scope_roles)))
+
+    def roles_for(self, scopes: Collection[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+        """Return (roles, scopes that granted some) for a token carrying ``scopes``."""
+        roles = set(self.roles)
+        granting = tuple(scope for scope in self.scope_roles if scope in scopes)
+        for scope in granting:
+            roles.update(self.scope_roles[scope])
+        return frozenset(roles), granting
+
+
+@dataclass(frozen=True)
+class BotGrant:
+    """What a client's token earns: the service user to act as and its roles."""
+
+    client_id: str
+    username: str
+    roles: frozenset[str]
+    granting_scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClientMap:
+    """The validated ``clients:`` section, looked up by Okta client ID (exact, case-sensitive)."""
+
+    rules: Mapping[str, ClientRule] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Freeze the table."""
+        object.__setattr__(self, "rules", types.MappingProxyType(dict(self.rules)))
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __iter__(self) -> Iterator[ClientRule]:
+        return iter(self.rules.values())
+
+    def __contains__(self, client_id: object) -> bool:
+        return client_id in self.rules
+
+    def get(self, client_id: str) -> ClientRule | None:
+        """Return the rule for ``client_id``, if the section lists it."""
+        return self.rules.get(client_id)
+
+    def role_names(self) -> frozenset[str]:
+        """Return every role the section refers to."""
+        names: set[str] = set()
+        for rule in self.rules.values():
+            names.update(rule.roles)
+            for roles in rule.scope_roles.values():
+                names.update(roles)
+        return frozenset(names)
+
+    def resolve(self, client_id: str, scopes: Collection[str]) -> BotGrant:
+        """Return the grant for a token of ``client_id`` carrying ``scopes``; raise UnmappedClient if none."""
+        rule = self.rules.get(client_id)
+        if rule is None:
+            raise UnmappedClient(
+                f"Okta client {client_id!r} is not mapped to any Airflow role, so Airflow will not issue it a "
+                "token. Ask your Airflow administrator to add the client ID under 'clients:' in the "
+                "role-mapping file.",
+                client_id=client_id,
+            )
+        roles, granting = rule.roles_for(scopes)
+        if not roles:
+            wanted = ", ".join(rule.scope_roles)
+            carried = ", ".join(sorted(scopes)) or "none"
+            raise UnmappedClient(
+                f"Okta client {client_id!r} gets Airflow roles only through the scopes {wanted}, and this token "
+                f"carries none of them (it has: {carried}). Request one of those scopes from Okta.",
+                client_id=client_id,
+            )
+        return BotGrant(client_id=client_id, username=rule.username, roles=roles, granting_scopes=granting)
+
+
+EMPTY_CLIENTS = ClientMap()
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _lines(value: Any, attribute: str) -> dict[Any, int]:
+    """Return the line table the mapping loader attached to a YAML mapping (empty for plain dicts)."""
+    return getattr(value, attribute, None) or {}
+
+
+class _Parser:
+    """Validate the section, reporting every problem through ``report``."""
+
+    def __init__(self, report: Report, check_role: CheckRole) -> None:
+        self.report = report
+        self.check_role = check_role
+
+    def roles(self, value: Any, line: int, what: str) -> tuple[str, ...] | None:
+        """Return a role list (one name or a list of names), or None after reporting."""
+        if isinstance(value, str):
+            items: list[tuple[Any, int]] = [(value, line)]
+        elif isinstance(value, list):
+            item_lines = getattr(value, "item_lines", None) or [line] * len(value)
+            items = list(zip(value, item_lines, strict=False))
+        else:
+            self.report(
+                line,
+                f"roles of {what} must be a list of role names or one role name, not a {yaml_kind(value)}",
+                "write e.g. [Viewer] or Viewer",
+            )
+            return None
+        if not items:
+            self.report(line, f"empty role list for {what}", "list at least one role, e.g. [Viewer], or remove it")
+            return None
+        roles: list[str] = []
+        ok = True
+        for item, item_line in items:
+            if not isinstance(item, str) or not item.strip():
+                shown = "an empty name" if isinstance(item, str) else f"a {yaml_kind(item)}"
+                self.report(
+                    item_line,
+                    f"role {item!r} for {what} is {shown}, not a role name",
+                    "write the role name as text, e.g. Viewer",
+                )
+                ok = False
+            elif not self.check_role(item, item_line):
+                ok = False
+            elif item not in roles:
+                roles.append(item)
+        return tuple(roles) if ok else None
+
+    def scopes(self, value: Any, line: int, client_id: str) -> dict[str, tuple[str, ...]] | None:
+        """Return the client's scope -> roles table, or None after reporting."""
+        what = f"client {client_id!r}"
+        if not isinstance(value, dict) or not value:
+            shown = "an empty mapping" if isinstance(value, dict) else f"a {yaml_kind(value)}"
+            self.report(
+                line,
+                f"'scopes' of {what} must map Okta scopes to roles, not {shown}",
+                "write one 'scope.name: [Role]' entry per line, indented under 'scopes:'",
+            )
+            return None
+        key_lines, value_lines = _lines(value, "key_lines"), _lines(value, "value_lines")
+        table: dict[str, tuple[str, ...]] = {}
+        ok = True
+        for scope, roles_value in value.items():
+            scope_line = key_lines.get(scope, line)
+            if not isinstance(scope, str) or not _SCOPE.match(scope):
+                self.report(
+                    scope_line,
+                    f"{scope!r} is not an OAuth scope name (in 'scopes' of {what})",
+                    "write the custom scope exactly as defined in Okta, e.g. airflow.trigger",
+                )
+                ok = False
+                continue
+            roles = self.roles(roles_value, value_lines.get(scope, scope_line), f"scope {scope!r} of {what}")
+            if roles is None:
+                ok = False
+            else:
+                table[scope] = roles
+        return table if ok else None
+
+    def entry(self, client_id: str, value: Any, line: int, value_line: int) -> ClientRule | None:
+        """Return one client's rule (short or long form; ``line`` is the client ID's), or None after reporting."""
+        if isinstance(value, (str, list)):
+            roles = self.roles(value, value_line, f"client {client_id!r}")
+            return None if roles is None else ClientRule(client_id, _username(client_id), roles, {}, line)
+        if not isinstance(value, dict):
+            self.report(
+                line,
+                f"client {client_id!r} must have roles or a mapping with 'roles'/'scopes', not a {yaml_kind(value)}",
+                "write e.g. 'roles: [Viewer]' indented under the client ID",
+            )
+            return None
+        key_lines, value_lines = _lines(value, "key_lines"), _lines(value, "value_lines")
+        ok = True
+        for key in value:
+            if key not in ENTRY_KEYS:
+                close = difflib.get_close_matches(str(key), ENTRY_KEYS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.report(
+                    key_lines.get(key, line),
+                    f"unknown key {key!r} for client {client_id!r}{hint}",
+                    "use only " + ", ".join(ENTRY_KEYS),
+                )
+                ok = False
+        username = _username(client_id)
+        if "name" in value:
+            name, name_line = value["name"], value_lines.get("name", line)
+            if isinstance(name, str) and _NAME.match(name):
+                username = SERVICE_USER_PREFIX + name
+            else:
+                self.report(
+                    name_line,
+                    f"name {name!r} of client {client_id!r} cannot be part of a username",
+                    "use letters, digits, '.', '_' or '-' (at most 60), e.g. ci-pipeline",
+                )
+                ok = False
+        roles: tuple[str, ...] | None = ()
+        if "roles" in value:
+            roles = self.roles(value["roles"], value_lines.get("roles", line), f"client {client_id!r}")
+        scope_roles: dict[str, tuple[str, ...]] | None = {}
+        if "scopes" in value:
+            scope_roles = self.scopes(value["scopes"], value_lines.get("scopes", line), client_id)
+        if "roles" not in value and "scopes" not in value:
+            self.report(
+                line,
+                f"client {client_id!r} grants no role",
+                "add 'roles: [Viewer]' (or 'scopes:' mapping scopes to roles), or remove the client",
+            )
+            return None
+        if not ok or roles is None or scope_roles is None:
+            return None
+        return ClientRule(client_id, username, roles, scope_roles, line)
+
+    def section(self, value: Any, line: int) -> ClientMap:
+        """Return the whole section as a ClientMap (problems reported, bad entries left out)."""
+        if value is None:
+            return EMPTY_CLIENTS
+        if not isinstance(value, dict):
+            self.report(
+                line,
+                f"'clients' must map Okta client IDs to roles, not a {yaml_kind(value)}",
+                "write one '<client ID>: [Role]' entry per line, indented under 'clients:'",
+            )
+            return EMPTY_CLIENTS
+        key_lines, value_lines = _lines(value, "key_lines"), _lines(value, "value_lines")
+        rules: dict[str, ClientRule] = {}
+        folded_ids: dict[str, str] = {}
+        usernames: dict[str, str] = {}
+        for client_id, entry in value.items():
+            key_line = key_lines.get(client_id, line)
+            if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
+                self.report(
+                    key_line,
+                    f"{client_id!r} is not an Okta client ID",
+                    "copy the Client ID from the Okta app's General tab (e.g. 0oa8f5j3ecb5w3dF85d7); quote it",
+                )
+                continue
+            twin = folded_ids.setdefault(client_id.casefold(), client_id)
+            if twin != client_id:
+                self.report(
+                    key_line,
+                    f"client {client_id!r} differs from {twin!r} only in letter case",
+                    "keep one entry per client (their service users would collide)",
+                )
+                continue
+            rule = self.entry(client_id, entry, key_line, value_lines.get(client_id, key_line))
+            if rule is None:
+                continue
+            owner = usernames.setdefault(rule.username.casefold(), client_id)
+            if owner != client_id:
+                self.report(
+                    key_line,
+                    f"clients {owner!r} and {client_id!r} would share the service user {rule.username!r}",
+                    "give each client its own 'name'",
+                )
+                continue
+            rules[client_id] = rule
+        return ClientMap(rules)
+
+
+def _username(client_id: str) -> str:
+    return SERVICE_USER_PREFIX + client_id
+
+
+def parse_clients(value: Any, line: int, *, report: Report, check_role: CheckRole) -> ClientMap:
+    """Validate the ``clients:`` section (YAML already loaded), reporting every problem through ``report``."""
+    return _Parser(report, check_role).section(value, line)

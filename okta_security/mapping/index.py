@@ -1,0 +1,312 @@
+"""Index mapping rules so that one group name is matched in (nearly) constant time.
+
+A user may carry a thousand Okta groups and a mapping may hold a thousand rules; testing every
+rule against every group is a million regex calls per login (issue #3: < 2 ms per evaluation).
+The index narrows each group to the few rules that can possibly match it:
+
+- exact names: one dict lookup;
+- globs and regexes with a literal prefix (``airflow-team-*``, ``re:^data-(eng|ops)$``): a
+  "gate" regex built as a trie of all prefixes answers "does any prefix fit?" in one C call,
+  then only the rules filed under the fitting prefixes are tried;
+- globs that start with a wildcard but end with literals (``*-admins``): the same, on suffixes;
+- patterns with a literal only in the middle (``re:.*-admin-.*``, ``*-ops-*``): filed under the
+  longest literal every match must contain, behind a trie gate used with ``search``;
+- everything else (``re:[a-z]+``, ``*``): tried for every group, behind one combined regex when
+  the patterns can be combined safely.
+
+Prefixes come from a pattern's parse tree and are a *necessary* condition only (a shorter or
+empty prefix is always safe), so the index can never change what matches; the property tests
+compare it with the naive loop. Results are memoised per group name, per mapping version.
+
+Pure logic: no Flask, FAB or Airflow imports.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+try:  # Python 3.11+ keeps the regex parser private under re._parser
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_parse  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from okta_security.mapping.rules import Rule
+
+# Distinct group names remembered per mapping version; an Okta org has far fewer.
+MEMO_LIMIT = 65_536
+
+_GLOB_WILDCARDS = "*?["
+_GLOB_SPECIAL = "*?[]"
+_AT_START = {sre_parse.AT_BEGINNING, sre_parse.AT_BEGINNING_STRING}
+# Global flags that change what a literal means; such regexes are never indexed by prefix.
+_LITERAL_CHANGING_FLAGS = re.IGNORECASE | re.LOCALE
+
+
+def glob_prefix(pattern: str) -> str:
+    """Return the literal text every name matching the fnmatch glob must start with."""
+    for index, char in enumerate(pattern):
+        if char in _GLOB_WILDCARDS:
+            return pattern[:index]
+    return pattern
+
+
+def glob_suffix(pattern: str) -> str:
+    """Return the literal text every name matching the fnmatch glob must end with."""
+    for index in range(len(pattern) - 1, -1, -1):
+        if pattern[index] in _GLOB_SPECIAL:
+            return pattern[index + 1 :]
+    return pattern
+
+
+def _parse(expression: str) -> Any | None:
+    """Return the regex parse tree, or None if the private parser cannot handle it."""
+    try:
+        return sre_parse.parse(expression)
+    except Exception:  # any surprise in a private API: simply do not index this rule
+        return None
+
+
+def regex_prefix(expression: str) -> str:
+    """Return the literal text every string fully matching the regex must start with ('' if unknown)."""
+    parsed = _parse(expression)
+    if parsed is None or parsed.state.flags & _LITERAL_CHANGING_FLAGS:
+        return ""
+    chars: list[str] = []
+    for op, arg in parsed:
+        if op == sre_parse.AT and arg in _AT_START and not chars:
+            continue
+        if op == sre_parse.LITERAL:
+            chars.append(chr(arg))
+            continue
+        break
+    return "".join(chars)
+
+
+def glob_required_literal(pattern: str) -> str:
+    """Return the longest literal text every name matching the glob must contain ('' if none)."""
+    segments: list[str] = []
+    current: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char in "*?":
+            segments.append("".join(current))
+            current = []
+        elif char == "[" and (end := _bracket_end(pattern, index + 1)) is not None:
+            segments.append("".join(current))
+            current = []
+            index = end
+        else:
+            current.append(char)
+        index += 1
+    segments.append("".join(current))
+    return max(segments, key=len)
+
+
+def _bracket_end(pattern: str, index: int) -> int | None:
+    """Return the index of the ``]`` closing a bracket opened before ``index`` (fnmatch's rules)."""
+    j = index
+    if j < len(pattern) and pattern[j] == "!":
+        j += 1
+    if j < len(pattern) and pattern[j] == "]":
+        j += 1
+    while j < len(pattern) and pattern[j] != "]":
+        j += 1
+    return j if j < len(pattern) else None
+
+
+def regex_required_literal(expression: str) -> str:
+    """Return the longest run of literals at the top level of the regex: every match contains it."""
+    parsed = _parse(expression)
+    if parsed is None or parsed.state.flags & _LITERAL_CHANGING_FLAGS:
+        return ""
+    best, current = "", []
+    for op, arg in parsed:
+        if op == sre_parse.LITERAL:
+            current.append(chr(arg))
+            continue
+        best = max(best, "".join(current), key=len)
+        current = []
+    return max(best, "".join(current), key=len)
+
+
+def combinable(expression: str) -> bool:
+    """Return True if the regex can be one branch of a larger alternation without changing meaning."""
+    parsed = _parse(expression)
+    if parsed is None or parsed.state.flags & ~re.UNICODE:
+        return False  # global inline flags such as (?i) must stay at the very start of a pattern
+    return not _has_group_refs(parsed)
+
+
+def _has_group_refs(tree: Any) -> bool:
+    """Return True if a parse tree refers to groups by number or name (renumbered when combined)."""
+    for op, arg in tree:
+        if op in (sre_parse.GROUPREF, sre_parse.GROUPREF_EXISTS):
+            return True
+        for child in _children(arg):
+            if _has_group_refs(child):
+                return True
+    return False
+
+
+def _children(arg: Any) -> Iterator[Any]:
+    """Yield the sub-patterns nested in one parse-tree argument."""
+    if isinstance(arg, sre_parse.SubPattern):
+        yield arg
+    elif isinstance(arg, (tuple, list)):
+        for item in arg:
+            yield from _children(item)
+
+
+def trie_regex(words: Sequence[str]) -> re.Pattern[str] | None:
+    """Compile a regex that finds any of ``words``: ``match`` at the start, ``search`` anywhere."""
+    if not words:
+        return None
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        if "" in node:  # a shorter word already fits: nothing deeper is needed
+            return ""
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items())]
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return re.compile(build(trie), re.DOTALL)
+
+
+class _AffixTable:
+    """Rules filed under a literal prefix (or reversed suffix), behind one trie gate."""
+
+    def __init__(self, entries: dict[str, list[Rule]]) -> None:
+        self.entries = {affix: tuple(rules) for affix, rules in entries.items()}
+        self.lengths = tuple(sorted({len(affix) for affix in entries}))
+        self.gate = trie_regex(sorted(entries))
+
+    def candidates(self, key: str) -> list[Rule]:
+        """Return the rules filed under any prefix of ``key`` (call only when the gate matched)."""
+        found: list[Rule] = []
+        get = self.entries.get
+        for length in self.lengths:
+            if length > len(key):
+                break
+            rules = get(key[:length])
+            if rules:
+                found.extend(rules)
+        return found
+
+
+class RuleIndex:
+    """Find the rules matching one group name without trying every rule."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        """Build the index once per mapping version."""
+        exact: dict[str, list[Rule]] = {}
+        prefixed: dict[str, list[Rule]] = {}
+        suffixed: dict[str, list[Rule]] = {}
+        infixed: dict[str, list[Rule]] = {}
+        residual: list[Rule] = []
+        for rule in rules:
+            if rule.kind == "exact":
+                exact.setdefault(rule.pattern, []).append(rule)
+                continue
+            if rule.kind == "glob":
+                prefix = glob_prefix(rule.pattern)
+                suffix = "" if prefix else glob_suffix(rule.pattern)
+            else:
+                prefix, suffix = regex_prefix(rule.pattern[3:]), ""
+            if prefix:
+                prefixed.setdefault(prefix, []).append(rule)
+            elif suffix:
+                suffixed.setdefault(suffix[::-1], []).append(rule)
+            elif infix := (
+                glob_required_literal(rule.pattern) if rule.kind == "glob" else regex_required_literal(rule.pattern[3:])
+            ):
+                infixed.setdefault(infix, []).append(rule)
+            else:
+                residual.append(rule)
+        self._exact = {name: tuple(found) for name, found in exact.items()}
+        self._prefixed = _AffixTable(prefixed)
+        self._suffixed = _AffixTable(suffixed)
+        self._infixed = {infix: tuple(found) for infix, found in infixed.items()}
+        self._infix_gate = trie_regex(sorted(infixed))
+        self._residual = tuple(residual)
+        self._residual_gate = _residual_gate(residual)
+        self._memo: dict[str, tuple[Rule, ...]] = {}
+        self.sizes = {
+            "exact": sum(map(len, exact.values())),
+            "prefix": sum(map(len, prefixed.values())),
+            "suffix": sum(map(len, suffixed.values())),
+            "infix": sum(map(len, infixed.values())),
+            "scan": len(residual),
+        }
+
+    def match(self, group: str) -> tuple[Rule, ...]:
+        """Return the rules matching ``group``, in file order (memoised)."""
+        found = self._memo.get(group)
+        if found is None:
+            found = self._match(group)
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()  # bounded memory; a real org re-fills it within a few logins
+            self._memo[group] = found
+        return found
+
+    def _match(self, group: str) -> tuple[Rule, ...]:
+        """Compute the rules matching ``group`` (no memo); each gate is one C call that almost always says no."""
+        exact = self._exact.get(group)
+        found = list(exact) if exact else []
+        gate = self._prefixed.gate
+        if gate is not None and gate.match(group):
+            found.extend(rule for rule in self._prefixed.candidates(group) if rule.matches(group))
+        gate = self._suffixed.gate
+        if gate is not None:
+            backwards = group[::-1]
+            if gate.match(backwards):
+                found.extend(rule for rule in self._suffixed.candidates(backwards) if rule.matches(group))
+        gate = self._infix_gate
+        if gate is not None and gate.search(group):
+            for infix, rules in self._infixed.items():
+                if infix in group:
+                    found.extend(rule for rule in rules if rule.matches(group))
+        if self._residual and (self._residual_gate is None or self._residual_gate.fullmatch(group)):
+            found.extend(rule for rule in self._residual if rule.matches(group))
+        if len(found) > 1:
+            found.sort(key=_line)
+        return tuple(found)
+
+
+def _line(rule: Rule) -> int:
+    return rule.line
+
+
+def _residual_gate(rules: Sequence[Rule]) -> re.Pattern[str] | None:
+    """Combine the rules that every group must be tried against into one necessary-condition regex."""
+    if not rules:
+        return None
+    parts: list[str] = []
+    for rule in rules:
+        if rule.kind == "glob":
+            parts.append(_glob_regex(rule.pattern))
+        elif combinable(rule.pattern[3:]):
+            parts.append(rule.pattern[3:])
+        else:
+            return None  # one rule we cannot combine: try each rule instead
+    try:
+        return re.compile("|".join(f"(?:{part})" for part in parts))
+    except (re.error, RecursionError, OverflowError):
+        return None
+
+
+def _glob_regex(pattern: str) -> str:
+    """Return the regex fnmatch uses for a glob, without its end anchor (fullmatch anchors it)."""
+    import fnmatch
+
+    translated = fnmatch.translate(pattern)
+    return translated[:-2] if translated.endswith(r"\Z") else translated

@@ -1,0 +1,405 @@
+"""Lint a valid role mapping for grants that are broader, or deader, than they look.
+
+``parse_mapping`` decides whether a file can be used at all (errors). These rules look for
+files that are valid but risky or confused (warnings), or worth knowing (info):
+
+=========================  ========  =====================================================
+code                       severity  finding
+=========================  ========  =====================================================
+broad_privileged_grant     warning   a glob/regex grants Admin or Op (or a declared role
+                                     based on them): a new Okta group that happens to match
+                                     would get it silently
+matches_everyone           warning   a rule matches Okta's ``Everyone`` group (every user)
+privileged_default_role    warning   ``default_role`` is Admin/Op (or based on them)
+default_role_set           info      ``default_role`` lets in every user Okta lets through
+shadowed_rule              warning   every group the rule matches already gets its roles
+                                     from other rules: it adds nothing
+unreachable_rule           warning   no Okta group name (1-255 characters) can match it
+regex_looks_like_glob      warning   ``re:`` pattern with ``*`` but no ``.``: ``*`` repeats the
+                                     previous character in a regex
+group_name_whitespace      warning   a key starts or ends with a space (Okta trims names)
+grants_only_public         info      a rule grants only Public: users log in and see nothing
+role_grants_nothing        warning   a declared role has no permission at all
+declared_role_unused       info      no rule, default_role or client grants a declared role
+dag_pattern_matches_none   warning   a DAG glob/regex matches no DAG Airflow knows (needs the DB)
+dag_id_unknown             info      an exact DAG id Airflow does not know yet (needs the DB)
+dag_pattern_matches_all    info      a DAG pattern matches every DAG id: say ``all_dags``
+=========================  ========  =====================================================
+
+Shadowing and reachability are decided exactly on the patterns' languages
+(:mod:`okta_security.mapping.patterns`); a regex that uses features it cannot model is skipped,
+never guessed about. Pure logic: no Flask, FAB or Airflow imports.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Literal
+
+from okta_security.mapping.patterns import Nfa, Unsupported, glob_nfa, includes, pattern_nfa, shortest_match, union
+from okta_security.mapping.role_plan import privileged_declared_roles
+from okta_security.mapping.roles import PRIVILEGED_ROLES, DagGrant
+from okta_security.mapping.index import glob_prefix, regex_prefix
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable
+
+    from okta_security.errors import MappingError
+    from okta_security.mapping.rules import RoleMapping, Rule
+
+try:  # Python 3.11+
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_parse  # type: ignore[no-redef]
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+EVERYONE = "Everyone"  # Okta's built-in group: every user of the org is a member
+GROUP_NAME_MAX = 255  # Okta group names are 1-255 characters
+_GLOB_STAR = re.compile(r"[-_:/]\*")  # "team-*" in a regex: '*' repeats the '-', it is no wildcard
+_SAMPLE_ALPHABETS = ("abcdefghijklmnopqrstuvwxyz0123456789-_.", "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210_.-")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One lint (or validation) result, located in the file."""
+
+    severity: Severity
+    code: str
+    line: int
+    message: str
+    fix: str
+    source: str
+
+    def text(self) -> str:
+        """Return ``file:line: severity: message — fix [code]``."""
+        return f"{self.source}:{self.line}: {self.severity}: {self.message} — {self.fix} [{self.code}]"
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the finding as JSON-ready data."""
+        return asdict(self)
+
+
+def findings_from_error(error: MappingError) -> list[Finding]:
+    """Turn parse_mapping's ``file:line: what — fix`` problems into error findings."""
+    findings = []
+    for problem in error.problems:
+        line, rest = 1, problem
+        prefix = f"{error.source}:"
+        if problem.startswith(prefix):
+            number, _sep, remainder = problem[len(prefix) :].partition(": ")
+            if number.isdigit():
+                line, rest = int(number), remainder
+        what, _sep, fix = rest.partition(" — ")
+        findings.append(Finding("error", error.code, line, what, fix or "fix the file", error.source))
+    return findings
+
+
+def lint(mapping: RoleMapping, *, dag_ids: Collection[str] | None = None) -> list[Finding]:
+    """Return every finding for a valid mapping, ordered by line; ``dag_ids`` enables the DAG checks."""
+    linter = _Linter(mapping)
+    findings = [
+        *linter.privileged_patterns(),
+        *linter.everyone(),
+        *linter.default_role(),
+        *linter.reachability_and_shadowing(),
+        *linter.suspicious_keys(),
+        *linter.declared_roles(),
+    ]
+    if dag_ids is not None:
+        findings.extend(linter.dag_patterns(dag_ids))
+    return sorted(findings, key=lambda f: (f.line, SEVERITIES.index(f.severity), f.code))
+
+
+class _Linter:
+    """The lint rules, sharing compiled NFAs and the privileged-role set."""
+
+    def __init__(self, mapping: RoleMapping) -> None:
+        self.mapping = mapping
+        self.source = mapping.source
+        self.privileged = dict.fromkeys(PRIVILEGED_ROLES, "") | privileged_declared_roles(mapping.roles)
+        self._nfas: dict[str, Nfa | None] = {}
+
+    def finding(self, severity: Severity, code: str, line: int, message: str, fix: str) -> Finding:
+        return Finding(severity, code, line, message, fix, self.source)
+
+    def _privileged_in(self, roles: Iterable[str]) -> list[str]:
+        """Name the privileged roles among ``roles`` (declared ones with their ancestor)."""
+        named = []
+        for role in roles:
+            if role in self.privileged:
+                ancestor = self.privileged[role]
+                named.append(f"{role!r} (based on {ancestor})" if ancestor else repr(role))
+        return named
+
+    def nfa(self, rule: Rule) -> Nfa | None:
+        """Return the rule's NFA, or None if its language can't be modelled."""
+        if rule.pattern not in self._nfas:
+            try:
+                self._nfas[rule.pattern] = pattern_nfa(rule.pattern, rule.kind)
+            except Unsupported:
+                self._nfas[rule.pattern] = None
+        return self._nfas[rule.pattern]
+
+    # -- rules ----------------------------------------------------------------------------
+
+    def privileged_patterns(self) -> Iterable[Finding]:
+        for rule in self.mapping.rules:
+            if rule.kind == "exact":
+                continue
+            named = self._privileged_in(rule.roles)
+            if named:
+                yield self.finding(
+                    "warning",
+                    "broad_privileged_grant",
+                    rule.line,
+                    f"pattern {rule.pattern!r} grants {', '.join(named)}: any new Okta group that matches it "
+                    "would get that role silently",
+                    "map the exact Okta group names to privileged roles, one line per group, "
+                    "and keep patterns for least-privilege roles",
+                )
+
+    def everyone(self) -> Iterable[Finding]:
+        for rule in self.mapping.rules:
+            if rule.matches(EVERYONE):
+                yield self.finding(
+                    "warning",
+                    "matches_everyone",
+                    rule.line,
+                    f"{rule.pattern!r} matches Okta's built-in group {EVERYONE!r}, which every user of the org is in: "
+                    f"everyone Okta lets into Airflow gets {', '.join(rule.roles)}",
+                    "narrow the pattern so it cannot match 'Everyone' (or use default_role on purpose)",
+                )
+
+    def default_role(self) -> Iterable[Finding]:
+        role = self.mapping.default_role
+        if role is None:
+            return
+        line = self.mapping.default_role_line
+        named = self._privileged_in([role])
+        if named:
+            yield self.finding(
+                "warning",
+                "privileged_default_role",
+                line,
+                f"default_role is {named[0]}: every user Okta lets into Airflow whose groups match nothing gets it",
+                "set 'default_role: null' (refuse) or a least-privilege role such as Viewer",
+            )
+        else:
+            yield self.finding(
+                "info",
+                "default_role_set",
+                line,
+                f"default_role is {role!r}: every user Okta lets into Airflow gets at least {role!r}",
+                "that is fine if intended; 'default_role: null' refuses users whose groups match nothing",
+            )
+
+    def reachability_and_shadowing(self) -> Iterable[Finding]:
+        # Greedy, last rule first: a rule found redundant leaves the pool at once, so removing
+        # every rule reported here together is safe (each is covered by the rules that stay).
+        pool = list(self.mapping.rules)
+        for rule in reversed(self.mapping.rules):
+            samples = self._samples(rule)
+            if samples is None:
+                continue  # unsupported: say nothing rather than guess
+            if not samples:
+                pool.remove(rule)
+                yield self.finding(
+                    "warning",
+                    "unreachable_rule",
+                    rule.line,
+                    f"{rule.pattern!r} can never match an Okta group name (1-{GROUP_NAME_MAX} characters)",
+                    "fix the pattern or remove the entry",
+                )
+                continue
+            covering = self._covering(rule, samples, [other for other in pool if other is not rule])
+            if covering:
+                pool.remove(rule)
+                lines = ", ".join(f"line {other.line} ({other.pattern!r})" for other in covering)
+                yield self.finding(
+                    "warning",
+                    "shadowed_rule",
+                    rule.line,
+                    f"{rule.pattern!r} adds nothing: every group it matches also matches {lines}, "
+                    f"which already grant {', '.join(rule.roles)}",
+                    "remove the entry, or change its roles if it was meant to grant more",
+                )
+
+    def _samples(self, rule: Rule) -> list[str] | None:
+        """Return group names the rule matches ([] = none possible; None = can't tell)."""
+        if rule.kind == "exact":
+            return [rule.pattern]
+        if rule.kind == "regex" and _min_width(rule.pattern[3:]) > GROUP_NAME_MAX:
+            return []
+        nfa = self.nfa(rule)
+        if nfa is None:
+            return None
+        samples: list[str] = []
+        for prefer in _SAMPLE_ALPHABETS:
+            try:
+                sample = shortest_match(nfa, prefer=prefer)
+            except Unsupported:
+                return None
+            if sample is None or len(sample) > GROUP_NAME_MAX:
+                return []
+            samples.append(sample)
+        return samples
+
+    def _covering(self, rule: Rule, samples: list[str], pool: list[Rule]) -> list[Rule]:
+        """Return rules of ``pool`` that together give every group the rule matches all its roles ([] if none do)."""
+        if rule.kind == "exact":
+            matching = [other for other in pool if set(other.roles) & set(rule.roles) and other.matches(rule.pattern)]
+            granted = {role for other in matching for role in other.roles}
+            return sorted({*matching}, key=_by_line) if set(rule.roles) <= granted else []
+        inner = self.nfa(rule)
+        assert inner is not None  # _samples returned samples
+        prefix = _literal_prefix(rule)
+        candidates = [
+            other
+            for other in pool
+            if set(other.roles) & set(rule.roles)
+            and (rule.matches(other.pattern) if other.kind == "exact" else _compatible(prefix, _literal_prefix(other)))
+        ]
+        used: set[Rule] = set()
+        for role in rule.roles:
+            granting = [other for other in candidates if role in other.roles and self.nfa(other) is not None]
+            if not all(any(other.matches(sample) for other in granting) for sample in samples):
+                return []
+            if not self._covers(granting, inner):
+                return []
+            used.update(self._minimal(granting, inner))
+        return sorted(used, key=_by_line)
+
+    def _covers(self, rules: list[Rule], inner: Nfa) -> bool:
+        nfas = [self.nfa(other) for other in rules]
+        return bool(rules) and includes(union([n for n in nfas if n is not None]), inner) is True
+
+    def _minimal(self, rules: list[Rule], inner: Nfa, limit: int = 8) -> list[Rule]:
+        """Drop rules the union does not need, to name only the ones that matter (bounded effort)."""
+        if len(rules) > limit:
+            return rules
+        kept = list(rules)
+        for other in rules:
+            rest = [r for r in kept if r is not other]
+            if self._covers(rest, inner):
+                kept = rest
+        return kept
+
+    def suspicious_keys(self) -> Iterable[Finding]:
+        for rule in self.mapping.rules:
+            if rule.pattern != rule.pattern.strip():
+                yield self.finding(
+                    "warning",
+                    "group_name_whitespace",
+                    rule.line,
+                    f"{rule.pattern!r} starts or ends with a space; Okta group names never do",
+                    "remove the spaces (quote the key if it needs special characters)",
+                )
+            if rule.kind == "regex" and _GLOB_STAR.search(rule.pattern[3:]) and "." not in rule.pattern[3:]:
+                glob = rule.pattern[3:].strip("^$")
+                yield self.finding(
+                    "warning",
+                    "regex_looks_like_glob",
+                    rule.line,
+                    f"regular expression {rule.pattern!r} has '*' but no '.': in a regex '*' repeats the "
+                    "previous character, it is not a wildcard",
+                    f"write the glob {glob!r} (without 're:'), or use '.*' in the regex",
+                )
+            if set(rule.roles) == {"Public"}:
+                yield self.finding(
+                    "info",
+                    "grants_only_public",
+                    rule.line,
+                    f"{rule.pattern!r} grants only 'Public', which has no permissions: "
+                    "these users log in and see nothing",
+                    "map the group to a role with permissions, or remove the entry",
+                )
+
+    def declared_roles(self) -> Iterable[Finding]:
+        granted = {role for rule in self.mapping.rules for role in rule.roles}
+        granted |= self.mapping.role_names()
+        based = {spec.based_on for spec in self.mapping.roles}
+        for spec in self.mapping.roles:
+            if spec.grants_nothing():
+                yield self.finding(
+                    "warning",
+                    "role_grants_nothing",
+                    spec.line,
+                    f"declared role {spec.name!r} has no permission at all",
+                    "add based_on, dags, all_dags or permissions",
+                )
+            if spec.name not in granted and spec.name not in based:
+                yield self.finding(
+                    "info",
+                    "declared_role_unused",
+                    spec.line,
+                    f"declared role {spec.name!r} is synced to Airflow but no mapping grants it",
+                    "map an Okta group to it, or remove it from 'roles:'",
+                )
+
+    def dag_patterns(self, dag_ids: Collection[str]) -> Iterable[Finding]:
+        every = glob_nfa("?*")
+        for spec in self.mapping.roles:
+            for grant in spec.dags:
+                yield from self._dag_grant(spec.name, grant, dag_ids, every)
+
+    def _dag_grant(self, role: str, grant: DagGrant, dag_ids: Collection[str], every: Nfa) -> Iterable[Finding]:
+        if grant.kind == "exact":
+            if grant.pattern not in dag_ids:
+                yield self.finding(
+                    "info",
+                    "dag_id_unknown",
+                    grant.line,
+                    f"role {role!r}: Airflow knows no DAG {grant.pattern!r} yet (its permission is created anyway)",
+                    "check the DAG id's spelling",
+                )
+            return
+        try:
+            nfa = pattern_nfa(grant.pattern, grant.kind)
+            matches_all = includes(nfa, every) is True
+        except Unsupported:
+            matches_all = False
+        if matches_all:
+            yield self.finding(
+                "info",
+                "dag_pattern_matches_all",
+                grant.line,
+                f"role {role!r}: DAG pattern {grant.pattern!r} matches every DAG id, "
+                "but only DAGs known at sync time get the permission",
+                "write 'all_dags: [...]' to grant access to every DAG, present and future",
+            )
+        elif not grant.expand(dag_ids):
+            yield self.finding(
+                "warning",
+                "dag_pattern_matches_none",
+                grant.line,
+                f"role {role!r}: DAG pattern {grant.pattern!r} matches none of the {len(dag_ids)} DAGs Airflow knows",
+                "check the pattern (DAG ids are case-sensitive); DAGs added later are picked up at the next sync",
+            )
+
+
+def _by_line(rule: Rule) -> int:
+    return rule.line
+
+
+def _literal_prefix(rule: Rule) -> str:
+    """Return the literal text every group the rule matches starts with."""
+    if rule.kind == "glob":
+        return glob_prefix(rule.pattern)
+    if rule.kind == "regex":
+        return regex_prefix(rule.pattern[3:])
+    return rule.pattern
+
+
+def _compatible(one: str, other: str) -> bool:
+    """Return True if some name could start with both literal prefixes."""
+    return one.startswith(other) or other.startswith(one)
+
+
+def _min_width(expression: str) -> int:
+    """Return the minimum length of a string the regex can match (0 if unknown)."""
+    try:
+        return int(sre_parse.parse(expression).getwidth()[0])
+    except Exception:
+        return 0

@@ -1,0 +1,102 @@
+"""Plan a roles-as-code sync: the exact permissions of each declared role, and the diff to apply.
+
+Pure logic over names: role specs (:mod:`okta_security.mapping.roles`), DAG ids and the roles
+already in the database in, permission sets and :class:`RoleChange` out. The FAB adapter that
+reads and writes the database is :mod:`okta_security.adapter.role_sync`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from okta_security.errors import RoleSyncError
+from okta_security.mapping.roles import ALL_DAGS_PERMISSIONS, PRIVILEGED_ROLES, Permission, RoleSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Mapping
+
+
+def root_role(name: str, specs: Mapping[str, RoleSpec]) -> str:
+    """Follow ``based_on`` through declared roles to the first role the file does not declare."""
+    seen: set[str] = set()
+    while name in specs and specs[name].based_on is not None and name not in seen:
+        seen.add(name)
+        name = specs[name].based_on  # type: ignore[assignment]
+    return name
+
+
+def privileged_declared_roles(specs: Iterable[RoleSpec]) -> dict[str, str]:
+    """Return declared roles that inherit Admin or Op: ``{role: privileged ancestor}``."""
+    by_name = {spec.name: spec for spec in specs}
+    found: dict[str, str] = {}
+    for name in by_name:
+        root = root_role(name, by_name)
+        if root in PRIVILEGED_ROLES:
+            found[name] = root
+    return found
+
+
+def desired_permissions(
+    specs: Iterable[RoleSpec], dag_ids: Iterable[str], existing: Mapping[str, Collection[Permission]]
+) -> dict[str, frozenset[Permission]]:
+    """Return the exact permission set of every declared role.
+
+    ``existing`` maps role names already in the database to their permissions; it supplies
+    ``based_on`` roles the file does not declare. Raise RoleSyncError if one is missing.
+    """
+    by_name = {spec.name: spec for spec in specs}
+    ids = sorted(set(dag_ids))
+    result: dict[str, frozenset[Permission]] = {}
+    missing: list[str] = []
+
+    def build(name: str) -> frozenset[Permission]:
+        if name in result:
+            return result[name]
+        spec = by_name[name]
+        inherited: frozenset[Permission] = frozenset()
+        if spec.based_on is not None:
+            if spec.based_on in by_name:
+                inherited = build(spec.based_on)
+            elif spec.based_on in existing:
+                inherited = frozenset(existing[spec.based_on])
+            else:
+                missing.append(
+                    f"role {name!r} (line {spec.line}) is based on {spec.based_on!r}, which is not in Airflow's "
+                    "database — start Airflow's API server once (it creates the built-in roles), or create the role"
+                )
+        result[name] = (inherited - ALL_DAGS_PERMISSIONS) | spec.own_permissions(ids)
+        return result[name]
+
+    for name in by_name:
+        build(name)
+    if missing:
+        raise RoleSyncError(missing)
+    return result
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """What a sync does to one declared role."""
+
+    role: str
+    create: bool
+    add: frozenset[Permission]
+    remove: frozenset[Permission]
+
+    @property
+    def changed(self) -> bool:
+        """Return True if the sync writes anything for this role."""
+        return self.create or bool(self.add) or bool(self.remove)
+
+
+def plan_changes(
+    desired: Mapping[str, frozenset[Permission]], existing: Mapping[str, Collection[Permission]]
+) -> list[RoleChange]:
+    """Return, per declared role (sorted by name), what must be created, added and removed."""
+    changes: list[RoleChange] = []
+    for role in sorted(desired):
+        want = desired[role]
+        have = frozenset(existing.get(role, ()))
+        changes.append(RoleChange(role=role, create=role not in existing, add=want - have, remove=have - want))
+    return changes

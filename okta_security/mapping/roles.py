@@ -1,0 +1,483 @@
+"""Roles-as-code: the optional ``roles:`` section of the mapping file, parsed into role specs.
+
+::
+
+    roles:
+      team-finance:
+        based_on: Viewer                 # copy that role's permissions, except access to every DAG
+        dags:                            # DAG id, glob or re: pattern -> actions on those DAGs
+          "finance_*": [can_read, can_edit]
+          finance_close: {DAGs: [can_read], DAG Runs: [can_create]}
+        all_dags: [can_read]             # optional: actions on every DAG (the global "DAGs" resource)
+        permissions:                     # optional: more FAB permissions, as in [fab] custom_roles
+          - {action: can_read, resource: Connections}
+    mappings:
+      airflow-team-finance: [team-finance]
+
+A declared role is owned by the file: a sync gives it exactly the permissions the file says
+(creating the role if needed). Built-in roles are never declared, and roles the file does not
+declare are never touched or deleted. DAG patterns expand against the DAG ids known at sync
+time (see docs/mapping-cookbook.md for when that happens).
+
+``based_on`` never copies access to *every* DAG (``can_read``/``can_edit``/``can_delete`` on the
+``DAGs`` resource): a team role based on Viewer would otherwise see all DAGs and ``dags:`` would
+mean nothing. Say ``all_dags:`` to grant that on purpose.
+
+Pure logic: no Flask, FAB or Airflow imports. Planning a sync is :mod:`okta_security.mapping.role_plan`;
+writing it to Airflow's database is :mod:`okta_security.adapter.role_sync`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from okta_security.mapping.yaml_lines import yaml_kind
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Mapping
+
+ROLES_KEY = "roles"
+# Roles Airflow's FAB auth manager creates itself; a file may use them but never declare them.
+BUILTIN_ROLES = ("Admin", "Op", "User", "Viewer", "Public")
+# Roles whose reach a pattern must not extend silently (mapping_lint: broad_privileged_grant).
+PRIVILEGED_ROLES = frozenset({"Admin", "Op"})
+ROLE_NAME_MAX = 64  # ab_role.name is VARCHAR(64)
+ACTION_MAX, RESOURCE_MAX = 100, 250  # ab_permission.name / ab_view_menu.name, as [fab] custom_roles checks
+
+SPEC_KEYS = ("based_on", "dags", "all_dags", "permissions")
+DAGS_RESOURCE = "DAGs"
+DAG_RUNS_RESOURCE = "DAG Runs"
+
+
+@dataclass(frozen=True)
+class DagResource:
+    """A DAG-level resource of Airflow's FAB auth manager (permissions.RESOURCE_DETAILS_MAP)."""
+
+    prefix: str
+    actions: tuple[str, ...]
+
+
+# Mirrors airflow.providers.fab.www.security.permissions.RESOURCE_DETAILS_MAP (tested against it).
+DAG_RESOURCES: Mapping[str, DagResource] = {
+    DAGS_RESOURCE: DagResource("DAG:", ("can_read", "can_edit", "can_delete")),
+    DAG_RUNS_RESOURCE: DagResource("DAG Run:", ("can_read", "can_create", "can_delete", "menu_access")),
+}
+# Access to every DAG; based_on never copies it (module docstring).
+ALL_DAGS_PERMISSIONS = frozenset((action, DAGS_RESOURCE) for action in DAG_RESOURCES[DAGS_RESOURCE].actions)
+
+Permission = tuple[str, str]  # (action, resource), as FAB names them
+PatternKind = Literal["exact", "glob", "regex"]
+
+
+class ProblemSink(Protocol):
+    """Where validation problems go: ``add(line, what, fix)`` (mapping_yaml.Problems)."""
+
+    def add(self, line: int, what: str, fix: str) -> None: ...
+
+
+def resource_name(dag_id: str, resource: str) -> str:
+    """Return the FAB resource name for one DAG (as ``permissions.resource_name`` does)."""
+    if dag_id.startswith(tuple(spec.prefix for spec in DAG_RESOURCES.values())):
+        return dag_id
+    return f"{DAG_RESOURCES[resource].prefix}{dag_id}"
+
+
+def pattern_kind(pattern: str) -> PatternKind:
+    """Return how a DAG pattern is matched, with the same rules as mapping keys."""
+    if pattern.startswith("re:"):
+        return "regex"
+    if any(char in "*?[" for char in pattern):
+        return "glob"
+    return "exact"
+
+
+@dataclass(frozen=True)
+class DagGrant:
+    """Actions granted on the DAGs whose id matches ``pattern``."""
+
+    pattern: str
+    actions: Mapping[str, frozenset[str]]  # resource ("DAGs", "DAG Runs") -> actions
+    line: int
+    kind: PatternKind = field(init=False)
+    _regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Compile the matcher once."""
+        kind = pattern_kind(self.pattern)
+        object.__setattr__(self, "kind", kind)
+        if kind == "glob":
+            regex: re.Pattern[str] | None = re.compile(fnmatch.translate(self.pattern))
+        elif kind == "regex":
+            regex = re.compile(self.pattern[3:])
+        else:
+            regex = None
+        object.__setattr__(self, "_regex", regex)
+
+    def matches(self, dag_id: str) -> bool:
+        """Return True if the (case-sensitive) DAG id matches."""
+        if self._regex is None:
+            return dag_id == self.pattern
+        return self._regex.fullmatch(dag_id) is not None
+
+    def expand(self, dag_ids: Iterable[str]) -> list[str]:
+        """Return the matching DAG ids, sorted (an exact id is kept even if no DAG has it yet)."""
+        if self.kind == "exact":
+            return [self.pattern]
+        return sorted(dag_id for dag_id in dag_ids if self.matches(dag_id))
+
+    def permissions(self, dag_ids: Iterable[str]) -> frozenset[Permission]:
+        """Return the DAG-level permissions this grant gives for the known DAG ids."""
+        return frozenset(
+            (action, resource_name(dag_id, resource))
+            for dag_id in self.expand(dag_ids)
+            for resource, actions in self.actions.items()
+            for action in actions
+        )
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """One declared role."""
+
+    name: str
+    line: int
+    based_on: str | None = None
+    dags: tuple[DagGrant, ...] = ()
+    all_dags: frozenset[str] = frozenset()
+    permissions: frozenset[Permission] = frozenset()
+
+    def own_permissions(self, dag_ids: Iterable[str]) -> frozenset[Permission]:
+        """Return what the role grants by itself (without ``based_on``)."""
+        ids = list(dag_ids)
+        granted = {(action, DAGS_RESOURCE) for action in self.all_dags} | set(self.permissions)
+        for grant in self.dags:
+            granted |= grant.permissions(ids)
+        return frozenset(granted)
+
+    def grants_nothing(self) -> bool:
+        """Return True if the role would have no permission at all."""
+        return self.based_on is None and not self.dags and not self.all_dags and not self.permissions
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def declared_names(section: Any) -> frozenset[str]:
+    """Return the role names a (possibly invalid) ``roles:`` section declares."""
+    if not isinstance(section, dict):
+        return frozenset()
+    return frozenset(name for name in section if isinstance(name, str) and name.strip())
+
+
+def parse_roles(
+    section: Any, line: int, *, known_roles: Collection[str] | None, problems: ProblemSink
+) -> tuple[RoleSpec, ...]:
+    """Validate a ``roles:`` section; record every problem and return the valid specs."""
+    if not isinstance(section, dict):
+        problems.add(
+            line,
+            f"'roles' must be a mapping of role name -> definition, not a {yaml_kind(section)}",
+            "write one 'role-name: {based_on: Viewer, dags: {...}}' entry per role, indented under 'roles:'",
+        )
+        return ()
+    key_lines: dict[Any, int] = getattr(section, "key_lines", {})
+    declared = declared_names(section)
+    specs: list[RoleSpec] = []
+    for name, body in section.items():
+        name_line = key_lines.get(name, line)
+        if not _valid_role_name(name, name_line, problems):
+            continue
+        spec = _parse_spec(name, body, name_line, declared, known_roles, problems)
+        if spec is not None:
+            specs.append(spec)
+    by_name = {spec.name: spec for spec in specs}
+    for spec in specs:
+        cycle = _based_on_cycle(spec.name, by_name)
+        if cycle:
+            problems.add(
+                spec.line,
+                f"role {spec.name!r} is based on itself ({' -> '.join(cycle)})",
+                "base the role on a built-in role or on a role outside the cycle",
+            )
+    return tuple(spec for spec in specs if not _based_on_cycle(spec.name, by_name))
+
+
+def _valid_role_name(name: Any, line: int, problems: ProblemSink) -> bool:
+    """Check a declared role's name."""
+    if not isinstance(name, str) or not name.strip():
+        problems.add(line, f"role name {name!r} is not a name", 'write the role name as text, e.g. "team-finance"')
+        return False
+    if name != name.strip():
+        problems.add(line, f"role name {name!r} has leading or trailing spaces", "remove the spaces")
+        return False
+    if len(name) > ROLE_NAME_MAX:
+        problems.add(line, f"role name {name!r} is longer than {ROLE_NAME_MAX} characters", "use a shorter name")
+        return False
+    builtin = next((b for b in BUILTIN_ROLES if b.lower() == name.lower()), None)
+    if builtin is not None:
+        problems.add(
+            line,
+            f"role {name!r} is Airflow's built-in role {builtin!r}; the file never changes built-in roles",
+            "declare a new role instead, e.g. 'team-x: {based_on: " + builtin + "}', and map groups to it",
+        )
+        return False
+    return True
+
+
+def _parse_spec(
+    name: str,
+    body: Any,
+    line: int,
+    declared: frozenset[str],
+    known: Collection[str] | None,
+    problems: ProblemSink,
+) -> RoleSpec | None:
+    """Validate one role definition."""
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        problems.add(
+            line,
+            f"role {name!r} must be a mapping (based_on, dags, all_dags, permissions), not a {yaml_kind(body)}",
+            "write e.g. 'team-x: {based_on: Viewer, dags: {\"team_x_*\": [can_read]}}'",
+        )
+        return None
+    key_lines: dict[Any, int] = getattr(body, "key_lines", {})
+    value_lines: dict[Any, int] = getattr(body, "value_lines", {})
+    ok = True
+    for key in body:
+        if key not in SPEC_KEYS:
+            close = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.add(
+                key_lines.get(key, line),
+                f"unknown key {key!r} in role {name!r}{hint}",
+                "use only " + ", ".join(SPEC_KEYS),
+            )
+            ok = False
+    based_on = _parse_based_on(name, body.get("based_on"), value_lines.get("based_on", line), declared, known, problems)
+    if "based_on" in body and based_on is None:
+        ok = False
+    dags = _parse_dags(name, body.get("dags"), value_lines.get("dags", line), problems) if "dags" in body else ()
+    ok = ok and dags is not None
+    all_dags = (
+        _parse_actions(
+            f"all_dags of role {name!r}",
+            body.get("all_dags"),
+            value_lines.get("all_dags", line),
+            DAGS_RESOURCE,
+            problems,
+        )
+        if "all_dags" in body
+        else frozenset()
+    )
+    ok = ok and all_dags is not None
+    perms = (
+        _parse_permissions(name, body.get("permissions"), value_lines.get("permissions", line), problems)
+        if "permissions" in body
+        else frozenset()
+    )
+    ok = ok and perms is not None
+    if not ok:
+        return None
+    return RoleSpec(
+        name=name,
+        line=line,
+        based_on=based_on,
+        dags=dags or (),
+        all_dags=all_dags or frozenset(),
+        permissions=perms or frozenset(),
+    )
+
+
+def _parse_based_on(
+    name: str, value: Any, line: int, declared: frozenset[str], known: Collection[str] | None, problems: ProblemSink
+) -> str | None:
+    """Validate ``based_on``: a built-in role, a declared role or (when known) a role in the database."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.add(
+            line,
+            f"based_on of role {name!r} must be a role name, not a {yaml_kind(value)}",
+            "write e.g. 'based_on: Viewer'",
+        )
+        return None
+    if value == name:
+        problems.add(line, f"role {name!r} is based on itself", "base it on a built-in role such as Viewer")
+        return None
+    candidates = set(BUILTIN_ROLES) | declared | (set(known) if known is not None else set())
+    if known is not None and value not in candidates:
+        close = difflib.get_close_matches(value, sorted(candidates), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        problems.add(
+            line,
+            f"role {name!r} is based on unknown role {value!r}",
+            f"{hint}use one of: {', '.join(sorted(candidates))}",
+        )
+        return None
+    return value
+
+
+def _parse_dags(name: str, value: Any, line: int, problems: ProblemSink) -> tuple[DagGrant, ...] | None:
+    """Validate ``dags:``: DAG id or pattern -> actions (list) or {resource: actions}."""
+    if not isinstance(value, dict):
+        problems.add(
+            line,
+            f"dags of role {name!r} must be a mapping of DAG id or pattern -> actions, not a {yaml_kind(value)}",
+            "write e.g. 'dags: {\"finance_*\": [can_read, can_edit]}'",
+        )
+        return None
+    key_lines: dict[Any, int] = getattr(value, "key_lines", {})
+    value_lines: dict[Any, int] = getattr(value, "value_lines", {})
+    grants: list[DagGrant] = []
+    ok = True
+    for pattern, actions_value in value.items():
+        key_line = key_lines.get(pattern, line)
+        if not _valid_dag_pattern(name, pattern, key_line, problems):
+            ok = False
+            continue
+        actions = _parse_grant_actions(name, pattern, actions_value, value_lines.get(pattern, key_line), problems)
+        if actions is None:
+            ok = False
+            continue
+        grants.append(DagGrant(pattern=pattern, actions=actions, line=key_line))
+    return tuple(grants) if ok else None
+
+
+def _valid_dag_pattern(name: str, pattern: Any, line: int, problems: ProblemSink) -> bool:
+    """Check one DAG id / glob / regex key."""
+    if not isinstance(pattern, str) or not pattern.strip():
+        problems.add(
+            line,
+            f"DAG pattern {pattern!r} in role {name!r} is not a DAG id",
+            'quote the DAG id or pattern, e.g. "finance_*"',
+        )
+        return False
+    if pattern.startswith("re:"):
+        try:
+            re.compile(pattern[3:])
+        except re.error as exc:
+            problems.add(
+                line,
+                f"invalid regular expression {pattern[3:]!r} in role {name!r}: {exc}",
+                "fix the expression (it must match the whole DAG id)",
+            )
+            return False
+        if not pattern[3:]:
+            problems.add(line, f"empty regular expression in role {name!r}", "write an expression after 're:'")
+            return False
+    return True
+
+
+def _parse_grant_actions(
+    name: str, pattern: str, value: Any, line: int, problems: ProblemSink
+) -> dict[str, frozenset[str]] | None:
+    """Validate the actions of one DAG grant."""
+    if isinstance(value, dict):
+        result: dict[str, frozenset[str]] = {}
+        lines: dict[Any, int] = getattr(value, "value_lines", {})
+        for resource, actions_value in value.items():
+            if resource not in DAG_RESOURCES:
+                problems.add(
+                    getattr(value, "key_lines", {}).get(resource, line),
+                    f"unknown DAG resource {resource!r} for {pattern!r} in role {name!r}",
+                    "use " + " or ".join(repr(r) for r in DAG_RESOURCES),
+                )
+                return None
+            actions = _parse_actions(
+                f"{resource} of {pattern!r} in role {name!r}",
+                actions_value,
+                lines.get(resource, line),
+                resource,
+                problems,
+            )
+            if actions is None:
+                return None
+            result[resource] = actions
+        if not result:
+            problems.add(line, f"no actions for {pattern!r} in role {name!r}", "list actions, e.g. [can_read]")
+            return None
+        return result
+    actions = _parse_actions(f"{pattern!r} in role {name!r}", value, line, DAGS_RESOURCE, problems)
+    return None if actions is None else {DAGS_RESOURCE: actions}
+
+
+def _parse_actions(where: str, value: Any, line: int, resource: str, problems: ProblemSink) -> frozenset[str] | None:
+    """Validate a list of actions (or one action) on a DAG-level resource."""
+    allowed = DAG_RESOURCES[resource].actions
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        problems.add(
+            line, f"actions for {where} must be a non-empty list, not {yaml_kind(value)}", f"write e.g. [{allowed[0]}]"
+        )
+        return None
+    actions: set[str] = set()
+    for item in items:
+        if item not in allowed:
+            close = difflib.get_close_matches(str(item), allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.add(line, f"unknown action {item!r} for {where} ({resource})", f"{hint}use {', '.join(allowed)}")
+            return None
+        actions.add(item)
+    return frozenset(actions)
+
+
+def _parse_permissions(name: str, value: Any, line: int, problems: ProblemSink) -> frozenset[Permission] | None:
+    """Validate ``permissions:``: a list of {action, resource} (the [fab] custom_roles shape)."""
+    if not isinstance(value, list):
+        problems.add(
+            line,
+            f"permissions of role {name!r} must be a list, not a {yaml_kind(value)}",
+            "write e.g. '- {action: can_read, resource: Connections}'",
+        )
+        return None
+    lines = getattr(value, "item_lines", None) or [line] * len(value)
+    perms: set[Permission] = set()
+    ok = True
+    for item, item_line in zip(value, lines, strict=False):
+        if not isinstance(item, dict) or set(item) != {"action", "resource"}:
+            problems.add(
+                item_line,
+                f"a permission of role {name!r} must have exactly 'action' and 'resource'",
+                "write e.g. '{action: can_read, resource: Connections}'",
+            )
+            ok = False
+            continue
+        action, resource = item["action"], item["resource"]
+        if not (isinstance(action, str) and action.strip() and len(action) <= ACTION_MAX) or not (
+            isinstance(resource, str) and resource.strip() and len(resource) <= RESOURCE_MAX
+        ):
+            problems.add(
+                item_line,
+                f"permission {item!r} of role {name!r} needs a non-empty action and resource",
+                "write both as text",
+            )
+            ok = False
+            continue
+        if resource == DAGS_RESOURCE or resource.startswith(tuple(spec.prefix for spec in DAG_RESOURCES.values())):
+            problems.add(
+                item_line,
+                f"permission on {resource!r} in role {name!r}: DAG access is declared with dags/all_dags",
+                "use 'dags: {\"<dag id or pattern>\": [can_read]}' or 'all_dags: [can_read]'",
+            )
+            ok = False
+            continue
+        perms.add((action, resource))
+    return frozenset(perms) if ok else None
+
+
+def _based_on_cycle(name: str, by_name: Mapping[str, RoleSpec]) -> list[str]:
+    """Return the based_on chain if it loops back, else []."""
+    chain = [name]
+    current = by_name[name].based_on
+    while current is not None and current in by_name:
+        if current in chain:
+            return [*chain, current] if current == name else []
+        chain.append(current)
+        current = by_name[current].based_on
+    return []

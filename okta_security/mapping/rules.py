@@ -1,0 +1,444 @@
+"""Map Okta groups to Airflow roles, as configured in a YAML file.
+
+File format::
+
+    default_role: null        # role for users whose groups match nothing; null = refuse the login
+    mappings:                 # Okta group (or pattern) -> Airflow roles
+      airflow-admins: [Admin]
+      airflow-viewers: Viewer           # a single role may be written as a string
+      "airflow-team-*": [User]          # glob (fnmatch.fnmatchcase), case-sensitive
+      "re:^data-(eng|ops)$": [Op]       # regular expression, matched with re.fullmatch
+
+Keys are exact group names unless they start with ``re:`` (regular expression) or contain
+one of ``*?[`` (glob). Every match contributes its roles (union). The top-level sections
+``roles`` and ``clients`` are accepted and kept raw in ``RoleMapping.extra_sections``; ``clients``
+(bots: Okta client ID -> roles) is also validated here, see :mod:`okta_security.mapping.bots`
+(``RoleMapping.clients``). ``roles`` (roles-as-code) is validated too, see
+:mod:`okta_security.mapping.roles` (``RoleMapping.roles``); the role names it declares count
+as known roles. Matching is compiled once per version into a
+:class:`~okta_security.mapping.index.RuleIndex`.
+
+Every problem in a file is reported at once, in one :class:`MappingError`, as
+``<file>:<line>: <what is wrong> — <how to fix>``.
+
+This module is pure logic: no Flask, FAB or Airflow imports.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import hashlib
+import logging
+import re
+import types
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from okta_security.mapping.bots import EMPTY_CLIENTS, ClientMap, parse_clients
+from okta_security.errors import MappingError
+from okta_security.mapping.yaml_lines import FAILED, LinedDict, Problems, load_yaml, yaml_kind
+from okta_security.mapping.roles import ROLES_KEY, RoleSpec, declared_names, parse_roles
+from okta_security.mapping.index import RuleIndex
+
+log = logging.getLogger(__name__)
+
+RuleKind = Literal["exact", "glob", "regex"]
+KnownRoles = Collection[str] | Callable[[], Collection[str]] | None
+
+REGEX_PREFIX = "re:"
+GLOB_CHARS = frozenset("*?[")
+MAPPINGS_KEY = "mappings"
+DEFAULT_ROLE_KEY = "default_role"
+EXTRA_SECTION_KEYS = ("roles", "clients")
+TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, *EXTRA_SECTION_KEYS)
+
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def rule_kind(key: str) -> RuleKind:
+    """Return how a mapping key is matched: ``regex`` (``re:``), ``glob`` (``*?[``) or ``exact``."""
+    if key.startswith(REGEX_PREFIX):
+        return "regex"
+    if any(char in GLOB_CHARS for char in key):
+        return "glob"
+    return "exact"
+
+
+def _compile_rule(pattern: str, kind: RuleKind) -> re.Pattern[str] | None:
+    """Compile the matcher for a rule (None for exact names)."""
+    if kind == "exact":
+        return None
+    if kind == "glob":
+        return re.compile(fnmatch.translate(pattern))
+    if kind == "regex":
+        expression = pattern[len(REGEX_PREFIX) :] if pattern.startswith(REGEX_PREFIX) else pattern
+        return re.compile(expression)
+    raise ValueError(f"unknown rule kind {kind!r}; expected 'exact', 'glob' or 'regex'")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One mapping entry: an Okta group name or pattern and the roles it grants.
+
+    ``pattern`` is the key as written in the file (regexes keep their ``re:`` prefix).
+    """
+
+    pattern: str
+    kind: RuleKind
+    roles: tuple[str, ...]
+    line: int
+    _regex: re.Pattern[str] | None = field(init=False, default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Normalise roles to a tuple and compile the matcher once."""
+        object.__setattr__(self, "roles", tuple(self.roles))
+        object.__setattr__(self, "_regex", _compile_rule(self.pattern, self.kind))
+
+    def matches(self, group: str) -> bool:
+        """Return True if the (case-sensitive) group name matches this rule."""
+        if self._regex is None:
+            return group == self.pattern
+        return self._regex.fullmatch(group) is not None
+
+
+# --------------------------------------------------------------------------- compiled mapping
+
+
+@dataclass(frozen=True)
+class RoleMapping:
+    """A validated, compiled version of the role-mapping file."""
+
+    rules: tuple[Rule, ...]
+    default_role: str | None
+    source: str
+    digest: str
+    extra_sections: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}), compare=False)
+    clients: ClientMap = field(default=EMPTY_CLIENTS, compare=False)  # the validated ``clients:`` section (bots)
+    roles: tuple[RoleSpec, ...] = field(default=(), compare=False)  # the validated ``roles:`` section
+    default_role_line: int = field(default=1, compare=False)  # where default_role is set (for messages)
+    _exact: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
+    _index: RuleIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Index the rules once for this version."""
+        rules = tuple(self.rules)
+        exact: dict[str, list[Rule]] = {}
+        for rule in rules:
+            if rule.kind == "exact":
+                exact.setdefault(rule.pattern, []).append(rule)
+        extra = self.extra_sections
+        if not isinstance(extra, types.MappingProxyType):
+            extra = types.MappingProxyType(dict(extra))
+        object.__setattr__(self, "rules", rules)
+        object.__setattr__(self, "roles", tuple(self.roles))
+        object.__setattr__(self, "extra_sections", extra)
+        object.__setattr__(self, "_exact", {name: tuple(found) for name, found in exact.items()})
+        object.__setattr__(self, "_index", RuleIndex(rules))
+
+    def _matches(self, groups: Iterable[str]) -> Iterator[tuple[str, Rule]]:
+        """Yield (group, rule) for every match, per group in file order."""
+        _check_groups(groups)
+        seen: set[str] = set()
+        match = self._index.match
+        for group in groups:
+            if not isinstance(group, str) or group in seen:
+                continue
+            seen.add(group)
+            for rule in match(group):
+                yield group, rule
+
+    def resolve(self, groups: Iterable[str]) -> frozenset[str]:
+        """Return the union of roles of every matching rule, else the default role, else nothing."""
+        _check_groups(groups)
+        roles: set[str] = set()
+        match = self._index.match
+        for group in groups:
+            if isinstance(group, str):
+                for rule in match(group):
+                    roles.update(rule.roles)
+        if roles:
+            return frozenset(roles)
+        if self.default_role is not None:
+            return frozenset((self.default_role,))
+        return frozenset()
+
+    def rules_for(self, group: str) -> tuple[Rule, ...]:
+        """Return the rules that match one group name, in file order."""
+        return self._index.match(group)
+
+    def explain(self, groups: Iterable[str]) -> list[tuple[str, Rule]]:
+        """Return the (group, rule) pairs that matched, in group order then file order."""
+        return list(self._matches(groups))
+
+    def exact_roles_mapping(self) -> dict[str, list[str]]:
+        """Return exact-name rules as ``{group: [roles]}`` for FAB's AUTH_ROLES_MAPPING."""
+        result: dict[str, list[str]] = {}
+        for name, rules in self._exact.items():
+            roles = result.setdefault(name, [])
+            for rule in rules:
+                roles.extend(role for role in rule.roles if role not in roles)
+        return result
+
+    def declared_roles(self) -> frozenset[str]:
+        """Return the names of the roles the file declares in its ``roles:`` section."""
+        return frozenset(spec.name for spec in self.roles)
+
+    def role_names(self) -> frozenset[str]:
+        """Return every role the mapping refers to, including the default role."""
+        names = {role for rule in self.rules for role in rule.roles}
+        if self.default_role is not None:
+            names.add(self.default_role)
+        return frozenset(names | self.clients.role_names())
+
+
+def _check_groups(groups: Iterable[str]) -> None:
+    """Refuse a bare string, which would otherwise be iterated character by character."""
+    if isinstance(groups, (str, bytes)):
+        raise TypeError("groups must be a collection of group names, not a single string")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _unknown_role_problem(role: str, line: int, known: Collection[str], problems: Problems, where: str = "") -> None:
+    """Record an unknown role, suggesting the closest known one."""
+    names = sorted(known)
+    listed = ", ".join(names) if names else "none"
+    suggestion = next((name for name in names if name.lower() == role.lower()), None)
+    if suggestion is None:
+        close = difflib.get_close_matches(role, names, n=1)
+        suggestion = close[0] if close else None
+    hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+    problems.add(
+        line,
+        f"unknown role {role!r}{where} (known: {listed}{hint})",
+        "use one of the known roles or create the role in Airflow first",
+    )
+
+
+def _validate_roles(
+    group: str,
+    value: Any,
+    line: int,
+    known: Collection[str] | None,
+    problems: Problems,
+) -> tuple[str, ...] | None:
+    """Return the normalised roles of one entry, or None after recording problems."""
+    if isinstance(value, str):
+        items: list[tuple[Any, int]] = [(value, line)]
+    elif isinstance(value, list):
+        lines = getattr(value, "item_lines", None) or [line] * len(value)
+        items = list(zip(value, lines, strict=False))
+    elif value is None:
+        problems.add(
+            line,
+            f"no roles for group {group!r}",
+            "list at least one role, e.g. [Viewer], or remove the entry",
+        )
+        return None
+    else:
+        problems.add(
+            line,
+            f"roles for group {group!r} must be a list of role names or one role name, not a {yaml_kind(value)}",
+            "write e.g. [Viewer] or Viewer",
+        )
+        return None
+    if not items:
+        problems.add(
+            line,
+            f"empty role list for group {group!r}",
+            "list at least one role, e.g. [Viewer], or remove the entry",
+        )
+        return None
+    roles: list[str] = []
+    ok = True
+    for item, item_line in items:
+        if not isinstance(item, str):
+            problems.add(
+                item_line,
+                f"role {item!r} for group {group!r} is a {yaml_kind(item)}, not a role name",
+                "write the role name as text (quote it if YAML reads it as a number or yes/no)",
+            )
+            ok = False
+        elif not item.strip():
+            problems.add(item_line, f"empty role name for group {group!r}", "write a role name or remove it")
+            ok = False
+        elif known is not None and item not in known:
+            _unknown_role_problem(item, item_line, known, problems)
+            ok = False
+        elif item not in roles:
+            roles.append(item)
+    return tuple(roles) if ok else None
+
+
+def _validate_key(group: Any, line: int, problems: Problems) -> RuleKind | None:
+    """Return the rule kind of a mapping key, or None after recording a problem."""
+    if not isinstance(group, str):
+        problems.add(
+            line,
+            f"group name {group!r} is a {yaml_kind(group)}, not a string",
+            f'quote the group name, e.g. "{group}": [Viewer]',
+        )
+        return None
+    if not group.strip():
+        problems.add(line, "empty group name", "write the Okta group name as the key")
+        return None
+    kind = rule_kind(group)
+    if kind == "regex":
+        expression = group[len(REGEX_PREFIX) :]
+        if not expression:
+            problems.add(
+                line,
+                f"empty regular expression in {group!r}",
+                "write an expression after 're:', e.g. \"re:^data-(eng|ops)$\"",
+            )
+            return None
+        try:
+            re.compile(expression)
+        except re.error as exc:
+            problems.add(
+                line,
+                f"invalid regular expression {expression!r}: {exc}",
+                "fix the expression (it must match the whole group name, as with re.fullmatch)",
+            )
+            return None
+    return kind
+
+
+def _validate_mappings(value: Any, line: int, known: Collection[str] | None, problems: Problems) -> list[Rule]:
+    """Return the rules of the ``mappings`` section, recording every problem."""
+    if not isinstance(value, dict):
+        problems.add(
+            line,
+            f"'mappings' must be a mapping of Okta group -> roles, not a {yaml_kind(value)}",
+            "write one 'okta-group: [Role]' entry per line, indented under 'mappings:'",
+        )
+        return []
+    key_lines: dict[Any, int] = getattr(value, "key_lines", {})
+    value_lines: dict[Any, int] = getattr(value, "value_lines", {})
+    rules: list[Rule] = []
+    for group, roles_value in value.items():
+        key_line = key_lines.get(group, line)
+        kind = _validate_key(group, key_line, problems)
+        roles = _validate_roles(str(group), roles_value, value_lines.get(group, key_line), known, problems)
+        if kind is not None and roles is not None:
+            rules.append(Rule(pattern=group, kind=kind, roles=roles, line=key_line))
+    return rules
+
+
+def _validate_default_role(document: LinedDict, known: Collection[str] | None, problems: Problems) -> str | None:
+    """Return the default role (None = refuse), recording problems."""
+    if DEFAULT_ROLE_KEY not in document:
+        return None
+    value = document[DEFAULT_ROLE_KEY]
+    line = document.value_lines.get(DEFAULT_ROLE_KEY, 1)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        shown = "an empty string" if isinstance(value, str) else f"a {yaml_kind(value)}"
+        problems.add(
+            line,
+            f"default_role must be a role name or null, not {shown}",
+            "write e.g. 'default_role: Viewer', or 'default_role: null' to refuse logins that match no group",
+        )
+        return None
+    if known is not None and value not in known:
+        _unknown_role_problem(value, line, known, problems, where=" in default_role")
+        return None
+    return value
+
+
+def _validate_clients(document: LinedDict, known: Collection[str] | None, problems: Problems) -> ClientMap:
+    """Return the validated ``clients:`` section (empty if absent), recording problems."""
+    if "clients" not in document:
+        return EMPTY_CLIENTS
+
+    def check_role(role: str, line: int) -> bool:
+        if known is None or role in known:
+            return True
+        _unknown_role_problem(role, line, known, problems)
+        return False
+
+    line = document.value_lines.get("clients", document.key_lines.get("clients", 1))
+    return parse_clients(document["clients"], line, report=problems.add, check_role=check_role)
+
+
+def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str] | None = None) -> RoleMapping:
+    """Parse and validate a role-mapping document; raise MappingError listing every problem."""
+    raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    known = frozenset(known_roles) if known_roles is not None else None
+    problems = Problems(source)
+    document = load_yaml(raw, problems)
+    rules: list[Rule] = []
+    default_role: str | None = None
+    extra: dict[str, Any] = {}
+    clients = EMPTY_CLIENTS
+    role_specs: tuple[RoleSpec, ...] = ()
+    default_role_line = 1
+    if document is FAILED:
+        pass
+    elif document is None:
+        problems.add(1, "the file is empty", "add a 'mappings:' section that maps Okta groups to Airflow roles")
+    elif not isinstance(document, dict):
+        problems.add(
+            getattr(document, "line", 1),
+            f"the top level must be a mapping with 'mappings:' (and 'default_role:'), not a {yaml_kind(document)}",
+            "start the file with 'mappings:' followed by indented 'okta-group: [Role]' entries",
+        )
+    else:
+        for key in document:
+            if key in TOP_LEVEL_KEYS:
+                continue
+            close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.add(
+                document.key_lines.get(key, 1),
+                f"unknown top-level key {key!r}{hint}",
+                "use only " + ", ".join(TOP_LEVEL_KEYS),
+            )
+        if ROLES_KEY in document:
+            # Roles the file declares are valid mapping targets (created or updated at sync).
+            role_specs = parse_roles(
+                document[ROLES_KEY], document.value_lines.get(ROLES_KEY, 1), known_roles=known, problems=problems
+            )
+            if known is not None:
+                known = known | declared_names(document[ROLES_KEY])
+        if MAPPINGS_KEY not in document:
+            problems.add(
+                1,
+                "missing required 'mappings' section",
+                "add 'mappings:' with indented 'okta-group: [Role]' entries",
+            )
+        else:
+            rules = _validate_mappings(
+                document[MAPPINGS_KEY], document.value_lines.get(MAPPINGS_KEY, 1), known, problems
+            )
+        default_role = _validate_default_role(document, known, problems)
+        default_role_line = document.value_lines.get(DEFAULT_ROLE_KEY, 1)
+        extra = {key: document[key] for key in EXTRA_SECTION_KEYS if key in document}
+        clients = _validate_clients(document, known, problems)
+    if problems:
+        raise MappingError(problems.messages(), source=source)
+    return RoleMapping(
+        rules=tuple(rules),
+        default_role=default_role,
+        default_role_line=default_role_line,
+        source=source,
+        digest=hashlib.sha256(raw).hexdigest(),
+        extra_sections=types.MappingProxyType(extra),
+        clients=clients,
+        roles=role_specs,
+    )
+
+
+def __getattr__(name: str) -> object:
+    """Keep ``okta_security.mapping.rules.MappingStore`` / ``load_mapping`` importable (they live in mapping_store)."""
+    if name in ("MappingStore", "load_mapping"):
+        from okta_security.mapping import store as mapping_store
+
+        return getattr(mapping_store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

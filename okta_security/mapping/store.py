@@ -1,0 +1,225 @@
+"""Role-mapping files: load one, or hold the current mapping and reload it when the file changes.
+
+A bad edit never takes effect: the last good mapping stays in force, the error is logged and
+``on_reject`` is told. Pure logic: no Flask, FAB or Airflow imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Collection
+
+from okta_security.errors import MappingError
+from okta_security.mapping.rules import KnownRoles, RoleMapping, parse_mapping
+
+log = logging.getLogger(__name__)
+
+_Fingerprint = tuple[int, int, int]
+
+def _source_name(path: str | os.PathLike[str]) -> str:
+    """Return the path as text for messages."""
+    return os.fsdecode(os.fspath(path))
+
+
+def _fingerprint(stat: os.stat_result) -> _Fingerprint:
+    """Return what identifies a file version cheaply: (mtime_ns, size, inode)."""
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def _unreadable(source: str, exc: OSError) -> MappingError:
+    """Build the MappingError for a file that cannot be read."""
+    reason = exc.strerror or str(exc)
+    return MappingError(
+        [
+            f"{source}:1: cannot read the role-mapping file ({reason})"
+            " — create or restore the file, or fix its path or permissions"
+        ],
+        source=source,
+    )
+
+
+def _read(path: str) -> tuple[_Fingerprint, bytes]:
+    """Return the file's fingerprint (taken before reading) and its bytes."""
+    with open(path, "rb") as handle:
+        fingerprint = _fingerprint(os.fstat(handle.fileno()))
+        return fingerprint, handle.read()
+
+
+def load_mapping(path: str | os.PathLike[str], *, known_roles: Collection[str] | None = None) -> RoleMapping:
+    """Read and parse a role-mapping file; raise MappingError if it is unreadable or invalid."""
+    source = _source_name(path)
+    try:
+        _fp, data = _read(source)
+    except OSError as exc:
+        raise _unreadable(source, exc) from exc
+    return parse_mapping(data, source=source, known_roles=known_roles)
+
+
+_RETRY = object()
+
+
+class MappingStore:
+    """Holds the current mapping; reloads when the file changes; keeps the last good one on a bad edit."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        known_roles: KnownRoles = None,
+        on_reload: Callable[[RoleMapping, RoleMapping], object] | None = None,
+        on_reject: Callable[[MappingError], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        check_interval: float = 1.0,
+    ) -> None:
+        """Load the file now; raise MappingError if it is unreadable or invalid."""
+        self._path = _source_name(path)
+        self._known_roles = known_roles
+        self._on_reload = on_reload
+        self._on_reject = on_reject
+        self._clock = clock
+        self._check_interval = check_interval
+        self._lock = threading.RLock()
+        self._last_error: MappingError | None = None
+        try:
+            fingerprint, data = _read(self._path)
+        except OSError as exc:
+            raise _unreadable(self._path, exc) from exc
+        self._mapping = parse_mapping(data, source=self._path, known_roles=self._known())
+        self._raw = data
+        self._fingerprint: object = fingerprint
+        self._last_check = clock()
+        log.info(
+            "Loaded role mapping %s (version %s, %d rules)",
+            self._path,
+            self._mapping.digest[:12],
+            len(self._mapping.rules),
+        )
+
+    @property
+    def path(self) -> str:
+        """Return the watched file's path."""
+        return self._path
+
+    @property
+    def last_error(self) -> MappingError | None:
+        """Return why the file on disk is not in use, or None if it is."""
+        return self._last_error
+
+    def current(self) -> RoleMapping:
+        """Return the mapping in force, re-checking the file at most every check_interval seconds."""
+        now = self._clock()
+        if now - self._last_check < self._check_interval:
+            return self._mapping
+        with self._lock:
+            if now - self._last_check >= self._check_interval:
+                try:
+                    self._check()
+                except Exception:  # never let a reload bug break logins
+                    log.exception(
+                        "Unexpected error while checking role mapping %s; keeping the current one", self._path
+                    )
+                self._last_check = now  # after _check: the fast path must not see the old mapping
+            return self._mapping
+
+    def refresh(self) -> RoleMapping:
+        """Check the file now, ignoring check_interval, and return the mapping in force."""
+        with self._lock:
+            self._check()
+            self._last_check = self._clock()
+            return self._mapping
+
+    def attach(
+        self,
+        *,
+        known_roles: KnownRoles,
+        on_reload: Callable[[RoleMapping, RoleMapping], object] | None = None,
+        on_reject: Callable[[MappingError], object] | None = None,
+    ) -> None:
+        """Bind role names and callbacks known only later (the database); re-check the mapping in force.
+
+        Raise MappingError if the mapping in force names a role that is not known: at start-up
+        this stops the webserver with file, line and fix.
+        """
+        with self._lock:
+            self._known_roles = known_roles
+            if on_reload is not None:
+                self._on_reload = on_reload
+            if on_reject is not None:
+                self._on_reject = on_reject
+            self._mapping = parse_mapping(self._raw, source=self._path, known_roles=self._known())
+
+    def _known(self) -> Collection[str] | None:
+        """Return the known role names (calling the provider if it is callable)."""
+        if callable(self._known_roles):
+            return self._known_roles()
+        return self._known_roles
+
+    def _check(self) -> None:
+        """Reload if the file's fingerprint changed; must hold the lock."""
+        try:
+            fingerprint: object = _fingerprint(os.stat(self._path))
+        except OSError as exc:
+            if self._fingerprint is not None:
+                self._fingerprint = None
+                self._reject(_unreadable(self._path, exc))
+            return
+        if fingerprint == self._fingerprint:
+            return
+        try:
+            fingerprint, data = _read(self._path)
+        except OSError as exc:
+            self._fingerprint = None
+            self._reject(_unreadable(self._path, exc))
+            return
+        self._fingerprint = fingerprint
+        old = self._mapping
+        if hashlib.sha256(data).hexdigest() == old.digest:
+            if self._last_error is not None:
+                log.info("Role mapping %s is back to version %s, which is in use", self._path, old.digest[:12])
+                self._last_error = None
+            return
+        try:
+            known = self._known()
+        except Exception:
+            log.exception("Could not list the known Airflow roles; will retry reloading %s", self._path)
+            self._fingerprint = _RETRY
+            return
+        try:
+            new = parse_mapping(data, source=self._path, known_roles=known)
+        except MappingError as exc:
+            self._reject(exc)
+            return
+        self._mapping = new
+        self._raw = data
+        self._last_error = None
+        log.info(
+            "Reloaded role mapping %s (version %s -> %s, %d rules)",
+            self._path,
+            old.digest[:12],
+            new.digest[:12],
+            len(new.rules),
+        )
+        if self._on_reload is not None:
+            try:
+                self._on_reload(old, new)
+            except Exception:
+                log.exception("on_reload callback failed for role mapping %s", self._path)
+
+    def _reject(self, error: MappingError) -> None:
+        """Keep the last good mapping, remember and log the error, and notify on_reject."""
+        self._last_error = error
+        log.error(
+            "Role mapping %s rejected; still using version %s. %s",
+            self._path,
+            self._mapping.digest[:12],
+            error,
+        )
+        if self._on_reject is not None:
+            try:
+                self._on_reject(error)
+            except Exception:
+                log.exception("on_reject callback failed for role mapping %s", self._path)

@@ -1,0 +1,1 @@
+"""OpenID Connect: the provider entry, ID-token verification, identity from claims, safe redirects."""

@@ -1,0 +1,1 @@
+"""Settings: one declaration per OKTA_* setting, the loader, and secret values."""

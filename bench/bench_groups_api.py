@@ -19,8 +19,8 @@ import yaml
 from joserfc.jwk import RSAKey
 
 from okta_local_idp.server import serve_in_thread
-from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
 from okta_security.okta_api.auth import ServiceAppAuth, SswsAuth
+from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
 
 if TYPE_CHECKING:
     from collections.abc import Callable

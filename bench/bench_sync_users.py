@@ -26,11 +26,11 @@ from typing import Any
 import yaml
 
 from bench._support import IdpProcess
-from okta_security.mapping.rules import parse_mapping
-from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
-from okta_security.okta_api.auth import SswsAuth
-from okta_security.okta_api.directory import OktaDirectory
 from okta_security.lifecycle.user_sync import AirflowAccount, plan_sync
+from okta_security.mapping.rules import parse_mapping
+from okta_security.okta_api.auth import SswsAuth
+from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
+from okta_security.okta_api.directory import OktaDirectory
 
 API_TOKEN = "00bench-sync-token"
 MAPPING = parse_mapping(

@@ -14,12 +14,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
 from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3, AirflowLayout, layout_for
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 REPO = Path(__file__).resolve().parent.parent
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
@@ -188,7 +191,6 @@ class AirflowServer:
             except ProcessLookupError:
                 pass
             self.proc.wait(timeout=10)
-
 
     def _bin_dir(self) -> Path:
         return self.bin_dir if self.bin_dir is not None else Path(sys.executable).parent

@@ -8,12 +8,15 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 import yaml
 
 from okta_devstack.airflow import REPO, AirflowServer
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEMO_DIR = REPO / ".demo"
 CLIENT_ID = "airflow-local"

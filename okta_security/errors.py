@@ -36,7 +36,10 @@ and admins grep for them. Never rename one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 class OktaSecurityError(Exception):

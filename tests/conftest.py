@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,6 +14,9 @@ import yaml
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from okta_local_idp.server import IdpHandle
 
 CLIENT_ID = "airflow-local"

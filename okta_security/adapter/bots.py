@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import requests
 from sqlalchemy.exc import IntegrityError
 
-from okta_security.bots.access_tokens import AccessTokenPolicy, VerifiedAccessToken, validate_access_token
 from okta_security.audit import audit_event
+from okta_security.bots.access_tokens import AccessTokenPolicy, VerifiedAccessToken, validate_access_token
 from okta_security.errors import BotRefused, ServiceUserConflict, ServiceUserInactive, UnmappedClient
 from okta_security.oidc.id_token import JwksCache
 

@@ -25,6 +25,7 @@ from flask_appbuilder import BaseView, expose
 
 from okta_security.adapter import db
 from okta_security.adapter.accounts import accounts_for_sub, apply_change, remember_groups
+from okta_security.adapter.login_audit import request_context
 from okta_security.audit import audit_event
 from okta_security.lifecycle.event_hooks import (
     VERIFICATION_HEADER,
@@ -35,9 +36,8 @@ from okta_security.lifecycle.event_hooks import (
     parse_delivery,
     verification_response,
 )
-from okta_security.adapter.login_audit import request_context
-from okta_security.okta_api.directory import OktaDirectory
 from okta_security.lifecycle.user_sync import OktaView, plan_account
+from okta_security.okta_api.directory import OktaDirectory
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -15,15 +15,14 @@ from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, g, session
 
 from okta_security import audit
-
 from okta_security.adapter import audit_log as audit_airflow
-
-from okta_security.adapter import db
-
-from okta_security.adapter import login_audit
-from okta_security.audit import audit_event
+from okta_security.adapter import db, login_audit
 from okta_security.adapter.bots import is_service_user
 from okta_security.adapter.compat import with_session_property
+from okta_security.adapter.event_hook_view import register_event_hook_view
+from okta_security.adapter.role_sync import DAG_CHECK_INTERVAL, RoleSyncer
+from okta_security.adapter.views import OktaAuthOAuthView
+from okta_security.audit import audit_event
 from okta_security.errors import (
     DiscoveryMismatch,
     EmailConflict,
@@ -39,24 +38,22 @@ from okta_security.errors import (
     ServiceUserLogin,
     StateMismatch,
 )
-from okta_security.adapter.event_hook_view import register_event_hook_view
-from okta_security.login.groups_source import wants_api, wants_userinfo
-from okta_security.oidc.identity import OktaIdentity, has_groups_claim, identity_from_claims
-from okta_security.mapping.rules import RoleMapping
-from okta_security.mapping.store import MappingStore
-from okta_security.oidc.id_token import JwksCache, verify_id_token
-from okta_security.okta_api.client import OktaApiClient, build_groups_client
-from okta_security.oidc.provider import PROVIDER_NAME, client_credential, scopes_for
-from okta_security.adapter.role_sync import DAG_CHECK_INTERVAL, RoleSyncer
-from okta_security.mapping.roles import BUILTIN_ROLES  # valid in the mapping even before the first sync
-from okta_security.settings.loader import OktaSettings
 from okta_security.lifecycle.usernames import legacy_username
-from okta_security.adapter.views import OktaAuthOAuthView
+from okta_security.login.groups_source import wants_api, wants_userinfo
+from okta_security.mapping.roles import BUILTIN_ROLES  # valid in the mapping even before the first sync
+from okta_security.oidc.id_token import JwksCache, verify_id_token
+from okta_security.oidc.identity import OktaIdentity, has_groups_claim, identity_from_claims
+from okta_security.oidc.provider import PROVIDER_NAME, client_credential, scopes_for
+from okta_security.okta_api.client import OktaApiClient, build_groups_client
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from airflow.providers.fab.auth_manager.models import User
+
+    from okta_security.mapping.rules import RoleMapping
+    from okta_security.mapping.store import MappingStore
+    from okta_security.settings.loader import OktaSettings
 
 log = logging.getLogger(__name__)
 

@@ -138,8 +138,8 @@ def run_sync(
 
 def directory_client(settings: OktaSettings) -> OktaApiClient:
     """Return a Management API client for batch reads (longer rate-limit patience than logins)."""
-    from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
     from okta_security.okta_api.auth import build_authorizer
+    from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
 
     auth = build_authorizer(settings)
     if auth is None:

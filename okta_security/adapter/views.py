@@ -13,11 +13,11 @@ from flask_login import login_user, logout_user
 
 from okta_security.adapter import login_audit
 from okta_security.adapter.compat import login_redirect, oauth_view_base
-from okta_security.errors import LoginRefused
 from okta_security.adapter.pages import refusal_page
+from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
+from okta_security.errors import LoginRefused
 from okta_security.oidc.provider import PROVIDER_NAME
 from okta_security.oidc.redirects import safe_next
-from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
 
 log = logging.getLogger(__name__)
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import ConfigError, MappingError
 from okta_security.mapping.store import MappingStore
 from okta_security.oidc.provider import build_provider
 from okta_security.settings.loader import OktaSettings, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError
 from okta_security.errors import MappingError, RoleSyncError
-from okta_security.mapping.rules import RoleMapping, parse_mapping
 from okta_security.mapping.lint import Finding, findings_from_error, lint
-from okta_security.mapping.store import load_mapping
 from okta_security.mapping.roles import BUILTIN_ROLES
+from okta_security.mapping.rules import RoleMapping, parse_mapping
+from okta_security.mapping.store import load_mapping
 
 if TYPE_CHECKING:
     import argparse

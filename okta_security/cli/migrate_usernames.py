@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from okta_security.cli import EXIT_FAILURE, EXIT_OK
 from okta_security.lifecycle.usernames import AccountRow, PlannedRename, legacy_sub, plan_renames
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 EXIT_PENDING = 3
 
@@ -68,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _okta_logins(subs: Iterable[str]) -> Mapping[str, str]:
     """Return Okta user id -> login for the given ids, reading the user list page by page."""
+    from okta_security.adapter.user_sync_runner import directory_client
     from okta_security.okta_api.auth import build_authorizer
     from okta_security.okta_api.directory import OktaDirectory
     from okta_security.settings.loader import load_settings
-    from okta_security.adapter.user_sync_runner import directory_client
 
     settings = load_settings()
     if build_authorizer(settings) is None:

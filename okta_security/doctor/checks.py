@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from okta_security.adapter.compat import FAB_AUTH_MANAGER
 from okta_security.errors import ConfigError, MappingError
-from okta_security.mapping.store import load_mapping
 from okta_security.mapping.roles import BUILTIN_ROLES as _BUILTIN_ROLES
+from okta_security.mapping.store import load_mapping
 from okta_security.settings.loader import SETTINGS, OktaSettings, load_settings
 
 if TYPE_CHECKING:

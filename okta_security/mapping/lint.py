@@ -37,10 +37,10 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal
 
+from okta_security.mapping.index import glob_prefix, regex_prefix
 from okta_security.mapping.patterns import Nfa, Unsupported, glob_nfa, includes, pattern_nfa, shortest_match, union
 from okta_security.mapping.role_plan import privileged_declared_roles
 from okta_security.mapping.roles import PRIVILEGED_ROLES, DagGrant
-from okta_security.mapping.index import glob_prefix, regex_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable

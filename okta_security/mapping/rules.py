@@ -36,11 +36,11 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from okta_security.mapping.bots import EMPTY_CLIENTS, ClientMap, parse_clients
 from okta_security.errors import MappingError
-from okta_security.mapping.yaml_lines import FAILED, LinedDict, Problems, load_yaml, yaml_kind
-from okta_security.mapping.roles import ROLES_KEY, RoleSpec, declared_names, parse_roles
+from okta_security.mapping.bots import EMPTY_CLIENTS, ClientMap, parse_clients
 from okta_security.mapping.index import RuleIndex
+from okta_security.mapping.roles import ROLES_KEY, RoleSpec, declared_names, parse_roles
+from okta_security.mapping.yaml_lines import FAILED, LinedDict, Problems, load_yaml, yaml_kind
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,6 @@ MAPPINGS_KEY = "mappings"
 DEFAULT_ROLE_KEY = "default_role"
 EXTRA_SECTION_KEYS = ("roles", "clients")
 TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, *EXTRA_SECTION_KEYS)
-
 
 
 # --------------------------------------------------------------------------- rules

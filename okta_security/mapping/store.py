@@ -11,14 +11,18 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
 
 from okta_security.errors import MappingError
 from okta_security.mapping.rules import KnownRoles, RoleMapping, parse_mapping
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+
 log = logging.getLogger(__name__)
 
 _Fingerprint = tuple[int, int, int]
+
 
 def _source_name(path: str | os.PathLike[str]) -> str:
     """Return the path as text for messages."""

@@ -7,10 +7,12 @@ Pure logic: no Flask, FAB or Airflow imports.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class LinedDict(dict):  # type: ignore[type-arg]

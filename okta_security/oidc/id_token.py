@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joserfc import jws, jwt
 from joserfc.errors import (
@@ -20,6 +19,9 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 
 from okta_security.errors import TokenValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from okta_security.settings.loader import OktaSettings
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from okta_security.settings.loader import OktaSettings
 
 PROVIDER_NAME = "okta"
 BASE_SCOPES = ("openid", "profile", "email")  # identity; "groups" is added only when the server offers it

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
 from okta_security.errors import OktaApiRejected
-from okta_security.okta_api.client import PAGE_LIMIT, WaitBudget
 from okta_security.lifecycle.user_sync import OktaView, relevant_groups
+from okta_security.okta_api.client import PAGE_LIMIT, WaitBudget
 
 if TYPE_CHECKING:
     import requests

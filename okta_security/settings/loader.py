@@ -10,15 +10,17 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from okta_security.errors import ConfigError
 from okta_security.login.groups_source import GROUPS_SOURCES, GroupFilter
 from okta_security.settings.secrets import FileValue, Secret
 from okta_security.settings.specs import SETTINGS, SPECS, SettingSpec, default_mapping_file, settings_table
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
@@ -182,11 +184,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> OktaSettings:
     has_key = bool(values.get("OKTA_CLIENT_PRIVATE_KEY"))
     method = values.get("OKTA_TOKEN_AUTH_METHOD") or ("private_key_jwt" if has_key else "client_secret_basic")
     if method not in TOKEN_AUTH_METHODS:
-        problems.append(f"OKTA_TOKEN_AUTH_METHOD={method!r} is not supported — use one of {', '.join(TOKEN_AUTH_METHODS)}")
+        problems.append(
+            f"OKTA_TOKEN_AUTH_METHOD={method!r} is not supported — use one of {', '.join(TOKEN_AUTH_METHODS)}"
+        )
     _check_client_credentials(method, values, env, files, problems)
 
     groups_claim = values.get("OKTA_GROUPS_CLAIM") or "groups"
-    skew = _number("OKTA_CLOCK_SKEW_SECONDS", values.get("OKTA_CLOCK_SKEW_SECONDS") or "60", problems, 0, 300, integer=True)
+    skew = _number(
+        "OKTA_CLOCK_SKEW_SECONDS", values.get("OKTA_CLOCK_SKEW_SECONDS") or "60", problems, 0, 300, integer=True
+    )
     timeout = _number(
         "OKTA_HTTP_TIMEOUT_SECONDS", values.get("OKTA_HTTP_TIMEOUT_SECONDS") or "10", problems, 0.1, 120, integer=False
     )
@@ -330,7 +336,9 @@ def _groups_settings(values: Mapping[str, str], files: Mapping[str, FileValue], 
             "to the service app's private key (PEM or JWK)"
         )
     elif key is not None and not client_id:
-        problems.append("OKTA_API_PRIVATE_KEY is set but OKTA_API_CLIENT_ID is not — set it to the service app's client ID")
+        problems.append(
+            "OKTA_API_PRIVATE_KEY is set but OKTA_API_CLIENT_ID is not — set it to the service app's client ID"
+        )
     if key is not None:
         key_file = files.get("OKTA_API_PRIVATE_KEY")
         where = f"OKTA_API_PRIVATE_KEY_FILE={key_file.path}" if key_file else "OKTA_API_PRIVATE_KEY"

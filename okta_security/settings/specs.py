@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ SETTINGS += (
         "OKTA_API_MAX_WAIT_SECONDS",
         "10",
         "Longest one login waits, in total, for Okta's rate limit to reset (`X-Rate-Limit-Reset`) or between "
-        "retries; past it the login is refused with \"Okta is not answering\" and roles stay as they were.",
+        'retries; past it the login is refused with "Okta is not answering" and roles stay as they were.',
     ),
 )
 # ID token validation (docs/oidc_conformance.md): how often Okta's signing keys may be re-fetched.

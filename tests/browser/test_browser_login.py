@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import Stack
+if TYPE_CHECKING:
+    from tests.conftest import Stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import time
 from html.parser import HTMLParser
-from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import requests
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class _FormParser(HTMLParser):
@@ -26,7 +29,9 @@ class _FormParser(HTMLParser):
             self.fields[a["name"] or ""] = a.get("value") or ""
 
 
-def okta_login(airflow_url: str, username: str, password: str, *, next_path: str | None = None) -> tuple[requests.Session, requests.Response]:
+def okta_login(
+    airflow_url: str, username: str, password: str, *, next_path: str | None = None
+) -> tuple[requests.Session, requests.Response]:
     """Sign in through /auth/login/okta and the IdP's form; return the session and the last response."""
     s = requests.Session()
     url = f"{airflow_url}/auth/login/okta" + (f"?next={requests.utils.quote(next_path)}" if next_path else "")

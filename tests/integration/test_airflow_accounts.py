@@ -11,19 +11,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from okta_security import audit
-
 from okta_security.adapter import db
 from okta_security.adapter.accounts import accounts_for_sub, apply_change, load_accounts
 from okta_security.adapter.event_hook_view import EventHookWorker
 from okta_security.lifecycle.event_hooks import classify
-from okta_security.mapping.store import MappingStore
-from okta_security.okta_api.client import OktaApiClient
-from okta_security.settings.loader import OktaSettings, Secret
 from okta_security.lifecycle.user_sync import OktaView, plan_account
+from okta_security.mapping.store import MappingStore
+from okta_security.settings.loader import OktaSettings, Secret
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from okta_security.okta_api.client import OktaApiClient
 
 SUB = "00uviewer00000000002"
 CLIENT_ID = "airflow-local"
@@ -190,8 +190,8 @@ def okta(tmp_path: Path) -> Iterator[tuple[str, OktaApiClient]]:
     import yaml
 
     from okta_local_idp.server import serve_in_thread
-    from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
     from okta_security.okta_api.auth import SswsAuth
+    from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
 
     config = tmp_path / "idp.yaml"
     config.write_text(

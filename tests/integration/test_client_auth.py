@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
@@ -13,6 +12,10 @@ from joserfc.jwk import RSAKey
 
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from tests.integration.helpers import okta_login, rewrite, user_roles
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 
@@ -87,12 +90,14 @@ def test_rotated_credential_applies_at_next_login_without_restart(client_auth: C
         new_key = RSAKey.generate_key(2048, parameters={"kid": "airflow-key-2"})
         client_auth.set_idp_client(jwks=_jwks(new_key))  # Okta now knows only the new public key
         stale = okta_login(client_auth.server.base_url, *ALICE)[1]
-        assert stale.status_code == 403 and "invalid_client" in stale.text
+        assert stale.status_code == 403
+        assert "invalid_client" in stale.text
         rewrite(client_auth.credential_file, new_key.as_pem(private=True).decode())
     else:
         client_auth.set_idp_client(client_secret="rotated-secret-2")
         stale = okta_login(client_auth.server.base_url, *ALICE)[1]
-        assert stale.status_code == 403 and "invalid_client" in stale.text
+        assert stale.status_code == 403
+        assert "invalid_client" in stale.text
         rewrite(client_auth.credential_file, "rotated-secret-2\n")
     session, final = okta_login(client_auth.server.base_url, *ALICE)
     assert final.status_code == 200, final.text[:400]

@@ -16,11 +16,10 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -33,6 +32,10 @@ from okta_local_idp.server import IdpHandle, serve_in_thread
 from okta_local_idp.testing import is_sign_in_page, submit_sign_in_form
 from tests.conftest import postgres_database
 from tests.integration.helpers import rewrite
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 pytestmark = pytest.mark.integration
 

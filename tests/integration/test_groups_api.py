@@ -25,8 +25,8 @@ from joserfc.jwk import RSAKey
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.models import okta_id
 from okta_local_idp.server import IdpHandle, serve_in_thread
-from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
 from okta_security.okta_api.auth import ServiceAppAuth, SswsAuth
+from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
 from tests.conftest import postgres_database
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import yaml
 
-from tests.conftest import Stack
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
+
+if TYPE_CHECKING:
+    from tests.conftest import Stack
 
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 BOB = ("bob.viewer@example.com", "Viewer-pass-1")
@@ -110,7 +113,9 @@ def test_groups_come_from_userinfo_when_the_id_token_has_none(af: Stack):
 
 
 def test_userinfo_naming_another_user_is_refused(af: Stack):
-    edit_idp(af, lambda d: d["server"].update(faults={"id_token_groups": False, "userinfo_sub": "00uadmin000000000001"}))
+    edit_idp(
+        af, lambda d: d["server"].update(faults={"id_token_groups": False, "userinfo_sub": "00uadmin000000000001"})
+    )
     before = user_roles(af.db_url, "bob.viewer@example.com")
     session, final = okta_login(af.url, *BOB)
     assert final.status_code == 403

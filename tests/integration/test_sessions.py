@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import Stack
 from tests.integration.helpers import okta_login
+
+if TYPE_CHECKING:
+    from tests.conftest import Stack
 
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 
@@ -113,7 +116,8 @@ def test_session_id_is_rotated_at_login_with_server_side_sessions(db_session_sta
     final = s.post(urljoin(page.url, parser.action), data={**parser.fields, "username": ALICE[0], "password": ALICE[1]})
     assert final.status_code == 200, final.text[:300]
     post_login_sid = s.cookies.get("session")
-    assert post_login_sid and post_login_sid != pre_login_sid
+    assert post_login_sid
+    assert post_login_sid != pre_login_sid
     # The pre-login id is dead: presenting it does not authenticate.
     fixated = requests.Session()
     fixated.cookies.set("session", pre_login_sid)

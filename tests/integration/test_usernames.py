@@ -6,12 +6,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 import yaml
 
-from tests.conftest import Stack
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
+
+if TYPE_CHECKING:
+    from tests.conftest import Stack
 
 FRANK_ID = "00ulegacy00000000005"
 
@@ -97,6 +100,8 @@ def test_migrate_usernames_dry_run_then_apply(af: Stack):
             sa.text("SELECT owner, extra FROM log WHERE event = 'user.renamed' AND owner = 'grace.hopper@example.com'")
         ).all()
     engine.dispose()
-    assert audited and "okta_00ugrace0000000000006" in audited[0][1]  # Airflow's Audit Log has the rename
+    assert audited
+    assert "okta_00ugrace0000000000006" in audited[0][1]
     again = run_cli(af, "migrate-usernames", "--no-okta")
-    assert again.returncode == 0 and "nothing to migrate" in again.stdout
+    assert again.returncode == 0
+    assert "nothing to migrate" in again.stdout

@@ -12,8 +12,8 @@ import requests
 import yaml
 
 from okta_security import errors
-from okta_security.cli import build_parser
 from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3
+from okta_security.cli import build_parser
 from okta_security.doctor.checks import DoctorContext, run_checks
 from okta_security.settings.loader import SETTINGS
 

@@ -18,4 +18,5 @@ def test_readme_settings_table_matches_the_code():
 
 def test_readme_names_both_commands():
     text = README.read_text()
-    assert "make demo" in text and "make test" in text
+    assert "make demo" in text
+    assert "make test" in text

@@ -7,7 +7,6 @@ import responses
 
 from okta_security.adapter import bots
 from okta_security.audit import register_sink, unregister_sink
-from okta_security.mapping.bots import BotGrant
 from okta_security.errors import (
     AccessTokenRejected,
     OktaKeysUnavailable,
@@ -15,6 +14,7 @@ from okta_security.errors import (
     ServiceUserInactive,
     UnmappedClient,
 )
+from okta_security.mapping.bots import BotGrant
 from tests.unit.bot_fakes import ISSUER, KEY, FakeSecurityManager, FakeUser, okta_token, settings_and_store, warm_keys
 
 GRANT = BotGrant("ci-bot", "svc-ci", frozenset({"Viewer"}))

@@ -11,11 +11,11 @@ import pytest
 
 from okta_security.adapter import user_sync_runner
 from okta_security.adapter.accounts import AppliedChange
+from okta_security.adapter.user_sync_runner import GuardTripped, SyncReport
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
 from okta_security.cli.sync_users import EXIT_CHANGED, EXIT_GUARD, Progress, _run, print_plan, print_summary
-from okta_security.mapping.rules import parse_mapping
 from okta_security.lifecycle.user_sync import AirflowAccount, OktaView, plan_sync
-from okta_security.adapter.user_sync_runner import GuardTripped, SyncReport
+from okta_security.mapping.rules import parse_mapping
 
 MAPPING = parse_mapping("default_role: null\nmappings:\n  airflow-ops: [Op]\n  airflow-viewers: [Viewer]\n", source="m")
 ACCOUNTS = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from okta_security.mapping.rules import parse_mapping
 from okta_security.lifecycle.user_sync import (
     AirflowAccount,
     OktaView,
@@ -13,6 +12,7 @@ from okta_security.lifecycle.user_sync import (
     plan_sync,
     relevant_groups,
 )
+from okta_security.mapping.rules import parse_mapping
 
 MAPPING = parse_mapping(
     'default_role: null\nmappings:\n  airflow-admins: [Admin]\n  airflow-ops: [Op]\n  "airflow-team-*": [User]\n',

@@ -37,15 +37,22 @@ def test_plan_prefers_okta_login_then_email_and_reports_conflicts():
     assert (plan[1].new, plan[1].source, plan[1].status) == ("alice.login@example.com", "okta", "rename")
     assert (plan[2].new, plan[2].source, plan[2].status) == ("b@example.com", "email", "rename")
     assert plan[3].status == "unresolved"
-    assert plan[4].status == "conflict" and "user id 5" in plan[4].reason
+    assert plan[4].status == "conflict"
+    assert "user id 5" in plan[4].reason
     assert set(plan) == {1, 2, 3, 4}
 
 
 def test_two_legacy_accounts_never_get_the_same_name():
-    accounts = [AccountRow(1, "okta_00uAAAAAAAAAAAAAAAA", "same@example.com"), AccountRow(2, "okta_00uBBBBBBBBBBBBBBBB", "same@example.com")]
+    accounts = [
+        AccountRow(1, "okta_00uAAAAAAAAAAAAAAAA", "same@example.com"),
+        AccountRow(2, "okta_00uBBBBBBBBBBBBBBBB", "same@example.com"),
+    ]
     statuses = [p.status for p in plan_renames(accounts, {})]
     assert statuses == ["rename", "conflict"]
 
 
 def test_email_placeholder_of_fab_is_not_a_name():
-    assert plan_renames([AccountRow(1, "okta_00uAAAAAAAAAAAAAAAA", "okta_00u@email.notfound")], {})[0].status == "unresolved"
+    assert (
+        plan_renames([AccountRow(1, "okta_00uAAAAAAAAAAAAAAAA", "okta_00u@email.notfound")], {})[0].status
+        == "unresolved"
+    )

@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from okta_security.mapping.bots import EMPTY_CLIENTS, BotGrant, ClientMap, ClientRule, parse_clients
 from okta_security.errors import MappingError, UnmappedClient
+from okta_security.mapping.bots import EMPTY_CLIENTS, BotGrant, ClientMap, ClientRule, parse_clients
 from okta_security.mapping.rules import parse_mapping
 from okta_security.mapping.store import MappingStore
 

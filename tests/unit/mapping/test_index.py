@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from okta_security.mapping import index as rule_index
-from okta_security.mapping.rules import Rule, rule_kind
 from okta_security.mapping.index import (
     RuleIndex,
     combinable,
@@ -21,6 +20,7 @@ from okta_security.mapping.index import (
     regex_required_literal,
     trie_regex,
 )
+from okta_security.mapping.rules import Rule, rule_kind
 
 
 def rule(pattern: str, line: int = 1, roles: tuple[str, ...] = ("User",)) -> Rule:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from okta_security.errors import MappingError
-from okta_security.mapping.rules import parse_mapping
 from okta_security.mapping.lint import Finding, findings_from_error, lint
+from okta_security.mapping.rules import parse_mapping
 from okta_security.mapping.store import load_mapping
 
 SOURCE = "role_mapping.yaml"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from okta_security.mapping.rules import rule_kind
 from okta_security.mapping.patterns import Unsupported, glob_nfa, includes, pattern_nfa, regex_nfa, shortest_match
+from okta_security.mapping.rules import rule_kind
 
 _alphabet = st.text(st.sampled_from(list("ab-x\n]")), max_size=7)
 

@@ -7,9 +7,9 @@ import textwrap
 import pytest
 
 from okta_security.errors import MappingError, RoleSyncError
-from okta_security.mapping.rules import RoleMapping, parse_mapping
 from okta_security.mapping.role_plan import RoleChange, desired_permissions, plan_changes, privileged_declared_roles
 from okta_security.mapping.roles import ALL_DAGS_PERMISSIONS, DagGrant, resource_name
+from okta_security.mapping.rules import RoleMapping, parse_mapping
 
 SOURCE = "role_mapping.yaml"
 KNOWN = frozenset({"Admin", "Op", "User", "Viewer", "Public"})

@@ -71,7 +71,9 @@ def test_bad_claims(claims, message):
 
 
 def test_custom_groups_claim_and_duplicates():
-    ident = identity_from_claims({"sub": "1", "email": "a@b", "okta_groups": ["g", "g", "h"]}, groups_claim="okta_groups")
+    ident = identity_from_claims(
+        {"sub": "1", "email": "a@b", "okta_groups": ["g", "g", "h"]}, groups_claim="okta_groups"
+    )
     assert ident.groups == ("g", "h")
     assert has_groups_claim({"okta_groups": []}, "okta_groups")
     assert not has_groups_claim({"groups": []}, "okta_groups")

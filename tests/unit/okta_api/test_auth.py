@@ -12,7 +12,6 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from okta_security.errors import OktaApiRejected
-from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp, WaitBudget
 from okta_security.okta_api.auth import (
     API_SCOPES,
     ServiceAppAuth,
@@ -21,6 +20,7 @@ from okta_security.okta_api.auth import (
     load_private_key,
     token_endpoint,
 )
+from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp, WaitBudget
 from okta_security.settings.loader import load_settings
 
 ORG = "https://dev-123456.okta.com"

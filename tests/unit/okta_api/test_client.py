@@ -11,8 +11,8 @@ import responses
 from responses import matchers
 
 from okta_security.errors import OktaApiRejected, OktaApiUnavailable
-from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
 from okta_security.okta_api.auth import SswsAuth
+from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
 
 ORG = "https://dev-123456.okta.com"
 USER = "00uabcdefghijklmnopq"

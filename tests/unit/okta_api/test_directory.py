@@ -10,8 +10,8 @@ import responses
 
 from okta_security.errors import OktaApiRejected, OktaApiUnavailable
 from okta_security.mapping.rules import parse_mapping
-from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
 from okta_security.okta_api.auth import SswsAuth
+from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
 from okta_security.okta_api.directory import SEARCH_CHUNK, OktaDirectory
 
 ORG = "https://dev-123456.okta.com"

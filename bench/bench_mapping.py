@@ -1,4 +1,4 @@
-"""Role-mapping evaluation at scale: 1,000 groups per user x 1,000 rules (issue #3: < 2 ms per evaluation).
+"""Role-mapping evaluation at scale: 1,000 groups per user x 1,000 rules (budget: < 2 ms per evaluation).
 
 ``python -m bench.bench_mapping [--rules 1000] [--groups 1000] [--users 200] [--seed 3] [--json]``
 

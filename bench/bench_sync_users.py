@@ -26,11 +26,11 @@ from typing import Any
 import yaml
 
 from bench._support import IdpProcess
+from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.user_sync import AirflowAccount, plan_sync
 from okta_security.mapping.rules import parse_mapping
 from okta_security.okta_api.auth import SswsAuth
 from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
-from okta_security.okta_api.directory import OktaDirectory
 
 API_TOKEN = "00bench-sync-token"
 MAPPING = parse_mapping(
@@ -102,7 +102,7 @@ def measure(users: int, baseline_sample: int, full_baseline: bool) -> dict[str, 
             before = idp_calls(idp)
             started = time.perf_counter()
             directory = OktaDirectory(api)
-            view = directory.view(subs, MAPPING, strategy="list")
+            view = directory.snapshot(subs, MAPPING, strategy="list")
             batch_seconds = time.perf_counter() - started
             batch_client_calls, batch_idp_calls = directory.calls, idp_calls(idp) - before
 

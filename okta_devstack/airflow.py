@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 REPO = Path(__file__).resolve().parent.parent
+# The drop-in file as the wheel ships it (`okta-airflow init` writes this one; the repo root keeps a copy).
+WEBSERVER_CONFIG = REPO / "okta_security" / "templates" / "webserver_config.py"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 
@@ -50,11 +52,13 @@ class AirflowServer:
         auth_manager: str = FAB_AUTH_MANAGER,
         webserver_config: Path | str | None = None,
         workers: int = 1,
+        airflow_env: Mapping[str, str] | None = None,
     ) -> None:
         self.home = Path(home)
+        self.airflow_env = dict(airflow_env or {})  # more AIRFLOW__* settings, e.g. the demo's [core] parallelism
         # The webserver_config.py copied into the home: the repo's drop-in file unless given
         # (bench/bench_login.py runs FAB's built-in okta provider from a file of its own).
-        self.webserver_config = Path(webserver_config) if webserver_config is not None else REPO / "webserver_config.py"
+        self.webserver_config = Path(webserver_config) if webserver_config is not None else WEBSERVER_CONFIG
         self.workers = workers  # `airflow api-server --workers N` (uvicorn worker processes)
         # Where ``airflow`` lives: this venv by default, or another venv's bin (e.g. Airflow 2.11).
         self.bin_dir = Path(bin_dir) if bin_dir is not None else None
@@ -74,8 +78,15 @@ class AirflowServer:
     def env(self) -> dict[str, str]:
         """Return the process environment: Airflow settings plus the OKTA_* settings."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "OKTA_"))}
+        env.update(self.settings_env())
+        return env
+
+    def settings_env(self) -> dict[str, str]:
+        """Return only what this server sets: Airflow's settings and the OKTA_* ones (no inherited variables)."""
+        env: dict[str, str] = {}
         if self.layout is AIRFLOW_2:
             env.update(self._airflow2_env())
+            env.update(self.airflow_env)
             env.update(self.okta_env)
             return env
         env.update(
@@ -94,6 +105,7 @@ class AirflowServer:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(self.airflow_env)
         env.update(self.okta_env)
         return env
 
@@ -113,6 +125,10 @@ class AirflowServer:
             "PYTHONUNBUFFERED": "1",
             "PATH": f"{self._bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}",  # gunicorn of that venv
         }
+
+    def argv(self, *args: str) -> list[str]:
+        """Return the command line of ``airflow <args>`` for this server's Airflow."""
+        return [self._airflow_bin(), *args]
 
     def airflow(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run an ``airflow`` CLI command in this home."""

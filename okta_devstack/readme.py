@@ -1,9 +1,13 @@
-"""Rewrite README.md's settings table from okta_security.settings.loader.SETTINGS (``python -m okta_devstack.readme``)."""
+"""Rewrite README.md's settings table from the declarations in okta_security.settings.specs.
+
+Run ``python -m okta_devstack.readme`` after adding, changing or retiring a setting; tests/unit/test_readme.py
+fails until the table matches.
+"""
 
 from __future__ import annotations
 
 from okta_devstack.airflow import REPO
-from okta_security.settings.loader import settings_table
+from okta_security.settings.specs import settings_table
 
 START = "<!-- settings-table:start -->\n"
 END = "<!-- settings-table:end -->"

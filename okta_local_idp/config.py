@@ -16,9 +16,8 @@ import yaml
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from .event_hooks import EventHook, parse_event_hooks
 from .faults import FaultError, validate_faults
-from .models import AUTH_METHODS, GRANT_TYPES, USER_STATUSES, Client, Group, User
+from .models import AUTH_METHODS, EVENT_TYPES, GRANT_TYPES, USER_STATUSES, Client, EventHook, Group, User
 
 if TYPE_CHECKING:
     import os
@@ -336,6 +335,37 @@ def _parse_groups(raw: list[Any], problems: _Problems) -> dict[str, Group]:
             continue
         groups[name] = Group(name=name, description=_string(data, "description", where, problems, "") or "")
     return groups
+
+
+def parse_event_hooks(raw: Any, problems: Any) -> tuple[EventHook, ...]:
+    """Validate the ``event_hooks:`` list; ``problems.add(where, message)`` collects errors."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.add("event_hooks", "must be a list")
+        return ()
+    hooks = []
+    for index, item in enumerate(raw):
+        where = f"event_hooks[{index}]"
+        if not isinstance(item, Mapping):
+            problems.add(where, "must be a mapping")
+            continue
+        for key in sorted(set(item) - {"name", "url", "authorization", "events"}):
+            problems.add(where, f"unknown key {key!r}")
+        url, authorization = item.get("url"), item.get("authorization")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            problems.add(f"{where}.url", "must be an http(s) URL")
+            continue
+        if not isinstance(authorization, str) or not authorization:
+            problems.add(f"{where}.authorization", "must be a non-empty string (the Authorization header value)")
+            continue
+        events = item.get("events", list(EVENT_TYPES))
+        if not isinstance(events, list) or any(e not in EVENT_TYPES for e in events):
+            problems.add(f"{where}.events", f"must be a list of: {', '.join(EVENT_TYPES)}")
+            continue
+        name = item.get("name") if isinstance(item.get("name"), str) else f"hook-{index}"
+        hooks.append(EventHook(name=name, url=url, authorization=authorization, events=tuple(events)))
+    return tuple(hooks)
 
 
 def parse_config(

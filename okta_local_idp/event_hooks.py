@@ -22,81 +22,24 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import requests
 
-from .models import okta_id
+from .models import EVENT_TYPES
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .context import IdpContext
-    from .models import User
+    from .models import EventHook, User
+    from .store import EventHookState
 
 log = logging.getLogger(__name__)
 
 DELIVERY_TIMEOUT_SECONDS = 3.0  # Okta waits 3 s for the hook's answer
 DELIVERY_ATTEMPTS = 2  # the first try and one retry (timeouts and 5xx)
-EVENT_TYPES: dict[str, str] = {  # type -> Okta's displayMessage
-    "user.lifecycle.activate": "Activate Okta user",
-    "user.lifecycle.reactivate": "Reactivate Okta user",
-    "user.lifecycle.deactivate": "Deactivate Okta user",
-    "user.lifecycle.suspend": "Suspend Okta user",
-    "user.lifecycle.unsuspend": "Unsuspend Okta user",
-    "user.lifecycle.delete.initiated": "Delete Okta user",
-    "group.user_membership.add": "Add user to group membership",
-    "group.user_membership.remove": "Remove user from group membership",
-    "application.user_membership.add": "Add user to application membership",
-    "application.user_membership.remove": "Remove user from application membership",
-}
-
-
-@dataclass(frozen=True)
-class EventHook:
-    """One configured event hook."""
-
-    name: str
-    url: str
-    authorization: str = field(repr=False)
-    events: tuple[str, ...] = tuple(EVENT_TYPES)
-
-    @property
-    def id(self) -> str:
-        """Return the hook's stable Okta id (``who…``)."""
-        return okta_id("who", "event-hook:" + self.url)
-
-
-def parse_event_hooks(raw: Any, problems: Any) -> tuple[EventHook, ...]:
-    """Validate the ``event_hooks:`` list; ``problems.add(where, message)`` collects errors."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        problems.add("event_hooks", "must be a list")
-        return ()
-    hooks = []
-    for index, item in enumerate(raw):
-        where = f"event_hooks[{index}]"
-        if not isinstance(item, Mapping):
-            problems.add(where, "must be a mapping")
-            continue
-        for key in sorted(set(item) - {"name", "url", "authorization", "events"}):
-            problems.add(where, f"unknown key {key!r}")
-        url, authorization = item.get("url"), item.get("authorization")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            problems.add(f"{where}.url", "must be an http(s) URL")
-            continue
-        if not isinstance(authorization, str) or not authorization:
-            problems.add(f"{where}.authorization", "must be a non-empty string (the Authorization header value)")
-            continue
-        events = item.get("events", list(EVENT_TYPES))
-        if not isinstance(events, list) or any(e not in EVENT_TYPES for e in events):
-            problems.add(f"{where}.events", f"must be a list of: {', '.join(EVENT_TYPES)}")
-            continue
-        name = item.get("name") if isinstance(item.get("name"), str) else f"hook-{index}"
-        hooks.append(EventHook(name=name, url=url, authorization=authorization, events=tuple(events)))
-    return tuple(hooks)
 
 
 def _now() -> str:
@@ -160,56 +103,6 @@ def delivery_body(idp: IdpContext, hook: EventHook, events: list[dict[str, Any]]
         "eventTime": _now(),
         "contentType": "application/json",
     }
-
-
-class EventHookState:
-    """Which hooks are verified, and every delivery attempt (for tests and the admin API)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._verified: set[str] = set()
-        self.deliveries: list[dict[str, Any]] = []
-        self._threads: list[threading.Thread] = []
-
-    def verified(self, hook: EventHook) -> bool:
-        """Return whether ``hook`` passed verification."""
-        with self._lock:
-            return hook.id in self._verified
-
-    def mark_verified(self, hook: EventHook) -> None:
-        """Record that ``hook`` passed verification."""
-        with self._lock:
-            self._verified.add(hook.id)
-
-    def reset(self) -> None:
-        """Forget verifications and delivery records (hooks must be verified again)."""
-        with self._lock:
-            self._verified.clear()
-            self.deliveries.clear()
-
-    def record(self, entry: dict[str, Any]) -> None:
-        """Record one delivery (attempts are appended to ``entry`` as they happen)."""
-        with self._lock:
-            self.deliveries.append(entry)
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        """Return a copy of the delivery records."""
-        with self._lock:
-            return [dict(d, attempts=list(d["attempts"])) for d in self.deliveries]
-
-    def start(self, thread: threading.Thread) -> None:
-        """Run a delivery thread (kept so tests can wait for all deliveries)."""
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
-
-    def wait(self, timeout: float = 10.0) -> None:
-        """Wait for pending deliveries to finish."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def state_of(idp: IdpContext) -> EventHookState:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from .context import IdpContext
-    from .models import Group, User
+    from .models import EventHook, Group, User
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ def unassign_app_user(app_id: str, user_id: str) -> Response | tuple[Response, i
 # --------------------------------------------------------------------------- event hooks
 
 
-def _hook_object(idp: IdpContext, hook: event_hooks.EventHook) -> dict[str, Any]:
+def _hook_object(idp: IdpContext, hook: EventHook) -> dict[str, Any]:
     verified = event_hooks.state_of(idp).verified(hook)
     return {
         "id": hook.id,

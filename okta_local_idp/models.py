@@ -251,3 +251,32 @@ class Token(TokenMixin):
     def get_user(self) -> str | None:
         """Return the user id the token was issued for (None for clients)."""
         return self.user_id
+
+
+EVENT_TYPES: dict[str, str] = {  # type -> Okta's displayMessage
+    "user.lifecycle.activate": "Activate Okta user",
+    "user.lifecycle.reactivate": "Reactivate Okta user",
+    "user.lifecycle.deactivate": "Deactivate Okta user",
+    "user.lifecycle.suspend": "Suspend Okta user",
+    "user.lifecycle.unsuspend": "Unsuspend Okta user",
+    "user.lifecycle.delete.initiated": "Delete Okta user",
+    "group.user_membership.add": "Add user to group membership",
+    "group.user_membership.remove": "Remove user from group membership",
+    "application.user_membership.add": "Add user to application membership",
+    "application.user_membership.remove": "Remove user from application membership",
+}
+
+
+@dataclass(frozen=True)
+class EventHook:
+    """One configured event hook."""
+
+    name: str
+    url: str
+    authorization: str = field(repr=False)
+    events: tuple[str, ...] = tuple(EVENT_TYPES)
+
+    @property
+    def id(self) -> str:
+        """Return the hook's stable Okta id (``who…``)."""
+        return okta_id("who", "event-hook:" + self.url)

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .directory import DirectoryOverlay
-from .event_hooks import EventHookState
 
 if TYPE_CHECKING:
-    from .models import AuthorizationCode, Token
+    from .models import AuthorizationCode, EventHook, Token
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +47,56 @@ class IdpSession:
     sid: str
     user_id: str
     auth_time: int
+
+
+class EventHookState:
+    """Which hooks are verified, and every delivery attempt (for tests and the admin API)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._verified: set[str] = set()
+        self.deliveries: list[dict[str, Any]] = []
+        self._threads: list[threading.Thread] = []
+
+    def verified(self, hook: EventHook) -> bool:
+        """Return whether ``hook`` passed verification."""
+        with self._lock:
+            return hook.id in self._verified
+
+    def mark_verified(self, hook: EventHook) -> None:
+        """Record that ``hook`` passed verification."""
+        with self._lock:
+            self._verified.add(hook.id)
+
+    def reset(self) -> None:
+        """Forget verifications and delivery records (hooks must be verified again)."""
+        with self._lock:
+            self._verified.clear()
+            self.deliveries.clear()
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """Record one delivery (attempts are appended to ``entry`` as they happen)."""
+        with self._lock:
+            self.deliveries.append(entry)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Return a copy of the delivery records."""
+        with self._lock:
+            return [dict(d, attempts=list(d["attempts"])) for d in self.deliveries]
+
+    def start(self, thread: threading.Thread) -> None:
+        """Run a delivery thread (kept so tests can wait for all deliveries)."""
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def wait(self, timeout: float = 10.0) -> None:
+        """Wait for pending deliveries to finish."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class RuntimeStore:

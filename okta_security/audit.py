@@ -12,7 +12,8 @@ Guarantees:
 - Auditing never raises: a failing handler or sink is logged (on ``okta_security.audit_errors``)
   and the caller — a login, a sync, an event hook — carries on.
 
-Where the JSON lines go is ``OKTA_AUDIT_LOG_HANDLER``: ``stdout`` (default), ``stderr``,
+Where the JSON lines go is the caller's choice, :func:`configure` with ``OKTA_AUDIT_LOG_HANDLER``
+as the settings read it: ``stdout`` (the default, also when nobody configured it), ``stderr``,
 ``logging`` (no handler of ours; the records propagate to your logging configuration) or the
 absolute path of a file to append to. If the logger already has handlers (e.g. configured with
 ``logging.config.dictConfig``), none is added.
@@ -32,7 +33,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 AUDIT_LOGGER_NAME = "okta_security.audit"
-HANDLER_ENV = "OKTA_AUDIT_LOG_HANDLER"
 DEFAULT_HANDLER = "stdout"  # JSON lines to the process's stdout, like Airflow's own task logs in containers
 REDACTED = "[redacted]"
 
@@ -128,12 +128,6 @@ def unregister_sink(name: str) -> None:
         _sinks.pop(name, None)
 
 
-def registered_sinks() -> tuple[str, ...]:
-    """Return the names of the registered sinks."""
-    with _sinks_lock:
-        return tuple(_sinks)
-
-
 def make_handler(spec: str) -> logging.Handler | None:
     """Return the handler ``OKTA_AUDIT_LOG_HANDLER=spec`` asks for (None = propagate only)."""
     value = (spec or DEFAULT_HANDLER).strip()
@@ -148,15 +142,15 @@ def make_handler(spec: str) -> logging.Handler | None:
         handler = logging.FileHandler(value, encoding="utf-8")
     else:
         raise ValueError(
-            f"{HANDLER_ENV}={value!r} is not understood: use stdout, stderr, logging, "
+            f"OKTA_AUDIT_LOG_HANDLER={value!r} is not understood: use stdout, stderr, logging, "
             "or the absolute path of a file to append JSON lines to"
         )
     handler.setFormatter(logging.Formatter("%(message)s"))
     return handler
 
 
-def configure(spec: str | None = None, *, force: bool = False) -> None:
-    """Attach the JSON-line handler to ``okta_security.audit`` once (``spec`` overrides the env)."""
+def configure(spec: str = DEFAULT_HANDLER, *, force: bool = False) -> None:
+    """Attach the JSON-line handler ``spec`` asks for to ``okta_security.audit``, once (again with ``force``)."""
     global _configured
     with _configure_lock:
         if _configured and not force:
@@ -170,7 +164,7 @@ def configure(spec: str | None = None, *, force: bool = False) -> None:
             return  # the deployment configured this logger itself (dictConfig): leave it alone
         audit_log.setLevel(logging.INFO)
         try:
-            handler = make_handler(spec if spec is not None else os.environ.get(HANDLER_ENV, DEFAULT_HANDLER))
+            handler = make_handler(spec)
         except (ValueError, OSError) as e:
             log.error("audit log handler not configured, falling back to stderr: %s", e)
             handler = make_handler("stderr")

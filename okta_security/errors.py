@@ -18,6 +18,7 @@
     │   └── OktaKeysUnavailable        "okta_keys_unavailable"  the issuer's signing keys could not be fetched       503
     └── LoginRefused                   (subclass sets code)  a login attempt that must not succeed
         ├── NoMappedRole               "no_mapped_role"      groups match no rule and default_role is null
+        ├── MappedRoleMissing          "mapped_role_missing"  the groups map only to roles deleted from Airflow
         ├── IdentityError              "invalid_identity"    claims unusable (no sub, no username, ...)
         ├── UserinfoMismatch           "userinfo_sub_mismatch"  userinfo ``sub`` differs from the ID token's
         ├── TokenValidationError       "invalid_id_token"    ID token signature/claims rejected
@@ -137,6 +138,22 @@ class NoMappedRole(LoginRefused):
             f"Okta signed you in as {username!r}, with groups: {shown}. "
             "None of these groups is mapped to an Airflow role, so Airflow cannot let you in. "
             "Ask your Airflow administrator to map one of your Okta groups to a role."
+        )
+
+
+class MappedRoleMissing(LoginRefused):
+    """The user's groups map to roles, but none of them exists in Airflow's database any more."""
+
+    code = "mapped_role_missing"
+
+    def __init__(self, username: str, groups: Iterable[str], missing_roles: Iterable[str]) -> None:
+        self.username = username
+        self.groups = sorted(groups)
+        self.missing_roles = sorted(missing_roles)
+        super().__init__(
+            f"Okta signed you in as {username!r}. Your groups map to the Airflow role(s) "
+            f"{', '.join(self.missing_roles)}, which no longer exist in Airflow, so Airflow cannot let you in. "
+            "Ask your Airflow administrator to recreate the role(s) or change the role mapping."
         )
 
 

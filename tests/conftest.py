@@ -85,7 +85,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     for user in data["users"]:
         if user["login"].startswith("bob"):
             user["groups"] = ["airflow-viewers", "airflow-ops", "Everyone"]
-    # Okta Event Hooks to Airflow's /auth/okta/events (issue #6); verified by the tests that need them.
+    # Okta Event Hooks to Airflow's /auth/okta/events; verified by the tests that need them.
     data["event_hooks"] = [
         {"name": "airflow", "url": f"http://127.0.0.1:{port}/auth/okta/events", "authorization": EVENT_HOOK_SECRET}
     ]

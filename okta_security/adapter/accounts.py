@@ -54,6 +54,8 @@ def metadata_engine() -> Engine:
 
     if settings.engine is None:  # pragma: no cover - Airflow < 3 initialises at import
         settings.configure_orm()
+    if settings.engine is None:  # pragma: no cover - configure_orm always sets it
+        raise RuntimeError("Airflow's ORM is not configured: settings.engine is None after configure_orm()")
     return settings.engine
 
 
@@ -143,12 +145,7 @@ def apply_change(
             user.changed_on = datetime.now()
             # The link row records who deactivated the account, so that only okta_security's own
             # deactivations are ever undone automatically.
-            by = trigger if change.action == "deactivate" else None
-            session.execute(
-                sa.update(db.user_link)
-                .where(db.user_link.c.user_id == change.user_id)
-                .values(deactivated_by=by, updated_at=db.utcnow())
-            )
+            db.set_deactivated_by(session, change.user_id, trigger if change.action == "deactivate" else None)
     except sa.exc.SQLAlchemyError as e:
         log.error("could not %s %s: %s", change.action, change.username, e)
         return AppliedChange(change, "failed", type(e).__name__)

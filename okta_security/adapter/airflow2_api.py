@@ -7,7 +7,7 @@ every module of ``[api] auth_backends`` is tried in turn::
     auth_backends = airflow.providers.fab.auth_manager.api.auth.backend.session,okta_security.airflow2_api_auth
 
 A request with ``Authorization: Bearer <Okta access token>`` is checked with exactly the rules of
-Airflow 3's ``POST /auth/token`` (:func:`okta_security.adapter.bots.authenticate_bot`) and runs as the
+Airflow 3's ``POST /auth/token`` (:func:`okta_security.adapter.bots.admit_bot`) and runs as the
 client's service user. A request without one is left to the other backends.
 
 A bearer token that fails is answered here and now — 401 (token) or 403 (client), a JSON body and
@@ -34,14 +34,14 @@ from flask import Response, abort, current_app, g, request
 
 from okta_security.adapter.bots import (
     BotLogin,
+    admit_bot,
     audit_exchange,
-    audit_refusal,
-    authenticate_bot,
     bearer_token,
+    refusal_challenge,
+    refusal_fields,
     request_facts,
-    www_authenticate,
 )
-from okta_security.errors import AccessTokenRejected, BotRefused, ConfigError
+from okta_security.errors import BotRefused, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +98,10 @@ def authenticate_request(token: str) -> BotLogin | Response:
     settings, store = config["OKTA_SETTINGS"], config["OKTA_ROLE_MAPPING_STORE"]
     mapping = store.current()
     facts = {"client_ip": request.remote_addr, **request_facts(request.headers)}
+    sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
     try:
-        login = authenticate_bot(
-            token,
-            settings=settings,
-            mapping=mapping,
-            security_manager=current_app.appbuilder.sm,  # type: ignore[attr-defined]
-        )
+        login = admit_bot(token, settings=settings, mapping=mapping, security_manager=sm, via=VIA, facts=facts)
     except BotRefused as e:
-        log.info("Refused a bot API request (client %s): %s: %s", e.client_id, e.code, e.message)
-        audit_refusal(e, via=VIA, mapping=mapping, **facts)
         return refusal_response(e)
     if _seen.first_time(login.token.jti, login.token.expires_at):
         audit_exchange(login, via=VIA, **facts)
@@ -120,19 +114,18 @@ def authenticate_request(token: str) -> BotLogin | Response:
 
 def refusal_response(error: BotRefused) -> Response:
     """Return the refusal: a problem+json body like Airflow 2's, and an RFC 6750 challenge."""
-    body: dict[str, Any] = {
+    body = {
         "title": _TITLES.get(error.http_status, "Error"),
         "status": error.http_status,
         "detail": error.message,
-        "error": error.code,
+        **refusal_fields(error),
     }
-    if isinstance(error, AccessTokenRejected):
-        body["reason"] = error.reason
-    headers = {}
-    if error.http_status in (401, 403):
-        challenge = "invalid_token" if error.http_status == 401 else "insufficient_scope"
-        headers["WWW-Authenticate"] = www_authenticate(challenge, error.message)
-    return Response(json.dumps(body), status=error.http_status, mimetype="application/problem+json", headers=headers)
+    return Response(
+        json.dumps(body),
+        status=error.http_status,
+        mimetype="application/problem+json",
+        headers=refusal_challenge(error),
+    )
 
 
 def requires_authentication(function: T) -> T:

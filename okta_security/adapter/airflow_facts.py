@@ -20,16 +20,12 @@ from typing import TYPE_CHECKING
 
 from okta_security.adapter.compat import FAB_AUTH_MANAGER, AirflowLayout, airflow_version, layout_for
 from okta_security.errors import ConfigError
-from okta_security.mapping.roles import BUILTIN_ROLES as _BUILTIN_ROLES
+from okta_security.settings.loader import airflow_home
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
-
-# Roles Airflow's FAB auth manager creates at its first start (one definition: roles_as_code).
-BUILTIN_ROLES = frozenset(_BUILTIN_ROLES)
-OKTA_SECURITY_MANAGER = "okta_security.adapter.security_manager.OktaSecurityManager"
 
 
 @dataclass(frozen=True)
@@ -67,8 +63,7 @@ def gather() -> AirflowFacts:
     layout = layout_for(airflow_version())
     auth_manager = conf.get("core", "auth_manager", fallback="") or ""
     is_fab, am_detail = _check_auth_manager(auth_manager)
-    home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
-    config_file = conf.get(*layout.config_file, fallback="") or os.path.join(home, "webserver_config.py")
+    config_file = conf.get(*layout.config_file, fallback="") or os.path.join(airflow_home(), "webserver_config.py")
     roles, roles_error = _roles_in_database(conf.get("database", "sql_alchemy_conn", fallback="") or "")
     return AirflowFacts(
         version=airflow_version(),

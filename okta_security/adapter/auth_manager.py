@@ -28,14 +28,14 @@ from flask import current_app
 
 from okta_security.adapter.bots import (
     BotLogin,
+    admit_bot,
     audit_exchange,
-    audit_refusal,
-    authenticate_bot,
     bearer_token,
+    refusal_challenge,
+    refusal_fields,
     request_facts,
-    www_authenticate,
 )
-from okta_security.errors import AccessTokenRejected, BotRefused
+from okta_security.errors import BotRefused
 
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
@@ -67,11 +67,10 @@ class OktaFabAuthManager(FabAuthManager):
         settings, store = _okta_config()
         mapping = store.current()
         facts = request_facts(headers)
+        sm = self.security_manager
         try:
-            login = authenticate_bot(token, settings=settings, mapping=mapping, security_manager=self.security_manager)
+            login = admit_bot(token, settings=settings, mapping=mapping, security_manager=sm, via=VIA, facts=facts)
         except BotRefused as e:
-            log.info("Refused a bot token exchange (client %s): %s: %s", e.client_id, e.code, e.message)
-            audit_refusal(e, via=VIA, mapping=mapping, **facts)
             raise _http_error(e) from e
         audit_exchange(login, via=VIA, **facts)
         _BOT_TOKEN_EXPIRY.set((login.user.id, login.token.expires_at))
@@ -124,17 +123,8 @@ def _okta_config() -> tuple[OktaSettings, MappingStore]:
 
 
 def _http_error(error: BotRefused) -> HTTPException:
-    detail: dict[str, Any] = {"error": error.code, "message": error.message}
-    if isinstance(error, AccessTokenRejected):
-        detail["reason"] = error.reason
-    if error.client_id:
-        detail["client_id"] = error.client_id
-    headers = None
-    if error.http_status == status.HTTP_401_UNAUTHORIZED:
-        headers = {"WWW-Authenticate": www_authenticate("invalid_token", error.message)}
-    elif error.http_status == status.HTTP_403_FORBIDDEN:
-        headers = {"WWW-Authenticate": www_authenticate("insufficient_scope", error.message)}
-    return HTTPException(status_code=error.http_status, detail=detail, headers=headers)
+    headers = refusal_challenge(error) or None
+    return HTTPException(status_code=error.http_status, detail=refusal_fields(error), headers=headers)
 
 
 def _log_exchange(login: BotLogin) -> None:

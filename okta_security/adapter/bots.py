@@ -17,24 +17,37 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 from sqlalchemy.exc import IntegrityError
 
 from okta_security.audit import audit_event
 from okta_security.bots.access_tokens import AccessTokenPolicy, VerifiedAccessToken, validate_access_token
-from okta_security.errors import BotRefused, ServiceUserConflict, ServiceUserInactive, UnmappedClient
+from okta_security.errors import (
+    AccessTokenRejected,
+    BotRefused,
+    ServiceUserConflict,
+    ServiceUserInactive,
+    UnmappedClient,
+)
 from okta_security.oidc.id_token import JwksCache
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from okta_security.mapping.bots import BotGrant
     from okta_security.mapping.rules import RoleMapping
     from okta_security.settings.loader import OktaSettings
 
 log = logging.getLogger(__name__)
+
+
+class Headers(Protocol):
+    """Request headers as Flask (werkzeug ``Headers``) or FastAPI (a dict) hand them over."""
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
 
 SERVICE_EMAIL_DOMAIN = "okta-clients.invalid"  # RFC 2606 reserved TLD: never a mailbox; marks users we own
 SERVICE_LAST_NAME = "(Okta client)"
@@ -53,7 +66,7 @@ class BotLogin:
     roles_before: tuple[str, ...] | None  # None when the user was just created
 
 
-def bearer_token(headers: Mapping[str, str]) -> str | None:
+def bearer_token(headers: Headers) -> str | None:
     """Return the token of an ``Authorization: Bearer`` header (any case), or None."""
     value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
     scheme, _, token = value.strip().partition(" ")
@@ -64,6 +77,22 @@ def www_authenticate(error: str, description: str) -> str:
     """Return an RFC 6750 ``WWW-Authenticate`` challenge, the description made header-safe."""
     safe = "".join(("'" if c in '"\\' else c) if 0x20 <= ord(c) < 0x7F else " " for c in description)
     return f'Bearer realm="Airflow", error="{error}", error_description="{safe[:300]}"'
+
+
+def refusal_fields(error: BotRefused) -> dict[str, str]:
+    """Return what a refused bot is told: the error code, what to do, the failed check, its client id."""
+    fields = {"error": error.code, "message": error.message}
+    if isinstance(error, AccessTokenRejected):
+        fields["reason"] = error.reason
+    if error.client_id:
+        fields["client_id"] = error.client_id
+    return fields
+
+
+def refusal_challenge(error: BotRefused) -> dict[str, str]:
+    """Return the RFC 6750 challenge header of a refusal: 401 ``invalid_token``, 403 ``insufficient_scope``."""
+    challenge = {401: "invalid_token", 403: "insufficient_scope"}.get(error.http_status)
+    return {"WWW-Authenticate": www_authenticate(challenge, error.message)} if challenge else {}
 
 
 # --------------------------------------------------------------------------- keys and policy
@@ -224,7 +253,7 @@ def _update(sm: Any, user: Any, grant: BotGrant, roles: list[Any], before: tuple
 # --------------------------------------------------------------------------- audit
 
 
-def request_facts(headers: Mapping[str, str]) -> dict[str, str]:
+def request_facts(headers: Headers) -> dict[str, str]:
     """Return the request id and proxy-forwarded client address from the headers, when sane."""
     lowered = {k.lower(): v for k, v in headers.items()}
     facts = {}
@@ -267,3 +296,21 @@ def audit_refusal(error: BotRefused, *, via: str, mapping: RoleMapping | None = 
         via=via,
         **context,
     )
+
+
+def admit_bot(
+    token: str,
+    *,
+    settings: OktaSettings,
+    mapping: RoleMapping,
+    security_manager: Any,
+    via: str,
+    facts: Mapping[str, object],
+) -> BotLogin:
+    """Authenticate a bot as :func:`authenticate_bot` does; log and audit a refusal, then raise it."""
+    try:
+        return authenticate_bot(token, settings=settings, mapping=mapping, security_manager=security_manager)
+    except BotRefused as e:
+        log.info("Refused a bot at %s (client %s): %s: %s", via, e.client_id, e.code, e.message)
+        audit_refusal(e, via=via, mapping=mapping, **facts)
+        raise

@@ -17,6 +17,9 @@ proxy fix                   ``[fab] enable_proxy_fix``                  ``[webse
 Flask secret key            ``[api] secret_key``                        ``[webserver] secret_key``
 TLS served by Airflow       ``[api] ssl_cert``                          ``[webserver] web_server_ssl_cert``
 server command              ``airflow api-server``                      ``airflow webserver``
+recommended auth manager    ``okta_security.auth_manager.``             FAB's ``FabAuthManager`` (logout and
+                            ``OktaFabAuthManager``                      bots work through the views and the
+                                                                        2.11 API auth backend)
 ==========================  =========================================  ==========================================
 """
 
@@ -33,6 +36,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+# The one auth manager the README, the docs and the doctor recommend on Airflow 3: FAB's, plus logout
+# that ends the Okta session and bot tokens. Plain FabAuthManager signs people in but its logout
+# leaves the Okta session alive. The docs test checks every doc that names an auth manager names this.
+RECOMMENDED_AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class AirflowLayout:
     ssl_cert: tuple[str, str]  # set when Airflow itself serves TLS (no proxy in front)
     fab_prefix: str  # URL prefix of FAB's views
     server_command: str
+    recommended_auth_manager: str = FAB_AUTH_MANAGER  # [core] auth_manager that doctor and the docs recommend
 
     @property
     def callback_path(self) -> str:
@@ -68,6 +76,7 @@ AIRFLOW_3 = AirflowLayout(
     ssl_cert=("api", "ssl_cert"),
     fab_prefix="/auth",
     server_command="airflow api-server",
+    recommended_auth_manager=RECOMMENDED_AUTH_MANAGER,
 )
 AIRFLOW_2 = AirflowLayout(
     major=2,
@@ -91,11 +100,6 @@ def layout_for(version: str) -> AirflowLayout:
 def airflow_version() -> str:
     """Return the installed Airflow version (without importing Airflow)."""
     return metadata.version("apache-airflow")
-
-
-def current_layout() -> AirflowLayout:
-    """Return the layout of the installed Airflow."""
-    return layout_for(airflow_version())
 
 
 def oauth_view_base() -> type[Any]:

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Sequence
 
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection, Engine, RowMapping
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +95,16 @@ class UserLink:
     deactivated_by: str | None
 
 
-def _link(row: Mapping[str, object]) -> UserLink:
+def _link(row: RowMapping) -> UserLink:
     raw = row["groups"]
     groups = tuple(json.loads(raw)) if isinstance(raw, str) else None
     return UserLink(
-        user_id=int(row["user_id"]),  # type: ignore[call-overload]
+        user_id=int(row["user_id"]),
         username=str(row["username"]),
         okta_sub=str(row["okta_sub"]),
         groups=groups,
-        groups_at=_aware(row["groups_at"]),  # type: ignore[arg-type]
-        deactivated_by=row["deactivated_by"],  # type: ignore[arg-type]
+        groups_at=_aware(row["groups_at"]),
+        deactivated_by=row["deactivated_by"],
     )
 
 
@@ -166,7 +167,7 @@ def upsert_link(
             conn.execute(update)
 
 
-def set_deactivated_by(conn: Connection, user_id: int, by: str | None) -> None:
+def set_deactivated_by(conn: Connection | Session, user_id: int, by: str | None) -> None:
     """Record who deactivated ``user_id`` (None after a reactivation)."""
     conn.execute(
         sa.update(user_link).where(user_link.c.user_id == user_id).values(deactivated_by=by, updated_at=utcnow())

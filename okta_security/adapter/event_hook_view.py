@@ -36,8 +36,8 @@ from okta_security.lifecycle.event_hooks import (
     parse_delivery,
     verification_response,
 )
-from okta_security.lifecycle.user_sync import OktaView, plan_account
-from okta_security.okta_api.directory import OktaDirectory
+from okta_security.lifecycle.okta_directory import OktaDirectory
+from okta_security.lifecycle.user_sync import OktaSnapshot, plan_account
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -111,20 +111,19 @@ class EventHookWorker:
             return "no_account"
         mapping = self.mapping.current()
         if event.effect == "deactivate":
-            view = OktaView(statuses={}, groups={})  # absent = gone from Okta: deactivate
+            snapshot = OktaSnapshot(statuses={}, groups={})  # absent = gone from Okta: deactivate
             reason = f"okta_event:{event.event_type}"
         else:
-            found = self._membership_view(event, sub, accounts)
+            found = self._membership_snapshot(event, sub, accounts)
             if found is None:
                 return "stale"
-            view, reason = found
+            snapshot, reason = found
         extra = {"event_uuid": event.uuid, "event_type": event.event_type}
         done = []
         for account in accounts:
-            change = plan_account(account, view, mapping)
-            if change.action == "reactivate" and self.api is None:
-                change = None  # without the API we cannot know Okta's status: leave it to sync/login
-            if change is None or not change.is_change:
+            change = plan_account(account, snapshot, mapping)
+            # Without the API we cannot know Okta's status: a reactivation is left to sync or login.
+            if not change.is_change or (change.action == "reactivate" and self.api is None):
                 done.append("unchanged")
                 continue
             if event.effect == "deactivate":
@@ -132,8 +131,8 @@ class EventHookWorker:
             done.append(apply_change(self.engine, change, trigger="event_hook", extra=extra).outcome)
         return ",".join(done)
 
-    def _membership_view(self, event: HookEvent, sub: str, accounts: list[Any]) -> tuple[OktaView, str] | None:
-        """Return Okta's view of ``sub`` after a membership change, or None for a stale event.
+    def _membership_snapshot(self, event: HookEvent, sub: str, accounts: list[Any]) -> tuple[OktaSnapshot, str] | None:
+        """Return a snapshot of Okta for ``sub`` after a membership change, or None for a stale event.
 
         With Management API access: the user's status and groups, fresh (order of events does not
         matter). Without: the groups last seen (at login or from earlier events) plus this event's
@@ -144,7 +143,7 @@ class EventHookWorker:
             statuses = directory.statuses([sub], strategy="search")
             groups = frozenset(self.settings.groups_filter.apply(directory.user_groups(sub)))
             remember_groups(self.engine, [a.user_id for a in accounts], groups, db.utcnow())
-            return OktaView(statuses=statuses, groups={sub: groups}), "groups_changed"
+            return OktaSnapshot(statuses=statuses, groups={sub: groups}), "groups_changed"
         with self.engine.connect() as conn:
             link = db.link_for_user(conn, accounts[0].user_id, accounts[0].username)
         published = _published(event.published)
@@ -154,7 +153,7 @@ class EventHookWorker:
         known = frozenset(link.groups or ()) if link else frozenset()
         groups = frozenset(self.settings.groups_filter.apply(apply_membership(known, event)))
         remember_groups(self.engine, [a.user_id for a in accounts], groups, published or db.utcnow())
-        return OktaView(statuses={sub: "ACTIVE"}, groups={sub: groups}), "groups_changed"
+        return OktaSnapshot(statuses={sub: "ACTIVE"}, groups={sub: groups}), "groups_changed"
 
     def wait(self, timeout: float = 10.0) -> None:
         """Wait until the queue is empty (tests)."""

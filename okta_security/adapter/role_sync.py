@@ -14,7 +14,7 @@ Guarantees:
 
 When DAG globs re-expand (documented in docs/mapping-cookbook.md): at webserver start (FAB's
 ``sync_roles``), when the mapping file changes, at ``okta-airflow sync-roles``, and at a login
-when the set of DAG ids changed (checked at most every ``DAG_CHECK_INTERVAL`` seconds).
+when the set of DAG ids changed (checked at most every ``OKTA_ROLE_SYNC_CHECK_SECONDS``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from okta_security.audit import audit_event
 from okta_security.errors import RoleSyncError
 from okta_security.mapping.role_plan import RoleChange, desired_permissions, plan_changes
 from okta_security.mapping.roles import BUILTIN_ROLES, DAG_RESOURCES, Permission, RoleSpec
+from okta_security.mapping.rules import parse_mapping
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Mapping
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DAG_CHECK_INTERVAL = 60.0  # seconds between looks at the DAG list from the login path
 ATTEMPTS = 3  # a replica racing us on the same rows makes a commit fail; re-plan and retry
 
 
@@ -169,6 +169,34 @@ def sync_roles(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def sync_roles_from_file(raw: bytes, path: str, *, dry_run: bool) -> tuple[RoleMapping, SyncReport]:
+    """Validate a mapping file as the webserver does and sync its roles into Airflow's database.
+
+    Uses FAB's appless security manager on Airflow's configured database (``okta-airflow sync-roles``).
+    """
+    try:
+        from airflow import settings
+
+        try:  # Airflow 3 (FAB provider 3.x)
+            from airflow.providers.fab.www.security_appless import ApplessAirflowSecurityManager
+        except ImportError:  # Airflow 2.11 (FAB provider 1.5)
+            from airflow.www.security_appless import ApplessAirflowSecurityManager  # type: ignore[no-redef]
+    except ImportError as e:
+        raise RoleSyncError([f"sync-roles needs Airflow and its FAB provider installed here ({e})"]) from e
+    if settings.Session is None:  # pragma: no cover - Airflow configures its ORM at import
+        settings.configure_orm()
+    make_session = settings.Session
+    assert make_session is not None
+    session = make_session()
+    try:
+        sm = ApplessAirflowSecurityManager(session=session)
+        known = {role.name for role in sm.get_all_roles()} | BUILTIN_ROLES
+        mapping = parse_mapping(raw, source=path, known_roles=known)  # exactly the webserver's validation
+        return mapping, sync_roles(sm, mapping.roles, dry_run=dry_run)
+    finally:
+        session.close()
+
+
 def _check_declared_permissions(sm: Any, specs: Iterable[RoleSpec]) -> None:
     """Refuse permissions on actions or resources Airflow does not have (as [fab] custom_roles does)."""
     problems = []
@@ -235,7 +263,7 @@ class RoleSyncer:
         security_manager: Any,
         *,
         clock: Callable[[], float] = time.monotonic,
-        check_interval: float = DAG_CHECK_INTERVAL,
+        check_interval: float,  # seconds between looks at the DAG list from the login path
     ) -> None:
         self._sm = security_manager
         self._clock = clock
@@ -244,8 +272,6 @@ class RoleSyncer:
         self._synced: tuple[str, str] | None = None  # (mapping digest, DAG fingerprint) last synced
         self._attempted: str | None = None  # mapping digest of the last attempt, successful or not
         self._last_check = float("-inf")
-        self.last_report: SyncReport | None = None
-        self.last_error: Exception | None = None
 
     def sync(self, mapping: RoleMapping, *, reason: str) -> SyncReport | None:
         """Sync now; on failure log, audit and keep the roles as they were (never raise)."""
@@ -288,7 +314,6 @@ class RoleSyncer:
         try:
             report = sync_roles(self._sm, mapping.roles)
         except Exception as e:
-            self.last_error = e
             try:
                 self._sm.session.rollback()
             except Exception:  # pragma: no cover - a broken session: nothing more to do here
@@ -309,8 +334,6 @@ class RoleSyncer:
                 error=str(e),
             )
             return None
-        self.last_error = None
-        self.last_report = report
         self._synced = (mapping.digest, report.dag_fingerprint)
         log.info("Declared roles from %s (%s): %s", mapping.source, reason, report.summary())
         if report.applied:

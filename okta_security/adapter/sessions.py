@@ -17,7 +17,7 @@ def apply_session_max_lifetime(minutes: int) -> None:
     """Make ``[fab] session_max_lifetime_minutes`` default to ours, unless the admin set it.
 
     FAB provider >= 3.9 expires the session and caps the UI's API token at that deadline, after
-    which the user goes back through Okta and their roles are re-synced (issue #5).
+    which the user goes back through Okta and their roles are re-synced.
     """
     if minutes <= 0:
         return

@@ -10,13 +10,22 @@ deactivate more accounts than the guard allows (a broken mapping or a wrong org)
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
+from okta_security import audit
+from okta_security.adapter import audit_log as audit_airflow
+from okta_security.adapter.accounts import apply_change, load_accounts, metadata_engine
 from okta_security.errors import ConfigError, OktaSecurityError, TooManyDeactivations
+from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.user_sync import SyncPlan, deactivation_limit, plan_sync
+from okta_security.mapping.roles import BUILTIN_ROLES
+from okta_security.mapping.store import load_mapping
+from okta_security.okta_api.auth import build_groups_client
+from okta_security.settings.loader import load_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -24,18 +33,12 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from okta_security.adapter.accounts import AppliedChange
+    from okta_security.lifecycle.okta_directory import ProgressFn, Strategy
     from okta_security.mapping.rules import RoleMapping
     from okta_security.okta_api.client import OktaApiClient
-    from okta_security.okta_api.directory import OktaDirectory, ProgressFn, Strategy
     from okta_security.settings.loader import OktaSettings
 
 log = logging.getLogger(__name__)
-
-BATCH_MAX_RETRIES = 5  # a nightly job can afford to wait out rate limits that a login cannot
-BATCH_MAX_WAIT_SECONDS = 120.0  # per page: Okta's rate-limit windows are one minute
-
-
-GuardTripped = TooManyDeactivations  # the name the CLI and tests use
 
 
 @dataclass
@@ -107,18 +110,16 @@ def run_sync(
     strategy: Strategy = "auto",
     on_apply: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
-    """Plan against Okta and apply (unless ``dry_run``); raise GuardTripped before writing too much."""
-    from okta_security.adapter.accounts import apply_change, load_accounts
-
+    """Plan against Okta and apply (unless ``dry_run``); raise TooManyDeactivations before writing too much."""
     started = time.monotonic()
     accounts, unmanaged = load_accounts(engine)
-    view = directory.view([a.okta_sub for a in accounts], mapping, strategy=strategy)
-    plan = plan_sync(accounts, view, mapping, unmanaged=unmanaged)
+    snapshot = directory.snapshot([a.okta_sub for a in accounts], mapping, strategy=strategy)
+    plan = plan_sync(accounts, snapshot, mapping, unmanaged=unmanaged)
     report = SyncReport(plan=plan, dry_run=dry_run, okta_calls=directory.calls, seconds=0.0)
     limit = max_deactivations if max_deactivations is not None else deactivation_limit(len(accounts))
     if not dry_run and not force and plan.deactivations > limit:
         report.seconds = time.monotonic() - started
-        raise GuardTripped(
+        raise TooManyDeactivations(
             f"the plan deactivates {plan.deactivations} of {len(accounts)} accounts, more than the limit of "
             f"{limit}; nothing was changed. Check the mapping and the Okta org, review with --dry-run, then "
             "re-run with --force (or raise --max-deactivations)"
@@ -136,13 +137,15 @@ def run_sync(
     return report
 
 
-def directory_client(settings: OktaSettings) -> OktaApiClient:
-    """Return a Management API client for batch reads (longer rate-limit patience than logins)."""
-    from okta_security.okta_api.auth import build_authorizer
-    from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
+def load_airflow() -> None:
+    """Import Airflow's settings, which configure its logging (towards ``sys.stdout`` as it is now) and ORM."""
+    import airflow.settings  # noqa: F401
 
-    auth = build_authorizer(settings)
-    if auth is None:
+
+def directory_client(settings: OktaSettings) -> OktaApiClient:
+    """Return a Management API client for batch reads; raise ConfigError if none is configured."""
+    client = build_groups_client(settings, batch=True)
+    if client is None:
         raise ConfigError(
             [
                 "sync-users needs Okta Management API access: set OKTA_API_TOKEN (or OKTA_API_TOKEN_FILE), "
@@ -151,24 +154,14 @@ def directory_client(settings: OktaSettings) -> OktaApiClient:
             ],
             source="okta-airflow sync-users",
         )
-    policy = HttpPolicy(
-        connect_timeout=settings.groups_api_connect_timeout_seconds,
-        read_timeout=settings.groups_api_read_timeout_seconds,
-        max_retries=max(settings.groups_api_max_retries, BATCH_MAX_RETRIES),
-        max_wait=max(settings.groups_api_max_wait_seconds, BATCH_MAX_WAIT_SECONDS),
-    )
-    return OktaApiClient(settings.groups_api_org_url, auth, OktaHttp(policy))
+    return client
 
 
 def load_mapping_for_sync(settings: OktaSettings, engine: Engine) -> RoleMapping:
     """Load the mapping file, checking role names against Airflow's roles."""
-    import sqlalchemy as sa
-
-    from okta_security.mapping.store import load_mapping
-
     with engine.connect() as conn:
         roles = {row[0] for row in conn.execute(sa.text("SELECT name FROM ab_role"))}
-    return load_mapping(settings.role_mapping_file, known_roles=roles | {"Admin", "Op", "User", "Viewer", "Public"})
+    return load_mapping(settings.role_mapping_file, known_roles=roles | BUILTIN_ROLES)
 
 
 def run_from_env(
@@ -182,13 +175,9 @@ def run_from_env(
     on_apply: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
     """Run a sync configured from the environment (Airflow's and the OKTA_* settings)."""
-    from okta_security.adapter import audit_log as audit_airflow
-    from okta_security.adapter.accounts import metadata_engine
-    from okta_security.okta_api.directory import OktaDirectory
-    from okta_security.settings.loader import load_settings
-
-    settings = load_settings(os.environ if environ is None else environ)
+    settings = load_settings(environ)
     engine = metadata_engine()
+    audit.configure(settings.audit_log_handler)
     audit_airflow.install()
     client = directory_client(settings)
     try:

@@ -16,6 +16,7 @@ from okta_security.adapter.compat import login_redirect, oauth_view_base
 from okta_security.adapter.pages import refusal_page
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
 from okta_security.errors import LoginRefused
+from okta_security.login.outcome import LoginFacts
 from okta_security.oidc.provider import PROVIDER_NAME
 from okta_security.oidc.redirects import safe_next
 
@@ -54,10 +55,13 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             scope = sm.okta_authorize_scope()
         except LoginRefused as e:
             return self._refuse(e)
+        # prompt=login only: the refusal page's "Sign in with another account" when Okta can't log out.
+        prompt = {"prompt": "login"} if request.args.get("prompt") == "login" else {}
         return sm.oauth_remotes[provider].authorize_redirect(
             redirect_uri=url_for(".oauth_authorized", provider=provider, _external=True),
             state=state,
             scope=scope,
+            **prompt,
         )
 
     @expose("/oauth-authorized/<provider>")
@@ -67,17 +71,17 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             return super().oauth_authorized(provider)
         sm = self.appbuilder.sm
         fab_state = self._decode_fab_state()
-        try:
-            user, identity = sm.okta_complete_login(request.args, fab_state is not None)
-        except LoginRefused as e:
-            return self._refuse(e)
+        outcome = sm.okta_complete_login(request.args, fab_state is not None)
+        user, identity = outcome.user, outcome.identity
+        if outcome.refusal is not None or user is None or identity is None:
+            return self._refuse(outcome.refusal or LoginRefused("The sign-in failed."), outcome.facts, outcome.id_token)
         start_fresh_session(session)  # no pre-login session data survives the login (fixation)
-        remember_id_token(session, getattr(g, "okta_id_token", None))
+        remember_id_token(session, outcome.id_token)
         login_user(user)  # okta_complete_login counted the login (update_user_auth_stat) with the role sync
         g.user = user
         session.modified = True
         log.info("Okta login of %s (sub %s) succeeded", identity.username, identity.sub)
-        login_audit.login_succeeded(user.username, identity, [r.name for r in user.roles])
+        login_audit.login_succeeded(outcome.facts, user.username, identity, [r.name for r in user.roles])
         default = self.appbuilder.get_url_for_index
         nxt = (fab_state or {}).get("next") or [None]
         return login_redirect(safe_next(nxt[0], default))
@@ -102,18 +106,32 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
 
     def _decode_fab_state(self) -> dict[str, Any] | None:
         key = session.get("oauth_state")
-        if not key:  # no sign-in started in this browser's session (cookie lost, other secret_key): issue #9
+        if not key:  # no sign-in started in this browser's session (cookie lost, other secret_key)
             return None
         try:
             return jwt.decode(request.args.get("state", ""), key, algorithms=["HS256"])
         except jwt.PyJWTError:
             return None
 
-    def _refuse(self, error: LoginRefused) -> Any:
+    def _refuse(self, error: LoginRefused, facts: LoginFacts | None = None, id_token: str | None = None) -> Any:
         session.pop("oauth_state", None)
-        log.warning("Okta login refused (%s): %s", error.code, error.message)
-        login_audit.login_refused(error)
+        request_id = login_audit.request_id()
+        log.warning("Okta login refused (%s, request id %s): %s", error.code, request_id, error.message)
+        login_audit.login_refused(error, facts or LoginFacts())
+        # "Sign in with another account": with an ID token, Okta's logout (id_token_hint) ends the Okta
+        # session and returns to sign-in; without one Okta refuses a logout redirect, so ask it to
+        # show its sign-in form again instead (prompt=login, OIDC Core 3.1.2.1).
+        session.pop(ID_TOKEN_KEY, None)  # only this sign-in's token names the session Okta is to end
+        remember_id_token(session, id_token)
+        switch_url = (
+            url_for(".okta_logout")
+            if session.get(ID_TOKEN_KEY)
+            else url_for(".login", provider=PROVIDER_NAME, prompt="login")
+        )
         html, status = refusal_page(
-            error, retry_url=url_for(".login", provider=PROVIDER_NAME), request_id=error.request_id
+            error,
+            retry_url=url_for(".login", provider=PROVIDER_NAME),
+            switch_url=switch_url,
+            request_id=request_id,
         )
         return html, status

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +33,11 @@ class WebserverConfig:
 
 def build_webserver_config(environ: Mapping[str, str] | None = None) -> WebserverConfig:
     """Load settings and the mapping file; raise one :class:`ConfigError` listing every problem."""
-    env = os.environ if environ is None else environ
     problems: list[str] = []
     settings: OktaSettings | None = None
     store: MappingStore | None = None
     try:
-        settings = load_settings(env)
+        settings = load_settings(environ)
     except ConfigError as e:
         problems.extend(e.problems)
     if settings is not None:

@@ -30,6 +30,7 @@ from joserfc.errors import (
 
 from okta_security.errors import AccessTokenRejected, OktaKeysUnavailable
 from okta_security.oidc.id_token import ALLOWED_ALGORITHMS, JwksCache
+from okta_security.settings.specs import OktaSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
@@ -58,12 +59,12 @@ _ALGORITHMS = list(ALLOWED_ALGORITHMS)
 
 @dataclass(frozen=True)
 class AccessTokenPolicy:
-    """What a bot's token must satisfy (from ``OKTA_API_*`` and ``OKTA_CLOCK_SKEW_SECONDS``)."""
+    """What a bot's token must satisfy (from ``OKTA_BOT_*`` and ``OKTA_CLOCK_SKEW_SECONDS``)."""
 
     issuer: str
     audience: str
     required_scopes: tuple[str, ...]
-    leeway: int = 60
+    leeway: int = OktaSettings.clock_skew_seconds
 
     def __post_init__(self) -> None:
         """Refuse a policy that would accept any token of the audience."""

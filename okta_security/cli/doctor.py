@@ -6,14 +6,14 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import sys
 from typing import Any
 
 import requests
 
 from okta_security import __version__
-from okta_security.doctor.checks import DoctorContext, exit_code, render_text, run_checks, summary
+from okta_security.doctor.checks import exit_code, render_text, run_checks, summary
+from okta_security.doctor.report import DoctorContext
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         facts, airflow_error = _airflow_facts()
         with requests.Session() as http:
             http.headers["User-Agent"] = f"okta-airflow-doctor/{__version__}"
-            ctx = DoctorContext(environ=os.environ, airflow=facts, airflow_error=airflow_error, http=http)
+            ctx = DoctorContext(environ=None, airflow=facts, airflow_error=airflow_error, http=http)
             results = run_checks(ctx)
     if args.json:
         report = {

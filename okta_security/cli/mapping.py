@@ -3,9 +3,10 @@
 - ``check-mapping [FILE]`` validates exactly as the webserver does (same ``parse_mapping``, role
   names checked against Airflow's database when it can be reached) and lints the result.
   Exit codes: 0 clean (notes allowed), 1 errors, 3 warnings only, 2 usage error.
-- ``explain --groups "a,b,c" [FILE]`` shows which rules match which groups, the resulting
-  roles, or why the login would be refused. Exit 0 (the explanation is the result), 1 if the
-  file is invalid.
+- ``explain --groups "a,b,c" [FILE]`` validates the file as check-mapping does (a file the
+  webserver would reject explains nothing), then shows which rules match which groups, the
+  resulting roles, or why the login would be refused. Exit 0 (the explanation is the result),
+  1 if the file is invalid.
 - ``sync-roles [FILE] [--dry-run]`` creates/updates the file's declared roles in Airflow's
   database now, re-expanding DAG globs against the DAGs Airflow knows. Exit 0 or 1.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError
 from okta_security.errors import MappingError, RoleSyncError
 from okta_security.mapping.lint import Finding, findings_from_error, lint
+from okta_security.mapping.patterns import GroupFilter
 from okta_security.mapping.roles import BUILTIN_ROLES
 from okta_security.mapping.rules import RoleMapping, parse_mapping
-from okta_security.mapping.store import load_mapping
+from okta_security.settings.loader import env_value
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Mapping
 
-    from okta_security.adapter.role_sync import SyncReport
 
 EXIT_WARNINGS = 3
 GROUPS_FILTER_ENV = "OKTA_GROUPS_FILTER"
@@ -56,8 +57,9 @@ def register(subparsers: Any) -> None:
     explain = subparsers.add_parser(
         "explain",
         help="show which rules match a user's Okta groups, and the resulting roles",
-        description="Show which mapping rules match which Okta groups, the resulting Airflow roles, "
-        "or why the login would be refused.",
+        description="Validate the role-mapping file as the webserver does (role names checked against Airflow's "
+        "database when it can be reached), then show which mapping rules match which Okta groups, the resulting "
+        "Airflow roles, or why the login would be refused. An invalid file is reported, not explained.",
         epilog="Exit codes: 0 explained (whether or not the login would succeed), 1 invalid file, 2 usage error.",
     )
     explain.add_argument("--groups", default="", help='comma-separated Okta group names, e.g. "a,b,c"')
@@ -71,6 +73,7 @@ def register(subparsers: Any) -> None:
         help=f"apply this OKTA_GROUPS_FILTER first (default: ${GROUPS_FILTER_ENV}, as the webserver does)",
     )
     _file_argument(explain)
+    _database_arguments(explain)
     explain.add_argument("--json", action="store_true", help="print JSON")
     explain.set_defaults(func=run_explain)
 
@@ -110,15 +113,9 @@ def _database_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def mapping_path(arg: str | None, environ: os._Environ[str] | dict[str, str] | None = None) -> str:
-    """Return the file to check: the argument, else the webserver's default."""
-    env = os.environ if environ is None else environ
-    if arg:
-        return arg
-    if env.get("OKTA_ROLE_MAPPING_FILE"):
-        return env["OKTA_ROLE_MAPPING_FILE"]
-    home = env.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
-    return os.path.join(home, "okta_role_mapping.yaml")
+def mapping_path(arg: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """Return the file to check: the argument, else the one the webserver reads (``OKTA_ROLE_MAPPING_FILE``)."""
+    return arg or env_value("OKTA_ROLE_MAPPING_FILE", environ)
 
 
 def _read(path: str) -> bytes:
@@ -264,8 +261,6 @@ def parse_groups(groups: str, extra: list[str]) -> list[str]:
 
 def explain(mapping: RoleMapping, groups: list[str], *, groups_filter: str = "") -> dict[str, Any]:
     """Return the explanation as data: matches per group, roles, refusal."""
-    from okta_security.login.groups_source import GroupFilter
-
     try:
         allowed = GroupFilter.parse(groups_filter)
     except ValueError as e:
@@ -336,62 +331,46 @@ def render_explanation(data: dict[str, Any]) -> str:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    """Run explain."""
+    """Run explain: validate exactly as check-mapping does, then explain a valid file."""
     groups = parse_groups(args.groups, args.group)
+    spec = args.groups_filter if args.groups_filter is not None else env_value(GROUPS_FILTER_ENV)
     path = mapping_path(args.file)
-    _read(path)  # a clear usage error for a missing file
+    database = read_database(args)
     try:
-        mapping = load_mapping(path)
+        findings, mapping = check(_read(path), path, database)
     except MappingError as e:
-        for finding in findings_from_error(e):
+        findings, mapping = findings_from_error(e), None
+    errors = [f for f in findings if f.severity == "error"]
+    if errors or mapping is None:
+        for finding in errors:
             print(finding.text(), file=sys.stderr)
         print(
-            f"okta-airflow: error [{e.code}]: {path} is invalid; the webserver would keep its last good version",
+            f"okta-airflow: error [invalid_mapping]: {path} is invalid ({len(errors)} error(s)); the webserver "
+            "would refuse it and keep its last good version — nothing to explain",
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    spec = args.groups_filter if args.groups_filter is not None else os.environ.get(GROUPS_FILTER_ENV, "")
     data = explain(mapping, groups, groups_filter=spec)
-    print(json.dumps(data, indent=2) if args.json else render_explanation(data))
+    data["database"] = {"checked": database.roles is not None, "note": database.note}
+    print(
+        json.dumps(data, indent=2)
+        if args.json
+        else f"{render_explanation(data)}\n{database.note[:1].upper()}{database.note[1:]}"
+    )
     return EXIT_OK
 
 
 # --------------------------------------------------------------------------- sync-roles
 
 
-def _sync_with_airflow(raw: bytes, path: str, *, dry_run: bool) -> tuple[RoleMapping, SyncReport]:
-    """Validate as the webserver does and sync, with FAB's appless security manager on Airflow's database."""
-    try:
-        from airflow import settings
-
-        try:  # Airflow 3 (FAB provider 3.x)
-            from airflow.providers.fab.www.security_appless import ApplessAirflowSecurityManager
-        except ImportError:  # Airflow 2.11 (FAB provider 1.5)
-            from airflow.www.security_appless import ApplessAirflowSecurityManager  # type: ignore[no-redef]
-    except ImportError as e:
-        raise RoleSyncError([f"sync-roles needs Airflow and its FAB provider installed here ({e})"]) from e
-    from okta_security.adapter.role_sync import sync_roles
-
-    if settings.Session is None:  # pragma: no cover - Airflow configures its ORM at import
-        settings.configure_orm()
-    make_session = settings.Session
-    assert make_session is not None
-    session = make_session()
-    try:
-        sm = ApplessAirflowSecurityManager(session=session)
-        known = {role.name for role in sm.get_all_roles()} | set(BUILTIN_ROLES)
-        mapping = parse_mapping(raw, source=path, known_roles=known)  # exactly the webserver's validation
-        return mapping, sync_roles(sm, mapping.roles, dry_run=dry_run)
-    finally:
-        session.close()
-
-
 def run_sync(args: argparse.Namespace) -> int:
     """Run sync-roles against Airflow's configured database."""
     path = mapping_path(args.file)
     raw = _read(path)
+    from okta_security.adapter.role_sync import sync_roles_from_file  # imports Airflow: only for this command
+
     with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; keep it for our report (--json)
-        mapping, report = _sync_with_airflow(raw, path, dry_run=args.dry_run)
+        mapping, report = sync_roles_from_file(raw, path, dry_run=args.dry_run)
     if args.json:
         print(
             json.dumps(

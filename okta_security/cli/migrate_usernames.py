@@ -1,11 +1,6 @@
 """``okta-airflow migrate-usernames``: rename FAB's legacy ``okta_<sub>`` users to their Okta login.
 
-FAB's built-in ``okta`` provider named every user ``okta_<Okta user id>``; okta_security names
-them by their Okta login (``preferred_username``, lower-cased). Renaming keeps the row, its id,
-roles and history. The new name comes from Okta (Management API, when OKTA_API_TOKEN or the
-service app is configured) or else from the account's stored email. A name already taken is
-reported as a conflict and left alone. Exit codes: 0 nothing to do / done, 1 failure or
-conflicts left, 2 usage error, 3 renames pending (``--dry-run``).
+The command's help (``DESCRIPTION``) says what a rename keeps and what each exit code means.
 """
 
 from __future__ import annotations
@@ -15,13 +10,30 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from okta_security import audit
 from okta_security.cli import EXIT_FAILURE, EXIT_OK
-from okta_security.lifecycle.usernames import AccountRow, PlannedRename, legacy_sub, plan_renames
+from okta_security.lifecycle.okta_directory import OktaDirectory
+from okta_security.lifecycle.usernames import PlannedRename, legacy_sub, plan_renames
+from okta_security.okta_api.auth import build_groups_client
+from okta_security.settings.loader import env_value, load_settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
 EXIT_PENDING = 3
+
+# Plain text for --help (the module docstring is reStructuredText).
+DESCRIPTION = """\
+Rename FAB's legacy okta_<sub> users to their Okta login.
+
+FAB's built-in okta provider named every user okta_<Okta user id>; okta_security names them by
+their Okta login (preferred_username, lower-cased). Renaming keeps the row, its id, roles and
+history. The new name comes from Okta (Management API, when OKTA_API_TOKEN or the service app is
+configured) or else from the account's stored email. A name already taken is reported as a
+conflict and left alone.
+
+Exit codes: 0 nothing to do / done, 1 failure or conflicts left, 2 usage error, 3 renames
+pending (--dry-run)."""
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +41,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "migrate-usernames",
         help="rename legacy okta_<sub> users (FAB's built-in provider) to their Okta login",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dry-run", action="store_true", help="print the table of changes; change nothing")
@@ -40,26 +52,18 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Plan, print and (unless --dry-run) apply the renames."""
-    import sqlalchemy as sa
-
     from okta_security.adapter import audit_log as audit_airflow
     from okta_security.adapter.accounts import metadata_engine
+    from okta_security.adapter.usernames import apply_renames, read_accounts
 
     engine = metadata_engine()
+    audit.configure(env_value("OKTA_AUDIT_LOG_HANDLER"))
     audit_airflow.install()  # renames are audited in Airflow's Audit Log too, not only the JSON log
-    with engine.connect() as conn:
-        rows = [
-            AccountRow(r.id, r.username, r.email or "")
-            for r in conn.execute(
-                sa.text("SELECT id, username, email FROM ab_user WHERE username LIKE 'okta\\_%' ESCAPE '\\'")
-            )
-        ]
-        everyone = [AccountRow(r.id, r.username, "") for r in conn.execute(sa.text("SELECT id, username FROM ab_user"))]
-    subs = [s for s in (legacy_sub(r.username) for r in rows) if s]
+    legacy, others = read_accounts(engine)
+    subs = [s for s in (legacy_sub(r.username) for r in legacy) if s]
     logins = {} if args.no_okta or not subs else _okta_logins(subs)
-    legacy_ids = {r.id for r in rows}
-    plan = plan_renames(rows + [r for r in everyone if r.id not in legacy_ids], logins)
-    applied = [] if args.dry_run else _apply(engine, plan)
+    plan = plan_renames(legacy + others, logins)
+    applied = [] if args.dry_run else apply_renames(engine, plan)
     _report(plan, applied, dry_run=args.dry_run, as_json=args.json)
     if any(p.status != "rename" for p in plan):
         return EXIT_FAILURE
@@ -70,17 +74,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _okta_logins(subs: Iterable[str]) -> Mapping[str, str]:
     """Return Okta user id -> login for the given ids, reading the user list page by page."""
-    from okta_security.adapter.user_sync_runner import directory_client
-    from okta_security.okta_api.auth import build_authorizer
-    from okta_security.okta_api.directory import OktaDirectory
-    from okta_security.settings.loader import load_settings
-
-    settings = load_settings()
-    if build_authorizer(settings) is None:
+    client = build_groups_client(load_settings(), batch=True)
+    if client is None:
         print("okta-airflow: no Okta Management API access configured; using stored emails", file=sys.stderr)
         return {}
     wanted = set(subs)
-    client = directory_client(settings)
     try:
         return {
             u["id"]: (u.get("profile") or {}).get("login", "")
@@ -89,33 +87,6 @@ def _okta_logins(subs: Iterable[str]) -> Mapping[str, str]:
         }
     finally:
         client.close()
-
-
-def _apply(engine: Any, plan: list[PlannedRename]) -> list[PlannedRename]:
-    import sqlalchemy as sa
-
-    from okta_security.audit import audit_event
-
-    done = []
-    for item in plan:
-        if item.status != "rename" or item.new is None:
-            continue
-        with engine.begin() as conn:
-            changed = conn.execute(
-                sa.text("UPDATE ab_user SET username = :new WHERE id = :id AND username = :old"),
-                {"new": item.new, "id": item.user_id, "old": item.old},
-            ).rowcount
-        if changed:
-            audit_event(
-                "user.renamed",
-                owner=item.new,
-                user_id=item.user_id,
-                before=item.old,
-                after=item.new,
-                trigger="migrate-usernames",
-            )
-            done.append(item)
-    return done
 
 
 def _report(plan: list[PlannedRename], applied: list[PlannedRename], *, dry_run: bool, as_json: bool) -> None:

@@ -1,26 +1,20 @@
 """``okta-airflow sync-users``: bring Airflow accounts in line with Okta (leavers, movers, returners).
 
-Run it where ``airflow`` runs (same AIRFLOW_HOME / database settings) with the OKTA_* settings of
-the webserver plus Management API credentials. Exit codes:
-
-==  ==============================================================================
-0   in sync: nothing to change
-1   failure: Okta unreadable, bad configuration, or a change failed (nothing partial
-    is applied from a partial read; re-run when fixed)
-2   usage error
-3   changes applied (with ``--dry-run``: changes pending)
-4   refused: the plan deactivates more accounts than allowed (``--force`` overrides)
-==  ==============================================================================
+The command's help (``DESCRIPTION``) says how to run it and what each exit code means.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from okta_security import audit
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError
+from okta_security.errors import TooManyDeactivations
+from okta_security.settings.loader import env_value
 
 if TYPE_CHECKING:
     from okta_security.adapter.user_sync_runner import SyncReport
@@ -28,13 +22,29 @@ if TYPE_CHECKING:
 EXIT_CHANGED = 3
 EXIT_GUARD = 4
 
+# Plain text: argparse prints it as it is (no reStructuredText in a terminal).
+DESCRIPTION = """\
+Bring Airflow accounts in line with Okta: deactivate leavers, recompute roles of movers from the
+mapping file and reactivate returners.
+
+Run it where airflow runs (same AIRFLOW_HOME and database settings) with the OKTA_* settings of
+the webserver plus Management API credentials.
+
+Exit codes:
+  0  in sync: nothing to change
+  1  failure: Okta unreadable, bad configuration, or a change failed (nothing is applied from a
+     partial read; run it again when fixed)
+  2  usage error
+  3  changes applied (with --dry-run: changes pending)
+  4  refused: the plan deactivates more accounts than allowed (--force overrides)"""
+
 
 def register(subparsers: Any) -> None:
     """Add the ``sync-users`` subcommand."""
     parser = subparsers.add_parser(
         "sync-users",
         help="deactivate leavers, recompute roles and reactivate returners from Okta",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
@@ -94,22 +104,19 @@ def keep_stdout_for_the_report() -> TextIO:
     Airflow's logging configuration (installed on import) writes log lines to stdout, and so would
     audit JSON lines by default; stdout must carry only the plan or the ``--json`` report.
     """
-    import logging
-    import os
-
-    from okta_security import audit
+    from okta_security.adapter.user_sync_runner import load_airflow
 
     report_stream = sys.stdout
     sys.stdout = sys.stderr
-    import airflow.settings  # noqa: F401 - Airflow configures logging on import, now towards stderr
+    load_airflow()  # Airflow configures logging on import, now towards stderr
 
     loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
     for logger in loggers:  # handlers made before the switch (e.g. Airflow imported earlier)
         for handler in getattr(logger, "handlers", []):
             if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is report_stream:
                 handler.setStream(sys.stderr)
-    spec = os.environ.get(audit.HANDLER_ENV, audit.DEFAULT_HANDLER)
-    audit.configure("stderr" if spec.strip().lower() == "stdout" else spec)
+    spec = env_value("OKTA_AUDIT_LOG_HANDLER")
+    audit.configure("stderr" if spec.lower() == "stdout" else spec)
     return report_stream
 
 
@@ -125,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from okta_security.adapter.user_sync_runner import GuardTripped, run_from_env
+    from okta_security.adapter.user_sync_runner import run_from_env
 
     progress = Progress(sys.stderr, enabled=not args.no_progress)
     try:
@@ -137,7 +144,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             progress=progress.fetch,
             on_apply=progress.apply,
         )
-    except GuardTripped as e:
+    except TooManyDeactivations as e:
         progress.done()
         print(f"okta-airflow: refused [{e.code}]: {e}", file=sys.stderr)
         return EXIT_GUARD

@@ -12,97 +12,21 @@ risky but workable), ``skip`` (-, a check it depends on failed).
 
 from __future__ import annotations
 
-import enum
 import logging
-import os
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from okta_security.adapter.compat import FAB_AUTH_MANAGER
+from okta_security.doctor import okta as doctor_okta
+from okta_security.doctor import probes as doctor_probes
+from okta_security.doctor.report import Check, CheckResult, DoctorContext, Status, skipped
 from okta_security.errors import ConfigError, MappingError
-from okta_security.mapping.roles import BUILTIN_ROLES as _BUILTIN_ROLES
+from okta_security.mapping.roles import BUILTIN_ROLES
 from okta_security.mapping.store import load_mapping
-from okta_security.settings.loader import SETTINGS, OktaSettings, load_settings
-
-if TYPE_CHECKING:
-    import requests
-
-    from okta_security.adapter.airflow_facts import AirflowFacts
-    from okta_security.mapping.rules import RoleMapping
+from okta_security.settings.loader import describe_settings, env_value, given_settings, load_settings
 
 log = logging.getLogger(__name__)
 
-BUILTIN_ROLES = frozenset(_BUILTIN_ROLES)  # created by Airflow at first start (one definition: roles_as_code)
-
-
-class Status(str, enum.Enum):
-    """Outcome of one check."""
-
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-    SKIP = "skip"
-
-
 SYMBOLS = {Status.OK: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.SKIP: "-"}
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One check's verdict: what was found (``detail``) and, unless it passed, what to do (``fix``)."""
-
-    check: str  # stable id, e.g. "issuer" (the --json output and the docs use it)
-    title: str
-    status: Status
-    detail: str
-    fix: str = ""
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the JSON form."""
-        return {
-            "check": self.check,
-            "title": self.title,
-            "status": self.status.value,
-            "detail": self.detail,
-            "fix": self.fix,
-            "data": dict(self.data),
-        }
-
-
-@dataclass
-class DoctorContext:
-    """Inputs of the checks, and what earlier checks learned (discovery document, mapping)."""
-
-    environ: Mapping[str, str]
-    airflow: AirflowFacts | None
-    http: requests.Session
-    airflow_error: str = ""
-    clock: Callable[[], float] = time.time
-    settings: OktaSettings | None = None
-    mapping: RoleMapping | None = None
-    discovery: dict[str, Any] | None = None
-    discovery_timing: tuple[float, float, str | None] | None = None  # (sent, received, Date header)
-    results: list[CheckResult] = field(default_factory=list)
-
-    @property
-    def timeout(self) -> float:
-        """Return the HTTP timeout for calls to Okta (OKTA_HTTP_TIMEOUT_SECONDS)."""
-        return self.settings.http_timeout_seconds if self.settings else 10.0
-
-    def passed(self, check: str) -> bool:
-        """Return whether ``check`` ran and did not fail or skip."""
-        return any(r.check == check and r.status in (Status.OK, Status.WARN) for r in self.results)
-
-
-Check = Callable[[DoctorContext], CheckResult]
-
-
-def skipped(check: str, title: str, because: str) -> CheckResult:
-    """Return a skipped result naming the check it waits for."""
-    return CheckResult(check, title, Status.SKIP, f"skipped: {because}")
 
 
 # -- settings and mapping -----------------------------------------------------------------------
@@ -123,7 +47,7 @@ def check_settings(ctx: DoctorContext) -> CheckResult:
             "fix each problem above (set the variable in the webserver's environment, or <NAME>_FILE)",
             {"settings": shown, "problems": e.problems},
         )
-    given = [name for name in shown if _given(ctx.environ, name)]
+    given = given_settings(ctx.environ)
     lines = [f"{name} = {shown[name]}" for name in given]
     if len(given) < len(shown):
         lines.append(f"({len(shown) - len(given)} other setting(s) at their defaults)")
@@ -136,37 +60,11 @@ def check_settings(ctx: DoctorContext) -> CheckResult:
     )
 
 
-def _given(environ: Mapping[str, str], name: str) -> bool:
-    return name in environ or f"{name}_FILE" in environ
-
-
-def describe_settings(environ: Mapping[str, str]) -> dict[str, str]:
-    """Return each setting as it will be used, secrets as "set" (never their value)."""
-    out: dict[str, str] = {}
-    for spec in SETTINGS:
-        file_path = environ.get(f"{spec.name}_FILE")
-        value = environ.get(spec.name)
-        if file_path is not None:
-            out[spec.name] = f"set (from {spec.name}_FILE={file_path})" if spec.secret else f"(from {file_path})"
-            if not spec.secret and os.path.isfile(file_path):
-                try:
-                    with open(file_path, encoding="utf-8") as f:
-                        out[spec.name] = f"{f.read().strip()} (from {spec.name}_FILE)"
-                except OSError:
-                    pass
-        elif value is not None:
-            out[spec.name] = ("set" if value.strip() else "(empty)") if spec.secret else value
-        else:
-            out[spec.name] = "(not set)" if spec.required or spec.default is None else f"{spec.default!r} (default)"
-    return out
-
-
 def mapping_path(ctx: DoctorContext) -> str:
     """Return the mapping file the webserver will read."""
     if ctx.settings is not None:
         return ctx.settings.role_mapping_file
-    home = ctx.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
-    return ctx.environ.get("OKTA_ROLE_MAPPING_FILE") or os.path.join(home, "okta_role_mapping.yaml")
+    return env_value("OKTA_ROLE_MAPPING_FILE", ctx.environ)
 
 
 def check_mapping(ctx: DoctorContext) -> CheckResult:
@@ -291,19 +189,10 @@ def check_auth_manager(ctx: DoctorContext) -> CheckResult:
         title,
         Status.FAIL,
         f"{value}: {facts.auth_manager_detail} — webserver_config.py is only read by the FAB auth manager",
-        f"set AIRFLOW__CORE__AUTH_MANAGER={FAB_AUTH_MANAGER} (or [core] auth_manager in airflow.cfg)",
+        f"set AIRFLOW__CORE__AUTH_MANAGER={facts.layout.recommended_auth_manager} (or [core] auth_manager in "
+        "airflow.cfg)",
         {"value": facts.auth_manager},
     )
-
-
-def redirect_uris(ctx: DoctorContext) -> tuple[str, str] | None:
-    """Return (sign-in, sign-out) redirect URIs to register in Okta, or None without a base URL."""
-    facts = ctx.airflow
-    if facts is None or not facts.base_url:
-        return None
-    base = facts.base_url.rstrip("/")
-    sign_out = getattr(ctx.settings, "post_logout_redirect_uri", "") or base + facts.layout.login_path
-    return base + facts.layout.callback_path, sign_out
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -311,9 +200,6 @@ def redirect_uris(ctx: DoctorContext) -> tuple[str, str] | None:
 
 def default_checks() -> Sequence[Check]:
     """Return every check, in the order they run (later ones read what earlier ones learned)."""
-    from okta_security.doctor import okta as doctor_okta
-    from okta_security.doctor import probes as doctor_probes
-
     return (
         check_settings,
         check_webserver_config,

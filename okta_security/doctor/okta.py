@@ -15,7 +15,7 @@ import requests
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from okta_security.doctor.checks import CheckResult, DoctorContext, Status, skipped
+from okta_security.doctor.report import CheckResult, DoctorContext, Status, skipped
 from okta_security.oidc.provider import scopes_for
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from authlib.integrations.requests_client.oauth2_session import OAuth2ClientAuth
 
-from okta_security.doctor.checks import CheckResult, DoctorContext, Status, redirect_uris, skipped
 from okta_security.doctor.okta import Unreachable, request_okta
-from okta_security.oidc.provider import scopes_for
+from okta_security.doctor.report import CheckResult, DoctorContext, Status, redirect_uris, skipped
+from okta_security.oidc.provider import client_auth_methods, client_credential, scopes_for
 
 if TYPE_CHECKING:
     from okta_security.settings.loader import OktaSettings
@@ -58,11 +58,10 @@ def _token_probe(ctx: DoctorContext, endpoint: str, method: str, redirect_uri: s
 def _client_auth(settings: OktaSettings, method: str) -> OAuth2ClientAuth:
     """Return authlib's client authentication for ``method``, exactly as a login signs the token request."""
     if method == "private_key_jwt":
-        from okta_security.oidc.provider import client_auth_methods, client_credential
-
         (signer,) = client_auth_methods(settings)
         return OAuth2ClientAuth(settings.client_id, client_credential(settings), auth_method=signer)
-    return OAuth2ClientAuth(settings.client_id, settings.client_secret.get(), auth_method=method)
+    secret = settings.client_secret.get() if settings.client_secret is not None else ""
+    return OAuth2ClientAuth(settings.client_id, secret, auth_method=method)
 
 
 def check_client(ctx: DoctorContext) -> CheckResult:
@@ -106,7 +105,8 @@ def check_client(ctx: DoctorContext) -> CheckResult:
     if error == "invalid_client" and method == "private_key_jwt":
         fix = (
             "register the public half of OKTA_CLIENT_PRIVATE_KEY in the app (Applications → <your Airflow app> → "
-            "General → Client Credentials → Public keys), with the same key id as OKTA_CLIENT_KEY_ID if you set one"
+            "General → Client Credentials → Public keys); once it has several keys, give the key as a JWK whose "
+            "kid is the one Okta shows"
         )
     elif error == "invalid_client":
         fix = (

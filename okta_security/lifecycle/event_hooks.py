@@ -19,7 +19,7 @@ MAX_CHALLENGE_LENGTH = 512
 
 Effect = Literal["deactivate", "recompute", "ignore"]
 
-# Event type -> what it means for the Airflow account of the user it targets (issue #6).
+# Event type -> what it means for the Airflow account of the user it targets.
 EFFECTS: Mapping[str, Effect] = {
     "user.lifecycle.deactivate": "deactivate",
     "user.lifecycle.suspend": "deactivate",
@@ -45,7 +45,6 @@ class HookEvent:
     user_ids: tuple[str, ...]
     user_logins: tuple[str, ...]
     group_names: tuple[str, ...]
-    app_ids: tuple[str, ...]
     effect: Effect
     ignored_because: str = ""
 
@@ -98,7 +97,6 @@ def classify(event: Mapping[str, Any], *, client_id: str) -> HookEvent:
         user_ids=tuple(str(u["id"]) for u in users),
         user_logins=tuple(str(u.get("alternateId") or "") for u in users),
         group_names=tuple(groups),
-        app_ids=tuple(apps),
         effect=effect,
         ignored_because=why,
     )

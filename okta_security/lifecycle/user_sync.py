@@ -1,7 +1,7 @@
-"""Plan ``okta-airflow sync-users``: from Airflow accounts and Okta's view of them, the changes to make.
+"""Plan ``okta-airflow sync-users``: from Airflow accounts and a snapshot of Okta, the changes to make.
 
 Pure: no I/O. The inputs are snapshots (what Airflow holds, what Okta says); the output is a
-:class:`SyncPlan` the Airflow adapter applies one change at a time. Rules (issue #6):
+:class:`SyncPlan` the Airflow adapter applies one change at a time. Rules:
 
 - deactivated, suspended or deleted in Okta → deactivate in Airflow (rows are never deleted);
 - groups changed → recompute roles with the current mapping; no match and no default role →
@@ -42,7 +42,7 @@ class AirflowAccount:
 
 
 @dataclass(frozen=True)
-class OktaView:
+class OktaSnapshot:
     """What Okta says about every user of interest: status by user id, and mapped-group memberships.
 
     ``groups`` only needs the groups some mapping rule matches: other groups cannot change roles.
@@ -114,7 +114,7 @@ class SyncPlan:
         return self.counts.get("deactivate", 0)
 
 
-def plan_account(account: AirflowAccount, okta: OktaView, mapping: RoleMapping) -> PlannedChange:
+def plan_account(account: AirflowAccount, okta: OktaSnapshot, mapping: RoleMapping) -> PlannedChange:
     """Decide what to do with one account."""
     status = okta.status(account.okta_sub)
     before = tuple(sorted(account.roles))
@@ -148,7 +148,7 @@ def plan_account(account: AirflowAccount, okta: OktaView, mapping: RoleMapping) 
 
 
 def plan_sync(
-    accounts: Iterable[AirflowAccount], okta: OktaView, mapping: RoleMapping, *, unmanaged: int = 0
+    accounts: Iterable[AirflowAccount], okta: OktaSnapshot, mapping: RoleMapping, *, unmanaged: int = 0
 ) -> SyncPlan:
     """Decide what to do with every account."""
     entries = sorted((plan_account(a, okta, mapping) for a in accounts), key=lambda e: (e.username, e.user_id))

@@ -6,9 +6,11 @@ Pure planning for ``okta-airflow migrate-usernames`` and the adoption at login (
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 LEGACY_PREFIX = "okta_"
 _LEGACY = re.compile(r"^okta_(?P<sub>[0-9A-Za-z]{6,64})$")
@@ -94,6 +96,3 @@ def _target(sub: str, row: AccountRow, okta_logins: Mapping[str, str], use_email
     if use_email and row.email and "@" in row.email and not row.email.endswith("@email.notfound"):
         return row.email.strip().lower(), "email"
     return None, ""
-
-
-LookupLogins = Callable[[Iterable[str]], Mapping[str, str]]

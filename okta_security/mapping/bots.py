@@ -19,15 +19,17 @@ that is not listed, or whose token earns no role, is refused (:class:`UnmappedCl
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import UnmappedClient
-from okta_security.mapping.yaml_lines import yaml_kind
+from okta_security.mapping.yaml_lines import parse_role_list, report_unknown_keys, yaml_kind
+
+if TYPE_CHECKING:
+    from okta_security.mapping.yaml_lines import ProblemSink
 
 SERVICE_USER_PREFIX = "svc-"  # every bot's Airflow username starts with it, so the Audit Log shows who is a bot
 ENTRY_KEYS = ("name", "roles", "scopes")
@@ -35,8 +37,6 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")  # Okta IDs are 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 section 3.3 scope-token
 
-Report = Callable[[int, str, str], None]
-"""Record one problem: ``(line, what is wrong, how to fix it)``."""
 CheckRole = Callable[[str, int], bool]
 """Return whether a role name exists, recording a problem (at ``line``) when it does not."""
 
@@ -140,52 +140,22 @@ def _lines(value: Any, attribute: str) -> dict[Any, int]:
 
 
 class _Parser:
-    """Validate the section, reporting every problem through ``report``."""
+    """Validate the section, recording every problem in ``problems``."""
 
-    def __init__(self, report: Report, check_role: CheckRole) -> None:
-        self.report = report
+    def __init__(self, problems: ProblemSink, check_role: CheckRole) -> None:
+        self.problems = problems
         self.check_role = check_role
 
     def roles(self, value: Any, line: int, what: str) -> tuple[str, ...] | None:
         """Return a role list (one name or a list of names), or None after reporting."""
-        if isinstance(value, str):
-            items: list[tuple[Any, int]] = [(value, line)]
-        elif isinstance(value, list):
-            item_lines = getattr(value, "item_lines", None) or [line] * len(value)
-            items = list(zip(value, item_lines, strict=False))
-        else:
-            self.report(
-                line,
-                f"roles of {what} must be a list of role names or one role name, not a {yaml_kind(value)}",
-                "write e.g. [Viewer] or Viewer",
-            )
-            return None
-        if not items:
-            self.report(line, f"empty role list for {what}", "list at least one role, e.g. [Viewer], or remove it")
-            return None
-        roles: list[str] = []
-        ok = True
-        for item, item_line in items:
-            if not isinstance(item, str) or not item.strip():
-                shown = "an empty name" if isinstance(item, str) else f"a {yaml_kind(item)}"
-                self.report(
-                    item_line,
-                    f"role {item!r} for {what} is {shown}, not a role name",
-                    "write the role name as text, e.g. Viewer",
-                )
-                ok = False
-            elif not self.check_role(item, item_line):
-                ok = False
-            elif item not in roles:
-                roles.append(item)
-        return tuple(roles) if ok else None
+        return parse_role_list(value, line, what, self.problems, self.check_role)
 
     def scopes(self, value: Any, line: int, client_id: str) -> dict[str, tuple[str, ...]] | None:
         """Return the client's scope -> roles table, or None after reporting."""
         what = f"client {client_id!r}"
         if not isinstance(value, dict) or not value:
             shown = "an empty mapping" if isinstance(value, dict) else f"a {yaml_kind(value)}"
-            self.report(
+            self.problems.add(
                 line,
                 f"'scopes' of {what} must map Okta scopes to roles, not {shown}",
                 "write one 'scope.name: [Role]' entry per line, indented under 'scopes:'",
@@ -197,7 +167,7 @@ class _Parser:
         for scope, roles_value in value.items():
             scope_line = key_lines.get(scope, line)
             if not isinstance(scope, str) or not _SCOPE.match(scope):
-                self.report(
+                self.problems.add(
                     scope_line,
                     f"{scope!r} is not an OAuth scope name (in 'scopes' of {what})",
                     "write the custom scope exactly as defined in Okta, e.g. airflow.trigger",
@@ -217,44 +187,34 @@ class _Parser:
             roles = self.roles(value, value_line, f"client {client_id!r}")
             return None if roles is None else ClientRule(client_id, _username(client_id), roles, {}, line)
         if not isinstance(value, dict):
-            self.report(
+            self.problems.add(
                 line,
                 f"client {client_id!r} must have roles or a mapping with 'roles'/'scopes', not a {yaml_kind(value)}",
                 "write e.g. 'roles: [Viewer]' indented under the client ID",
             )
             return None
-        key_lines, value_lines = _lines(value, "key_lines"), _lines(value, "value_lines")
-        ok = True
-        for key in value:
-            if key not in ENTRY_KEYS:
-                close = difflib.get_close_matches(str(key), ENTRY_KEYS, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.report(
-                    key_lines.get(key, line),
-                    f"unknown key {key!r} for client {client_id!r}{hint}",
-                    "use only " + ", ".join(ENTRY_KEYS),
-                )
-                ok = False
+        value_lines = _lines(value, "value_lines")
+        ok = report_unknown_keys(value, ENTRY_KEYS, line, self.problems, where=f" for client {client_id!r}")
         username = _username(client_id)
         if "name" in value:
             name, name_line = value["name"], value_lines.get("name", line)
             if isinstance(name, str) and _NAME.match(name):
                 username = SERVICE_USER_PREFIX + name
             else:
-                self.report(
+                self.problems.add(
                     name_line,
                     f"name {name!r} of client {client_id!r} cannot be part of a username",
                     "use letters, digits, '.', '_' or '-' (at most 60), e.g. ci-pipeline",
                 )
                 ok = False
-        roles: tuple[str, ...] | None = ()
+        roles = ()
         if "roles" in value:
             roles = self.roles(value["roles"], value_lines.get("roles", line), f"client {client_id!r}")
         scope_roles: dict[str, tuple[str, ...]] | None = {}
         if "scopes" in value:
             scope_roles = self.scopes(value["scopes"], value_lines.get("scopes", line), client_id)
         if "roles" not in value and "scopes" not in value:
-            self.report(
+            self.problems.add(
                 line,
                 f"client {client_id!r} grants no role",
                 "add 'roles: [Viewer]' (or 'scopes:' mapping scopes to roles), or remove the client",
@@ -269,7 +229,7 @@ class _Parser:
         if value is None:
             return EMPTY_CLIENTS
         if not isinstance(value, dict):
-            self.report(
+            self.problems.add(
                 line,
                 f"'clients' must map Okta client IDs to roles, not a {yaml_kind(value)}",
                 "write one '<client ID>: [Role]' entry per line, indented under 'clients:'",
@@ -282,7 +242,7 @@ class _Parser:
         for client_id, entry in value.items():
             key_line = key_lines.get(client_id, line)
             if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
-                self.report(
+                self.problems.add(
                     key_line,
                     f"{client_id!r} is not an Okta client ID",
                     "copy the Client ID from the Okta app's General tab (e.g. 0oa8f5j3ecb5w3dF85d7); quote it",
@@ -290,7 +250,7 @@ class _Parser:
                 continue
             twin = folded_ids.setdefault(client_id.casefold(), client_id)
             if twin != client_id:
-                self.report(
+                self.problems.add(
                     key_line,
                     f"client {client_id!r} differs from {twin!r} only in letter case",
                     "keep one entry per client (their service users would collide)",
@@ -301,7 +261,7 @@ class _Parser:
                 continue
             owner = usernames.setdefault(rule.username.casefold(), client_id)
             if owner != client_id:
-                self.report(
+                self.problems.add(
                     key_line,
                     f"clients {owner!r} and {client_id!r} would share the service user {rule.username!r}",
                     "give each client its own 'name'",
@@ -315,6 +275,6 @@ def _username(client_id: str) -> str:
     return SERVICE_USER_PREFIX + client_id
 
 
-def parse_clients(value: Any, line: int, *, report: Report, check_role: CheckRole) -> ClientMap:
-    """Validate the ``clients:`` section (YAML already loaded), reporting every problem through ``report``."""
-    return _Parser(report, check_role).section(value, line)
+def parse_clients(value: Any, line: int, problems: ProblemSink, check_role: CheckRole) -> ClientMap:
+    """Validate the ``clients:`` section (YAML already loaded), recording every problem in ``problems``."""
+    return _Parser(problems, check_role).section(value, line)

@@ -1,7 +1,7 @@
 """Index mapping rules so that one group name is matched in (nearly) constant time.
 
 A user may carry a thousand Okta groups and a mapping may hold a thousand rules; testing every
-rule against every group is a million regex calls per login (issue #3: < 2 ms per evaluation).
+rule against every group is a million regex calls per login, where the budget for all of them is 2 ms.
 The index narrows each group to the few rules that can possibly match it:
 
 - exact names: one dict lookup;
@@ -23,21 +23,36 @@ Pure logic: no Flask, FAB or Airflow imports.
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-try:  # Python 3.11+ keeps the regex parser private under re._parser
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_parse  # type: ignore[no-redef]
+from okta_security.mapping.patterns import PatternKind, bracket_end, regex_source
+from okta_security.mapping.regex_parser import sre_parse
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from okta_security.mapping.rules import Rule
-
 # Distinct group names remembered per mapping version; an Okta org has far fewer.
 MEMO_LIMIT = 65_536
+
+
+class IndexedRule(Protocol):
+    """What the index needs of a rule: its pattern, how it is matched, and its line in the file."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    @property
+    def kind(self) -> PatternKind: ...
+
+    @property
+    def line(self) -> int: ...
+
+    def matches(self, name: str) -> bool: ...
+
+
+R = TypeVar("R", bound=IndexedRule)
 
 _GLOB_WILDCARDS = "*?["
 _GLOB_SPECIAL = "*?[]"
@@ -96,7 +111,7 @@ def glob_required_literal(pattern: str) -> str:
         if char in "*?":
             segments.append("".join(current))
             current = []
-        elif char == "[" and (end := _bracket_end(pattern, index + 1)) is not None:
+        elif char == "[" and (end := bracket_end(pattern, index + 1)) is not None:
             segments.append("".join(current))
             current = []
             index = end
@@ -105,18 +120,6 @@ def glob_required_literal(pattern: str) -> str:
         index += 1
     segments.append("".join(current))
     return max(segments, key=len)
-
-
-def _bracket_end(pattern: str, index: int) -> int | None:
-    """Return the index of the ``]`` closing a bracket opened before ``index`` (fnmatch's rules)."""
-    j = index
-    if j < len(pattern) and pattern[j] == "!":
-        j += 1
-    if j < len(pattern) and pattern[j] == "]":
-        j += 1
-    while j < len(pattern) and pattern[j] != "]":
-        j += 1
-    return j if j < len(pattern) else None
 
 
 def regex_required_literal(expression: str) -> str:
@@ -182,17 +185,17 @@ def trie_regex(words: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(build(trie), re.DOTALL)
 
 
-class _AffixTable:
+class _AffixTable(Generic[R]):
     """Rules filed under a literal prefix (or reversed suffix), behind one trie gate."""
 
-    def __init__(self, entries: dict[str, list[Rule]]) -> None:
+    def __init__(self, entries: dict[str, list[R]]) -> None:
         self.entries = {affix: tuple(rules) for affix, rules in entries.items()}
         self.lengths = tuple(sorted({len(affix) for affix in entries}))
         self.gate = trie_regex(sorted(entries))
 
-    def candidates(self, key: str) -> list[Rule]:
+    def candidates(self, key: str) -> list[R]:
         """Return the rules filed under any prefix of ``key`` (call only when the gate matched)."""
-        found: list[Rule] = []
+        found: list[R] = []
         get = self.entries.get
         for length in self.lengths:
             if length > len(key):
@@ -203,16 +206,16 @@ class _AffixTable:
         return found
 
 
-class RuleIndex:
+class RuleIndex(Generic[R]):
     """Find the rules matching one group name without trying every rule."""
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[R]) -> None:
         """Build the index once per mapping version."""
-        exact: dict[str, list[Rule]] = {}
-        prefixed: dict[str, list[Rule]] = {}
-        suffixed: dict[str, list[Rule]] = {}
-        infixed: dict[str, list[Rule]] = {}
-        residual: list[Rule] = []
+        exact: dict[str, list[R]] = {}
+        prefixed: dict[str, list[R]] = {}
+        suffixed: dict[str, list[R]] = {}
+        infixed: dict[str, list[R]] = {}
+        residual: list[R] = []
         for rule in rules:
             if rule.kind == "exact":
                 exact.setdefault(rule.pattern, []).append(rule)
@@ -221,13 +224,15 @@ class RuleIndex:
                 prefix = glob_prefix(rule.pattern)
                 suffix = "" if prefix else glob_suffix(rule.pattern)
             else:
-                prefix, suffix = regex_prefix(rule.pattern[3:]), ""
+                prefix, suffix = regex_prefix(regex_source(rule.pattern)), ""
             if prefix:
                 prefixed.setdefault(prefix, []).append(rule)
             elif suffix:
                 suffixed.setdefault(suffix[::-1], []).append(rule)
             elif infix := (
-                glob_required_literal(rule.pattern) if rule.kind == "glob" else regex_required_literal(rule.pattern[3:])
+                glob_required_literal(rule.pattern)
+                if rule.kind == "glob"
+                else regex_required_literal(regex_source(rule.pattern))
             ):
                 infixed.setdefault(infix, []).append(rule)
             else:
@@ -239,7 +244,7 @@ class RuleIndex:
         self._infix_gate = trie_regex(sorted(infixed))
         self._residual = tuple(residual)
         self._residual_gate = _residual_gate(residual)
-        self._memo: dict[str, tuple[Rule, ...]] = {}
+        self._memo: dict[str, tuple[R, ...]] = {}
         self.sizes = {
             "exact": sum(map(len, exact.values())),
             "prefix": sum(map(len, prefixed.values())),
@@ -248,7 +253,7 @@ class RuleIndex:
             "scan": len(residual),
         }
 
-    def match(self, group: str) -> tuple[Rule, ...]:
+    def match(self, group: str) -> tuple[R, ...]:
         """Return the rules matching ``group``, in file order (memoised)."""
         found = self._memo.get(group)
         if found is None:
@@ -258,7 +263,7 @@ class RuleIndex:
             self._memo[group] = found
         return found
 
-    def _match(self, group: str) -> tuple[Rule, ...]:
+    def _match(self, group: str) -> tuple[R, ...]:
         """Compute the rules matching ``group`` (no memo); each gate is one C call that almost always says no."""
         exact = self._exact.get(group)
         found = list(exact) if exact else []
@@ -282,11 +287,11 @@ class RuleIndex:
         return tuple(found)
 
 
-def _line(rule: Rule) -> int:
+def _line(rule: IndexedRule) -> int:
     return rule.line
 
 
-def _residual_gate(rules: Sequence[Rule]) -> re.Pattern[str] | None:
+def _residual_gate(rules: Sequence[R]) -> re.Pattern[str] | None:
     """Combine the rules that every group must be tried against into one necessary-condition regex."""
     if not rules:
         return None
@@ -294,8 +299,8 @@ def _residual_gate(rules: Sequence[Rule]) -> re.Pattern[str] | None:
     for rule in rules:
         if rule.kind == "glob":
             parts.append(_glob_regex(rule.pattern))
-        elif combinable(rule.pattern[3:]):
-            parts.append(rule.pattern[3:])
+        elif combinable(regex_source(rule.pattern)):
+            parts.append(regex_source(rule.pattern))
         else:
             return None  # one rule we cannot combine: try each rule instead
     try:
@@ -306,7 +311,5 @@ def _residual_gate(rules: Sequence[Rule]) -> re.Pattern[str] | None:
 
 def _glob_regex(pattern: str) -> str:
     """Return the regex fnmatch uses for a glob, without its end anchor (fullmatch anchors it)."""
-    import fnmatch
-
     translated = fnmatch.translate(pattern)
     return translated[:-2] if translated.endswith(r"\Z") else translated

@@ -38,7 +38,16 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal
 
 from okta_security.mapping.index import glob_prefix, regex_prefix
-from okta_security.mapping.patterns import Nfa, Unsupported, glob_nfa, includes, pattern_nfa, shortest_match, union
+from okta_security.mapping.patterns import (
+    Nfa,
+    Unsupported,
+    glob_nfa,
+    includes,
+    pattern_nfa,
+    regex_source,
+    shortest_match,
+    union,
+)
 from okta_security.mapping.role_plan import privileged_declared_roles
 from okta_security.mapping.roles import PRIVILEGED_ROLES, DagGrant
 
@@ -48,10 +57,7 @@ if TYPE_CHECKING:
     from okta_security.errors import MappingError
     from okta_security.mapping.rules import RoleMapping, Rule
 
-try:  # Python 3.11+
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_parse  # type: ignore[no-redef]
+from okta_security.mapping.regex_parser import sre_parse
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -230,7 +236,7 @@ class _Linter:
         """Return group names the rule matches ([] = none possible; None = can't tell)."""
         if rule.kind == "exact":
             return [rule.pattern]
-        if rule.kind == "regex" and _min_width(rule.pattern[3:]) > GROUP_NAME_MAX:
+        if rule.kind == "regex" and _min_width(regex_source(rule.pattern)) > GROUP_NAME_MAX:
             return []
         nfa = self.nfa(rule)
         if nfa is None:
@@ -296,8 +302,9 @@ class _Linter:
                     f"{rule.pattern!r} starts or ends with a space; Okta group names never do",
                     "remove the spaces (quote the key if it needs special characters)",
                 )
-            if rule.kind == "regex" and _GLOB_STAR.search(rule.pattern[3:]) and "." not in rule.pattern[3:]:
-                glob = rule.pattern[3:].strip("^$")
+            expression = regex_source(rule.pattern) if rule.kind == "regex" else ""
+            if _GLOB_STAR.search(expression) and "." not in expression:
+                glob = expression.strip("^$")
                 yield self.finding(
                     "warning",
                     "regex_looks_like_glob",
@@ -388,7 +395,7 @@ def _literal_prefix(rule: Rule) -> str:
     if rule.kind == "glob":
         return glob_prefix(rule.pattern)
     if rule.kind == "regex":
-        return regex_prefix(rule.pattern[3:])
+        return regex_prefix(regex_source(rule.pattern))
     return rule.pattern
 
 

@@ -1,4 +1,10 @@
-"""Reason about the set of group names a mapping pattern matches (its language).
+"""Name patterns: the ``re:``/glob/exact convention, and the set of names a pattern matches.
+
+One convention for every pattern okta_security reads (mapping keys, DAG patterns in ``roles:``,
+``OKTA_GROUPS_FILTER``): a pattern starting with ``re:`` is a regular expression matched against
+the whole name; otherwise one containing ``*``, ``?`` or ``[`` is an fnmatch glob (case-sensitive);
+anything else is an exact name. :func:`pattern_kind`, :func:`regex_source` and
+:func:`compile_pattern` are the only code that knows it.
 
 The lint needs three questions answered about globs and regular expressions, exactly rather
 than by sampling:
@@ -23,21 +29,85 @@ import fnmatch
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-try:  # Python 3.11+ keeps the regex parser private under re._parser
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_parse  # type: ignore[no-redef]
+from okta_security.mapping.regex_parser import sre_parse
 
 MAX_UNROLL = 32  # counted repeats ({m,n}) up to this size are modelled exactly
 MAX_STEPS = 20_000  # subset-construction pairs explored before answering "don't know"
 _MAX_CHAR = 0x10FFFF
 _START_ANCHORS = {sre_parse.AT_BEGINNING, sre_parse.AT_BEGINNING_STRING}
 _END_ANCHORS = {sre_parse.AT_END, sre_parse.AT_END_STRING}
+
+
+REGEX_PREFIX = "re:"
+GLOB_CHARS = frozenset("*?[")
+PatternKind = Literal["exact", "glob", "regex"]
+
+
+def pattern_kind(pattern: str) -> PatternKind:
+    """Return how a pattern is matched: ``regex`` (``re:``), ``glob`` (``*?[``) or ``exact``."""
+    if pattern.startswith(REGEX_PREFIX):
+        return "regex"
+    if any(char in GLOB_CHARS for char in pattern):
+        return "glob"
+    return "exact"
+
+
+def regex_source(pattern: str) -> str:
+    """Return the regular expression of a ``re:`` pattern (the pattern itself if it has no prefix)."""
+    return pattern[len(REGEX_PREFIX) :] if pattern.startswith(REGEX_PREFIX) else pattern
+
+
+def compile_pattern(pattern: str, kind: PatternKind | None = None) -> re.Pattern[str] | None:
+    """Return the regex to ``fullmatch`` names against (None for an exact name); raise ``re.error``."""
+    kind = kind or pattern_kind(pattern)
+    if kind == "glob":
+        return re.compile(fnmatch.translate(pattern))
+    if kind == "regex":
+        return re.compile(regex_source(pattern))
+    return None
+
+
+@dataclass(frozen=True)
+class GroupFilter:
+    """Which group names count (``OKTA_GROUPS_FILTER``): all, a name prefix, or a ``re:`` regex in full."""
+
+    spec: str = ""
+    _regex: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, spec: str) -> GroupFilter:
+        """Build the filter from its text; raise ValueError if the regex is empty or invalid."""
+        spec = spec.strip()
+        if pattern_kind(spec) != "regex":
+            return cls(spec)  # a name prefix; glob characters in it are literal, as documented
+        pattern = regex_source(spec)
+        if not pattern:
+            raise ValueError(f"the regular expression after {REGEX_PREFIX!r} is empty")
+        try:
+            return cls(spec, re.compile(pattern))
+        except re.error as e:
+            raise ValueError(f"invalid regular expression {pattern!r}: {e}") from e
+
+    def allows(self, name: str) -> bool:
+        """Return whether group ``name`` counts."""
+        if self._regex is not None:
+            return self._regex.fullmatch(name) is not None
+        return name.startswith(self.spec)
+
+    def apply(self, groups: Iterable[str]) -> tuple[str, ...]:
+        """Return the groups that count, in their original order, without duplicates."""
+        return tuple(dict.fromkeys(g for g in groups if self.allows(g)))
+
+    def describe(self) -> str:
+        """Return a short human description, for logs."""
+        if self._regex is not None:
+            return f"regex {self._regex.pattern!r}"
+        return f"prefix {self.spec!r}" if self.spec else "all groups"
 
 
 class Unsupported(Exception):
@@ -129,7 +199,7 @@ def glob_nfa(pattern: str) -> Nfa:
         if char == "?":
             charset = ANY
         elif char == "[":
-            end = _bracket_end(pattern, index)
+            end = bracket_end(pattern, index)
             if end is None:
                 charset = CharSet(((ord("["), ord("[")),))
             else:
@@ -144,7 +214,7 @@ def glob_nfa(pattern: str) -> Nfa:
     return nfa
 
 
-def _bracket_end(pattern: str, index: int) -> int | None:
+def bracket_end(pattern: str, index: int) -> int | None:
     """Return the index of the ``]`` closing a bracket opened before ``index`` (fnmatch's rules)."""
     j = index
     if j < len(pattern) and pattern[j] == "!":
@@ -199,7 +269,7 @@ def regex_nfa(expression: str) -> Nfa:
         raise Unsupported("case-insensitive patterns")
     nfa = Nfa()
     nfa.start = nfa.state()
-    nfa.accept = _sequence(nfa, list(tree), nfa.start, dotall=bool(flags & re.DOTALL), at_start=True, at_end=True)
+    nfa.accept = _sequence(nfa, list(tree.data), nfa.start, dotall=bool(flags & re.DOTALL), at_start=True, at_end=True)
     return nfa
 
 
@@ -304,7 +374,7 @@ def pattern_nfa(pattern: str, kind: str) -> Nfa:
         return nfa
     if kind == "glob":
         return glob_nfa(pattern)
-    return regex_nfa(pattern[3:] if pattern.startswith("re:") else pattern)
+    return regex_nfa(regex_source(pattern))
 
 
 def union(nfas: Sequence[Nfa]) -> Nfa:

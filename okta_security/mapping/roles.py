@@ -30,19 +30,19 @@ writing it to Airflow's database is :mod:`okta_security.adapter.role_sync`.
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
-from okta_security.mapping.yaml_lines import yaml_kind
+from okta_security.mapping.patterns import PatternKind, compile_pattern, pattern_kind, regex_source
+from okta_security.mapping.yaml_lines import ProblemSink, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
 
 ROLES_KEY = "roles"
 # Roles Airflow's FAB auth manager creates itself; a file may use them but never declare them.
-BUILTIN_ROLES = ("Admin", "Op", "User", "Viewer", "Public")
+BUILTIN_ROLES = frozenset({"Admin", "Op", "User", "Viewer", "Public"})
 # Roles whose reach a pattern must not extend silently (mapping_lint: broad_privileged_grant).
 PRIVILEGED_ROLES = frozenset({"Admin", "Op"})
 ROLE_NAME_MAX = 64  # ab_role.name is VARCHAR(64)
@@ -70,13 +70,6 @@ DAG_RESOURCES: Mapping[str, DagResource] = {
 ALL_DAGS_PERMISSIONS = frozenset((action, DAGS_RESOURCE) for action in DAG_RESOURCES[DAGS_RESOURCE].actions)
 
 Permission = tuple[str, str]  # (action, resource), as FAB names them
-PatternKind = Literal["exact", "glob", "regex"]
-
-
-class ProblemSink(Protocol):
-    """Where validation problems go: ``add(line, what, fix)`` (mapping_yaml.Problems)."""
-
-    def add(self, line: int, what: str, fix: str) -> None: ...
 
 
 def resource_name(dag_id: str, resource: str) -> str:
@@ -84,15 +77,6 @@ def resource_name(dag_id: str, resource: str) -> str:
     if dag_id.startswith(tuple(spec.prefix for spec in DAG_RESOURCES.values())):
         return dag_id
     return f"{DAG_RESOURCES[resource].prefix}{dag_id}"
-
-
-def pattern_kind(pattern: str) -> PatternKind:
-    """Return how a DAG pattern is matched, with the same rules as mapping keys."""
-    if pattern.startswith("re:"):
-        return "regex"
-    if any(char in "*?[" for char in pattern):
-        return "glob"
-    return "exact"
 
 
 @dataclass(frozen=True)
@@ -109,13 +93,7 @@ class DagGrant:
         """Compile the matcher once."""
         kind = pattern_kind(self.pattern)
         object.__setattr__(self, "kind", kind)
-        if kind == "glob":
-            regex: re.Pattern[str] | None = re.compile(fnmatch.translate(self.pattern))
-        elif kind == "regex":
-            regex = re.compile(self.pattern[3:])
-        else:
-            regex = None
-        object.__setattr__(self, "_regex", regex)
+        object.__setattr__(self, "_regex", compile_pattern(self.pattern, kind))
 
     def matches(self, dag_id: str) -> bool:
         """Return True if the (case-sensitive) DAG id matches."""
@@ -246,19 +224,8 @@ def _parse_spec(
             "write e.g. 'team-x: {based_on: Viewer, dags: {\"team_x_*\": [can_read]}}'",
         )
         return None
-    key_lines: dict[Any, int] = getattr(body, "key_lines", {})
     value_lines: dict[Any, int] = getattr(body, "value_lines", {})
-    ok = True
-    for key in body:
-        if key not in SPEC_KEYS:
-            close = difflib.get_close_matches(str(key), SPEC_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.add(
-                key_lines.get(key, line),
-                f"unknown key {key!r} in role {name!r}{hint}",
-                "use only " + ", ".join(SPEC_KEYS),
-            )
-            ok = False
+    ok = report_unknown_keys(body, SPEC_KEYS, line, problems, where=f" in role {name!r}")
     based_on = _parse_based_on(name, body.get("based_on"), value_lines.get("based_on", line), declared, known, problems)
     if "based_on" in body and based_on is None:
         ok = False
@@ -358,17 +325,18 @@ def _valid_dag_pattern(name: str, pattern: Any, line: int, problems: ProblemSink
             'quote the DAG id or pattern, e.g. "finance_*"',
         )
         return False
-    if pattern.startswith("re:"):
+    if pattern_kind(pattern) == "regex":
+        expression = regex_source(pattern)
         try:
-            re.compile(pattern[3:])
+            re.compile(expression)
         except re.error as exc:
             problems.add(
                 line,
-                f"invalid regular expression {pattern[3:]!r} in role {name!r}: {exc}",
+                f"invalid regular expression {expression!r} in role {name!r}: {exc}",
                 "fix the expression (it must match the whole DAG id)",
             )
             return False
-        if not pattern[3:]:
+        if not expression:
             problems.add(line, f"empty regular expression in role {name!r}", "write an expression after 're:'")
             return False
     return True

@@ -27,28 +27,33 @@ This module is pure logic: no Flask, FAB or Airflow imports.
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import hashlib
 import logging
 import re
 import types
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from okta_security.errors import MappingError
 from okta_security.mapping.bots import EMPTY_CLIENTS, ClientMap, parse_clients
 from okta_security.mapping.index import RuleIndex
+from okta_security.mapping.patterns import PatternKind, compile_pattern, pattern_kind, regex_source
 from okta_security.mapping.roles import ROLES_KEY, RoleSpec, declared_names, parse_roles
-from okta_security.mapping.yaml_lines import FAILED, LinedDict, Problems, load_yaml, yaml_kind
+from okta_security.mapping.yaml_lines import (
+    FAILED,
+    LinedDict,
+    Problems,
+    load_yaml,
+    parse_role_list,
+    report_unknown_keys,
+    yaml_kind,
+)
 
 log = logging.getLogger(__name__)
 
-RuleKind = Literal["exact", "glob", "regex"]
 KnownRoles = Collection[str] | Callable[[], Collection[str]] | None
 
-REGEX_PREFIX = "re:"
-GLOB_CHARS = frozenset("*?[")
 MAPPINGS_KEY = "mappings"
 DEFAULT_ROLE_KEY = "default_role"
 EXTRA_SECTION_KEYS = ("roles", "clients")
@@ -56,27 +61,6 @@ TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, *EXTRA_SECTION_KEYS)
 
 
 # --------------------------------------------------------------------------- rules
-
-
-def rule_kind(key: str) -> RuleKind:
-    """Return how a mapping key is matched: ``regex`` (``re:``), ``glob`` (``*?[``) or ``exact``."""
-    if key.startswith(REGEX_PREFIX):
-        return "regex"
-    if any(char in GLOB_CHARS for char in key):
-        return "glob"
-    return "exact"
-
-
-def _compile_rule(pattern: str, kind: RuleKind) -> re.Pattern[str] | None:
-    """Compile the matcher for a rule (None for exact names)."""
-    if kind == "exact":
-        return None
-    if kind == "glob":
-        return re.compile(fnmatch.translate(pattern))
-    if kind == "regex":
-        expression = pattern[len(REGEX_PREFIX) :] if pattern.startswith(REGEX_PREFIX) else pattern
-        return re.compile(expression)
-    raise ValueError(f"unknown rule kind {kind!r}; expected 'exact', 'glob' or 'regex'")
 
 
 @dataclass(frozen=True)
@@ -87,7 +71,7 @@ class Rule:
     """
 
     pattern: str
-    kind: RuleKind
+    kind: PatternKind
     roles: tuple[str, ...]
     line: int
     _regex: re.Pattern[str] | None = field(init=False, default=None, repr=False, compare=False)
@@ -95,7 +79,7 @@ class Rule:
     def __post_init__(self) -> None:
         """Normalise roles to a tuple and compile the matcher once."""
         object.__setattr__(self, "roles", tuple(self.roles))
-        object.__setattr__(self, "_regex", _compile_rule(self.pattern, self.kind))
+        object.__setattr__(self, "_regex", compile_pattern(self.pattern, self.kind))
 
     def matches(self, group: str) -> bool:
         """Return True if the (case-sensitive) group name matches this rule."""
@@ -120,7 +104,7 @@ class RoleMapping:
     roles: tuple[RoleSpec, ...] = field(default=(), compare=False)  # the validated ``roles:`` section
     default_role_line: int = field(default=1, compare=False)  # where default_role is set (for messages)
     _exact: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
-    _index: RuleIndex = field(init=False, repr=False, compare=False)
+    _index: RuleIndex[Rule] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Index the rules once for this version."""
@@ -164,10 +148,6 @@ class RoleMapping:
         if self.default_role is not None:
             return frozenset((self.default_role,))
         return frozenset()
-
-    def rules_for(self, group: str) -> tuple[Rule, ...]:
-        """Return the rules that match one group name, in file order."""
-        return self._index.match(group)
 
     def explain(self, groups: Iterable[str]) -> list[tuple[str, Rule]]:
         """Return the (group, rule) pairs that matched, in group order then file order."""
@@ -219,62 +199,19 @@ def _unknown_role_problem(role: str, line: int, known: Collection[str], problems
     )
 
 
-def _validate_roles(
-    group: str,
-    value: Any,
-    line: int,
-    known: Collection[str] | None,
-    problems: Problems,
-) -> tuple[str, ...] | None:
-    """Return the normalised roles of one entry, or None after recording problems."""
-    if isinstance(value, str):
-        items: list[tuple[Any, int]] = [(value, line)]
-    elif isinstance(value, list):
-        lines = getattr(value, "item_lines", None) or [line] * len(value)
-        items = list(zip(value, lines, strict=False))
-    elif value is None:
-        problems.add(
-            line,
-            f"no roles for group {group!r}",
-            "list at least one role, e.g. [Viewer], or remove the entry",
-        )
-        return None
-    else:
-        problems.add(
-            line,
-            f"roles for group {group!r} must be a list of role names or one role name, not a {yaml_kind(value)}",
-            "write e.g. [Viewer] or Viewer",
-        )
-        return None
-    if not items:
-        problems.add(
-            line,
-            f"empty role list for group {group!r}",
-            "list at least one role, e.g. [Viewer], or remove the entry",
-        )
-        return None
-    roles: list[str] = []
-    ok = True
-    for item, item_line in items:
-        if not isinstance(item, str):
-            problems.add(
-                item_line,
-                f"role {item!r} for group {group!r} is a {yaml_kind(item)}, not a role name",
-                "write the role name as text (quote it if YAML reads it as a number or yes/no)",
-            )
-            ok = False
-        elif not item.strip():
-            problems.add(item_line, f"empty role name for group {group!r}", "write a role name or remove it")
-            ok = False
-        elif known is not None and item not in known:
-            _unknown_role_problem(item, item_line, known, problems)
-            ok = False
-        elif item not in roles:
-            roles.append(item)
-    return tuple(roles) if ok else None
+def _role_checker(known: Collection[str] | None, problems: Problems) -> Callable[[str, int], bool]:
+    """Return a check that a role is known, recording an unknown one (any role passes without ``known``)."""
+
+    def check_role(role: str, line: int) -> bool:
+        if known is None or role in known:
+            return True
+        _unknown_role_problem(role, line, known, problems)
+        return False
+
+    return check_role
 
 
-def _validate_key(group: Any, line: int, problems: Problems) -> RuleKind | None:
+def _validate_key(group: Any, line: int, problems: Problems) -> PatternKind | None:
     """Return the rule kind of a mapping key, or None after recording a problem."""
     if not isinstance(group, str):
         problems.add(
@@ -286,9 +223,9 @@ def _validate_key(group: Any, line: int, problems: Problems) -> RuleKind | None:
     if not group.strip():
         problems.add(line, "empty group name", "write the Okta group name as the key")
         return None
-    kind = rule_kind(group)
+    kind = pattern_kind(group)
     if kind == "regex":
-        expression = group[len(REGEX_PREFIX) :]
+        expression = regex_source(group)
         if not expression:
             problems.add(
                 line,
@@ -323,7 +260,8 @@ def _validate_mappings(value: Any, line: int, known: Collection[str] | None, pro
     for group, roles_value in value.items():
         key_line = key_lines.get(group, line)
         kind = _validate_key(group, key_line, problems)
-        roles = _validate_roles(str(group), roles_value, value_lines.get(group, key_line), known, problems)
+        where = value_lines.get(group, key_line)
+        roles = parse_role_list(roles_value, where, f"group {str(group)!r}", problems, _role_checker(known, problems))
         if kind is not None and roles is not None:
             rules.append(Rule(pattern=group, kind=kind, roles=roles, line=key_line))
     return rules
@@ -355,15 +293,8 @@ def _validate_clients(document: LinedDict, known: Collection[str] | None, proble
     """Return the validated ``clients:`` section (empty if absent), recording problems."""
     if "clients" not in document:
         return EMPTY_CLIENTS
-
-    def check_role(role: str, line: int) -> bool:
-        if known is None or role in known:
-            return True
-        _unknown_role_problem(role, line, known, problems)
-        return False
-
     line = document.value_lines.get("clients", document.key_lines.get("clients", 1))
-    return parse_clients(document["clients"], line, report=problems.add, check_role=check_role)
+    return parse_clients(document["clients"], line, problems, _role_checker(known, problems))
 
 
 def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str] | None = None) -> RoleMapping:
@@ -382,23 +313,14 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
         pass
     elif document is None:
         problems.add(1, "the file is empty", "add a 'mappings:' section that maps Okta groups to Airflow roles")
-    elif not isinstance(document, dict):
+    elif not isinstance(document, LinedDict):
         problems.add(
             getattr(document, "line", 1),
             f"the top level must be a mapping with 'mappings:' (and 'default_role:'), not a {yaml_kind(document)}",
             "start the file with 'mappings:' followed by indented 'okta-group: [Role]' entries",
         )
     else:
-        for key in document:
-            if key in TOP_LEVEL_KEYS:
-                continue
-            close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.add(
-                document.key_lines.get(key, 1),
-                f"unknown top-level key {key!r}{hint}",
-                "use only " + ", ".join(TOP_LEVEL_KEYS),
-            )
+        report_unknown_keys(document, TOP_LEVEL_KEYS, 1, problems, what="top-level key")
         if ROLES_KEY in document:
             # Roles the file declares are valid mapping targets (created or updated at sync).
             role_specs = parse_roles(
@@ -432,12 +354,3 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
         clients=clients,
         roles=role_specs,
     )
-
-
-def __getattr__(name: str) -> object:
-    """Keep ``okta_security.mapping.rules.MappingStore`` / ``load_mapping`` importable (they live in mapping_store)."""
-    if name in ("MappingStore", "load_mapping"):
-        from okta_security.mapping import store as mapping_store
-
-        return getattr(mapping_store, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

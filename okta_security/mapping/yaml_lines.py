@@ -7,12 +7,13 @@ Pure logic: no Flask, FAB or Airflow imports.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import difflib
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Collection, Iterator
 
 
 class LinedDict(dict):  # type: ignore[type-arg]
@@ -50,7 +51,10 @@ class LineLoader(yaml.SafeLoader):
         """Construct a mapping, noting key/value lines and duplicate keys."""
         if not isinstance(node, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(
-                None, None, f"expected a mapping node, but found {node.id}", node.start_mark
+                None,
+                None,
+                f"expected a mapping node, but found {getattr(node, 'id', type(node).__name__)}",
+                node.start_mark,
             )
         explicit = {id(key_node) for key_node, _value in node.value}
         self.flatten_mapping(node)  # resolves "<<" merge keys; merged entries come first
@@ -138,6 +142,79 @@ class Problems:
     def messages(self) -> list[str]:
         """Return the messages ordered by line."""
         return [message for _line, _order, message in sorted(self._items)]
+
+
+class ProblemSink(Protocol):
+    """Where validation problems go: ``add(line, what, fix)`` (e.g. :class:`Problems`)."""
+
+    def add(self, line: int, what: str, fix: str) -> None: ...
+
+
+def report_unknown_keys(
+    value: dict[Any, Any],
+    allowed: Collection[str],
+    line: int,
+    problems: ProblemSink,
+    *,
+    what: str = "key",
+    where: str = "",
+) -> bool:
+    """Report every key of ``value`` not in ``allowed`` (with the closest one); return True if none."""
+    key_lines: dict[Any, int] = getattr(value, "key_lines", {})
+    ok = True
+    for key in value:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(str(key), list(allowed), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.add(key_lines.get(key, line), f"unknown {what} {key!r}{where}{hint}", "use only " + ", ".join(allowed))
+        ok = False
+    return ok
+
+
+def parse_role_list(
+    value: Any, line: int, what: str, problems: ProblemSink, check_role: Callable[[str, int], bool]
+) -> tuple[str, ...] | None:
+    """Return the roles of ``what`` (a list of names or one name), or None after reporting every problem.
+
+    ``check_role(name, line)`` says whether a role exists, reporting it when it does not.
+    """
+    if isinstance(value, str):
+        items: list[tuple[Any, int]] = [(value, line)]
+    elif isinstance(value, list):
+        lines = getattr(value, "item_lines", None) or [line] * len(value)
+        items = list(zip(value, lines, strict=False))
+    elif value is None:
+        problems.add(line, f"no roles for {what}", "list at least one role, e.g. [Viewer], or remove the entry")
+        return None
+    else:
+        problems.add(
+            line,
+            f"roles for {what} must be a list of role names or one role name, not a {yaml_kind(value)}",
+            "write e.g. [Viewer] or Viewer",
+        )
+        return None
+    if not items:
+        problems.add(line, f"empty role list for {what}", "list at least one role, e.g. [Viewer], or remove the entry")
+        return None
+    roles: list[str] = []
+    ok = True
+    for item, item_line in items:
+        if not isinstance(item, str):
+            problems.add(
+                item_line,
+                f"role {item!r} for {what} is a {yaml_kind(item)}, not a role name",
+                "write the role name as text (quote it if YAML reads it as a number or yes/no)",
+            )
+            ok = False
+        elif not item.strip():
+            problems.add(item_line, f"empty role name for {what}", "write a role name or remove it")
+            ok = False
+        elif not check_role(item, item_line):
+            ok = False
+        elif item not in roles:
+            roles.append(item)
+    return tuple(roles) if ok else None
 
 
 FAILED = object()

@@ -19,6 +19,7 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 
 from okta_security.errors import TokenValidationError
+from okta_security.settings.specs import OktaSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALLOWED_ALGORITHMS = ("RS256",)  # Okta signs ID tokens with RS256; never accept none/HS*.
-MIN_REFETCH_INTERVAL_SECONDS = 30.0  # bound JWKS re-fetches triggered by unknown kids
 MAX_KEY_AGE_SECONDS = 3600.0  # re-read the JWKS hourly so a key Okta withdraws stops being trusted
 
 
@@ -38,7 +38,7 @@ class JwksCache:
         fetch: Callable[[], Mapping[str, Any]],
         *,
         clock: Callable[[], float] = time.monotonic,
-        min_refetch_interval: float = MIN_REFETCH_INTERVAL_SECONDS,
+        min_refetch_interval: float = OktaSettings.jwks_refetch_interval_seconds,
         max_age: float = MAX_KEY_AGE_SECONDS,
     ) -> None:
         self._fetch = fetch
@@ -49,7 +49,7 @@ class JwksCache:
         self._lock = threading.Lock()
         self._keys: KeySet | None = None
         # Only re-fetches count against the interval: a key rotated right after the first load
-        # must not lock logins out for the rest of the interval (issue #4).
+        # must not lock logins out for the rest of the interval.
         self._refreshed_at = float("-inf")
 
     def get(self) -> KeySet:
@@ -90,7 +90,7 @@ def verify_id_token(
     issuer: str,
     client_id: str,
     nonce: str | None,
-    leeway: int = 60,
+    leeway: int = OktaSettings.clock_skew_seconds,
     now: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
     """Return the ID token's claims after checking signature, alg, iss, aud/azp, exp, iat, nonce, sub."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import IdentityError, UserinfoMismatch
+from okta_security.settings.specs import OktaSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -21,10 +22,10 @@ class OktaIdentity:
     last_name: str
     email: str
     groups: tuple[str, ...]
-    groups_source: str  # "id_token" | "userinfo"
+    groups_source: str  # "id_token" | "userinfo" | "api" (Okta's Groups API) | "none"
 
 
-def has_groups_claim(claims: Mapping[str, Any], groups_claim: str = "groups") -> bool:
+def has_groups_claim(claims: Mapping[str, Any], groups_claim: str = OktaSettings.groups_claim) -> bool:
     """Return whether the ID token carries the groups claim (an empty list counts)."""
     return groups_claim in claims
 
@@ -46,7 +47,7 @@ def identity_from_claims(
     id_claims: Mapping[str, Any],
     userinfo: Mapping[str, Any] | None = None,
     *,
-    groups_claim: str = "groups",
+    groups_claim: str = OktaSettings.groups_claim,
 ) -> OktaIdentity:
     """Build the identity from the verified ID token claims, using userinfo only to fill gaps."""
     sub = id_claims.get("sub")

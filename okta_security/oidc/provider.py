@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
+
+from okta_security.settings.secrets import load_private_key
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -32,21 +36,35 @@ def client_credential(settings: OktaSettings) -> Any:
     Read at every call so a rotated secret or key file applies at the next login.
     """
     if settings.token_auth_method == "private_key_jwt" and settings.client_private_key is not None:
-        from okta_security.okta_api.auth import load_private_key
-
         return load_private_key(settings.client_private_key.get())
-    return settings.client_secret.get()
+    return settings.client_secret.get() if settings.client_secret is not None else ""
+
+
+class KeyIdPrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
+    """``private_key_jwt`` whose assertion names the signing key's own ``kid``, read at every signature.
+
+    A rotated JWK file thus brings its new ``kid`` along; a PEM key has none, and Okta then uses
+    the app's only registered key.
+    """
+
+    def sign(self, auth: Any, token_endpoint: str) -> Any:
+        """Return the RS256 client assertion (RFC 7523 section 2.2) for ``auth``'s client and key."""
+        kid = getattr(auth.client_secret, "kid", None)
+        return private_key_jwt_sign(
+            auth.client_secret,
+            client_id=auth.client_id,
+            token_endpoint=token_endpoint,
+            claims=self.claims,
+            header={"kid": kid} if kid else None,
+            alg=self.alg,
+        )
 
 
 def client_auth_methods(settings: OktaSettings) -> list[Any]:
     """Return authlib client-auth plug-ins: ``private_key_jwt`` signs an RS256 assertion (RFC 7523)."""
     if settings.token_auth_method != "private_key_jwt":
         return []
-    from authlib.oauth2.rfc7523 import PrivateKeyJWT
-
-    key = client_credential(settings)
-    kid = settings.client_key_id or getattr(key, "kid", None)
-    return [PrivateKeyJWT(headers={"kid": kid} if kid else None, alg="RS256")]
+    return [KeyIdPrivateKeyJWT(alg="RS256")]
 
 
 def build_provider(settings: OktaSettings) -> dict[str, Any]:

@@ -11,7 +11,6 @@ and ``okta.groups.read``. The token is cached until shortly before it expires. T
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
@@ -19,42 +18,30 @@ from typing import TYPE_CHECKING, Any
 
 from authlib.integrations.requests_client.oauth2_session import OAuth2ClientAuth
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
-from joserfc.errors import JoseError
-from joserfc.jwk import RSAKey
 
 from okta_security.errors import OktaApiRejected
+from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
+from okta_security.settings.secrets import load_private_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from okta_security.okta_api.client import OktaHttp, WaitBudget
+    from joserfc.jwk import RSAKey
+
+    from okta_security.okta_api.client import WaitBudget
     from okta_security.settings.loader import OktaSettings
 
 log = logging.getLogger(__name__)
 
 API_SCOPES = ("okta.users.read", "okta.groups.read")  # least privilege for reading users' groups
 TOKEN_REFRESH_MARGIN_SECONDS = 60.0  # renew the access token this long before Okta says it expires
+BATCH_MAX_RETRIES = 5  # a nightly job can afford to wait out rate limits that a login cannot
+BATCH_MAX_WAIT_SECONDS = 120.0  # per page: Okta's rate-limit windows are one minute
 
 
 def token_endpoint(org_url: str) -> str:
     """Return the org authorization server's token endpoint (the only one issuing okta.* scopes)."""
     return f"{org_url.rstrip('/')}/oauth2/v1/token"
-
-
-def load_private_key(text: str) -> RSAKey:
-    """Parse a private RSA key given as PEM or as a JWK (JSON); ValueError says what is wrong, never the key."""
-    text = text.strip()
-    if not text:
-        raise ValueError("it is empty")
-    try:
-        key = RSAKey.import_key(json.loads(text)) if text.startswith("{") else RSAKey.import_key(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"it looks like a JWK but is not valid JSON (line {e.lineno}, column {e.colno})") from e
-    except (JoseError, ValueError, TypeError, KeyError) as e:
-        raise ValueError("it is neither a PEM-encoded RSA private key nor an RSA JWK") from e
-    if not key.is_private:
-        raise ValueError("it is a public key; the private key is needed (Okta keeps the public half)")
-    return key
 
 
 class SswsAuth:
@@ -87,13 +74,11 @@ class ServiceAppAuth:
         client_id: str,
         private_key: Callable[[], str],
         *,
-        key_id: str | None = None,
         scopes: Sequence[str] = API_SCOPES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token_url = token_endpoint(org_url)
         self.client_id = client_id
-        self.key_id = key_id
         self.scopes = tuple(scopes)
         self._private_key = private_key
         self._clock = clock
@@ -117,7 +102,7 @@ class ServiceAppAuth:
 
     def _fetch(self, http: OktaHttp, budget: WaitBudget) -> None:
         key = self._current_key()
-        kid = self.key_id or key.kid
+        kid = key.kid  # a JWK's own kid; a PEM key has none and Okta uses the app's only key
         # authlib signs a fresh assertion (iss = sub = client id, aud = token endpoint, jti, exp) per request.
         client_auth = OAuth2ClientAuth(
             self.client_id,
@@ -172,7 +157,7 @@ class ServiceAppAuth:
         return self._key[1]
 
     def __repr__(self) -> str:
-        return f"ServiceAppAuth(client_id={self.client_id!r}, key_id={self.key_id!r}, scopes={self.scopes!r})"
+        return f"ServiceAppAuth(client_id={self.client_id!r}, scopes={self.scopes!r})"
 
 
 def _lifetime(value: Any) -> float:
@@ -185,13 +170,32 @@ def _lifetime(value: Any) -> float:
 
 def build_authorizer(settings: OktaSettings) -> SswsAuth | ServiceAppAuth | None:
     """Return the Management API authentication the settings choose, or None if there is none."""
-    if settings.groups_api_token is not None:
-        return SswsAuth(settings.groups_api_token.get)
-    if settings.groups_api_client_id and settings.groups_api_private_key is not None:
+    if settings.api_token is not None:
+        return SswsAuth(settings.api_token.get)
+    if settings.api_client_id and settings.api_private_key is not None:
         return ServiceAppAuth(
             settings.groups_api_org_url,
-            settings.groups_api_client_id,
-            settings.groups_api_private_key.get,
-            key_id=settings.groups_api_key_id or None,
+            settings.api_client_id,
+            settings.api_private_key.get,
         )
     return None
+
+
+def build_groups_client(settings: OktaSettings, *, batch: bool = False) -> OktaApiClient | None:
+    """Return the Management API client the settings describe, or None if none is configured.
+
+    A ``batch`` client (sync-users, migrate-usernames) waits out rate limits longer than a login can.
+    """
+    auth = build_authorizer(settings)
+    if auth is None:
+        return None
+    max_retries, max_wait = HttpPolicy.max_retries, settings.api_max_wait_seconds
+    if batch:
+        max_retries, max_wait = max(max_retries, BATCH_MAX_RETRIES), max(max_wait, BATCH_MAX_WAIT_SECONDS)
+    policy = HttpPolicy(
+        connect_timeout=settings.http_timeout_seconds,
+        read_timeout=settings.http_timeout_seconds,
+        max_retries=max_retries,
+        max_wait=max_wait,
+    )
+    return OktaApiClient(settings.groups_api_org_url, auth, OktaHttp(policy))

@@ -22,17 +22,16 @@ import requests
 
 from okta_security import __version__
 from okta_security.errors import OktaApiRejected, OktaApiUnavailable
+from okta_security.settings.specs import OktaSettings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from okta_security.settings.loader import OktaSettings
+    from collections.abc import Callable, Iterator
 
 log = logging.getLogger(__name__)
 _E = TypeVar("_E", OktaApiRejected, OktaApiUnavailable)
 
 PAGE_LIMIT = 200  # Okta's maximum page size for /api/v1/users/{id}/groups
-MAX_PAGES = 100  # 20,000 groups: past this the paging is going round in circles
+MAX_PAGES = 100  # 20,000 of a user's groups: past this the paging is going round in circles
 BACKOFF_SECONDS = 0.5  # first pause after a connection error or 5xx; doubles with each retry
 MIN_RATE_LIMIT_WAIT_SECONDS = 0.2  # when X-Rate-Limit-Reset is already due
 DEFAULT_RATE_LIMIT_WAIT_SECONDS = 1.0  # a 429 without a usable X-Rate-Limit-Reset
@@ -45,7 +44,7 @@ HINTS = {
     "E0000006": "grant the service app the okta.users.read scope and an admin role that may read users and groups",
     "E0000007": "the user is not in this Okta org — OKTA_ISSUER must name the org the API credentials belong to",
     "invalid_client": "check OKTA_API_CLIENT_ID, that the service app uses public key / private key client "
-    "authentication, and that OKTA_API_PRIVATE_KEY and OKTA_API_KEY_ID match a key registered on it",
+    "authentication, and that OKTA_API_PRIVATE_KEY is a key registered on it (as a JWK, with its kid)",
     "invalid_scope": "grant okta.users.read and okta.groups.read on the service app's Okta API Scopes tab",
     "invalid_dpop_proof": "turn off 'Require Demonstrating Proof of Possession (DPoP)' on the service app",
     "unauthorized_client": "allow the Client Credentials grant on the service app",
@@ -54,12 +53,12 @@ HINTS = {
 
 @dataclass(frozen=True)
 class HttpPolicy:
-    """Timeouts and retry bounds for every call to Okta's Management API."""
+    """Timeouts and retry bounds for every call to Okta's Management API (defaults: the settings')."""
 
-    connect_timeout: float = 5.0
-    read_timeout: float = 10.0
-    max_retries: int = 2  # retries after a 429, a 5xx or a connection error
-    max_wait: float = 10.0  # seconds one operation (e.g. all pages of a user's groups) may sleep
+    connect_timeout: float = OktaSettings.http_timeout_seconds
+    read_timeout: float = OktaSettings.http_timeout_seconds
+    max_retries: int = 2  # retries after a 429, a 5xx or a connection error, within max_wait
+    max_wait: float = OktaSettings.api_max_wait_seconds  # seconds one operation (a user's groups) may sleep
 
 
 class WaitBudget:
@@ -151,7 +150,7 @@ class OktaHttp:
         self._session.close()
 
     def _backoff(self, attempt: int) -> float:
-        return BACKOFF_SECONDS * (2**attempt)
+        return BACKOFF_SECONDS * 2.0**attempt
 
     def _pause(self, attempt: int, seconds: float, budget: WaitBudget) -> bool:
         if attempt >= self.policy.max_retries or not budget.take(seconds):
@@ -191,29 +190,45 @@ class OktaApiClient:
 
     def user_groups(self, user_id: str) -> list[dict[str, Any]]:
         """Return every group object of the Okta user ``user_id`` (all pages)."""
-        what = f"reading the groups of Okta user {user_id}"
-        budget = WaitBudget(self.http.policy.max_wait)
         url = f"{self.org_url}/api/v1/users/{quote(user_id, safe='')}/groups"
-        params: dict[str, Any] | None = {"limit": PAGE_LIMIT}
-        groups: list[dict[str, Any]] = []
+        pages = self.pages(url, None, f"reading the groups of Okta user {user_id}")
+        return [group for page in pages for group in page]
+
+    def pages(
+        self,
+        url: str,
+        params: dict[str, Any] | None,
+        what: str,
+        *,
+        max_pages: int = MAX_PAGES,
+        wait_per_page: float | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page (its JSON objects) of ``GET url``, following ``Link: <...>; rel="next"``.
+
+        The wait budget is ``policy.max_wait`` for the whole listing, or ``wait_per_page`` for each page.
+        """
+        budget = WaitBudget(self.http.policy.max_wait if wait_per_page is None else wait_per_page)
+        query: dict[str, Any] | None = {"limit": PAGE_LIMIT, **(params or {})}
         seen = {url}
-        for _ in range(MAX_PAGES):
-            resp = self._get(url, params, what, budget)
+        for _ in range(max_pages):
+            if wait_per_page is not None:
+                budget = WaitBudget(wait_per_page)
+            resp = self._get(url, query, what, budget)
             page = _json(resp, what)
             if not isinstance(page, list):
-                raise _error(OktaApiRejected, resp, what, "Okta's answer is not a list of groups")
-            groups.extend(g for g in page if isinstance(g, dict))
+                raise _error(OktaApiRejected, resp, what, "Okta's answer is not a list")
+            yield [item for item in page if isinstance(item, dict)]
             next_url = resp.links.get("next", {}).get("url")
             if not next_url:
-                return groups
+                return
             if _origin(next_url) != self._origin:
                 # Never send the API credential anywhere but Okta.
                 raise _error(OktaApiRejected, resp, what, f"the next-page link leaves {self._origin}")
             if next_url in seen:
                 raise _error(OktaApiRejected, resp, what, "the next-page link repeats an earlier page")
             seen.add(next_url)
-            url, params = next_url, None
-        raise OktaApiRejected(f"{what}: more than {MAX_PAGES} pages of groups")
+            url, query = next_url, None
+        raise OktaApiRejected(f"{what}: more than {max_pages} pages; stopped")
 
     def user_group_names(self, user_id: str) -> tuple[str, ...]:
         """Return the names (``profile.name``) of the user's groups, in Okta's order."""
@@ -243,22 +258,6 @@ class OktaApiClient:
                 log.info("%s: Okta refused the cached access token; fetching a new one", what)
                 self.auth.invalidate()
                 retried = True
-
-
-def build_groups_client(settings: OktaSettings) -> OktaApiClient | None:
-    """Return the Management API client the settings describe, or None if none is configured."""
-    from okta_security.okta_api.auth import build_authorizer
-
-    auth = build_authorizer(settings)
-    if auth is None:
-        return None
-    policy = HttpPolicy(
-        connect_timeout=settings.groups_api_connect_timeout_seconds,
-        read_timeout=settings.groups_api_read_timeout_seconds,
-        max_retries=settings.groups_api_max_retries,
-        max_wait=settings.groups_api_max_wait_seconds,
-    )
-    return OktaApiClient(settings.groups_api_org_url, auth, OktaHttp(policy))
 
 
 def _error(cls: type[_E], resp: requests.Response, what: str, problem: str) -> _E:

@@ -1,373 +1,251 @@
 """Read and validate okta_security's settings from the environment, once, reporting every problem.
 
+Loading is a loop over the declarations in :mod:`okta_security.settings.specs` plus a few checks
+across settings (client credentials, Management API credentials, variables no longer read).
 Every setting ``OKTA_X`` may instead be given as ``OKTA_X_FILE``: the path of a file holding the
-value (Kubernetes/Docker secrets). Such files are re-read when they change, so a rotated client
-secret takes effect at the next login without a restart.
+value (Kubernetes/Docker secrets). Secret files are re-read when they change, so a rotated
+client secret takes effect at the next login without a restart. An empty value counts as unset.
+
+This module is the only code in okta_security that reads ``OKTA_*`` variables (or
+``AIRFLOW_HOME``); everything else asks it (:func:`load_settings`, :func:`env_value`).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from okta_security.errors import ConfigError
-from okta_security.login.groups_source import GROUPS_SOURCES, GroupFilter
+from okta_security.settings.kinds import Invalid
 from okta_security.settings.secrets import FileValue, Secret
-from okta_security.settings.specs import SETTINGS, SPECS, SettingSpec, default_mapping_file, settings_table
+from okta_security.settings.specs import (
+    FILE_SUFFIX,
+    RETIRED,
+    SETTINGS,
+    SPECS,
+    OktaSettings,
+    SettingSpec,
+    settings_table,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 log = logging.getLogger(__name__)
 
-TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
-LOOPBACK_HOSTS = frozenset({"localhost"})
-__all__ = ["SETTINGS", "SPECS", "FileValue", "OktaSettings", "Secret", "SettingSpec", "load_settings", "settings_table"]
+SOURCE = "okta_security settings (environment variables OKTA_*)"
+AIRFLOW_HOME_DEFAULT = "~/airflow"  # Airflow's own default for $AIRFLOW_HOME
+__all__ = [
+    "SETTINGS",
+    "SPECS",
+    "FileValue",
+    "OktaSettings",
+    "Secret",
+    "SettingSpec",
+    "airflow_home",
+    "check_webserver_config",
+    "describe_settings",
+    "env_value",
+    "given_settings",
+    "load_settings",
+    "settings_table",
+]
 
 
-@dataclass(frozen=True)
-class OktaSettings:
-    """Validated settings; build with :func:`load_settings`."""
+class _Raw:
+    """One setting's text as found in the environment: inline, from ``_FILE``, or absent."""
 
-    issuer: str
-    client_id: str
-    client_secret: Secret
-    role_mapping_file: str
-    token_auth_method: str = "client_secret_basic"
-    client_private_key: Secret | None = None
-    client_key_id: str = ""
-    groups_claim: str = "groups"
-    extra_scopes: tuple[str, ...] = ()
-    clock_skew_seconds: int = 60
-    http_timeout_seconds: float = 10.0
-    jwks_refetch_interval_seconds: float = 30.0  # see okta_security.oidc.id_token.JwksCache
-    post_logout_redirect_uri: str = ""
-    session_max_lifetime_minutes: int = 720
+    def __init__(self, spec: SettingSpec, env: Mapping[str, str], problems: list[str]) -> None:
+        self.spec = spec
+        self.file: FileValue | None = None
+        self.text = ""
+        self.usable = True  # False: misused (both forms, unreadable file) and already reported
+        inline, path = env.get(spec.name), env.get(spec.file_name)
+        if inline is not None and path is not None:
+            problems.append(f"{spec.name} and {spec.file_name} are both set — set only one of them")
+            self.usable = False
+        elif path is not None:
+            self.file = FileValue(path, spec.name)
+            try:
+                self.text = self.file.get()
+            except ConfigError as e:
+                problems.extend(e.problems)
+                self.usable = False
+            except (OSError, UnicodeDecodeError) as e:
+                problems.append(f"{spec.file_name}={path}: cannot read: {e}")
+                self.usable = False
+        elif inline is not None:
+            self.text = inline.strip()
+        self.present = inline is not None or path is not None
 
-    bot_issuer: str = ""  # empty: bots' tokens come from ``issuer``
-    bot_audience: str = "api://default"
-    bot_scopes: tuple[str, ...] = ("airflow.api",)
-
-    groups_source: str = "auto"  # see okta_security.login.groups_source
-    groups_filter: GroupFilter = field(default_factory=GroupFilter)
-    groups_api_token: Secret | None = None  # SSWS
-    groups_api_client_id: str = ""  # OAuth service app (private_key_jwt)
-    groups_api_private_key: Secret | None = None
-    groups_api_key_id: str = ""
-    groups_api_connect_timeout_seconds: float = 5.0
-    groups_api_read_timeout_seconds: float = 10.0
-    groups_api_max_retries: int = 2
-    groups_api_max_wait_seconds: float = 10.0
-
-    audit_log_handler: str = "stdout"
-    event_hook_secret: Secret | None = None
-
-    @property
-    def groups_api_org_url(self) -> str:
-        """Return the Okta org URL (scheme and host of ``OKTA_ISSUER``) that serves the Management API."""
-        parts = urlsplit(self.issuer)
-        return f"{parts.scheme}://{parts.netloc}"
-
-    @property
-    def groups_api_configured(self) -> bool:
-        """Return whether credentials for Okta's Management API are set."""
-        return self.groups_api_token is not None or self.groups_api_private_key is not None
-
-    @property
-    def access_token_issuer(self) -> str:
-        """Return the issuer bots' access tokens must name (``OKTA_BOT_ISSUER``, else ``OKTA_ISSUER``)."""
-        return self.bot_issuer or self.issuer
-
-    @property
-    def discovery_url(self) -> str:
-        """Return the OpenID Connect discovery URL of the issuer."""
-        return f"{self.issuer}/.well-known/openid-configuration"
-
-
-def _read(environ: Mapping[str, str], name: str, problems: list[str]) -> tuple[str | None, FileValue | None]:
-    """Return (inline value, file value) for ``name``; note misuse in ``problems``."""
-    inline = environ.get(name)
-    file_path = environ.get(f"{name}_FILE")
-    if inline is not None and file_path is not None:
-        problems.append(f"{name} and {name}_FILE are both set — set only one of them")
-        return None, None
-    if file_path is not None:
-        fv = FileValue(file_path, name)
-        try:
-            fv.get()
-        except ConfigError as e:
-            problems.extend(e.problems)
-            return None, None
-        except (OSError, UnicodeDecodeError) as e:
-            problems.append(f"{name}_FILE={file_path}: cannot read: {e}")
-            return None, None
-        return None, fv
-    return inline, None
-
-
-def _validate_issuer(value: str, problems: list[str]) -> None:
-    parts = urlsplit(value)
-    example = "e.g. https://dev-123456.okta.com/oauth2/default"
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        problems.append(f"OKTA_ISSUER={value!r} is not an absolute http(s) URL — set it to your issuer, {example}")
-        return
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        problems.append(
-            f"OKTA_ISSUER={value!r} uses http:// for a non-loopback host — use https:// "
-            "(http:// is accepted only for 127.0.0.1, localhost and ::1, for local development)"
-        )
-    if parts.query or parts.fragment:
-        problems.append(f"OKTA_ISSUER={value!r} has a query or fragment — remove it, {example}")
-    if value.endswith("/"):
-        problems.append(f"OKTA_ISSUER={value!r} ends with '/' — remove the trailing slash (Okta issuers have none)")
-    if "/.well-known" in parts.path or "/v1/" in parts.path + "/":
-        problems.append(
-            f"OKTA_ISSUER={value!r} looks like an endpoint, not an issuer — use the issuer itself, {example}"
-        )
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _number(name: str, raw: str, problems: list[str], lo: float, hi: float, *, integer: bool) -> Any:
-    try:
-        value = int(raw) if integer else float(raw)
-    except ValueError:
-        problems.append(f"{name}={raw!r} is not a number — set it to a value between {lo:g} and {hi:g}")
-        return None
-    if not lo <= value <= hi:
-        problems.append(f"{name}={raw!r} is out of range — set it to a value between {lo:g} and {hi:g}")
-        return None
-    return value
+    def where(self, text: str, *, default: bool) -> str:
+        """Return how a problem names this value (never a secret's content)."""
+        if default:
+            return f"{self.spec.name}={text!r} (the default)"
+        if self.file is not None:
+            return (
+                f"{self.spec.file_name}={self.file.path}" if self.spec.secret else f"{self.spec.file_name} ({text!r})"
+            )
+        return self.spec.name if self.spec.secret else f"{self.spec.name}={text!r}"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> OktaSettings:
-    """Read every setting from ``environ``; raise :class:`ConfigError` listing all problems."""
+    """Read every setting from ``environ`` (default: the process's); raise :class:`ConfigError` listing all problems."""
     env = os.environ if environ is None else environ
-    problems: list[str] = []
-    values: dict[str, str] = {}
-    files: dict[str, FileValue] = {}
+    problems = [r.problem(var) for r in RETIRED for var in (r.name, r.name + FILE_SUFFIX) if var in env]
+    values: dict[str, Any] = {}
+    given: set[str] = set()  # settings with a non-empty value, valid or not
+    broken: set[str] = set()  # settings set in both forms, or whose file cannot be read (already reported)
     for spec in SETTINGS:
-        inline, fv = _read(env, spec.name, problems)
-        if fv is not None:
-            files[spec.name] = fv
-            values[spec.name] = fv.get()
-        elif inline is not None:
-            values[spec.name] = inline.strip()
-        if spec.required and not values.get(spec.name) and spec.name not in files:
-            if f"{spec.name}_FILE" not in env and spec.name not in env:
-                problems.append(f"{spec.name} is not set — {spec.description} (or set {spec.name}_FILE to a file)")
-        if spec.required and (spec.name in env or spec.name in files) and not values.get(spec.name):
-            problems.append(f"{spec.name} is empty — {spec.description}")
+        raw = _Raw(spec, env, problems)
+        if not raw.usable:
+            broken.add(spec.name)
+            continue
+        if raw.text:
+            given.add(spec.name)
+        elif spec.required:
+            problems.append(
+                f"{spec.name} is empty — {spec.doc}"
+                if raw.present
+                else f"{spec.name} is not set — {spec.doc} (or set {spec.file_name} to a file)"
+            )
+            continue
+        if spec.secret and not raw.text:
+            values[spec.field] = None  # no secret: nothing to parse
+            continue
+        text = raw.text or _expand(spec.default or "", env)
+        try:
+            value = spec.kind.parse(text)
+        except Invalid as e:
+            problems.extend(f"{raw.where(text, default=not raw.text)} {reason}" for reason in e.reasons)
+            continue
+        values[spec.field] = _secret(raw) if spec.secret else value
 
-    issuer = values.get("OKTA_ISSUER", "")
-    if issuer:
-        _validate_issuer(issuer, problems)
-
-    mapping_file = values.get("OKTA_ROLE_MAPPING_FILE") or default_mapping_file()
-    if not os.path.isfile(mapping_file):
-        problems.append(
-            f"OKTA_ROLE_MAPPING_FILE={mapping_file} does not exist — create it "
-            "(see config/role_mapping.yaml in okta_security) or point OKTA_ROLE_MAPPING_FILE at it"
-        )
-
-    has_key = bool(values.get("OKTA_CLIENT_PRIVATE_KEY"))
-    method = values.get("OKTA_TOKEN_AUTH_METHOD") or ("private_key_jwt" if has_key else "client_secret_basic")
-    if method not in TOKEN_AUTH_METHODS:
-        problems.append(
-            f"OKTA_TOKEN_AUTH_METHOD={method!r} is not supported — use one of {', '.join(TOKEN_AUTH_METHODS)}"
-        )
-    _check_client_credentials(method, values, env, files, problems)
-
-    groups_claim = values.get("OKTA_GROUPS_CLAIM") or "groups"
-    skew = _number(
-        "OKTA_CLOCK_SKEW_SECONDS", values.get("OKTA_CLOCK_SKEW_SECONDS") or "60", problems, 0, 300, integer=True
-    )
-    timeout = _number(
-        "OKTA_HTTP_TIMEOUT_SECONDS", values.get("OKTA_HTTP_TIMEOUT_SECONDS") or "10", problems, 0.1, 120, integer=False
-    )
-    extra_scopes = tuple((values.get("OKTA_EXTRA_SCOPES") or "").split())
-    jwks_refetch = _number(
-        "OKTA_JWKS_REFETCH_INTERVAL_SECONDS",
-        values.get("OKTA_JWKS_REFETCH_INTERVAL_SECONDS") or "30",
-        problems,
-        0,
-        3600,
-        integer=False,
-    )
-    post_logout = values.get("OKTA_POST_LOGOUT_REDIRECT_URI") or ""
-    if post_logout and (urlsplit(post_logout).scheme not in ("http", "https") or not urlsplit(post_logout).netloc):
-        problems.append(
-            f"OKTA_POST_LOGOUT_REDIRECT_URI={post_logout!r} is not an absolute URL — use e.g. "
-            "https://airflow.example.com/auth/login/ (and register it as a sign-out redirect URI in Okta)"
-        )
-    max_lifetime = _number(
-        "OKTA_SESSION_MAX_LIFETIME_MINUTES",
-        values.get("OKTA_SESSION_MAX_LIFETIME_MINUTES") or "720",
-        problems,
-        0,
-        525600,
-        integer=True,
-    )
-
-    bot_issuer = values.get("OKTA_BOT_ISSUER") or ""
-    if bot_issuer:
-        issuer_problems: list[str] = []
-        _validate_issuer(bot_issuer, issuer_problems)
-        problems.extend(p.replace("OKTA_ISSUER=", "OKTA_BOT_ISSUER=", 1) for p in issuer_problems)
-    bot_audience = values.get("OKTA_BOT_AUDIENCE", "api://default")
-    if not bot_audience:
-        problems.append(
-            "OKTA_BOT_AUDIENCE is empty — set it to the Audience of the Okta authorization server that "
-            "issues the bots' tokens (Security → API → Authorization Servers), e.g. api://default"
-        )
-    bot_scopes = tuple(values.get("OKTA_BOT_SCOPES", "airflow.api").split())
-    if not bot_scopes:
-        problems.append(
-            "OKTA_BOT_SCOPES is empty — name at least one custom scope bots' tokens must carry, e.g. airflow.api "
-            "(without one, any token for the audience would be accepted)"
-        )
-
-    groups = _groups_settings(values, files, problems)
-    audit_handler = values.get("OKTA_AUDIT_LOG_HANDLER") or "stdout"
-    if audit_handler.lower() not in ("stdout", "stderr", "logging") and not os.path.isabs(audit_handler):
-        problems.append(
-            f"OKTA_AUDIT_LOG_HANDLER={audit_handler!r} is not understood — use stdout, stderr, logging, "
-            "or the absolute path of a file to append JSON lines to"
-        )
-
+    if "OKTA_TOKEN_AUTH_METHOD" not in given and "OKTA_CLIENT_PRIVATE_KEY" in given:
+        values["token_auth_method"] = "private_key_jwt"  # the key says how the app authenticates
+    _check_client_credentials(values.get("token_auth_method"), given | broken, env, problems)
+    _check_api_credentials(values.get("groups_source"), given, problems)
     if problems:
-        raise ConfigError(problems, source="okta_security settings (environment variables OKTA_*)")
+        raise ConfigError(problems, source=SOURCE)
+    return OktaSettings(**values)
 
-    secret = _secret("OKTA_CLIENT_SECRET", values, files) or Secret(lambda: "")
-    return OktaSettings(
-        issuer=issuer,
-        client_id=values["OKTA_CLIENT_ID"],
-        client_secret=secret,
-        client_private_key=_secret("OKTA_CLIENT_PRIVATE_KEY", values, files),
-        client_key_id=values.get("OKTA_CLIENT_KEY_ID") or "",
-        role_mapping_file=mapping_file,
-        token_auth_method=method,
-        groups_claim=groups_claim,
-        extra_scopes=extra_scopes,
-        clock_skew_seconds=skew,
-        http_timeout_seconds=timeout,
-        jwks_refetch_interval_seconds=jwks_refetch,
-        post_logout_redirect_uri=post_logout,
-        session_max_lifetime_minutes=max_lifetime,
-        bot_issuer=bot_issuer,
-        bot_audience=bot_audience,
-        bot_scopes=bot_scopes,
-        **groups,
-        audit_log_handler=audit_handler,
-        event_hook_secret=_secret("OKTA_EVENT_HOOK_SECRET", values, files),
-    )
+
+def _secret(raw: _Raw) -> Secret:
+    """Return the secret; one from a file is re-read when the file changes."""
+    if raw.file is not None:
+        return Secret(raw.file.get)
+    text = raw.text
+    return Secret(lambda: text)
 
 
 def _check_client_credentials(
-    method: str, values: Mapping[str, str], env: Mapping[str, str], files: Mapping[str, FileValue], problems: list[str]
+    method: str | None, provided: set[str], env: Mapping[str, str], problems: list[str]
 ) -> None:
-    """Require the credential the chosen token endpoint authentication method needs."""
+    """Require the credential the token endpoint authentication method needs (``method`` None: itself invalid)."""
     if method == "private_key_jwt":
-        raw = values.get("OKTA_CLIENT_PRIVATE_KEY") or ""
-        if not raw:
+        if "OKTA_CLIENT_PRIVATE_KEY" not in provided:
             problems.append(
                 "OKTA_TOKEN_AUTH_METHOD=private_key_jwt needs OKTA_CLIENT_PRIVATE_KEY_FILE (or OKTA_CLIENT_PRIVATE_KEY): "
                 "the app's private RSA key, PEM or JWK"
             )
-            return
-        from okta_security.okta_api.auth import load_private_key
-
-        try:
-            load_private_key(raw)
-        except ValueError as e:
-            problems.append(f"OKTA_CLIENT_PRIVATE_KEY: {e} — give the PEM or JWK of the app's private RSA key")
-    elif not values.get("OKTA_CLIENT_SECRET"):
-        if "OKTA_CLIENT_SECRET" in env or "OKTA_CLIENT_SECRET_FILE" in env:
+    elif "OKTA_CLIENT_SECRET" in env or "OKTA_CLIENT_SECRET_FILE" in env:
+        if "OKTA_CLIENT_SECRET" not in provided:
             problems.append("OKTA_CLIENT_SECRET is empty — set the Okta app's client secret")
-        else:
-            problems.append(
-                "OKTA_CLIENT_SECRET is not set — set the Okta app's client secret (or OKTA_CLIENT_SECRET_FILE), "
-                "or use OKTA_TOKEN_AUTH_METHOD=private_key_jwt with OKTA_CLIENT_PRIVATE_KEY_FILE"
-            )
+    else:
+        problems.append(
+            "OKTA_CLIENT_SECRET is not set — set the Okta app's client secret (or OKTA_CLIENT_SECRET_FILE), "
+            "or use OKTA_TOKEN_AUTH_METHOD=private_key_jwt with OKTA_CLIENT_PRIVATE_KEY_FILE"
+        )
 
 
-def _secret(name: str, values: Mapping[str, str], files: Mapping[str, FileValue]) -> Secret | None:
-    """Return the secret ``name`` (inline or ``*_FILE``), or None when unset or empty."""
-    if name in files:
-        return Secret(files[name].get)
-    inline = values.get(name) or ""
-    return Secret(lambda: inline) if inline else None
-
-
-def _groups_settings(values: Mapping[str, str], files: Mapping[str, FileValue], problems: list[str]) -> dict[str, Any]:
-    """Validate the groups source, filter and Management API settings; return OktaSettings fields."""
-    from okta_security.okta_api.auth import load_private_key
-
-    source = values.get("OKTA_GROUPS_SOURCE") or "auto"
-    if source not in GROUPS_SOURCES:
-        problems.append(f"OKTA_GROUPS_SOURCE={source!r} is not one of {', '.join(GROUPS_SOURCES)} — see docs/groups.md")
-    try:
-        group_filter = GroupFilter.parse(values.get("OKTA_GROUPS_FILTER") or "")
-    except ValueError as e:
-        problems.append(f"OKTA_GROUPS_FILTER: {e} — fix the regex after 're:' or give a plain name prefix")
-        group_filter = GroupFilter()
-    token = _secret("OKTA_API_TOKEN", values, files)
-    client_id = values.get("OKTA_API_CLIENT_ID") or ""
-    key = _secret("OKTA_API_PRIVATE_KEY", values, files)
-    if token is not None and (client_id or key is not None):
+def _check_api_credentials(source: str | None, given: set[str], problems: list[str]) -> None:
+    """Require one complete way to call Okta's Management API when any is configured or needed."""
+    token, client_id, key = ("OKTA_API_TOKEN", "OKTA_API_CLIENT_ID", "OKTA_API_PRIVATE_KEY")
+    if token in given and {client_id, key} & given:
         problems.append(
             "OKTA_API_TOKEN and OKTA_API_CLIENT_ID/OKTA_API_PRIVATE_KEY are both set — choose one way to call "
             "Okta's API: the service app (recommended) or the API token"
         )
-    elif client_id and key is None:
+    elif client_id in given and key not in given:
         problems.append(
             "OKTA_API_CLIENT_ID is set but OKTA_API_PRIVATE_KEY is not — set OKTA_API_PRIVATE_KEY_FILE "
             "to the service app's private key (PEM or JWK)"
         )
-    elif key is not None and not client_id:
+    elif key in given and client_id not in given:
         problems.append(
             "OKTA_API_PRIVATE_KEY is set but OKTA_API_CLIENT_ID is not — set it to the service app's client ID"
         )
-    if key is not None:
-        key_file = files.get("OKTA_API_PRIVATE_KEY")
-        where = f"OKTA_API_PRIVATE_KEY_FILE={key_file.path}" if key_file else "OKTA_API_PRIVATE_KEY"
-        try:
-            load_private_key(key.get())
-        except ValueError as e:
-            problems.append(f"{where} cannot be used: {e} — give the service app's private RSA key as PEM or JWK")
-    if source == "api" and token is None and key is None:
+    if source == "api" and not {token, key} & given:
         problems.append(
             "OKTA_GROUPS_SOURCE=api needs Okta API credentials — set OKTA_API_CLIENT_ID and OKTA_API_PRIVATE_KEY_FILE "
             "(service app, recommended) or OKTA_API_TOKEN_FILE"
         )
-    numbers = {
-        "groups_api_connect_timeout_seconds": ("OKTA_API_CONNECT_TIMEOUT_SECONDS", 0.1, 60, False),
-        "groups_api_read_timeout_seconds": ("OKTA_API_READ_TIMEOUT_SECONDS", 0.1, 120, False),
-        "groups_api_max_retries": ("OKTA_API_MAX_RETRIES", 0, 10, True),
-        "groups_api_max_wait_seconds": ("OKTA_API_MAX_WAIT_SECONDS", 0, 300, False),
-    }
-    fields: dict[str, Any] = {}
-    for field_name, (name, lo, hi, integer) in numbers.items():
-        value = _number(name, values.get(name) or str(SPECS[name].default), problems, lo, hi, integer=integer)
-        if value is not None:
-            fields[field_name] = value
-    return {
-        "groups_source": source,
-        "groups_filter": group_filter,
-        "groups_api_token": token,
-        "groups_api_client_id": client_id,
-        "groups_api_private_key": key if client_id else None,
-        "groups_api_key_id": values.get("OKTA_API_KEY_ID") or "",
-        **fields,
-    }
+
+
+def airflow_home(environ: Mapping[str, str] | None = None) -> str:
+    """Return ``$AIRFLOW_HOME``, else Airflow's default ``~/airflow``."""
+    env = os.environ if environ is None else environ
+    return env.get("AIRFLOW_HOME") or os.path.expanduser(AIRFLOW_HOME_DEFAULT)
+
+
+def _expand(default: str, env: Mapping[str, str]) -> str:
+    """Return a declared default with ``$AIRFLOW_HOME`` resolved (the only variable a default may name)."""
+    prefix = "$AIRFLOW_HOME/"
+    return os.path.join(airflow_home(env), default[len(prefix) :]) if default.startswith(prefix) else default
+
+
+def env_value(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """Return one setting's text as the loader reads it: ``NAME``, the content of ``NAME_FILE``, else its default.
+
+    For tools that need a single setting without the full, validated set (the CLI); raise
+    :class:`ConfigError` when both forms are set or the file cannot be read.
+    """
+    spec = SPECS[name]
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    raw = _Raw(spec, env, problems)
+    if problems:
+        raise ConfigError(problems, source=SOURCE)
+    return raw.text or _expand(spec.default or "", env)
+
+
+def given_settings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Return the declared settings the environment sets (inline or as ``_FILE``), in declaration order."""
+    env = os.environ if environ is None else environ
+    return [s.name for s in SETTINGS if s.name in env or s.file_name in env]
+
+
+def describe_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return each setting as it will be used, secrets as "set" (never their value)."""
+    env = os.environ if environ is None else environ
+    out: dict[str, str] = {}
+    for spec in SETTINGS:
+        file_path, value = env.get(spec.file_name), env.get(spec.name)
+        if file_path is not None:
+            out[spec.name] = f"set (from {spec.file_name}={file_path})" if spec.secret else f"(from {file_path})"
+            if not spec.secret and os.path.isfile(file_path):
+                try:
+                    with open(file_path, encoding="utf-8") as f:
+                        out[spec.name] = f"{f.read().strip()} (from {spec.file_name})"
+                except OSError:
+                    pass
+        elif value is not None:
+            out[spec.name] = ("set" if value.strip() else "(empty)") if spec.secret else value
+        else:
+            out[spec.name] = "(not set)" if spec.required or not spec.default else f"{spec.default!r} (default)"
+    return out
+
+
+def check_webserver_config(config: Iterable[str]) -> None:
+    """Refuse settings assigned in ``webserver_config.py`` (Flask config keys): they are read from the environment."""
+    stray = [key for key in config if key in SPECS]
+    if stray:
+        raise ConfigError(
+            [
+                f"{key} is set in webserver_config.py, where it is not read — set it as an environment variable "
+                f"(or {SPECS[key].file_name}) and remove it from webserver_config.py"
+                for key in sorted(stray)
+            ],
+            source=SOURCE,
+        )

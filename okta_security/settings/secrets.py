@@ -1,13 +1,17 @@
-"""Secret values: read from a file (re-read when it changes) and never shown in repr, str or logs."""
+"""Secret values: read from a file (re-read when it changes), never shown in repr, str or logs; private keys."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
 
 from okta_security.errors import ConfigError
 
@@ -58,3 +62,23 @@ class Secret:
         return "Secret('**********')"
 
     __str__ = __repr__
+
+
+def load_private_key(text: str) -> RSAKey:
+    """Parse a private RSA key given as PEM or as a JWK (JSON); ValueError says what is wrong, never the key.
+
+    A JWK keeps its ``kid``, which then names the key in ``private_key_jwt`` assertions (RFC 7523);
+    a PEM key has none, and Okta picks the client's only registered key.
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("it is empty")
+    try:
+        key: RSAKey = RSAKey.import_key(json.loads(text)) if text.startswith("{") else RSAKey.import_key(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"it looks like a JWK but is not valid JSON (line {e.lineno}, column {e.colno})") from e
+    except (JoseError, ValueError, TypeError, KeyError) as e:
+        raise ValueError("it is neither a PEM-encoded RSA private key nor an RSA JWK") from e
+    if not key.is_private:
+        raise ValueError("it is a public key; the private key is needed (Okta keeps the public half)")
+    return key

@@ -1,195 +1,314 @@
-"""Every okta_security setting, documented once: name, default, meaning (README's table comes from here)."""
+"""Every okta_security setting, declared once: the fields of :class:`OktaSettings`.
+
+A field's name gives its variable: ``clock_skew_seconds`` is read from ``OKTA_CLOCK_SKEW_SECONDS``,
+or from the file ``OKTA_CLOCK_SKEW_SECONDS_FILE`` names (every setting has that form, for
+Kubernetes/Docker secrets). :func:`setting` gives the rest: its kind (type and bounds), its
+default as one would write it in the environment, whether it is a secret, and one line of
+documentation. The loader, the README table (``python -m okta_devstack.readme``), ``okta-airflow
+doctor`` and the defaults of pure functions (``OktaSettings.clock_skew_seconds``) all read these
+declarations; no default is written anywhere else.
+
+:data:`RETIRED` lists variables that are no longer read; one still set stops the start with
+a message naming what replaced it.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from okta_security.audit import DEFAULT_HANDLER
+from okta_security.settings.kinds import (
+    AbsoluteUrl,
+    AuditHandler,
+    Choice,
+    ExistingFile,
+    GroupFilterSpec,
+    Issuer,
+    Kind,
+    Number,
+    PrivateKey,
+    Text,
+    Words,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from okta_security.mapping.patterns import GroupFilter
+    from okta_security.settings.secrets import Secret
+
+PREFIX = "OKTA_"
+FILE_SUFFIX = "_FILE"
+_DECLARATION = "okta_security.setting"
+
+GroupsSource = Literal["auto", "claims", "api"]
+GROUPS_SOURCES: tuple[GroupsSource, ...] = ("auto", "claims", "api")
+TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+
 
 @dataclass(frozen=True)
-class SettingSpec:
-    """One documented setting: its variable name, default and meaning."""
-
-    name: str
+class _Declared:
+    kind: Kind
+    doc: str
     default: str | None
-    description: str
-    secret: bool = False
-    required: bool = False
+    secret: bool
 
 
-def default_mapping_file() -> str:
-    airflow_home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
-    return os.path.join(airflow_home, "okta_role_mapping.yaml")
+def setting(kind: Kind, doc: str, default: str | None = "", *, secret: bool = False) -> Any:
+    """Declare one setting as a field of :class:`OktaSettings`; ``default=None`` makes it required.
+
+    The field's own default is the parsed ``default`` (None for secrets), so ``OktaSettings(...)``
+    and ``OktaSettings.<field>`` give the same value the loader gives an unset variable. Kinds that
+    read files (the mapping file's default depends on ``$AIRFLOW_HOME``) get no field default.
+    """
+    declared = {_DECLARATION: _Declared(kind, doc, default, secret)}
+    if default is None or kind.reads_files:
+        return field(metadata=declared)
+    return field(default=None if secret else kind.parse(default), metadata=declared)
 
 
-# The single source of truth for the settings table in README.md (tests/unit/test_readme.py checks it).
-SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec(
-        "OKTA_ISSUER",
-        None,
+@dataclass(frozen=True, kw_only=True)
+class OktaSettings:
+    """Validated settings; build with :func:`okta_security.settings.loader.load_settings`."""
+
+    issuer: str = setting(
+        Issuer(),
         "Authorization server issuer, e.g. `https://dev-123456.okta.com/oauth2/default` (custom server) "
         "or `https://dev-123456.okta.com` (org server). `http://` only for loopback hosts.",
-        required=True,
-    ),
-    SettingSpec("OKTA_CLIENT_ID", None, "Client ID of the Okta OIDC web application.", required=True),
-    SettingSpec(
-        "OKTA_CLIENT_SECRET",
         None,
+    )
+    client_id: str = setting(Text(), "Client ID of the Okta OIDC web application.", None)
+    client_secret: Secret | None = setting(
+        Text(),
         "Client secret of the Okta OIDC web application. Required unless `OKTA_TOKEN_AUTH_METHOD=private_key_jwt`.",
         secret=True,
-    ),
-    SettingSpec(
-        "OKTA_ROLE_MAPPING_FILE",
-        "$AIRFLOW_HOME/okta_role_mapping.yaml",
+    )
+    role_mapping_file: str = setting(
+        ExistingFile("create it (see config/role_mapping.yaml in okta_security) or point OKTA_ROLE_MAPPING_FILE at it"),
         "YAML file mapping Okta groups to Airflow roles; re-read when it changes.",
-    ),
-    SettingSpec(
-        "OKTA_TOKEN_AUTH_METHOD",
+        "$AIRFLOW_HOME/okta_role_mapping.yaml",
+    )
+    token_auth_method: str = setting(
+        Choice(TOKEN_AUTH_METHODS),
+        "Token endpoint client authentication; `private_key_jwt` needs no shared secret (set "
+        "`OKTA_CLIENT_PRIVATE_KEY`). Default: `private_key_jwt` when a private key is set.",
         "client_secret_basic",
-        "Token endpoint client authentication: `client_secret_basic`, `client_secret_post` or `private_key_jwt` "
-        "(no shared secret; set `OKTA_CLIENT_PRIVATE_KEY`). Default: `private_key_jwt` when a private key is set.",
-    ),
-    SettingSpec(
-        "OKTA_CLIENT_PRIVATE_KEY",
-        "",
-        "Private RSA key (PEM or JWK) of the Okta app for `private_key_jwt`; its public half is registered in Okta.",
+    )
+    client_private_key: Secret | None = setting(
+        PrivateKey("the Okta app's"),
+        "Private RSA key of the Okta app for `private_key_jwt`; its public half is registered in Okta. "
+        "Given as a JWK, its `kid` names the key to Okta (needed once the app has several keys).",
         secret=True,
-    ),
-    SettingSpec(
-        "OKTA_CLIENT_KEY_ID",
-        "",
-        "Key ID (`kid`) of that key in Okta. Empty: the JWK's own `kid`, if any.",
-    ),
-    SettingSpec("OKTA_GROUPS_CLAIM", "groups", "Name of the claim that carries the user's Okta groups."),
-    SettingSpec(
-        "OKTA_EXTRA_SCOPES",
-        "",
-        "Space-separated scopes requested on top of `openid profile email` (and `groups` when offered).",
-    ),
-    SettingSpec(
-        "OKTA_CLOCK_SKEW_SECONDS", "60", "Leeway allowed on ID token and access token `exp`/`iat`, in seconds (0-300)."
-    ),
-    SettingSpec("OKTA_HTTP_TIMEOUT_SECONDS", "10", "Connect and read timeout for calls to Okta, in seconds."),
-    SettingSpec(
-        "OKTA_POST_LOGOUT_REDIRECT_URI",
-        "",
+    )
+    groups_claim: str = setting(Text(), "Name of the claim that carries the user's Okta groups.", "groups")
+    extra_scopes: tuple[str, ...] = setting(
+        Words(), "Scopes requested on top of `openid profile email` (and `groups` when offered)."
+    )
+    clock_skew_seconds: int = setting(
+        Number(0, 300, integer=True), "Leeway allowed on ID token and access token `exp`/`iat`, in seconds.", "60"
+    )
+    http_timeout_seconds: float = setting(
+        Number(0.1, 120),
+        "Connect and read timeout of every call to Okta (discovery, keys, token, userinfo, Management API), "
+        "in seconds.",
+        "10",
+    )
+    post_logout_redirect_uri: str = setting(
+        AbsoluteUrl("https://airflow.example.com/auth/login/ (and register it as a sign-out redirect URI in Okta)"),
         "Where Okta sends the browser after logout; register it as a sign-out redirect URI in Okta. "
         "Empty: Airflow's login page (`<base url>/auth/login/`).",
-    ),
-    SettingSpec(
-        "OKTA_SESSION_MAX_LIFETIME_MINUTES",
-        "720",
+    )
+    session_max_lifetime_minutes: int = setting(
+        Number(0, 525600, integer=True),
         "Hard limit on an Airflow session (and its API token) after login; then the user goes back "
         "through Okta and roles are re-synced. Applied unless `[fab] session_max_lifetime_minutes` is set. 0 = off.",
-    ),
-)
-# Bots (docs/bots.md): Okta client-credentials access tokens exchanged at POST /auth/token.
-SETTINGS += (
-    SettingSpec(
-        "OKTA_BOT_ISSUER",
-        "",
+        "720",
+    )
+
+    # Bots (docs/bots.md): Okta client-credentials access tokens exchanged at POST /auth/token.
+    bot_issuer: str = setting(
+        Issuer(),
         "Issuer of the access tokens bots present (an Okta custom authorization server). Empty: `OKTA_ISSUER`.",
-    ),
-    SettingSpec(
-        "OKTA_BOT_AUDIENCE",
-        "api://default",
+    )
+    bot_audience: str = setting(
+        Text(),
         "Required `aud` of bots' access tokens: the custom authorization server's Audience "
         "(`api://default` on Okta's `default` server; e.g. `api://airflow` on a dedicated one).",
-    ),
-    SettingSpec(
-        "OKTA_BOT_SCOPES",
+        "api://default",
+    )
+    bot_scopes: tuple[str, ...] = setting(
+        Words(),
+        "Scopes a bot's access token must all carry in `scp` (custom scopes defined in Okta).",
         "airflow.api",
-        "Space-separated scopes a bot's access token must all carry in `scp` (custom scopes defined in Okta).",
-    ),
-)
-# Groups (docs/groups.md): where groups come from, and Okta's Management API for the Groups API source.
-SETTINGS += (
-    SettingSpec(
-        "OKTA_GROUPS_SOURCE",
-        "auto",
+    )
+
+    # Groups (docs/groups.md): where groups come from, and Okta's Management API for the Groups API source.
+    groups_source: str = setting(
+        Choice(GROUPS_SOURCES, "docs/groups.md"),
         "Where a user's groups come from: `auto` (the ID token's groups claim, else userinfo; Okta's Groups API "
         "only when those carry no groups and API credentials are set), `claims` (never the API) or `api` "
         "(always the Groups API — for users in more than 100 groups).",
-    ),
-    SettingSpec(
-        "OKTA_GROUPS_FILTER",
-        "",
+        "auto",
+    )
+    groups_filter: GroupFilter = setting(
+        GroupFilterSpec(),
         "Only groups passing this filter count, from any source: a name prefix such as `airflow-`, or "
         "`re:<regex>` matched against the whole name. Empty: every group.",
-    ),
-    SettingSpec(
-        "OKTA_API_TOKEN",
-        None,
+    )
+    api_token: Secret | None = setting(
+        Text(),
         "Okta API token for the Groups API, sent as `Authorization: SSWS …`. Set this or the service app "
         "(`OKTA_API_CLIENT_ID` + `OKTA_API_PRIVATE_KEY`), not both.",
         secret=True,
-    ),
-    SettingSpec(
-        "OKTA_API_CLIENT_ID",
-        "",
+    )
+    api_client_id: str = setting(
+        Text(),
         "Client ID of an Okta API Services app for the Groups API (recommended over an API token): client "
         "credentials with `private_key_jwt` at `https://<org>/oauth2/v1/token`, scopes `okta.users.read okta.groups.read`.",
-    ),
-    SettingSpec(
-        "OKTA_API_PRIVATE_KEY",
-        None,
-        "The service app's private RSA key, PEM or JWK (its public half is registered in Okta).",
+    )
+    api_private_key: Secret | None = setting(
+        PrivateKey("the service app's"),
+        "The service app's private RSA key (its public half is registered in Okta); as a JWK, its `kid` names it.",
         secret=True,
-    ),
-    SettingSpec(
-        "OKTA_API_KEY_ID",
-        "",
-        "Key ID (`kid`) of the service app's public key in Okta. Empty: the JWK's own `kid`, if any.",
-    ),
-    SettingSpec("OKTA_API_CONNECT_TIMEOUT_SECONDS", "5", "Connect timeout of each Groups API call, in seconds."),
-    SettingSpec("OKTA_API_READ_TIMEOUT_SECONDS", "10", "Read timeout of each Groups API call, in seconds."),
-    SettingSpec(
-        "OKTA_API_MAX_RETRIES", "2", "Retries of a Groups API call after HTTP 429, a 5xx or a connection error (0-10)."
-    ),
-    SettingSpec(
-        "OKTA_API_MAX_WAIT_SECONDS",
+    )
+    api_max_wait_seconds: float = setting(
+        Number(0, 300),
+        "Longest one login waits, in total, on Okta's API: for its rate limit to reset (`X-Rate-Limit-Reset`) or "
+        'between retries after a 5xx or a connection error; past it the login is refused with "Okta is not '
+        'answering" and roles stay as they were.',
         "10",
-        "Longest one login waits, in total, for Okta's rate limit to reset (`X-Rate-Limit-Reset`) or between "
-        'retries; past it the login is refused with "Okta is not answering" and roles stay as they were.',
-    ),
-)
-# ID token validation (docs/oidc_conformance.md): how often Okta's signing keys may be re-fetched.
-SETTINGS += (
-    SettingSpec(
-        "OKTA_JWKS_REFETCH_INTERVAL_SECONDS",
+    )
+
+    # ID token validation (docs/oidc_conformance.md): how often Okta's signing keys may be re-fetched.
+    jwks_refetch_interval_seconds: float = setting(
+        Number(0, 3600),
+        "Least time between two re-fetches of Okta's signing keys (JWKS) caused by a token signed with an "
+        "unknown `kid` (key rotation); bounds the calls to Okta that forged tokens can trigger.",
         "30",
-        "Least time between two re-fetches of Okta's signing keys (JWKS) caused by an ID token signed with an "
-        "unknown `kid` (key rotation); bounds the calls to Okta that forged tokens can trigger (0-3600).",
-    ),
-)
-# Audit trail and Okta Event Hooks (docs/audit.md, docs/event_hooks.md).
-SETTINGS += (
-    SettingSpec(
-        "OKTA_AUDIT_LOG_HANDLER",
-        "stdout",
-        "Where audit events go as JSON lines (logger `okta_security.audit`): `stdout`, `stderr`, `logging` "
-        "(your logging configuration decides) or an absolute file path. They also go to Airflow's Audit Log.",
-    ),
-    SettingSpec(
-        "OKTA_EVENT_HOOK_SECRET",
-        "",
+    )
+    # Roles-as-code (docs/mapping-cookbook.md): when a login looks for new DAGs to expand globs to.
+    role_sync_check_seconds: float = setting(
+        Number(0, 86400),
+        "Least time between two looks at Airflow's DAG list from the login path (one `SELECT dag_id FROM dag`), "
+        "per webserver process; a changed list re-syncs the roles the mapping file declares.",
+        "60",
+    )
+    # Audit trail and Okta Event Hooks (docs/audit.md, docs/event_hooks.md).
+    audit_log_handler: str = setting(
+        AuditHandler(),
+        "Where audit events go as JSON lines (logger `okta_security.audit`): `logging` leaves it to your logging "
+        "configuration, a path is appended to. They also go to Airflow's Audit Log.",
+        DEFAULT_HANDLER,
+    )
+    event_hook_secret: Secret | None = setting(
+        Text(),
         "The exact `Authorization` header value Okta sends to `/auth/okta/events` (the event hook's "
         "authentication secret). Empty: the endpoint answers 404.",
         secret=True,
-    ),
+    )
+
+    @property
+    def groups_api_org_url(self) -> str:
+        """Return the Okta org URL (scheme and host of ``OKTA_ISSUER``) that serves the Management API."""
+        parts = urlsplit(self.issuer)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def groups_api_configured(self) -> bool:
+        """Return whether credentials for Okta's Management API are set."""
+        return self.api_token is not None or self.api_private_key is not None
+
+    @property
+    def access_token_issuer(self) -> str:
+        """Return the issuer bots' access tokens must name (``OKTA_BOT_ISSUER``, else ``OKTA_ISSUER``)."""
+        return self.bot_issuer or self.issuer
+
+    @property
+    def discovery_url(self) -> str:
+        """Return the OpenID Connect discovery URL of the issuer."""
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One declared setting, as the loader, the README and the doctor see it."""
+
+    name: str  # the environment variable, e.g. OKTA_CLOCK_SKEW_SECONDS
+    field: str  # the OktaSettings attribute, e.g. clock_skew_seconds
+    kind: Kind
+    doc: str
+    default: str | None  # as written in the environment; None: required
+    secret: bool = False
+
+    @property
+    def required(self) -> bool:
+        """Return whether the setting has no default."""
+        return self.default is None
+
+    @property
+    def file_name(self) -> str:
+        """Return the variable naming a file that holds the value (``OKTA_X_FILE``)."""
+        return self.name + FILE_SUFFIX
+
+
+SETTINGS: tuple[SettingSpec, ...] = tuple(
+    SettingSpec(PREFIX + f.name.upper(), f.name, d.kind, d.doc, d.default, d.secret)
+    for f in fields(OktaSettings)
+    for d in [f.metadata[_DECLARATION]]
 )
 SPECS: Mapping[str, SettingSpec] = {s.name: s for s in SETTINGS}
 
 
+@dataclass(frozen=True)
+class Retired:
+    """A variable that is no longer read: what does its job now, and what to do."""
+
+    name: str
+    replacement: str
+    why: str
+    fix: str = "remove {given} and set {replacement} if its default does not suit"
+
+    def problem(self, given: str) -> str:
+        """Return the start-up problem for a deployment that still sets it (``given``: NAME or NAME_FILE)."""
+        return f"{given} is no longer read: {self.why} — {self.fix.format(given=given, replacement=self.replacement)}"
+
+
+_TIMEOUTS = "OKTA_HTTP_TIMEOUT_SECONDS is the connect and read timeout of every call to Okta"
+_KID = "the key id comes from the key itself"
+_KID_FIX = (
+    'give {replacement} as a JWK whose "kid" is that key id (a PEM key carries none; Okta then uses '
+    "the app's only key), and remove {given}"
+)
+RETIRED: tuple[Retired, ...] = (
+    Retired("OKTA_API_CONNECT_TIMEOUT_SECONDS", "OKTA_HTTP_TIMEOUT_SECONDS", _TIMEOUTS),
+    Retired("OKTA_API_READ_TIMEOUT_SECONDS", "OKTA_HTTP_TIMEOUT_SECONDS", _TIMEOUTS),
+    Retired(
+        "OKTA_API_MAX_RETRIES",
+        "OKTA_API_MAX_WAIT_SECONDS",
+        "retries of a Groups API call stop when OKTA_API_MAX_WAIT_SECONDS of waiting is spent",
+    ),
+    Retired("OKTA_CLIENT_KEY_ID", "OKTA_CLIENT_PRIVATE_KEY", _KID, _KID_FIX),
+    Retired("OKTA_API_KEY_ID", "OKTA_API_PRIVATE_KEY", _KID, _KID_FIX),
+)
+
+
 def settings_table() -> str:
     """Return the Markdown settings table README.md embeds (``python -m okta_devstack.readme`` writes it)."""
-    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    rows = ["| Variable | Default | Accepts | Meaning |", "|---|---|---|---|"]
     for s in SETTINGS:
         default = "(required)" if s.required else (f"`{s.default}`" if s.default else "(empty)")
-        secret = f" Secret: prefer `{s.name}_FILE`." if s.secret else ""
-        rows.append(f"| `{s.name}` | {default} | {s.description}{secret} |")
+        kind = "secret text" if s.secret and isinstance(s.kind, Text) else s.kind.describe()
+        secret = f" Secret: prefer `{s.file_name}`." if s.secret else ""
+        rows.append(f"| `{s.name}` | {default} | {kind} | {s.doc}{secret} |")
+    rows += [
+        "",
+        "No longer read — a deployment that still sets one of these (or its `_FILE`) does not start, "
+        "and the message says what to do:",
+        "",
+        "| Variable | Instead |",
+        "|---|---|",
+        *(f"| `{r.name}` | `{r.replacement}`: {r.why} |" for r in RETIRED),
+    ]
     return "\n".join(rows) + "\n"

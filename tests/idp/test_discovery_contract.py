@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import requests
 
 if TYPE_CHECKING:
     from tests.idp.okta_contract import ContractTarget
 
 
-def test_issuer_is_the_default_custom_authorization_server(target: ContractTarget, discovery: dict[str, Any]) -> None:
+def test_issuer_is_a_custom_authorization_server(target: ContractTarget, discovery: dict[str, Any]) -> None:
     assert discovery["issuer"] == target.issuer
-    assert target.issuer == f"{target.base_url}/oauth2/default"
+    assert target.issuer.startswith(f"{target.base_url}/oauth2/")
+    if not target.real_org:  # the local IdP serves Okta's "default" server
+        assert target.issuer == f"{target.base_url}/oauth2/default"
 
 
 def test_endpoints_live_under_the_issuer(target: ContractTarget, discovery: dict[str, Any]) -> None:
@@ -43,6 +46,8 @@ def test_advertises_what_the_relying_party_relies_on(discovery: dict[str, Any]) 
 
 
 def test_groups_scope_listed_only_when_defined(target: ContractTarget, discovery: dict[str, Any]) -> None:
+    if target.groups_scope_defined is None:
+        pytest.skip("OKTA_CONTRACT_GROUPS_SCOPE is not set: whether the server defines 'groups' is unknown")
     assert ("groups" in discovery["scopes_supported"]) is target.groups_scope_defined
 
 

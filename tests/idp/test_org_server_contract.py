@@ -17,6 +17,8 @@ from tests.idp.okta_contract import base_config, write_config
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+pytestmark = pytest.mark.local_idp  # its own IdP with a service app; a real org's would need write access
+
 SERVICE_APP = "0oaserviceapp0000001"
 MANY_GROUPS_USER = "00umanygroups0000005"
 

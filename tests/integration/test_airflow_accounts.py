@@ -15,7 +15,7 @@ from okta_security.adapter import db
 from okta_security.adapter.accounts import accounts_for_sub, apply_change, load_accounts
 from okta_security.adapter.event_hook_view import EventHookWorker
 from okta_security.lifecycle.event_hooks import classify
-from okta_security.lifecycle.user_sync import OktaView, plan_account
+from okta_security.lifecycle.user_sync import OktaSnapshot, plan_account
 from okta_security.mapping.store import MappingStore
 from okta_security.settings.loader import OktaSettings, Secret
 
@@ -105,7 +105,7 @@ def test_load_accounts_counts_unlinked_users_as_unmanaged(engine: sa.Engine):
 
 def test_deactivation_is_recorded_and_audited(engine: sa.Engine, events: list[audit.AuditRecord]):
     [account] = accounts_for_sub(engine, SUB)
-    change = plan_account(account, OktaView(statuses={SUB: "SUSPENDED"}, groups={}), worker_mapping())
+    change = plan_account(account, OktaSnapshot(statuses={SUB: "SUSPENDED"}, groups={}), worker_mapping())
     assert apply_change(engine, change, trigger="sync").outcome == "applied"
     assert state(engine) == (False, {"Op", "Viewer"}, "sync")
     [record] = events
@@ -117,7 +117,7 @@ def test_a_change_made_meanwhile_is_a_conflict_and_nothing_is_written(
 ):
     [account] = accounts_for_sub(engine, SUB)
     change = plan_account(
-        account, OktaView(statuses={SUB: "ACTIVE"}, groups={SUB: frozenset({"airflow-admins"})}), worker_mapping()
+        account, OktaSnapshot(statuses={SUB: "ACTIVE"}, groups={SUB: frozenset({"airflow-admins"})}), worker_mapping()
     )
     stale = replace(change, roles_before=("Viewer",))  # the plan saw other roles than the row has now
     assert apply_change(engine, stale, trigger="sync").outcome == "conflict"
@@ -128,7 +128,7 @@ def test_a_change_made_meanwhile_is_a_conflict_and_nothing_is_written(
 def test_a_role_missing_in_airflow_is_reported_not_half_applied(engine: sa.Engine):
     [account] = accounts_for_sub(engine, SUB)
     change = plan_account(
-        account, OktaView(statuses={SUB: "ACTIVE"}, groups={SUB: frozenset({"airflow-ops"})}), worker_mapping()
+        account, OktaSnapshot(statuses={SUB: "ACTIVE"}, groups={SUB: frozenset({"airflow-ops"})}), worker_mapping()
     )
     result = apply_change(engine, replace(change, action="set_roles", roles_after=("Op", "Ghost")), trigger="sync")
     assert (result.outcome, result.detail) == ("missing_role", "roles not in Airflow: Ghost")

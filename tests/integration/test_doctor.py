@@ -266,14 +266,6 @@ def test_doctor_beside_a_running_api_server_sees_its_database(af: Stack):
     assert "will be created" not in checks["roles"]["detail"]  # the server has created them
 
 
-def test_builtin_roles_mirror_the_security_manager():
-    from okta_security.adapter.airflow_facts import BUILTIN_ROLES as FACTS_ROLES
-    from okta_security.doctor.checks import BUILTIN_ROLES as DOCTOR_ROLES
-    from okta_security.mapping.roles import BUILTIN_ROLES
-
-    assert FACTS_ROLES == DOCTOR_ROLES == frozenset(BUILTIN_ROLES)
-
-
 def test_private_key_jwt_is_probed_with_the_signed_assertion(home, tmp_path):
     from joserfc.jwk import RSAKey
 

@@ -1,4 +1,4 @@
-"""Groups from Okta's Groups API through real Airflow logins (issue #4), against the local IdP.
+"""Groups from Okta's Groups API through real Airflow logins, against the local IdP.
 
 One IdP whose tokens carry no groups (``groups_claim: false``), and two Airflow API servers
 (SQLite; nothing here is about concurrency), one per way of calling the Management API:
@@ -139,7 +139,7 @@ def groups_stack(tmp_path_factory) -> Iterator[GroupsStack]:
             "OKTA_GROUPS_FILTER": "airflow-",
             "OKTA_API_CLIENT_ID": SERVICE_APP,
             "OKTA_API_PRIVATE_KEY_FILE": str(key_file),
-            "OKTA_API_READ_TIMEOUT_SECONDS": "1.5",
+            "OKTA_HTTP_TIMEOUT_SECONDS": "1.5",
             "OKTA_API_MAX_WAIT_SECONDS": "5",
         },
     )
@@ -267,7 +267,7 @@ def test_a_rate_limit_longer_than_the_wait_budget_refuses_at_once(gs):
 
 def test_a_slow_okta_times_out_into_the_refusal_page(gs):
     okta_login(gs.service_app.base_url, *BOB)
-    gs.idp.set_faults(api_delay_ms=3000)  # OKTA_API_READ_TIMEOUT_SECONDS=1.5 on this server
+    gs.idp.set_faults(api_delay_ms=3000)  # OKTA_HTTP_TIMEOUT_SECONDS=1.5 on this server
     _, final = okta_login(gs.service_app.base_url, *BOB)
     assert final.status_code == 503
     assert user_roles(gs.service_app.db_url, BOB[0]) == {"Viewer"}

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 ERIN = ("erin.finance@example.com", "Finance-pass-1")
 FRANK = ("frank.hr@example.com", "Hr-pass-1")
-SYNC_CHECK_SECONDS = 1  # OKTA_ROLE_SYNC_CHECK_SECONDS in webserver_config.py: look at the DAG list often
+SYNC_CHECK_SECONDS = 1  # OKTA_ROLE_SYNC_CHECK_SECONDS: look at the DAG list often
 FAB_CACHE_TTL = 1  # [fab] cache_ttl: Airflow re-reads a user's permissions after this many seconds
 DAGS = ("finance_daily", "finance_monthly", "hr_payroll", "marketing_report")
 
@@ -150,12 +150,11 @@ def teams(request, tmp_path_factory) -> Iterator[TeamStack]:
             "OKTA_CLIENT_SECRET": CLIENT_SECRET,
             "OKTA_ROLE_MAPPING_FILE": str(mapping),
             "AIRFLOW__FAB__CACHE_TTL": str(FAB_CACHE_TTL),
+            "OKTA_ROLE_SYNC_CHECK_SECONDS": str(SYNC_CHECK_SECONDS),
         },
     )
     try:
         airflow.prepare()
-        config = airflow.home / "webserver_config.py"
-        config.write_text(config.read_text() + f"\nOKTA_ROLE_SYNC_CHECK_SECONDS = {SYNC_CHECK_SECONDS}\n")
         for dag_id in DAGS:
             (airflow.home / "dags" / f"{dag_id}.py").write_text(DAG_FILE.format(dag_id=dag_id))
         airflow.airflow("dags", "reserialize")

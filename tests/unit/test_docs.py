@@ -1,4 +1,5 @@
-"""The docs match the code: settings, reason codes, doctor checks, commands, Airflow options, links."""
+"""The docs match the code: settings, reason codes, doctor checks, commands, Airflow options, links,
+the recommended auth manager and the demo's sample users."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ import pytest
 import requests
 import yaml
 
+from okta_devstack.demo_files import demo_idp_data
 from okta_security import errors
-from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3
+from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3, FAB_AUTH_MANAGER, RECOMMENDED_AUTH_MANAGER
 from okta_security.cli import build_parser
-from okta_security.doctor.checks import DoctorContext, run_checks
+from okta_security.doctor.checks import run_checks
+from okta_security.doctor.report import DoctorContext
 from okta_security.settings.loader import SETTINGS
+from okta_security.settings.specs import RETIRED
+from tests.idp.okta_contract import CONTRACT_VARIABLES
 
 REPO = Path(__file__).resolve().parents[2]
 ALL_DOCS = sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]
@@ -61,7 +66,14 @@ def test_every_doc_exists_and_is_linked_from_the_readme():
 def test_every_okta_variable_mentioned_exists(doc):
     body = text(doc)
     shell_variables = set(re.findall(r"\$\{?(OKTA_[A-Z0-9_]+)", body))  # an example's own variables
-    known = SETTING_NAMES | {f"{n}_FILE" for n in SETTING_NAMES} | FLASK_CONFIG_KEYS | shell_variables
+    known = (
+        SETTING_NAMES
+        | {f"{n}_FILE" for n in SETTING_NAMES}
+        | FLASK_CONFIG_KEYS
+        | {r.name for r in RETIRED}  # named where the docs say what replaced them
+        | shell_variables
+        | set(CONTRACT_VARIABLES)  # the contract suite's, in docs/contract-tests.md
+    )
     unknown = set(re.findall(r"\bOKTA_[A-Z0-9_]*[A-Z0-9]\b", body)) - known
     assert not unknown, f"{doc.name} mentions settings that do not exist: {sorted(unknown)}"
 
@@ -175,3 +187,80 @@ def test_quickstart_redirect_uris_are_the_ones_the_doctor_prints():
     for layout in (AIRFLOW_3, AIRFLOW_2):
         assert f"https://airflow.example.com{layout.callback_path}" in body
         assert f"https://airflow.example.com{layout.login_path}" in body
+
+
+# -- the auth manager ------------------------------------------------------------------------------
+
+AUTH_MANAGER_NAMED = re.compile(
+    r"\w*AuthManager\b|\[core\] auth_manager|AIRFLOW__CORE__AUTH_MANAGER|^\s*auth_manager\s*[:=]", re.M
+)
+# Where a doc sets [core] auth_manager: env var, airflow.cfg / Helm values, or the doctor's output line.
+AUTH_MANAGER_SET = re.compile(
+    r"(?:AIRFLOW__CORE__AUTH_MANAGER=|^\s*auth_manager\s*[:=]\s*|\[core\] auth_manager: )`?([\w.]+)", re.M
+)
+AUTH_MANAGER_FILES = [*ALL_DOCS, REPO / "config" / "okta.env.example"]
+
+
+def test_the_recommended_auth_manager_is_the_doctors_and_exists():
+    """One constant: the doctor's fix line on Airflow 3, the public class path, a FAB auth manager."""
+    import importlib
+
+    from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
+
+    assert AIRFLOW_3.recommended_auth_manager == RECOMMENDED_AUTH_MANAGER
+    assert AIRFLOW_2.recommended_auth_manager == FAB_AUTH_MANAGER  # 2.11: FAB's own (its default)
+    module, _, name = RECOMMENDED_AUTH_MANAGER.rpartition(".")
+    assert issubclass(getattr(importlib.import_module(module), name), FabAuthManager)
+
+
+@pytest.mark.parametrize("doc", AUTH_MANAGER_FILES, ids=lambda p: p.name)
+def test_a_doc_that_names_an_auth_manager_names_the_recommended_one(doc):
+    body = text(doc)
+    if not AUTH_MANAGER_NAMED.search(body):
+        return
+    assert RECOMMENDED_AUTH_MANAGER in body, f"{doc.name} names an auth manager but not {RECOMMENDED_AUTH_MANAGER}"
+
+
+@pytest.mark.parametrize("doc", AUTH_MANAGER_FILES, ids=lambda p: p.name)
+def test_every_auth_manager_a_doc_sets_is_the_recommended_one(doc):
+    """Settings, Helm values and sample doctor output use it; plain FabAuthManager only in prose."""
+    wrong = [value for value in AUTH_MANAGER_SET.findall(text(doc)) if value != RECOMMENDED_AUTH_MANAGER]
+    assert not wrong, f"{doc.name} sets [core] auth_manager to {wrong}; use {RECOMMENDED_AUTH_MANAGER}"
+
+
+def test_the_auth_manager_checks_see_the_quickstarts_doctor_output():
+    """Guard the two tests above: they must find the places they are about."""
+    assert AUTH_MANAGER_SET.findall(text(REPO / "docs" / "quickstart.md")) == [RECOMMENDED_AUTH_MANAGER] * 2
+    assert AUTH_MANAGER_SET.findall(text(REPO / "docs" / "deployment.md")) == [RECOMMENDED_AUTH_MANAGER]
+    assert AUTH_MANAGER_SET.findall("    auth_manager: x.FabAuthManager\n") == ["x.FabAuthManager"]
+
+
+# -- the demo's sample users -----------------------------------------------------------------------
+
+# `login@example.com` / `password`, as the README and the docs show the sample users.
+SAMPLE_USER = re.compile(r"`([a-z0-9.]+@example\.com)`\s*/\s*`([^`]+)`")
+
+
+def idp_users() -> dict[str, dict]:
+    """Return the users of the IdP config the demo serves (and its banner lists), by login."""
+    data = demo_idp_data()  # config/idp_users.yaml plus examples/demo/idp_additions.yaml, as the banner reads it
+    return {u["login"]: u for u in data["users"]}
+
+
+def test_the_readme_lists_every_sample_user_the_demo_has():
+    readme = text(REPO / "README.md")
+    shown = dict(SAMPLE_USER.findall(readme))
+    users = idp_users()
+    assert set(shown) == set(users), f"README sample users {sorted(shown)} != config/idp_users.yaml {sorted(users)}"
+    for login, user in users.items():
+        if user.get("status", "ACTIVE") != "ACTIVE":
+            tail = readme.split(f"`{login}`", 1)[1][:200].lower()
+            assert user["status"].lower() in tail, f"README does not say that {login} is {user['status']}"
+
+
+@pytest.mark.parametrize("doc", ALL_DOCS, ids=lambda p: p.name)
+def test_every_sample_login_and_password_shown_works_in_the_demo(doc):
+    users = idp_users()
+    for login, password in SAMPLE_USER.findall(text(doc)):
+        assert login in users, f"{doc.name} shows sample user {login}, who is not in config/idp_users.yaml"
+        assert users[login]["password"] == password, f"{doc.name} shows the wrong password for {login}"

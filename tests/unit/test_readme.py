@@ -1,10 +1,10 @@
-"""README's settings table is generated from okta_security.settings.loader.SETTINGS; keep them equal."""
+"""README's settings table is generated from the declarations in okta_security.settings.specs; keep them equal."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from okta_security.settings.loader import settings_table
+from okta_security.settings.specs import settings_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -4,7 +4,7 @@ What is checked: the backend's contract with Airflow 2's ``check_authentication`
 means authenticated; anything else falls through to the next backend / a 401 with the last
 backend's headers), the per-request user without a session cookie, the refusal bodies and
 challenges, and one audit event per Okta token. The end-to-end check against a real Airflow 2.11
-webserver belongs to the Airflow 2.11 environment (issue #8).
+webserver belongs to the Airflow 2.11 environment.
 """
 
 from __future__ import annotations

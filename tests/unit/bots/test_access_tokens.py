@@ -19,6 +19,7 @@ from okta_security.bots.access_tokens import (
 )
 from okta_security.errors import AccessTokenRejected, OktaKeysUnavailable
 from okta_security.oidc.id_token import JwksCache
+from tests.unit.fake_clock import FakeClock
 
 ISSUER = "https://dev-1.okta.com/oauth2/aus1airflow"
 AUDIENCE = "api://airflow"
@@ -35,14 +36,6 @@ def key() -> RSAKey:
 @pytest.fixture(scope="module")
 def other_key() -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": "k2", "alg": "RS256", "use": "sig"})
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class Published:

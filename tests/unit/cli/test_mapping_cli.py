@@ -217,7 +217,7 @@ mappings:
 def test_explain_lists_matches_and_roles(tmp_path, capsys) -> None:
     """Show which rule matched which group, and the union of roles."""
     path = write(tmp_path, EXPLAIN)
-    code, out, _err = run(capsys, "explain", "--groups", "airflow-team-finance, marketing", path)
+    code, out, _err = run(capsys, "explain", "--no-db", "--groups", "airflow-team-finance, marketing", path)
     assert code == EXIT_OK
     assert "airflow-team-finance  <- line 6: 'airflow-team-*' (glob) grants User" in out
     assert "airflow-team-finance  <- line 7: 'airflow-team-finance' (exact) grants team-finance" in out
@@ -228,7 +228,7 @@ def test_explain_lists_matches_and_roles(tmp_path, capsys) -> None:
 
 def test_explain_refusal(tmp_path, capsys) -> None:
     """Say the login would be refused, with the refusal code."""
-    code, out, _err = run(capsys, "explain", "--groups", "marketing,Everyone", write(tmp_path, EXPLAIN))
+    code, out, _err = run(capsys, "explain", "--no-db", "--groups", "marketing,Everyone", write(tmp_path, EXPLAIN))
     assert code == EXIT_OK
     assert "Result: login REFUSED [no_mapped_role]" in out
 
@@ -236,14 +236,13 @@ def test_explain_refusal(tmp_path, capsys) -> None:
 def test_explain_default_role(tmp_path, capsys) -> None:
     """Say when the default role applies."""
     path = write(tmp_path, EXPLAIN.replace("default_role: null", "default_role: Viewer"))
-    code, out, _err = run(capsys, "explain", "--groups", "marketing", path)
+    code, out, _err = run(capsys, "explain", "--no-db", "--groups", "marketing", path)
     assert "Result: roles Viewer (default_role: no group matches a rule)" in out
 
 
 def test_explain_json(tmp_path, capsys) -> None:
     """Return the explanation as data."""
-    code, out, _err = run(
-        capsys, "explain", "--group", "a,b", "--groups", "airflow-admins", write(tmp_path, EXPLAIN), "--json"
+    code, out, _err = run(capsys, "explain", "--no-db", "--group", "a,b", "--groups", "airflow-admins", write(tmp_path, EXPLAIN), "--json"
     )
     data = json.loads(out)
     assert data["groups"] == ["airflow-admins", "a,b"]
@@ -257,18 +256,17 @@ def test_explain_json(tmp_path, capsys) -> None:
 def test_explain_applies_the_groups_filter(tmp_path, capsys, monkeypatch) -> None:
     """Drop groups the webserver's OKTA_GROUPS_FILTER would drop, and say so."""
     monkeypatch.setenv("OKTA_GROUPS_FILTER", "airflow-team-")
-    code, out, _err = run(capsys, "explain", "--groups", "airflow-admins,airflow-team-x", write(tmp_path, EXPLAIN))
+    code, out, _err = run(capsys, "explain", "--no-db", "--groups", "airflow-admins,airflow-team-x", write(tmp_path, EXPLAIN))
     assert "Ignored by the groups filter (prefix 'airflow-team-'): airflow-admins" in out
     assert "Result: roles User" in out
-    code, out, _err = run(
-        capsys, "explain", "--groups", "airflow-admins", "--groups-filter", "", write(tmp_path, EXPLAIN)
+    code, out, _err = run(capsys, "explain", "--no-db", "--groups", "airflow-admins", "--groups-filter", "", write(tmp_path, EXPLAIN)
     )
     assert "Result: roles Admin" in out
 
 
 def test_explain_bad_groups_filter_is_a_usage_error(tmp_path, capsys) -> None:
     """Reject an invalid filter regex with exit code 2."""
-    code, _out, err = run(capsys, "explain", "--groups", "a", "--groups-filter", "re:(", write(tmp_path, EXPLAIN))
+    code, _out, err = run(capsys, "explain", "--no-db", "--groups", "a", "--groups-filter", "re:(", write(tmp_path, EXPLAIN))
     assert code == EXIT_USAGE
     assert "--groups-filter" in err
 
@@ -276,10 +274,47 @@ def test_explain_bad_groups_filter_is_a_usage_error(tmp_path, capsys) -> None:
 def test_explain_invalid_file(tmp_path, capsys) -> None:
     """Exit 1 and list the problems on stderr."""
     path = write(tmp_path, INVALID)
-    code, _out, err = run(capsys, "explain", "--groups", "a", path)
+    code, out, err = run(capsys, "explain", "--no-db", "--groups", "a", path)
     assert code == EXIT_FAILURE
     assert "duplicate key 'airflow-ops'" in err
     assert "keep its last good version" in err
+    assert "Result:" not in out
+
+
+def test_explain_refuses_a_role_airflow_does_not_have(tmp_path, capsys, airflow_db) -> None:
+    """A file the webserver rejects (unknown role 'Viewr') is reported and explains nothing."""
+    path = write(tmp_path, "default_role: null\nmappings:\n  airflow-viewers: [Viewr]\n")
+    code, out, err = run(capsys, "explain", "--groups", "airflow-viewers", "--db-url", airflow_db, path)
+    assert code == EXIT_FAILURE
+    assert f"{path}:3: error: unknown role 'Viewr'" in err
+    assert "[invalid_mapping]" in err
+    assert "Result:" not in out
+    assert "Viewr" not in out
+
+
+def test_explain_says_whether_role_names_were_checked(tmp_path, capsys, airflow_db) -> None:
+    path = write(tmp_path, CLEAN)
+    code, out, _err = run(capsys, "explain", "--groups", "airflow-viewers", "--db-url", airflow_db, path)
+    assert code == EXIT_OK
+    assert "Result: roles Viewer" in out
+    assert "Role names checked against Airflow's database (6 roles, 2 DAGs; from --db-url)" in out
+    code, out, _err = run(capsys, "explain", "--groups", "airflow-viewers", "--no-db", path, "--json")
+    assert json.loads(out)["database"] == {
+        "checked": False,
+        "note": "role names NOT checked against Airflow's database (--no-db)",
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [CLEAN, WARNING, INVALID, TEAMS, TEAMS + "  airflow-x: [Nobody]\n", CLEAN + "  x: [Viewr]\n", "mappings: [\n"],
+)
+def test_explain_fails_exactly_when_check_mapping_finds_errors(tmp_path, capsys, airflow_db, text: str) -> None:
+    """One validation for both commands: explain exits 1 if and only if check-mapping does."""
+    path = write(tmp_path, text)
+    checked, _out, _err = run(capsys, "check-mapping", path, "--db-url", airflow_db)
+    explained, _out, _err = run(capsys, "explain", "--groups", "airflow-admins", path, "--db-url", airflow_db)
+    assert (explained == EXIT_FAILURE) is (checked == EXIT_FAILURE)
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,11 @@ import pytest
 
 from okta_security.adapter import user_sync_runner
 from okta_security.adapter.accounts import AppliedChange
-from okta_security.adapter.user_sync_runner import GuardTripped, SyncReport
+from okta_security.adapter.user_sync_runner import SyncReport
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
 from okta_security.cli.sync_users import EXIT_CHANGED, EXIT_GUARD, Progress, _run, print_plan, print_summary
-from okta_security.lifecycle.user_sync import AirflowAccount, OktaView, plan_sync
+from okta_security.errors import TooManyDeactivations
+from okta_security.lifecycle.user_sync import AirflowAccount, OktaSnapshot, plan_sync
 from okta_security.mapping.rules import parse_mapping
 
 MAPPING = parse_mapping("default_role: null\nmappings:\n  airflow-ops: [Op]\n  airflow-viewers: [Viewer]\n", source="m")
@@ -25,17 +26,17 @@ ACCOUNTS = [
 ]
 
 
-def report(*, okta: OktaView, dry_run: bool = False, outcome: str = "applied") -> SyncReport:
+def report(*, okta: OktaSnapshot, dry_run: bool = False, outcome: str = "applied") -> SyncReport:
     plan = plan_sync(ACCOUNTS, okta, MAPPING, unmanaged=1)
     results = [] if dry_run else [AppliedChange(c, outcome) for c in plan.changes]  # type: ignore[arg-type]
     return SyncReport(plan=plan, dry_run=dry_run, okta_calls=7, seconds=0.5, results=results)
 
 
-IN_SYNC = OktaView(
+IN_SYNC = OktaSnapshot(
     statuses={s: "ACTIVE" for s in ("00u1", "00u2", "00u3")},
     groups={s: frozenset({"airflow-ops"}) for s in ("00u1", "00u2", "00u3")},
 )
-CHANGED = OktaView(
+CHANGED = OktaSnapshot(
     statuses={"00u1": "ACTIVE", "00u2": "SUSPENDED", "00u3": "ACTIVE"},
     groups={"00u1": frozenset({"airflow-ops"}), "00u3": frozenset({"airflow-viewers"})},
 )
@@ -75,7 +76,7 @@ def fake_runner(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         (report(okta=CHANGED, dry_run=True), EXIT_CHANGED),
         (report(okta=CHANGED, outcome="failed"), EXIT_FAILURE),
         (report(okta=CHANGED, outcome="conflict"), EXIT_CHANGED),
-        (GuardTripped("too many"), EXIT_GUARD),
+        (TooManyDeactivations("too many"), EXIT_GUARD),
     ],
 )
 def test_exit_codes(fake_runner: dict[str, Any], result: Any, code: int, capsys: pytest.CaptureFixture[str]):

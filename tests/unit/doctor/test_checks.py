@@ -16,17 +16,10 @@ import responses
 from joserfc.jwk import ECKey, RSAKey
 
 from okta_security.adapter.airflow_facts import AirflowFacts, WebserverConfigFacts
-from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3, FAB_AUTH_MANAGER
-from okta_security.doctor.checks import (
-    CheckResult,
-    DoctorContext,
-    Status,
-    describe_settings,
-    exit_code,
-    render_text,
-    run_checks,
-)
+from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3, FAB_AUTH_MANAGER, RECOMMENDED_AUTH_MANAGER
+from okta_security.doctor.checks import describe_settings, exit_code, render_text, run_checks
 from okta_security.doctor.probes import PROBE_CODE, page_message
+from okta_security.doctor.report import CheckResult, DoctorContext, Status
 from okta_security.settings.loader import SETTINGS
 
 if TYPE_CHECKING:
@@ -623,7 +616,9 @@ def test_auth_manager_other_than_fab_fails_with_the_setting_to_use(env, okta):
         ),
     )["auth_manager"]
     assert result.status is Status.FAIL
-    assert f"AIRFLOW__CORE__AUTH_MANAGER={FAB_AUTH_MANAGER}" in result.fix
+    assert f"AIRFLOW__CORE__AUTH_MANAGER={RECOMMENDED_AUTH_MANAGER} " in result.fix
+    on_2_11 = doctor(env, facts(layout=AIRFLOW_2, auth_manager=am, auth_manager_is_fab=False))["auth_manager"]
+    assert f"AIRFLOW__CORE__AUTH_MANAGER={FAB_AUTH_MANAGER} " in on_2_11.fix
 
 
 def test_without_airflow_the_airflow_checks_fail_or_skip(env, okta):

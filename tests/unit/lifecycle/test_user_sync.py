@@ -6,7 +6,7 @@ import pytest
 
 from okta_security.lifecycle.user_sync import (
     AirflowAccount,
-    OktaView,
+    OktaSnapshot,
     deactivation_limit,
     plan_account,
     plan_sync,
@@ -27,8 +27,8 @@ def account(active: bool = True, roles: tuple[str, ...] = ("Op",), deactivated_b
     )
 
 
-def view(status: str | None = "ACTIVE", groups: tuple[str, ...] = ("airflow-ops",)) -> OktaView:
-    return OktaView(
+def view(status: str | None = "ACTIVE", groups: tuple[str, ...] = ("airflow-ops",)) -> OktaSnapshot:
+    return OktaSnapshot(
         statuses={} if status is None else {"00u7": status},
         groups={"00u7": frozenset(groups)},
     )
@@ -64,7 +64,7 @@ def view(status: str | None = "ACTIVE", groups: tuple[str, ...] = ("airflow-ops"
         (account(active=False, deactivated_by="sync"), view(groups=()), "unchanged", "no_mapped_role", ("Op",)),
     ],
 )
-def test_plan_account(acct: AirflowAccount, okta: OktaView, action: str, reason: str, after: tuple[str, ...]):
+def test_plan_account(acct: AirflowAccount, okta: OktaSnapshot, action: str, reason: str, after: tuple[str, ...]):
     change = plan_account(acct, okta, MAPPING)
     assert (change.action, change.reason, change.roles_after) == (action, reason, after)
     assert change.roles_before == tuple(sorted(acct.roles))
@@ -81,7 +81,7 @@ def test_plan_sync_orders_and_counts():
         AirflowAccount(2, "zed", "00u2", True, frozenset({"Op"})),
         AirflowAccount(1, "amy", "00u1", True, frozenset({"Op"})),
     ]
-    okta = OktaView(statuses={"00u1": "ACTIVE"}, groups={"00u1": frozenset({"airflow-ops"})})
+    okta = OktaSnapshot(statuses={"00u1": "ACTIVE"}, groups={"00u1": frozenset({"airflow-ops"})})
     plan = plan_sync(accounts, okta, MAPPING, unmanaged=3)
     assert [e.username for e in plan.entries] == ["amy", "zed"]
     assert plan.counts == {"unchanged": 1, "deactivate": 1}

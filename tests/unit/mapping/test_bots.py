@@ -10,6 +10,7 @@ from okta_security.errors import MappingError, UnmappedClient
 from okta_security.mapping.bots import EMPTY_CLIENTS, BotGrant, ClientMap, ClientRule, parse_clients
 from okta_security.mapping.rules import parse_mapping
 from okta_security.mapping.store import MappingStore
+from okta_security.mapping.yaml_lines import Problems
 
 KNOWN = ("Admin", "Op", "User", "Viewer", "Public")
 
@@ -197,16 +198,13 @@ def test_a_bad_clients_edit_keeps_the_last_good_mapping(tmp_path):
     assert "unknown role 'Admn'" in str(store.last_error)
 
 
-def test_parse_clients_reports_through_the_callback():
-    reported: list[tuple[int, str, str]] = []
+def test_parse_clients_leaves_unknown_roles_to_check_role():
+    problems = Problems("m")
     clients = parse_clients(
-        {"ok-bot": ["Viewer"], "bad-bot": ["Nope"]},
-        7,
-        report=lambda line, what, fix: reported.append((line, what, fix)),
-        check_role=lambda role, line: role == "Viewer",
+        {"ok-bot": ["Viewer"], "bad-bot": ["Nope"]}, 7, problems, lambda role, line: role == "Viewer"
     )
     assert list(clients.rules) == ["ok-bot"]
-    assert reported == []  # check_role reports unknown roles itself; parse_clients just drops the entry
+    assert not problems  # check_role reports unknown roles itself; parse_clients just drops the entry
     assert isinstance(clients, ClientMap)
 
 

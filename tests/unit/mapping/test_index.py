@@ -20,11 +20,12 @@ from okta_security.mapping.index import (
     regex_required_literal,
     trie_regex,
 )
-from okta_security.mapping.rules import Rule, rule_kind
+from okta_security.mapping.patterns import pattern_kind
+from okta_security.mapping.rules import Rule
 
 
 def rule(pattern: str, line: int = 1, roles: tuple[str, ...] = ("User",)) -> Rule:
-    return Rule(pattern, rule_kind(pattern), roles, line)
+    return Rule(pattern, pattern_kind(pattern), roles, line)
 
 
 @pytest.mark.parametrize(

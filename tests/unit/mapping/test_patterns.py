@@ -9,8 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from okta_security.mapping.patterns import Unsupported, glob_nfa, includes, pattern_nfa, regex_nfa, shortest_match
-from okta_security.mapping.rules import rule_kind
+from okta_security.mapping.patterns import (
+    GroupFilter,
+    Unsupported,
+    compile_pattern,
+    glob_nfa,
+    includes,
+    pattern_kind,
+    pattern_nfa,
+    regex_nfa,
+    regex_source,
+    shortest_match,
+)
 
 _alphabet = st.text(st.sampled_from(list("ab-x\n]")), max_size=7)
 
@@ -80,7 +90,7 @@ def test_unmodelled_features_are_unsupported(expression: str) -> None:
 )
 def test_includes(outer: str, inner: str, expected: bool) -> None:
     """Decide language inclusion exactly."""
-    assert includes(pattern_nfa(outer, rule_kind(outer)), pattern_nfa(inner, rule_kind(inner))) is expected
+    assert includes(pattern_nfa(outer, pattern_kind(outer)), pattern_nfa(inner, pattern_kind(inner))) is expected
 
 
 def test_includes_gives_up_instead_of_running_forever() -> None:
@@ -112,3 +122,68 @@ def test_shortest_match_honours_min_length_and_preference() -> None:
     nfa = glob_nfa("t-*")
     assert shortest_match(nfa, min_length=4) == "t-aa"
     assert shortest_match(nfa, min_length=3, prefer="Z") == "t-Z"
+
+
+# --------------------------------------------------------------------------- the re:/glob convention
+
+
+@pytest.mark.parametrize(
+    ("pattern", "kind", "matches", "misses"),
+    [
+        ("airflow-admins", "exact", "airflow-admins", "airflow-admins2"),
+        ("airflow-team-*", "glob", "airflow-team-data", "airflow-teams"),
+        ("data_?", "glob", "data_1", "data_12"),
+        ("[ab]-ops", "glob", "a-ops", "c-ops"),
+        ("re:data-(eng|ops)", "regex", "data-ops", "data-ops-2"),  # fullmatch: the whole name
+        ("re:a*", "regex", "aaa", "b"),  # after re: a star is a regex star, not a glob
+    ],
+)
+def test_one_convention_for_every_pattern(pattern: str, kind: str, matches: str, misses: str) -> None:
+    """re: is a regex matched in full, *?[ make a case-sensitive glob, anything else is exact."""
+    assert pattern_kind(pattern) == kind
+    compiled = compile_pattern(pattern)
+    if kind == "exact":
+        assert compiled is None
+    else:
+        assert compiled is not None
+        assert compiled.fullmatch(matches)
+        assert not compiled.fullmatch(misses)
+        assert not compiled.fullmatch(matches.upper())
+
+
+def test_regex_source_strips_only_the_prefix() -> None:
+    assert regex_source("re:^a$") == "^a$"
+    assert regex_source("re:") == ""
+    assert regex_source("a.*") == "a.*"
+
+
+GROUPS = ("Everyone", "airflow-admins", "airflow-team-data", "data-eng", "data-engineering", "airflow-admins")
+
+
+@pytest.mark.parametrize(
+    ("spec", "kept"),
+    [
+        ("", ("Everyone", "airflow-admins", "airflow-team-data", "data-eng", "data-engineering")),
+        ("airflow-", ("airflow-admins", "airflow-team-data")),
+        ("  airflow-team-  ", ("airflow-team-data",)),
+        ("airflow-*", ()),  # a prefix: its characters are literal
+        ("re:data-(eng|ops)", ("data-eng",)),  # the whole name must match
+        ("re:airflow-.*|Everyone", ("Everyone", "airflow-admins", "airflow-team-data")),
+        ("nothing-matches", ()),
+    ],
+)
+def test_group_filter_keeps_matching_groups_in_order_without_duplicates(spec: str, kept: tuple[str, ...]) -> None:
+    assert GroupFilter.parse(spec).apply(GROUPS) == kept
+
+
+@pytest.mark.parametrize(("spec", "problem"), [("re:", "empty"), ("re:airflow-(", "invalid regular expression")])
+def test_bad_group_filters_say_what_is_wrong(spec: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        GroupFilter.parse(spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "text"), [("", "all groups"), ("airflow-", "prefix 'airflow-'"), ("re:a.*", "regex 'a.*'")]
+)
+def test_group_filter_describes_itself(spec: str, text: str) -> None:
+    assert GroupFilter.parse(spec).describe() == text

@@ -13,6 +13,7 @@ import pytest
 from okta_security.errors import MappingError
 from okta_security.mapping.rules import RoleMapping, Rule, parse_mapping
 from okta_security.mapping.store import MappingStore, load_mapping
+from tests.unit.fake_clock import FakeClock
 
 KNOWN = frozenset({"Admin", "Op", "User", "Viewer"})
 SOURCE = "role_mapping.yaml"
@@ -476,20 +477,6 @@ def test_load_mapping_uses_the_path_as_source(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- MappingStore
-
-
-class FakeClock:
-    """A monotonic clock the test advances by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float = 1.0) -> None:
-        """Move time forward."""
-        self.now += seconds
 
 
 class Recorder:

@@ -8,6 +8,7 @@ from joserfc.jwk import OctKey, RSAKey
 
 from okta_security.errors import TokenValidationError
 from okta_security.oidc.id_token import JwksCache, verify_id_token
+from tests.unit.fake_clock import FakeClock
 
 ISSUER = "https://dev-1.okta.com/oauth2/default"
 CLIENT = "0oaclient"
@@ -22,14 +23,6 @@ def key() -> RSAKey:
 @pytest.fixture(scope="module")
 def other_key() -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": "k2"})
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def jwks_of(*keys: RSAKey) -> dict:

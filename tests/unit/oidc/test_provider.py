@@ -39,3 +39,25 @@ def test_provider_uses_discovery_pkce_and_auth_method(tmp_path):
     assert remote["client_kwargs"]["code_challenge_method"] == "S256"
     assert remote["client_kwargs"]["token_endpoint_auth_method"] == "client_secret_post"
     assert remote["client_kwargs"]["scope"] == "openid profile email"
+
+
+def test_private_key_jwt_names_the_current_keys_own_kid():
+    import base64
+    import json
+    from types import SimpleNamespace
+
+    from joserfc.jwk import RSAKey
+
+    from okta_security.oidc.provider import KeyIdPrivateKeyJWT
+
+    def header(key: RSAKey) -> dict:
+        assertion = KeyIdPrivateKeyJWT(alg="RS256").sign(
+            SimpleNamespace(client_id="cid", client_secret=key), "https://t"
+        )
+        head = assertion.split(".")[0]
+        return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+
+    first, rotated = (RSAKey.generate_key(2048, parameters={"kid": kid}) for kid in ("k1", "k2"))
+    assert header(first)["kid"] == "k1"
+    assert header(rotated)["kid"] == "k2"  # the same plug-in follows a rotated key file
+    assert "kid" not in header(RSAKey.import_key(first.as_pem(private=True)))  # PEM: Okta uses the only key

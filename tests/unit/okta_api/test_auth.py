@@ -17,11 +17,11 @@ from okta_security.okta_api.auth import (
     ServiceAppAuth,
     SswsAuth,
     build_authorizer,
-    load_private_key,
     token_endpoint,
 )
 from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp, WaitBudget
 from okta_security.settings.loader import load_settings
+from tests.unit.fake_clock import FakeClock
 
 ORG = "https://dev-123456.okta.com"
 TOKEN_URL = f"{ORG}/oauth2/v1/token"
@@ -34,50 +34,12 @@ def key() -> RSAKey:
     return RSAKey.generate_key(2048, parameters={"kid": "svc-key-1"})
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 5000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def http() -> OktaHttp:
     return OktaHttp(HttpPolicy(max_retries=0), sleep=lambda s: None)
 
 
 def budget() -> WaitBudget:
     return WaitBudget(10)
-
-
-# -- keys ----------------------------------------------------------------------------------
-
-
-def test_private_key_loads_from_pem_and_jwk(key):
-    pem = key.as_pem(private=True).decode()
-    assert load_private_key(pem + "\n").is_private
-    jwk = load_private_key(json.dumps(key.as_dict(private=True)))
-    assert jwk.kid == "svc-key-1"
-
-
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
-        ("", "empty"),
-        ("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----", "neither a PEM"),
-        ('{"kty": "RSA", "n": ', "not valid JSON"),
-        ('{"kty": "oct", "k": "c2VjcmV0"}', "neither a PEM"),
-    ],
-)
-def test_bad_private_keys_are_described_without_their_content(text, problem):
-    with pytest.raises(ValueError, match=problem) as err:
-        load_private_key(text)
-    assert not text or text not in str(err.value)
-
-
-def test_a_public_key_is_refused(key):
-    with pytest.raises(ValueError, match="public key"):
-        load_private_key(json.dumps(key.as_dict(private=False)))
 
 
 # -- SSWS -----------------------------------------------------------------------------------
@@ -112,7 +74,7 @@ def token_request_checker(key: RSAKey, seen: list[dict], *, expires_in: int = 36
     return callback
 
 
-def service_auth(key: RSAKey, clock: Clock, **kwargs) -> ServiceAppAuth:
+def service_auth(key: RSAKey, clock: FakeClock, **kwargs) -> ServiceAppAuth:
     private = kwargs.pop("private", key.as_pem(private=True).decode())
     return ServiceAppAuth(ORG, CLIENT_ID, lambda: private, clock=clock, **kwargs)
 
@@ -121,7 +83,7 @@ def service_auth(key: RSAKey, clock: Clock, **kwargs) -> ServiceAppAuth:
 def test_service_app_sends_a_private_key_jwt_client_credentials_request(key):
     seen: list[dict] = []
     responses.add_callback(responses.POST, TOKEN_URL, callback=token_request_checker(key, seen))
-    auth = service_auth(key, Clock(), key_id="svc-key-1")
+    auth = service_auth(key, FakeClock(5000.0), private=json.dumps(key.as_dict(private=True)))  # a JWK names its kid
     assert auth.authorization(http(), budget()) == "Bearer at-1"
     [sent] = seen
     assert sent["form"]["grant_type"] == "client_credentials"
@@ -142,7 +104,7 @@ def test_service_app_sends_a_private_key_jwt_client_credentials_request(key):
 def test_service_app_token_is_cached_until_shortly_before_it_expires(key):
     seen: list[dict] = []
     responses.add_callback(responses.POST, TOKEN_URL, callback=token_request_checker(key, seen))
-    clock = Clock()
+    clock = FakeClock(5000.0)
     auth = service_auth(key, clock)
     assert auth.authorization(http(), budget()) == "Bearer at-1"
     clock.t += 3600 - 61
@@ -157,7 +119,7 @@ def test_service_app_token_is_cached_until_shortly_before_it_expires(key):
 def test_a_short_lived_token_is_renewed_at_half_its_life(key):
     seen: list[dict] = []
     responses.add_callback(responses.POST, TOKEN_URL, callback=token_request_checker(key, seen, expires_in=60))
-    clock = Clock()
+    clock = FakeClock(5000.0)
     auth = service_auth(key, clock)
     auth.authorization(http(), budget())
     clock.t += 29
@@ -169,11 +131,11 @@ def test_a_short_lived_token_is_renewed_at_half_its_life(key):
 
 
 @responses.activate
-def test_the_jwk_kid_is_used_when_no_key_id_is_set(key):
+def test_a_pem_key_is_sent_without_a_kid(key):
     seen: list[dict] = []
     responses.add_callback(responses.POST, TOKEN_URL, callback=token_request_checker(key, seen))
-    service_auth(key, Clock(), private=json.dumps(key.as_dict(private=True))).authorization(http(), budget())
-    assert seen[0]["header"]["kid"] == "svc-key-1"
+    service_auth(key, FakeClock(5000.0)).authorization(http(), budget())
+    assert "kid" not in seen[0]["header"]  # Okta then checks the assertion against the app's only key
 
 
 @responses.activate
@@ -186,7 +148,7 @@ def test_invalid_client_is_rejected_with_a_hint_and_no_key_material(key, caplog)
     )
     pem = key.as_pem(private=True).decode()
     with caplog.at_level(logging.DEBUG), pytest.raises(OktaApiRejected) as err:
-        service_auth(key, Clock(), private=pem).authorization(http(), budget())
+        service_auth(key, FakeClock(5000.0), private=pem).authorization(http(), budget())
     text = str(err.value)
     assert "invalid_client: The client_assertion signature is invalid." in text
     assert "OKTA_API_CLIENT_ID" in text
@@ -201,11 +163,11 @@ def test_a_dpop_bound_token_is_refused_with_a_hint(key):
     seen: list[dict] = []
     responses.add_callback(responses.POST, TOKEN_URL, callback=token_request_checker(key, seen, token_type="DPoP"))
     with pytest.raises(OktaApiRejected, match="turn off DPoP"):
-        service_auth(key, Clock()).authorization(http(), budget())
+        service_auth(key, FakeClock(5000.0)).authorization(http(), budget())
 
 
 def test_an_unusable_key_file_is_a_rejection_not_a_crash(key):
-    auth = service_auth(key, Clock(), private="garbage")
+    auth = service_auth(key, FakeClock(5000.0), private="garbage")
     with pytest.raises(OktaApiRejected, match="OKTA_API_PRIVATE_KEY cannot be used"):
         auth.authorization(http(), budget())
 
@@ -218,7 +180,7 @@ def test_a_refused_access_token_is_replaced_once(key):
     invalid = {"errorCode": "E0000011", "errorSummary": "Invalid token provided"}
     responses.get(groups, status=401, json=invalid)
     responses.get(groups, json=[{"id": "00g1", "profile": {"name": "airflow-admins"}}])
-    client = OktaApiClient(ORG, service_auth(key, Clock()), http())
+    client = OktaApiClient(ORG, service_auth(key, FakeClock(5000.0)), http())
     assert client.user_group_names(USER) == ("airflow-admins",)
     assert [c.request.headers["Authorization"] for c in responses.calls if c.request.method == "GET"] == [
         "Bearer at-1",
@@ -234,12 +196,12 @@ def test_a_second_401_is_final(key):
     for _ in range(3):
         responses.get(groups, status=401, json={"errorCode": "E0000011", "errorSummary": "Invalid token provided"})
     with pytest.raises(OktaApiRejected, match="E0000011"):
-        OktaApiClient(ORG, service_auth(key, Clock()), http()).user_group_names(USER)
+        OktaApiClient(ORG, service_auth(key, FakeClock(5000.0)), http()).user_group_names(USER)
     assert len(seen) == 2
 
 
 def test_repr_names_no_secret(key):
-    text = repr(service_auth(key, Clock()))
+    text = repr(service_auth(key, FakeClock(5000.0)))
     assert CLIENT_ID in text
     assert "BEGIN" not in text
 

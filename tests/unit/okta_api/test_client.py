@@ -13,6 +13,7 @@ from responses import matchers
 from okta_security.errors import OktaApiRejected, OktaApiUnavailable
 from okta_security.okta_api.auth import SswsAuth
 from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
+from tests.unit.fake_clock import FakeClock
 
 ORG = "https://dev-123456.okta.com"
 USER = "00uabcdefghijklmnopq"
@@ -21,25 +22,12 @@ TOKEN = "00SSWS-secret-token-value"
 NOW = 1_800_000_000.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = NOW
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
 
-def client(clock: Clock, **policy: float) -> OktaApiClient:
+def client(clock: FakeClock, **policy: float) -> OktaApiClient:
     settings = {"connect_timeout": 2.0, "read_timeout": 3.0, "max_retries": 2, "max_wait": 10.0, **policy}
     http = OktaHttp(HttpPolicy(**settings), sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
     return OktaApiClient(ORG, SswsAuth(lambda: TOKEN), http)

@@ -1,31 +1,13 @@
-"""Settings of the groups source, the group filter and the Management API (issue #4)."""
+"""Settings of the groups source, the group filter and the Management API."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from joserfc.jwk import RSAKey
 
 from okta_security.errors import ConfigError
 from okta_security.settings.loader import load_settings
-
-
-@pytest.fixture
-def env(tmp_path):
-    mapping = tmp_path / "map.yaml"
-    mapping.write_text("default_role: null\nmappings:\n  a: [Viewer]\n")
-    return {
-        "OKTA_ISSUER": "https://dev-123456.okta.com/oauth2/default",
-        "OKTA_CLIENT_ID": "0oaclient",
-        "OKTA_CLIENT_SECRET": "s3cr3t",
-        "OKTA_ROLE_MAPPING_FILE": str(mapping),
-    }
-
-
-@pytest.fixture(scope="module")
-def key() -> RSAKey:
-    return RSAKey.generate_key(2048, parameters={"kid": "k1"})
 
 
 @pytest.fixture
@@ -46,10 +28,8 @@ def test_defaults_use_claims_only_and_no_api(env):
     assert s.groups_source == "auto"
     assert s.groups_filter.apply(["x", "y"]) == ("x", "y")
     assert not s.groups_api_configured
-    assert s.groups_api_token is None
-    assert s.groups_api_private_key is None
-    assert (s.groups_api_connect_timeout_seconds, s.groups_api_read_timeout_seconds) == (5.0, 10.0)
-    assert (s.groups_api_max_retries, s.groups_api_max_wait_seconds) == (2, 10.0)
+    assert (s.api_token, s.api_client_id, s.api_private_key) == (None, "", None)
+    assert s.api_max_wait_seconds == 10.0
 
 
 @pytest.mark.parametrize(
@@ -70,10 +50,11 @@ def test_api_token_from_a_file_is_secret_and_re_read(env, tmp_path):
     s = load_settings({**env, "OKTA_API_TOKEN_FILE": str(token_file), "OKTA_GROUPS_SOURCE": "api"})
     assert s.groups_api_configured
     assert s.groups_source == "api"
-    assert s.groups_api_token.get() == "00first"
+    assert s.api_token is not None
+    assert s.api_token.get() == "00first"
     assert "00first" not in repr(s)
     token_file.write_text("00second-longer\n")
-    assert s.groups_api_token.get() == "00second-longer"
+    assert s.api_token.get() == "00second-longer"
 
 
 @pytest.mark.parametrize("as_jwk", [False, True])
@@ -82,22 +63,22 @@ def test_service_app_with_pem_or_jwk(env, tmp_path, key, as_jwk):
     path.write_text(json.dumps(key.as_dict(private=True)) if as_jwk else key.as_pem(private=True).decode())
     s = load_settings({**env, "OKTA_API_CLIENT_ID": "0oasvc", "OKTA_API_PRIVATE_KEY_FILE": str(path)})
     assert s.groups_api_configured
-    assert s.groups_api_client_id == "0oasvc"
+    assert s.api_client_id == "0oasvc"
     assert "PRIVATE" not in repr(s)
 
 
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [
-        ({"OKTA_GROUPS_SOURCE": "ldap"}, "OKTA_GROUPS_SOURCE='ldap' is not one of auto, claims, api"),
+        ({"OKTA_GROUPS_SOURCE": "ldap"}, "OKTA_GROUPS_SOURCE='ldap' is not one of auto, claims, api — see docs/groups.md"),
         ({"OKTA_GROUPS_SOURCE": "api"}, "OKTA_GROUPS_SOURCE=api needs Okta API credentials"),
-        ({"OKTA_GROUPS_FILTER": "re:airflow-("}, "OKTA_GROUPS_FILTER: invalid regular expression"),
+        ({"OKTA_GROUPS_FILTER": "re:airflow-("}, "OKTA_GROUPS_FILTER='re:airflow-(' is not a valid filter: invalid"),
+        ({"OKTA_GROUPS_FILTER": "re:"}, "OKTA_GROUPS_FILTER='re:' is not a valid filter: the regular expression"),
         ({"OKTA_API_CLIENT_ID": "0oasvc"}, "OKTA_API_CLIENT_ID is set but OKTA_API_PRIVATE_KEY is not"),
         ({"OKTA_API_PRIVATE_KEY": "x"}, "OKTA_API_PRIVATE_KEY is set but OKTA_API_CLIENT_ID is not"),
         ({"OKTA_API_CLIENT_ID": "a", "OKTA_API_PRIVATE_KEY": "garbage"}, "OKTA_API_PRIVATE_KEY cannot be used"),
         ({"OKTA_API_TOKEN": "t", "OKTA_API_CLIENT_ID": "0oasvc"}, "choose one way to call Okta's API"),
-        ({"OKTA_API_MAX_RETRIES": "50"}, "OKTA_API_MAX_RETRIES='50' is out of range"),
-        ({"OKTA_API_READ_TIMEOUT_SECONDS": "soon"}, "OKTA_API_READ_TIMEOUT_SECONDS='soon' is not a number"),
+        ({"OKTA_API_MAX_WAIT_SECONDS": "301"}, "OKTA_API_MAX_WAIT_SECONDS='301' is out of range"),
     ],
 )
 def test_each_mistake_is_named_with_its_fix(env, extra, needle):
@@ -109,6 +90,9 @@ def test_a_bad_key_file_is_named_but_its_content_never_shown(env, tmp_path):
     path.write_text("-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWJ1dC1ub3QtYS1rZXk=\n-----END PRIVATE KEY-----\n")
     text = problems({**env, "OKTA_API_CLIENT_ID": "0oasvc", "OKTA_API_PRIVATE_KEY_FILE": str(path)})
     assert f"OKTA_API_PRIVATE_KEY_FILE={path} cannot be used" in text
+    assert "c2VjcmV0" not in text
+    text = problems({**env, "OKTA_API_CLIENT_ID": "0oasvc", "OKTA_API_PRIVATE_KEY": "not-a-key-c2VjcmV0"})
+    assert "OKTA_API_PRIVATE_KEY cannot be used" in text
     assert "c2VjcmV0" not in text
 
 

@@ -1,8 +1,8 @@
 """Read Okta's directory in bulk — users' statuses and mapped groups' members — page by page.
 
-Built on :class:`okta_security.okta_api.client.OktaApiClient` (its authorizer, timeouts, 429 handling
-and typed errors); this module adds the list endpoints ``sync-users`` needs, so that the number
-of calls grows with *pages* (200 objects each), not with users:
+Built on :class:`okta_security.okta_api.client.OktaApiClient` (its authorizer, timeouts, 429 handling,
+paging and typed errors); this module adds the list endpoints ``sync-users`` needs, so that the
+number of calls grows with *pages* (200 objects each), not with users:
 
 - statuses: ``GET /api/v1/users`` (every user not DEPROVISIONED) plus
   ``GET /api/v1/users?search=status eq "DEPROVISIONED"`` — or, when few Airflow users are
@@ -19,15 +19,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from okta_security.errors import OktaApiRejected
-from okta_security.lifecycle.user_sync import OktaView, relevant_groups
-from okta_security.okta_api.client import PAGE_LIMIT, WaitBudget
+from okta_security.lifecycle.user_sync import OktaSnapshot, relevant_groups
 
 if TYPE_CHECKING:
-    import requests
-
     from okta_security.mapping.rules import RoleMapping
     from okta_security.okta_api.client import OktaApiClient
 
@@ -48,33 +44,20 @@ class OktaDirectory:
         self.calls = 0
         self._wait_seconds = wait_seconds if wait_seconds is not None else client.http.policy.max_wait
         self._progress = progress
-        self._origin = _origin(client.org_url)
 
     # -- listings --------------------------------------------------------------------------
 
     def pages(self, path: str, params: dict[str, Any] | None, what: str) -> Iterator[list[dict[str, Any]]]:
         """Yield each page (a list of objects) of ``GET {org}{path}``, following ``rel="next"``."""
         url = f"{self.client.org_url}{path}"
-        query: dict[str, Any] | None = {"limit": PAGE_LIMIT, **(params or {})}
-        seen = {url + repr(sorted((query or {}).items()))}
         objects = 0
-        for page_number in range(1, MAX_PAGES + 1):
-            resp = self._get(url, query, what)
-            page = _list(resp, what)
+        pages = self.client.pages(url, params, what, max_pages=MAX_PAGES, wait_per_page=self._wait_seconds)
+        for page_number, page in enumerate(pages, 1):
+            self.calls += 1
             objects += len(page)
             if self._progress is not None:
                 self._progress(what, page_number, objects)
             yield page
-            next_url = resp.links.get("next", {}).get("url")
-            if not next_url:
-                return
-            if _origin(next_url) != self._origin:
-                raise OktaApiRejected(f"{what}: the next-page link leaves {self._origin}; stopped")
-            if next_url in seen:
-                raise OktaApiRejected(f"{what}: the next-page link repeats an earlier page; stopped")
-            seen.add(next_url)
-            url, query = next_url, None
-        raise OktaApiRejected(f"{what}: more than {MAX_PAGES} pages; stopped")
 
     def users(self, *, search: str | None = None) -> Iterator[dict[str, Any]]:
         """Yield Okta user objects (all but DEPROVISIONED ones unless ``search`` asks for them)."""
@@ -125,12 +108,12 @@ class OktaDirectory:
                     members.setdefault(uid, set()).add(name)
         return members, relevant
 
-    def view(self, subs: Iterable[str], mapping: RoleMapping, *, strategy: Strategy = "auto") -> OktaView:
-        """Return Okta's view of ``subs``: statuses and mapped-group memberships."""
+    def snapshot(self, subs: Iterable[str], mapping: RoleMapping, *, strategy: Strategy = "auto") -> OktaSnapshot:
+        """Return what Okta says about ``subs`` now: statuses and mapped-group memberships."""
         wanted = set(subs)
         statuses = self.statuses(wanted, strategy=strategy)
         members, _ = self.mapped_memberships(mapping)
-        return OktaView(
+        return OktaSnapshot(
             statuses=statuses,
             groups={sub: frozenset(members.get(sub, ())) for sub in wanted},
         )
@@ -139,22 +122,6 @@ class OktaDirectory:
         """Return the names of one user's groups (event hooks: one user, fresh from Okta)."""
         self.calls += 1  # at least one page; OktaApiClient pages the rest itself
         return self.client.user_group_names(user_id)
-
-    # -- internals -------------------------------------------------------------------------
-
-    def _get(self, url: str, params: dict[str, Any] | None, what: str) -> requests.Response:
-        self.calls += 1
-        return self.client._get(url, params, what, WaitBudget(self._wait_seconds))  # noqa: SLF001 - shared transport
-
-
-def _list(resp: requests.Response, what: str) -> list[dict[str, Any]]:
-    try:
-        body = resp.json()
-    except ValueError as e:
-        raise OktaApiRejected(f"{what}: Okta's answer is not JSON", status=resp.status_code) from e
-    if not isinstance(body, list):
-        raise OktaApiRejected(f"{what}: Okta's answer is not a list", status=resp.status_code)
-    return [item for item in body if isinstance(item, dict)]
 
 
 def _status_map(users: Iterable[dict[str, Any]]) -> dict[str, str]:
@@ -169,8 +136,3 @@ def _group_name(group: dict[str, Any]) -> str:
 def _quote(value: str) -> str:
     """Escape a value for an Okta search expression string literal."""
     return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()

@@ -1,4 +1,4 @@
-"""Tests for okta_security.okta_api.directory against a mocked transport: paging, search chunks, 429, origin."""
+"""Tests for okta_security.lifecycle.okta_directory against a mocked transport: paging, search chunks, 429, origin."""
 
 from __future__ import annotations
 
@@ -9,35 +9,23 @@ import pytest
 import responses
 
 from okta_security.errors import OktaApiRejected, OktaApiUnavailable
+from okta_security.lifecycle.okta_directory import SEARCH_CHUNK, OktaDirectory
 from okta_security.mapping.rules import parse_mapping
 from okta_security.okta_api.auth import SswsAuth
 from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
-from okta_security.okta_api.directory import SEARCH_CHUNK, OktaDirectory
+from tests.unit.fake_clock import FakeClock
 
 ORG = "https://dev-123456.okta.com"
 TOKEN = "00SSWS-secret-token-value"
 MAPPING = parse_mapping("default_role: null\nmappings:\n  airflow-ops: [Op]\n  'airflow-team-*': [User]\n", source="m")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_800_000_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(1_800_000_000.0)
 
 
-def directory(clock: Clock, **policy: float) -> OktaDirectory:
+def directory(clock: FakeClock, **policy: float) -> OktaDirectory:
     settings = {"connect_timeout": 2.0, "read_timeout": 3.0, "max_retries": 3, "max_wait": 120.0, **policy}
     http = OktaHttp(HttpPolicy(**settings), sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
     return OktaDirectory(OktaApiClient(ORG, SswsAuth(lambda: TOKEN), http))
@@ -59,7 +47,7 @@ def add_pages(path: str, pages: list[list[dict]], **query: str) -> None:
 
 
 @responses.activate
-def test_list_users_follows_next_links_and_counts_calls(clock: Clock):
+def test_list_users_follows_next_links_and_counts_calls(clock: FakeClock):
     add_pages("/api/v1/users", [[user(f"00u{i}") for i in range(200)], [user("00u200")]])
     d = directory(clock)
     assert len(list(d.users())) == 201
@@ -68,7 +56,7 @@ def test_list_users_follows_next_links_and_counts_calls(clock: Clock):
 
 
 @responses.activate
-def test_statuses_by_listing_includes_deprovisioned_and_omits_deleted(clock: Clock):
+def test_statuses_by_listing_includes_deprovisioned_and_omits_deleted(clock: FakeClock):
     add_pages("/api/v1/users", [[user("00ua"), user("00ub", "SUSPENDED")]])
     add_pages("/api/v1/users", [[user("00uc", "DEPROVISIONED")]], search='status eq "DEPROVISIONED"')
     d = directory(clock)
@@ -78,7 +66,7 @@ def test_statuses_by_listing_includes_deprovisioned_and_omits_deleted(clock: Clo
 
 
 @responses.activate
-def test_statuses_by_search_chunks_ids(clock: Clock):
+def test_statuses_by_search_chunks_ids(clock: FakeClock):
     subs = [f"00u{i:03d}" for i in range(SEARCH_CHUNK + 1)]
 
     def reply(request):
@@ -95,7 +83,7 @@ def test_statuses_by_search_chunks_ids(clock: Clock):
 
 
 @responses.activate
-def test_mapped_memberships_read_only_groups_a_rule_matches(clock: Clock):
+def test_mapped_memberships_read_only_groups_a_rule_matches(clock: FakeClock):
     groups = [
         {"id": "00gops", "profile": {"name": "airflow-ops"}},
         {"id": "00gteam", "profile": {"name": "airflow-team-x"}},
@@ -113,7 +101,7 @@ def test_mapped_memberships_read_only_groups_a_rule_matches(clock: Clock):
 
 
 @responses.activate
-def test_rate_limit_waits_for_reset_then_continues(clock: Clock):
+def test_rate_limit_waits_for_reset_then_continues(clock: FakeClock):
     url = f"{ORG}/api/v1/groups"
     reset = int(clock.t) + 30
     responses.get(url, status=429, json={"errorCode": "E0000047"}, headers={"X-Rate-Limit-Reset": str(reset)})
@@ -124,7 +112,7 @@ def test_rate_limit_waits_for_reset_then_continues(clock: Clock):
 
 
 @responses.activate
-def test_rate_limit_beyond_the_budget_fails_the_whole_read(clock: Clock):
+def test_rate_limit_beyond_the_budget_fails_the_whole_read(clock: FakeClock):
     url = f"{ORG}/api/v1/groups"
     reset = int(clock.t) + 600
     responses.get(url, status=429, json={"errorCode": "E0000047"}, headers={"X-Rate-Limit-Reset": str(reset)})
@@ -133,7 +121,7 @@ def test_rate_limit_beyond_the_budget_fails_the_whole_read(clock: Clock):
 
 
 @responses.activate
-def test_next_link_to_another_host_is_refused(clock: Clock):
+def test_next_link_to_another_host_is_refused(clock: FakeClock):
     responses.get(
         f"{ORG}/api/v1/groups", json=[], headers={"Link": '<https://evil.example/api/v1/groups?after=x>; rel="next"'}
     )
@@ -142,7 +130,7 @@ def test_next_link_to_another_host_is_refused(clock: Clock):
 
 
 @responses.activate
-def test_repeating_next_link_is_refused(clock: Clock):
+def test_repeating_next_link_is_refused(clock: FakeClock):
     url = f"{ORG}/api/v1/groups"
     responses.get(url, json=[], headers={"Link": f'<{url}?after=x&limit=200>; rel="next"'})
     with pytest.raises(OktaApiRejected, match="repeats"):
@@ -150,17 +138,17 @@ def test_repeating_next_link_is_refused(clock: Clock):
 
 
 @responses.activate
-def test_a_page_that_is_not_a_list_is_an_error(clock: Clock):
+def test_a_page_that_is_not_a_list_is_an_error(clock: FakeClock):
     responses.get(f"{ORG}/api/v1/groups", json={"errorCode": "x"})
     with pytest.raises(OktaApiRejected, match="not a list"):
         list(directory(clock).groups())
 
 
 @responses.activate
-def test_view_combines_statuses_and_groups(clock: Clock):
+def test_view_combines_statuses_and_groups(clock: FakeClock):
     responses.get(f"{ORG}/api/v1/users", json=[user("00ua"), user("00ub", "SUSPENDED")])
     add_pages("/api/v1/groups", [[{"id": "00gops", "profile": {"name": "airflow-ops"}}]])
     add_pages("/api/v1/groups/00gops/users", [[user("00ua")]])
-    view = directory(clock).view(["00ua", "00ub"], MAPPING)
+    view = directory(clock).snapshot(["00ua", "00ub"], MAPPING)
     assert view.statuses == {"00ua": "ACTIVE", "00ub": "SUSPENDED"}
     assert view.groups == {"00ua": frozenset({"airflow-ops"}), "00ub": frozenset()}

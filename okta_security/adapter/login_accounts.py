@@ -1,0 +1,150 @@
+"""Carry out a login's account plan in FAB's session: look the person up, write once, audit (Airflow adapter).
+
+What to do is decided by :mod:`okta_security.login.account_plan`; this module only reads the
+accounts it needs, turns them into snapshots, and applies the plan in one commit (profile,
+roles, activity, login count), then the link row, then drops the user from the auth manager's
+per-process cache so the very next API request sees the new roles.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from okta_security.adapter import db, login_audit
+from okta_security.adapter.accounts import forget_cached_user
+from okta_security.adapter.bots import is_service_user
+from okta_security.errors import LoginRefused, MappedRoleMissing
+from okta_security.lifecycle.usernames import legacy_username
+from okta_security.login.account_plan import (
+    AccountLookup,
+    AccountPlan,
+    ExistingAccount,
+    LinkSnapshot,
+    needs_email_lookup,
+    plan_account,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.fab.auth_manager.models import User
+
+    from okta_security.login.outcome import LoginFacts
+    from okta_security.oidc.identity import OktaIdentity
+
+log = logging.getLogger(__name__)
+
+
+def role_names(sm: Any) -> frozenset[str]:
+    """Return the names of the roles in Airflow's database (names only: a Role row loads its permissions)."""
+    return frozenset(sm.session.scalars(sa.select(sm.role_model.name)).all())
+
+
+def sync_account(sm: Any, identity: OktaIdentity, roles: tuple[str, ...], facts: LoginFacts) -> User:
+    """Create, adopt, reactivate or update the person's account with ``roles``; raise LoginRefused."""
+    for after_lost_race in (False, True):
+        lookup, users = _look_up(sm, identity)
+        plan = plan_account(identity, roles, lookup, after_lost_race=after_lost_race)
+        if isinstance(plan, LoginRefused):
+            raise plan
+        user = _apply(sm, plan, users, identity, facts)
+        if user is not None:
+            return user
+        # A concurrent first login of the same person (another tab, worker or replica) inserted the
+        # row between our look-up and our INSERT: plan again, as an update of that row.
+        log.info("Airflow user %s was just created by a concurrent login; updating it", identity.username)
+    raise LoginRefused("Airflow could not create your account; see the webserver log.")  # pragma: no cover
+
+
+def _look_up(sm: Any, identity: OktaIdentity) -> tuple[AccountLookup, dict[int, User]]:
+    users: dict[int, User] = {}
+
+    def snapshot(user: User | None) -> ExistingAccount | None:
+        if user is None:
+            return None
+        users[user.id] = user
+        return _snapshot(sm, user)
+
+    by_username = snapshot(sm.find_user(username=identity.username))
+    legacy = None if by_username else snapshot(sm.find_user(username=legacy_username(identity.sub)))
+    by_email = None
+    if needs_email_lookup(identity, by_username or legacy):
+        by_email = snapshot(sm.find_user(email=identity.email))
+    return AccountLookup(by_username=by_username, legacy=legacy, by_email=by_email), users
+
+
+def _snapshot(sm: Any, user: User) -> ExistingAccount:
+    with sm.okta_engine.connect() as conn:
+        link = db.link_for_user(conn, user.id, user.username)
+    return ExistingAccount(
+        user_id=user.id,
+        username=user.username,
+        email=user.email or "",
+        first_name=user.first_name or "",
+        last_name=user.last_name or "",
+        active=bool(user.active),
+        roles=tuple(sorted(r.name for r in user.roles)),
+        service_user=is_service_user(user),
+        link=LinkSnapshot(link.okta_sub, link.deactivated_by) if link else None,
+    )
+
+
+def _apply(
+    sm: Any, plan: AccountPlan, users: dict[int, User], identity: OktaIdentity, facts: LoginFacts
+) -> User | None:
+    """Write the plan in one commit; return None if creating lost a race (the caller plans again)."""
+    found = [sm.find_role(name) for name in plan.roles]
+    roles = [r for r in found if r is not None]
+    if len(roles) != len(found):  # deleted since the decision read the role names (milliseconds ago)
+        gone = sorted(set(plan.roles) - {r.name for r in roles})
+        raise MappedRoleMissing(identity.username, identity.groups, gone)
+    if plan.user_id is None:
+        user = _add_user(sm, plan, roles)
+        if user is None:
+            return None
+    else:
+        user = users[plan.user_id]
+        user.username = plan.username
+        user.first_name, user.last_name, user.email = plan.first_name, plan.last_name, plan.email
+        user.roles = roles
+        if plan.reactivate:
+            user.active = True
+    sm.update_user_auth_stat(user)  # one commit: roles, profile, activity, login count (as FAB's own login)
+    db.upsert_link(
+        sm.okta_engine, user_id=user.id, username=user.username, okta_sub=identity.sub, groups=identity.groups
+    )
+    forget_cached_user(user.id)  # this process's API sees the new roles at its next request
+    if plan.action != "update" or plan.events:
+        log.info(
+            "Okta login of %s (sub %s): %s account %s, roles %s",
+            plan.username,
+            identity.sub,
+            plan.action,
+            user.id,
+            list(plan.roles),
+        )
+    for event in plan.events:
+        login_audit.audit(event.event, facts, owner=user.username, user_id=user.id, **event.fields)
+    return user
+
+
+def _add_user(sm: Any, plan: AccountPlan, roles: list[Any]) -> User | None:
+    """Insert the user; return None if the INSERT lost a race (unique username or email).
+
+    FAB 5 (Airflow 3) raises FabException from the IntegrityError, FAB 4 returns False; both
+    have rolled the session back, so the caller can read again.
+    """
+    try:
+        user = sm.add_user(
+            username=plan.username,
+            first_name=plan.first_name,
+            last_name=plan.last_name,
+            email=plan.email,
+            role=roles,
+        )
+    except Exception as e:
+        if not isinstance(e.__cause__, sa.exc.IntegrityError):
+            raise
+        return None
+    return user or None

@@ -1,0 +1,182 @@
+"""Plan what an admitted login does to the Airflow account, and the audit events it implies (pure).
+
+The adapter looks the person up (:class:`AccountLookup`: by username, else the legacy
+``okta_<sub>`` account, and the owner of their email when :func:`needs_email_lookup` says so),
+hands plain snapshots to :func:`plan_account`, and carries out the plan in one commit:
+
+- no account → **create** it;
+- a legacy ``okta_<sub>`` account of FAB's built-in provider → **adopt** it under the new name
+  (same id, history and audit trail);
+- an account with this username that okta_security never linked (made before Okta) → **adopt** it;
+- an inactive account okta_security deactivated (a leaver who is back) → **reactivate** it; one an
+  administrator deactivated → refuse (``inactive_user``);
+- otherwise → **update** profile and roles.
+
+Refusals: the account is a bot's service user (``service_user_login``); the email belongs to
+another account (``email_conflict``); a create that lost a race and finds nothing to update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from okta_security.errors import EmailConflict, InactiveUser, LoginRefused, ServiceUserLogin
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from okta_security.oidc.identity import OktaIdentity
+
+Action = Literal["create", "adopt_legacy", "adopt", "reactivate", "update"]
+PLACEHOLDER_EMAIL_DOMAIN = "okta.invalid"  # ab_user.email is required; RFC 2606 reserved, never a mailbox
+
+
+@dataclass(frozen=True)
+class LinkSnapshot:
+    """The account's ``okta_security_user`` row: which Okta user it is and who deactivated it."""
+
+    okta_sub: str
+    deactivated_by: str | None = None  # "sync" | "event_hook" | None (an administrator, or never)
+
+
+@dataclass(frozen=True)
+class ExistingAccount:
+    """A snapshot of one ``ab_user`` row and its link row."""
+
+    user_id: int
+    username: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    active: bool = True
+    roles: tuple[str, ...] = ()
+    service_user: bool = False  # an Okta client's service user (a bot's), see okta_security.adapter.bots
+    link: LinkSnapshot | None = None
+
+
+@dataclass(frozen=True)
+class AccountLookup:
+    """The accounts a login may concern, as the adapter found them."""
+
+    by_username: ExistingAccount | None = None
+    legacy: ExistingAccount | None = None  # ``okta_<sub>``, looked up only when by_username is None
+    by_email: ExistingAccount | None = None  # the owner of the identity's email, when looked up
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    """An audit event the plan implies (the adapter adds ``user_id`` and the login's identifiers)."""
+
+    event: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountPlan:
+    """The account change a login makes, in one commit."""
+
+    action: Action
+    user_id: int | None  # None: create
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    roles: tuple[str, ...]
+    rename_from: str | None = None  # the legacy username being adopted
+    reactivate: bool = False
+    roles_before: tuple[str, ...] | None = None  # None: a new account
+    events: tuple[PlannedEvent, ...] = ()
+
+    @property
+    def roles_changed(self) -> bool:
+        """Return whether the login changes the account's roles (a new account counts)."""
+        return self.roles_before is None or self.roles_before != self.roles
+
+
+def needs_email_lookup(identity: OktaIdentity, account: ExistingAccount | None) -> bool:
+    """Return whether to look up who owns the identity's email (``ab_user.email`` is UNIQUE)."""
+    return bool(identity.email) and (account is None or account.email != identity.email)
+
+
+def plan_account(
+    identity: OktaIdentity, roles: tuple[str, ...], lookup: AccountLookup, *, after_lost_race: bool = False
+) -> AccountPlan | LoginRefused:
+    """Plan the change to the person's account, or refuse; ``after_lost_race``: a create just failed."""
+    account = lookup.by_username or lookup.legacy
+    owner = lookup.by_email
+    if account is not None and account.service_user:
+        return ServiceUserLogin(
+            f"The Airflow username {account.username!r} belongs to an Okta client's service user (a bot), so "
+            "nobody can sign in as it. Ask your Airflow administrator."
+        )
+    if owner is not None and account is None and owner.username.lower() == identity.username:
+        account = owner  # a concurrent first login of the same person created the row between two look-ups
+    elif owner is not None and (account is None or owner.user_id != account.user_id):
+        return EmailConflict(
+            f"Another Airflow user ({owner.username!r}) already has the email address {identity.email!r}. "
+            "Ask your Airflow administrator to rename or remove that account."
+        )
+    if account is None:
+        if after_lost_race:  # the INSERT failed, yet nothing is there to update: not a race after all
+            return LoginRefused("Airflow could not create your account; see the webserver log.")
+        return _create(identity, roles)
+    if not account.active and (account.link is None or account.link.deactivated_by is None):
+        return InactiveUser("Your Airflow account is deactivated. Ask your Airflow administrator to reactivate it.")
+    return _update(identity, roles, account, legacy=account is lookup.legacy)
+
+
+def _create(identity: OktaIdentity, roles: tuple[str, ...]) -> AccountPlan:
+    email = identity.email or f"{identity.sub}@{PLACEHOLDER_EMAIL_DOMAIN}"
+    return AccountPlan(
+        action="create",
+        user_id=None,
+        username=identity.username,
+        first_name=identity.first_name or identity.username,
+        last_name=identity.last_name or "-",
+        email=email,
+        roles=roles,
+        events=(PlannedEvent("user.created", {"email": email, "roles": list(roles)}),),
+    )
+
+
+def _update(identity: OktaIdentity, roles: tuple[str, ...], account: ExistingAccount, *, legacy: bool) -> AccountPlan:
+    reactivate = not account.active
+    before = tuple(sorted(account.roles))
+    profile = {
+        "first_name": identity.first_name or account.first_name,
+        "last_name": identity.last_name or account.last_name,
+        "email": identity.email or account.email,
+    }
+    old = {"first_name": account.first_name, "last_name": account.last_name, "email": account.email}
+    events: list[PlannedEvent] = []
+    if legacy:
+        events.append(PlannedEvent("user.renamed", {"before": account.username, "after": identity.username}))
+    if reactivate:
+        events.append(PlannedEvent("user.reactivated", {"trigger": "login", "roles": list(roles)}))
+    if before != roles:
+        events.append(
+            PlannedEvent("user.roles_changed", {"trigger": "login", "before": list(before), "after": list(roles)})
+        )
+    changes = {name: {"before": old[name], "after": value} for name, value in profile.items() if value != old[name]}
+    if changes:
+        events.append(PlannedEvent("user.profile_updated", {"changes": changes}))
+    if legacy:
+        action: Action = "adopt_legacy"
+    elif reactivate:
+        action = "reactivate"
+    elif account.link is None:
+        action = "adopt"
+    else:
+        action = "update"
+    return AccountPlan(
+        action=action,
+        user_id=account.user_id,
+        username=identity.username if legacy else account.username,
+        rename_from=account.username if legacy else None,
+        reactivate=reactivate,
+        roles=roles,
+        roles_before=before,
+        events=tuple(events),
+        **profile,
+    )

@@ -1,0 +1,59 @@
+"""What a finished login hands to the view: the user or the refusal, and the facts its audit events carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from okta_security.errors import LoginRefused
+    from okta_security.oidc.identity import OktaIdentity
+
+UserT = TypeVar("UserT")
+MAX_ID_CHARS = 256  # claims come from a verified token, but an audit row still has no use for a longer id
+
+
+def _bounded(value: Any) -> str | None:
+    return value[:MAX_ID_CHARS] if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True)
+class LoginFacts:
+    """What is known of a login so far: Okta's identifiers to join with its System Log, never a token."""
+
+    sub: str | None = None
+    jti: str | None = None
+    okta_sid: str | None = None
+    username: str | None = None
+    groups: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> LoginFacts:
+        """Take the verified ID token's joinable identifiers."""
+        return cls(
+            sub=_bounded(claims.get("sub")), jti=_bounded(claims.get("jti")), okta_sid=_bounded(claims.get("sid"))
+        )
+
+    def with_identity(self, identity: OktaIdentity | None) -> LoginFacts:
+        """Add who the person is and their groups, once known."""
+        if identity is None:
+            return self
+        return replace(self, username=identity.username, groups=identity.groups)
+
+    def identifiers(self) -> dict[str, str]:
+        """Return the Okta identifiers known (``sub``, ``jti``, ``okta_sid``) for an audit event."""
+        found = {"sub": self.sub, "jti": self.jti, "okta_sid": self.okta_sid}
+        return {k: v for k, v in found.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class LoginOutcome(Generic[UserT]):
+    """A finished login: ``user`` signed in, or ``refusal``; ``facts`` either way."""
+
+    facts: LoginFacts
+    user: UserT | None = None
+    identity: OktaIdentity | None = None
+    id_token: str | None = None  # kept in the session for logout's id_token_hint
+    refusal: LoginRefused | None = None

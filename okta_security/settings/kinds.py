@@ -1,0 +1,238 @@
+"""Kinds of setting: how one variable's text becomes a value, its bounds, and the fix when it can't.
+
+A kind's :meth:`Kind.parse` gets the stripped text (empty only when the setting's default is
+empty) and returns the value or raises :class:`Invalid` whose reasons read after the variable's
+name: ``OKTA_CLOCK_SKEW_SECONDS='lots'`` + ``is not a number — set it to a value between 0 and 300``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from okta_security.mapping.patterns import REGEX_PREFIX, GroupFilter
+from okta_security.settings.secrets import load_private_key
+
+ISSUER_EXAMPLE = "e.g. https://dev-123456.okta.com/oauth2/default"
+LOOPBACK_HOSTS = frozenset({"localhost"})
+
+
+class Invalid(ValueError):
+    """A setting's text cannot be used; each reason says what is wrong and what to write instead."""
+
+    def __init__(self, *reasons: str) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+class Kind:
+    """How a setting's text is parsed; subclasses say what they accept in :meth:`describe`."""
+
+    reads_files = False  # True: the value depends on the file system, so it is only known at load time
+
+    def parse(self, text: str) -> Any:
+        """Return the value of ``text``; raise :class:`Invalid` naming the fix."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Return what the setting accepts, for the README table."""
+        raise NotImplementedError
+
+
+class Text(Kind):
+    """Any text."""
+
+    def parse(self, text: str) -> str:
+        """Return the text."""
+        return text
+
+    def describe(self) -> str:
+        """Return "text"."""
+        return "text"
+
+
+class Words(Kind):
+    """Space-separated words, e.g. scopes."""
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        """Return the words."""
+        return tuple(text.split())
+
+    def describe(self) -> str:
+        """Return "space-separated words"."""
+        return "space-separated words"
+
+
+@dataclass(frozen=True)
+class Number(Kind):
+    """A number between ``lo`` and ``hi`` (inclusive); whole when ``integer``."""
+
+    lo: float
+    hi: float
+    integer: bool = False
+
+    def parse(self, text: str) -> int | float:
+        """Return the number; refuse text that is not one or lies outside the bounds."""
+        bounds = f"set it to a value between {self.lo:g} and {self.hi:g}"
+        try:
+            value = int(text) if self.integer else float(text)
+        except ValueError:
+            raise Invalid(f"is not {'a whole number' if self.integer else 'a number'} — {bounds}") from None
+        if not self.lo <= value <= self.hi:
+            raise Invalid(f"is out of range — {bounds}")
+        return value
+
+    def describe(self) -> str:
+        """Return e.g. "integer 0–300"."""
+        return f"{'integer' if self.integer else 'number'} {self.lo:g}–{self.hi:g}"
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    """One of a fixed set of words."""
+
+    options: tuple[str, ...]
+    see: str = ""  # where the choices are explained
+
+    def parse(self, text: str) -> str:
+        """Return the option; refuse anything else."""
+        if text not in self.options:
+            raise Invalid(f"is not one of {', '.join(self.options)}" + (f" — see {self.see}" if self.see else ""))
+        return text
+
+    def describe(self) -> str:
+        """Return e.g. "one of `auto`, `claims`, `api`"."""
+        return "one of " + ", ".join(f"`{option}`" for option in self.options)
+
+
+class Issuer(Kind):
+    """An OpenID Connect issuer: absolute https URL (http only for loopback), no endpoint path."""
+
+    def parse(self, text: str) -> str:
+        """Return the issuer, or raise every reason it is not one."""
+        if not text:
+            return text
+        parts = urlsplit(text)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise Invalid(f"is not an absolute http(s) URL — set it to your issuer, {ISSUER_EXAMPLE}")
+        reasons = []
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            reasons.append(
+                "uses http:// for a non-loopback host — use https:// "
+                "(http:// is accepted only for 127.0.0.1, localhost and ::1, for local development)"
+            )
+        if parts.query or parts.fragment:
+            reasons.append(f"has a query or fragment — remove it, {ISSUER_EXAMPLE}")
+        if text.endswith("/"):
+            reasons.append("ends with '/' — remove the trailing slash (Okta issuers have none)")
+        if "/.well-known" in parts.path or "/v1/" in parts.path + "/":
+            reasons.append(f"looks like an endpoint, not an issuer — use the issuer itself, {ISSUER_EXAMPLE}")
+        if reasons:
+            raise Invalid(*reasons)
+        return text
+
+    def describe(self) -> str:
+        """Return "issuer URL"."""
+        return "issuer URL"
+
+
+@dataclass(frozen=True)
+class AbsoluteUrl(Kind):
+    """An absolute http(s) URL."""
+
+    example: str
+
+    def parse(self, text: str) -> str:
+        """Return the URL; refuse a relative one."""
+        parts = urlsplit(text)
+        if text and (parts.scheme not in ("http", "https") or not parts.netloc):
+            raise Invalid(f"is not an absolute URL — use e.g. {self.example}")
+        return text
+
+    def describe(self) -> str:
+        """Return "absolute URL"."""
+        return "absolute URL"
+
+
+@dataclass(frozen=True)
+class ExistingFile(Kind):
+    """The path of a file that must exist when the settings are loaded."""
+
+    fix: str
+    reads_files = True
+
+    def parse(self, text: str) -> str:
+        """Return the path; refuse one that is not a file."""
+        if not os.path.isfile(text):
+            raise Invalid(f"does not exist — {self.fix}")
+        return text
+
+    def describe(self) -> str:
+        """Return "file path"."""
+        return "file path"
+
+
+class GroupFilterSpec(Kind):
+    """A group filter: a name prefix, or ``re:`` and a regex matched against the whole name."""
+
+    def parse(self, text: str) -> GroupFilter:
+        """Return the filter; refuse a bad regex."""
+        try:
+            return GroupFilter.parse(text)
+        except ValueError as e:
+            raise Invalid(
+                f"is not a valid filter: {e} — fix the regex after {REGEX_PREFIX!r} or give a plain name prefix"
+            ) from e
+
+    def describe(self) -> str:
+        """Return "prefix or `re:<regex>`"."""
+        return f"prefix or `{REGEX_PREFIX}<regex>`"
+
+
+class AuditHandler(Kind):
+    """Where audit JSON lines go: ``stdout``, ``stderr``, ``logging`` or an absolute file path."""
+
+    STREAMS = ("stdout", "stderr", "logging")
+
+    def parse(self, text: str) -> str:
+        """Return the handler; refuse anything else."""
+        if text.lower() not in self.STREAMS and not os.path.isabs(text):
+            raise Invalid(
+                "is not understood — use stdout, stderr, logging, or the absolute path of a file to append JSON lines to"
+            )
+        return text
+
+    def describe(self) -> str:
+        """Return the accepted forms."""
+        return "`stdout`, `stderr`, `logging` or an absolute path"
+
+
+@dataclass(frozen=True)
+class PrivateKey(Kind):
+    """A private RSA key, PEM or JWK (secret: the text is never shown)."""
+
+    whose: str  # e.g. "the Okta app's"
+
+    def parse(self, text: str) -> str:
+        """Return the key's text once it parses as a private RSA key."""
+        try:
+            load_private_key(text)
+        except ValueError as e:
+            raise Invalid(f"cannot be used: {e} — give {self.whose} private RSA key as PEM or JWK") from e
+        return text
+
+    def describe(self) -> str:
+        """Return "RSA private key (PEM or JWK)"."""
+        return "RSA private key (PEM or JWK)"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

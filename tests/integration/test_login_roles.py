@@ -1,0 +1,98 @@
+"""Role changes at login take effect at once, and a mapped role deleted from Airflow is a clean refusal."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import requests
+import sqlalchemy as sa
+
+from tests.integration.helpers import okta_login, rewrite, user_roles
+from tests.integration.test_audit import audit_rows, last_log_id
+from tests.integration.test_doctor import doctor
+
+if TYPE_CHECKING:
+    from tests.conftest import Stack
+
+ALICE = ("alice.admin@example.com", "Admin-pass-1")
+CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
+MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second
+TRANSIENT_ROLE = "TransientMarketing"
+
+
+def event_logs_status(url: str, *, session=None, token: str | None = None) -> int:
+    """GET /api/v2/eventLogs (Admin only among the built-in roles) with a session cookie or a bearer JWT."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    get = session.get if session is not None else requests.get
+    return get(f"{url}/api/v2/eventLogs", params={"limit": 1}, headers=headers, timeout=30).status_code
+
+
+def run_sql(db_url: str, *statements: tuple[str, dict]) -> None:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            for sql, params in statements:
+                conn.execute(sa.text(sql), params)
+    finally:
+        engine.dispose()
+
+
+def test_a_demotion_applies_to_the_very_first_api_request_after_the_login(af: Stack):
+    admin_session, final = okta_login(af.url, *ALICE)
+    assert final.status_code == 200, final.text[:300]
+    old_jwt = admin_session.cookies["_token"]
+    # This request puts Alice, as an Admin, in the auth manager's per-process user cache ([fab] cache_ttl).
+    assert event_logs_status(af.url, session=admin_session) == 200
+
+    rewrite(af.mapping, af.original_mapping.replace("airflow-admins: [Admin]", "airflow-admins: [Viewer]", 1))
+    time.sleep(MAPPING_CHECK_INTERVAL)
+    viewer_session, final = okta_login(af.url, *ALICE)
+    assert final.status_code == 200, final.text[:300]
+    assert user_roles(af.db_url, ALICE[0]) == {"Viewer"}
+
+    # No waiting for the cache to expire: the login that demoted her dropped her from it.
+    assert event_logs_status(af.url, session=viewer_session) == 403
+    assert event_logs_status(af.url, token=old_jwt) == 403  # the JWT minted while she was Admin too
+    assert viewer_session.get(f"{af.url}/api/v2/dags", timeout=30).status_code == 200  # still a Viewer
+
+    af.reset_files()
+    okta_login(af.url, *ALICE)  # Admin again for the tests that follow
+    assert user_roles(af.db_url, ALICE[0]) == {"Admin"}
+
+
+def test_a_mapped_role_deleted_from_airflow_refuses_with_its_code_and_is_audited(af: Stack):
+    run_sql(af.db_url, ("INSERT INTO ab_role (name) VALUES (:n)", {"n": TRANSIENT_ROLE}))
+    role_id_sql = "(SELECT id FROM ab_role WHERE name = :n)"
+    try:
+        rewrite(af.mapping, af.original_mapping.replace("mappings:\n", f"mappings:\n  marketing: [{TRANSIENT_ROLE}]\n", 1))
+        time.sleep(MAPPING_CHECK_INTERVAL)
+        okta_login(af.url, *ALICE)  # any request lets the store see the edit; the role exists, so it is accepted
+        # An administrator deletes the role in Airflow while the mapping still names it.
+        run_sql(
+            af.db_url,
+            (f"DELETE FROM ab_permission_view_role WHERE role_id = {role_id_sql}", {"n": TRANSIENT_ROLE}),
+            (f"DELETE FROM ab_user_role WHERE role_id = {role_id_sql}", {"n": TRANSIENT_ROLE}),
+            ("DELETE FROM ab_role WHERE name = :n", {"n": TRANSIENT_ROLE}),
+        )
+        since = last_log_id(af.db_url)
+        session, final = okta_login(af.url, *CAROL)
+        assert final.status_code == 403, final.text[:500]  # a refusal page, not an HTTP 500
+        assert "mapped_role_missing" in final.text
+        assert TRANSIENT_ROLE in final.text
+        assert "_token" not in session.cookies
+        assert user_roles(af.db_url, CAROL[0]) is None
+        [row] = audit_rows(af.db_url, event="login.refused", since_id=since)
+        assert row["owner"] == CAROL[0]
+        assert row["extra"]["reason"] == "mapped_role_missing"
+        assert row["extra"]["missing_roles"] == [TRANSIENT_ROLE]
+        assert "marketing" in row["extra"]["groups"]
+        assert row["extra"]["sub"] == "00unobody00000000003"
+
+        # okta-airflow doctor, run with the webserver's environment, names the role that is gone.
+        code, checks = doctor(af.airflow.env())
+        assert code == 1
+        assert checks["roles"]["status"] == "fail"
+        assert f"unknown role '{TRANSIENT_ROLE}'" in checks["roles"]["detail"]
+    finally:
+        run_sql(af.db_url, ("DELETE FROM ab_role WHERE name = :n", {"n": TRANSIENT_ROLE}))

@@ -1,0 +1,142 @@
+"""The refusal page per cause: what the person sees, which links, and what never reaches them."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import TYPE_CHECKING
+
+import pytest
+from flask import Flask
+
+from okta_security import errors
+from okta_security.adapter.pages import MISCONFIGURED_MESSAGE, MISCONFIGURED_OKTA_ERRORS, category_of, refusal_page
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+RETRY = "/auth/login/okta"
+SWITCH = "/auth/okta/logout/"
+SETTING_NAME = re.compile(r"\bOKTA_[A-Z_]+")
+
+
+@pytest.fixture(autouse=True)
+def app_context() -> Iterator[None]:
+    with Flask(__name__).app_context():
+        yield
+
+
+def render(error: errors.LoginRefused, request_id: str | None = "req-123") -> tuple[str, int]:
+    page, status = refusal_page(error, retry_url=RETRY, switch_url=SWITCH, request_id=request_id)
+    return html.unescape(page), status
+
+
+MISCONFIGURED = [
+    errors.OktaError("invalid_client", "Client authentication failed."),
+    errors.OktaError("invalid_scope", "One or more scopes are not configured for the authorization server."),
+    errors.OktaError("invalid_request", "The 'redirect_uri' parameter must be a Login redirect URI."),
+    errors.OktaError("unauthorized_client", "The client is not authorized to use the provided grant type."),
+    errors.DiscoveryMismatch(
+        "Okta's discovery document names the issuer 'https://a.okta.com/oauth2/x', but OKTA_ISSUER is "
+        "'https://a.okta.com/oauth2/default'. Nobody can sign in until OKTA_ISSUER is set to the exact issuer."
+    ),
+    errors.OktaApiMisconfigured(
+        "Okta refused to tell Airflow your groups. Ask your Airflow administrator to check the Okta API settings.",
+        request_id="oktaReq42",
+    ),
+]
+ACCESS = [
+    errors.NoMappedRole("carol@example.com", ["marketing", "Everyone"]),
+    errors.InactiveUser("Your Airflow account is deactivated. Ask your Airflow administrator to reactivate it."),
+    errors.OktaError("access_denied", "User is not assigned to the client application."),
+    errors.EmailConflict("Another Airflow user ('bob') already has the email address 'b@example.com'."),
+    errors.TokenValidationError("token expired"),
+    errors.StateMismatch("This sign-in response does not belong to a sign-in started in this browser."),
+]
+UNAVAILABLE = [errors.OktaUnavailable("Okta is not answering (token request failed). Try again in a minute.")]
+
+
+@pytest.mark.parametrize(
+    ("error", "category"),
+    [*((e, "misconfigured") for e in MISCONFIGURED), *((e, "access") for e in ACCESS)]
+    + [(e, "unavailable") for e in UNAVAILABLE],
+    ids=lambda v: v if isinstance(v, str) else f"{type(v).__name__}-{getattr(v, 'error', v.code)}",
+)
+def test_category_of(error: errors.LoginRefused, category: str) -> None:
+    """Tell a configuration problem (an administrator's) from the person's and from Okta being down."""
+    assert category_of(error) == category
+
+
+def test_every_okta_hint_naming_a_setting_is_a_misconfiguration() -> None:
+    """Okta errors whose message names OKTA_ settings are never shown to the person as they are."""
+    naming_settings = {code for code, hint in errors._OKTA_HINTS.items() if SETTING_NAME.search(hint)}
+    assert naming_settings
+    assert naming_settings <= MISCONFIGURED_OKTA_ERRORS
+
+
+@pytest.mark.parametrize("error", MISCONFIGURED, ids=lambda e: f"{type(e).__name__}-{getattr(e, 'error', e.code)}")
+def test_misconfiguration_page_is_one_plain_sentence_with_the_codes(error: errors.LoginRefused) -> None:
+    """No setting names, fixes or URLs for the person: the sentence, the reason code, the request ids."""
+    page, status = render(error)
+    assert status == 403
+    assert MISCONFIGURED_MESSAGE in page
+    assert f'id="okta-reason">{error.code}<' in page
+    assert 'id="okta-request-id">req-123<' in page
+    assert not SETTING_NAME.search(page), SETTING_NAME.findall(page)
+    assert error.message not in page
+    assert "https://" not in page
+    assert "okta-switch-account" not in page  # another account can't fix Airflow's configuration
+    assert f'href="{RETRY}"' in page
+    if isinstance(error, errors.OktaError):
+        assert f'id="okta-error">{error.error}<' in page  # for the administrator: which OAuth error
+    if error.request_id:
+        assert f'id="okta-okta-request-id">{error.request_id}<' in page
+
+
+def test_no_mapped_role_page_explains_and_offers_another_account() -> None:
+    """Name the Okta user and the groups, and link both "Try again" and "Sign in with another account"."""
+    page, status = render(ACCESS[0])
+    assert status == 403
+    assert "No Airflow role for your Okta groups" in page
+    assert 'id="okta-username">carol@example.com<' in page
+    assert "<code>marketing</code>" in page
+    assert "<code>Everyone</code>" in page
+    assert f'<a id="okta-switch-account" href="{SWITCH}">Sign in with another account</a>' in page
+    assert f'<a id="okta-retry" href="{RETRY}">Try again</a>' in page
+    assert MISCONFIGURED_MESSAGE not in page
+
+
+@pytest.mark.parametrize("error", ACCESS[1:], ids=lambda e: f"{type(e).__name__}-{getattr(e, 'error', e.code)}")
+def test_other_refusals_show_their_message_and_offer_another_account(error: errors.LoginRefused) -> None:
+    page, status = render(error)
+    assert status == 403
+    assert "Sign-in refused" in page
+    assert error.message in page
+    assert 'id="okta-switch-account"' in page
+    assert "okta-username" not in page
+    assert "okta-groups" not in page
+
+
+def test_okta_unavailable_is_503_with_try_again_only() -> None:
+    page, status = render(UNAVAILABLE[0])
+    assert status == 503
+    assert "Okta is not answering" in page
+    assert 'id="okta-retry"' in page
+    assert "okta-switch-account" not in page
+
+
+def test_without_a_switch_url_there_is_no_switch_link() -> None:
+    page, _ = refusal_page(ACCESS[0], retry_url=RETRY)
+    assert "okta-switch-account" not in page
+    assert "okta-request-id" not in page
+
+
+def test_untrusted_text_is_escaped_and_bounded() -> None:
+    """Okta's error code arrives in the callback's query string: escape it and cut it short."""
+    error = errors.OktaError("<script>alert(1)</script>" + "x" * 500, "<b>desc</b>")
+    raw, _ = refusal_page(error, retry_url=RETRY, switch_url=SWITCH, request_id="r")
+    assert "<script>" not in raw
+    assert "<b>desc</b>" not in raw
+    shown = re.search(r'id="okta-error">([^<]*)<', raw)
+    assert shown is not None
+    assert len(html.unescape(shown.group(1))) <= 64

@@ -1,0 +1,277 @@
+"""Tests for okta_security.login.account_plan: every branch of what a login does to the account."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from okta_security.errors import EmailConflict, InactiveUser, LoginRefused, ServiceUserLogin
+from okta_security.login.account_plan import (
+    AccountLookup,
+    AccountPlan,
+    ExistingAccount,
+    LinkSnapshot,
+    needs_email_lookup,
+    plan_account,
+)
+from okta_security.oidc.identity import OktaIdentity
+
+SUB = "00uann000000000000001"
+ANN = OktaIdentity(
+    sub=SUB,
+    username="ann@example.com",
+    first_name="Ann",
+    last_name="Lee",
+    email="ann@example.com",
+    groups=("airflow-ops",),
+    groups_source="id_token",
+)
+ROLES = ("Op",)
+LINK = LinkSnapshot(SUB)
+ACCOUNT = ExistingAccount(
+    user_id=7,
+    username="ann@example.com",
+    email="ann@example.com",
+    first_name="Ann",
+    last_name="Lee",
+    active=True,
+    roles=("Op",),
+    link=LINK,
+)
+LEGACY = replace(ACCOUNT, user_id=3, username=f"okta_{SUB}", first_name="Legacy", last_name="User", link=None)
+OTHER = ExistingAccount(user_id=9, username="ann-local", email="ann@example.com")
+BOT = replace(ACCOUNT, user_id=11, email="ann@okta-clients.invalid", service_user=True, link=None)
+
+
+def events(plan: AccountPlan) -> list[tuple[str, dict[str, Any]]]:
+    return [(e.event, dict(e.fields)) for e in plan.events]
+
+
+# -- refusals ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("identity", "lookup", "lost_race", "error", "code", "names"),
+    [
+        pytest.param(
+            ANN, AccountLookup(by_username=BOT), False, ServiceUserLogin, "service_user_login", "ann@example.com",
+            id="username-is-a-bots-service-user",
+        ),
+        pytest.param(
+            ANN, AccountLookup(legacy=replace(LEGACY, service_user=True)), False, ServiceUserLogin,
+            "service_user_login", f"okta_{SUB}", id="legacy-account-is-a-service-user",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_email=OTHER), False, EmailConflict, "email_conflict", "ann-local",
+            id="new-person-email-owned-by-another-account",
+        ),
+        pytest.param(
+            replace(ANN, email="ann.new@example.com"),
+            AccountLookup(by_username=ACCOUNT, by_email=replace(OTHER, email="ann.new@example.com")),
+            False, EmailConflict, "email_conflict", "ann-local", id="changed-email-owned-by-another-account",
+        ),
+        pytest.param(
+            ANN, AccountLookup(legacy=replace(LEGACY, email="old@example.com"), by_email=OTHER), False,
+            EmailConflict, "email_conflict", "ann-local", id="legacy-adoption-email-owned-by-another-account",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=replace(ACCOUNT, active=False, link=None)), False, InactiveUser,
+            "inactive_user", "deactivated", id="inactive-never-linked",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=replace(ACCOUNT, active=False)), False, InactiveUser, "inactive_user",
+            "deactivated", id="inactive-by-an-administrator",
+        ),
+        pytest.param(
+            ANN, AccountLookup(), True, LoginRefused, "login_refused", "could not create",
+            id="insert-failed-and-nothing-to-update",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_email=OTHER), True, EmailConflict, "email_conflict", "ann-local",
+            id="insert-failed-on-another-accounts-email",
+        ),
+    ],
+)  # fmt: skip
+def test_refused(
+    identity: OktaIdentity, lookup: AccountLookup, lost_race: bool, error: type[LoginRefused], code: str, names: str
+) -> None:
+    refusal = plan_account(identity, ROLES, lookup, after_lost_race=lost_race)
+    assert type(refusal) is error
+    assert refusal.code == code
+    assert names in refusal.message
+
+
+# -- plans ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("identity", "lookup", "lost_race", "expected"),
+    [
+        pytest.param(
+            ANN, AccountLookup(), False,
+            {"action": "create", "user_id": None, "username": "ann@example.com", "email": "ann@example.com",
+             "first_name": "Ann", "last_name": "Lee", "roles_before": None, "reactivate": False, "rename_from": None},
+            id="create",
+        ),
+        pytest.param(
+            replace(ANN, email="", first_name="", last_name=""), AccountLookup(), False,
+            {"action": "create", "email": f"{SUB}@okta.invalid", "first_name": "ann@example.com", "last_name": "-"},
+            id="create-without-email-or-names",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=ACCOUNT), False,
+            {"action": "update", "user_id": 7, "username": "ann@example.com", "roles_before": ("Op",)},
+            id="update-nothing-changed",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=replace(ACCOUNT, username="Ann@Example.com")), False,
+            {"action": "update", "username": "Ann@Example.com", "rename_from": None},
+            id="found-case-insensitively-keeps-its-username",
+        ),
+        pytest.param(
+            replace(ANN, first_name="", last_name="", email=""), AccountLookup(by_username=ACCOUNT), False,
+            {"action": "update", "first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"},
+            id="okta-without-names-or-email-keeps-the-accounts",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=replace(ACCOUNT, link=None)), False,
+            {"action": "adopt", "user_id": 7, "username": "ann@example.com"},
+            id="adopt-an-account-made-before-okta",
+        ),
+        pytest.param(
+            ANN, AccountLookup(legacy=LEGACY), False,
+            {"action": "adopt_legacy", "user_id": 3, "username": "ann@example.com", "rename_from": f"okta_{SUB}",
+             "first_name": "Ann", "last_name": "Lee"},
+            id="adopt-a-legacy-okta-sub-account",
+        ),
+        pytest.param(
+            ANN, AccountLookup(legacy=LEGACY, by_email=LEGACY), False,
+            {"action": "adopt_legacy", "user_id": 3},
+            id="adopt-legacy-whose-email-is-the-same",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=replace(ACCOUNT, active=False, link=LinkSnapshot(SUB, "sync"))), False,
+            {"action": "reactivate", "user_id": 7, "reactivate": True},
+            id="reactivate-what-sync-users-deactivated",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=replace(ACCOUNT, active=False, link=LinkSnapshot(SUB, "event_hook"))),
+            False, {"action": "reactivate", "reactivate": True},
+            id="reactivate-what-an-event-hook-deactivated",
+        ),
+        pytest.param(
+            ANN, AccountLookup(legacy=replace(LEGACY, active=False, link=LinkSnapshot(SUB, "sync"))), False,
+            {"action": "adopt_legacy", "reactivate": True, "rename_from": f"okta_{SUB}"},
+            id="adopt-and-reactivate-a-legacy-leaver",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_email=replace(ACCOUNT, username="ANN@example.com")), False,
+            {"action": "update", "user_id": 7, "username": "ANN@example.com"},
+            id="row-created-by-a-concurrent-login-between-two-look-ups",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=ACCOUNT), True,
+            {"action": "update", "user_id": 7},
+            id="insert-lost-a-race-update-the-winner",
+        ),
+        pytest.param(
+            replace(ANN, email="ann.new@example.com"),
+            AccountLookup(by_username=ACCOUNT, by_email=replace(ACCOUNT, email="ann.new@example.com")), False,
+            {"action": "update", "email": "ann.new@example.com"},
+            id="email-owner-is-the-account-itself",
+        ),
+    ],
+)  # fmt: skip
+def test_plans(identity: OktaIdentity, lookup: AccountLookup, lost_race: bool, expected: dict[str, Any]) -> None:
+    plan = plan_account(identity, ROLES, lookup, after_lost_race=lost_race)
+    assert isinstance(plan, AccountPlan), plan
+    assert plan.roles == ROLES
+    assert {k: getattr(plan, k) for k in expected} == expected
+
+
+# -- the audit events each plan implies ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("identity", "roles", "lookup", "expected"),
+    [
+        pytest.param(
+            ANN, ("Op",), AccountLookup(), [("user.created", {"email": "ann@example.com", "roles": ["Op"]})],
+            id="created",
+        ),
+        pytest.param(ANN, ("Op",), AccountLookup(by_username=ACCOUNT), [], id="nothing-changed-nothing-audited"),
+        pytest.param(
+            ANN, ("Admin", "Op"), AccountLookup(by_username=ACCOUNT),
+            [("user.roles_changed", {"trigger": "login", "before": ["Op"], "after": ["Admin", "Op"]})],
+            id="roles-changed",
+        ),
+        pytest.param(
+            ANN, ("Op",), AccountLookup(by_username=replace(ACCOUNT, roles=("Viewer", "Op"))),
+            [("user.roles_changed", {"trigger": "login", "before": ["Op", "Viewer"], "after": ["Op"]})],
+            id="roles-before-are-compared-sorted",
+        ),
+        pytest.param(
+            replace(ANN, last_name="Lee-Smith", email="ann.s@example.com"), ("Op",), AccountLookup(by_username=ACCOUNT),
+            [("user.profile_updated", {"changes": {
+                "last_name": {"before": "Lee", "after": "Lee-Smith"},
+                "email": {"before": "ann@example.com", "after": "ann.s@example.com"},
+            }})],
+            id="profile-updated",
+        ),
+        pytest.param(
+            ANN, ("Op",), AccountLookup(by_username=replace(ACCOUNT, active=False, link=LinkSnapshot(SUB, "sync"))),
+            [("user.reactivated", {"trigger": "login", "roles": ["Op"]})],
+            id="reactivated",
+        ),
+        pytest.param(
+            ANN, ("Admin",),
+            AccountLookup(legacy=replace(LEGACY, roles=("Viewer",), active=False, link=LinkSnapshot(SUB, "sync"))),
+            [
+                ("user.renamed", {"before": f"okta_{SUB}", "after": "ann@example.com"}),
+                ("user.reactivated", {"trigger": "login", "roles": ["Admin"]}),
+                ("user.roles_changed", {"trigger": "login", "before": ["Viewer"], "after": ["Admin"]}),
+                ("user.profile_updated", {"changes": {
+                    "first_name": {"before": "Legacy", "after": "Ann"},
+                    "last_name": {"before": "User", "after": "Lee"},
+                }}),
+            ],
+            id="every-event-in-order",
+        ),
+    ],
+)  # fmt: skip
+def test_events(
+    identity: OktaIdentity, roles: tuple[str, ...], lookup: AccountLookup, expected: list[tuple[str, dict[str, Any]]]
+) -> None:
+    plan = plan_account(identity, roles, lookup)
+    assert isinstance(plan, AccountPlan), plan
+    assert events(plan) == expected
+
+
+@pytest.mark.parametrize(
+    ("lookup", "changed"),
+    [
+        (AccountLookup(), True),  # a new account's roles are new
+        (AccountLookup(by_username=ACCOUNT), False),
+        (AccountLookup(by_username=replace(ACCOUNT, roles=("Admin",))), True),
+    ],
+)
+def test_roles_changed(lookup: AccountLookup, changed: bool) -> None:
+    plan = plan_account(ANN, ROLES, lookup)
+    assert isinstance(plan, AccountPlan)
+    assert plan.roles_changed is changed
+
+
+@pytest.mark.parametrize(
+    ("identity", "account", "expected"),
+    [
+        (ANN, None, True),  # a new account: is the email free?
+        (ANN, ACCOUNT, False),  # the account already has it (one query less)
+        (ANN, replace(ACCOUNT, email="old@example.com"), True),  # the email changes: is it free?
+        (replace(ANN, email=""), None, False),  # no email from Okta: nothing to collide
+        (replace(ANN, email=""), ACCOUNT, False),
+    ],
+)
+def test_needs_email_lookup(identity: OktaIdentity, account: ExistingAccount | None, expected: bool) -> None:
+    assert needs_email_lookup(identity, account) is expected

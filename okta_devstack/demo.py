@@ -37,6 +37,9 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("triggerer", ("triggerer", "--skip-serve-logs"), "triggerer"),
     ("dag-processor", ("dag-processor",), "dag_processor"),
 )
+# On SIGTERM Airflow's triggerer waits a fixed 10 s for its trigger runner, even with no trigger
+# running; a second signal makes it stop the runner at once (the demo's triggers are disposable).
+HURRY_AFTER = {"triggerer": 1.0}
 DEMO_AIRFLOW_ENV = {
     # LocalExecutor forks [core] parallelism workers up front (32 by default): two are plenty here.
     "AIRFLOW__CORE__PARALLELISM": "2",
@@ -183,7 +186,9 @@ def _run(ports: dict[str, int], children: Children) -> int:
     api_argv = airflow.argv("api-server", "--host", airflow.host, "--port", str(airflow_port), "--workers", "1")
     children.spawn("api-server", api_argv, env=env, cwd=airflow.home, log_path=airflow.log_path)
     for name, args, _ in COMPONENTS:
-        children.spawn(name, airflow.argv(*args), env=env, cwd=airflow.home, log_path=airflow.home / f"{name}.log")
+        log_path = airflow.home / f"{name}.log"
+        hurry = HURRY_AFTER.get(name)
+        children.spawn(name, airflow.argv(*args), env=env, cwd=airflow.home, log_path=log_path, hurry_after=hurry)
     _wait_until(children, f"{airflow.base_url}/api/v2/monitor/health", "airflow api-server")
     _verify_event_hook(f"http://127.0.0.1:{idp_port}", data["server"]["api_token"])
     _wait_for_components(children, airflow.base_url)

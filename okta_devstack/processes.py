@@ -62,6 +62,9 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     log_path: Path | None
+    # Seconds after the first SIGTERM to send a second one, for a server whose graceful stop waits
+    # for nothing useful here and which treats a second signal as "stop now".
+    hurry_after: float | None = None
 
     @property
     def pid(self) -> int:
@@ -92,6 +95,7 @@ class Children:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         log_path: Path | None = None,
+        hurry_after: float | None = None,
     ) -> Child:
         """Start ``argv`` as a new process group (output to ``log_path`` if given) and record it."""
         log: IO[bytes] | None = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - the child keeps it
@@ -107,7 +111,7 @@ class Children:
                     start_new_session=True,
                     preexec_fn=lambda: _child_setup(parent),  # safe: the demo starts no threads
                 )
-                child = Child(name, proc, log_path)
+                child = Child(name, proc, log_path, hurry_after)
                 self.started.append(child)
         finally:
             if log is not None:
@@ -118,29 +122,50 @@ class Children:
         """Return the first child whose main process has exited, if any."""
         return next((c for c in self.started if c.proc.poll() is not None), None)
 
-    def stop_all(self, grace: float = 15.0) -> list[str]:
-        """Stop every child's whole process group: SIGTERM, then SIGKILL after ``grace`` s; return who needed SIGKILL."""
+    def stop_all(self, grace: float = 15.0, linger: float = 3.0) -> list[str]:
+        """Stop every child and whatever it started; return the names of those that had to be killed.
+
+        SIGTERM goes to each child itself first, so a server shuts its own workers down in its own
+        order (a child spawned with ``hurry_after`` gets a second SIGTERM that many seconds later).
+        What is left of a group after ``grace`` seconds gets SIGTERM, then after ``linger`` more
+        seconds SIGKILL.
+        """
         for child in reversed(self.started):
-            _signal_group(child, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for child in self.started:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        while time.monotonic() < deadline and any(c.group_alive() for c in self.started):
-            time.sleep(0.1)  # workers of a stopped server finishing their own shutdown
+            _signal(child.pid, signal.SIGTERM, group=False)
+        started = time.monotonic()
+        hurry = [c for c in self.started if c.hurry_after is not None]
+        while time.monotonic() - started < grace and any(c.proc.poll() is None for c in self.started):
+            for child in list(hurry):
+                if child.proc.poll() is None and time.monotonic() - started >= (child.hurry_after or 0.0):
+                    _signal(child.pid, signal.SIGTERM, group=False)
+                    hurry.remove(child)
+            time.sleep(0.05)
+        leftovers = [c for c in self.started if c.group_alive()]
+        for child in leftovers:
+            _signal(child.pid, signal.SIGTERM, group=True)
+        _wait_until_gone(leftovers, linger)
         killed = [c.name for c in self.started if c.group_alive()]
         for child in self.started:
             if child.group_alive():
-                _signal_group(child, signal.SIGKILL)
+                _signal(child.pid, signal.SIGKILL, group=True)
         for child in self.started:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.proc.wait(timeout=5)
-        kill_deadline = time.monotonic() + 5
-        while time.monotonic() < kill_deadline and any(c.group_alive() for c in self.started):
-            time.sleep(0.05)
+        _wait_until_gone(self.started, 5.0)
         return killed
 
 
-def _signal_group(child: Child, signum: int) -> None:
+def _wait_until_gone(children: list[Child], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(c.group_alive() for c in children):
+        for child in children:
+            child.proc.poll()  # reap a leader that exited, so only live processes keep its group alive
+        time.sleep(0.05)
+
+
+def _signal(pid: int, signum: int, *, group: bool) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(child.pid, signum)
+        if group:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)

@@ -70,6 +70,8 @@ def category_of(error: LoginRefused) -> Category:
         return "misconfigured"
     if isinstance(error, OktaError) and error.error in MISCONFIGURED_OKTA_ERRORS:
         return "misconfigured"
+    if isinstance(error, OktaError) and error.error == "invalid_grant" and "redirect_uri" in error.description:
+        return "misconfigured"  # the callback URL Airflow builds differs from the one it sent (proxy, base_url)
     if isinstance(error, OktaUnavailable):
         return "unavailable"
     return "access"

@@ -2,8 +2,9 @@
 
 One demo runs for the module: its banner, the health panel (all of Airflow's components), the
 doctor command the banner prints, the bot script, a team user's DAG-level access; then SIGTERM must
-stop every process it started and free both ports. A second demo is stopped with SIGHUP, and a
-port already in use must stop a third before anything starts, with one line naming who holds it.
+stop every process it started and free both ports. A second demo is stopped with SIGHUP while it
+starts, and a port already in use must stop a third before anything starts, with one line naming
+who holds it.
 """
 
 from __future__ import annotations
@@ -214,8 +215,10 @@ def test_team_user_sees_only_her_team_dag(running):
     assert final.status_code == 200
     _poll(
         "erin's DAGs",
-        lambda: {d["dag_id"] for d in session.get(f"{running.url}/api/v2/dags", timeout=10).json()["dags"]}
-        == {"finance_daily"},
+        lambda: (
+            {d["dag_id"] for d in session.get(f"{running.url}/api/v2/dags", timeout=10).json()["dags"]}
+            == {"finance_daily"}
+        ),
     )
     assert session.get(f"{running.url}/api/v2/dags/marketing_weekly", timeout=10).status_code == 403
 
@@ -228,7 +231,11 @@ def test_bot_script_walks_the_token_path(running):
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
-    out = _poll("the bot's DAGs", lambda: (o := run()) if "finance_daily" in o else "")
+    def output_once_the_dag_is_parsed() -> str:
+        out = run()
+        return out if "finance_daily" in out else ""
+
+    out = _poll("the bot's DAGs", output_once_the_dag_is_parsed)
     assert "2. Airflow token for svc-demo-bot" in out
     assert "marketing_weekly" not in out
 
@@ -239,13 +246,18 @@ def test_sigterm_stops_every_process_and_frees_the_ports(running):
     assert took < 20, f"stopping took {took:.1f}s"
 
 
-def test_sighup_stops_everything_too(tmp_path):
+def test_sighup_while_starting_stops_everything_too(tmp_path):
+    # Mid-start is the harder moment: five processes spawned, none ready, the demo waiting on health checks.
     demo = start_demo(tmp_path / "demo")
     try:
-        demo.wait_for("Stop: Ctrl-C", BANNER_TIMEOUT)
+        demo.wait_for("Starting airflow api-server", BANNER_TIMEOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(demo.descendants()) < 5:
+            time.sleep(0.1)
         stop_and_check(demo, signal.SIGHUP)
     finally:
         _kill(demo)
+    assert "Stop: Ctrl-C" not in demo.output
 
 
 @pytest.mark.parametrize("which", ["DEMO_IDP_PORT", "DEMO_AIRFLOW_PORT"])

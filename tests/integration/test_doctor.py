@@ -232,7 +232,8 @@ def test_auth_manager_not_fab(home, okta):
     code, checks = doctor(home.env(okta.issuer, AIRFLOW__CORE__AUTH_MANAGER=SIMPLE_AUTH_MANAGER))
     assert code == 1
     assert failing(checks) == ["auth_manager"]
-    assert "AIRFLOW__CORE__AUTH_MANAGER=airflow.providers.fab" in checks["auth_manager"]["fix"]
+    # The doctor recommends okta_security's auth manager (FAB's, plus sign-out at Okta and bot tokens).
+    assert "AIRFLOW__CORE__AUTH_MANAGER=okta_security.auth_manager.OktaFabAuthManager " in checks["auth_manager"]["fix"]
 
 
 def test_invalid_mapping(home, okta, tmp_path):

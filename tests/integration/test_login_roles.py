@@ -62,7 +62,7 @@ def test_a_demotion_applies_to_the_very_first_api_request_after_the_login(af: St
 
 
 def test_a_mapped_role_deleted_from_airflow_refuses_with_its_code_and_is_audited(af: Stack):
-    run_sql(af.db_url, ("INSERT INTO ab_role (name) VALUES (:n)", {"n": TRANSIENT_ROLE}))
+    af.airflow.airflow("roles", "create", TRANSIENT_ROLE)
     role_id_sql = "(SELECT id FROM ab_role WHERE name = :n)"
     try:
         rewrite(af.mapping, af.original_mapping.replace("mappings:\n", f"mappings:\n  marketing: [{TRANSIENT_ROLE}]\n", 1))

@@ -8,13 +8,14 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import requests
 import yaml
 
 from okta_local_idp.testing import is_sign_in_page, submit_sign_in_form
 from tests.integration.helpers import okta_login, rewrite, user_roles
 
 if TYPE_CHECKING:
+    import requests
+
     from tests.conftest import Stack
 
 ALICE = ("alice.admin@example.com", "Admin-pass-1")

@@ -36,6 +36,9 @@ MISCONFIGURED = [
     errors.OktaError("invalid_scope", "One or more scopes are not configured for the authorization server."),
     errors.OktaError("invalid_request", "The 'redirect_uri' parameter must be a Login redirect URI."),
     errors.OktaError("unauthorized_client", "The client is not authorized to use the provided grant type."),
+    errors.OktaError(
+        "invalid_grant", "The 'redirect_uri' does not match the redirection URI used in the authorization request."
+    ),
     errors.DiscoveryMismatch(
         "Okta's discovery document names the issuer 'https://a.okta.com/oauth2/x', but OKTA_ISSUER is "
         "'https://a.okta.com/oauth2/default'. Nobody can sign in until OKTA_ISSUER is set to the exact issuer."
@@ -50,6 +53,7 @@ ACCESS = [
     errors.InactiveUser("Your Airflow account is deactivated. Ask your Airflow administrator to reactivate it."),
     errors.OktaError("access_denied", "User is not assigned to the client application."),
     errors.EmailConflict("Another Airflow user ('bob') already has the email address 'b@example.com'."),
+    errors.OktaError("invalid_grant", "The authorization code is invalid or has expired."),
     errors.TokenValidationError("token expired"),
     errors.StateMismatch("This sign-in response does not belong to a sign-in started in this browser."),
 ]

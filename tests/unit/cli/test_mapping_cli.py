@@ -242,7 +242,8 @@ def test_explain_default_role(tmp_path, capsys) -> None:
 
 def test_explain_json(tmp_path, capsys) -> None:
     """Return the explanation as data."""
-    code, out, _err = run(capsys, "explain", "--no-db", "--group", "a,b", "--groups", "airflow-admins", write(tmp_path, EXPLAIN), "--json"
+    code, out, _err = run(
+        capsys, "explain", "--no-db", "--group", "a,b", "--groups", "airflow-admins", write(tmp_path, EXPLAIN), "--json"
     )
     data = json.loads(out)
     assert data["groups"] == ["airflow-admins", "a,b"]
@@ -256,17 +257,22 @@ def test_explain_json(tmp_path, capsys) -> None:
 def test_explain_applies_the_groups_filter(tmp_path, capsys, monkeypatch) -> None:
     """Drop groups the webserver's OKTA_GROUPS_FILTER would drop, and say so."""
     monkeypatch.setenv("OKTA_GROUPS_FILTER", "airflow-team-")
-    code, out, _err = run(capsys, "explain", "--no-db", "--groups", "airflow-admins,airflow-team-x", write(tmp_path, EXPLAIN))
+    code, out, _err = run(
+        capsys, "explain", "--no-db", "--groups", "airflow-admins,airflow-team-x", write(tmp_path, EXPLAIN)
+    )
     assert "Ignored by the groups filter (prefix 'airflow-team-'): airflow-admins" in out
     assert "Result: roles User" in out
-    code, out, _err = run(capsys, "explain", "--no-db", "--groups", "airflow-admins", "--groups-filter", "", write(tmp_path, EXPLAIN)
+    code, out, _err = run(
+        capsys, "explain", "--no-db", "--groups", "airflow-admins", "--groups-filter", "", write(tmp_path, EXPLAIN)
     )
     assert "Result: roles Admin" in out
 
 
 def test_explain_bad_groups_filter_is_a_usage_error(tmp_path, capsys) -> None:
     """Reject an invalid filter regex with exit code 2."""
-    code, _out, err = run(capsys, "explain", "--no-db", "--groups", "a", "--groups-filter", "re:(", write(tmp_path, EXPLAIN))
+    code, _out, err = run(
+        capsys, "explain", "--no-db", "--groups", "a", "--groups-filter", "re:(", write(tmp_path, EXPLAIN)
+    )
     assert code == EXIT_USAGE
     assert "--groups-filter" in err
 

@@ -19,7 +19,7 @@ import requests
 
 from okta_devstack import demo_files
 from okta_devstack.airflow import REPO, AirflowServer
-from okta_devstack.ports import describe_holder, port_in_use, suggest_free_port
+from okta_devstack.ports import describe, holders, port_in_use, suggest_free_port
 from okta_devstack.processes import STOP_SIGNALS, Children
 
 if TYPE_CHECKING:
@@ -91,14 +91,13 @@ def port_problem(setting: PortSetting, port: int, taken: set[int]) -> str | None
     """Return the one-line message for a port someone else listens on, or None if it is free."""
     if not port_in_use(port):
         return None
-    holder = describe_holder(port)
+    pids = holders(port)
     free = suggest_free_port(port, avoid=taken)
     change = f"{setting.variable}={free} make demo" if free else f"{setting.variable}=<another port> make demo"
-    if holder:
-        pid = holder.split()[1]
+    if pids:
         return (
-            f"Port {port} ({setting.what}) is in use by {holder}: stop it (kill {pid}) "
-            f"or start the demo on another port: {change}"
+            f"Port {port} ({setting.what}) is in use by {describe(pids)}: stop it "
+            f"(kill {' '.join(str(p) for p in pids[:3])}) or start the demo on another port: {change}"
         )
     return (
         f"Port {port} ({setting.what}) is in use (by a process this user can't see; "

@@ -92,11 +92,8 @@ def holders(port: int) -> list[int]:
     return pids or _pids_from_ss(port)
 
 
-def describe_holder(port: int) -> str:
-    """Return e.g. ``pid 4242 (python -m okta_local_idp …)``, or '' when nobody visible holds it."""
-    pids = holders(port)
-    if not pids:
-        return ""
+def describe(pids: list[int]) -> str:
+    """Return e.g. ``pid 4242 (python -m okta_local_idp …)`` for the first few of ``pids``."""
     parts = []
     for pid in pids[:3]:
         command = command_of(pid)

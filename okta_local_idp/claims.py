@@ -104,6 +104,10 @@ class AccessTokenFactory:
         }
         if user is not None:
             claims["uid"] = user.id
+            if self._idp.config.server.access_token_groups_claim:
+                groups = matching_groups(self._idp, user)
+                if groups:  # like Okta, no claim rather than an empty one
+                    claims["groups"] = groups
         token: dict[str, Any] = {
             "token_type": "Bearer",
             "expires_in": lifetime,

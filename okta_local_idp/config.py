@@ -45,6 +45,9 @@ class ServerSettings:
     api_token: str | None = field(default=None, repr=False)
     custom_scopes: tuple[str, ...] = ()
     audience: str = "api://default"  # the authorization server's audience: ``aud`` of its access tokens
+    access_token_groups_claim: bool = False  # ``groups`` in user access tokens too (an Access Token claim)
+    device_code_lifetime: int = 600  # seconds a device/user code lives (Okta: 10 minutes)
+    device_poll_interval: int = 5  # seconds a device must wait between polls, else slow_down (Okta: 5)
     api_rate_limit: int = 600
     org_id: str | None = None
     signing_key_file: str | None = None
@@ -163,6 +166,14 @@ def _boolean(data: Mapping[str, Any], key: str, where: str, problems: _Problems,
     return value
 
 
+def _integer(data: Mapping[str, Any], key: str, where: str, problems: _Problems, default: int, minimum: int) -> int:
+    value = data.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        problems.add(f"{where}.{key}", f"must be an integer of at least {minimum} (seconds)")
+        return default
+    return value
+
+
 def _parse_server(raw: dict[str, Any], base_dir: Path, problems: _Problems) -> ServerSettings:
     where = "server"
     _unknown_keys(raw, SERVER_KEYS, where, problems)
@@ -181,6 +192,8 @@ def _parse_server(raw: dict[str, Any], base_dir: Path, problems: _Problems) -> S
     if not isinstance(rate_limit, int) or isinstance(rate_limit, bool) or rate_limit < 1:
         problems.add(f"{where}.api_rate_limit", "must be a positive integer")
         rate_limit = defaults.api_rate_limit
+    device_lifetime = _integer(raw, "device_code_lifetime", where, problems, defaults.device_code_lifetime, 1)
+    device_interval = _integer(raw, "device_poll_interval", where, problems, defaults.device_poll_interval, 0)
     key_file = _string(raw, "signing_key_file", where, problems)
     if key_file is not None:
         key_file = str((base_dir / key_file).resolve())
@@ -197,6 +210,11 @@ def _parse_server(raw: dict[str, Any], base_dir: Path, problems: _Problems) -> S
         api_token=_string(raw, "api_token", where, problems),
         custom_scopes=scopes,
         audience=_string(raw, "audience", where, problems, defaults.audience) or defaults.audience,
+        access_token_groups_claim=_boolean(
+            raw, "access_token_groups_claim", where, problems, defaults.access_token_groups_claim
+        ),
+        device_code_lifetime=device_lifetime,
+        device_poll_interval=device_interval,
         api_rate_limit=rate_limit,
         org_id=_string(raw, "org_id", where, problems),
         signing_key_file=key_file,

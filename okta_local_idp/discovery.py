@@ -60,7 +60,12 @@ def openid_configuration(idp: IdpContext) -> dict[str, Any]:
         "jwks_uri": f"{issuer}/v1/keys",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": idp.supported_scopes(config),
@@ -72,6 +77,7 @@ def openid_configuration(idp: IdpContext) -> dict[str, Any]:
         "revocation_endpoint": f"{issuer}/v1/revoke",
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "end_session_endpoint": f"{issuer}/v1/logout",
+        "device_authorization_endpoint": f"{issuer}/v1/device/authorize",  # RFC 8628 §4
         "request_parameter_supported": False,
         "request_object_signing_alg_values_supported": [],
         "claims_parameter_supported": False,

@@ -29,7 +29,8 @@ USER_STATUSES = frozenset(
     }
 )
 AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post", "private_key_jwt", "none"})
-GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "client_credentials"})
+DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT_TYPE})
 
 
 def okta_id(prefix: str, seed: str) -> str:

@@ -72,8 +72,14 @@ _OKTA_REWORDING = {
 }
 
 
+class OktaWordedError(OAuth2Error):
+    """An error already carrying Okta's own ``error_description``: :func:`oktaize` keeps it."""
+
+
 def oktaize(error: OAuth2Error) -> OAuth2Error:
     """Give ``error`` Okta's description (and 401 for invalid_client)."""
+    if isinstance(error, OktaWordedError):
+        return error
     if error.error in _OKTA_DESCRIPTIONS:
         error.description = _OKTA_DESCRIPTIONS[error.error]
     elif error.description in _OKTA_REWORDING:

@@ -18,6 +18,7 @@ from . import admin_api, management_api, management_directory, views  # noqa: F4
 from .backchannel import init_backchannel, stats_of
 from .config import ConfigStore
 from .context import AUTH_SERVER_PATH, EXTENSION_KEY, IdpContext
+from .device import init_device
 from .keys import SigningKeys
 from .oauth import init_oauth
 from .org_server import init_org_server
@@ -63,6 +64,7 @@ def create_app(
     app.extensions[EXTENSION_KEY] = idp
     init_backchannel(app)  # request counts + the latency_ms fault (bench/bench_login.py)
     init_oauth(app, idp)
+    init_device(app, idp)  # /v1/device/authorize, /activate, the device_code grant (RFC 8628)
     init_org_server(app, idp)  # /oauth2/v1/token: okta.* scopes for service apps (Management API)
     app.register_blueprint(views.blueprint)
     app.register_blueprint(management_api.blueprint)

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .device_store import DeviceStore
 from .directory import DirectoryOverlay
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ class RuntimeStore:
         self.rate_limiter = RateLimiter()
         self.directory = DirectoryOverlay()  # Management API lifecycle/membership changes
         self.event_hooks = EventHookState()  # verified hooks and delivery records
+        self.devices = DeviceStore()  # device authorizations (RFC 8628) in flight
 
     # -- authorization codes -------------------------------------------------
 

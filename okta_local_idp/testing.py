@@ -83,3 +83,22 @@ def submit_sign_in_form(
     data = {**form.fields, "username": username, "password": password}
     kwargs.setdefault("allow_redirects", False)
     return session.post(form.action, data=data, **kwargs)
+
+
+def decide_device(
+    session: requests.Session,
+    verification_uri_complete: str,
+    username: str,
+    password: str,
+    *,
+    allow: bool = True,
+) -> requests.Response:
+    """Approve (or deny) a device's user code on the activation page, signing in first if asked."""
+    page = session.get(verification_uri_complete, timeout=10)
+    if is_sign_in_page(page):
+        submit_sign_in_form(session, page, username, password, timeout=10)
+        page = session.get(verification_uri_complete, timeout=10)
+    if 'id="okta-device-consent"' not in page.text:
+        raise AssertionError(f"no consent form at {verification_uri_complete}: HTTP {page.status_code}")
+    form = parse_form(page.text, page.url)
+    return session.post(form.action, data={**form.fields, "decision": "allow" if allow else "deny"}, timeout=10)

@@ -72,7 +72,7 @@ def keys_view() -> Response:
 # -- sign-in session ----------------------------------------------------------------
 
 
-def _signed_in_user(idp: IdpContext) -> SignedInUser | None:
+def signed_in_user(idp: IdpContext) -> SignedInUser | None:
     """Return the user of the live IdP session, if any."""
     live = idp.store.get_session(session.get("sid"))
     if live is None:
@@ -83,7 +83,7 @@ def _signed_in_user(idp: IdpContext) -> SignedInUser | None:
     return SignedInUser(user=user, auth_time=live.auth_time)
 
 
-def _sign_in(idp: IdpContext, user: User) -> SignedInUser:
+def sign_in(idp: IdpContext, user: User) -> SignedInUser:
     """Replace any IdP session with a new one for ``user``."""
     idp.store.close_session(session.get("sid"))
     session.clear()
@@ -92,7 +92,7 @@ def _sign_in(idp: IdpContext, user: User) -> SignedInUser:
     return SignedInUser(user=user, auth_time=live.auth_time)
 
 
-def _check_credentials(idp: IdpContext) -> User | None:
+def check_credentials(idp: IdpContext) -> User | None:
     """Return the user if the posted username and password are right."""
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
@@ -154,12 +154,12 @@ def authorize() -> Response | tuple[str, int] | str:
 
     signing_in = request.method == "POST" and "username" in request.form
     if signing_in:
-        user = _check_credentials(idp)
+        user = check_credentials(idp)
         if user is None:
             return _login_page(error=SIGN_IN_FAILED)
-        signed_in: SignedInUser | None = _sign_in(idp, user)
+        signed_in: SignedInUser | None = sign_in(idp, user)
     else:
-        signed_in = _signed_in_user(idp)
+        signed_in = signed_in_user(idp)
 
     try:
         grant = server.get_consent_grant(end_user=signed_in)

@@ -72,7 +72,7 @@ def register(subparsers: Any) -> None:
 
 def template_text(name: str) -> str:
     """Return the text of one packaged template."""
-    return resources.files("okta_security").joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.files("okta_security").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
 
 
 def airflow_home(given: str | None, environ: Mapping[str, str] | None = None) -> Path:

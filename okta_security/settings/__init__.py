@@ -1,1 +1,1 @@
-"""Settings: one declaration per OKTA_* setting, the loader, and secret values."""
+"""Settings: one declaration per OKTA_* setting (specs), how each is parsed (kinds), the loader, secrets."""

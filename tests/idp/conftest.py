@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from okta_local_idp.server import IdpHandle, serve_in_thread
-from okta_local_idp.testing import submit_sign_in_form
+from okta_local_idp.testing import decide_device, submit_sign_in_form
 from tests.idp.okta_contract import (
     CALLBACK,
     MANY_GROUPS,
@@ -202,7 +202,13 @@ def _real_target(org: RealOrg) -> ContractTarget:
         real_org=True,
         event_hook_id=org.event_hook_id,
         event_hook_secret=org.event_hook_secret,
+        device_client_id=org.device_client_id,  # approving its codes needs a person: approve_device stays None
     )
+
+
+def _decide_on_local_activation_page(verification_uri_complete: str, username: str, password: str, allow: bool) -> None:
+    answer = decide_device(requests.Session(), verification_uri_complete, username, password, allow=allow)
+    assert answer.status_code == 200, answer.text[:500]
 
 
 @pytest.fixture(scope="session")
@@ -231,6 +237,8 @@ def target(request: pytest.FixtureRequest) -> ContractTarget:
         sign_in=submit_sign_in_form,
         event_hook_id=next(h["id"] for h in hooks if h["name"] == LOCAL_HOOK_NAME),
         event_hook_secret=LOCAL_HOOK_SECRET,
+        device_client_id="contract-cli",
+        approve_device=_decide_on_local_activation_page,
     )
 
 

@@ -27,6 +27,9 @@ CALLBACK = "http://127.0.0.1:8765/auth/oauth-authorized/okta"
 SIGNED_OUT = "http://127.0.0.1:8765/auth/login/"
 MANY_GROUPS = 250
 SignIn = Callable[[requests.Session, requests.Response, str, str], requests.Response]
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+# Approve (True) or deny a device's user code as a person would at verification_uri_complete.
+ApproveDevice = Callable[[str, str, str, bool], None]
 AsksForCredentials = Callable[[requests.Response], bool]
 
 # -- real-org mode -----------------------------------------------------------------------------
@@ -53,6 +56,7 @@ OPTIONAL_VARIABLES: dict[str, str] = {
     "OKTA_CONTRACT_EVENT_HOOK_ID": "id (who…) of an event hook whose URL reaches OKTA_CONTRACT_EVENT_HOOK_PORT here",
     "OKTA_CONTRACT_EVENT_HOOK_SECRET": "the exact Authorization header value the hook sends",
     "OKTA_CONTRACT_EVENT_HOOK_PORT": "local port the hook's public URL forwards to (a tunnel)",
+    "OKTA_CONTRACT_DEVICE_CLIENT_ID": "client id of a native app with the Device Authorization grant (no secret)",
 }
 CONTRACT_VARIABLES = (*REQUIRED_VARIABLES, *OPTIONAL_VARIABLES)
 _GROUPS_SCOPE = {"defined": True, "undefined": False}
@@ -82,6 +86,7 @@ class RealOrg:
     event_hook_id: str | None = None
     event_hook_secret: str | None = None
     event_hook_port: int | None = None
+    device_client_id: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -143,6 +148,7 @@ def real_org_from_env(environ: Mapping[str, str]) -> RealOrg | None:
         event_hook_id=given.get("OKTA_CONTRACT_EVENT_HOOK_ID"),
         event_hook_secret=given.get("OKTA_CONTRACT_EVENT_HOOK_SECRET"),
         event_hook_port=numbers.get("OKTA_CONTRACT_EVENT_HOOK_PORT"),
+        device_client_id=given.get("OKTA_CONTRACT_DEVICE_CLIENT_ID"),
     )
 
 
@@ -222,6 +228,12 @@ def base_config() -> dict[str, Any]:
                 "client_secret": "service-bot-secret",
                 "grant_types": ["client_credentials"],
             },
+            {
+                "client_id": "contract-cli",
+                "name": "Contract CLI",
+                "token_endpoint_auth_method": "none",
+                "grant_types": [DEVICE_CODE_GRANT, "refresh_token"],
+            },
         ],
         "users": [
             {
@@ -289,6 +301,8 @@ class ContractTarget:
     real_org: bool = False
     event_hook_id: str | None = None
     event_hook_secret: str | None = None
+    device_client_id: str | None = None  # a native app with the Device Authorization grant
+    approve_device: ApproveDevice | None = None  # None: a person must do it at Okta's /activate page
 
 
 @dataclass
@@ -401,3 +415,28 @@ class Flow:
         """Return (header, claims) of a JWT after checking its signature against the JWKS."""
         decoded = jwt.decode(token, self.key_set, algorithms=["RS256"])
         return dict(decoded.header), dict(decoded.claims)
+
+
+# -- the device authorization grant (RFC 8628) ---------------------------------------------------
+
+
+def device_authorize(
+    issuer: str, client_id: str, scope: str | None, auth: tuple[str, str] | None = None
+) -> requests.Response:
+    """Ask ``{issuer}/v1/device/authorize`` for a device code (``auth``: HTTP Basic instead of a public client)."""
+    data = {"scope": scope} if scope is not None else {}
+    if auth is None:
+        data["client_id"] = client_id
+    return requests.post(f"{issuer}/v1/device/authorize", data=data, auth=auth, timeout=10)
+
+
+def device_poll(
+    issuer: str, client_id: str, device_code: str | None, auth: tuple[str, str] | None = None
+) -> requests.Response:
+    """Poll the token endpoint once for ``device_code``."""
+    data = {"grant_type": DEVICE_CODE_GRANT}
+    if device_code is not None:
+        data["device_code"] = device_code
+    if auth is None:
+        data["client_id"] = client_id
+    return requests.post(f"{issuer}/v1/token", data=data, auth=auth, timeout=10)

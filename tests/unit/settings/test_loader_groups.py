@@ -70,7 +70,10 @@ def test_service_app_with_pem_or_jwk(env, tmp_path, key, as_jwk):
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [
-        ({"OKTA_GROUPS_SOURCE": "ldap"}, "OKTA_GROUPS_SOURCE='ldap' is not one of auto, claims, api — see docs/groups.md"),
+        (
+            {"OKTA_GROUPS_SOURCE": "ldap"},
+            "OKTA_GROUPS_SOURCE='ldap' is not one of auto, claims, api — see docs/groups.md",
+        ),
         ({"OKTA_GROUPS_SOURCE": "api"}, "OKTA_GROUPS_SOURCE=api needs Okta API credentials"),
         ({"OKTA_GROUPS_FILTER": "re:airflow-("}, "OKTA_GROUPS_FILTER='re:airflow-(' is not a valid filter: invalid"),
         ({"OKTA_GROUPS_FILTER": "re:"}, "OKTA_GROUPS_FILTER='re:' is not a valid filter: the regular expression"),

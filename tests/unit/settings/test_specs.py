@@ -101,7 +101,11 @@ def test_bounds_name_the_variable_and_the_fix(env, spec):
     kind = spec.kind
     assert isinstance(kind, Number)
     fix = f"set it to a value between {kind.lo:g} and {kind.hi:g}"
-    for text, problem in ((str(kind.hi + 1), "is out of range"), (str(kind.lo - 1), "is out of range"), ("x", "is not a")):
+    for text, problem in (
+        (str(kind.hi + 1), "is out of range"),
+        (str(kind.lo - 1), "is out of range"),
+        ("x", "is not a"),
+    ):
         with pytest.raises(ConfigError) as err:
             load_settings({**env, spec.name: text})
         [found] = err.value.problems

@@ -32,7 +32,7 @@ from okta_security.errors import (
     OktaUnavailable,
     StateMismatch,
 )
-from okta_security.login.decision import LoginDecision, LoginPolicy, decide, needs_groups_api, needs_userinfo
+from okta_security.login.decision import LoginDecision, LoginPolicy, decide, groups_api_identity, needs_userinfo
 from okta_security.login.outcome import LoginFacts, LoginOutcome
 from okta_security.mapping.roles import BUILTIN_ROLES  # valid in the mapping even before the first sync
 from okta_security.oidc.id_token import JwksCache, verify_id_token
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from okta_security.mapping.rules import RoleMapping
     from okta_security.mapping.store import MappingStore
+    from okta_security.oidc.identity import OktaIdentity
     from okta_security.okta_api.client import OktaApiClient
     from okta_security.settings.loader import OktaSettings
 
@@ -209,9 +210,9 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             facts = LoginFacts.from_claims(claims)
             policy = LoginPolicy.from_settings(self.okta_settings, api_configured=self.okta_groups_api is not None)
             userinfo = self._userinfo(remote, token) if needs_userinfo(claims, policy) else None
-            api_groups = None
-            if self.okta_groups_api is not None and needs_groups_api(claims, userinfo, policy):
-                api_groups = self._groups_from_api(self.okta_groups_api, str(claims["sub"]))
+            api_groups, api_user = None, groups_api_identity(claims, userinfo, policy)
+            if self.okta_groups_api is not None and api_user is not None:
+                api_groups = self._groups_from_api(self.okta_groups_api, api_user)
             mapping = self.okta_mapping.current()
             self.okta_role_sync.maybe_resync(mapping)  # declared roles' DAG globs pick up new DAGs
             decision = decide(
@@ -308,17 +309,17 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             raise OktaUnavailable("Okta is not answering (userinfo request failed). Try again in a minute.") from e
 
     @staticmethod
-    def _groups_from_api(api: OktaApiClient, sub: str) -> tuple[str, ...]:
+    def _groups_from_api(api: OktaApiClient, identity: OktaIdentity) -> tuple[str, ...]:
         """Read the user's groups from Okta's Groups API; runs before anything is written.
 
         If Okta fails, the login is refused and the roles stay as they were.
         """
         try:
-            groups = api.user_group_names(sub)  # the ID token's sub is the Okta user id (00u…)
+            groups = api.user_group_names(identity.sub)  # the ID token's sub is the Okta user id (00u…)
         except (OktaApiUnavailable, OktaApiRejected) as e:
             log.error(
                 "Okta login of %s refused, roles unchanged: %s [%s, Okta request id %s]",
-                sub,
+                identity.username,
                 e.message,
                 e.code,
                 e.request_id or "-",
@@ -334,5 +335,5 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
                 "unchanged. Ask your Airflow administrator to check the Okta API settings (see the webserver log).",
                 request_id=e.request_id,
             ) from e
-        log.info("Read %d group(s) of %s from Okta's Groups API", len(groups), sub)
+        log.info("Read %d group(s) of %s from Okta's Groups API", len(groups), identity.username)
         return groups

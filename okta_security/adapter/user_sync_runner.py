@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from okta_security import audit
+from okta_security.adapter.airflow_config import okta_options
 from okta_security.adapter import audit_log as audit_airflow
 from okta_security.adapter.accounts import apply_change, load_accounts, metadata_engine
 from okta_security.errors import ConfigError, OktaSecurityError, TooManyDeactivations
@@ -175,7 +176,7 @@ def run_from_env(
     on_apply: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
     """Run a sync configured from the environment (Airflow's and the OKTA_* settings)."""
-    settings = load_settings(environ)
+    settings = load_settings(environ, okta_options(environ))
     engine = metadata_engine()
     audit.configure(settings.audit_log_handler)
     audit_airflow.install()

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from okta_security.adapter.airflow_config import okta_options
 from okta_security.errors import ConfigError, MappingError
 from okta_security.mapping.store import MappingStore
 from okta_security.oidc.provider import build_provider
@@ -32,12 +33,17 @@ class WebserverConfig:
 
 
 def build_webserver_config(environ: Mapping[str, str] | None = None) -> WebserverConfig:
-    """Load settings and the mapping file; raise one :class:`ConfigError` listing every problem."""
+    """Load settings (``OKTA_*`` and Airflow's ``[okta]``) and the mapping file; raise one :class:`ConfigError`."""
     problems: list[str] = []
     settings: OktaSettings | None = None
     store: MappingStore | None = None
+    airflow = {}
     try:
-        settings = load_settings(environ)
+        airflow = okta_options(environ)
+    except ConfigError as e:  # still load the rest: every problem is reported at once
+        problems.extend(e.problems)
+    try:
+        settings = load_settings(environ, airflow)
     except ConfigError as e:
         problems.extend(e.problems)
     if settings is not None:

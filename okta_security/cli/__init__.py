@@ -1,9 +1,10 @@
-"""``okta-airflow``: command-line tools for okta_security.
+"""``okta-airflow``: command-line tools for okta_security (also ``airflow okta <command>``).
 
 Each subcommand lives in its own module exposing ``register(subparsers) -> None``, which adds
 a parser whose ``func`` default is ``run(args) -> int``. Add a module to ``SUBCOMMANDS`` to
-expose it. Exit codes: 0 success, 1 runtime failure, 2 usage error; a subcommand may document
-others (e.g. check-mapping: 3 = warnings only).
+expose it: the same parser becomes Airflow's ``airflow okta`` group
+(:mod:`okta_security.cli.airflow_group`). Exit codes: 0 success, 1 runtime failure, 2 usage
+error; a subcommand may document others (e.g. check-mapping: 3 = warnings only).
 """
 
 from __future__ import annotations
@@ -51,14 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    return dispatch(args)
+
+
+def dispatch(args: argparse.Namespace, *, prog: str = "okta-airflow") -> int:
+    """Run the parsed command; report its errors on stderr; return the exit code."""
     try:
         return int(args.func(args))
     except UsageError as e:
-        print(f"okta-airflow: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OktaSecurityError as e:
-        print(f"okta-airflow: error [{e.code}]: {e}", file=sys.stderr)
+        print(f"{prog}: error [{e.code}]: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("okta-airflow: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130

@@ -1,7 +1,7 @@
 """Decide a login from what Okta said: the identity and its Airflow roles, or a refusal (pure: no I/O).
 
 The adapter fetches in order and asks this module at each fork (:func:`needs_userinfo`, then
-:func:`needs_groups_api`), then calls :func:`decide` once with everything it fetched:
+:func:`groups_api_identity`), then calls :func:`decide` once with everything it fetched:
 
 1. identity from the verified ID-token claims, userinfo only filling gaps (its ``sub`` must match);
 2. groups from the Groups API instead of the claims when ``OKTA_GROUPS_SOURCE`` says so;
@@ -72,15 +72,17 @@ def needs_userinfo(claims: Mapping[str, Any], policy: LoginPolicy) -> bool:
     return wants_userinfo(policy.groups_source, id_token_has_claim=has_groups_claim(claims, policy.groups_claim))
 
 
-def needs_groups_api(claims: Mapping[str, Any], userinfo: Mapping[str, Any] | None, policy: LoginPolicy) -> bool:
-    """Return whether to read the user's groups from Okta's Groups API before deciding."""
+def groups_api_identity(
+    claims: Mapping[str, Any], userinfo: Mapping[str, Any] | None, policy: LoginPolicy
+) -> OktaIdentity | None:
+    """Return whose groups to read from Okta's Groups API before deciding, or None if the API is not needed."""
     if not policy.api_configured:
-        return False  # decide() refuses if the source demanded the API
+        return None  # decide() refuses if the source demanded the API
     try:
         identity = identity_from_claims(claims, userinfo, groups_claim=policy.groups_claim)
     except LoginRefused:
-        return False  # decide() refuses; no call to Okta for a login that cannot succeed
-    return wants_api(policy.groups_source, api_configured=True, claim_groups=identity.groups)
+        return None  # decide() refuses; no call to Okta for a login that cannot succeed
+    return identity if wants_api(policy.groups_source, api_configured=True, claim_groups=identity.groups) else None
 
 
 def decide(

@@ -2,9 +2,11 @@
 
 A field's name gives its variable: ``clock_skew_seconds`` is read from ``OKTA_CLOCK_SKEW_SECONDS``,
 or from the file ``OKTA_CLOCK_SKEW_SECONDS_FILE`` names (every setting has that form, for
-Kubernetes/Docker secrets). :func:`setting` gives the rest: its kind (type and bounds), its
-default as one would write it in the environment, whether it is a secret, and one line of
-documentation. The loader, the README table (``python -m okta_devstack.readme``), ``okta-airflow
+Kubernetes/Docker secrets), or from Airflow's configuration as ``[okta] clock_skew_seconds``
+(``AIRFLOW__OKTA__CLOCK_SKEW_SECONDS``). :func:`setting` gives the rest: its kind (type and bounds),
+its default as one would write it in the environment, whether it is a secret, and one line of
+documentation. The loader, the README table (``python -m okta_devstack.readme``), Airflow's
+``[okta]`` section (:func:`airflow_config_section`, declared by the provider), ``okta-airflow
 doctor`` and the defaults of pure functions (``OktaSettings.clock_skew_seconds``) all read these
 declarations; no default is written anywhere else.
 
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
 PREFIX = "OKTA_"
 FILE_SUFFIX = "_FILE"
+AIRFLOW_SECTION = "okta"  # Airflow's configuration section: [okta] <field name>
 _DECLARATION = "okta_security.setting"
 
 GroupsSource = Literal["auto", "claims", "api"]
@@ -252,6 +255,21 @@ class SettingSpec:
         """Return the variable naming a file that holds the value (``OKTA_X_FILE``)."""
         return self.name + FILE_SUFFIX
 
+    @property
+    def option(self) -> str:
+        """Return the option's name in Airflow's ``[okta]`` section (the variable without ``OKTA_``, lower-cased)."""
+        return self.field
+
+    @property
+    def airflow_name(self) -> str:
+        """Return how messages name the Airflow option, e.g. ``[okta] issuer``."""
+        return f"[{AIRFLOW_SECTION}] {self.option}"
+
+    @property
+    def airflow_env(self) -> str:
+        """Return Airflow's environment variable for the option (``AIRFLOW__OKTA__X``)."""
+        return f"AIRFLOW__{AIRFLOW_SECTION.upper()}__{self.option.upper()}"
+
 
 SETTINGS: tuple[SettingSpec, ...] = tuple(
     SettingSpec(PREFIX + f.name.upper(), f.name, d.kind, d.doc, d.default, d.secret)
@@ -292,6 +310,43 @@ RETIRED: tuple[Retired, ...] = (
     Retired("OKTA_CLIENT_KEY_ID", "OKTA_CLIENT_PRIVATE_KEY", _KID, _KID_FIX),
     Retired("OKTA_API_KEY_ID", "OKTA_API_PRIVATE_KEY", _KID, _KID_FIX),
 )
+
+
+def airflow_option_type(spec: SettingSpec) -> str:
+    """Return the option's type as Airflow's provider configuration names it."""
+    if isinstance(spec.kind, Number):
+        return "integer" if spec.kind.integer else "float"
+    return "string"
+
+
+def airflow_config_section() -> dict[str, Any]:
+    """Return the provider's ``config`` entry: the ``[okta]`` section, one option per declared setting.
+
+    Airflow shows it in ``airflow config list`` and, for options marked ``sensitive``, resolves
+    ``AIRFLOW__OKTA__<NAME>_CMD`` and ``_SECRET`` (its secrets backend) itself.
+    """
+    options: dict[str, dict[str, Any]] = {}
+    for s in SETTINGS:
+        accepts = "secret text" if s.secret and isinstance(s.kind, Text) else s.kind.describe()
+        also = f"Also read from the environment as {s.name} or {s.file_name}."
+        if s.secret:
+            also += f" Secret: {s.airflow_env}_CMD or {s.airflow_env}_SECRET (secrets backend) work too."
+        options[s.option] = {
+            "description": f"{s.doc}\nAccepts: {accepts}. {'Required. ' if s.required else ''}{also}\n",
+            "version_added": "0.1.0",
+            "type": airflow_option_type(s),
+            "example": None,
+            "default": s.default,
+            **({"sensitive": True} if s.secret else {}),
+        }
+    return {
+        AIRFLOW_SECTION: {
+            "description": "Okta sign-in for Airflow (okta_security). Every option can also be given as the "
+            "OKTA_<NAME> environment variable or OKTA_<NAME>_FILE; giving one in two places with different "
+            "values stops the start (see the README's Settings section).",
+            "options": options,
+        }
+    }
 
 
 def settings_table() -> str:

@@ -14,7 +14,7 @@ from okta_security.errors import (
     OktaApiMisconfigured,
     UserinfoMismatch,
 )
-from okta_security.login.decision import LoginPolicy, decide, needs_groups_api, needs_userinfo
+from okta_security.login.decision import LoginPolicy, decide, groups_api_identity, needs_userinfo
 from okta_security.mapping.patterns import GroupFilter
 from okta_security.mapping.rules import parse_mapping
 from okta_security.settings.loader import load_settings
@@ -271,10 +271,13 @@ def test_needs_userinfo(id_claims: dict[str, Any], pol: LoginPolicy, expected: b
         (claims(None), {"sub": "00uOther"}, policy("api", api=True), False),  # userinfo mismatch: no call
     ],
 )
-def test_needs_groups_api(
+def test_groups_api_identity(
     id_claims: dict[str, Any], userinfo: dict[str, Any] | None, pol: LoginPolicy, expected: bool
 ) -> None:
-    assert needs_groups_api(id_claims, userinfo, pol) is expected
+    identity = groups_api_identity(id_claims, userinfo, pol)
+    assert (identity is not None) is expected
+    if identity is not None:  # the API is asked for the ID token's subject, named in the log by username
+        assert (identity.sub, identity.username) == (SUB, "ann@example.com")
 
 
 def test_policy_from_settings(tmp_path) -> None:

@@ -1,0 +1,94 @@
+"""``airflow okta <command>``: okta-airflow's argparse commands as an Airflow CLI group.
+
+The commands are declared once, with argparse, in :mod:`okta_security.cli`; this module turns
+that parser into Airflow's ``GroupCommand`` / ``ActionCommand`` / ``Arg`` so Airflow builds the
+same options into its own parser (and help formatting). Airflow has no mutually exclusive groups,
+so the caller's ``run`` receives the command's own argparse parser to check those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from typing import TYPE_CHECKING, Any
+
+from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# Keyword arguments of argparse actions that Airflow's Arg passes on to add_argument.
+_STORE_KEYS = ("nargs", "default", "type", "choices", "required", "metavar")
+
+
+def command_group(
+    parser: argparse.ArgumentParser,
+    *,
+    name: str,
+    help: str,  # noqa: A002 - Airflow's own name for it
+    run: Callable[[argparse.ArgumentParser, argparse.Namespace], None],
+) -> GroupCommand:
+    """Return ``parser``'s subcommands as one Airflow CLI group; each calls ``run(its parser, args)``."""
+    global_args = [to_arg(a) for a in parser._actions if _translatable(a)]
+    commands = []
+    for command, sub in _subcommands(parser).items():
+        args = [to_arg(a) for a in sub._actions if _translatable(a)]
+        commands.append(
+            ActionCommand(
+                name=command,
+                help=_text(_subcommand_help(parser, command)),
+                description=_text(sub.description),
+                epilog=_text(sub.epilog),
+                func=functools.partial(run, sub),
+                args=(*args, *global_args),
+            )
+        )
+    return GroupCommand(name=name, help=help, subcommands=commands, description=_text(parser.description))
+
+
+def to_arg(action: argparse.Action) -> Arg:
+    """Return Airflow's ``Arg`` that adds ``action`` again; refuse kinds it cannot express."""
+    kwargs: dict[str, Any] = {}
+    if action.help is not None:
+        kwargs["help"] = _text(action.help)
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        kwargs["action"] = "store_true" if isinstance(action, argparse._StoreTrueAction) else "store_false"
+    elif isinstance(action, (argparse._StoreAction, argparse._AppendAction)):
+        if isinstance(action, argparse._AppendAction):
+            kwargs["action"] = "append"
+        for key in _STORE_KEYS:
+            value = getattr(action, key)
+            if value is not None and not (key == "required" and value is False):
+                kwargs[key] = value
+    else:
+        raise TypeError(f"cannot express argparse action {type(action).__name__} ({action.dest}) in Airflow's CLI")
+    if not action.option_strings:
+        return Arg((action.dest,), **kwargs)
+    kwargs["dest"] = action.dest
+    return Arg(tuple(action.option_strings), **kwargs)
+
+
+def _translatable(action: argparse.Action) -> bool:
+    return not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction))
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _subcommand_help(parser: argparse.ArgumentParser, command: str) -> str:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                if choice.dest == command:
+                    return choice.help or command
+    return command
+
+
+def _text(text: str | None) -> str | None:
+    """Return ``text`` safe for Airflow's rich help formatter (``[okta]`` is text, not a style tag)."""
+    return None if text is None else escape(text)

@@ -1,0 +1,127 @@
+"""Read okta_security's options from Airflow's configuration (``[okta]``), for the settings loader.
+
+Airflow resolves each value itself (``conf.get``): ``AIRFLOW__OKTA__X``, airflow.cfg, and for the
+options the provider declares sensitive ``AIRFLOW__OKTA__X_CMD`` / ``_SECRET`` and
+``[okta] x_cmd`` / ``x_secret`` (its secrets backend). This module only decides which options are
+*set* and where, so that the loader can apply one precedence rule and report conflicts: an option
+Airflow merely has a default for is not set, and neither is a line of airflow.cfg that repeats the
+declared default (Airflow writes every provider default into the airflow.cfg it generates).
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import os
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from airflow.configuration import conf
+
+from okta_security.errors import ConfigError
+from okta_security.settings.sources import ConfigValue
+from okta_security.settings.specs import AIRFLOW_SECTION, SETTINGS
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from okta_security.settings.specs import SettingSpec
+
+log = logging.getLogger(__name__)
+
+SOURCE = "Airflow's configuration, [okta] section"
+# A secret from a command or secrets backend is fetched again at most this often (rotation without a
+# restart, without a command or backend call on every login).
+SECRET_REREAD_SECONDS = 300.0
+
+
+def okta_options(environ: Mapping[str, str] | None = None) -> dict[str, ConfigValue]:
+    """Return the ``[okta]`` options Airflow's configuration sets, by option name; raise ConfigError naming failures."""
+    env = os.environ if environ is None else environ
+    values: dict[str, ConfigValue] = {}
+    problems: list[str] = []
+    for spec in SETTINGS:
+        origin = _origin(spec, env, problems)
+        if origin is None:
+            continue
+        fetched = origin.lower().endswith(("_cmd", "_secret"))  # by a command or from the secrets backend
+        try:
+            text = _get(spec)
+        except Exception as e:  # noqa: BLE001 - Airflow raises several types for a failing _cmd or backend
+            problems.append(f"{spec.airflow_name} (from {origin}) could not be read: {type(e).__name__}: {_first_line(e)}")
+            continue
+        if fetched and not (text or "").strip():
+            problems.append(
+                f"{origin} gave no value for {spec.airflow_name} — check the command or the secret's path "
+                f"(Airflow runs _CMD/_SECRET only for options a provider declares sensitive; or give {spec.file_name})"
+            )
+            continue
+        if text is None:
+            continue
+        reread = _Reread(spec, text) if fetched else None
+        values[spec.option] = ConfigValue(text, origin, reread.get if reread else None)
+    if problems:
+        raise ConfigError(problems, source=SOURCE)
+    return values
+
+
+def _origin(spec: SettingSpec, env: Mapping[str, str], problems: list[str]) -> str | None:
+    """Return where Airflow will find the option, in Airflow's own lookup order; None if only its default."""
+    section, key, name = AIRFLOW_SECTION, spec.option, spec.airflow_env
+    forms = [name, name + "_CMD", name + "_SECRET"] if spec.secret else [name]
+    for var in forms:
+        if var in env:
+            return var
+    # ConfigParser's own has_option sees only airflow.cfg (Airflow's override counts defaults too).
+    in_file = [o for o in ([key, key + "_cmd", key + "_secret"] if spec.secret else [key]) if _in_file(section, o)]
+    if not in_file:
+        return None
+    if in_file[0] == key and configparser.ConfigParser.get(conf, section, key, raw=True).strip() == (spec.default or ""):
+        # Airflow wrote the default when it generated airflow.cfg: not a choice, unless _cmd/_secret follow,
+        # which Airflow never reaches while that line is there.
+        if len(in_file) > 1:
+            problems.append(
+                f"airflow.cfg sets [{section}] {in_file[1]}, but its '{key} =' line comes first in Airflow's "
+                f"lookup and hides it — delete the '{key} =' line from airflow.cfg"
+            )
+        return None
+    return f"airflow.cfg [{section}] {in_file[0]}"
+
+
+def _in_file(section: str, option: str) -> bool:
+    return configparser.ConfigParser.has_option(conf, section, option)
+
+
+def _get(spec: SettingSpec) -> str | None:
+    value = conf.get(AIRFLOW_SECTION, spec.option, fallback=None)
+    return None if value is None else str(value)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [""])[0][:300]
+
+
+class _Reread:
+    """A secret Airflow fetches by command or from its secrets backend, fetched again now and then."""
+
+    def __init__(self, spec: SettingSpec, text: str) -> None:
+        self.spec = spec
+        self._lock = threading.Lock()
+        self._value = text
+        self._at = time.monotonic()
+
+    def get(self) -> str:
+        """Return the secret, fetched again when older than SECRET_REREAD_SECONDS; keep the last on failure."""
+        with self._lock:
+            if time.monotonic() - self._at < SECRET_REREAD_SECONDS:
+                return self._value
+            self._at = time.monotonic()
+            try:
+                value = _get(self.spec)
+            except Exception as e:  # noqa: BLE001 - a failing command or backend must not break logins
+                log.error("Could not read %s again (%s); keeping the last value", self.spec.airflow_name, e)
+                return self._value
+            if value:
+                self._value = value.strip()
+            return self._value

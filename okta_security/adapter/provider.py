@@ -1,0 +1,52 @@
+"""okta_security as an Airflow provider: what the ``apache_airflow_provider`` entry point declares.
+
+Airflow's providers manager calls :func:`get_provider_info` in every Airflow process (the config
+parser asks for provider sections early), so this module imports neither Airflow nor anything
+heavy: the ``[okta]`` section comes straight from the setting declarations
+(:func:`okta_security.settings.specs.airflow_config_section`), the auth manager and the CLI group
+are named by import path and loaded by Airflow only when it needs them.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any
+
+from okta_security import __version__
+from okta_security.settings.specs import airflow_config_section
+
+PACKAGE_NAME = "okta-security"  # the distribution's name, as Airflow canonicalizes it
+AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
+# Airflow imports this only to build its CLI parser (`airflow okta ...`, Airflow 3.2+).
+CLI_COMMANDS = "okta_security.cli.airflow_group.get_airflow_commands"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider description Airflow reads from the ``apache_airflow_provider`` entry point."""
+    info: dict[str, Any] = {
+        "package-name": PACKAGE_NAME,
+        "name": "Okta",
+        "description": "Okta sign-in for Airflow: OIDC login with roles from a YAML mapping, bots, audit.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Okta",
+                "external-doc-url": "https://developer.okta.com/docs/guides/sign-into-web-app-redirect/",
+                "tags": ["software"],
+            }
+        ],
+        "config": airflow_config_section(),
+        "cli": [CLI_COMMANDS],
+    }
+    if _airflow_major() >= 3:
+        # The auth manager subclasses Airflow 3's FabAuthManager; on 2.11 Airflow would fail to import it.
+        info["auth-managers"] = [AUTH_MANAGER]
+    return info
+
+
+def _airflow_major() -> int:
+    """Return Airflow's major version from its distribution metadata (importing Airflow here could loop)."""
+    try:
+        return int(metadata.version("apache-airflow").split(".", 1)[0])
+    except (metadata.PackageNotFoundError, ValueError):
+        return 0

@@ -37,7 +37,7 @@ def command_group(
         commands.append(
             ActionCommand(
                 name=command,
-                help=_text(_subcommand_help(parser, command)),
+                help=_text(_subcommand_help(parser, command)) or "",
                 description=_text(sub.description),
                 epilog=_text(sub.epilog),
                 func=functools.partial(run, sub),

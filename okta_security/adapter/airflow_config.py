@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import configparser
 import logging
-import os
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.configuration import conf
 
 from okta_security.errors import ConfigError
-from okta_security.settings.sources import ConfigValue
+from okta_security.settings.sources import ConfigValue, airflow_env_form
 from okta_security.settings.specs import AIRFLOW_SECTION, SETTINGS
 
 if TYPE_CHECKING:
@@ -36,20 +35,26 @@ SOURCE = "Airflow's configuration, [okta] section"
 SECRET_REREAD_SECONDS = 300.0
 
 
-def okta_options(environ: Mapping[str, str] | None = None) -> dict[str, ConfigValue]:
-    """Return the ``[okta]`` options Airflow's configuration sets, by option name; raise ConfigError naming failures."""
-    env = os.environ if environ is None else environ
+def okta_options(environ: Mapping[str, str] | None = None, config: Any = None) -> dict[str, ConfigValue]:
+    """Return the ``[okta]`` options Airflow's configuration sets, by option name; raise ConfigError naming failures.
+
+    ``environ`` only says which ``AIRFLOW__OKTA__*`` variables are set; Airflow reads its own (the process's).
+    ``config``: an ``AirflowConfigParser`` (default: Airflow's ``conf``).
+    """
+    config = conf if config is None else config
     values: dict[str, ConfigValue] = {}
     problems: list[str] = []
     for spec in SETTINGS:
-        origin = _origin(spec, env, problems)
+        origin = _origin(config, spec, environ, problems)
         if origin is None:
             continue
         fetched = origin.lower().endswith(("_cmd", "_secret"))  # by a command or from the secrets backend
         try:
-            text = _get(spec)
+            text = _get(config, spec)
         except Exception as e:  # noqa: BLE001 - Airflow raises several types for a failing _cmd or backend
-            problems.append(f"{spec.airflow_name} (from {origin}) could not be read: {type(e).__name__}: {_first_line(e)}")
+            problems.append(
+                f"{spec.airflow_name} (from {origin}) could not be read: {type(e).__name__}: {_first_line(e)}"
+            )
             continue
         if fetched and not (text or "").strip():
             problems.append(
@@ -59,25 +64,27 @@ def okta_options(environ: Mapping[str, str] | None = None) -> dict[str, ConfigVa
             continue
         if text is None:
             continue
-        reread = _Reread(spec, text) if fetched else None
+        reread = _Reread(config, spec, text) if fetched else None
         values[spec.option] = ConfigValue(text, origin, reread.get if reread else None)
     if problems:
         raise ConfigError(problems, source=SOURCE)
     return values
 
 
-def _origin(spec: SettingSpec, env: Mapping[str, str], problems: list[str]) -> str | None:
+def _origin(config: Any, spec: SettingSpec, environ: Mapping[str, str] | None, problems: list[str]) -> str | None:
     """Return where Airflow will find the option, in Airflow's own lookup order; None if only its default."""
-    section, key, name = AIRFLOW_SECTION, spec.option, spec.airflow_env
-    forms = [name, name + "_CMD", name + "_SECRET"] if spec.secret else [name]
-    for var in forms:
-        if var in env:
-            return var
+    section, key = AIRFLOW_SECTION, spec.option
+    env_form = airflow_env_form(spec, environ)
+    if env_form is not None:
+        return env_form
     # ConfigParser's own has_option sees only airflow.cfg (Airflow's override counts defaults too).
-    in_file = [o for o in ([key, key + "_cmd", key + "_secret"] if spec.secret else [key]) if _in_file(section, o)]
+    forms = [key, key + "_cmd", key + "_secret"] if spec.secret else [key]
+    in_file = [o for o in forms if configparser.ConfigParser.has_option(config, section, o)]
     if not in_file:
         return None
-    if in_file[0] == key and configparser.ConfigParser.get(conf, section, key, raw=True).strip() == (spec.default or ""):
+    if in_file[0] == key and configparser.ConfigParser.get(config, section, key, raw=True).strip() == (
+        spec.default or ""
+    ):
         # Airflow wrote the default when it generated airflow.cfg: not a choice, unless _cmd/_secret follow,
         # which Airflow never reaches while that line is there.
         if len(in_file) > 1:
@@ -89,23 +96,21 @@ def _origin(spec: SettingSpec, env: Mapping[str, str], problems: list[str]) -> s
     return f"airflow.cfg [{section}] {in_file[0]}"
 
 
-def _in_file(section: str, option: str) -> bool:
-    return configparser.ConfigParser.has_option(conf, section, option)
-
-
-def _get(spec: SettingSpec) -> str | None:
-    value = conf.get(AIRFLOW_SECTION, spec.option, fallback=None)
+def _get(config: Any, spec: SettingSpec) -> str | None:
+    value = config.get(AIRFLOW_SECTION, spec.option, fallback=None)
     return None if value is None else str(value)
 
 
 def _first_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [""])[0][:300]
+    """Return the error's first line without the command's output (Airflow quotes it; it may hold the secret)."""
+    return (str(error).splitlines() or [""])[0].split(" Output:", 1)[0][:300]
 
 
 class _Reread:
     """A secret Airflow fetches by command or from its secrets backend, fetched again now and then."""
 
-    def __init__(self, spec: SettingSpec, text: str) -> None:
+    def __init__(self, config: Any, spec: SettingSpec, text: str) -> None:
+        self.config = config
         self.spec = spec
         self._lock = threading.Lock()
         self._value = text
@@ -118,7 +123,7 @@ class _Reread:
                 return self._value
             self._at = time.monotonic()
             try:
-                value = _get(self.spec)
+                value = _get(self.config, self.spec)
             except Exception as e:  # noqa: BLE001 - a failing command or backend must not break logins
                 log.error("Could not read %s again (%s); keeping the last value", self.spec.airflow_name, e)
                 return self._value

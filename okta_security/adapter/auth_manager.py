@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
-from fastapi import FastAPI, HTTPException, status
-from fastapi.responses import RedirectResponse
+from fastapi import Depends, FastAPI, HTTPException, status
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from flask import current_app
 
+from okta_security.adapter import health
 from okta_security.adapter.bots import (
     BotLogin,
     admit_bot,
@@ -104,7 +105,32 @@ class OktaFabAuthManager(FabAuthManager):
 
         route = APIRoute("/logout", logout, methods=["GET"], include_in_schema=False)
         app.router.routes.insert(0, route)  # before FAB's own /logout, which only clears cookies
+        app.router.routes.insert(0, self._health_route())  # before FAB's Flask mount, which takes the rest
         return app
+
+    def _health_route(self) -> APIRoute:
+        """Return ``GET /auth/okta/health``: okta_security's health, for callers who may read Airflow's config."""
+        from airflow.api_fastapi.core_api.security import requires_access_configuration
+
+        def okta_health() -> JSONResponse:
+            flask_app = self.flask_app
+            with flask_app.app_context():
+                sm = flask_app.appbuilder.sm
+                parts = [getattr(sm, name, None) for name in ("okta_settings", "okta_mapping", "okta_jwks")]
+            if any(part is None for part in parts):
+                return JSONResponse(
+                    {"status": "not_configured", "message": "okta_security's webserver_config.py is not installed"},
+                    status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                )
+            return JSONResponse(health.report(*parts))
+
+        return APIRoute(
+            health.PATH,
+            okta_health,
+            methods=["GET"],
+            dependencies=[Depends(requires_access_configuration("GET"))],
+            include_in_schema=False,
+        )
 
 
 def _okta_config() -> tuple[OktaSettings, MappingStore]:

@@ -75,8 +75,8 @@ def _look_up(sm: Any, identity: OktaIdentity) -> tuple[AccountLookup, dict[int, 
 
 
 def _snapshot(sm: Any, user: User) -> ExistingAccount:
-    with sm.okta_engine.connect() as conn:
-        link = db.link_for_user(conn, user.id, user.username)
+    # FAB's session's own connection: a second one per login starves the pool under a burst of logins.
+    link = db.link_for_user(sm.session.connection(), user.id, user.username)
     return ExistingAccount(
         user_id=user.id,
         username=user.username,

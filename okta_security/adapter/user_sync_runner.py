@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from okta_security import audit
-from okta_security.adapter.airflow_config import okta_options
 from okta_security.adapter import audit_log as audit_airflow
 from okta_security.adapter.accounts import apply_change, load_accounts, metadata_engine
+from okta_security.adapter.airflow_config import okta_options
 from okta_security.errors import ConfigError, OktaSecurityError, TooManyDeactivations
 from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.user_sync import SyncPlan, deactivation_limit, plan_sync

@@ -45,7 +45,8 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         if g.user is not None and g.user.is_authenticated:
             return redirect(self.appbuilder.get_url_for_index)
         if provider is None:
-            return redirect(url_for(".login", provider=PROVIDER_NAME, **request.args.to_dict()))
+            query: dict[str, Any] = request.args.to_dict()
+            return redirect(url_for(".login", provider=PROVIDER_NAME, **query))
         if provider != PROVIDER_NAME:
             return super().login(provider)
         random_state = generate_random_string()

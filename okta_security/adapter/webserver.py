@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from okta_security.adapter import health, metrics
 from okta_security.adapter.airflow_config import okta_options
 from okta_security.errors import ConfigError, MappingError
 from okta_security.mapping.store import MappingStore
@@ -55,4 +56,8 @@ def build_webserver_config(environ: Mapping[str, str] | None = None) -> Webserve
         error = ConfigError(problems, source="okta_security could not start; fix these and restart the webserver")
         log.error("%s", error)
         raise error
-    return WebserverConfig(settings=settings, mapping_store=store, oauth_providers=[build_provider(settings)])
+    metrics.install()  # audit records and Okta calls -> Airflow's Stats
+    health.install()
+    provider = build_provider(settings)
+    provider["remote_app"]["compliance_fix"] = metrics.watch_session  # authlib's token and userinfo calls
+    return WebserverConfig(settings=settings, mapping_store=store, oauth_providers=[provider])

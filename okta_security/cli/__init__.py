@@ -10,7 +10,9 @@ error; a subcommand may document others (e.g. check-mapping: 3 = warnings only).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
+import importlib.util
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -18,7 +20,9 @@ from typing import TYPE_CHECKING
 from okta_security.errors import OktaSecurityError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
+
+    from okta_security.settings.sources import ConfigValue
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -32,6 +36,19 @@ class UsageError(OktaSecurityError):
     """The command line itself is wrong (exit code 2)."""
 
     code = "usage_error"
+
+
+@functools.cache
+def airflow_options() -> Mapping[str, ConfigValue]:
+    """Return the ``[okta]`` options Airflow's configuration sets here; nothing where Airflow is not installed.
+
+    Commands read settings as the webserver does: ``OKTA_*`` first, then Airflow's configuration.
+    """
+    if importlib.util.find_spec("airflow") is None:
+        return {}
+    from okta_security.adapter.airflow_config import okta_options
+
+    return okta_options()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,12 +8,14 @@ without Airflow's CLI.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from okta_security.adapter.airflow_cli import command_group
 from okta_security.cli import EXIT_USAGE, build_parser, dispatch
+
+if TYPE_CHECKING:
+    import argparse
 
 GROUP = "okta"
 PROG = f"airflow {GROUP}"

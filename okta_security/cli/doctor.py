@@ -12,17 +12,20 @@ from typing import Any
 import requests
 
 from okta_security import __version__
+from okta_security.cli import airflow_options
 from okta_security.doctor.checks import exit_code, render_text, run_checks, summary
 from okta_security.doctor.report import DoctorContext
+from okta_security.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Check, where the Airflow webserver runs and with its environment, everything a first Okta login
-depends on: the OKTA_* settings, webserver_config.py where Airflow looks for it, [core]
-auth_manager, the role mapping and its roles in Airflow's database, Okta's discovery document,
-issuer, signing keys, groups claim, client credentials, redirect URIs and clock skew. Each check
-prints ✓ or ✗ and, when something is wrong, how to fix it. Nothing is written anywhere."""
+depends on: the OKTA_* settings and Airflow's [okta] section (each with where it came from),
+webserver_config.py where Airflow looks for it, [core] auth_manager, the role mapping and its
+roles in Airflow's database, Okta's discovery document, issuer, signing keys, groups claim,
+client credentials, redirect URIs and clock skew. Each check prints ✓ or ✗ and, when something
+is wrong, how to fix it. Nothing is written anywhere."""
 EPILOG = "Exit codes: 0 no check failed (warnings allowed), 1 at least one check failed, 2 usage error."
 
 
@@ -48,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
         with requests.Session() as http:
             http.headers["User-Agent"] = f"okta-airflow-doctor/{__version__}"
             ctx = DoctorContext(environ=None, airflow=facts, airflow_error=airflow_error, http=http)
+            if facts is not None:  # Airflow's [okta] section counts only where Airflow runs
+                try:
+                    ctx.airflow_options = airflow_options()
+                except ConfigError as e:
+                    ctx.airflow_options_problems = list(e.problems)
             results = run_checks(ctx)
     if args.json:
         report = {

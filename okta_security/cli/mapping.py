@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError
+from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, airflow_options
 from okta_security.errors import MappingError, RoleSyncError
 from okta_security.mapping.lint import Finding, findings_from_error, lint
 from okta_security.mapping.patterns import GroupFilter
@@ -115,7 +115,9 @@ def _database_arguments(parser: argparse.ArgumentParser) -> None:
 
 def mapping_path(arg: str | None, environ: Mapping[str, str] | None = None) -> str:
     """Return the file to check: the argument, else the one the webserver reads (``OKTA_ROLE_MAPPING_FILE``)."""
-    return arg or env_value("OKTA_ROLE_MAPPING_FILE", environ)
+    if arg:
+        return arg
+    return env_value("OKTA_ROLE_MAPPING_FILE", environ, airflow_options() if environ is None else None)
 
 
 def _read(path: str) -> bytes:
@@ -333,7 +335,11 @@ def render_explanation(data: dict[str, Any]) -> str:
 def run_explain(args: argparse.Namespace) -> int:
     """Run explain: validate exactly as check-mapping does, then explain a valid file."""
     groups = parse_groups(args.groups, args.group)
-    spec = args.groups_filter if args.groups_filter is not None else env_value(GROUPS_FILTER_ENV)
+    spec = (
+        args.groups_filter
+        if args.groups_filter is not None
+        else env_value(GROUPS_FILTER_ENV, airflow=airflow_options())
+    )
     path = mapping_path(args.file)
     database = read_database(args)
     try:

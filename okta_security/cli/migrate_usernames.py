@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from okta_security import audit
-from okta_security.cli import EXIT_FAILURE, EXIT_OK
+from okta_security.cli import EXIT_FAILURE, EXIT_OK, airflow_options
 from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.usernames import PlannedRename, legacy_sub, plan_renames
 from okta_security.okta_api.auth import build_groups_client
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from okta_security.adapter.usernames import apply_renames, read_accounts
 
     engine = metadata_engine()
-    audit.configure(env_value("OKTA_AUDIT_LOG_HANDLER"))
+    audit.configure(env_value("OKTA_AUDIT_LOG_HANDLER", airflow=airflow_options()))
     audit_airflow.install()  # renames are audited in Airflow's Audit Log too, not only the JSON log
     legacy, others = read_accounts(engine)
     subs = [s for s in (legacy_sub(r.username) for r in legacy) if s]
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _okta_logins(subs: Iterable[str]) -> Mapping[str, str]:
     """Return Okta user id -> login for the given ids, reading the user list page by page."""
-    client = build_groups_client(load_settings(), batch=True)
+    client = build_groups_client(load_settings(airflow=airflow_options()), batch=True)
     if client is None:
         print("okta-airflow: no Okta Management API access configured; using stored emails", file=sys.stderr)
         return {}

@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from okta_security import audit
-from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError
+from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, airflow_options
 from okta_security.errors import TooManyDeactivations
 from okta_security.settings.loader import env_value
 
@@ -115,7 +115,7 @@ def keep_stdout_for_the_report() -> TextIO:
         for handler in getattr(logger, "handlers", []):
             if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is report_stream:
                 handler.setStream(sys.stderr)
-    spec = env_value("OKTA_AUDIT_LOG_HANDLER")
+    spec = env_value("OKTA_AUDIT_LOG_HANDLER", airflow=airflow_options())
     audit.configure("stderr" if spec.lower() == "stdout" else spec)
     return report_stream
 

@@ -33,21 +33,25 @@ SYMBOLS = {Status.OK: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.SKIP: 
 
 
 def check_settings(ctx: DoctorContext) -> CheckResult:
-    """Every OKTA_* setting present and well-formed; secrets shown only as "set"."""
-    title = "OKTA_* settings"
-    shown = describe_settings(ctx.environ)
+    """Every setting present and well-formed, with where it came from; secrets shown only as "set"."""
+    title = "Settings (OKTA_* / [okta])"
+    shown = describe_settings(ctx.environ, ctx.airflow_options)
+    problems = list(ctx.airflow_options_problems)
     try:
-        ctx.settings = load_settings(ctx.environ)
+        ctx.settings = load_settings(ctx.environ, ctx.airflow_options)
     except ConfigError as e:
+        problems.extend(e.problems)
+    if problems:
         return CheckResult(
             "settings",
             title,
             Status.FAIL,
-            f"{len(e.problems)} problem(s):\n" + "\n".join(f"- {p}" for p in e.problems),
-            "fix each problem above (set the variable in the webserver's environment, or <NAME>_FILE)",
-            {"settings": shown, "problems": e.problems},
+            f"{len(problems)} problem(s):\n" + "\n".join(f"- {p}" for p in problems),
+            "fix each problem above (set the variable in the webserver's environment, or <NAME>_FILE, "
+            "or [okta] <name> in Airflow's configuration — in one place only)",
+            {"settings": shown, "problems": problems},
         )
-    given = given_settings(ctx.environ)
+    given = given_settings(ctx.environ, ctx.airflow_options)
     lines = [f"{name} = {shown[name]}" for name in given]
     if len(given) < len(shown):
         lines.append(f"({len(shown) - len(given)} other setting(s) at their defaults)")
@@ -64,7 +68,7 @@ def mapping_path(ctx: DoctorContext) -> str:
     """Return the mapping file the webserver will read."""
     if ctx.settings is not None:
         return ctx.settings.role_mapping_file
-    return env_value("OKTA_ROLE_MAPPING_FILE", ctx.environ)
+    return env_value("OKTA_ROLE_MAPPING_FILE", ctx.environ, ctx.airflow_options)
 
 
 def check_mapping(ctx: DoctorContext) -> CheckResult:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from okta_security.adapter.airflow_facts import AirflowFacts
     from okta_security.mapping.rules import RoleMapping
+    from okta_security.settings.sources import ConfigValue
 
 
 class Status(str, enum.Enum):
@@ -61,6 +62,9 @@ class DoctorContext:
     airflow: AirflowFacts | None
     http: requests.Session
     airflow_error: str = ""
+    # Airflow's [okta] options, by name (okta_security.adapter.airflow_config), and why they could not be read.
+    airflow_options: Mapping[str, ConfigValue] = field(default_factory=dict)
+    airflow_options_problems: list[str] = field(default_factory=list)
     clock: Callable[[], float] = time.time
     settings: OktaSettings | None = None
     mapping: RoleMapping | None = None

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_Fingerprint = tuple[int, int, int]
+# (resolved path, st_dev, st_ino, st_mtime_ns, st_size) of the file the configured path leads to.
+_Fingerprint = tuple[str, int, int, int, int]
 
 
 def _source_name(path: str | os.PathLike[str]) -> str:
@@ -29,9 +30,20 @@ def _source_name(path: str | os.PathLike[str]) -> str:
     return os.fsdecode(os.fspath(path))
 
 
-def _fingerprint(stat: os.stat_result) -> _Fingerprint:
-    """Return what identifies a file version cheaply: (mtime_ns, size, inode)."""
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+def _fingerprint(resolved: str, stat: os.stat_result) -> _Fingerprint:
+    """Return what identifies a file version cheaply, after following every symlink.
+
+    A Kubernetes ConfigMap mount makes the file a symlink into ``..data``, which the kubelet swaps
+    atomically to a new timestamped directory on each update: the resolved path and the target's
+    inode change, the path's own inode never does, and an mtime-preserving writer may keep the
+    mtime. Taking the resolved path too catches every swap.
+    """
+    return (resolved, stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _current_fingerprint(path: str) -> _Fingerprint:
+    """Return the fingerprint of the file ``path`` resolves to now (``os.stat`` follows links)."""
+    return _fingerprint(os.path.realpath(path), os.stat(path))
 
 
 def _unreadable(source: str, exc: OSError) -> MappingError:
@@ -47,9 +59,10 @@ def _unreadable(source: str, exc: OSError) -> MappingError:
 
 
 def _read(path: str) -> tuple[_Fingerprint, bytes]:
-    """Return the file's fingerprint (taken before reading) and its bytes."""
+    """Return the file's fingerprint (taken from the open file, before reading) and its bytes."""
+    resolved = os.path.realpath(path)
     with open(path, "rb") as handle:
-        fingerprint = _fingerprint(os.fstat(handle.fileno()))
+        fingerprint = _fingerprint(resolved, os.fstat(handle.fileno()))
         return fingerprint, handle.read()
 
 
@@ -165,7 +178,7 @@ class MappingStore:
     def _check(self) -> None:
         """Reload if the file's fingerprint changed; must hold the lock."""
         try:
-            fingerprint: object = _fingerprint(os.stat(self._path))
+            fingerprint: object = _current_fingerprint(self._path)
         except OSError as exc:
             if self._fingerprint is not None:
                 self._fingerprint = None

@@ -51,6 +51,11 @@ class JwksCache:
         # Only re-fetches count against the interval: a key rotated right after the first load
         # must not lock logins out for the rest of the interval.
         self._refreshed_at = float("-inf")
+        self._fetched_at: float | None = None  # when Okta last answered with keys (a failed re-read keeps it)
+
+    def age(self) -> float | None:
+        """Return how many seconds ago the keys in use were fetched (None: not yet)."""
+        return None if self._fetched_at is None else self._clock() - self._fetched_at
 
     def get(self) -> KeySet:
         """Return the cached key set, fetching it the first time."""
@@ -79,7 +84,7 @@ class JwksCache:
         data = self._fetch()
         keys = [k for k in data.get("keys", []) if isinstance(k, dict) and k.get("kty") == "RSA"]
         self._keys = KeySet.import_key_set({"keys": keys})
-        self._loaded_at = self._clock()
+        self._loaded_at = self._fetched_at = self._clock()
         log.info("Loaded %d signing key(s) from the issuer's JWKS", len(keys))
 
 

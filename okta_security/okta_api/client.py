@@ -22,6 +22,7 @@ import requests
 
 from okta_security import __version__
 from okta_security.errors import OktaApiRejected, OktaApiUnavailable
+from okta_security.okta_api import observe
 from okta_security.settings.specs import OktaSettings
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class OktaHttp:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.policy = policy
-        self._session = session or requests.Session()
+        self._session = observe.watch(session or requests.Session())  # metrics and health see every call
         self._session.headers["User-Agent"] = USER_AGENT
         self._sleep = sleep
         self._clock = clock

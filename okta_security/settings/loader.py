@@ -296,7 +296,9 @@ def describe_settings(
             out[spec.name] = f"{shown} (from {raw.airflow.origin})"
         elif raw.file is not None:
             path = raw.file.path
-            out[spec.name] = f"set (from {spec.file_name}={path})" if spec.secret else f"{raw.text} (from {spec.file_name})"
+            out[spec.name] = (
+                f"set (from {spec.file_name}={path})" if spec.secret else f"{raw.text} (from {spec.file_name})"
+            )
         elif spec.name in env:
             value = env[spec.name]
             out[spec.name] = ("set" if value.strip() else "(empty)") if spec.secret else value

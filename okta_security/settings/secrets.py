@@ -7,7 +7,6 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from joserfc.errors import JoseError
@@ -22,30 +21,64 @@ log = logging.getLogger(__name__)
 
 
 class FileValue:
-    """A value read from a file, re-read whenever the file's mtime or size changes."""
+    """A value read from a file, re-read whenever the file the path resolves to changes.
+
+    Kubernetes mounts a Secret key as a symlink into ``..data``, a symlink it swaps atomically to
+    a new timestamped directory on every update: the version is therefore taken after following
+    every link (resolved path, device, inode, mtime, size), never from the path's own inode.
+    """
 
     def __init__(self, path: str, name: str) -> None:
         self.path = path
         self.name = name
         self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
+        self._version: FileVersion | None = None
         self._value = ""
 
     def get(self) -> str:
         """Return the file's current content, stripped of surrounding whitespace."""
         try:
-            st = os.stat(self.path)
+            version = file_version(self.path)
         except OSError as e:
-            if self._stamp is None:
-                raise ConfigError([f"{self.name}_FILE={self.path}: cannot read: {e.strerror}"]) from e
-            log.error("%s_FILE=%s became unreadable (%s); keeping the last value read", self.name, self.path, e)
-            return self._value
-        stamp = (st.st_mtime_ns, st.st_size)
+            return self._unreadable(e)
         with self._lock:
-            if stamp != self._stamp:
-                self._value = Path(self.path).read_text(encoding="utf-8").strip()
-                self._stamp = stamp
+            if version != self._version:
+                try:
+                    self._version, self._value = _read_version(self.path)
+                except OSError as e:
+                    return self._unreadable(e)
             return self._value
+
+    def _unreadable(self, error: OSError) -> str:
+        if self._version is None:
+            raise ConfigError([f"{self.name}_FILE={self.path}: cannot read: {error.strerror}"]) from error
+        log.error("%s_FILE=%s became unreadable (%s); keeping the last value read", self.name, self.path, error)
+        return self._value
+
+
+# (resolved path, st_dev, st_ino, st_mtime_ns, st_size) of the file a path leads to.
+FileVersion = tuple[str, int, int, int, int]
+
+
+def file_version(path: str) -> FileVersion:
+    """Return what identifies the version of the file ``path`` resolves to, following every symlink."""
+    st = os.stat(path)
+    return _version_of(os.path.realpath(path), st)
+
+
+def _version_of(resolved: str, st: os.stat_result) -> FileVersion:
+    return (resolved, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _read_version(path: str) -> tuple[FileVersion, str]:
+    """Read the file once; inode, mtime and size come from the open file, so they match the content.
+
+    A swap between resolving the path and opening it only costs one more read at the next call.
+    """
+    resolved = os.path.realpath(path)
+    with open(path, encoding="utf-8") as handle:
+        version = _version_of(resolved, os.fstat(handle.fileno()))
+        return version, handle.read().strip()
 
 
 @dataclass(frozen=True)

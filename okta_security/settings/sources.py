@@ -7,11 +7,14 @@ The settings never import Airflow. The adapter reads Airflow's configuration
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
+
+    from okta_security.settings.specs import SettingSpec
 
 # Precedence, highest first: the OKTA_* forms, then Airflow's configuration (which applies its own
 # order: AIRFLOW__OKTA__X, airflow.cfg, then _cmd and _secret for sensitive options). Two places
@@ -24,7 +27,19 @@ class ConfigValue:
     """One option as Airflow's configuration gives it."""
 
     text: str
-    origin: str  # where Airflow found it, e.g. "AIRFLOW__OKTA__ISSUER", "airflow.cfg", "AIRFLOW__OKTA__CLIENT_SECRET_CMD"
+    origin: (
+        str  # where Airflow found it, e.g. "AIRFLOW__OKTA__ISSUER", "airflow.cfg", "AIRFLOW__OKTA__CLIENT_SECRET_CMD"
+    )
     # Read the current value again (a secret from a command or secrets backend, rotated); None: fixed.
     reread: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
+
+def airflow_env_form(spec: SettingSpec, environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the ``AIRFLOW__OKTA__*`` variable that gives ``spec`` to Airflow, in Airflow's lookup order, or None.
+
+    Sensitive options may also come by command (``_CMD``) or from the secrets backend (``_SECRET``).
+    """
+    env = os.environ if environ is None else environ
+    name = spec.airflow_env
+    forms = (name, name + "_CMD", name + "_SECRET") if spec.secret else (name,)
+    return next((var for var in forms if var in env), None)

@@ -65,7 +65,9 @@ def test_a_mapped_role_deleted_from_airflow_refuses_with_its_code_and_is_audited
     af.airflow.airflow("roles", "create", TRANSIENT_ROLE)
     role_id_sql = "(SELECT id FROM ab_role WHERE name = :n)"
     try:
-        rewrite(af.mapping, af.original_mapping.replace("mappings:\n", f"mappings:\n  marketing: [{TRANSIENT_ROLE}]\n", 1))
+        rewrite(
+            af.mapping, af.original_mapping.replace("mappings:\n", f"mappings:\n  marketing: [{TRANSIENT_ROLE}]\n", 1)
+        )
         time.sleep(MAPPING_CHECK_INTERVAL)
         okta_login(af.url, *ALICE)  # any request lets the store see the edit; the role exists, so it is accepted
         # An administrator deletes the role in Airflow while the mapping still names it.

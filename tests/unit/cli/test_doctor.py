@@ -39,7 +39,7 @@ def test_text_report(no_airflow, capsys):
     assert main(["doctor"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("okta-airflow doctor (Airflow not importable, okta_security ")
-    assert "✗ OKTA_* settings: " in out
+    assert "✗ Settings (OKTA_* / [okta]): " in out
     assert "Summary: " in out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -42,3 +43,57 @@ def test_a_secret_reads_its_source_each_time_and_never_shows_itself():
     secret = Secret(lambda: next(values))
     assert (secret.get(), secret.get()) == ("one", "two")
     assert repr(secret) == str(secret) == "Secret('**********')"
+
+
+# -- secrets mounted from a Kubernetes Secret: the kubelet's atomic ..data swap --------------------
+
+
+def _secret_volume(tmp_path, value):
+    from okta_devstack.volumes import KubeletVolume
+
+    volume = KubeletVolume(tmp_path / "okta-secret")
+    volume.write({"client_secret": value + "\n"})
+    return volume
+
+
+def test_a_rotated_secret_is_read_at_the_next_get_after_the_kubelet_swap(tmp_path):
+    from okta_security.settings.secrets import FileValue
+
+    volume = _secret_volume(tmp_path, "first-secret-0001")
+    value = FileValue(str(volume.path("client_secret")), "OKTA_CLIENT_SECRET")
+    assert value.get() == "first-secret-0001"
+    volume.write({"client_secret": "second-secret-0002\n"})
+    assert value.get() == "second-secret-0002"
+
+
+def test_a_same_length_rotation_with_the_old_mtime_is_still_seen(tmp_path):
+    """Rotated secrets usually keep their length; an mtime-preserving writer keeps the mtime too."""
+    from okta_security.settings.secrets import FileValue
+
+    volume = _secret_volume(tmp_path, "secret-AAAA")
+    value = FileValue(str(volume.path("client_secret")), "OKTA_CLIENT_SECRET")
+    assert value.get() == "secret-AAAA"
+    before = os.stat(volume.path("client_secret"))
+    new_dir = volume.write({"client_secret": "secret-BBBB\n"})
+    os.utime(new_dir / "client_secret", ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert value.get() == "secret-BBBB"
+
+
+def test_a_secret_key_dropped_from_the_volume_keeps_the_last_value_and_says_so(tmp_path, caplog):
+    from okta_security.settings.secrets import FileValue
+
+    volume = _secret_volume(tmp_path, "kept-secret")
+    value = FileValue(str(volume.path("client_secret")), "OKTA_CLIENT_SECRET")
+    assert value.get() == "kept-secret"
+    volume.write({"other": "x"})
+    assert value.get() == "kept-secret"
+    assert "OKTA_CLIENT_SECRET_FILE" in caplog.text
+    assert "kept-secret" not in caplog.text
+
+
+def test_a_missing_secret_file_at_start_names_the_setting(tmp_path):
+    from okta_security.errors import ConfigError
+    from okta_security.settings.secrets import FileValue
+
+    with pytest.raises(ConfigError, match="OKTA_CLIENT_SECRET_FILE=.*cannot read"):
+        FileValue(str(tmp_path / "absent"), "OKTA_CLIENT_SECRET").get()

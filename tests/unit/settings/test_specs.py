@@ -151,3 +151,24 @@ def test_every_field_is_a_declared_setting():
     assert [f.name for f in dataclasses.fields(OktaSettings)] == [s.field for s in SETTINGS]
     assert all(s.name == "OKTA_" + s.field.upper() for s in SETTINGS)
     assert all(s.doc.endswith((".", ")")) and "\n" not in s.doc for s in SETTINGS)
+
+
+def test_airflow_config_section_declares_every_setting_once():
+    from okta_security.settings.specs import AIRFLOW_SECTION, airflow_config_section
+
+    section = airflow_config_section()[AIRFLOW_SECTION]
+    options = section["options"]
+    assert list(options) == [s.option for s in SETTINGS]
+    for spec in SETTINGS:
+        option = options[spec.option]
+        assert option["default"] == spec.default
+        assert option["description"].startswith(spec.doc)
+        assert spec.name in option["description"] and spec.file_name in option["description"]
+        assert option.get("sensitive", False) is spec.secret
+        expected = "string"
+        if isinstance(spec.kind, Number):
+            expected = "integer" if spec.kind.integer else "float"
+        assert option["type"] == expected
+    assert options["clock_skew_seconds"]["type"] == "integer"
+    assert options["http_timeout_seconds"]["type"] == "float"
+    assert options["issuer"]["default"] is None  # required: Airflow has no default to show

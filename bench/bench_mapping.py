@@ -17,6 +17,11 @@ Workloads: ``typical`` (70% exact names, 20% globs, 10% regexes, as mappings are
 ``scan-heavy`` (a third of the patterns start with a wildcard, e.g. ``*-admins`` or
 ``re:.*-ops-.*``, which no prefix can index; they are tried against every group). Every cold
 result is checked against the naive result before any figure is printed.
+
+Then one hostile group name: ``re:([a-z0-9]+-?)+-admins`` against ``"a" * n + "-admins!"``.
+``RoleMapping.resolve`` (RE2) is timed for growing ``n`` next to the standard library's ``re``
+(the engine ``re:`` patterns used before), measured in the same run; ``re`` is timed only up to
+``--max-backtracking-length`` because each 2 more characters multiply its time by about 4.
 """
 
 from __future__ import annotations
@@ -180,6 +185,35 @@ def run(workload: Workload, *, naive_users: int) -> dict[str, object]:
     }
 
 
+PATHOLOGICAL = "([a-z0-9]+-?)+-admins"  # nested quantifiers: exponential for a backtracking engine
+
+
+def hostile_name(length: int) -> str:
+    """Return a group name that almost matches PATHOLOGICAL, so a backtracking engine tries every split."""
+    return "a" * length + "-admins!"
+
+
+def pathological(*, max_backtracking_length: int) -> list[dict[str, object]]:
+    """Time one hostile group through resolve() (RE2) and through Python's re, in the same run."""
+    import re
+
+    mapping = parse_mapping(f'mappings:\n  "re:{PATHOLOGICAL}": [Admin]\n', source="bench-pathological.yaml")
+    backtracking = re.compile(PATHOLOGICAL)
+    rows: list[dict[str, object]] = []
+    for length in (12, 14, 16, 18, 20, 24, 1_000, 100_000):
+        name = hostile_name(length)
+        fresh = RoleMapping(
+            rules=mapping.rules, default_role=mapping.default_role, source=mapping.source, digest=mapping.digest
+        )
+        [linear_ms] = _time_each([lambda m=fresh, n=name: m.resolve([n])])
+        row: dict[str, object] = {"length": len(name), "re2_resolve_ms": round(linear_ms, 3), "stdlib_re_ms": None}
+        if length <= max_backtracking_length:
+            [stdlib_ms] = _time_each([lambda n=name: backtracking.fullmatch(n)])
+            row["stdlib_re_ms"] = round(stdlib_ms, 1)
+        rows.append(row)
+    return rows
+
+
 def _p95(values: Sequence[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
@@ -192,14 +226,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=200, help="users (evaluations) per measurement")
     parser.add_argument("--naive-users", type=int, default=20, help="users timed with the naive loop (it is slow)")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--max-backtracking-length",
+        type=int,
+        default=18,
+        help="longest hostile name timed with Python's re (18: about a second; 24: about a minute)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     results = []
     for name in ("typical", "scan-heavy"):
         workload = build_workload(name, rules=args.rules, groups=args.groups, users=args.users, seed=args.seed)
         results.append(run(workload, naive_users=min(args.naive_users, args.users)))
+    hostile = pathological(max_backtracking_length=args.max_backtracking_length)
     if args.json:
-        print(json.dumps({"python": platform.python_version(), "target_ms": TARGET_MS, "results": results}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "python": platform.python_version(),
+                    "target_ms": TARGET_MS,
+                    "results": results,
+                    "pathological": {"pattern": f"re:{PATHOLOGICAL}", "rows": hostile},
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"Role mapping: {args.groups} groups per user x {args.rules} rules (Python {platform.python_version()})")
     print(
@@ -220,6 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{TARGET_MS} ms target; {r['speedup_cold']}x faster than the naive loop measured in the same run "
             f"({r['naive_ms_median']} ms, {r['naive_users_timed']} users); parse+compile {r['parse_and_compile_ms']} ms"
         )
+    print(f"\nOne hostile group against re:{PATHOLOGICAL} (name = 'a' * n + '-admins!'):")
+    print(f"{'name length':>11} {'RE2 resolve() ms':>17} {'Python re ms':>13}")
+    for row in hostile:
+        stdlib = "(not timed)" if row["stdlib_re_ms"] is None else row["stdlib_re_ms"]
+        print(f"{row['length']:>11} {row['re2_resolve_ms']:>17} {stdlib:>13}")
     return 0
 
 

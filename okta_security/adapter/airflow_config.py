@@ -113,7 +113,7 @@ class _Reread:
         self.config = config
         self.spec = spec
         self._lock = threading.Lock()
-        self._value = text
+        self._value = text.strip()
         self._at = time.monotonic()
 
     def get(self) -> str:

@@ -47,8 +47,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VIA = "POST /auth/token"
-# okta_security's Flask logout view (okta_security.adapter.views), mounted with FAB's views under /auth.
-OKTA_LOGOUT_PATH = "/auth/okta/logout/"
+# okta_security's Flask logout view (okta_security.adapter.views), mounted with FAB's views under
+# <base url path>/auth; relative to the base URL, which may carry a path (https://host/airflow/).
+OKTA_LOGOUT_PATH = "auth/okta/logout/"
 # (user id, Okta token exp) of the bot whose token FAB's login service is about to mint: the next
 # generate_jwt() call in the same request caps the Airflow token's lifetime at the Okta token's.
 _BOT_TOKEN_EXPIRY: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
@@ -92,7 +93,7 @@ class OktaFabAuthManager(FabAuthManager):
 
     def get_url_logout(self) -> str | None:
         """Send the UI's logout (``/api/v2/auth/logout``) to okta_security's view that also ends the Okta session."""
-        return urljoin(self.apiserver_endpoint, OKTA_LOGOUT_PATH)
+        return under_base_url(self.apiserver_endpoint, OKTA_LOGOUT_PATH)
 
     def get_fastapi_app(self) -> FastAPI | None:
         """Serve FAB's app, with ``/auth/logout`` (a FastAPI route that shadows Flask) ending the Okta session too."""
@@ -100,8 +101,10 @@ class OktaFabAuthManager(FabAuthManager):
         if app is None:
             return None
 
+        logout_url = self.get_url_logout() or OKTA_LOGOUT_PATH
+
         async def logout() -> RedirectResponse:
-            return RedirectResponse(OKTA_LOGOUT_PATH, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+            return RedirectResponse(logout_url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
 
         route = APIRoute("/logout", logout, methods=["GET"], include_in_schema=False)
         app.router.routes.insert(0, route)  # before FAB's own /logout, which only clears cookies
@@ -131,6 +134,15 @@ class OktaFabAuthManager(FabAuthManager):
             dependencies=[Depends(requires_access_configuration("GET"))],
             include_in_schema=False,
         )
+
+
+def under_base_url(base_url: str, path: str) -> str:
+    """Return ``path`` under ``base_url``, keeping the base URL's own path.
+
+    ``urljoin("https://host/airflow/", "/auth/x")`` drops ``/airflow``; joining a relative path
+    to the base URL with exactly one trailing slash keeps it.
+    """
+    return urljoin(base_url.rstrip("/") + "/", path.lstrip("/"))
 
 
 def _okta_config() -> tuple[OktaSettings, MappingStore]:

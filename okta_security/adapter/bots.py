@@ -32,6 +32,7 @@ from okta_security.errors import (
     UnmappedClient,
 )
 from okta_security.oidc.id_token import JwksCache
+from okta_security.okta_api import observe
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -103,12 +104,12 @@ _caches_lock = threading.Lock()
 
 def fetch_jwks(issuer: str, timeout: float) -> dict[str, Any]:
     """Return the issuer's JWKS, found through its discovery document (two GETs, not rate-limited by Okta)."""
-    discovery = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=timeout)
+    discovery = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=timeout, hooks=observe.HOOKS)
     discovery.raise_for_status()
     metadata = discovery.json()
     if metadata.get("issuer") != issuer:  # OIDC Discovery 4.3: never trust keys of another issuer
         raise ValueError(f"discovery document of {issuer} names the issuer {metadata.get('issuer')!r}")
-    keys = requests.get(metadata["jwks_uri"], timeout=timeout)
+    keys = requests.get(metadata["jwks_uri"], timeout=timeout, hooks=observe.HOOKS)
     keys.raise_for_status()
     return dict(keys.json())
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from flask import jsonify, request
 from flask_appbuilder import BaseView, expose
 
-from okta_security.adapter import db
+from okta_security.adapter import db, metrics
 from okta_security.adapter.accounts import accounts_for_sub, apply_change, remember_groups
 from okta_security.adapter.login_audit import request_context
 from okta_security.audit import audit_event
@@ -77,7 +77,7 @@ class EventHookWorker:
 
     def _process_safely(self, event: HookEvent) -> None:
         try:
-            self.process(event)
+            metrics.event_hook_processed(event.effect, self.process(event))
         except Exception:  # noqa: BLE001 - the worker must survive any one bad event
             log.exception("Okta event %s (%s) could not be processed", event.uuid, event.event_type)
             audit_event("event_hook.failed", owner=None, event_uuid=event.uuid, event_type=event.event_type)

@@ -37,6 +37,7 @@ from okta_security.login.outcome import LoginFacts, LoginOutcome
 from okta_security.mapping.roles import BUILTIN_ROLES  # valid in the mapping even before the first sync
 from okta_security.oidc.id_token import JwksCache, verify_id_token
 from okta_security.oidc.provider import PROVIDER_NAME, client_credential, scopes_for
+from okta_security.okta_api import observe
 from okta_security.okta_api.auth import build_groups_client
 from okta_security.settings.loader import check_webserver_config
 
@@ -135,7 +136,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
     def _fetch_jwks(self) -> Mapping[str, Any]:
         remote = self.oauth_remotes[PROVIDER_NAME]
         uri = remote.load_server_metadata()["jwks_uri"]
-        resp = requests.get(uri, timeout=self.okta_settings.http_timeout_seconds)
+        resp = requests.get(uri, timeout=self.okta_settings.http_timeout_seconds, hooks=observe.HOOKS)
         resp.raise_for_status()
         return resp.json()
 

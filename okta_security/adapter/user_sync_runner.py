@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from okta_security import audit
 from okta_security.adapter import audit_log as audit_airflow
+from okta_security.adapter import metrics
 from okta_security.adapter.accounts import apply_change, load_accounts, metadata_engine
 from okta_security.adapter.airflow_config import okta_options
 from okta_security.errors import ConfigError, OktaSecurityError, TooManyDeactivations
@@ -177,6 +178,8 @@ def run_from_env(
 ) -> SyncReport:
     """Run a sync configured from the environment (Airflow's and the OKTA_* settings)."""
     settings = load_settings(environ, okta_options(environ))
+    metrics.initialize_outside_the_api_server()
+    metrics.install()  # user.* audit events -> okta.user.<change>.sync
     engine = metadata_engine()
     audit.configure(settings.audit_log_handler)
     audit_airflow.install()

@@ -11,7 +11,7 @@ from flask_appbuilder import expose
 from flask_appbuilder.security.utils import generate_random_string
 from flask_login import login_user, logout_user
 
-from okta_security.adapter import login_audit
+from okta_security.adapter import login_audit, metrics
 from okta_security.adapter.compat import login_redirect, oauth_view_base
 from okta_security.adapter.pages import refusal_page
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
@@ -66,6 +66,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         )
 
     @expose("/oauth-authorized/<provider>")
+    @metrics.timed_callback
     def oauth_authorized(self, provider: str) -> Any:
         """Finish the sign-in: nothing touches the database before state is verified."""
         if provider != PROVIDER_NAME:

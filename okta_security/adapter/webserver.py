@@ -16,6 +16,8 @@ from okta_security.settings.loader import OktaSettings, load_settings
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from okta_security.settings.sources import ConfigValue
+
 log = logging.getLogger(__name__)
 
 
@@ -38,7 +40,7 @@ def build_webserver_config(environ: Mapping[str, str] | None = None) -> Webserve
     problems: list[str] = []
     settings: OktaSettings | None = None
     store: MappingStore | None = None
-    airflow = {}
+    airflow: Mapping[str, ConfigValue] = {}
     try:
         airflow = okta_options(environ)
     except ConfigError as e:  # still load the rest: every problem is reported at once

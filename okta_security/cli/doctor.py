@@ -12,8 +12,9 @@ from typing import Any
 import requests
 
 from okta_security import __version__
-from okta_security.cli import airflow_options
-from okta_security.doctor.checks import exit_code, render_text, run_checks, summary
+from okta_security.cli import UsageError, airflow_options
+from okta_security.doctor.checks import default_checks, exit_code, render_text, run_checks, summary
+from okta_security.doctor.live import check_live
 from okta_security.doctor.report import DoctorContext
 from okta_security.errors import ConfigError
 
@@ -39,6 +40,19 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="print a JSON report instead of text")
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="also ask the running API server for its health (GET /auth/okta/health): mapping in force, "
+        "last reload or rejection, JWKS age, Okta reachability",
+    )
+    parser.add_argument("--url", metavar="URL", default="", help="the API server's base URL (default: [api] base_url)")
+    parser.add_argument(
+        "--token-file",
+        metavar="FILE",
+        default=None,
+        help="file holding an Airflow API token of someone allowed to read Airflow's configuration (for --live)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -56,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
                     ctx.airflow_options = airflow_options()
                 except ConfigError as e:
                     ctx.airflow_options_problems = list(e.problems)
-            results = run_checks(ctx)
+            if args.live:
+                ctx.live_url = args.url
+                ctx.live_token = _read_token(args.token_file)
+            results = run_checks(ctx, [*default_checks(), check_live] if args.live else None)
     if args.json:
         report = {
             "ok": exit_code(results) == 0,
@@ -70,6 +87,16 @@ def run(args: argparse.Namespace) -> int:
         header = f"okta-airflow doctor ({airflow}, okta_security {__version__})"
         print(render_text(results, header=header, ascii_only=not _can_print("✓✗", out)), file=out)
     return exit_code(results)
+
+
+def _read_token(path: str | None) -> str:
+    if path is None:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError as e:
+        raise UsageError(f"--token-file {path}: cannot read: {e.strerror}") from e
 
 
 def _airflow_facts() -> tuple[Any, str]:

@@ -255,6 +255,15 @@ def check_groups(ctx: DoctorContext) -> CheckResult:
             f"claim {claim!r} is defined on authorization server {server!r}; {scope_note}",
             data=data,
         )
+    if ctx.settings.groups_api_configured and ctx.settings.groups_source == "auto":
+        return CheckResult(
+            "groups",
+            title,
+            Status.OK,
+            f"authorization server {server!r} defines no {claim!r} claim: groups come from Okta's Groups API "
+            f"(API credentials are set, OKTA_GROUPS_SOURCE=auto); {scope_note}",
+            data=data,
+        )
     return CheckResult(
         "groups",
         title,

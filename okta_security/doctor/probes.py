@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from authlib.integrations.requests_client.oauth2_session import OAuth2ClientAuth
 
+from okta_security.doctor import sign_in_probe
 from okta_security.doctor.okta import Unreachable, request_okta
 from okta_security.doctor.report import CheckResult, DoctorContext, Status, redirect_uris, skipped
 from okta_security.oidc.provider import client_auth_methods, client_credential, scopes_for
@@ -156,6 +157,16 @@ def check_redirect_uris(ctx: DoctorContext) -> CheckResult:
             f"behind a TLS-terminating proxy set AIRFLOW__{proxy_section.upper()}__{proxy_key.upper()}=True and have "
             "the proxy send X-Forwarded-Proto/Host, else Airflow sends Okta an http:// redirect URI it refuses"
         )
+    live = sign_in_probe.probe(ctx)  # what the running Airflow really sends (a proxy may change it)
+    if live is not None and live.sent is None:
+        lines.append(f"Airflow at {live.start}: {live.problem}; the redirect URI it sends was not compared")
+    elif live is not None and live.sent == sign_in:
+        lines.append(f"Airflow at {live.start} sends this sign-in redirect URI")
+    elif live is not None and live.sent is not None:
+        status = Status.FAIL
+        mismatch_lines, mismatch_fixes = sign_in_probe.mismatch(ctx, live.sent, sign_in)
+        lines.extend(mismatch_lines)
+        fixes[:0] = mismatch_fixes
     if ctx.discovery is not None and ctx.settings is not None:
         try:
             accepted, message = _authorize_probe(ctx, sign_in)

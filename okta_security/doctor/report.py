@@ -65,6 +65,8 @@ class DoctorContext:
     # Airflow's [okta] options, by name (okta_security.adapter.airflow_config), and why they could not be read.
     airflow_options: Mapping[str, ConfigValue] = field(default_factory=dict)
     airflow_options_problems: list[str] = field(default_factory=list)
+    live_url: str = ""  # doctor --live: the API server's base URL ("": Airflow's [api] base_url)
+    live_token: str = ""  # doctor --live: an Airflow API token
     clock: Callable[[], float] = time.time
     settings: OktaSettings | None = None
     mapping: RoleMapping | None = None

@@ -11,8 +11,9 @@ The index narrows each group to the few rules that can possibly match it:
 - globs that start with a wildcard but end with literals (``*-admins``): the same, on suffixes;
 - patterns with a literal only in the middle (``re:.*-admin-.*``, ``*-ops-*``): filed under the
   longest literal every match must contain, behind a trie gate used with ``search``;
-- everything else (``re:[a-z]+``, ``*``): tried for every group, behind one combined regex when
-  the patterns can be combined safely.
+- everything else (``re:[a-z]+``, ``*``): globs tried for every group behind one combined regex
+  when they can be combined safely; ``re:`` patterns answered all at once by one RE2 set (one
+  linear pass over the name, however many patterns and whatever they contain).
 
 Prefixes come from a pattern's parse tree and are a *necessary* condition only (a shorter or
 empty prefix is always safe), so the index can never change what matches; the property tests
@@ -27,11 +28,12 @@ import fnmatch
 import re
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from okta_security.mapping.linear_regex import linear_set
 from okta_security.mapping.patterns import PatternKind, bracket_end, regex_source
 from okta_security.mapping.regex_parser import sre_parse
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
 # Distinct group names remembered per mapping version; an Okta org has far fewer.
 MEMO_LIMIT = 65_536
@@ -137,34 +139,6 @@ def regex_required_literal(expression: str) -> str:
     return max(best, "".join(current), key=len)
 
 
-def combinable(expression: str) -> bool:
-    """Return True if the regex can be one branch of a larger alternation without changing meaning."""
-    parsed = _parse(expression)
-    if parsed is None or parsed.state.flags & ~re.UNICODE:
-        return False  # global inline flags such as (?i) must stay at the very start of a pattern
-    return not _has_group_refs(parsed)
-
-
-def _has_group_refs(tree: Any) -> bool:
-    """Return True if a parse tree refers to groups by number or name (renumbered when combined)."""
-    for op, arg in tree:
-        if op in (sre_parse.GROUPREF, sre_parse.GROUPREF_EXISTS):
-            return True
-        for child in _children(arg):
-            if _has_group_refs(child):
-                return True
-    return False
-
-
-def _children(arg: Any) -> Iterator[Any]:
-    """Yield the sub-patterns nested in one parse-tree argument."""
-    if isinstance(arg, sre_parse.SubPattern):
-        yield arg
-    elif isinstance(arg, (tuple, list)):
-        for item in arg:
-            yield from _children(item)
-
-
 def trie_regex(words: Sequence[str]) -> re.Pattern[str] | None:
     """Compile a regex that finds any of ``words``: ``match`` at the start, ``search`` anywhere."""
     if not words:
@@ -242,8 +216,16 @@ class RuleIndex(Generic[R]):
         self._suffixed = _AffixTable(suffixed)
         self._infixed = {infix: tuple(found) for infix, found in infixed.items()}
         self._infix_gate = trie_regex(sorted(infixed))
-        self._residual = tuple(residual)
-        self._residual_gate = _residual_gate(residual)
+        # Every gate built with Python's re holds only literals or fnmatch translations: a ``re:``
+        # pattern is only ever run by RE2, whose time is linear in the name whatever the pattern.
+        self._residual = tuple(rule for rule in residual if rule.kind != "regex")
+        self._residual_gate = _residual_gate(self._residual)
+        self._residual_regexes = tuple(rule for rule in residual if rule.kind == "regex")
+        self._regex_set = (
+            linear_set([regex_source(rule.pattern) for rule in self._residual_regexes])
+            if self._residual_regexes
+            else None
+        )
         self._memo: dict[str, tuple[R, ...]] = {}
         self.sizes = {
             "exact": sum(map(len, exact.values())),
@@ -282,6 +264,8 @@ class RuleIndex(Generic[R]):
                     found.extend(rule for rule in rules if rule.matches(group))
         if self._residual and (self._residual_gate is None or self._residual_gate.fullmatch(group)):
             found.extend(rule for rule in self._residual if rule.matches(group))
+        if self._regex_set is not None:
+            found.extend(self._residual_regexes[i] for i in self._regex_set.Match(group) or ())
         if len(found) > 1:
             found.sort(key=_line)
         return tuple(found)
@@ -292,17 +276,14 @@ def _line(rule: IndexedRule) -> int:
 
 
 def _residual_gate(rules: Sequence[R]) -> re.Pattern[str] | None:
-    """Combine the rules that every group must be tried against into one necessary-condition regex."""
+    """Combine the globs that every group must be tried against into one necessary-condition regex."""
     if not rules:
         return None
     parts: list[str] = []
     for rule in rules:
-        if rule.kind == "glob":
-            parts.append(_glob_regex(rule.pattern))
-        elif combinable(regex_source(rule.pattern)):
-            parts.append(regex_source(rule.pattern))
-        else:
-            return None  # one rule we cannot combine: try each rule instead
+        if rule.kind != "glob":
+            return None  # only globs are combined with Python's re (see RuleIndex.__init__)
+        parts.append(_glob_regex(rule.pattern))
     try:
         return re.compile("|".join(f"(?:{part})" for part in parts))
     except (re.error, RecursionError, OverflowError):

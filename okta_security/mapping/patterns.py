@@ -29,11 +29,12 @@ import fnmatch
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+from okta_security.mapping.linear_regex import LinearRegex, RegexRejected
 from okta_security.mapping.regex_parser import sre_parse
 
 MAX_UNROLL = 32  # counted repeats ({m,n}) up to this size are modelled exactly
@@ -62,13 +63,26 @@ def regex_source(pattern: str) -> str:
     return pattern[len(REGEX_PREFIX) :] if pattern.startswith(REGEX_PREFIX) else pattern
 
 
-def compile_pattern(pattern: str, kind: PatternKind | None = None) -> re.Pattern[str] | None:
-    """Return the regex to ``fullmatch`` names against (None for an exact name); raise ``re.error``."""
+class Matcher(Protocol):
+    """A compiled glob or ``re:`` pattern: ``fullmatch`` returns None when the whole name does not match."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    def fullmatch(self, name: str, /) -> object | None: ...
+
+
+def compile_pattern(pattern: str, kind: PatternKind | None = None) -> Matcher | None:
+    """Return the matcher to ``fullmatch`` names against (None for an exact name); raise ``RegexRejected``.
+
+    Globs become fnmatch's translation (``re``; it avoids backtracking blow-ups by construction),
+    ``re:`` patterns RE2 (:mod:`okta_security.mapping.linear_regex`): linear time in the name.
+    """
     kind = kind or pattern_kind(pattern)
     if kind == "glob":
         return re.compile(fnmatch.translate(pattern))
     if kind == "regex":
-        return re.compile(regex_source(pattern))
+        return LinearRegex(regex_source(pattern))
     return None
 
 
@@ -77,11 +91,11 @@ class GroupFilter:
     """Which group names count (``OKTA_GROUPS_FILTER``): all, a name prefix, or a ``re:`` regex in full."""
 
     spec: str = ""
-    _regex: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    _regex: LinearRegex | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def parse(cls, spec: str) -> GroupFilter:
-        """Build the filter from its text; raise ValueError if the regex is empty or invalid."""
+        """Build the filter from its text; raise ValueError if the regex is empty, invalid or needs backtracking."""
         spec = spec.strip()
         if pattern_kind(spec) != "regex":
             return cls(spec)  # a name prefix; glob characters in it are literal, as documented
@@ -89,9 +103,9 @@ class GroupFilter:
         if not pattern:
             raise ValueError(f"the regular expression after {REGEX_PREFIX!r} is empty")
         try:
-            return cls(spec, re.compile(pattern))
-        except re.error as e:
-            raise ValueError(f"invalid regular expression {pattern!r}: {e}") from e
+            return cls(spec, LinearRegex(pattern))
+        except RegexRejected as e:
+            raise ValueError(f"{e.problem} ({e.fix})") from e
 
     def allows(self, name: str) -> bool:
         """Return whether group ``name`` counts."""

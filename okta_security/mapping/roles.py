@@ -30,11 +30,11 @@ writing it to Airflow's database is :mod:`okta_security.adapter.role_sync`.
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from okta_security.mapping.patterns import PatternKind, compile_pattern, pattern_kind, regex_source
+from okta_security.mapping.linear_regex import RegexRejected, compile_linear
+from okta_security.mapping.patterns import Matcher, PatternKind, compile_pattern, pattern_kind, regex_source
 from okta_security.mapping.yaml_lines import ProblemSink, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class DagGrant:
     actions: Mapping[str, frozenset[str]]  # resource ("DAGs", "DAG Runs") -> actions
     line: int
     kind: PatternKind = field(init=False)
-    _regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _regex: Matcher | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Compile the matcher once."""
@@ -328,13 +328,9 @@ def _valid_dag_pattern(name: str, pattern: Any, line: int, problems: ProblemSink
     if pattern_kind(pattern) == "regex":
         expression = regex_source(pattern)
         try:
-            re.compile(expression)
-        except re.error as exc:
-            problems.add(
-                line,
-                f"invalid regular expression {expression!r} in role {name!r}: {exc}",
-                "fix the expression (it must match the whole DAG id)",
-            )
+            compile_linear(expression)
+        except RegexRejected as exc:
+            problems.add(line, f"{exc.problem} (in role {name!r})", exc.fix)
             return False
         if not expression:
             problems.add(line, f"empty regular expression in role {name!r}", "write an expression after 're:'")

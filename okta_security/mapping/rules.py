@@ -7,7 +7,7 @@ File format::
       airflow-admins: [Admin]
       airflow-viewers: Viewer           # a single role may be written as a string
       "airflow-team-*": [User]          # glob (fnmatch.fnmatchcase), case-sensitive
-      "re:^data-(eng|ops)$": [Op]       # regular expression, matched with re.fullmatch
+      "re:^data-(eng|ops)$": [Op]       # regular expression matching the whole name (RE2: linear time)
 
 Keys are exact group names unless they start with ``re:`` (regular expression) or contain
 one of ``*?[`` (glob). Every match contributes its roles (union). The top-level sections
@@ -29,7 +29,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
-import re
 import types
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +37,8 @@ from typing import Any
 from okta_security.errors import MappingError
 from okta_security.mapping.bots import EMPTY_CLIENTS, ClientMap, parse_clients
 from okta_security.mapping.index import RuleIndex
-from okta_security.mapping.patterns import PatternKind, compile_pattern, pattern_kind, regex_source
+from okta_security.mapping.linear_regex import RegexRejected, compile_linear
+from okta_security.mapping.patterns import Matcher, PatternKind, compile_pattern, pattern_kind, regex_source
 from okta_security.mapping.roles import ROLES_KEY, RoleSpec, declared_names, parse_roles
 from okta_security.mapping.yaml_lines import (
     FAILED,
@@ -74,7 +74,7 @@ class Rule:
     kind: PatternKind
     roles: tuple[str, ...]
     line: int
-    _regex: re.Pattern[str] | None = field(init=False, default=None, repr=False, compare=False)
+    _regex: Matcher | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Normalise roles to a tuple and compile the matcher once."""
@@ -234,13 +234,9 @@ def _validate_key(group: Any, line: int, problems: Problems) -> PatternKind | No
             )
             return None
         try:
-            re.compile(expression)
-        except re.error as exc:
-            problems.add(
-                line,
-                f"invalid regular expression {expression!r}: {exc}",
-                "fix the expression (it must match the whole group name, as with re.fullmatch)",
-            )
+            compile_linear(expression)
+        except RegexRejected as exc:
+            problems.add(line, exc.problem, exc.fix)
             return None
     return kind
 

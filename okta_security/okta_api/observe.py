@@ -85,6 +85,10 @@ def response_hook(resp: requests.Response, *args: Any, **kwargs: Any) -> None:
             log.exception("An observer of Okta calls failed")
 
 
+# For one-off calls: ``requests.get(url, hooks=HOOKS)``.
+HOOKS: dict[str, Any] = {"response": [response_hook]}
+
+
 def watch(session: requests.Session) -> requests.Session:
     """Install :func:`response_hook` on ``session`` (once); return it."""
     hooks = session.hooks.setdefault("response", [])

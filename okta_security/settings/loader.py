@@ -189,8 +189,9 @@ def _secret(raw: _Raw) -> Secret:
     """Return the secret; one from a file (or a command or secrets backend, through Airflow) is re-read."""
     if raw.file is not None:
         return Secret(raw.file.get)
-    if raw.airflow is not None and raw.airflow.reread is not None:
-        return Secret(raw.airflow.reread)
+    reread = raw.airflow.reread if raw.airflow is not None else None
+    if reread is not None:
+        return Secret(lambda: reread().strip())
     text = raw.text
     return Secret(lambda: text)
 

@@ -144,13 +144,15 @@ def start_login(
     next_path: str | None = None,
     verify: bool | str = True,
     timeout: float = 120,
+    entry: str | None = None,
 ) -> PendingLogin:
-    """Open ``{airflow_url}/auth/login/okta`` and sign in at the IdP; stop before the callback."""
+    """Open ``{airflow_url}/auth/login/okta`` (or ``entry``) and sign in at the IdP; stop before the callback."""
     browser = requests.Session()
     browser.verify = verify
     params = {"next": next_path} if next_path else None
-    response = browser.get(f"{airflow_url}/auth/login/okta", params=params, allow_redirects=False, timeout=timeout)
-    for _ in range(6):
+    url = entry or f"{airflow_url}/auth/login/okta"
+    response = browser.get(url, params=None if entry else params, allow_redirects=False, timeout=timeout)
+    for _ in range(8):
         if response.status_code >= 500:
             raise AssertionError(f"{response.status_code} at {response.url}: {response.text[:500]}")
         if response.status_code in (301, 302, 303, 307):

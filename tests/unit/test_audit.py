@@ -5,10 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
+import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from okta_security import audit
 from okta_security.audit import REDACTED, AuditRecord, audit_event, is_secret_name, redact
@@ -177,3 +181,80 @@ def test_configure_to_a_file_writes_lines(tmp_path):
         for h in audit.audit_log.handlers:
             h.close()
         audit.audit_log.handlers, audit.audit_log.propagate, audit._configured = saved
+
+
+# -- bounded work on untrusted input ------------------------------------------------------------
+
+# The JWT pattern redaction used before it became a linear scan: kept as the reference its
+# replacement must agree with on every input.
+_REFERENCE_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
+def _cpu_seconds(text: str, repeats: int = 3) -> float:
+    """Return the least CPU time of a few redactions of ``text`` (the least is the least noisy)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        redact(text)
+        best = min(best, time.process_time() - start)
+    return max(best, 1e-6)
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "eyJ",  # every position starts a would-be token that never finds its dot
+        "eyJaaaaa.",  # a dot after each would-be header, never a payload and a second dot
+        "eyJaaaaa.b",
+        "xeyJ-",
+    ],
+)
+def test_redaction_is_linear_on_hostile_input(unit: str):
+    """Ten times the input costs about ten times the work, not a hundred (a quadratic scan)."""
+    small = unit * (10_000 // len(unit))
+    large = unit * (100_000 // len(unit))
+    ratio = _cpu_seconds(large) / _cpu_seconds(small)
+    assert ratio < 30, f"redacting 10x more text took {ratio:.0f}x longer"
+
+
+def test_redaction_of_a_megabyte_is_quick():
+    start = time.process_time()
+    redacted = redact("eyJ" * 350_000)
+    assert time.process_time() - start < 2.0
+    assert len(redacted) <= audit.MAX_TEXT_CHARS + 1
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="eyJab0_-.. \n", max_size=60))
+def test_linear_redaction_finds_what_the_pattern_found(text: str):
+    assert redact(text) == _REFERENCE_JWT.sub(REDACTED, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"{JWT}.{JWT}", f"{REDACTED}.{REDACTED}"),
+        (f"x{JWT}y", f"x{REDACTED}"),
+        ("eyJshort.a.b", REDACTED),  # five characters after eyJ are enough
+        ("eyJshor.a.b", "eyJshor.a.b"),  # four are not
+        ("eyJabcde..c", "eyJabcde..c"),  # an empty payload segment is not a JWS
+        ("eyJabcde.b.", REDACTED),
+    ],
+)
+def test_linear_redaction_examples(text: str, expected: str):
+    assert redact(text) == expected
+
+
+def test_long_strings_and_lists_in_a_record_are_bounded(captured: io.StringIO):
+    audit_event("login.refused", owner=None, okta_error="x" * 100_000, groups=[f"g{i}" for i in range(5000)])
+    data = json.loads(captured.getvalue())
+    assert len(data["okta_error"]) <= audit.MAX_TEXT_CHARS
+    assert data["okta_error"].endswith("…")
+    assert len(data["groups"]) == audit.MAX_ITEMS + 1
+    assert data["groups"][-1] == f"… {5000 - audit.MAX_ITEMS} more"
+
+
+def test_a_secret_cut_short_is_still_redacted():
+    """Redaction runs before the cut: the head of a long JWT never survives as plain text."""
+    token = "eyJ" + "a" * 3000 + ".b.c"
+    assert redact(f"see {token}") == f"see {REDACTED}"

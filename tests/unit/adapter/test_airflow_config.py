@@ -58,6 +58,7 @@ def test_a_sensitive_option_comes_from_a_command_and_is_read_again(monkeypatch):
     secret = options["client_secret"]
     assert (secret.text.strip(), secret.origin) == ("from-command", "AIRFLOW__OKTA__CLIENT_SECRET_CMD")
     assert secret.reread is not None
+    assert secret.reread() == "from-command"  # fresh: the value read at start, without the newline
     monkeypatch.setattr(airflow_config, "SECRET_REREAD_SECONDS", 0.0)
     monkeypatch.setenv("AIRFLOW__OKTA__CLIENT_SECRET_CMD", "echo rotated")
     assert secret.reread() == "rotated"

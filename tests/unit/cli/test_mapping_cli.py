@@ -93,6 +93,15 @@ def test_check_mapping_reports_every_error_with_its_line(tmp_path, capsys) -> No
     assert "role names NOT checked against Airflow's database (--no-db)" in out
 
 
+def test_check_mapping_reports_a_regex_the_linear_engine_cannot_run(tmp_path, capsys) -> None:
+    """Name file, line and the construct of a ``re:`` key RE2 cannot compile (here a backreference)."""
+    path = write(tmp_path, CLEAN + '  "re:(eng|ops)-\\\\1": [Op]\n')
+    code, out, _err = run(capsys, "check-mapping", path, "--no-db")
+    assert code == EXIT_FAILURE, out
+    assert f"{path}:6: error: regular expression '(eng|ops)-\\\\1' cannot be matched in linear time" in out
+    assert "backreference" in out
+
+
 def test_check_mapping_warnings_name_the_rule(tmp_path, capsys) -> None:
     """Warn about a pattern that grants Op, naming it."""
     path = write(tmp_path, WARNING)

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from okta_security.mapping import index as rule_index
 from okta_security.mapping.index import (
     RuleIndex,
-    combinable,
     glob_prefix,
     glob_required_literal,
     glob_suffix,
@@ -95,15 +94,6 @@ def test_glob_required_literal(pattern: str, literal: str) -> None:
 def test_regex_required_literal(expression: str, literal: str) -> None:
     """Find the longest top-level literal run every match contains."""
     assert regex_required_literal(expression) == literal
-
-
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [("a.*b", True), ("(?i)abc", False), (r"(a)\1", False), ("(?P<x>a)(?P=x)", False), ("(?(1)a|b)", False)],
-)
-def test_combinable(expression: str, expected: bool) -> None:
-    """Refuse to combine regexes whose meaning would change inside a larger alternation."""
-    assert combinable(expression) is expected
 
 
 def test_trie_regex_matches_any_prefix() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -187,3 +188,19 @@ def test_bad_group_filters_say_what_is_wrong(spec: str, problem: str) -> None:
 )
 def test_group_filter_describes_itself(spec: str, text: str) -> None:
     assert GroupFilter.parse(spec).describe() == text
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [(r"re:(airflow)-\1", "backreference"), ("re:airflow-(?!admins).*", "lookaround")],
+)
+def test_group_filters_the_linear_engine_cannot_run_are_refused(spec: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        GroupFilter.parse(spec)
+
+
+def test_group_filter_matches_a_pathological_regex_in_linear_time() -> None:
+    allowed = GroupFilter.parse("re:([a-z0-9]+-?)+-admins")
+    start = time.perf_counter()
+    assert allowed.apply(["a" * 24 + "-admins!", "ab-admins"]) == ("ab-admins",)
+    assert time.perf_counter() - start < 1.0  # a guard against catastrophic backtracking only

@@ -6,6 +6,7 @@ import logging
 import os
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -721,3 +722,42 @@ def test_attach_checks_the_mapping_in_force_against_known_roles(tmp_path):
     reloads = []
     store.attach(known_roles=["Viewer"], on_reload=lambda old, new: reloads.append(new))
     assert store.current().resolve(["a"]) == frozenset({"Viewer"})
+
+
+# --------------------------------------------------------------------------- linear-time regexes
+
+# Nested quantifiers: a backtracking engine tries every way to split the name (62 s at 24
+# characters with the standard library, x4 per 2 more); RE2 answers in linear time.
+CATASTROPHIC = "re:([a-z0-9]+-?)+-admins"
+HOSTILE_GROUP = "a" * 24 + "-admins!"
+
+
+def test_a_pathological_regex_resolves_in_linear_time() -> None:
+    """Resolve a group built to make a backtracking engine explode, well within a second."""
+    mapping = parse_mapping(f'mappings:\n  "{CATASTROPHIC}": [Admin]\n', source=SOURCE)
+    start = time.perf_counter()
+    assert mapping.resolve([HOSTILE_GROUP]) == frozenset()
+    assert mapping.resolve(["ab-cd-admins"]) == frozenset({"Admin"})
+    # A guard against catastrophic behaviour only; bench/bench_mapping.py measures the real figure.
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize(
+    ("expression", "why"),
+    [
+        pytest.param(r"(eng)-\1", "backreference", id="backreference"),
+        pytest.param(r"(?P<team>eng)-(?P=team)", "backreference", id="named-backreference"),
+        pytest.param("airflow-(?!admins)[a-z]+", "lookaround", id="negative-lookahead"),
+        pytest.param("(?<=x)airflow", "lookaround", id="lookbehind"),
+        pytest.param("(?>a+)b", "atomic", id="atomic-group"),
+        pytest.param("a++b", "possessive", id="possessive"),
+    ],
+)
+def test_regex_the_linear_engine_cannot_run_is_rejected_at_load(expression: str, why: str) -> None:
+    """Refuse a pattern RE2 cannot compile, naming file, line, the construct and the fix."""
+    (problem,) = problems_of(f"mappings:\n  a: [Viewer]\n  're:{expression}': [Op]\n")
+    assert problem.startswith(f"{SOURCE}:3: "), problem
+    assert repr(expression) in problem
+    assert why in problem
+    assert "linear time" in problem
+    assert " — " in problem

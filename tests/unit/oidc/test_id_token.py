@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import base64
+import itertools
+import json
+import threading
 import time
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
-from okta_security.errors import TokenValidationError
+from okta_security.errors import OktaUnavailable, TokenValidationError
 from okta_security.oidc.id_token import JwksCache, verify_id_token
 from tests.unit.fake_clock import FakeClock
 
@@ -205,3 +209,123 @@ def test_failed_reread_after_max_age_keeps_the_cached_keys(key):
     state["fail"] = True
     clock.t += 3601
     assert verify(sign(key, claims()), cache)
+
+
+# --------------------------------------------------------------------------- malformed tokens, back-off
+
+
+class FailingIssuer:
+    """An issuer whose keys cannot be fetched (Okta down, a wrong issuer): counts the attempts."""
+
+    def __init__(self, key: RSAKey | None = None) -> None:
+        self.calls = 0
+        self.down = True
+        self.key = key
+
+    def __call__(self) -> dict:
+        self.calls += 1
+        if self.down:
+            raise ConnectionError("okta is down")
+        return jwks_of(self.key)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def token_with_header(header: object) -> str:
+    return f"{b64(json.dumps(header).encode())}.{b64(b'{}')}.{b64(b'sig')}"
+
+
+MALFORMED = [
+    pytest.param("a.b.c", id="not-base64-json"),
+    pytest.param("", id="empty"),
+    pytest.param("abc", id="one-segment"),
+    pytest.param("a.b", id="two-segments"),
+    pytest.param("a.b.c.d.e", id="five-segments"),
+    pytest.param("e30.e30.", id="no-signature"),
+    pytest.param("e30.e30.e30", id="header-without-alg"),
+    pytest.param("!!!.e30.e30", id="not-base64url"),
+    pytest.param(token_with_header(["RS256"]), id="header-not-an-object"),
+    pytest.param(token_with_header({"alg": "HS256", "kid": "k1"}), id="hs256"),
+    pytest.param(token_with_header({"alg": "none", "kid": "k1"}), id="alg-none"),
+]
+
+
+@pytest.mark.parametrize("token", MALFORMED)
+def test_malformed_id_tokens_never_fetch_keys(token):
+    issuer = FailingIssuer()
+    cache = JwksCache(issuer, clock=FakeClock())
+    with pytest.raises(TokenValidationError):
+        verify(token, cache)
+    assert issuer.calls == 0
+
+
+def test_failed_fetches_back_off_doubling_up_to_a_minute(key):
+    issuer = FailingIssuer(key)
+    clock = FakeClock()
+    cache = JwksCache(issuer, clock=clock)
+    token = sign(key, claims())
+    attempts_at = []
+    for _ in range(400):  # 400 logins, one every 0.5 s, while Okta is down
+        before = issuer.calls
+        with pytest.raises(OktaUnavailable):
+            verify(token, cache)
+        if issuer.calls > before:
+            attempts_at.append(clock.t)
+        clock.advance(0.5)
+    gaps = [b - a for a, b in itertools.pairwise(attempts_at)]
+    assert gaps[:7] == [1, 2, 4, 8, 16, 32, 60]
+    assert set(gaps[7:]) == {60}
+    issuer.down = False  # Okta is back: the first login after the pause loads the keys
+    clock.advance(60)
+    assert verify(token, cache)["sub"] == "00u1"
+    calls = issuer.calls
+    assert verify(token, cache)["sub"] == "00u1"
+    assert issuer.calls == calls
+
+
+def test_a_failed_rotation_refetch_backs_off_and_keeps_the_cached_keys(key, other_key):
+    issuer = FailingIssuer(key)
+    issuer.down = False
+    clock = FakeClock()
+    cache = JwksCache(issuer, clock=clock, min_refetch_interval=1)
+    assert verify(sign(key, claims()), cache)
+    issuer.down = True
+    for _ in range(20):  # unknown kid while Okta is down: one try, then a pause
+        with pytest.raises((OktaUnavailable, TokenValidationError)):
+            verify(sign(other_key, claims(), kid="k2"), cache)
+        clock.advance(0.1)
+    assert issuer.calls == 2
+    assert verify(sign(key, claims()), cache)["sub"] == "00u1"  # the cached key still works
+
+
+def test_other_callers_do_not_wait_for_a_key_fetch_in_flight(key):
+    """A slow re-read of the keys (10 s timeout) must not hold every other login behind a lock."""
+    release, fetching = threading.Event(), threading.Event()
+    slow = {"on": False}
+
+    def fetch() -> dict:
+        if slow["on"]:
+            fetching.set()
+            release.wait(10)
+        return jwks_of(key)
+
+    clock = FakeClock()
+    cache = JwksCache(fetch, clock=clock, max_age=3600)
+    token = sign(key, claims())
+    assert verify(token, cache)
+    slow["on"] = True
+    clock.advance(3601)  # the keys are due for their hourly re-read
+    rereader = threading.Thread(target=cache.get)
+    rereader.start()
+    assert fetching.wait(5)
+    try:
+        done = []
+        other = threading.Thread(target=lambda: done.append(verify(token, cache)))
+        other.start()
+        other.join(2)
+        assert done, "a login waited for another thread's key fetch"
+    finally:
+        release.set()
+        rereader.join(5)

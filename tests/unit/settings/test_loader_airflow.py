@@ -50,7 +50,7 @@ def test_a_secret_from_a_command_is_read_again_through_its_reread(mapping_file):
     }
     s = load_settings({}, airflow)
     assert s.client_secret is not None
-    current[0] = "rotated"
+    current[0] = "rotated\n"  # a command's output ends with a newline
     assert s.client_secret.get() == "rotated"
 
 

@@ -172,3 +172,13 @@ def test_airflow_config_section_declares_every_setting_once():
     assert options["clock_skew_seconds"]["type"] == "integer"
     assert options["http_timeout_seconds"]["type"] == "float"
     assert options["issuer"]["default"] is None  # required: Airflow has no default to show
+
+
+@pytest.mark.parametrize("value", ["0", "0.5"])
+def test_keys_can_never_be_refetched_without_a_pause(env, value):
+    """A zero interval would let every forged token with a new kid trigger a JWKS fetch."""
+    with pytest.raises(ConfigError) as err:
+        load_settings({**env, "OKTA_JWKS_REFETCH_INTERVAL_SECONDS": value})
+    [problem] = err.value.problems
+    assert "OKTA_JWKS_REFETCH_INTERVAL_SECONDS" in problem
+    assert "between 1 and 3600" in problem

@@ -449,8 +449,11 @@ class Load:
     # the run --------------------------------------------------------------------------------------------
 
     def schedule(self) -> tuple[list[int], int]:
-        """Return the order of logins (a shuffled round of every person, repeated) and where the last round starts."""
-        rounds, extra = divmod(self.plan.logins, self.plan.users)
+        """Return the order of logins (a shuffled round of every person, repeated) and where the last round starts.
+
+        The leavers' places in the last round are added on top, so ``plan.logins`` logins can all be signed in.
+        """
+        rounds, extra = divmod(self.plan.logins + self.plan.leavers, self.plan.users)
         order: list[int] = []
         for _ in range(rounds - 1):
             order += self.random.sample(range(self.plan.users), self.plan.users)

@@ -42,7 +42,8 @@ class LoopbackProxy:
     """Forward each request to the next backend; record who served what; optionally terminate TLS.
 
     ``forwarded=True`` sets the ``X-Forwarded-*`` headers (the scheme is ``https`` when the proxy
-    terminates TLS); ``public_host`` overrides the ``Host`` the client sent (``X-Forwarded-Host``).
+    terminates TLS); ``public_host`` overrides the ``Host`` the client sent (``X-Forwarded-Host``);
+    ``backend_host=True`` sends the backend's address as ``Host``.
     """
 
     def __init__(
@@ -52,10 +53,14 @@ class LoopbackProxy:
         tls: tuple[Path, Path] | None = None,
         forwarded: bool = False,
         public_host: str | None = None,
+        backend_host: bool = False,
     ) -> None:
         self.backends = list(backends)  # "host:port"
         self.forwarded = forwarded
         self.public_host = public_host
+        # True: send the backend's own address as Host, as nginx's ``proxy_pass`` does unless told
+        # ``proxy_set_header Host $host``; Airflow then sees an internal host, not the public one.
+        self.backend_host = backend_host
         self.scheme = "https" if tls is not None else "http"
         self.served: list[Served] = []
         self._next = 0
@@ -122,6 +127,9 @@ def _handler_for(proxy: LoopbackProxy) -> type[BaseHTTPRequestHandler]:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
             if proxy.forwarded:
                 headers.update(proxy.forwarded_headers(self.client_address[0], self.headers.get("Host", "")))
+            if proxy.backend_host:
+                headers = {k: v for k, v in headers.items() if k.lower() != "host"}
+                headers["Host"] = proxy.backends[index]
             conn = http.client.HTTPConnection(proxy.backends[index], timeout=BACKEND_TIMEOUT_SECONDS)
             try:
                 try:

@@ -9,6 +9,13 @@ Guarantees:
 - Values are redacted before they leave this module: fields whose name looks secret (token,
   secret, password, code, authorization, cookie, assertion, credential, key) and values that look
   like JWTs or ``SSWS``/``Bearer`` credentials become ``"[redacted]"``.
+- Values are bounded, and redacting them costs time linear in their length: a string keeps at
+  most ``MAX_TEXT_CHARS`` characters, a list ``MAX_ITEMS`` items (the rest counted), so one request
+  carrying megabytes of text costs milliseconds, never seconds, and one bounded line.
+- Refusals anyone can provoke (``FLOODABLE_EVENTS``) cannot flood the JSON lines: per source,
+  reason and minute the first ``FLOOD_LINES_PER_KEY`` are written, the rest are counted and
+  reported in one ``audit.suppressed`` line when the minute is over. Sinks still see every
+  record (Airflow's Audit Log aggregates them itself, see ``okta_security.adapter.audit_log``).
 - Auditing never raises: a failing handler or sink is logged (on ``okta_security.audit_errors``)
   and the caller — a login, a sync, an event hook — carries on.
 
@@ -21,12 +28,14 @@ absolute path of a file to append to. If the logger already has handlers (e.g. c
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -47,12 +56,28 @@ _SECRET_WORDS = re.compile(
 )
 _SAFE_SUFFIXES = ("_jti", "_type", "_count", "_id_hint_present", "_reason", "_expires_at", "_age")
 _SAFE_NAMES = frozenset({"reason", "error", "refusal_code", "status_code", "event", "owner"})
-# A compact JWS/JWT (three base64url segments, header starting with '{"' = "eyJ"), or an
-# HTTP credential with its scheme.
-_JWT_VALUE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_CREDENTIAL_VALUE = re.compile(r"^\s*(?:SSWS|Bearer|Basic)\s+\S+", re.IGNORECASE)
+# A compact JWS/JWT is three base64url segments whose header starts with '{"' ("eyJ"): found by
+# _redact_jwts in one pass. An HTTP credential with its scheme is matched at the start only.
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_.-]+")  # maximal runs: each character is looked at once
+_JWT_HEADER = "eyJ"
+_JWT_MIN_HEADER = 8  # "eyJ" and at least 5 more characters before the first dot
+_CREDENTIAL_VALUE = re.compile(r"^\s*(?:SSWS|Bearer|Basic)\s+\S", re.IGNORECASE)
+MAX_TEXT_CHARS = 2000  # per string value; a group list or a problem report fits, a flood does not
+MAX_ITEMS = 500  # per list or mapping; Okta puts at most 100 groups in a token
+MAX_DEPTH = 8  # nesting beyond this is written as (bounded) text
+MAX_NAME_CHARS = 200  # per field name
+
+# Refusals anyone can provoke without credentials: a bare callback, a wrong event-hook secret, a
+# junk bearer token. Their JSON lines are rate-limited per (event, source, reason, owner).
+FLOODABLE_EVENTS = frozenset({"login.refused", "event_hook.rejected", "bot.token_refused"})
+FLOOD_WINDOW_SECONDS = 60  # one allowance, and one summary, per key and minute
+FLOOD_LINES_PER_KEY = 5  # JSON lines per key and minute; the rest are counted
+FLOOD_KEYS_PER_WINDOW = 100  # distinct keys per minute; later sources share one "other" key
+SUPPRESSED_EVENT = "audit.suppressed"
+OTHER_SOURCE = "(other sources)"
 
 Sink = Callable[["AuditRecord"], None]
+FloodKey = tuple[str, str, str, str]  # event, source (client address), reason, owner
 
 
 @dataclass(frozen=True)
@@ -78,6 +103,95 @@ class AuditRecord:
         return json.dumps(self.as_dict(), sort_keys=False, default=str, separators=(",", ":"))
 
 
+def flood_key(record: AuditRecord) -> FloodKey | None:
+    """Return the key repeated refusals are counted under, or None for an event never throttled."""
+    if record.event not in FLOODABLE_EVENTS:
+        return None
+    fields = record.fields
+    return (record.event, str(fields.get("client_ip") or "-"), str(fields.get("reason") or "-"), record.owner or "-")
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """How many records of one key a closed window held back."""
+
+    key: FloodKey
+    count: int
+    window_start: float
+
+    def record(self) -> AuditRecord:
+        """Return the ``audit.suppressed`` summary line for this count."""
+        event, source, reason, owner = self.key
+        return AuditRecord(
+            event=SUPPRESSED_EVENT,
+            owner=None if owner == "-" else owner,
+            fields={
+                "suppressed_event": event,
+                "client_ip": source,
+                "reason": reason,
+                "count": self.count,
+                "window_start": datetime.fromtimestamp(self.window_start, timezone.utc).isoformat(),
+                "window_seconds": FLOOD_WINDOW_SECONDS,
+            },
+        )
+
+
+class FloodGate:
+    """Admit the first ``per_key`` records of each key per window; count the rest.
+
+    Memory is bounded: past ``max_keys`` distinct keys in a window, new sources share one key
+    (``OTHER_SOURCE``) per event and reason.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_key: int = FLOOD_LINES_PER_KEY,
+        max_keys: int = FLOOD_KEYS_PER_WINDOW,
+        window: float = FLOOD_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.per_key, self.max_keys, self.window, self.clock = per_key, max_keys, window, clock
+        self._lock = threading.Lock()
+        self._window_start = self._start_of(clock())
+        self._seen: dict[FloodKey, int] = {}
+
+    def _start_of(self, now: float) -> float:
+        return now - now % self.window
+
+    def admit(self, key: FloodKey) -> tuple[bool, list[Suppressed]]:
+        """Return whether to write a record of ``key``, and the counts of windows that closed."""
+        with self._lock:
+            closed = self._roll()
+            if key not in self._seen and len(self._seen) >= self.max_keys:
+                key = (key[0], OTHER_SOURCE, key[2], "-")
+            seen = self._seen[key] = self._seen.get(key, 0) + 1
+            return seen <= self.per_key, closed
+
+    def close_due(self) -> list[Suppressed]:
+        """Return the counts of windows that have closed since the last call."""
+        with self._lock:
+            return self._roll()
+
+    def seconds_left(self) -> float:
+        """Return the seconds until the current window closes."""
+        return max(self._window_start + self.window - self.clock(), 0.0)
+
+    def _roll(self) -> list[Suppressed]:
+        start = self._start_of(self.clock())
+        if start == self._window_start:
+            return []
+        closed = [
+            Suppressed(key, seen - self.per_key, self._window_start)
+            for key, seen in self._seen.items()
+            if seen > self.per_key
+        ]
+        self._window_start, self._seen = start, {}
+        return closed
+
+
+_flood_gate = FloodGate()
+_flush_timer: threading.Timer | None = None
 _sinks: dict[str, Sink] = {}
 _sinks_lock = threading.Lock()
 _configured = False
@@ -96,24 +210,77 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_WORDS.search(key))
 
 
-def redact(value: Any, *, name: str = "") -> Any:
-    """Return ``value`` with secret-looking fields and values replaced by ``[redacted]``."""
+def redact(value: Any, *, name: str = "", _depth: int = 0) -> Any:
+    """Return ``value`` bounded, with secret-looking fields and values replaced by ``[redacted]``."""
     if name and is_secret_name(name):
         return REDACTED if value not in (None, "", [], {}) else value
-    if isinstance(value, Mapping):
-        return {str(k): redact(v, name=str(k)) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        return [redact(v) for v in items]
     if isinstance(value, str):
-        if _CREDENTIAL_VALUE.match(value):
-            return REDACTED
-        return _JWT_VALUE.sub(REDACTED, value)
+        return _bounded(_redact_text(value))
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, datetime):
         return value.isoformat()
-    return redact(str(value))
+    if _depth >= MAX_DEPTH or not isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        return redact(str(value))
+    if isinstance(value, Mapping):
+        pairs = list(itertools.islice(value.items(), MAX_ITEMS + 1))
+        out = {}
+        for k, v in pairs[:MAX_ITEMS]:
+            key = _bounded(str(k), MAX_NAME_CHARS)
+            out[key] = redact(v, name=key, _depth=_depth + 1)
+        if len(pairs) > MAX_ITEMS:
+            out["…"] = f"{len(value) - MAX_ITEMS} more"
+        return out
+    items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+    kept = [redact(v, _depth=_depth + 1) for v in itertools.islice(items, MAX_ITEMS)]
+    if len(value) > MAX_ITEMS:
+        kept.append(f"… {len(value) - MAX_ITEMS} more")
+    return kept
+
+
+def _bounded(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _redact_text(text: str) -> str:
+    """Return ``text`` with credentials and JWTs replaced, in time linear in its length."""
+    if _CREDENTIAL_VALUE.match(text):
+        return REDACTED
+    if _JWT_HEADER not in text:
+        return text
+    parts: list[str] = []
+    done = 0
+    for run in _TOKEN_RUN.finditer(text):
+        chars = run.group()
+        if _JWT_HEADER not in chars or "." not in chars:
+            continue
+        redacted = _redact_jwts(chars)
+        if redacted is not chars:
+            parts += [text[done : run.start()], redacted]
+            done = run.end()
+    return "".join([*parts, text[done:]]) if parts else text
+
+
+def _redact_jwts(run: str) -> str:
+    """Return a run of base64url characters and dots with each compact JWS in it redacted.
+
+    Leftmost first, as a regular expression would match ``eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*``:
+    the header starts at the first "eyJ" of a segment (a later one would be shorter), needs a
+    non-empty payload segment after it, and a signature segment (possibly empty) after that.
+    """
+    segments = run.split(".")
+    out: list[str] = []
+    i = 0
+    while i < len(segments):
+        segment = segments[i]
+        start = segment.find(_JWT_HEADER)
+        if start >= 0 and len(segment) - start >= _JWT_MIN_HEADER and i + 2 < len(segments) and segments[i + 1]:
+            out.append(segment[:start] + REDACTED)
+            i += 3
+        else:
+            out.append(segment)
+            i += 1
+    return ".".join(out) if len(out) != len(segments) else run
 
 
 def register_sink(name: str, sink: Sink) -> None:
@@ -191,10 +358,20 @@ def audit_event(event: str, *, owner: str | None, **fields: Any) -> None:
 
 
 def emit(record: AuditRecord) -> None:
-    """Write an already-built record to the JSON log and every sink; never raise."""
+    """Write an already-built record to the JSON log (unless throttled) and every sink; never raise."""
     try:
         configure()
-        audit_log.info(record.to_json())
+        key = flood_key(record)
+        if key is None:
+            write, closed = True, _flood_gate.close_due()
+        else:
+            write, closed = _flood_gate.admit(key)
+        for summary in closed:
+            audit_log.info(summary.record().to_json())
+        if write:
+            audit_log.info(record.to_json())
+        else:
+            _flush_later()
     except Exception:  # noqa: BLE001
         log.exception("could not write audit event %s to the audit log", record.event)
     with _sinks_lock:
@@ -204,3 +381,25 @@ def emit(record: AuditRecord) -> None:
             sink(record)
         except Exception as e:  # noqa: BLE001
             log.error("audit sink %s failed for event %s: %s: %s", name, record.event, type(e).__name__, e)
+
+
+def flush_suppressed() -> None:
+    """Write the ``audit.suppressed`` lines of windows that have closed; never raise."""
+    global _flush_timer
+    _flush_timer = None
+    try:
+        for summary in _flood_gate.close_due():
+            audit_log.info(summary.record().to_json())
+    except Exception:  # noqa: BLE001
+        log.exception("could not write the suppressed-refusals summary")
+
+
+def _flush_later() -> None:
+    """Make sure the summary is written when the window closes, even if no other event follows."""
+    global _flush_timer
+    if _flush_timer is not None:
+        return
+    timer = threading.Timer(_flood_gate.seconds_left() + 1.0, flush_suppressed)
+    timer.daemon = True
+    _flush_timer = timer
+    timer.start()

@@ -25,6 +25,7 @@
         ├── StateMismatch              "invalid_state"       callback state unknown, reused or tampered
         ├── OktaError                  "okta_error"          Okta answered the authorization with an error
         ├── OktaUnavailable            "okta_unavailable"    Okta did not answer (timeout, 5xx)
+        ├── DatabaseUnavailable        "database_unavailable"  Airflow's metadata database did not answer mid-login
         ├── EmailConflict              "email_conflict"      another Airflow user already has this email
         ├── DiscoveryMismatch          "discovery_issuer_mismatch"  discovery ``issuer`` is not OKTA_ISSUER
         ├── InactiveUser               "inactive_user"       the Airflow account is deactivated
@@ -38,6 +39,8 @@ and admins grep for them. Never rename one.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from okta_security.untrusted import OAUTH_ERROR_CHARS, OAUTH_ERROR_DESCRIPTION_CHARS, bounded, printable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -191,16 +194,23 @@ class OktaError(LoginRefused):
     code = "okta_error"
 
     def __init__(self, error: str, description: str | None) -> None:
-        self.error = error
-        self.description = description or ""
-        hint = _OKTA_HINTS.get(error, "")
-        super().__init__(f"Okta refused the sign-in: {error}: {self.description}{hint}")
+        # Both may come from the callback's query string: bounded here, escaped in the one-line message.
+        self.error = bounded(error, OAUTH_ERROR_CHARS)
+        self.description = bounded(description or "", OAUTH_ERROR_DESCRIPTION_CHARS)
+        hint = _OKTA_HINTS.get(self.error, "")
+        super().__init__(f"Okta refused the sign-in: {printable(self.error)}: {printable(self.description)}{hint}")
 
 
 class OktaUnavailable(LoginRefused):
     """Okta could not be reached or answered with a server error."""
 
     code = "okta_unavailable"
+
+
+class DatabaseUnavailable(LoginRefused):
+    """Airflow's metadata database did not answer during the login (restart, failover, network)."""
+
+    code = "database_unavailable"
 
 
 class EmailConflict(LoginRefused):

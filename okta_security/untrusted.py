@@ -10,7 +10,10 @@ nothing of ours.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ELLIPSIS = "…"
 

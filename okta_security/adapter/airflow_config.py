@@ -42,6 +42,8 @@ def okta_options(environ: Mapping[str, str] | None = None, config: Any = None) -
     ``config``: an ``AirflowConfigParser`` (default: Airflow's ``conf``).
     """
     config = conf if config is None else config
+    if config is conf:
+        _load_provider_configuration()
     values: dict[str, ConfigValue] = {}
     problems: list[str] = []
     for spec in SETTINGS:
@@ -69,6 +71,18 @@ def okta_options(environ: Mapping[str, str] | None = None, config: Any = None) -
     if problems:
         raise ConfigError(problems, source=SOURCE)
     return values
+
+
+def _load_provider_configuration() -> None:
+    """Make Airflow 2 know the provider's [okta] options (Airflow 3 loads them by itself, lazily).
+
+    Without them Airflow 2 would not treat ``client_secret`` as sensitive, and ignore its ``_CMD``/``_SECRET``.
+    """
+    if (AIRFLOW_SECTION, "client_secret") in conf.sensitive_config_values:
+        return
+    from airflow.providers_manager import ProvidersManager
+
+    ProvidersManager().initialize_providers_configuration()
 
 
 def _origin(config: Any, spec: SettingSpec, environ: Mapping[str, str] | None, problems: list[str]) -> str | None:

@@ -6,9 +6,14 @@
   at once — Okta gives up after 3 seconds — while a single worker thread applies the effects in
   delivery order: deactivate the user's Airflow account(s), or recompute their roles.
 
-Idempotency: each event's ``uuid`` is claimed in ``okta_security_event_receipt`` (primary key;
-see :mod:`okta_security.adapter.db`) before it is acted on, so a redelivery — to this replica or another
-— does nothing. Without ``OKTA_EVENT_HOOK_SECRET`` the endpoint answers 404.
+Idempotency: each event's id (its ``uuid``, or a digest of its content when it has none) is
+claimed in ``okta_security_event_receipt`` (primary key; see :mod:`okta_security.adapter.db`)
+before it is acted on, so a redelivery or a replay — to this replica or another — does nothing.
+Without ``OKTA_EVENT_HOOK_SECRET`` the endpoint answers 404.
+
+What an event may do: see :mod:`okta_security.lifecycle.event_hooks`. In short, on its own it only
+takes access away; with Management API credentials a membership event makes Okta be asked afresh,
+and Okta's answer decides.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import jsonify, request
@@ -31,8 +35,10 @@ from okta_security.lifecycle.event_hooks import (
     VERIFICATION_HEADER,
     DeliveryError,
     HookEvent,
-    apply_membership,
     authorized,
+    effective_time,
+    known_groups_after,
+    only_taking_away,
     parse_delivery,
     verification_response,
 )
@@ -88,8 +94,8 @@ class EventHookWorker:
             log.info("Okta event %s ignored: %s", event.event_type, event.ignored_because)
             return "ignored"
         self._prune_now_and_then()
-        if event.uuid and not db.claim_event(self.engine, event.uuid, event.event_type):
-            log.info("Okta event %s (%s) already processed; redelivery ignored", event.uuid, event.event_type)
+        if not db.claim_event(self.engine, event.event_id, event.event_type):
+            log.info("Okta event %s (%s) already processed; redelivery ignored", event.event_id, event.event_type)
             return "duplicate"
         outcomes = [self._for_user(event, sub) for sub in event.user_ids]
         return ",".join(outcomes) or "no_account"
@@ -115,15 +121,16 @@ class EventHookWorker:
             reason = f"okta_event:{event.event_type}"
         else:
             found = self._membership_snapshot(event, sub, accounts)
-            if found is None:
-                return "stale"
+            if isinstance(found, str):
+                return found
             snapshot, reason = found
-        extra = {"event_uuid": event.uuid, "event_type": event.event_type}
+        extra = {"event_uuid": event.uuid or event.event_id, "event_type": event.event_type}
         done = []
         for account in accounts:
             change = plan_account(account, snapshot, mapping)
-            # Without the API we cannot know Okta's status: a reactivation is left to sync or login.
-            if not change.is_change or (change.action == "reactivate" and self.api is None):
+            if event.effect == "deactivate" or self.api is None:
+                change = only_taking_away(change)  # the event's word alone: never a role, never a return
+            if not change.is_change:
                 done.append("unchanged")
                 continue
             if event.effect == "deactivate":
@@ -131,12 +138,13 @@ class EventHookWorker:
             done.append(apply_change(self.engine, change, trigger="event_hook", extra=extra).outcome)
         return ",".join(done)
 
-    def _membership_snapshot(self, event: HookEvent, sub: str, accounts: list[Any]) -> tuple[OktaSnapshot, str] | None:
-        """Return a snapshot of Okta for ``sub`` after a membership change, or None for a stale event.
+    def _membership_snapshot(self, event: HookEvent, sub: str, accounts: list[Any]) -> tuple[OktaSnapshot, str] | str:
+        """Return a snapshot of Okta for ``sub`` after a membership change, or why the event is not acted on.
 
         With Management API access: the user's status and groups, fresh (order of events does not
-        matter). Without: the groups last seen (at login or from earlier events) plus this event's
-        change, skipped if Okta published it before those groups were seen.
+        matter, and Okta, not the event, decides). Without: the groups last seen at a login or a
+        fresh read, minus the groups this event removes; an addition waits (``deferred``), and an
+        event Okta published before those groups were seen is ``stale``.
         """
         if self.api is not None:
             directory = OktaDirectory(self.api)
@@ -146,26 +154,29 @@ class EventHookWorker:
             return OktaSnapshot(statuses=statuses, groups={sub: groups}), "groups_changed"
         with self.engine.connect() as conn:
             link = db.link_for_user(conn, accounts[0].user_id, accounts[0].username)
-        published = _published(event.published)
-        if link is not None and link.groups_at is not None and published is not None and published < link.groups_at:
+        happened = effective_time(event)
+        if link is not None and link.groups_at is not None and happened < link.groups_at:
             log.info("Okta event %s for %s predates the groups last seen; ignored", event.event_type, sub)
-            return None
+            return "stale"
         known = frozenset(link.groups or ()) if link else frozenset()
-        groups = frozenset(self.settings.groups_filter.apply(apply_membership(known, event)))
-        remember_groups(self.engine, [a.user_id for a in accounts], groups, published or db.utcnow())
+        after = known_groups_after(known, event)
+        if after is None:
+            log.info(
+                "Okta event %s for %s not applied: without Management API credentials a group addition "
+                "takes effect at the user's next login or okta-airflow sync-users",
+                event.event_type,
+                sub,
+            )
+            return "deferred"
+        groups = frozenset(self.settings.groups_filter.apply(after))
+        # The groups shrink, but "seen at" stays the last full observation: an event sees one change,
+        # not Okta's whole state, so it must not make earlier-published events look stale.
+        remember_groups(self.engine, [a.user_id for a in accounts], groups, link.groups_at if link else happened)
         return OktaSnapshot(statuses={sub: "ACTIVE"}, groups={sub: groups}), "groups_changed"
 
     def wait(self, timeout: float = 10.0) -> None:
         """Wait until the queue is empty (tests)."""
         self._pool.submit(lambda: None).result(timeout)
-
-
-def _published(value: str) -> datetime | None:
-    """Parse a System Log ``published`` timestamp (``2024-05-01T12:00:00.000Z``)."""
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None
 
 
 class OktaEventHookView(BaseView):
@@ -201,7 +212,11 @@ class OktaEventHookView(BaseView):
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return jsonify({"error": "body too large"}), 413
         try:
-            events = parse_delivery(request.get_json(silent=True), client_id=self.appbuilder.sm.okta_settings.client_id)
+            events = parse_delivery(
+                request.get_json(silent=True),
+                client_id=self.appbuilder.sm.okta_settings.client_id,
+                received_at=db.utcnow(),
+            )
         except DeliveryError as e:
             return jsonify({"error": str(e)}), 400
         acted = [e for e in events if e.effect != "ignore"]
@@ -211,7 +226,7 @@ class OktaEventHookView(BaseView):
             events=len(events),
             ignored=len(events) - len(acted),
             event_types=sorted({e.event_type for e in events}),
-            event_uuids=[e.uuid for e in acted][:50],
+            event_uuids=[e.uuid or e.event_id for e in acted][:50],
             **request_context(),
         )
         if self.worker is not None:

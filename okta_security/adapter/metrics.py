@@ -53,6 +53,7 @@ AUDIT_METRICS: Mapping[str, tuple[str, str | None]] = {
     "user.deactivated": ("user.deactivated", "trigger"),
     "user.reactivated": ("user.reactivated", "trigger"),
     "user.roles_changed": ("user.roles_changed", "trigger"),
+    "user.created": ("user.created", None),
     "user.renamed": ("user.renamed", None),
     "mapping.reloaded": ("mapping.reloaded", None),
     "mapping.rejected": ("mapping.rejected", None),

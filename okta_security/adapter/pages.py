@@ -5,7 +5,7 @@ A refusal falls in one of three categories, and the page speaks to the person ac
 - ``access``: about this person (no mapped role, deactivated account, Okta's "not assigned"):
   the explanation, "Try again" and "Sign in with another account" (ends the Okta session first,
   otherwise Okta signs the same person in again at once).
-- ``unavailable``: Okta did not answer; "Try again" later.
+- ``unavailable``: Okta, or Airflow's own database, did not answer; "Try again" later.
 - ``misconfigured``: Airflow's own configuration (wrong client secret, undefined scope, issuer
   mismatch, Okta API credentials): one plain sentence, the reason code and the request id. The
   setting names and fixes are for the administrator, so they go to the log and to
@@ -19,6 +19,7 @@ from typing import Literal
 from flask import render_template_string
 
 from okta_security.errors import (
+    DatabaseUnavailable,
     DiscoveryMismatch,
     LoginRefused,
     NoMappedRole,
@@ -72,7 +73,7 @@ def category_of(error: LoginRefused) -> Category:
         return "misconfigured"
     if isinstance(error, OktaError) and error.error == "invalid_grant" and "redirect_uri" in error.description:
         return "misconfigured"  # the callback URL Airflow builds differs from the one it sent (proxy, base_url)
-    if isinstance(error, OktaUnavailable):
+    if isinstance(error, OktaUnavailable | DatabaseUnavailable):
         return "unavailable"
     return "access"
 
@@ -96,7 +97,10 @@ def refusal_page(
         title, status, message = "Sign-in is misconfigured", 403, MISCONFIGURED_MESSAGE
         username, groups, switch_url = None, None, None  # another account can't help
     elif category == "unavailable":
-        title, status, message = "Okta is not answering", 503, error.message
+        title = (
+            "Airflow's database is not answering" if isinstance(error, DatabaseUnavailable) else "Okta is not answering"
+        )
+        status, message = 503, error.message
         username, groups, switch_url = None, None, None
     else:
         title = "No Airflow role for your Okta groups" if isinstance(error, NoMappedRole) else "Sign-in refused"

@@ -17,7 +17,7 @@ from okta_security.settings.specs import airflow_config_section
 
 PACKAGE_NAME = "okta-security"  # the distribution's name, as Airflow canonicalizes it
 AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
-# Airflow imports this only to build its CLI parser (`airflow okta ...`, Airflow 3.2+).
+# Airflow 3 imports this only to build its CLI parser (`airflow okta ...`); Airflow 2 ignores the entry.
 CLI_COMMANDS = "okta_security.cli.airflow_group.get_airflow_commands"
 
 

@@ -10,17 +10,33 @@ from flask import g, redirect, request, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.utils import generate_random_string
 from flask_login import login_user, logout_user
+from sqlalchemy import exc as sa_exc
 
 from okta_security.adapter import login_audit, metrics
 from okta_security.adapter.compat import login_redirect, oauth_view_base
 from okta_security.adapter.pages import refusal_page
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
-from okta_security.errors import LoginRefused
+from okta_security.errors import DatabaseUnavailable, LoginRefused
 from okta_security.login.outcome import LoginFacts
 from okta_security.oidc.provider import PROVIDER_NAME
 from okta_security.oidc.redirects import safe_next
 
 log = logging.getLogger(__name__)
+
+# The database is unreachable (connection refused or cut, a dead pooled connection) or the session
+# still holds a transaction such a failure broke; any other database error stays a bug (HTTP 500).
+DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.PendingRollbackError)
+
+
+def database_unavailable(sm: Any, error: Exception) -> DatabaseUnavailable:
+    """Roll the broken transaction back (the next request starts clean) and describe the outage."""
+    try:
+        sm.session.rollback()
+    except DATABASE_DOWN:
+        log.debug("rollback after a database error failed too", exc_info=True)
+    # The error's text may carry the connection URL's host and user, never needed here: its type is enough.
+    log.error("Okta login refused [database_unavailable]: Airflow's database did not answer (%s)", type(error).__name__)
+    return DatabaseUnavailable("Airflow's database is not answering, so you were not signed in. Try again in a minute.")
 
 
 def clear_auth_cookies(response: Any) -> None:
@@ -73,7 +89,10 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             return super().oauth_authorized(provider)
         sm = self.appbuilder.sm
         fab_state = self._decode_fab_state()
-        outcome = sm.okta_complete_login(request.args, fab_state is not None)
+        try:
+            outcome = sm.okta_complete_login(request.args, fab_state is not None)
+        except DATABASE_DOWN as e:  # a restart or failover mid-login: a clear 503, never a traceback
+            return self._refuse(database_unavailable(sm, e))
         user, identity = outcome.user, outcome.identity
         if outcome.refusal is not None or user is None or identity is None:
             return self._refuse(outcome.refusal or LoginRefused("The sign-in failed."), outcome.facts, outcome.id_token)

@@ -1,6 +1,6 @@
 """Validate the Okta access tokens bots present: RS256 via the issuer's cached JWKS, strict claims.
 
-Checks, in order: size and shape; signature with a key from the issuer's JWKS (RS256 only; an
+Checks, in order: size and shape (offline: a malformed token never causes a key fetch); signature with a key from the issuer's JWKS (RS256 only; an
 unknown ``kid`` triggers one rate-limited re-fetch, see :class:`okta_security.oidc.id_token.JwksCache`);
 ``iss``; ``aud``; ``exp``/``iat`` with leeway; the client-credentials shape (``cid`` equals ``sub``,
 no ``uid``: a user's access token never stands in for a bot); every required scope in ``scp``.
@@ -29,7 +29,7 @@ from joserfc.errors import (
 )
 
 from okta_security.errors import AccessTokenRejected, OktaKeysUnavailable
-from okta_security.oidc.id_token import ALLOWED_ALGORITHMS, JwksCache
+from okta_security.oidc.id_token import ALLOWED_ALGORITHMS, JwksCache, KeysUnavailable, MalformedToken, token_header
 from okta_security.settings.specs import OktaSettings
 
 if TYPE_CHECKING:
@@ -92,8 +92,12 @@ def validate_access_token(
     now: Callable[[], int] | None = None,
 ) -> VerifiedAccessToken:
     """Return what ``token`` vouches for, or raise :class:`AccessTokenRejected` (or OktaKeysUnavailable)."""
-    if not token or len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
+    if not token or len(token) > MAX_TOKEN_BYTES:
         raise AccessTokenRejected("malformed", "The bearer token is not an Okta access token (a signed JWT).")
+    try:
+        token_header(token, require_kid=True)  # offline: junk never costs a call to Okta
+    except MalformedToken as e:
+        raise _malformed(e) from e
     decoded = _decode(token, jwks)
     claims = dict(decoded.claims)
     clock = now or (lambda: int(time.time()))
@@ -111,15 +115,25 @@ def validate_access_token(
     )
 
 
+def _malformed(e: MalformedToken) -> AccessTokenRejected:
+    if e.reason == "alg_not_allowed":
+        return AccessTokenRejected(
+            "alg_not_allowed", "The access token is not signed with RS256, the only algorithm Okta uses; refused."
+        )
+    if e.detail == "no 'kid' header":
+        return AccessTokenRejected("malformed", "The access token has no 'kid' header; Okta always sets one.")
+    return AccessTokenRejected("malformed", "The bearer token is not an Okta access token (a signed JWT).")
+
+
 def _keys(jwks: JwksCache, refresh: bool = False) -> tuple[KeySet, bool]:
     """Return the cached key set (re-fetching first if asked) and whether a re-fetch happened."""
     try:
         refreshed = jwks.refresh() if refresh else False
         return jwks.get(), refreshed
-    except Exception as e:  # any failure of the fetch callable: Okta (or the network) is not answering
-        log.warning("Could not fetch the issuer's signing keys: %s: %s", type(e).__name__, e)
+    except KeysUnavailable as e:  # the fetch failed now, or recently (back-off): the cache logged why
         raise OktaKeysUnavailable(
-            "Airflow could not fetch Okta's signing keys to verify the token. Try again in a minute."
+            "Airflow could not fetch Okta's signing keys to verify the token. "
+            f"Try again in {max(1, round(e.retry_in))} s."
         ) from e
 
 
@@ -128,11 +142,7 @@ def _decode(token: str, jwks: JwksCache) -> Any:
     try:
         return jwt.decode(token, keys, algorithms=_ALGORITHMS)
     except InvalidKeyIdError as first:
-        kid = _header(token).get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise AccessTokenRejected(
-                "malformed", "The access token has no 'kid' header; Okta always sets one."
-            ) from first
+        kid = str(_header(token).get("kid"))
         # Okta rotates keys, sometimes without notice: one (rate-limited) re-fetch, then give up.
         keys, refreshed = _keys(jwks, refresh=True)
         if not refreshed:

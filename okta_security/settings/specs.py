@@ -186,9 +186,10 @@ class OktaSettings:
 
     # ID token validation (docs/oidc_conformance.md): how often Okta's signing keys may be re-fetched.
     jwks_refetch_interval_seconds: float = setting(
-        Number(0, 3600),
+        Number(1, 3600),  # never 0: each forged token with a new kid could then make Okta calls
         "Least time between two re-fetches of Okta's signing keys (JWKS) caused by a token signed with an "
-        "unknown `kid` (key rotation); bounds the calls to Okta that forged tokens can trigger.",
+        "unknown `kid` (key rotation); bounds the calls to Okta that forged tokens can trigger. A failed fetch "
+        "is retried after 1 s, then 2, 4 ... 60 s, whatever this says.",
         "30",
     )
     # Roles-as-code (docs/mapping-cookbook.md): when a login looks for new DAGs to expand globs to.
@@ -351,12 +352,12 @@ def airflow_config_section() -> dict[str, Any]:
 
 def settings_table() -> str:
     """Return the Markdown settings table README.md embeds (``python -m okta_devstack.readme`` writes it)."""
-    rows = ["| Variable | Default | Accepts | Meaning |", "|---|---|---|---|"]
+    rows = ["| Variable | `[okta]` option | Default | Accepts | Meaning |", "|---|---|---|---|---|"]
     for s in SETTINGS:
         default = "(required)" if s.required else (f"`{s.default}`" if s.default else "(empty)")
         kind = "secret text" if s.secret and isinstance(s.kind, Text) else s.kind.describe()
-        secret = f" Secret: prefer `{s.file_name}`." if s.secret else ""
-        rows.append(f"| `{s.name}` | {default} | {kind} | {s.doc}{secret} |")
+        secret = f" Secret: prefer `{s.file_name}` or `{s.airflow_env}_CMD` / `_SECRET`." if s.secret else ""
+        rows.append(f"| `{s.name}` | `{s.option}` | {default} | {kind} | {s.doc}{secret} |")
     rows += [
         "",
         "No longer read — a deployment that still sets one of these (or its `_FILE`) does not start, "

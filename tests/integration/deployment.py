@@ -149,6 +149,8 @@ def start_login(
     """Open ``{airflow_url}/auth/login/okta`` (or ``entry``) and sign in at the IdP; stop before the callback."""
     browser = requests.Session()
     browser.verify = verify
+    if verify is not True:
+        browser.trust_env = False  # else REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would win over the session's verify
     params = {"next": next_path} if next_path else None
     url = entry or f"{airflow_url}/auth/login/okta"
     response = browser.get(url, params=None if entry else params, allow_redirects=False, timeout=timeout)

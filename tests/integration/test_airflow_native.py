@@ -16,9 +16,8 @@ import requests
 
 from okta_security.settings.specs import SETTINGS
 from tests.conftest import CLIENT_ID, CLIENT_SECRET
-from tests.integration.helpers import okta_login, user_roles
-
 from tests.integration.conftest import API_TOKEN
+from tests.integration.helpers import okta_login, user_roles
 
 if TYPE_CHECKING:
     from tests.integration.conftest import NativeStack

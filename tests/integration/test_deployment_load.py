@@ -22,6 +22,6 @@ def test_two_replicas_under_load_end_in_the_state_okta_describes() -> None:
     failed = [name for name, check in figures["checks"].items() if not check["ok"]]
     assert not failed, summary
     assert figures["errors"] == 0, summary
-    # Every login was signed in, except the leavers' in the last round and any queued before they left.
-    assert figures["logins_signed_in"] + figures["logins_skipped"] == SHORT.logins - SHORT.leavers, summary
+    # Every login was signed in, but for any queued for a leaver just before they left.
+    assert figures["logins_signed_in"] + figures["logins_skipped"] == SHORT.logins, summary
     assert len(figures["callbacks_per_replica"]) == 2, summary  # both replicas finished logins

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 import time
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -186,10 +188,91 @@ def test_group_removal_recomputes_roles_and_the_last_mapped_group_deactivates(lv
     assert audit_rows(lv.db_url, event="user.deactivated", owner=BOB[0])[-1]["extra"]["reason"] == "no_mapped_role"
 
 
-def test_group_addition_grants_the_role(lv: Stack):
+def post_events(stack: Stack, *events: dict[str, Any]) -> None:
+    """Deliver events the way Okta does, with the hook secret (as anyone holding it could)."""
+    body = {"eventType": "com.okta.event_hook", "data": {"events": list(events)}}
+    headers = {"Authorization": EVENT_HOOK_SECRET}
+    response = requests.post(f"{stack.url}/auth/okta/events", json=body, headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def hook_event(event_type: str, user_id: str, *groups: str, **fields: Any) -> dict[str, Any]:
+    published = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    targets = [{"id": user_id, "type": "User"}] + [
+        {"id": f"00g{name}", "type": "UserGroup", "displayName": name} for name in groups
+    ]
+    return {"uuid": uuid.uuid4().hex, "eventType": event_type, "published": published, "target": targets, **fields}
+
+
+def drain_worker(stack: Stack) -> None:
+    """Wait until the hook worker has processed everything delivered so far (it works in arrival order)."""
+    post_events(stack, hook_event("user.lifecycle.suspend", ALICE_ID))  # a marker whose effect is visible
+    assert wait_until(lambda: not user_row(stack.db_url, ALICE[0])["active"]), "the hook worker is stuck"
+
+
+def remembered_groups(stack: Stack, username: str) -> list[str]:
+    engine = sa.create_engine(stack.db_url)
+    try:
+        with engine.connect() as conn:
+            raw = conn.execute(
+                sa.text("SELECT groups FROM okta_security_user WHERE username = :u"), {"u": username}
+            ).scalar()
+    finally:
+        engine.dispose()
+    return json.loads(raw)
+
+
+def test_group_addition_waits_for_the_next_login(lv: Stack):
+    """Without Management API credentials Airflow cannot check an addition: the next login picks it up."""
     verify_hook(lv)
+    since = last_log_id(lv.db_url)
     idp_api(lv, "PUT", f"/groups/{group_id(lv, 'airflow-ops')}/users/{ALICE_ID}")
-    assert wait_until(lambda: user_roles(lv.db_url, ALICE[0]) == {"Admin", "Op"})
+    assert wait_until(lambda: bool(audit_rows(lv.db_url, event="event_hook.received", since_id=since)))
+    time.sleep(1.0)  # the worker would have acted by now
+    assert user_roles(lv.db_url, ALICE[0]) == {"Admin"}
+    okta_login(lv.url, *ALICE)
+    assert user_roles(lv.db_url, ALICE[0]) == {"Admin", "Op"}
+
+
+def test_a_forged_group_addition_grants_nothing(lv: Stack):
+    """The hook secret alone is never worth a role: a forged 'added to airflow-admins' changes nothing."""
+    since = last_log_id(lv.db_url)
+    post_events(lv, hook_event("group.user_membership.add", BOB_ID, "airflow-admins"))
+    # A later removal recomputes from the groups Okta was seen to give, not from the forged addition.
+    post_events(lv, hook_event("group.user_membership.remove", BOB_ID, "Everyone"))
+    drain_worker(lv)
+    assert user_roles(lv.db_url, BOB[0]) == {"Viewer", "Op"}
+    assert "airflow-admins" not in remembered_groups(lv, BOB[0])
+    assert audit_rows(lv.db_url, event="user.roles_changed", owner=BOB[0], since_id=since) == []
+
+
+def test_a_future_publication_time_does_not_hide_a_later_removal(lv: Stack):
+    verify_hook(lv)
+    forged = hook_event("group.user_membership.remove", BOB_ID, "no-such-group", published="2999-01-01T00:00:00.000Z")
+    post_events(lv, forged)
+    drain_worker(lv)
+    idp_api(lv, "DELETE", f"/groups/{group_id(lv, 'airflow-ops')}/users/{BOB_ID}")  # Okta publishes it now
+    assert wait_until(lambda: user_roles(lv.db_url, BOB[0]) == {"Viewer"}), "the genuine removal was dropped"
+
+
+def test_an_event_without_uuid_is_applied_once(lv: Stack):
+    bare = hook_event("user.lifecycle.deactivate", BOB_ID, uuid="")
+    post_events(lv, bare)
+    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"])
+    set_active(lv, BOB[0], True)  # an administrator lets bob back in by hand
+    since = last_log_id(lv.db_url)
+    post_events(lv, bare)  # a replay of the same content
+    drain_worker(lv)
+    assert user_row(lv.db_url, BOB[0])["active"], "a replayed event without uuid deactivated bob again"
+    assert audit_rows(lv.db_url, event="user.deactivated", owner=BOB[0], since_id=since) == []
+
+
+def test_a_reactivation_never_comes_from_an_event(lv: Stack):
+    post_events(lv, hook_event("user.lifecycle.suspend", BOB_ID))
+    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"])
+    post_events(lv, hook_event("group.user_membership.remove", BOB_ID, "Everyone"))  # still mapped: Viewer, Op
+    drain_worker(lv)
+    assert not user_row(lv.db_url, BOB[0])["active"]
 
 
 def test_unassignment_from_the_airflow_app_deactivates(lv: Stack):

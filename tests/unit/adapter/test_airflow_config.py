@@ -62,7 +62,9 @@ def test_a_sensitive_option_comes_from_a_command_and_is_read_again(monkeypatch):
     monkeypatch.setattr(airflow_config, "SECRET_REREAD_SECONDS", 0.0)
     monkeypatch.setenv("AIRFLOW__OKTA__CLIENT_SECRET_CMD", "echo rotated")
     assert secret.reread() == "rotated"
-    monkeypatch.setenv("AIRFLOW__OKTA__CLIENT_SECRET_CMD", "cat /nonexistent/x")  # a failing command keeps the last value
+    monkeypatch.setenv(
+        "AIRFLOW__OKTA__CLIENT_SECRET_CMD", "cat /nonexistent/x"
+    )  # a failing command keeps the last value
     assert secret.reread() == "rotated"
 
 

@@ -217,3 +217,26 @@ def test_audit_events_carry_no_token(tmp_path, monkeypatch):
         "svc-ci",
         "unmapped_client",
     )
+
+
+@responses.activate
+def test_an_unreachable_issuer_is_asked_again_only_after_a_pause():
+    """Discovery failing (Okta down, a wrong OKTA_BOT_ISSUER): back off, doubling, not one fetch per token."""
+    from okta_security.bots.access_tokens import AccessTokenPolicy, validate_access_token
+    from okta_security.oidc.id_token import JwksCache
+    from tests.unit.fake_clock import FakeClock
+
+    discovery = responses.get(f"{ISSUER}/.well-known/openid-configuration", status=503)
+    clock = FakeClock()
+    cache = JwksCache(lambda: bots.fetch_jwks(ISSUER, 1.0), clock=clock, min_refetch_interval=1)
+    policy = AccessTokenPolicy(issuer=ISSUER, audience="api://airflow", required_scopes=("airflow.api",))
+    token = okta_token()
+    for _ in range(60):  # one bot call every 0.5 s for 30 s
+        with pytest.raises(OktaKeysUnavailable):
+            validate_access_token(token, jwks=cache, policy=policy)
+        clock.advance(0.5)
+    assert discovery.call_count == 5  # at 0, 1, 3, 7 and 15 s
+    for junk in ("a.b.c", "Bearer", "x" * 40):
+        with pytest.raises(AccessTokenRejected):
+            validate_access_token(junk, jwks=cache, policy=policy)
+    assert discovery.call_count == 5

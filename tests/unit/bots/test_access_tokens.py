@@ -216,10 +216,11 @@ def test_unknown_kid_refetch_is_rate_limited(key, other_key):
     assert published.calls == 3
 
 
-def test_no_kid_with_several_keys_is_malformed_without_a_refetch(key, other_key):
+def test_no_kid_is_malformed_without_any_fetch(key, other_key):
     published = Published(key, other_key)
-    assert rejection(sign(key, okta_claims(), kid=None), JwksCache(published)).reason == "malformed"
-    assert published.calls == 1
+    error = rejection(sign(key, okta_claims(), kid=None), JwksCache(published))
+    assert (error.reason, error.message) == ("malformed", "The access token has no 'kid' header; Okta always sets one.")
+    assert published.calls == 0
 
 
 def test_keys_unreachable_is_its_own_error(key):
@@ -244,3 +245,46 @@ def test_refetch_failure_on_unknown_kid_is_unavailable_not_forged(key, other_key
 def test_a_policy_needs_a_required_scope():
     with pytest.raises(ValueError, match="required scope"):
         AccessTokenPolicy(ISSUER, AUDIENCE, ())
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        ("a.b.c", "malformed"),
+        ("e30.e30.e30", "alg_not_allowed"),  # a header without alg
+        ("!!!.e30.e30", "malformed"),
+        (unsigned({"alg": "RS256", "kid": "k1"}, okta_claims()), "malformed"),  # no signature
+        (unsigned({"alg": "RS256", "kid": "k1"}, okta_claims()) + "$ig", "malformed"),
+        (unsigned({"alg": "HS256", "kid": "k1"}, okta_claims()) + "c2ln", "alg_not_allowed"),
+        (unsigned({"alg": "RS256"}, okta_claims()) + "c2ln", "malformed"),  # no kid
+        (unsigned({"alg": "RS256", "kid": 7}, okta_claims()) + "c2ln", "malformed"),
+        (base64.urlsafe_b64encode(b"[1]").decode().rstrip("=") + ".e30.c2ln", "malformed"),
+    ],
+)
+def test_malformed_bearer_tokens_never_fetch_keys(token, reason):
+    """Junk costs no call to Okta: while its keys cannot be fetched, each would be two slow GETs."""
+    published = Published()
+    published.fail = True
+    assert rejection(token, JwksCache(published, clock=FakeClock())).reason == reason
+    assert published.calls == 0
+
+
+def test_keys_unreachable_backs_off_instead_of_fetching_per_token(key):
+    published = Published(key)
+    published.fail = True
+    clock = FakeClock()
+    cache = JwksCache(published, clock=clock)
+    token = sign(key, okta_claims())
+    for _ in range(100):  # a burst of bot calls while Okta is down
+        with pytest.raises(OktaKeysUnavailable):
+            validate(token, cache)
+    assert published.calls == 1
+    clock.advance(1)
+    with pytest.raises(OktaKeysUnavailable) as info:
+        validate(token, cache)
+    assert published.calls == 2
+    assert "Try again in 2 s" in info.value.message
+    published.fail = False
+    clock.advance(2)
+    assert validate(token, cache).client_id == CLIENT
+    assert published.calls == 3

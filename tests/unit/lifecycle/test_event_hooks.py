@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
 from okta_security.lifecycle.event_hooks import (
     DeliveryError,
-    apply_membership,
     authorized,
     classify,
+    effective_time,
+    known_groups_after,
+    only_taking_away,
     parse_delivery,
     verification_response,
 )
+from okta_security.lifecycle.user_sync import PlannedChange
 
 CLIENT_ID = "0oaAirflow"
 USER = {"id": "00u1", "type": "User", "alternateId": "bob@example.com", "displayName": "Bob"}
@@ -103,16 +107,97 @@ def test_parse_delivery_refuses_other_bodies(body: Any):
         parse_delivery(body, client_id=CLIENT_ID)
 
 
+# --------------------------------------------------------------------------- what an event may do alone
+
+GROUP_G = {"type": "UserGroup", "displayName": "g"}
+RECEIVED = datetime(2024, 5, 1, 12, 0, 5, tzinfo=timezone.utc)
+
+
 @pytest.mark.parametrize(
     ("event_type", "before", "after"),
     [
-        ("group.user_membership.add", {"a"}, {"a", "g"}),
-        ("group.user_membership.add", {"g"}, {"g"}),
+        # An addition is never applied from the event: whoever holds the hook secret could name any group.
+        ("group.user_membership.add", {"a"}, None),
+        ("group.user_membership.add", {"g"}, None),
         ("group.user_membership.remove", {"a", "g"}, {"a"}),
         ("group.user_membership.remove", {"a"}, {"a"}),
-        ("user.lifecycle.suspend", {"a"}, {"a"}),
+        ("user.lifecycle.suspend", {"a"}, None),
     ],
 )
-def test_apply_membership(event_type: str, before: set[str], after: set[str]):
-    hook_event = classify(event(event_type, USER, {"type": "UserGroup", "displayName": "g"}), client_id=CLIENT_ID)
-    assert apply_membership(frozenset(before), hook_event) == frozenset(after)
+def test_only_a_removal_changes_the_groups_known_without_the_api(
+    event_type: str, before: set[str], after: set[str] | None
+):
+    hook_event = classify(event(event_type, USER, GROUP_G), client_id=CLIENT_ID)
+    expected = None if after is None else frozenset(after)
+    assert known_groups_after(frozenset(before), hook_event) == expected
+
+
+def change(action: str, before: tuple[str, ...], after: tuple[str, ...], *, active: bool = True) -> PlannedChange:
+    return PlannedChange(
+        user_id=7,
+        username="bob",
+        okta_sub="00u1",
+        action=action,  # type: ignore[arg-type]
+        reason="groups_changed",
+        okta_status="ACTIVE",
+        roles_before=before,
+        roles_after=after,
+        active_before=active,
+    )
+
+
+@pytest.mark.parametrize(
+    ("planned", "action", "after"),
+    [
+        (change("set_roles", ("Op", "Viewer"), ("Viewer",)), "set_roles", ("Viewer",)),  # a role taken away
+        (change("set_roles", ("Viewer",), ("Admin", "Viewer")), "unchanged", ("Viewer",)),  # never a role added
+        (change("set_roles", ("Op", "Viewer"), ("Admin", "Viewer")), "set_roles", ("Viewer",)),  # only the taking
+        (change("set_roles", ("Op",), ("Viewer",)), "deactivate", ("Op",)),  # the default role is no subset
+        (change("reactivate", ("Viewer",), ("Viewer",), active=False), "unchanged", ("Viewer",)),
+        (change("deactivate", ("Viewer",), ("Viewer",)), "deactivate", ("Viewer",)),
+        (change("unchanged", ("Viewer",), ("Viewer",)), "unchanged", ("Viewer",)),
+    ],
+)
+def test_an_event_alone_only_ever_takes_access_away(planned: PlannedChange, action: str, after: tuple[str, ...]):
+    limited = only_taking_away(planned)
+    assert (limited.action, limited.roles_after) == (action, after)
+    assert limited.roles_before == planned.roles_before
+
+
+@pytest.mark.parametrize(
+    ("published", "effective"),
+    [
+        ("2024-05-01T12:00:00.000Z", datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)),
+        ("2999-01-01T00:00:00.000Z", RECEIVED),  # never in the future: it would make later events look stale
+        ("2024-05-01T12:00:05.000001Z", RECEIVED),
+        ("yesterday", RECEIVED),
+        ("", RECEIVED),
+        ("2024-05-01T12:00:00", datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)),  # no zone: UTC
+    ],
+)
+def test_published_is_clamped_to_the_time_of_receipt(published: str, effective: datetime):
+    raw = {**event("group.user_membership.remove", USER, GROUP_G), "published": published}
+    [hook_event] = parse_delivery({"data": {"events": [raw]}}, client_id=CLIENT_ID, received_at=RECEIVED)
+    assert hook_event.received_at == RECEIVED
+    assert effective_time(hook_event) == effective
+
+
+def test_an_event_without_uuid_is_claimed_by_a_digest_of_its_content():
+    bare = event("user.lifecycle.deactivate", USER, uuid="")
+    first = classify(bare, client_id=CLIENT_ID)
+    again = classify(dict(reversed(list(bare.items()))), client_id=CLIENT_ID)  # same content, other key order
+    other = classify({**bare, "published": "2024-05-01T12:00:01.000Z"}, client_id=CLIENT_ID)
+    assert first.uuid == ""
+    assert first.event_id.startswith("sha256:")
+    assert len(first.event_id) == len("sha256:") + 64
+    assert again.event_id == first.event_id
+    assert other.event_id != first.event_id
+    no_key = {k: v for k, v in bare.items() if k != "uuid"}
+    assert classify(no_key, client_id=CLIENT_ID).event_id.startswith("sha256:")
+
+
+@pytest.mark.parametrize(("uuid", "kept"), [("e-1", True), ("x" * 128, True), ("x" * 129, False), (7, False)])
+def test_a_uuid_is_the_event_id_only_when_it_is_a_sane_string(uuid: object, kept: bool):
+    hook_event = classify({**event("user.lifecycle.deactivate", USER), "uuid": uuid}, client_id=CLIENT_ID)
+    assert (hook_event.event_id == uuid) is kept
+    assert len(hook_event.event_id) <= 128

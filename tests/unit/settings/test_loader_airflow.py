@@ -84,7 +84,8 @@ def test_a_file_conflicting_with_airflow_is_named_by_its_path(env, tmp_path, map
     env["OKTA_CLIENT_SECRET_FILE"] = str(secret_file)
     [problem] = problems(env, {"client_secret": ConfigValue("from-airflow", "airflow.cfg [okta] client_secret")})
     assert problem.startswith(f"OKTA_CLIENT_SECRET_FILE={secret_file} and [okta] client_secret (from airflow.cfg")
-    assert "from-the-file" not in problem and "from-airflow" not in problem
+    assert "from-the-file" not in problem
+    assert "from-airflow" not in problem
 
 
 def test_an_empty_value_anywhere_counts_as_unset(env, mapping_file):
@@ -135,7 +136,8 @@ def test_describe_shows_where_each_value_came_from_and_never_a_secret(tmp_path, 
     assert shown["OKTA_GROUPS_CLAIM"] == "okta_groups"
     assert shown["OKTA_EVENT_HOOK_SECRET"] == f"set (from OKTA_EVENT_HOOK_SECRET_FILE={secret_file})"
     assert shown["OKTA_CLOCK_SKEW_SECONDS"] == "'60' (default)"
-    assert "from-a-command" not in str(shown) and "hook-secret-value" not in str(shown)
+    assert "from-a-command" not in str(shown)
+    assert "hook-secret-value" not in str(shown)
     assert given_settings(environ, only_airflow(mapping_file)) == [
         "OKTA_ISSUER",
         "OKTA_CLIENT_ID",

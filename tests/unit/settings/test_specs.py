@@ -163,7 +163,8 @@ def test_airflow_config_section_declares_every_setting_once():
         option = options[spec.option]
         assert option["default"] == spec.default
         assert option["description"].startswith(spec.doc)
-        assert spec.name in option["description"] and spec.file_name in option["description"]
+        assert spec.name in option["description"]
+        assert spec.file_name in option["description"]
         assert option.get("sensitive", False) is spec.secret
         expected = "string"
         if isinstance(spec.kind, Number):

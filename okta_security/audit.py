@@ -136,6 +136,16 @@ class Suppressed:
         )
 
 
+@dataclass(frozen=True)
+class Admission:
+    """A flood gate's answer for one record."""
+
+    write: bool  # within the allowance of its key: write it as it is
+    key: FloodKey  # the key it was counted under (sources past the key limit share one)
+    window_start: float  # epoch seconds the current window began
+    closed: list[Suppressed]  # counts of windows that closed before this record
+
+
 class FloodGate:
     """Admit the first ``per_key`` records of each key per window; count the rest.
 
@@ -159,19 +169,24 @@ class FloodGate:
     def _start_of(self, now: float) -> float:
         return now - now % self.window
 
-    def admit(self, key: FloodKey) -> tuple[bool, list[Suppressed]]:
-        """Return whether to write a record of ``key``, and the counts of windows that closed."""
+    def admit(self, key: FloodKey) -> Admission:
+        """Count a record of ``key``; say whether it is within its allowance."""
         with self._lock:
             closed = self._roll()
             if key not in self._seen and len(self._seen) >= self.max_keys:
                 key = (key[0], OTHER_SOURCE, key[2], "-")
             seen = self._seen[key] = self._seen.get(key, 0) + 1
-            return seen <= self.per_key, closed
+            return Admission(seen <= self.per_key, key, self._window_start, closed)
 
     def close_due(self) -> list[Suppressed]:
         """Return the counts of windows that have closed since the last call."""
         with self._lock:
             return self._roll()
+
+    @property
+    def window_start(self) -> float:
+        """Return the epoch seconds the current window began."""
+        return self._window_start
 
     def seconds_left(self) -> float:
         """Return the seconds until the current window closes."""
@@ -365,7 +380,8 @@ def emit(record: AuditRecord) -> None:
         if key is None:
             write, closed = True, _flood_gate.close_due()
         else:
-            write, closed = _flood_gate.admit(key)
+            admission = _flood_gate.admit(key)
+            write, closed = admission.write, admission.closed
         for summary in closed:
             audit_log.info(summary.record().to_json())
         if write:

@@ -7,6 +7,9 @@
     ├── MappingError                   "invalid_mapping"     role-mapping YAML unusable (file:line: problem)
     ├── RoleSyncError                  "role_sync_failed"    declared roles (``roles:``) could not be synced to Airflow
     ├── TooManyDeactivations           "too_many_deactivations"  sync-users plan exceeds the guard; nothing applied
+    ├── TokenRequestInvalid            "invalid_token_request"  POST /auth/token body is no grant Airflow takes (``oauth_error``)
+    ├── DeviceSignInFailed             "device_sign_in_failed"  okta-airflow login: Okta or Airflow said no (``error``: whose code)
+    ├── RelinkRefused                  "relink_refused"      ``okta-airflow relink`` cannot link the account as asked
     ├── OktaApiError                   "okta_api_error"      a Management API call failed (``request_id``: Okta's)
     │   ├── OktaApiUnavailable         "okta_api_unavailable"  timeout, connection error, 5xx, 429 past the wait budget
     │   └── OktaApiRejected            "okta_api_rejected"   4xx: credentials, scopes, unknown user, odd answer
@@ -30,7 +33,9 @@
         ├── DiscoveryMismatch          "discovery_issuer_mismatch"  discovery ``issuer`` is not OKTA_ISSUER
         ├── InactiveUser               "inactive_user"       the Airflow account is deactivated
         ├── OktaApiMisconfigured       "okta_api_misconfigured"  Okta refused Airflow's Groups API call (credentials, scopes)
-        └── ServiceUserLogin           "service_user_login"  the username is an Okta client's service user (a bot's)
+        ├── ServiceUserLogin           "service_user_login"  the username is an Okta client's service user (a bot's)
+        ├── OktaUserChanged            "okta_user_changed"   the account is linked to another Okta user (reused login)
+        └── UnlinkedAccount            "unlinked_account"    an account never linked to Okta; adopting is switched off
 
 Codes are part of the public contract: logs, the audit trail and the CLI print them,
 and admins grep for them. Never rename one.
@@ -228,6 +233,11 @@ _OKTA_HINTS = {
 }
 
 
+def okta_hint(error: str) -> str:
+    """Return Airflow's advice for Okta's OAuth error code, as " — advice" ("" when there is none)."""
+    return _OKTA_HINTS.get(error, "")
+
+
 class DiscoveryMismatch(LoginRefused):
     """The discovery document names another issuer than ``OKTA_ISSUER`` (OIDC Discovery 4.3)."""
 
@@ -301,6 +311,74 @@ class ServiceUserLogin(LoginRefused):
     """A person's Okta username names a bot's service user: a login must never take it over."""
 
     code = "service_user_login"
+
+
+class OktaUserChanged(LoginRefused):
+    """The account is linked to another Okta user (a reused or renamed login): never signed into."""
+
+    code = "okta_user_changed"
+
+    def __init__(self, account: str, okta_sub: str, linked_sub: str) -> None:
+        self.account = account
+        self.okta_sub = okta_sub
+        self.linked_sub = linked_sub  # the other person's Okta id: for the log and audit, never the page
+        super().__init__(
+            f"The Airflow account {account!r} belongs to another Okta user, so Airflow did not sign you in to it "
+            "(your Okta login may have belonged to someone else before). Ask your Airflow administrator: if the "
+            f"account is yours, they run `okta-airflow relink {account} --to-okta-user {okta_sub}`; otherwise they "
+            "rename or delete the old account, and your next sign-in creates a new one."
+        )
+
+
+class UnlinkedAccount(LoginRefused):
+    """An account okta_security never linked matches the login, and adopting such accounts is off."""
+
+    code = "unlinked_account"
+
+    def __init__(self, account: str, okta_sub: str) -> None:
+        self.account = account
+        self.okta_sub = okta_sub
+        super().__init__(
+            f"An Airflow account named {account!r} already exists but was never linked to an Okta user, and this "
+            "Airflow does not take such accounts over at sign-in. Ask your Airflow administrator: if the account is "
+            f"yours, they run `okta-airflow relink {account} --to-okta-user {okta_sub}`; otherwise they rename or "
+            "delete it, and your next sign-in creates a new one."
+        )
+
+
+class RelinkRefused(OktaSecurityError):
+    """``okta-airflow relink`` cannot link the account as asked; the message says why and what to do."""
+
+    code = "relink_refused"
+
+
+class TokenRequestInvalid(OktaSecurityError):
+    """A token request Airflow cannot act on; ``oauth_error`` is its RFC 6749 §5.2 code.
+
+    ``invalid_request`` (a missing or repeated parameter) or ``unsupported_grant_type``.
+    """
+
+    code = "invalid_token_request"
+
+    def __init__(self, oauth_error: str, message: str) -> None:
+        self.oauth_error = oauth_error
+        self.message = message
+        super().__init__(message)
+
+
+class DeviceSignInFailed(OktaSecurityError):
+    """``okta-airflow login`` could not get a token; ``error`` is the OAuth code Okta or Airflow answered.
+
+    ``access_denied`` and ``expired_token`` (RFC 8628 §3.5) are the person's to fix; ``unreachable``
+    means Okta or Airflow did not answer.
+    """
+
+    code = "device_sign_in_failed"
+
+    def __init__(self, error: str, message: str) -> None:
+        self.error = bounded(error, OAUTH_ERROR_CHARS)
+        self.message = message
+        super().__init__(message)
 
 
 class TooManyDeactivations(OktaSecurityError):

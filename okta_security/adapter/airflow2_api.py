@@ -1,4 +1,4 @@
-"""Airflow 2.11 API auth backend: Okta client-credentials bearer tokens, validated on every request.
+"""Airflow 2.11 API auth backend: Okta access tokens of bots and people, validated on every request.
 
 Airflow 2's REST API (``/api/v1``) has no token exchange; each request carries its credentials and
 every module of ``[api] auth_backends`` is tried in turn::
@@ -7,8 +7,11 @@ every module of ``[api] auth_backends`` is tried in turn::
     auth_backends = airflow.providers.fab.auth_manager.api.auth.backend.session,okta_security.airflow2_api_auth
 
 A request with ``Authorization: Bearer <Okta access token>`` is checked with exactly the rules of
-Airflow 3's ``POST /auth/token`` (:func:`okta_security.adapter.bots.admit_bot`) and runs as the
-client's service user. A request without one is left to the other backends.
+Airflow 3's ``POST /auth/token``: a client-credentials token (:func:`okta_security.adapter.bots.admit_bot`)
+runs as the client's service user; a person's token from an app in ``OKTA_CLI_CLIENT_ID``
+(:mod:`okta_security.adapter.people`) runs as that person, signed in as in the browser — once per
+Okta token; later requests with it re-check the token and that the account is still active. A
+request without a bearer token is left to the other backends.
 
 A bearer token that fails is answered here and now — 401 (token) or 403 (client), a JSON body and
 a ``WWW-Authenticate`` challenge saying what was wrong — rather than handed back to Airflow: on
@@ -41,7 +44,10 @@ from okta_security.adapter.bots import (
     refusal_fields,
     request_facts,
 )
-from okta_security.errors import BotRefused, ConfigError
+from okta_security.adapter.people import ApiSignInFacts, sign_in_person, token_refused, verify_person_token
+from okta_security.errors import BotRefused, ConfigError, LoginRefused
+from okta_security.people.person_tokens import looks_like_person_token
+from okta_security.people.token_request import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +98,10 @@ class _SeenTokens:
 _seen = _SeenTokens()
 
 
-def authenticate_request(token: str) -> BotLogin | Response:
-    """Authenticate the current request as a bot, or return the refusal to answer with."""
+def authenticate_request(token: str) -> BotLogin | Any | Response:
+    """Authenticate the current request as a bot or a person, or return the refusal to answer with."""
+    if looks_like_person_token(token):  # chooses the checks only; each path verifies the token in full
+        return authenticate_person(token)
     config = current_app.config
     settings, store = config["OKTA_SETTINGS"], config["OKTA_ROLE_MAPPING_STORE"]
     mapping = store.current()
@@ -110,6 +118,80 @@ def authenticate_request(token: str) -> BotLogin | Response:
     g._login_user = login.user
     g.user = login.user
     return login
+
+
+class _SignedIn:
+    """A person's Okta tokens already signed in (jti -> Airflow user id), until they expire (bounded).
+
+    The first request with a token runs the whole sign-in (groups, mapping, account, audit); the
+    next ones only verify the token again and re-read the account, which must still be active.
+    """
+
+    def __init__(self, limit: int = SEEN_TOKENS_MAX) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._users: dict[str, tuple[int, int]] = {}
+
+    def user_id(self, jti: str | None) -> int | None:
+        """Return the user the token signed in as, if it did (and has not expired)."""
+        if not jti:
+            return None
+        with self._lock:
+            found = self._users.get(jti)
+        return found[0] if found is not None and found[1] >= int(time.time()) else None
+
+    def remember(self, jti: str | None, user_id: int, expires_at: int) -> None:
+        """Remember the token's sign-in until ``expires_at``."""
+        if not jti:
+            return
+        now = int(time.time())
+        with self._lock:
+            if len(self._users) >= self._limit:
+                stale = [k for k, (_, exp) in self._users.items() if exp < now]
+                for key in stale or list(self._users)[: self._limit // 10]:
+                    del self._users[key]
+            self._users[jti] = (user_id, expires_at)
+
+    def forget(self, jti: str | None) -> None:
+        """Forget a token's sign-in (its account is no longer usable)."""
+        with self._lock:
+            self._users.pop(jti or "", None)
+
+
+_signed_in = _SignedIn()
+
+
+def authenticate_person(token: str) -> Any | Response:
+    """Authenticate the current request as the person whose Okta access token it carries, or refuse."""
+    sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
+    context = request_facts(request.headers)
+    facts = ApiSignInFacts(via=VIA, context=tuple(sorted(context.items())))
+    try:
+        person = verify_person_token(token, sm.okta_settings)
+    except BotRefused as e:
+        log.info("Refused a person's Okta token at %s: %s (%s)", VIA, e.code, getattr(e, "reason", "-"))
+        token_refused(e, facts)
+        return refusal_response(e)
+    known = _signed_in.user_id(person.jti)
+    user = sm.get_user_by_id(known) if known is not None else None
+    if user is None or not user.is_active:
+        if known is not None:  # deactivated (or deleted) since: sign in again, which refuses or reactivates
+            _signed_in.forget(person.jti)
+        try:
+            user = sign_in_person(sm, person, facts).user
+        except LoginRefused as e:
+            return person_refusal_response(e)
+        _signed_in.remember(person.jti, user.id, person.expires_at)
+    g._login_user = user  # this request only, as for bots
+    g.user = user
+    return user
+
+
+def person_refusal_response(error: LoginRefused) -> Response:
+    """Return a person's refusal (no mapped role, inactive account, ...): 403, or 503 for an outage."""
+    code = 503 if unavailable(error) else 403
+    body = {"title": _TITLES[code], "status": code, "detail": error.message, "error": error.code}
+    return Response(json.dumps(body), status=code, mimetype="application/problem+json")
 
 
 def refusal_response(error: BotRefused) -> Response:

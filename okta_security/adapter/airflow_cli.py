@@ -59,7 +59,8 @@ def to_arg(action: argparse.Action) -> Arg:
             kwargs["action"] = "append"
         for key in _STORE_KEYS:
             value = getattr(action, key)
-            if value is not None and not (key == "required" and value is False):
+            # argparse refuses ``required`` for positionals (they always are) and adds ``False`` itself.
+            if value is not None and not (key == "required" and (value is False or not action.option_strings)):
                 kwargs[key] = value
     else:
         raise TypeError(f"cannot express argparse action {type(action).__name__} ({action.dest}) in Airflow's CLI")

@@ -1,14 +1,22 @@
-"""``OktaFabAuthManager``: Airflow 3's FAB auth manager that also takes Okta tokens from bots.
+"""``OktaFabAuthManager``: Airflow 3's FAB auth manager that also takes Okta tokens from bots and people.
 
 Select it with ``[core] auth_manager = okta_security.auth_manager.OktaFabAuthManager``. Everything
-FAB does stays as it is; ``POST /auth/token`` (and ``/auth/token/cli``) additionally accepts
-``Authorization: Bearer <Okta access token>`` from the client-credentials flow, and answers with an
-Airflow JWT for the client's service user (see docs/bots.md and :mod:`okta_security.adapter.bots`).
-Requests without a bearer token still go to FAB's username/password check (database users).
+FAB does stays as it is; ``POST /auth/token`` (and ``/auth/token/cli``) additionally accepts an Okta
+access token, as the standard grant ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`` with
+``assertion=<token>`` (JSON or form, :mod:`okta_security.adapter.token_endpoint`) or as
+``Authorization: Bearer <token>``, and answers with an Airflow JWT that expires with the Okta token:
 
-Answers: 201 with the Airflow token; 401 when the Okta token fails a check (expired, wrong
-audience, bad signature, missing scope, ...); 403 when the client is not mapped or its service user
-is deactivated or taken; 503 when Okta's keys cannot be fetched. Every refusal's JSON body is
+- a client-credentials token: the client's service user (docs/bots.md, :mod:`okta_security.adapter.bots`);
+- a person's token from an app in ``OKTA_CLI_CLIENT_ID``: that person, signed in as in the browser
+  (docs/people-api.md, :mod:`okta_security.adapter.people`).
+
+Requests with neither still go to FAB's username/password check (database users).
+
+Answers: 201 with the Airflow token. A grant's refusal follows RFC 6749 §5.2 (400 ``invalid_grant``,
+``invalid_request``, ``unsupported_grant_type``; 503 ``temporarily_unavailable``). With a bearer
+header: 401 when the Okta token fails a check (expired, wrong audience, bad signature, missing scope,
+...); 403 when the client is not mapped, its service user is deactivated or taken, or the person is
+refused (``no_mapped_role``, ...); 503 when Okta's keys cannot be fetched; the JSON body is
 ``{"detail": {"error": <code>, "reason": <check>, "message": <what to do>}}``.
 """
 
@@ -26,17 +34,18 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from flask import current_app
 
-from okta_security.adapter import health
+from okta_security.adapter import health, token_endpoint
 from okta_security.adapter.bots import (
     BotLogin,
     admit_bot,
     audit_exchange,
     bearer_token,
-    refusal_challenge,
-    refusal_fields,
     request_facts,
 )
-from okta_security.errors import BotRefused
+from okta_security.adapter.people import admit_person
+from okta_security.errors import BotRefused, LoginRefused, TokenRequestInvalid
+from okta_security.people.person_tokens import looks_like_person_token
+from okta_security.people.token_request import read_token_request
 
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
@@ -50,10 +59,10 @@ VIA = "POST /auth/token"
 # okta_security's Flask logout view (okta_security.adapter.views), mounted with FAB's views under
 # <base url path>/auth; relative to the base URL, which may carry a path (https://host/airflow/).
 OKTA_LOGOUT_PATH = "auth/okta/logout/"
-# (user id, Okta token exp) of the bot whose token FAB's login service is about to mint: the next
-# generate_jwt() call in the same request caps the Airflow token's lifetime at the Okta token's.
-_BOT_TOKEN_EXPIRY: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
-    "okta_bot_token_expiry", default=None
+# (user id, Okta token exp) of the bot or person whose token FAB's login service is about to mint:
+# the next generate_jwt() call in the same request caps the Airflow token's lifetime at the Okta token's.
+_TOKEN_EXPIRY: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "okta_token_expiry", default=None
 )
 
 
@@ -61,28 +70,39 @@ class OktaFabAuthManager(FabAuthManager):
     """FAB auth manager whose token endpoint also exchanges Okta client-credentials tokens (bots)."""
 
     def create_token(self, headers: dict[str, str], body: dict[str, Any]) -> User | None:
-        """Return the user a token request authenticates: a bot's service user, or FAB's password check."""
-        _BOT_TOKEN_EXPIRY.set(None)
-        token = bearer_token(headers)
-        if token is None:
+        """Return the user a token request authenticates: a person, a bot's service user, or FAB's password check."""
+        _TOKEN_EXPIRY.set(None)
+        try:
+            request = read_token_request(body, bearer_token(headers))
+        except TokenRequestInvalid as e:
+            raise token_endpoint.refusal(e, standard=True) from e
+        if request.kind == "password" or request.token is None:
             return super().create_token(headers=headers, body=body)
+        token = request.token
         settings, store = _okta_config()
-        mapping = store.current()
         facts = request_facts(headers)
         sm = self.security_manager
+        if looks_like_person_token(token):  # chooses the checks only; each path verifies the token in full
+            try:
+                person = admit_person(token, security_manager=sm, via=VIA, context=facts)
+            except (BotRefused, LoginRefused) as e:
+                raise token_endpoint.refusal(e, standard=request.standard) from e
+            _TOKEN_EXPIRY.set((person.user.id, person.token.expires_at))
+            return person.user
+        mapping = store.current()
         try:
             login = admit_bot(token, settings=settings, mapping=mapping, security_manager=sm, via=VIA, facts=facts)
         except BotRefused as e:
-            raise _http_error(e) from e
+            raise token_endpoint.refusal(e, standard=request.standard) from e
         audit_exchange(login, via=VIA, **facts)
-        _BOT_TOKEN_EXPIRY.set((login.user.id, login.token.expires_at))
+        _TOKEN_EXPIRY.set((login.user.id, login.token.expires_at))
         _log_exchange(login)
         return login.user
 
     def generate_jwt(self, user: User, *, expiration_time_in_seconds: int | None = None) -> str:
-        """Mint Airflow's JWT; a bot's never outlives the Okta token it was exchanged for."""
-        bound = _BOT_TOKEN_EXPIRY.get()
-        _BOT_TOKEN_EXPIRY.set(None)
+        """Mint Airflow's JWT; one for an Okta token (a bot's or a person's) never outlives that token."""
+        bound = _TOKEN_EXPIRY.get()
+        _TOKEN_EXPIRY.set(None)
         if bound is not None and bound[0] == user.id:
             remaining = max(1, bound[1] - int(time.time()))
             if expiration_time_in_seconds is None or remaining < expiration_time_in_seconds:
@@ -108,6 +128,8 @@ class OktaFabAuthManager(FabAuthManager):
 
         route = APIRoute("/logout", logout, methods=["GET"], include_in_schema=False)
         app.router.routes.insert(0, route)  # before FAB's own /logout, which only clears cookies
+        for token_route in reversed(token_endpoint.token_routes()):  # before FAB's: JSON or form, RFC 6749 errors
+            app.router.routes.insert(0, token_route)
         app.router.routes.insert(0, self._health_route())  # before FAB's Flask mount, which takes the rest
         return app
 
@@ -116,16 +138,20 @@ class OktaFabAuthManager(FabAuthManager):
         from airflow.api_fastapi.core_api.security import requires_access_configuration
 
         def okta_health() -> JSONResponse:
-            flask_app = self.flask_app
-            with flask_app.app_context():
-                sm = flask_app.appbuilder.sm
-                parts = [getattr(sm, name, None) for name in ("okta_settings", "okta_mapping", "okta_jwks")]
-            if any(part is None for part in parts):
+            flask_app: Any = self.flask_app  # FAB's Flask app, made by get_fastapi_app
+            settings = store = jwks = None
+            if flask_app is not None:
+                with flask_app.app_context():
+                    sm = flask_app.appbuilder.sm
+                    settings, store, jwks = (
+                        getattr(sm, n, None) for n in ("okta_settings", "okta_mapping", "okta_jwks")
+                    )
+            if settings is None or store is None or jwks is None:
                 return JSONResponse(
                     {"status": "not_configured", "message": "okta_security's webserver_config.py is not installed"},
                     status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                 )
-            return JSONResponse(health.report(*parts))
+            return JSONResponse(health.report(settings, store, jwks))
 
         return APIRoute(
             health.PATH,
@@ -158,11 +184,6 @@ def _okta_config() -> tuple[OktaSettings, MappingStore]:
             },
         )
     return settings, store
-
-
-def _http_error(error: BotRefused) -> HTTPException:
-    headers = refusal_challenge(error) or None
-    return HTTPException(status_code=error.http_status, detail=refusal_fields(error), headers=headers)
 
 
 def _log_exchange(login: BotLogin) -> None:

@@ -1,14 +1,16 @@
-"""Bots: an Okta access token becomes its client's Airflow service user (FAB adapter, Airflow 3 and 2.11).
+"""Bots: an Okta access token becomes a service user of its client (FAB adapter, Airflow 3 and 2.11).
 
 ``authenticate_bot`` = validate the token (:mod:`okta_security.bots.access_tokens`) -> map its client
-(:mod:`okta_security.mapping.bots`) -> create or update the client's service user -> return it. Used by
+(:mod:`okta_security.mapping.bots`) -> the service user of the client *and the roles this token
+earned* (:mod:`okta_security.bots.service_users`) -> create it or bring it back -> return it. Used by
 ``OktaFabAuthManager.create_token`` (Airflow 3, ``POST /auth/token``) and by the
 ``[api] auth_backends`` module :mod:`okta_security.airflow2_api_auth` (Airflow 2.11, every request).
 
 A service user is an ordinary FAB user (so roles, permissions and the Audit Log treat the bot like
 a person) with no password (it cannot sign in any other way), and the email
-``<client id>@okta-clients.invalid``: the mark that says okta_security owns it. A same-named user
-without that mark is never taken over.
+``<client id>[+<label>]@okta-clients.invalid``: the mark that says okta_security owns it. A
+same-named user without that mark is never taken over. :func:`retire_service_users` deactivates
+the service users the mapping no longer gives, when it changes and at start.
 """
 
 from __future__ import annotations
@@ -22,8 +24,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests
 from sqlalchemy.exc import IntegrityError
 
+from okta_security.adapter.accounts import forget_cached_user
 from okta_security.audit import audit_event
 from okta_security.bots.access_tokens import AccessTokenPolicy, VerifiedAccessToken, validate_access_token
+from okta_security.bots.service_users import (
+    ServiceIdentity,
+    is_service_email,
+    retirement_reason,
+    service_identity,
+)
 from okta_security.errors import (
     AccessTokenRejected,
     BotRefused,
@@ -50,8 +59,10 @@ class Headers(Protocol):
     def items(self) -> Iterable[tuple[str, str]]: ...
 
 
-SERVICE_EMAIL_DOMAIN = "okta-clients.invalid"  # RFC 2606 reserved TLD: never a mailbox; marks users we own
 SERVICE_LAST_NAME = "(Okta client)"
+# The last name of a service user okta_security deactivated because the mapping no longer gives it:
+# unlike an administrator's deactivation, the next exchange that earns it brings it back.
+RETIRED_LAST_NAME = "(Okta client, retired: not in the mapping)"
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_HEADER_VALUE = re.compile(r"^[A-Za-z0-9._:/+=, -]{1,200}$")
 
@@ -65,6 +76,7 @@ class BotLogin:
     grant: BotGrant
     created: bool
     roles_before: tuple[str, ...] | None  # None when the user was just created
+    reactivated: bool = False  # the user had been retired (its role set left the mapping) and is back
 
 
 def bearer_token(headers: Headers) -> str | None:
@@ -147,82 +159,89 @@ def authenticate_bot(token: str, *, settings: OktaSettings, mapping: RoleMapping
         policy=policy_for(settings),
     )
     grant = mapping.clients.resolve(verified.client_id, verified.scopes)
-    user, created, before = upsert_service_user(security_manager, grant)
-    return BotLogin(user=user, token=verified, grant=grant, created=created, roles_before=before)
-
-
-def service_email(client_id: str) -> str:
-    """Return the email that marks a service user as the one of ``client_id``."""
-    return f"{client_id.lower()}@{SERVICE_EMAIL_DOMAIN}"
+    rule = mapping.clients.get(grant.client_id)
+    assert rule is not None  # resolve() refuses a client the section does not list
+    identity = service_identity(rule, grant.roles)
+    user, created, before, reactivated = upsert_service_user(security_manager, identity)
+    return BotLogin(
+        user=user, token=verified, grant=grant, created=created, roles_before=before, reactivated=reactivated
+    )
 
 
 def is_service_user(user: Any) -> bool:
     """Return whether an Airflow user is an Okta client's service user (a bot's, never a person's)."""
-    return (user.email or "").lower().endswith("@" + SERVICE_EMAIL_DOMAIN)
+    return is_service_email(user.email)
 
 
-def upsert_service_user(sm: Any, grant: BotGrant) -> tuple[Any, bool, tuple[str, ...] | None]:
-    """Create or update the client's service user; return (user, created, role names before)."""
-    roles = _fab_roles(sm, grant)
+def upsert_service_user(sm: Any, identity: ServiceIdentity) -> tuple[Any, bool, tuple[str, ...] | None, bool]:
+    """Create, bring back or update the service user of ``identity``; return (user, created, roles before, reactivated).
+
+    Its roles are the role set it stands for; they change only when the mapping changes what that
+    set is (the client's own ``roles``), never because another token of the client earned more.
+    """
+    roles = _fab_roles(sm, identity)
     wanted = sorted(r.name for r in roles)
-    email = service_email(grant.client_id)
     for _attempt in range(2):
-        user = sm.find_user(username=grant.username)
+        user = sm.find_user(username=identity.username)
         if user is None:
-            user = sm.find_user(email=email)  # the mapping renamed this client's service user
+            user = sm.find_user(email=identity.email)  # the mapping renamed this client's service user
         if user is None:
-            created = _create(sm, grant, email, roles)
+            created = _create(sm, identity, roles)
             if created is None:
                 continue  # a concurrent exchange created it first: read theirs
             log.info(
-                "Created service user %s for Okta client %s with roles %s", grant.username, grant.client_id, wanted
+                "Created service user %s for Okta client %s with roles %s",
+                identity.username,
+                identity.client_id,
+                wanted,
             )
-            return created, True, None
-        if (user.email or "").lower() != email:
+            return created, True, None, False
+        if (user.email or "").lower() != identity.email:
             raise ServiceUserConflict(
                 f"The Airflow user {user.username!r} already exists and does not belong to Okta client "
-                f"{grant.client_id!r}, so Airflow will not let the client act as it. Ask your Airflow "
+                f"{identity.client_id!r}, so Airflow will not let the client act as it. Ask your Airflow "
                 "administrator to rename that user or give the client another 'name' in the mapping.",
-                client_id=grant.client_id,
+                client_id=identity.client_id,
             )
-        if not user.is_active:
+        retired = not user.is_active and user.last_name == RETIRED_LAST_NAME
+        if not user.is_active and not retired:
             raise ServiceUserInactive(
-                f"The service user {user.username!r} of Okta client {grant.client_id!r} is deactivated in "
+                f"The service user {user.username!r} of Okta client {identity.client_id!r} is deactivated in "
                 "Airflow. Ask your Airflow administrator to reactivate it.",
-                client_id=grant.client_id,
+                client_id=identity.client_id,
             )
         before = tuple(sorted(r.name for r in user.roles))
-        if list(before) != wanted or user.username != grant.username:
-            _update(sm, user, grant, roles, before)
-        return user, False, before
+        if retired or list(before) != wanted or user.username != identity.username:
+            _update(sm, user, identity, roles, before)
+        return user, False, before, retired
     raise ServiceUserConflict(  # pragma: no cover - only when the row vanishes between two reads
-        f"The service user of Okta client {grant.client_id!r} could not be created; try again.",
-        client_id=grant.client_id,
+        f"The service user of Okta client {identity.client_id!r} could not be created; try again.",
+        client_id=identity.client_id,
     )
 
 
-def _fab_roles(sm: Any, grant: BotGrant) -> list[Any]:
-    roles = [sm.find_role(name) for name in sorted(grant.roles)]
-    missing = sorted(name for name, role in zip(sorted(grant.roles), roles, strict=True) if role is None)
+def _fab_roles(sm: Any, identity: ServiceIdentity) -> list[Any]:
+    roles = [sm.find_role(name) for name in sorted(identity.roles)]
+    missing = sorted(name for name, role in zip(sorted(identity.roles), roles, strict=True) if role is None)
     if missing:
-        log.error("Roles %s of Okta client %s do not exist in Airflow any more", missing, grant.client_id)
+        log.error("Roles %s of Okta client %s do not exist in Airflow any more", missing, identity.client_id)
     found = [role for role in roles if role is not None]
     if not found:
         raise UnmappedClient(
-            f"Okta client {grant.client_id!r} is mapped to roles that no longer exist in Airflow "
+            f"Okta client {identity.client_id!r} is mapped to roles that no longer exist in Airflow "
             f"({', '.join(missing)}). Ask your Airflow administrator to fix the role-mapping file.",
-            client_id=grant.client_id,
+            client_id=identity.client_id,
         )
     return found
 
 
-def _create(sm: Any, grant: BotGrant, email: str, roles: list[Any]) -> Any | None:
+def _create(sm: Any, identity: ServiceIdentity, roles: list[Any]) -> Any | None:
     """Insert the service user; return None if a concurrent request inserted it first."""
     user = sm.user_model()
-    user.username = grant.username
-    user.first_name = grant.username
+    user.username = identity.username
+    user.first_name = identity.username
     user.last_name = SERVICE_LAST_NAME
-    user.email = email
+    user.email = identity.email
     user.active = True
     user.password = None  # no password: a service user only ever acts through Okta tokens
     user.roles = roles
@@ -231,24 +250,72 @@ def _create(sm: Any, grant: BotGrant, email: str, roles: list[Any]) -> Any | Non
         sm.session.commit()
     except IntegrityError:
         sm.session.rollback()
-        log.info("Service user %s was created concurrently; using that one", grant.username)
+        log.info("Service user %s was created concurrently; using that one", identity.username)
         return None
     return user
 
 
-def _update(sm: Any, user: Any, grant: BotGrant, roles: list[Any], before: tuple[str, ...]) -> None:
-    if user.username != grant.username:
-        log.info("Renaming service user %s to %s (client %s)", user.username, grant.username, grant.client_id)
-        user.username = grant.username
-        user.first_name = grant.username
+def _update(sm: Any, user: Any, identity: ServiceIdentity, roles: list[Any], before: tuple[str, ...]) -> None:
+    if user.username != identity.username:
+        log.info("Renaming service user %s to %s (client %s)", user.username, identity.username, identity.client_id)
+        user.username = identity.username
+        user.first_name = identity.username
+    if not user.is_active:
+        log.info("Bringing back service user %s: the mapping gives its role set again", identity.username)
+        user.active = True
+        user.last_name = SERVICE_LAST_NAME
     user.roles = roles
     if sm.update_user(user) is False:
         raise ServiceUserConflict(
-            f"The service user {grant.username!r} of Okta client {grant.client_id!r} could not be updated "
+            f"The service user {identity.username!r} of Okta client {identity.client_id!r} could not be updated "
             "(see the webserver log).",
-            client_id=grant.client_id,
+            client_id=identity.client_id,
         )
-    log.info("Roles of service user %s changed: %s -> %s", grant.username, list(before), sorted(grant.roles))
+    if list(before) != sorted(r.name for r in roles):
+        log.info("Roles of service user %s changed: %s -> %s", identity.username, list(before), sorted(identity.roles))
+
+
+# --------------------------------------------------------------------------- retirement
+
+
+def retire_service_users(sm: Any, mapping: RoleMapping, *, trigger: str) -> list[str]:
+    """Deactivate the active service users ``mapping`` no longer gives; return their usernames.
+
+    A client removed from ``clients:``, or a role set no scope grants any more: the user's live
+    Airflow tokens must stop working now, not when they expire. Never raises (a failure is logged
+    and the next reload or start tries again).
+    """
+    try:
+        candidates = [user for user in sm.get_all_users() if user.is_active and is_service_email(user.email)]
+    except Exception:  # noqa: BLE001 - a reload or a start must go on; the next one retries
+        log.exception("Could not list the service users to retire")
+        return []
+    retired = []
+    for user in candidates:
+        roles = frozenset(r.name for r in user.roles)
+        reason = retirement_reason(mapping.clients, user.email, roles)
+        if reason is None:
+            continue
+        user.active = False
+        user.last_name = RETIRED_LAST_NAME
+        try:
+            if sm.update_user(user) is False:
+                raise RuntimeError("update_user refused")
+        except Exception:  # noqa: BLE001 - keep going with the others; the next reload retries this one
+            log.exception("Could not retire service user %s", user.username)
+            continue
+        forget_cached_user(user.id)  # this process refuses its tokens at once, others within [fab] cache_ttl
+        retired.append(user.username)
+        log.warning("Retired service user %s (%s): its Airflow tokens stop working", user.username, reason)
+        audit_event(
+            "bot.service_user_retired",
+            owner=user.username,
+            reason=reason,
+            roles=sorted(roles),
+            trigger=trigger,
+            mapping_version=mapping.digest[:12],
+        )
+    return retired
 
 
 # --------------------------------------------------------------------------- audit
@@ -276,6 +343,7 @@ def audit_exchange(login: BotLogin, *, via: str, **context: Any) -> None:
         roles=sorted(login.grant.roles),
         roles_before=list(login.roles_before) if login.roles_before is not None else None,
         service_user_created=login.created,
+        service_user_reactivated=login.reactivated,
         token_expires_at=login.token.expires_at,
         via=via,
         **context,

@@ -18,6 +18,7 @@ and Okta's answer decides.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -179,6 +180,48 @@ class EventHookWorker:
         self._pool.submit(lambda: None).result(timeout)
 
 
+TOO_LARGE = object()  # json_body's answer for a body over the limit
+_READ_CHUNK_BYTES = 65_536
+
+
+def json_body(limit: int) -> Any:
+    """Return the request's JSON body (None if it is not JSON), reading at most ``limit`` + 1 bytes.
+
+    A declared Content-Length over the limit is refused unread. A chunked body has none, and
+    Werkzeug only hands it over when the server marks the stream as terminated (gunicorn does,
+    Airflow 3's ASGI bridge does not): read the server's stream ourselves, never past limit + 1.
+    """
+    if request.content_length is not None:
+        if request.content_length > limit:
+            return TOO_LARGE
+        data = request.get_data(cache=False)
+    elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        terminated = request.environ.get("wsgi.input_terminated")
+        data = _read_at_most(request.stream if terminated else request.environ["wsgi.input"], limit + 1)
+    else:
+        data = b""
+    if len(data) > limit:
+        return TOO_LARGE
+    if not request.is_json:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past Python's limit
+        return None
+
+
+def _read_at_most(stream: Any, size: int) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    while total < size:
+        part = stream.read(min(_READ_CHUNK_BYTES, size - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)
+
+
 class OktaEventHookView(BaseView):
     """The event hook endpoint; one instance per app, holding the worker."""
 
@@ -209,11 +252,12 @@ class OktaEventHookView(BaseView):
                 return jsonify({"error": f"missing {VERIFICATION_HEADER} header"}), 400
             log.info("Answered Okta's event hook verification challenge")
             return jsonify(answer)
-        if (request.content_length or 0) > MAX_BODY_BYTES:
-            return jsonify({"error": "body too large"}), 413
+        body = json_body(MAX_BODY_BYTES)
+        if body is TOO_LARGE:
+            return jsonify({"error": f"body too large (more than {MAX_BODY_BYTES} bytes)"}), 413
         try:
             events = parse_delivery(
-                request.get_json(silent=True),
+                body,
                 client_id=self.appbuilder.sm.okta_settings.client_id,
                 received_at=db.utcnow(),
             )

@@ -4,6 +4,9 @@ What to do is decided by :mod:`okta_security.login.account_plan`; this module on
 accounts it needs, turns them into snapshots, and applies the plan in one commit (profile,
 roles, activity, login count), then the link row, then drops the user from the auth manager's
 per-process cache so the very next API request sees the new roles.
+
+:func:`relink` is ``okta-airflow relink``'s side: the administrator pins an account to another
+Okta user (the plan is :func:`okta_security.login.account_plan.plan_relink`).
 """
 
 from __future__ import annotations
@@ -16,19 +19,23 @@ import sqlalchemy as sa
 from okta_security.adapter import db, login_audit
 from okta_security.adapter.accounts import forget_cached_user
 from okta_security.adapter.bots import is_service_user
-from okta_security.errors import LoginRefused, MappedRoleMissing
+from okta_security.audit import audit_event
+from okta_security.errors import LoginRefused, MappedRoleMissing, RelinkRefused
 from okta_security.lifecycle.usernames import legacy_username
 from okta_security.login.account_plan import (
     AccountLookup,
     AccountPlan,
     ExistingAccount,
     LinkSnapshot,
+    RelinkPlan,
     needs_email_lookup,
     plan_account,
+    plan_relink,
 )
 
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
+    from sqlalchemy.engine import Connection, Engine
 
     from okta_security.login.outcome import LoginFacts
     from okta_security.oidc.identity import OktaIdentity
@@ -45,7 +52,13 @@ def sync_account(sm: Any, identity: OktaIdentity, roles: tuple[str, ...], facts:
     """Create, adopt, reactivate or update the person's account with ``roles``; raise LoginRefused."""
     for after_lost_race in (False, True):
         lookup, users = _look_up(sm, identity)
-        plan = plan_account(identity, roles, lookup, after_lost_race=after_lost_race)
+        plan = plan_account(
+            identity,
+            roles,
+            lookup,
+            after_lost_race=after_lost_race,
+            adopt_unlinked=sm.okta_settings.adopt_unlinked_accounts,
+        )
         if isinstance(plan, LoginRefused):
             raise plan
         user = _apply(sm, plan, users, identity, facts)
@@ -148,3 +161,70 @@ def _add_user(sm: Any, plan: AccountPlan, roles: list[Any]) -> User | None:
             raise
         return None
     return user or None
+
+
+def relink(engine: Engine, username: str, okta_sub: str, *, dry_run: bool = False) -> RelinkPlan:
+    """Link the Airflow account ``username`` to Okta user ``okta_sub`` (unless ``dry_run``); raise RelinkRefused.
+
+    The groups remembered for the account were the previous person's, so they are forgotten; roles
+    stay until the new person's next sign-in recomputes them from their own groups.
+    """
+    db.ensure_tables(engine)
+    with engine.begin() as conn:
+        account = _account_named(conn, username)
+        elsewhere = [
+            link.username
+            for link in db.links_for_sub(conn, okta_sub)
+            if account is None or link.user_id != account.user_id
+        ]
+        plan = plan_relink(account, username, okta_sub, linked_elsewhere=elsewhere)
+        if isinstance(plan, RelinkRefused):
+            raise plan
+        if dry_run or not plan.changes:
+            return plan
+        values = {
+            "username": plan.username,
+            "okta_sub": plan.okta_sub,
+            "groups": None,
+            "groups_at": None,
+            "deactivated_by": plan.deactivated_by,
+            "updated_at": db.utcnow(),
+        }
+        link = db.user_link
+        if not conn.execute(sa.update(link).where(link.c.user_id == plan.user_id).values(**values)).rowcount:
+            conn.execute(sa.insert(link).values(user_id=plan.user_id, **values))
+    forget_cached_user(plan.user_id)
+    log.warning(
+        "Airflow account %s (id %s) relinked from Okta user %s to %s",
+        plan.username,
+        plan.user_id,
+        plan.before or "(none)",
+        plan.okta_sub,
+    )
+    audit_event(plan.event.event, owner=plan.username, user_id=plan.user_id, trigger="cli", **plan.event.fields)
+    return plan
+
+
+_USER_BY_NAME = sa.text("SELECT id, username, email, active FROM ab_user WHERE username = :u")
+_USER_BY_NAME_CI = sa.text("SELECT id, username, email, active FROM ab_user WHERE lower(username) = lower(:u)")
+_ROLE_NAMES = sa.text(
+    "SELECT r.name FROM ab_user_role ur JOIN ab_role r ON r.id = ur.role_id WHERE ur.user_id = :id ORDER BY r.name"
+)
+
+
+def _account_named(conn: Connection, username: str) -> ExistingAccount | None:
+    """Return the account called ``username`` (exactly, else the only case-insensitive match)."""
+    rows = conn.execute(_USER_BY_NAME, {"u": username}).all() or conn.execute(_USER_BY_NAME_CI, {"u": username}).all()
+    if len(rows) != 1:
+        return None
+    row = rows[0]
+    link = db.link_for_user(conn, row.id, row.username)
+    return ExistingAccount(
+        user_id=row.id,
+        username=row.username,
+        email=row.email or "",
+        active=bool(row.active),
+        roles=tuple(conn.execute(_ROLE_NAMES, {"id": row.id}).scalars()),
+        service_user=is_service_user(row),
+        link=LinkSnapshot(link.okta_sub, link.deactivated_by) if link else None,
+    )

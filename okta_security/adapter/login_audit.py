@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flask import g, has_request_context, request
 
 from okta_security.audit import audit_event
+from okta_security.untrusted import CLIENT_ADDRESS_CHARS, bounded
 
 if TYPE_CHECKING:
     from okta_security.errors import LoginRefused
@@ -32,6 +33,8 @@ _REFUSAL_DETAILS = {
     "groups": "groups",
     "missing_roles": "missing_roles",
     "request_id": "okta_request_id",
+    "account": "account",  # OktaUserChanged, UnlinkedAccount: the Airflow account the login matched
+    "linked_sub": "linked_okta_sub",  # OktaUserChanged: the Okta user that account belongs to
 }
 
 
@@ -50,7 +53,9 @@ def request_context() -> dict[str, Any]:
     """Return the client address and request id of the current request ({} outside one)."""
     if not has_request_context():
         return {}
-    return {"client_ip": request.remote_addr, "request_id": request_id()}
+    # remote_addr is X-Forwarded-For under [fab] enable_proxy_fix: any text a client chose.
+    address = bounded(request.remote_addr, CLIENT_ADDRESS_CHARS) if request.remote_addr else None
+    return {"client_ip": address, "request_id": request_id()}
 
 
 def audit(event: str, facts: LoginFacts, *, owner: str | None, **fields: Any) -> None:

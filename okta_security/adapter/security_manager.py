@@ -14,10 +14,12 @@ from flask import current_app, session
 
 from okta_security import audit
 from okta_security.adapter import audit_log as audit_airflow
-from okta_security.adapter import db, login_accounts
+from okta_security.adapter import db, login_accounts, outage
+from okta_security.adapter.bots import retire_service_users
 from okta_security.adapter.compat import with_session_property
 from okta_security.adapter.event_hook_view import register_event_hook_view
 from okta_security.adapter.role_sync import RoleSyncer
+from okta_security.adapter.sessions import enforce_session_max_lifetime
 from okta_security.adapter.views import OktaAuthOAuthView
 from okta_security.audit import audit_event
 from okta_security.errors import (
@@ -62,6 +64,8 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
     """Security manager that logs people in with Okta and syncs their roles from the mapping file."""
 
     authoauthview = OktaAuthOAuthView
+    # Accounts come from Okta only: FAB's self-registration views (/register/...) are never added.
+    registeruseroauthview = staticmethod(lambda: None)
 
     def __init__(self, appbuilder: Any) -> None:
         super().__init__(appbuilder)
@@ -86,6 +90,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         )
         audit.configure(self.okta_settings.audit_log_handler)
         audit_airflow.install()  # audit events also become rows in Airflow's Audit Log
+        enforce_session_max_lifetime(app)  # Airflow 2.11; on Airflow 3 the FAB provider does it
         db.ensure_tables(self.okta_engine)  # okta_security_user / _event_receipt (leavers, event hooks)
         self._check_discovery_soon()
 
@@ -98,11 +103,13 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         """Register FAB's views, then the Okta Event Hooks endpoint (``/auth/okta/events``)."""
         super().register_views()
         register_event_hook_view(self)
+        outage.install(self.appbuilder.get_app, lambda: self.session)  # database down: a 503 page, not a 500
 
     def sync_roles(self) -> None:
         """Sync FAB's built-in roles, then the roles the mapping file declares (at start, ``fab sync-perm``)."""
         super().sync_roles()
         self.okta_role_sync.sync(self.okta_mapping.current(), reason="webserver start")
+        retire_service_users(self, self.okta_mapping.current(), trigger="webserver start")  # never raises
 
     def _on_mapping_reload(self, app: Any, old: RoleMapping, new: RoleMapping) -> None:
         # Keep FAB's own view of the policy in step with the file (its exact-name rules).
@@ -118,6 +125,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             default_role=new.default_role,
         )
         self.okta_role_sync.sync(new, reason="mapping reload")  # never raises; failures keep the roles as they were
+        retire_service_users(self, new, trigger="mapping reload")  # bots' users the file no longer gives
 
     def _on_mapping_reject(self, error: MappingError) -> None:
         audit_event(

@@ -10,34 +10,18 @@ from flask import g, redirect, request, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.utils import generate_random_string
 from flask_login import login_user, logout_user
-from sqlalchemy import exc as sa_exc
 
 from okta_security.adapter import login_audit, metrics
 from okta_security.adapter.compat import login_redirect, oauth_view_base
 from okta_security.adapter.pages import refusal_page
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
-from okta_security.errors import DatabaseUnavailable, LoginRefused
+from okta_security.errors import LoginRefused
 from okta_security.login.outcome import LoginFacts
 from okta_security.oidc.provider import PROVIDER_NAME
 from okta_security.oidc.redirects import safe_next
+from okta_security.untrusted import bounded_params, loggable
 
 log = logging.getLogger(__name__)
-
-# The database is unreachable (connection refused or cut, a dead pooled connection) or the session
-# still holds a transaction such a failure broke; any other database error stays a bug (HTTP 500).
-DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.PendingRollbackError)
-
-
-def database_unavailable(sm: Any, error: Exception) -> DatabaseUnavailable:
-    """Roll the broken transaction back (the next request starts clean) and describe the outage."""
-    try:
-        sm.session.rollback()
-    except DATABASE_DOWN:
-        log.debug("rollback after a database error failed too", exc_info=True)
-    # The error's text may carry the connection URL's host and user, never needed here: its type is enough.
-    log.error("Okta login refused [database_unavailable]: Airflow's database did not answer (%s)", type(error).__name__)
-    return DatabaseUnavailable("Airflow's database is not answering, so you were not signed in. Try again in a minute.")
-
 
 def clear_auth_cookies(response: Any) -> None:
     """Delete Flask's session cookie and Airflow 3's ``_token`` API cookie."""
@@ -89,10 +73,8 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             return super().oauth_authorized(provider)
         sm = self.appbuilder.sm
         fab_state = self._decode_fab_state()
-        try:
-            outcome = sm.okta_complete_login(request.args, fab_state is not None)
-        except DATABASE_DOWN as e:  # a restart or failover mid-login: a clear 503, never a traceback
-            return self._refuse(database_unavailable(sm, e))
+        # Every parameter cut to what it can legitimately be before anything reads, logs or audits it.
+        outcome = sm.okta_complete_login(bounded_params(request.args), fab_state is not None)
         user, identity = outcome.user, outcome.identity
         if outcome.refusal is not None or user is None or identity is None:
             return self._refuse(outcome.refusal or LoginRefused("The sign-in failed."), outcome.facts, outcome.id_token)
@@ -137,7 +119,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
     def _refuse(self, error: LoginRefused, facts: LoginFacts | None = None, id_token: str | None = None) -> Any:
         session.pop("oauth_state", None)
         request_id = login_audit.request_id()
-        log.warning("Okta login refused (%s, request id %s): %s", error.code, request_id, error.message)
+        log.warning("Okta login refused (%s, request id %s): %s", error.code, request_id, loggable(error.message, 2000))
         login_audit.login_refused(error, facts or LoginFacts())
         # "Sign in with another account": with an ID token, Okta's logout (id_token_hint) ends the Okta
         # session and returns to sign-in; without one Okta refuses a logout redirect, so ask it to

@@ -73,6 +73,14 @@ class AccessTokenPolicy:
 
 
 @dataclass(frozen=True)
+class VerifiedClaims:
+    """The claims of an access token whose signature, issuer, audience and lifetime were verified."""
+
+    claims: dict[str, Any]
+    key_id: str | None
+
+
+@dataclass(frozen=True)
 class VerifiedAccessToken:
     """The facts a verified client-credentials token vouches for (never the token itself)."""
 
@@ -92,16 +100,8 @@ def validate_access_token(
     now: Callable[[], int] | None = None,
 ) -> VerifiedAccessToken:
     """Return what ``token`` vouches for, or raise :class:`AccessTokenRejected` (or OktaKeysUnavailable)."""
-    if not token or len(token) > MAX_TOKEN_BYTES:
-        raise AccessTokenRejected("malformed", "The bearer token is not an Okta access token (a signed JWT).")
-    try:
-        token_header(token, require_kid=True)  # offline: junk never costs a call to Okta
-    except MalformedToken as e:
-        raise _malformed(e) from e
-    decoded = _decode(token, jwks)
-    claims = dict(decoded.claims)
-    clock = now or (lambda: int(time.time()))
-    _check_registered_claims(claims, policy, clock)
+    verified = verify_access_token_claims(token, jwks=jwks, policy=policy, now=now)
+    claims = verified.claims
     client_id = _check_client_credentials(claims)
     scopes = _check_scopes(claims, policy.required_scopes, client_id)
     jti = claims.get("jti")
@@ -111,8 +111,34 @@ def validate_access_token(
         jti=jti if isinstance(jti, str) else None,
         issued_at=int(claims["iat"]),
         expires_at=int(claims["exp"]),
-        key_id=decoded.header.get("kid"),
+        key_id=verified.key_id,
     )
+
+
+def verify_access_token_claims(
+    token: str,
+    *,
+    jwks: JwksCache,
+    policy: AccessTokenPolicy,
+    now: Callable[[], int] | None = None,
+) -> VerifiedClaims:
+    """Return the claims of ``token`` once its shape, signature, ``iss``, ``aud``, ``exp`` and ``iat`` check out.
+
+    The checks every Okta access token passes, a bot's or a person's; what its other claims must say
+    (the client-credentials shape here, a person and an allowed client in :mod:`okta_security.people`)
+    is the caller's.
+    """
+    if not token or len(token) > MAX_TOKEN_BYTES:
+        raise AccessTokenRejected("malformed", "The bearer token is not an Okta access token (a signed JWT).")
+    try:
+        header = token_header(token, require_kid=True)  # offline: junk never costs a call to Okta
+    except MalformedToken as e:
+        raise _malformed(e) from e
+    decoded = _decode(token, jwks)
+    claims = dict(decoded.claims)
+    _check_registered_claims(claims, policy, now or (lambda: int(time.time())))
+    kid = header.get("kid")
+    return VerifiedClaims(claims=claims, key_id=kid if isinstance(kid, str) else None)
 
 
 def _malformed(e: MalformedToken) -> AccessTokenRejected:

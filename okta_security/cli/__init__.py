@@ -29,7 +29,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 # Modules under okta_security.cli, one per subcommand (or small family of subcommands).
-SUBCOMMANDS: tuple[str, ...] = ("doctor", "sync_users", "mapping", "migrate_usernames", "init")
+SUBCOMMANDS: tuple[str, ...] = ("doctor", "sync_users", "mapping", "migrate_usernames", "init", "relink", "login")
 
 
 class UsageError(OktaSecurityError):

@@ -12,24 +12,41 @@ hands plain snapshots to :func:`plan_account`, and carries out the plan in one c
   administrator deactivated → refuse (``inactive_user``);
 - otherwise → **update** profile and roles.
 
-Refusals: the account is a bot's service user (``service_user_login``); the email belongs to
-another account (``email_conflict``); a create that lost a race and finds nothing to update.
+An account is pinned to the Okta user (``sub``) it is linked to: a login is matched by username,
+but a username is only a name, which Okta lets an administrator give to someone else (a reused or
+renamed login, or two people with the same ``preferred_username``). A linked account is therefore
+never signed into by another Okta user, active or not (``okta_user_changed``); ``okta-airflow
+relink`` is the administrator's explicit fix. Adopting an account nobody linked yet is audited
+(``user.adopted``) and can be switched off (``OKTA_ADOPT_UNLINKED_ACCOUNTS``: ``unlinked_account``).
+
+Other refusals: the account is a bot's service user (``service_user_login``); the email belongs
+to another account (``email_conflict``); a create that lost a race and finds nothing to update.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from okta_security.errors import EmailConflict, InactiveUser, LoginRefused, ServiceUserLogin
+from okta_security.errors import (
+    EmailConflict,
+    InactiveUser,
+    LoginRefused,
+    OktaUserChanged,
+    RelinkRefused,
+    ServiceUserLogin,
+    UnlinkedAccount,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from okta_security.oidc.identity import OktaIdentity
 
 Action = Literal["create", "adopt_legacy", "adopt", "reactivate", "update"]
 PLACEHOLDER_EMAIL_DOMAIN = "okta.invalid"  # ab_user.email is required; RFC 2606 reserved, never a mailbox
+OKTA_USER_ID = re.compile(r"^[0-9A-Za-z]{6,64}$")  # Okta's user ids (the ID token's sub): 00u + 17 characters
 
 
 @dataclass(frozen=True)
@@ -100,9 +117,18 @@ def needs_email_lookup(identity: OktaIdentity, account: ExistingAccount | None) 
 
 
 def plan_account(
-    identity: OktaIdentity, roles: tuple[str, ...], lookup: AccountLookup, *, after_lost_race: bool = False
+    identity: OktaIdentity,
+    roles: tuple[str, ...],
+    lookup: AccountLookup,
+    *,
+    after_lost_race: bool = False,
+    adopt_unlinked: bool = True,
 ) -> AccountPlan | LoginRefused:
-    """Plan the change to the person's account, or refuse; ``after_lost_race``: a create just failed."""
+    """Plan the change to the person's account, or refuse.
+
+    ``after_lost_race``: a create just failed; ``adopt_unlinked``: an account no Okta user is linked
+    to yet may become this person's (``OKTA_ADOPT_UNLINKED_ACCOUNTS``).
+    """
     account = lookup.by_username or lookup.legacy
     owner = lookup.by_email
     if account is not None and account.service_user:
@@ -121,6 +147,11 @@ def plan_account(
         if after_lost_race:  # the INSERT failed, yet nothing is there to update: not a race after all
             return LoginRefused("Airflow could not create your account; see the webserver log.")
         return _create(identity, roles)
+    if account.link is not None and account.link.okta_sub != identity.sub:
+        # Checked before activity: a leaver's account stays the leaver's, never reactivated for someone else.
+        return OktaUserChanged(account.username, identity.sub, account.link.okta_sub)
+    if account.link is None and not adopt_unlinked:
+        return UnlinkedAccount(account.username, identity.sub)
     if not account.active and (account.link is None or account.link.deactivated_by is None):
         return InactiveUser("Your Airflow account is deactivated. Ask your Airflow administrator to reactivate it.")
     return _update(identity, roles, account, legacy=account is lookup.legacy)
@@ -150,6 +181,9 @@ def _update(identity: OktaIdentity, roles: tuple[str, ...], account: ExistingAcc
     }
     old = {"first_name": account.first_name, "last_name": account.last_name, "email": account.email}
     events: list[PlannedEvent] = []
+    if account.link is None:
+        kind = "legacy_username" if legacy else "unlinked_account"
+        events.append(PlannedEvent("user.adopted", {"account": account.username, "kind": kind}))
     if legacy:
         events.append(PlannedEvent("user.renamed", {"before": account.username, "after": identity.username}))
     if reactivate:
@@ -179,4 +213,64 @@ def _update(identity: OktaIdentity, roles: tuple[str, ...], account: ExistingAcc
         roles_before=before,
         events=tuple(events),
         **profile,
+    )
+
+
+@dataclass(frozen=True)
+class RelinkPlan:
+    """What ``okta-airflow relink`` does: pin the account to another Okta user (``okta_sub``)."""
+
+    user_id: int
+    username: str
+    okta_sub: str
+    before: str | None  # the Okta user it was linked to; None: never linked
+    active: bool
+    deactivated_by: str | None  # kept: a leaver's account comes back only at its new person's sign-in
+
+    @property
+    def changes(self) -> bool:
+        """Return whether the account is linked to someone else now."""
+        return self.before != self.okta_sub
+
+    @property
+    def event(self) -> PlannedEvent:
+        """Return the audit event of the relink (the adapter adds the user id and who ran it)."""
+        return PlannedEvent("user.relinked", {"before": self.before, "after": self.okta_sub})
+
+
+def plan_relink(
+    account: ExistingAccount | None, username: str, okta_sub: str, *, linked_elsewhere: Sequence[str] = ()
+) -> RelinkPlan | RelinkRefused:
+    """Plan linking the account ``username`` to Okta user ``okta_sub``, or say why not.
+
+    ``linked_elsewhere``: the other accounts already linked to ``okta_sub``. One Okta user signs in to
+    one account; linking a second would leave which one a sign-in reaches to the order of look-ups.
+    """
+    if not OKTA_USER_ID.match(okta_sub):
+        shown = okta_sub if len(okta_sub) <= 80 else okta_sub[:79] + "…"
+        return RelinkRefused(
+            f"{shown!r} is not an Okta user id: give the id (00u…, 20 characters) shown in the Okta Admin Console "
+            "(Directory > People > the person, in the address bar) or in the refusal's log line"
+        )
+    if account is None:
+        return RelinkRefused(f"There is no Airflow user named {username!r}: check the name with `airflow users list`")
+    if account.service_user:
+        return RelinkRefused(
+            f"{account.username!r} is an Okta client's service user (a bot's): it is managed from the mapping "
+            "file's clients: section, never linked to a person"
+        )
+    if linked_elsewhere:
+        others = ", ".join(repr(name) for name in linked_elsewhere)
+        return RelinkRefused(
+            f"Okta user {okta_sub} is already linked to the Airflow account {others}: delete that account in "
+            f"Airflow (Security > List Users) or relink it to its own Okta user first, then relink {account.username!r}"
+        )
+    link = account.link
+    return RelinkPlan(
+        user_id=account.user_id,
+        username=account.username,
+        okta_sub=okta_sub,
+        before=link.okta_sub if link else None,
+        active=account.active,
+        deactivated_by=link.deactivated_by if link else None,
     )

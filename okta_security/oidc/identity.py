@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import IdentityError, UserinfoMismatch
 from okta_security.settings.specs import OktaSettings
+from okta_security.untrusted import GROUP_NAME_CHARS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -40,7 +41,8 @@ def _groups(value: Any, claim: str, origin: str) -> tuple[str, ...]:
             f"The {origin} claim {claim!r} is not a list of group names. "
             "Ask your Okta administrator to check the groups claim configuration."
         )
-    return tuple(dict.fromkeys(value))
+    # Okta refuses group names over GROUP_NAME_CHARS: a longer one names no group, and only costs work.
+    return tuple(dict.fromkeys(g for g in value if len(g) <= GROUP_NAME_CHARS))
 
 
 def identity_from_claims(

@@ -83,7 +83,9 @@ def build_provider(settings: OktaSettings) -> dict[str, Any]:
                 "scope": " ".join(BASE_SCOPES + settings.extra_scopes),
                 "code_challenge_method": "S256",
                 "token_endpoint_auth_method": settings.token_auth_method,
-                "timeout": settings.http_timeout_seconds,
+                # authlib's name: bounds the token, userinfo and discovery requests (a plain
+                # "timeout" here is silently ignored, and a stuck Okta would hold the worker).
+                "default_timeout": settings.http_timeout_seconds,
             },
         },
     }

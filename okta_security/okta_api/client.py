@@ -24,6 +24,7 @@ from okta_security import __version__
 from okta_security.errors import OktaApiRejected, OktaApiUnavailable
 from okta_security.okta_api import observe
 from okta_security.settings.specs import OktaSettings
+from okta_security.untrusted import GROUP_NAME_CHARS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -236,10 +237,10 @@ class OktaApiClient:
         names = []
         for group in self.user_groups(user_id):
             name = (group.get("profile") or {}).get("name")
-            if isinstance(name, str) and name:
+            if isinstance(name, str) and 0 < len(name) <= GROUP_NAME_CHARS:
                 names.append(name)
             else:
-                log.warning("Okta group %s of user %s has no profile.name; ignored", group.get("id"), user_id)
+                log.warning("Okta group %s of user %s has no usable profile.name; ignored", group.get("id"), user_id)
         return tuple(dict.fromkeys(names))
 
     def close(self) -> None:

@@ -90,6 +90,23 @@ class Number(Kind):
         return f"{'integer' if self.integer else 'number'} {self.lo:g}–{self.hi:g}"
 
 
+class Flag(Kind):
+    """On or off: ``true``/``false`` (also ``yes``/``no``, ``1``/``0``), in any case."""
+
+    _WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+    def parse(self, text: str) -> bool:
+        """Return the flag; refuse any other word."""
+        try:
+            return self._WORDS[text.lower()]
+        except KeyError:
+            raise Invalid("is not true or false — set it to true or false") from None
+
+    def describe(self) -> str:
+        """Return "`true` or `false`"."""
+        return "`true` or `false`"
+
+
 @dataclass(frozen=True)
 class Choice(Kind):
     """One of a fixed set of words."""

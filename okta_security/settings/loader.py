@@ -2,7 +2,7 @@
 
 Loading is a loop over the declarations in :mod:`okta_security.settings.specs` plus a few checks
 across settings (client credentials, Management API credentials, variables no longer read).
-A setting ``OKTA_X`` is read from, in this order (:data:`~okta_security.settings.sources.PRECEDENCE`):
+A setting ``OKTA_X`` is read from, in this order of precedence:
 
 1. ``OKTA_X`` in the environment;
 2. ``OKTA_X_FILE``: the path of a file holding the value (Kubernetes/Docker secrets); secret files

@@ -16,20 +16,14 @@ if TYPE_CHECKING:
 
     from okta_security.settings.specs import SettingSpec
 
-# Precedence, highest first: the OKTA_* forms, then Airflow's configuration (which applies its own
-# order: AIRFLOW__OKTA__X, airflow.cfg, then _cmd and _secret for sensitive options). Two places
-# giving different values is an error at start, whatever their order: see the loader.
-PRECEDENCE = ("OKTA_<NAME>", "OKTA_<NAME>_FILE", "Airflow's configuration: [okta] <name>")
-
 
 @dataclass(frozen=True)
 class ConfigValue:
     """One option as Airflow's configuration gives it."""
 
     text: str
-    origin: (
-        str  # where Airflow found it, e.g. "AIRFLOW__OKTA__ISSUER", "airflow.cfg", "AIRFLOW__OKTA__CLIENT_SECRET_CMD"
-    )
+    # Where Airflow found it: "AIRFLOW__OKTA__ISSUER", "airflow.cfg [okta] issuer", "AIRFLOW__OKTA__CLIENT_SECRET_CMD".
+    origin: str
     # Read the current value again (a secret from a command or secrets backend, rotated); None: fixed.
     reread: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 

@@ -26,6 +26,7 @@ from okta_security.settings.kinds import (
     AuditHandler,
     Choice,
     ExistingFile,
+    Flag,
     GroupFilterSpec,
     Issuer,
     Kind,
@@ -129,6 +130,15 @@ class OktaSettings:
         "through Okta and roles are re-synced. Applied unless `[fab] session_max_lifetime_minutes` is set. 0 = off.",
         "720",
     )
+    # Accounts (docs/security.md): an account is pinned to the Okta user it is linked to.
+    adopt_unlinked_accounts: bool = setting(
+        Flag(),
+        "Let a sign-in take over an Airflow account no Okta user is linked to yet, when its username is the "
+        "person's Okta login (an account made before Okta) or FAB's `okta_<user id>` (audited as `user.adopted`). "
+        "`false` once migrated: such a sign-in is refused (`unlinked_account`) until `okta-airflow relink` links "
+        "the account. A linked account is never signed into by another Okta user, whatever this says.",
+        "true",
+    )
 
     # Bots (docs/bots.md): Okta client-credentials access tokens exchanged at POST /auth/token.
     bot_issuer: str = setting(
@@ -145,6 +155,14 @@ class OktaSettings:
         Words(),
         "Scopes a bot's access token must all carry in `scp` (custom scopes defined in Okta).",
         "airflow.api",
+    )
+    # People on the API (docs/people-api.md): a person's Okta access token exchanged at POST /auth/token.
+    cli_client_id: tuple[str, ...] = setting(
+        Words(),
+        "Client IDs of the Okta native apps (Device Authorization grant, no secret) allowed to act for people: "
+        "a person's access token from one of them, issued like a bot's (`OKTA_BOT_ISSUER`, `OKTA_BOT_AUDIENCE`, "
+        "`OKTA_BOT_SCOPES`), becomes an Airflow token with that person's own roles (`okta-airflow login`). "
+        "Empty: people cannot exchange tokens.",
     )
 
     # Groups (docs/groups.md): where groups come from, and Okta's Management API for the Groups API source.
@@ -317,6 +335,8 @@ def airflow_option_type(spec: SettingSpec) -> str:
     """Return the option's type as Airflow's provider configuration names it."""
     if isinstance(spec.kind, Number):
         return "integer" if spec.kind.integer else "float"
+    if isinstance(spec.kind, Flag):
+        return "boolean"
     return "string"
 
 

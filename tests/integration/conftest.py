@@ -73,6 +73,8 @@ def native(tmp_path_factory) -> Iterator[NativeStack]:
             "AIRFLOW__OKTA__ROLE_MAPPING_FILE": str(mapping),
             "AIRFLOW__OKTA__API_TOKEN": API_TOKEN,
             "AIRFLOW__OKTA__EVENT_HOOK_SECRET": EVENT_HOOK_SECRET,
+            # Accounts made before Okta wait for `okta-airflow relink` (test_account_pinning); a boolean option.
+            "AIRFLOW__OKTA__ADOPT_UNLINKED_ACCOUNTS": "False",
             "AIRFLOW__METRICS__STATSD_ON": "True",
             "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
             "AIRFLOW__METRICS__STATSD_PORT": str(statsd.port),

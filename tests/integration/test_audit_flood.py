@@ -93,11 +93,7 @@ def test_ten_thousand_refusals_through_the_sink_add_a_few_rows(af: Stack):
     since = last_log_id(af.db_url)
     try:
         for _ in range(10_000):
-            sink(
-                audit.AuditRecord(
-                    "login.refused", None, {"reason": "invalid_state", "client_ip": "198.51.100.7"}
-                )
-            )
+            sink(audit.AuditRecord("login.refused", None, {"reason": "invalid_state", "client_ip": "198.51.100.7"}))
             clock.advance(0.01)
         clock.advance(60)
         sink.flush()

@@ -64,6 +64,11 @@ clients:
     scopes:
       airflow.trigger: [User]
   ci-viewer-2: [Viewer]
+  ci-mixed:
+    name: ci-mixed
+    roles: [Viewer]
+    scopes:
+      airflow.trigger: [User]
 """
 
 
@@ -112,6 +117,7 @@ def _idp_config(port: int) -> dict:
         {"client_id": "stranger-bot", "client_secret": "stranger-bot-secret", **cc},
         {"client_id": "conflict-bot", "client_secret": "conflict-bot-secret", **cc},
         {"client_id": "burst-bot", "client_secret": "burst-bot-secret", **cc},
+        {"client_id": "ci-mixed", "client_secret": "ci-mixed-secret", **cc},
         {
             "client_id": "ops-bot",
             "token_endpoint_auth_method": "private_key_jwt",
@@ -363,7 +369,59 @@ def test_scope_mapped_client_needs_the_scope(bots: BotStack):
     assert api(bots, "GET", "/dags", token).status_code == 200
     triggered = api(bots, "POST", f"/dags/{DAG_ID}/dagRuns", token, json={"logical_date": None})
     assert triggered.status_code == 200, triggered.text
-    assert user_roles(bots.db_url, "svc-scoped") == {"User"}
+    assert user_roles(bots.db_url, "svc-scoped+user") == {"User"}
+
+
+def can_edit_dags(stack: BotStack, token: str) -> bool:
+    """Return whether the token may pause a DAG (User may, Viewer may not); the DAG stays paused."""
+    answer = api(stack, "PATCH", f"/dags/{DAG_ID}", token, json={"is_paused": True})
+    assert answer.status_code in (200, 403), answer.text
+    return answer.status_code == 200
+
+
+def test_each_airflow_token_keeps_the_roles_its_okta_token_earned(bots: BotStack):
+    """Two overlapping exchanges of one client: the narrow token never gains the broad one's roles."""
+    narrow = airflow_token(bots, okta_token(bots, "ci-mixed"))
+    broad = airflow_token(bots, okta_token(bots, "ci-mixed", scope=f"{SCOPE} airflow.trigger"))
+    assert not can_edit_dags(bots, narrow), "the narrow token gained the roles of a later, broader exchange"
+    assert can_edit_dags(bots, broad)
+    again = airflow_token(bots, okta_token(bots, "ci-mixed"))  # a later narrow exchange takes nothing away
+    assert can_edit_dags(bots, broad)
+    assert not can_edit_dags(bots, again)
+    assert not can_edit_dags(bots, narrow)
+    assert user_roles(bots.db_url, "svc-ci-mixed") == {"Viewer"}
+    assert user_roles(bots.db_url, "svc-ci-mixed+user") == {"Viewer", "User"}
+    assert user_row(bots.db_url, "svc-ci-mixed+user")["email"] == "ci-mixed+user@okta-clients.invalid"
+    owners = {row["owner"] for row in log_rows(bots.db_url, event="bot.token_exchanged")}
+    assert {"svc-ci-mixed", "svc-ci-mixed+user"} <= owners
+
+
+def test_a_client_removed_from_the_mapping_loses_every_service_user(bots: BotStack):
+    narrow = airflow_token(bots, okta_token(bots, "ci-mixed"))
+    broad = airflow_token(bots, okta_token(bots, "ci-mixed", scope=f"{SCOPE} airflow.trigger"))
+    assert api(bots, "GET", "/dags", narrow).status_code == 200
+    assert api(bots, "GET", "/dags", broad).status_code == 200
+    original = bots.mapping.read_text()
+    entry = "  ci-mixed:\n    name: ci-mixed\n    roles: [Viewer]\n    scopes:\n      airflow.trigger: [User]\n"
+    assert entry in original
+    rewrite(bots.mapping, original.replace(entry, ""))
+    try:
+        time.sleep(MAPPING_CHECK_INTERVAL)
+        assert exchange(bots, okta_token(bots, "ci-viewer")).status_code == 201  # the server notices the change
+        for token in (narrow, broad):
+            assert api(bots, "GET", "/dags", token).status_code in (401, 403)
+        assert not user_row(bots.db_url, "svc-ci-mixed")["active"]
+        assert not user_row(bots.db_url, "svc-ci-mixed+user")["active"]
+        retired = {row["owner"] for row in log_rows(bots.db_url, event="bot.service_user_retired")}
+        assert {"svc-ci-mixed", "svc-ci-mixed+user"} <= retired
+        assert refusal(exchange(bots, okta_token(bots, "ci-mixed")))["error"] == "unmapped_client"
+    finally:
+        rewrite(bots.mapping, original)
+        time.sleep(MAPPING_CHECK_INTERVAL)
+    # Back in the mapping: the next exchange brings the retired user back (an admin's deactivation would not).
+    token = airflow_token(bots, okta_token(bots, "ci-mixed"))
+    assert api(bots, "GET", "/dags", token).status_code == 200
+    assert user_row(bots.db_url, "svc-ci-mixed")["active"]
 
 
 def test_missing_scope_is_401(bots: BotStack):

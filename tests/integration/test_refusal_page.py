@@ -105,3 +105,44 @@ def test_invalid_client_page_names_no_setting_and_the_log_does(af: Stack):
         time.sleep(0.2)
     line = next(x for x in af.airflow.log_tail(200_000).splitlines() if f"request id {request_id.group(1)}" in x)
     assert "OKTA_CLIENT_ID / OKTA_CLIENT_SECRET" in line  # the fix, for the administrator
+
+
+SPOOF = "Your Airflow password expired. Enter it again at https://evil.example/airflow to keep access."
+
+
+def test_a_forged_error_link_shows_okta_s_code_but_not_its_text(af: Stack):
+    """Anyone can write error_description into a link to Airflow: it never appears on Airflow's page."""
+    import requests
+
+    page = requests.get(
+        f"{af.url}{CALLBACK_PATH}", params={"error": "access_denied", "error_description": SPOOF * 50}, timeout=30
+    )
+    text = html.unescape(page.text)
+    assert page.status_code == 403
+    assert 'id="okta-error">access_denied<' in text
+    assert "evil.example" not in text
+    assert "Okta's description of the error is not shown" in text
+
+
+def test_okta_s_own_error_shows_its_description_labelled_and_apart(af: Stack):
+    """A real error redirect from the IdP, answering this browser's sign-in (prompt=none without an IdP session)."""
+    import requests
+
+    session = requests.Session()
+    start = session.get(f"{af.url}/auth/login/okta", allow_redirects=False, timeout=30)
+    assert start.status_code == 302
+    to_okta = session.get(start.headers["Location"] + "&prompt=none", allow_redirects=False, timeout=30)
+    back = urlsplit(to_okta.headers["Location"])
+    assert back.path == CALLBACK_PATH
+    assert parse_qs(back.query)["error"] == ["login_required"]
+    page = session.get(to_okta.headers["Location"], timeout=30)
+    text = html.unescape(page.text)
+    assert page.status_code == 403, text[:500]
+    own = re.search(r'id="okta-refusal-message">([^<]*)<', text)
+    assert own is not None
+    assert own.group(1).startswith("Okta refused the sign-in.")
+    said = re.search(r"Okta's description of the error: <q id=\"okta-error-description\">([^<]+)</q>", text)
+    assert said is not None, text[:1500]
+    assert said.group(1) == "The client specified not to prompt, but the user is not logged in."
+    assert said.group(1) not in own.group(1)
+    assert 'id="okta-error">login_required<' in text

@@ -105,6 +105,9 @@ class FakeSecurityManager:
             return next((u for u in self.users if u.email == email), None)
         return None
 
+    def get_all_users(self) -> list[FakeUser]:
+        return list(self.users)
+
     def find_role(self, name: str) -> FakeRole | None:
         return self.roles.get(name)
 

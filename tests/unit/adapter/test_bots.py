@@ -7,6 +7,7 @@ import responses
 
 from okta_security.adapter import bots
 from okta_security.audit import register_sink, unregister_sink
+from okta_security.bots.service_users import ServiceIdentity, service_identity
 from okta_security.errors import (
     AccessTokenRejected,
     OktaKeysUnavailable,
@@ -14,10 +15,17 @@ from okta_security.errors import (
     ServiceUserInactive,
     UnmappedClient,
 )
-from okta_security.mapping.bots import BotGrant
+from okta_security.mapping.bots import ClientRule
+from okta_security.mapping.rules import parse_mapping
 from tests.unit.bot_fakes import ISSUER, KEY, FakeSecurityManager, FakeUser, okta_token, settings_and_store, warm_keys
 
-GRANT = BotGrant("ci-bot", "svc-ci", frozenset({"Viewer"}))
+RULE = ClientRule("ci-bot", "svc-ci", ("Viewer",), {"airflow.trigger": ("User",)}, line=5)
+GRANT = service_identity(RULE, {"Viewer"})
+
+
+def identity(username: str = "svc-ci", roles: frozenset[str] = frozenset({"Viewer"})) -> ServiceIdentity:
+    """The plain service user of ci-bot, with other roles or another name (a changed mapping)."""
+    return ServiceIdentity("ci-bot", username, "ci-bot@okta-clients.invalid", roles, "")
 
 
 @pytest.mark.parametrize(
@@ -54,8 +62,8 @@ def test_www_authenticate_is_header_safe():
 
 def test_first_exchange_creates_a_passwordless_service_user():
     sm = FakeSecurityManager()
-    user, created, before = bots.upsert_service_user(sm, GRANT)
-    assert (created, before) == (True, None)
+    user, created, before, reactivated = bots.upsert_service_user(sm, GRANT)
+    assert (created, before, reactivated) == (True, None, False)
     assert (user.username, user.email, user.password, user.active) == (
         "svc-ci",
         "ci-bot@okta-clients.invalid",
@@ -69,14 +77,14 @@ def test_unchanged_roles_write_nothing():
     sm = FakeSecurityManager()
     bots.upsert_service_user(sm, GRANT)
     commits = sm.session.commits
-    user, created, before = bots.upsert_service_user(sm, GRANT)
+    user, created, before, _ = bots.upsert_service_user(sm, GRANT)
     assert (created, before, sm.session.commits, sm.updates) == (False, ("Viewer",), commits, 0)
 
 
 def test_changed_roles_are_written():
     sm = FakeSecurityManager()
     bots.upsert_service_user(sm, GRANT)
-    user, _, before = bots.upsert_service_user(sm, BotGrant("ci-bot", "svc-ci", frozenset({"Op", "User"})))
+    user, _, before, _ = bots.upsert_service_user(sm, identity(roles=frozenset({"Op", "User"})))
     assert before == ("Viewer",)
     assert sorted(r.name for r in user.roles) == ["Op", "User"]
     assert sm.updates == 1
@@ -84,8 +92,8 @@ def test_changed_roles_are_written():
 
 def test_a_renamed_client_keeps_its_user():
     sm = FakeSecurityManager()
-    first, _, _ = bots.upsert_service_user(sm, GRANT)
-    renamed, created, _ = bots.upsert_service_user(sm, BotGrant("ci-bot", "svc-ci-pipeline", frozenset({"Viewer"})))
+    first, _, _, _ = bots.upsert_service_user(sm, GRANT)
+    renamed, created, _, _ = bots.upsert_service_user(sm, identity("svc-ci-pipeline"))
     assert (renamed is first, created, renamed.username) == (True, False, "svc-ci-pipeline")
     assert len(sm.users) == 1
 
@@ -102,10 +110,10 @@ def test_a_same_named_user_of_someone_else_is_never_taken_over():
 
 def test_a_deactivated_service_user_stays_deactivated():
     sm = FakeSecurityManager()
-    user, _, _ = bots.upsert_service_user(sm, GRANT)
+    user, _, _, _ = bots.upsert_service_user(sm, GRANT)
     user.active = False
     with pytest.raises(ServiceUserInactive):
-        bots.upsert_service_user(sm, BotGrant("ci-bot", "svc-ci", frozenset({"Admin"})))
+        bots.upsert_service_user(sm, identity(roles=frozenset({"Admin"})))
     assert (user.active, [r.name for r in user.roles]) == (False, ["Viewer"])
 
 
@@ -115,17 +123,17 @@ def test_a_concurrent_first_exchange_reuses_the_winner():
         None, "svc-ci", "svc-ci", "(Okta client)", "ci-bot@okta-clients.invalid", roles=[sm.roles["Viewer"]]
     )
     sm.session.before_commit.append(lambda: sm.users.append(winner))  # another request commits first
-    user, created, before = bots.upsert_service_user(sm, GRANT)
+    user, created, before, _ = bots.upsert_service_user(sm, GRANT)
     assert (user is winner, created, before) == (True, False, ("Viewer",))
     assert len(sm.users) == 1
 
 
 def test_roles_deleted_from_airflow():
     sm = FakeSecurityManager(role_names=("Viewer",))
-    user, _, _ = bots.upsert_service_user(sm, BotGrant("ci-bot", "svc-ci", frozenset({"Viewer", "Gone"})))
+    user, _, _, _ = bots.upsert_service_user(sm, identity(roles=frozenset({"Viewer", "Gone"})))
     assert [r.name for r in user.roles] == ["Viewer"]
     with pytest.raises(UnmappedClient, match="no longer exist in Airflow"):
-        bots.upsert_service_user(sm, BotGrant("ci-bot", "svc-ci", frozenset({"Gone"})))
+        bots.upsert_service_user(sm, identity(roles=frozenset({"Gone"})))
 
 
 # --------------------------------------------------------------------------- the whole exchange
@@ -143,10 +151,64 @@ def test_authenticate_bot_end_to_end(tmp_path, monkeypatch):
             mapping=store.current(),
             security_manager=sm,
         )
-    assert login.user.username == "svc-ci"
+    assert login.user.username == "svc-ci+user"
     assert login.grant.roles == {"Viewer", "User"}
     assert login.token.client_id == "ci-bot"
     assert len(fetches) == 1
+
+
+def test_tokens_of_one_client_with_other_scopes_act_as_other_users(tmp_path, monkeypatch):
+    """The narrow token's user keeps its roles whatever a broader token of the same client earned since."""
+    warm_keys(monkeypatch)
+    settings, store = settings_and_store(tmp_path)
+    sm = FakeSecurityManager()
+
+    def exchange(*scopes: str) -> bots.BotLogin:
+        return bots.authenticate_bot(
+            okta_token(scopes=scopes), settings=settings, mapping=store.current(), security_manager=sm
+        )
+
+    narrow = exchange("airflow.api")
+    broad = exchange("airflow.api", "airflow.trigger")
+    again = exchange("airflow.api")
+    assert (narrow.user.username, broad.user.username, again.user.username) == ("svc-ci", "svc-ci+user", "svc-ci")
+    assert narrow.user is again.user
+    assert [r.name for r in narrow.user.roles] == ["Viewer"]
+    assert sorted(r.name for r in broad.user.roles) == ["User", "Viewer"]
+    assert broad.user.email == "ci-bot+user@okta-clients.invalid"
+    assert sm.updates == 0  # no exchange rewrote another token's roles
+
+
+def test_service_users_the_mapping_no_longer_gives_are_retired_and_come_back(tmp_path, monkeypatch):
+    warm_keys(monkeypatch)
+    settings, store = settings_and_store(tmp_path)
+    sm = FakeSecurityManager()
+    human = sm.add_human("alice", "alice@example.com")
+    for scopes in (("airflow.api",), ("airflow.api", "airflow.trigger")):
+        bots.authenticate_bot(
+            okta_token(scopes=scopes), settings=settings, mapping=store.current(), security_manager=sm
+        )
+    admin_deactivated = sm.add_human("svc-old", "old-bot@okta-clients.invalid", roles=("Viewer",))
+    admin_deactivated.active = False
+    records = []
+    register_sink("test_retire", records.append)
+    try:
+        assert bots.retire_service_users(sm, store.current(), trigger="test") == []  # all still given
+        without = parse_mapping("mappings:\n  airflow-admins: [Admin]\n", source="without-clients.yaml")
+        assert sorted(bots.retire_service_users(sm, without, trigger="mapping reload")) == ["svc-ci", "svc-ci+user"]
+    finally:
+        unregister_sink("test_retire")
+    assert human.active
+    assert not admin_deactivated.active
+    assert [(r.event, r.owner, r.fields["reason"]) for r in records] == [
+        ("bot.service_user_retired", "svc-ci", "client_removed"),
+        ("bot.service_user_retired", "svc-ci+user", "client_removed"),
+    ]
+    # The client is mapped again: its next exchange brings the retired user back (an admin's deactivation
+    # of the same user would keep it out, see test_a_deactivated_service_user_stays_deactivated).
+    login = bots.authenticate_bot(okta_token(), settings=settings, mapping=store.current(), security_manager=sm)
+    assert (login.user.username, login.user.active, login.reactivated) == ("svc-ci", True, True)
+    assert login.user.last_name == bots.SERVICE_LAST_NAME
 
 
 @pytest.mark.parametrize(

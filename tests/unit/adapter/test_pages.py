@@ -10,7 +10,14 @@ import pytest
 from flask import Flask
 
 from okta_security import errors
-from okta_security.adapter.pages import MISCONFIGURED_MESSAGE, MISCONFIGURED_OKTA_ERRORS, category_of, refusal_page
+from okta_security.adapter.pages import (
+    MAX_SHOWN_DESCRIPTION_CHARS,
+    MISCONFIGURED_MESSAGE,
+    MISCONFIGURED_OKTA_ERRORS,
+    category_of,
+    okta_refused_message,
+    refusal_page,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -115,7 +122,7 @@ def test_other_refusals_show_their_message_and_offer_another_account(error: erro
     page, status = render(error)
     assert status == 403
     assert "Sign-in refused" in page
-    assert error.message in page
+    assert (okta_refused_message(error) if isinstance(error, errors.OktaError) else error.message) in page
     assert 'id="okta-switch-account"' in page
     assert "okta-username" not in page
     assert "okta-groups" not in page
@@ -144,3 +151,33 @@ def test_untrusted_text_is_escaped_and_bounded() -> None:
     shown = re.search(r'id="okta-error">([^<]*)<', raw)
     assert shown is not None
     assert len(html.unescape(shown.group(1))) <= 64
+
+
+SPOOF = "Your Airflow password expired. Enter it again at https://evil.example/airflow to keep access. "
+
+
+def test_okta_s_words_are_labelled_as_okta_s_and_capped() -> None:
+    """Okta's description is shown apart from Airflow's own words, labelled, and cut to a sentence or two."""
+    error = errors.OktaError("access_denied", SPOOF * 20)
+    raw, status = refusal_page(error, retry_url=RETRY, switch_url=SWITCH, request_id="r", okta_response_verified=True)
+    page = html.unescape(raw)
+    assert status == 403
+    own = re.search(r'id="okta-refusal-message">([^<]*)<', page)
+    assert own is not None
+    assert "evil.example" not in own.group(1)  # Airflow never speaks Okta's text in its own voice
+    said = re.search(r"Okta's description of the error:\s*<q id=\"okta-error-description\">([^<]*)</q>", page)
+    assert said is not None, page
+    assert said.group(1).startswith("Your Airflow password expired.")
+    assert len(said.group(1)) <= MAX_SHOWN_DESCRIPTION_CHARS
+    assert 'Okta error <code id="okta-error">access_denied</code>' in page
+    assert "ask your Okta administrator to assign you" in own.group(1)  # Airflow's own hint, by the code
+
+
+def test_okta_s_words_are_not_shown_for_a_response_to_no_sign_in_of_this_browser() -> None:
+    """A forged callback link carries text nobody at Okta wrote: show the code, withhold the text."""
+    error = errors.OktaError("access_denied", SPOOF)
+    page = html.unescape(refusal_page(error, retry_url=RETRY, switch_url=SWITCH, request_id="r")[0])
+    assert "evil.example" not in page
+    assert "Your Airflow password expired" not in page
+    assert 'id="okta-error">access_denied<' in page
+    assert "not shown" in page

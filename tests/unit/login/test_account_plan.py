@@ -7,14 +7,24 @@ from typing import Any
 
 import pytest
 
-from okta_security.errors import EmailConflict, InactiveUser, LoginRefused, ServiceUserLogin
+from okta_security.errors import (
+    EmailConflict,
+    InactiveUser,
+    LoginRefused,
+    OktaUserChanged,
+    RelinkRefused,
+    ServiceUserLogin,
+    UnlinkedAccount,
+)
 from okta_security.login.account_plan import (
     AccountLookup,
     AccountPlan,
     ExistingAccount,
     LinkSnapshot,
+    RelinkPlan,
     needs_email_lookup,
     plan_account,
+    plan_relink,
 )
 from okta_security.oidc.identity import OktaIdentity
 
@@ -43,6 +53,8 @@ ACCOUNT = ExistingAccount(
 LEGACY = replace(ACCOUNT, user_id=3, username=f"okta_{SUB}", first_name="Legacy", last_name="User", link=None)
 OTHER = ExistingAccount(user_id=9, username="ann-local", email="ann@example.com")
 BOT = replace(ACCOUNT, user_id=11, email="ann@okta-clients.invalid", service_user=True, link=None)
+OLD_SUB = "00uann000000000000000"  # the Okta user the account belonged to before the login was reused
+PINNED_ELSEWHERE = replace(ACCOUNT, link=LinkSnapshot(OLD_SUB))
 
 
 def events(plan: AccountPlan) -> list[tuple[str, dict[str, Any]]]:
@@ -87,6 +99,36 @@ def events(plan: AccountPlan) -> list[tuple[str, dict[str, Any]]]:
         pytest.param(
             ANN, AccountLookup(), True, LoginRefused, "login_refused", "could not create",
             id="insert-failed-and-nothing-to-update",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=PINNED_ELSEWHERE), False, OktaUserChanged, "okta_user_changed",
+            f"okta-airflow relink ann@example.com --to-okta-user {SUB}", id="login-reused-by-another-okta-user",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=replace(PINNED_ELSEWHERE, active=False, link=LinkSnapshot(OLD_SUB, "sync"))),
+            False, OktaUserChanged, "okta_user_changed", "another Okta user",
+            id="leaver-account-never-reactivated-for-another-person",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=replace(PINNED_ELSEWHERE, active=False)), False, OktaUserChanged,
+            "okta_user_changed", "another Okta user", id="deactivated-account-of-another-person",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=PINNED_ELSEWHERE, by_email=PINNED_ELSEWHERE), False, OktaUserChanged,
+            "okta_user_changed", "ann@example.com", id="same-login-and-email-another-okta-user",
+        ),
+        pytest.param(
+            ANN, AccountLookup(legacy=replace(LEGACY, link=LinkSnapshot(OLD_SUB))), False, OktaUserChanged,
+            "okta_user_changed", f"okta_{SUB}", id="legacy-account-relinked-to-another-okta-user",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_email=replace(PINNED_ELSEWHERE, username="ANN@example.com")), False,
+            OktaUserChanged, "okta_user_changed", "ANN@example.com",
+            id="row-of-the-same-name-found-by-email-belongs-to-another-okta-user",
+        ),
+        pytest.param(
+            ANN, AccountLookup(by_username=PINNED_ELSEWHERE), True, OktaUserChanged, "okta_user_changed",
+            "another Okta user", id="insert-lost-a-race-to-another-okta-user",
         ),
         pytest.param(
             ANN, AccountLookup(by_email=OTHER), True, EmailConflict, "email_conflict", "ann-local",
@@ -203,6 +245,19 @@ def test_plans(identity: OktaIdentity, lookup: AccountLookup, lost_race: bool, e
         ),
         pytest.param(ANN, ("Op",), AccountLookup(by_username=ACCOUNT), [], id="nothing-changed-nothing-audited"),
         pytest.param(
+            ANN, ("Op",), AccountLookup(by_username=replace(ACCOUNT, link=None)),
+            [("user.adopted", {"account": "ann@example.com", "kind": "unlinked_account"})],
+            id="adopting-an-account-made-before-okta-is-audited",
+        ),
+        pytest.param(
+            ANN, ("Op",), AccountLookup(legacy=replace(LEGACY, first_name="Ann", last_name="Lee")),
+            [
+                ("user.adopted", {"account": f"okta_{SUB}", "kind": "legacy_username"}),
+                ("user.renamed", {"before": f"okta_{SUB}", "after": "ann@example.com"}),
+            ],
+            id="adopting-a-legacy-account-is-audited",
+        ),
+        pytest.param(
             ANN, ("Admin", "Op"), AccountLookup(by_username=ACCOUNT),
             [("user.roles_changed", {"trigger": "login", "before": ["Op"], "after": ["Admin", "Op"]})],
             id="roles-changed",
@@ -249,6 +304,49 @@ def test_events(
     assert events(plan) == expected
 
 
+# -- adopting accounts okta_security never linked, and switching it off ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("lookup", "names"),
+    [
+        pytest.param(AccountLookup(by_username=replace(ACCOUNT, link=None)), "ann@example.com", id="made-before-okta"),
+        pytest.param(AccountLookup(legacy=LEGACY), f"okta_{SUB}", id="legacy-okta-sub-account"),
+        pytest.param(
+            AccountLookup(by_email=replace(ACCOUNT, username="ANN@example.com", link=None)), "ANN@example.com",
+            id="same-name-found-by-email",
+        ),
+    ],
+)
+def test_unlinked_accounts_are_not_adopted_when_switched_off(lookup: AccountLookup, names: str) -> None:
+    refusal = plan_account(ANN, ROLES, lookup, adopt_unlinked=False)
+    assert type(refusal) is UnlinkedAccount
+    assert refusal.code == "unlinked_account"
+    assert names in refusal.message
+    assert f"okta-airflow relink {names} --to-okta-user {SUB}" in refusal.message
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        pytest.param(AccountLookup(), id="create"),
+        pytest.param(AccountLookup(by_username=ACCOUNT), id="linked-to-this-okta-user"),
+        pytest.param(
+            AccountLookup(by_username=replace(ACCOUNT, active=False, link=LinkSnapshot(SUB, "sync"))),
+            id="own-leaver-account",
+        ),
+    ],
+)
+def test_switching_adoption_off_keeps_linked_accounts_and_new_ones(lookup: AccountLookup) -> None:
+    assert isinstance(plan_account(ANN, ROLES, lookup, adopt_unlinked=False), AccountPlan)
+
+
+def test_the_refusal_names_the_okta_users_and_the_account() -> None:
+    refusal = plan_account(ANN, ROLES, AccountLookup(by_username=PINNED_ELSEWHERE))
+    assert isinstance(refusal, OktaUserChanged)
+    assert (refusal.account, refusal.okta_sub, refusal.linked_sub) == ("ann@example.com", SUB, OLD_SUB)
+
+
 @pytest.mark.parametrize(
     ("lookup", "changed"),
     [
@@ -275,3 +373,64 @@ def test_roles_changed(lookup: AccountLookup, changed: bool) -> None:
 )
 def test_needs_email_lookup(identity: OktaIdentity, account: ExistingAccount | None, expected: bool) -> None:
     assert needs_email_lookup(identity, account) is expected
+
+
+# -- okta-airflow relink: the administrator's explicit fix --------------------------------------
+
+NEW_SUB = "00uann000000000000002"
+
+
+@pytest.mark.parametrize(
+    ("account", "to_sub", "elsewhere", "names"),
+    [
+        pytest.param(None, NEW_SUB, (), "no Airflow user named 'ann@example.com'", id="no-such-account"),
+        pytest.param(BOT, NEW_SUB, (), "service user", id="a-bots-service-user"),
+        pytest.param(ACCOUNT, "not an id!", (), "is not an Okta user id", id="malformed-okta-user-id"),
+        pytest.param(ACCOUNT, "00u" + "x" * 100, (), "is not an Okta user id", id="overlong-okta-user-id"),
+        pytest.param(
+            PINNED_ELSEWHERE, NEW_SUB, ("ann2@example.com",), "already linked to the Airflow account 'ann2@example.com'",
+            id="target-already-has-an-account",
+        ),
+    ],
+)  # fmt: skip
+def test_relink_refused(account: ExistingAccount | None, to_sub: str, elsewhere: tuple[str, ...], names: str) -> None:
+    refusal = plan_relink(account, "ann@example.com", to_sub, linked_elsewhere=elsewhere)
+    assert isinstance(refusal, RelinkRefused)
+    assert refusal.code == "relink_refused"
+    assert names in str(refusal)
+
+
+@pytest.mark.parametrize(
+    ("account", "expected"),
+    [
+        pytest.param(
+            PINNED_ELSEWHERE,
+            {"user_id": 7, "username": "ann@example.com", "before": OLD_SUB, "okta_sub": NEW_SUB, "changes": True},
+            id="linked-to-another-okta-user",
+        ),
+        pytest.param(replace(ACCOUNT, link=None), {"before": None, "changes": True}, id="never-linked"),
+        pytest.param(replace(ACCOUNT, link=LinkSnapshot(NEW_SUB)), {"changes": False}, id="already-linked-to-it"),
+        pytest.param(
+            replace(PINNED_ELSEWHERE, active=False, link=LinkSnapshot(OLD_SUB, "sync")),
+            {"active": False, "deactivated_by": "sync", "changes": True},
+            id="a-leavers-account-keeps-its-state",
+        ),
+    ],
+)
+def test_relink_plans(account: ExistingAccount, expected: dict[str, Any]) -> None:
+    plan = plan_relink(account, "ann@example.com", NEW_SUB)
+    assert isinstance(plan, RelinkPlan), plan
+    assert {k: getattr(plan, k) for k in expected} == expected
+
+
+def test_relink_audits_both_okta_users() -> None:
+    plan = plan_relink(PINNED_ELSEWHERE, "ann@example.com", NEW_SUB)
+    assert isinstance(plan, RelinkPlan)
+    assert (plan.event.event, dict(plan.event.fields)) == ("user.relinked", {"before": OLD_SUB, "after": NEW_SUB})
+
+
+def test_a_relinked_account_is_signed_into_by_its_new_okta_user_only() -> None:
+    """After relink the pin has moved: the new person signs in, the old one is refused."""
+    relinked = replace(ACCOUNT, link=LinkSnapshot(NEW_SUB))
+    assert isinstance(plan_account(replace(ANN, sub=NEW_SUB), ROLES, AccountLookup(by_username=relinked)), AccountPlan)
+    assert isinstance(plan_account(ANN, ROLES, AccountLookup(by_username=relinked)), OktaUserChanged)

@@ -83,3 +83,9 @@ def test_no_groups_anywhere_is_empty():
     ident = identity_from_claims({"sub": "1", "email": "a@b"})
     assert ident.groups == ()
     assert ident.groups_source == "none"
+
+
+def test_group_names_longer_than_okta_allows_are_dropped():
+    """Okta caps a group name at 255 characters: a longer one cannot name a real group."""
+    ident = identity_from_claims({**CLAIMS, "groups": ["airflow-admins", "a" * 256, "b" * 255]})
+    assert ident.groups == ("airflow-admins", "b" * 255)

@@ -61,3 +61,50 @@ def test_private_key_jwt_names_the_current_keys_own_kid():
     assert header(first)["kid"] == "k1"
     assert header(rotated)["kid"] == "k2"  # the same plug-in follows a rotated key file
     assert "kid" not in header(RSAKey.import_key(first.as_pem(private=True)))  # PEM: Okta uses the only key
+
+
+def test_the_token_request_is_cut_at_okta_http_timeout_seconds(tmp_path):
+    """A token endpoint that answers late must not hold the login (and the worker) past the setting."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import requests
+    from authlib.integrations.requests_client import OAuth2Session
+
+    release = threading.Event()
+
+    class LateTokenEndpoint(BaseHTTPRequestHandler):
+        def do_POST(self):
+            release.wait(10)  # answers only when the test is over
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), LateTokenEndpoint)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("mappings: {a: [Viewer]}\n")
+    settings = load_settings(
+        {
+            "OKTA_ISSUER": "https://dev-1.okta.com",
+            "OKTA_CLIENT_ID": "cid",
+            "OKTA_CLIENT_SECRET": "sec",
+            "OKTA_ROLE_MAPPING_FILE": str(mapping),
+            "OKTA_HTTP_TIMEOUT_SECONDS": "0.5",
+        }
+    )
+    client_kwargs = build_provider(settings)["remote_app"]["client_kwargs"]
+    session = OAuth2Session(client_id="cid", client_secret="sec", **client_kwargs)  # as authlib builds it
+    started = time.monotonic()
+    try:
+        with pytest.raises(requests.Timeout):
+            session.fetch_token(f"http://127.0.0.1:{server.server_port}/token", code="c", code_verifier="v" * 43)
+        assert time.monotonic() - started < 3
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()

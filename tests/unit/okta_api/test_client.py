@@ -272,3 +272,9 @@ def test_redirects_are_not_followed(clock):
     with pytest.raises(OktaApiRejected, match="HTTP 302"):
         client(clock).user_group_names(USER)
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_group_names_longer_than_okta_allows_are_dropped(clock):
+    responses.get(GROUPS_URL, json=[group("a"), group("x" * 100_000), group("b" * 255)])
+    assert client(clock).user_group_names(USER) == ("a", "b" * 255)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from okta_security.errors import ConfigError
-from okta_security.settings.kinds import Number
+from okta_security.settings.kinds import Flag, Number
 from okta_security.settings.loader import load_settings
 from okta_security.settings.secrets import Secret
 from okta_security.settings.specs import RETIRED, SETTINGS, SPECS, OktaSettings, settings_table
@@ -34,9 +34,11 @@ def samples(key, tmp_path) -> dict[str, tuple[str, object]]:
         "OKTA_HTTP_TIMEOUT_SECONDS": ("2.5", 2.5),
         "OKTA_POST_LOGOUT_REDIRECT_URI": ("https://airflow.example.com/bye", "https://airflow.example.com/bye"),
         "OKTA_SESSION_MAX_LIFETIME_MINUTES": ("0", 0),
+        "OKTA_ADOPT_UNLINKED_ACCOUNTS": ("False", False),
         "OKTA_BOT_ISSUER": ("https://dev-9.okta.com/oauth2/bots", "https://dev-9.okta.com/oauth2/bots"),
         "OKTA_BOT_AUDIENCE": ("api://airflow", "api://airflow"),
         "OKTA_BOT_SCOPES": ("airflow.api airflow.trigger", ("airflow.api", "airflow.trigger")),
+        "OKTA_CLI_CLIENT_ID": ("0oacli1 0oacli2", ("0oacli1", "0oacli2")),
         "OKTA_GROUPS_SOURCE": ("claims", "claims"),
         "OKTA_GROUPS_FILTER": ("re:airflow-.*", "re:airflow-.*"),
         "OKTA_API_TOKEN": ("00apitoken", "00apitoken"),
@@ -143,7 +145,7 @@ def test_retired_variables_are_listed_with_every_other_problem(env):
 def test_the_readme_table_has_one_row_per_setting_then_the_retired_ones():
     settings, retired = settings_table().split("\n\n", 1)
     assert [row.split(" | ")[0] for row in settings.splitlines()[2:]] == [f"| `{s.name}`" for s in SETTINGS]
-    assert "| `OKTA_CLOCK_SKEW_SECONDS` | `60` | integer 0–300 |" in settings
+    assert "| `OKTA_CLOCK_SKEW_SECONDS` | `clock_skew_seconds` | `60` | integer 0–300 |" in settings
     assert [row.split(" | ")[0] for row in retired.splitlines()[4:]] == [f"| `{r.name}`" for r in RETIRED]
 
 
@@ -169,9 +171,12 @@ def test_airflow_config_section_declares_every_setting_once():
         expected = "string"
         if isinstance(spec.kind, Number):
             expected = "integer" if spec.kind.integer else "float"
+        if isinstance(spec.kind, Flag):
+            expected = "boolean"
         assert option["type"] == expected
     assert options["clock_skew_seconds"]["type"] == "integer"
     assert options["http_timeout_seconds"]["type"] == "float"
+    assert options["adopt_unlinked_accounts"]["type"] == "boolean"
     assert options["issuer"]["default"] is None  # required: Airflow has no default to show
 
 

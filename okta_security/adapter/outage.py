@@ -1,0 +1,98 @@
+"""Airflow's database down mid-request: a clear 503 page, not Flask's 500, and a clean session after.
+
+Airflow's FAB app keeps its Flask sessions in the metadata database, so during a database restart
+or failover every sign-in request fails, wherever it touches the database: loading the session,
+the login itself, or saving the session after the response is made. Flask sends all of these to
+``app.handle_exception``; this module wraps it so that a database that does not answer gives the
+refusal page with reason code ``database_unavailable`` (HTTP 503, no traceback) and rolls the
+broken transaction back, so the same worker serves the next request normally once the database is
+back (SQLAlchemy's pool pre-ping replaces the dead connections). Any other error keeps Airflow's
+own handling.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from flask import request
+from flask.globals import _cv_request
+from sqlalchemy import exc as sa_exc
+
+from okta_security.adapter.pages import refusal_page
+from okta_security.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from flask import Flask
+    from flask.wrappers import Response
+
+log = logging.getLogger(__name__)
+
+# Connection refused or cut, a dead pooled connection, or a session that still holds the
+# transaction such a failure broke. Any other database error is a bug and stays an HTTP 500.
+DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.PendingRollbackError)
+MESSAGE = "Airflow's database is not answering, so you were not signed in. Try again in a minute."
+RETRY_AFTER_SECONDS = "30"
+MAX_CAUSE_DEPTH = 5
+
+
+def install(app: Flask, session_of: Callable[[], Any]) -> None:
+    """Answer requests that fail because the database is down with the 503 page (idempotent).
+
+    ``session_of`` returns the SQLAlchemy session the app's database work uses (rolled back).
+    """
+    if getattr(app.handle_exception, "okta_outage_page", False):
+        return
+    airflow_handler = app.handle_exception
+
+    def handle_exception(error: Exception) -> Response:
+        cause = database_down_cause(error)
+        if cause is None:
+            return airflow_handler(error)
+        return _outage_response(app, session_of, cause)
+
+    handle_exception.okta_outage_page = True  # type: ignore[attr-defined]
+    app.handle_exception = handle_exception  # type: ignore[method-assign]
+
+
+def database_down_cause(error: BaseException) -> BaseException | None:
+    """Return the database-down error behind ``error``, if any.
+
+    FAB wraps some of them (``FabException("Error adding new user to database")`` raised from an
+    ``OperationalError``), so the chain of causes is followed, a few links deep.
+    """
+    seen: BaseException | None = error
+    for _ in range(MAX_CAUSE_DEPTH):
+        if seen is None:
+            return None
+        if isinstance(seen, DATABASE_DOWN):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _outage_response(app: Flask, session_of: Callable[[], Any], error: BaseException) -> Response:
+    try:
+        session_of().rollback()
+    except Exception:  # noqa: BLE001 - the database is down; the next request starts a new transaction
+        log.debug("rollback after a database error failed too", exc_info=True)
+    # The error's text can name the database host and user; its type says enough here.
+    log.error(
+        "Request %s %s refused [database_unavailable]: Airflow's database did not answer (%s)",
+        request.method,
+        request.path,
+        type(error).__name__,
+    )
+    ctx = _cv_request.get(None)
+    if ctx is not None:  # nothing of this request's session can be saved: don't try (and fail) again
+        null = app.session_interface.make_null_session(app)
+        if isinstance(getattr(type(ctx), "session", None), property):
+            ctx._session = null  # Flask >= 3.1 keeps it behind a read-only property
+        else:
+            ctx.session = null  # Flask 2 (Airflow 2.11)
+    html, status = refusal_page(DatabaseUnavailable(MESSAGE), retry_url=f"{request.script_root}/login/okta")
+    response = app.make_response((html, status))
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return app.finalize_request(response, from_error_handler=True)

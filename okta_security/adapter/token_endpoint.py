@@ -1,0 +1,138 @@
+"""Airflow 3's token endpoint, okta_security's way: standard grant bodies and refusals (FastAPI adapter).
+
+FAB's ``POST /auth/token`` and ``/auth/token/cli`` take a JSON object only and answer refusals as
+``{"detail": ...}``. :func:`token_routes` serves both paths in front of FAB's: the body may be JSON
+or a form (``application/x-www-form-urlencoded``, what OAuth clients send, RFC 6749 §4.5 /
+RFC 7523 §2.1), then FAB's own route runs unchanged — the token's lifetime, FAB's password check
+and ``OktaFabAuthManager.create_token`` — and a request that named a ``grant_type`` hears its
+refusal as RFC 6749 §5.2 says: HTTP 400 (503 for an outage) with ``error`` and
+``error_description``, plus okta_security's ``code``, ``reason`` and full ``message``.
+
+:func:`refusal` is what ``create_token`` raises for a refused Okta token, in either shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from fastapi import HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from okta_security.adapter.bots import refusal_challenge, refusal_fields
+from okta_security.errors import BotRefused, OktaSecurityError, TokenRequestInvalid
+from okta_security.people.token_request import description, oauth_refusal, unavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 65_536  # a grant body is one token (Okta's are ~1 KB, at most 16 KB) and a few words
+FORM = "application/x-www-form-urlencoded"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1: token responses are not cached
+_FAB_ERRORS = {400: "invalid_request", 401: "invalid_grant"}  # FAB's password check, told the standard way
+
+
+def refusal(error: OktaSecurityError, *, standard: bool) -> HTTPException:
+    """Return the HTTP answer to a refused token request: RFC 6749 §5.2 when it was a grant, else okta_security's."""
+    if standard:
+        code, body = oauth_refusal(error)
+        return HTTPException(status_code=code, detail=body, headers=NO_STORE)
+    if isinstance(error, BotRefused):
+        return HTTPException(
+            status_code=error.http_status, detail=refusal_fields(error), headers=refusal_challenge(error) or None
+        )
+    # A person refused by the login decision (no mapped role, inactive account, ...) or an outage.
+    code = status.HTTP_503_SERVICE_UNAVAILABLE if unavailable(error) else status.HTTP_403_FORBIDDEN
+    message = str(getattr(error, "message", "") or error)
+    return HTTPException(status_code=code, detail={"error": error.code, "message": message})
+
+
+def token_routes() -> list[APIRoute]:
+    """Return ``POST /token`` and ``POST /token/cli`` (under ``/auth``), to be served before FAB's own."""
+    from airflow.providers.fab.auth_manager.api_fastapi.routes import login as fab_login
+
+    async def token(request: Request) -> JSONResponse:
+        return await _answer(request, fab_login.create_token)
+
+    async def token_cli(request: Request) -> JSONResponse:
+        return await _answer(request, fab_login.create_token_cli)
+
+    return [
+        APIRoute("/token", token, methods=["POST"], status_code=status.HTTP_201_CREATED, include_in_schema=False),
+        APIRoute(
+            "/token/cli", token_cli, methods=["POST"], status_code=status.HTTP_201_CREATED, include_in_schema=False
+        ),
+    ]
+
+
+async def _answer(request: Request, fab_route: Callable[[Request, dict[str, Any]], Any]) -> JSONResponse:
+    try:
+        body = await read_body(request)
+    except TokenRequestInvalid as e:
+        code, detail = oauth_refusal(e)
+        return JSONResponse(detail, status_code=code, headers=NO_STORE)
+    standard = "grant_type" in body
+    try:
+        # FAB's route, as FastAPI would run it (a sync function, in the thread pool): same lifetimes, same checks.
+        answer = await run_in_threadpool(fab_route, request, body)
+    except HTTPException as e:
+        if not standard:
+            raise
+        return _standard_error(e)
+    content: dict[str, Any] = answer.model_dump()
+    if standard:
+        content["token_type"] = "Bearer"  # RFC 6749 §5.1
+    return JSONResponse(content, status_code=status.HTTP_201_CREATED, headers=NO_STORE)
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    """Return the request's parameters from a JSON object or a form; raise TokenRequestInvalid."""
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise TokenRequestInvalid("invalid_request", f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == FORM:
+        return _form(raw)
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        raise TokenRequestInvalid(
+            "invalid_request",
+            f"The request body must be a JSON object or a form ({FORM}), e.g. "
+            "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<Okta access token>.",
+        )
+    return body
+
+
+def _form(raw: bytes) -> dict[str, Any]:
+    try:
+        pairs = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise TokenRequestInvalid("invalid_request", "The form body is not valid UTF-8 form encoding.") from e
+    repeated = sorted(name for name, values in pairs.items() if len(values) > 1)
+    if repeated:
+        # RFC 6749 §3.2: request parameters MUST NOT be included more than once.
+        raise TokenRequestInvalid(
+            "invalid_request", f"The parameter(s) {', '.join(repeated)[:200]} appear more than once."
+        )
+    return {name: values[0] for name, values in pairs.items()}
+
+
+def _standard_error(e: HTTPException) -> JSONResponse:
+    detail = e.detail
+    if isinstance(detail, dict) and "error_description" in detail:
+        return JSONResponse(detail, status_code=e.status_code, headers=NO_STORE)
+    # FAB's own refusals of grant_type=password (a bare string), or anything else FAB raised.
+    message = detail if isinstance(detail, str) else str((detail or {}).get("message", "The request was refused."))
+    body = {"error": _FAB_ERRORS.get(e.status_code, "invalid_request"), "error_description": description(message)}
+    if e.status_code >= 500:
+        return JSONResponse({**body, "error": "server_error"}, status_code=e.status_code, headers=NO_STORE)
+    return JSONResponse(body, status_code=status.HTTP_400_BAD_REQUEST, headers=NO_STORE)

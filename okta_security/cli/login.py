@@ -1,0 +1,362 @@
+"""``okta-airflow login``: sign in to Okta on this device and get an Airflow API token for yourself.
+
+OAuth 2.0 Device Authorization Grant (RFC 8628) with Okta's native app ``OKTA_CLI_CLIENT_ID`` (a
+public client: no secret): ask Okta for a user code, show where to enter it (and open the browser
+when there is one), poll Okta's token endpoint as §3.4-3.5 say (``interval``, ``slow_down`` adds
+5 s, ``authorization_pending`` keeps waiting, ``access_denied`` and ``expired_token`` end it), then
+exchange the person's Okta access token at Airflow's ``POST /auth/token/cli`` (RFC 7523 jwt-bearer
+grant) for an Airflow token with the person's own roles.
+
+Reads only the settings it needs — the issuer (``OKTA_BOT_ISSUER``, else ``OKTA_ISSUER``) and the
+client id — so it runs on a laptop without the server's configuration and without Airflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import logging
+import os
+import shlex
+import sys
+import time
+import webbrowser
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+import requests
+
+from okta_security import __version__
+from okta_security.cli import EXIT_OK, UsageError
+from okta_security.errors import DeviceSignInFailed
+from okta_security.people.token_request import JWT_BEARER
+from okta_security.settings.loader import env_value
+from okta_security.untrusted import OAUTH_ERROR_CHARS, bounded, loggable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+DEFAULT_INTERVAL = 5  # RFC 8628 §3.2: when Okta names no interval
+SLOW_DOWN_SECONDS = 5  # RFC 8628 §3.5: added to the interval at every slow_down
+MAX_INTERVAL = 60  # a server asking for longer is waited for a minute at most between polls
+MAX_NETWORK_FAILURES = 3  # polls in a row that get no answer before giving up (each doubles the wait)
+DEFAULT_TIMEOUT = 10.0
+TOKEN_ENV = "AIRFLOW_CLI_TOKEN"  # where airflowctl reads a token from (and `airflowctl auth login` stores it)
+_OKTA_HINTS = {
+    "invalid_client": "Okta does not know this client id: check --client-id (or OKTA_CLI_CLIENT_ID).",
+    "unauthorized_client": "The Okta app may not use the device grant: in Okta, allow the app the Device "
+    "Authorization grant type (a native app), and the access policy rule of the authorization server too.",
+    "invalid_scope": "Okta's authorization server does not define a requested scope: check --scope, or define "
+    "it on the server (and allow it in the access policy rule).",
+    "access_denied": "Okta refused: you may not be assigned to the Okta app, or the access policy does not allow it.",
+}
+
+DESCRIPTION = """\
+Sign in to Okta on this device (you approve it in any browser, with MFA as your organisation
+requires) and get an Airflow API token for yourself, with the roles your Okta groups give you.
+
+It prints where to go and a code; once you approve, the Okta token is exchanged at the Airflow
+URL for an Airflow token. The settings it reads (only these): the issuer, --issuer or
+OKTA_BOT_ISSUER / OKTA_ISSUER; the Okta app, --client-id or OKTA_CLI_CLIENT_ID; the scope,
+--scope or OKTA_BOT_SCOPES.
+
+Output on stdout (messages go to stderr):
+  default   export AIRFLOW_CLI_TOKEN=<token>     eval "$(okta-airflow login --airflow-url URL)"
+  --print   the token alone                     for curl, or airflowctl (below)
+  --json    {"access_token", "token_type", "expires_at", "airflow_url", ...}
+
+With airflowctl:
+  AIRFLOW_CLI_TOKEN="$(okta-airflow login --airflow-url URL --print)" airflowctl auth login --api-url URL
+
+Exit codes:
+  0  signed in
+  1  not signed in: you denied it, the code expired, Okta or Airflow refused (the message says why)
+  2  usage error"""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``login`` subcommand."""
+    parser = subparsers.add_parser(
+        "login",
+        help="sign in to Okta on this device and get an Airflow API token for yourself",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--airflow-url", metavar="URL", default="", help="Airflow's base URL (its [api] base_url)")
+    parser.add_argument(
+        "--issuer", default="", help="Okta authorization server (default: OKTA_BOT_ISSUER, OKTA_ISSUER)"
+    )
+    parser.add_argument("--client-id", default="", help="the Okta native app (default: first of OKTA_CLI_CLIENT_ID)")
+    parser.add_argument("--scope", default="", help="scopes to ask Okta for (default: OKTA_BOT_SCOPES)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--print", action="store_true", dest="print_token", help="print only the Airflow token")
+    output.add_argument("--json", action="store_true", help="print the token and its expiry as JSON")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser; just print where to go")
+    parser.add_argument(
+        "--okta-token",
+        action="store_true",
+        help="stop at Okta: print the Okta access token instead of exchanging it (Airflow 2.11 takes it as is)",
+    )
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per HTTP call (default 10)")
+    parser.set_defaults(func=run)
+
+
+@dataclass(frozen=True)
+class DeviceAuthorization:
+    """What Okta answered to ``/v1/device/authorize`` (RFC 8628 §3.2)."""
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str | None
+    expires_in: int
+    interval: int
+
+
+@dataclass
+class DeviceFlow:
+    """RFC 8628 against one Okta authorization server, with the clock and the sleep injectable."""
+
+    http: requests.Session
+    issuer: str
+    client_id: str
+    scope: str
+    timeout: float = DEFAULT_TIMEOUT
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    endpoints: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> DeviceAuthorization:
+        """Ask Okta for a device code and a user code."""
+        response = self._post(self._endpoint("device_authorization_endpoint"), {"scope": self.scope}, "Okta")
+        body = _json(response)
+        if response.status_code != 200:
+            raise _okta_refusal(body, response.status_code, "start the sign-in")
+        try:
+            return DeviceAuthorization(
+                device_code=str(body["device_code"]),
+                user_code=str(body["user_code"]),
+                verification_uri=str(body["verification_uri"]),
+                verification_uri_complete=body.get("verification_uri_complete"),
+                expires_in=int(body.get("expires_in", 600)),
+                interval=int(body.get("interval", DEFAULT_INTERVAL)),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise DeviceSignInFailed(
+                "invalid_response", f"Okta's device authorization answer lacks {e}; is {self.issuer} an Okta issuer?"
+            ) from e
+
+    def wait(self, device: DeviceAuthorization) -> dict[str, Any]:
+        """Poll until the person approves; return Okta's token response, or raise DeviceSignInFailed."""
+        interval = min(max(device.interval, 1), MAX_INTERVAL)
+        deadline = self.clock() + device.expires_in
+        failures = 0
+        data = {"grant_type": DEVICE_CODE_GRANT, "device_code": device.device_code}
+        while True:
+            self.sleep(interval)
+            if self.clock() >= deadline:
+                raise _expired()
+            try:
+                response = self.http.post(
+                    self._endpoint("token_endpoint"), data={**data, "client_id": self.client_id}, timeout=self.timeout
+                )
+            except requests.RequestException as e:
+                failures += 1
+                if failures >= MAX_NETWORK_FAILURES:
+                    raise DeviceSignInFailed(
+                        "unreachable", f"Okta stopped answering while waiting for your approval ({type(e).__name__})."
+                    ) from e
+                interval = min(interval * 2, MAX_INTERVAL)  # RFC 8628 §3.5: back off on timeouts
+                continue
+            failures = 0
+            body = _json(response)
+            if response.status_code == 200 and isinstance(body.get("access_token"), str):
+                return body
+            error = body.get("error")
+            if error == "authorization_pending":
+                continue
+            if error == "slow_down":
+                interval = min(interval + SLOW_DOWN_SECONDS, MAX_INTERVAL)
+                log.debug("Okta asked to slow down: polling every %s s", interval)
+                continue
+            if error == "access_denied":
+                raise DeviceSignInFailed(
+                    "access_denied", "The sign-in was denied at Okta (Deny was chosen on the activation page)."
+                )
+            if error == "expired_token":
+                raise _expired()
+            raise _okta_refusal(body, response.status_code, "finish the sign-in")
+
+    def _endpoint(self, name: str) -> str:
+        if not self.endpoints:
+            self.endpoints = self._discover()
+        return self.endpoints[name]
+
+    def _discover(self) -> dict[str, str]:
+        """Return the device authorization and token endpoints (discovery, else Okta's fixed paths)."""
+        found: dict[str, Any] = {}
+        try:
+            response = self.http.get(f"{self.issuer}/.well-known/openid-configuration", timeout=self.timeout)
+            if response.ok:
+                found = _json(response)
+        except requests.RequestException as e:
+            raise DeviceSignInFailed(
+                "unreachable", f"Okta at {self.issuer} is not answering ({type(e).__name__}). Check --issuer."
+            ) from e
+        if found and found.get("issuer") not in (None, self.issuer):
+            raise DeviceSignInFailed(
+                "issuer_mismatch",
+                f"{self.issuer} describes itself as issuer {bounded(found.get('issuer'), 200)!r}: pass that as --issuer.",
+            )
+        defaults = {
+            "device_authorization_endpoint": f"{self.issuer}/v1/device/authorize",
+            "token_endpoint": f"{self.issuer}/v1/token",
+        }
+        return {k: v if isinstance(v := found.get(k), str) and v else default for k, default in defaults.items()}
+
+    def _post(self, url: str, data: dict[str, str], whom: str) -> requests.Response:
+        try:
+            return self.http.post(url, data={**data, "client_id": self.client_id}, timeout=self.timeout)
+        except requests.RequestException as e:
+            raise DeviceSignInFailed("unreachable", f"{whom} at {url} is not answering ({type(e).__name__}).") from e
+
+
+def _expired() -> DeviceSignInFailed:
+    return DeviceSignInFailed(
+        "expired_token", "The code expired before the sign-in was approved. Run okta-airflow login again."
+    )
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _okta_refusal(body: dict[str, Any], status: int, doing: str) -> DeviceSignInFailed:
+    error = bounded(body.get("error") or f"http_{status}", OAUTH_ERROR_CHARS)
+    description = loggable(body.get("error_description") or "")
+    hint = _OKTA_HINTS.get(error, "")
+    text = f"Okta refused to {doing}: {loggable(error)}" + (f": {description}" if description else "")
+    return DeviceSignInFailed(error, text + (f" — {hint}" if hint else ""))
+
+
+def exchange(http: requests.Session, airflow_url: str, okta_token: str, timeout: float) -> str:
+    """Trade the person's Okta access token for an Airflow token at ``POST /auth/token/cli``."""
+    url = airflow_url.rstrip("/") + "/auth/token/cli"  # under the base URL, its path kept
+    try:
+        response = http.post(url, data={"grant_type": JWT_BEARER, "assertion": okta_token}, timeout=timeout)
+    except requests.RequestException as e:
+        raise DeviceSignInFailed(
+            "unreachable", f"Airflow at {airflow_url} is not answering ({type(e).__name__}). Check --airflow-url."
+        ) from e
+    body = _json(response)
+    token = body.get("access_token")
+    if response.status_code in (200, 201) and isinstance(token, str) and token:
+        return token
+    error = body.get("error")
+    if isinstance(error, str):
+        message = loggable(body.get("message") or body.get("error_description") or "", 1000)
+        code = loggable(body.get("code") or error, OAUTH_ERROR_CHARS)
+        raise DeviceSignInFailed(error, f"Airflow refused the sign-in [{code}]: {message}")
+    raise DeviceSignInFailed(
+        f"http_{response.status_code}",
+        f"Airflow at {url} answered HTTP {response.status_code} without a token: is this Airflow 3 with "
+        "okta_security's auth manager and OKTA_CLI_CLIENT_ID set? (On Airflow 2.11 use --okta-token: its API "
+        "takes the Okta token itself.)",
+    )
+
+
+def token_expiry(token: str) -> int | None:
+    """Return the ``exp`` of a JWT without verifying it (for display only), or None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return exp if isinstance(exp, int) else None
+
+
+def can_open_browser(environ: dict[str, str] | os._Environ[str]) -> bool:
+    """Return whether a graphical browser is likely here (never a terminal one: it would take over the terminal)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Sign in on this device; print the token as asked; return 0 (or raise DeviceSignInFailed)."""
+    issuer, client_id, scope = _settings(args)
+    if not args.okta_token and not args.airflow_url:
+        raise UsageError("--airflow-url is required (Airflow's base URL), unless --okta-token is given")
+    err = sys.stderr
+    with requests.Session() as http:
+        http.headers["User-Agent"] = f"okta-airflow-login/{__version__}"
+        http.headers["Accept"] = "application/json"
+        flow = DeviceFlow(http, issuer, client_id, scope, timeout=args.timeout)
+        device = flow.start()
+        _show(device, err, open_browser=not args.no_browser and can_open_browser(os.environ))
+        okta = flow.wait(device)
+        print("Approved at Okta.", file=err)
+        if args.okta_token:
+            token, expires_at = okta["access_token"], token_expiry(okta["access_token"])
+        else:
+            token = exchange(http, args.airflow_url, okta["access_token"], args.timeout)
+            expires_at = token_expiry(token)
+    _output(args, token, expires_at, sys.stdout, err)
+    return EXIT_OK
+
+
+def _settings(args: argparse.Namespace) -> tuple[str, str, str]:
+    issuer = (args.issuer or env_value("OKTA_BOT_ISSUER") or env_value("OKTA_ISSUER")).rstrip("/")
+    if not issuer:
+        raise UsageError(
+            "no Okta issuer: pass --issuer (or set OKTA_ISSUER), e.g. https://dev-1.okta.com/oauth2/default"
+        )
+    client_id = args.client_id or next(iter(env_value("OKTA_CLI_CLIENT_ID").split()), "")
+    if not client_id:
+        raise UsageError("no Okta app: pass --client-id (or set OKTA_CLI_CLIENT_ID) — ask your Airflow administrator")
+    scope = args.scope or env_value("OKTA_BOT_SCOPES")
+    return issuer, client_id, " ".join(scope.split())
+
+
+def _show(device: DeviceAuthorization, err: TextIO, *, open_browser: bool) -> None:
+    url = device.verification_uri_complete or device.verification_uri
+    print("To sign in, open this page in a browser:\n", file=err)
+    print(f"    {url}\n", file=err)
+    print(f"and check that it shows the code {device.user_code}.", file=err)
+    if open_browser and webbrowser.open(url):
+        print("(A browser was opened for you.)", file=err)
+    minutes = max(1, round(device.expires_in / 60))
+    print(f"Waiting for your approval (the code expires in {minutes} minute(s))...", file=err, flush=True)
+
+
+def _output(args: argparse.Namespace, token: str, expires_at: int | None, out: TextIO, err: TextIO) -> None:
+    what = "Okta access token" if args.okta_token else "Airflow token"
+    until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(expires_at)) if expires_at else "unknown"
+    if args.json:
+        report = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "kind": "okta" if args.okta_token else "airflow",
+            "expires_at": expires_at,
+            "airflow_url": args.airflow_url or None,
+        }
+        print(json.dumps(report), file=out)
+    elif args.print_token or args.okta_token:  # an Okta token is no AIRFLOW_CLI_TOKEN: printed alone
+        print(token, file=out)
+    else:
+        print(f"export {TOKEN_ENV}={shlex.quote(token)}", file=out)
+        print(f"Signed in: {what} valid until {until}. eval this command's output to set {TOKEN_ENV}.", file=err)
+        return
+    print(f"Signed in: {what} valid until {until}.", file=err)

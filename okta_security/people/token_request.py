@@ -1,0 +1,113 @@
+"""Read a ``POST /auth/token`` request: which grant it is, and how its refusals are worded (pure).
+
+Three shapes reach Airflow's token endpoint (``/auth/token`` and ``/auth/token/cli``):
+
+- the standard JWT bearer grant (RFC 7523 §2.1), as JSON or form::
+
+      grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<Okta access token>
+
+  for bots (client credentials) and people (``okta-airflow login``) alike;
+- ``Authorization: Bearer <Okta access token>`` with any body (okta_security's first form, kept);
+- FAB's ``{"username": ..., "password": ...}`` (``grant_type`` absent or ``password``), left to FAB.
+
+A request in the standard shape (it names a ``grant_type``) is answered in the standard shape
+too: RFC 6749 §5.2's ``error`` and ``error_description`` (:func:`oauth_refusal`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from okta_security.errors import (
+    BotRefused,
+    DatabaseUnavailable,
+    OktaKeysUnavailable,
+    OktaUnavailable,
+    TokenRequestInvalid,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from okta_security.errors import OktaSecurityError
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # RFC 7523 §2.1
+PASSWORD = "password"  # FAB's username and password (what Airflow's Keycloak auth manager calls it too)
+GRANT_TYPES = (JWT_BEARER, PASSWORD)
+MAX_GRANT_TYPE_CHARS = 100  # for the error message only
+MAX_DESCRIPTION_CHARS = 1000  # error_description: our messages are a few sentences
+
+Kind = Literal["password", "okta_token"]
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """What a token request asks for."""
+
+    kind: Kind
+    token: str | None = None  # the Okta access token (kind "okta_token")
+    standard: bool = False  # sent as a grant (``grant_type``): answer refusals as RFC 6749 §5.2 says
+
+
+def read_token_request(body: Mapping[str, Any], bearer: str | None) -> TokenRequest:
+    """Return what the request asks for; raise :class:`TokenRequestInvalid` for a grant Airflow cannot take."""
+    grant_type = body.get("grant_type")
+    if grant_type is None:
+        if bearer is not None:
+            return TokenRequest("okta_token", bearer)
+        return TokenRequest("password")
+    if grant_type == PASSWORD:
+        return TokenRequest("password", standard=True)
+    if grant_type != JWT_BEARER:
+        shown = repr(grant_type)[:MAX_GRANT_TYPE_CHARS] if isinstance(grant_type, str) else "(not a string)"
+        raise TokenRequestInvalid(
+            "unsupported_grant_type",
+            f"Airflow's token endpoint does not take grant_type {shown}: send grant_type={JWT_BEARER} with "
+            "assertion=<Okta access token>, or a username and password.",
+        )
+    assertion = body.get("assertion")
+    if not isinstance(assertion, str) or not assertion.strip():
+        raise TokenRequestInvalid(
+            "invalid_request", "The jwt-bearer grant needs the Okta access token in the 'assertion' parameter."
+        )
+    if bearer is not None and bearer != assertion.strip():
+        # RFC 6750 §2: one method of presenting a token per request.
+        raise TokenRequestInvalid(
+            "invalid_request", "The request carries two different tokens (an assertion and a bearer header); send one."
+        )
+    return TokenRequest("okta_token", assertion.strip(), standard=True)
+
+
+def description(message: str) -> str:
+    """Return ``message`` in the characters RFC 6749 §5.2 allows an ``error_description`` (``message`` keeps it all)."""
+    text = message.replace("—", "-").replace('"', "'").replace("\\", "/")
+    return "".join(c if 0x20 <= ord(c) <= 0x7E else "?" for c in text)[:MAX_DESCRIPTION_CHARS]
+
+
+def unavailable(error: OktaSecurityError) -> bool:
+    """Return whether the refusal is an outage (try again later), not a verdict on the token."""
+    return isinstance(error, OktaKeysUnavailable | OktaUnavailable | DatabaseUnavailable)
+
+
+def oauth_refusal(error: OktaSecurityError) -> tuple[int, dict[str, str]]:
+    """Return the HTTP status and RFC 6749 §5.2 body of a refused grant, with okta_security's own codes added.
+
+    ``error``: ``invalid_request`` / ``unsupported_grant_type`` (the request), ``invalid_grant`` (the
+    Okta token, or the person or client it names, may not have an Airflow token), or
+    ``temporarily_unavailable`` (Okta or the database did not answer; HTTP 503).
+    """
+    message = str(getattr(error, "message", "") or error)
+    if isinstance(error, TokenRequestInvalid):
+        status, oauth = 400, error.oauth_error
+    elif unavailable(error):
+        status, oauth = 503, "temporarily_unavailable"
+    else:
+        status, oauth = 400, "invalid_grant"
+    body = {"error": oauth, "error_description": description(message), "message": message, "code": error.code}
+    reason = getattr(error, "reason", None)
+    if isinstance(reason, str) and reason:
+        body["reason"] = reason
+    if isinstance(error, BotRefused) and error.client_id:
+        body["client_id"] = error.client_id
+    return status, body

@@ -1,0 +1,154 @@
+"""People on Airflow 2.11's REST API: a person's Okta access token (device sign-in) as the bearer of every
+``/api/v1`` request, through ``[api] auth_backends = ...session,okta_security.airflow2_api_auth`` of a real
+``airflow webserver``. There is no token exchange on 2.11; the same checks and roles apply per token."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+import yaml
+
+from okta_devstack.airflow import REPO, AirflowServer, free_port
+from okta_local_idp.server import IdpHandle, serve_in_thread
+from okta_local_idp.testing import decide_device
+from okta_security.adapter.compat import AIRFLOW_2
+from tests.airflow2.conftest import airflow2_bin
+from tests.integration.helpers import user_roles
+from tests.integration.test_audit import audit_rows, last_log_id
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+AUDIENCE = "api://airflow"
+SCOPE = "airflow.api"
+CLI, OTHER_CLI = "airflow-cli", "other-cli"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+AUTH_BACKENDS = "airflow.providers.fab.auth_manager.api.auth.backend.session,okta_security.airflow2_api_auth"
+ALICE = ("alice.admin@example.com", "Admin-pass-1")
+BOB = ("bob.viewer@example.com", "Viewer-pass-1")
+CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
+
+
+@dataclass
+class People2:
+    airflow: AirflowServer
+    idp: IdpHandle
+
+    @property
+    def url(self) -> str:
+        return self.airflow.base_url
+
+
+@pytest.fixture(scope="module")
+def people2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[People2]:
+    bin_dir = airflow2_bin()
+    root = tmp_path_factory.mktemp("people-airflow2")
+    port = free_port()
+    data = yaml.safe_load((REPO / "config" / "idp_users.yaml").read_text())
+    data["server"].update(
+        custom_scopes=[SCOPE], audience=AUDIENCE, access_token_groups_claim=True, device_poll_interval=1
+    )
+    for client in data["clients"]:
+        if client["client_id"] == "airflow-local":
+            client["redirect_uris"] = [f"http://127.0.0.1:{port}{AIRFLOW_2.callback_path}"]
+    data["clients"].append(
+        {"client_id": OTHER_CLI, "token_endpoint_auth_method": "none", "grant_types": [DEVICE_GRANT]}
+    )
+    idp_config = root / "idp.yaml"
+    idp_config.write_text(yaml.safe_dump(data, sort_keys=False))
+    idp = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
+    mapping = root / "okta_role_mapping.yaml"
+    shutil.copy(REPO / "config" / "role_mapping.yaml", mapping)
+    airflow = AirflowServer(
+        root / "airflow",
+        port=port,
+        bin_dir=bin_dir,
+        okta_env={
+            "OKTA_ISSUER": idp.issuer,
+            "OKTA_CLIENT_ID": "airflow-local",
+            "OKTA_CLIENT_SECRET": "airflow-local-secret",
+            "OKTA_ROLE_MAPPING_FILE": str(mapping),
+            "OKTA_BOT_AUDIENCE": AUDIENCE,
+            "OKTA_CLI_CLIENT_ID": CLI,
+            "AIRFLOW__API__AUTH_BACKENDS": AUTH_BACKENDS,
+        },
+    )
+    assert airflow.layout is AIRFLOW_2
+    try:
+        airflow.prepare()
+        airflow.start()
+        yield People2(airflow, idp)
+    finally:
+        airflow.stop()
+        idp.shutdown()
+
+
+def person_token(stack: People2, who: tuple[str, str], client_id: str = CLI) -> str:
+    """Return ``who``'s Okta access token from a device sign-in (approved on the activation page)."""
+    issuer = stack.idp.issuer
+    device = requests.post(
+        f"{issuer}/v1/device/authorize", data={"client_id": client_id, "scope": SCOPE}, timeout=10
+    ).json()
+    decide_device(requests.Session(), device["verification_uri_complete"], *who)
+    time.sleep(device["interval"])
+    data = {"grant_type": DEVICE_GRANT, "device_code": device["device_code"], "client_id": client_id}
+    response = requests.post(f"{issuer}/v1/token", data=data, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def api(stack: People2, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    return requests.request(method, f"{stack.url}/api/v1{path}", headers=headers, timeout=60, **kwargs)
+
+
+def test_alice_reads_and_writes_with_her_okta_token_signed_in_once(people2: People2):
+    since = last_log_id(people2.airflow.db_url)
+    token = person_token(people2, ALICE)
+    assert api(people2, "GET", "/dags", token).status_code == 200
+    created = api(people2, "POST", "/variables", token, json={"key": "alice", "value": "v"})
+    assert created.status_code == 200, created.text
+    assert user_roles(people2.airflow.db_url, ALICE[0]) == {"Admin"}
+    rows = audit_rows(people2.airflow.db_url, event="login.succeeded", owner=ALICE[0], since_id=since)
+    assert len(rows) == 1  # two requests, one sign-in per Okta token
+    assert (rows[0]["extra"]["sign_in"], rows[0]["extra"]["via"]) == ("api", "airflow2_api_auth")
+
+
+def test_bob_reads_but_cannot_write(people2: People2):
+    token = person_token(people2, BOB)
+    assert api(people2, "GET", "/dags", token).status_code == 200
+    assert api(people2, "POST", "/variables", token, json={"key": "bob", "value": "v"}).status_code == 403
+
+
+def test_carol_is_refused_with_no_mapped_role(people2: People2):
+    response = api(people2, "GET", "/dags", person_token(people2, CAROL))
+    assert response.status_code == 403
+    assert response.json()["error"] == "no_mapped_role"
+
+
+def test_a_token_of_an_app_not_listed_is_refused(people2: People2):
+    response = api(people2, "GET", "/dags", person_token(people2, ALICE, OTHER_CLI))
+    assert response.status_code == 401
+    assert (response.json()["error"], response.json()["reason"]) == ("invalid_access_token", "client_not_allowed")
+
+
+def test_a_deactivated_account_stops_the_token_it_signed_in_with(people2: People2):
+    token = person_token(people2, BOB)
+    assert api(people2, "GET", "/dags", token).status_code == 200
+    engine = sa.create_engine(people2.airflow.db_url)
+    try:
+        with engine.begin() as conn:  # an administrator deactivates bob in Airflow
+            conn.execute(sa.text("UPDATE ab_user SET active = :f WHERE username = :u"), {"f": False, "u": BOB[0]})
+        response = api(people2, "GET", "/dags", token)
+        assert response.status_code == 403
+        assert response.json()["error"] == "inactive_user"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE ab_user SET active = :t WHERE username = :u"), {"t": True, "u": BOB[0]})
+        engine.dispose()

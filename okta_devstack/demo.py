@@ -161,6 +161,7 @@ def _run(ports: dict[str, int], children: Children) -> int:
             "OKTA_ROLE_MAPPING_FILE": str(mapping),
             "OKTA_EVENT_HOOK_SECRET": demo_files.HOOK_SECRET,
             "OKTA_API_TOKEN": data["server"]["api_token"],  # Groups API fallback, sync-users
+            "OKTA_CLI_CLIENT_ID": demo_files.CLI_CLIENT_ID,  # people on the REST API: okta-airflow login
         },
     )
     dags = demo_files.install_dags(airflow.home / "dags")
@@ -317,6 +318,8 @@ def banner_lines(b: Banner) -> list[str]:
             f"Bot token path (Okta client credentials -> Airflow token -> REST API): bash {_shown(b.bot_script)}"
         )
     lines += [
+        "You on the REST API (device sign-in; approve it in the browser as alice or bob):",
+        f"  {okta_airflow} login --issuer {b.issuer} --client-id {demo_files.CLI_CLIENT_ID} --airflow-url {b.url} --print",
         "Leavers: deactivate bob in the IdP and Airflow deactivates him at once (event hook):",
         f"  curl -X POST -H 'Authorization: SSWS {api_token}' {org}/api/v1/users/00uviewer00000000002/lifecycle/deactivate",
         "Check the set-up with the demo's environment:",

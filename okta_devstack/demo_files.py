@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 CLIENT_ID = "airflow-local"
+CLI_CLIENT_ID = "airflow-cli"  # config/idp_users.yaml's native app for okta-airflow login (device grant)
 BOT_CLIENT_ID = "demo-bot"
 BOT_SCOPE = "airflow.api"
 HOOK_SECRET = "Bearer demo-event-hook-secret"  # public demo value, like every secret of the local IdP

@@ -29,7 +29,7 @@ CALLBACK_PARAM_CHARS: Mapping[str, int] = {
     "error_description": OAUTH_ERROR_DESCRIPTION_CHARS,
     "error_uri": 500,
     "code": 1024,
-    "state": 4096,
+    "state": 8192,
 }
 OTHER_PARAM_CHARS = 256  # any other parameter of the callback (Okta sends none we use)
 

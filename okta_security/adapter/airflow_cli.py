@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand
@@ -17,6 +18,8 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 # Keyword arguments of argparse actions that Airflow's Arg passes on to add_argument.
 _STORE_KEYS = ("nargs", "default", "type", "choices", "required", "metavar")
@@ -33,7 +36,13 @@ def command_group(
     global_args = [to_arg(a) for a in parser._actions if _translatable(a)]
     commands = []
     for command, sub in _subcommands(parser).items():
-        args = [to_arg(a) for a in sub._actions if _translatable(a)]
+        try:
+            args = [to_arg(a) for a in sub._actions if _translatable(a)]
+            _try_building(command, [*args, *global_args])
+        except (TypeError, ValueError, argparse.ArgumentError):
+            # Airflow builds one parser for every command: an error here would break `airflow` itself.
+            log.exception("`airflow okta %s` is left out: its options cannot be given to Airflow's CLI", command)
+            continue
         commands.append(
             ActionCommand(
                 name=command,
@@ -65,9 +74,17 @@ def to_arg(action: argparse.Action) -> Arg:
     else:
         raise TypeError(f"cannot express argparse action {type(action).__name__} ({action.dest}) in Airflow's CLI")
     if not action.option_strings:
+        kwargs.pop("required", None)  # argparse decides that for a positional (from nargs), and refuses it given
         return Arg((action.dest,), **kwargs)
     kwargs["dest"] = action.dest
     return Arg(tuple(action.option_strings), **kwargs)
+
+
+def _try_building(command: str, args: list[Arg]) -> None:
+    """Add ``args`` to a scratch parser, as Airflow will; raise what Airflow would meet."""
+    scratch = argparse.ArgumentParser(prog=command, add_help=False)
+    for arg in args:
+        arg.add_to_parser(scratch)
 
 
 def _translatable(action: argparse.Action) -> bool:

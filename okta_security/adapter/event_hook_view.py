@@ -45,6 +45,7 @@ from okta_security.lifecycle.event_hooks import (
 )
 from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.user_sync import OktaSnapshot, plan_account
+from okta_security.untrusted import CLIENT_ADDRESS_CHARS, loggable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -172,7 +173,8 @@ class EventHookWorker:
         groups = frozenset(self.settings.groups_filter.apply(after))
         # The groups shrink, but "seen at" stays the last full observation: an event sees one change,
         # not Okta's whole state, so it must not make earlier-published events look stale.
-        remember_groups(self.engine, [a.user_id for a in accounts], groups, link.groups_at if link else happened)
+        seen_at = (link.groups_at if link else None) or happened
+        remember_groups(self.engine, [a.user_id for a in accounts], groups, seen_at)
         return OktaSnapshot(statuses={sub: "ACTIVE"}, groups={sub: groups}), "groups_changed"
 
     def wait(self, timeout: float = 10.0) -> None:
@@ -189,15 +191,14 @@ def json_body(limit: int) -> Any:
 
     A declared Content-Length over the limit is refused unread. A chunked body has none, and
     Werkzeug only hands it over when the server marks the stream as terminated (gunicorn does,
-    Airflow 3's ASGI bridge does not): read the server's stream ourselves, never past limit + 1.
+    Airflow 3's ASGI bridge does not): read the server's raw stream, never past limit + 1 bytes.
     """
     if request.content_length is not None:
         if request.content_length > limit:
             return TOO_LARGE
         data = request.get_data(cache=False)
     elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        terminated = request.environ.get("wsgi.input_terminated")
-        data = _read_at_most(request.stream if terminated else request.environ["wsgi.input"], limit + 1)
+        data = _read_at_most(request.input_stream, limit + 1)  # the server de-chunks; we bound
     else:
         data = b""
     if len(data) > limit:
@@ -234,7 +235,9 @@ class OktaEventHookView(BaseView):
         return secret.get() if secret is not None else None
 
     def _refuse(self, why: str) -> Any:
-        log.warning("Okta event hook call refused from %s: %s", request.remote_addr, why)
+        log.warning(
+            "Okta event hook call refused from %s: %s", loggable(request.remote_addr, CLIENT_ADDRESS_CHARS), why
+        )
         audit_event("event_hook.rejected", owner=None, reason=why, method=request.method, **request_context())
         return jsonify({"error": "unauthorized"}), 401
 

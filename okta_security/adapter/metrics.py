@@ -8,7 +8,7 @@ backends that take tags get them as well.
 Three feeds, so the code that decides never imports this module:
 
 - the audit trail (:func:`okta_security.audit.register_sink`): sign-ins by outcome and reason, bot
-  token exchanges, event-hook deliveries, account changes (sync-users, event hooks), mapping
+  and people token exchanges, event-hook deliveries, account changes (sync-users, event hooks), mapping
   reloads and rejections, role syncs;
 - the Okta call observer (:mod:`okta_security.okta_api.observe`): calls by endpoint, latency, 429s;
 - two explicit calls: the callback's duration (:func:`timed_callback`) and event-hook effects
@@ -116,6 +116,8 @@ def record_audit(record: AuditRecord) -> None:
     if known is None:
         return
     name, dimension = known
+    if record.fields.get("sign_in") == "api":  # a person's Okta token exchanged at POST /auth/token
+        name = name.replace("signin.success", "person_token.exchanged").replace("signin.", "person_token.")
     tags: dict[str, str] = {}
     if dimension is not None:
         value = name_part(record.fields.get(dimension) or "unknown")

@@ -54,7 +54,7 @@ def install(app: Flask, session_of: Callable[[], Any]) -> None:
         return _outage_response(app, session_of, cause)
 
     handle_exception.okta_outage_page = True  # type: ignore[attr-defined]
-    app.handle_exception = handle_exception  # type: ignore[method-assign]
+    app.handle_exception = handle_exception  # type: ignore[method-assign,assignment]
 
 
 def database_down_cause(error: BaseException) -> BaseException | None:
@@ -91,7 +91,7 @@ def _outage_response(app: Flask, session_of: Callable[[], Any], error: BaseExcep
         if isinstance(getattr(type(ctx), "session", None), property):
             ctx._session = null  # Flask >= 3.1 keeps it behind a read-only property
         else:
-            ctx.session = null  # Flask 2 (Airflow 2.11)
+            ctx.session = null  # type: ignore[misc]  # Flask 2 (Airflow 2.11): a plain attribute
     html, status = refusal_page(DatabaseUnavailable(MESSAGE), retry_url=f"{request.script_root}/login/okta")
     response = app.make_response((html, status))
     response.headers["Retry-After"] = RETRY_AFTER_SECONDS

@@ -84,7 +84,7 @@ also ends your Okta session, which signs you out of every application that uses 
 <form id="okta-logout-form" method="post" action="{{ action }}">
 <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
 <button id="okta-logout-confirm" type="submit">Sign out of Okta</button>
-<a id="okta-logout-cancel" href="{{ cancel_url }}">Stay signed in to Okta</a>
+<a id="okta-logout-cancel" href="{{ cancel_url }}">Back to Airflow, still signed in to Okta</a>
 </form>
 </body></html>"""
 # The confirm button must not be clickable through another site's invisible frame (clickjacking).

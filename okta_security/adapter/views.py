@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
-from flask import g, redirect, request, session, url_for
+from flask import g, make_response, redirect, request, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.utils import generate_random_string
 from flask_login import login_user, logout_user
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from wtforms import ValidationError
 
 from okta_security.adapter import login_audit, metrics
 from okta_security.adapter.compat import login_redirect, oauth_view_base
-from okta_security.adapter.pages import refusal_page
+from okta_security.adapter.pages import NO_FRAMING, logout_confirm_page, refusal_page
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
 from okta_security.errors import LoginRefused
+from okta_security.login.logout import is_cross_site
 from okta_security.login.outcome import LoginFacts
 from okta_security.oidc.provider import PROVIDER_NAME
 from okta_security.oidc.redirects import safe_next
@@ -23,12 +27,23 @@ from okta_security.untrusted import bounded_params, loggable
 
 log = logging.getLogger(__name__)
 
+MAX_NEXT_CHARS = 2048  # where to go after sign-in: a path in Airflow; a longer one is dropped, not cut
+
+
 def clear_auth_cookies(response: Any) -> None:
     """Delete Flask's session cookie and Airflow 3's ``_token`` API cookie."""
     from flask import current_app
 
     path = current_app.config.get("SESSION_COOKIE_PATH") or "/"
     response.delete_cookie(current_app.config.get("SESSION_COOKIE_NAME", "session"), path=path)
+    clear_api_cookie(response)
+
+
+def clear_api_cookie(response: Any) -> None:
+    """Delete Airflow 3's ``_token`` API cookie (the session cookie stays)."""
+    from flask import current_app
+
+    path = current_app.config.get("SESSION_COOKIE_PATH") or "/"
     response.delete_cookie("_token", path=path)
     if path != "/":
         response.delete_cookie("_token", path="/")
@@ -44,13 +59,16 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         sm = self.appbuilder.sm
         if g.user is not None and g.user.is_authenticated:
             return redirect(self.appbuilder.get_url_for_index)
-        if provider is None:
-            query: dict[str, Any] = request.args.to_dict()
-            return redirect(url_for(".login", provider=PROVIDER_NAME, **query))
-        if provider != PROVIDER_NAME:
-            return super().login(provider)
+        if provider != PROVIDER_NAME:  # FAB's chooser page, or a provider that does not exist here
+            # The query goes along untouched: given to url_for, a parameter named like one of its own
+            # (provider, _method, _external) would be taken as an argument and fail the request.
+            query = urlencode(list(request.args.items(multi=True)))
+            return redirect(url_for(".login", provider=PROVIDER_NAME) + (f"?{query}" if query else ""))
         random_state = generate_random_string()
-        state = jwt.encode(request.args.to_dict(flat=False), random_state, algorithm="HS256")
+        # FAB's state carries the query for the callback, which reads only ``next``; the whole query
+        # would be read as JWT claims (``iss=`` or ``exp=`` in it fails the encoding).
+        nxt = [url for url in request.args.getlist("next")[:1] if len(url) <= MAX_NEXT_CHARS]
+        state = jwt.encode({"next": nxt}, random_state, algorithm="HS256")
         session["oauth_state"] = random_state
         try:
             scope = sm.okta_authorize_scope()
@@ -77,7 +95,12 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         outcome = sm.okta_complete_login(bounded_params(request.args), fab_state is not None)
         user, identity = outcome.user, outcome.identity
         if outcome.refusal is not None or user is None or identity is None:
-            return self._refuse(outcome.refusal or LoginRefused("The sign-in failed."), outcome.facts, outcome.id_token)
+            return self._refuse(
+                outcome.refusal or LoginRefused("The sign-in failed."),
+                outcome.facts,
+                outcome.id_token,
+                okta_response_verified=fab_state is not None,  # an error then came from Okta, not a forged link
+            )
         start_fresh_session(session)  # no pre-login session data survives the login (fixation)
         remember_id_token(session, outcome.id_token)
         login_user(user)  # okta_complete_login counted the login (update_user_auth_stat) with the role sync
@@ -89,13 +112,22 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         nxt = (fab_state or {}).get("next") or [None]
         return login_redirect(safe_next(nxt[0], default))
 
-    @expose("/okta/logout/")
+    @expose("/okta/logout/", methods=["GET", "POST"])
     def okta_logout(self) -> Any:
-        """Log out of Airflow, then end the Okta session (Airflow 3: the auth manager's logout URL)."""
+        """Log out of Airflow, then end the Okta session (Airflow 3: the auth manager's logout URL).
+
+        A request another site started ends Airflow's session only and asks first: ending the Okta
+        session signs the person out of every Okta application (see okta_security.login.logout).
+        POST is that page's confirmation, valid only with its CSRF token.
+        """
         sm = self.appbuilder.sm
+        if request.method == "POST" and not self._csrf_token_valid():
+            return "The sign-out confirmation has expired or did not come from Airflow; nothing was signed out.", 400
         id_token = session.get(ID_TOKEN_KEY)
         logout_user()
         session.clear()
+        if request.method == "GET" and self._started_elsewhere():
+            return self._confirm_okta_logout(id_token)
         after = sm.okta_settings.post_logout_redirect_uri or url_for(".login", _external=True)
         target = sm.okta_logout_url(id_token, after) or after
         response = redirect(target)
@@ -107,6 +139,39 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         """Airflow 2's logout URL (Airflow 3 serves /auth/logout itself; see auth_manager)."""
         return self.okta_logout()
 
+    @staticmethod
+    def _started_elsewhere() -> bool:
+        return is_cross_site(
+            sec_fetch_site=request.headers.get("Sec-Fetch-Site"),
+            origin=request.headers.get("Origin"),
+            referer=request.headers.get("Referer"),
+            own_origin=request.host_url,
+        )
+
+    @staticmethod
+    def _csrf_token_valid() -> bool:
+        # Checked here too, not only by the app's CSRFProtect: the POST ends the Okta session.
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except (ValidationError, CSRFError):
+            return False
+        return True
+
+    def _confirm_okta_logout(self, id_token: str | None) -> Any:
+        """Show the confirmation; the now anonymous session keeps the ID token for the confirmed logout."""
+        log.info(
+            "Logout from another site (request id %s): Airflow session ended, Okta's kept", login_audit.request_id()
+        )
+        remember_id_token(session, id_token)
+        page = logout_confirm_page(
+            action=url_for(".okta_logout"), csrf_token=generate_csrf(), cancel_url=self.appbuilder.get_url_for_index
+        )
+        response = make_response(page, 200)
+        response.headers.update(NO_FRAMING)
+        response.headers["Cache-Control"] = "no-store"
+        clear_api_cookie(response)
+        return response
+
     def _decode_fab_state(self) -> dict[str, Any] | None:
         key = session.get("oauth_state")
         if not key:  # no sign-in started in this browser's session (cookie lost, other secret_key)
@@ -116,7 +181,14 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         except jwt.PyJWTError:
             return None
 
-    def _refuse(self, error: LoginRefused, facts: LoginFacts | None = None, id_token: str | None = None) -> Any:
+    def _refuse(
+        self,
+        error: LoginRefused,
+        facts: LoginFacts | None = None,
+        id_token: str | None = None,
+        *,
+        okta_response_verified: bool = False,
+    ) -> Any:
         session.pop("oauth_state", None)
         request_id = login_audit.request_id()
         log.warning("Okta login refused (%s, request id %s): %s", error.code, request_id, loggable(error.message, 2000))
@@ -136,5 +208,6 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             retry_url=url_for(".login", provider=PROVIDER_NAME),
             switch_url=switch_url,
             request_id=request_id,
+            okta_response_verified=okta_response_verified,
         )
         return html, status

@@ -287,15 +287,26 @@ def token_expiry(token: str) -> int | None:
     return exp if isinstance(exp, int) else None
 
 
-def can_open_browser(environ: dict[str, str] | os._Environ[str]) -> bool:
+def can_open_browser() -> bool:
     """Return whether a graphical browser is likely here (never a terminal one: it would take over the terminal)."""
     if sys.platform in ("darwin", "win32"):
         return True
-    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def run(args: argparse.Namespace) -> int:
     """Sign in on this device; print the token as asked; return 0 (or raise DeviceSignInFailed)."""
+    return sign_in(args)
+
+
+def sign_in(
+    args: argparse.Namespace,
+    *,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> int:
+    """Run the command with the clock and the sleep given (tests move time by hand)."""
+    clock, sleep = clock or time.monotonic, sleep or time.sleep
     issuer, client_id, scope = _settings(args)
     if not args.okta_token and not args.airflow_url:
         raise UsageError("--airflow-url is required (Airflow's base URL), unless --okta-token is given")
@@ -303,9 +314,9 @@ def run(args: argparse.Namespace) -> int:
     with requests.Session() as http:
         http.headers["User-Agent"] = f"okta-airflow-login/{__version__}"
         http.headers["Accept"] = "application/json"
-        flow = DeviceFlow(http, issuer, client_id, scope, timeout=args.timeout)
+        flow = DeviceFlow(http, issuer, client_id, scope, timeout=args.timeout, clock=clock, sleep=sleep)
         device = flow.start()
-        _show(device, err, open_browser=not args.no_browser and can_open_browser(os.environ))
+        _show(device, err, open_browser=not args.no_browser and can_open_browser())
         okta = flow.wait(device)
         print("Approved at Okta.", file=err)
         if args.okta_token:

@@ -24,12 +24,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
+from okta_security.untrusted import GROUP_NAME_CHARS, loggable
+
 if TYPE_CHECKING:
     from okta_security.lifecycle.user_sync import PlannedChange
 
 VERIFICATION_HEADER = "x-okta-verification-challenge"
 MAX_CHALLENGE_LENGTH = 512
 MAX_EVENT_ID_LENGTH = 128  # Okta's uuids are 36 characters; the receipt table's key holds 128
+MAX_EVENT_TYPE_LENGTH = 128  # System Log event types are dotted names of a few dozen characters
 DIGEST_PREFIX = "sha256:"  # the event id of an event without a usable uuid: a digest of its content
 
 Effect = Literal["deactivate", "recompute", "ignore"]
@@ -102,8 +105,10 @@ def classify(event: Mapping[str, Any], *, client_id: str, received_at: datetime 
     targets = [t for t in event.get("target") or [] if isinstance(t, Mapping)]
     users = [t for t in targets if t.get("type") in USER_TARGET_TYPES and isinstance(t.get("id"), str)]
     groups = [str(t.get("displayName")) for t in targets if t.get("type") == "UserGroup" and t.get("displayName")]
+    groups = [g for g in groups if len(g) <= GROUP_NAME_CHARS]  # longer names no Okta group can have
     apps = [str(t.get("id")) for t in targets if t.get("type") == "AppInstance" and t.get("id")]
-    event_type = str(event.get("eventType") or "")
+    # Logged and audited as it came: bounded, and escaped so it cannot break a log line.
+    event_type = loggable(event.get("eventType") or "", MAX_EVENT_TYPE_LENGTH)
     effect: Effect = EFFECTS.get(event_type, "ignore")
     why = "" if effect != "ignore" else "unhandled event type"
     if effect != "ignore" and not users:

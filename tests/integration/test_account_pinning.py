@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tests.conftest import Stack
     from tests.integration.conftest import NativeStack
 
-pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)  # one database is enough here
 
 FIRST_ID = "00upinned00000000001"
 SECOND_ID = "00upinned00000000002"
@@ -77,6 +77,7 @@ def relink(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(exe), "relink", *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+@SQLITE
 def test_a_reused_login_is_refused_until_the_administrator_relinks(af: Stack):
     login, password = "pat.reused@example.com", "Pinned-pass-1"
     set_idp_user(af.idp_config, login, FIRST_ID, password, ["airflow-admins"])
@@ -116,6 +117,7 @@ def test_a_reused_login_is_refused_until_the_administrator_relinks(af: Stack):
     assert user_roles(af.db_url, login) == {"Viewer"}  # with the new person's roles
 
 
+@SQLITE
 def test_a_leaver_s_account_is_not_reactivated_for_the_next_holder_of_the_login(af: Stack):
     login, password = "pat.leaver@example.com", "Pinned-pass-2"
     set_idp_user(af.idp_config, login, "00upinned00000000003", password, ["airflow-admins"])
@@ -133,6 +135,7 @@ def test_a_leaver_s_account_is_not_reactivated_for_the_next_holder_of_the_login(
     assert link_of(af.db_url, login) == ("00upinned00000000003", "sync")
 
 
+@SQLITE
 @pytest.mark.parametrize(("args", "message"), [
     (["nobody@example.com", "--to-okta-user", SECOND_ID], "There is no Airflow user named 'nobody@example.com'"),
     (["admin", "--to-okta-user", "not-an-id!"], "is not an Okta user id"),

@@ -114,7 +114,8 @@ def test_the_old_okta_variables_keep_working_and_a_conflict_is_reported(native: 
 
 def test_airflow_okta_runs_every_command_with_exit_codes(native: NativeStack, tmp_path):
     help_text = native.airflow.airflow("okta", "--help").stdout
-    for command in ("doctor", "check-mapping", "explain", "sync-users", "sync-roles", "migrate-usernames", "init"):
+    commands = ("doctor", "check-mapping", "explain", "sync-users", "sync-roles", "migrate-usernames", "init", "relink")
+    for command in (*commands, "login"):
         assert command in help_text
     ok = native.airflow.airflow("okta", "check-mapping", "--no-db", check=False)  # the file [okta] names
     assert ok.returncode == 0, ok.stdout + ok.stderr

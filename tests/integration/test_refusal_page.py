@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import pytest
 import yaml
 
 from okta_local_idp.testing import is_sign_in_page, submit_sign_in_form
@@ -110,6 +111,7 @@ def test_invalid_client_page_names_no_setting_and_the_log_does(af: Stack):
 SPOOF = "Your Airflow password expired. Enter it again at https://evil.example/airflow to keep access."
 
 
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)  # no database in this path
 def test_a_forged_error_link_shows_okta_s_code_but_not_its_text(af: Stack):
     """Anyone can write error_description into a link to Airflow: it never appears on Airflow's page."""
     import requests
@@ -124,6 +126,7 @@ def test_a_forged_error_link_shows_okta_s_code_but_not_its_text(af: Stack):
     assert "Okta's description of the error is not shown" in text
 
 
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)  # no database in this path
 def test_okta_s_own_error_shows_its_description_labelled_and_apart(af: Stack):
     """A real error redirect from the IdP, answering this browser's sign-in (prompt=none without an IdP session)."""
     import requests

@@ -218,6 +218,22 @@ def test_redaction_is_linear_on_hostile_input(unit: str):
     assert ratio < 30, f"redacting 10x more text took {ratio:.0f}x longer"
 
 
+@pytest.mark.parametrize("unit", ["eyJ", "eyJaaaaa.", "eyJaaaaa.b.", "x.eyJ-", f"{JWT} "])
+def test_redaction_looks_at_each_character_once(monkeypatch: pytest.MonkeyPatch, unit: str):
+    """Counted, not timed: the JWT check sees each character of the input in at most one run."""
+    seen: list[int] = []
+    check = audit._redact_jwts
+
+    def counting(run: str) -> str:
+        seen.append(len(run))
+        return check(run)
+
+    monkeypatch.setattr(audit, "_redact_jwts", counting)
+    text = unit * (200_000 // len(unit))
+    redact(text)
+    assert sum(seen) <= len(text)
+
+
 def test_redaction_of_a_megabyte_is_quick():
     start = time.process_time()
     redacted = redact("eyJ" * 350_000)

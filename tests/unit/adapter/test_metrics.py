@@ -49,6 +49,12 @@ def sent(monkeypatch):
             [("okta.bot_token.refused.invalid_access_token", 1, {"reason": "invalid_access_token"})],
         ),
         ("event_hook.received", {"events": 3}, [("okta.event_hook.deliveries", 3, {})]),
+        ("login.succeeded", {"sign_in": "api"}, [("okta.person_token.exchanged", 1, {})]),
+        (
+            "login.refused",
+            {"sign_in": "api", "reason": "invalid_access_token"},
+            [("okta.person_token.refused.invalid_access_token", 1, {"reason": "invalid_access_token"})],
+        ),
         ("user.deactivated", {"trigger": "sync"}, [("okta.user.deactivated.sync", 1, {"trigger": "sync"})]),
         ("user.roles_changed", {}, [("okta.user.roles_changed.unknown", 1, {"trigger": "unknown"})]),
         ("mapping.rejected", {"problems": ["x"]}, [("okta.mapping.rejected", 1, {})]),

@@ -51,6 +51,8 @@ def test_every_okta_airflow_command_is_an_airflow_okta_command():
         ["sync-users", "--dry-run", "--max-deactivations", "5", "--strategy", "search", "--no-progress"],
         ["migrate-usernames", "--dry-run", "--no-okta", "--json"],
         ["init", "--force", "--dry-run"],
+        ["relink", "alice", "--to-okta-user", "00u2", "--dry-run", "--json"],
+        ["login", "--airflow-url", "http://a", "--print", "--no-browser", "--timeout", "3"],
     ],
 )
 def test_airflow_parses_like_okta_airflow(argv):

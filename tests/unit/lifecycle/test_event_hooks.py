@@ -201,3 +201,20 @@ def test_a_uuid_is_the_event_id_only_when_it_is_a_sane_string(uuid: object, kept
     hook_event = classify({**event("user.lifecycle.deactivate", USER), "uuid": uuid}, client_id=CLIENT_ID)
     assert (hook_event.event_id == uuid) is kept
     assert len(hook_event.event_id) <= 128
+
+
+def test_what_an_event_names_is_bounded_and_cannot_break_a_log_line():
+    event = {
+        "uuid": "u-bounded",
+        "eventType": "group.user_membership.remove\nINFO forged line" + "x" * 10_000,
+        "target": [
+            {"id": "00u1", "type": "User"},
+            {"displayName": "g" * 256, "type": "UserGroup"},
+            {"displayName": "airflow-ops", "type": "UserGroup"},
+        ],
+    }
+    hook = classify(event, client_id="airflow")
+    assert "\n" not in hook.event_type
+    assert len(hook.event_type) <= 128 * 4
+    assert hook.effect == "ignore"  # not a type Okta sends
+    assert hook.group_names == ("airflow-ops",)

@@ -154,7 +154,10 @@ def _handler_for(proxy: LoopbackProxy) -> type[BaseHTTPRequestHandler]:
             self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(payload)
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (e.g. Okta's 3 s event-hook timeout); nobody to answer
             self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _forward

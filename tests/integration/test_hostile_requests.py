@@ -109,7 +109,7 @@ HOSTILE = [
 PRINTABLE = st.text(alphabet=string.printable.replace("\r", "").replace("\n", ""), max_size=300)
 HEADER_VALUES = st.one_of(
     st.sampled_from(["same-origin", "cross-site", "same-site", "none", "https://evil.example", "null", "a" * 8000]),
-    st.text(alphabet=[chr(c) for c in range(0x20, 0x7F)], max_size=200),
+    st.text(alphabet=[chr(c) for c in range(0x20, 0x7F)], max_size=200).map(str.strip),  # requests refuses " x"
 )
 HEADERS = st.dictionaries(
     st.sampled_from(

@@ -17,7 +17,7 @@ what their final groups map to under the final mapping.
 Afterwards it checks: no HTTP response >= 500 anywhere (proxy, IdP, bots), one account per
 person, every active account's roles, every leaver inactive, and the audit rows accounted for
 (one ``login.succeeded`` per signed-in callback, one ``bot.token_exchanged`` per exchange, one
-``user.deactivated`` per leaver, ``event_hook.received`` per delivery Airflow accepted, ...).
+``user.deactivated`` per leaver, ``event_hook.received`` per delivery attempt Airflow got, ...).
 It prints logins/s, p50/p95/p99 of the callback and errors; ``--json FILE`` keeps every figure.
 
     .venv/bin/python -m bench.bench_replicas                       # 2,000 logins / 200 users / 300 s
@@ -551,6 +551,8 @@ def settle(load: Load, *, timeout: float = 90.0) -> dict[str, Any]:
     attempts = [a for d in deliveries for a in d["attempts"]]
     return {
         "deliveries": len(deliveries),
+        # Okta delivers at least once: a delivery counts when one of its attempts (one retry) got a 2xx.
+        "delivered": sum(1 for d in deliveries if any(200 <= a.get("status", 0) < 300 for a in d["attempts"])),
         "attempts": len(attempts),
         "accepted": sum(1 for a in attempts if 200 <= a.get("status", 0) < 300),
         "statuses": dict(Counter(str(a.get("status", a.get("error"))) for a in attempts)),
@@ -596,8 +598,11 @@ def checks(load: Load, hooks: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "user.created": (counts["user.created"], len(found)),
         "bot.token_exchanged": (counts["bot.token_exchanged"], exchanged),
         "user.deactivated (one per leaver)": (dict(deactivated), dict.fromkeys(sorted(leavers), 1)),
-        "event_hook.received": (counts["event_hook.received"], hooks["accepted"]),
     }
+    # Each attempt Airflow answered in time is one row; an attempt Okta gave up on (3 s) may still
+    # have reached Airflow and been recorded, so the rows lie between the two.
+    received = counts["event_hook.received"]
+    received_ok = hooks["accepted"] <= received <= hooks["attempts"]
     reload_ok = plan.logins == 0 or (2 <= len(reloads) <= 2 * load.stack.workers())
     return {
         "no HTTP 5xx": {
@@ -624,14 +629,18 @@ def checks(load: Load, hooks: dict[str, Any]) -> dict[str, dict[str, Any]]:
             and tally.bot_statuses.get("api 200", 0) == exchanged,
             "statuses": dict(tally.bot_statuses),
         },
-        "event hook deliveries all accepted": {
-            "ok": hooks["attempts"] == hooks["accepted"] and hooks["deliveries"] > 0,
+        "every event-hook delivery accepted (at least once)": {
+            "ok": hooks["delivered"] == hooks["deliveries"] > 0,
             **hooks,
         },
         "audit rows accounted for": {
-            "ok": all(got == want for got, want in audit.values()) and reload_ok and set(counts) <= known_events,
+            "ok": all(got == want for got, want in audit.values())
+            and received_ok
+            and reload_ok
+            and set(counts) <= known_events,
             "rows_by_event": dict(counts),
             "expected_vs_found": {k: {"found": got, "expected": want} for k, (got, want) in audit.items()},
+            "event_hook.received": f"{received} (attempts answered in time {hooks['accepted']}..all {hooks['attempts']})",
             "mapping.reloaded": f"{len(reloads)} (one per worker process and edit that saw it: 2..{2 * load.stack.workers()})",
             "unknown_events": sorted(set(counts) - known_events),
         },

@@ -86,7 +86,9 @@ _INGRESS_HOST = {
     "additionalProperties": False,
 }
 # A fragment of apache-airflow/airflow's values.schema.json (chart 1.18 era), transcribed by hand:
-# only the keys the documented values use, with the chart's types and its additionalProperties.
+# only the keys the documented values use, with the chart's types and its additionalProperties;
+# names under apiServer and ingress.apiServer as the chart's api-server deployment and ingress
+# templates read them.
 CHART_SCHEMA_FRAGMENT = {
     "$schema": "http://json-schema.org/draft-07/schema",
     "type": "object",

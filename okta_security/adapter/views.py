@@ -11,8 +11,7 @@ from flask import g, make_response, redirect, request, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.utils import generate_random_string
 from flask_login import login_user, logout_user
-from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
-from wtforms import ValidationError
+from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf  # wtforms' error, as flask_wtf raises it
 
 from okta_security.adapter import login_audit, metrics
 from okta_security.adapter.compat import login_redirect, oauth_view_base
@@ -153,7 +152,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         # Checked here too, not only by the app's CSRFProtect: the POST ends the Okta session.
         try:
             validate_csrf(request.form.get("csrf_token"))
-        except (ValidationError, CSRFError):
+        except ValidationError:
             return False
         return True
 

@@ -21,6 +21,8 @@ relink`` is the administrator's explicit fix. Adopting an account nobody linked 
 
 Other refusals: the account is a bot's service user (``service_user_login``); the email belongs
 to another account (``email_conflict``); a create that lost a race and finds nothing to update.
+
+:func:`plan_relink` plans ``okta-airflow relink``: the administrator moving the pin.
 """
 
 from __future__ import annotations

@@ -135,8 +135,9 @@ class OktaSettings:
         Flag(),
         "Let a sign-in take over an Airflow account no Okta user is linked to yet, when its username is the "
         "person's Okta login (an account made before Okta) or FAB's `okta_<user id>` (audited as `user.adopted`). "
-        "`false` once migrated: such a sign-in is refused (`unlinked_account`) until `okta-airflow relink` links "
-        "the account. A linked account is never signed into by another Okta user, whatever this says.",
+        "`false` once migrated: such a sign-in is refused (`unlinked_account`) until `okta-airflow relink USER "
+        "--to-okta-user ID` links the account. A linked account is never signed into by another Okta user, "
+        "whatever this says.",
         "true",
     )
 

@@ -313,7 +313,8 @@ def test_events(
         pytest.param(AccountLookup(by_username=replace(ACCOUNT, link=None)), "ann@example.com", id="made-before-okta"),
         pytest.param(AccountLookup(legacy=LEGACY), f"okta_{SUB}", id="legacy-okta-sub-account"),
         pytest.param(
-            AccountLookup(by_email=replace(ACCOUNT, username="ANN@example.com", link=None)), "ANN@example.com",
+            AccountLookup(by_email=replace(ACCOUNT, username="ANN@example.com", link=None)),
+            "ANN@example.com",
             id="same-name-found-by-email",
         ),
     ],

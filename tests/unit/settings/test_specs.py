@@ -188,3 +188,18 @@ def test_keys_can_never_be_refetched_without_a_pause(env, value):
     [problem] = err.value.problems
     assert "OKTA_JWKS_REFETCH_INTERVAL_SECONDS" in problem
     assert "between 1 and 3600" in problem
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("true", True), ("YES", True), ("1", True), ("False", False), ("no", False)]
+)
+def test_a_flag_reads_the_usual_words(env, text, value):
+    assert load_settings({**env, "OKTA_ADOPT_UNLINKED_ACCOUNTS": text}).adopt_unlinked_accounts is value
+
+
+def test_a_flag_refuses_anything_else_naming_the_fix(env):
+    with pytest.raises(ConfigError) as err:
+        load_settings({**env, "OKTA_ADOPT_UNLINKED_ACCOUNTS": "maybe"})
+    [problem] = err.value.problems
+    assert "OKTA_ADOPT_UNLINKED_ACCOUNTS" in problem
+    assert "set it to true or false" in problem

@@ -105,10 +105,12 @@ class AuditRecord:
 
 def flood_key(record: AuditRecord) -> FloodKey | None:
     """Return the key repeated refusals are counted under, or None for an event never throttled."""
-    if record.event not in FLOODABLE_EVENTS:
+    if record.event not in FLOODABLE_EVENTS or record.owner:
+        # A refusal naming an account took a verified Okta sign-in or valid client credentials,
+        # which Okta itself rate-limits; each one is evidence an administrator may need.
         return None
     fields = record.fields
-    return (record.event, str(fields.get("client_ip") or "-"), str(fields.get("reason") or "-"), record.owner or "-")
+    return (record.event, str(fields.get("client_ip") or "-"), str(fields.get("reason") or "-"), "-")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ Audit Log and at ``/api/v2/eventLogs``.
 
 Refusals anyone can provoke (:data:`okta_security.audit.FLOODABLE_EVENTS`: a bare callback, a
 wrong event-hook secret, a junk bot token) would otherwise let anyone grow the table without
-bound. Per source, reason, owner and minute the first ``ROWS_PER_KEY`` are rows of their own;
+bound. Refusals that name no account are counted per source, reason and minute: the first
+``ROWS_PER_KEY`` are rows of their own;
 the rest share one row with ``"aggregated": true`` and a ``count``, rewritten at most every
 ``COUNT_WRITE_SECONDS`` and exact once the minute is over. Past ``ROW_KEYS_PER_WINDOW`` keys in a
 minute, further sources share one key (``client_ip`` = "(other sources)"). Each process counts for

@@ -77,7 +77,7 @@ def test_notes_settings_that_point_elsewhere(tmp_path, monkeypatch, capsys):
 
 
 def test_packaged_templates_are_the_repo_files():
-    # The package carries the canonical copies; the repo-root files people browse must not drift from them.
+    # The package carries the canonical copies; the repo-root files people browse link to them.
     assert template_text("webserver_config.py") == (REPO / "webserver_config.py").read_text()
     assert template_text("okta_role_mapping.yaml") == (REPO / "config" / "role_mapping.yaml").read_text()
 

@@ -8,7 +8,6 @@ api-server, and with the Audit Log sink called 10,000 times against the stack's 
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from okta_security import audit
 from tests.conftest import EVENT_HOOK_SECRET
-from tests.integration.test_audit import audit_rows, last_log_id
+from tests.integration.test_audit import RefusalTally, audit_rows, last_log_id
 from tests.unit.fake_clock import FakeClock
 
 if TYPE_CHECKING:
@@ -34,27 +33,17 @@ def counted(rows: list[dict]) -> int:
     return sum(int(row["extra"].get("count", 1)) for row in rows)
 
 
-def wait_for_count(db_url: str, event: str, since: int, expected: int, timeout: float = 15) -> list[dict]:
-    """Return the rows once they account for ``expected`` refusals (aggregate counts are written every few s)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = audit_rows(db_url, event=event, since_id=since)
-        if counted(rows) >= expected or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.5)
-
-
 def test_a_flood_of_bare_callbacks_adds_a_few_rows(af: Stack):
-    since = last_log_id(af.db_url)
+    tally = RefusalTally(af.db_url, "login.refused")
     flood = 400
     with requests.Session() as s:
         for _ in range(flood):
             response = s.get(f"{af.url}/auth/oauth-authorized/okta", timeout=30)
             assert response.status_code in (400, 403), response.text[:300]
             s.cookies.clear()  # each call a stranger's: no session, no state
-    rows = wait_for_count(af.db_url, "login.refused", since, flood)
+    rows = tally.wait(flood)
     assert len(rows) <= FEW_ROWS, f"{len(rows)} rows for {flood} bare callbacks"
-    assert counted(rows) == flood
+    assert tally.added() == flood
     aggregate = [row for row in rows if row["extra"].get("aggregated")]
     assert aggregate
     assert {row["extra"]["reason"] for row in aggregate} == {"invalid_state"}
@@ -62,7 +51,7 @@ def test_a_flood_of_bare_callbacks_adds_a_few_rows(af: Stack):
 
 
 def test_a_flood_of_bad_event_hook_secrets_adds_a_few_rows(af: Stack):
-    since = last_log_id(af.db_url)
+    tally = RefusalTally(af.db_url, "event_hook.rejected")
     flood = 200
     with requests.Session() as s:
         for i in range(flood):
@@ -70,9 +59,9 @@ def test_a_flood_of_bad_event_hook_secrets_adds_a_few_rows(af: Stack):
                 f"{af.url}/auth/okta/events", json={}, headers={"Authorization": f"Bearer guess-{i}"}, timeout=30
             )
             assert response.status_code == 401
-    rows = wait_for_count(af.db_url, "event_hook.rejected", since, flood)
+    rows = tally.wait(flood)
     assert len(rows) <= FEW_ROWS
-    assert counted(rows) == flood
+    assert tally.added() == flood
     assert EVENT_HOOK_SECRET not in str(rows)
 
 

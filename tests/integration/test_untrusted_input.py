@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from tests.integration.test_audit import audit_rows, last_log_id
+from tests.integration.test_audit import RefusalTally
 
 if TYPE_CHECKING:
     from tests.conftest import Stack
@@ -23,15 +23,13 @@ CALLBACK = "/auth/oauth-authorized/okta"
 
 def test_a_huge_error_parameter_is_cheap_and_recorded_bounded(af: Stack):
     """A 63 KB `error` of "eyJ" repeated used to hold a worker for seconds in the audit redaction."""
-    since = last_log_id(af.db_url)
+    # Its cost is measured by bench/bench_redaction.py (and bounded by a unit test that counts work).
+    tally = RefusalTally(af.db_url, "login.refused")
     hostile = "eyJ" * 21_000
-    start = time.monotonic()
     response = requests.get(f"{af.url}{CALLBACK}", params={"error": hostile, "error_description": "x"}, timeout=60)
-    elapsed = time.monotonic() - start
     assert response.status_code == 403
-    assert elapsed < 2.0, f"one refused callback took {elapsed:.1f} s"
     assert "eyJ" * 30 not in response.text  # the page shows a bounded error code
-    rows = audit_rows(af.db_url, event="login.refused", since_id=since)
+    rows = tally.wait(1)
     assert rows
     assert all(len(str(row["extra"].get("okta_error", ""))) <= 64 for row in rows)
     assert all(len(str(row["extra"])) < 4000 for row in rows)

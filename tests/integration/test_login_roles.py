@@ -78,12 +78,15 @@ def test_a_mapped_role_deleted_from_airflow_refuses_with_its_code_and_is_audited
             ("DELETE FROM ab_role WHERE name = :n", {"n": TRANSIENT_ROLE}),
         )
         since = last_log_id(af.db_url)
+        carol_before = user_roles(
+            af.db_url, CAROL[0]
+        )  # an earlier test on this shared server may have left her account
         session, final = okta_login(af.url, *CAROL)
         assert final.status_code == 403, final.text[:500]  # a refusal page, not an HTTP 500
         assert "mapped_role_missing" in final.text
         assert TRANSIENT_ROLE in final.text
         assert "_token" not in session.cookies
-        assert user_roles(af.db_url, CAROL[0]) is None
+        assert user_roles(af.db_url, CAROL[0]) == carol_before  # the refusal wrote nothing
         [row] = audit_rows(af.db_url, event="login.refused", since_id=since)
         assert row["owner"] == CAROL[0]
         assert row["extra"]["reason"] == "mapped_role_missing"

@@ -74,8 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def dispatch(args: argparse.Namespace, *, prog: str = "okta-airflow") -> int:
     """Run the parsed command; report its errors on stderr; return the exit code."""
+    from okta_security.cli.output import report_only_on_stdout
+
     try:
-        return int(args.func(args))
+        with report_only_on_stdout():
+            return int(args.func(args))
     except UsageError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import sys
 from typing import Any
 
 import requests
 
 from okta_security import __version__
 from okta_security.cli import UsageError, airflow_options
+from okta_security.cli.output import report_stream
 from okta_security.doctor.checks import default_checks, exit_code, render_text, run_checks, summary
 from okta_security.doctor.live import check_live
 from okta_security.doctor.report import DoctorContext
@@ -58,22 +57,20 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run every check against this environment; print the report; return 0 or 1."""
-    out = sys.stdout
-    # Airflow (and webserver_config.py) may print while imported; stdout carries only the report.
-    with contextlib.redirect_stdout(sys.stderr):
-        facts, airflow_error = _airflow_facts()
-        with requests.Session() as http:
-            http.headers["User-Agent"] = f"okta-airflow-doctor/{__version__}"
-            ctx = DoctorContext(environ=None, airflow=facts, airflow_error=airflow_error, http=http)
-            if facts is not None:  # Airflow's [okta] section counts only where Airflow runs
-                try:
-                    ctx.airflow_options = airflow_options()
-                except ConfigError as e:
-                    ctx.airflow_options_problems = list(e.problems)
-            if args.live:
-                ctx.live_url = args.url
-                ctx.live_token = _read_token(args.token_file)
-            results = run_checks(ctx, [*default_checks(), check_live] if args.live else None)
+    out = report_stream()  # Airflow (and webserver_config.py) may print while imported: that goes to stderr
+    facts, airflow_error = _airflow_facts()
+    with requests.Session() as http:
+        http.headers["User-Agent"] = f"okta-airflow-doctor/{__version__}"
+        ctx = DoctorContext(environ=None, airflow=facts, airflow_error=airflow_error, http=http)
+        if facts is not None:  # Airflow's [okta] section counts only where Airflow runs
+            try:
+                ctx.airflow_options = airflow_options()
+            except ConfigError as e:
+                ctx.airflow_options_problems = list(e.problems)
+        if args.live:
+            ctx.live_url = args.url
+            ctx.live_token = _read_token(args.token_file)
+        results = run_checks(ctx, [*default_checks(), check_live] if args.live else None)
     if args.json:
         report = {
             "ok": exit_code(results) == 0,

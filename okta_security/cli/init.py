@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from okta_security.cli import EXIT_OK
+from okta_security.cli.output import emit
 from okta_security.errors import OktaSecurityError
 from okta_security.settings import loader as settings
 
@@ -99,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.dry_run:
             path.write_text(template_text(template.source), encoding="utf-8")
         replaced = " (replaced)" if path in existing else ""
-        print(f"{verb} {path}{replaced}: {template.purpose}")
-    print()
-    print(next_steps(home))
+        emit(f"{verb} {path}{replaced}: {template.purpose}")
+    emit()
+    emit(next_steps(home))
     return EXIT_OK
 
 

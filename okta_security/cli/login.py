@@ -30,6 +30,7 @@ import requests
 
 from okta_security import __version__
 from okta_security.cli import EXIT_OK, UsageError
+from okta_security.cli.output import report_stream
 from okta_security.errors import DeviceSignInFailed
 from okta_security.people.token_request import JWT_BEARER
 from okta_security.settings.loader import env_value
@@ -324,7 +325,7 @@ def sign_in(
         else:
             token = exchange(http, args.airflow_url, okta["access_token"], args.timeout)
             expires_at = token_expiry(token)
-    _output(args, token, expires_at, sys.stdout, err)
+    _output(args, token, expires_at, report_stream(), err)
     return EXIT_OK
 
 

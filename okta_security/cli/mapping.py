@@ -13,13 +13,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, airflow_options
+from okta_security.cli.output import emit
 from okta_security.errors import MappingError, RoleSyncError
 from okta_security.mapping.lint import Finding, findings_from_error, lint
 from okta_security.mapping.patterns import GroupFilter
@@ -157,8 +157,7 @@ def read_database(args: argparse.Namespace) -> DatabaseView:
         try:
             from okta_security.adapter.role_sync import airflow_database_url
 
-            with contextlib.redirect_stdout(sys.stderr):  # Airflow may log to stdout while it loads
-                url = airflow_database_url()
+            url = airflow_database_url()
             where = "Airflow's [database] sql_alchemy_conn"
         except ImportError:
             return DatabaseView(None, None, "role names NOT checked: Airflow is not installed here (pass --db-url URL)")
@@ -240,12 +239,12 @@ def run_check(args: argparse.Namespace) -> int:
             "summary": counts,
             "findings": [f.as_dict() for f in findings],
         }
-        print(json.dumps(report, indent=2))
+        emit(json.dumps(report, indent=2))
         return code
     for finding in findings:
-        print(finding.text(), file=sys.stdout)
+        emit(finding.text())
     verdict = {EXIT_OK: "OK", EXIT_FAILURE: "INVALID", EXIT_WARNINGS: "valid, with warnings"}[code]
-    print(
+    emit(
         f"{path}: {verdict} — {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s); "
         f"{database.note}"
     )
@@ -358,7 +357,7 @@ def run_explain(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     data = explain(mapping, groups, groups_filter=spec)
     data["database"] = {"checked": database.roles is not None, "note": database.note}
-    print(
+    emit(
         json.dumps(data, indent=2)
         if args.json
         else f"{render_explanation(data)}\n{database.note[:1].upper()}{database.note[1:]}"
@@ -375,10 +374,9 @@ def run_sync(args: argparse.Namespace) -> int:
     raw = _read(path)
     from okta_security.adapter.role_sync import sync_roles_from_file  # imports Airflow: only for this command
 
-    with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; keep it for our report (--json)
-        mapping, report = sync_roles_from_file(raw, path, dry_run=args.dry_run)
+    mapping, report = sync_roles_from_file(raw, path, dry_run=args.dry_run)
     if args.json:
-        print(
+        emit(
             json.dumps(
                 {
                     "file": path,
@@ -401,15 +399,15 @@ def run_sync(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     if not mapping.roles:
-        print(f"{path}: no 'roles:' section; nothing to sync")
+        emit(f"{path}: no 'roles:' section; nothing to sync")
         return EXIT_OK
     for change in report.changes:
         state = "create" if change.create else ("update" if change.changed else "in sync")
-        print(f"{change.role}: {state}")
+        emit(f"{change.role}: {state}")
         for action, resource in sorted(change.add, key=lambda p: (p[1], p[0])):
-            print(f"  + {action} on {resource}")
+            emit(f"  + {action} on {resource}")
         for action, resource in sorted(change.remove, key=lambda p: (p[1], p[0])):
-            print(f"  - {action} on {resource}")
+            emit(f"  - {action} on {resource}")
     prefix = "dry run: " if args.dry_run else ""
-    print(f"{prefix}{report.summary()}")
+    emit(f"{prefix}{report.summary()}")
     return EXIT_OK

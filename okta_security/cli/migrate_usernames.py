@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from okta_security import audit
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, airflow_options
+from okta_security.cli.output import emit
 from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.usernames import PlannedRename, legacy_sub, plan_renames
 from okta_security.okta_api.auth import build_groups_client
@@ -91,7 +92,7 @@ def _okta_logins(subs: Iterable[str]) -> Mapping[str, str]:
 
 def _report(plan: list[PlannedRename], applied: list[PlannedRename], *, dry_run: bool, as_json: bool) -> None:
     if as_json:
-        print(
+        emit(
             json.dumps(
                 {
                     "dry_run": dry_run,
@@ -113,13 +114,13 @@ def _report(plan: list[PlannedRename], applied: list[PlannedRename], *, dry_run:
         )
         return
     if not plan:
-        print("No legacy okta_<sub> users: nothing to migrate.")
+        emit("No legacy okta_<sub> users: nothing to migrate.")
         return
     width = max(len(p.old) for p in plan)
-    print(f"{'user id':>7}  {'old username':<{width}}  new username (source) / status")
+    emit(f"{'user id':>7}  {'old username':<{width}}  new username (source) / status")
     for p in plan:
         what = f"{p.new} ({p.source})" if p.status == "rename" else f"{p.status.upper()}: {p.reason}"
-        print(f"{p.user_id:>7}  {p.old:<{width}}  {what}")
+        emit(f"{p.user_id:>7}  {p.old:<{width}}  {what}")
     verb = "would rename" if dry_run else "renamed"
     count = sum(p.status == "rename" for p in plan) if dry_run else len(applied)
-    print(f"\n{verb} {count} of {len(plan)} legacy account(s)")
+    emit(f"\n{verb} {count} of {len(plan)} legacy account(s)")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from okta_security import audit
 from okta_security.cli import EXIT_OK, airflow_options
+from okta_security.cli.output import emit
 from okta_security.settings.loader import env_value
 
 if TYPE_CHECKING:
@@ -80,19 +81,17 @@ def _report(plan: RelinkPlan, *, dry_run: bool, as_json: bool) -> None:
             "changed": plan.changes and not dry_run,
             "active": plan.active,
         }
-        print(json.dumps(report, indent=2))
+        emit(json.dumps(report, indent=2))
         return
     if not plan.changes:
-        print(f"Airflow account {plan.username!r} (id {plan.user_id}) is already linked to Okta user {plan.okta_sub}.")
+        emit(f"Airflow account {plan.username!r} (id {plan.user_id}) is already linked to Okta user {plan.okta_sub}.")
         return
     before = f"Okta user {plan.before}" if plan.before else "no Okta user"
     verb = "Would link" if dry_run else "Linked"
-    print(f"{verb} Airflow account {plan.username!r} (id {plan.user_id}) to Okta user {plan.okta_sub} (was {before}).")
-    print("Its roles are recomputed from that person's Okta groups at their next sign-in.")
+    emit(f"{verb} Airflow account {plan.username!r} (id {plan.user_id}) to Okta user {plan.okta_sub} (was {before}).")
+    emit("Its roles are recomputed from that person's Okta groups at their next sign-in.")
     if not plan.active:
         if plan.deactivated_by:
-            print(f"The account is deactivated (by {plan.deactivated_by}); that person's next sign-in reactivates it.")
+            emit(f"The account is deactivated (by {plan.deactivated_by}); that person's next sign-in reactivates it.")
         else:
-            print(
-                "The account was deactivated by an administrator; reactivate it in Airflow for the person to sign in."
-            )
+            emit("The account was deactivated by an administrator; reactivate it in Airflow for the person to sign in.")

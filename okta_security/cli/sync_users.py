@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from okta_security import audit
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, airflow_options
+from okta_security.cli.output import report_stream
 from okta_security.errors import TooManyDeactivations
 from okta_security.settings.loader import env_value
 
@@ -98,37 +98,21 @@ class Progress:
         self._width = max(self._width, len(text))
 
 
-def keep_stdout_for_the_report() -> TextIO:
-    """Point ``sys.stdout`` at stderr for everything but the report; return the real stdout.
-
-    Airflow's logging configuration (installed on import) writes log lines to stdout, and so would
-    audit JSON lines by default; stdout must carry only the plan or the ``--json`` report.
-    """
+def configure_audit_for_the_report() -> None:
+    """Load Airflow and send audit JSON lines (stdout by default) to stderr: stdout carries the report."""
     from okta_security.adapter.user_sync_runner import load_airflow
 
-    report_stream = sys.stdout
-    sys.stdout = sys.stderr
-    load_airflow()  # Airflow configures logging on import, now towards stderr
-
-    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
-    for logger in loggers:  # handlers made before the switch (e.g. Airflow imported earlier)
-        for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is report_stream:
-                handler.setStream(sys.stderr)
+    load_airflow()
     spec = env_value("OKTA_AUDIT_LOG_HANDLER", airflow=airflow_options())
     audit.configure("stderr" if spec.lower() == "stdout" else spec)
-    return report_stream
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the sync; return the exit code."""
     if args.max_deactivations is not None and args.max_deactivations < 0:
         raise UsageError("--max-deactivations must be 0 or more")
-    out = keep_stdout_for_the_report()
-    try:
-        return _run(args, out)
-    finally:
-        sys.stdout = out
+    configure_audit_for_the_report()
+    return _run(args, report_stream())
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:

@@ -155,6 +155,7 @@ class AirflowServer:
     def start(self, timeout: float = 180) -> None:
         """Start ``airflow api-server`` (2.x: ``airflow webserver``) and wait until its health check answers."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        log_start = log.tell()
         if self.layout is AIRFLOW_2:
             command = ["webserver", "--hostname", self.host, "--port", str(self.port), "--workers", str(self.workers)]
             health, name = f"{self.base_url}/health", "airflow webserver"
@@ -179,13 +180,29 @@ class AirflowServer:
                 self.stop()
                 raise RuntimeError(f"{name} could not load the app:\n{tail}")
             try:
-                if requests.get(health, timeout=2).status_code == 200:
+                if requests.get(health, timeout=2).status_code == 200 and self._workers_started(log_start):
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"{name} did not become healthy in {timeout}s:\n{self.log_tail()}")
+
+    def _workers_started(self, log_start: int) -> bool:
+        """Return whether every uvicorn worker has started (the first one answers health checks alone).
+
+        A test that expects every worker to hold some state would otherwise race the late ones.
+        Only uvicorn (Airflow 3) is checked; Airflow 2's gunicorn logs its workers differently.
+        """
+        if self.layout is AIRFLOW_2 or self.workers < 2:
+            return True
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(log_start)
+                started = f.read().count(b"Application startup complete")
+        except OSError:
+            return False
+        return started >= self.workers
 
     def log_tail(self, chars: int = 6000) -> str:
         """Return the end of the server's log (for failure messages)."""

@@ -18,6 +18,7 @@ from okta_security.adapter import db, login_accounts, outage
 from okta_security.adapter.bots import retire_service_users
 from okta_security.adapter.compat import with_session_property
 from okta_security.adapter.event_hook_view import register_event_hook_view
+from okta_security.adapter.mapping_watch import watch_mapping
 from okta_security.adapter.role_sync import RoleSyncer
 from okta_security.adapter.sessions import enforce_session_max_lifetime
 from okta_security.adapter.views import OktaAuthOAuthView
@@ -88,6 +89,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             on_reload=lambda old, new: self._on_mapping_reload(app, old, new),
             on_reject=self._on_mapping_reject,
         )
+        watch_mapping(app, self.okta_mapping, release=lambda: getattr(self.session, "remove", lambda: None)())
         audit.configure(self.okta_settings.audit_log_handler)
         audit_airflow.install()  # audit events also become rows in Airflow's Audit Log
         enforce_session_max_lifetime(app)  # Airflow 2.11; on Airflow 3 the FAB provider does it

@@ -101,6 +101,7 @@ class MappingStore:
         self._check_interval = check_interval
         self._lock = threading.RLock()
         self._last_error: MappingError | None = None
+        self._rejected_digest = ""  # the bytes last refused: a touch or an identical swap is not news
         try:
             fingerprint, data = _read(self._path)
         except OSError as exc:
@@ -120,6 +121,11 @@ class MappingStore:
     def path(self) -> str:
         """Return the watched file's path."""
         return self._path
+
+    @property
+    def check_interval(self) -> float:
+        """Return how often, at most, the file is checked (seconds)."""
+        return self._check_interval
 
     @property
     def last_error(self) -> MappingError | None:
@@ -194,7 +200,10 @@ class MappingStore:
             return
         self._fingerprint = fingerprint
         old = self._mapping
-        if hashlib.sha256(data).hexdigest() == old.digest:
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == self._rejected_digest and self._last_error is not None:
+            return
+        if digest == old.digest:
             if self._last_error is not None:
                 log.info("Role mapping %s is back to version %s, which is in use", self._path, old.digest[:12])
                 self._last_error = None
@@ -208,7 +217,7 @@ class MappingStore:
         try:
             new = parse_mapping(data, source=self._path, known_roles=known)
         except MappingError as exc:
-            self._reject(exc)
+            self._reject(exc, digest)
             return
         self._mapping = new
         self._raw = data
@@ -226,9 +235,10 @@ class MappingStore:
             except Exception:
                 log.exception("on_reload callback failed for role mapping %s", self._path)
 
-    def _reject(self, error: MappingError) -> None:
+    def _reject(self, error: MappingError, digest: str = "") -> None:
         """Keep the last good mapping, remember and log the error, and notify on_reject."""
         self._last_error = error
+        self._rejected_digest = digest
         log.error(
             "Role mapping %s rejected; still using version %s. %s",
             self._path,

@@ -93,3 +93,25 @@ def test_a_key_removed_from_the_configmap_keeps_the_last_good_mapping(volume):
     clock.advance(1.0)
     assert store.current().resolve(["staff"]) == {"Viewer"}
     assert "cannot read the role-mapping file" in str(store.last_error)
+
+
+def test_the_same_broken_bytes_are_reported_once_however_often_they_are_swapped_in(volume):
+    clock = FakeClock()
+    rejected: list[str] = []
+    store = MappingStore(
+        volume.path(KEY),
+        known_roles=ROLES,
+        clock=clock,
+        check_interval=1.0,
+        on_reject=lambda e: rejected.append(str(e)),
+    )
+    broken = "mappings:\n  staff: [Admn]\n"
+    for _ in range(3):  # a kubelet swap that keeps the content, or a touch
+        volume.write({KEY: broken})
+        clock.advance(1.1)
+        store.current()
+    assert len(rejected) == 1
+    volume.write({KEY: "mappings:\n  staff: [Admnn]\n"})  # different broken bytes: news again
+    clock.advance(1.1)
+    store.current()
+    assert len(rejected) == 2

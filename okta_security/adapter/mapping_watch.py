@@ -2,10 +2,10 @@
 
 The mapping store checks its file when a login asks for it. A worker that served no login while
 a good version was on disk never saw it, and after a broken edit it kept an older version than
-its neighbours: one replica answered with yesterday's roles. From its first request on, each
-server process checks the file every ``check_interval`` seconds on a daemon thread. The store
-serialises checks, so a request and the thread never reload twice. Only server processes start
-the thread (CLI commands that build the app serve no request).
+its neighbours: one replica answered with yesterday's roles. Each process that builds the app
+checks the file every ``check_interval`` seconds on a daemon thread, from the start: a worker may
+serve no request at all for a long time. The store serialises checks, so a request and the thread
+never reload twice. A CLI command that builds the app exits long before a check matters.
 """
 
 from __future__ import annotations
@@ -26,13 +26,11 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL_SECONDS = 0.5
 
 
-def watch_mapping(app: Any, store: MappingStore, *, release: Callable[[], None] | None = None) -> None:
-    """From ``app``'s first request on, check ``store``'s file every ``store.check_interval`` seconds.
+def watch_mapping(app: Any, store: MappingStore, *, release: Callable[[], None] | None = None) -> threading.Thread:
+    """Check ``store``'s file every ``store.check_interval`` seconds, in ``app``'s context; return the thread.
 
     ``release`` runs after each check (e.g. to return the thread's database session).
     """
-    lock = threading.Lock()
-    started = False
     interval = max(store.check_interval, MIN_INTERVAL_SECONDS)
 
     def loop() -> None:
@@ -48,14 +46,6 @@ def watch_mapping(app: Any, store: MappingStore, *, release: Callable[[], None] 
             except Exception:  # the next check tries again; logins still check on their own
                 log.exception("Background check of role mapping %s failed", store.path)
 
-    def start() -> None:
-        nonlocal started
-        if started:
-            return
-        with lock:
-            if started:
-                return
-            threading.Thread(target=loop, name="okta-mapping-watch", daemon=True).start()
-            started = True
-
-    app.before_request(start)
+    thread = threading.Thread(target=loop, name="okta-mapping-watch", daemon=True)
+    thread.start()
+    return thread

@@ -165,8 +165,8 @@ def test_a_swap_to_a_broken_mapping_keeps_the_last_good_one(cluster: Cluster) ->
     good = mapping("User")
     for pod in cluster.pods:
         pod.mapping.write({MAPPING_KEY: good})
-    _wait_until_every_worker_loaded(cluster, good)
     try:
+        _wait_until_every_worker_loaded(cluster, good)
         for pod in cluster.pods:
             pod.mapping.write({MAPPING_KEY: BROKEN_MAPPING})
         time.sleep(MAPPING_CHECK_SECONDS)

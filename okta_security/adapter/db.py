@@ -45,7 +45,7 @@ user_link = sa.Table(
     sa.Column("okta_sub", sa.String(128), nullable=False, index=True),
     sa.Column("groups", sa.Text, nullable=True),  # JSON list of the Okta groups last seen
     sa.Column("groups_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("deactivated_by", sa.String(32), nullable=True),  # "sync" | "event_hook" | None
+    sa.Column("deactivated_by", sa.String(32), nullable=True),  # "sync" | "event_hook" | "login" | None
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from okta_security.adapter import db, login_audit
-from okta_security.adapter.accounts import forget_cached_user
+from okta_security.adapter.accounts import accounts_for_sub, apply_change, forget_cached_user
 from okta_security.adapter.bots import is_service_user
 from okta_security.audit import audit_event
 from okta_security.errors import LoginRefused, MappedRoleMissing, RelinkRefused
+from okta_security.lifecycle.user_sync import OktaSnapshot
+from okta_security.lifecycle.user_sync import plan_account as plan_sync_account
 from okta_security.lifecycle.usernames import legacy_username
 from okta_security.login.account_plan import (
     AccountLookup,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from okta_security.login.outcome import LoginFacts
+    from okta_security.mapping.rules import RoleMapping
     from okta_security.oidc.identity import OktaIdentity
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,39 @@ def sync_account(sm: Any, identity: OktaIdentity, roles: tuple[str, ...], facts:
         # row between our look-up and our INSERT: plan again, as an update of that row.
         log.info("Airflow user %s was just created by a concurrent login; updating it", identity.username)
     raise LoginRefused("Airflow could not create your account; see the webserver log.")  # pragma: no cover
+
+
+def retire_unmapped(sm: Any, identity: OktaIdentity, mapping: RoleMapping) -> list[str]:
+    """Deactivate the accounts of a person whose verified sign-in maps to no role; return the outcomes.
+
+    Refusing the sign-in alone left the account active with its old roles, so a session or API
+    token issued earlier kept them until ``sync-users`` ran. The change is the one sync-users
+    plans for the same groups (``no_mapped_role``) and records ``deactivated_by = "login"``, so the
+    person's next sign-in with a mapped group reactivates the account. A database error is logged
+    and the refusal stands: this never turns a refusal into a 500.
+    """
+    snapshot = OktaSnapshot(statuses={identity.sub: "ACTIVE"}, groups={identity.sub: frozenset(identity.groups)})
+    outcomes: list[str] = []
+    try:
+        for account in accounts_for_sub(sm.okta_engine, identity.sub):
+            change = plan_sync_account(account, snapshot, mapping)
+            if change.action != "deactivate":
+                continue
+            applied = apply_change(
+                sm.okta_engine, change, trigger="login", extra={"mapping_version": mapping.digest[:12]}
+            )
+            log.warning(
+                "Okta login of %s refused [no_mapped_role]: Airflow account %s deactivated (%s); roles it had: %s",
+                identity.username,
+                account.username,
+                applied.outcome,
+                ", ".join(change.roles_before) or "none",
+            )
+            outcomes.append(applied.outcome)
+    except sa.exc.SQLAlchemyError as e:
+        log.error("Could not deactivate the accounts of %s after a no_mapped_role refusal: %s", identity.username, e)
+        outcomes.append("failed")
+    return outcomes
 
 
 def _look_up(sm: Any, identity: OktaIdentity) -> tuple[AccountLookup, dict[int, User]]:

@@ -28,6 +28,7 @@ from okta_security.errors import (
     LoginRefused,
     MappedRoleMissing,
     MappingError,
+    NoMappedRole,
     OktaApiMisconfigured,
     OktaApiRejected,
     OktaApiUnavailable,
@@ -236,6 +237,8 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             )
             facts = facts.with_identity(decision.identity)
             self._log_missing_roles(decision)
+            if isinstance(decision.refusal, NoMappedRole) and decision.identity is not None:
+                login_accounts.retire_unmapped(self, decision.identity, mapping)
             if decision.refusal is not None or decision.identity is None:
                 raise decision.refusal or LoginRefused("The sign-in could not be decided.")
             user = login_accounts.sync_account(self, decision.identity, decision.roles, facts)

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from tests.conftest import EVENT_HOOK_SECRET, Stack
 from tests.integration.helpers import okta_login, user_roles, user_row
 from tests.integration.test_audit import RefusalTally, audit_rows, last_log_id
+from tests.polling import until
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
 API_TOKEN = "00local-dev-api-token"  # server.api_token in config/idp_users.yaml
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
@@ -52,15 +53,6 @@ def verify_hook(stack: Stack) -> None:
 
 def deliveries(stack: Stack) -> list[dict]:
     return requests.get(f"{idp_base(stack)}/__idp/event-hooks/deliveries?wait=1", timeout=30).json()
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
 
 
 def set_active(stack: Stack, username: str, active: bool) -> None:
@@ -142,7 +134,7 @@ def test_deactivation_in_okta_rejects_the_next_api_call(lv: Stack):
 
     assert idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/deactivate").status_code == 200
 
-    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"]), "bob was not deactivated"
+    assert until(lambda: not user_row(lv.db_url, BOB[0])["active"]), "bob was not deactivated"
     # The same api-server process dropped bob from the auth manager's cache: rejected at once.
     assert bob.get(f"{lv.url}/api/v2/dags", timeout=30).status_code in (401, 403)
     [delivery] = [d for d in deliveries(lv) if "user.lifecycle.deactivate" in d["event_types"]][-1:]
@@ -158,14 +150,14 @@ def test_deactivation_in_okta_rejects_the_next_api_call(lv: Stack):
 def test_redelivered_event_is_not_applied_twice(lv: Stack):
     verify_hook(lv)
     idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/suspend")
-    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"])
+    assert until(lambda: not user_row(lv.db_url, BOB[0])["active"])
     set_active(lv, BOB[0], True)  # an administrator lets bob back in by hand
     since = last_log_id(lv.db_url)
     event_id = [d for d in deliveries(lv) if "user.lifecycle.suspend" in d["event_types"]][-1]["event_id"]
 
     requests.post(f"{idp_base(lv)}/__idp/event-hooks/redeliver", json={"event_id": event_id}, timeout=10)
     deliveries(lv)
-    received = wait_until(lambda: bool(audit_rows(lv.db_url, event="event_hook.received", since_id=since)))
+    received = until(lambda: bool(audit_rows(lv.db_url, event="event_hook.received", since_id=since)))
     assert received
     time.sleep(1.0)  # the worker would have acted by now
     assert user_row(lv.db_url, BOB[0])["active"], "a redelivered event deactivated bob again"
@@ -176,11 +168,11 @@ def test_group_removal_recomputes_roles_and_the_last_mapped_group_deactivates(lv
     verify_hook(lv)
     assert user_roles(lv.db_url, BOB[0]) == {"Viewer", "Op"}
     idp_api(lv, "DELETE", f"/groups/{group_id(lv, 'airflow-ops')}/users/{BOB_ID}")
-    assert wait_until(lambda: user_roles(lv.db_url, BOB[0]) == {"Viewer"})
+    assert until(lambda: user_roles(lv.db_url, BOB[0]) == {"Viewer"})
     assert user_row(lv.db_url, BOB[0])["active"]
 
     idp_api(lv, "DELETE", f"/groups/{group_id(lv, 'airflow-viewers')}/users/{BOB_ID}")
-    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"])
+    assert until(lambda: not user_row(lv.db_url, BOB[0])["active"])
     changes = audit_rows(lv.db_url, event="user.roles_changed", owner=BOB[0])
     assert changes[-1]["extra"]["before"] == ["Op", "Viewer"]
     assert changes[-1]["extra"]["after"] == ["Viewer"]
@@ -207,7 +199,7 @@ def hook_event(event_type: str, user_id: str, *groups: str, **fields: Any) -> di
 def drain_worker(stack: Stack) -> None:
     """Wait until the hook worker has processed everything delivered so far (it works in arrival order)."""
     post_events(stack, hook_event("user.lifecycle.suspend", ALICE_ID))  # a marker whose effect is visible
-    assert wait_until(lambda: not user_row(stack.db_url, ALICE[0])["active"]), "the hook worker is stuck"
+    assert until(lambda: not user_row(stack.db_url, ALICE[0])["active"]), "the hook worker is stuck"
 
 
 def remembered_groups(stack: Stack, username: str) -> list[str]:
@@ -227,7 +219,7 @@ def test_group_addition_waits_for_the_next_login(lv: Stack):
     verify_hook(lv)
     since = last_log_id(lv.db_url)
     idp_api(lv, "PUT", f"/groups/{group_id(lv, 'airflow-ops')}/users/{ALICE_ID}")
-    assert wait_until(lambda: bool(audit_rows(lv.db_url, event="event_hook.received", since_id=since)))
+    assert until(lambda: bool(audit_rows(lv.db_url, event="event_hook.received", since_id=since)))
     time.sleep(1.0)  # the worker would have acted by now
     assert user_roles(lv.db_url, ALICE[0]) == {"Admin"}
     okta_login(lv.url, *ALICE)
@@ -252,13 +244,13 @@ def test_a_future_publication_time_does_not_hide_a_later_removal(lv: Stack):
     post_events(lv, forged)
     drain_worker(lv)
     idp_api(lv, "DELETE", f"/groups/{group_id(lv, 'airflow-ops')}/users/{BOB_ID}")  # Okta publishes it now
-    assert wait_until(lambda: user_roles(lv.db_url, BOB[0]) == {"Viewer"}), "the genuine removal was dropped"
+    assert until(lambda: user_roles(lv.db_url, BOB[0]) == {"Viewer"}), "the genuine removal was dropped"
 
 
 def test_an_event_without_uuid_is_applied_once(lv: Stack):
     bare = hook_event("user.lifecycle.deactivate", BOB_ID, uuid="")
     post_events(lv, bare)
-    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"])
+    assert until(lambda: not user_row(lv.db_url, BOB[0])["active"])
     set_active(lv, BOB[0], True)  # an administrator lets bob back in by hand
     since = last_log_id(lv.db_url)
     post_events(lv, bare)  # a replay of the same content
@@ -269,7 +261,7 @@ def test_an_event_without_uuid_is_applied_once(lv: Stack):
 
 def test_a_reactivation_never_comes_from_an_event(lv: Stack):
     post_events(lv, hook_event("user.lifecycle.suspend", BOB_ID))
-    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"])
+    assert until(lambda: not user_row(lv.db_url, BOB[0])["active"])
     post_events(lv, hook_event("group.user_membership.remove", BOB_ID, "Everyone"))  # still mapped: Viewer, Op
     drain_worker(lv)
     assert not user_row(lv.db_url, BOB[0])["active"]
@@ -278,13 +270,13 @@ def test_a_reactivation_never_comes_from_an_event(lv: Stack):
 def test_unassignment_from_the_airflow_app_deactivates(lv: Stack):
     verify_hook(lv)
     assert idp_api(lv, "DELETE", f"/apps/airflow-local/users/{ALICE_ID}").status_code == 204
-    assert wait_until(lambda: not user_row(lv.db_url, ALICE[0])["active"])
+    assert until(lambda: not user_row(lv.db_url, ALICE[0])["active"])
 
 
 def test_suspended_then_unsuspended_user_is_reactivated_at_next_login(lv: Stack):
     verify_hook(lv)
     idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/suspend")
-    assert wait_until(lambda: not user_row(lv.db_url, BOB[0])["active"])
+    assert until(lambda: not user_row(lv.db_url, BOB[0])["active"])
     idp_api(lv, "POST", f"/users/{BOB_ID}/lifecycle/unsuspend")
     since = last_log_id(lv.db_url)
     session, final = okta_login(lv.url, *BOB)

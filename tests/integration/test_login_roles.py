@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import requests
 import sqlalchemy as sa
 
-from tests.integration.helpers import okta_login, rewrite, user_roles
+from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 from tests.integration.test_audit import audit_rows, last_log_id
 from tests.integration.test_doctor import doctor
 
@@ -59,6 +59,41 @@ def test_a_demotion_applies_to_the_very_first_api_request_after_the_login(af: St
     af.reset_files()
     okta_login(af.url, *ALICE)  # Admin again for the tests that follow
     assert user_roles(af.db_url, ALICE[0]) == {"Admin"}
+
+
+def test_a_person_whose_groups_map_to_nothing_is_refused_and_loses_earlier_access_until_mapped_again(af: Stack):
+    admin_session, final = okta_login(af.url, *ALICE)
+    assert final.status_code == 200, final.text[:300]
+    old_jwt = admin_session.cookies["_token"]
+    assert event_logs_status(af.url, token=old_jwt) == 200  # cached in this process as an Admin
+
+    try:
+        rewrite(af.mapping, af.original_mapping.replace("  airflow-admins: [Admin]\n", "", 1))
+        time.sleep(MAPPING_CHECK_INTERVAL)
+        since = last_log_id(af.db_url)
+        _, final = okta_login(af.url, *ALICE)
+        assert final.status_code == 403, final.text[:500]
+        assert "no_mapped_role" in final.text
+
+        # Refusing the new sign-in is not enough: the JWT she got as an Admin stops working at once.
+        assert event_logs_status(af.url, token=old_jwt) in (401, 403)
+        assert not user_row(af.db_url, ALICE[0])["active"]
+        assert user_roles(af.db_url, ALICE[0]) == {"Admin"}  # kept, not stripped: nothing is lost
+        [row] = audit_rows(af.db_url, event="user.deactivated", since_id=since)
+        assert row["owner"] == ALICE[0]
+        assert row["extra"]["reason"] == "no_mapped_role"
+        assert row["extra"]["trigger"] == "login"
+        assert row["extra"]["roles"] == ["Admin"]
+    finally:
+        af.reset_files()
+
+    # Mapped again: her next sign-in reactivates the account okta_security deactivated.
+    since = last_log_id(af.db_url)
+    session, final = okta_login(af.url, *ALICE)
+    assert final.status_code == 200, final.text[:300]
+    assert user_row(af.db_url, ALICE[0])["active"]
+    assert event_logs_status(af.url, session=session) == 200
+    assert audit_rows(af.db_url, event="user.reactivated", since_id=since)
 
 
 def test_a_mapped_role_deleted_from_airflow_refuses_with_its_code_and_is_audited(af: Stack):

@@ -44,7 +44,7 @@ dist: $(STAMP)
 	$(PY) -m build --outdir dist .
 
 # The static gates, all with zero findings: ruff (lint and format), mypy (strict on the pure
-# subpackages), import-linter (layers, framework imports only in the adapter, the IdP apart).
+# subpackages; the adapter, the local IdP and the devstack at the default level), import-linter (layers, framework imports only in the adapter, the IdP apart).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -181,7 +181,7 @@ def self_signed_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[P
     except ValueError:
         san = x509.DNSName(host)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.UTC)
+    now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

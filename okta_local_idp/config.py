@@ -284,7 +284,7 @@ def _public_jwks(value: Any, where: str, problems: _Problems) -> dict[str, Any] 
         problems.add(where, "holds a private key; register only the public half (Okta refuses private keys)")
         return None
     try:
-        KeySet.import_key_set({"keys": [dict(key) for key in keys]})  # type: ignore[typeddict-item]
+        KeySet.import_key_set({"keys": [dict(key) for key in keys]})
     except (JoseError, ValueError, TypeError) as exc:
         problems.add(where, f"is not a usable JWK set: {exc}")
         return None
@@ -381,7 +381,8 @@ def parse_event_hooks(raw: Any, problems: Any) -> tuple[EventHook, ...]:
         if not isinstance(events, list) or any(e not in EVENT_TYPES for e in events):
             problems.add(f"{where}.events", f"must be a list of: {', '.join(EVENT_TYPES)}")
             continue
-        name = item.get("name") if isinstance(item.get("name"), str) else f"hook-{index}"
+        given = item.get("name")
+        name = given if isinstance(given, str) else f"hook-{index}"
         hooks.append(EventHook(name=name, url=url, authorization=authorization, events=tuple(events)))
     return tuple(hooks)
 

@@ -90,4 +90,4 @@ class IdpContext:
 
 def current_idp() -> IdpContext:
     """Return the IdP context of the current Flask app."""
-    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    return current_app.extensions[EXTENSION_KEY]

@@ -163,7 +163,7 @@ def device_authorize() -> Response:
     """Start a device authorization (RFC 8628 §3.1)."""
     server = current_idp().authorization_server
     assert server is not None
-    return server.create_endpoint_response(OktaDeviceAuthorizationEndpoint.ENDPOINT_NAME)  # type: ignore[no-any-return]
+    return server.create_endpoint_response(OktaDeviceAuthorizationEndpoint.ENDPOINT_NAME)
 
 
 def _typed_code() -> str:

@@ -110,7 +110,7 @@ def validate_faults(faults: Mapping[str, Any], *, allow_none: bool = False) -> d
             problems.append(f"fault {name!r} must be a {expected.__name__}")
         elif name in FAULT_CHOICES and value not in FAULT_CHOICES[name]:
             problems.append(f"fault {name!r} must be one of {', '.join(FAULT_CHOICES[name])}")
-        elif expected is list and not all(isinstance(item, str) for item in value):
+        elif isinstance(value, list) and not all(isinstance(item, str) for item in value):
             problems.append(f"fault {name!r} must be a list of claim names (strings)")
     if problems:
         raise FaultError("; ".join(problems))

@@ -210,8 +210,8 @@ def add_group_member(group_id: str, user_id: str) -> Response | tuple[Response, 
     """Add a user to a group."""
     found = _membership(group_id, user_id)
     if len(found) == 2:
-        return found  # type: ignore[return-value]
-    idp, group, user = found  # type: ignore[misc]
+        return found
+    idp, group, user = found
     if group.name not in user.groups:
         idp.store.directory.set_groups(user, (*user.groups, group.name))
         event = system_log_event(idp, "group.user_membership.add", [user_target(user), _group_target(group)])
@@ -224,8 +224,8 @@ def remove_group_member(group_id: str, user_id: str) -> Response | tuple[Respons
     """Remove a user from a group."""
     found = _membership(group_id, user_id)
     if len(found) == 2:
-        return found  # type: ignore[return-value]
-    idp, group, user = found  # type: ignore[misc]
+        return found
+    idp, group, user = found
     if group.name in user.groups:
         idp.store.directory.set_groups(user, tuple(g for g in user.groups if g != group.name))
         event = system_log_event(idp, "group.user_membership.remove", [user_target(user), _group_target(group)])

@@ -132,4 +132,4 @@ def token() -> Response:
     """Issue an org-server access token (client credentials + private_key_jwt, okta.* scopes)."""
     server = current_idp().org_authorization_server
     assert server is not None
-    return server.create_token_response()  # type: ignore[no-any-return]
+    return server.create_token_response()

@@ -151,7 +151,7 @@ class IdpHandle:
     @property
     def context(self) -> IdpContext:
         """Return the IdP context (config, keys, runtime store)."""
-        return self.app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+        return self.app.extensions[EXTENSION_KEY]
 
     def set_faults(self, **faults: Any) -> None:
         """Set runtime faults (``name=None`` removes one); see :mod:`okta_local_idp.faults`."""

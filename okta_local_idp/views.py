@@ -138,7 +138,7 @@ def _known_client(idp: IdpContext) -> Client | tuple[str, int]:
 def _authorize_error(server: OktaAuthorizationServer, error: OAuth2Error) -> Response | tuple[str, int]:
     """Redirect ``error`` to the client, or show it when there is no safe redirect."""
     if error.redirect_uri:
-        return server.handle_error_response(None, error)  # type: ignore[no-any-return]
+        return server.handle_error_response(None, error)
     oktaize(error)
     return error_page(error.description or error.error, error_code=error.error)
 
@@ -168,7 +168,7 @@ def authorize() -> Response | tuple[str, int] | str:
 
     if signed_in is None or (grant.prompt == "login" and not signing_in):
         return _login_page()
-    return server.create_authorization_response(grant=grant, grant_user=signed_in)  # type: ignore[no-any-return]
+    return server.create_authorization_response(grant=grant, grant_user=signed_in)
 
 
 # -- token, userinfo, revocation, introspection ---------------------------------------
@@ -177,19 +177,19 @@ def authorize() -> Response | tuple[str, int] | str:
 @blueprint.post("/v1/token")
 def token() -> Response:
     """Issue tokens (authorization_code, refresh_token, client_credentials)."""
-    return _server(current_idp()).create_token_response()  # type: ignore[no-any-return]
+    return _server(current_idp()).create_token_response()
 
 
 @blueprint.post("/v1/revoke")
 def revoke() -> Response:
     """Revoke an access or refresh token (RFC 7009)."""
-    return _server(current_idp()).create_endpoint_response("revocation")  # type: ignore[no-any-return]
+    return _server(current_idp()).create_endpoint_response("revocation")
 
 
 @blueprint.post("/v1/introspect")
 def introspect() -> Response:
     """Describe a token (RFC 7662)."""
-    return _server(current_idp()).create_endpoint_response("introspection")  # type: ignore[no-any-return]
+    return _server(current_idp()).create_endpoint_response("introspection")
 
 
 def _bearer_error(status: int, error: str, description: str) -> Response:

@@ -1,7 +1,8 @@
 """Shared pieces of the deployment tests: IdP users, replicas on one PostgreSQL, a browser that stops at the callback.
 
-The deployment tests (``test_deployment_*.py``) build stacks the shared ``stack`` fixture can't:
-several api-servers, a base URL with a path, a proxy in front, files mounted the Kubernetes way.
+The deployment and concurrency tests (``test_deployment_*.py``, ``test_concurrency.py``) build
+stacks the shared ``stack`` fixture can't: several api-servers, a base URL with a path, a proxy in
+front, files mounted the Kubernetes way.
 """
 
 from __future__ import annotations

@@ -20,30 +20,40 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
 import sqlalchemy as sa
 import yaml
 
-from okta_devstack.airflow import REPO, AirflowServer, free_port
+from okta_devstack.airflow import AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
-from okta_local_idp.testing import is_sign_in_page, submit_sign_in_form
 from tests.conftest import postgres_database
+from tests.integration.deployment import (
+    CALLBACK,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    MAPPING_CHECK_SECONDS,
+    Outcome,
+    PendingLogin,
+    engine_for,
+    finish_login,
+    login_name,
+    okta_user,
+    start_all,
+    start_login,
+    users_and_roles,
+)
+from tests.integration.deployment import idp_config as write_idp_config
 from tests.integration.helpers import rewrite
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.integration
 
-CLIENT_ID, CLIENT_SECRET = "airflow-local", "airflow-local-secret"
-CALLBACK = "/auth/oauth-authorized/okta"
-PASSWORD = "Load-pass-1"
 CONCURRENCY = 20
-MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second (per worker process)
 # group -> role of the first-login test's users (user i is in GROUP_ROLES[i % 4])
 GROUP_ROLES = (
     ("airflow-admins", "Admin"),
@@ -55,24 +65,6 @@ BURST_GROUPS = ["burst-a", "burst-b", "Everyone"]
 OLD_BURST_MAPPING = {"burst-a": ["Viewer"], "burst-b": ["Op"]}
 NEW_BURST_MAPPING = {"burst-a": ["User"], "burst-b": ["Admin"]}
 OLD_ROLES, NEW_ROLES = frozenset({"Viewer", "Op"}), frozenset({"User", "Admin"})
-
-
-def _user(kind: str, i: int, groups: list[str]) -> dict:
-    uid = f"00u{kind}{i:0{17 - len(kind)}d}"  # Okta user ids: 00u + 17 characters
-    return {
-        "id": uid,
-        "login": f"{kind}.{i:02d}@example.com",
-        "password": PASSWORD,
-        "given_name": kind.title(),
-        "family_name": f"N{i:02d}",
-        "email": f"{kind}.{i:02d}@example.com",
-        "status": "ACTIVE",
-        "groups": groups,
-    }
-
-
-def login_name(kind: str, i: int) -> str:
-    return f"{kind}.{i:02d}@example.com"
 
 
 # -- the load balancer -----------------------------------------------------------------------
@@ -158,16 +150,13 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     root = tmp_path_factory.mktemp("concurrency")
     port_a, port_b = free_port(), free_port()
     proxy = RoundRobinProxy([f"127.0.0.1:{port_a}", f"127.0.0.1:{port_b}"])
-    data = yaml.safe_load((REPO / "config" / "idp_users.yaml").read_text())
-    for client in data["clients"]:
-        if client["client_id"] == CLIENT_ID:  # every origin a browser may come back to
-            client["redirect_uris"] = [f"http://127.0.0.1:{p}{CALLBACK}" for p in (port_a, port_b, proxy.port)]
-    data["users"] += [_user("load", i, [GROUP_ROLES[i % 4][0], "Everyone"]) for i in range(CONCURRENCY)]
-    data["users"] += [_user("same", 0, ["airflow-viewers", "Everyone"])]
-    data["users"] += [_user("burst", i, BURST_GROUPS) for i in range(CONCURRENCY)]
-    data["users"] += [_user("replica", i, ["airflow-ops", "Everyone"]) for i in range(3)]
-    idp_config = root / "idp_users.yaml"
-    idp_config.write_text(yaml.safe_dump(data, sort_keys=False))
+    users = [okta_user("load", i, [GROUP_ROLES[i % 4][0], "Everyone"]) for i in range(CONCURRENCY)]
+    users += [okta_user("same", 0, ["airflow-viewers", "Everyone"])]
+    users += [okta_user("burst", i, BURST_GROUPS) for i in range(CONCURRENCY)]
+    users += [okta_user("replica", i, ["airflow-ops", "Everyone"]) for i in range(3)]
+    # Every origin a browser may come back to.
+    redirect_uris = [f"http://127.0.0.1:{p}{CALLBACK}" for p in (port_a, port_b, proxy.port)]
+    idp_config = write_idp_config(root / "idp_users.yaml", redirect_uris=redirect_uris, users=users)
     mapping = root / "okta_role_mapping.yaml"
     mapping.write_text(_mapping_text(OLD_BURST_MAPPING))
     idp = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
@@ -185,14 +174,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     try:
         a.prepare()
         b.prepare(migrate=False)  # A migrated the shared database
-        errors: list[BaseException] = []
-        starters = [threading.Thread(target=_capturing(server.start, errors)) for server in (a, b)]
-        for thread in starters:
-            thread.start()
-        for thread in starters:
-            thread.join()
-        if errors:
-            raise errors[0]
+        start_all([a, b])
         yield Replicas(a, b, proxy, idp, db_url, mapping)
     finally:
         a.stop()
@@ -202,61 +184,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
         next(db_gen, None)
 
 
-def _capturing(call: Callable[[], None], errors: list[BaseException]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            call()
-        except BaseException as e:  # re-raised by the fixture
-            errors.append(e)
-
-    return run
-
-
 # -- driving logins ----------------------------------------------------------------------------
-
-
-@dataclass
-class PendingLogin:
-    """A browser stopped right before Airflow's callback."""
-
-    browser: requests.Session
-    callback_url: str
-    username: str
-
-
-@dataclass
-class Outcome:
-    username: str
-    status: int
-    location: str
-    body: str
-
-    @property
-    def signed_in(self) -> bool:
-        return self.status == 302 and CALLBACK not in self.location and "/login" not in self.location
-
-
-def start_login(airflow_url: str, username: str) -> PendingLogin:
-    """Open /auth/login/okta and sign in at the IdP; stop before following the redirect to the callback."""
-    browser = requests.Session()
-    response = browser.get(f"{airflow_url}/auth/login/okta", allow_redirects=False, timeout=120)
-    for _ in range(5):
-        assert response.status_code < 500, f"{response.status_code} at {response.url}: {response.text[:300]}"
-        if response.status_code in (302, 303):
-            target = urljoin(response.url, response.headers["Location"])
-            if urlsplit(target).path == CALLBACK:
-                return PendingLogin(browser, target, username)
-            response = browser.get(target, allow_redirects=False, timeout=120)
-        elif is_sign_in_page(response):
-            response = submit_sign_in_form(browser, response, username, PASSWORD, timeout=120)
-        else:
-            raise AssertionError(f"unexpected {response.status_code} at {response.url}: {response.text[:300]}")
-    raise AssertionError("the login never reached Airflow's callback")
-
-
-def finish_login(pending: PendingLogin) -> Outcome:
-    response = pending.browser.get(pending.callback_url, allow_redirects=False, timeout=120)
-    return Outcome(pending.username, response.status_code, response.headers.get("Location", ""), response.text[:4000])
 
 
 def start_many(airflow_url: str, usernames: list[str]) -> list[PendingLogin]:
@@ -286,38 +214,10 @@ def assert_all_signed_in(outcomes: list[Outcome]) -> None:
 # -- reading the database ---------------------------------------------------------------------------
 
 
-def users_and_roles(db_url: str, username_like: str) -> dict[str, list[set[str]]]:
-    """Return username -> [roles of each ab_user row] for usernames matching ``username_like``."""
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.text(
-                    "SELECT u.id, u.username, r.name FROM ab_user u "
-                    "LEFT JOIN ab_user_role ur ON ur.user_id = u.id LEFT JOIN ab_role r ON r.id = ur.role_id "
-                    "WHERE lower(u.username) LIKE :p"
-                ),
-                {"p": username_like},
-            ).all()
-    finally:
-        engine.dispose()
-    by_id: dict[int, tuple[str, set[str]]] = {}
-    for uid, username, role in rows:
-        by_id.setdefault(uid, (username, set()))[1].update({role} if role else set())
-    result: dict[str, list[set[str]]] = {}
-    for username, roles in by_id.values():
-        result.setdefault(username.lower(), []).append(roles)
-    return result
-
-
 def link_rows(db_url: str, username: str) -> int:
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            query = sa.text("SELECT count(*) FROM okta_security_user WHERE username = :u")
-            return int(conn.execute(query, {"u": username}).scalar())
-    finally:
-        engine.dispose()
+    with engine_for(db_url) as engine, engine.connect() as conn:
+        query = sa.text("SELECT count(*) FROM okta_security_user WHERE username = :u")
+        return int(conn.execute(query, {"u": username}).scalar())
 
 
 # -- the tests ------------------------------------------------------------------------------------------
@@ -421,7 +321,7 @@ def test_mapping_edit_during_a_burst_gives_old_or_new_roles_never_a_mix(replicas
             rewrite(replicas.mapping, _mapping_text(NEW_BURST_MAPPING))
             edited_at = time.monotonic()
         # The last four come once every worker must have seen the edit.
-        time.sleep(max(0.0, edited_at + 2 * MAPPING_CHECK_INTERVAL - time.monotonic()))
+        time.sleep(max(0.0, edited_at + 2 * MAPPING_CHECK_SECONDS - time.monotonic()))
         for p in tail:
             launch(p)
             time.sleep(0.1)
@@ -429,7 +329,7 @@ def test_mapping_edit_during_a_burst_gives_old_or_new_roles_never_a_mix(replicas
             thread.join(timeout=180)
     finally:
         rewrite(replicas.mapping, _mapping_text(OLD_BURST_MAPPING))
-        time.sleep(MAPPING_CHECK_INTERVAL)
+        time.sleep(MAPPING_CHECK_SECONDS)
 
     assert len(outcomes) == CONCURRENCY
     assert_all_signed_in(outcomes)

@@ -33,7 +33,8 @@ class DirectoryOverlay:
         self._deleted: set[str] = set()
         self._updated_at: dict[str, int] = {}
         self._version = 0
-        self._cache: tuple[int, int, IdpConfig] | None = None
+        # Keyed by the snapshot itself, not id(): a freed snapshot's id is reused by the next one.
+        self._cache: tuple[IdpConfig, int, IdpConfig] | None = None
 
     def apply(self, config: IdpConfig) -> IdpConfig:
         """Return ``config`` with the runtime changes applied (cached per snapshot and version)."""
@@ -41,7 +42,7 @@ class DirectoryOverlay:
             if not self._version:
                 return config
             cached = self._cache
-            if cached is not None and cached[0] == id(config) and cached[1] == self._version:
+            if cached is not None and cached[0] is config and cached[1] == self._version:
                 return cached[2]
             users = []
             for user in config.users:
@@ -55,8 +56,10 @@ class DirectoryOverlay:
                 if user.id in self._updated_at:
                     changes["updated_at"] = self._updated_at[user.id]
                 users.append(dataclasses.replace(user, **changes) if changes else user)
-            result = dataclasses.replace(config, users=tuple(users))
-            self._cache = (id(config), self._version, result)
+            # A group outlives its last member, as in Okta: the YAML's groups stay listed.
+            groups = {name: Group(name=name) for user in config.users for name in user.groups} | dict(config.groups)
+            result = dataclasses.replace(config, users=tuple(users), groups=groups)
+            self._cache = (config, self._version, result)
             return result
 
     def set_status(self, user: User, status: str) -> None:
@@ -115,17 +118,19 @@ class GroupIndex:
 
 
 _index_lock = threading.Lock()
-_index_cache: tuple[int, GroupIndex] | None = None
+_index_cache: tuple[IdpConfig, GroupIndex] | None = None
 
 
 def group_index(config: IdpConfig) -> GroupIndex:
     """Return the (cached) group index of ``config``."""
     global _index_cache
     with _index_lock:
-        if _index_cache is not None and _index_cache[0] == id(config):
+        # Keyed by the snapshot itself: with id(), a snapshot freed after a directory reset lent its
+        # id to the next one, which then got the old index (a group missing from /api/v1/groups).
+        if _index_cache is not None and _index_cache[0] is config:
             return _index_cache[1]
         index = GroupIndex(config)
-        _index_cache = (id(config), index)
+        _index_cache = (config, index)
         return index
 
 

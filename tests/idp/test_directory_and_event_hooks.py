@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -12,7 +13,8 @@ import pytest
 import requests
 import yaml
 
-from okta_local_idp.directory import SearchError, parse_search, search_ids
+from okta_local_idp.config import load_config
+from okta_local_idp.directory import SearchError, group_index, parse_search, search_ids
 from okta_local_idp.models import User
 from okta_local_idp.server import IdpHandle, serve_in_thread
 
@@ -277,6 +279,34 @@ def test_directory_reset_restores_the_yaml_state(idp: IdpHandle):
     api(idp, "POST", "/users/00uadmin000000000001/lifecycle/deactivate")
     requests.post(f"{idp.base_url}/__idp/directory/reset", timeout=10)
     assert api(idp, "GET", "/users/00uadmin000000000001").json()["status"] == "ACTIVE"
+
+
+def test_a_group_outlives_its_last_member_and_every_directory_reset(idp: IdpHandle):
+    [admins] = api(idp, "GET", "/groups", params={"q": "airflow-admins"}).json()  # alice is its only member
+    for _ in range(30):  # each cycle builds and frees directory snapshots, as a test suite's teardowns do
+        assert api(idp, "DELETE", f"/groups/{admins['id']}/users/00uadmin000000000001").status_code == 204
+        listed = api(idp, "GET", "/groups", params={"q": "airflow-admins"}).json()
+        assert [g["id"] for g in listed] == [admins["id"]]  # Okta keeps an empty group
+        assert api(idp, "GET", f"/groups/{admins['id']}/users").json() == []
+        requests.post(f"{idp.base_url}/__idp/directory/reset", timeout=10)
+        listed = api(idp, "GET", "/groups", params={"q": "airflow-admins"}).json()
+        assert [g["id"] for g in listed] == [admins["id"]]
+        assert [u["id"] for u in api(idp, "GET", f"/groups/{admins['id']}/users").json()] == ["00uadmin000000000001"]
+
+
+def test_the_group_index_never_serves_a_freed_snapshots_groups(tmp_path: Path):
+    path = tmp_path / "idp.yaml"
+    path.write_text(yaml.safe_dump(_config("http://127.0.0.1:1/hook", users=0)))
+    base = load_config(path)
+    for i in range(200):
+        first, second = (_user(groups=(f"first-{i}",)),), (_user(groups=(f"second-{i}",)),)
+        snapshot = dataclasses.replace(base, groups={}, users=first)
+        assert [g.name for g in group_index(snapshot).sorted] == [f"first-{i}"]
+        # Nothing is allocated between: the freed snapshot's memory, and so its id(), goes to the next.
+        del snapshot
+        snapshot = dataclasses.replace(base, groups={}, users=second)
+        assert [g.name for g in group_index(snapshot).sorted] == [f"second-{i}"]
+        del snapshot
 
 
 def _user(**kw: Any) -> User:

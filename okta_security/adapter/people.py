@@ -22,7 +22,7 @@ from okta_security.adapter import db, login_accounts, login_audit
 from okta_security.adapter.bots import jwks_for, policy_for
 from okta_security.adapter.outage import DATABASE_DOWN, MESSAGE
 from okta_security.bots.access_tokens import verify_access_token_claims
-from okta_security.errors import AccessTokenRejected, BotRefused, DatabaseUnavailable, LoginRefused, NoMappedRole
+from okta_security.errors import AccessTokenRejected, BotRefused, DatabaseUnavailable, LoginRefused
 from okta_security.login.decision import LoginDecision, LoginPolicy, decide, groups_api_identity
 from okta_security.login.outcome import LoginFacts
 from okta_security.people.person_tokens import (
@@ -170,9 +170,7 @@ def _decide(sm: Any, person: PersonToken) -> LoginDecision:
         airflow_roles=login_accounts.role_names(sm),
         policy=policy,
     )
-    sm._log_missing_roles(decision)
-    if isinstance(decision.refusal, NoMappedRole) and decision.identity is not None:
-        login_accounts.retire_unmapped(sm, decision.identity, mapping)
+    sm._after_decision(decision, mapping)
     if decision.identity is not None and decision.identity.groups_source == "id_token":
         return replace(decision, identity=replace(decision.identity, groups_source=ACCESS_TOKEN_SOURCE))
     return decision

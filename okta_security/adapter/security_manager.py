@@ -236,9 +236,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
                 policy=policy,
             )
             facts = facts.with_identity(decision.identity)
-            self._log_missing_roles(decision)
-            if isinstance(decision.refusal, NoMappedRole) and decision.identity is not None:
-                login_accounts.retire_unmapped(self, decision.identity, mapping)
+            self._after_decision(decision, mapping)
             if decision.refusal is not None or decision.identity is None:
                 raise decision.refusal or LoginRefused("The sign-in could not be decided.")
             user = login_accounts.sync_account(self, decision.identity, decision.roles, facts)
@@ -271,6 +269,16 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             raise OktaUnavailable(
                 "Okta is not answering (its signing keys could not be loaded). Try again in a minute."
             ) from e
+
+    def _after_decision(self, decision: LoginDecision, mapping: RoleMapping) -> None:
+        """Act on a decision before the account step, for the browser and the API token paths alike.
+
+        Mapped roles gone from Airflow are logged for the administrator; a person whose groups map
+        to nothing loses the access they already had (their accounts are deactivated).
+        """
+        self._log_missing_roles(decision)
+        if isinstance(decision.refusal, NoMappedRole) and decision.identity is not None:
+            login_accounts.retire_unmapped(self, decision.identity, mapping)
 
     def _log_missing_roles(self, decision: LoginDecision) -> None:
         """Tell the administrator which mapped roles are gone from Airflow (the person only sees a code)."""

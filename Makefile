@@ -7,25 +7,50 @@ STAMP := $(VENV)/.okta-installed
 AF2_VENV ?= .venv-airflow2
 AF2_STAMP := $(AF2_VENV)/.okta-installed
 
-.PHONY: demo dist lint test test-okta test-flaky test-unit test-integration test-airflow2 install airflow2 browser clean
+.PHONY: demo dist lock test-latest lint test test-okta test-flaky test-unit test-integration test-airflow2 install airflow2 browser clean
 
-$(STAMP): requirements.txt requirements-airflow.txt requirements-test.txt pyproject.toml
+# Each venv installs only its lock file (requirements/*.lock: every package pinned, with hashes),
+# so a new upstream release never changes what `make test` runs. `make lock` regenerates the locks
+# from the requirements/*.in files and pyproject.toml; `make test-latest` tries the newest versions.
+PIP_VERSION ?= 26.3
+UV_VERSION ?= 0.13.10
+LOCK_VENV ?= .venv-lock
+UV := $(LOCK_VENV)/bin/uv
+COMPILE = $(UV) pip compile --quiet --python-version 3.11 --generate-hashes --custom-compile-command "make lock"
+
+$(STAMP): requirements/airflow3.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-airflow.txt -r requirements.txt -r requirements-test.txt
+	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
+	$(PY) -m pip install --quiet --require-hashes -r requirements/airflow3.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
-$(AF2_STAMP): requirements-airflow2.txt requirements.txt pyproject.toml
+$(AF2_STAMP): requirements/airflow2.lock pyproject.toml
 	$(PYTHON) -m venv $(AF2_VENV)
-	$(AF2_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(AF2_VENV)/bin/python -m pip install --quiet -r requirements-airflow2.txt -r requirements.txt
+	$(AF2_VENV)/bin/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(AF2_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/airflow2.lock
 	$(AF2_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $(AF2_STAMP)
 
 airflow2: $(AF2_STAMP)
+
+$(UV):
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+# Re-resolve both locks at the newest versions the .in files and pyproject.toml allow (UPGRADE=
+# "--upgrade-package NAME" moves one package only). Commit the locks with the change that needs them.
+UPGRADE ?= --upgrade
+lock: $(UV)
+	$(COMPILE) $(UPGRADE) -o requirements/airflow3.lock requirements/airflow3.in requirements/test.in pyproject.toml
+	$(COMPILE) $(UPGRADE) -o requirements/airflow2.lock requirements/airflow2.in pyproject.toml
+
+# Throw-away venvs from the .in files at the newest versions (no lock), then the unit tests and the
+# Airflow 3 and 2.11 login, person-token and bot tests: finds upstream breakage on purpose.
+test-latest: browser
+	PYTHON=$(PYTHON) scripts/test_latest.sh
 
 # Debian's chromium for the browser test (Playwright drives it; no browser download at run time).
 browser:
@@ -82,4 +107,4 @@ test-integration: $(STAMP) browser
 	$(PY) -m pytest -q tests/integration tests/browser
 
 clean:
-	rm -rf $(VENV) $(AF2_VENV) .demo .pytest_cache
+	rm -rf $(VENV) $(AF2_VENV) $(LOCK_VENV) .demo .pytest_cache

@@ -32,6 +32,7 @@
         ├── EmailConflict              "email_conflict"      another Airflow user already has this email
         ├── DiscoveryMismatch          "discovery_issuer_mismatch"  discovery ``issuer`` is not OKTA_ISSUER
         ├── InactiveUser               "inactive_user"       the Airflow account is deactivated
+        ├── StaleToken                 "stale_token"         the token predates what the account reflects (a deactivation, a group removal)
         ├── OktaApiMisconfigured       "okta_api_misconfigured"  Okta refused Airflow's Groups API call (credentials, scopes)
         ├── ServiceUserLogin           "service_user_login"  the username is an Okta client's service user (a bot's)
         ├── OktaUserChanged            "okta_user_changed"   the account is linked to another Okta user (reused login)
@@ -248,6 +249,12 @@ class InactiveUser(LoginRefused):
     """The Airflow account exists but is deactivated; Okta's word does not reactivate it."""
 
     code = "inactive_user"
+
+
+class StaleToken(LoginRefused):
+    """The sign-in's evidence is older than what the account reflects: it may take access away, never give it back."""
+
+    code = "stale_token"
 
 
 class OktaApiMisconfigured(LoginRefused):

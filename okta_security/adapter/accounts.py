@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 
 from okta_security.adapter import db
+from okta_security.adapter.admin_edits import okta_write
 from okta_security.audit import audit_event
 from okta_security.lifecycle.user_sync import AirflowAccount, PlannedChange
 
@@ -86,6 +87,7 @@ def load_accounts(engine: Engine) -> tuple[list[AirflowAccount], int]:
                     active=bool(user.active),
                     roles=frozenset(r.name for r in user.roles),
                     deactivated_by=link.deactivated_by,
+                    times=link.times,
                 )
             )
     return accounts, unmanaged
@@ -111,18 +113,31 @@ def accounts_for_sub(engine: Engine, sub: str) -> list[AirflowAccount]:
                     active=bool(user.active),
                     roles=frozenset(r.name for r in user.roles),
                     deactivated_by=link.deactivated_by,
+                    times=link.times,
                 )
             )
     return accounts
 
 
 def apply_change(
-    engine: Engine, change: PlannedChange, *, trigger: str, extra: dict[str, Any] | None = None
+    engine: Engine,
+    change: PlannedChange,
+    *,
+    trigger: str,
+    evidence_at: datetime | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> AppliedChange:
-    """Apply one planned change atomically, audit it, and drop the user from the auth cache."""
+    """Apply one planned change atomically, audit it, and drop the user from the auth cache.
+
+    ``evidence_at``: when the evidence behind the change was true (an event's ``published``, the
+    time sync-users read Okta, a token's ``iat``; default now). It dates the account's status and,
+    when roles are taken away, its roles: older evidence can then no longer give them back.
+    """
     User, Role = _models()
+    at = evidence_at or db.utcnow()
+    taken_away = change.action == "deactivate" or bool(set(change.roles_before) - set(change.roles_after))
     try:
-        with _session(engine) as session, session.begin():
+        with okta_write(), _session(engine) as session, session.begin():
             query = sa.select(User).where(User.id == change.user_id)
             if engine.dialect.name != "sqlite":
                 query = query.with_for_update()
@@ -145,7 +160,13 @@ def apply_change(
             user.changed_on = datetime.now()
             # The link row records who deactivated the account, so that only okta_security's own
             # deactivations are ever undone automatically.
-            db.set_deactivated_by(session, change.user_id, trigger if change.action == "deactivate" else None)
+            db.set_deactivated_by(
+                session,
+                change.user_id,
+                trigger if change.action == "deactivate" else None,
+                status_at=at if change.action in ("deactivate", "reactivate") else None,
+                roles_cut_at=at if taken_away else None,
+            )
     except sa.exc.SQLAlchemyError as e:
         log.error("could not %s %s: %s", change.action, change.username, e)
         return AppliedChange(change, "failed", type(e).__name__)

@@ -3,10 +3,12 @@
 FAB's ``ab_user`` has no room for what leaver handling needs, so okta_security keeps it beside:
 
 - ``okta_security_user`` — one row per Airflow user that came from Okta: the Okta ``sub`` (the
-  Okta user id, stable across renames of login and email), the groups last seen, and whether
-  okta_security itself deactivated the account (``deactivated_by``). The latter is why a table
-  is needed at all: ``sync-users``, the event hooks and the next login may reactivate an account
-  that okta_security deactivated, but never one an Airflow administrator deactivated by hand.
+  Okta user id, stable across renames of login and email), the groups last seen, whether
+  okta_security itself deactivated the account (``deactivated_by``), and the time of the evidence
+  behind the account's status and roles (:mod:`okta_security.lifecycle.evidence`). ``sync-users`` and
+  the next login may reactivate an account that okta_security deactivated, with evidence at least
+  as new as the deactivation's, but never one an Airflow administrator deactivated or changed
+  since (:mod:`okta_security.adapter.admin_edits` clears the marker when they do).
   No foreign key to ``ab_user``: deleting a user in FAB's UI must keep working on PostgreSQL;
   rows are matched on ``user_id`` *and* ``username`` so a reused id never inherits a link.
 - ``okta_security_event_receipt`` — the ids of Okta event-hook events already taken, one
@@ -14,7 +16,8 @@ FAB's ``ab_user`` has no room for what leaver handling needs, so okta_security k
   load balancer exactly one of them acts on a redelivered event.
 
 Both are created on first use with ``CREATE TABLE IF NOT EXISTS`` semantics (checkfirst), which
-is safe to race from several replicas; nothing else in Airflow's schema is touched.
+is safe to race from several replicas; a column added in a later release is added to an existing
+table the same way (nullable, ``ALTER TABLE ... ADD COLUMN``). Nothing else in Airflow's schema is touched.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+
+from okta_security.lifecycle.evidence import AccountTimes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -44,10 +49,15 @@ user_link = sa.Table(
     sa.Column("username", sa.String(512), nullable=False),
     sa.Column("okta_sub", sa.String(128), nullable=False, index=True),
     sa.Column("groups", sa.Text, nullable=True),  # JSON list of the Okta groups last seen
-    sa.Column("groups_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("groups_at", sa.DateTime(timezone=True), nullable=True),  # the evidence time of ``groups``
     sa.Column("deactivated_by", sa.String(32), nullable=True),  # "sync" | "event_hook" | "login" | None
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Evidence times (okta_security.lifecycle.evidence): behind the account's status, and the newest
+    # change that took roles away or an administrator's edit.
+    sa.Column("status_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("roles_at", sa.DateTime(timezone=True), nullable=True),
 )
+ADDED_COLUMNS = ("status_at", "roles_at")  # added after the first release: ALTER TABLE on older tables
 
 event_receipt = sa.Table(
     "okta_security_event_receipt",
@@ -80,7 +90,25 @@ def ensure_tables(engine: Engine) -> None:
         missing = [t.name for t in metadata.sorted_tables if not inspector.has_table(t.name)]
         if missing:
             raise
+    _add_columns(engine)
     _ensured.add(key)
+
+
+def _add_columns(engine: Engine) -> None:
+    """Add the columns a table made by an earlier release lacks (nullable; racing replicas are fine)."""
+    have = {c["name"] for c in sa.inspect(engine).get_columns(user_link.name)}
+    for name in ADDED_COLUMNS:
+        if name in have:
+            continue
+        column = user_link.c[name]
+        kind = column.type.compile(dialect=engine.dialect)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"ALTER TABLE {user_link.name} ADD COLUMN {name} {kind}"))
+        except sa.exc.SQLAlchemyError:
+            if name not in {c["name"] for c in sa.inspect(engine).get_columns(user_link.name)}:
+                raise
+        log.info("okta_security: added column %s.%s", user_link.name, name)
 
 
 @dataclass(frozen=True)
@@ -93,6 +121,21 @@ class UserLink:
     groups: tuple[str, ...] | None
     groups_at: datetime | None
     deactivated_by: str | None
+    status_at: datetime | None = None
+    roles_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def times(self) -> AccountTimes:
+        """Return the evidence times the account reflects.
+
+        A marker set before these times were recorded counts from the row's last update: the
+        deactivation cannot be older than that.
+        """
+        status_at = self.status_at
+        if status_at is None and self.deactivated_by is not None:
+            status_at = self.updated_at
+        return AccountTimes(status_at=status_at, groups_at=self.groups_at, roles_at=self.roles_at)
 
 
 def _link(row: RowMapping) -> UserLink:
@@ -105,6 +148,9 @@ def _link(row: RowMapping) -> UserLink:
         groups=groups,
         groups_at=_aware(row["groups_at"]),
         deactivated_by=row["deactivated_by"],
+        status_at=_aware(row.get("status_at")),
+        roles_at=_aware(row.get("roles_at")),
+        updated_at=_aware(row["updated_at"]),
     )
 
 
@@ -142,10 +188,16 @@ def upsert_link(
     username: str,
     okta_sub: str,
     groups: Sequence[str] | None = None,
+    groups_at: datetime | None = None,
+    status_at: datetime | None = None,
     deactivated_by: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Create or replace the link of ``user_id`` in a transaction of its own."""
+    """Create or replace the link of ``user_id`` in a transaction of its own.
+
+    ``groups_at``: the evidence time of ``groups`` (a token's ``iat``, a Groups API reading; default
+    now); ``status_at``: the evidence time of a reactivation, when the sign-in made one.
+    """
     now = now or utcnow()
     values: dict[str, object] = {
         "username": username,
@@ -154,7 +206,9 @@ def upsert_link(
         "updated_at": now,
     }
     if groups is not None:
-        values.update(groups=json.dumps(list(groups)), groups_at=now)
+        values.update(groups=json.dumps(list(groups)), groups_at=groups_at or now)
+    if status_at is not None:
+        values.update(status_at=status_at)
     update = sa.update(user_link).where(user_link.c.user_id == user_id).values(**values)
     with engine.begin() as conn:
         if conn.execute(update).rowcount:
@@ -167,11 +221,45 @@ def upsert_link(
             conn.execute(update)
 
 
-def set_deactivated_by(conn: Connection | Session, user_id: int, by: str | None) -> None:
-    """Record who deactivated ``user_id`` (None after a reactivation)."""
-    conn.execute(
-        sa.update(user_link).where(user_link.c.user_id == user_id).values(deactivated_by=by, updated_at=utcnow())
-    )
+def set_deactivated_by(
+    conn: Connection | Session,
+    user_id: int,
+    by: str | None,
+    *,
+    status_at: datetime | None = None,
+    roles_cut_at: datetime | None = None,
+) -> None:
+    """Record who deactivated ``user_id`` (None after a reactivation) and the evidence times of the change.
+
+    ``status_at``: the evidence behind a deactivation or reactivation; ``roles_cut_at``: the evidence
+    behind roles taken away (kept if an earlier change's was newer).
+    """
+    values: dict[str, object] = {"deactivated_by": by, "updated_at": utcnow()}
+    if status_at is not None:
+        values["status_at"] = status_at
+    if roles_cut_at is not None:
+        values["roles_at"] = sa.case(
+            (user_link.c.roles_at.is_(None), roles_cut_at),
+            (user_link.c.roles_at < roles_cut_at, roles_cut_at),
+            else_=user_link.c.roles_at,
+        )
+    conn.execute(sa.update(user_link).where(user_link.c.user_id == user_id).values(**values))
+
+
+def admin_changed(conn: Connection, user_id: int, *, status: bool, roles: bool, at: datetime) -> bool:
+    """Record an administrator's edit of ``user_id``: okta_security's marker no longer speaks for the account.
+
+    A change of activity clears the marker (an account an administrator reactivated or deactivated is
+    theirs: never reactivated by okta_security) and dates the status; a change of roles dates the
+    roles, so only evidence newer than the edit can give back a role it took away. Return whether
+    the user is linked to an Okta user at all.
+    """
+    values: dict[str, object] = {"updated_at": at}
+    if status:
+        values.update(deactivated_by=None, status_at=at)
+    if roles:
+        values["roles_at"] = at
+    return bool(conn.execute(sa.update(user_link).where(user_link.c.user_id == user_id).values(**values)).rowcount)
 
 
 def set_groups(conn: Connection, user_id: int, groups: Iterable[str], at: datetime) -> None:

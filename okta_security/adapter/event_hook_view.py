@@ -126,6 +126,8 @@ class EventHookWorker:
             if isinstance(found, str):
                 return found
             snapshot, reason = found
+        # The evidence's time: Okta's fresh reading when there was one, else when the event happened.
+        evidence_at = snapshot.read_at or effective_time(event)
         extra = {"event_uuid": event.uuid or event.event_id, "event_type": event.event_type}
         done = []
         for account in accounts:
@@ -137,7 +139,8 @@ class EventHookWorker:
                 continue
             if event.effect == "deactivate":
                 change = replace(change, reason=reason, okta_status=EVENT_STATUS.get(event.event_type, "UNKNOWN"))
-            done.append(apply_change(self.engine, change, trigger="event_hook", extra=extra).outcome)
+            applied = apply_change(self.engine, change, trigger="event_hook", evidence_at=evidence_at, extra=extra)
+            done.append(applied.outcome)
         return ",".join(done)
 
     def _membership_snapshot(self, event: HookEvent, sub: str, accounts: list[Any]) -> tuple[OktaSnapshot, str] | str:
@@ -150,10 +153,11 @@ class EventHookWorker:
         """
         if self.api is not None:
             directory = OktaDirectory(self.api)
+            read_at = db.utcnow()
             statuses = directory.statuses([sub], strategy="search")
             groups = frozenset(self.settings.groups_filter.apply(directory.user_groups(sub)))
-            remember_groups(self.engine, [a.user_id for a in accounts], groups, db.utcnow())
-            return OktaSnapshot(statuses=statuses, groups={sub: groups}), "groups_changed"
+            remember_groups(self.engine, [a.user_id for a in accounts], groups, read_at)
+            return OktaSnapshot(statuses=statuses, groups={sub: groups}, read_at=read_at), "groups_changed"
         with self.engine.connect() as conn:
             link = db.link_for_user(conn, accounts[0].user_id, accounts[0].username)
         happened = effective_time(event)

@@ -18,9 +18,20 @@ import sqlalchemy as sa
 
 from okta_security.adapter import db, login_audit
 from okta_security.adapter.accounts import accounts_for_sub, apply_change, forget_cached_user
+from okta_security.adapter.admin_edits import okta_write
 from okta_security.adapter.bots import is_service_user
 from okta_security.audit import audit_event
-from okta_security.errors import LoginRefused, MappedRoleMissing, RelinkRefused
+from okta_security.errors import (
+    LoginRefused,
+    MappedRoleMissing,
+    OktaApiError,
+    OktaApiMisconfigured,
+    OktaApiUnavailable,
+    OktaUnavailable,
+    RelinkRefused,
+    StaleToken,
+)
+from okta_security.lifecycle.evidence import groups_current
 from okta_security.lifecycle.user_sync import OktaSnapshot
 from okta_security.lifecycle.user_sync import plan_account as plan_sync_account
 from okta_security.lifecycle.usernames import legacy_username
@@ -39,9 +50,11 @@ if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
     from sqlalchemy.engine import Connection, Engine
 
+    from okta_security.lifecycle.evidence import SignInEvidence
     from okta_security.login.outcome import LoginFacts
     from okta_security.mapping.rules import RoleMapping
     from okta_security.oidc.identity import OktaIdentity
+    from okta_security.okta_api.client import OktaApiClient
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +64,14 @@ def role_names(sm: Any) -> frozenset[str]:
     return frozenset(sm.session.scalars(sa.select(sm.role_model.name)).all())
 
 
-def sync_account(sm: Any, identity: OktaIdentity, roles: tuple[str, ...], facts: LoginFacts) -> User:
-    """Create, adopt, reactivate or update the person's account with ``roles``; raise LoginRefused."""
+def sync_account(
+    sm: Any, identity: OktaIdentity, roles: tuple[str, ...], facts: LoginFacts, evidence: SignInEvidence
+) -> User:
+    """Create, adopt, reactivate or update the person's account with ``roles``; raise LoginRefused.
+
+    ``evidence``: when Okta vouched for the person and their groups (the evidence rule decides
+    what an older token may still do).
+    """
     for after_lost_race in (False, True):
         lookup, users = _look_up(sm, identity)
         plan = plan_account(
@@ -61,10 +80,13 @@ def sync_account(sm: Any, identity: OktaIdentity, roles: tuple[str, ...], facts:
             lookup,
             after_lost_race=after_lost_race,
             adopt_unlinked=sm.okta_settings.adopt_unlinked_accounts,
+            evidence=evidence,
         )
         if isinstance(plan, LoginRefused):
             raise plan
-        user = _apply(sm, plan, users, identity, facts)
+        if plan.reactivate and sm.okta_groups_api is not None:
+            confirm_active(sm.okta_groups_api, identity)
+        user = _apply(sm, plan, users, identity, facts, evidence)
         if user is not None:
             return user
         # A concurrent first login of the same person (another tab, worker or replica) inserted the
@@ -73,24 +95,59 @@ def sync_account(sm: Any, identity: OktaIdentity, roles: tuple[str, ...], facts:
     raise LoginRefused("Airflow could not create your account; see the webserver log.")  # pragma: no cover
 
 
-def retire_unmapped(sm: Any, identity: OktaIdentity, mapping: RoleMapping) -> list[str]:
+def confirm_active(api: OktaApiClient, identity: OktaIdentity) -> None:
+    """Ask Okta whether the person is active before okta_security reactivates their account; raise if not.
+
+    One call, only on this path, within ``OKTA_API_MAX_WAIT_SECONDS``: a token alone is Okta's word
+    as of its ``iat``, and a reactivation is the one change an old word must not make. No answer
+    keeps the account closed.
+    """
+    try:
+        status = api.user_status(identity.sub)
+    except OktaApiUnavailable as e:
+        log.warning("Okta login of %s: reactivation not confirmed, Okta did not answer (%s)", identity.username, e)
+        raise OktaUnavailable(
+            "Your Airflow account was deactivated, and Okta did not answer when Airflow asked whether you are "
+            "active again. Your account stays closed for now: try again in a minute."
+        ) from e
+    except OktaApiError as e:
+        log.error(
+            "Okta login of %s: reactivation not confirmed, Okta refused the status read: %s", identity.username, e
+        )
+        raise OktaApiMisconfigured(
+            "Your Airflow account was deactivated, and Okta refused Airflow's request to confirm that you are "
+            "active again. Ask your Airflow administrator to check the Okta API credentials (okta-airflow doctor)."
+        ) from e
+    if status != "ACTIVE":
+        log.warning("Okta login of %s: not reactivated, Okta says the user is %s", identity.username, status)
+        raise StaleToken(
+            f"Okta says your user is {status}, so your Airflow account stays deactivated. Ask your Okta administrator."
+        )
+
+
+def retire_unmapped(sm: Any, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
     """Deactivate the accounts of a person whose verified sign-in maps to no role; return the outcomes.
 
     Refusing the sign-in alone left the account active with its old roles, so a session or API
     token issued earlier kept them until ``sync-users`` ran. The change is the one sync-users
     plans for the same groups (``no_mapped_role``) and records ``deactivated_by = "login"``, so the
-    person's next sign-in with a mapped group reactivates the account. A database error is logged
-    and the refusal stands: this never turns a refusal into a 500.
+    person's next sign-in with a mapped group reactivates the account. Groups older than the
+    account's (an old token) decide nothing here: the refusal stands, the account is left alone. A
+    database error is logged and the refusal stands: this never turns a refusal into a 500.
     """
     snapshot = OktaSnapshot(statuses={identity.sub: "ACTIVE"}, groups={identity.sub: frozenset(identity.groups)})
     outcomes: list[str] = []
     try:
         for account in accounts_for_sub(sm.okta_engine, identity.sub):
             change = plan_sync_account(account, snapshot, mapping)
-            if change.action != "deactivate":
+            if change.action != "deactivate" or not groups_current(evidence, account.times):
                 continue
             applied = apply_change(
-                sm.okta_engine, change, trigger="login", extra={"mapping_version": mapping.digest[:12]}
+                sm.okta_engine,
+                change,
+                trigger="login",
+                evidence_at=evidence.groups_at,
+                extra={"mapping_version": mapping.digest[:12]},
             )
             log.warning(
                 "Okta login of %s refused [no_mapped_role]: Airflow account %s deactivated (%s); roles it had: %s",
@@ -135,12 +192,17 @@ def _snapshot(sm: Any, user: User) -> ExistingAccount:
         active=bool(user.active),
         roles=tuple(sorted(r.name for r in user.roles)),
         service_user=is_service_user(user),
-        link=LinkSnapshot(link.okta_sub, link.deactivated_by) if link else None,
+        link=LinkSnapshot(link.okta_sub, link.deactivated_by, link.times) if link else None,
     )
 
 
 def _apply(
-    sm: Any, plan: AccountPlan, users: dict[int, User], identity: OktaIdentity, facts: LoginFacts
+    sm: Any,
+    plan: AccountPlan,
+    users: dict[int, User],
+    identity: OktaIdentity,
+    facts: LoginFacts,
+    evidence: SignInEvidence,
 ) -> User | None:
     """Write the plan in one commit; return None if creating lost a race (the caller plans again)."""
     found = [sm.find_role(name) for name in plan.roles]
@@ -159,9 +221,17 @@ def _apply(
         user.roles = roles
         if plan.reactivate:
             user.active = True
-    sm.update_user_auth_stat(user)  # one commit: roles, profile, activity, login count (as FAB's own login)
+    with okta_write():
+        sm.update_user_auth_stat(user)  # one commit: roles, profile, activity, login count (as FAB's own login)
     db.upsert_link(
-        sm.okta_engine, user_id=user.id, username=user.username, okta_sub=identity.sub, groups=identity.groups
+        sm.okta_engine,
+        user_id=user.id,
+        username=user.username,
+        okta_sub=identity.sub,
+        # Older groups than the account reflects were only used to cap roles: the newer ones stay.
+        groups=identity.groups if plan.groups_current else None,
+        groups_at=evidence.groups_at,
+        status_at=evidence.issued_at if plan.reactivate else None,
     )
     forget_cached_user(user.id)  # this process's API sees the new roles at its next request
     if plan.action != "update" or plan.events:
@@ -262,5 +332,5 @@ def _account_named(conn: Connection, username: str) -> ExistingAccount | None:
         active=bool(row.active),
         roles=tuple(conn.execute(_ROLE_NAMES, {"id": row.id}).scalars()),
         service_user=is_service_user(row),
-        link=LinkSnapshot(link.okta_sub, link.deactivated_by) if link else None,
+        link=LinkSnapshot(link.okta_sub, link.deactivated_by, link.times) if link else None,
     )

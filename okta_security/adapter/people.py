@@ -23,6 +23,7 @@ from okta_security.adapter.bots import jwks_for, policy_for
 from okta_security.adapter.outage import DATABASE_DOWN, MESSAGE
 from okta_security.bots.access_tokens import verify_access_token_claims
 from okta_security.errors import AccessTokenRejected, BotRefused, DatabaseUnavailable, LoginRefused
+from okta_security.lifecycle.evidence import SignInEvidence
 from okta_security.login.decision import LoginDecision, LoginPolicy, decide, groups_api_identity
 from okta_security.login.outcome import LoginFacts
 from okta_security.people.person_tokens import (
@@ -111,12 +112,12 @@ def sign_in_person(sm: Any, person: PersonToken, facts: ApiSignInFacts) -> Perso
     """Run the browser's login pipeline for the person a verified token names; audit the outcome."""
     facts = replace(facts, sub=person.user_id, jti=person.jti, client_id=person.client_id)
     try:
-        decision = _decide(sm, person)
+        decision, evidence = _decide(sm, person)
         identity = decision.identity
         facts = replace(facts, username=identity.username, groups=identity.groups) if identity else facts
         if decision.refusal is not None or identity is None:
             raise decision.refusal or LoginRefused("The sign-in could not be decided.")
-        user = login_accounts.sync_account(sm, identity, decision.roles, facts)
+        user = login_accounts.sync_account(sm, identity, decision.roles, facts, evidence)
     except DATABASE_DOWN as e:  # a restart or failover mid-sign-in: a clear 503, and a clean session after
         try:
             sm.session.rollback()
@@ -142,7 +143,7 @@ def sign_in_person(sm: Any, person: PersonToken, facts: ApiSignInFacts) -> Perso
     return PersonLogin(user=user, token=person, identity=identity, roles=decision.roles)
 
 
-def _decide(sm: Any, person: PersonToken) -> LoginDecision:
+def _decide(sm: Any, person: PersonToken) -> tuple[LoginDecision, SignInEvidence]:
     """Decide the person's identity and roles as a browser login would (Groups API call included)."""
     settings: OktaSettings = sm.okta_settings
     api = sm.okta_groups_api
@@ -150,7 +151,7 @@ def _decide(sm: Any, person: PersonToken) -> LoginDecision:
     claims = signin_claims(person, username=_linked_username(sm, person), groups_claim=settings.groups_claim)
     api_groups, api_user = None, groups_api_identity(claims, None, policy)
     if api is not None and api_user is not None:
-        api_groups = sm._groups_from_api(api, api_user)  # the browser's own call: same errors, same log lines
+        api_groups = sm.okta_groups_from_api(api, api_user)  # the browser's own call: same errors, same log lines
     elif not person.has_groups_claim:
         log.warning(
             "Okta API sign-in of %s: the access token has no %r claim and %s, so the person has no groups. Add a "
@@ -170,10 +171,12 @@ def _decide(sm: Any, person: PersonToken) -> LoginDecision:
         airflow_roles=login_accounts.role_names(sm),
         policy=policy,
     )
-    sm._after_decision(decision, mapping)
+    # The token's iat dates the person's status; their groups are as new as the token, or the Groups API's reading.
+    evidence = SignInEvidence.from_iat(person.issued_at, groups_read_at=db.utcnow() if api_groups is not None else None)
+    sm.okta_after_decision(decision, mapping, evidence)
     if decision.identity is not None and decision.identity.groups_source == "id_token":
-        return replace(decision, identity=replace(decision.identity, groups_source=ACCESS_TOKEN_SOURCE))
-    return decision
+        decision = replace(decision, identity=replace(decision.identity, groups_source=ACCESS_TOKEN_SOURCE))
+    return decision, evidence
 
 
 def _linked_username(sm: Any, person: PersonToken) -> str | None:

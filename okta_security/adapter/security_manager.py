@@ -13,8 +13,8 @@ from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, session
 
 from okta_security import audit
+from okta_security.adapter import admin_edits, db, login_accounts, outage
 from okta_security.adapter import audit_log as audit_airflow
-from okta_security.adapter import db, login_accounts, outage
 from okta_security.adapter.bots import retire_service_users
 from okta_security.adapter.compat import with_session_property
 from okta_security.adapter.event_hook_view import register_event_hook_view
@@ -36,6 +36,7 @@ from okta_security.errors import (
     OktaUnavailable,
     StateMismatch,
 )
+from okta_security.lifecycle.evidence import SignInEvidence
 from okta_security.login.decision import LoginDecision, LoginPolicy, decide, groups_api_identity, needs_userinfo
 from okta_security.login.outcome import LoginFacts, LoginOutcome
 from okta_security.mapping.roles import BUILTIN_ROLES  # valid in the mapping even before the first sync
@@ -95,6 +96,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         audit_airflow.install()  # audit events also become rows in Airflow's Audit Log
         enforce_session_max_lifetime(app)  # Airflow 2.11; on Airflow 3 the FAB provider does it
         db.ensure_tables(self.okta_engine)  # okta_security_user / _event_receipt (leavers, event hooks)
+        admin_edits.install(self.user_model)  # an administrator's edit outranks okta_security's marker
         self._check_discovery_soon()
 
     # -- configuration hooks ------------------------------------------------------------------
@@ -224,7 +226,9 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             userinfo = self._userinfo(remote, token) if needs_userinfo(claims, policy) else None
             api_groups, api_user = None, groups_api_identity(claims, userinfo, policy)
             if self.okta_groups_api is not None and api_user is not None:
-                api_groups = self._groups_from_api(self.okta_groups_api, api_user)
+                api_groups = self.okta_groups_from_api(self.okta_groups_api, api_user)
+            read_at = db.utcnow() if api_groups is not None else None
+            evidence = SignInEvidence.from_iat(claims.get("iat"), groups_read_at=read_at)
             mapping = self.okta_mapping.current()
             self.okta_role_sync.maybe_resync(mapping)  # declared roles' DAG globs pick up new DAGs
             decision = decide(
@@ -236,10 +240,10 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
                 policy=policy,
             )
             facts = facts.with_identity(decision.identity)
-            self._after_decision(decision, mapping)
+            self.okta_after_decision(decision, mapping, evidence)
             if decision.refusal is not None or decision.identity is None:
                 raise decision.refusal or LoginRefused("The sign-in could not be decided.")
-            user = login_accounts.sync_account(self, decision.identity, decision.roles, facts)
+            user = login_accounts.sync_account(self, decision.identity, decision.roles, facts, evidence)
         except LoginRefused as e:
             return LoginOutcome(facts, id_token=id_token, refusal=e)
         return LoginOutcome(facts, user=user, identity=decision.identity, id_token=id_token)
@@ -270,7 +274,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
                 "Okta is not answering (its signing keys could not be loaded). Try again in a minute."
             ) from e
 
-    def _after_decision(self, decision: LoginDecision, mapping: RoleMapping) -> None:
+    def okta_after_decision(self, decision: LoginDecision, mapping: RoleMapping, evidence: SignInEvidence) -> None:
         """Act on a decision before the account step, for the browser and the API token paths alike.
 
         Mapped roles gone from Airflow are logged for the administrator; a person whose groups map
@@ -278,7 +282,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         """
         self._log_missing_roles(decision)
         if isinstance(decision.refusal, NoMappedRole) and decision.identity is not None:
-            login_accounts.retire_unmapped(self, decision.identity, mapping)
+            login_accounts.retire_unmapped(self, decision.identity, mapping, evidence)
 
     def _log_missing_roles(self, decision: LoginDecision) -> None:
         """Tell the administrator which mapped roles are gone from Airflow (the person only sees a code)."""
@@ -331,7 +335,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             raise OktaUnavailable("Okta is not answering (userinfo request failed). Try again in a minute.") from e
 
     @staticmethod
-    def _groups_from_api(api: OktaApiClient, identity: OktaIdentity) -> tuple[str, ...]:
+    def okta_groups_from_api(api: OktaApiClient, identity: OktaIdentity) -> tuple[str, ...]:
         """Read the user's groups from Okta's Groups API; runs before anything is written.
 
         If Okta fails, the login is refused and the roles stay as they were.

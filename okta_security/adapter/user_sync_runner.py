@@ -130,7 +130,13 @@ def run_sync(
         changes = plan.changes
         for done, change in enumerate(changes, 1):
             report.results.append(
-                apply_change(engine, change, trigger="sync", extra={"mapping_version": plan.mapping_version})
+                apply_change(
+                    engine,
+                    change,
+                    trigger="sync",
+                    evidence_at=snapshot.read_at,
+                    extra={"mapping_version": plan.mapping_version},
+                )
             )
             if on_apply is not None:
                 on_apply(done, len(changes))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -111,11 +112,13 @@ class OktaDirectory:
     def snapshot(self, subs: Iterable[str], mapping: RoleMapping, *, strategy: Strategy = "auto") -> OktaSnapshot:
         """Return what Okta says about ``subs`` now: statuses and mapped-group memberships."""
         wanted = set(subs)
+        read_at = datetime.now(timezone.utc)  # the reading's evidence time: before any answer came
         statuses = self.statuses(wanted, strategy=strategy)
         members, _ = self.mapped_memberships(mapping)
         return OktaSnapshot(
             statuses=statuses,
             groups={sub: frozenset(members.get(sub, ())) for sub in wanted},
+            read_at=read_at,
         )
 
     def user_groups(self, user_id: str) -> tuple[str, ...]:

@@ -6,8 +6,9 @@ Pure: no I/O. The inputs are snapshots (what Airflow holds, what Okta says); the
 - deactivated, suspended or deleted in Okta → deactivate in Airflow (rows are never deleted);
 - groups changed → recompute roles with the current mapping; no match and no default role →
   deactivate;
-- active in Okta, mapped, and deactivated *by okta_security* → reactivate with the mapped roles.
-  An account an Airflow administrator deactivated by hand is left alone (reported as ``skip``).
+- active in Okta, mapped, and deactivated *by okta_security* → reactivate with the mapped roles,
+  unless the deactivation's evidence is newer than Okta's reading (``skip``: the next run decides).
+  An account an Airflow administrator deactivated, or changed since, is left alone (``skip``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from okta_security.lifecycle.evidence import AccountTimes, is_older
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from datetime import datetime
 
     from okta_security.mapping.rules import RoleMapping
 
@@ -39,6 +43,7 @@ class AirflowAccount:
     active: bool
     roles: frozenset[str]
     deactivated_by: str | None = None  # set when okta_security (not an admin) deactivated it
+    times: AccountTimes = AccountTimes()  # the evidence the account reflects
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class OktaSnapshot:
 
     statuses: Mapping[str, str]
     groups: Mapping[str, frozenset[str]]
+    read_at: datetime | None = None  # when Okta was read (None: now)
 
     def status(self, sub: str) -> str:
         """Return the Okta status of ``sub`` (``DELETED`` if Okta does not list it)."""
@@ -141,6 +147,8 @@ def plan_account(account: AirflowAccount, okta: OktaSnapshot, mapping: RoleMappi
     if not account.active:
         if account.deactivated_by is None:
             return entry("skip", "deactivated_by_admin")
+        if okta.read_at is not None and is_older(okta.read_at, account.times.status_at):
+            return entry("skip", "deactivation_newer_than_reading")
         return entry("reactivate", "okta_active_and_mapped", roles)
     if frozenset(roles) != account.roles:
         return entry("set_roles", "groups_changed", roles)

@@ -8,9 +8,14 @@ hands plain snapshots to :func:`plan_account`, and carries out the plan in one c
 - a legacy ``okta_<sub>`` account of FAB's built-in provider → **adopt** it under the new name
   (same id, history and audit trail);
 - an account with this username that okta_security never linked (made before Okta) → **adopt** it;
-- an inactive account okta_security deactivated (a leaver who is back) → **reactivate** it; one an
-  administrator deactivated → refuse (``inactive_user``);
+- an inactive account okta_security deactivated (a leaver who is back) → **reactivate** it, but only
+  with evidence at least as new as the deactivation's (else ``stale_token``); one an administrator
+  deactivated, or changed since okta_security did → refuse (``inactive_user``);
 - otherwise → **update** profile and roles.
+
+A sign-in whose groups are older than what the account reflects (a removal an event or
+``sync-users`` applied, an administrator's edit) gives no role the account lacks
+(:mod:`okta_security.lifecycle.evidence`); with none left it is refused ``stale_token``.
 
 An account is pinned to the Okta user (``sub``) it is linked to: a login is matched by username,
 but a username is only a name, which Okta lets an administrator give to someone else (a reused or
@@ -28,7 +33,7 @@ to another account (``email_conflict``); a create that lost a race and finds not
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from okta_security.errors import (
@@ -38,12 +43,15 @@ from okta_security.errors import (
     OktaUserChanged,
     RelinkRefused,
     ServiceUserLogin,
+    StaleToken,
     UnlinkedAccount,
 )
+from okta_security.lifecycle.evidence import AccountTimes, capped_roles, groups_current, may_reactivate
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from okta_security.lifecycle.evidence import SignInEvidence
     from okta_security.oidc.identity import OktaIdentity
 
 Action = Literal["create", "adopt_legacy", "adopt", "reactivate", "update"]
@@ -53,10 +61,12 @@ OKTA_USER_ID = re.compile(r"^[0-9A-Za-z]{6,64}$")  # Okta's user ids (the ID tok
 
 @dataclass(frozen=True)
 class LinkSnapshot:
-    """The account's ``okta_security_user`` row: which Okta user it is and who deactivated it."""
+    """The account's ``okta_security_user`` row: which Okta user it is, who deactivated it, and when."""
 
     okta_sub: str
-    deactivated_by: str | None = None  # "sync" | "event_hook" | None (an administrator, or never)
+    # "sync" | "event_hook" | "login": okta_security's marker, cleared when an administrator changes the account
+    deactivated_by: str | None = None
+    times: AccountTimes = AccountTimes()
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,7 @@ class AccountPlan:
     reactivate: bool = False
     roles_before: tuple[str, ...] | None = None  # None: a new account
     events: tuple[PlannedEvent, ...] = ()
+    groups_current: bool = True  # False: the sign-in's groups are older than the account's; not stored
 
     @property
     def roles_changed(self) -> bool:
@@ -125,11 +136,13 @@ def plan_account(
     *,
     after_lost_race: bool = False,
     adopt_unlinked: bool = True,
+    evidence: SignInEvidence | None = None,
 ) -> AccountPlan | LoginRefused:
     """Plan the change to the person's account, or refuse.
 
     ``after_lost_race``: a create just failed; ``adopt_unlinked``: an account no Okta user is linked
-    to yet may become this person's (``OKTA_ADOPT_UNLINKED_ACCOUNTS``).
+    to yet may become this person's (``OKTA_ADOPT_UNLINKED_ACCOUNTS``); ``evidence``: when Okta vouched
+    for the person and their groups (None: taken as the newest).
     """
     account = lookup.by_username or lookup.legacy
     owner = lookup.by_email
@@ -156,7 +169,24 @@ def plan_account(
         return UnlinkedAccount(account.username, identity.sub)
     if not account.active and (account.link is None or account.link.deactivated_by is None):
         return InactiveUser("Your Airflow account is deactivated. Ask your Airflow administrator to reactivate it.")
-    return _update(identity, roles, account, legacy=account is lookup.legacy)
+    current = True
+    if evidence is not None and account.link is not None:
+        times = account.link.times
+        if not account.active and not may_reactivate(evidence, times):
+            return StaleToken(
+                "Your Okta token was issued before your Airflow account was deactivated, so it cannot reactivate "
+                "it. Sign in to Okta again (okta-airflow login, or the browser) for a new token."
+            )
+        current = groups_current(evidence, times)
+        if not current:
+            roles = capped_roles(roles, account.roles, current_groups=False)
+            if not roles:
+                return StaleToken(
+                    "Your Okta token predates a change of your groups, and the roles it shows are no longer yours. "
+                    "Sign in to Okta again (okta-airflow login, or the browser) for a new token."
+                )
+    plan = _update(identity, roles, account, legacy=account is lookup.legacy)
+    return plan if current else replace(plan, groups_current=False)
 
 
 def _create(identity: OktaIdentity, roles: tuple[str, ...]) -> AccountPlan:
@@ -214,7 +244,9 @@ def _update(identity: OktaIdentity, roles: tuple[str, ...], account: ExistingAcc
         roles=roles,
         roles_before=before,
         events=tuple(events),
-        **profile,
+        first_name=profile["first_name"],
+        last_name=profile["last_name"],
+        email=profile["email"],
     )
 
 

@@ -196,6 +196,22 @@ class OktaApiClient:
         pages = self.pages(url, None, f"reading the groups of Okta user {user_id}")
         return [group for page in pages for group in page]
 
+    def user_status(self, user_id: str) -> str:
+        """Return Okta's status of user ``user_id`` now (``DELETED`` when Okta does not know it): one call."""
+        url = f"{self.org_url}/api/v1/users/{quote(user_id, safe='')}"
+        what = f"reading the status of Okta user {user_id}"
+        try:
+            resp = self._get(url, None, what, WaitBudget(self.http.policy.max_wait))
+        except OktaApiRejected as e:
+            if e.status == 404:
+                return "DELETED"
+            raise
+        user = _json(resp, what)
+        status = user.get("status") if isinstance(user, dict) else None
+        if not isinstance(status, str) or not status.isalpha() or len(status) > 32:
+            raise _error(OktaApiRejected, resp, what, "Okta's answer has no usable status")
+        return status
+
     def pages(
         self,
         url: str,

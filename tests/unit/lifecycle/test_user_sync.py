@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
+from okta_security.lifecycle.evidence import AccountTimes
 from okta_security.lifecycle.user_sync import (
     AirflowAccount,
     OktaSnapshot,
@@ -100,3 +104,15 @@ def test_deactivation_limit(managed: int, limit: int):
 def test_relevant_groups_are_those_a_rule_matches():
     names = ["airflow-admins", "marketing", "airflow-team-data", "Everyone"]
     assert relevant_groups(names, MAPPING) == ["airflow-admins", "airflow-team-data"]
+
+
+def test_a_reading_older_than_the_deactivation_does_not_reactivate():
+    deactivated_at = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
+    acct = replace(account(active=False, deactivated_by="event_hook"), times=AccountTimes(status_at=deactivated_at))
+    older = replace(view(), read_at=deactivated_at - timedelta(seconds=1))
+    newer = replace(view(), read_at=deactivated_at + timedelta(seconds=1))
+    assert (plan_account(acct, older, MAPPING).action, plan_account(acct, older, MAPPING).reason) == (
+        "skip",
+        "deactivation_newer_than_reading",
+    )
+    assert plan_account(acct, newer, MAPPING).action == "reactivate"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -14,8 +15,10 @@ from okta_security.errors import (
     OktaUserChanged,
     RelinkRefused,
     ServiceUserLogin,
+    StaleToken,
     UnlinkedAccount,
 )
+from okta_security.lifecycle.evidence import AccountTimes, SignInEvidence
 from okta_security.login.account_plan import (
     AccountLookup,
     AccountPlan,
@@ -435,3 +438,56 @@ def test_a_relinked_account_is_signed_into_by_its_new_okta_user_only() -> None:
     relinked = replace(ACCOUNT, link=LinkSnapshot(NEW_SUB))
     assert isinstance(plan_account(replace(ANN, sub=NEW_SUB), ROLES, AccountLookup(by_username=relinked)), AccountPlan)
     assert isinstance(plan_account(ANN, ROLES, AccountLookup(by_username=relinked)), OktaUserChanged)
+
+
+# --------------------------------------------------------------------------- evidence with a time
+
+_T0 = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
+_OLD = SignInEvidence(issued_at=_T0 - timedelta(minutes=5), groups_at=_T0 - timedelta(minutes=5))
+_NEW = SignInEvidence(issued_at=_T0 + timedelta(minutes=5), groups_at=_T0 + timedelta(minutes=5))
+
+
+@pytest.mark.parametrize(
+    ("account", "evidence", "expected"),
+    [
+        # Deactivated by an event at T0: a token from before cannot undo it; one from after can.
+        (
+            replace(ACCOUNT, active=False, link=LinkSnapshot(SUB, "event_hook", AccountTimes(status_at=_T0))),
+            _OLD,
+            "stale_token",
+        ),
+        (
+            replace(ACCOUNT, active=False, link=LinkSnapshot(SUB, "event_hook", AccountTimes(status_at=_T0))),
+            _NEW,
+            "reactivate",
+        ),
+        # The marker cleared (an administrator's edit): no token reactivates, however new.
+        (
+            replace(ACCOUNT, active=False, link=LinkSnapshot(SUB, None, AccountTimes(status_at=_T0))),
+            _NEW,
+            "inactive_user",
+        ),
+        # A role taken away at T0: an older token's groups give no role back ...
+        (replace(ACCOUNT, roles=("Viewer",), link=LinkSnapshot(SUB, None, AccountTimes(roles_at=_T0))), _OLD, "update"),
+        # ... and with nothing left of what it maps to, it is refused.
+        (replace(ACCOUNT, roles=("Viewer",), link=LinkSnapshot(SUB, None, AccountTimes(roles_at=_T0))), _OLD, None),
+    ],
+)
+def test_evidence_older_than_the_account_may_take_away_never_give_back(account, evidence, expected):
+    roles = ("Op", "Viewer") if expected == "update" else ROLES
+    plan = plan_account(ANN, roles, AccountLookup(by_username=account), evidence=evidence)
+    if expected is None or expected in ("stale_token", "inactive_user"):
+        assert isinstance(plan, StaleToken | InactiveUser)
+        assert plan.code == (expected or "stale_token")
+        return
+    assert isinstance(plan, AccountPlan)
+    assert plan.action == expected
+    if expected == "update":
+        assert (plan.roles, plan.groups_current) == (("Viewer",), False)
+
+
+def test_newer_groups_are_stored_and_decide_the_roles():
+    account = replace(ACCOUNT, roles=("Viewer",), link=LinkSnapshot(SUB, None, AccountTimes(roles_at=_T0)))
+    plan = plan_account(ANN, ("Op",), AccountLookup(by_username=account), evidence=_NEW)
+    assert isinstance(plan, AccountPlan)
+    assert (plan.roles, plan.groups_current) == (("Op",), True)

@@ -19,8 +19,9 @@ from okta_local_idp.server import IdpHandle, serve_in_thread
 from okta_local_idp.testing import decide_device
 from okta_security.adapter.compat import AIRFLOW_2
 from tests.airflow2.conftest import airflow2_bin
-from tests.integration.helpers import user_roles
+from tests.integration.helpers import user_roles, user_row
 from tests.integration.test_audit import audit_rows, last_log_id
+from tests.polling import until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,6 +34,9 @@ AUTH_BACKENDS = "airflow.providers.fab.auth_manager.api.auth.backend.session,okt
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 BOB = ("bob.viewer@example.com", "Viewer-pass-1")
 CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
+GIL, GIL_ID = ("gil.gone@example.com", "Gone-pass-1"), "00ugone00000000000009"  # offboarded by one test
+API_TOKEN = "00local-dev-api-token"
+EVENT_HOOK_SECRET = "Bearer people-airflow2-hook-secret"
 
 
 @dataclass
@@ -60,6 +64,13 @@ def people2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[People2]:
     data["clients"].append(
         {"client_id": OTHER_CLI, "token_endpoint_auth_method": "none", "grant_types": [DEVICE_GRANT]}
     )
+    data["server"]["api_token"] = API_TOKEN  # the IdP's Management API, for offboarding; Airflow gets no API access
+    data["users"].append(
+        {"id": GIL_ID, "login": GIL[0], "password": GIL[1], "email": GIL[0], "groups": ["airflow-viewers"]}
+    )
+    data["event_hooks"] = [
+        {"name": "airflow", "url": f"http://127.0.0.1:{port}/okta/events", "authorization": EVENT_HOOK_SECRET}
+    ]
     idp_config = root / "idp.yaml"
     idp_config.write_text(yaml.safe_dump(data, sort_keys=False))
     idp = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
@@ -77,6 +88,7 @@ def people2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[People2]:
             "OKTA_BOT_AUDIENCE": AUDIENCE,
             "OKTA_CLI_CLIENT_ID": CLI,
             "AIRFLOW__API__AUTH_BACKENDS": AUTH_BACKENDS,
+            "OKTA_EVENT_HOOK_SECRET": EVENT_HOOK_SECRET,
         },
     )
     assert airflow.layout is AIRFLOW_2
@@ -152,3 +164,42 @@ def test_a_deactivated_account_stops_the_token_it_signed_in_with(people2: People
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE ab_user SET active = :t WHERE username = :u"), {"t": True, "u": BOB[0]})
         engine.dispose()
+
+
+def signed_token(stack: People2, who: tuple[str, str], uid: str, groups: list[str], *, age: int) -> str:
+    """Return an Okta access token for ``who`` issued ``age`` seconds ago, signed with the IdP's key."""
+    issued = int(time.time()) - age
+    claims = {
+        "ver": 1,
+        "jti": f"AT.{uid}.{issued}.{time.monotonic_ns()}",
+        "iss": stack.idp.issuer,
+        "aud": AUDIENCE,
+        "iat": issued,
+        "exp": issued + 3600,
+        "cid": CLI,
+        "uid": uid,
+        "sub": who[0],
+        "scp": [SCOPE],
+        "groups": groups,
+    }
+    return stack.idp.context.keys.sign(claims)
+
+
+def test_a_token_from_before_the_deactivation_cannot_undo_it(people2: People2):
+    okta = {"Authorization": f"SSWS {API_TOKEN}", "Accept": "application/json"}
+    base = f"{people2.idp.base_url}/api/v1"
+    old = signed_token(people2, GIL, GIL_ID, ["airflow-viewers"], age=120)
+    assert api(people2, "GET", "/dags", old).status_code == 200
+    [hook] = requests.get(f"{base}/eventHooks", headers=okta, timeout=10).json()
+    assert requests.post(f"{base}/eventHooks/{hook['id']}/lifecycle/verify", headers=okta, timeout=10).ok
+    assert requests.post(f"{base}/users/{GIL_ID}/lifecycle/deactivate", headers=okta, timeout=10).ok
+    assert until(lambda: user_row(people2.airflow.db_url, GIL[0])["active"] in (0, False), timeout=20)
+
+    response = api(people2, "GET", "/dags", old)
+    assert response.status_code == 403
+    assert response.json()["error"] == "stale_token"
+    assert not user_row(people2.airflow.db_url, GIL[0])["active"]
+    # Without Okta API credentials, a token Okta issued after the deactivation is Okta's newer word.
+    newer = signed_token(people2, GIL, GIL_ID, ["airflow-viewers"], age=-1)
+    assert api(people2, "GET", "/dags", newer).status_code == 200
+    assert user_row(people2.airflow.db_url, GIL[0])["active"]

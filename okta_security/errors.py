@@ -44,7 +44,8 @@ and admins grep for them. Never rename one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from okta_security.untrusted import OAUTH_ERROR_CHARS, OAUTH_ERROR_DESCRIPTION_CHARS, bounded, printable
 
@@ -392,3 +393,52 @@ class TooManyDeactivations(OktaSecurityError):
     """``sync-users`` would deactivate more accounts than allowed; nothing was applied (exit code 4)."""
 
     code = "too_many_deactivations"
+
+
+# ---------------------------------------------------------------------------------------------
+# One table for what a refusal means at every door: outage or verdict, who can fix it, and the
+# HTTP status of each kind of answer. The refusal page, POST /auth/token and the 2.11 API read it.
+
+Category = Literal["access", "unavailable", "misconfigured"]
+
+# OAuth error codes (RFC 6749 4.1.2.1 and 5.2) that Okta answers when Airflow's request or its Okta
+# app is wrong, not the person: nobody can sign in until an administrator fixes the configuration.
+MISCONFIGURED_OKTA_ERRORS = frozenset(
+    {
+        "invalid_client",
+        "invalid_scope",
+        "invalid_request",
+        "unauthorized_client",
+        "unsupported_response_type",
+        "unsupported_grant_type",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What a refusal means: ``outage`` (try again later), its page ``category``, and its HTTP statuses."""
+
+    outage: bool
+    category: Category
+    api_status: int  # a refused API request (bearer token): 401 bad token, 403 refused, 503 outage
+    grant_status: int  # a refused grant at POST /auth/token (RFC 6749 §5.2): 400, or 503 for an outage
+
+
+def classify(error: OktaSecurityError) -> Classification:
+    """Return what ``error`` means at every door."""
+    outage = isinstance(error, OktaKeysUnavailable | OktaUnavailable | DatabaseUnavailable)
+    if outage:
+        return Classification(True, "unavailable", 503, 503)
+    api_status = error.http_status if isinstance(error, BotRefused) else 403
+    return Classification(False, _category(error), api_status, 400)
+
+
+def _category(error: OktaSecurityError) -> Category:
+    if isinstance(error, DiscoveryMismatch | OktaApiMisconfigured):
+        return "misconfigured"
+    if isinstance(error, OktaError) and error.error in MISCONFIGURED_OKTA_ERRORS:
+        return "misconfigured"
+    if isinstance(error, OktaError) and error.error == "invalid_grant" and "redirect_uri" in error.description:
+        return "misconfigured"  # the callback URL Airflow builds differs from the one it sent (proxy, base_url)
+    return "access"

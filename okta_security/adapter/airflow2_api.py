@@ -44,10 +44,15 @@ from okta_security.adapter.bots import (
     refusal_fields,
     request_facts,
 )
-from okta_security.adapter.people import ApiSignInFacts, sign_in_person, token_refused, verify_person_token
-from okta_security.errors import BotRefused, ConfigError, LoginRefused
+from okta_security.adapter.people import (
+    ApiSignInFacts,
+    okta_security_manager,
+    sign_in_person,
+    token_refused,
+    verify_person_token,
+)
+from okta_security.errors import BotRefused, ConfigError, LoginRefused, classify
 from okta_security.people.person_tokens import looks_like_person_token
-from okta_security.people.token_request import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +168,7 @@ _signed_in = _SignedIn()
 
 def authenticate_person(token: str) -> Any | Response:
     """Authenticate the current request as the person whose Okta access token it carries, or refuse."""
-    sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
+    sm = okta_security_manager(current_app.appbuilder.sm)  # type: ignore[attr-defined]
     context = request_facts(request.headers)
     facts = ApiSignInFacts(via=VIA, context=tuple(sorted(context.items())))
     try:
@@ -189,7 +194,7 @@ def authenticate_person(token: str) -> Any | Response:
 
 def person_refusal_response(error: LoginRefused) -> Response:
     """Return a person's refusal (no mapped role, inactive account, ...): 403, or 503 for an outage."""
-    code = 503 if unavailable(error) else 403
+    code = classify(error).api_status
     body = {"title": _TITLES[code], "status": code, "detail": error.message, "error": error.code}
     return Response(json.dumps(body), status=code, mimetype="application/problem+json")
 

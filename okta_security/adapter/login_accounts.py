@@ -1,9 +1,9 @@
-"""Carry out a login's account plan in FAB's session: look the person up, write once, audit (Airflow adapter).
+"""The sign-in service's accounts in FAB's session (Airflow adapter): :class:`FabAccounts`.
 
-What to do is decided by :mod:`okta_security.login.account_plan`; this module only reads the
-accounts it needs, turns them into snapshots, and applies the plan in one commit (profile,
-roles, activity, login count), then the link row, then drops the user from the auth manager's
-per-process cache so the very next API request sees the new roles.
+What to do is decided by :mod:`okta_security.login.service` and :mod:`okta_security.login.account_plan`;
+this module only reads the accounts a sign-in needs, turns them into snapshots, and applies the
+plan in one commit (profile, roles, activity, login count), then the link row, then drops the user
+from the auth manager's per-process cache so the very next API request sees the new roles.
 
 :func:`relink` is ``okta-airflow relink``'s side: the administrator pins an account to another
 Okta user (the plan is :func:`okta_security.login.account_plan.plan_relink`).
@@ -12,25 +12,16 @@ Okta user (the plan is :func:`okta_security.login.account_plan.plan_relink`).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
-from okta_security.adapter import db, login_audit
+from okta_security.adapter import db
 from okta_security.adapter.accounts import accounts_for_sub, apply_change, forget_cached_user
 from okta_security.adapter.admin_edits import okta_write
 from okta_security.adapter.bots import is_service_user
 from okta_security.audit import audit_event
-from okta_security.errors import (
-    LoginRefused,
-    MappedRoleMissing,
-    OktaApiError,
-    OktaApiMisconfigured,
-    OktaApiUnavailable,
-    OktaUnavailable,
-    RelinkRefused,
-    StaleToken,
-)
+from okta_security.errors import MappedRoleMissing, RelinkRefused
 from okta_security.lifecycle.evidence import groups_current
 from okta_security.lifecycle.user_sync import OktaSnapshot
 from okta_security.lifecycle.user_sync import plan_account as plan_sync_account
@@ -42,231 +33,182 @@ from okta_security.login.account_plan import (
     LinkSnapshot,
     RelinkPlan,
     needs_email_lookup,
-    plan_account,
     plan_relink,
 )
+from okta_security.login.ports import AppliedAccount
 
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
     from sqlalchemy.engine import Connection, Engine
 
     from okta_security.lifecycle.evidence import SignInEvidence
-    from okta_security.login.outcome import LoginFacts
     from okta_security.mapping.rules import RoleMapping
     from okta_security.oidc.identity import OktaIdentity
-    from okta_security.okta_api.client import OktaApiClient
 
 log = logging.getLogger(__name__)
 
 
-def role_names(sm: Any) -> frozenset[str]:
-    """Return the names of the roles in Airflow's database (names only: a Role row loads its permissions)."""
-    return frozenset(sm.session.scalars(sa.select(sm.role_model.name)).all())
+class FabUsers(Protocol):
+    """What :class:`FabAccounts` uses of FAB's security manager (okta_security's, with its engine)."""
+
+    role_model: Any
+    user_model: Any
+
+    @property
+    def session(self) -> Any:
+        """Return FAB's scoped SQLAlchemy session."""
+        ...
+
+    @property
+    def okta_engine(self) -> Engine:
+        """Return the engine of Airflow's metadata database."""
+        ...
+
+    def find_user(self, username: str | None = None, email: str | None = None) -> Any:
+        """Return the user by username or email, or None."""
+        ...
+
+    def find_role(self, name: str) -> Any:
+        """Return the role called ``name``, or None."""
+        ...
+
+    def add_user(self, username: str, first_name: str, last_name: str, email: str, role: Any) -> Any:
+        """Insert a user (FAB 4 returns False on a conflict, FAB 5 raises)."""
+        ...
+
+    def update_user_auth_stat(self, user: Any, success: bool = True) -> None:
+        """Record a login and commit the user's pending changes."""
+        ...
 
 
-def sync_account(
-    sm: Any, identity: OktaIdentity, roles: tuple[str, ...], facts: LoginFacts, evidence: SignInEvidence
-) -> User:
-    """Create, adopt, reactivate or update the person's account with ``roles``; raise LoginRefused.
+class FabAccounts:
+    """:class:`okta_security.login.ports.Accounts` over FAB's session: read what a sign-in needs, write once.
 
-    ``evidence``: when Okta vouched for the person and their groups (the evidence rule decides
-    what an older token may still do).
+    Holds no per-sign-in state (requests run on several threads): :meth:`apply` finds the user
+    :meth:`look_up` loaded in the session's identity map, with no second query.
     """
-    for after_lost_race in (False, True):
-        lookup, users = _look_up(sm, identity)
-        plan = plan_account(
-            identity,
-            roles,
-            lookup,
-            after_lost_race=after_lost_race,
-            adopt_unlinked=sm.okta_settings.adopt_unlinked_accounts,
-            evidence=evidence,
+
+    def __init__(self, sm: FabUsers) -> None:
+        self.sm = sm
+
+    def role_names(self) -> frozenset[str]:
+        """Return the names of the roles in Airflow's database (names only: a Role row loads its permissions)."""
+        return frozenset(self.sm.session.scalars(sa.select(self.sm.role_model.name)).all())
+
+    def look_up(self, identity: OktaIdentity) -> AccountLookup:
+        """Return the person's account by username, else the legacy ``okta_<sub>`` one, and the owner of their email."""
+        by_username = self._snapshot(self.sm.find_user(username=identity.username))
+        legacy = None if by_username else self._snapshot(self.sm.find_user(username=legacy_username(identity.sub)))
+        by_email = None
+        if needs_email_lookup(identity, by_username or legacy):
+            by_email = self._snapshot(self.sm.find_user(email=identity.email))
+        return AccountLookup(by_username=by_username, legacy=legacy, by_email=by_email)
+
+    def apply(self, plan: AccountPlan, identity: OktaIdentity, evidence: SignInEvidence) -> AppliedAccount[User] | None:
+        """Write the plan in one commit; return None if creating lost a race (the caller plans again)."""
+        sm = self.sm
+        found = [sm.find_role(name) for name in plan.roles]
+        roles = [r for r in found if r is not None]
+        if len(roles) != len(found):  # deleted since the decision read the role names (milliseconds ago)
+            gone = sorted(set(plan.roles) - {r.name for r in roles})
+            raise MappedRoleMissing(identity.username, identity.groups, gone)
+        if plan.user_id is None:
+            user = self._add_user(plan, roles)
+            if user is None:
+                return None
+        else:
+            user = sm.session.get(sm.user_model, plan.user_id)  # in the identity map since look_up
+            user.username = plan.username
+            user.first_name, user.last_name, user.email = plan.first_name, plan.last_name, plan.email
+            user.roles = roles
+            if plan.reactivate:
+                user.active = True
+        with okta_write():
+            sm.update_user_auth_stat(user)  # one commit: roles, profile, activity, login count (as FAB's own login)
+        db.upsert_link(
+            sm.okta_engine,
+            user_id=user.id,
+            username=user.username,
+            okta_sub=identity.sub,
+            # Older groups than the account reflects were only used to cap roles: the newer ones stay.
+            groups=identity.groups if plan.groups_current else None,
+            groups_at=evidence.groups_at,
+            status_at=evidence.issued_at if plan.reactivate else None,
         )
-        if isinstance(plan, LoginRefused):
-            raise plan
-        if plan.reactivate and sm.okta_groups_api is not None:
-            confirm_active(sm.okta_groups_api, identity)
-        user = _apply(sm, plan, users, identity, facts, evidence)
-        if user is not None:
-            return user
-        # A concurrent first login of the same person (another tab, worker or replica) inserted the
-        # row between our look-up and our INSERT: plan again, as an update of that row.
-        log.info("Airflow user %s was just created by a concurrent login; updating it", identity.username)
-    raise LoginRefused("Airflow could not create your account; see the webserver log.")  # pragma: no cover
+        forget_cached_user(user.id)  # this process's API sees the new roles at its next request
+        return AppliedAccount(user, user.id, user.username)
 
+    def retire_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
+        """Deactivate the accounts of a person whose verified sign-in maps to no role; return the outcomes.
 
-def confirm_active(api: OktaApiClient, identity: OktaIdentity) -> None:
-    """Ask Okta whether the person is active before okta_security reactivates their account; raise if not.
-
-    One call, only on this path, within ``OKTA_API_MAX_WAIT_SECONDS``: a token alone is Okta's word
-    as of its ``iat``, and a reactivation is the one change an old word must not make. No answer
-    keeps the account closed.
-    """
-    try:
-        status = api.user_status(identity.sub)
-    except OktaApiUnavailable as e:
-        log.warning("Okta login of %s: reactivation not confirmed, Okta did not answer (%s)", identity.username, e)
-        raise OktaUnavailable(
-            "Your Airflow account was deactivated, and Okta did not answer when Airflow asked whether you are "
-            "active again. Your account stays closed for now: try again in a minute."
-        ) from e
-    except OktaApiError as e:
-        log.error(
-            "Okta login of %s: reactivation not confirmed, Okta refused the status read: %s", identity.username, e
-        )
-        raise OktaApiMisconfigured(
-            "Your Airflow account was deactivated, and Okta refused Airflow's request to confirm that you are "
-            "active again. Ask your Airflow administrator to check the Okta API credentials (okta-airflow doctor)."
-        ) from e
-    if status != "ACTIVE":
-        log.warning("Okta login of %s: not reactivated, Okta says the user is %s", identity.username, status)
-        raise StaleToken(
-            f"Okta says your user is {status}, so your Airflow account stays deactivated. Ask your Okta administrator."
-        )
-
-
-def retire_unmapped(sm: Any, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
-    """Deactivate the accounts of a person whose verified sign-in maps to no role; return the outcomes.
-
-    Refusing the sign-in alone left the account active with its old roles, so a session or API
-    token issued earlier kept them until ``sync-users`` ran. The change is the one sync-users
-    plans for the same groups (``no_mapped_role``) and records ``deactivated_by = "login"``, so the
-    person's next sign-in with a mapped group reactivates the account. Groups older than the
-    account's (an old token) decide nothing here: the refusal stands, the account is left alone. A
-    database error is logged and the refusal stands: this never turns a refusal into a 500.
-    """
-    snapshot = OktaSnapshot(statuses={identity.sub: "ACTIVE"}, groups={identity.sub: frozenset(identity.groups)})
-    outcomes: list[str] = []
-    try:
-        for account in accounts_for_sub(sm.okta_engine, identity.sub):
-            change = plan_sync_account(account, snapshot, mapping)
-            if change.action != "deactivate" or not groups_current(evidence, account.times):
-                continue
-            applied = apply_change(
-                sm.okta_engine,
-                change,
-                trigger="login",
-                evidence_at=evidence.groups_at,
-                extra={"mapping_version": mapping.digest[:12]},
+        Refusing the sign-in alone left the account active with its old roles, so a session or API
+        token issued earlier kept them until ``sync-users`` ran. The change is the one sync-users
+        plans for the same groups (``no_mapped_role``) and records ``deactivated_by = "login"``, so the
+        person's next sign-in with a mapped group reactivates the account. Groups older than the
+        account's (an old token) decide nothing here: the refusal stands, the account is left alone. A
+        database error is logged and the refusal stands: this never turns a refusal into a 500.
+        """
+        engine = self.sm.okta_engine
+        snapshot = OktaSnapshot(statuses={identity.sub: "ACTIVE"}, groups={identity.sub: frozenset(identity.groups)})
+        outcomes: list[str] = []
+        try:
+            for account in accounts_for_sub(engine, identity.sub):
+                change = plan_sync_account(account, snapshot, mapping)
+                if change.action != "deactivate" or not groups_current(evidence, account.times):
+                    continue
+                extra = {"mapping_version": mapping.digest[:12]}
+                applied = apply_change(engine, change, trigger="login", evidence_at=evidence.groups_at, extra=extra)
+                log.warning(
+                    "Okta login of %s refused [no_mapped_role]: Airflow account %s deactivated (%s); roles it had: %s",
+                    identity.username,
+                    account.username,
+                    applied.outcome,
+                    ", ".join(change.roles_before) or "none",
+                )
+                outcomes.append(applied.outcome)
+        except sa.exc.SQLAlchemyError as e:
+            log.error(
+                "Could not deactivate the accounts of %s after a no_mapped_role refusal: %s", identity.username, e
             )
-            log.warning(
-                "Okta login of %s refused [no_mapped_role]: Airflow account %s deactivated (%s); roles it had: %s",
-                identity.username,
-                account.username,
-                applied.outcome,
-                ", ".join(change.roles_before) or "none",
-            )
-            outcomes.append(applied.outcome)
-    except sa.exc.SQLAlchemyError as e:
-        log.error("Could not deactivate the accounts of %s after a no_mapped_role refusal: %s", identity.username, e)
-        outcomes.append("failed")
-    return outcomes
+            outcomes.append("failed")
+        return outcomes
 
-
-def _look_up(sm: Any, identity: OktaIdentity) -> tuple[AccountLookup, dict[int, User]]:
-    users: dict[int, User] = {}
-
-    def snapshot(user: User | None) -> ExistingAccount | None:
+    def _snapshot(self, user: User | None) -> ExistingAccount | None:
         if user is None:
             return None
-        users[user.id] = user
-        return _snapshot(sm, user)
+        # FAB's session's own connection: a second one per login starves the pool under a burst of logins.
+        link = db.link_for_user(self.sm.session.connection(), user.id, user.username)
+        return ExistingAccount(
+            user_id=user.id,
+            username=user.username,
+            email=user.email or "",
+            first_name=user.first_name or "",
+            last_name=user.last_name or "",
+            active=bool(user.active),
+            roles=tuple(sorted(r.name for r in user.roles)),
+            service_user=is_service_user(user),
+            link=LinkSnapshot(link.okta_sub, link.deactivated_by, link.times) if link else None,
+        )
 
-    by_username = snapshot(sm.find_user(username=identity.username))
-    legacy = None if by_username else snapshot(sm.find_user(username=legacy_username(identity.sub)))
-    by_email = None
-    if needs_email_lookup(identity, by_username or legacy):
-        by_email = snapshot(sm.find_user(email=identity.email))
-    return AccountLookup(by_username=by_username, legacy=legacy, by_email=by_email), users
+    def _add_user(self, plan: AccountPlan, roles: list[Any]) -> User | None:
+        """Insert the user; return None if the INSERT lost a race (unique username or email).
 
-
-def _snapshot(sm: Any, user: User) -> ExistingAccount:
-    # FAB's session's own connection: a second one per login starves the pool under a burst of logins.
-    link = db.link_for_user(sm.session.connection(), user.id, user.username)
-    return ExistingAccount(
-        user_id=user.id,
-        username=user.username,
-        email=user.email or "",
-        first_name=user.first_name or "",
-        last_name=user.last_name or "",
-        active=bool(user.active),
-        roles=tuple(sorted(r.name for r in user.roles)),
-        service_user=is_service_user(user),
-        link=LinkSnapshot(link.okta_sub, link.deactivated_by, link.times) if link else None,
-    )
-
-
-def _apply(
-    sm: Any,
-    plan: AccountPlan,
-    users: dict[int, User],
-    identity: OktaIdentity,
-    facts: LoginFacts,
-    evidence: SignInEvidence,
-) -> User | None:
-    """Write the plan in one commit; return None if creating lost a race (the caller plans again)."""
-    found = [sm.find_role(name) for name in plan.roles]
-    roles = [r for r in found if r is not None]
-    if len(roles) != len(found):  # deleted since the decision read the role names (milliseconds ago)
-        gone = sorted(set(plan.roles) - {r.name for r in roles})
-        raise MappedRoleMissing(identity.username, identity.groups, gone)
-    if plan.user_id is None:
-        user = _add_user(sm, plan, roles)
-        if user is None:
+        FAB 5 (Airflow 3) raises FabException from the IntegrityError, FAB 4 returns False; both
+        have rolled the session back, so the caller can read again.
+        """
+        try:
+            user = self.sm.add_user(
+                username=plan.username,
+                first_name=plan.first_name,
+                last_name=plan.last_name,
+                email=plan.email,
+                role=roles,
+            )
+        except Exception as e:
+            if not isinstance(e.__cause__, sa.exc.IntegrityError):
+                raise
             return None
-    else:
-        user = users[plan.user_id]
-        user.username = plan.username
-        user.first_name, user.last_name, user.email = plan.first_name, plan.last_name, plan.email
-        user.roles = roles
-        if plan.reactivate:
-            user.active = True
-    with okta_write():
-        sm.update_user_auth_stat(user)  # one commit: roles, profile, activity, login count (as FAB's own login)
-    db.upsert_link(
-        sm.okta_engine,
-        user_id=user.id,
-        username=user.username,
-        okta_sub=identity.sub,
-        # Older groups than the account reflects were only used to cap roles: the newer ones stay.
-        groups=identity.groups if plan.groups_current else None,
-        groups_at=evidence.groups_at,
-        status_at=evidence.issued_at if plan.reactivate else None,
-    )
-    forget_cached_user(user.id)  # this process's API sees the new roles at its next request
-    if plan.action != "update" or plan.events:
-        log.info(
-            "Okta login of %s (sub %s): %s account %s, roles %s",
-            plan.username,
-            identity.sub,
-            plan.action,
-            user.id,
-            list(plan.roles),
-        )
-    for event in plan.events:
-        login_audit.audit(event.event, facts, owner=user.username, user_id=user.id, **event.fields)
-    return user
-
-
-def _add_user(sm: Any, plan: AccountPlan, roles: list[Any]) -> User | None:
-    """Insert the user; return None if the INSERT lost a race (unique username or email).
-
-    FAB 5 (Airflow 3) raises FabException from the IntegrityError, FAB 4 returns False; both
-    have rolled the session back, so the caller can read again.
-    """
-    try:
-        user = sm.add_user(
-            username=plan.username,
-            first_name=plan.first_name,
-            last_name=plan.last_name,
-            email=plan.email,
-            role=roles,
-        )
-    except Exception as e:
-        if not isinstance(e.__cause__, sa.exc.IntegrityError):
-            raise
-        return None
-    return user or None
+        return user or None
 
 
 def relink(engine: Engine, username: str, okta_sub: str, *, dry_run: bool = False) -> RelinkPlan:

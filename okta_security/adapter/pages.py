@@ -20,36 +20,19 @@ Airflow's origin.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from flask import render_template_string
 
 from okta_security.errors import (
+    Category,
     DatabaseUnavailable,
-    DiscoveryMismatch,
     LoginRefused,
     NoMappedRole,
-    OktaApiMisconfigured,
     OktaError,
-    OktaUnavailable,
+    classify,
     okta_hint,
 )
 from okta_security.untrusted import bounded
 
-Category = Literal["access", "unavailable", "misconfigured"]
-
-# OAuth error codes (RFC 6749 4.1.2.1 and 5.2) that Okta answers when Airflow's request or its Okta
-# app is wrong, not the person: nobody can sign in until an administrator fixes the configuration.
-MISCONFIGURED_OKTA_ERRORS = frozenset(
-    {
-        "invalid_client",
-        "invalid_scope",
-        "invalid_request",
-        "unauthorized_client",
-        "unsupported_response_type",
-        "unsupported_grant_type",
-    }
-)
 MISCONFIGURED_MESSAGE = "Sign-in is misconfigured on this Airflow; tell your administrator."
 MAX_SHOWN_CODE_CHARS = 64  # Okta's error code comes from the redirect's query string: bound what we echo
 MAX_SHOWN_DESCRIPTION_CHARS = 200  # Okta's own descriptions are a sentence or two; more is not Okta's
@@ -104,15 +87,7 @@ def okta_refused_message(error: OktaError) -> str:
 
 def category_of(error: LoginRefused) -> Category:
     """Return who can fix the refusal: the person (access), nobody right now, or an administrator."""
-    if isinstance(error, DiscoveryMismatch | OktaApiMisconfigured):
-        return "misconfigured"
-    if isinstance(error, OktaError) and error.error in MISCONFIGURED_OKTA_ERRORS:
-        return "misconfigured"
-    if isinstance(error, OktaError) and error.error == "invalid_grant" and "redirect_uri" in error.description:
-        return "misconfigured"  # the callback URL Airflow builds differs from the one it sent (proxy, base_url)
-    if isinstance(error, OktaUnavailable | DatabaseUnavailable):
-        return "unavailable"
-    return "access"
+    return classify(error).category
 
 
 def refusal_page(

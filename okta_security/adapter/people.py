@@ -5,7 +5,7 @@
 :mod:`okta_security.people.person_tokens`) -> :func:`sign_in_person`, the browser's pipeline with
 the token in place of the ID token: groups from the token's groups claim, else Okta's Groups API;
 :func:`okta_security.login.decision.decide` (same mapping, same refusals); the account linked to the
-Okta user (:func:`okta_security.adapter.login_accounts.sync_account`: created if new, roles synced);
+Okta user (:class:`okta_security.login.service.SignInService`: created if new, roles synced);
 the same audit events, each marked ``sign_in: "api"`` with the app's client id.
 
 Used by ``OktaFabAuthManager.create_token`` (Airflow 3: ``POST /auth/token``, the Airflow token then
@@ -18,13 +18,12 @@ import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from okta_security.adapter import db, login_accounts, login_audit
+from okta_security.adapter import db, login_audit
 from okta_security.adapter.bots import jwks_for, policy_for
 from okta_security.adapter.outage import DATABASE_DOWN, MESSAGE
+from okta_security.adapter.security_manager import OktaSecurityManager
 from okta_security.bots.access_tokens import verify_access_token_claims
-from okta_security.errors import AccessTokenRejected, BotRefused, DatabaseUnavailable, LoginRefused
-from okta_security.lifecycle.evidence import SignInEvidence
-from okta_security.login.decision import LoginDecision, LoginPolicy, decide, groups_api_identity
+from okta_security.errors import AccessTokenRejected, BotRefused, ConfigError, DatabaseUnavailable, LoginRefused
 from okta_security.login.outcome import LoginFacts
 from okta_security.people.person_tokens import (
     PersonToken,
@@ -37,6 +36,7 @@ from okta_security.people.person_tokens import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from okta_security.login.service import Decided
     from okta_security.oidc.identity import OktaIdentity
     from okta_security.settings.loader import OktaSettings
 
@@ -87,9 +87,9 @@ def verify_person_token(token: str, settings: OktaSettings) -> PersonToken:
     return person_from_claims(verified.claims, policy)
 
 
-def admit_person(token: str, *, security_manager: Any, via: str, context: Mapping[str, str]) -> PersonLogin:
+def admit_person(token: str, *, security_manager: object, via: str, context: Mapping[str, str]) -> PersonLogin:
     """Verify the token and sign its person in; audit either way; raise BotRefused (token) or LoginRefused."""
-    sm = security_manager
+    sm = okta_security_manager(security_manager)
     facts = ApiSignInFacts(via=via, context=tuple(sorted(context.items())))
     try:
         person = verify_person_token(token, sm.okta_settings)
@@ -100,6 +100,19 @@ def admit_person(token: str, *, security_manager: Any, via: str, context: Mappin
     return sign_in_person(sm, person, facts)
 
 
+def okta_security_manager(sm: object) -> OktaSecurityManager:
+    """Return ``sm`` as okta_security's security manager, or say how to configure it."""
+    if isinstance(sm, OktaSecurityManager):
+        return sm
+    raise ConfigError(
+        [
+            f"the security manager is {type(sm).__name__}, not okta_security's OktaSecurityManager: use the "
+            "webserver_config.py okta-airflow init writes (SECURITY_MANAGER_CLASS = OktaSecurityManager)"
+        ],
+        source="webserver_config.py",
+    )
+
+
 def token_refused(error: BotRefused, facts: ApiSignInFacts) -> None:
     """Write ``login.refused`` for a token that failed its checks (no person is known yet)."""
     details = {"reason": error.code, "detail": getattr(error, "reason", None)}
@@ -108,16 +121,14 @@ def token_refused(error: BotRefused, facts: ApiSignInFacts) -> None:
     login_audit.audit("login.refused", facts, owner=None, **{k: v for k, v in details.items() if v})
 
 
-def sign_in_person(sm: Any, person: PersonToken, facts: ApiSignInFacts) -> PersonLogin:
-    """Run the browser's login pipeline for the person a verified token names; audit the outcome."""
+def sign_in_person(sm: OktaSecurityManager, person: PersonToken, facts: ApiSignInFacts) -> PersonLogin:
+    """Sign in the person a verified token names through the sign-in service every door shares; audit the outcome."""
     facts = replace(facts, sub=person.user_id, jti=person.jti, client_id=person.client_id)
     try:
-        decision, evidence = _decide(sm, person)
-        identity = decision.identity
+        decided = _decide(sm, person)
+        identity = decided.decision.identity
         facts = replace(facts, username=identity.username, groups=identity.groups) if identity else facts
-        if decision.refusal is not None or identity is None:
-            raise decision.refusal or LoginRefused("The sign-in could not be decided.")
-        user = login_accounts.sync_account(sm, identity, decision.roles, facts, evidence)
+        user = sm.okta_sign_in.admit(decided, facts)
     except DATABASE_DOWN as e:  # a restart or failover mid-sign-in: a clear 503, and a clean session after
         try:
             sm.session.rollback()
@@ -131,55 +142,42 @@ def sign_in_person(sm: Any, person: PersonToken, facts: ApiSignInFacts) -> Perso
         log.info("Okta API sign-in of %s at %s refused: %s: %s", facts.username or person.login, facts.via, e.code, e)
         login_audit.login_refused(e, facts)
         raise
-    login_audit.login_succeeded(facts, user.username, identity, list(decision.roles))
+    assert identity is not None  # admit() refuses a decision without one
+    roles = decided.decision.roles
+    login_audit.login_succeeded(facts, user.username, identity, list(roles))
     log.info(
         "Okta API sign-in of %s (Okta user %s, app %s) at %s: roles %s",
         user.username,
         person.user_id,
         person.client_id,
         facts.via,
-        list(decision.roles),
+        list(roles),
     )
-    return PersonLogin(user=user, token=person, identity=identity, roles=decision.roles)
+    return PersonLogin(user=user, token=person, identity=identity, roles=roles)
 
 
-def _decide(sm: Any, person: PersonToken) -> tuple[LoginDecision, SignInEvidence]:
+def _decide(sm: OktaSecurityManager, person: PersonToken) -> Decided:
     """Decide the person's identity and roles as a browser login would (Groups API call included)."""
-    settings: OktaSettings = sm.okta_settings
-    api = sm.okta_groups_api
-    policy = LoginPolicy.from_settings(settings, api_configured=api is not None)
+    service = sm.okta_sign_in
+    settings = sm.okta_settings
     claims = signin_claims(person, username=_linked_username(sm, person), groups_claim=settings.groups_claim)
-    api_groups, api_user = None, groups_api_identity(claims, None, policy)
-    if api is not None and api_user is not None:
-        api_groups = sm.okta_groups_from_api(api, api_user)  # the browser's own call: same errors, same log lines
-    elif not person.has_groups_claim:
+    if service.okta is None and not person.has_groups_claim:
         log.warning(
-            "Okta API sign-in of %s: the access token has no %r claim and %s, so the person has no groups. Add a "
-            "groups claim to access tokens on the authorization server, or set Okta API credentials "
-            "(docs/people-api.md).",
+            "Okta API sign-in of %s: the access token has no %r claim and no Okta API credentials are set, so the "
+            "person has no groups. Add a groups claim to access tokens on the authorization server, or set Okta API "
+            "credentials (docs/people-api.md).",
             person.login,
             settings.groups_claim,
-            "OKTA_GROUPS_SOURCE=claims" if api is not None else "no Okta API credentials are set",
         )
-    mapping = sm.okta_mapping.current()
-    sm.okta_role_sync.maybe_resync(mapping)
-    decision = decide(
-        claims,
-        userinfo=None,
-        api_groups=api_groups,
-        mapping=mapping,
-        airflow_roles=login_accounts.role_names(sm),
-        policy=policy,
-    )
-    # The token's iat dates the person's status; their groups are as new as the token, or the Groups API's reading.
-    evidence = SignInEvidence.from_iat(person.issued_at, groups_read_at=db.utcnow() if api_groups is not None else None)
-    sm.okta_after_decision(decision, mapping, evidence)
-    if decision.identity is not None and decision.identity.groups_source == "id_token":
-        decision = replace(decision, identity=replace(decision.identity, groups_source=ACCESS_TOKEN_SOURCE))
-    return decision, evidence
+    decided = service.decide(claims, userinfo=None, issued_at=person.issued_at)
+    identity = decided.decision.identity
+    if identity is not None and identity.groups_source == "id_token":
+        identity = replace(identity, groups_source=ACCESS_TOKEN_SOURCE)
+        return replace(decided, decision=replace(decided.decision, identity=identity))
+    return decided
 
 
-def _linked_username(sm: Any, person: PersonToken) -> str | None:
+def _linked_username(sm: OktaSecurityManager, person: PersonToken) -> str | None:
     """Return the username of the account linked to the person's Okta user id, if there is one.
 
     The link is what pins an account to its Okta user; the token's login names the account only

@@ -13,7 +13,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, session
 
 from okta_security import audit
-from okta_security.adapter import admin_edits, db, login_accounts, outage
+from okta_security.adapter import admin_edits, db, login_accounts, login_audit, outage
 from okta_security.adapter import audit_log as audit_airflow
 from okta_security.adapter.bots import retire_service_users
 from okta_security.adapter.compat import with_session_property
@@ -28,17 +28,14 @@ from okta_security.errors import (
     LoginRefused,
     MappedRoleMissing,
     MappingError,
-    NoMappedRole,
-    OktaApiMisconfigured,
-    OktaApiRejected,
-    OktaApiUnavailable,
     OktaError,
     OktaUnavailable,
     StateMismatch,
 )
-from okta_security.lifecycle.evidence import SignInEvidence
-from okta_security.login.decision import LoginDecision, LoginPolicy, decide, groups_api_identity, needs_userinfo
+from okta_security.login.decision import LoginDecision, LoginPolicy, needs_userinfo
+from okta_security.login.okta_reader import OktaApiReader
 from okta_security.login.outcome import LoginFacts, LoginOutcome
+from okta_security.login.service import SignInService
 from okta_security.mapping.roles import BUILTIN_ROLES  # valid in the mapping even before the first sync
 from okta_security.oidc.id_token import JwksCache, verify_id_token
 from okta_security.oidc.provider import PROVIDER_NAME, client_credential, scopes_for
@@ -53,7 +50,6 @@ if TYPE_CHECKING:
 
     from okta_security.mapping.rules import RoleMapping
     from okta_security.mapping.store import MappingStore
-    from okta_security.oidc.identity import OktaIdentity
     from okta_security.okta_api.client import OktaApiClient
     from okta_security.settings.loader import OktaSettings
 
@@ -97,7 +93,22 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         enforce_session_max_lifetime(app)  # Airflow 2.11; on Airflow 3 the FAB provider does it
         db.ensure_tables(self.okta_engine)  # okta_security_user / _event_receipt (leavers, event hooks)
         admin_edits.install(self.user_model)  # an administrator's edit outranks okta_security's marker
+        self.okta_sign_in: SignInService[User] = SignInService(
+            accounts=login_accounts.FabAccounts(self),
+            okta=OktaApiReader(self.okta_groups_api) if self.okta_groups_api is not None else None,
+            mapping=self._current_mapping,
+            policy=LoginPolicy.from_settings(self.okta_settings, api_configured=self.okta_groups_api is not None),
+            audit=login_audit.audit,
+            adopt_unlinked=self.okta_settings.adopt_unlinked_accounts,
+            on_missing_roles=self._log_missing_roles,
+        )
         self._check_discovery_soon()
+
+    def _current_mapping(self) -> RoleMapping:
+        """Return the mapping a sign-in uses; declared roles' DAG globs pick up new DAGs on the way."""
+        mapping = self.okta_mapping.current()
+        self.okta_role_sync.maybe_resync(mapping)
+        return mapping
 
     # -- configuration hooks ------------------------------------------------------------------
 
@@ -222,28 +233,12 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             id_token = token.get("id_token")
             claims = self._verify(id_token or "", state_data.get("nonce"))
             facts = LoginFacts.from_claims(claims)
-            policy = LoginPolicy.from_settings(self.okta_settings, api_configured=self.okta_groups_api is not None)
-            userinfo = self._userinfo(remote, token) if needs_userinfo(claims, policy) else None
-            api_groups, api_user = None, groups_api_identity(claims, userinfo, policy)
-            if self.okta_groups_api is not None and api_user is not None:
-                api_groups = self.okta_groups_from_api(self.okta_groups_api, api_user)
-            read_at = db.utcnow() if api_groups is not None else None
-            evidence = SignInEvidence.from_iat(claims.get("iat"), groups_read_at=read_at)
-            mapping = self.okta_mapping.current()
-            self.okta_role_sync.maybe_resync(mapping)  # declared roles' DAG globs pick up new DAGs
-            decision = decide(
-                claims,
-                userinfo=userinfo,
-                api_groups=api_groups,
-                mapping=mapping,
-                airflow_roles=login_accounts.role_names(self),
-                policy=policy,
-            )
+            service = self.okta_sign_in
+            userinfo = self._userinfo(remote, token) if needs_userinfo(claims, service.policy) else None
+            decided = service.decide(claims, userinfo=userinfo, issued_at=claims.get("iat"))
+            decision = decided.decision
             facts = facts.with_identity(decision.identity)
-            self.okta_after_decision(decision, mapping, evidence)
-            if decision.refusal is not None or decision.identity is None:
-                raise decision.refusal or LoginRefused("The sign-in could not be decided.")
-            user = login_accounts.sync_account(self, decision.identity, decision.roles, facts, evidence)
+            user = service.admit(decided, facts)
         except LoginRefused as e:
             return LoginOutcome(facts, id_token=id_token, refusal=e)
         return LoginOutcome(facts, user=user, identity=decision.identity, id_token=id_token)
@@ -273,16 +268,6 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             raise OktaUnavailable(
                 "Okta is not answering (its signing keys could not be loaded). Try again in a minute."
             ) from e
-
-    def okta_after_decision(self, decision: LoginDecision, mapping: RoleMapping, evidence: SignInEvidence) -> None:
-        """Act on a decision before the account step, for the browser and the API token paths alike.
-
-        Mapped roles gone from Airflow are logged for the administrator; a person whose groups map
-        to nothing loses the access they already had (their accounts are deactivated).
-        """
-        self._log_missing_roles(decision)
-        if isinstance(decision.refusal, NoMappedRole) and decision.identity is not None:
-            login_accounts.retire_unmapped(self, decision.identity, mapping, evidence)
 
     def _log_missing_roles(self, decision: LoginDecision) -> None:
         """Tell the administrator which mapped roles are gone from Airflow (the person only sees a code)."""
@@ -333,33 +318,3 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             return dict(remote.userinfo(token=token))
         except requests.RequestException as e:
             raise OktaUnavailable("Okta is not answering (userinfo request failed). Try again in a minute.") from e
-
-    @staticmethod
-    def okta_groups_from_api(api: OktaApiClient, identity: OktaIdentity) -> tuple[str, ...]:
-        """Read the user's groups from Okta's Groups API; runs before anything is written.
-
-        If Okta fails, the login is refused and the roles stay as they were.
-        """
-        try:
-            groups = api.user_group_names(identity.sub)  # the ID token's sub is the Okta user id (00u…)
-        except (OktaApiUnavailable, OktaApiRejected) as e:
-            log.error(
-                "Okta login of %s refused, roles unchanged: %s [%s, Okta request id %s]",
-                identity.username,
-                e.message,
-                e.code,
-                e.request_id or "-",
-            )
-            if isinstance(e, OktaApiUnavailable):
-                raise OktaUnavailable(
-                    "Okta is not answering (reading your groups failed). You were not signed in and your Airflow "
-                    "roles are unchanged. Try again in a minute.",
-                    request_id=e.request_id,
-                ) from e
-            raise OktaApiMisconfigured(
-                "Okta refused to tell Airflow your groups. You were not signed in and your Airflow roles are "
-                "unchanged. Ask your Airflow administrator to check the Okta API settings (see the webserver log).",
-                request_id=e.request_id,
-            ) from e
-        log.info("Read %d group(s) of %s from Okta's Groups API", len(groups), identity.username)
-        return groups

@@ -24,8 +24,8 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from okta_security.adapter.bots import refusal_challenge, refusal_fields
-from okta_security.errors import BotRefused, OktaSecurityError, TokenRequestInvalid
-from okta_security.people.token_request import description, oauth_refusal, unavailable
+from okta_security.errors import BotRefused, OktaSecurityError, TokenRequestInvalid, classify
+from okta_security.people.token_request import description, oauth_refusal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,12 +43,10 @@ def refusal(error: OktaSecurityError, *, standard: bool) -> HTTPException:
     if standard:
         code, body = oauth_refusal(error)
         return HTTPException(status_code=code, detail=body, headers=NO_STORE)
+    code = classify(error).api_status
     if isinstance(error, BotRefused):
-        return HTTPException(
-            status_code=error.http_status, detail=refusal_fields(error), headers=refusal_challenge(error) or None
-        )
+        return HTTPException(status_code=code, detail=refusal_fields(error), headers=refusal_challenge(error) or None)
     # A person refused by the login decision (no mapped role, inactive account, ...) or an outage.
-    code = status.HTTP_503_SERVICE_UNAVAILABLE if unavailable(error) else status.HTTP_403_FORBIDDEN
     message = str(getattr(error, "message", "") or error)
     return HTTPException(status_code=code, detail={"error": error.code, "message": message})
 

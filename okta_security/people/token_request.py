@@ -21,10 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from okta_security.errors import (
     BotRefused,
-    DatabaseUnavailable,
-    OktaKeysUnavailable,
-    OktaUnavailable,
     TokenRequestInvalid,
+    classify,
 )
 
 if TYPE_CHECKING:
@@ -87,7 +85,7 @@ def description(message: str) -> str:
 
 def unavailable(error: OktaSecurityError) -> bool:
     """Return whether the refusal is an outage (try again later), not a verdict on the token."""
-    return isinstance(error, OktaKeysUnavailable | OktaUnavailable | DatabaseUnavailable)
+    return classify(error).outage
 
 
 def oauth_refusal(error: OktaSecurityError) -> tuple[int, dict[str, str]]:
@@ -98,12 +96,13 @@ def oauth_refusal(error: OktaSecurityError) -> tuple[int, dict[str, str]]:
     ``temporarily_unavailable`` (Okta or the database did not answer; HTTP 503).
     """
     message = str(getattr(error, "message", "") or error)
+    status = classify(error).grant_status
     if isinstance(error, TokenRequestInvalid):
-        status, oauth = 400, error.oauth_error
+        oauth = error.oauth_error
     elif unavailable(error):
-        status, oauth = 503, "temporarily_unavailable"
+        oauth = "temporarily_unavailable"
     else:
-        status, oauth = 400, "invalid_grant"
+        oauth = "invalid_grant"
     body = {"error": oauth, "error_description": description(message), "message": message, "code": error.code}
     reason = getattr(error, "reason", None)
     if isinstance(reason, str) and reason:

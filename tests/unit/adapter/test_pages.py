@@ -13,7 +13,6 @@ from okta_security import errors
 from okta_security.adapter.pages import (
     MAX_SHOWN_DESCRIPTION_CHARS,
     MISCONFIGURED_MESSAGE,
-    MISCONFIGURED_OKTA_ERRORS,
     category_of,
     okta_refused_message,
     refusal_page,
@@ -82,7 +81,7 @@ def test_every_okta_hint_naming_a_setting_is_a_misconfiguration() -> None:
     """Okta errors whose message names OKTA_ settings are never shown to the person as they are."""
     naming_settings = {code for code, hint in errors._OKTA_HINTS.items() if SETTING_NAME.search(hint)}
     assert naming_settings
-    assert naming_settings <= MISCONFIGURED_OKTA_ERRORS
+    assert naming_settings <= errors.MISCONFIGURED_OKTA_ERRORS
 
 
 @pytest.mark.parametrize("error", MISCONFIGURED, ids=lambda e: f"{type(e).__name__}-{getattr(e, 'error', e.code)}")

@@ -1,0 +1,73 @@
+"""The ports the sign-in service reaches the world through (pure: Protocols the adapter implements).
+
+:class:`okta_security.login.service.SignInService` decides and plans; what it reads and writes goes
+through these, so every door (the browser callback, a person's token at ``POST /auth/token``, the
+Airflow 2.11 bearer path) shares one decision with no framework in sight, and the tests give it
+plain fakes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from okta_security.lifecycle.evidence import SignInEvidence
+    from okta_security.login.account_plan import AccountLookup, AccountPlan
+    from okta_security.login.outcome import LoginFacts
+    from okta_security.mapping.rules import RoleMapping
+    from okta_security.oidc.identity import OktaIdentity
+
+UserT = TypeVar("UserT")
+UserT_co = TypeVar("UserT_co", covariant=True)
+
+
+@dataclass(frozen=True)
+class AppliedAccount(Generic[UserT]):
+    """The account a plan was written to: the framework's user object, and what the audit names it by."""
+
+    user: UserT
+    user_id: int
+    username: str
+
+
+class Accounts(Protocol[UserT]):
+    """Airflow's accounts, as the sign-in sees them."""
+
+    def role_names(self) -> frozenset[str]:
+        """Return the names of the roles Airflow has."""
+        ...
+
+    def look_up(self, identity: OktaIdentity) -> AccountLookup:
+        """Return the accounts the sign-in may concern (by username, legacy name, email)."""
+        ...
+
+    def apply(
+        self, plan: AccountPlan, identity: OktaIdentity, evidence: SignInEvidence
+    ) -> AppliedAccount[UserT] | None:
+        """Write the plan in one commit; return None if a create lost a race (the caller plans again)."""
+        ...
+
+    def retire_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
+        """Deactivate the accounts of a person whose current groups map to nothing; return the outcomes."""
+        ...
+
+
+class OktaReader(Protocol):
+    """Okta's Management API, for what a sign-in asks of it; failures are raised as LoginRefused."""
+
+    def user_groups(self, identity: OktaIdentity) -> tuple[str, ...]:
+        """Return the names of the person's groups, now."""
+        ...
+
+    def user_status(self, identity: OktaIdentity) -> str:
+        """Return the person's Okta status, now (``ACTIVE``, ``DEPROVISIONED``, ``DELETED``, ...)."""
+        ...
+
+
+class AuditSink(Protocol):
+    """Where the sign-in's account events go (the Audit Log, with the request's context)."""
+
+    def __call__(self, event: str, facts: LoginFacts, *, owner: str | None, **fields: Any) -> None:
+        """Record ``event``."""
+        ...

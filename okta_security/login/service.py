@@ -1,0 +1,130 @@
+"""One sign-in for every door (pure): decide who the person is and what they get, then write it.
+
+The browser callback (an ID token), a person's Okta access token at ``POST /auth/token`` and the
+Airflow 2.11 bearer path each verify their token and hand its claims here; everything after is the
+same for all of them:
+
+1. :meth:`SignInService.decide` — groups from the claims or Okta's Groups API, the mapping, the
+   roles Airflow has (:func:`okta_security.login.decision.decide`); a person whose current groups
+   map to nothing loses the access they had (their accounts are deactivated);
+2. :meth:`SignInService.admit` — the account plan (:func:`okta_security.login.account_plan.plan_account`)
+   under the evidence rule (:mod:`okta_security.lifecycle.evidence`), Okta's confirmation before a
+   reactivation, one write, and the plan's audit events.
+
+What it reads and writes goes through the ports of :mod:`okta_security.login.ports`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Generic
+
+from okta_security.errors import LoginRefused, NoMappedRole
+from okta_security.lifecycle.evidence import SignInEvidence
+from okta_security.login.account_plan import plan_account
+from okta_security.login.decision import LoginDecision, LoginPolicy, decide, groups_api_identity
+from okta_security.login.okta_reader import require_active
+from okta_security.login.ports import UserT
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from okta_security.login.outcome import LoginFacts
+    from okta_security.login.ports import Accounts, AuditSink, OktaReader
+    from okta_security.mapping.rules import RoleMapping
+    from okta_security.oidc.identity import OktaIdentity
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decision and the evidence it rests on."""
+
+    decision: LoginDecision
+    evidence: SignInEvidence
+
+
+@dataclass
+class SignInService(Generic[UserT]):
+    """The sign-in every door shares, over its ports."""
+
+    accounts: Accounts[UserT]
+    okta: OktaReader | None  # None: no Management API credentials
+    mapping: Callable[[], RoleMapping]  # the current mapping (the adapter re-syncs declared roles on the way)
+    policy: LoginPolicy
+    audit: AuditSink
+    adopt_unlinked: bool = True
+    on_missing_roles: Callable[[LoginDecision], None] = lambda decision: None
+    clock: Callable[[], datetime] = field(default=_utcnow)
+
+    def decide(self, claims: Mapping[str, Any], *, userinfo: Mapping[str, Any] | None, issued_at: object) -> Decided:
+        """Decide the sign-in from verified claims (``issued_at``: the token's ``iat``); raise LoginRefused on an outage."""
+        api_groups, read_at = None, None
+        api_user = groups_api_identity(claims, userinfo, self.policy)
+        if self.okta is not None and api_user is not None:
+            api_groups = self.okta.user_groups(api_user)
+            read_at = self.clock()
+        evidence = SignInEvidence.from_iat(issued_at, groups_read_at=read_at)
+        mapping = self.mapping()
+        decision = decide(
+            claims,
+            userinfo=userinfo,
+            api_groups=api_groups,
+            mapping=mapping,
+            airflow_roles=self.accounts.role_names(),
+            policy=self.policy,
+        )
+        self.on_missing_roles(decision)
+        if isinstance(decision.refusal, NoMappedRole) and decision.identity is not None:
+            self.accounts.retire_unmapped(decision.identity, mapping, evidence)
+        return Decided(decision, evidence)
+
+    def admit(self, decided: Decided, facts: LoginFacts) -> UserT:
+        """Create, adopt, reactivate or update the person's account as decided; raise LoginRefused."""
+        decision, evidence = decided.decision, decided.evidence
+        if decision.refusal is not None or decision.identity is None:
+            raise decision.refusal or LoginRefused("The sign-in could not be decided.")
+        identity = decision.identity
+        for after_lost_race in (False, True):
+            plan = plan_account(
+                identity,
+                decision.roles,
+                self.accounts.look_up(identity),
+                after_lost_race=after_lost_race,
+                adopt_unlinked=self.adopt_unlinked,
+                evidence=evidence,
+            )
+            if isinstance(plan, LoginRefused):
+                raise plan
+            if plan.reactivate and self.okta is not None:
+                # A token is Okta's word as of its iat; a reactivation is the one change an old word must not make.
+                require_active(self.okta.user_status(identity), identity)
+            applied = self.accounts.apply(plan, identity, evidence)
+            if applied is not None:
+                self._log(plan.action, plan.events != (), identity, applied.user_id, plan.roles)
+                for event in plan.events:
+                    self.audit(event.event, facts, owner=applied.username, user_id=applied.user_id, **event.fields)
+                return applied.user
+            # A concurrent first sign-in of the same person (another tab, worker or replica) inserted the
+            # row between our look-up and our INSERT: plan again, as an update of that row.
+            log.info("Airflow user %s was just created by a concurrent login; updating it", identity.username)
+        raise LoginRefused("Airflow could not create your account; see the webserver log.")  # pragma: no cover
+
+    @staticmethod
+    def _log(action: str, changed: bool, identity: OktaIdentity, user_id: int, roles: tuple[str, ...]) -> None:
+        if action != "update" or changed:
+            log.info(
+                "Okta login of %s (sub %s): %s account %s, roles %s",
+                identity.username,
+                identity.sub,
+                action,
+                user_id,
+                list(roles),
+            )

@@ -9,6 +9,10 @@ grant) for an Airflow token with the person's own roles.
 
 Reads only the settings it needs — the issuer (``OKTA_BOT_ISSUER``, else ``OKTA_ISSUER``) and the
 client id — so it runs on a laptop without the server's configuration and without Airflow.
+
+Okta's answers are untrusted text: whatever it prints is bounded and escaped, it opens a browser
+only on a verification page at the issuer's own host, and any malformed answer ends in one
+:class:`DeviceSignInFailed`. The Okta token travels only over https:// (or to a loopback host).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import os
 import shlex
 import sys
@@ -25,6 +30,7 @@ import time
 import webbrowser
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 import requests
 
@@ -33,8 +39,9 @@ from okta_security.cli import EXIT_OK, UsageError
 from okta_security.cli.output import report_stream
 from okta_security.errors import DeviceSignInFailed
 from okta_security.people.token_request import JWT_BEARER
+from okta_security.settings.kinds import is_loopback
 from okta_security.settings.loader import env_value
-from okta_security.untrusted import OAUTH_ERROR_CHARS, bounded, loggable
+from okta_security.untrusted import OAUTH_ERROR_CHARS, bounded, loggable, printable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,7 +51,11 @@ log = logging.getLogger(__name__)
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
 DEFAULT_INTERVAL = 5  # RFC 8628 §3.2: when Okta names no interval
 SLOW_DOWN_SECONDS = 5  # RFC 8628 §3.5: added to the interval at every slow_down
-MAX_INTERVAL = 60  # a server asking for longer is waited for a minute at most between polls
+LONG_INTERVAL = 300  # RFC 8628 §3.5: any interval is honoured; past 5 minutes the person is told why it is slow
+MAX_SECONDS = 2**31 - 1  # Okta's OpenAPI description types expires_in and interval as int32
+MAX_EXP = 253_402_300_799  # 9999-12-31T23:59:59Z: a later exp cannot be shown as a date
+USER_CODE_CHARS = 64  # Okta's user codes are 8 letters; anything longer is cut when printed
+URL_CHARS = 2048  # a longer verification URL is cut when printed (and never opened)
 MAX_NETWORK_FAILURES = 3  # polls in a row that get no answer before giving up (each doubles the wait)
 DEFAULT_TIMEOUT = 10.0
 TOKEN_ENV = "AIRFLOW_CLI_TOKEN"  # where airflowctl reads a token from (and `airflowctl auth login` stores it)
@@ -135,26 +146,20 @@ class DeviceFlow:
     def start(self) -> DeviceAuthorization:
         """Ask Okta for a device code and a user code."""
         response = self._post(self._endpoint("device_authorization_endpoint"), {"scope": self.scope}, "Okta")
-        body = _json(response)
+        body = _json(response, "Okta's device authorization endpoint")
         if response.status_code != 200:
             raise _okta_refusal(body, response.status_code, "start the sign-in")
-        try:
-            return DeviceAuthorization(
-                device_code=str(body["device_code"]),
-                user_code=str(body["user_code"]),
-                verification_uri=str(body["verification_uri"]),
-                verification_uri_complete=body.get("verification_uri_complete"),
-                expires_in=int(body.get("expires_in", 600)),
-                interval=int(body.get("interval", DEFAULT_INTERVAL)),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise DeviceSignInFailed(
-                "invalid_response", f"Okta's device authorization answer lacks {e}; is {self.issuer} an Okta issuer?"
-            ) from e
+        return _device_authorization(body, self.issuer)
 
     def wait(self, device: DeviceAuthorization) -> dict[str, Any]:
         """Poll until the person approves; return Okta's token response, or raise DeviceSignInFailed."""
-        interval = min(max(device.interval, 1), MAX_INTERVAL)
+        interval = max(device.interval, 1)
+        if interval > device.expires_in:
+            raise DeviceSignInFailed(
+                "invalid_response",
+                f"Okta asks to wait {interval} s between checks but the code expires in {device.expires_in} s, so "
+                "the sign-in could never finish: check the device grant settings of the authorization server in Okta.",
+            )
         deadline = self.clock() + device.expires_in
         failures = 0
         data = {"grant_type": DEVICE_CODE_GRANT, "device_code": device.device_code}
@@ -172,17 +177,17 @@ class DeviceFlow:
                     raise DeviceSignInFailed(
                         "unreachable", f"Okta stopped answering while waiting for your approval ({type(e).__name__})."
                     ) from e
-                interval = min(interval * 2, MAX_INTERVAL)  # RFC 8628 §3.5: back off on timeouts
+                interval *= 2  # RFC 8628 §3.5: back off on timeouts
                 continue
             failures = 0
-            body = _json(response)
-            if response.status_code == 200 and isinstance(body.get("access_token"), str):
-                return body
+            body = _json(response, "Okta's token endpoint")
+            if response.status_code == 200:
+                return _access_token_response(body)
             error = body.get("error")
             if error == "authorization_pending":
                 continue
             if error == "slow_down":
-                interval = min(interval + SLOW_DOWN_SECONDS, MAX_INTERVAL)
+                interval += SLOW_DOWN_SECONDS
                 log.debug("Okta asked to slow down: polling every %s s", interval)
                 continue
             if error == "access_denied":
@@ -204,7 +209,7 @@ class DeviceFlow:
         try:
             response = self.http.get(f"{self.issuer}/.well-known/openid-configuration", timeout=self.timeout)
             if response.ok:
-                found = _json(response)
+                found = _json(response, "Okta's discovery document")
         except requests.RequestException as e:
             raise DeviceSignInFailed(
                 "unreachable", f"Okta at {self.issuer} is not answering ({type(e).__name__}). Check --issuer."
@@ -218,7 +223,15 @@ class DeviceFlow:
             "device_authorization_endpoint": f"{self.issuer}/v1/device/authorize",
             "token_endpoint": f"{self.issuer}/v1/token",
         }
-        return {k: v if isinstance(v := found.get(k), str) and v else default for k, default in defaults.items()}
+        endpoints = {k: v if isinstance(v := found.get(k), str) and v else default for k, default in defaults.items()}
+        for name, url in endpoints.items():
+            if _insecure(url):
+                raise DeviceSignInFailed(
+                    "insecure_endpoint",
+                    f"Okta's discovery document names {name} {loggable(url, URL_CHARS)!r}, not an https:// URL: "
+                    "the sign-in would travel in clear text. Check --issuer.",
+                )
+        return endpoints
 
     def _post(self, url: str, data: dict[str, str], whom: str) -> requests.Response:
         try:
@@ -233,12 +246,58 @@ def _expired() -> DeviceSignInFailed:
     )
 
 
-def _json(response: requests.Response) -> dict[str, Any]:
+def _json(response: requests.Response, whom: str) -> dict[str, Any]:
+    """Return the JSON object answered ({} for any other body: error pages are often HTML)."""
     try:
         body = response.json()
+    except RecursionError as e:  # arrays nested past the parser's recursion limit: hostile, or broken
+        raise DeviceSignInFailed(
+            "invalid_response", f"{whom} answered HTTP {response.status_code} with JSON nested too deeply to read."
+        ) from e
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _device_authorization(body: dict[str, Any], issuer: str) -> DeviceAuthorization:
+    """Return Okta's device authorization answer (RFC 8628 §3.2), or raise naming what is malformed."""
+    fields: dict[str, str] = {}
+    for name in ("device_code", "user_code", "verification_uri"):
+        if not isinstance(value := body.get(name), str) or not value:
+            raise DeviceSignInFailed(
+                "invalid_response", f"Okta's device authorization answer lacks {name!r}; is {issuer} an Okta issuer?"
+            )
+        fields[name] = value
+    complete = body.get("verification_uri_complete")
+    return DeviceAuthorization(
+        device_code=fields["device_code"],
+        user_code=fields["user_code"],
+        verification_uri=fields["verification_uri"],
+        verification_uri_complete=complete if isinstance(complete, str) and complete else None,
+        expires_in=_seconds(body, "expires_in", 600),
+        interval=_seconds(body, "interval", DEFAULT_INTERVAL),
+    )
+
+
+def _seconds(body: dict[str, Any], name: str, default: int) -> int:
+    value = body.get(name, default)
+    # bool is an int to Python, not to JSON; NaN and 1e400 parse to floats no sleep can take
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_SECONDS:
+        return math.ceil(value)
+    raise DeviceSignInFailed(
+        "invalid_response",
+        f"Okta's device authorization answer has {name} {loggable(repr(value), 40)}, not a number of seconds "
+        f"(0 to {MAX_SECONDS}).",
+    )
+
+
+def _access_token_response(body: dict[str, Any]) -> dict[str, Any]:
+    token = body.get("access_token")
+    if isinstance(token, str) and token:
+        return body
+    raise DeviceSignInFailed(
+        "invalid_response", "Okta's token endpoint answered HTTP 200 without an access_token (RFC 6749 §5.1)."
+    )
 
 
 def _okta_refusal(body: dict[str, Any], status: int, doing: str) -> DeviceSignInFailed:
@@ -258,7 +317,7 @@ def exchange(http: requests.Session, airflow_url: str, okta_token: str, timeout:
         raise DeviceSignInFailed(
             "unreachable", f"Airflow at {airflow_url} is not answering ({type(e).__name__}). Check --airflow-url."
         ) from e
-    body = _json(response)
+    body = _json(response, f"Airflow at {airflow_url}")
     token = body.get("access_token")
     if response.status_code in (200, 201) and isinstance(token, str) and token:
         return token
@@ -282,10 +341,11 @@ def token_expiry(token: str) -> int | None:
         return None
     try:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         return None
     exp = claims.get("exp") if isinstance(claims, dict) else None
-    return exp if isinstance(exp, int) else None
+    # time.localtime() overflows past year 9999; bool is no timestamp
+    return exp if isinstance(exp, int) and not isinstance(exp, bool) and 0 < exp <= MAX_EXP else None
 
 
 def can_open_browser() -> bool:
@@ -311,13 +371,15 @@ def sign_in(
     issuer, client_id, scope = _settings(args)
     if not args.okta_token and not args.airflow_url:
         raise UsageError("--airflow-url is required (Airflow's base URL), unless --okta-token is given")
+    if not args.okta_token:
+        _require_https(args.airflow_url, "--airflow-url")
     err = sys.stderr
     with requests.Session() as http:
         http.headers["User-Agent"] = f"okta-airflow-login/{__version__}"
         http.headers["Accept"] = "application/json"
         flow = DeviceFlow(http, issuer, client_id, scope, timeout=args.timeout, clock=clock, sleep=sleep)
         device = flow.start()
-        _show(device, err, open_browser=not args.no_browser and can_open_browser())
+        _show(device, issuer, err, open_browser=not args.no_browser and can_open_browser())
         okta = flow.wait(device)
         print("Approved at Okta.", file=err)
         if args.okta_token:
@@ -330,11 +392,14 @@ def sign_in(
 
 
 def _settings(args: argparse.Namespace) -> tuple[str, str, str]:
-    issuer = (args.issuer or env_value("OKTA_BOT_ISSUER") or env_value("OKTA_ISSUER")).rstrip("/")
+    named = [(name, env_value(name)) for name in ("OKTA_BOT_ISSUER", "OKTA_ISSUER")]
+    source, issuer = next(((name, value) for name, value in [("--issuer", args.issuer), *named] if value), ("", ""))
+    issuer = issuer.rstrip("/")
     if not issuer:
         raise UsageError(
             "no Okta issuer: pass --issuer (or set OKTA_ISSUER), e.g. https://dev-1.okta.com/oauth2/default"
         )
+    _require_https(issuer, source)
     client_id = args.client_id or next(iter(env_value("OKTA_CLI_CLIENT_ID").split()), "")
     if not client_id:
         raise UsageError("no Okta app: pass --client-id (or set OKTA_CLI_CLIENT_ID) — ask your Airflow administrator")
@@ -342,13 +407,58 @@ def _settings(args: argparse.Namespace) -> tuple[str, str, str]:
     return issuer, client_id, " ".join(scope.split())
 
 
-def _show(device: DeviceAuthorization, err: TextIO, *, open_browser: bool) -> None:
+def _insecure(url: str) -> bool:
+    """Return whether a token sent to ``url`` could be read on the way: anything but https, or http to loopback."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return True
+    if not host:
+        return True
+    return not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)))
+
+
+def _require_https(url: str, source: str) -> None:
+    if _insecure(url):
+        raise UsageError(
+            f"{source} is {loggable(url, URL_CHARS)!r}: give an https:// URL (your Okta token is sent there, and "
+            "over http:// it travels in clear text; http:// is accepted only for localhost, 127.0.0.0/8 and ::1)"
+        )
+
+
+def _unsafe_to_open(url: str, issuer: str) -> str:
+    """Return why the verification page must not be opened for the person, or "" when it may be."""
+    if printable(url) != url or len(url) > URL_CHARS:
+        return "its address holds control characters or is too long"
+    if _insecure(url):
+        return "its address is not an https:// URL"
+    # an answer naming another host could send the person to a look-alike page to type the code into
+    host, issuer_host = urlsplit(url).hostname, urlsplit(issuer).hostname
+    if host != issuer_host:
+        return f"it is on {loggable(host, 255)}, not on your issuer's host {issuer_host}"
+    return ""
+
+
+def _show(device: DeviceAuthorization, issuer: str, err: TextIO, *, open_browser: bool) -> None:
     url = device.verification_uri_complete or device.verification_uri
     print("To sign in, open this page in a browser:\n", file=err)
-    print(f"    {url}\n", file=err)
-    print(f"and check that it shows the code {device.user_code}.", file=err)
-    if open_browser and webbrowser.open(url):
+    print(f"    {loggable(url, URL_CHARS)}\n", file=err)
+    print(f"and check that it shows the code {loggable(device.user_code, USER_CODE_CHARS)}.", file=err)
+    if problem := _unsafe_to_open(url, issuer):
+        print(
+            f"Warning: Okta's answer names a verification page that may not be your Okta's: {problem}. "
+            "No browser was opened; enter the code only on your organisation's Okta sign-in page.",
+            file=err,
+        )
+    elif open_browser and webbrowser.open(url):
         print("(A browser was opened for you.)", file=err)
+    if device.interval > LONG_INTERVAL:
+        print(
+            f"Okta asks this device to wait {device.interval} s between checks (RFC 8628 §3.5), so your approval "
+            "may take that long to be noticed.",
+            file=err,
+        )
     minutes = max(1, round(device.expires_in / 60))
     print(f"Waiting for your approval (the code expires in {minutes} minute(s))...", file=err, flush=True)
 

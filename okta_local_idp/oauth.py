@@ -51,6 +51,7 @@ MISSING_SCOPE = (
     "The authorization server resource does not have any configured default scopes, 'scope' must be provided."
 )
 INVALID_ACCESS_TOKEN = "The access token is invalid."
+MISSING_TOKEN = "The 'token' parameter is required."  # worded as Okta's other missing-parameter errors
 
 # Okta's wording for errors whose authlib wording differs; keyed by error code.
 _OKTA_DESCRIPTIONS = {
@@ -348,6 +349,12 @@ class _TokenLookup:
 
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
     server: OktaAuthorizationServer
+
+    def check_params(self, request: OAuth2Request, client: Client) -> None:
+        """Refuse a request without a token with a description, as every Okta OAuth error has one."""
+        if not request.form.get("token"):
+            raise InvalidRequestError(MISSING_TOKEN)
+        super().check_params(request, client)  # type: ignore[misc]  # the endpoint class mixed in after this one
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         """Return the token record for an access or refresh token string."""

@@ -152,7 +152,7 @@ def group_object(idp: IdpContext, group: Group) -> dict[str, Any]:
         "id": group.id,
         "created": _CREATED,
         "lastUpdated": _CREATED,
-        "lastMembershipUpdated": _CREATED,
+        "lastMembershipUpdated": _okta_time(group.membership_updated_at) if group.membership_updated_at else _CREATED,
         "objectClass": ["okta:user_group"],
         "type": group.type,
         "profile": {"name": group.name, "description": _group_description(group)},

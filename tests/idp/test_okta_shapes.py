@@ -88,6 +88,21 @@ def test_the_everyone_group_is_okta_s_built_in_group(target: ContractTarget) -> 
     assert [(g["type"], g["profile"]["description"]) for g in everyone] == [("BUILT_IN", EVERYONE_DESCRIPTION)]
 
 
+def test_a_membership_change_moves_the_group_s_last_membership_updated(
+    target: ContractTarget, local_idp: IdpHandle
+) -> None:
+    group = next(g for g in _objects(target, "/groups") if g["profile"]["name"] == "airflow-viewers")
+    headers = {"Authorization": f"SSWS {target.api_token}"}
+    try:
+        member = f"{target.base_url}/api/v1/groups/{group['id']}/users/{target.user_id}"
+        assert requests.put(member, headers=headers, timeout=10).status_code == 204
+        (after,) = _objects(target, f"/groups/{group['id']}")
+    finally:
+        requests.post(f"{local_idp.base_url}/__idp/directory/reset", timeout=10)
+    assert after["lastMembershipUpdated"] > group["lastMembershipUpdated"]
+    assert after["lastUpdated"] == group["lastUpdated"]  # the profile did not change
+
+
 def test_event_hooks_are_okta_event_hooks(target: ContractTarget) -> None:
     hooks = _objects(target, "/eventHooks")
     _assert_okta(EventHook, hooks, ("id", "name", "status", "verificationStatus", "channel.config.uri"))

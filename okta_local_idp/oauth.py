@@ -344,6 +344,13 @@ class OktaBearerTokenValidator(BearerTokenValidator):
         return user is not None and user.is_active
 
 
+class UnsupportedTokenType(OAuth2Error):
+    """RFC 7009 §2.2.1, answered as RFC 6749 §5.2 says (400): authlib's own is a 401 with no description."""
+
+    error = "unsupported_token_type"
+    status_code = 400
+
+
 class _TokenLookup:
     """Token lookup shared by revocation and introspection."""
 
@@ -351,10 +358,12 @@ class _TokenLookup:
     server: OktaAuthorizationServer
 
     def check_params(self, request: OAuth2Request, client: Client) -> None:
-        """Refuse a request without a token with a description, as every Okta OAuth error has one."""
+        """Refuse a missing token or an unknown hint, each with a description as every Okta OAuth error has."""
         if not request.form.get("token"):
             raise InvalidRequestError(MISSING_TOKEN)
-        super().check_params(request, client)  # type: ignore[misc]  # the endpoint class mixed in after this one
+        hint = request.form.get("token_type_hint")
+        if hint and hint not in ("access_token", "refresh_token"):
+            raise UnsupportedTokenType("The 'token_type_hint' must be access_token or refresh_token.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         """Return the token record for an access or refresh token string."""

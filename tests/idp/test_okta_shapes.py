@@ -198,9 +198,15 @@ def test_revocation_answers_200_with_no_content(flow: Flow) -> None:
 
 
 @pytest.mark.parametrize("endpoint", ["revocation_endpoint", "introspection_endpoint"])
-def test_a_missing_token_is_an_okta_oauth_error(flow: Flow, endpoint: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [({}, "invalid_request"), ({"token": "x", "token_type_hint": "bogus"}, "unsupported_token_type")],
+)
+def test_a_malformed_token_request_is_an_okta_oauth_error(
+    flow: Flow, endpoint: str, data: dict[str, str], error: str
+) -> None:
     auth = (flow.target.client_id, flow.target.client_secret)
-    _assert_oauth_error(requests.post(flow.discovery[endpoint], data={}, auth=auth, timeout=10), 400, "invalid_request")
+    _assert_oauth_error(requests.post(flow.discovery[endpoint], data=data, auth=auth, timeout=10), 400, error)
 
 
 def test_token_errors_are_okta_oauth_errors(flow: Flow) -> None:

@@ -32,6 +32,7 @@ class DirectoryOverlay:
         self._groups: dict[str, tuple[str, ...]] = {}
         self._deleted: set[str] = set()
         self._updated_at: dict[str, int] = {}
+        self._membership_at: dict[str, int] = {}  # group name -> when a member last joined or left
         self._version = 0
         # Keyed by the snapshot itself, not id(): a freed snapshot's id is reused by the next one.
         self._cache: tuple[IdpConfig, int, IdpConfig] | None = None
@@ -58,6 +59,9 @@ class DirectoryOverlay:
                 users.append(dataclasses.replace(user, **changes) if changes else user)
             # A group outlives its last member, as in Okta: the YAML's groups stay listed.
             groups = {name: Group(name=name) for user in config.users for name in user.groups} | dict(config.groups)
+            for name, at in self._membership_at.items():
+                if name in groups:
+                    groups[name] = dataclasses.replace(groups[name], membership_updated_at=at)
             result = dataclasses.replace(config, users=tuple(users), groups=groups)
             self._cache = (config, self._version, result)
             return result
@@ -73,6 +77,9 @@ class DirectoryOverlay:
         with self._lock:
             self._groups[user.id] = groups
             self._touch(user.id)
+            # Okta moves a group's lastMembershipUpdated whenever someone joins or leaves it
+            for name in set(user.groups) ^ set(groups):
+                self._membership_at[name] = self._updated_at[user.id]
 
     def delete(self, user: User) -> None:
         """Remove ``user`` from the directory."""
@@ -87,6 +94,7 @@ class DirectoryOverlay:
             self._groups.clear()
             self._deleted.clear()
             self._updated_at.clear()
+            self._membership_at.clear()
             self._version += 1
             self._cache = None
 

@@ -24,6 +24,7 @@ DEFAULT_LIMIT = 200
 USERS_READ_SCOPE = "okta.users.read"  # what an OAuth access token needs for the /users endpoints
 MAX_LIMIT = 200
 _CREATED = "2024-01-01T00:00:00.000Z"
+EVERYONE_DESCRIPTION = "All users in your organization"  # the profile of Okta's built-in Everyone group
 
 blueprint = Blueprint("management_api", __name__, url_prefix="/api/v1")
 
@@ -151,10 +152,10 @@ def group_object(idp: IdpContext, group: Group) -> dict[str, Any]:
         "id": group.id,
         "created": _CREATED,
         "lastUpdated": _CREATED,
-        "lastMembershipUpdated": _CREATED,
+        "lastMembershipUpdated": _okta_time(group.membership_updated_at) if group.membership_updated_at else _CREATED,
         "objectClass": ["okta:user_group"],
         "type": group.type,
-        "profile": {"name": group.name, "description": group.description or None},
+        "profile": {"name": group.name, "description": _group_description(group)},
         "_links": {
             "logo": [
                 {"name": "medium", "href": f"{idp.base_url}/img/logos/groups/okta-medium.png", "type": "image/png"},
@@ -164,6 +165,12 @@ def group_object(idp: IdpContext, group: Group) -> dict[str, Any]:
             "apps": {"href": f"{href}/apps"},
         },
     }
+
+
+def _group_description(group: Group) -> str | None:
+    if group.type == "BUILT_IN":
+        return EVERYONE_DESCRIPTION
+    return group.description or None
 
 
 def _page_limit() -> int:

@@ -54,6 +54,7 @@ class Group:
 
     name: str
     description: str = ""
+    membership_updated_at: int = 0  # epoch seconds of the last membership change at run time; 0: none
 
     @property
     def id(self) -> str:

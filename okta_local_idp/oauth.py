@@ -51,6 +51,7 @@ MISSING_SCOPE = (
     "The authorization server resource does not have any configured default scopes, 'scope' must be provided."
 )
 INVALID_ACCESS_TOKEN = "The access token is invalid."
+MISSING_TOKEN = "The 'token' parameter is required."  # worded as Okta's other missing-parameter errors
 
 # Okta's wording for errors whose authlib wording differs; keyed by error code.
 _OKTA_DESCRIPTIONS = {
@@ -343,11 +344,26 @@ class OktaBearerTokenValidator(BearerTokenValidator):
         return user is not None and user.is_active
 
 
+class UnsupportedTokenType(OAuth2Error):
+    """RFC 7009 §2.2.1, answered as RFC 6749 §5.2 says (400): authlib's own is a 401 with no description."""
+
+    error = "unsupported_token_type"
+    status_code = 400
+
+
 class _TokenLookup:
     """Token lookup shared by revocation and introspection."""
 
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
     server: OktaAuthorizationServer
+
+    def check_params(self, request: OAuth2Request, client: Client) -> None:
+        """Refuse a missing token or an unknown hint, each with a description as every Okta OAuth error has."""
+        if not request.form.get("token"):
+            raise InvalidRequestError(MISSING_TOKEN)
+        hint = request.form.get("token_type_hint")
+        if hint and hint not in ("access_token", "refresh_token"):
+            raise UnsupportedTokenType("The 'token_type_hint' must be access_token or refresh_token.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         """Return the token record for an access or refresh token string."""

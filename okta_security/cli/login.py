@@ -1,14 +1,16 @@
 """``okta-airflow login``: sign in to Okta on this device and get an Airflow API token for yourself.
 
-OAuth 2.0 Device Authorization Grant (RFC 8628) with Okta's native app ``OKTA_CLI_CLIENT_ID`` (a
-public client: no secret): ask Okta for a user code, show where to enter it (and open the browser
-when there is one), poll Okta's token endpoint as §3.4-3.5 say (``interval``, ``slow_down`` adds
-5 s, ``authorization_pending`` keeps waiting, ``access_denied`` and ``expired_token`` end it), then
-exchange the person's Okta access token at Airflow's ``POST /auth/token/cli`` (RFC 7523 jwt-bearer
-grant) for an Airflow token with the person's own roles.
+Okta's native app ``OKTA_CLI_CLIENT_ID`` (a public client: no secret) runs the device grant of
+:mod:`okta_security.cli.device_flow`: this command shows where to enter the user code (and opens
+the browser when there is one), then exchanges the person's Okta access token at Airflow's
+``POST /auth/token/cli`` (RFC 7523 jwt-bearer grant) for an Airflow token with the person's own roles.
 
 Reads only the settings it needs — the issuer (``OKTA_BOT_ISSUER``, else ``OKTA_ISSUER``) and the
 client id — so it runs on a laptop without the server's configuration and without Airflow.
+
+Okta's answers are untrusted text: whatever it prints is bounded and escaped, and it opens a
+browser only on a verification page at the issuer's own host. The Okta token travels only over
+https:// (or to a loopback host).
 """
 
 from __future__ import annotations
@@ -17,45 +19,39 @@ import argparse
 import base64
 import binascii
 import json
-import logging
 import os
 import shlex
 import sys
 import time
 import webbrowser
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 import requests
 
 from okta_security import __version__
 from okta_security.cli import EXIT_OK, UsageError
+from okta_security.cli.device_flow import (
+    DEFAULT_TIMEOUT,
+    URL_CHARS,
+    DeviceAuthorization,
+    DeviceFlow,
+    insecure,
+    json_object,
+)
 from okta_security.cli.output import report_stream
 from okta_security.errors import DeviceSignInFailed
 from okta_security.people.token_request import JWT_BEARER
 from okta_security.settings.loader import env_value
-from okta_security.untrusted import OAUTH_ERROR_CHARS, bounded, loggable
+from okta_security.untrusted import OAUTH_ERROR_CHARS, loggable, printable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-log = logging.getLogger(__name__)
-
-DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
-DEFAULT_INTERVAL = 5  # RFC 8628 §3.2: when Okta names no interval
-SLOW_DOWN_SECONDS = 5  # RFC 8628 §3.5: added to the interval at every slow_down
-MAX_INTERVAL = 60  # a server asking for longer is waited for a minute at most between polls
-MAX_NETWORK_FAILURES = 3  # polls in a row that get no answer before giving up (each doubles the wait)
-DEFAULT_TIMEOUT = 10.0
+LONG_INTERVAL = 300  # RFC 8628 §3.5: any interval is honoured; past 5 minutes the person is told why it is slow
+MAX_EXP = 253_402_300_799  # 9999-12-31T23:59:59Z: a later exp cannot be shown as a date
+USER_CODE_CHARS = 64  # Okta's user codes are 8 letters; anything longer is cut when printed
 TOKEN_ENV = "AIRFLOW_CLI_TOKEN"  # where airflowctl reads a token from (and `airflowctl auth login` stores it)
-_OKTA_HINTS = {
-    "invalid_client": "Okta does not know this client id: check --client-id (or OKTA_CLI_CLIENT_ID).",
-    "unauthorized_client": "The Okta app may not use the device grant: in Okta, allow the app the Device "
-    "Authorization grant type (a native app), and the access policy rule of the authorization server too.",
-    "invalid_scope": "Okta's authorization server does not define a requested scope: check --scope, or define "
-    "it on the server (and allow it in the access policy rule).",
-    "access_denied": "Okta refused: you may not be assigned to the Okta app, or the access policy does not allow it.",
-}
 
 DESCRIPTION = """\
 Sign in to Okta on this device (you approve it in any browser, with MFA as your organisation
@@ -107,148 +103,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-@dataclass(frozen=True)
-class DeviceAuthorization:
-    """What Okta answered to ``/v1/device/authorize`` (RFC 8628 §3.2)."""
-
-    device_code: str
-    user_code: str
-    verification_uri: str
-    verification_uri_complete: str | None
-    expires_in: int
-    interval: int
-
-
-@dataclass
-class DeviceFlow:
-    """RFC 8628 against one Okta authorization server, with the clock and the sleep injectable."""
-
-    http: requests.Session
-    issuer: str
-    client_id: str
-    scope: str
-    timeout: float = DEFAULT_TIMEOUT
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    endpoints: dict[str, str] = field(default_factory=dict)
-
-    def start(self) -> DeviceAuthorization:
-        """Ask Okta for a device code and a user code."""
-        response = self._post(self._endpoint("device_authorization_endpoint"), {"scope": self.scope}, "Okta")
-        body = _json(response)
-        if response.status_code != 200:
-            raise _okta_refusal(body, response.status_code, "start the sign-in")
-        try:
-            return DeviceAuthorization(
-                device_code=str(body["device_code"]),
-                user_code=str(body["user_code"]),
-                verification_uri=str(body["verification_uri"]),
-                verification_uri_complete=body.get("verification_uri_complete"),
-                expires_in=int(body.get("expires_in", 600)),
-                interval=int(body.get("interval", DEFAULT_INTERVAL)),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise DeviceSignInFailed(
-                "invalid_response", f"Okta's device authorization answer lacks {e}; is {self.issuer} an Okta issuer?"
-            ) from e
-
-    def wait(self, device: DeviceAuthorization) -> dict[str, Any]:
-        """Poll until the person approves; return Okta's token response, or raise DeviceSignInFailed."""
-        interval = min(max(device.interval, 1), MAX_INTERVAL)
-        deadline = self.clock() + device.expires_in
-        failures = 0
-        data = {"grant_type": DEVICE_CODE_GRANT, "device_code": device.device_code}
-        while True:
-            self.sleep(interval)
-            if self.clock() >= deadline:
-                raise _expired()
-            try:
-                response = self.http.post(
-                    self._endpoint("token_endpoint"), data={**data, "client_id": self.client_id}, timeout=self.timeout
-                )
-            except requests.RequestException as e:
-                failures += 1
-                if failures >= MAX_NETWORK_FAILURES:
-                    raise DeviceSignInFailed(
-                        "unreachable", f"Okta stopped answering while waiting for your approval ({type(e).__name__})."
-                    ) from e
-                interval = min(interval * 2, MAX_INTERVAL)  # RFC 8628 §3.5: back off on timeouts
-                continue
-            failures = 0
-            body = _json(response)
-            if response.status_code == 200 and isinstance(body.get("access_token"), str):
-                return body
-            error = body.get("error")
-            if error == "authorization_pending":
-                continue
-            if error == "slow_down":
-                interval = min(interval + SLOW_DOWN_SECONDS, MAX_INTERVAL)
-                log.debug("Okta asked to slow down: polling every %s s", interval)
-                continue
-            if error == "access_denied":
-                raise DeviceSignInFailed(
-                    "access_denied", "The sign-in was denied at Okta (Deny was chosen on the activation page)."
-                )
-            if error == "expired_token":
-                raise _expired()
-            raise _okta_refusal(body, response.status_code, "finish the sign-in")
-
-    def _endpoint(self, name: str) -> str:
-        if not self.endpoints:
-            self.endpoints = self._discover()
-        return self.endpoints[name]
-
-    def _discover(self) -> dict[str, str]:
-        """Return the device authorization and token endpoints (discovery, else Okta's fixed paths)."""
-        found: dict[str, Any] = {}
-        try:
-            response = self.http.get(f"{self.issuer}/.well-known/openid-configuration", timeout=self.timeout)
-            if response.ok:
-                found = _json(response)
-        except requests.RequestException as e:
-            raise DeviceSignInFailed(
-                "unreachable", f"Okta at {self.issuer} is not answering ({type(e).__name__}). Check --issuer."
-            ) from e
-        if found and found.get("issuer") not in (None, self.issuer):
-            raise DeviceSignInFailed(
-                "issuer_mismatch",
-                f"{self.issuer} describes itself as issuer {bounded(found.get('issuer'), 200)!r}: pass that as --issuer.",
-            )
-        defaults = {
-            "device_authorization_endpoint": f"{self.issuer}/v1/device/authorize",
-            "token_endpoint": f"{self.issuer}/v1/token",
-        }
-        return {k: v if isinstance(v := found.get(k), str) and v else default for k, default in defaults.items()}
-
-    def _post(self, url: str, data: dict[str, str], whom: str) -> requests.Response:
-        try:
-            return self.http.post(url, data={**data, "client_id": self.client_id}, timeout=self.timeout)
-        except requests.RequestException as e:
-            raise DeviceSignInFailed("unreachable", f"{whom} at {url} is not answering ({type(e).__name__}).") from e
-
-
-def _expired() -> DeviceSignInFailed:
-    return DeviceSignInFailed(
-        "expired_token", "The code expired before the sign-in was approved. Run okta-airflow login again."
-    )
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _okta_refusal(body: dict[str, Any], status: int, doing: str) -> DeviceSignInFailed:
-    error = bounded(body.get("error") or f"http_{status}", OAUTH_ERROR_CHARS)
-    description = loggable(body.get("error_description") or "")
-    hint = _OKTA_HINTS.get(error, "")
-    text = f"Okta refused to {doing}: {loggable(error)}" + (f": {description}" if description else "")
-    return DeviceSignInFailed(error, text + (f" — {hint}" if hint else ""))
-
-
 def exchange(http: requests.Session, airflow_url: str, okta_token: str, timeout: float) -> str:
     """Trade the person's Okta access token for an Airflow token at ``POST /auth/token/cli``."""
     url = airflow_url.rstrip("/") + "/auth/token/cli"  # under the base URL, its path kept
@@ -258,7 +112,7 @@ def exchange(http: requests.Session, airflow_url: str, okta_token: str, timeout:
         raise DeviceSignInFailed(
             "unreachable", f"Airflow at {airflow_url} is not answering ({type(e).__name__}). Check --airflow-url."
         ) from e
-    body = _json(response)
+    body = json_object(response, f"Airflow at {airflow_url}")
     token = body.get("access_token")
     if response.status_code in (200, 201) and isinstance(token, str) and token:
         return token
@@ -282,10 +136,11 @@ def token_expiry(token: str) -> int | None:
         return None
     try:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         return None
     exp = claims.get("exp") if isinstance(claims, dict) else None
-    return exp if isinstance(exp, int) else None
+    # time.localtime() overflows past year 9999; bool is no timestamp
+    return exp if isinstance(exp, int) and not isinstance(exp, bool) and 0 < exp <= MAX_EXP else None
 
 
 def can_open_browser() -> bool:
@@ -311,13 +166,15 @@ def sign_in(
     issuer, client_id, scope = _settings(args)
     if not args.okta_token and not args.airflow_url:
         raise UsageError("--airflow-url is required (Airflow's base URL), unless --okta-token is given")
+    if not args.okta_token:
+        _require_https(args.airflow_url, "--airflow-url")
     err = sys.stderr
     with requests.Session() as http:
         http.headers["User-Agent"] = f"okta-airflow-login/{__version__}"
         http.headers["Accept"] = "application/json"
         flow = DeviceFlow(http, issuer, client_id, scope, timeout=args.timeout, clock=clock, sleep=sleep)
         device = flow.start()
-        _show(device, err, open_browser=not args.no_browser and can_open_browser())
+        _show(device, issuer, err, open_browser=not args.no_browser and can_open_browser())
         okta = flow.wait(device)
         print("Approved at Okta.", file=err)
         if args.okta_token:
@@ -330,11 +187,14 @@ def sign_in(
 
 
 def _settings(args: argparse.Namespace) -> tuple[str, str, str]:
-    issuer = (args.issuer or env_value("OKTA_BOT_ISSUER") or env_value("OKTA_ISSUER")).rstrip("/")
+    named = [(name, env_value(name)) for name in ("OKTA_BOT_ISSUER", "OKTA_ISSUER")]
+    source, issuer = next(((name, value) for name, value in [("--issuer", args.issuer), *named] if value), ("", ""))
+    issuer = issuer.rstrip("/")
     if not issuer:
         raise UsageError(
             "no Okta issuer: pass --issuer (or set OKTA_ISSUER), e.g. https://dev-1.okta.com/oauth2/default"
         )
+    _require_https(issuer, source)
     client_id = args.client_id or next(iter(env_value("OKTA_CLI_CLIENT_ID").split()), "")
     if not client_id:
         raise UsageError("no Okta app: pass --client-id (or set OKTA_CLI_CLIENT_ID) — ask your Airflow administrator")
@@ -342,13 +202,46 @@ def _settings(args: argparse.Namespace) -> tuple[str, str, str]:
     return issuer, client_id, " ".join(scope.split())
 
 
-def _show(device: DeviceAuthorization, err: TextIO, *, open_browser: bool) -> None:
+def _require_https(url: str, source: str) -> None:
+    if insecure(url):
+        raise UsageError(
+            f"{source} is {loggable(url, URL_CHARS)!r}: give an https:// URL (your Okta token is sent there, and "
+            "over http:// it travels in clear text; http:// is accepted only for localhost, 127.0.0.0/8 and ::1)"
+        )
+
+
+def _unsafe_to_open(url: str, issuer: str) -> str:
+    """Return why the verification page must not be opened for the person, or "" when it may be."""
+    if printable(url) != url or len(url) > URL_CHARS:
+        return "its address holds control characters or is too long"
+    if insecure(url):
+        return "its address is not an https:// URL"
+    # an answer naming another host could send the person to a look-alike page to type the code into
+    host, issuer_host = urlsplit(url).hostname, urlsplit(issuer).hostname
+    if host != issuer_host:
+        return f"it is on {loggable(host, 255)}, not on your issuer's host {issuer_host}"
+    return ""
+
+
+def _show(device: DeviceAuthorization, issuer: str, err: TextIO, *, open_browser: bool) -> None:
     url = device.verification_uri_complete or device.verification_uri
     print("To sign in, open this page in a browser:\n", file=err)
-    print(f"    {url}\n", file=err)
-    print(f"and check that it shows the code {device.user_code}.", file=err)
-    if open_browser and webbrowser.open(url):
+    print(f"    {loggable(url, URL_CHARS)}\n", file=err)
+    print(f"and check that it shows the code {loggable(device.user_code, USER_CODE_CHARS)}.", file=err)
+    if problem := _unsafe_to_open(url, issuer):
+        print(
+            f"Warning: Okta's answer names a verification page that may not be your Okta's: {problem}. "
+            "No browser was opened; enter the code only on your organisation's Okta sign-in page.",
+            file=err,
+        )
+    elif open_browser and webbrowser.open(url):
         print("(A browser was opened for you.)", file=err)
+    if device.interval > LONG_INTERVAL:
+        print(
+            f"Okta asks this device to wait {device.interval} s between checks (RFC 8628 §3.5), so your approval "
+            "may take that long to be noticed.",
+            file=err,
+        )
     minutes = max(1, round(device.expires_in / 60))
     print(f"Waiting for your approval (the code expires in {minutes} minute(s))...", file=err, flush=True)
 

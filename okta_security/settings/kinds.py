@@ -136,7 +136,7 @@ class Issuer(Kind):
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise Invalid(f"is not an absolute http(s) URL — set it to your issuer, {ISSUER_EXAMPLE}")
         reasons = []
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             reasons.append(
                 "uses http:// for a non-loopback host — use https:// "
                 "(http:// is accepted only for 127.0.0.1, localhost and ::1, for local development)"
@@ -246,7 +246,8 @@ class PrivateKey(Kind):
         return "RSA private key (PEM or JWK)"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Return whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1): http:// is safe only there."""
     if host.lower() in LOOPBACK_HOSTS:
         return True
     try:

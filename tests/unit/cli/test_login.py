@@ -16,7 +16,8 @@ import responses
 
 from okta_security.cli import build_parser, main
 from okta_security.cli import login as cli_login
-from okta_security.cli.login import DeviceAuthorization, DeviceFlow, can_open_browser, exchange, token_expiry
+from okta_security.cli.device_flow import DeviceAuthorization, DeviceFlow
+from okta_security.cli.login import can_open_browser, exchange, token_expiry
 from okta_security.errors import DeviceSignInFailed
 from tests.unit.fake_clock import FakeClock
 
@@ -168,11 +169,93 @@ def test_other_errors_name_okta_s_code_and_a_fix(answer, words):
     assert "\n" not in info.value.message
 
 
-def test_no_interval_means_five_seconds_and_a_huge_one_is_capped():
+def test_no_interval_means_five_seconds_and_a_long_one_is_honoured():
     clock = FakeClock()
     run_flow(clock, APPROVED, device={k: v for k, v in DEVICE.items() if k != "interval"})
-    run_flow(clock, APPROVED, device={**DEVICE, "interval": 3600})
-    assert clock.sleeps == [5, 60]
+    run_flow(clock, APPROVED, device={**DEVICE, "interval": 3600, "expires_in": 7200})
+    assert clock.sleeps == [5, 3600]  # RFC 8628 §3.5: never sooner than the server asks
+
+
+def test_slow_down_is_honoured_past_a_minute():
+    clock = FakeClock()
+    run_flow(clock, SLOW_DOWN, SLOW_DOWN, APPROVED, device={**DEVICE, "interval": 55})
+    assert clock.sleeps == [55, 60, 65]
+
+
+def test_an_interval_longer_than_the_code_s_life_stops_before_polling():
+    clock = FakeClock()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        okta(rsps, APPROVED, device={**DEVICE, "interval": 3600, "expires_in": 600})
+        sign_in = flow(clock)
+        with pytest.raises(DeviceSignInFailed) as info:
+            sign_in.wait(sign_in.start())
+    assert info.value.error == "invalid_response"
+    assert "wait 3600 s between checks but the code expires in 600 s" in info.value.message
+    assert clock.sleeps == []
+
+
+# --------------------------------------------------------------------------- malformed answers
+
+DEEP = "[" * 100_000 + "]" * 100_000  # past the JSON parser's recursion limit
+
+
+def test_deeply_nested_json_from_the_token_endpoint_is_one_clear_error():
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{ISSUER}/.well-known/openid-configuration", json=discovery())
+        rsps.post(DEVICE_ENDPOINT, json=DEVICE)
+        rsps.post(TOKEN_ENDPOINT, body=DEEP, content_type="application/json")
+        sign_in = flow(FakeClock())
+        with pytest.raises(DeviceSignInFailed) as info:
+            sign_in.wait(sign_in.start())
+    assert info.value.error == "invalid_response"
+    assert "nested too deeply" in info.value.message
+
+
+@pytest.mark.parametrize("where", ["discovery", "device", "airflow"])
+def test_deeply_nested_json_anywhere_exits_1_without_a_traceback(where, monkeypatch, capsys):
+    command([], monkeypatch)
+    monkeypatch.setattr(cli_login.time, "sleep", lambda _seconds: None)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        deep = {"body": DEEP, "content_type": "application/json"}
+        discovery_answer = deep if where == "discovery" else {"json": discovery()}
+        rsps.get(f"{ISSUER}/.well-known/openid-configuration", **discovery_answer)
+        rsps.post(DEVICE_ENDPOINT, **(deep if where == "device" else {"json": DEVICE}))
+        rsps.post(TOKEN_ENDPOINT, json=APPROVED)
+        rsps.post(f"{AIRFLOW}/auth/token/cli", **deep)
+        assert main(["login", *ARGS]) == 1
+    err = capsys.readouterr().err
+    assert "[device_sign_in_failed]" in err
+    assert "nested too deeply" in err
+
+
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [
+        ("interval", "1e400"),  # parses to inf: no sleep can take it
+        ("interval", "NaN"),
+        ("interval", "true"),
+        ("expires_in", '"600"'),
+        ("expires_in", "-1"),
+        ("device_code", "{}"),
+        ("verification_uri", "null"),
+    ],
+)
+def test_a_malformed_device_authorization_is_one_clear_error(field, raw):
+    fields = {k: json.dumps(v) for k, v in DEVICE.items()} | {field: raw}
+    body = "{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}"
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{ISSUER}/.well-known/openid-configuration", json=discovery())
+        rsps.post(DEVICE_ENDPOINT, body=body, content_type="application/json")
+        with pytest.raises(DeviceSignInFailed) as info:
+            flow(FakeClock()).start()
+    assert info.value.error == "invalid_response"
+    assert field in info.value.message
+
+
+def test_a_200_token_answer_without_an_access_token_is_named():
+    with pytest.raises(DeviceSignInFailed) as info:
+        run_flow(FakeClock(), {"access_token": 7})
+    assert (info.value.error, "without an access_token" in info.value.message) == ("invalid_response", True)
 
 
 # --------------------------------------------------------------------------- starting
@@ -278,10 +361,10 @@ def command(argv: list[str], monkeypatch, *, env: dict[str, str] | None = None) 
     return build_parser().parse_args(["login", *argv])
 
 
-def signed_in(args, capsys, *, airflow: bool = True) -> tuple[str, str]:
+def signed_in(args, capsys, *, airflow: bool = True, device: dict | None = None) -> tuple[str, str]:
     clock = FakeClock()
     with responses.RequestsMock() as rsps:
-        okta(rsps, PENDING, APPROVED)
+        okta(rsps, PENDING, APPROVED, device=device)
         if airflow:
             rsps.post(f"{AIRFLOW}/auth/token/cli", json={"access_token": AIRFLOW_TOKEN}, status=201)
         assert cli_login.sign_in(args, clock=clock, sleep=clock.sleep) == 0
@@ -372,6 +455,81 @@ def test_a_browser_is_opened_only_where_one_can_be(monkeypatch, capsys):
     assert len(opened) == 1
 
 
+@pytest.mark.parametrize(
+    ("argv", "env", "named"),
+    [
+        (["--issuer", "http://dev-1.okta.com/oauth2/default"], {}, "--issuer"),
+        ([], {"OKTA_BOT_ISSUER": "http://dev-1.okta.com/oauth2/default"}, "OKTA_BOT_ISSUER"),
+        ([], {"OKTA_ISSUER": "http://dev-1.okta.com/oauth2/default"}, "OKTA_ISSUER"),
+        (["--issuer", "ftp://dev-1.okta.com/oauth2/default"], {}, "--issuer"),
+        (["--issuer", ISSUER, "--airflow-url", "http://airflow.example.com"], {}, "--airflow-url"),
+        (["--issuer", ISSUER, "--airflow-url", "http://127.0.0.1.example.com"], {}, "--airflow-url"),
+    ],
+)
+def test_plain_http_is_refused_naming_the_setting(argv, env, named, monkeypatch, capsys):
+    command([], monkeypatch, env=env)
+    with responses.RequestsMock(assert_all_requests_are_fired=False):  # nothing may be asked
+        assert main(["login", "--airflow-url", AIRFLOW, "--client-id", CLI, *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"{named} is " in err
+    assert "give an https:// URL" in err
+    assert "clear text" in err
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9000", "http://127.9.8.7:9000", "http://localhost:9000", "http://[::1]:9000"]
+)
+def test_plain_http_is_accepted_on_loopback(url, monkeypatch):
+    args = command(["--issuer", url + "/oauth2/default", "--airflow-url", url, "--client-id", CLI], monkeypatch)
+    assert cli_login._settings(args)[0] == url + "/oauth2/default"
+    cli_login._require_https(args.airflow_url, "--airflow-url")
+
+
+def test_okta_s_strings_are_printed_escaped_and_bounded(monkeypatch, capsys):
+    hostile = {
+        **DEVICE,
+        "user_code": "\x1b]0;owned\x07WDJB" + "X" * 500,
+        "verification_uri_complete": "https://dev-1.okta.com/activate?\x1b[2J\x1b[1;1H",
+    }
+    opened: list[str] = []
+    monkeypatch.setattr(cli_login.webbrowser, "open", lambda url: opened.append(url) or True)
+    _, err = signed_in(command(ARGS, monkeypatch, env={"DISPLAY": ":0"}), capsys, device=hostile)
+    assert "\x1b" not in err
+    assert "\\x1b]0;owned\\x07WDJB" in err
+    assert "X" * 100 not in err
+    assert "activate?\\x1b[2J" in err
+    assert opened == []  # a URL with control characters is not handed to a browser
+
+
+def test_a_verification_page_on_another_host_is_not_opened(monkeypatch, capsys):
+    elsewhere = {**DEVICE, "verification_uri_complete": "https://okta-login.example.net/activate?user_code=WDJBMJHT"}
+    opened: list[str] = []
+    monkeypatch.setattr(cli_login.webbrowser, "open", lambda url: opened.append(url) or True)
+    _, err = signed_in(command(ARGS, monkeypatch, env={"DISPLAY": ":0"}), capsys, device=elsewhere)
+    assert opened == []
+    assert "Warning:" in err
+    assert "on okta-login.example.net, not on your issuer's host dev-1.okta.com" in err
+    assert "No browser was opened" in err
+
+
+def test_a_long_interval_is_explained(monkeypatch, capsys):
+    slow = {**DEVICE, "interval": 900, "expires_in": 3600}
+    _, err = signed_in(command(ARGS, monkeypatch), capsys, device=slow)
+    assert "wait 900 s between checks" in err
+
+
+def test_an_http_endpoint_in_discovery_is_refused():
+    with responses.RequestsMock() as rsps:
+        rsps.get(
+            f"{ISSUER}/.well-known/openid-configuration",
+            json=discovery(token_endpoint="http://dev-1.okta.com/oauth2/default/v1/token"),
+        )
+        with pytest.raises(DeviceSignInFailed) as info:
+            flow(FakeClock()).start()
+    assert info.value.error == "insecure_endpoint"
+    assert "token_endpoint" in info.value.message
+
+
 @pytest.mark.skipif(cli_login.sys.platform != "linux", reason="macOS and Windows always have a browser")
 def test_a_graphical_session_is_needed_on_linux(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -385,3 +543,6 @@ def test_token_expiry_reads_exp_without_trusting_it():
     assert token_expiry(AIRFLOW_TOKEN) == 1_800_003_000
     assert token_expiry("garbage") is None
     assert token_expiry("a.!!.c") is None
+    assert token_expiry(jwt_with(10**20)) is None  # past year 9999: time.localtime() would overflow
+    deep = base64.urlsafe_b64encode(DEEP.encode()).rstrip(b"=").decode()
+    assert token_expiry(f"a.{deep}.c") is None

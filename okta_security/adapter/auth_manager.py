@@ -33,8 +33,9 @@ from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from flask import current_app
+from starlette.routing import Mount
 
-from okta_security.adapter import health, token_endpoint
+from okta_security.adapter import event_hook_view, health, token_endpoint
 from okta_security.adapter.bots import (
     BotLogin,
     admit_bot,
@@ -43,6 +44,7 @@ from okta_security.adapter.bots import (
     request_facts,
 )
 from okta_security.adapter.people import admit_person
+from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.errors import BotRefused, LoginRefused, TokenRequestInvalid
 from okta_security.people.person_tokens import looks_like_person_token
 from okta_security.people.token_request import read_token_request
@@ -131,6 +133,7 @@ class OktaFabAuthManager(FabAuthManager):
         for token_route in reversed(token_endpoint.token_routes()):  # before FAB's: JSON or form, RFC 6749 errors
             app.router.routes.insert(0, token_route)
         app.router.routes.insert(0, self._health_route())  # before FAB's Flask mount, which takes the rest
+        _limit_flask_bodies(app)
         return app
 
     def _health_route(self) -> APIRoute:
@@ -169,6 +172,13 @@ def under_base_url(base_url: str, path: str) -> str:
     to the base URL with exactly one trailing slash keeps it.
     """
     return urljoin(base_url.rstrip("/") + "/", path.lstrip("/"))
+
+
+def _limit_flask_bodies(app: FastAPI) -> None:
+    """Put FlaskMountLimit in front of FAB's Flask mount, which would read any body whole before Flask runs."""
+    for route in app.router.routes:
+        if isinstance(route, Mount) and route.path == "":  # FAB's app.mount("/", WSGIMiddleware(flask_app))
+            route.app = FlaskMountLimit(route.app, event_hook_view.MAX_BODY_BYTES)  # the largest body we take
 
 
 def _okta_config() -> tuple[OktaSettings, MappingStore]:

@@ -31,6 +31,7 @@ from flask_appbuilder import BaseView, expose
 from okta_security.adapter import db, metrics
 from okta_security.adapter.accounts import accounts_for_sub, apply_change, remember_groups
 from okta_security.adapter.login_audit import request_context
+from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.audit import audit_event
 from okta_security.lifecycle.event_hooks import (
     VERIFICATION_HEADER,
@@ -182,45 +183,15 @@ class EventHookWorker:
         self._pool.submit(lambda: None).result(timeout)
 
 
-TOO_LARGE = object()  # json_body's answer for a body over the limit
-_READ_CHUNK_BYTES = 65_536
-
-
 def json_body(limit: int) -> Any:
-    """Return the request's JSON body (None if it is not JSON), reading at most ``limit`` + 1 bytes.
-
-    A declared Content-Length over the limit is refused unread. A chunked body has none, and
-    Werkzeug only hands it over when the server marks the stream as terminated (gunicorn does,
-    Airflow 3's ASGI bridge does not): read the server's raw stream, never past limit + 1 bytes.
-    """
-    if request.content_length is not None:
-        if request.content_length > limit:
-            return TOO_LARGE
-        data = request.get_data(cache=False)
-    elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        data = _read_at_most(request.input_stream, limit + 1)  # the server de-chunks; we bound
-    else:
-        data = b""
-    if len(data) > limit:
-        return TOO_LARGE
+    """Return the request's JSON body (None if it is not JSON), reading at most ``limit`` + 1 bytes; raise BodyTooLarge."""
+    data = read_wsgi(limit)
     if not request.is_json:
         return None
     try:
         return json.loads(data)
     except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past Python's limit
         return None
-
-
-def _read_at_most(stream: Any, size: int) -> bytes:
-    parts: list[bytes] = []
-    total = 0
-    while total < size:
-        part = stream.read(min(_READ_CHUNK_BYTES, size - total))
-        if not part:
-            break
-        parts.append(part)
-        total += len(part)
-    return b"".join(parts)
 
 
 class OktaEventHookView(BaseView):
@@ -255,9 +226,10 @@ class OktaEventHookView(BaseView):
                 return jsonify({"error": f"missing {VERIFICATION_HEADER} header"}), 400
             log.info("Answered Okta's event hook verification challenge")
             return jsonify(answer)
-        body = json_body(MAX_BODY_BYTES)
-        if body is TOO_LARGE:
-            return jsonify({"error": f"body too large (more than {MAX_BODY_BYTES} bytes)"}), 413
+        try:
+            body = json_body(MAX_BODY_BYTES)
+        except BodyTooLarge as e:
+            return jsonify({"error": "request_too_large", "message": str(e)}), 413
         try:
             events = parse_delivery(
                 body,

@@ -21,7 +21,7 @@ from okta_security.adapter.event_hook_view import register_event_hook_view
 from okta_security.adapter.mapping_watch import watch_mapping
 from okta_security.adapter.role_sync import RoleSyncer
 from okta_security.adapter.sessions import enforce_session_max_lifetime
-from okta_security.adapter.views import OktaAuthOAuthView
+from okta_security.adapter.views import CSRF_CHECKED_BY_THE_VIEW, OktaAuthOAuthView
 from okta_security.audit import audit_event
 from okta_security.errors import (
     DiscoveryMismatch,
@@ -105,6 +105,9 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
     def register_views(self) -> None:
         """Register FAB's views, then the Okta Event Hooks endpoint (``/auth/okta/events``)."""
         super().register_views()
+        csrf = self.appbuilder.get_app.extensions.get("csrf")
+        for view in CSRF_CHECKED_BY_THE_VIEW if csrf is not None else ():
+            csrf.exempt(view)  # it checks the same token itself, reading the body no further than its limit
         register_event_hook_view(self)
         outage.install(self.appbuilder.get_app, lambda: self.session)  # database down: a 503 page, not a 500
 

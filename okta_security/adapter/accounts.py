@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from okta_security.adapter import db
 from okta_security.audit import audit_event
 from okta_security.lifecycle.user_sync import AirflowAccount, PlannedChange
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -147,7 +148,7 @@ def apply_change(
             # deactivations are ever undone automatically.
             db.set_deactivated_by(session, change.user_id, trigger if change.action == "deactivate" else None)
     except sa.exc.SQLAlchemyError as e:
-        log.error("could not %s %s: %s", change.action, change.username, e)
+        log.error("could not %s %s: %s", change.action, loggable(change.username), e)
         return AppliedChange(change, "failed", type(e).__name__)
     forget_cached_user(change.user_id)
     _audit(change, trigger, extra or {})

@@ -48,6 +48,7 @@ from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.errors import BotRefused, LoginRefused, TokenRequestInvalid
 from okta_security.people.person_tokens import looks_like_person_token
 from okta_security.people.token_request import read_token_request
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
@@ -199,9 +200,9 @@ def _okta_config() -> tuple[OktaSettings, MappingStore]:
 def _log_exchange(login: BotLogin) -> None:
     log.info(
         "Okta client %s exchanged a token (jti %s) as %s with roles %s%s",
-        login.grant.client_id,
-        login.token.jti,
-        login.user.username,
+        loggable(login.grant.client_id),
+        loggable(login.token.jti),
+        loggable(login.user.username),
         sorted(login.grant.roles),
         " (service user created)" if login.created else "",
     )

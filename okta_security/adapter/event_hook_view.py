@@ -88,17 +88,21 @@ class EventHookWorker:
         try:
             metrics.event_hook_processed(event.effect, self.process(event))
         except Exception:  # noqa: BLE001 - the worker must survive any one bad event
-            log.exception("Okta event %s (%s) could not be processed", event.uuid, event.event_type)
+            log.exception("Okta event %s (%s) could not be processed", loggable(event.uuid), loggable(event.event_type))
             audit_event("event_hook.failed", owner=None, event_uuid=event.uuid, event_type=event.event_type)
 
     def process(self, event: HookEvent) -> str:
         """Apply one event (idempotent on its uuid); return what happened."""
         if event.effect == "ignore":
-            log.info("Okta event %s ignored: %s", event.event_type, event.ignored_because)
+            log.info("Okta event %s ignored: %s", loggable(event.event_type), loggable(event.ignored_because))
             return "ignored"
         self._prune_now_and_then()
         if not db.claim_event(self.engine, event.event_id, event.event_type):
-            log.info("Okta event %s (%s) already processed; redelivery ignored", event.event_id, event.event_type)
+            log.info(
+                "Okta event %s (%s) already processed; redelivery ignored",
+                loggable(event.event_id),
+                loggable(event.event_type),
+            )
             return "duplicate"
         outcomes = [self._for_user(event, sub) for sub in event.user_ids]
         return ",".join(outcomes) or "no_account"
@@ -159,7 +163,9 @@ class EventHookWorker:
             link = db.link_for_user(conn, accounts[0].user_id, accounts[0].username)
         happened = effective_time(event)
         if link is not None and link.groups_at is not None and happened < link.groups_at:
-            log.info("Okta event %s for %s predates the groups last seen; ignored", event.event_type, sub)
+            log.info(
+                "Okta event %s for %s predates the groups last seen; ignored", loggable(event.event_type), loggable(sub)
+            )
             return "stale"
         known = frozenset(link.groups or ()) if link else frozenset()
         after = known_groups_after(known, event)
@@ -167,8 +173,8 @@ class EventHookWorker:
             log.info(
                 "Okta event %s for %s not applied: without Management API credentials a group addition "
                 "takes effect at the user's next login or okta-airflow sync-users",
-                event.event_type,
-                sub,
+                loggable(event.event_type),
+                loggable(sub),
             )
             return "deferred"
         groups = frozenset(self.settings.groups_filter.apply(after))

@@ -34,6 +34,7 @@ from okta_security.login.account_plan import (
     plan_account,
     plan_relink,
 )
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
@@ -69,7 +70,7 @@ def sync_account(sm: Any, identity: OktaIdentity, roles: tuple[str, ...], facts:
             return user
         # A concurrent first login of the same person (another tab, worker or replica) inserted the
         # row between our look-up and our INSERT: plan again, as an update of that row.
-        log.info("Airflow user %s was just created by a concurrent login; updating it", identity.username)
+        log.info("Airflow user %s was just created by a concurrent login; updating it", loggable(identity.username))
     raise LoginRefused("Airflow could not create your account; see the webserver log.")  # pragma: no cover
 
 
@@ -94,14 +95,16 @@ def retire_unmapped(sm: Any, identity: OktaIdentity, mapping: RoleMapping) -> li
             )
             log.warning(
                 "Okta login of %s refused [no_mapped_role]: Airflow account %s deactivated (%s); roles it had: %s",
-                identity.username,
-                account.username,
+                loggable(identity.username),
+                loggable(account.username),
                 applied.outcome,
                 ", ".join(change.roles_before) or "none",
             )
             outcomes.append(applied.outcome)
     except sa.exc.SQLAlchemyError as e:
-        log.error("Could not deactivate the accounts of %s after a no_mapped_role refusal: %s", identity.username, e)
+        log.error(
+            "Could not deactivate the accounts of %s after a no_mapped_role refusal: %s", loggable(identity.username), e
+        )
         outcomes.append("failed")
     return outcomes
 
@@ -167,8 +170,8 @@ def _apply(
     if plan.action != "update" or plan.events:
         log.info(
             "Okta login of %s (sub %s): %s account %s, roles %s",
-            plan.username,
-            identity.sub,
+            loggable(plan.username),
+            loggable(identity.sub),
             plan.action,
             user.id,
             list(plan.roles),
@@ -232,7 +235,7 @@ def relink(engine: Engine, username: str, okta_sub: str, *, dry_run: bool = Fals
     forget_cached_user(plan.user_id)
     log.warning(
         "Airflow account %s (id %s) relinked from Okta user %s to %s",
-        plan.username,
+        loggable(plan.username),
         plan.user_id,
         plan.before or "(none)",
         plan.okta_sub,

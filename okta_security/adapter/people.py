@@ -32,6 +32,7 @@ from okta_security.people.person_tokens import (
     require_people_enabled,
     signin_claims,
 )
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -93,7 +94,13 @@ def admit_person(token: str, *, security_manager: Any, via: str, context: Mappin
     try:
         person = verify_person_token(token, sm.okta_settings)
     except BotRefused as e:
-        log.info("Refused a person's Okta token at %s: %s (%s): %s", via, e.code, getattr(e, "reason", "-"), e.message)
+        log.info(
+            "Refused a person's Okta token at %s: %s (%s): %s",
+            via,
+            e.code,
+            getattr(e, "reason", "-"),
+            loggable(e.message, 2000),
+        )
         token_refused(e, facts)
         raise
     return sign_in_person(sm, person, facts)
@@ -127,15 +134,21 @@ def sign_in_person(sm: Any, person: PersonToken, facts: ApiSignInFacts) -> Perso
         login_audit.login_refused(error, facts)
         raise error from e
     except LoginRefused as e:
-        log.info("Okta API sign-in of %s at %s refused: %s: %s", facts.username or person.login, facts.via, e.code, e)
+        log.info(
+            "Okta API sign-in of %s at %s refused: %s: %s",
+            loggable(facts.username or person.login),
+            facts.via,
+            e.code,
+            loggable(e, 2000),
+        )
         login_audit.login_refused(e, facts)
         raise
     login_audit.login_succeeded(facts, user.username, identity, list(decision.roles))
     log.info(
         "Okta API sign-in of %s (Okta user %s, app %s) at %s: roles %s",
-        user.username,
+        loggable(user.username),
         person.user_id,
-        person.client_id,
+        loggable(person.client_id),
         facts.via,
         list(decision.roles),
     )
@@ -156,7 +169,7 @@ def _decide(sm: Any, person: PersonToken) -> LoginDecision:
             "Okta API sign-in of %s: the access token has no %r claim and %s, so the person has no groups. Add a "
             "groups claim to access tokens on the authorization server, or set Okta API credentials "
             "(docs/people-api.md).",
-            person.login,
+            loggable(person.login),
             settings.groups_claim,
             "OKTA_GROUPS_SOURCE=claims" if api is not None else "no Okta API credentials are set",
         )

@@ -44,6 +44,7 @@ from okta_security.oidc.provider import PROVIDER_NAME, client_credential, scopes
 from okta_security.okta_api import observe
 from okta_security.okta_api.auth import build_groups_client
 from okta_security.settings.loader import check_webserver_config
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -207,7 +208,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
                 try:
                     self.okta_authorize_scope()
                 except LoginRefused as e:
-                    log.error("okta_security start-up check [%s]: %s", e.code, e.message)
+                    log.error("okta_security start-up check [%s]: %s", e.code, loggable(e.message, 2000))
 
         threading.Thread(target=check, name="okta-discovery-check", daemon=True).start()
 
@@ -292,7 +293,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             "Okta login of %s: the mapping in %s grants role(s) %s, which no longer exist in Airflow (%s). "
             "Recreate them (airflow roles create ...) or remove them from the mapping; okta-airflow doctor "
             "lists every mapped role Airflow lacks.",
-            decision.identity.username,
+            loggable(decision.identity.username),
             self.okta_mapping.path,
             ", ".join(decision.missing_roles),
             "login refused [mapped_role_missing]" if refused else f"signed in with {', '.join(decision.roles)} only",
@@ -344,8 +345,8 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         except (OktaApiUnavailable, OktaApiRejected) as e:
             log.error(
                 "Okta login of %s refused, roles unchanged: %s [%s, Okta request id %s]",
-                identity.username,
-                e.message,
+                loggable(identity.username),
+                loggable(e.message, 2000),
                 e.code,
                 e.request_id or "-",
             )
@@ -360,5 +361,5 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
                 "unchanged. Ask your Airflow administrator to check the Okta API settings (see the webserver log).",
                 request_id=e.request_id,
             ) from e
-        log.info("Read %d group(s) of %s from Okta's Groups API", len(groups), identity.username)
+        log.info("Read %d group(s) of %s from Okta's Groups API", len(groups), loggable(identity.username))
         return groups

@@ -109,7 +109,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         login_user(user)  # okta_complete_login counted the login (update_user_auth_stat) with the role sync
         g.user = user
         session.modified = True
-        log.info("Okta login of %s (sub %s) succeeded", identity.username, identity.sub)
+        log.info("Okta login of %s (sub %s) succeeded", loggable(identity.username), loggable(identity.sub))
         login_audit.login_succeeded(outcome.facts, user.username, identity, [r.name for r in user.roles])
         default = self.appbuilder.get_url_for_index
         nxt = (fab_state or {}).get("next") or [None]

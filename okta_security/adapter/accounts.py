@@ -22,6 +22,7 @@ from okta_security.adapter import db
 from okta_security.adapter.admin_edits import okta_write
 from okta_security.audit import audit_event
 from okta_security.lifecycle.user_sync import AirflowAccount, PlannedChange
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -168,7 +169,7 @@ def apply_change(
                 roles_cut_at=at if taken_away else None,
             )
     except sa.exc.SQLAlchemyError as e:
-        log.error("could not %s %s: %s", change.action, change.username, e)
+        log.error("could not %s %s: %s", change.action, loggable(change.username), e)
         return AppliedChange(change, "failed", type(e).__name__)
     forget_cached_user(change.user_id)
     _audit(change, trigger, extra or {})

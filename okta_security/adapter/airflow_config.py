@@ -54,9 +54,7 @@ def okta_options(environ: Mapping[str, str] | None = None, config: Any = None) -
         try:
             text = _get(config, spec)
         except Exception as e:  # noqa: BLE001 - Airflow raises several types for a failing _cmd or backend
-            problems.append(
-                f"{spec.airflow_name} (from {origin}) could not be read: {type(e).__name__}: {_first_line(e)}"
-            )
+            problems.append(read_failure(spec, origin, e))
             continue
         if fetched and not (text or "").strip():
             problems.append(
@@ -66,7 +64,7 @@ def okta_options(environ: Mapping[str, str] | None = None, config: Any = None) -
             continue
         if text is None:
             continue
-        reread = _Reread(config, spec, text) if fetched else None
+        reread = _Reread(config, spec, origin, text) if fetched else None
         values[spec.option] = ConfigValue(text, origin, reread.get if reread else None)
     if problems:
         raise ConfigError(problems, source=SOURCE)
@@ -115,17 +113,32 @@ def _get(config: Any, spec: SettingSpec) -> str | None:
     return None if value is None else str(value)
 
 
-def _first_line(error: BaseException) -> str:
-    """Return the error's first line without the command's output (Airflow quotes it; it may hold the secret)."""
-    return (str(error).splitlines() or [""])[0].split(" Output:", 1)[0][:300]
+def read_failure(spec: SettingSpec, origin: str, error: BaseException) -> str:
+    """Return one line naming the option, where it came from and the error's type, and what to do.
+
+    Never the error's text: Airflow's ``run_command`` quotes the command's whole output (which may
+    be the secret itself, or a part of it before the command failed) and a secrets backend's error
+    may quote what it read; nothing of either can be told apart from the value, so nothing is kept.
+    """
+    if origin.lower().endswith("_cmd"):
+        fix = "run the command by hand, as the user Airflow runs as, to see its error"
+    elif origin.lower().endswith("_secret"):
+        fix = "check Airflow's [secrets] backend, that it is reachable and that the secret's path exists"
+    else:
+        fix = f"check the value of {origin}"
+    return (
+        f"{spec.airflow_name} (from {origin}) could not be read: {type(error).__name__} "
+        f"(its text is not shown: it may hold the secret) — {fix}"
+    )
 
 
 class _Reread:
     """A secret Airflow fetches by command or from its secrets backend, fetched again now and then."""
 
-    def __init__(self, config: Any, spec: SettingSpec, text: str) -> None:
+    def __init__(self, config: Any, spec: SettingSpec, origin: str, text: str) -> None:
         self.config = config
         self.spec = spec
+        self.origin = origin
         self._lock = threading.Lock()
         self._value = text.strip()
         self._at = time.monotonic()
@@ -139,8 +152,14 @@ class _Reread:
             try:
                 value = _get(self.config, self.spec)
             except Exception as e:  # noqa: BLE001 - a failing command or backend must not break logins
-                log.error("Could not read %s again (%s); keeping the last value", self.spec.airflow_name, e)
+                log.error("Keeping the last value: %s", read_failure(self.spec, self.origin, e))
                 return self._value
-            if value:
+            if value and value.strip():
                 self._value = value.strip()
+            else:
+                log.error(
+                    "Keeping the last value: %s gave no value for %s — check the command or the secret's path",
+                    self.origin,
+                    self.spec.airflow_name,
+                )
             return self._value

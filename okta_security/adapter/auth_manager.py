@@ -33,8 +33,9 @@ from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from flask import current_app
+from starlette.routing import Mount
 
-from okta_security.adapter import health, token_endpoint
+from okta_security.adapter import event_hook_view, health, token_endpoint
 from okta_security.adapter.bots import (
     BotLogin,
     admit_bot,
@@ -43,9 +44,11 @@ from okta_security.adapter.bots import (
     request_facts,
 )
 from okta_security.adapter.people import admit_person
+from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.errors import BotRefused, LoginRefused, TokenRequestInvalid
 from okta_security.people.person_tokens import looks_like_person_token
 from okta_security.people.token_request import read_token_request
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
@@ -131,6 +134,7 @@ class OktaFabAuthManager(FabAuthManager):
         for token_route in reversed(token_endpoint.token_routes()):  # before FAB's: JSON or form, RFC 6749 errors
             app.router.routes.insert(0, token_route)
         app.router.routes.insert(0, self._health_route())  # before FAB's Flask mount, which takes the rest
+        _limit_flask_bodies(app)
         return app
 
     def _health_route(self) -> APIRoute:
@@ -171,6 +175,13 @@ def under_base_url(base_url: str, path: str) -> str:
     return urljoin(base_url.rstrip("/") + "/", path.lstrip("/"))
 
 
+def _limit_flask_bodies(app: FastAPI) -> None:
+    """Put FlaskMountLimit in front of FAB's Flask mount, which would read any body whole before Flask runs."""
+    for route in app.router.routes:
+        if isinstance(route, Mount) and route.path == "":  # FAB's app.mount("/", WSGIMiddleware(flask_app))
+            route.app = FlaskMountLimit(route.app, event_hook_view.MAX_BODY_BYTES)  # the largest body we take
+
+
 def _okta_config() -> tuple[OktaSettings, MappingStore]:
     config = current_app.config
     settings, store = config.get("OKTA_SETTINGS"), config.get("OKTA_ROLE_MAPPING_STORE")
@@ -189,9 +200,9 @@ def _okta_config() -> tuple[OktaSettings, MappingStore]:
 def _log_exchange(login: BotLogin) -> None:
     log.info(
         "Okta client %s exchanged a token (jti %s) as %s with roles %s%s",
-        login.grant.client_id,
-        login.token.jti,
-        login.user.username,
+        loggable(login.grant.client_id),
+        loggable(login.token.jti),
+        loggable(login.user.username),
         sorted(login.grant.roles),
         " (service user created)" if login.created else "",
     )

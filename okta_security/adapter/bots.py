@@ -42,6 +42,7 @@ from okta_security.errors import (
 )
 from okta_security.oidc.id_token import JwksCache
 from okta_security.okta_api import observe
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -191,8 +192,8 @@ def upsert_service_user(sm: Any, identity: ServiceIdentity) -> tuple[Any, bool, 
                 continue  # a concurrent exchange created it first: read theirs
             log.info(
                 "Created service user %s for Okta client %s with roles %s",
-                identity.username,
-                identity.client_id,
+                loggable(identity.username),
+                loggable(identity.client_id),
                 wanted,
             )
             return created, True, None, False
@@ -224,7 +225,7 @@ def _fab_roles(sm: Any, identity: ServiceIdentity) -> list[Any]:
     roles = [sm.find_role(name) for name in sorted(identity.roles)]
     missing = sorted(name for name, role in zip(sorted(identity.roles), roles, strict=True) if role is None)
     if missing:
-        log.error("Roles %s of Okta client %s do not exist in Airflow any more", missing, identity.client_id)
+        log.error("Roles %s of Okta client %s do not exist in Airflow any more", missing, loggable(identity.client_id))
     found = [role for role in roles if role is not None]
     if not found:
         raise UnmappedClient(
@@ -250,18 +251,23 @@ def _create(sm: Any, identity: ServiceIdentity, roles: list[Any]) -> Any | None:
         sm.session.commit()
     except IntegrityError:
         sm.session.rollback()
-        log.info("Service user %s was created concurrently; using that one", identity.username)
+        log.info("Service user %s was created concurrently; using that one", loggable(identity.username))
         return None
     return user
 
 
 def _update(sm: Any, user: Any, identity: ServiceIdentity, roles: list[Any], before: tuple[str, ...]) -> None:
     if user.username != identity.username:
-        log.info("Renaming service user %s to %s (client %s)", user.username, identity.username, identity.client_id)
+        log.info(
+            "Renaming service user %s to %s (client %s)",
+            loggable(user.username),
+            loggable(identity.username),
+            loggable(identity.client_id),
+        )
         user.username = identity.username
         user.first_name = identity.username
     if not user.is_active:
-        log.info("Bringing back service user %s: the mapping gives its role set again", identity.username)
+        log.info("Bringing back service user %s: the mapping gives its role set again", loggable(identity.username))
         user.active = True
         user.last_name = SERVICE_LAST_NAME
     user.roles = roles
@@ -272,7 +278,12 @@ def _update(sm: Any, user: Any, identity: ServiceIdentity, roles: list[Any], bef
             client_id=identity.client_id,
         )
     if list(before) != sorted(r.name for r in roles):
-        log.info("Roles of service user %s changed: %s -> %s", identity.username, list(before), sorted(identity.roles))
+        log.info(
+            "Roles of service user %s changed: %s -> %s",
+            loggable(identity.username),
+            list(before),
+            sorted(identity.roles),
+        )
 
 
 # --------------------------------------------------------------------------- retirement
@@ -302,11 +313,11 @@ def retire_service_users(sm: Any, mapping: RoleMapping, *, trigger: str) -> list
             if sm.update_user(user) is False:
                 raise RuntimeError("update_user refused")
         except Exception:  # noqa: BLE001 - keep going with the others; the next reload retries this one
-            log.exception("Could not retire service user %s", user.username)
+            log.exception("Could not retire service user %s", loggable(user.username))
             continue
         forget_cached_user(user.id)  # this process refuses its tokens at once, others within [fab] cache_ttl
         retired.append(user.username)
-        log.warning("Retired service user %s (%s): its Airflow tokens stop working", user.username, reason)
+        log.warning("Retired service user %s (%s): its Airflow tokens stop working", loggable(user.username), reason)
         audit_event(
             "bot.service_user_retired",
             owner=user.username,
@@ -380,6 +391,8 @@ def admit_bot(
     try:
         return authenticate_bot(token, settings=settings, mapping=mapping, security_manager=security_manager)
     except BotRefused as e:
-        log.info("Refused a bot at %s (client %s): %s: %s", via, e.client_id, e.code, e.message)
+        log.info(
+            "Refused a bot at %s (client %s): %s: %s", via, loggable(e.client_id), e.code, loggable(e.message, 2000)
+        )
         audit_refusal(e, via=via, mapping=mapping, **facts)
         raise

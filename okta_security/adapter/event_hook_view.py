@@ -31,6 +31,7 @@ from flask_appbuilder import BaseView, expose
 from okta_security.adapter import db, metrics
 from okta_security.adapter.accounts import accounts_for_sub, apply_change, remember_groups
 from okta_security.adapter.login_audit import request_context
+from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.audit import audit_event
 from okta_security.lifecycle.event_hooks import (
     VERIFICATION_HEADER,
@@ -87,17 +88,21 @@ class EventHookWorker:
         try:
             metrics.event_hook_processed(event.effect, self.process(event))
         except Exception:  # noqa: BLE001 - the worker must survive any one bad event
-            log.exception("Okta event %s (%s) could not be processed", event.uuid, event.event_type)
+            log.exception("Okta event %s (%s) could not be processed", loggable(event.uuid), loggable(event.event_type))
             audit_event("event_hook.failed", owner=None, event_uuid=event.uuid, event_type=event.event_type)
 
     def process(self, event: HookEvent) -> str:
         """Apply one event (idempotent on its uuid); return what happened."""
         if event.effect == "ignore":
-            log.info("Okta event %s ignored: %s", event.event_type, event.ignored_because)
+            log.info("Okta event %s ignored: %s", loggable(event.event_type), loggable(event.ignored_because))
             return "ignored"
         self._prune_now_and_then()
         if not db.claim_event(self.engine, event.event_id, event.event_type):
-            log.info("Okta event %s (%s) already processed; redelivery ignored", event.event_id, event.event_type)
+            log.info(
+                "Okta event %s (%s) already processed; redelivery ignored",
+                loggable(event.event_id),
+                loggable(event.event_type),
+            )
             return "duplicate"
         outcomes = [self._for_user(event, sub) for sub in event.user_ids]
         return ",".join(outcomes) or "no_account"
@@ -162,7 +167,9 @@ class EventHookWorker:
             link = db.link_for_user(conn, accounts[0].user_id, accounts[0].username)
         happened = effective_time(event)
         if link is not None and link.groups_at is not None and happened < link.groups_at:
-            log.info("Okta event %s for %s predates the groups last seen; ignored", event.event_type, sub)
+            log.info(
+                "Okta event %s for %s predates the groups last seen; ignored", loggable(event.event_type), loggable(sub)
+            )
             return "stale"
         known = frozenset(link.groups or ()) if link else frozenset()
         after = known_groups_after(known, event)
@@ -170,8 +177,8 @@ class EventHookWorker:
             log.info(
                 "Okta event %s for %s not applied: without Management API credentials a group addition "
                 "takes effect at the user's next login or okta-airflow sync-users",
-                event.event_type,
-                sub,
+                loggable(event.event_type),
+                loggable(sub),
             )
             return "deferred"
         groups = frozenset(self.settings.groups_filter.apply(after))
@@ -186,45 +193,15 @@ class EventHookWorker:
         self._pool.submit(lambda: None).result(timeout)
 
 
-TOO_LARGE = object()  # json_body's answer for a body over the limit
-_READ_CHUNK_BYTES = 65_536
-
-
 def json_body(limit: int) -> Any:
-    """Return the request's JSON body (None if it is not JSON), reading at most ``limit`` + 1 bytes.
-
-    A declared Content-Length over the limit is refused unread. A chunked body has none, and
-    Werkzeug only hands it over when the server marks the stream as terminated (gunicorn does,
-    Airflow 3's ASGI bridge does not): read the server's raw stream, never past limit + 1 bytes.
-    """
-    if request.content_length is not None:
-        if request.content_length > limit:
-            return TOO_LARGE
-        data = request.get_data(cache=False)
-    elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        data = _read_at_most(request.input_stream, limit + 1)  # the server de-chunks; we bound
-    else:
-        data = b""
-    if len(data) > limit:
-        return TOO_LARGE
+    """Return the request's JSON body (None if it is not JSON), reading at most ``limit`` + 1 bytes; raise BodyTooLarge."""
+    data = read_wsgi(limit)
     if not request.is_json:
         return None
     try:
         return json.loads(data)
     except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past Python's limit
         return None
-
-
-def _read_at_most(stream: Any, size: int) -> bytes:
-    parts: list[bytes] = []
-    total = 0
-    while total < size:
-        part = stream.read(min(_READ_CHUNK_BYTES, size - total))
-        if not part:
-            break
-        parts.append(part)
-        total += len(part)
-    return b"".join(parts)
 
 
 class OktaEventHookView(BaseView):
@@ -259,9 +236,10 @@ class OktaEventHookView(BaseView):
                 return jsonify({"error": f"missing {VERIFICATION_HEADER} header"}), 400
             log.info("Answered Okta's event hook verification challenge")
             return jsonify(answer)
-        body = json_body(MAX_BODY_BYTES)
-        if body is TOO_LARGE:
-            return jsonify({"error": f"body too large (more than {MAX_BODY_BYTES} bytes)"}), 413
+        try:
+            body = json_body(MAX_BODY_BYTES)
+        except BodyTooLarge as e:
+            return jsonify({"error": "request_too_large", "message": str(e)}), 413
         try:
             events = parse_delivery(
                 body,

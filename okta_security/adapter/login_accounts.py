@@ -36,6 +36,7 @@ from okta_security.login.account_plan import (
     plan_relink,
 )
 from okta_security.login.ports import AppliedAccount
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
@@ -160,15 +161,17 @@ class FabAccounts:
                 applied = apply_change(engine, change, trigger="login", evidence_at=evidence.groups_at, extra=extra)
                 log.warning(
                     "Okta login of %s refused [no_mapped_role]: Airflow account %s deactivated (%s); roles it had: %s",
-                    identity.username,
-                    account.username,
+                    loggable(identity.username),
+                    loggable(account.username),
                     applied.outcome,
                     ", ".join(change.roles_before) or "none",
                 )
                 outcomes.append(applied.outcome)
         except sa.exc.SQLAlchemyError as e:
             log.error(
-                "Could not deactivate the accounts of %s after a no_mapped_role refusal: %s", identity.username, e
+                "Could not deactivate the accounts of %s after a no_mapped_role refusal: %s",
+                loggable(identity.username),
+                type(e).__name__,
             )
             outcomes.append("failed")
         return outcomes
@@ -244,7 +247,7 @@ def relink(engine: Engine, username: str, okta_sub: str, *, dry_run: bool = Fals
     forget_cached_user(plan.user_id)
     log.warning(
         "Airflow account %s (id %s) relinked from Okta user %s to %s",
-        plan.username,
+        loggable(plan.username),
         plan.user_id,
         plan.before or "(none)",
         plan.okta_sub,

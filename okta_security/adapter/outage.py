@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 
 from okta_security.adapter.pages import refusal_page
 from okta_security.errors import DatabaseUnavailable
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -81,8 +82,8 @@ def _outage_response(app: Flask, session_of: Callable[[], Any], error: BaseExcep
     # The error's text can name the database host and user; its type says enough here.
     log.error(
         "Request %s %s refused [database_unavailable]: Airflow's database did not answer (%s)",
-        request.method,
-        request.path,
+        loggable(request.method),
+        loggable(request.path),
         type(error).__name__,
     )
     ctx = _cv_request.get(None)

@@ -24,6 +24,7 @@ from okta_security.adapter.outage import DATABASE_DOWN, MESSAGE
 from okta_security.adapter.security_manager import OktaSecurityManager
 from okta_security.bots.access_tokens import verify_access_token_claims
 from okta_security.errors import AccessTokenRejected, BotRefused, ConfigError, DatabaseUnavailable, LoginRefused
+from okta_security.login.decision import groups_api_identity
 from okta_security.login.outcome import LoginFacts
 from okta_security.people.person_tokens import (
     PersonToken,
@@ -32,6 +33,7 @@ from okta_security.people.person_tokens import (
     require_people_enabled,
     signin_claims,
 )
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -94,7 +96,13 @@ def admit_person(token: str, *, security_manager: object, via: str, context: Map
     try:
         person = verify_person_token(token, sm.okta_settings)
     except BotRefused as e:
-        log.info("Refused a person's Okta token at %s: %s (%s): %s", via, e.code, getattr(e, "reason", "-"), e.message)
+        log.info(
+            "Refused a person's Okta token at %s: %s (%s): %s",
+            via,
+            e.code,
+            getattr(e, "reason", "-"),
+            loggable(e.message, 2000),
+        )
         token_refused(e, facts)
         raise
     return sign_in_person(sm, person, facts)
@@ -139,7 +147,13 @@ def sign_in_person(sm: OktaSecurityManager, person: PersonToken, facts: ApiSignI
         login_audit.login_refused(error, facts)
         raise error from e
     except LoginRefused as e:
-        log.info("Okta API sign-in of %s at %s refused: %s: %s", facts.username or person.login, facts.via, e.code, e)
+        log.info(
+            "Okta API sign-in of %s at %s refused: %s: %s",
+            loggable(facts.username or person.login),
+            facts.via,
+            e.code,
+            loggable(e, 2000),
+        )
         login_audit.login_refused(e, facts)
         raise
     assert identity is not None  # admit() refuses a decision without one
@@ -147,9 +161,9 @@ def sign_in_person(sm: OktaSecurityManager, person: PersonToken, facts: ApiSignI
     login_audit.login_succeeded(facts, user.username, identity, list(roles))
     log.info(
         "Okta API sign-in of %s (Okta user %s, app %s) at %s: roles %s",
-        user.username,
+        loggable(user.username),
         person.user_id,
-        person.client_id,
+        loggable(person.client_id),
         facts.via,
         list(roles),
     )
@@ -161,13 +175,15 @@ def _decide(sm: OktaSecurityManager, person: PersonToken) -> Decided:
     service = sm.okta_sign_in
     settings = sm.okta_settings
     claims = signin_claims(person, username=_linked_username(sm, person), groups_claim=settings.groups_claim)
-    if service.okta is None and not person.has_groups_claim:
+    api_unused = service.okta is None or groups_api_identity(claims, None, service.policy) is None
+    if api_unused and not person.has_groups_claim:
         log.warning(
-            "Okta API sign-in of %s: the access token has no %r claim and no Okta API credentials are set, so the "
-            "person has no groups. Add a groups claim to access tokens on the authorization server, or set Okta API "
-            "credentials (docs/people-api.md).",
-            person.login,
+            "Okta API sign-in of %s: the access token has no %r claim and %s, so the person has no groups. Add a "
+            "groups claim to access tokens on the authorization server, or set Okta API credentials "
+            "(docs/people-api.md).",
+            loggable(person.login),
             settings.groups_claim,
+            "OKTA_GROUPS_SOURCE=claims" if service.okta is not None else "no Okta API credentials are set",
         )
     decided = service.decide(claims, userinfo=None, issued_at=person.issued_at)
     identity = decided.decision.identity

@@ -21,7 +21,7 @@ from okta_security.adapter.event_hook_view import register_event_hook_view
 from okta_security.adapter.mapping_watch import watch_mapping
 from okta_security.adapter.role_sync import RoleSyncer
 from okta_security.adapter.sessions import enforce_session_max_lifetime
-from okta_security.adapter.views import OktaAuthOAuthView
+from okta_security.adapter.views import CSRF_CHECKED_BY_THE_VIEW, OktaAuthOAuthView
 from okta_security.audit import audit_event
 from okta_security.errors import (
     DiscoveryMismatch,
@@ -42,6 +42,7 @@ from okta_security.oidc.provider import PROVIDER_NAME, client_credential, scopes
 from okta_security.okta_api import observe
 from okta_security.okta_api.auth import build_groups_client
 from okta_security.settings.loader import check_webserver_config
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -118,6 +119,9 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
     def register_views(self) -> None:
         """Register FAB's views, then the Okta Event Hooks endpoint (``/auth/okta/events``)."""
         super().register_views()
+        csrf = self.appbuilder.get_app.extensions.get("csrf")
+        for view in CSRF_CHECKED_BY_THE_VIEW if csrf is not None else ():
+            csrf.exempt(view)  # it checks the same token itself, reading the body no further than its limit
         register_event_hook_view(self)
         outage.install(self.appbuilder.get_app, lambda: self.session)  # database down: a 503 page, not a 500
 
@@ -217,7 +221,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
                 try:
                     self.okta_authorize_scope()
                 except LoginRefused as e:
-                    log.error("okta_security start-up check [%s]: %s", e.code, e.message)
+                    log.error("okta_security start-up check [%s]: %s", e.code, loggable(e.message, 2000))
 
         threading.Thread(target=check, name="okta-discovery-check", daemon=True).start()
 
@@ -278,7 +282,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             "Okta login of %s: the mapping in %s grants role(s) %s, which no longer exist in Airflow (%s). "
             "Recreate them (airflow roles create ...) or remove them from the mapping; okta-airflow doctor "
             "lists every mapped role Airflow lacks.",
-            decision.identity.username,
+            loggable(decision.identity.username),
             self.okta_mapping.path,
             ", ".join(decision.missing_roles),
             "login refused [mapped_role_missing]" if refused else f"signed in with {', '.join(decision.roles)} only",

@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from okta_security.adapter.bots import refusal_challenge, refusal_fields
+from okta_security.adapter.request_body import BodyTooLarge, read_asgi
 from okta_security.errors import BotRefused, OktaSecurityError, TokenRequestInvalid, classify
 from okta_security.people.token_request import description, oauth_refusal
 
@@ -72,6 +73,9 @@ def token_routes() -> list[APIRoute]:
 async def _answer(request: Request, fab_route: Callable[[Request, dict[str, Any]], Any]) -> JSONResponse:
     try:
         body = await read_body(request)
+    except BodyTooLarge as e:
+        detail = {"error": "invalid_request", "error_description": str(e)}
+        return JSONResponse(detail, status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, headers=NO_STORE)
     except TokenRequestInvalid as e:
         code, detail = oauth_refusal(e)
         return JSONResponse(detail, status_code=code, headers=NO_STORE)
@@ -90,10 +94,12 @@ async def _answer(request: Request, fab_route: Callable[[Request, dict[str, Any]
 
 
 async def read_body(request: Request) -> dict[str, Any]:
-    """Return the request's parameters from a JSON object or a form; raise TokenRequestInvalid."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise TokenRequestInvalid("invalid_request", f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    """Return the request's parameters from a JSON object or a form; raise TokenRequestInvalid or BodyTooLarge.
+
+    Nobody needs to be signed in to send this body: it is refused on its declared length, else read
+    no further than MAX_BODY_BYTES + 1.
+    """
+    raw = await read_asgi(request, MAX_BODY_BYTES)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == FORM:
         return _form(raw)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import jwt
 from flask import g, make_response, redirect, request, session, url_for
@@ -16,6 +16,7 @@ from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf  # wtfo
 from okta_security.adapter import login_audit, metrics
 from okta_security.adapter.compat import login_redirect, oauth_view_base
 from okta_security.adapter.pages import NO_FRAMING, logout_confirm_page, refusal_page
+from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
 from okta_security.errors import LoginRefused
 from okta_security.login.logout import is_cross_site
@@ -27,6 +28,9 @@ from okta_security.untrusted import bounded_params, loggable
 log = logging.getLogger(__name__)
 
 MAX_NEXT_CHARS = 2048  # where to go after sign-in: a path in Airflow; a longer one is dropped, not cut
+MAX_FORM_BYTES = 4096  # the logout confirmation posts one CSRF token (about 90 characters)
+# Endpoints that check the CSRF token themselves, for Flask-WTF's CSRFProtect.exempt ("module.function").
+CSRF_CHECKED_BY_THE_VIEW = (f"{__name__}.okta_logout",)
 
 
 def clear_auth_cookies(response: Any) -> None:
@@ -105,7 +109,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         login_user(user)  # okta_complete_login counted the login (update_user_auth_stat) with the role sync
         g.user = user
         session.modified = True
-        log.info("Okta login of %s (sub %s) succeeded", identity.username, identity.sub)
+        log.info("Okta login of %s (sub %s) succeeded", loggable(identity.username), loggable(identity.sub))
         login_audit.login_succeeded(outcome.facts, user.username, identity, [r.name for r in user.roles])
         default = self.appbuilder.get_url_for_index
         nxt = (fab_state or {}).get("next") or [None]
@@ -149,10 +153,12 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
 
     @staticmethod
     def _csrf_token_valid() -> bool:
-        # Checked here too, not only by the app's CSRFProtect: the POST ends the Okta session.
+        # Checked here, with the same token check as the app's CSRFProtect (which skips this view, see
+        # CSRF_CHECKED_BY_THE_VIEW): Werkzeug's form parser reads a whole body, ours stops at the limit.
         try:
-            validate_csrf(request.form.get("csrf_token"))
-        except ValidationError:
+            form = parse_qs(read_wsgi(MAX_FORM_BYTES).decode("utf-8"), max_num_fields=10)
+            validate_csrf(form.get("csrf_token", [None])[0])
+        except (BodyTooLarge, ValueError, ValidationError):  # ValueError: not UTF-8, too many fields
             return False
         return True
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
+import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,13 +30,23 @@ DESCRIPTION = """\
 Write okta_security's drop-in webserver_config.py and a role-mapping template
 (okta_role_mapping.yaml) into AIRFLOW_HOME, then print the next steps. Existing files are
 never overwritten unless --force is given."""
-EPILOG = "Exit codes: 0 written (or nothing to do with --dry-run), 1 a file exists (use --force), 2 usage error."
+EPILOG = (
+    "Exit codes: 0 written (or nothing to do with --dry-run), 1 a file exists (use --force) or is a symbolic "
+    "link or not a regular file (never written through, even with --force), 2 usage error."
+)
+FILE_MODE = 0o644  # Airflow reads both files; neither holds a secret (secrets come from the environment)
 
 
 class TargetExists(OktaSecurityError):
     """A file ``init`` would write already exists and ``--force`` was not given."""
 
     code = "init_target_exists"
+
+
+class TargetNotRegular(OktaSecurityError):
+    """A path ``init`` would write is a symbolic link (even a dangling one) or not a regular file."""
+
+    code = "init_target_not_a_regular_file"
 
 
 @dataclass(frozen=True)
@@ -85,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the templates into the Airflow home (refusing to overwrite without --force); print the next steps."""
     home = airflow_home(args.airflow_home)
     targets = [(template, home / template.target) for template in TEMPLATES]
-    existing = [path for _, path in targets if path.exists()]
+    existing = [path for _, path in targets if _refuse_unless_regular(path)]
     if existing and not args.force:
         names = ", ".join(str(p) for p in existing)
         raise TargetExists(
@@ -98,12 +110,52 @@ def run(args: argparse.Namespace) -> int:
         home.mkdir(parents=True, exist_ok=True)
     for template, path in targets:
         if not args.dry_run:
-            path.write_text(template_text(template.source), encoding="utf-8")
+            write_file(path, template_text(template.source))
         replaced = " (replaced)" if path in existing else ""
         emit(f"{verb} {path}{replaced}: {template.purpose}")
     emit()
     emit(next_steps(home))
     return EXIT_OK
+
+
+def _refuse_unless_regular(path: Path) -> bool:
+    """Return whether ``path`` exists as a regular file; raise TargetNotRegular for a link or anything else.
+
+    ``lstat``, not ``exists``: a dangling symlink does not "exist", and writing to it would create
+    the file wherever it points; a live one would overwrite its target.
+    """
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        raise TargetNotRegular(
+            f"{path} is a symbolic link (to {os.readlink(path)}); nothing written: init never writes through a "
+            "link, even with --force. Remove the link, or run init with --airflow-home <the directory you meant>."
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise TargetNotRegular(
+            f"{path} exists and is not a regular file; nothing written. Move it away, or run init with "
+            "--airflow-home <another directory>."
+        )
+    return True
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory, then rename it into place.
+
+    The rename replaces whatever is at ``path`` (a link put there meanwhile included) without
+    following it, and a reader never sees half a file.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            os.fchmod(handle.fileno(), FILE_MODE)  # mkstemp makes it 0600
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def next_steps(home: Path) -> str:

@@ -10,6 +10,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from okta_security.errors import OktaApiError, OktaApiMisconfigured, OktaApiUnavailable, OktaUnavailable, StaleToken
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from okta_security.oidc.identity import OktaIdentity
@@ -31,8 +32,8 @@ class OktaApiReader:
         except OktaApiError as e:
             log.error(
                 "Okta login of %s refused, roles unchanged: %s [%s, Okta request id %s]",
-                identity.username,
-                e.message,
+                loggable(identity.username),
+                loggable(e.message, 2000),
                 e.code,
                 e.request_id or "-",
             )
@@ -47,7 +48,7 @@ class OktaApiReader:
                 "unchanged. Ask your Airflow administrator to check the Okta API settings (see the webserver log).",
                 request_id=e.request_id,
             ) from e
-        log.info("Read %d group(s) of %s from Okta's Groups API", len(groups), identity.username)
+        log.info("Read %d group(s) of %s from Okta's Groups API", len(groups), loggable(identity.username))
         return groups
 
     def user_status(self, identity: OktaIdentity) -> str:
@@ -55,14 +56,22 @@ class OktaApiReader:
         try:
             return self.client.user_status(identity.sub)
         except OktaApiUnavailable as e:
-            log.warning("Okta login of %s: reactivation not confirmed, Okta did not answer (%s)", identity.username, e)
+            log.warning(
+                "Okta login of %s: reactivation not confirmed, Okta did not answer (%s)",
+                loggable(identity.username),
+                loggable(str(e), 2000),
+            )
             raise OktaUnavailable(
                 "Your Airflow account was deactivated, and Okta did not answer when Airflow asked whether you are "
                 "active again. Your account stays closed for now: try again in a minute.",
                 request_id=e.request_id,
             ) from e
         except OktaApiError as e:
-            log.error("Okta login of %s: reactivation not confirmed, Okta refused: %s", identity.username, e)
+            log.error(
+                "Okta login of %s: reactivation not confirmed, Okta refused: %s",
+                loggable(identity.username),
+                loggable(str(e), 2000),
+            )
             raise OktaApiMisconfigured(
                 "Your Airflow account was deactivated, and Okta refused Airflow's request to confirm that you are "
                 "active again. Ask your Airflow administrator to check the Okta API credentials (okta-airflow doctor).",
@@ -73,7 +82,9 @@ class OktaApiReader:
 def require_active(status: str, identity: OktaIdentity) -> None:
     """Refuse a reactivation Okta does not back: the person's token predates Okta's own deactivation."""
     if status != "ACTIVE":
-        log.warning("Okta login of %s: not reactivated, Okta says the user is %s", identity.username, status)
+        log.warning(
+            "Okta login of %s: not reactivated, Okta says the user is %s", loggable(identity.username), loggable(status)
+        )
         raise StaleToken(
             f"Okta says your user is {status}, so your Airflow account stays deactivated. Ask your Okta administrator."
         )

@@ -27,6 +27,7 @@ from okta_security.login.account_plan import plan_account
 from okta_security.login.decision import LoginDecision, LoginPolicy, decide, groups_api_identity
 from okta_security.login.okta_reader import require_active
 from okta_security.login.ports import UserT
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -114,7 +115,7 @@ class SignInService(Generic[UserT]):
                 return applied.user
             # A concurrent first sign-in of the same person (another tab, worker or replica) inserted the
             # row between our look-up and our INSERT: plan again, as an update of that row.
-            log.info("Airflow user %s was just created by a concurrent login; updating it", identity.username)
+            log.info("Airflow user %s was just created by a concurrent login; updating it", loggable(identity.username))
         raise LoginRefused("Airflow could not create your account; see the webserver log.")  # pragma: no cover
 
     @staticmethod
@@ -122,8 +123,8 @@ class SignInService(Generic[UserT]):
         if action != "update" or changed:
             log.info(
                 "Okta login of %s (sub %s): %s account %s, roles %s",
-                identity.username,
-                identity.sub,
+                loggable(identity.username),
+                loggable(identity.sub),
                 action,
                 user_id,
                 list(roles),

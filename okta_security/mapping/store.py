@@ -1,7 +1,9 @@
 """Role-mapping files: load one, or hold the current mapping and reload it when the file changes.
 
 A bad edit never takes effect: the last good mapping stays in force, the error is logged and
-``on_reject`` is told. Pure logic: no Flask, FAB or Airflow imports.
+``on_reject`` is told. The file is read outside the store's lock, without blocking and no further
+than MAX_MAPPING_BYTES (:mod:`okta_security.files`): a path to a FIFO, a device or a huge file is
+refused like any bad edit, and a login never waits on it. Pure logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import time
 from typing import TYPE_CHECKING
 
 from okta_security.errors import MappingError
+from okta_security.files import FileRefused, read_small_file
 from okta_security.mapping.rules import KnownRoles, RoleMapping, parse_mapping
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
 
 log = logging.getLogger(__name__)
+
+MAX_MAPPING_BYTES = 1_048_576  # a mapping of thousands of rules is a few hundred KB; more is not a mapping
 
 # (resolved path, st_dev, st_ino, st_mtime_ns, st_size) of the file the configured path leads to.
 _Fingerprint = tuple[str, int, int, int, int]
@@ -49,21 +54,25 @@ def _current_fingerprint(path: str) -> _Fingerprint:
 def _unreadable(source: str, exc: OSError) -> MappingError:
     """Build the MappingError for a file that cannot be read."""
     reason = exc.strerror or str(exc)
-    return MappingError(
-        [
-            f"{source}:1: cannot read the role-mapping file ({reason})"
-            " — create or restore the file, or fix its path or permissions"
-        ],
-        source=source,
-    )
+    if isinstance(exc, FileRefused):
+        fix = (
+            f"point OKTA_ROLE_MAPPING_FILE at a regular YAML file of at most {MAX_MAPPING_BYTES} bytes "
+            "(a symlink to one, as Kubernetes mounts, is fine)"
+        )
+    else:
+        fix = "create or restore the file, or fix its path or permissions"
+    return MappingError([f"{source}:1: cannot read the role-mapping file ({reason}) — {fix}"], source=source)
 
 
 def _read(path: str) -> tuple[_Fingerprint, bytes]:
     """Return the file's fingerprint (taken from the open file, before reading) and its bytes."""
     resolved = os.path.realpath(path)
-    with open(path, "rb") as handle:
-        fingerprint = _fingerprint(resolved, os.fstat(handle.fileno()))
-        return fingerprint, handle.read()
+    st, data = read_small_file(path, MAX_MAPPING_BYTES)
+    return _fingerprint(resolved, st), data
+
+
+# What a check found, read outside the lock: the file unchanged, its new bytes, or why it can't be read.
+_Look = tuple[_Fingerprint, bytes] | OSError | None
 
 
 def load_mapping(path: str | os.PathLike[str], *, known_roles: Collection[str] | None = None) -> RoleMapping:
@@ -137,21 +146,23 @@ class MappingStore:
         now = self._clock()
         if now - self._last_check < self._check_interval:
             return self._mapping
+        look = self._look()  # outside the lock: whatever the path leads to, no login waits on the read
         with self._lock:
             if now - self._last_check >= self._check_interval:
                 try:
-                    self._check()
+                    self._apply(look)
                 except Exception:  # never let a reload bug break logins
                     log.exception(
                         "Unexpected error while checking role mapping %s; keeping the current one", self._path
                     )
-                self._last_check = now  # after _check: the fast path must not see the old mapping
+                self._last_check = now  # after _apply: the fast path must not see the old mapping
             return self._mapping
 
     def refresh(self) -> RoleMapping:
         """Check the file now, ignoring check_interval, and return the mapping in force."""
+        look = self._look()
         with self._lock:
-            self._check()
+            self._apply(look)
             self._last_check = self._clock()
             return self._mapping
 
@@ -181,23 +192,33 @@ class MappingStore:
             return self._known_roles()
         return self._known_roles
 
-    def _check(self) -> None:
-        """Reload if the file's fingerprint changed; must hold the lock."""
+    def _look(self) -> _Look:
+        """Return the file's fingerprint and bytes if it changed, None if not, or why it cannot be read."""
         try:
-            fingerprint: object = _current_fingerprint(self._path)
+            if _current_fingerprint(self._path) == self._fingerprint:
+                return None
+            return _read(self._path)
         except OSError as exc:
-            if self._fingerprint is not None:
-                self._fingerprint = None
-                self._reject(_unreadable(self._path, exc))
+            return exc
+
+    def _apply(self, look: _Look) -> None:
+        """Act on what _look found; must hold the lock."""
+        if look is None:
             return
-        if fingerprint == self._fingerprint:
+        if isinstance(look, OSError):
+            # A refused file is remembered by its fingerprint, a missing one as None: either is
+            # reported once, and a refused file is not read again until it changes.
+            failed = _fingerprint(os.path.realpath(self._path), look.stat) if isinstance(look, FileRefused) else None
+            if failed != self._fingerprint or self._last_error is None:
+                self._fingerprint = failed
+                self._reject(_unreadable(self._path, look))
             return
-        try:
-            fingerprint, data = _read(self._path)
-        except OSError as exc:
-            self._fingerprint = None
-            self._reject(_unreadable(self._path, exc))
+        if look[0] == self._fingerprint:  # another caller applied this version meanwhile
             return
+        self._reload(*look)
+
+    def _reload(self, fingerprint: _Fingerprint, data: bytes) -> None:
+        """Use the file's new bytes if they parse, else keep the mapping in force; must hold the lock."""
         self._fingerprint = fingerprint
         old = self._mapping
         digest = hashlib.sha256(data).hexdigest()

@@ -87,9 +87,6 @@ class _Raw:
             except ConfigError as e:
                 problems.extend(e.problems)
                 self.usable = False
-            except (OSError, UnicodeDecodeError) as e:
-                problems.append(f"{spec.file_name}={path}: cannot read: {e}")
-                self.usable = False
         elif inline is not None:
             self.text = inline.strip()
         given = airflow.get(spec.option)

@@ -13,11 +13,15 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from okta_security.errors import ConfigError
+from okta_security.files import read_small_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
+
+MAX_FILE_BYTES = 65_536  # a secret, a key or a setting; a PEM RSA key of 4096 bits is about 3.3 KB
 
 
 class FileValue:
@@ -26,6 +30,8 @@ class FileValue:
     Kubernetes mounts a Secret key as a symlink into ``..data``, a symlink it swaps atomically to
     a new timestamped directory on every update: the version is therefore taken after following
     every link (resolved path, device, inode, mtime, size), never from the path's own inode.
+    The file is read outside the lock, without blocking and no further than MAX_FILE_BYTES
+    (:mod:`okta_security.files`): a FIFO, a device or a huge file is refused, never waited on.
     """
 
     def __init__(self, path: str, name: str) -> None:
@@ -34,26 +40,42 @@ class FileValue:
         self._lock = threading.Lock()
         self._version: FileVersion | None = None
         self._value = ""
+        self._refused: object = None  # the failure last logged, so a lasting one is one line
 
     def get(self) -> str:
         """Return the file's current content, stripped of surrounding whitespace."""
         try:
             version = file_version(self.path)
-        except OSError as e:
+            if version == self._version:
+                return self._value
+            version, value = _read_version(self.path)
+        except (OSError, ValueError) as e:  # ValueError: not UTF-8 text
             return self._unreadable(e)
         with self._lock:
-            if version != self._version:
-                try:
-                    self._version, self._value = _read_version(self.path)
-                except OSError as e:
-                    return self._unreadable(e)
-            return self._value
+            self._version, self._value, self._refused = version, value, None
+            return value
 
-    def _unreadable(self, error: OSError) -> str:
+    def _unreadable(self, error: OSError | ValueError) -> str:
+        problem = file_problem(f"{self.name}_FILE", self.path, error)
         if self._version is None:
-            raise ConfigError([f"{self.name}_FILE={self.path}: cannot read: {error.strerror}"]) from error
-        log.error("%s_FILE=%s became unreadable (%s); keeping the last value read", self.name, self.path, error)
+            raise ConfigError([problem]) from None  # not from error: its text could quote the file
+        failure = (problem, getattr(error, "stat", None))
+        if failure != self._refused:
+            self._refused = failure
+            log.error("%s; keeping the last value read", problem)
         return self._value
+
+
+def file_problem(variable: str, path: str, error: OSError | ValueError) -> str:
+    """Return one line naming the variable, the path and the error's type, and the fix; never the file's content."""
+    if isinstance(error, OSError):
+        reason = error.strerror or "cannot be read"
+    else:  # a UnicodeDecodeError's text quotes a byte of the file
+        reason = "it is not UTF-8 text"
+    return (
+        f"{variable}={path}: cannot read ({type(error).__name__}: {reason}) — give the path of a readable, "
+        f"regular UTF-8 file of at most {MAX_FILE_BYTES} bytes (a symlink to one, as Kubernetes mounts, is fine)"
+    )
 
 
 # (resolved path, st_dev, st_ino, st_mtime_ns, st_size) of the file a path leads to.
@@ -76,9 +98,8 @@ def _read_version(path: str) -> tuple[FileVersion, str]:
     A swap between resolving the path and opening it only costs one more read at the next call.
     """
     resolved = os.path.realpath(path)
-    with open(path, encoding="utf-8") as handle:
-        version = _version_of(resolved, os.fstat(handle.fileno()))
-        return version, handle.read().strip()
+    st, data = read_small_file(path, MAX_FILE_BYTES)
+    return _version_of(resolved, st), data.decode("utf-8").strip()
 
 
 @dataclass(frozen=True)

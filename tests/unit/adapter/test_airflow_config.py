@@ -90,9 +90,78 @@ def test_a_failing_or_empty_command_is_named_without_its_output(monkeypatch):
         okta_options(dict(os.environ), parser("[okta]\n"))
     [problem] = err.value.problems
     assert problem == (
-        "[okta] client_secret (from AIRFLOW__OKTA__CLIENT_SECRET_CMD) could not be read: AirflowConfigException: "
-        "Cannot execute cat /nonexistent/okta-secret. Error code is: 1."
+        "[okta] client_secret (from AIRFLOW__OKTA__CLIENT_SECRET_CMD) could not be read: AirflowConfigException "
+        "(its text is not shown: it may hold the secret) — run the command by hand, as the user Airflow runs as, "
+        "to see its error"
     )
     monkeypatch.setenv("AIRFLOW__OKTA__CLIENT_SECRET_CMD", "true")
     with pytest.raises(ConfigError, match="AIRFLOW__OKTA__CLIENT_SECRET_CMD gave no value for"):
         okta_options(dict(os.environ), parser("[okta]\n"))
+
+
+# A command that prints the secret, then fails: Airflow's run_command quotes all it printed.
+LEAKED = "s3cret-the-command-printed"
+
+
+def leaky_command(tmp_path, *, fail: bool) -> str:
+    script = tmp_path / "fetch-secret.sh"
+    script.write_text(f"#!/bin/sh\ncat {tmp_path / 'secret.txt'}\n{'exit 3' if fail else 'exit 0'}\n")
+    (tmp_path / "secret.txt").write_text(LEAKED + "\n")
+    return f"sh {script}"  # the command's own text does not hold the secret: only its output does
+
+
+def everything_said(caplog, *more: object) -> str:
+    """Return every log line (with any traceback) and whatever else a failure produced, as one text."""
+    lines = [f"{r.getMessage()} {r.exc_text or ''} {r.exc_info or ''}" for r in caplog.records]
+    return "\n".join(lines + [repr(m) for m in more] + [str(m) for m in more])
+
+
+def test_a_failing_command_never_puts_its_output_in_a_log_line_at_start_or_on_re_read(tmp_path, monkeypatch, caplog):
+    caplog.set_level("DEBUG")
+    monkeypatch.setenv("AIRFLOW__OKTA__CLIENT_SECRET_CMD", leaky_command(tmp_path, fail=True))
+    with pytest.raises(ConfigError) as at_start:
+        okta_options(dict(os.environ), parser("[okta]\n"))
+    monkeypatch.setenv("AIRFLOW__OKTA__CLIENT_SECRET_CMD", "echo first-value")
+    secret = okta_options(dict(os.environ), parser("[okta]\n"))["client_secret"]
+    monkeypatch.setattr(airflow_config, "SECRET_REREAD_SECONDS", 0.0)
+    monkeypatch.setenv("AIRFLOW__OKTA__CLIENT_SECRET_CMD", leaky_command(tmp_path, fail=True))
+    assert secret.reread is not None
+    assert secret.reread() == "first-value"
+    said = everything_said(caplog, at_start.value, *at_start.value.problems)
+    assert LEAKED not in said
+    for line in [*at_start.value.problems, caplog.records[-1].getMessage()]:
+        assert "[okta] client_secret" in line
+        assert "AirflowConfigException" in line
+        assert "run the command by hand" in line
+
+
+def test_a_failing_secrets_backend_never_puts_its_error_text_in_a_log_line(monkeypatch, caplog):
+    config = parser("[okta]\nclient_secret_secret = airflow/okta-client-secret\n")
+    answers: list[object] = ["first-value", RuntimeError(f"the backend read {LEAKED!r} and choked")]
+
+    def backend(path: str) -> str:
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return str(answer)
+
+    monkeypatch.setattr(config, "_get_config_value_from_secret_backend", backend)
+    secret = okta_options({}, config)["client_secret"]
+    monkeypatch.setattr(airflow_config, "SECRET_REREAD_SECONDS", 0.0)
+    assert secret.reread is not None
+    assert secret.reread() == "first-value"
+    with pytest.raises(ConfigError) as at_start:
+        okta_options({}, config)
+    assert LEAKED not in everything_said(caplog, at_start.value, *at_start.value.problems)
+    assert "RuntimeError" in at_start.value.problems[0]
+    assert "[secrets] backend" in caplog.records[-1].getMessage()
+
+
+def test_a_command_that_answers_nothing_on_re_read_keeps_the_last_value_and_says_so(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("AIRFLOW__OKTA__CLIENT_SECRET_CMD", "echo first-value")
+    secret = okta_options(dict(os.environ), parser("[okta]\n"))["client_secret"]
+    monkeypatch.setattr(airflow_config, "SECRET_REREAD_SECONDS", 0.0)
+    monkeypatch.setenv("AIRFLOW__OKTA__CLIENT_SECRET_CMD", "true")
+    assert secret.reread is not None
+    assert secret.reread() == "first-value"
+    assert "AIRFLOW__OKTA__CLIENT_SECRET_CMD gave no value for [okta] client_secret" in caplog.text

@@ -111,3 +111,11 @@ def test_installing_twice_wraps_once(app):
 )
 def test_what_counts_as_the_database_being_down(error, found):
     assert (outage.database_down_cause(error) is error) is found
+
+
+def test_a_line_break_in_the_path_cannot_forge_a_log_line(app, caplog):
+    app.session_interface.fail_open = True
+    assert app.test_client().get("/login/okta%0aINFO%20forged:%20all%20is%20well").status_code in (404, 503)
+    [line] = [r.getMessage() for r in caplog.records if r.name == outage.__name__ and r.levelname == "ERROR"]
+    assert "\n" not in line
+    assert "/login/okta\\x0aINFO forged" in line

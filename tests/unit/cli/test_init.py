@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,36 @@ def test_mapping_template_is_a_valid_mapping():
     )
     assert mapping.default_role is None
     assert mapping.rules, "the template maps the usual groups"
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["plain", "force"])
+@pytest.mark.parametrize("dangling", [True, False], ids=["dangling-link", "live-link"])
+def test_a_symlink_in_the_way_is_refused_and_never_written_through(tmp_path, capsys, force, dangling):
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    target = elsewhere / "victim.py"
+    if not dangling:
+        target.write_text("# someone else's file\n")
+    (home / "webserver_config.py").symlink_to(target)
+    assert main(["init", "--airflow-home", str(home), *(["--force"] if force else [])]) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert "[init_target_not_a_regular_file]" in err
+    assert f"{home / 'webserver_config.py'} is a symbolic link (to {target})" in err
+    assert "Remove the link" in err
+    assert target.exists() == (not dangling)
+    if not dangling:
+        assert target.read_text() == "# someone else's file\n"
+    assert (home / "webserver_config.py").is_symlink()
+    assert not (home / "okta_role_mapping.yaml").exists(), "nothing is written when any target is refused"
+
+
+def test_files_are_written_whole_with_mode_0644_and_no_temporary_file_left(tmp_path):
+    old = os.umask(0o077)  # a strict umask must not make Airflow's config unreadable to Airflow
+    try:
+        assert main(["init", "--airflow-home", str(tmp_path), "--force"]) == EXIT_OK
+    finally:
+        os.umask(old)
+    for name in NAMES:
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(NAMES)

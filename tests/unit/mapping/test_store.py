@@ -1,13 +1,15 @@
-"""MappingStore on a Kubernetes ConfigMap mount: every kubelet swap is seen, a broken one never used."""
+"""MappingStore on a Kubernetes ConfigMap mount: every kubelet swap is seen, a broken or hostile one never used."""
 
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
 from okta_devstack.volumes import DATA_DIR, KubeletVolume
-from okta_security.mapping.store import MappingStore
+from okta_security.mapping import store as store_module
+from okta_security.mapping.store import MAX_MAPPING_BYTES, MappingStore
 from tests.unit.fake_clock import FakeClock
 
 KEY = "okta_role_mapping.yaml"
@@ -115,3 +117,70 @@ def test_the_same_broken_bytes_are_reported_once_however_often_they_are_swapped_
     clock.advance(1.1)
     store.current()
     assert len(rejected) == 2
+
+
+def _within(seconds: float, call):
+    """Return call()'s result, failing (not hanging: the thread is a daemon) when it takes longer than ``seconds``."""
+    results: list[object] = []
+    thread = threading.Thread(target=lambda: results.append(call()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not results:
+        pytest.fail(f"took more than {seconds} s: a login would have waited as long")
+    return results[0]
+
+
+def _point_at(link, make) -> None:
+    """Swap the mapping path's symlink to a new target that ``make`` creates (as a kubelet swap would)."""
+    target = link.parent / f"bad-{make.__name__}"
+    make(target)
+    tmp = link.parent / "link.tmp"
+    tmp.symlink_to(target)
+    os.replace(tmp, link)
+
+
+def fifo(path) -> None:
+    os.mkfifo(path)
+
+
+def dev_zero(path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def huge(path) -> None:
+    path.write_text(VIEWERS + "#" * MAX_MAPPING_BYTES)
+
+
+@pytest.mark.parametrize("make", [fifo, dev_zero, huge])
+def test_a_fifo_a_device_or_a_huge_file_keeps_the_last_good_mapping_logged_once(tmp_path, caplog, make):
+    (tmp_path / "good.yaml").write_text(VIEWERS)
+    link = tmp_path / KEY
+    link.symlink_to(tmp_path / "good.yaml")
+    clock = FakeClock()
+    store = MappingStore(link, known_roles=ROLES, clock=clock, check_interval=1.0)
+    _point_at(link, make)
+    for _ in range(3):
+        clock.advance(1.0)
+        assert _within(2.0, store.current).resolve(["staff"]) == {"Viewer"}
+    assert "OKTA_ROLE_MAPPING_FILE" in str(store.last_error)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, errors
+    assert str(link) in errors[0]
+    assert "regular YAML file of at most 1048576 bytes" in errors[0]
+
+
+def test_the_file_is_read_outside_the_store_s_lock(volume, monkeypatch):
+    clock = FakeClock()
+    store = _store(volume, clock)
+    held_while_reading: list[bool] = []
+    read = store_module._read
+
+    def recording_read(path):
+        held_while_reading.append(store._lock._is_owned())  # type: ignore[attr-defined]
+        return read(path)
+
+    monkeypatch.setattr(store_module, "_read", recording_read)
+    volume.write({KEY: OPS})
+    clock.advance(1.0)
+    assert store.current().resolve(["staff"]) == {"Op"}
+    assert held_while_reading == [False]

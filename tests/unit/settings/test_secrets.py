@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -97,3 +98,97 @@ def test_a_missing_secret_file_at_start_names_the_setting(tmp_path):
 
     with pytest.raises(ConfigError, match="OKTA_CLIENT_SECRET_FILE=.*cannot read"):
         FileValue(str(tmp_path / "absent"), "OKTA_CLIENT_SECRET").get()
+
+
+# -- what a secret's path may lead to: a regular, small, UTF-8 file; nothing else is waited on ----------
+
+
+def _daemon_call(call, seconds: float = 2.0):
+    """Return call()'s result or exception; fail, not hang, when it takes longer than ``seconds``."""
+    import threading
+
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except Exception as e:  # noqa: BLE001 - handed to the test
+            outcome.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        pytest.fail(f"took more than {seconds} s: a login would have waited as long")
+    return outcome[0]
+
+
+def _fifo(path) -> None:
+    os.mkfifo(path)
+
+
+def _dev_zero(path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _huge(path) -> None:
+    path.write_text("x" * 70_000)
+
+
+def _not_utf8(path) -> None:
+    path.write_bytes(b"secret-CCCC\xff\xfe")
+
+
+BAD_FILES = [_fifo, _dev_zero, _huge, _not_utf8]
+
+
+@pytest.mark.parametrize("make", BAD_FILES)
+def test_a_bad_secret_file_at_start_is_named_with_the_error_s_type_and_the_fix(tmp_path, make):
+    from okta_security.errors import ConfigError
+    from okta_security.settings.secrets import FileValue
+
+    make(tmp_path / "client_secret")
+    error = _daemon_call(FileValue(str(tmp_path / "client_secret"), "OKTA_CLIENT_SECRET").get)
+    assert isinstance(error, ConfigError)
+    [problem] = error.problems
+    assert problem.startswith(f"OKTA_CLIENT_SECRET_FILE={tmp_path / 'client_secret'}: cannot read (")
+    assert re.search(r"cannot read \((FileRefused: it is|UnicodeDecodeError: it is not UTF-8)", problem)
+    assert "regular UTF-8 file of at most 65536 bytes" in problem
+    assert "secret-CCCC" not in problem
+    assert error.__cause__ is None  # a chained error's text could quote the file
+
+
+@pytest.mark.parametrize("make", BAD_FILES)
+def test_a_secret_file_swapped_for_a_bad_one_keeps_the_last_value_and_says_so_once(tmp_path, caplog, make):
+    from okta_security.settings.secrets import FileValue
+
+    volume = _secret_volume(tmp_path, "kept-secret")
+    value = FileValue(str(volume.path("client_secret")), "OKTA_CLIENT_SECRET")
+    assert value.get() == "kept-secret"
+    bad = tmp_path / "bad"
+    make(bad)
+    os.replace(volume.path("client_secret"), tmp_path / "old")
+    volume.path("client_secret").symlink_to(bad)
+    assert [_daemon_call(value.get) for _ in range(3)] == ["kept-secret"] * 3
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("OKTA_CLIENT_SECRET_FILE=")
+    assert "secret-CCCC" not in caplog.text
+
+
+def test_a_secret_file_is_read_outside_the_lock(tmp_path, monkeypatch):
+    from okta_security.settings import secrets
+    from okta_security.settings.secrets import FileValue
+
+    volume = _secret_volume(tmp_path, "first-secret")
+    value = FileValue(str(volume.path("client_secret")), "OKTA_CLIENT_SECRET")
+    held: list[bool] = []
+    read = secrets._read_version
+
+    def recording_read(path):
+        held.append(value._lock.locked())
+        return read(path)
+
+    monkeypatch.setattr(secrets, "_read_version", recording_read)
+    assert value.get() == "first-secret"
+    assert held == [False]

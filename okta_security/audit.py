@@ -74,6 +74,7 @@ FLOOD_WINDOW_SECONDS = 60  # one allowance, and one summary, per key and minute
 FLOOD_LINES_PER_KEY = 5  # JSON lines per key and minute; the rest are counted
 FLOOD_KEYS_PER_WINDOW = 100  # distinct keys per minute; later sources share one "other" key
 SUPPRESSED_EVENT = "audit.suppressed"
+API_SIGN_IN = "api"  # the ``sign_in`` field of a person's token sign-in (okta_security.adapter.people)
 OTHER_SOURCE = "(other sources)"
 
 Sink = Callable[["AuditRecord"], None]
@@ -105,12 +106,16 @@ class AuditRecord:
 
 def flood_key(record: AuditRecord) -> FloodKey | None:
     """Return the key repeated refusals are counted under, or None for an event never throttled."""
-    if record.event not in FLOODABLE_EVENTS or record.owner:
-        # A refusal naming an account took a verified Okta sign-in or valid client credentials,
-        # which Okta itself rate-limits; each one is evidence an administrator may need.
-        return None
     fields = record.fields
-    return (record.event, str(fields.get("client_ip") or "-"), str(fields.get("reason") or "-"), "-")
+    if record.event not in FLOODABLE_EVENTS:
+        return None
+    if record.owner and fields.get("sign_in") != API_SIGN_IN:
+        # A browser refusal naming an account took a verified Okta sign-in, which Okta itself
+        # rate-limits; each one is evidence an administrator may need. A person's token, though,
+        # can be presented again and again: those refusals are counted per person.
+        return None
+    owner = record.owner or "-"
+    return (record.event, str(fields.get("client_ip") or "-"), str(fields.get("reason") or "-"), owner)
 
 
 @dataclass(frozen=True)

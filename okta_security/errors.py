@@ -33,6 +33,7 @@
         ├── DiscoveryMismatch          "discovery_issuer_mismatch"  discovery ``issuer`` is not OKTA_ISSUER
         ├── InactiveUser               "inactive_user"       the Airflow account is deactivated
         ├── StaleToken                 "stale_token"         the token predates what the account reflects (a deactivation, a group removal)
+        ├── RateLimited                "rate_limited"        too many sign-ins of one person with Okta tokens (HTTP 429, ``retry_after``)
         ├── OktaApiMisconfigured       "okta_api_misconfigured"  Okta refused Airflow's Groups API call (credentials, scopes)
         ├── ServiceUserLogin           "service_user_login"  the username is an Okta client's service user (a bot's)
         ├── OktaUserChanged            "okta_user_changed"   the account is linked to another Okta user (reused login)
@@ -258,6 +259,16 @@ class StaleToken(LoginRefused):
     code = "stale_token"
 
 
+class RateLimited(LoginRefused):
+    """One person signed in with Okta tokens more often than ``OKTA_PERSON_SIGN_INS_PER_MINUTE`` allows."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class OktaApiMisconfigured(LoginRefused):
     """Okta refused Airflow's Management API call for the user's groups (credentials, scopes, org)."""
 
@@ -430,6 +441,8 @@ def classify(error: OktaSecurityError) -> Classification:
     outage = isinstance(error, OktaKeysUnavailable | OktaUnavailable | DatabaseUnavailable)
     if outage:
         return Classification(True, "unavailable", 503, 503)
+    if isinstance(error, RateLimited):
+        return Classification(False, "access", 429, 429)
     api_status = error.http_status if isinstance(error, BotRefused) else 403
     return Classification(False, _category(error), api_status, 400)
 

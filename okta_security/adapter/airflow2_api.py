@@ -51,7 +51,7 @@ from okta_security.adapter.people import (
     token_refused,
     verify_person_token,
 )
-from okta_security.errors import BotRefused, ConfigError, LoginRefused, classify
+from okta_security.errors import BotRefused, ConfigError, LoginRefused, RateLimited, classify
 from okta_security.people.person_tokens import looks_like_person_token
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ T = TypeVar("T", bound=Callable[..., Any])
 VIA = "airflow2_api_auth"
 CLIENT_AUTH = None  # read by Airflow's (deprecated) API client from the first backend; no client-side auth here
 SEEN_TOKENS_MAX = 10_000  # jtis remembered for the once-per-token audit event
-_TITLES = {401: "Unauthorized", 403: "Forbidden", 503: "Service Unavailable"}
+_TITLES = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests", 503: "Service Unavailable"}
 
 
 def init_app(app: Any) -> None:
@@ -193,10 +193,13 @@ def authenticate_person(token: str) -> Any | Response:
 
 
 def person_refusal_response(error: LoginRefused) -> Response:
-    """Return a person's refusal (no mapped role, inactive account, ...): 403, or 503 for an outage."""
+    """Return a person's refusal (no mapped role, inactive account, ...): 403, 429 with Retry-After, or 503."""
     code = classify(error).api_status
     body = {"title": _TITLES[code], "status": code, "detail": error.message, "error": error.code}
-    return Response(json.dumps(body), status=code, mimetype="application/problem+json")
+    response = Response(json.dumps(body), status=code, mimetype="application/problem+json")
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def refusal_response(error: BotRefused) -> Response:

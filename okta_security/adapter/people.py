@@ -26,6 +26,7 @@ from okta_security.bots.access_tokens import verify_access_token_claims
 from okta_security.errors import AccessTokenRejected, BotRefused, ConfigError, DatabaseUnavailable, LoginRefused
 from okta_security.login.decision import groups_api_identity
 from okta_security.login.outcome import LoginFacts
+from okta_security.login.service import TokenRef
 from okta_security.people.person_tokens import (
     PersonToken,
     PersonTokenPolicy,
@@ -133,6 +134,7 @@ def sign_in_person(sm: OktaSecurityManager, person: PersonToken, facts: ApiSignI
     """Sign in the person a verified token names through the sign-in service every door shares; audit the outcome."""
     facts = replace(facts, sub=person.user_id, jti=person.jti, client_id=person.client_id)
     try:
+        sm.okta_person_limit.take(person.user_id)  # before any read: a loop of exchanges costs one check each
         decided = _decide(sm, person)
         identity = decided.decision.identity
         facts = replace(facts, username=identity.username, groups=identity.groups) if identity else facts
@@ -185,7 +187,8 @@ def _decide(sm: OktaSecurityManager, person: PersonToken) -> Decided:
             settings.groups_claim,
             "OKTA_GROUPS_SOURCE=claims" if service.okta is not None else "no Okta API credentials are set",
         )
-    decided = service.decide(claims, userinfo=None, issued_at=person.issued_at)
+    token = TokenRef(person.jti, person.expires_at) if person.jti else None
+    decided = service.decide(claims, userinfo=None, issued_at=person.issued_at, token=token)
     identity = decided.decision.identity
     if identity is not None and identity.groups_source == "id_token":
         identity = replace(identity, groups_source=ACCESS_TOKEN_SOURCE)

@@ -41,6 +41,7 @@ from okta_security.oidc.id_token import JwksCache, verify_id_token
 from okta_security.oidc.provider import PROVIDER_NAME, client_credential, scopes_for
 from okta_security.okta_api import observe
 from okta_security.okta_api.auth import build_groups_client
+from okta_security.people.rate_limit import PersonRateLimit
 from okta_security.settings.loader import check_webserver_config
 from okta_security.untrusted import loggable
 
@@ -103,6 +104,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             adopt_unlinked=self.okta_settings.adopt_unlinked_accounts,
             on_missing_roles=self._log_missing_roles,
         )
+        self.okta_person_limit = PersonRateLimit(self.okta_settings.person_sign_ins_per_minute)
         self._check_discovery_soon()
 
     def _current_mapping(self) -> RoleMapping:

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from okta_security.adapter.bots import refusal_challenge, refusal_fields
 from okta_security.adapter.request_body import BodyTooLarge, read_asgi
-from okta_security.errors import BotRefused, OktaSecurityError, TokenRequestInvalid, classify
+from okta_security.errors import BotRefused, OktaSecurityError, RateLimited, TokenRequestInvalid, classify
 from okta_security.people.token_request import description, oauth_refusal
 
 if TYPE_CHECKING:
@@ -41,15 +41,16 @@ _FAB_ERRORS = {400: "invalid_request", 401: "invalid_grant"}  # FAB's password c
 
 def refusal(error: OktaSecurityError, *, standard: bool) -> HTTPException:
     """Return the HTTP answer to a refused token request: RFC 6749 §5.2 when it was a grant, else okta_security's."""
+    retry = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else {}
     if standard:
         code, body = oauth_refusal(error)
-        return HTTPException(status_code=code, detail=body, headers=NO_STORE)
+        return HTTPException(status_code=code, detail=body, headers={**NO_STORE, **retry})
     code = classify(error).api_status
     if isinstance(error, BotRefused):
         return HTTPException(status_code=code, detail=refusal_fields(error), headers=refusal_challenge(error) or None)
     # A person refused by the login decision (no mapped role, inactive account, ...) or an outage.
     message = str(getattr(error, "message", "") or error)
-    return HTTPException(status_code=code, detail={"error": error.code, "message": message})
+    return HTTPException(status_code=code, detail={"error": error.code, "message": message}, headers=retry or None)
 
 
 def token_routes() -> list[APIRoute]:

@@ -17,9 +17,13 @@ What it reads and writes goes through the ports of :mod:`okta_security.login.por
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic
+
+from cachetools import TLRUCache
 
 from okta_security.errors import LoginRefused, NoMappedRole
 from okta_security.lifecycle.evidence import SignInEvidence
@@ -44,6 +48,29 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+GROUPS_CACHE_SIZE = 10_000  # people with a live token per worker; a reading is ~100 bytes of group names
+
+
+@dataclass(frozen=True)
+class TokenRef:
+    """The token a sign-in presents, for what may be remembered until it expires: its ``jti`` and ``exp``."""
+
+    jti: str
+    expires_at: float  # epoch seconds
+
+
+@dataclass(frozen=True)
+class _Reading:
+    groups: tuple[str, ...]
+    read_at: datetime
+    expires_at: float
+
+
+def _groups_cache() -> TLRUCache[tuple[str, str], _Reading]:
+    # Each reading lives until its token expires: a new token means a new reading.
+    return TLRUCache(GROUPS_CACHE_SIZE, ttu=lambda _key, reading, _now: reading.expires_at, timer=time.time)
+
+
 @dataclass(frozen=True)
 class Decided:
     """A decision and the evidence it rests on."""
@@ -64,14 +91,27 @@ class SignInService(Generic[UserT]):
     adopt_unlinked: bool = True
     on_missing_roles: Callable[[LoginDecision], None] = lambda decision: None
     clock: Callable[[], datetime] = field(default=_utcnow)
+    _readings: TLRUCache[tuple[str, str], _Reading] = field(default_factory=_groups_cache, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def decide(self, claims: Mapping[str, Any], *, userinfo: Mapping[str, Any] | None, issued_at: object) -> Decided:
-        """Decide the sign-in from verified claims (``issued_at``: the token's ``iat``); raise LoginRefused on an outage."""
+    def decide(
+        self,
+        claims: Mapping[str, Any],
+        *,
+        userinfo: Mapping[str, Any] | None,
+        issued_at: object,
+        token: TokenRef | None = None,
+    ) -> Decided:
+        """Decide the sign-in from verified claims; raise LoginRefused on an outage.
+
+        ``issued_at``: the token's ``iat``. ``token``: a token that may be presented again (a
+        person's access token): its Groups API reading is kept until it expires, with the time of
+        the reading, so exchanging the same token again costs Okta nothing and claims nothing newer.
+        """
         api_groups, read_at = None, None
         api_user = groups_api_identity(claims, userinfo, self.policy)
         if self.okta is not None and api_user is not None:
-            api_groups = self.okta.user_groups(api_user)
-            read_at = self.clock()
+            api_groups, read_at = self._read_groups(api_user, token)
         evidence = SignInEvidence.from_iat(issued_at, groups_read_at=read_at)
         mapping = self.mapping()
         decision = decide(
@@ -86,6 +126,20 @@ class SignInService(Generic[UserT]):
         if isinstance(decision.refusal, NoMappedRole) and decision.identity is not None:
             self.accounts.retire_unmapped(decision.identity, mapping, evidence)
         return Decided(decision, evidence)
+
+    def _read_groups(self, identity: OktaIdentity, token: TokenRef | None) -> tuple[tuple[str, ...], datetime]:
+        assert self.okta is not None  # only called with a reader
+        key = (identity.sub, token.jti) if token is not None else None
+        if key is not None:
+            with self._lock:
+                reading = self._readings.get(key)
+            if reading is not None:
+                return reading.groups, reading.read_at
+        groups, read_at = self.okta.user_groups(identity), self.clock()
+        if key is not None and token is not None:
+            with self._lock:
+                self._readings[key] = _Reading(groups, read_at, token.expires_at)
+        return groups, read_at
 
     def admit(self, decided: Decided, facts: LoginFacts) -> UserT:
         """Create, adopt, reactivate or update the person's account as decided; raise LoginRefused."""

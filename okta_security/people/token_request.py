@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from okta_security.errors import (
     BotRefused,
+    RateLimited,
     TokenRequestInvalid,
     classify,
 )
@@ -99,7 +100,7 @@ def oauth_refusal(error: OktaSecurityError) -> tuple[int, dict[str, str]]:
     status = classify(error).grant_status
     if isinstance(error, TokenRequestInvalid):
         oauth = error.oauth_error
-    elif unavailable(error):
+    elif unavailable(error) or isinstance(error, RateLimited):
         oauth = "temporarily_unavailable"
     else:
         oauth = "invalid_grant"

@@ -165,6 +165,13 @@ class OktaSettings:
         "`OKTA_BOT_SCOPES`), becomes an Airflow token with that person's own roles (`okta-airflow login`). "
         "Empty: people cannot exchange tokens.",
     )
+    person_sign_ins_per_minute: int = setting(
+        Number(1, 10000, integer=True),
+        "Sign-ins one person may make with Okta access tokens per minute on each Airflow worker "
+        "(`POST /auth/token`, and the Airflow 2.11 API's first request with a new token); past it the "
+        "answer is HTTP 429 with `Retry-After`. Each sign-in reads the person's account and may call Okta.",
+        "30",
+    )
 
     # Groups (docs/groups.md): where groups come from, and Okta's Management API for the Groups API source.
     groups_source: str = setting(

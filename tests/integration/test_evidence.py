@@ -23,6 +23,7 @@ import yaml
 
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
+from okta_security.audit import FLOOD_LINES_PER_KEY
 from tests.conftest import postgres_database
 from tests.integration.helpers import okta_login, user_roles, user_row
 from tests.integration.test_audit import audit_rows, last_log_id
@@ -48,6 +49,8 @@ pytestmark = pytest.mark.integration
 MO = ("mo.mover@example.com", "Mover-pass-1", "00umover0000000000008", ["airflow-admins", "airflow-viewers"])
 GIL = ("gil.gone@example.com", "Gone-pass-1", "00ugone00000000000009", ["airflow-viewers"])
 HAL = ("hal.handed@example.com", "Handed-pass-1", "00uhanded00000000010", ["airflow-viewers"])
+RAE = ("rae.rapid@example.com", "Rapid-pass-1", "00urapid000000000011", ["airflow-viewers"])
+SIGN_INS_PER_MINUTE = 8
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 HOOKS = {"Authorization": f"SSWS {API_TOKEN}", "Accept": "application/json"}
 
@@ -90,7 +93,7 @@ class EvidenceStack:
 
 def _config(port: int) -> dict[str, Any]:
     data = _idp_config(port)
-    for login, password, uid, groups in (MO, GIL, HAL):
+    for login, password, uid, groups in (MO, GIL, HAL, RAE):
         name = login.split("@")[0].split(".")
         data["users"].append(
             {
@@ -132,6 +135,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             "OKTA_API_TOKEN": API_TOKEN,
             "OKTA_API_MAX_WAIT_SECONDS": "2",
             "OKTA_EVENT_HOOK_SECRET": EVENT_HOOK_SECRET,
+            "OKTA_PERSON_SIGN_INS_PER_MINUTE": str(SIGN_INS_PER_MINUTE),
         },
     )
     try:
@@ -286,3 +290,26 @@ def test_an_account_an_administrator_reactivated_and_deactivated_again_stays_the
     [entry] = [e for e in json.loads(sync.stdout)["entries"] if e["username"] == login]
     assert (entry["action"], entry["reason"]) == ("skip", "deactivated_by_admin")
     assert not user_row(stack.db_url, login)["active"]
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def test_a_person_exchanging_in_a_loop_gets_429_with_retry_after_and_aggregated_audit_rows(stack: EvidenceStack):
+    token = stack.token(RAE)
+    for _ in range(SIGN_INS_PER_MINUTE):
+        airflow_token(stack, token)
+    since = last_log_id(stack.db_url)
+    responses = [exchange(stack, token) for _ in range(FLOOD_LINES_PER_KEY + 3)]  # type: ignore[arg-type]
+    assert {r.status_code for r in responses} == {429}
+    body = responses[0].json()
+    assert (body["error"], body["code"]) == ("temporarily_unavailable", "rate_limited")
+    assert 1 <= int(responses[0].headers["Retry-After"]) <= 60 // SIGN_INS_PER_MINUTE
+    assert responses[0].headers["Cache-Control"] == "no-store"
+
+    # As for the browser's floods: a few rows per person and minute, then one row that counts the rest.
+    def rows() -> list[dict[str, Any]]:
+        return audit_rows(stack.db_url, event="login.refused", owner=RAE[0], since_id=since)
+
+    assert wait_until(lambda: [r["extra"].get("count") for r in rows()][-1:] == [3], timeout=15)
+    assert len(rows()) == FLOOD_LINES_PER_KEY + 1

@@ -335,3 +335,10 @@ def test_decisions_are_never_suppressed(captured: io.StringIO, gate: FakeClock):
     for _ in range(100):
         audit_event("user.deactivated", owner="bob", reason="okta_deprovisioned")
     assert len(_lines(captured)) == 100
+
+
+def test_refusals_of_a_person_s_token_are_counted_per_person_a_browser_s_never():
+    api = audit.AuditRecord("login.refused", "ann@example.com", {"sign_in": "api", "reason": "stale_token"})
+    browser = audit.AuditRecord("login.refused", "ann@example.com", {"reason": "no_mapped_role"})
+    assert audit.flood_key(api) == ("login.refused", "-", "stale_token", "ann@example.com")
+    assert audit.flood_key(browser) is None

@@ -14,7 +14,7 @@ from okta_security.login.account_plan import AccountLookup, AccountPlan, Existin
 from okta_security.login.decision import LoginPolicy
 from okta_security.login.outcome import LoginFacts
 from okta_security.login.ports import AppliedAccount
-from okta_security.login.service import SignInService
+from okta_security.login.service import SignInService, TokenRef
 from okta_security.mapping.patterns import GroupFilter
 from okta_security.mapping.rules import RoleMapping, parse_mapping
 
@@ -153,3 +153,25 @@ def test_a_lost_create_race_plans_again_as_an_update():
     sign_in = service(accounts)
     sign_in.admit(sign_in.decide(CLAIMS, userinfo=None, issued_at=NOW.timestamp()), LoginFacts())
     assert [p.action for p in accounts.applied] == ["create", "adopt"]
+
+
+def test_a_token_presented_again_reuses_its_groups_reading_with_the_reading_s_time():
+    okta, times = FakeOkta(), iter([NOW, NOW + timedelta(minutes=1), NOW + timedelta(minutes=2)])
+    sign_in = service(FakeAccounts(), okta, source="api")
+    sign_in.clock = lambda: next(times)
+    token = TokenRef("AT.1", expires_at=(datetime.now(timezone.utc) + timedelta(hours=1)).timestamp())
+    first = sign_in.decide(CLAIMS, userinfo=None, issued_at=0, token=token)
+    again = sign_in.decide(CLAIMS, userinfo=None, issued_at=0, token=token)
+    assert okta.calls == ["groups"]
+    assert first.evidence.groups_at == again.evidence.groups_at == NOW
+    other = sign_in.decide(CLAIMS, userinfo=None, issued_at=0, token=TokenRef("AT.2", token.expires_at))
+    assert (okta.calls, other.evidence.groups_at) == (["groups", "groups"], NOW + timedelta(minutes=1))
+
+
+def test_an_expired_token_s_reading_is_forgotten():
+    okta = FakeOkta()
+    sign_in = service(FakeAccounts(), okta, source="api")
+    token = TokenRef("AT.old", expires_at=datetime.now(timezone.utc).timestamp() - 1)
+    sign_in.decide(CLAIMS, userinfo=None, issued_at=0, token=token)
+    sign_in.decide(CLAIMS, userinfo=None, issued_at=0, token=token)
+    assert okta.calls == ["groups", "groups"]

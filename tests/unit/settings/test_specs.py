@@ -39,6 +39,7 @@ def samples(key, tmp_path) -> dict[str, tuple[str, object]]:
         "OKTA_BOT_AUDIENCE": ("api://airflow", "api://airflow"),
         "OKTA_BOT_SCOPES": ("airflow.api airflow.trigger", ("airflow.api", "airflow.trigger")),
         "OKTA_CLI_CLIENT_ID": ("0oacli1 0oacli2", ("0oacli1", "0oacli2")),
+        "OKTA_PERSON_SIGN_INS_PER_MINUTE": ("12", 12),
         "OKTA_GROUPS_SOURCE": ("claims", "claims"),
         "OKTA_GROUPS_FILTER": ("re:airflow-.*", "re:airflow-.*"),
         "OKTA_API_TOKEN": ("00apitoken", "00apitoken"),

@@ -236,12 +236,13 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             remote = self.oauth_remotes[PROVIDER_NAME]
             state_data = self._take_state(remote, args.get("state"), fab_state_ok)
             token = self._exchange_code(remote, args.get("code", ""), state_data)
+            answered_at = time.time()  # Okta vouched for the person now: a code is never an old word
             id_token = token.get("id_token")
             claims = self._verify(id_token or "", state_data.get("nonce"))
             facts = LoginFacts.from_claims(claims)
             service = self.okta_sign_in
             userinfo = self._userinfo(remote, token) if needs_userinfo(claims, service.policy) else None
-            decided = service.decide(claims, userinfo=userinfo, issued_at=claims.get("iat"))
+            decided = service.decide(claims, userinfo=userinfo, issued_at=answered_at)
             decision = decided.decision
             facts = facts.with_identity(decision.identity)
             user = service.admit(decided, facts)

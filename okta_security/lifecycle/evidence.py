@@ -12,8 +12,10 @@ away, but never give it back.**
 - Roles computed from groups older than the newest groups or roles evidence never rise above the
   roles the account has (:func:`capped_roles`); nothing left is a ``stale_token`` too.
 
-Equal times are not older: the token a refusal recorded may sign in again once the mapping admits
-it. A deactivated user gets no new tokens from Okta, so a newer ``iat`` means Okta let them in again.
+Equal times are not older (the token a refusal recorded may sign in again once the mapping admits
+it), and times are compared in whole seconds, as ``iat`` has them. A deactivated user gets no new
+tokens from Okta, so a newer ``iat`` means Okta let them in again. A browser sign-in is dated by
+the moment Okta answered its code exchange: Okta vouched for the person just then.
 """
 
 from __future__ import annotations
@@ -65,8 +67,12 @@ def at_epoch(value: object) -> datetime:
 
 
 def is_older(when: datetime, known: datetime | None) -> bool:
-    """Return whether evidence from ``when`` is older than ``known`` (nothing known: never)."""
-    return known is not None and _aware(when) < _aware(known)
+    """Return whether evidence from ``when`` is older than ``known`` (nothing known: never).
+
+    Compared in whole seconds: a token's ``iat`` has no fraction, so a token Okta issued in the same
+    second as a change it follows would otherwise look older than it.
+    """
+    return known is not None and _aware(when) < _aware(known).replace(microsecond=0)
 
 
 def may_reactivate(evidence: SignInEvidence, times: AccountTimes) -> bool:

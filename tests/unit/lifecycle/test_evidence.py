@@ -75,3 +75,9 @@ def test_a_groups_api_reading_dates_the_groups_not_the_token():
 def test_an_unusable_iat_is_the_oldest_evidence(iat):
     assert at_epoch(iat) == datetime.fromtimestamp(0, timezone.utc)
     assert is_older(at_epoch(iat), BEFORE)
+
+
+def test_a_token_issued_in_the_same_second_as_the_change_is_not_older():
+    change = T0.replace(microsecond=300_000)
+    assert not is_older(T0, change)  # iat 12:00:00 after a deactivation at 12:00:00.3
+    assert is_older(T0 - timedelta(seconds=1), change)

@@ -182,3 +182,25 @@ def machine() -> dict[str, Any]:
         "flask-appbuilder": _version("flask-appbuilder"),
         "authlib": _version("authlib"),
     }
+
+
+STATEMENTS_DIR = Path(__file__).parent / "statements"
+
+
+def count_statements(work: Path) -> Path:
+    """Make the server processes this bench starts count their SQL statements; return the count files' prefix."""
+    prefix = work / "statements"
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(STATEMENTS_DIR), os.environ.get("PYTHONPATH", "")]))
+    os.environ["BENCH_STATEMENTS_FILE"] = str(prefix)
+    return prefix
+
+
+def statements(prefix: Path) -> int:
+    """Return the statements every counting process has run so far (written five times a second)."""
+    time.sleep(0.5)  # the last writes land
+    total = 0
+    for path in prefix.parent.glob(prefix.name + ".*"):
+        if path.suffix != ".tmp":
+            with contextlib.suppress(OSError, ValueError):
+                total += int(path.read_text() or 0)
+    return total

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 import yaml
 
-from bench._support import IdpProcess, machine, postgres_database
+from bench._support import IdpProcess, count_statements, machine, postgres_database, statements
 from okta_devstack.airflow import REPO, AirflowServer
 from okta_local_idp.testing import decide_device
 
@@ -43,6 +43,7 @@ CLI = "airflow-cli"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 PERSON = ("alice.admin@example.com", "Admin-pass-1")
+STATEMENT_SAMPLE = 20  # exchanges per kind whose SQL statements are counted
 DB_USER = ("bench-db-user", "Bench-pass-1")
 
 
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     idp_yaml.write_text(yaml.safe_dump(idp_config(), sort_keys=False))
     idp = IdpProcess(idp_yaml)
     figures: dict[str, Any] = {"machine": machine(), "db": args.db, "settings": vars(args)}
+    counts = count_statements(work)
     try:
         with postgres_database("okta_bench_people") if args.db == "postgres" else _no_database() as db_url:
             mapping = work / "okta_role_mapping.yaml"
@@ -115,6 +117,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "OKTA_BOT_AUDIENCE": AUDIENCE,
                     "OKTA_CLI_CLIENT_ID": CLI,
                     "OKTA_AUDIT_LOG_HANDLER": str(work / "audit.jsonl"),
+                    # The bench exchanges one token hundreds of times a minute on purpose.
+                    "OKTA_PERSON_SIGN_INS_PER_MINUTE": "10000",
                 },
             )
             try:
@@ -124,7 +128,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "--firstname", "Bench", "--lastname", "User", "--email", "bench-db-user@example.com",
                 )  # fmt: skip
                 airflow.start()
-                figures.update(measure(airflow.base_url, idp, args))
+                figures.update(measure(airflow.base_url, idp, args, counts))
             finally:
                 airflow.stop()
     finally:
@@ -141,7 +145,7 @@ class _no_database:  # noqa: N801 - a context manager standing in for postgres_d
         return None
 
 
-def measure(url: str, idp: IdpProcess, args: argparse.Namespace) -> dict[str, Any]:
+def measure(url: str, idp: IdpProcess, args: argparse.Namespace, counts: Path) -> dict[str, Any]:
     """Alternate blocks of both kinds; return their figures and the Okta calls made while measuring."""
     okta_token = person_token(idp)
     people, password = requests.Session(), requests.Session()
@@ -165,6 +169,10 @@ def measure(url: str, idp: IdpProcess, args: argparse.Namespace) -> dict[str, An
     after = idp.stats()
     calls = {k: v - before.get("back_channel", {}).get(k, 0) for k, v in after.get("back_channel", {}).items()}
     result = {kind: summary(latencies) for kind, latencies in samples.items()}
+    for kind, call in (("people", person), ("password", database_user)):  # after timing: counting costs a little
+        start = statements(counts)
+        timed(call, STATEMENT_SAMPLE)
+        result[kind]["statements_per_exchange"] = round((statements(counts) - start) / STATEMENT_SAMPLE, 1)
     return {
         **result,
         "ratio_people_password": round(result["people"]["per_second"] / result["password"]["per_second"], 2),
@@ -178,11 +186,14 @@ def report(f: dict[str, Any]) -> str:
         f"POST /auth/token, one client at a time, one api-server worker ({f['db']}); "
         f"{f['machine']['cores']} cores, load average {f['machine']['load_average'][0]} -> "
         f"{f['machine']['load_average_after'][0]}",
-        f"{'':44} {'exchanges/s':>12} {'p50 ms':>8} {'p95 ms':>8} {'n':>6}",
+        f"{'':44} {'exchanges/s':>12} {'p50 ms':>8} {'p95 ms':>8} {'n':>6} {'SQL/exchange':>13}",
     ]
     for kind, name in (("people", "person's Okta token (jwt-bearer grant)"), ("password", "FAB username/password")):
         m = f[kind]
-        lines.append(f"{name:44} {m['per_second']:>12,.1f} {m['p50_ms']:>8} {m['p95_ms']:>8} {m['exchanges']:>6}")
+        lines.append(
+            f"{name:44} {m['per_second']:>12,.1f} {m['p50_ms']:>8} {m['p95_ms']:>8} {m['exchanges']:>6} "
+            f"{m.get('statements_per_exchange', '-'):>13}"
+        )
     lines.append(f"people / password: {f['ratio_people_password']}x")
     lines.append(f"Okta calls while measuring: {f['okta_calls_while_measuring'] or 'none'}")
     return "\n".join(lines)

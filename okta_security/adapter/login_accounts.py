@@ -12,6 +12,8 @@ Okta user (the plan is :func:`okta_security.login.account_plan.plan_relink`).
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
@@ -39,6 +41,8 @@ from okta_security.login.ports import AppliedAccount
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from airflow.providers.fab.auth_manager.models import User
     from sqlalchemy.engine import Connection, Engine
 
@@ -47,6 +51,9 @@ if TYPE_CHECKING:
     from okta_security.oidc.identity import OktaIdentity
 
 log = logging.getLogger(__name__)
+
+# The link rows one sign-in has read (see FabAccounts.one_sign_in); None outside a sign-in.
+_links_read: ContextVar[dict[str, list[db.UserLink]] | None] = ContextVar("okta_links_read", default=None)
 
 
 class FabUsers(Protocol):
@@ -108,20 +115,16 @@ class FabAccounts:
     def apply(self, plan: AccountPlan, identity: OktaIdentity, evidence: SignInEvidence) -> AppliedAccount[User] | None:
         """Write the plan in one commit; return None if creating lost a race (the caller plans again)."""
         sm = self.sm
-        found = [sm.find_role(name) for name in plan.roles]
-        roles = [r for r in found if r is not None]
-        if len(roles) != len(found):  # deleted since the decision read the role names (milliseconds ago)
-            gone = sorted(set(plan.roles) - {r.name for r in roles})
-            raise MappedRoleMissing(identity.username, identity.groups, gone)
         if plan.user_id is None:
-            user = self._add_user(plan, roles)
+            user = self._add_user(plan, self._roles(plan, identity))
             if user is None:
                 return None
         else:
-            user = sm.session.get(sm.user_model, plan.user_id)  # in the identity map since look_up
+            user = plan.handle if plan.handle is not None else sm.session.get(sm.user_model, plan.user_id)
             user.username = plan.username
             user.first_name, user.last_name, user.email = plan.first_name, plan.last_name, plan.email
-            user.roles = roles
+            if plan.roles_changed:  # unchanged roles need no look-up (each loads its permissions)
+                user.roles = self._roles(plan, identity)
             if plan.reactivate:
                 user.active = True
         with okta_write():
@@ -138,6 +141,14 @@ class FabAccounts:
         )
         forget_cached_user(user.id)  # this process's API sees the new roles at its next request
         return AppliedAccount(user, user.id, user.username)
+
+    def _roles(self, plan: AccountPlan, identity: OktaIdentity) -> list[Any]:
+        found = [self.sm.find_role(name) for name in plan.roles]
+        roles = [r for r in found if r is not None]
+        if len(roles) != len(found):  # deleted since the decision read the role names (milliseconds ago)
+            gone = sorted(set(plan.roles) - {r.name for r in roles})
+            raise MappedRoleMissing(identity.username, identity.groups, gone)
+        return roles
 
     def retire_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
         """Deactivate the accounts of a person whose verified sign-in maps to no role; return the outcomes.
@@ -176,11 +187,36 @@ class FabAccounts:
             outcomes.append("failed")
         return outcomes
 
+    @staticmethod
+    @contextmanager
+    def one_sign_in() -> Iterator[None]:
+        """Read each link row once while one sign-in runs (a door and the plan both need them), never longer."""
+        token = _links_read.set({})
+        try:
+            yield
+        finally:
+            _links_read.reset(token)
+
+    def links_for(self, sub: str) -> list[db.UserLink]:
+        """Return the link rows of Okta user ``sub`` (once per sign-in inside :meth:`one_sign_in`)."""
+        memo = _links_read.get()
+        if memo is not None and sub in memo:
+            return memo[sub]
+        # FAB's session's own connection: a second one per login starves the pool under a burst of logins.
+        links = db.links_for_sub(self.sm.session.connection(), sub)
+        if memo is not None:
+            memo[sub] = links
+        return links
+
     def _snapshot(self, user: User | None) -> ExistingAccount | None:
         if user is None:
             return None
-        # FAB's session's own connection: a second one per login starves the pool under a burst of logins.
-        link = db.link_for_user(self.sm.session.connection(), user.id, user.username)
+        read = [link for links in (_links_read.get() or {}).values() for link in links if link.user_id == user.id]
+        link = (
+            next((x for x in read if x.username == user.username), None)
+            if read
+            else db.link_for_user(self.sm.session.connection(), user.id, user.username)
+        )
         return ExistingAccount(
             user_id=user.id,
             username=user.username,
@@ -191,6 +227,7 @@ class FabAccounts:
             roles=tuple(sorted(r.name for r in user.roles)),
             service_user=is_service_user(user),
             link=LinkSnapshot(link.okta_sub, link.deactivated_by, link.times) if link else None,
+            handle=user,
         )
 
     def _add_user(self, plan: AccountPlan, roles: list[Any]) -> User | None:

@@ -18,12 +18,19 @@ import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from okta_security.adapter import db, login_audit
+from okta_security.adapter import login_audit
 from okta_security.adapter.bots import jwks_for, policy_for
 from okta_security.adapter.outage import DATABASE_DOWN, MESSAGE
 from okta_security.adapter.security_manager import OktaSecurityManager
 from okta_security.bots.access_tokens import verify_access_token_claims
-from okta_security.errors import AccessTokenRejected, BotRefused, ConfigError, DatabaseUnavailable, LoginRefused
+from okta_security.errors import (
+    AccessTokenRejected,
+    BotRefused,
+    ConfigError,
+    DatabaseUnavailable,
+    LoginRefused,
+    RateLimited,
+)
 from okta_security.login.decision import groups_api_identity
 from okta_security.login.outcome import LoginFacts
 from okta_security.login.service import TokenRef
@@ -134,11 +141,16 @@ def sign_in_person(sm: OktaSecurityManager, person: PersonToken, facts: ApiSignI
     """Sign in the person a verified token names through the sign-in service every door shares; audit the outcome."""
     facts = replace(facts, sub=person.user_id, jti=person.jti, client_id=person.client_id)
     try:
-        sm.okta_person_limit.take(person.user_id)  # before any read: a loop of exchanges costs one check each
-        decided = _decide(sm, person)
-        identity = decided.decision.identity
-        facts = replace(facts, username=identity.username, groups=identity.groups) if identity else facts
-        user = sm.okta_sign_in.admit(decided, facts)
+        try:
+            sm.okta_person_limit.take(person.user_id)  # before any read: a loop of exchanges costs one check each
+        except RateLimited:
+            facts = replace(facts, username=person.login)  # no account read: the token's login names the person
+            raise
+        with sm.okta_accounts.one_sign_in():
+            decided = _decide(sm, person)
+            identity = decided.decision.identity
+            facts = replace(facts, username=identity.username, groups=identity.groups) if identity else facts
+            user = sm.okta_sign_in.admit(decided, facts)
     except DATABASE_DOWN as e:  # a restart or failover mid-sign-in: a clear 503, and a clean session after
         try:
             sm.session.rollback()
@@ -202,7 +214,7 @@ def _linked_username(sm: OktaSecurityManager, person: PersonToken) -> str | None
     The link is what pins an account to its Okta user; the token's login names the account only
     when no account is linked yet (a first sign-in), exactly as the browser's ``preferred_username``.
     """
-    links = db.links_for_sub(sm.session.connection(), person.user_id)
+    links = sm.okta_accounts.links_for(person.user_id)
     if not links:
         return None
     names = [link.username for link in links]

@@ -95,8 +95,9 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         enforce_session_max_lifetime(app)  # Airflow 2.11; on Airflow 3 the FAB provider does it
         db.ensure_tables(self.okta_engine)  # okta_security_user / _event_receipt (leavers, event hooks)
         admin_edits.install(self.user_model)  # an administrator's edit outranks okta_security's marker
+        self.okta_accounts = login_accounts.FabAccounts(self)
         self.okta_sign_in: SignInService[User] = SignInService(
-            accounts=login_accounts.FabAccounts(self),
+            accounts=self.okta_accounts,
             okta=OktaApiReader(self.okta_groups_api) if self.okta_groups_api is not None else None,
             mapping=self._current_mapping,
             policy=LoginPolicy.from_settings(self.okta_settings, api_configured=self.okta_groups_api is not None),

@@ -134,7 +134,7 @@ def _form(raw: bytes) -> dict[str, Any]:
 def _standard_error(e: HTTPException) -> JSONResponse:
     detail = e.detail
     if isinstance(detail, dict) and "error_description" in detail:
-        return JSONResponse(detail, status_code=e.status_code, headers=NO_STORE)
+        return JSONResponse(detail, status_code=e.status_code, headers={**NO_STORE, **(e.headers or {})})
     # FAB's own refusals of grant_type=password (a bare string), or anything else FAB raised.
     message = detail if isinstance(detail, str) else str((detail or {}).get("message", "The request was refused."))
     body = {"error": _FAB_ERRORS.get(e.status_code, "invalid_request"), "error_description": description(message)}

@@ -82,6 +82,7 @@ class ExistingAccount:
     roles: tuple[str, ...] = ()
     service_user: bool = False  # an Okta client's service user (a bot's), see okta_security.adapter.bots
     link: LinkSnapshot | None = None
+    handle: Any = field(default=None, compare=False, repr=False)  # the adapter's own record; never read here
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class AccountPlan:
     roles_before: tuple[str, ...] | None = None  # None: a new account
     events: tuple[PlannedEvent, ...] = ()
     groups_current: bool = True  # False: the sign-in's groups are older than the account's; not stored
+    handle: Any = field(default=None, compare=False, repr=False)  # the account's ExistingAccount.handle
 
     @property
     def roles_changed(self) -> bool:
@@ -244,6 +246,7 @@ def _update(identity: OktaIdentity, roles: tuple[str, ...], account: ExistingAcc
         roles=roles,
         roles_before=before,
         events=tuple(events),
+        handle=account.handle,
         first_name=profile["first_name"],
         last_name=profile["last_name"],
         email=profile["email"],

@@ -47,6 +47,10 @@ from okta_security.untrusted import loggable
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from airflow.providers.fab.auth_manager.security_manager.override import (
+        FabAirflowSecurityManagerOverride as FabSecurity,
+    )
+
     from okta_security.mapping.bots import BotGrant
     from okta_security.mapping.rules import RoleMapping
     from okta_security.settings.loader import OktaSettings
@@ -152,7 +156,9 @@ def policy_for(settings: OktaSettings) -> AccessTokenPolicy:
 # --------------------------------------------------------------------------- the exchange
 
 
-def authenticate_bot(token: str, *, settings: OktaSettings, mapping: RoleMapping, security_manager: Any) -> BotLogin:
+def authenticate_bot(
+    token: str, *, settings: OktaSettings, mapping: RoleMapping, security_manager: FabSecurity
+) -> BotLogin:
     """Return the service user ``token`` vouches for; raise :class:`BotRefused` (a subclass) otherwise."""
     verified = validate_access_token(
         token,
@@ -174,7 +180,7 @@ def is_service_user(user: Any) -> bool:
     return is_service_email(user.email)
 
 
-def upsert_service_user(sm: Any, identity: ServiceIdentity) -> tuple[Any, bool, tuple[str, ...] | None, bool]:
+def upsert_service_user(sm: FabSecurity, identity: ServiceIdentity) -> tuple[Any, bool, tuple[str, ...] | None, bool]:
     """Create, bring back or update the service user of ``identity``; return (user, created, roles before, reactivated).
 
     Its roles are the role set it stands for; they change only when the mapping changes what that
@@ -221,7 +227,7 @@ def upsert_service_user(sm: Any, identity: ServiceIdentity) -> tuple[Any, bool, 
     )
 
 
-def _fab_roles(sm: Any, identity: ServiceIdentity) -> list[Any]:
+def _fab_roles(sm: FabSecurity, identity: ServiceIdentity) -> list[Any]:
     roles = [sm.find_role(name) for name in sorted(identity.roles)]
     missing = sorted(name for name, role in zip(sorted(identity.roles), roles, strict=True) if role is None)
     if missing:
@@ -236,7 +242,7 @@ def _fab_roles(sm: Any, identity: ServiceIdentity) -> list[Any]:
     return found
 
 
-def _create(sm: Any, identity: ServiceIdentity, roles: list[Any]) -> Any | None:
+def _create(sm: FabSecurity, identity: ServiceIdentity, roles: list[Any]) -> Any | None:
     """Insert the service user; return None if a concurrent request inserted it first."""
     user = sm.user_model()
     user.username = identity.username
@@ -256,7 +262,7 @@ def _create(sm: Any, identity: ServiceIdentity, roles: list[Any]) -> Any | None:
     return user
 
 
-def _update(sm: Any, user: Any, identity: ServiceIdentity, roles: list[Any], before: tuple[str, ...]) -> None:
+def _update(sm: FabSecurity, user: Any, identity: ServiceIdentity, roles: list[Any], before: tuple[str, ...]) -> None:
     if user.username != identity.username:
         log.info(
             "Renaming service user %s to %s (client %s)",
@@ -289,7 +295,7 @@ def _update(sm: Any, user: Any, identity: ServiceIdentity, roles: list[Any], bef
 # --------------------------------------------------------------------------- retirement
 
 
-def retire_service_users(sm: Any, mapping: RoleMapping, *, trigger: str) -> list[str]:
+def retire_service_users(sm: FabSecurity, mapping: RoleMapping, *, trigger: str) -> list[str]:
     """Deactivate the active service users ``mapping`` no longer gives; return their usernames.
 
     A client removed from ``clients:``, or a role set no scope grants any more: the user's live
@@ -383,7 +389,7 @@ def admit_bot(
     *,
     settings: OktaSettings,
     mapping: RoleMapping,
-    security_manager: Any,
+    security_manager: FabSecurity,
     via: str,
     facts: Mapping[str, object],
 ) -> BotLogin:

@@ -23,7 +23,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import jsonify, request
 from flask_appbuilder import BaseView, expose
@@ -263,14 +263,28 @@ class OktaEventHookView(BaseView):
         return jsonify({"received": len(events), "queued": len(acted), "ignored": len(events) - len(acted)})
 
 
-def register_event_hook_view(sm: Any) -> OktaEventHookView:
+class HookHost(Protocol):
+    """What the event hook needs of okta_security's security manager."""
+
+    appbuilder: Any
+    okta_settings: OktaSettings
+    okta_mapping: MappingStore
+    okta_groups_api: OktaApiClient | None
+
+    @property
+    def okta_engine(self) -> Engine:
+        """Return the engine of Airflow's metadata database."""
+        ...
+
+
+def register_event_hook_view(sm: HookHost) -> OktaEventHookView:
     """Add the endpoint to the FAB app (CSRF-exempt: Okta cannot send a CSRF token)."""
     view = OktaEventHookView()
     view.worker = EventHookWorker(
         engine=sm.okta_engine,
         settings=sm.okta_settings,
         mapping=sm.okta_mapping,
-        api=getattr(sm, "okta_groups_api", None),
+        api=sm.okta_groups_api,
     )
     sm.appbuilder.add_view_no_menu(view)
     csrf = sm.appbuilder.get_app.extensions.get("csrf")

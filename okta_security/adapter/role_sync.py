@@ -37,6 +37,10 @@ from okta_security.mapping.rules import parse_mapping
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Mapping
 
+    from airflow.providers.fab.auth_manager.security_manager.override import (
+        FabAirflowSecurityManagerOverride as FabSecurity,
+    )
+
     from okta_security.mapping.rules import RoleMapping
 
 log = logging.getLogger(__name__)
@@ -90,7 +94,7 @@ def dag_ids_in(session: Any) -> frozenset[str]:
     return frozenset(session.execute(sa.text("SELECT dag_id FROM dag")).scalars())
 
 
-def existing_roles(sm: Any) -> dict[str, frozenset[Permission]]:
+def existing_roles(sm: FabSecurity) -> dict[str, frozenset[Permission]]:
     """Return every role in the database with its (action, resource) permissions."""
     return {
         role.name: frozenset(
@@ -100,7 +104,7 @@ def existing_roles(sm: Any) -> dict[str, frozenset[Permission]]:
     }
 
 
-def _all_permissions(sm: Any) -> dict[Permission, Any]:
+def _all_permissions(sm: FabSecurity) -> dict[Permission, Any]:
     """Return every FAB permission object keyed by (action, resource), in one query."""
     rows = sm.session.scalars(sa.select(sm.permission_model)).unique().all()
     return {(p.action.name, p.resource.name): p for p in rows if p.action is not None and p.resource is not None}
@@ -140,7 +144,7 @@ def fingerprint(dag_ids: Iterable[str]) -> str:
 
 
 def sync_roles(
-    sm: Any, specs: Collection[RoleSpec], *, dag_ids: Collection[str] | None = None, dry_run: bool = False
+    sm: FabSecurity, specs: Collection[RoleSpec], *, dag_ids: Collection[str] | None = None, dry_run: bool = False
 ) -> SyncReport:
     """Create or update the declared roles; raise RoleSyncError (after rolling back) if it can't."""
     session = sm.session
@@ -197,7 +201,7 @@ def sync_roles_from_file(raw: bytes, path: str, *, dry_run: bool) -> tuple[RoleM
         session.close()
 
 
-def _check_declared_permissions(sm: Any, specs: Iterable[RoleSpec]) -> None:
+def _check_declared_permissions(sm: FabSecurity, specs: Iterable[RoleSpec]) -> None:
     """Refuse permissions on actions or resources Airflow does not have (as [fab] custom_roles does)."""
     problems = []
     for spec in specs:
@@ -210,7 +214,7 @@ def _check_declared_permissions(sm: Any, specs: Iterable[RoleSpec]) -> None:
         raise RoleSyncError(problems)
 
 
-def _apply(sm: Any, changes: Iterable[RoleChange], desired: Mapping[str, frozenset[Permission]]) -> None:
+def _apply(sm: FabSecurity, changes: Iterable[RoleChange], desired: Mapping[str, frozenset[Permission]]) -> None:
     """Write the changed roles in one transaction.
 
     Only new permission rows (an action on a resource, granted to nobody yet) are committed
@@ -260,7 +264,7 @@ class RoleSyncer:
 
     def __init__(
         self,
-        security_manager: Any,
+        security_manager: FabSecurity,
         *,
         clock: Callable[[], float] = time.monotonic,
         check_interval: float,  # seconds between looks at the DAG list from the login path

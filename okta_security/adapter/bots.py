@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import requests
 from sqlalchemy.exc import IntegrityError
 
 from okta_security.adapter.accounts import forget_cached_user
@@ -40,8 +38,7 @@ from okta_security.errors import (
     ServiceUserInactive,
     UnmappedClient,
 )
-from okta_security.oidc.id_token import JwksCache
-from okta_security.okta_api import observe
+from okta_security.oidc.keys import keys_for
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
@@ -53,6 +50,7 @@ if TYPE_CHECKING:
 
     from okta_security.mapping.bots import BotGrant
     from okta_security.mapping.rules import RoleMapping
+    from okta_security.oidc.id_token import JwksCache
     from okta_security.settings.loader import OktaSettings
 
 log = logging.getLogger(__name__)
@@ -115,32 +113,14 @@ def refusal_challenge(error: BotRefused) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- keys and policy
 
-_caches: dict[str, JwksCache] = {}
-_caches_lock = threading.Lock()
-
-
-def fetch_jwks(issuer: str, timeout: float) -> dict[str, Any]:
-    """Return the issuer's JWKS, found through its discovery document (two GETs, not rate-limited by Okta)."""
-    discovery = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=timeout, hooks=observe.HOOKS)
-    discovery.raise_for_status()
-    metadata = discovery.json()
-    if metadata.get("issuer") != issuer:  # OIDC Discovery 4.3: never trust keys of another issuer
-        raise ValueError(f"discovery document of {issuer} names the issuer {metadata.get('issuer')!r}")
-    keys = requests.get(metadata["jwks_uri"], timeout=timeout, hooks=observe.HOOKS)
-    keys.raise_for_status()
-    return dict(keys.json())
-
 
 def jwks_for(settings: OktaSettings) -> JwksCache:
-    """Return this process's key cache for the bots' issuer, shared by every request."""
-    issuer, timeout = settings.access_token_issuer, settings.http_timeout_seconds
-    with _caches_lock:
-        cache = _caches.get(issuer)
-        if cache is None:
-            cache = _caches[issuer] = JwksCache(
-                lambda: fetch_jwks(issuer, timeout), min_refetch_interval=settings.jwks_refetch_interval_seconds
-            )
-        return cache
+    """Return this process's key cache for the bots' issuer (shared with ID tokens when it is the same issuer)."""
+    return keys_for(
+        settings.access_token_issuer,
+        timeout=settings.http_timeout_seconds,
+        min_refetch_interval=settings.jwks_refetch_interval_seconds,
+    )
 
 
 def policy_for(settings: OktaSettings) -> AccessTokenPolicy:

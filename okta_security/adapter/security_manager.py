@@ -37,9 +37,9 @@ from okta_security.login.okta_reader import OktaApiReader
 from okta_security.login.outcome import LoginFacts, LoginOutcome
 from okta_security.login.service import SignInService
 from okta_security.mapping.roles import BUILTIN_ROLES  # valid in the mapping even before the first sync
-from okta_security.oidc.id_token import JwksCache, verify_id_token
+from okta_security.oidc.id_token import verify_id_token
+from okta_security.oidc.keys import keys_for
 from okta_security.oidc.provider import PROVIDER_NAME, client_credential, scopes_for
-from okta_security.okta_api import observe
 from okta_security.okta_api.auth import build_groups_client
 from okta_security.people.rate_limit import PersonRateLimit
 from okta_security.settings.loader import check_webserver_config
@@ -74,8 +74,10 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         check_webserver_config(config)  # an OKTA_* setting assigned there would be silently ignored
         self.okta_settings: OktaSettings = config["OKTA_SETTINGS"]
         self.okta_mapping: MappingStore = config["OKTA_ROLE_MAPPING_STORE"]
-        self.okta_jwks = JwksCache(
-            self._fetch_jwks, min_refetch_interval=self.okta_settings.jwks_refetch_interval_seconds
+        self.okta_jwks = keys_for(
+            self.okta_settings.issuer,
+            timeout=self.okta_settings.http_timeout_seconds,
+            min_refetch_interval=self.okta_settings.jwks_refetch_interval_seconds,
         )
         # None without Management API credentials: groups then come from the claims only.
         self.okta_groups_api: OktaApiClient | None = build_groups_client(self.okta_settings)
@@ -163,13 +165,6 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
     def okta_engine(self) -> Any:
         """Return the SQLAlchemy engine of Airflow's metadata database."""
         return self.session.get_bind()
-
-    def _fetch_jwks(self) -> Mapping[str, Any]:
-        remote = self.oauth_remotes[PROVIDER_NAME]
-        uri = remote.load_server_metadata()["jwks_uri"]
-        resp = requests.get(uri, timeout=self.okta_settings.http_timeout_seconds, hooks=observe.HOOKS)
-        resp.raise_for_status()
-        return resp.json()
 
     def _oauth_calculate_user_roles(self, userinfo: dict[str, Any]) -> list[Any]:
         """Apply the mapping file, never adding FAB's registration role on top (FAB code paths)."""

@@ -22,20 +22,25 @@ from joserfc.errors import (
     BadSignatureError,
     ExpiredTokenError,
     InvalidClaimError,
-    InvalidKeyIdError,
     JoseError,
     MissingClaimError,
     UnsupportedAlgorithmError,
 )
 
 from okta_security.errors import AccessTokenRejected, OktaKeysUnavailable
-from okta_security.oidc.id_token import ALLOWED_ALGORITHMS, JwksCache, KeysUnavailable, MalformedToken, token_header
+from okta_security.oidc.id_token import (
+    JwksCache,
+    KeysUnavailable,
+    MalformedToken,
+    UnknownSigningKey,
+    decode_signed,
+    token_header,
+)
 from okta_security.settings.specs import OktaSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
 
-    from joserfc.jwk import KeySet
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +59,6 @@ REASONS = (
     "not_client_credentials",  # a user's token (uid, or sub != cid)
     "missing_scope",
 )
-_ALGORITHMS = list(ALLOWED_ALGORITHMS)
 
 
 @dataclass(frozen=True)
@@ -151,33 +155,15 @@ def _malformed(e: MalformedToken) -> AccessTokenRejected:
     return AccessTokenRejected("malformed", "The bearer token is not an Okta access token (a signed JWT).")
 
 
-def _keys(jwks: JwksCache, refresh: bool = False) -> tuple[KeySet, bool]:
-    """Return the cached key set (re-fetching first if asked) and whether a re-fetch happened."""
+def _decode(token: str, jwks: JwksCache) -> Any:
     try:
-        refreshed = jwks.refresh() if refresh else False
-        return jwks.get(), refreshed
+        return decode_signed(token, jwks)
     except KeysUnavailable as e:  # the fetch failed now, or recently (back-off): the cache logged why
         raise OktaKeysUnavailable(
             "Airflow could not fetch Okta's signing keys to verify the token. "
             f"Try again in {max(1, round(e.retry_in))} s."
         ) from e
-
-
-def _decode(token: str, jwks: JwksCache) -> Any:
-    keys, _ = _keys(jwks)
-    try:
-        return jwt.decode(token, keys, algorithms=_ALGORITHMS)
-    except InvalidKeyIdError as first:
-        kid = str(_header(token).get("kid"))
-        # Okta rotates keys, sometimes without notice: one (rate-limited) re-fetch, then give up.
-        keys, refreshed = _keys(jwks, refresh=True)
-        if not refreshed:
-            raise _unknown_key(kid) from first
-    except JoseError as e:
-        raise _rejection(e) from e
-    try:
-        return jwt.decode(token, keys, algorithms=_ALGORITHMS)
-    except InvalidKeyIdError as e:
+    except UnknownSigningKey as e:
         raise _unknown_key(str(_header(token).get("kid"))) from e
     except JoseError as e:
         raise _rejection(e) from e

@@ -267,6 +267,28 @@ def verify_id_token(
     return claims
 
 
+class UnknownSigningKey(Exception):
+    """The token names a key the issuer does not publish, even after one re-fetch of its keys."""
+
+
+def decode_signed(token: str, jwks: JwksCache) -> Any:
+    """Verify ``token``'s RS256 signature with the issuer's cached keys and return it decoded (joserfc).
+
+    The one decode path of every Okta token, ID token or access token. Okta rotates keys, sometimes
+    without notice: an unknown ``kid`` causes one (rate-limited) re-fetch, then UnknownSigningKey.
+    Raise KeysUnavailable when no keys can be had, and joserfc's JoseError for any other failure.
+    """
+    try:
+        return jwt.decode(token, jwks.get(), algorithms=list(ALLOWED_ALGORITHMS))
+    except InvalidKeyIdError as first:
+        if not jwks.refresh():
+            raise UnknownSigningKey from first
+    try:
+        return jwt.decode(token, jwks.get(), algorithms=list(ALLOWED_ALGORITHMS))
+    except InvalidKeyIdError as e:
+        raise UnknownSigningKey from e
+
+
 def _decode(id_token: str, jwks: JwksCache) -> Any:
     try:
         # The ID token comes from Okta's token endpoint, never from the browser; a kid is still
@@ -275,35 +297,15 @@ def _decode(id_token: str, jwks: JwksCache) -> Any:
     except MalformedToken as e:
         raise TokenValidationError(e.detail) from e
     try:
-        return jwt.decode(id_token, _keys(jwks), algorithms=list(ALLOWED_ALGORITHMS))
-    except InvalidKeyIdError as first:
-        # Okta rotates keys, sometimes without notice: one (rate-limited) re-fetch, then give up.
-        if not _refreshed(jwks):
-            raise TokenValidationError(_unknown_key(id_token)) from first
-    try:
-        return jwt.decode(id_token, _keys(jwks), algorithms=list(ALLOWED_ALGORITHMS))
-    except InvalidKeyIdError as e:
+        return decode_signed(id_token, jwks)
+    except KeysUnavailable as e:
+        raise OktaUnavailable(
+            "Okta is not answering (its signing keys could not be loaded). Try again in a minute."
+        ) from e
+    except UnknownSigningKey as e:
         raise TokenValidationError(_unknown_key(id_token)) from e
     except JoseError as e:
         raise TokenValidationError(_describe(e)) from e
-
-
-def _keys(jwks: JwksCache) -> KeySet:
-    try:
-        return jwks.get()
-    except KeysUnavailable as e:
-        raise OktaUnavailable(
-            "Okta is not answering (its signing keys could not be loaded). Try again in a minute."
-        ) from e
-
-
-def _refreshed(jwks: JwksCache) -> bool:
-    try:
-        return jwks.refresh()
-    except KeysUnavailable as e:
-        raise OktaUnavailable(
-            "Okta is not answering (its signing keys could not be loaded). Try again in a minute."
-        ) from e
 
 
 def _unknown_key(id_token: str) -> str:

@@ -16,8 +16,8 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy.exc import IntegrityError
 
-from okta_security.adapter import bots
 from okta_security.mapping.store import MappingStore
+from okta_security.oidc import keys
 from okta_security.oidc.id_token import JwksCache
 from okta_security.settings.loader import OktaSettings, load_settings
 
@@ -164,4 +164,4 @@ def warm_keys(monkeypatch: Any, published: list[int] | None = None) -> None:
             published.append(1)
         return {"keys": [KEY.as_dict(private=False)]}
 
-    monkeypatch.setitem(bots._caches, ISSUER, JwksCache(fetch))
+    monkeypatch.setitem(keys._caches, ISSUER, JwksCache(fetch))

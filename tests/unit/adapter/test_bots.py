@@ -17,6 +17,7 @@ from okta_security.errors import (
 )
 from okta_security.mapping.bots import ClientRule
 from okta_security.mapping.rules import parse_mapping
+from okta_security.oidc import keys
 from tests.unit.bot_fakes import ISSUER, KEY, FakeSecurityManager, FakeUser, okta_token, settings_and_store, warm_keys
 
 RULE = ClientRule("ci-bot", "svc-ci", ("Viewer",), {"airflow.trigger": ("User",)}, line=5)
@@ -235,7 +236,7 @@ def test_fetch_jwks_follows_discovery():
         f"{ISSUER}/.well-known/openid-configuration", json={"issuer": ISSUER, "jwks_uri": f"{ISSUER}/v1/keys"}
     )
     responses.get(f"{ISSUER}/v1/keys", json={"keys": [KEY.as_dict(private=False)]})
-    assert bots.fetch_jwks(ISSUER, 5)["keys"][0]["kid"] == KEY.kid
+    assert keys.fetch_jwks(ISSUER, 5)["keys"][0]["kid"] == KEY.kid
 
 
 @responses.activate
@@ -244,7 +245,7 @@ def test_keys_of_another_issuer_are_never_trusted(tmp_path, monkeypatch):
         f"{ISSUER}/.well-known/openid-configuration",
         json={"issuer": "https://evil.example/oauth2/default", "jwks_uri": "https://evil.example/keys"},
     )
-    monkeypatch.setattr(bots, "_caches", {})
+    monkeypatch.setattr(keys, "_caches", {})
     settings, store = settings_and_store(tmp_path)
     with pytest.raises(OktaKeysUnavailable) as info:
         bots.authenticate_bot(okta_token(), settings=settings, mapping=store.current(), security_manager=None)
@@ -290,7 +291,7 @@ def test_an_unreachable_issuer_is_asked_again_only_after_a_pause():
 
     discovery = responses.get(f"{ISSUER}/.well-known/openid-configuration", status=503)
     clock = FakeClock()
-    cache = JwksCache(lambda: bots.fetch_jwks(ISSUER, 1.0), clock=clock, min_refetch_interval=1)
+    cache = JwksCache(lambda: keys.fetch_jwks(ISSUER, 1.0), clock=clock, min_refetch_interval=1)
     policy = AccessTokenPolicy(issuer=ISSUER, audience="api://airflow", required_scopes=("airflow.api",))
     token = okta_token()
     for _ in range(60):  # one bot call every 0.5 s for 30 s

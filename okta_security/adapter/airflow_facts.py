@@ -99,13 +99,15 @@ def _roles_in_database(url: str) -> tuple[frozenset[str] | None, str]:
         return None, "[database] sql_alchemy_conn is not set"
     import sqlalchemy as sa
 
+    from okta_security.adapter import db
+
     try:
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, ImportError) as e:
         return None, f"cannot use [database] sql_alchemy_conn: {type(e).__name__}"
     try:
         with engine.connect() as conn:
-            return frozenset(r[0] for r in conn.execute(sa.text("SELECT name FROM ab_role"))), ""
+            return db.role_names(conn), ""
     except sa.exc.SQLAlchemyError as e:
         # The message names the statement and the driver's complaint, never the URL (it may hold a password).
         first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]

@@ -26,7 +26,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -289,3 +289,51 @@ def prune_receipts(conn: Connection, *, now: datetime | None = None) -> int:
     """Forget event ids older than RECEIPT_RETENTION; return how many were dropped."""
     cutoff = (now or utcnow()) - RECEIPT_RETENTION
     return conn.execute(sa.delete(event_receipt).where(event_receipt.c.received_at < cutoff)).rowcount or 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Airflow's own tables, read and written with plain SQL where FAB's models are not loaded (the CLI,
+# doctor, sync-users, declared roles): every such statement of okta_security is here, once.
+
+_ROLE_NAMES = sa.text("SELECT name FROM ab_role")
+_DAG_IDS = sa.text("SELECT dag_id FROM dag")
+_USER_BY_NAME = sa.text("SELECT id, username, email, active FROM ab_user WHERE username = :u")
+_USER_BY_NAME_CI = sa.text("SELECT id, username, email, active FROM ab_user WHERE lower(username) = lower(:u)")
+_USER_ROLE_NAMES = sa.text(
+    "SELECT r.name FROM ab_user_role ur JOIN ab_role r ON r.id = ur.role_id WHERE ur.user_id = :id ORDER BY r.name"
+)
+_LEGACY_USERS = sa.text("SELECT id, username, email FROM ab_user WHERE username LIKE 'okta\\_%' ESCAPE '\\'")
+_ALL_USERS = sa.text("SELECT id, username FROM ab_user")
+_RENAME_USER = sa.text("UPDATE ab_user SET username = :new WHERE id = :id AND username = :old")
+
+
+def role_names(conn: Connection | Session) -> frozenset[str]:
+    """Return the names of Airflow's roles."""
+    return frozenset(conn.execute(_ROLE_NAMES).scalars())
+
+
+def dag_ids(conn: Connection | Session) -> frozenset[str]:
+    """Return the ids of every DAG in Airflow's ``dag`` table (paused, stale or not)."""
+    return frozenset(conn.execute(_DAG_IDS).scalars())
+
+
+def users_named(conn: Connection, username: str) -> list[Any]:
+    """Return the accounts called ``username`` exactly, else those that match it case-insensitively."""
+    return list(
+        conn.execute(_USER_BY_NAME, {"u": username}).all() or conn.execute(_USER_BY_NAME_CI, {"u": username}).all()
+    )
+
+
+def user_role_names(conn: Connection, user_id: int) -> tuple[str, ...]:
+    """Return the names of the roles of Airflow user ``user_id``, sorted."""
+    return tuple(conn.execute(_USER_ROLE_NAMES, {"id": user_id}).scalars())
+
+
+def legacy_and_all_users(conn: Connection) -> tuple[list[Any], list[Any]]:
+    """Return (FAB's ``okta_…`` accounts with their emails, every account's id and name)."""
+    return list(conn.execute(_LEGACY_USERS)), list(conn.execute(_ALL_USERS))
+
+
+def rename_user(conn: Connection, user_id: int, old: str, new: str) -> bool:
+    """Rename ``old`` to ``new`` if the account still has the old name; return whether it did."""
+    return bool(conn.execute(_RENAME_USER, {"new": new, "id": user_id, "old": old}).rowcount)

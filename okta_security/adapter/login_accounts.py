@@ -293,16 +293,9 @@ def relink(engine: Engine, username: str, okta_sub: str, *, dry_run: bool = Fals
     return plan
 
 
-_USER_BY_NAME = sa.text("SELECT id, username, email, active FROM ab_user WHERE username = :u")
-_USER_BY_NAME_CI = sa.text("SELECT id, username, email, active FROM ab_user WHERE lower(username) = lower(:u)")
-_ROLE_NAMES = sa.text(
-    "SELECT r.name FROM ab_user_role ur JOIN ab_role r ON r.id = ur.role_id WHERE ur.user_id = :id ORDER BY r.name"
-)
-
-
 def _account_named(conn: Connection, username: str) -> ExistingAccount | None:
     """Return the account called ``username`` (exactly, else the only case-insensitive match)."""
-    rows = conn.execute(_USER_BY_NAME, {"u": username}).all() or conn.execute(_USER_BY_NAME_CI, {"u": username}).all()
+    rows = db.users_named(conn, username)
     if len(rows) != 1:
         return None
     row = rows[0]
@@ -312,7 +305,7 @@ def _account_named(conn: Connection, username: str) -> ExistingAccount | None:
         username=row.username,
         email=row.email or "",
         active=bool(row.active),
-        roles=tuple(conn.execute(_ROLE_NAMES, {"id": row.id}).scalars()),
+        roles=db.user_role_names(conn, row.id),
         service_user=is_service_user(row),
         link=LinkSnapshot(link.okta_sub, link.deactivated_by, link.times) if link else None,
     )

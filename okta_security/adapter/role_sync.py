@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from okta_security.adapter import db
 from okta_security.audit import audit_event
 from okta_security.errors import RoleSyncError
 from okta_security.mapping.role_plan import RoleChange, desired_permissions, plan_changes
@@ -72,9 +73,7 @@ def read_catalog(url: str, *, timeout: float = 5.0) -> Catalog:
         raise RoleSyncError([f"cannot use the database URL ({type(e).__name__}: {e})"]) from e
     try:
         with engine.connect() as conn:
-            roles = frozenset(conn.execute(sa.text("SELECT name FROM ab_role")).scalars())
-            dag_ids = frozenset(conn.execute(sa.text("SELECT dag_id FROM dag")).scalars())
-        return Catalog(roles=roles, dag_ids=dag_ids)
+            return Catalog(roles=db.role_names(conn), dag_ids=db.dag_ids(conn))
     except sa.exc.SQLAlchemyError as e:
         first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]  # the driver's complaint, not the URL
         raise RoleSyncError([f"cannot read Airflow's database: {first}"]) from e
@@ -91,7 +90,7 @@ def airflow_database_url() -> str:
 
 def dag_ids_in(session: Any) -> frozenset[str]:
     """Return the ids of every DAG in Airflow's ``dag`` table (paused, stale or not)."""
-    return frozenset(session.execute(sa.text("SELECT dag_id FROM dag")).scalars())
+    return db.dag_ids(session)
 
 
 def existing_roles(sm: FabSecurity) -> dict[str, frozenset[Permission]]:

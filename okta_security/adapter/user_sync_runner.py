@@ -14,11 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from okta_security import audit
 from okta_security.adapter import audit_log as audit_airflow
-from okta_security.adapter import metrics
+from okta_security.adapter import db, metrics
 from okta_security.adapter.accounts import apply_change, load_accounts, metadata_engine
 from okta_security.adapter.airflow_config import okta_options
 from okta_security.errors import ConfigError, OktaSecurityError, TooManyDeactivations
@@ -168,7 +166,7 @@ def directory_client(settings: OktaSettings) -> OktaApiClient:
 def load_mapping_for_sync(settings: OktaSettings, engine: Engine) -> RoleMapping:
     """Load the mapping file, checking role names against Airflow's roles."""
     with engine.connect() as conn:
-        roles = {row[0] for row in conn.execute(sa.text("SELECT name FROM ab_role"))}
+        roles = set(db.role_names(conn))
     return load_mapping(settings.role_mapping_file, known_roles=roles | BUILTIN_ROLES)
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
+from okta_security.adapter import db
 from okta_security.audit import audit_event
 from okta_security.lifecycle.usernames import AccountRow
 
@@ -24,17 +23,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_LEGACY_ROWS = sa.text("SELECT id, username, email FROM ab_user WHERE username LIKE 'okta\\_%' ESCAPE '\\'")
-_ALL_ROWS = sa.text("SELECT id, username FROM ab_user")
-_RENAME = sa.text("UPDATE ab_user SET username = :new WHERE id = :id AND username = :old")
-
 
 def read_accounts(engine: Engine) -> tuple[list[AccountRow], list[AccountRow]]:
     """Return (the legacy ``okta_…`` accounts with their emails, every other account's name)."""
     with engine.connect() as conn:
-        legacy = [AccountRow(r.id, r.username, r.email or "") for r in conn.execute(_LEGACY_ROWS)]
+        legacy_rows, all_rows = db.legacy_and_all_users(conn)
+        legacy = [AccountRow(r.id, r.username, r.email or "") for r in legacy_rows]
         legacy_ids = {r.id for r in legacy}
-        others = [AccountRow(r.id, r.username, "") for r in conn.execute(_ALL_ROWS) if r.id not in legacy_ids]
+        others = [AccountRow(r.id, r.username, "") for r in all_rows if r.id not in legacy_ids]
     return legacy, others
 
 
@@ -45,7 +41,7 @@ def apply_renames(engine: Engine, plan: Iterable[PlannedRename]) -> list[Planned
         if item.status != "rename" or item.new is None:
             continue
         with engine.begin() as conn:
-            changed = conn.execute(_RENAME, {"new": item.new, "id": item.user_id, "old": item.old}).rowcount
+            changed = db.rename_user(conn, item.user_id, item.old, item.new)
         if changed:
             audit_event(
                 "user.renamed",

@@ -18,7 +18,6 @@ from okta_security.adapter import audit_log as audit_airflow
 from okta_security.adapter.bots import retire_service_users
 from okta_security.adapter.compat import with_session_property
 from okta_security.adapter.event_hook_view import register_event_hook_view
-from okta_security.adapter.mapping_watch import watch_mapping
 from okta_security.adapter.role_sync import RoleSyncer
 from okta_security.adapter.sessions import enforce_session_max_lifetime
 from okta_security.adapter.views import CSRF_CHECKED_BY_THE_VIEW, OktaAuthOAuthView
@@ -37,6 +36,7 @@ from okta_security.login.okta_reader import OktaApiReader
 from okta_security.login.outcome import LoginFacts, LoginOutcome
 from okta_security.login.service import SignInService
 from okta_security.mapping.roles import BUILTIN_ROLES  # valid in the mapping even before the first sync
+from okta_security.mapping.watch import watch_mapping
 from okta_security.oidc.id_token import verify_id_token
 from okta_security.oidc.keys import keys_for
 from okta_security.oidc.provider import PROVIDER_NAME, client_credential, scopes_for

@@ -8,8 +8,8 @@ from pathlib import Path
 import flask
 import yaml
 
-from okta_security.adapter.mapping_watch import FailureLog, watch_mapping
 from okta_security.mapping.store import MappingStore
+from okta_security.mapping.watch import FailureLog, watch_mapping
 from tests.polling import until
 
 ROLES = ["Admin", "Op", "Viewer"]
@@ -63,7 +63,7 @@ class DatabaseDown:
 
 
 def test_a_lasting_failure_logs_its_traceback_once_and_says_when_it_is_over(caplog) -> None:
-    caplog.set_level(logging.INFO, logger="okta_security.adapter.mapping_watch")
+    caplog.set_level(logging.INFO, logger="okta_security.mapping.watch")
     store = DatabaseDown()
     watch_mapping(flask.Flask("down"), store)  # type: ignore[arg-type]
     assert until(lambda: store.checks >= 6)
@@ -77,7 +77,7 @@ def test_a_lasting_failure_logs_its_traceback_once_and_says_when_it_is_over(capl
 
 
 def test_the_same_failure_is_repeated_as_one_counted_line_and_a_new_failure_gets_its_traceback(caplog) -> None:
-    caplog.set_level(logging.INFO, logger="okta_security.adapter.mapping_watch")
+    caplog.set_level(logging.INFO, logger="okta_security.mapping.watch")
     now = [0.0]
     failures = FailureLog("mapping.yaml", repeat_every=60.0, clock=lambda: now[0])
     for second in range(0, 125):  # two minutes of checks, one a second

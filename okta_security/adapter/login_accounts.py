@@ -56,6 +56,18 @@ log = logging.getLogger(__name__)
 _links_read: ContextVar[dict[str, list[db.UserLink]] | None] = ContextVar("okta_links_read", default=None)
 
 
+def _link_changes(plan: AccountPlan, identity: OktaIdentity, evidence: SignInEvidence) -> bool:
+    """Return whether the sign-in changes the account's link row (a token exchanged again changes nothing)."""
+    link = plan.link
+    if link is None or plan.rename_from is not None or plan.reactivate or link.deactivated_by is not None:
+        return True
+    if link.okta_sub != identity.sub:
+        return True
+    if not plan.groups_current:
+        return False  # older groups are never stored
+    return link.groups != tuple(identity.groups) or link.times.groups_at != evidence.groups_at
+
+
 class FabUsers(Protocol):
     """What :class:`FabAccounts` uses of FAB's security manager (okta_security's, with its engine)."""
 
@@ -129,6 +141,9 @@ class FabAccounts:
                 user.active = True
         with okta_write():
             sm.update_user_auth_stat(user)  # one commit: roles, profile, activity, login count (as FAB's own login)
+        if not _link_changes(plan, identity, evidence):
+            forget_cached_user(user.id)
+            return AppliedAccount(user, user.id, user.username)
         db.upsert_link(
             sm.okta_engine,
             user_id=user.id,
@@ -226,7 +241,7 @@ class FabAccounts:
             active=bool(user.active),
             roles=tuple(sorted(r.name for r in user.roles)),
             service_user=is_service_user(user),
-            link=LinkSnapshot(link.okta_sub, link.deactivated_by, link.times) if link else None,
+            link=LinkSnapshot(link.okta_sub, link.deactivated_by, link.times, link.groups) if link else None,
             handle=user,
         )
 

@@ -67,6 +67,7 @@ class LinkSnapshot:
     # "sync" | "event_hook" | "login": okta_security's marker, cleared when an administrator changes the account
     deactivated_by: str | None = None
     times: AccountTimes = AccountTimes()
+    groups: tuple[str, ...] | None = None  # the groups last stored for the account
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class AccountPlan:
     events: tuple[PlannedEvent, ...] = ()
     groups_current: bool = True  # False: the sign-in's groups are older than the account's; not stored
     handle: Any = field(default=None, compare=False, repr=False)  # the account's ExistingAccount.handle
+    link: LinkSnapshot | None = None  # the account's link row as read (None: new, or never linked)
 
     @property
     def roles_changed(self) -> bool:
@@ -247,6 +249,7 @@ def _update(identity: OktaIdentity, roles: tuple[str, ...], account: ExistingAcc
         roles_before=before,
         events=tuple(events),
         handle=account.handle,
+        link=account.link,
         first_name=profile["first_name"],
         last_name=profile["last_name"],
         email=profile["email"],

@@ -34,10 +34,10 @@ import requests
 import yaml
 
 from okta_devstack.airflow import free_port
-from okta_security.adapter.bots import fetch_jwks
 from okta_security.bots.access_tokens import AccessTokenPolicy, validate_access_token
 from okta_security.mapping.rules import parse_mapping
 from okta_security.oidc.id_token import JwksCache
+from okta_security.oidc.keys import fetch_jwks
 
 if TYPE_CHECKING:
     from collections.abc import Callable

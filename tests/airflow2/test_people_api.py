@@ -21,6 +21,7 @@ from okta_security.adapter.compat import AIRFLOW_2
 from tests.airflow2.conftest import airflow2_bin
 from tests.integration.helpers import user_roles, user_row
 from tests.integration.test_audit import audit_rows, last_log_id
+from tests.integration.test_people_api import person_claims
 from tests.polling import until
 
 if TYPE_CHECKING:
@@ -169,19 +170,15 @@ def test_a_deactivated_account_stops_the_token_it_signed_in_with(people2: People
 def signed_token(stack: People2, who: tuple[str, str], uid: str, groups: list[str], *, age: int) -> str:
     """Return an Okta access token for ``who`` issued ``age`` seconds ago, signed with the IdP's key."""
     issued = int(time.time()) - age
-    claims = {
-        "ver": 1,
-        "jti": f"AT.{uid}.{issued}.{time.monotonic_ns()}",
-        "iss": stack.idp.issuer,
-        "aud": AUDIENCE,
-        "iat": issued,
-        "exp": issued + 3600,
-        "cid": CLI,
-        "uid": uid,
-        "sub": who[0],
-        "scp": [SCOPE],
-        "groups": groups,
-    }
+    claims = person_claims(
+        stack,  # type: ignore[arg-type]
+        jti=f"AT.{uid}.{issued}.{time.monotonic_ns()}",
+        iat=issued,
+        exp=issued + 3600,
+        uid=uid,
+        sub=who[0],
+        groups=groups,
+    )
     return stack.idp.context.keys.sign(claims)
 
 

@@ -37,6 +37,7 @@ from tests.integration.test_people_api import (
     SCOPE,
     _idp_config,
     exchange,
+    person_claims,
 )
 from tests.polling import until as wait_until
 
@@ -75,19 +76,15 @@ class EvidenceStack:
     def token(self, who: tuple[str, str, str, list[str]], *, age: int = 0, groups: list[str] | None = None) -> str:
         """Return an Okta access token for ``who``, issued ``age`` seconds ago (signed with the IdP's key)."""
         issued = int(time.time()) - age
-        claims = {
-            "ver": 1,
-            "jti": f"AT.{who[2]}.{issued}.{time.monotonic_ns()}",
-            "iss": self.idp.issuer,
-            "aud": AUDIENCE,
-            "iat": issued,
-            "exp": issued + 3600,
-            "cid": CLI,
-            "uid": who[2],
-            "sub": who[0],
-            "scp": [SCOPE],
-            "groups": who[3] if groups is None else groups,
-        }
+        claims = person_claims(
+            self,  # type: ignore[arg-type]
+            jti=f"AT.{who[2]}.{issued}.{time.monotonic_ns()}",
+            iat=issued,
+            exp=issued + 3600,
+            uid=who[2],
+            sub=who[0],
+            groups=who[3] if groups is None else groups,
+        )
         return self.idp.context.keys.sign(claims)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
+from okta_devstack import migrations
 from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3, AirflowLayout, layout_for
 
 if TYPE_CHECKING:
@@ -142,12 +143,22 @@ class AirflowServer:
             timeout=timeout,
         )
 
+    # Tests set this: each kind of database is migrated once per test session, then copied (a SQLite
+    # file, or a PostgreSQL database made from a template), instead of `airflow db migrate` per server.
+    share_migrations = False
+
     def prepare(self, *, migrate: bool = True) -> None:
         """Create the home, copy the webserver_config.py, migrate the database (unless a replica's did)."""
         (self.home / "dags").mkdir(parents=True, exist_ok=True)
         shutil.copy(self.webserver_config, self.home / "webserver_config.py")
         if not migrate:
             return
+        if self.share_migrations and migrations.copy_migrated(self):
+            return
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Run ``airflow db migrate`` on this server's database."""
         result = self.airflow("db", "migrate", check=False)
         if result.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

@@ -22,9 +22,10 @@ echo "test-latest: Airflow 2.11 venv from requirements/airflow2.in (newest versi
 echo "test-latest: what was installed (differences from the locks)"
 for pair in "venv:requirements/airflow3.lock" "venv-airflow2:requirements/airflow2.lock"; do
   venv=${pair%%:*} lock=${pair#*:}
-  "$WORK/$venv/bin/python" -m pip freeze --exclude-editable | sort >"$WORK/$venv.freeze"
-  grep -E '^[A-Za-z0-9_.-]+==' "$lock" | sed 's/ .*//' | sort >"$WORK/$venv.lock"
-  diff <(tr 'A-Z_' 'a-z-' <"$WORK/$venv.lock") <(tr 'A-Z_' 'a-z-' <"$WORK/$venv.freeze") | grep '^>' | sed "s/^>/  $venv: newer or extra:/" || true
+  # Names compared as pip normalises them (case, _ and -), sorted after normalising.
+  "$WORK/$venv/bin/python" -m pip freeze --exclude-editable | tr 'A-Z_' 'a-z-' | sort >"$WORK/$venv.freeze"
+  grep -E '^[A-Za-z0-9_.-]+==' "$lock" | sed 's/ .*//' | tr 'A-Z_' 'a-z-' | sort >"$WORK/$venv.lock"
+  diff "$WORK/$venv.lock" "$WORK/$venv.freeze" | grep '^>' | sed "s/^>/  $venv: newer or extra:/" || true
 done
 
 OKTA_AIRFLOW2_VENV="$WORK/venv-airflow2" "$WORK/venv/bin/python" -m pytest -q -p no:cacheprovider \

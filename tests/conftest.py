@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
     from okta_local_idp.server import IdpHandle
 
+# Every test server gets a copy of a database migrated once per session (okta_devstack.migrations).
+AirflowServer.share_migrations = True
+
 CLIENT_ID = "airflow-local"
 CLIENT_SECRET = "airflow-local-secret"
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"

@@ -189,6 +189,19 @@ def test_introspection_has_okta_s_fields(flow: Flow) -> None:
     assert _assert_json(requests.post(url, data={"token": "garbage"}, auth=auth, timeout=10), 200) == {"active": False}
 
 
+def test_an_id_token_introspects_with_its_claims_as_okta_s(flow: Flow) -> None:
+    # Okta's /introspect takes access, ID and refresh tokens (token_type_hint access_token | id_token | refresh_token).
+    body, _ = flow.tokens()
+    auth = (flow.target.client_id, flow.target.client_secret)
+    url = flow.discovery["introspection_endpoint"]
+    hinted = {"token": body["id_token"], "token_type_hint": "id_token"}
+    info = _assert_json(requests.post(url, data=hinted, auth=auth, timeout=10), 200)
+    assert (info["active"], info["aud"], info["iss"]) == (True, flow.target.client_id, flow.discovery["issuer"])
+    assert isinstance(info["sub"], str)
+    forged = {"token": body["id_token"][:-4] + "AAAA", "token_type_hint": "id_token"}
+    assert _assert_json(requests.post(url, data=forged, auth=auth, timeout=10), 200) == {"active": False}
+
+
 def test_revocation_answers_200_with_no_content(flow: Flow) -> None:
     body, _ = flow.tokens()
     auth = (flow.target.client_id, flow.target.client_secret)

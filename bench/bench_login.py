@@ -40,7 +40,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 import yaml
 
-from bench._support import IdpProcess, LoginSample, machine, postgres_database, timed_login
+from bench._support import (
+    IdpProcess,
+    LoginSample,
+    count_statements,
+    machine,
+    postgres_database,
+    statements,
+    timed_login,
+)
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 
 if TYPE_CHECKING:
@@ -108,8 +116,16 @@ def build_servers(
             port=ports[name],
             db_url=db_urls[name],
             webserver_config=BUILTIN_CONFIG if name == "builtin" else None,
+            # Each server counts its SQL statements in files of its own (bench/statements).
+            airflow_env={"BENCH_STATEMENTS_FILE": str(statement_files(work, name))},
         )
+    count_statements(work)  # puts the counter on PYTHONPATH for the servers started next
     return servers
+
+
+def statement_files(work: Path, name: str) -> Path:
+    """Return the prefix of the files where server ``name`` writes its SQL statement count."""
+    return work / f"statements-{name}"
 
 
 def in_parallel(calls: Sequence[Callable[[], None]]) -> None:
@@ -168,8 +184,12 @@ def phase(
     """Warm up, then measure ``logins`` interleaved logins per server at ``latency_ms``."""
     idp.set_faults(latency_ms=latency_ms or None)
     interleaved(idp, servers, warmup)
+    before = {name: statements(statement_files(server.home.parent, name)) for name, server in servers.items()}
     measured = interleaved(idp, servers, logins, offset=warmup)
     result: dict[str, Any] = {"latency_ms": latency_ms, **{name: summarize(s) for name, s in measured.items()}}
+    for name, server in servers.items():
+        spent = statements(statement_files(server.home.parent, name)) - before[name]
+        result[name]["sql_statements_per_login"] = round(spent / max(1, logins), 1)
     if "ours" in result and "builtin" in result:
         result["ratio_ours_builtin"] = round(
             result["ours"]["callback_ms_median"] / result["builtin"]["callback_ms_median"], 3
@@ -276,13 +296,17 @@ def report(figures: dict[str, Any]) -> str:
             continue
         result = figures[key]
         lines.append(f"\n[{key}] injected latency {result['latency_ms']} ms per back-channel call")
-        lines.append(f"  {'server':8} {'logins':>6} {'median ms':>10} {'p90 ms':>8} {'calls/login':>12}  by endpoint")
+        lines.append(
+            f"  {'server':8} {'logins':>6} {'median ms':>10} {'p90 ms':>8} {'calls/login':>12} {'SQL/login':>10}"
+            "  by endpoint"
+        )
         for name in ("builtin", "ours"):
             if name in result:
                 r = result[name]
                 lines.append(
                     f"  {name:8} {r['logins']:>6} {r['callback_ms_median']:>10} {r['callback_ms_p90']:>8} "
-                    f"{r['back_channel_calls_per_login']:>12}  {json.dumps(r['back_channel_by_endpoint'])}"
+                    f"{r['back_channel_calls_per_login']:>12} {r.get('sql_statements_per_login', '-'):>10}  "
+                    f"{json.dumps(r['back_channel_by_endpoint'])}"
                 )
         if "ratio_ours_builtin" in result:
             target = TARGET_LATENCY_RATIO if key == "latency" else TARGET_OVERHEAD_RATIO

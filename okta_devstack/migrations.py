@@ -36,7 +36,9 @@ def copy_migrated(server: AirflowServer) -> bool:
         url.get_backend_name() == "sqlite" and not url.database
     ):
         return False
-    key = (str(server.bin_dir), server.auth_manager, str(server.layout.major), url.get_backend_name(), url.host or "")
+    # A template lives on one database server: the key names it (host and port), as a clone must be made there.
+    where = f"{url.host or ''}:{url.port or ''}"
+    key = (str(server.bin_dir), server.auth_manager, str(server.layout.major), url.get_backend_name(), where)
     with _lock:
         template = _templates.get(key) or _make_template(server, key)
         if url.get_backend_name() == "sqlite":

@@ -10,6 +10,7 @@ process and are removed at its exit.
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import shutil
 import tempfile
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 _lock = threading.Lock()
 _templates: dict[tuple[str, ...], str] = {}  # kind -> template (a file path, or a database name)
 _root: Path | None = None
+_made = itertools.count()  # template numbers: each template, file or database, has a name of its own
 _databases: list[tuple[str, str]] = []  # (admin URL, template database) to drop at exit
 
 
@@ -40,7 +42,9 @@ def copy_migrated(server: AirflowServer) -> bool:
     where = f"{url.host or ''}:{url.port or ''}"
     key = (str(server.bin_dir), server.auth_manager, str(server.layout.major), url.get_backend_name(), where)
     with _lock:
-        template = _templates.get(key) or _make_template(server, key)
+        template = _templates.get(key)
+        if template is None or not _exists(url, template):  # a server on a reused port is another server
+            template = _make_template(server, key)
         if url.get_backend_name() == "sqlite":
             Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(template, str(url.database))
@@ -56,12 +60,13 @@ def _make_template(server: AirflowServer, key: tuple[str, ...]) -> str:
     if _root is None:
         _root = Path(tempfile.mkdtemp(prefix="okta-migrated-"))
         atexit.register(_cleanup)
-    home = _root / f"template-{len(_templates)}"
+    number = next(_made)
+    home = _root / f"template-{number}"
     url = make_url(server.db_url)
     if url.get_backend_name() == "sqlite":
         db_url, template = f"sqlite:///{home / 'airflow.db'}", str(home / "airflow.db")
     else:
-        template = f"okta_tpl_{os.getpid()}_{len(_templates)}"
+        template = f"okta_tpl_{os.getpid()}_{number}"
         admin = _admin(url)
         with sa.create_engine(admin, isolation_level="AUTOCOMMIT").connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{template}"'))
@@ -80,6 +85,15 @@ def _make_template(server: AirflowServer, key: tuple[str, ...]) -> str:
     migrator.migrate()
     _templates[key] = template
     return template
+
+
+def _exists(url: sa.URL, template: str) -> bool:
+    """Return whether the template is still there (a file, or a database on the server ``url`` names)."""
+    if url.get_backend_name() == "sqlite":
+        return Path(template).is_file()
+    with sa.create_engine(_admin(url), isolation_level="AUTOCOMMIT").connect() as conn:
+        found = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :t"), {"t": template}).first()
+    return found is not None
 
 
 def _clone(url: sa.URL, template: str) -> None:

@@ -71,6 +71,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
         redirect_uris=[f"http://127.0.0.1:{port}{CALLBACK}"],
         users=[okta_user("fault", i, ["staff", "Everyone"]) for i in range(USERS)],
     )
+    # The database-restart stream signs in as fast as two clients can, one Groups API call each: past
+    # Okta's 600 calls a minute the stream would meet Okta's rate limit instead of the outage it tests
+    # (and leave the next test a spent minute). The rate-limit test forces its 429 with a fault.
+    data = yaml.safe_load(config.read_text())
+    data["server"]["api_rate_limit"] = 100_000
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
     idp = serve_in_thread(str(config), host="127.0.0.1", port=0)
     mapping = home / "okta_role_mapping.yaml"
     mapping.write_text(yaml.safe_dump(MAPPING, sort_keys=False))

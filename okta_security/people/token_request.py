@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from okta_security.errors import (
     BotRefused,
-    RateLimited,
     TokenRequestInvalid,
     classify,
 )
@@ -84,23 +83,19 @@ def description(message: str) -> str:
     return "".join(c if 0x20 <= ord(c) <= 0x7E else "?" for c in text)[:MAX_DESCRIPTION_CHARS]
 
 
-def unavailable(error: OktaSecurityError) -> bool:
-    """Return whether the refusal is an outage (try again later), not a verdict on the token."""
-    return classify(error).outage
-
-
 def oauth_refusal(error: OktaSecurityError) -> tuple[int, dict[str, str]]:
     """Return the HTTP status and RFC 6749 §5.2 body of a refused grant, with okta_security's own codes added.
 
     ``error``: ``invalid_request`` / ``unsupported_grant_type`` (the request), ``invalid_grant`` (the
     Okta token, or the person or client it names, may not have an Airflow token), or
-    ``temporarily_unavailable`` (Okta or the database did not answer; HTTP 503).
+    ``temporarily_unavailable`` (try again later: Okta or the database did not answer, HTTP 503, or
+    the person signed in too often, HTTP 429).
     """
     message = str(getattr(error, "message", "") or error)
     status = classify(error).grant_status
     if isinstance(error, TokenRequestInvalid):
         oauth = error.oauth_error
-    elif unavailable(error) or isinstance(error, RateLimited):
+    elif status in (429, 503):
         oauth = "temporarily_unavailable"
     else:
         oauth = "invalid_grant"

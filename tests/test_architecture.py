@@ -69,3 +69,19 @@ def test_import_contracts_are_kept() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+FRAMEWORKS = frozenset(
+    {"flask", "flask_appbuilder", "flask_login", "airflow", "sqlalchemy", "werkzeug", "fastapi", "starlette"}
+)
+
+
+def test_every_adapter_module_translates_to_a_framework() -> None:
+    """The adapter only translates: a module there that imports no framework belongs in a pure package."""
+    graph = grimp.build_graph("okta_security", include_external_packages=True, cache_dir=None)
+    idle = [
+        module
+        for module in sorted(graph.find_children("okta_security.adapter"))
+        if not {imported.split(".")[0] for imported in graph.find_modules_directly_imported_by(module)} & FRAMEWORKS
+    ]
+    assert not idle, f"adapter modules that import no framework (move them out of the adapter): {idle}"

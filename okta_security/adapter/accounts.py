@@ -14,34 +14,45 @@ import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from okta_security.adapter import db
 from okta_security.adapter.admin_edits import okta_write
 from okta_security.audit import audit_event
+from okta_security.lifecycle.changes import AppliedChange
 from okta_security.lifecycle.user_sync import AirflowAccount, PlannedChange
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["applied", "conflict", "missing_role", "gone", "failed"]
-
 
 @dataclass(frozen=True)
-class AppliedChange:
-    """What happened when one planned change was applied."""
+class EngineAccounts:
+    """:class:`okta_security.lifecycle.changes.AccountChanges` on Airflow's metadata database."""
 
-    change: PlannedChange
-    outcome: Outcome
-    detail: str = ""
+    engine: Engine
+
+    def linked_to(self, sub: str) -> list[AirflowAccount]:
+        """Return the accounts linked to Okta user ``sub``."""
+        return accounts_for_sub(self.engine, sub)
+
+    def apply(
+        self, change: PlannedChange, *, trigger: str, evidence_at: datetime | None, extra: Mapping[str, Any]
+    ) -> AppliedChange:
+        """Write one change in its own transaction (see :func:`apply_change`)."""
+        return apply_change(self.engine, change, trigger=trigger, evidence_at=evidence_at, extra=dict(extra))
+
+    def remember_groups(self, user_ids: Iterable[int], groups: Iterable[str], at: datetime) -> None:
+        """Store ``groups`` as the accounts' last-known Okta groups."""
+        remember_groups(self.engine, user_ids, groups, at)
 
 
 def _models() -> tuple[Any, Any]:
@@ -89,6 +100,7 @@ def load_accounts(engine: Engine) -> tuple[list[AirflowAccount], int]:
                     roles=frozenset(r.name for r in user.roles),
                     deactivated_by=link.deactivated_by,
                     times=link.times,
+                    groups=link.groups,
                 )
             )
     return accounts, unmanaged
@@ -115,6 +127,7 @@ def accounts_for_sub(engine: Engine, sub: str) -> list[AirflowAccount]:
                     roles=frozenset(r.name for r in user.roles),
                     deactivated_by=link.deactivated_by,
                     times=link.times,
+                    groups=link.groups,
                 )
             )
     return accounts

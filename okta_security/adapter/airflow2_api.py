@@ -9,7 +9,7 @@ every module of ``[api] auth_backends`` is tried in turn::
 A request with ``Authorization: Bearer <Okta access token>`` is checked with exactly the rules of
 Airflow 3's ``POST /auth/token``: a client-credentials token (:func:`okta_security.adapter.bots.admit_bot`)
 runs as the client's service user; a person's token from an app in ``OKTA_CLI_CLIENT_ID``
-(:mod:`okta_security.adapter.people`) runs as that person, signed in as in the browser — once per
+(:class:`okta_security.login.doors.PersonDoor`) runs as that person, signed in as in the browser — once per
 Okta token; later requests with it re-check the token and that the account is still active. A
 request without a bearer token is left to the other backends.
 
@@ -35,23 +35,10 @@ from typing import Any, TypeVar, cast
 
 from flask import Response, abort, current_app, g, request
 
-from okta_security.adapter.bots import (
-    BotLogin,
-    admit_bot,
-    audit_exchange,
-    bearer_token,
-    refusal_challenge,
-    refusal_fields,
-    request_facts,
-)
-from okta_security.adapter.people import (
-    ApiSignInFacts,
-    okta_security_manager,
-    sign_in_person,
-    token_refused,
-    verify_person_token,
-)
+from okta_security.adapter.bots import bearer_token, refusal_challenge, refusal_fields, request_facts
+from okta_security.adapter.security_manager import token_doors
 from okta_security.errors import BotRefused, ConfigError, LoginRefused, RateLimited, classify
+from okta_security.login.doors import ApiSignInFacts, BotLogin, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
 
 log = logging.getLogger(__name__)
@@ -103,17 +90,14 @@ class _SeenTokens:
 _seen = _SeenTokens()
 
 
-def authenticate_request(token: str) -> BotLogin | Any | Response:
+def authenticate_request(token: str) -> BotLogin[Any] | Any | Response:
     """Authenticate the current request as a bot or a person, or return the refusal to answer with."""
     if looks_like_person_token(token):  # chooses the checks only; each path verifies the token in full
         return authenticate_person(token)
-    config = current_app.config
-    settings, store = config["OKTA_SETTINGS"], config["OKTA_ROLE_MAPPING_STORE"]
-    mapping = store.current()
     facts = {"client_ip": request.remote_addr, **request_facts(request.headers)}
-    sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
+    sm = token_doors(current_app.appbuilder.sm)  # type: ignore[attr-defined]
     try:
-        login = admit_bot(token, settings=settings, mapping=mapping, security_manager=sm, via=VIA, facts=facts)
+        login = sm.okta_bots.admit(token, via=VIA, facts=facts)
     except BotRefused as e:
         return refusal_response(e)
     if _seen.first_time(login.token.jti, login.token.expires_at):
@@ -168,14 +152,14 @@ _signed_in = _SignedIn()
 
 def authenticate_person(token: str) -> Any | Response:
     """Authenticate the current request as the person whose Okta access token it carries, or refuse."""
-    sm = okta_security_manager(current_app.appbuilder.sm)  # type: ignore[attr-defined]
+    sm = token_doors(current_app.appbuilder.sm)  # type: ignore[attr-defined]
     context = request_facts(request.headers)
     facts = ApiSignInFacts(via=VIA, context=tuple(sorted(context.items())))
+    door = sm.okta_people
     try:
-        person = verify_person_token(token, sm.okta_settings)
+        person = door.verify(token)
     except BotRefused as e:
-        log.info("Refused a person's Okta token at %s: %s (%s)", VIA, e.code, getattr(e, "reason", "-"))
-        token_refused(e, facts)
+        door.token_refused(e, facts)
         return refusal_response(e)
     known = _signed_in.user_id(person.jti)
     user = sm.get_user_by_id(known) if known is not None else None
@@ -183,7 +167,7 @@ def authenticate_person(token: str) -> Any | Response:
         if known is not None:  # deactivated (or deleted) since: sign in again, which refuses or reactivates
             _signed_in.forget(person.jti)
         try:
-            user = sign_in_person(sm, person, facts).user
+            user = door.sign_in(person, facts).user
         except LoginRefused as e:
             return person_refusal_response(e)
         _signed_in.remember(person.jti, user.id, person.expires_at)

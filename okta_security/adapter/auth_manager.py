@@ -32,20 +32,15 @@ from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from flask import current_app
 from starlette.routing import Mount
 
-from okta_security.adapter import event_hook_view, health, token_endpoint
-from okta_security.adapter.bots import (
-    BotLogin,
-    admit_bot,
-    audit_exchange,
-    bearer_token,
-    request_facts,
-)
-from okta_security.adapter.people import admit_person
+from okta_security import health
+from okta_security.adapter import event_hook_view, token_endpoint
+from okta_security.adapter.bots import bearer_token, request_facts
 from okta_security.adapter.request_body import FlaskMountLimit
-from okta_security.errors import BotRefused, LoginRefused, TokenRequestInvalid
+from okta_security.adapter.security_manager import TokenDoors, token_doors
+from okta_security.errors import BotRefused, ConfigError, LoginRefused, TokenRequestInvalid
+from okta_security.login.doors import ApiSignInFacts, BotLogin, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
 from okta_security.people.token_request import read_token_request
 from okta_security.untrusted import loggable
@@ -53,8 +48,6 @@ from okta_security.untrusted import loggable
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
 
-    from okta_security.mapping.store import MappingStore
-    from okta_security.settings.loader import OktaSettings
 
 log = logging.getLogger(__name__)
 
@@ -82,19 +75,17 @@ class OktaFabAuthManager(FabAuthManager):
         if request.kind == "password" or request.token is None:
             return super().create_token(headers=headers, body=body)
         token = request.token
-        settings, store = _okta_config()
+        sm = _token_doors(self.security_manager)
         facts = request_facts(headers)
-        sm = self.security_manager
         if looks_like_person_token(token):  # chooses the checks only; each path verifies the token in full
             try:
-                person = admit_person(token, security_manager=sm, via=VIA, context=facts)
+                person = sm.okta_people.admit(token, ApiSignInFacts(via=VIA, context=tuple(sorted(facts.items()))))
             except (BotRefused, LoginRefused) as e:
                 raise token_endpoint.refusal(e, standard=request.standard) from e
             _TOKEN_EXPIRY.set((person.user.id, person.token.expires_at))
             return person.user
-        mapping = store.current()
         try:
-            login = admit_bot(token, settings=settings, mapping=mapping, security_manager=sm, via=VIA, facts=facts)
+            login = sm.okta_bots.admit(token, via=VIA, facts=facts)
         except BotRefused as e:
             raise token_endpoint.refusal(e, standard=request.standard) from e
         audit_exchange(login, via=VIA, **facts)
@@ -182,27 +173,26 @@ def _limit_flask_bodies(app: FastAPI) -> None:
             route.app = FlaskMountLimit(route.app, event_hook_view.MAX_BODY_BYTES)  # the largest body we take
 
 
-def _okta_config() -> tuple[OktaSettings, MappingStore]:
-    config = current_app.config
-    settings, store = config.get("OKTA_SETTINGS"), config.get("OKTA_ROLE_MAPPING_STORE")
-    if settings is None or store is None:
-        log.error("OktaFabAuthManager needs okta_security's webserver_config.py ([fab] config_file)")
+def _token_doors(sm: object) -> TokenDoors:
+    try:
+        return token_doors(sm)
+    except ConfigError as e:
+        log.error("OktaFabAuthManager needs okta_security's webserver_config.py ([fab] config_file): %s", e)
         raise HTTPException(
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
             detail={
                 "error": "invalid_config",
                 "message": "okta_security is not configured on this Airflow: install its webserver_config.py.",
             },
-        )
-    return settings, store
+        ) from e
 
 
-def _log_exchange(login: BotLogin) -> None:
+def _log_exchange(login: BotLogin[User]) -> None:
     log.info(
         "Okta client %s exchanged a token (jti %s) as %s with roles %s%s",
         loggable(login.grant.client_id),
         loggable(login.token.jti),
-        loggable(login.user.username),
+        loggable(login.username),
         sorted(login.grant.roles),
         " (service user created)" if login.created else "",
     )

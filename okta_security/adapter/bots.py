@@ -1,8 +1,8 @@
-"""Bots: an Okta access token becomes a service user of its client (FAB adapter, Airflow 3 and 2.11).
+"""Bots' service users in FAB's user table, and the bearer-token plumbing both API doors share (FAB adapter).
 
-``authenticate_bot`` = validate the token (:mod:`okta_security.bots.access_tokens`) -> map its client
-(:mod:`okta_security.mapping.bots`) -> the service user of the client *and the roles this token
-earned* (:mod:`okta_security.bots.service_users`) -> create it or bring it back -> return it. Used by
+The bot door (:class:`okta_security.login.doors.BotDoor`) validates the token, maps its client and
+asks :class:`FabServiceUsers` for the service user of the client *and the roles this token earned*
+(:mod:`okta_security.bots.service_users`): created, brought back or re-roled here. Used by
 ``OktaFabAuthManager.create_token`` (Airflow 3, ``POST /auth/token``) and by the
 ``[api] auth_backends`` module :mod:`okta_security.airflow2_api_auth` (Airflow 2.11, every request).
 
@@ -24,13 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from okta_security.adapter.accounts import forget_cached_user
 from okta_security.audit import audit_event
-from okta_security.bots.access_tokens import AccessTokenPolicy, VerifiedAccessToken, validate_access_token
-from okta_security.bots.service_users import (
-    ServiceIdentity,
-    is_service_email,
-    retirement_reason,
-    service_identity,
-)
+from okta_security.bots.service_users import ServiceIdentity, is_service_email, retirement_reason
 from okta_security.errors import (
     AccessTokenRejected,
     BotRefused,
@@ -38,20 +32,17 @@ from okta_security.errors import (
     ServiceUserInactive,
     UnmappedClient,
 )
-from okta_security.oidc.keys import keys_for
+from okta_security.login.ports import ServiceUserWrite
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
     from airflow.providers.fab.auth_manager.security_manager.override import (
         FabAirflowSecurityManagerOverride as FabSecurity,
     )
 
-    from okta_security.mapping.bots import BotGrant
     from okta_security.mapping.rules import RoleMapping
-    from okta_security.oidc.id_token import JwksCache
-    from okta_security.settings.loader import OktaSettings
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +59,6 @@ SERVICE_LAST_NAME = "(Okta client)"
 RETIRED_LAST_NAME = "(Okta client, retired: not in the mapping)"
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_HEADER_VALUE = re.compile(r"^[A-Za-z0-9._:/+=, -]{1,200}$")
-
-
-@dataclass(frozen=True)
-class BotLogin:
-    """The outcome of a successful bot authentication."""
-
-    user: Any  # the FAB User
-    token: VerifiedAccessToken
-    grant: BotGrant
-    created: bool
-    roles_before: tuple[str, ...] | None  # None when the user was just created
-    reactivated: bool = False  # the user had been retired (its role set left the mapping) and is back
 
 
 def bearer_token(headers: Headers) -> str | None:
@@ -111,48 +90,21 @@ def refusal_challenge(error: BotRefused) -> dict[str, str]:
     return {"WWW-Authenticate": www_authenticate(challenge, error.message)} if challenge else {}
 
 
-# --------------------------------------------------------------------------- keys and policy
+# --------------------------------------------------------------------------- the service users
 
 
-def jwks_for(settings: OktaSettings) -> JwksCache:
-    """Return this process's key cache for the bots' issuer (shared with ID tokens when it is the same issuer)."""
-    return keys_for(
-        settings.access_token_issuer,
-        timeout=settings.http_timeout_seconds,
-        min_refetch_interval=settings.jwks_refetch_interval_seconds,
-    )
+@dataclass
+class FabServiceUsers:
+    """The bot door's :class:`okta_security.login.ports.ServiceUsers`, in FAB's user table."""
 
+    sm: FabSecurity
 
-def policy_for(settings: OktaSettings) -> AccessTokenPolicy:
-    """Return the access token policy the settings describe."""
-    return AccessTokenPolicy(
-        issuer=settings.access_token_issuer,
-        audience=settings.bot_audience,
-        required_scopes=settings.bot_scopes,
-        leeway=settings.clock_skew_seconds,
-    )
-
-
-# --------------------------------------------------------------------------- the exchange
-
-
-def authenticate_bot(
-    token: str, *, settings: OktaSettings, mapping: RoleMapping, security_manager: FabSecurity
-) -> BotLogin:
-    """Return the service user ``token`` vouches for; raise :class:`BotRefused` (a subclass) otherwise."""
-    verified = validate_access_token(
-        token,
-        jwks=jwks_for(settings),
-        policy=policy_for(settings),
-    )
-    grant = mapping.clients.resolve(verified.client_id, verified.scopes)
-    rule = mapping.clients.get(grant.client_id)
-    assert rule is not None  # resolve() refuses a client the section does not list
-    identity = service_identity(rule, grant.roles)
-    user, created, before, reactivated = upsert_service_user(security_manager, identity)
-    return BotLogin(
-        user=user, token=verified, grant=grant, created=created, roles_before=before, reactivated=reactivated
-    )
+    def upsert(self, identity: ServiceIdentity) -> ServiceUserWrite[Any]:
+        """Create, bring back or update the service user of ``identity``."""
+        user, created, before, reactivated = upsert_service_user(self.sm, identity)
+        return ServiceUserWrite(
+            user=user, username=user.username, created=created, roles_before=before, reactivated=reactivated
+        )
 
 
 def is_service_user(user: Any) -> bool:
@@ -327,58 +279,3 @@ def request_facts(headers: Headers) -> dict[str, str]:
         if _SAFE_HEADER_VALUE.match(value):
             facts[name] = value
     return facts
-
-
-def audit_exchange(login: BotLogin, *, via: str, **context: Any) -> None:
-    """Write ``bot.token_exchanged``: which client, which Okta token (jti), which roles."""
-    audit_event(
-        "bot.token_exchanged",
-        owner=login.user.username,
-        client_id=login.grant.client_id,
-        token_jti=login.token.jti,
-        scopes=sorted(login.token.scopes),
-        roles=sorted(login.grant.roles),
-        roles_before=list(login.roles_before) if login.roles_before is not None else None,
-        service_user_created=login.created,
-        service_user_reactivated=login.reactivated,
-        token_expires_at=login.token.expires_at,
-        via=via,
-        **context,
-    )
-
-
-def audit_refusal(error: BotRefused, *, via: str, mapping: RoleMapping | None = None, **context: Any) -> None:
-    """Write ``bot.token_refused`` with the stable reason code (and the client, when known)."""
-    owner = None
-    if error.client_id and mapping is not None:
-        rule = mapping.clients.get(error.client_id)
-        owner = rule.username if rule is not None else None
-    audit_event(
-        "bot.token_refused",
-        owner=owner,
-        reason=error.code,
-        detail=getattr(error, "reason", None),
-        client_id=error.client_id,
-        via=via,
-        **context,
-    )
-
-
-def admit_bot(
-    token: str,
-    *,
-    settings: OktaSettings,
-    mapping: RoleMapping,
-    security_manager: FabSecurity,
-    via: str,
-    facts: Mapping[str, object],
-) -> BotLogin:
-    """Authenticate a bot as :func:`authenticate_bot` does; log and audit a refusal, then raise it."""
-    try:
-        return authenticate_bot(token, settings=settings, mapping=mapping, security_manager=security_manager)
-    except BotRefused as e:
-        log.info(
-            "Refused a bot at %s (client %s): %s: %s", via, loggable(e.client_id), e.code, loggable(e.message, 2000)
-        )
-        audit_refusal(e, via=via, mapping=mapping, **facts)
-        raise

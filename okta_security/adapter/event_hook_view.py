@@ -22,14 +22,13 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import jsonify, request
 from flask_appbuilder import BaseView, expose
 
 from okta_security.adapter import db, metrics
-from okta_security.adapter.accounts import accounts_for_sub, apply_change, remember_groups
 from okta_security.adapter.login_audit import request_context
 from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.audit import audit_event
@@ -38,32 +37,20 @@ from okta_security.lifecycle.event_hooks import (
     DeliveryError,
     HookEvent,
     authorized,
-    effective_time,
-    known_groups_after,
-    only_taking_away,
     parse_delivery,
     verification_response,
 )
-from okta_security.lifecycle.okta_directory import OktaDirectory
-from okta_security.lifecycle.user_sync import OktaSnapshot, plan_account
 from okta_security.untrusted import CLIENT_ADDRESS_CHARS, loggable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from okta_security.lifecycle.changes import OktaChanges
     from okta_security.mapping.store import MappingStore
-    from okta_security.okta_api.client import OktaApiClient
     from okta_security.settings.loader import OktaSettings
 
 log = logging.getLogger(__name__)
 
-# What a deactivating event says about the Okta user (recorded as okta_status in the audit event).
-EVENT_STATUS = {
-    "user.lifecycle.deactivate": "DEPROVISIONED",
-    "user.lifecycle.suspend": "SUSPENDED",
-    "user.lifecycle.delete.initiated": "DELETED",
-    "application.user_membership.remove": "UNASSIGNED",
-}
 PRUNE_INTERVAL_SECONDS = 3600.0  # how often the worker drops old event ids
 MAX_BODY_BYTES = 1_000_000  # Okta batches at most 50 events per delivery; a few KB each
 
@@ -73,9 +60,8 @@ class EventHookWorker:
     """Applies event effects off the request thread, one at a time, in arrival order."""
 
     engine: Engine
-    settings: OktaSettings
+    changes: OktaChanges
     mapping: MappingStore
-    api: OktaApiClient | None = None
     _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="okta-hooks"))
     _pruned_at: float = 0.0
 
@@ -104,7 +90,8 @@ class EventHookWorker:
                 loggable(event.event_type),
             )
             return "duplicate"
-        outcomes = [self._for_user(event, sub) for sub in event.user_ids]
+        mapping = self.mapping.current()
+        outcomes = [self.changes.on_event(event, sub, mapping) for sub in event.user_ids]
         return ",".join(outcomes) or "no_account"
 
     def _prune_now_and_then(self) -> None:
@@ -117,76 +104,6 @@ class EventHookWorker:
             dropped = db.prune_receipts(conn)
         if dropped:
             log.info("Forgot %d Okta event id(s) older than %s", dropped, db.RECEIPT_RETENTION)
-
-    def _for_user(self, event: HookEvent, sub: str) -> str:
-        accounts = accounts_for_sub(self.engine, sub)
-        if not accounts:
-            return "no_account"
-        mapping = self.mapping.current()
-        if event.effect == "deactivate":
-            snapshot = OktaSnapshot(statuses={}, groups={})  # absent = gone from Okta: deactivate
-            reason = f"okta_event:{event.event_type}"
-        else:
-            found = self._membership_snapshot(event, sub, accounts)
-            if isinstance(found, str):
-                return found
-            snapshot, reason = found
-        # The evidence's time: Okta's fresh reading when there was one, else when the event happened.
-        evidence_at = snapshot.read_at or effective_time(event)
-        extra = {"event_uuid": event.uuid or event.event_id, "event_type": event.event_type}
-        done = []
-        for account in accounts:
-            change = plan_account(account, snapshot, mapping)
-            if event.effect == "deactivate" or self.api is None:
-                change = only_taking_away(change)  # the event's word alone: never a role, never a return
-            if not change.is_change:
-                done.append("unchanged")
-                continue
-            if event.effect == "deactivate":
-                change = replace(change, reason=reason, okta_status=EVENT_STATUS.get(event.event_type, "UNKNOWN"))
-            applied = apply_change(self.engine, change, trigger="event_hook", evidence_at=evidence_at, extra=extra)
-            done.append(applied.outcome)
-        return ",".join(done)
-
-    def _membership_snapshot(self, event: HookEvent, sub: str, accounts: list[Any]) -> tuple[OktaSnapshot, str] | str:
-        """Return a snapshot of Okta for ``sub`` after a membership change, or why the event is not acted on.
-
-        With Management API access: the user's status and groups, fresh (order of events does not
-        matter, and Okta, not the event, decides). Without: the groups last seen at a login or a
-        fresh read, minus the groups this event removes; an addition waits (``deferred``), and an
-        event Okta published before those groups were seen is ``stale``.
-        """
-        if self.api is not None:
-            directory = OktaDirectory(self.api)
-            read_at = db.utcnow()
-            statuses = directory.statuses([sub], strategy="search")
-            groups = frozenset(self.settings.groups_filter.apply(directory.user_groups(sub)))
-            remember_groups(self.engine, [a.user_id for a in accounts], groups, read_at)
-            return OktaSnapshot(statuses=statuses, groups={sub: groups}, read_at=read_at), "groups_changed"
-        with self.engine.connect() as conn:
-            link = db.link_for_user(conn, accounts[0].user_id, accounts[0].username)
-        happened = effective_time(event)
-        if link is not None and link.groups_at is not None and happened < link.groups_at:
-            log.info(
-                "Okta event %s for %s predates the groups last seen; ignored", loggable(event.event_type), loggable(sub)
-            )
-            return "stale"
-        known = frozenset(link.groups or ()) if link else frozenset()
-        after = known_groups_after(known, event)
-        if after is None:
-            log.info(
-                "Okta event %s for %s not applied: without Management API credentials a group addition "
-                "takes effect at the user's next login or okta-airflow sync-users",
-                loggable(event.event_type),
-                loggable(sub),
-            )
-            return "deferred"
-        groups = frozenset(self.settings.groups_filter.apply(after))
-        # The groups shrink, but "seen at" stays the last full observation: an event sees one change,
-        # not Okta's whole state, so it must not make earlier-published events look stale.
-        seen_at = (link.groups_at if link else None) or happened
-        remember_groups(self.engine, [a.user_id for a in accounts], groups, seen_at)
-        return OktaSnapshot(statuses={sub: "ACTIVE"}, groups={sub: groups}), "groups_changed"
 
     def wait(self, timeout: float = 10.0) -> None:
         """Wait until the queue is empty (tests)."""
@@ -269,7 +186,7 @@ class HookHost(Protocol):
     appbuilder: Any
     okta_settings: OktaSettings
     okta_mapping: MappingStore
-    okta_groups_api: OktaApiClient | None
+    okta_changes: OktaChanges
 
     @property
     def okta_engine(self) -> Engine:
@@ -280,12 +197,7 @@ class HookHost(Protocol):
 def register_event_hook_view(sm: HookHost) -> OktaEventHookView:
     """Add the endpoint to the FAB app (CSRF-exempt: Okta cannot send a CSRF token)."""
     view = OktaEventHookView()
-    view.worker = EventHookWorker(
-        engine=sm.okta_engine,
-        settings=sm.okta_settings,
-        mapping=sm.okta_mapping,
-        api=sm.okta_groups_api,
-    )
+    view.worker = EventHookWorker(engine=sm.okta_engine, changes=sm.okta_changes, mapping=sm.okta_mapping)
     sm.appbuilder.add_view_no_menu(view)
     csrf = sm.appbuilder.get_app.extensions.get("csrf")
     if csrf is not None and view.blueprint is not None:

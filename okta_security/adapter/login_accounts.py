@@ -19,14 +19,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlalchemy as sa
 
 from okta_security.adapter import db
-from okta_security.adapter.accounts import accounts_for_sub, apply_change, forget_cached_user
+from okta_security.adapter.accounts import forget_cached_user
 from okta_security.adapter.admin_edits import okta_write
 from okta_security.adapter.bots import is_service_user
+from okta_security.adapter.outage import DATABASE_DOWN, MESSAGE
 from okta_security.audit import audit_event
-from okta_security.errors import MappedRoleMissing, RelinkRefused
-from okta_security.lifecycle.evidence import groups_current
-from okta_security.lifecycle.user_sync import OktaSnapshot
-from okta_security.lifecycle.user_sync import plan_account as plan_sync_account
+from okta_security.errors import DatabaseUnavailable, MappedRoleMissing, RelinkRefused
 from okta_security.lifecycle.usernames import legacy_username
 from okta_security.login.account_plan import (
     AccountLookup,
@@ -46,6 +44,7 @@ if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
     from sqlalchemy.engine import Connection, Engine
 
+    from okta_security.lifecycle.changes import OktaChanges
     from okta_security.lifecycle.evidence import SignInEvidence
     from okta_security.mapping.rules import RoleMapping
     from okta_security.oidc.identity import OktaIdentity
@@ -73,6 +72,7 @@ class FabUsers(Protocol):
 
     role_model: Any
     user_model: Any
+    okta_changes: OktaChanges
 
     @property
     def session(self) -> Any:
@@ -166,51 +166,44 @@ class FabAccounts:
         return roles
 
     def retire_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
-        """Deactivate the accounts of a person whose verified sign-in maps to no role; return the outcomes.
+        """Deactivate the accounts of a person whose verified sign-in maps to no role (Okta's word, see
+        :meth:`okta_security.lifecycle.changes.OktaChanges.no_mapped_role`); return the outcomes.
 
-        Refusing the sign-in alone left the account active with its old roles, so a session or API
-        token issued earlier kept them until ``sync-users`` ran. The change is the one sync-users
-        plans for the same groups (``no_mapped_role``) and records ``deactivated_by = "login"``, so the
-        person's next sign-in with a mapped group reactivates the account. Groups older than the
-        account's (an old token) decide nothing here: the refusal stands, the account is left alone. A
-        database error is logged and the refusal stands: this never turns a refusal into a 500.
+        A database error is logged and the refusal stands: this never turns a refusal into a 500.
         """
-        engine = self.sm.okta_engine
-        snapshot = OktaSnapshot(statuses={identity.sub: "ACTIVE"}, groups={identity.sub: frozenset(identity.groups)})
-        outcomes: list[str] = []
         try:
-            for account in accounts_for_sub(engine, identity.sub):
-                change = plan_sync_account(account, snapshot, mapping)
-                if change.action != "deactivate" or not groups_current(evidence, account.times):
-                    continue
-                extra = {"mapping_version": mapping.digest[:12]}
-                applied = apply_change(engine, change, trigger="login", evidence_at=evidence.groups_at, extra=extra)
-                log.warning(
-                    "Okta login of %s refused [no_mapped_role]: Airflow account %s deactivated (%s); roles it had: %s",
-                    loggable(identity.username),
-                    loggable(account.username),
-                    applied.outcome,
-                    ", ".join(change.roles_before) or "none",
-                )
-                outcomes.append(applied.outcome)
+            return self.sm.okta_changes.no_mapped_role(identity, mapping, evidence)
         except sa.exc.SQLAlchemyError as e:
             log.error(
                 "Could not deactivate the accounts of %s after a no_mapped_role refusal: %s",
                 loggable(identity.username),
                 type(e).__name__,
             )
-            outcomes.append("failed")
-        return outcomes
+            return ["failed"]
 
-    @staticmethod
     @contextmanager
-    def one_sign_in() -> Iterator[None]:
-        """Read each link row once while one sign-in runs (a door and the plan both need them), never longer."""
+    def one_sign_in(self) -> Iterator[None]:
+        """Scope one sign-in: each link row read once (a door and the plan both need them), never longer.
+
+        The database not answering (a restart, a failover) becomes :class:`DatabaseUnavailable`, a
+        refusal the door answers with 503, and the session is rolled back for the next request.
+        """
         token = _links_read.set({})
         try:
             yield
+        except DATABASE_DOWN as e:
+            try:
+                self.sm.session.rollback()
+            except Exception:  # noqa: BLE001 - the database is down; the next request starts a new transaction
+                log.debug("rollback after a database error failed too", exc_info=True)
+            log.error("Okta sign-in refused [database_unavailable]: the database did not answer (%s)", type(e).__name__)
+            raise DatabaseUnavailable(MESSAGE) from e
         finally:
             _links_read.reset(token)
+
+    def linked(self, sub: str) -> list[tuple[int, str]]:
+        """Return (user id, username) of every account linked to Okta user ``sub``."""
+        return [(link.user_id, link.username) for link in self.links_for(sub)]
 
     def links_for(self, sub: str) -> list[db.UserLink]:
         """Return the link rows of Okta user ``sub`` (once per sign-in inside :meth:`one_sign_in`)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import requests
 from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
@@ -15,7 +16,8 @@ from flask import current_app, session
 from okta_security import audit
 from okta_security.adapter import admin_edits, db, login_accounts, login_audit, outage
 from okta_security.adapter import audit_log as audit_airflow
-from okta_security.adapter.bots import retire_service_users
+from okta_security.adapter.accounts import EngineAccounts
+from okta_security.adapter.bots import FabServiceUsers, retire_service_users
 from okta_security.adapter.compat import with_session_property
 from okta_security.adapter.event_hook_view import register_event_hook_view
 from okta_security.adapter.role_sync import RoleSyncer
@@ -23,6 +25,7 @@ from okta_security.adapter.sessions import enforce_session_max_lifetime
 from okta_security.adapter.views import CSRF_CHECKED_BY_THE_VIEW, OktaAuthOAuthView
 from okta_security.audit import audit_event
 from okta_security.errors import (
+    ConfigError,
     DiscoveryMismatch,
     LoginRefused,
     MappedRoleMissing,
@@ -31,7 +34,10 @@ from okta_security.errors import (
     OktaUnavailable,
     StateMismatch,
 )
+from okta_security.lifecycle.changes import OktaChanges
+from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.login.decision import LoginDecision, LoginPolicy, needs_userinfo
+from okta_security.login.doors import BotDoor, PersonDoor
 from okta_security.login.okta_reader import OktaApiReader
 from okta_security.login.outcome import LoginFacts, LoginOutcome
 from okta_security.login.service import SignInService
@@ -52,6 +58,7 @@ if TYPE_CHECKING:
 
     from okta_security.mapping.rules import RoleMapping
     from okta_security.mapping.store import MappingStore
+    from okta_security.oidc.id_token import JwksCache
     from okta_security.okta_api.client import OktaApiClient
     from okta_security.settings.loader import OktaSettings
 
@@ -97,6 +104,12 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         enforce_session_max_lifetime(app)  # Airflow 2.11; on Airflow 3 the FAB provider does it
         db.ensure_tables(self.okta_engine)  # okta_security_user / _event_receipt (leavers, event hooks)
         admin_edits.install(self.user_model)  # an administrator's edit outranks okta_security's marker
+        # Okta's word on accounts (event hooks, a sign-in that maps to nothing), written with its evidence time.
+        self.okta_changes = OktaChanges(
+            EngineAccounts(self.okta_engine),
+            directory=OktaDirectory(self.okta_groups_api) if self.okta_groups_api is not None else None,
+            groups_filter=self.okta_settings.groups_filter,
+        )
         self.okta_accounts = login_accounts.FabAccounts(self)
         self.okta_sign_in: SignInService[User] = SignInService(
             accounts=self.okta_accounts,
@@ -107,8 +120,28 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             adopt_unlinked=self.okta_settings.adopt_unlinked_accounts,
             on_missing_roles=self._log_missing_roles,
         )
-        self.okta_person_limit = PersonRateLimit(self.okta_settings.person_sign_ins_per_minute)
+        self.okta_people: PersonDoor[User] = PersonDoor(
+            service=self.okta_sign_in,
+            settings=self.okta_settings,
+            keys=self._access_token_keys(),
+            limit=PersonRateLimit(self.okta_settings.person_sign_ins_per_minute),
+            events=login_audit,
+        )
+        self.okta_bots: BotDoor[User] = BotDoor(
+            service=self.okta_sign_in,
+            service_users=FabServiceUsers(self),
+            settings=self.okta_settings,
+            keys=self._access_token_keys(),
+        )
         self._check_discovery_soon()
+
+    def _access_token_keys(self) -> JwksCache:
+        """Return this process's key cache for access tokens' issuer (the ID tokens' one when it is the same)."""
+        return keys_for(
+            self.okta_settings.access_token_issuer,
+            timeout=self.okta_settings.http_timeout_seconds,
+            min_refetch_interval=self.okta_settings.jwks_refetch_interval_seconds,
+        )
 
     def _current_mapping(self) -> RoleMapping:
         """Return the mapping a sign-in uses; declared roles' DAG globs pick up new DAGs on the way."""
@@ -238,13 +271,10 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             facts = LoginFacts.from_claims(claims)
             service = self.okta_sign_in
             userinfo = self._userinfo(remote, token) if needs_userinfo(claims, service.policy) else None
-            decided = service.decide(claims, userinfo=userinfo, issued_at=answered_at)
-            decision = decided.decision
-            facts = facts.with_identity(decision.identity)
-            user = service.admit(decided, facts)
+            outcome = service.sign_in(claims, userinfo=userinfo, issued_at=answered_at, facts=facts)
         except LoginRefused as e:
             return LoginOutcome(facts, id_token=id_token, refusal=e)
-        return LoginOutcome(facts, user=user, identity=decision.identity, id_token=id_token)
+        return replace(outcome, id_token=id_token)
 
     def _take_state(self, remote: Any, state: str | None, fab_state_ok: bool) -> dict[str, Any]:
         """Return the sign-in this browser started (PKCE verifier, nonce), once; else refuse."""
@@ -321,3 +351,27 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             return dict(remote.userinfo(token=token))
         except requests.RequestException as e:
             raise OktaUnavailable("Okta is not answering (userinfo request failed). Try again in a minute.") from e
+
+
+class TokenDoors(Protocol):
+    """The doors the API paths take Okta tokens through (okta_security's security manager has both)."""
+
+    okta_people: PersonDoor[Any]
+    okta_bots: BotDoor[Any]
+
+    def get_user_by_id(self, pk: int) -> Any:
+        """Return FAB's user ``pk`` (None if there is none)."""
+        ...
+
+
+def token_doors(sm: object) -> TokenDoors:
+    """Return ``sm``'s token doors, or say how to configure okta_security's security manager."""
+    if isinstance(getattr(sm, "okta_people", None), PersonDoor) and isinstance(getattr(sm, "okta_bots", None), BotDoor):
+        return cast("TokenDoors", sm)
+    raise ConfigError(
+        [
+            f"the security manager is {type(sm).__name__}, not okta_security's OktaSecurityManager: use the "
+            "webserver_config.py okta-airflow init writes (SECURITY_MANAGER_CLASS = OktaSecurityManager)"
+        ],
+        source="webserver_config.py",
+    )

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from okta_security import audit
 from okta_security.adapter import audit_log as audit_airflow
 from okta_security.adapter import db, metrics
-from okta_security.adapter.accounts import apply_change, load_accounts, metadata_engine
+from okta_security.adapter.accounts import EngineAccounts, load_accounts, metadata_engine
 from okta_security.adapter.airflow_config import okta_options
 from okta_security.errors import ConfigError, OktaSecurityError, TooManyDeactivations
+from okta_security.lifecycle.changes import OktaChanges
 from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.user_sync import SyncPlan, deactivation_limit, plan_sync
 from okta_security.mapping.roles import BUILTIN_ROLES
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
-    from okta_security.adapter.accounts import AppliedChange
+    from okta_security.lifecycle.changes import AppliedChange
     from okta_security.lifecycle.okta_directory import ProgressFn, Strategy
     from okta_security.mapping.rules import RoleMapping
     from okta_security.okta_api.client import OktaApiClient
@@ -125,19 +126,8 @@ def run_sync(
             "re-run with --force (or raise --max-deactivations)"
         )
     if not dry_run:
-        changes = plan.changes
-        for done, change in enumerate(changes, 1):
-            report.results.append(
-                apply_change(
-                    engine,
-                    change,
-                    trigger="sync",
-                    evidence_at=snapshot.read_at,
-                    extra={"mapping_version": plan.mapping_version},
-                )
-            )
-            if on_apply is not None:
-                on_apply(done, len(changes))
+        changes = OktaChanges(EngineAccounts(engine))
+        report.results = changes.apply_plan(plan, trigger="sync", evidence_at=snapshot.read_at, on_apply=on_apply)
     report.seconds = time.monotonic() - started
     log.info("sync-users: %s", report.summary())
     return report

@@ -75,6 +75,16 @@ class AccessTokenPolicy:
         if not self.required_scopes:
             raise ValueError("an access token policy needs at least one required scope")
 
+    @classmethod
+    def from_settings(cls, settings: OktaSettings) -> AccessTokenPolicy:
+        """Return the policy the settings describe (the API authorization server's tokens)."""
+        return cls(
+            issuer=settings.access_token_issuer,
+            audience=settings.bot_audience,
+            required_scopes=settings.bot_scopes,
+            leeway=settings.clock_skew_seconds,
+        )
+
 
 @dataclass(frozen=True)
 class VerifiedClaims:

@@ -1,6 +1,6 @@
 """``okta-airflow doctor --live``: ask the running API server for okta_security's health.
 
-``GET <base url>/auth/okta/health`` (:mod:`okta_security.adapter.health`) answers, to a caller
+``GET <base url>/auth/okta/health`` (:mod:`okta_security.health`) answers, to a caller
 Airflow lets read its configuration, the mapping in force and its last reload or rejection, the
 age of the cached JWKS and whether Okta answers from the server. The token given with
 ``--token-file`` is sent as a bearer token and never printed.

@@ -44,6 +44,7 @@ class AirflowAccount:
     roles: frozenset[str]
     deactivated_by: str | None = None  # set when okta_security (not an admin) deactivated it
     times: AccountTimes = AccountTimes()  # the evidence the account reflects
+    groups: tuple[str, ...] | None = None  # the Okta groups last seen (None: never seen)
 
 
 @dataclass(frozen=True)

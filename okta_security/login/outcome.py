@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from okta_security.oidc.identity import OktaIdentity
 
 UserT = TypeVar("UserT")
+FactsT = TypeVar("FactsT", bound="LoginFacts")
 MAX_ID_CHARS = 256  # claims come from a verified token, but an audit row still has no use for a longer id
 
 
@@ -36,7 +37,7 @@ class LoginFacts:
             sub=_bounded(claims.get("sub")), jti=_bounded(claims.get("jti")), okta_sid=_bounded(claims.get("sid"))
         )
 
-    def with_identity(self, identity: OktaIdentity | None) -> LoginFacts:
+    def with_identity(self: FactsT, identity: OktaIdentity | None) -> FactsT:
         """Add who the person is and their groups, once known."""
         if identity is None:
             return self
@@ -55,5 +56,6 @@ class LoginOutcome(Generic[UserT]):
     facts: LoginFacts
     user: UserT | None = None
     identity: OktaIdentity | None = None
+    roles: tuple[str, ...] = ()
     id_token: str | None = None  # kept in the session for logout's id_token_hint
     refusal: LoginRefused | None = None

@@ -1,8 +1,8 @@
 """The ports the sign-in service reaches the world through (pure: Protocols the adapter implements).
 
 :class:`okta_security.login.service.SignInService` decides and plans; what it reads and writes goes
-through these, so every door (the browser callback, a person's token at ``POST /auth/token``, the
-Airflow 2.11 bearer path) shares one decision with no framework in sight, and the tests give it
+through these, so every door (the browser callback, a person's or a bot's token at ``POST /auth/token``,
+the Airflow 2.11 bearer path) shares one decision with no framework in sight, and the tests give it
 plain fakes.
 """
 
@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from contextlib import AbstractContextManager
+
+    from okta_security.bots.service_users import ServiceIdentity
+    from okta_security.errors import LoginRefused
     from okta_security.lifecycle.evidence import SignInEvidence
     from okta_security.login.account_plan import AccountLookup, AccountPlan
     from okta_security.login.outcome import LoginFacts
@@ -33,6 +38,14 @@ class AppliedAccount(Generic[UserT]):
 
 class Accounts(Protocol[UserT]):
     """Airflow's accounts, as the sign-in sees them."""
+
+    def one_sign_in(self) -> AbstractContextManager[None]:
+        """Scope one sign-in: each link row read once; the database not answering raised as DatabaseUnavailable."""
+        ...
+
+    def linked(self, sub: str) -> Sequence[tuple[int, str]]:
+        """Return (user id, username) of every account linked to Okta user ``sub``."""
+        ...
 
     def role_names(self) -> frozenset[str]:
         """Return the names of the roles Airflow has."""
@@ -70,4 +83,39 @@ class AuditSink(Protocol):
 
     def __call__(self, event: str, facts: LoginFacts, *, owner: str | None, **fields: Any) -> None:
         """Record ``event``."""
+        ...
+
+
+class LoginEvents(Protocol):
+    """A sign-in's audit events, with the request's context added (the adapter's ``login_audit``)."""
+
+    def audit(self, event: str, facts: LoginFacts, *, owner: str | None, **fields: Any) -> None:
+        """Record ``event``."""
+        ...
+
+    def login_succeeded(self, facts: LoginFacts, username: str, identity: OktaIdentity, roles: list[str]) -> None:
+        """Record ``login.succeeded``."""
+        ...
+
+    def login_refused(self, error: LoginRefused, facts: LoginFacts) -> None:
+        """Record ``login.refused``."""
+        ...
+
+
+@dataclass(frozen=True)
+class ServiceUserWrite(Generic[UserT]):
+    """A bot's service user after the exchange wrote it."""
+
+    user: UserT
+    username: str
+    created: bool
+    roles_before: tuple[str, ...] | None  # None when the user was just created
+    reactivated: bool  # it had been retired (its role set left the mapping) and is back
+
+
+class ServiceUsers(Protocol[UserT]):
+    """Airflow's service users (one per Okta client and role set), as the bot door sees them."""
+
+    def upsert(self, identity: ServiceIdentity) -> ServiceUserWrite[UserT]:
+        """Create, bring back or update the service user; raise BotRefused (a subclass) if it cannot act."""
         ...

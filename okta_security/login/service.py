@@ -1,8 +1,8 @@
 """One sign-in for every door (pure): decide who the person is and what they get, then write it.
 
 The browser callback (an ID token), a person's Okta access token at ``POST /auth/token`` and the
-Airflow 2.11 bearer path each verify their token and hand its claims here; everything after is the
-same for all of them:
+Airflow 2.11 bearer path (:class:`okta_security.login.doors.PersonDoor`) each verify their token and
+call :meth:`SignInService.sign_in` with its claims; everything after is the same for all of them:
 
 1. :meth:`SignInService.decide` — groups from the claims or Okta's Groups API, the mapping, the
    roles Airflow has (:func:`okta_security.login.decision.decide`); a person whose current groups
@@ -30,13 +30,13 @@ from okta_security.lifecycle.evidence import SignInEvidence
 from okta_security.login.account_plan import plan_account
 from okta_security.login.decision import LoginDecision, LoginPolicy, decide, groups_api_identity
 from okta_security.login.okta_reader import require_active
+from okta_security.login.outcome import FactsT, LoginFacts, LoginOutcome
 from okta_security.login.ports import UserT
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from okta_security.login.outcome import LoginFacts
     from okta_security.login.ports import Accounts, AuditSink, OktaReader
     from okta_security.mapping.rules import RoleMapping
     from okta_security.oidc.identity import OktaIdentity
@@ -93,6 +93,32 @@ class SignInService(Generic[UserT]):
     clock: Callable[[], datetime] = field(default=_utcnow)
     _readings: TLRUCache[tuple[str, str], _Reading] = field(default_factory=_groups_cache, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def sign_in(
+        self,
+        claims: Mapping[str, Any],
+        *,
+        userinfo: Mapping[str, Any] | None,
+        issued_at: object,
+        facts: FactsT,
+        token: TokenRef | None = None,
+    ) -> LoginOutcome[UserT]:
+        """Decide and admit: the one call every person's door makes with its verified claims.
+
+        The outcome's facts name the person once the decision knows them, for the door's audit event.
+        """
+        try:
+            decided = self.decide(claims, userinfo=userinfo, issued_at=issued_at, token=token)
+            decision = decided.decision
+            facts = facts.with_identity(decision.identity)
+            user = self.admit(decided, facts)
+        except LoginRefused as e:
+            return LoginOutcome(facts, refusal=e)
+        return LoginOutcome(facts, user=user, identity=decision.identity, roles=decision.roles)
+
+    def reads_groups_api(self, claims: Mapping[str, Any]) -> bool:
+        """Return whether a sign-in with these claims (and no userinfo) asks Okta's Groups API."""
+        return self.okta is not None and groups_api_identity(claims, None, self.policy) is not None
 
     def decide(
         self,

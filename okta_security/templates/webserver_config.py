@@ -13,7 +13,7 @@ from flask_appbuilder.const import AUTH_OAUTH
 
 from okta_security.adapter.security_manager import OktaSecurityManager
 from okta_security.adapter.sessions import apply_session_max_lifetime
-from okta_security.adapter.webserver import build_webserver_config
+from okta_security.webserver import build_webserver_config
 
 # Validates every OKTA_* setting and the mapping file; raises one error listing all problems.
 _okta = build_webserver_config()

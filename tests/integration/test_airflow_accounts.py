@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 
 from okta_security import audit
 from okta_security.adapter import db
-from okta_security.adapter.accounts import accounts_for_sub, apply_change, load_accounts
+from okta_security.adapter.accounts import EngineAccounts, accounts_for_sub, apply_change, load_accounts
 from okta_security.adapter.event_hook_view import EventHookWorker
+from okta_security.lifecycle.changes import OktaChanges
 from okta_security.lifecycle.event_hooks import classify
+from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.user_sync import OktaSnapshot, plan_account
 from okta_security.mapping.store import MappingStore
 from okta_security.settings.loader import OktaSettings, Secret
@@ -75,7 +77,8 @@ def worker(engine: sa.Engine, tmp_path: Path) -> EventHookWorker:
         client_secret=Secret(lambda: "x"),
         role_mapping_file=str(mapping),
     )
-    return EventHookWorker(engine=engine, settings=settings, mapping=MappingStore(mapping))
+    changes = OktaChanges(EngineAccounts(engine), groups_filter=settings.groups_filter)
+    return EventHookWorker(engine=engine, changes=changes, mapping=MappingStore(mapping))
 
 
 def state(engine: sa.Engine) -> tuple[bool, set[str], str | None]:
@@ -230,7 +233,7 @@ def test_worker_with_api_reads_fresh_groups_and_reactivates_returners(
     import requests
 
     base_url, client = okta
-    worker.api = client
+    worker.changes.directory = OktaDirectory(client)
     # The event names airflow-admins, but Okta's current answer (viewers only) is what counts.
     assert worker.process(hook_event("group.user_membership.add", group("airflow-admins"), uuid="1")) == "applied"
     assert state(engine) == (True, {"Viewer"}, None)

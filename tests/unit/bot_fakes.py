@@ -165,3 +165,44 @@ def warm_keys(monkeypatch: Any, published: list[int] | None = None) -> None:
         return {"keys": [KEY.as_dict(private=False)]}
 
     monkeypatch.setitem(keys._caches, ISSUER, JwksCache(fetch))
+
+
+def bot_door(settings: Any, mapping: Any, sm: Any) -> Any:
+    """The bot door over ``sm``'s users, with ``mapping`` as the sign-in's mapping (keys from the issuer's cache)."""
+    from types import SimpleNamespace
+
+    from okta_security.adapter.bots import FabServiceUsers
+    from okta_security.login.doors import BotDoor
+
+    return BotDoor(
+        service=SimpleNamespace(mapping=lambda: mapping),  # type: ignore[arg-type]
+        service_users=FabServiceUsers(sm),
+        settings=settings,
+        keys=keys.keys_for(
+            settings.access_token_issuer,
+            timeout=settings.http_timeout_seconds,
+            min_refetch_interval=settings.jwks_refetch_interval_seconds,
+        ),
+    )
+
+
+def authenticate_bot(token: str, *, settings: Any, mapping: Any, security_manager: Any) -> Any:
+    """Exchange ``token`` at a bot door built as the security manager builds it."""
+    return bot_door(settings, mapping, security_manager).authenticate(token)
+
+
+def with_doors(sm: Any, settings: Any, store: Any) -> Any:
+    """Give a fake security manager the token doors okta_security's security manager builds."""
+    from types import SimpleNamespace
+
+    from okta_security.login.doors import PersonDoor
+
+    sm.okta_bots = bot_door(settings, store.current(), sm)
+    sm.okta_people = PersonDoor(
+        service=SimpleNamespace(mapping=store.current),  # type: ignore[arg-type]
+        settings=settings,
+        keys=sm.okta_bots.keys,
+        limit=None,  # type: ignore[arg-type]
+        events=None,  # type: ignore[arg-type]
+    )
+    return sm

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from okta_security.adapter import airflow2_api as airflow2_api_auth
 from okta_security.audit import register_sink, unregister_sink
 from okta_security.errors import ConfigError
-from tests.unit.bot_fakes import FakeSecurityManager, okta_token, settings_and_store, warm_keys
+from tests.unit.bot_fakes import FakeSecurityManager, okta_token, settings_and_store, warm_keys, with_doors
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def app(tmp_path, monkeypatch):
     app = Flask(__name__)
     app.secret_key = "test"
     app.config.update(OKTA_SETTINGS=settings, OKTA_ROLE_MAPPING_STORE=store)
-    app.appbuilder = types.SimpleNamespace(sm=FakeSecurityManager())  # type: ignore[attr-defined]
+    app.appbuilder = types.SimpleNamespace(sm=with_doors(FakeSecurityManager(), settings, store))  # type: ignore[attr-defined]
     LoginManager(app).user_loader(lambda _id: None)
     airflow2_api_auth.init_app(app)
 

@@ -48,7 +48,7 @@ def test_syntax_error_cannot_tell_whose_it_is(tmp_path):
 
 def test_mentions_okta_security():
     assert _mentions_okta_security("from okta_security.adapter.security_manager import OktaSecurityManager\n")
-    assert _mentions_okta_security("import okta_security.adapter.webserver\n")
+    assert _mentions_okta_security("import okta_security.webserver\n")
     assert not _mentions_okta_security("from flask_appbuilder.const import AUTH_DB\n")
     assert _mentions_okta_security("x = (") is None
 

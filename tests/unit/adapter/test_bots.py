@@ -6,7 +6,6 @@ import pytest
 import responses
 
 from okta_security.adapter import bots
-from okta_security.audit import register_sink, unregister_sink
 from okta_security.bots.service_users import ServiceIdentity, service_identity
 from okta_security.errors import (
     AccessTokenRejected,
@@ -16,9 +15,8 @@ from okta_security.errors import (
     UnmappedClient,
 )
 from okta_security.mapping.bots import ClientRule
-from okta_security.mapping.rules import parse_mapping
 from okta_security.oidc import keys
-from tests.unit.bot_fakes import ISSUER, KEY, FakeSecurityManager, FakeUser, okta_token, settings_and_store, warm_keys
+from tests.unit.bot_fakes import ISSUER, KEY, FakeSecurityManager, FakeUser, okta_token
 
 RULE = ClientRule("ci-bot", "svc-ci", ("Viewer",), {"airflow.trigger": ("User",)}, line=5)
 GRANT = service_identity(RULE, {"Viewer"})
@@ -137,99 +135,6 @@ def test_roles_deleted_from_airflow():
         bots.upsert_service_user(sm, identity(roles=frozenset({"Gone"})))
 
 
-# --------------------------------------------------------------------------- the whole exchange
-
-
-def test_authenticate_bot_end_to_end(tmp_path, monkeypatch):
-    fetches: list[int] = []
-    warm_keys(monkeypatch, fetches)
-    settings, store = settings_and_store(tmp_path)
-    sm = FakeSecurityManager()
-    for _ in range(3):
-        login = bots.authenticate_bot(
-            okta_token(scopes=("airflow.api", "airflow.trigger")),
-            settings=settings,
-            mapping=store.current(),
-            security_manager=sm,
-        )
-    assert login.user.username == "svc-ci+user"
-    assert login.grant.roles == {"Viewer", "User"}
-    assert login.token.client_id == "ci-bot"
-    assert len(fetches) == 1
-
-
-def test_tokens_of_one_client_with_other_scopes_act_as_other_users(tmp_path, monkeypatch):
-    """The narrow token's user keeps its roles whatever a broader token of the same client earned since."""
-    warm_keys(monkeypatch)
-    settings, store = settings_and_store(tmp_path)
-    sm = FakeSecurityManager()
-
-    def exchange(*scopes: str) -> bots.BotLogin:
-        return bots.authenticate_bot(
-            okta_token(scopes=scopes), settings=settings, mapping=store.current(), security_manager=sm
-        )
-
-    narrow = exchange("airflow.api")
-    broad = exchange("airflow.api", "airflow.trigger")
-    again = exchange("airflow.api")
-    assert (narrow.user.username, broad.user.username, again.user.username) == ("svc-ci", "svc-ci+user", "svc-ci")
-    assert narrow.user is again.user
-    assert [r.name for r in narrow.user.roles] == ["Viewer"]
-    assert sorted(r.name for r in broad.user.roles) == ["User", "Viewer"]
-    assert broad.user.email == "ci-bot+user@okta-clients.invalid"
-    assert sm.updates == 0  # no exchange rewrote another token's roles
-
-
-def test_service_users_the_mapping_no_longer_gives_are_retired_and_come_back(tmp_path, monkeypatch):
-    warm_keys(monkeypatch)
-    settings, store = settings_and_store(tmp_path)
-    sm = FakeSecurityManager()
-    human = sm.add_human("alice", "alice@example.com")
-    for scopes in (("airflow.api",), ("airflow.api", "airflow.trigger")):
-        bots.authenticate_bot(
-            okta_token(scopes=scopes), settings=settings, mapping=store.current(), security_manager=sm
-        )
-    admin_deactivated = sm.add_human("svc-old", "old-bot@okta-clients.invalid", roles=("Viewer",))
-    admin_deactivated.active = False
-    records = []
-    register_sink("test_retire", records.append)
-    try:
-        assert bots.retire_service_users(sm, store.current(), trigger="test") == []  # all still given
-        without = parse_mapping("mappings:\n  airflow-admins: [Admin]\n", source="without-clients.yaml")
-        assert sorted(bots.retire_service_users(sm, without, trigger="mapping reload")) == ["svc-ci", "svc-ci+user"]
-    finally:
-        unregister_sink("test_retire")
-    assert human.active
-    assert not admin_deactivated.active
-    assert [(r.event, r.owner, r.fields["reason"]) for r in records] == [
-        ("bot.service_user_retired", "svc-ci", "client_removed"),
-        ("bot.service_user_retired", "svc-ci+user", "client_removed"),
-    ]
-    # The client is mapped again: its next exchange brings the retired user back (an admin's deactivation
-    # of the same user would keep it out, see test_a_deactivated_service_user_stays_deactivated).
-    login = bots.authenticate_bot(okta_token(), settings=settings, mapping=store.current(), security_manager=sm)
-    assert (login.user.username, login.user.active, login.reactivated) == ("svc-ci", True, True)
-    assert login.user.last_name == bots.SERVICE_LAST_NAME
-
-
-@pytest.mark.parametrize(
-    ("token", "error", "code"),
-    [
-        (okta_token(aud="api://default"), AccessTokenRejected, "invalid_access_token"),
-        (okta_token(scopes=("other",)), AccessTokenRejected, "invalid_access_token"),
-        (okta_token(client_id="stranger"), UnmappedClient, "unmapped_client"),
-    ],
-)
-def test_authenticate_bot_refusals(tmp_path, monkeypatch, token, error, code):
-    warm_keys(monkeypatch)
-    settings, store = settings_and_store(tmp_path)
-    sm = FakeSecurityManager()
-    with pytest.raises(error) as info:
-        bots.authenticate_bot(token, settings=settings, mapping=store.current(), security_manager=sm)
-    assert info.value.code == code
-    assert sm.users == []
-
-
 @responses.activate
 def test_fetch_jwks_follows_discovery():
     responses.get(
@@ -237,49 +142,6 @@ def test_fetch_jwks_follows_discovery():
     )
     responses.get(f"{ISSUER}/v1/keys", json={"keys": [KEY.as_dict(private=False)]})
     assert keys.fetch_jwks(ISSUER, 5)["keys"][0]["kid"] == KEY.kid
-
-
-@responses.activate
-def test_keys_of_another_issuer_are_never_trusted(tmp_path, monkeypatch):
-    responses.get(
-        f"{ISSUER}/.well-known/openid-configuration",
-        json={"issuer": "https://evil.example/oauth2/default", "jwks_uri": "https://evil.example/keys"},
-    )
-    monkeypatch.setattr(keys, "_caches", {})
-    settings, store = settings_and_store(tmp_path)
-    with pytest.raises(OktaKeysUnavailable) as info:
-        bots.authenticate_bot(okta_token(), settings=settings, mapping=store.current(), security_manager=None)
-    assert info.value.http_status == 503
-    assert len(responses.calls) == 1  # the keys of the other issuer were not even fetched
-
-
-def test_audit_events_carry_no_token(tmp_path, monkeypatch):
-    warm_keys(monkeypatch)
-    settings, store = settings_and_store(tmp_path)
-    records = []
-    register_sink("test_bots", records.append)
-    try:
-        token = okta_token()
-        login = bots.authenticate_bot(
-            token, settings=settings, mapping=store.current(), security_manager=FakeSecurityManager()
-        )
-        bots.audit_exchange(login, via="test", request_id="r-1")
-        refused = UnmappedClient("no", client_id="ci-bot")
-        bots.audit_refusal(refused, via="test", mapping=store.current())
-    finally:
-        unregister_sink("test_bots")
-    exchanged, refusal = records
-    assert (exchanged.event, exchanged.owner) == ("bot.token_exchanged", "svc-ci")
-    assert exchanged.fields["client_id"] == "ci-bot"
-    assert exchanged.fields["token_jti"].startswith("AT.")
-    assert exchanged.fields["service_user_created"] is True
-    assert exchanged.fields["request_id"] == "r-1"
-    assert token not in exchanged.to_json()
-    assert (refusal.event, refusal.owner, refusal.fields["reason"]) == (
-        "bot.token_refused",
-        "svc-ci",
-        "unmapped_client",
-    )
 
 
 @responses.activate

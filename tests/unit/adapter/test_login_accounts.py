@@ -7,7 +7,9 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
+from okta_security.adapter.accounts import EngineAccounts
 from okta_security.adapter.login_accounts import FabAccounts
+from okta_security.lifecycle.changes import OktaChanges
 from okta_security.lifecycle.evidence import SignInEvidence
 from okta_security.mapping.rules import parse_mapping
 from okta_security.oidc.identity import OktaIdentity
@@ -39,7 +41,8 @@ def test_a_database_that_does_not_answer_is_logged_and_the_refusal_stands(tmp_pa
     logger, seen = logging.getLogger("okta_security.adapter.login_accounts"), Records()
     logger.addHandler(seen)
     try:
-        accounts = FabAccounts(SimpleNamespace(okta_engine=unreachable))  # type: ignore[arg-type]
+        changes = OktaChanges(EngineAccounts(unreachable))
+        accounts = FabAccounts(SimpleNamespace(okta_engine=unreachable, okta_changes=changes))  # type: ignore[arg-type]
         outcomes = accounts.retire_unmapped(CAROL, mapping, SignInEvidence.from_iat(0))
     finally:
         logger.removeHandler(seen)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jsonschema
 
-from okta_security.adapter.provider import AUTH_MANAGER, CLI_COMMANDS, PACKAGE_NAME, get_provider_info
+from okta_security.provider import AUTH_MANAGER, CLI_COMMANDS, PACKAGE_NAME, get_provider_info
 from okta_security.settings.specs import SETTINGS
 
 
@@ -37,7 +37,7 @@ def test_the_entry_point_is_installed():
 def test_provider_info_imports_neither_airflow_nor_flask():
     # Airflow calls it while its own configuration is being built: importing Airflow here could loop.
     code = (
-        "import sys; from okta_security.adapter.provider import get_provider_info; get_provider_info(); "
+        "import sys; from okta_security.provider import get_provider_info; get_provider_info(); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'flask', 'sqlalchemy', 'fastapi')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import responses
 
-from okta_security.adapter.health import PROBE_CACHE_SECONDS, HealthState, report
 from okta_security.audit import AuditRecord
+from okta_security.health import PROBE_CACHE_SECONDS, HealthState, report
 from okta_security.okta_api.observe import OktaCall
 
 ISSUER = "https://dev-1.okta.com/oauth2/default"

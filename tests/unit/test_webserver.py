@@ -6,11 +6,12 @@ import os
 
 import pytest
 
-from okta_security.adapter import health, metrics
-from okta_security.adapter.webserver import build_webserver_config
+from okta_security import health
+from okta_security.adapter import metrics
 from okta_security.audit import unregister_sink
 from okta_security.errors import ConfigError
 from okta_security.okta_api import observe
+from okta_security.webserver import build_webserver_config
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""How many people's Okta tokens Airflow exchanges per second, next to FAB's username/password
+"""How many people's and bots' Okta tokens Airflow exchanges per second, next to FAB's username/password
 ``POST /auth/token`` in the same run (``python -m bench.bench_people_tokens``).
 
 One local IdP in its own process and one real ``airflow api-server`` (``OktaFabAuthManager``, one
@@ -9,6 +9,9 @@ both alike), each from one client on a keep-alive connection:
 - people: ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`` with the person's Okta access
   token (form body): signature with cached keys, the login decision, the account's roles written
   and the sign-in audited — the whole browser pipeline bar the Okta round trips;
+- bots: ``Authorization: Bearer`` with a client-credentials token of a client the mapping's
+  ``clients:`` lists: signature with cached keys, the client's grant, its service user read (and
+  written only when its roles change) — target p50 <= 15 ms;
 - password: FAB's ``{"username", "password"}`` for an Airflow database user (FAB hashes the password
   to compare it, then records the login).
 
@@ -45,6 +48,8 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 PERSON = ("alice.admin@example.com", "Admin-pass-1")
 STATEMENT_SAMPLE = 20  # exchanges per kind whose SQL statements are counted
 DB_USER = ("bench-db-user", "Bench-pass-1")
+BOT = ("bench-bot", "bench-bot-secret")
+KINDS = ("people", "bots", "password")
 
 
 def idp_config() -> dict[str, Any]:
@@ -54,7 +59,17 @@ def idp_config() -> dict[str, Any]:
         custom_scopes=[SCOPE], audience=AUDIENCE, access_token_groups_claim=True, device_poll_interval=1
     )
     data.pop("event_hooks", None)
+    data["clients"].append({"client_id": BOT[0], "client_secret": BOT[1], "grant_types": ["client_credentials"]})
     return data
+
+
+def bot_token(idp: IdpProcess) -> str:
+    """Return the bot's Okta access token (client credentials, client_secret_basic)."""
+    response = requests.post(
+        f"{idp.issuer}/v1/token", data={"grant_type": "client_credentials", "scope": SCOPE}, auth=BOT, timeout=10
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
 
 
 def person_token(idp: IdpProcess) -> str:
@@ -104,7 +119,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with postgres_database("okta_bench_people") if args.db == "postgres" else _no_database() as db_url:
             mapping = work / "okta_role_mapping.yaml"
-            mapping.write_text((REPO / "config" / "role_mapping.yaml").read_text())
+            mapping.write_text(
+                (REPO / "config" / "role_mapping.yaml").read_text()
+                + f"\nclients:\n  {BOT[0]}:\n    name: bench-bot\n    roles: [Viewer]\n"
+            )
             airflow = AirflowServer(
                 work / "airflow",
                 db_url=db_url,
@@ -147,35 +165,39 @@ class _no_database:  # noqa: N801 - a context manager standing in for postgres_d
 
 def measure(url: str, idp: IdpProcess, args: argparse.Namespace, counts: Path) -> dict[str, Any]:
     """Alternate blocks of both kinds; return their figures and the Okta calls made while measuring."""
-    okta_token = person_token(idp)
-    people, password = requests.Session(), requests.Session()
+    okta_token, bots_token = person_token(idp), bot_token(idp)
+    people, bots, password = requests.Session(), requests.Session(), requests.Session()
 
     def person() -> requests.Response:
         return people.post(f"{url}/auth/token", data={"grant_type": JWT_BEARER, "assertion": okta_token}, timeout=60)
+
+    def bot() -> requests.Response:
+        return bots.post(f"{url}/auth/token", headers={"Authorization": f"Bearer {bots_token}"}, json={}, timeout=60)
 
     def database_user() -> requests.Response:
         body = {"username": DB_USER[0], "password": DB_USER[1]}
         return password.post(f"{url}/auth/token", json=body, timeout=60)
 
-    timed(person, args.warmup)  # keys fetched, account created, connections open
-    timed(database_user, args.warmup)
+    calls_of = {"people": person, "bots": bot, "password": database_user}
+    for call in calls_of.values():
+        timed(call, args.warmup)  # keys fetched, account created, connections open
     before = idp.stats()
-    samples: dict[str, list[float]] = {"people": [], "password": []}
+    samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
     blocks = max(1, args.exchanges // args.block)
     for i in range(blocks):
-        order = ("people", "password") if i % 2 == 0 else ("password", "people")
-        for kind in order:
-            samples[kind] += timed(person if kind == "people" else database_user, args.block)
+        for kind in KINDS if i % 2 == 0 else KINDS[::-1]:  # A-B-C-C-B-A: drift hits every kind alike
+            samples[kind] += timed(calls_of[kind], args.block)
     after = idp.stats()
     calls = {k: v - before.get("back_channel", {}).get(k, 0) for k, v in after.get("back_channel", {}).items()}
     result = {kind: summary(latencies) for kind, latencies in samples.items()}
-    for kind, call in (("people", person), ("password", database_user)):  # after timing: counting costs a little
+    for kind, call in calls_of.items():  # after timing: counting costs a little
         start = statements(counts)
         timed(call, STATEMENT_SAMPLE)
         result[kind]["statements_per_exchange"] = round((statements(counts) - start) / STATEMENT_SAMPLE, 1)
     return {
         **result,
         "ratio_people_password": round(result["people"]["per_second"] / result["password"]["per_second"], 2),
+        "ratio_bots_password": round(result["bots"]["per_second"] / result["password"]["per_second"], 2),
         "okta_calls_while_measuring": {k: v for k, v in calls.items() if v},
     }
 
@@ -188,13 +210,19 @@ def report(f: dict[str, Any]) -> str:
         f"{f['machine']['load_average_after'][0]}",
         f"{'':44} {'exchanges/s':>12} {'p50 ms':>8} {'p95 ms':>8} {'n':>6} {'SQL/exchange':>13}",
     ]
-    for kind, name in (("people", "person's Okta token (jwt-bearer grant)"), ("password", "FAB username/password")):
+    names = {
+        "people": "person's Okta token (jwt-bearer grant)",
+        "bots": "bot's Okta token (client credentials)",
+        "password": "FAB username/password",
+    }
+    for kind, name in names.items():
         m = f[kind]
         lines.append(
             f"{name:44} {m['per_second']:>12,.1f} {m['p50_ms']:>8} {m['p95_ms']:>8} {m['exchanges']:>6} "
             f"{m.get('statements_per_exchange', '-'):>13}"
         )
-    lines.append(f"people / password: {f['ratio_people_password']}x")
+    lines.append(f"people / password: {f['ratio_people_password']}x (target >= 10x, p50 <= 25 ms)")
+    lines.append(f"bots / password: {f['ratio_bots_password']}x (target: bot p50 <= 15 ms)")
     lines.append(f"Okta calls while measuring: {f['okta_calls_while_measuring'] or 'none'}")
     return "\n".join(lines)
 

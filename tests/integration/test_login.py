@@ -6,7 +6,9 @@ import time
 from typing import TYPE_CHECKING
 
 import yaml
+from werkzeug.security import check_password_hash
 
+from okta_security.adapter.login_accounts import NO_PASSWORD
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 
 if TYPE_CHECKING:
@@ -40,6 +42,8 @@ def test_admin_gets_admin_and_the_api_accepts_the_session(af: Stack):
     assert user_roles(af.db_url, "alice.admin@example.com") == {"Admin"}
     row = user_row(af.db_url, "alice.admin@example.com")
     assert (row["first_name"], row["last_name"], row["email"]) == ("Alice", "Admin", "alice.admin@example.com")
+    assert row["password"] == NO_PASSWORD  # no password at all: not a hash of the empty one
+    assert not check_password_hash(row["password"], "")
 
 
 def test_viewer_gets_exactly_the_mapped_roles_without_public(af: Stack):

@@ -97,7 +97,9 @@ class FabUsers(Protocol):
         """Return the role called ``name``, or None."""
         ...
 
-    def add_user(self, username: str, first_name: str, last_name: str, email: str, role: Any) -> Any:
+    def add_user(
+        self, username: str, first_name: str, last_name: str, email: str, role: Any, hashed_password: str = ""
+    ) -> Any:
         """Insert a user (FAB 4 returns False on a conflict, FAB 5 raises)."""
         ...
 

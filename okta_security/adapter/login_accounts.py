@@ -98,7 +98,7 @@ class FabUsers(Protocol):
         ...
 
     def add_user(
-        self, username: str, first_name: str, last_name: str, email: str, role: Any, hashed_password: str = ""
+        self, username: str, first_name: str, last_name: str, email: str, role: Any, *, hashed_password: str = ""
     ) -> Any:
         """Insert a user (FAB 4 returns False on a conflict, FAB 5 raises)."""
         ...

@@ -181,6 +181,55 @@ def link_for_user(conn: Connection, user_id: int, username: str) -> UserLink | N
     return _link(row) if row else None
 
 
+def _link_values(
+    *,
+    username: str,
+    okta_sub: str,
+    groups: Sequence[str] | None,
+    groups_at: datetime | None,
+    status_at: datetime | None,
+    deactivated_by: str | None,
+    now: datetime | None,
+) -> dict[str, object]:
+    now = now or utcnow()
+    values: dict[str, object] = {
+        "username": username,
+        "okta_sub": okta_sub,
+        "deactivated_by": deactivated_by,
+        "updated_at": now,
+    }
+    if groups is not None:
+        values.update(groups=json.dumps(list(groups)), groups_at=groups_at or now)
+    if status_at is not None:
+        values.update(status_at=status_at)
+    return values
+
+
+def update_link(
+    conn: Connection,
+    *,
+    user_id: int,
+    username: str,
+    okta_sub: str,
+    groups: Sequence[str] | None = None,
+    groups_at: datetime | None = None,
+    status_at: datetime | None = None,
+    deactivated_by: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Replace the link of ``user_id`` in the caller's transaction; return False if it has none yet."""
+    values = _link_values(
+        username=username,
+        okta_sub=okta_sub,
+        groups=groups,
+        groups_at=groups_at,
+        status_at=status_at,
+        deactivated_by=deactivated_by,
+        now=now,
+    )
+    return bool(conn.execute(sa.update(user_link).where(user_link.c.user_id == user_id).values(**values)).rowcount)
+
+
 def upsert_link(
     engine: Engine,
     *,
@@ -198,17 +247,15 @@ def upsert_link(
     ``groups_at``: the evidence time of ``groups`` (a token's ``iat``, a Groups API reading; default
     now); ``status_at``: the evidence time of a reactivation, when the sign-in made one.
     """
-    now = now or utcnow()
-    values: dict[str, object] = {
-        "username": username,
-        "okta_sub": okta_sub,
-        "deactivated_by": deactivated_by,
-        "updated_at": now,
-    }
-    if groups is not None:
-        values.update(groups=json.dumps(list(groups)), groups_at=groups_at or now)
-    if status_at is not None:
-        values.update(status_at=status_at)
+    values = _link_values(
+        username=username,
+        okta_sub=okta_sub,
+        groups=groups,
+        groups_at=groups_at,
+        status_at=status_at,
+        deactivated_by=deactivated_by,
+        now=now,
+    )
     update = sa.update(user_link).where(user_link.c.user_id == user_id).values(**values)
     with engine.begin() as conn:
         if conn.execute(update).rowcount:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from okta_security.adapter import db
 from okta_security.adapter.accounts import forget_cached_user
@@ -24,7 +26,7 @@ from okta_security.adapter.admin_edits import okta_write
 from okta_security.adapter.bots import is_service_user
 from okta_security.adapter.outage import DATABASE_DOWN, MESSAGE
 from okta_security.audit import audit_event
-from okta_security.errors import DatabaseUnavailable, MappedRoleMissing, RelinkRefused
+from okta_security.errors import DatabaseUnavailable, LoginRefused, MappedRoleMissing, RelinkRefused
 from okta_security.lifecycle.usernames import legacy_username
 from okta_security.login.account_plan import (
     AccountLookup,
@@ -103,10 +105,6 @@ class FabUsers(Protocol):
         """Insert a user (FAB 4 returns False on a conflict, FAB 5 raises)."""
         ...
 
-    def update_user_auth_stat(self, user: Any, success: bool = True) -> None:
-        """Record a login and commit the user's pending changes."""
-        ...
-
 
 class FabAccounts:
     """:class:`okta_security.login.ports.Accounts` over FAB's session: read what a sign-in needs, write once.
@@ -124,12 +122,43 @@ class FabAccounts:
 
     def look_up(self, identity: OktaIdentity) -> AccountLookup:
         """Return the person's account by username, else the legacy ``okta_<sub>`` one, and the owner of their email."""
-        by_username = self._snapshot(self.sm.find_user(username=identity.username))
-        legacy = None if by_username else self._snapshot(self.sm.find_user(username=legacy_username(identity.sub)))
+        by_username = self._snapshot(self._find(username=identity.username))
+        legacy = None if by_username else self._snapshot(self._find(username=legacy_username(identity.sub)))
         by_email = None
         if needs_email_lookup(identity, by_username or legacy):
-            by_email = self._snapshot(self.sm.find_user(email=identity.email))
+            by_email = self._snapshot(self._find(email=identity.email))
         return AccountLookup(by_username=by_username, legacy=legacy, by_email=by_email)
+
+    @staticmethod
+    def _count_login(user: User, *, roles_changed: bool) -> None:
+        """Count the login as FAB's ``update_user_auth_stat`` does, without its ``update_user`` merge.
+
+        The user was read in this session, so there is nothing to merge; FAB's ``update_user`` also
+        re-reads the user's roles and groups only to date ``changed_on``, which the plan already knows.
+        """
+        user.login_count = (user.login_count or 0) + 1
+        user.last_login = datetime.now()
+        user.fail_login_count = 0
+        if roles_changed:
+            user.changed_on = datetime.now()
+
+    def _find(self, *, username: str | None = None, email: str | None = None) -> User | None:
+        """Return the user as FAB's ``find_user`` does, its roles without their permissions.
+
+        A sign-in needs the roles' names only; FAB's model loads every permission of every role with
+        the user (hundreds for Admin), the largest cost of a login. They load if something asks.
+        """
+        User, Role = self.sm.user_model, self.sm.role_model
+        query = sa.select(User).options(selectinload(User.roles).lazyload(Role.permissions))
+        if username:
+            query = query.where(sa.func.lower(User.username) == sa.func.lower(username))
+        else:
+            query = query.where(User.email == email)
+        try:
+            return self.sm.session.scalars(query).unique().one_or_none()
+        except sa.exc.MultipleResultsFound:
+            log.error("More than one Airflow user is %s", loggable(username or email))
+            return None
 
     def apply(self, plan: AccountPlan, identity: OktaIdentity, evidence: SignInEvidence) -> AppliedAccount[User] | None:
         """Write the plan in one commit; return None if creating lost a race (the caller plans again)."""
@@ -146,21 +175,38 @@ class FabAccounts:
                 user.roles = self._roles(plan, identity)
             if plan.reactivate:
                 user.active = True
+        link: dict[str, Any] | None = None
+        if _link_changes(plan, identity, evidence):
+            link = {
+                "user_id": user.id,
+                "username": user.username,
+                "okta_sub": identity.sub,
+                # Older groups than the account reflects were only used to cap roles: the newer ones stay.
+                "groups": identity.groups if plan.groups_current else None,
+                "groups_at": evidence.groups_at,
+                "status_at": evidence.issued_at if plan.reactivate else None,
+            }
         with okta_write():
-            sm.update_user_auth_stat(user)  # one commit: roles, profile, activity, login count (as FAB's own login)
-        if not _link_changes(plan, identity, evidence):
-            forget_cached_user(user.id)
-            return AppliedAccount(user, user.id, user.username)
-        db.upsert_link(
-            sm.okta_engine,
-            user_id=user.id,
-            username=user.username,
-            okta_sub=identity.sub,
-            # Older groups than the account reflects were only used to cap roles: the newer ones stay.
-            groups=identity.groups if plan.groups_current else None,
-            groups_at=evidence.groups_at,
-            status_at=evidence.issued_at if plan.reactivate else None,
-        )
+            self._count_login(user, roles_changed=plan.roles_changed)
+            # The account's row first (the lock order of every account change), then its link, one commit.
+            sm.session.flush()
+            try:
+                linked = (
+                    link is not None and plan.user_id is not None and db.update_link(sm.session.connection(), **link)
+                )
+                sm.session.commit()
+            except sa.exc.IntegrityError as e:  # another account took the name or email since the look-up
+                sm.session.rollback()
+                raise LoginRefused(
+                    "Airflow could not update your account: another account took its name or email a moment "
+                    "ago. Sign in again; if it happens again, ask your Airflow administrator."
+                ) from e
+        user._perms = None  # FAB's per-user permission cache: the roles may be new
+        on_login = getattr(sm, "on_user_login", None)  # FAB 5.2.1's hook for subclasses
+        if on_login is not None:
+            on_login(user)
+        if link is not None and not linked:  # a new account, or one without a link row yet
+            db.upsert_link(sm.okta_engine, **link)
         forget_cached_user(user.id)  # this process's API sees the new roles at its next request
         return AppliedAccount(user, user.id, user.username)
 

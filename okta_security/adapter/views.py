@@ -106,7 +106,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             )
         start_fresh_session(session)  # no pre-login session data survives the login (fixation)
         remember_id_token(session, outcome.id_token)
-        login_user(user)  # okta_complete_login counted the login (update_user_auth_stat) with the role sync
+        login_user(user)  # okta_complete_login counted the login with the role sync, in one commit
         g.user = user
         session.modified = True
         log.info("Okta login of %s (sub %s) succeeded", loggable(identity.username), loggable(identity.sub))

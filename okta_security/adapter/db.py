@@ -29,8 +29,10 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from okta_security.lifecycle.evidence import AccountTimes
+from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -384,3 +386,24 @@ def legacy_and_all_users(conn: Connection) -> tuple[list[Any], list[Any]]:
 def rename_user(conn: Connection, user_id: int, old: str, new: str) -> bool:
     """Rename ``old`` to ``new`` if the account still has the old name; return whether it did."""
     return bool(conn.execute(_RENAME_USER, {"new": new, "id": user_id, "old": old}).rowcount)
+
+
+def find_user(sm: Any, *, username: str | None = None, email: str | None = None) -> Any:
+    """Return FAB's user by username (any case) or email, as ``find_user`` does, its roles without their permissions.
+
+    A sign-in or a token exchange needs the roles' names only; FAB's model loads every permission of
+    every role with the user (hundreds for Admin), the largest cost of a login. They load if asked for.
+    """
+    User, Role = sm.user_model, sm.role_model
+    query = sa.select(User).options(selectinload(User.roles).lazyload(Role.permissions))
+    if username:
+        query = query.where(sa.func.lower(User.username) == sa.func.lower(username))
+    elif email:
+        query = query.where(User.email == email)
+    else:
+        return None
+    try:
+        return sm.session.scalars(query).unique().one_or_none()
+    except sa.exc.MultipleResultsFound:
+        log.error("More than one Airflow user is %s", loggable(username or email))
+        return None

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 
 from okta_security.adapter import db
 from okta_security.adapter.accounts import forget_cached_user
@@ -122,11 +121,11 @@ class FabAccounts:
 
     def look_up(self, identity: OktaIdentity) -> AccountLookup:
         """Return the person's account by username, else the legacy ``okta_<sub>`` one, and the owner of their email."""
-        by_username = self._snapshot(self._find(username=identity.username))
-        legacy = None if by_username else self._snapshot(self._find(username=legacy_username(identity.sub)))
+        by_username = self._snapshot(self.sm.find_user(username=identity.username))
+        legacy = None if by_username else self._snapshot(self.sm.find_user(username=legacy_username(identity.sub)))
         by_email = None
         if needs_email_lookup(identity, by_username or legacy):
-            by_email = self._snapshot(self._find(email=identity.email))
+            by_email = self._snapshot(self.sm.find_user(email=identity.email))
         return AccountLookup(by_username=by_username, legacy=legacy, by_email=by_email)
 
     @staticmethod
@@ -141,24 +140,6 @@ class FabAccounts:
         user.fail_login_count = 0
         if roles_changed:
             user.changed_on = datetime.now()
-
-    def _find(self, *, username: str | None = None, email: str | None = None) -> User | None:
-        """Return the user as FAB's ``find_user`` does, its roles without their permissions.
-
-        A sign-in needs the roles' names only; FAB's model loads every permission of every role with
-        the user (hundreds for Admin), the largest cost of a login. They load if something asks.
-        """
-        User, Role = self.sm.user_model, self.sm.role_model
-        query = sa.select(User).options(selectinload(User.roles).lazyload(Role.permissions))
-        if username:
-            query = query.where(sa.func.lower(User.username) == sa.func.lower(username))
-        else:
-            query = query.where(User.email == email)
-        try:
-            return self.sm.session.scalars(query).unique().one_or_none()
-        except sa.exc.MultipleResultsFound:
-            log.error("More than one Airflow user is %s", loggable(username or email))
-            return None
 
     def apply(self, plan: AccountPlan, identity: OktaIdentity, evidence: SignInEvidence) -> AppliedAccount[User] | None:
         """Write the plan in one commit; return None if creating lost a race (the caller plans again)."""

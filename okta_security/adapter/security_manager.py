@@ -143,6 +143,14 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             min_refetch_interval=self.okta_settings.jwks_refetch_interval_seconds,
         )
 
+    def find_user(self, username: str | None = None, email: str | None = None) -> User | None:
+        """Return the user by username (any case) or email, its roles' permissions loaded only if asked for.
+
+        Every sign-in and token exchange looks the user up and needs only the roles' names; FAB's
+        own look-up loads every permission of every role with it (hundreds for Admin).
+        """
+        return cast("User | None", db.find_user(self, username=username, email=email))
+
     def _current_mapping(self) -> RoleMapping:
         """Return the mapping a sign-in uses; declared roles' DAG globs pick up new DAGs on the way."""
         mapping = self.okta_mapping.current()

@@ -183,16 +183,21 @@ def link_for_user(conn: Connection, user_id: int, username: str) -> UserLink | N
     return _link(row) if row else None
 
 
-def _link_values(
+def link_values(
     *,
     username: str,
     okta_sub: str,
-    groups: Sequence[str] | None,
-    groups_at: datetime | None,
-    status_at: datetime | None,
-    deactivated_by: str | None,
-    now: datetime | None,
+    groups: Sequence[str] | None = None,
+    groups_at: datetime | None = None,
+    status_at: datetime | None = None,
+    deactivated_by: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, object]:
+    """Return a link row's new values.
+
+    ``groups_at``: the evidence time of ``groups`` (a token's ``iat``, a Groups API reading; default
+    now); ``status_at``: the evidence time of a reactivation, when the sign-in made one.
+    """
     now = now or utcnow()
     values: dict[str, object] = {
         "username": username,
@@ -207,67 +212,27 @@ def _link_values(
     return values
 
 
-def update_link(
-    conn: Connection,
-    *,
-    user_id: int,
-    username: str,
-    okta_sub: str,
-    groups: Sequence[str] | None = None,
-    groups_at: datetime | None = None,
-    status_at: datetime | None = None,
-    deactivated_by: str | None = None,
-    now: datetime | None = None,
-) -> bool:
+def update_link(conn: Connection, user_id: int, values: dict[str, object]) -> bool:
     """Replace the link of ``user_id`` in the caller's transaction; return False if it has none yet."""
-    values = _link_values(
-        username=username,
-        okta_sub=okta_sub,
-        groups=groups,
-        groups_at=groups_at,
-        status_at=status_at,
-        deactivated_by=deactivated_by,
-        now=now,
-    )
     return bool(conn.execute(sa.update(user_link).where(user_link.c.user_id == user_id).values(**values)).rowcount)
 
 
-def upsert_link(
-    engine: Engine,
-    *,
-    user_id: int,
-    username: str,
-    okta_sub: str,
-    groups: Sequence[str] | None = None,
-    groups_at: datetime | None = None,
-    status_at: datetime | None = None,
-    deactivated_by: str | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Create or replace the link of ``user_id`` in a transaction of its own.
+def upsert_link(engine: Engine, *, user_id: int, **fields: Any) -> None:
+    """Create or replace the link of ``user_id`` (fields as :func:`link_values` takes) in a transaction of its own."""
+    upsert_link_values(engine, user_id, link_values(**fields))
 
-    ``groups_at``: the evidence time of ``groups`` (a token's ``iat``, a Groups API reading; default
-    now); ``status_at``: the evidence time of a reactivation, when the sign-in made one.
-    """
-    values = _link_values(
-        username=username,
-        okta_sub=okta_sub,
-        groups=groups,
-        groups_at=groups_at,
-        status_at=status_at,
-        deactivated_by=deactivated_by,
-        now=now,
-    )
-    update = sa.update(user_link).where(user_link.c.user_id == user_id).values(**values)
+
+def upsert_link_values(engine: Engine, user_id: int, values: dict[str, object]) -> None:
+    """Create or replace the link of ``user_id`` with :func:`link_values`' values, in a transaction of its own."""
     with engine.begin() as conn:
-        if conn.execute(update).rowcount:
+        if update_link(conn, user_id, values):
             return
     try:
         with engine.begin() as conn:
             conn.execute(sa.insert(user_link).values(user_id=user_id, **values))
     except sa.exc.IntegrityError:  # a concurrent login of the same user inserted first
         with engine.begin() as conn:
-            conn.execute(update)
+            update_link(conn, user_id, values)
 
 
 def set_deactivated_by(

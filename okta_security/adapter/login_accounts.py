@@ -156,24 +156,25 @@ class FabAccounts:
                 user.roles = self._roles(plan, identity)
             if plan.reactivate:
                 user.active = True
-        link: dict[str, Any] | None = None
+        link = None
         if _link_changes(plan, identity, evidence):
-            link = {
-                "user_id": user.id,
-                "username": user.username,
-                "okta_sub": identity.sub,
+            link = db.link_values(
+                username=user.username,
+                okta_sub=identity.sub,
                 # Older groups than the account reflects were only used to cap roles: the newer ones stay.
-                "groups": identity.groups if plan.groups_current else None,
-                "groups_at": evidence.groups_at,
-                "status_at": evidence.issued_at if plan.reactivate else None,
-            }
+                groups=identity.groups if plan.groups_current else None,
+                groups_at=evidence.groups_at,
+                status_at=evidence.issued_at if plan.reactivate else None,
+            )
         with okta_write():
             self._count_login(user, roles_changed=plan.roles_changed)
             # The account's row first (the lock order of every account change), then its link, one commit.
             sm.session.flush()
             try:
                 linked = (
-                    link is not None and plan.user_id is not None and db.update_link(sm.session.connection(), **link)
+                    link is not None
+                    and plan.user_id is not None
+                    and db.update_link(sm.session.connection(), user.id, link)
                 )
                 sm.session.commit()
             except sa.exc.IntegrityError as e:  # another account took the name or email since the look-up
@@ -187,7 +188,7 @@ class FabAccounts:
         if on_login is not None:
             on_login(user)
         if link is not None and not linked:  # a new account, or one without a link row yet
-            db.upsert_link(sm.okta_engine, **link)
+            db.upsert_link_values(sm.okta_engine, user.id, link)
         forget_cached_user(user.id)  # this process's API sees the new roles at its next request
         return AppliedAccount(user, user.id, user.username)
 

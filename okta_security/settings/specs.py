@@ -8,10 +8,8 @@ its default as one would write it in the environment, whether it is a secret, an
 documentation. The loader, the README table (``python -m okta_devstack.readme``), Airflow's
 ``[okta]`` section (:func:`airflow_config_section`, declared by the provider), ``okta-airflow
 doctor`` and the defaults of pure functions (``OktaSettings.clock_skew_seconds``) all read these
-declarations; no default is written anywhere else.
-
-:data:`RETIRED` lists variables that are no longer read; one still set stops the start with
-a message naming what replaced it.
+declarations; no default is written anywhere else. Which of a setting's places wins is the
+precedence rule in :mod:`okta_security.settings.loader`.
 """
 
 from __future__ import annotations
@@ -306,39 +304,6 @@ SETTINGS: tuple[SettingSpec, ...] = tuple(
 SPECS: Mapping[str, SettingSpec] = {s.name: s for s in SETTINGS}
 
 
-@dataclass(frozen=True)
-class Retired:
-    """A variable that is no longer read: what does its job now, and what to do."""
-
-    name: str
-    replacement: str
-    why: str
-    fix: str = "remove {given} and set {replacement} if its default does not suit"
-
-    def problem(self, given: str) -> str:
-        """Return the start-up problem for a deployment that still sets it (``given``: NAME or NAME_FILE)."""
-        return f"{given} is no longer read: {self.why} — {self.fix.format(given=given, replacement=self.replacement)}"
-
-
-_TIMEOUTS = "OKTA_HTTP_TIMEOUT_SECONDS is the connect and read timeout of every call to Okta"
-_KID = "the key id comes from the key itself"
-_KID_FIX = (
-    'give {replacement} as a JWK whose "kid" is that key id (a PEM key carries none; Okta then uses '
-    "the app's only key), and remove {given}"
-)
-RETIRED: tuple[Retired, ...] = (
-    Retired("OKTA_API_CONNECT_TIMEOUT_SECONDS", "OKTA_HTTP_TIMEOUT_SECONDS", _TIMEOUTS),
-    Retired("OKTA_API_READ_TIMEOUT_SECONDS", "OKTA_HTTP_TIMEOUT_SECONDS", _TIMEOUTS),
-    Retired(
-        "OKTA_API_MAX_RETRIES",
-        "OKTA_API_MAX_WAIT_SECONDS",
-        "retries of a Groups API call stop when OKTA_API_MAX_WAIT_SECONDS of waiting is spent",
-    ),
-    Retired("OKTA_CLIENT_KEY_ID", "OKTA_CLIENT_PRIVATE_KEY", _KID, _KID_FIX),
-    Retired("OKTA_API_KEY_ID", "OKTA_API_PRIVATE_KEY", _KID, _KID_FIX),
-)
-
-
 def airflow_option_type(spec: SettingSpec) -> str:
     """Return the option's type as Airflow's provider configuration names it."""
     if isinstance(spec.kind, Number):
@@ -371,8 +336,8 @@ def airflow_config_section() -> dict[str, Any]:
     return {
         AIRFLOW_SECTION: {
             "description": "Okta sign-in for Airflow (okta_security). Every option can also be given as the "
-            "OKTA_<NAME> environment variable or OKTA_<NAME>_FILE; giving one in two places with different "
-            "values stops the start (see the README's Settings section).",
+            "OKTA_<NAME> environment variable or OKTA_<NAME>_FILE, which come first (see the README's Settings "
+            "section).",
             "options": options,
         }
     }
@@ -386,13 +351,4 @@ def settings_table() -> str:
         kind = "secret text" if s.secret and isinstance(s.kind, Text) else s.kind.describe()
         secret = f" Secret: prefer `{s.file_name}` or `{s.airflow_env}_CMD` / `_SECRET`." if s.secret else ""
         rows.append(f"| `{s.name}` | `{s.option}` | {default} | {kind} | {s.doc}{secret} |")
-    rows += [
-        "",
-        "No longer read — a deployment that still sets one of these (or its `_FILE`) does not start, "
-        "and the message says what to do:",
-        "",
-        "| Variable | Instead |",
-        "|---|---|",
-        *(f"| `{r.name}` | `{r.replacement}`: {r.why} |" for r in RETIRED),
-    ]
     return "\n".join(rows) + "\n"

@@ -27,32 +27,18 @@ from typing import TYPE_CHECKING, Any
 from okta_security.errors import ConfigError
 from okta_security.settings.kinds import Invalid
 from okta_security.settings.secrets import FileValue, Secret
-from okta_security.settings.sources import ConfigValue
-from okta_security.settings.specs import SETTINGS, SPECS, OktaSettings, SettingSpec, settings_table
+from okta_security.settings.specs import SETTINGS, SPECS, OktaSettings, SettingSpec
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+    from okta_security.settings.sources import ConfigValue
 
 log = logging.getLogger(__name__)
 
 SOURCE = "okta_security settings (OKTA_* environment variables, Airflow's [okta] section)"
 AIRFLOW_HOME_DEFAULT = "~/airflow"  # Airflow's own default for $AIRFLOW_HOME
-__all__ = [
-    "SETTINGS",
-    "SPECS",
-    "ConfigValue",
-    "FileValue",
-    "OktaSettings",
-    "Secret",
-    "SettingSpec",
-    "airflow_home",
-    "check_webserver_config",
-    "describe_settings",
-    "env_value",
-    "given_settings",
-    "load_settings",
-    "settings_table",
-]
+__all__ = ["SETTINGS", "OktaSettings", "Secret"]  # re-exported: callers import them from here
 
 
 class _Raw:

@@ -30,7 +30,7 @@ import difflib
 import hashlib
 import logging
 import types
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,36 +95,18 @@ class RoleMapping:
     clients: ClientMap = field(default=EMPTY_CLIENTS, compare=False)  # the validated ``clients:`` section (bots)
     roles: tuple[RoleSpec, ...] = field(default=(), compare=False)  # the validated ``roles:`` section
     default_role_line: int = field(default=1, compare=False)  # where default_role is set (for messages)
-    _exact: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     _index: PatternSet[Rule] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Index the rules once for this version."""
         rules = tuple(self.rules)
-        exact: dict[str, list[Rule]] = {}
-        for rule in rules:
-            if rule.kind == "exact":
-                exact.setdefault(rule.pattern, []).append(rule)
         extra = self.extra_sections
         if not isinstance(extra, types.MappingProxyType):
             extra = types.MappingProxyType(dict(extra))
         object.__setattr__(self, "rules", rules)
         object.__setattr__(self, "roles", tuple(self.roles))
         object.__setattr__(self, "extra_sections", extra)
-        object.__setattr__(self, "_exact", {name: tuple(found) for name, found in exact.items()})
         object.__setattr__(self, "_index", PatternSet(rules))
-
-    def _matches(self, groups: Iterable[str]) -> Iterator[tuple[str, Rule]]:
-        """Yield (group, rule) for every match, per group in file order."""
-        _check_groups(groups)
-        seen: set[str] = set()
-        match = self._index.match
-        for group in groups:
-            if not isinstance(group, str) or group in seen:
-                continue
-            seen.add(group)
-            for rule in match(group):
-                yield group, rule
 
     def resolve(self, groups: Iterable[str]) -> frozenset[str]:
         """Return the union of roles of every matching rule, else the default role, else nothing."""
@@ -143,14 +125,16 @@ class RoleMapping:
 
     def explain(self, groups: Iterable[str]) -> list[tuple[str, Rule]]:
         """Return the (group, rule) pairs that matched, in group order then file order."""
-        return list(self._matches(groups))
+        _check_groups(groups)
+        names = dict.fromkeys(group for group in groups if isinstance(group, str))
+        return [(group, rule) for group in names for rule in self._index.match(group)]
 
     def exact_roles_mapping(self) -> dict[str, list[str]]:
         """Return exact-name rules as ``{group: [roles]}`` for FAB's AUTH_ROLES_MAPPING."""
         result: dict[str, list[str]] = {}
-        for name, rules in self._exact.items():
-            roles = result.setdefault(name, [])
-            for rule in rules:
+        for rule in self.rules:
+            if rule.kind == "exact":
+                roles = result.setdefault(rule.pattern, [])
                 roles.extend(role for role in rule.roles if role not in roles)
         return result
 

@@ -23,7 +23,7 @@ role_grants_nothing        warning   a declared role has no permission at all
 declared_role_unused       info      no rule, default_role or client grants a declared role
 dag_pattern_matches_none   warning   a DAG glob/regex matches no DAG Airflow knows (needs the DB)
 dag_id_unknown             info      an exact DAG id Airflow does not know yet (needs the DB)
-dag_pattern_matches_all    info      a DAG pattern matches every DAG id: say ``all_dags``
+dag_pattern_matches_all    info      a DAG pattern spelled as "any id" (``*``, ``re:.*``): say ``all_dags``
 =========================  ========  =====================================================
 
 Shadowing is decided by matching the one name such a rule grants; what a glob or a regex

@@ -65,3 +65,33 @@ def read_small_file(path: str, limit: int) -> tuple[os.stat_result, bytes]:
         return st, b"".join(parts)
     finally:
         os.close(fd)
+
+
+# (resolved path, st_dev, st_ino, st_mtime_ns, st_size) of the file a path leads to.
+FileVersion = tuple[str, int, int, int, int]
+
+
+def version_of(resolved: str, st: os.stat_result) -> FileVersion:
+    """Return what identifies a file version cheaply, after following every symlink.
+
+    A Kubernetes ConfigMap or Secret mount makes the file a symlink into ``..data``, which the
+    kubelet swaps atomically to a new timestamped directory on each update: the resolved path and
+    the target's inode change, the path's own inode never does, and an mtime-preserving writer may
+    keep the mtime. Taking the resolved path too catches every swap.
+    """
+    return (resolved, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def file_version(path: str) -> FileVersion:
+    """Return the version of the file ``path`` resolves to now (``os.stat`` follows links)."""
+    return version_of(os.path.realpath(path), os.stat(path))
+
+
+def read_versioned(path: str, limit: int) -> tuple[FileVersion, bytes]:
+    """Return the file's version (taken from the open file, so it matches the bytes) and its bytes.
+
+    A swap between resolving the path and opening it only costs one more read at the next check.
+    """
+    resolved = os.path.realpath(path)
+    st, data = read_small_file(path, limit)
+    return version_of(resolved, st), data

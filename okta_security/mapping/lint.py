@@ -12,9 +12,9 @@ broad_privileged_grant     warning   a glob/regex grants Admin or Op (or a decla
 matches_everyone           warning   a rule matches Okta's ``Everyone`` group (every user)
 privileged_default_role    warning   ``default_role`` is Admin/Op (or based on them)
 default_role_set           info      ``default_role`` lets in every user Okta lets through
-shadowed_rule              warning   every group the rule matches already gets its roles
-                                     from other rules: it adds nothing
-unreachable_rule           warning   no Okta group name (1-255 characters) can match it
+shadowed_rule              warning   the rule names one group (an exact name, or a ``re:``
+                                     that is a plain name) that already gets its roles from
+                                     other rules: it adds nothing
 regex_looks_like_glob      warning   ``re:`` pattern with ``*`` but no ``.``: ``*`` repeats the
                                      previous character in a regex
 group_name_whitespace      warning   a key starts or ends with a space (Okta trims names)
@@ -23,12 +23,12 @@ role_grants_nothing        warning   a declared role has no permission at all
 declared_role_unused       info      no rule, default_role or client grants a declared role
 dag_pattern_matches_none   warning   a DAG glob/regex matches no DAG Airflow knows (needs the DB)
 dag_id_unknown             info      an exact DAG id Airflow does not know yet (needs the DB)
-dag_pattern_matches_all    info      a DAG pattern matches every DAG id: say ``all_dags``
+dag_pattern_matches_all    info      a DAG pattern spelled as "any id" (``*``, ``re:.*``): say ``all_dags``
 =========================  ========  =====================================================
 
-Shadowing and reachability are decided exactly on the patterns' languages
-(:mod:`okta_security.mapping.patterns`); a regex that uses features it cannot model is skipped,
-never guessed about. Pure logic: no Flask, FAB or Airflow imports.
+Shadowing is decided by matching the one name such a rule grants; what a glob or a regex
+reaches is not worked out (that needs a regex engine of our own: docs/mapping-cookbook.md says
+which findings went with it). Pure logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations
@@ -37,17 +37,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal
 
-from okta_security.mapping.index import glob_prefix, regex_prefix
-from okta_security.mapping.patterns import (
-    Nfa,
-    Unsupported,
-    glob_nfa,
-    includes,
-    pattern_nfa,
-    regex_source,
-    shortest_match,
-    union,
-)
+from okta_security.mapping.patterns import regex_source
 from okta_security.mapping.role_plan import privileged_declared_roles
 from okta_security.mapping.roles import PRIVILEGED_ROLES, DagGrant
 
@@ -57,14 +47,11 @@ if TYPE_CHECKING:
     from okta_security.errors import MappingError
     from okta_security.mapping.rules import RoleMapping, Rule
 
-from okta_security.mapping.regex_parser import sre_parse
-
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 EVERYONE = "Everyone"  # Okta's built-in group: every user of the org is a member
-GROUP_NAME_MAX = 255  # Okta group names are 1-255 characters
 _GLOB_STAR = re.compile(r"[-_:/]\*")  # "team-*" in a regex: '*' repeats the '-', it is no wildcard
-_SAMPLE_ALPHABETS = ("abcdefghijklmnopqrstuvwxyz0123456789-_.", "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210_.-")
+_REGEX_SYNTAX = frozenset(".^$*+?{}[]\\|()")
 
 
 @dataclass(frozen=True)
@@ -109,7 +96,7 @@ def lint(mapping: RoleMapping, *, dag_ids: Collection[str] | None = None) -> lis
         *linter.privileged_patterns(),
         *linter.everyone(),
         *linter.default_role(),
-        *linter.reachability_and_shadowing(),
+        *linter.shadowed(),
         *linter.suspicious_keys(),
         *linter.declared_roles(),
     ]
@@ -119,13 +106,12 @@ def lint(mapping: RoleMapping, *, dag_ids: Collection[str] | None = None) -> lis
 
 
 class _Linter:
-    """The lint rules, sharing compiled NFAs and the privileged-role set."""
+    """The lint rules, sharing the privileged-role set."""
 
     def __init__(self, mapping: RoleMapping) -> None:
         self.mapping = mapping
         self.source = mapping.source
         self.privileged = dict.fromkeys(PRIVILEGED_ROLES, "") | privileged_declared_roles(mapping.roles)
-        self._nfas: dict[str, Nfa | None] = {}
 
     def finding(self, severity: Severity, code: str, line: int, message: str, fix: str) -> Finding:
         return Finding(severity, code, line, message, fix, self.source)
@@ -138,15 +124,6 @@ class _Linter:
                 ancestor = self.privileged[role]
                 named.append(f"{role!r} (based on {ancestor})" if ancestor else repr(role))
         return named
-
-    def nfa(self, rule: Rule) -> Nfa | None:
-        """Return the rule's NFA, or None if its language can't be modelled."""
-        if rule.pattern not in self._nfas:
-            try:
-                self._nfas[rule.pattern] = pattern_nfa(rule.pattern, rule.kind)
-            except Unsupported:
-                self._nfas[rule.pattern] = None
-        return self._nfas[rule.pattern]
 
     # -- rules ----------------------------------------------------------------------------
 
@@ -201,26 +178,16 @@ class _Linter:
                 "that is fine if intended; 'default_role: null' refuses users whose groups match nothing",
             )
 
-    def reachability_and_shadowing(self) -> Iterable[Finding]:
+    def shadowed(self) -> Iterable[Finding]:
         # Greedy, last rule first: a rule found redundant leaves the pool at once, so removing
         # every rule reported here together is safe (each is covered by the rules that stay).
         pool = list(self.mapping.rules)
         for rule in reversed(self.mapping.rules):
-            samples = self._samples(rule)
-            if samples is None:
-                continue  # unsupported: say nothing rather than guess
-            if not samples:
-                pool.remove(rule)
-                yield self.finding(
-                    "warning",
-                    "unreachable_rule",
-                    rule.line,
-                    f"{rule.pattern!r} can never match an Okta group name (1-{GROUP_NAME_MAX} characters)",
-                    "fix the pattern or remove the entry",
-                )
+            name = _only_name(rule)
+            if name is None:
                 continue
-            covering = self._covering(rule, samples, [other for other in pool if other is not rule])
-            if covering:
+            covering = [o for o in pool if o is not rule and set(o.roles) & set(rule.roles) and o.matches(name)]
+            if covering and set(rule.roles) <= {role for other in covering for role in other.roles}:
                 pool.remove(rule)
                 lines = ", ".join(f"line {other.line} ({other.pattern!r})" for other in covering)
                 yield self.finding(
@@ -231,66 +198,6 @@ class _Linter:
                     f"which already grant {', '.join(rule.roles)}",
                     "remove the entry, or change its roles if it was meant to grant more",
                 )
-
-    def _samples(self, rule: Rule) -> list[str] | None:
-        """Return group names the rule matches ([] = none possible; None = can't tell)."""
-        if rule.kind == "exact":
-            return [rule.pattern]
-        if rule.kind == "regex" and _min_width(regex_source(rule.pattern)) > GROUP_NAME_MAX:
-            return []
-        nfa = self.nfa(rule)
-        if nfa is None:
-            return None
-        samples: list[str] = []
-        for prefer in _SAMPLE_ALPHABETS:
-            try:
-                sample = shortest_match(nfa, prefer=prefer)
-            except Unsupported:
-                return None
-            if sample is None or len(sample) > GROUP_NAME_MAX:
-                return []
-            samples.append(sample)
-        return samples
-
-    def _covering(self, rule: Rule, samples: list[str], pool: list[Rule]) -> list[Rule]:
-        """Return rules of ``pool`` that together give every group the rule matches all its roles ([] if none do)."""
-        if rule.kind == "exact":
-            matching = [other for other in pool if set(other.roles) & set(rule.roles) and other.matches(rule.pattern)]
-            granted = {role for other in matching for role in other.roles}
-            return sorted({*matching}, key=_by_line) if set(rule.roles) <= granted else []
-        inner = self.nfa(rule)
-        assert inner is not None  # _samples returned samples
-        prefix = _literal_prefix(rule)
-        candidates = [
-            other
-            for other in pool
-            if set(other.roles) & set(rule.roles)
-            and (rule.matches(other.pattern) if other.kind == "exact" else _compatible(prefix, _literal_prefix(other)))
-        ]
-        used: set[Rule] = set()
-        for role in rule.roles:
-            granting = [other for other in candidates if role in other.roles and self.nfa(other) is not None]
-            if not all(any(other.matches(sample) for other in granting) for sample in samples):
-                return []
-            if not self._covers(granting, inner):
-                return []
-            used.update(self._minimal(granting, inner))
-        return sorted(used, key=_by_line)
-
-    def _covers(self, rules: list[Rule], inner: Nfa) -> bool:
-        nfas = [self.nfa(other) for other in rules]
-        return bool(rules) and includes(union([n for n in nfas if n is not None]), inner) is True
-
-    def _minimal(self, rules: list[Rule], inner: Nfa, limit: int = 8) -> list[Rule]:
-        """Drop rules the union does not need, to name only the ones that matter (bounded effort)."""
-        if len(rules) > limit:
-            return rules
-        kept = list(rules)
-        for other in rules:
-            rest = [r for r in kept if r is not other]
-            if self._covers(rest, inner):
-                kept = rest
-        return kept
 
     def suspicious_keys(self) -> Iterable[Finding]:
         for rule in self.mapping.rules:
@@ -346,12 +253,11 @@ class _Linter:
                 )
 
     def dag_patterns(self, dag_ids: Collection[str]) -> Iterable[Finding]:
-        every = glob_nfa("?*")
         for spec in self.mapping.roles:
             for grant in spec.dags:
-                yield from self._dag_grant(spec.name, grant, dag_ids, every)
+                yield from self._dag_grant(spec.name, grant, dag_ids)
 
-    def _dag_grant(self, role: str, grant: DagGrant, dag_ids: Collection[str], every: Nfa) -> Iterable[Finding]:
+    def _dag_grant(self, role: str, grant: DagGrant, dag_ids: Collection[str]) -> Iterable[Finding]:
         if grant.kind == "exact":
             if grant.pattern not in dag_ids:
                 yield self.finding(
@@ -362,12 +268,7 @@ class _Linter:
                     "check the DAG id's spelling",
                 )
             return
-        try:
-            nfa = pattern_nfa(grant.pattern, grant.kind)
-            matches_all = includes(nfa, every) is True
-        except Unsupported:
-            matches_all = False
-        if matches_all:
+        if _matches_every_id(grant.pattern, grant.kind):
             yield self.finding(
                 "info",
                 "dag_pattern_matches_all",
@@ -386,27 +287,17 @@ class _Linter:
             )
 
 
-def _by_line(rule: Rule) -> int:
-    return rule.line
+def _only_name(rule: Rule) -> str | None:
+    """Return the one name an exact rule, or a ``re:`` rule that is a plain name, matches (else None)."""
+    if rule.kind == "exact":
+        return rule.pattern
+    body = regex_source(rule.pattern).removeprefix("^").removeprefix("\\A").removesuffix("$").removesuffix("\\Z")
+    return body if rule.kind == "regex" and body and not _REGEX_SYNTAX & set(body) else None
 
 
-def _literal_prefix(rule: Rule) -> str:
-    """Return the literal text every group the rule matches starts with."""
-    if rule.kind == "glob":
-        return glob_prefix(rule.pattern)
-    if rule.kind == "regex":
-        return regex_prefix(regex_source(rule.pattern))
-    return rule.pattern
-
-
-def _compatible(one: str, other: str) -> bool:
-    """Return True if some name could start with both literal prefixes."""
-    return one.startswith(other) or other.startswith(one)
-
-
-def _min_width(expression: str) -> int:
-    """Return the minimum length of a string the regex can match (0 if unknown)."""
-    try:
-        return int(sre_parse.parse(expression).getwidth()[0])
-    except Exception:
-        return 0
+def _matches_every_id(pattern: str, kind: str) -> bool:
+    """Return whether a DAG pattern is one of the spellings of "any DAG id" (``*``, ``?*``, ``re:.*``, ``re:.+``)."""
+    if kind == "glob":
+        return pattern.replace("*", "") in ("", "?") and "*" in pattern
+    body = regex_source(pattern).removeprefix("^").removesuffix("$")
+    return kind == "regex" and body in (".*", ".+")

@@ -33,12 +33,11 @@ import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from okta_security.mapping.linear_regex import RegexRejected, compile_linear
-from okta_security.mapping.patterns import Matcher, PatternKind, compile_pattern, pattern_kind, regex_source
+from okta_security.mapping.patterns import PatternKind, RegexRejected, matcher, pattern_kind
 from okta_security.mapping.yaml_lines import ProblemSink, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Mapping
+    from collections.abc import Callable, Collection, Iterable, Mapping
 
 ROLES_KEY = "roles"
 # Roles Airflow's FAB auth manager creates itself; a file may use them but never declare them.
@@ -87,19 +86,12 @@ class DagGrant:
     actions: Mapping[str, frozenset[str]]  # resource ("DAGs", "DAG Runs") -> actions
     line: int
     kind: PatternKind = field(init=False)
-    _regex: Matcher | None = field(init=False, repr=False, compare=False)
+    matches: Callable[[str], bool] = field(init=False, repr=False, compare=False)  # the whole, case-sensitive id
 
     def __post_init__(self) -> None:
         """Compile the matcher once."""
-        kind = pattern_kind(self.pattern)
-        object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "_regex", compile_pattern(self.pattern, kind))
-
-    def matches(self, dag_id: str) -> bool:
-        """Return True if the (case-sensitive) DAG id matches."""
-        if self._regex is None:
-            return dag_id == self.pattern
-        return self._regex.fullmatch(dag_id) is not None
+        object.__setattr__(self, "kind", pattern_kind(self.pattern))
+        object.__setattr__(self, "matches", matcher(self.pattern, self.kind))
 
     def expand(self, dag_ids: Iterable[str]) -> list[str]:
         """Return the matching DAG ids, sorted (an exact id is kept even if no DAG has it yet)."""
@@ -325,16 +317,11 @@ def _valid_dag_pattern(name: str, pattern: Any, line: int, problems: ProblemSink
             'quote the DAG id or pattern, e.g. "finance_*"',
         )
         return False
-    if pattern_kind(pattern) == "regex":
-        expression = regex_source(pattern)
-        try:
-            compile_linear(expression)
-        except RegexRejected as exc:
-            problems.add(line, f"{exc.problem} (in role {name!r})", exc.fix)
-            return False
-        if not expression:
-            problems.add(line, f"empty regular expression in role {name!r}", "write an expression after 're:'")
-            return False
+    try:
+        matcher(pattern)
+    except RegexRejected as exc:
+        problems.add(line, f"{exc.problem} (in role {name!r})", exc.fix)
+        return False
     return True
 
 

@@ -16,7 +16,7 @@ one of ``*?[`` (glob). Every match contributes its roles (union). The top-level 
 (``RoleMapping.clients``). ``roles`` (roles-as-code) is validated too, see
 :mod:`okta_security.mapping.roles` (``RoleMapping.roles``); the role names it declares count
 as known roles. Matching is compiled once per version into a
-:class:`~okta_security.mapping.index.RuleIndex`.
+:class:`~okta_security.mapping.patterns.PatternSet`.
 
 Every problem in a file is reported at once, in one :class:`MappingError`, as
 ``<file>:<line>: <what is wrong> — <how to fix>``.
@@ -30,15 +30,13 @@ import difflib
 import hashlib
 import logging
 import types
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from okta_security.errors import MappingError
 from okta_security.mapping.bots import EMPTY_CLIENTS, ClientMap, parse_clients
-from okta_security.mapping.index import RuleIndex
-from okta_security.mapping.linear_regex import RegexRejected, compile_linear
-from okta_security.mapping.patterns import Matcher, PatternKind, compile_pattern, pattern_kind, regex_source
+from okta_security.mapping.patterns import PatternKind, PatternSet, RegexRejected, matcher, pattern_kind
 from okta_security.mapping.roles import ROLES_KEY, RoleSpec, declared_names, parse_roles
 from okta_security.mapping.yaml_lines import (
     FAILED,
@@ -74,18 +72,12 @@ class Rule:
     kind: PatternKind
     roles: tuple[str, ...]
     line: int
-    _regex: Matcher | None = field(init=False, default=None, repr=False, compare=False)
+    matches: Callable[[str], bool] = field(init=False, repr=False, compare=False)  # the whole, case-sensitive name
 
     def __post_init__(self) -> None:
         """Normalise roles to a tuple and compile the matcher once."""
         object.__setattr__(self, "roles", tuple(self.roles))
-        object.__setattr__(self, "_regex", compile_pattern(self.pattern, self.kind))
-
-    def matches(self, group: str) -> bool:
-        """Return True if the (case-sensitive) group name matches this rule."""
-        if self._regex is None:
-            return group == self.pattern
-        return self._regex.fullmatch(group) is not None
+        object.__setattr__(self, "matches", matcher(self.pattern, self.kind))
 
 
 # --------------------------------------------------------------------------- compiled mapping
@@ -103,36 +95,18 @@ class RoleMapping:
     clients: ClientMap = field(default=EMPTY_CLIENTS, compare=False)  # the validated ``clients:`` section (bots)
     roles: tuple[RoleSpec, ...] = field(default=(), compare=False)  # the validated ``roles:`` section
     default_role_line: int = field(default=1, compare=False)  # where default_role is set (for messages)
-    _exact: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
-    _index: RuleIndex[Rule] = field(init=False, repr=False, compare=False)
+    _index: PatternSet[Rule] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Index the rules once for this version."""
         rules = tuple(self.rules)
-        exact: dict[str, list[Rule]] = {}
-        for rule in rules:
-            if rule.kind == "exact":
-                exact.setdefault(rule.pattern, []).append(rule)
         extra = self.extra_sections
         if not isinstance(extra, types.MappingProxyType):
             extra = types.MappingProxyType(dict(extra))
         object.__setattr__(self, "rules", rules)
         object.__setattr__(self, "roles", tuple(self.roles))
         object.__setattr__(self, "extra_sections", extra)
-        object.__setattr__(self, "_exact", {name: tuple(found) for name, found in exact.items()})
-        object.__setattr__(self, "_index", RuleIndex(rules))
-
-    def _matches(self, groups: Iterable[str]) -> Iterator[tuple[str, Rule]]:
-        """Yield (group, rule) for every match, per group in file order."""
-        _check_groups(groups)
-        seen: set[str] = set()
-        match = self._index.match
-        for group in groups:
-            if not isinstance(group, str) or group in seen:
-                continue
-            seen.add(group)
-            for rule in match(group):
-                yield group, rule
+        object.__setattr__(self, "_index", PatternSet(rules))
 
     def resolve(self, groups: Iterable[str]) -> frozenset[str]:
         """Return the union of roles of every matching rule, else the default role, else nothing."""
@@ -151,14 +125,16 @@ class RoleMapping:
 
     def explain(self, groups: Iterable[str]) -> list[tuple[str, Rule]]:
         """Return the (group, rule) pairs that matched, in group order then file order."""
-        return list(self._matches(groups))
+        _check_groups(groups)
+        names = dict.fromkeys(group for group in groups if isinstance(group, str))
+        return [(group, rule) for group in names for rule in self._index.match(group)]
 
     def exact_roles_mapping(self) -> dict[str, list[str]]:
         """Return exact-name rules as ``{group: [roles]}`` for FAB's AUTH_ROLES_MAPPING."""
         result: dict[str, list[str]] = {}
-        for name, rules in self._exact.items():
-            roles = result.setdefault(name, [])
-            for rule in rules:
+        for rule in self.rules:
+            if rule.kind == "exact":
+                roles = result.setdefault(rule.pattern, [])
                 roles.extend(role for role in rule.roles if role not in roles)
         return result
 
@@ -224,20 +200,11 @@ def _validate_key(group: Any, line: int, problems: Problems) -> PatternKind | No
         problems.add(line, "empty group name", "write the Okta group name as the key")
         return None
     kind = pattern_kind(group)
-    if kind == "regex":
-        expression = regex_source(group)
-        if not expression:
-            problems.add(
-                line,
-                f"empty regular expression in {group!r}",
-                "write an expression after 're:', e.g. \"re:^data-(eng|ops)$\"",
-            )
-            return None
-        try:
-            compile_linear(expression)
-        except RegexRejected as exc:
-            problems.add(line, exc.problem, exc.fix)
-            return None
+    try:
+        matcher(group, kind)
+    except RegexRejected as exc:
+        problems.add(line, exc.problem, exc.fix)
+        return None
     return kind
 
 
@@ -340,13 +307,17 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
         clients = _validate_clients(document, known, problems)
     if problems:
         raise MappingError(problems.messages(), source=source)
-    return RoleMapping(
-        rules=tuple(rules),
-        default_role=default_role,
-        default_role_line=default_role_line,
-        source=source,
-        digest=hashlib.sha256(raw).hexdigest(),
-        extra_sections=types.MappingProxyType(extra),
-        clients=clients,
-        roles=role_specs,
-    )
+    try:
+        return RoleMapping(
+            rules=tuple(rules),
+            default_role=default_role,
+            default_role_line=default_role_line,
+            source=source,
+            digest=hashlib.sha256(raw).hexdigest(),
+            extra_sections=types.MappingProxyType(extra),
+            clients=clients,
+            roles=role_specs,
+        )
+    except RegexRejected as exc:  # RE2 cannot hold every pattern of the file at once
+        problems.add(1, exc.problem, exc.fix)
+        raise MappingError(problems.messages(), source=source) from exc

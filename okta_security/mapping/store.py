@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from okta_security.errors import MappingError
-from okta_security.files import FileRefused, read_small_file
+from okta_security.files import FileRefused, FileVersion, file_version, read_versioned, version_of
 from okta_security.mapping.rules import KnownRoles, RoleMapping, parse_mapping
 
 if TYPE_CHECKING:
@@ -25,30 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_MAPPING_BYTES = 1_048_576  # a mapping of thousands of rules is a few hundred KB; more is not a mapping
-
-# (resolved path, st_dev, st_ino, st_mtime_ns, st_size) of the file the configured path leads to.
-_Fingerprint = tuple[str, int, int, int, int]
-
-
-def _source_name(path: str | os.PathLike[str]) -> str:
-    """Return the path as text for messages."""
-    return os.fsdecode(os.fspath(path))
-
-
-def _fingerprint(resolved: str, stat: os.stat_result) -> _Fingerprint:
-    """Return what identifies a file version cheaply, after following every symlink.
-
-    A Kubernetes ConfigMap mount makes the file a symlink into ``..data``, which the kubelet swaps
-    atomically to a new timestamped directory on each update: the resolved path and the target's
-    inode change, the path's own inode never does, and an mtime-preserving writer may keep the
-    mtime. Taking the resolved path too catches every swap.
-    """
-    return (resolved, stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
-
-
-def _current_fingerprint(path: str) -> _Fingerprint:
-    """Return the fingerprint of the file ``path`` resolves to now (``os.stat`` follows links)."""
-    return _fingerprint(os.path.realpath(path), os.stat(path))
 
 
 def _unreadable(source: str, exc: OSError) -> MappingError:
@@ -64,22 +40,15 @@ def _unreadable(source: str, exc: OSError) -> MappingError:
     return MappingError([f"{source}:1: cannot read the role-mapping file ({reason}) — {fix}"], source=source)
 
 
-def _read(path: str) -> tuple[_Fingerprint, bytes]:
-    """Return the file's fingerprint (taken from the open file, before reading) and its bytes."""
-    resolved = os.path.realpath(path)
-    st, data = read_small_file(path, MAX_MAPPING_BYTES)
-    return _fingerprint(resolved, st), data
-
-
 # What a check found, read outside the lock: the file unchanged, its new bytes, or why it can't be read.
-_Look = tuple[_Fingerprint, bytes] | OSError | None
+_Look = tuple[FileVersion, bytes] | OSError | None
 
 
 def load_mapping(path: str | os.PathLike[str], *, known_roles: Collection[str] | None = None) -> RoleMapping:
     """Read and parse a role-mapping file; raise MappingError if it is unreadable or invalid."""
-    source = _source_name(path)
+    source = os.fsdecode(os.fspath(path))
     try:
-        _fp, data = _read(source)
+        _fp, data = read_versioned(source, MAX_MAPPING_BYTES)
     except OSError as exc:
         raise _unreadable(source, exc) from exc
     return parse_mapping(data, source=source, known_roles=known_roles)
@@ -102,7 +71,7 @@ class MappingStore:
         check_interval: float = 1.0,
     ) -> None:
         """Load the file now; raise MappingError if it is unreadable or invalid."""
-        self._path = _source_name(path)
+        self._path = os.fsdecode(os.fspath(path))
         self._known_roles = known_roles
         self._on_reload = on_reload
         self._on_reject = on_reject
@@ -112,7 +81,7 @@ class MappingStore:
         self._last_error: MappingError | None = None
         self._rejected_digest = ""  # the bytes last refused: a touch or an identical swap is not news
         try:
-            fingerprint, data = _read(self._path)
+            fingerprint, data = read_versioned(self._path, MAX_MAPPING_BYTES)
         except OSError as exc:
             raise _unreadable(self._path, exc) from exc
         self._mapping = parse_mapping(data, source=self._path, known_roles=self._known())
@@ -195,9 +164,9 @@ class MappingStore:
     def _look(self) -> _Look:
         """Return the file's fingerprint and bytes if it changed, None if not, or why it cannot be read."""
         try:
-            if _current_fingerprint(self._path) == self._fingerprint:
+            if file_version(self._path) == self._fingerprint:
                 return None
-            return _read(self._path)
+            return read_versioned(self._path, MAX_MAPPING_BYTES)
         except OSError as exc:
             return exc
 
@@ -208,7 +177,7 @@ class MappingStore:
         if isinstance(look, OSError):
             # A refused file is remembered by its fingerprint, a missing one as None: either is
             # reported once, and a refused file is not read again until it changes.
-            failed = _fingerprint(os.path.realpath(self._path), look.stat) if isinstance(look, FileRefused) else None
+            failed = version_of(os.path.realpath(self._path), look.stat) if isinstance(look, FileRefused) else None
             if failed != self._fingerprint or self._last_error is None:
                 self._fingerprint = failed
                 self._reject(_unreadable(self._path, look))
@@ -217,7 +186,7 @@ class MappingStore:
             return
         self._reload(*look)
 
-    def _reload(self, fingerprint: _Fingerprint, data: bytes) -> None:
+    def _reload(self, fingerprint: FileVersion, data: bytes) -> None:
         """Use the file's new bytes if they parse, else keep the mapping in force; must hold the lock."""
         self._fingerprint = fingerprint
         old = self._mapping

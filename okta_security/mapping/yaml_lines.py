@@ -108,21 +108,14 @@ LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 
+_KINDS = ((bool, "boolean"), ((int, float), "number"), (str, "string"), (list, "list"), (dict, "mapping"))
+
+
 def yaml_kind(value: object) -> str:
-    """Name a YAML value's type the way an admin would."""
+    """Name a YAML value's type the way an admin would (a boolean before a number: bool is an int)."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "mapping"
-    return type(value).__name__
+    return next((name for types, name in _KINDS if isinstance(value, types)), type(value).__name__)
 
 
 class Problems:

@@ -3,6 +3,8 @@
 A kind's :meth:`Kind.parse` gets the stripped text (empty only when the setting's default is
 empty) and returns the value or raises :class:`Invalid` whose reasons read after the variable's
 name: ``OKTA_CLOCK_SKEW_SECONDS='lots'`` + ``is not a number — set it to a value between 0 and 300``.
+``accepts`` says what the setting takes (README table, Airflow's ``[okta]`` section) and
+``airflow_type`` the option's type there.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from okta_security.mapping.patterns import REGEX_PREFIX, GroupFilter
@@ -29,41 +31,31 @@ class Invalid(ValueError):
 
 
 class Kind:
-    """How a setting's text is parsed; subclasses say what they accept in :meth:`describe`."""
+    """Any text; subclasses parse and bound it."""
 
-    reads_files = False  # True: the value depends on the file system, so it is only known at load time
+    accepts: ClassVar[str] = "text"
+    airflow_type: ClassVar[str] = "string"
+    reads_files: ClassVar[bool] = False  # True: the value depends on the file system, known only at load time
 
     def parse(self, text: str) -> Any:
         """Return the value of ``text``; raise :class:`Invalid` naming the fix."""
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        """Return what the setting accepts, for the README table."""
-        raise NotImplementedError
-
-
-class Text(Kind):
-    """Any text."""
-
-    def parse(self, text: str) -> str:
-        """Return the text."""
         return text
 
     def describe(self) -> str:
-        """Return "text"."""
-        return "text"
+        """Return what the setting accepts, for the README table."""
+        return self.accepts
+
+
+Text = Kind
 
 
 class Words(Kind):
     """Space-separated words, e.g. scopes."""
 
-    def parse(self, text: str) -> tuple[str, ...]:
-        """Return the words."""
-        return tuple(text.split())
+    accepts = "space-separated words"
 
-    def describe(self) -> str:
-        """Return "space-separated words"."""
-        return "space-separated words"
+    def parse(self, text: str) -> tuple[str, ...]:
+        return tuple(text.split())
 
 
 @dataclass(frozen=True)
@@ -86,25 +78,25 @@ class Number(Kind):
         return value
 
     def describe(self) -> str:
-        """Return e.g. "integer 0–300"."""
         return f"{'integer' if self.integer else 'number'} {self.lo:g}–{self.hi:g}"
+
+    @property
+    def airflow_type(self) -> str:  # type: ignore[override]
+        return "integer" if self.integer else "float"
 
 
 class Flag(Kind):
     """On or off: ``true``/``false`` (also ``yes``/``no``, ``1``/``0``), in any case."""
 
-    _WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    accepts = "`true` or `false`"
+    airflow_type = "boolean"
+    _WORDS: ClassVar[dict[str, bool]] = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
     def parse(self, text: str) -> bool:
-        """Return the flag; refuse any other word."""
         try:
             return self._WORDS[text.lower()]
         except KeyError:
             raise Invalid("is not true or false — set it to true or false") from None
-
-    def describe(self) -> str:
-        """Return "`true` or `false`"."""
-        return "`true` or `false`"
 
 
 @dataclass(frozen=True)
@@ -115,18 +107,18 @@ class Choice(Kind):
     see: str = ""  # where the choices are explained
 
     def parse(self, text: str) -> str:
-        """Return the option; refuse anything else."""
         if text not in self.options:
             raise Invalid(f"is not one of {', '.join(self.options)}" + (f" — see {self.see}" if self.see else ""))
         return text
 
     def describe(self) -> str:
-        """Return e.g. "one of `auto`, `claims`, `api`"."""
         return "one of " + ", ".join(f"`{option}`" for option in self.options)
 
 
 class Issuer(Kind):
     """An OpenID Connect issuer: absolute https URL (http only for loopback), no endpoint path."""
+
+    accepts = "issuer URL"
 
     def parse(self, text: str) -> str:
         """Return the issuer, or raise every reason it is not one."""
@@ -151,27 +143,19 @@ class Issuer(Kind):
             raise Invalid(*reasons)
         return text
 
-    def describe(self) -> str:
-        """Return "issuer URL"."""
-        return "issuer URL"
-
 
 @dataclass(frozen=True)
 class AbsoluteUrl(Kind):
     """An absolute http(s) URL."""
 
     example: str
+    accepts = "absolute URL"
 
     def parse(self, text: str) -> str:
-        """Return the URL; refuse a relative one."""
         parts = urlsplit(text)
         if text and (parts.scheme not in ("http", "https") or not parts.netloc):
             raise Invalid(f"is not an absolute URL — use e.g. {self.example}")
         return text
-
-    def describe(self) -> str:
-        """Return "absolute URL"."""
-        return "absolute URL"
 
 
 @dataclass(frozen=True)
@@ -179,24 +163,21 @@ class ExistingFile(Kind):
     """The path of a file that must exist when the settings are loaded."""
 
     fix: str
+    accepts = "file path"
     reads_files = True
 
     def parse(self, text: str) -> str:
-        """Return the path; refuse one that is not a file."""
         if not os.path.isfile(text):
             raise Invalid(f"does not exist — {self.fix}")
         return text
-
-    def describe(self) -> str:
-        """Return "file path"."""
-        return "file path"
 
 
 class GroupFilterSpec(Kind):
     """A group filter: a name prefix, or ``re:`` and a regex matched against the whole name."""
 
+    accepts = f"prefix or `{REGEX_PREFIX}<regex>`"
+
     def parse(self, text: str) -> GroupFilter:
-        """Return the filter; refuse a bad regex."""
         try:
             return GroupFilter.parse(text)
         except ValueError as e:
@@ -204,27 +185,19 @@ class GroupFilterSpec(Kind):
                 f"is not a valid filter: {e} — fix the regex after {REGEX_PREFIX!r} or give a plain name prefix"
             ) from e
 
-    def describe(self) -> str:
-        """Return "prefix or `re:<regex>`"."""
-        return f"prefix or `{REGEX_PREFIX}<regex>`"
-
 
 class AuditHandler(Kind):
     """Where audit JSON lines go: ``stdout``, ``stderr``, ``logging`` or an absolute file path."""
 
+    accepts = "`stdout`, `stderr`, `logging` or an absolute path"
     STREAMS = ("stdout", "stderr", "logging")
 
     def parse(self, text: str) -> str:
-        """Return the handler; refuse anything else."""
         if text.lower() not in self.STREAMS and not os.path.isabs(text):
             raise Invalid(
                 "is not understood — use stdout, stderr, logging, or the absolute path of a file to append JSON lines to"
             )
         return text
-
-    def describe(self) -> str:
-        """Return the accepted forms."""
-        return "`stdout`, `stderr`, `logging` or an absolute path"
 
 
 @dataclass(frozen=True)
@@ -232,6 +205,7 @@ class PrivateKey(Kind):
     """A private RSA key, PEM or JWK (secret: the text is never shown)."""
 
     whose: str  # e.g. "the Okta app's"
+    accepts = "RSA private key (PEM or JWK)"
 
     def parse(self, text: str) -> str:
         """Return the key's text once it parses as a private RSA key."""
@@ -240,10 +214,6 @@ class PrivateKey(Kind):
         except ValueError as e:
             raise Invalid(f"cannot be used: {e} — give {self.whose} private RSA key as PEM or JWK") from e
         return text
-
-    def describe(self) -> str:
-        """Return "RSA private key (PEM or JWK)"."""
-        return "RSA private key (PEM or JWK)"
 
 
 def is_loopback(host: str) -> bool:

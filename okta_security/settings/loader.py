@@ -1,22 +1,21 @@
 """Read and validate okta_security's settings, once, reporting every problem.
 
 Loading is a loop over the declarations in :mod:`okta_security.settings.specs` plus a few checks
-across settings (client credentials, Management API credentials, variables no longer read).
-A setting ``OKTA_X`` is read from, in this order of precedence:
+across settings (client credentials, Management API credentials).
+
+**The precedence rule.** Setting ``OKTA_X`` takes the first non-empty value of:
 
 1. ``OKTA_X`` in the environment;
-2. ``OKTA_X_FILE``: the path of a file holding the value (Kubernetes/Docker secrets); secret files
-   are re-read when they change, so a rotated client secret takes effect at the next login;
-3. Airflow's configuration, ``[okta] x`` (``AIRFLOW__OKTA__X``, airflow.cfg, and for secrets
-   ``AIRFLOW__OKTA__X_CMD`` / ``_SECRET``), handed in by the adapter as ``airflow`` values — this
-   module never imports Airflow, so the CLI works on machines without it.
+2. the file ``OKTA_X_FILE`` names (Kubernetes/Docker secrets); a secret file is re-read when it
+   changes, so a rotated client secret takes effect at the next login;
+3. Airflow's configuration, ``[okta] x``, in Airflow's own order (``AIRFLOW__OKTA__X``,
+   airflow.cfg, and for secrets ``_CMD`` / ``_SECRET``), handed in by the adapter as ``airflow``
+   values: this module never imports Airflow, so the CLI works on machines without it.
 
-An empty value counts as unset. Giving one setting in two places is an error unless both give
-the same text: a webserver must not quietly use one value while ``airflow config get-value``
-or the other file shows another (``OKTA_X`` with ``OKTA_X_FILE`` was already refused).
-
-This module is the only code in okta_security that reads ``OKTA_*`` variables (or
-``AIRFLOW_HOME``); everything else asks it (:func:`load_settings`, :func:`env_value`).
+A later place is not read once an earlier one gives a value; ``okta-airflow doctor`` shows which
+one did (:func:`describe_settings`). This module is the only code in okta_security that reads
+``OKTA_*`` variables (or ``AIRFLOW_HOME``); everything else asks it (:func:`load_settings`,
+:func:`env_value`).
 """
 
 from __future__ import annotations
@@ -28,107 +27,49 @@ from typing import TYPE_CHECKING, Any
 from okta_security.errors import ConfigError
 from okta_security.settings.kinds import Invalid
 from okta_security.settings.secrets import FileValue, Secret
-from okta_security.settings.sources import ConfigValue
-from okta_security.settings.specs import (
-    FILE_SUFFIX,
-    RETIRED,
-    SETTINGS,
-    SPECS,
-    OktaSettings,
-    SettingSpec,
-    settings_table,
-)
+from okta_security.settings.specs import SETTINGS, SPECS, OktaSettings, SettingSpec
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+    from okta_security.settings.sources import ConfigValue
 
 log = logging.getLogger(__name__)
 
 SOURCE = "okta_security settings (OKTA_* environment variables, Airflow's [okta] section)"
 AIRFLOW_HOME_DEFAULT = "~/airflow"  # Airflow's own default for $AIRFLOW_HOME
-__all__ = [
-    "SETTINGS",
-    "SPECS",
-    "ConfigValue",
-    "FileValue",
-    "OktaSettings",
-    "Secret",
-    "SettingSpec",
-    "airflow_home",
-    "check_webserver_config",
-    "describe_settings",
-    "env_value",
-    "given_settings",
-    "load_settings",
-    "settings_table",
-]
+__all__ = ["SETTINGS", "OktaSettings", "Secret"]  # re-exported: callers import them from here
 
 
 class _Raw:
-    """One setting's text and where it came from: ``OKTA_X``, ``OKTA_X_FILE``, Airflow's ``[okta] x``, or nowhere."""
+    """One setting's text and the place it came from: the first of the precedence rule that gives one.
 
-    def __init__(
-        self, spec: SettingSpec, env: Mapping[str, str], airflow: Mapping[str, ConfigValue], problems: list[str]
-    ) -> None:
+    Raise :class:`ConfigError` when that place is a file that cannot be read.
+    """
+
+    def __init__(self, spec: SettingSpec, env: Mapping[str, str], airflow: Mapping[str, ConfigValue]) -> None:
         self.spec = spec
         self.file: FileValue | None = None
-        self.airflow: ConfigValue | None = None  # the Airflow value in use (nothing in OKTA_* gives one)
-        self.also: str = ""  # another place giving the same text
-        self.text = ""
-        self.usable = True  # False: misused (both forms, unreadable file, a conflict) and already reported
-        inline, path = env.get(spec.name), env.get(spec.file_name)
-        if inline is not None and path is not None:
-            problems.append(f"{spec.name} and {spec.file_name} are both set — set only one of them")
-            self.usable = False
-        elif path is not None:
+        self.airflow: ConfigValue | None = None
+        self.text = env.get(spec.name, "").strip()
+        path, given = env.get(spec.file_name), airflow.get(spec.option)
+        self.present = spec.name in env or path is not None or given is not None  # given anywhere, even empty
+        if not self.text and path is not None:
             self.file = FileValue(path, spec.name)
-            try:
-                self.text = self.file.get()
-            except ConfigError as e:
-                problems.extend(e.problems)
-                self.usable = False
-        elif inline is not None:
-            self.text = inline.strip()
-        given = airflow.get(spec.option)
-        if given is not None and given.text.strip() and self.usable:
-            other = given.text.strip()
-            if not self.text:
-                self.text, self.airflow = other, given
-            elif other != self.text:
-                problems.append(
-                    f"{self.where(self.text, default=False)} and {_airflow_where(spec, given, other)} differ — "
-                    f"give {spec.name} in one place only: the OKTA_* environment or Airflow's configuration"
-                )
-                self.usable = False
-            else:
-                self.also = given.origin
-        self.present = inline is not None or path is not None or given is not None
-
-    @property
-    def origin(self) -> str:
-        """Return where the value in use came from ("" when none was given)."""
-        if self.airflow is not None:
-            return self.airflow.origin
-        if self.file is not None:
-            return self.spec.file_name
-        return self.spec.name if self.text else ""
+            self.text = self.file.get()
+        if not self.text and given is not None:
+            self.file, self.airflow, self.text = None, given, given.text.strip()
 
     def where(self, text: str, *, default: bool) -> str:
         """Return how a problem names this value (never a secret's content)."""
+        spec = self.spec
         if default:
-            return f"{self.spec.name}={text!r} (the default)"
+            return f"{spec.name}={text!r} (the default)"
         if self.airflow is not None:
-            return _airflow_where(self.spec, self.airflow, text)
+            return f"{spec.airflow_name}{'' if spec.secret else f'={text!r}'} (from {self.airflow.origin})"
         if self.file is not None:
-            return (
-                f"{self.spec.file_name}={self.file.path}" if self.spec.secret else f"{self.spec.file_name} ({text!r})"
-            )
-        return self.spec.name if self.spec.secret else f"{self.spec.name}={text!r}"
-
-
-def _airflow_where(spec: SettingSpec, given: ConfigValue, text: str) -> str:
-    value = "" if spec.secret else f"={text!r}"
-    return f"{spec.airflow_name}{value} (from {given.origin})"
+            return f"{spec.file_name}={self.file.path}" if spec.secret else f"{spec.file_name} ({text!r})"
+        return spec.name if spec.secret else f"{spec.name}={text!r}"
 
 
 def load_settings(
@@ -140,18 +81,20 @@ def load_settings(
     """
     env = os.environ if environ is None else environ
     options = airflow or {}
-    problems = [r.problem(var) for r in RETIRED for var in (r.name, r.name + FILE_SUFFIX) if var in env]
+    problems: list[str] = []
     values: dict[str, Any] = {}
     given: set[str] = set()  # settings with a non-empty value, valid or not
-    broken: set[str] = set()  # settings misused or in conflict (already reported)
+    broken: set[str] = set()  # settings whose file cannot be read (already reported)
     present: set[str] = set()  # settings given anywhere, even empty
     for spec in SETTINGS:
-        raw = _Raw(spec, env, options, problems)
-        if raw.present:
-            present.add(spec.name)
-        if not raw.usable:
+        try:
+            raw = _Raw(spec, env, options)
+        except ConfigError as e:
+            problems.extend(e.problems)
             broken.add(spec.name)
             continue
+        if raw.present:
+            present.add(spec.name)
         if raw.text:
             given.add(spec.name)
         elif spec.required:
@@ -254,14 +197,14 @@ def env_value(
     """Return one setting's text as the loader reads it: ``NAME``, ``NAME_FILE``, Airflow's ``[okta]``, else its default.
 
     For tools that need a single setting without the full, validated set (the CLI); raise
-    :class:`ConfigError` when it is given in conflicting ways or its file cannot be read.
+    :class:`ConfigError` when its file cannot be read.
     """
     spec = SPECS[name]
     env = os.environ if environ is None else environ
-    problems: list[str] = []
-    raw = _Raw(spec, env, airflow or {}, problems)
-    if problems:
-        raise ConfigError(problems, source=SOURCE)
+    try:
+        raw = _Raw(spec, env, airflow or {})
+    except ConfigError as e:
+        raise ConfigError(e.problems, source=SOURCE) from None
     return raw.text or _expand(spec.default or "", env)
 
 
@@ -279,19 +222,18 @@ def describe_settings(
 ) -> dict[str, str]:
     """Return each setting as it will be used and where it comes from; secrets only as "set" (never their value).
 
-    A value from ``OKTA_X`` itself is shown bare (the line names the variable); every other source says
-    "(from ...)".
+    A value from ``OKTA_X`` itself is shown bare (the line names the variable); every other place says "(from ...)".
     """
     env = os.environ if environ is None else environ
     out: dict[str, str] = {}
     for spec in SETTINGS:
-        problems: list[str] = []
-        raw = _Raw(spec, env, airflow or {}, problems)
-        if problems:
-            out[spec.name] = "(unusable: " + "; ".join(problems) + ")"
-        elif raw.airflow is not None:
-            shown = "set" if spec.secret else raw.text
-            out[spec.name] = f"{shown} (from {raw.airflow.origin})"
+        try:
+            raw = _Raw(spec, env, airflow or {})
+        except ConfigError as e:
+            out[spec.name] = "(unusable: " + "; ".join(e.problems) + ")"
+            continue
+        if raw.airflow is not None:
+            out[spec.name] = f"{'set' if spec.secret else raw.text} (from {raw.airflow.origin})"
         elif raw.file is not None:
             path = raw.file.path
             out[spec.name] = (
@@ -302,8 +244,6 @@ def describe_settings(
             out[spec.name] = ("set" if value.strip() else "(empty)") if spec.secret else value
         else:
             out[spec.name] = "(not set)" if spec.required or not spec.default else f"{spec.default!r} (default)"
-        if raw.also:
-            out[spec.name] += f" (also given, the same, in {raw.also})"
     return out
 
 

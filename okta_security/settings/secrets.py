@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -13,7 +12,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 from okta_security.errors import ConfigError
-from okta_security.files import read_small_file
+from okta_security.files import FileVersion, file_version, read_versioned
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,10 +26,8 @@ MAX_FILE_BYTES = 65_536  # a secret, a key or a setting; a PEM RSA key of 4096 b
 class FileValue:
     """A value read from a file, re-read whenever the file the path resolves to changes.
 
-    Kubernetes mounts a Secret key as a symlink into ``..data``, a symlink it swaps atomically to
-    a new timestamped directory on every update: the version is therefore taken after following
-    every link (resolved path, device, inode, mtime, size), never from the path's own inode.
-    The file is read outside the lock, without blocking and no further than MAX_FILE_BYTES
+    The version is taken after following every link (:func:`okta_security.files.version_of`:
+    Kubernetes swaps a mounted Secret's symlinks on update). The file is read outside the lock, without blocking and no further than MAX_FILE_BYTES
     (:mod:`okta_security.files`): a FIFO, a device or a huge file is refused, never waited on.
     """
 
@@ -48,7 +45,8 @@ class FileValue:
             version = file_version(self.path)
             if version == self._version:
                 return self._value
-            version, value = _read_version(self.path)
+            version, data = read_versioned(self.path, MAX_FILE_BYTES)
+            value = data.decode("utf-8").strip()
         except (OSError, ValueError) as e:  # ValueError: not UTF-8 text
             return self._unreadable(e)
         with self._lock:
@@ -76,30 +74,6 @@ def file_problem(variable: str, path: str, error: OSError | ValueError) -> str:
         f"{variable}={path}: cannot read ({type(error).__name__}: {reason}) — give the path of a readable, "
         f"regular UTF-8 file of at most {MAX_FILE_BYTES} bytes (a symlink to one, as Kubernetes mounts, is fine)"
     )
-
-
-# (resolved path, st_dev, st_ino, st_mtime_ns, st_size) of the file a path leads to.
-FileVersion = tuple[str, int, int, int, int]
-
-
-def file_version(path: str) -> FileVersion:
-    """Return what identifies the version of the file ``path`` resolves to, following every symlink."""
-    st = os.stat(path)
-    return _version_of(os.path.realpath(path), st)
-
-
-def _version_of(resolved: str, st: os.stat_result) -> FileVersion:
-    return (resolved, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _read_version(path: str) -> tuple[FileVersion, str]:
-    """Read the file once; inode, mtime and size come from the open file, so they match the content.
-
-    A swap between resolving the path and opening it only costs one more read at the next call.
-    """
-    resolved = os.path.realpath(path)
-    st, data = read_small_file(path, MAX_FILE_BYTES)
-    return _version_of(resolved, st), data.decode("utf-8").strip()
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,13 @@ its default as one would write it in the environment, whether it is a secret, an
 documentation. The loader, the README table (``python -m okta_devstack.readme``), Airflow's
 ``[okta]`` section (:func:`airflow_config_section`, declared by the provider), ``okta-airflow
 doctor`` and the defaults of pure functions (``OktaSettings.clock_skew_seconds``) all read these
-declarations; no default is written anywhere else.
-
-:data:`RETIRED` lists variables that are no longer read; one still set stops the start with
-a message naming what replaced it.
+declarations; no default is written anywhere else. Which of a setting's places wins is the
+precedence rule in :mod:`okta_security.settings.loader`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -53,11 +51,33 @@ TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_
 
 
 @dataclass(frozen=True)
-class _Declared:
+class SettingSpec:
+    """One declared setting, as the loader, the README and the doctor see it; the names follow its field's."""
+
     kind: Kind
     doc: str
-    default: str | None
-    secret: bool
+    default: str | None  # as written in the environment; None: required
+    secret: bool = False
+    field: str = ""  # the OktaSettings attribute, e.g. clock_skew_seconds; also the [okta] option
+    name: str = ""  # the environment variable, e.g. OKTA_CLOCK_SKEW_SECONDS
+    file_name: str = ""  # the variable naming a file that holds the value, OKTA_X_FILE
+    airflow_name: str = ""  # how messages name the Airflow option, e.g. [okta] issuer
+    airflow_env: str = ""  # Airflow's environment variable for the option, AIRFLOW__OKTA__X
+
+    @property
+    def option(self) -> str:
+        """Return the option's name in Airflow's ``[okta]`` section (the variable without ``OKTA_``, lower-cased)."""
+        return self.field
+
+    @property
+    def required(self) -> bool:
+        """Return whether the setting has no default."""
+        return self.default is None
+
+    @property
+    def accepts(self) -> str:
+        """Return what the setting takes, in words (README table, Airflow's [okta] section)."""
+        return "secret text" if self.secret and type(self.kind) is Text else self.kind.describe()
 
 
 def setting(kind: Kind, doc: str, default: str | None = "", *, secret: bool = False) -> Any:
@@ -67,7 +87,7 @@ def setting(kind: Kind, doc: str, default: str | None = "", *, secret: bool = Fa
     and ``OktaSettings.<field>`` give the same value the loader gives an unset variable. Kinds that
     read files (the mapping file's default depends on ``$AIRFLOW_HOME``) get no field default.
     """
-    declared = {_DECLARATION: _Declared(kind, doc, default, secret)}
+    declared = {_DECLARATION: SettingSpec(kind, doc, default, secret)}
     if default is None or kind.reads_files:
         return field(metadata=declared)
     return field(default=None if secret else kind.parse(default), metadata=declared)
@@ -261,91 +281,18 @@ class OktaSettings:
         return f"{self.issuer}/.well-known/openid-configuration"
 
 
-@dataclass(frozen=True)
-class SettingSpec:
-    """One declared setting, as the loader, the README and the doctor see it."""
-
-    name: str  # the environment variable, e.g. OKTA_CLOCK_SKEW_SECONDS
-    field: str  # the OktaSettings attribute, e.g. clock_skew_seconds
-    kind: Kind
-    doc: str
-    default: str | None  # as written in the environment; None: required
-    secret: bool = False
-
-    @property
-    def required(self) -> bool:
-        """Return whether the setting has no default."""
-        return self.default is None
-
-    @property
-    def file_name(self) -> str:
-        """Return the variable naming a file that holds the value (``OKTA_X_FILE``)."""
-        return self.name + FILE_SUFFIX
-
-    @property
-    def option(self) -> str:
-        """Return the option's name in Airflow's ``[okta]`` section (the variable without ``OKTA_``, lower-cased)."""
-        return self.field
-
-    @property
-    def airflow_name(self) -> str:
-        """Return how messages name the Airflow option, e.g. ``[okta] issuer``."""
-        return f"[{AIRFLOW_SECTION}] {self.option}"
-
-    @property
-    def airflow_env(self) -> str:
-        """Return Airflow's environment variable for the option (``AIRFLOW__OKTA__X``)."""
-        return f"AIRFLOW__{AIRFLOW_SECTION.upper()}__{self.option.upper()}"
-
-
 SETTINGS: tuple[SettingSpec, ...] = tuple(
-    SettingSpec(PREFIX + f.name.upper(), f.name, d.kind, d.doc, d.default, d.secret)
+    replace(
+        f.metadata[_DECLARATION],
+        field=f.name,
+        name=PREFIX + f.name.upper(),
+        file_name=PREFIX + f.name.upper() + FILE_SUFFIX,
+        airflow_name=f"[{AIRFLOW_SECTION}] {f.name}",
+        airflow_env=f"AIRFLOW__{AIRFLOW_SECTION.upper()}__{f.name.upper()}",
+    )
     for f in fields(OktaSettings)
-    for d in [f.metadata[_DECLARATION]]
 )
 SPECS: Mapping[str, SettingSpec] = {s.name: s for s in SETTINGS}
-
-
-@dataclass(frozen=True)
-class Retired:
-    """A variable that is no longer read: what does its job now, and what to do."""
-
-    name: str
-    replacement: str
-    why: str
-    fix: str = "remove {given} and set {replacement} if its default does not suit"
-
-    def problem(self, given: str) -> str:
-        """Return the start-up problem for a deployment that still sets it (``given``: NAME or NAME_FILE)."""
-        return f"{given} is no longer read: {self.why} — {self.fix.format(given=given, replacement=self.replacement)}"
-
-
-_TIMEOUTS = "OKTA_HTTP_TIMEOUT_SECONDS is the connect and read timeout of every call to Okta"
-_KID = "the key id comes from the key itself"
-_KID_FIX = (
-    'give {replacement} as a JWK whose "kid" is that key id (a PEM key carries none; Okta then uses '
-    "the app's only key), and remove {given}"
-)
-RETIRED: tuple[Retired, ...] = (
-    Retired("OKTA_API_CONNECT_TIMEOUT_SECONDS", "OKTA_HTTP_TIMEOUT_SECONDS", _TIMEOUTS),
-    Retired("OKTA_API_READ_TIMEOUT_SECONDS", "OKTA_HTTP_TIMEOUT_SECONDS", _TIMEOUTS),
-    Retired(
-        "OKTA_API_MAX_RETRIES",
-        "OKTA_API_MAX_WAIT_SECONDS",
-        "retries of a Groups API call stop when OKTA_API_MAX_WAIT_SECONDS of waiting is spent",
-    ),
-    Retired("OKTA_CLIENT_KEY_ID", "OKTA_CLIENT_PRIVATE_KEY", _KID, _KID_FIX),
-    Retired("OKTA_API_KEY_ID", "OKTA_API_PRIVATE_KEY", _KID, _KID_FIX),
-)
-
-
-def airflow_option_type(spec: SettingSpec) -> str:
-    """Return the option's type as Airflow's provider configuration names it."""
-    if isinstance(spec.kind, Number):
-        return "integer" if spec.kind.integer else "float"
-    if isinstance(spec.kind, Flag):
-        return "boolean"
-    return "string"
 
 
 def airflow_config_section() -> dict[str, Any]:
@@ -356,14 +303,13 @@ def airflow_config_section() -> dict[str, Any]:
     """
     options: dict[str, dict[str, Any]] = {}
     for s in SETTINGS:
-        accepts = "secret text" if s.secret and isinstance(s.kind, Text) else s.kind.describe()
         also = f"Also read from the environment as {s.name} or {s.file_name}."
         if s.secret:
             also += f" Secret: {s.airflow_env}_CMD or {s.airflow_env}_SECRET (secrets backend) work too."
         options[s.option] = {
-            "description": f"{s.doc}\nAccepts: {accepts}. {'Required. ' if s.required else ''}{also}\n",
+            "description": f"{s.doc}\nAccepts: {s.accepts}. {'Required. ' if s.required else ''}{also}\n",
             "version_added": "0.1.0",
-            "type": airflow_option_type(s),
+            "type": s.kind.airflow_type,
             "example": None,
             "default": s.default,
             **({"sensitive": True} if s.secret else {}),
@@ -371,8 +317,8 @@ def airflow_config_section() -> dict[str, Any]:
     return {
         AIRFLOW_SECTION: {
             "description": "Okta sign-in for Airflow (okta_security). Every option can also be given as the "
-            "OKTA_<NAME> environment variable or OKTA_<NAME>_FILE; giving one in two places with different "
-            "values stops the start (see the README's Settings section).",
+            "OKTA_<NAME> environment variable or OKTA_<NAME>_FILE, which come first (see the README's Settings "
+            "section).",
             "options": options,
         }
     }
@@ -383,16 +329,6 @@ def settings_table() -> str:
     rows = ["| Variable | `[okta]` option | Default | Accepts | Meaning |", "|---|---|---|---|---|"]
     for s in SETTINGS:
         default = "(required)" if s.required else (f"`{s.default}`" if s.default else "(empty)")
-        kind = "secret text" if s.secret and isinstance(s.kind, Text) else s.kind.describe()
         secret = f" Secret: prefer `{s.file_name}` or `{s.airflow_env}_CMD` / `_SECRET`." if s.secret else ""
-        rows.append(f"| `{s.name}` | `{s.option}` | {default} | {kind} | {s.doc}{secret} |")
-    rows += [
-        "",
-        "No longer read — a deployment that still sets one of these (or its `_FILE`) does not start, "
-        "and the message says what to do:",
-        "",
-        "| Variable | Instead |",
-        "|---|---|",
-        *(f"| `{r.name}` | `{r.replacement}`: {r.why} |" for r in RETIRED),
-    ]
+        rows.append(f"| `{s.name}` | `{s.option}` | {default} | {s.accepts} | {s.doc}{secret} |")
     return "\n".join(rows) + "\n"

@@ -16,7 +16,6 @@ def test_invalid_settings_stop_the_server_listing_every_problem(tmp_path):
             "OKTA_ISSUER": "http://okta.example.com/oauth2/default",
             "OKTA_CLIENT_ID": "x",
             "OKTA_ROLE_MAPPING_FILE": str(mapping),
-            "OKTA_API_MAX_RETRIES": "3",  # no longer read: named with what replaced it
         },
     )
     server.prepare()
@@ -26,10 +25,6 @@ def test_invalid_settings_stop_the_server_listing_every_problem(tmp_path):
     assert "okta_security could not start" in text
     assert "OKTA_CLIENT_SECRET is not set" in text
     assert "uses http:// for a non-loopback host" in text
-    assert (
-        "OKTA_API_MAX_RETRIES is no longer read: retries of a Groups API call stop when OKTA_API_MAX_WAIT_SECONDS"
-        in text
-    )
 
 
 def test_a_setting_assigned_in_webserver_config_stops_the_server(tmp_path):

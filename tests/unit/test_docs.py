@@ -19,7 +19,6 @@ from okta_security.cli import build_parser
 from okta_security.doctor.checks import run_checks
 from okta_security.doctor.report import DoctorContext
 from okta_security.settings.loader import SETTINGS
-from okta_security.settings.specs import RETIRED
 from tests.idp.okta_contract import CONTRACT_VARIABLES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,7 +69,6 @@ def test_every_okta_variable_mentioned_exists(doc):
         SETTING_NAMES
         | {f"{n}_FILE" for n in SETTING_NAMES}
         | FLASK_CONFIG_KEYS
-        | {r.name for r in RETIRED}  # named where the docs say what replaced them
         | shell_variables
         | set(CONTRACT_VARIABLES)  # the contract suite's, in docs/contract-tests.md
     )

@@ -1,131 +1,152 @@
-"""Tests for okta_security.mapping.patterns: NFAs agree with re/fnmatch; inclusion and shortest match."""
+"""Tests for okta_security.mapping.patterns: the re:/glob convention, RE2, and the set that matches them all."""
 
 from __future__ import annotations
 
 import fnmatch
 import re
 import time
+from dataclasses import dataclass
 
 import pytest
+import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from okta_security.mapping import patterns
 from okta_security.mapping.patterns import (
     GroupFilter,
-    Unsupported,
-    compile_pattern,
-    glob_nfa,
-    includes,
+    PatternKind,
+    PatternSet,
+    RegexRejected,
+    compile_regex,
+    glob_regex,
+    matcher,
     pattern_kind,
-    pattern_nfa,
-    regex_nfa,
+    re2_syntax,
     regex_source,
-    shortest_match,
 )
 
-_alphabet = st.text(st.sampled_from(list("ab-x\n]")), max_size=7)
 
-
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
-    st.text(st.sampled_from(list("ab-*?[]!")), min_size=1, max_size=8),
-    st.lists(_alphabet, min_size=1, max_size=10),
+    st.text(st.sampled_from(list("ab-*?[]!^\\:&\né")), min_size=1, max_size=8),
+    st.lists(st.text(st.sampled_from(list("ab-]![\\:^\né&")), max_size=7), min_size=1, max_size=10),
 )
-def test_glob_nfa_agrees_with_fnmatchcase(pattern: str, names: list[str]) -> None:
-    """Accept exactly the names fnmatch.fnmatchcase accepts."""
-    try:
-        nfa = glob_nfa(pattern)
-    except Unsupported:
-        return
+def test_glob_regex_agrees_with_fnmatchcase(pattern: str, names: list[str]) -> None:
+    """Translate a glob for RE2 so that it matches exactly what fnmatch.fnmatchcase matches."""
+    compiled = re2.compile(glob_regex(pattern))
     for name in names:
-        assert nfa.accepts(name) == fnmatch.fnmatchcase(name, pattern), (pattern, name)
+        assert (compiled.fullmatch(name) is not None) == fnmatch.fnmatchcase(name, pattern), (pattern, name)
 
 
-REGEXES = [
-    "^data-(eng|ops)$",
-    "a.*b",
-    "(?s)a.*b",
-    "[^a]x?",
-    "(ab|a)*b{2,3}",
-    r"\Aa+\Z",
-    "[a-]{0,2}",
-    "(?:a|)b*?",
-    "x(?s:.)y",
+@pytest.mark.parametrize(
+    ("expression", "spelled"),
+    [
+        (r"a\Z", r"a\z"),
+        (r"\u00e9", r"\x{00e9}"),
+        (r"\U0001F600", r"\x{0001F600}"),
+        (r"\\Z", r"\\Z"),
+        (r"\uzz", r"\uzz"),
+    ],
+)
+def test_re2_syntax_spells_python_escapes_for_re2(expression: str, spelled: str) -> None:
+    assert re2_syntax(expression) == spelled
+
+
+@dataclass(frozen=True)
+class Entry:
+    pattern: str
+    line: int
+
+    @property
+    def kind(self) -> PatternKind:
+        return pattern_kind(self.pattern)
+
+
+BASE = [
+    Entry("airflow-admins", 1),
+    Entry("airflow-team-*", 2),
+    Entry("*-ops", 3),
+    Entry("re:^data-(eng|ops)$", 4),
+    Entry("re:.*svc.*", 5),
+    Entry("airflow-[xy]?", 6),
+    Entry("re:(?i)CASE-.*", 7),
+    Entry("airflow-admins", 8),
 ]
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.sampled_from(REGEXES), st.lists(st.text(st.sampled_from(list("abdeopsxy-\n")), max_size=8), max_size=10))
-def test_regex_nfa_agrees_with_fullmatch(expression: str, names: list[str]) -> None:
-    """Accept exactly the names re.fullmatch accepts."""
-    nfa = regex_nfa(expression)
-    for name in names:
-        assert nfa.accepts(name) == (re.fullmatch(expression, name) is not None), (expression, name)
-
-
 @pytest.mark.parametrize(
-    "expression",
-    [r"(a)\1", "(?=a)a", r"\d+", "(?i)abc", "a$b", "a{100}", "(?>a)", "a*+"],
-)
-def test_unmodelled_features_are_unsupported(expression: str) -> None:
-    """Say "don't know" rather than guess."""
-    with pytest.raises(Unsupported):
-        regex_nfa(expression)
-
-
-@pytest.mark.parametrize(
-    ("outer", "inner", "expected"),
+    ("name", "lines"),
     [
-        ("airflow-*", "airflow-team-*", True),
-        ("airflow-team-*", "airflow-*", False),
-        ("airflow-*", "re:^airflow-team-.*$", True),
-        ("re:^airflow-team-.*$", "airflow-team-*", False),  # '*' matches a newline, '.' does not
-        ("team-[a-c]*", "team-b?", True),
-        ("team-[!a-c]*", "team-b?", False),
-        ("*", "re:(a|b)+", True),
-        ("re:(a|b)+", "re:a+", True),
-        ("re:a+", "re:(a|b)+", False),
-        ("x", "x", True),
-        ("x", "x*", False),
+        ("airflow-admins", [1, 8]),
+        ("airflow-team-ops", [2, 3]),
+        ("data-ops", [3, 4]),
+        ("my-svc-1", [5]),
+        ("airflow-xz", [6]),
+        ("case-x", [7]),
+        ("nothing", []),
+        ("", []),
+        ("svc-\ud800", [5]),  # a lone surrogate (JSON allows one) is matched, not an error
     ],
 )
-def test_includes(outer: str, inner: str, expected: bool) -> None:
-    """Decide language inclusion exactly."""
-    assert includes(pattern_nfa(outer, pattern_kind(outer)), pattern_nfa(inner, pattern_kind(inner))) is expected
+def test_set_returns_matching_entries_in_file_order(name: str, lines: list[int]) -> None:
+    """Find every matching entry, exact or pattern, in file order."""
+    found = PatternSet(BASE)
+    assert [e.line for e in found.match(name)] == lines
+    assert found.match(name) == found.match(name)  # the memoised answer is the same
 
 
-def test_includes_gives_up_instead_of_running_forever() -> None:
-    """Answer None when the search exceeds its budget."""
-    outer, inner = regex_nfa("(a|b)*"), regex_nfa("(a|b)*a(a|b){8}")
-    assert includes(outer, inner, max_steps=5) is None
-    assert includes(outer, inner) is True
+def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget remembered names when the memo is full."""
+    monkeypatch.setattr(patterns, "MEMO_LIMIT", 3)
+    found = PatternSet(BASE)
+    for n in range(10):
+        found.match(f"g{n}")
+    assert len(found._memo) <= 3
+    assert [e.line for e in found.match("airflow-admins")] == [1, 8]
+
+
+_chars = st.sampled_from(list("ab-_.xZ\n*?["))
+_words = st.text(_chars, min_size=0, max_size=6)
+_globs = st.builds(lambda a, w, b: a + w + b, _words, st.sampled_from(["*", "?", "[ab]", "[!a]", "", "*-"]), _words)
+_regexes = st.builds(
+    lambda a, w, b: "re:" + a + w + b,
+    st.sampled_from(["", "^", "a", "ab", "a-", r"\A"]),
+    st.sampled_from([".*", "(a|b)", "[ab]+", "x?", "", "-.", "(?:ab)*"]),
+    st.sampled_from(["", "$", "b", r"\Z", "-z"]),
+)
+_patterns = st.one_of(_words.filter(bool), _globs.filter(bool), _regexes.filter(lambda p: p != "re:"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_patterns, min_size=1, max_size=12, unique=True), st.lists(_words, max_size=12))
+def test_set_equals_trying_every_pattern(keys: list[str], names: list[str]) -> None:
+    """Match exactly what trying every pattern with its own matcher would match."""
+    entries = [Entry(key, line) for line, key in enumerate(keys, start=1)]
+    found = PatternSet(entries)
+    samples = names + [k for k in keys if not k.startswith("re:")] + [k.replace("*", "x") for k in keys]
+    for name in samples:
+        expected = [e.line for e in entries if matcher(e.pattern)(name)]
+        assert [e.line for e in found.match(name)] == expected, name
 
 
 @pytest.mark.parametrize(
-    ("pattern", "kind", "expected"),
+    ("expression", "why"),
     [
-        ("re:^abc$", "regex", "abc"),
-        ("re:x?", "regex", "x"),  # at least one character: group names are never empty
-        ("re:^$", "regex", None),
-        (r"re:[^\x00-\U0010ffff]", "regex", None),
-        ("*-admins", "glob", "-admins"),
-        ("re:(dev|prod)-[0-9]+", "regex", "dev-0"),
-        ("team-?", "glob", "team-a"),
+        ("", "empty"),
+        ("(", "invalid regular expression"),
+        (r"(a)\1", "backreference"),
+        ("(?P<a>x)(?P=a)", "backreference"),
+        ("(a)?(?(1)b|c)", "backreference"),
+        ("(?=a)a", "lookaround"),
+        ("(?<!a)b", "lookaround"),
+        ("(?>a)", "atomic group"),
+        ("a{2}+", "possessive"),
     ],
 )
-def test_shortest_match(pattern: str, kind: str, expected: str | None) -> None:
-    """Find a shortest non-empty match, readable when possible, or None if there is none."""
-    assert shortest_match(pattern_nfa(pattern, kind)) == expected
-
-
-def test_shortest_match_honours_min_length_and_preference() -> None:
-    """Pad to min_length and pick characters in the preferred order."""
-    nfa = glob_nfa("t-*")
-    assert shortest_match(nfa, min_length=4) == "t-aa"
-    assert shortest_match(nfa, min_length=3, prefer="Z") == "t-Z"
-
-
-# --------------------------------------------------------------------------- the re:/glob convention
+def test_compile_regex_says_why_a_pattern_is_refused(expression: str, why: str) -> None:
+    with pytest.raises(RegexRejected, match=re.escape(why)):
+        compile_regex(expression)
 
 
 @pytest.mark.parametrize(
@@ -142,14 +163,10 @@ def test_shortest_match_honours_min_length_and_preference() -> None:
 def test_one_convention_for_every_pattern(pattern: str, kind: str, matches: str, misses: str) -> None:
     """re: is a regex matched in full, *?[ make a case-sensitive glob, anything else is exact."""
     assert pattern_kind(pattern) == kind
-    compiled = compile_pattern(pattern)
-    if kind == "exact":
-        assert compiled is None
-    else:
-        assert compiled is not None
-        assert compiled.fullmatch(matches)
-        assert not compiled.fullmatch(misses)
-        assert not compiled.fullmatch(matches.upper())
+    matches_name = matcher(pattern)
+    assert matches_name(matches)
+    assert not matches_name(misses)
+    assert not matches_name(matches.upper())
 
 
 def test_regex_source_strips_only_the_prefix() -> None:
@@ -204,3 +221,23 @@ def test_group_filter_matches_a_pathological_regex_in_linear_time() -> None:
     start = time.perf_counter()
     assert allowed.apply(["a" * 24 + "-admins!", "ab-admins"]) == ("ab-admins",)
     assert time.perf_counter() - start < 1.0  # a guard against catastrophic backtracking only
+
+
+def test_a_set_re2_cannot_hold_is_refused_at_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse, with the fix, a set larger than RE2's memory budget instead of failing at a login."""
+    options = re2.Options()
+    options.max_mem = 1 << 14
+    monkeypatch.setattr(patterns, "_OPTIONS", options)
+    with pytest.raises(RegexRejected, match="more than RE2 can match") as info:
+        PatternSet([Entry(f"re:team{i}-[a-z]+-(dev|prod)", i) for i in range(50)])
+    assert "exact name" in info.value.fix
+
+
+def test_an_answer_without_the_canary_is_an_error_not_no_match() -> None:
+    """Never read RE2 giving up (an empty answer) as "no pattern matches"."""
+    found = PatternSet(BASE)
+    with pytest.raises(RegexRejected, match="more than RE2 can match"):
+        found._checked(None)
+    with pytest.raises(RegexRejected):
+        found._checked([0])
+    assert found._checked([found._canary, 2]) == [2]

@@ -761,3 +761,17 @@ def test_regex_the_linear_engine_cannot_run_is_rejected_at_load(expression: str,
     assert why in problem
     assert "linear time" in problem
     assert " — " in problem
+
+
+def test_more_patterns_than_re2_can_hold_is_a_located_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Report a file whose patterns overflow RE2's memory like any other problem, at load."""
+    import re2
+
+    from okta_security.mapping import patterns
+
+    options = re2.Options()
+    options.max_mem = 1 << 14
+    monkeypatch.setattr(patterns, "_OPTIONS", options)
+    keys = "".join(f'  "re:team{i}-[a-z]+-(dev|prod)": [Viewer]\n' for i in range(50))
+    (problem,) = problems_of("mappings:\n" + keys)
+    assert problem.startswith(f"{SOURCE}:1: the 50 globs and regexes are more than RE2 can match")

@@ -173,13 +173,13 @@ def test_the_file_is_read_outside_the_store_s_lock(volume, monkeypatch):
     clock = FakeClock()
     store = _store(volume, clock)
     held_while_reading: list[bool] = []
-    read = store_module._read
+    read = store_module.read_versioned
 
-    def recording_read(path):
+    def recording_read(path, limit):
         held_while_reading.append(store._lock._is_owned())  # type: ignore[attr-defined]
-        return read(path)
+        return read(path, limit)
 
-    monkeypatch.setattr(store_module, "_read", recording_read)
+    monkeypatch.setattr(store_module, "read_versioned", recording_read)
     volume.write({KEY: OPS})
     clock.advance(1.0)
     assert store.current().resolve(["staff"]) == {"Op"}

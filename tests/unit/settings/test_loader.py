@@ -53,12 +53,10 @@ def test_every_problem_reported_at_once(tmp_path):
             "OKTA_TOKEN_AUTH_METHOD": "client_secret_jwt",
             "OKTA_CLOCK_SKEW_SECONDS": "lots",
             "OKTA_ROLE_MAPPING_FILE": str(tmp_path / "missing.yaml"),
-            "OKTA_CLIENT_KEY_ID": "k1",
         }
     )
     text = "\n".join(found)
     for needle in (
-        "OKTA_CLIENT_KEY_ID is no longer read",
         "OKTA_CLIENT_ID is not set",
         "OKTA_CLIENT_SECRET is not set",
         "uses http:// for a non-loopback host",
@@ -68,7 +66,7 @@ def test_every_problem_reported_at_once(tmp_path):
         f"OKTA_ROLE_MAPPING_FILE='{tmp_path / 'missing.yaml'}' does not exist — create it",
     ):
         assert needle in text
-    assert len(found) == 8
+    assert len(found) == 7
 
 
 @pytest.mark.parametrize(
@@ -120,7 +118,7 @@ def test_secret_from_file_is_reread_when_it_changes(env, tmp_path):
 
 def test_file_variable_errors_name_the_path(env, tmp_path):
     env["OKTA_CLIENT_ID_FILE"] = str(tmp_path / "nope")
-    assert problems(env) == ["OKTA_CLIENT_ID and OKTA_CLIENT_ID_FILE are both set — set only one of them"]
+    assert load_settings(env).client_id == env["OKTA_CLIENT_ID"]  # OKTA_CLIENT_ID comes first: the file is not read
     del env["OKTA_CLIENT_ID"]
     [problem] = problems(env)
     assert problem.startswith(f"OKTA_CLIENT_ID_FILE={tmp_path / 'nope'}: cannot read")
@@ -183,8 +181,9 @@ def test_env_value_reads_one_setting_like_the_loader(tmp_path):
     path = tmp_path / "filter"
     path.write_text("airflow-\n")
     assert env_value("OKTA_GROUPS_FILTER", {"OKTA_GROUPS_FILTER_FILE": str(path)}) == "airflow-"
-    with pytest.raises(ConfigError, match="OKTA_GROUPS_FILTER and OKTA_GROUPS_FILTER_FILE are both set"):
-        env_value("OKTA_GROUPS_FILTER", {"OKTA_GROUPS_FILTER": "a", "OKTA_GROUPS_FILTER_FILE": str(path)})
+    assert env_value("OKTA_GROUPS_FILTER", {"OKTA_GROUPS_FILTER": "a", "OKTA_GROUPS_FILTER_FILE": str(path)}) == "a"
+    with pytest.raises(ConfigError, match="OKTA_GROUPS_FILTER_FILE=/missing: cannot read"):
+        env_value("OKTA_GROUPS_FILTER", {"OKTA_GROUPS_FILTER_FILE": "/missing"})
     with pytest.raises(KeyError):
         env_value("OKTA_NOT_A_SETTING", {})
 

@@ -76,7 +76,7 @@ def test_service_app_with_pem_or_jwk(env, tmp_path, key, as_jwk):
         ),
         ({"OKTA_GROUPS_SOURCE": "api"}, "OKTA_GROUPS_SOURCE=api needs Okta API credentials"),
         ({"OKTA_GROUPS_FILTER": "re:airflow-("}, "OKTA_GROUPS_FILTER='re:airflow-(' is not a valid filter: invalid"),
-        ({"OKTA_GROUPS_FILTER": "re:"}, "OKTA_GROUPS_FILTER='re:' is not a valid filter: the regular expression"),
+        ({"OKTA_GROUPS_FILTER": "re:"}, "OKTA_GROUPS_FILTER='re:' is not a valid filter: empty regular expression"),
         ({"OKTA_API_CLIENT_ID": "0oasvc"}, "OKTA_API_CLIENT_ID is set but OKTA_API_PRIVATE_KEY is not"),
         ({"OKTA_API_PRIVATE_KEY": "x"}, "OKTA_API_PRIVATE_KEY is set but OKTA_API_CLIENT_ID is not"),
         ({"OKTA_API_CLIENT_ID": "a", "OKTA_API_PRIVATE_KEY": "garbage"}, "OKTA_API_PRIVATE_KEY cannot be used"),

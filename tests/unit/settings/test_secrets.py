@@ -183,12 +183,12 @@ def test_a_secret_file_is_read_outside_the_lock(tmp_path, monkeypatch):
     volume = _secret_volume(tmp_path, "first-secret")
     value = FileValue(str(volume.path("client_secret")), "OKTA_CLIENT_SECRET")
     held: list[bool] = []
-    read = secrets._read_version
+    read = secrets.read_versioned
 
-    def recording_read(path):
+    def recording_read(path, limit):
         held.append(value._lock.locked())
-        return read(path)
+        return read(path, limit)
 
-    monkeypatch.setattr(secrets, "_read_version", recording_read)
+    monkeypatch.setattr(secrets, "read_versioned", recording_read)
     assert value.get() == "first-secret"
     assert held == [False]

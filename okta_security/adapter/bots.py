@@ -118,13 +118,15 @@ def upsert_service_user(sm: FabSecurity, identity: ServiceIdentity) -> tuple[Any
     Its roles are the role set it stands for; they change only when the mapping changes what that
     set is (the client's own ``roles``), never because another token of the client earned more.
     """
-    roles = _fab_roles(sm, identity)
-    wanted = sorted(r.name for r in roles)
+    # The roles are looked up only to write them (each look-up loads the role's permissions).
+    wanted = sorted(identity.roles)
     for _attempt in range(2):
         user = sm.find_user(username=identity.username)
         if user is None:
             user = sm.find_user(email=identity.email)  # the mapping renamed this client's service user
         if user is None:
+            roles = _fab_roles(sm, identity)
+            wanted = sorted(r.name for r in roles)
             created = _create(sm, identity, roles)
             if created is None:
                 continue  # a concurrent exchange created it first: read theirs
@@ -151,7 +153,7 @@ def upsert_service_user(sm: FabSecurity, identity: ServiceIdentity) -> tuple[Any
             )
         before = tuple(sorted(r.name for r in user.roles))
         if retired or list(before) != wanted or user.username != identity.username:
-            _update(sm, user, identity, roles, before)
+            _update(sm, user, identity, _fab_roles(sm, identity), before)
         return user, False, before, retired
     raise ServiceUserConflict(  # pragma: no cover - only when the row vanishes between two reads
         f"The service user of Okta client {identity.client_id!r} could not be created; try again.",

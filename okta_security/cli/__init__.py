@@ -51,6 +51,21 @@ def airflow_options() -> Mapping[str, ConfigValue]:
     return okta_options()
 
 
+def setting(name: str, *, announce: bool = True) -> str:
+    """Return one setting as the server reads it (``OKTA_X``, ``OKTA_X_FILE``, Airflow's ``[okta] x``, its default).
+
+    With ``announce``, say on stderr which form was used (a secret's value is never shown), so a
+    person sees whether the CLI read the same place as the server.
+    """
+    from okta_security.settings.loader import SPECS, setting_source
+
+    text, origin = setting_source(name, airflow=airflow_options())
+    if announce and origin and origin != "default":
+        shown = "(secret)" if SPECS[name].secret else repr(text)
+        print(f"okta-airflow: {name} = {shown} (from {origin})", file=sys.stderr)
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="okta-airflow", description="Okta identity for Apache Airflow.")

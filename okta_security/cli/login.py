@@ -5,8 +5,10 @@ Okta's native app ``OKTA_CLI_CLIENT_ID`` (a public client: no secret) runs the d
 the browser when there is one), then exchanges the person's Okta access token at Airflow's
 ``POST /auth/token/cli`` (RFC 7523 jwt-bearer grant) for an Airflow token with the person's own roles.
 
-Reads only the settings it needs — the issuer (``OKTA_BOT_ISSUER``, else ``OKTA_ISSUER``) and the
-client id — so it runs on a laptop without the server's configuration and without Airflow.
+Reads only the settings it needs — the issuer (``OKTA_BOT_ISSUER``, else ``OKTA_ISSUER``), the
+client id and the scopes — in the server's three forms (``OKTA_X``, ``[okta] x`` in airflow.cfg,
+``AIRFLOW__OKTA__X``; :func:`okta_security.cli.setting`) and says on stderr which one it used. It
+runs on a laptop without the server's configuration and without Airflow (then only ``OKTA_*``).
 
 Okta's answers are untrusted text: whatever it prints is bounded and escaped, and it opens a
 browser only on a verification page at the issuer's own host. The Okta token travels only over
@@ -30,7 +32,7 @@ from urllib.parse import urlsplit
 import requests
 
 from okta_security import __version__
-from okta_security.cli import EXIT_OK, UsageError
+from okta_security.cli import EXIT_OK, UsageError, setting
 from okta_security.cli.device_flow import (
     DEFAULT_TIMEOUT,
     URL_CHARS,
@@ -42,7 +44,6 @@ from okta_security.cli.device_flow import (
 from okta_security.cli.output import report_stream
 from okta_security.errors import DeviceSignInFailed
 from okta_security.people.token_request import JWT_BEARER
-from okta_security.settings.loader import env_value
 from okta_security.untrusted import OAUTH_ERROR_CHARS, loggable, printable
 
 if TYPE_CHECKING:
@@ -60,7 +61,9 @@ requires) and get an Airflow API token for yourself, with the roles your Okta gr
 It prints where to go and a code; once you approve, the Okta token is exchanged at the Airflow
 URL for an Airflow token. The settings it reads (only these): the issuer, --issuer or
 OKTA_BOT_ISSUER / OKTA_ISSUER; the Okta app, --client-id or OKTA_CLI_CLIENT_ID; the scope,
---scope or OKTA_BOT_SCOPES.
+--scope or OKTA_BOT_SCOPES. Each setting is read as the server reads it: OKTA_X (or OKTA_X_FILE),
+else [okta] x in airflow.cfg or AIRFLOW__OKTA__X when Airflow is installed here; the command
+says on stderr which one it used.
 
 Output on stdout (messages go to stderr):
   default   export AIRFLOW_CLI_TOKEN=<token>     eval "$(okta-airflow login --airflow-url URL)"
@@ -187,18 +190,25 @@ def sign_in(
 
 
 def _settings(args: argparse.Namespace) -> tuple[str, str, str]:
-    named = [(name, env_value(name)) for name in ("OKTA_BOT_ISSUER", "OKTA_ISSUER")]
-    source, issuer = next(((name, value) for name, value in [("--issuer", args.issuer), *named] if value), ("", ""))
+    """Return issuer, client id and scopes: the options first, then the settings as the server reads them."""
+    source, issuer = "--issuer", args.issuer
+    for name in ("OKTA_BOT_ISSUER", "OKTA_ISSUER"):
+        if not issuer:
+            source, issuer = name, setting(name)
     issuer = issuer.rstrip("/")
     if not issuer:
         raise UsageError(
-            "no Okta issuer: pass --issuer (or set OKTA_ISSUER), e.g. https://dev-1.okta.com/oauth2/default"
+            "no Okta issuer: pass --issuer, or set OKTA_ISSUER (or [okta] issuer in airflow.cfg, or "
+            "AIRFLOW__OKTA__ISSUER), e.g. https://dev-1.okta.com/oauth2/default"
         )
     _require_https(issuer, source)
-    client_id = args.client_id or next(iter(env_value("OKTA_CLI_CLIENT_ID").split()), "")
+    client_id = args.client_id or next(iter(setting("OKTA_CLI_CLIENT_ID").split()), "")
     if not client_id:
-        raise UsageError("no Okta app: pass --client-id (or set OKTA_CLI_CLIENT_ID) — ask your Airflow administrator")
-    scope = args.scope or env_value("OKTA_BOT_SCOPES")
+        raise UsageError(
+            "no Okta app: pass --client-id, or set OKTA_CLI_CLIENT_ID (or [okta] cli_client_id in airflow.cfg, or "
+            "AIRFLOW__OKTA__CLI_CLIENT_ID) — ask your Airflow administrator"
+        )
+    scope = args.scope or setting("OKTA_BOT_SCOPES")
     return issuer, client_id, " ".join(scope.split())
 
 

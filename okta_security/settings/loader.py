@@ -58,6 +58,7 @@ __all__ = [
     "check_webserver_config",
     "describe_settings",
     "env_value",
+    "setting_source",
     "given_settings",
     "load_settings",
     "settings_table",
@@ -256,13 +257,27 @@ def env_value(
     For tools that need a single setting without the full, validated set (the CLI); raise
     :class:`ConfigError` when it is given in conflicting ways or its file cannot be read.
     """
+    return setting_source(name, environ, airflow)[0]
+
+
+def setting_source(
+    name: str, environ: Mapping[str, str] | None = None, airflow: Mapping[str, ConfigValue] | None = None
+) -> tuple[str, str]:
+    """Return one setting's text (as :func:`env_value`) and where it came from.
+
+    The origin is ``NAME``, ``NAME_FILE``, Airflow's (``AIRFLOW__OKTA__X``, ``airflow.cfg [okta] x``,
+    ``..._CMD``, ``..._SECRET``), ``"default"``, or ``""`` when the setting is unset and has no default.
+    """
     spec = SPECS[name]
     env = os.environ if environ is None else environ
     problems: list[str] = []
     raw = _Raw(spec, env, airflow or {}, problems)
     if problems:
         raise ConfigError(problems, source=SOURCE)
-    return raw.text or _expand(spec.default or "", env)
+    if raw.text:
+        return raw.text, raw.origin
+    default = _expand(spec.default or "", env)
+    return default, "default" if default else ""
 
 
 def given_settings(

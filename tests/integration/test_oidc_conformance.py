@@ -136,7 +136,8 @@ def assert_refused(stack: Stack, code: str, reason: str | None = None, **faults:
     idp(stack).set_faults(**faults)
     for user in (new, KNOWN_NOW_ADMIN):
         session, final = okta_login(stack.url, user.login, user.password)
-        assert urlsplit(final.url).path == CALLBACK_PATH
+        assert urlsplit(final.url).path == "/auth/okta/refused/"
+        assert urlsplit(final.history[-1].url).path == CALLBACK_PATH
         assert_refusal_page(stack, session, final, code, reason)
     assert user_row(stack.db_url, new.login) is None
     assert user_roles(stack.db_url, KNOWN_NOW_ADMIN.login) == {"Viewer"}

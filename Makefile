@@ -18,20 +18,20 @@ LOCK_VENV ?= .venv-lock
 UV := $(LOCK_VENV)/bin/uv
 COMPILE = $(UV) pip compile --quiet --python-version 3.11 --generate-hashes --custom-compile-command "make lock"
 
-$(STAMP): requirements/airflow3.lock pyproject.toml
+$(STAMP): requirements/airflow3.lock pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
 	$(PY) -m pip install --quiet --require-hashes -r requirements/airflow3.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	OKTA_DEV_INSTALL=1 $(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
-$(AF2_STAMP): requirements/airflow2.lock pyproject.toml
+$(AF2_STAMP): requirements/airflow2.lock pyproject.toml setup.py
 	$(PYTHON) -m venv $(AF2_VENV)
 	$(AF2_VENV)/bin/python -m pip install --quiet pip==$(PIP_VERSION)
 	$(AF2_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/airflow2.lock
-	$(AF2_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	OKTA_DEV_INSTALL=1 $(AF2_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $(AF2_STAMP)
 
 airflow2: $(AF2_STAMP)

@@ -42,7 +42,7 @@ from okta_security.cli.device_flow import (
     json_object,
 )
 from okta_security.cli.output import report_stream
-from okta_security.errors import DeviceSignInFailed
+from okta_security.errors import DeviceSignInFailed, NoMappedRole
 from okta_security.people.token_request import JWT_BEARER
 from okta_security.untrusted import OAUTH_ERROR_CHARS, loggable, printable
 
@@ -132,16 +132,40 @@ def exchange(http: requests.Session, airflow_url: str, okta_token: str, timeout:
     )
 
 
-def token_expiry(token: str) -> int | None:
-    """Return the ``exp`` of a JWT without verifying it (for display only), or None."""
+def unverified_claims(token: str) -> dict[str, Any]:
+    """Return a JWT's claims without verifying it (to explain things to its owner only), or {}."""
     parts = token.split(".")
     if len(parts) != 3:
-        return None
+        return {}
     try:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (binascii.Error, ValueError, RecursionError):
-        return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+NO_GROUPS_HELP = (
+    "Airflow got no Okta groups for you: your Okta access token carries no {claim!r} claim, and Airflow read "
+    "no groups from Okta's Groups API (it has no Okta API credentials, or OKTA_GROUPS_SOURCE=claims). Either "
+    "add a groups claim to access tokens on the authorization server (Okta: Security > API > Authorization "
+    "Servers > Claims: name {claim!r}, token type Access Token, value type Groups; the local IdP: "
+    "server.access_token_groups_claim: true), or give Airflow Okta API credentials (OKTA_API_TOKEN, or "
+    "OKTA_API_CLIENT_ID with OKTA_API_PRIVATE_KEY) so it reads your groups from Okta (docs/people-api.md)."
+)
+
+
+def explain_refusal(error: DeviceSignInFailed, okta_token: str, groups_claim: str) -> DeviceSignInFailed:
+    """Add why a person's refusal happened when the Okta token shows it: no groups in the token."""
+    if f"[{NoMappedRole.code}]" not in error.message or groups_claim in unverified_claims(okta_token):
+        return error
+    if "groups: (none)" not in error.message:  # the server found groups elsewhere: they map to no role
+        return error
+    return DeviceSignInFailed(error.error, f"{error.message}\n{NO_GROUPS_HELP.format(claim=groups_claim)}")
+
+
+def token_expiry(token: str) -> int | None:
+    """Return the ``exp`` of a JWT without verifying it (for display only), or None."""
+    exp = unverified_claims(token).get("exp")
     # time.localtime() overflows past year 9999; bool is no timestamp
     return exp if isinstance(exp, int) and not isinstance(exp, bool) and 0 < exp <= MAX_EXP else None
 
@@ -183,7 +207,10 @@ def sign_in(
         if args.okta_token:
             token, expires_at = okta["access_token"], token_expiry(okta["access_token"])
         else:
-            token = exchange(http, args.airflow_url, okta["access_token"], args.timeout)
+            try:
+                token = exchange(http, args.airflow_url, okta["access_token"], args.timeout)
+            except DeviceSignInFailed as e:
+                raise explain_refusal(e, okta["access_token"], setting("OKTA_GROUPS_CLAIM", announce=False)) from e
             expires_at = token_expiry(token)
     _output(args, token, expires_at, report_stream(), err)
     return EXIT_OK

@@ -13,7 +13,8 @@ from okta_security.adapter import airflow_look
 
 def _airflow_root() -> Path:
     spec = importlib.util.find_spec("airflow")
-    assert spec is not None and spec.submodule_search_locations
+    assert spec is not None
+    assert spec.submodule_search_locations
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -41,7 +42,9 @@ def test_airflow_3_tokens_are_in_the_installed_ui_bundle():
     assert "heading:{value:`Inter, " in bundle
 
 
-AIRFLOW_2_WWW = next(Path(__file__).resolve().parents[3].glob(".venv-airflow2/lib/python*/site-packages/airflow/www"), None)
+AIRFLOW_2_WWW = next(
+    Path(__file__).resolve().parents[3].glob(".venv-airflow2/lib/python*/site-packages/airflow/www"), None
+)
 
 
 @pytest.mark.skipif(AIRFLOW_2_WWW is None, reason="no .venv-airflow2 (make airflow2)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -53,8 +54,28 @@ def test_a_value_given_twice_differently_stops_the_start(monkeypatch, mapping):
         "OKTA_ROLE_MAPPING_FILE": mapping,
     }
     with pytest.raises(ConfigError) as err:
-        build_webserver_config(environ)
+        build_webserver_config(environ, exit_on_error=False)
     assert err.value.problems == [
         "OKTA_CLIENT_ID='0oaother' and [okta] client_id='0oaairflow' (from AIRFLOW__OKTA__CLIENT_ID) differ — "
         "give OKTA_CLIENT_ID in one place only: the OKTA_* environment or Airflow's configuration"
     ]
+
+
+def test_a_bad_setting_stops_the_process_with_one_message_and_no_traceback(mapping, caplog):
+    """The server's start: the problems logged once, at error level; the stack only at debug level."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OKTA_", "AIRFLOW__OKTA__"))}
+    environ["OKTA_ROLE_MAPPING_FILE"] = mapping
+    caplog.set_level(logging.DEBUG, logger="okta_security.adapter.webserver")
+    with pytest.raises(SystemExit) as stopped:
+        build_webserver_config(environ)
+    assert stopped.value.code == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    text = errors[0].getMessage()
+    assert text.startswith("okta_security could not start")
+    assert "OKTA_ISSUER is not set" in text
+    assert "OKTA_CLIENT_ID is not set" in text
+    assert errors[0].exc_info is None  # no traceback in front of the message
+    debug = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert debug
+    assert debug[0].stack_info

@@ -22,7 +22,7 @@ $(STAMP): requirements/airflow3.lock pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
 	$(PY) -m pip install --quiet --require-hashes -r requirements/airflow3.lock
-	OKTA_DEV_INSTALL=1 $(PY) -m pip install --quiet --no-deps -e .
+	WITH_DEV_PACKAGES=1 $(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,7 +31,7 @@ $(AF2_STAMP): requirements/airflow2.lock pyproject.toml setup.py
 	$(PYTHON) -m venv $(AF2_VENV)
 	$(AF2_VENV)/bin/python -m pip install --quiet pip==$(PIP_VERSION)
 	$(AF2_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/airflow2.lock
-	OKTA_DEV_INSTALL=1 $(AF2_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	WITH_DEV_PACKAGES=1 $(AF2_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $(AF2_STAMP)
 
 airflow2: $(AF2_STAMP)

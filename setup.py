@@ -1,6 +1,6 @@
 """Entry points, and what the development install adds to the wheel's contents.
 
-The wheel ships okta_security only. ``make install`` sets ``OKTA_DEV_INSTALL=1`` for its editable
+The wheel ships okta_security only. ``make install`` sets ``WITH_DEV_PACKAGES=1`` for its editable
 install, which then also holds the local Okta stand-in and the devstack, so ``okta-local-idp`` and
 ``python -m okta_local_idp`` run from any directory (docs/local-idp.md).
 """
@@ -11,7 +11,7 @@ import os
 
 from setuptools import find_packages, setup
 
-DEV_INSTALL = os.environ.get("OKTA_DEV_INSTALL") == "1"
+DEV_INSTALL = os.environ.get("WITH_DEV_PACKAGES") == "1"
 ENTRY_POINTS = {
     # Airflow finds providers through this entry point: `airflow providers list`, the [okta] config
     # section, the auth manager and `airflow okta ...` (okta_security/adapter/provider.py).

@@ -17,6 +17,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from okta_security import __version__
 from okta_security.errors import OktaSecurityError
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="okta-airflow", description="Okta identity for Apache Airflow.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    parser.add_argument("--version", action="version", version=f"okta-airflow {__version__} (okta_security)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"okta_security.cli.{name}").register(sub)

@@ -29,6 +29,7 @@ from tests.integration.deployment import (
     PASSWORD,
     engine_for,
     finish_login,
+    follow_refusal,
     idp_config,
     login,
     login_name,
@@ -146,7 +147,7 @@ def _attempt(url: str, username: str) -> Attempt:
         if response.status_code in (301, 302, 303, 307):
             target = requests.compat.urljoin(response.url, response.headers["Location"])
             if CALLBACK in target:
-                callback = browser.get(target, allow_redirects=False, timeout=60)
+                callback = follow_refusal(browser, browser.get(target, allow_redirects=False, timeout=60), timeout=60)
                 return Attempt(
                     started, time.monotonic(), username, "callback", callback.status_code, callback.text[:4000]
                 )

@@ -11,6 +11,9 @@ A refusal falls in one of three categories, and the page speaks to the person ac
   setting names and fixes are for the administrator, so they go to the log and to
   ``okta-airflow doctor``, never to everyone who tries to sign in.
 
+The callback does not answer with the page itself: it keeps ``refusal_facts`` in the session and
+redirects to a stable address (adapter/views.py), so a reload shows the same refusal.
+
 Okta's error reaches us in the callback's query string, which anyone can write into a link to
 Airflow. So the page says in its own words that Okta refused, shows Okta's error code, and shows
 Okta's description only apart, labelled as Okta's, cut short, and only when the response answers

@@ -46,10 +46,13 @@ MISCONFIGURED_MESSAGE = "Sign-in is misconfigured on this Airflow; tell your adm
 MAX_SHOWN_CODE_CHARS = 64  # Okta's error code comes from the redirect's query string: bound what we echo
 MAX_SHOWN_DESCRIPTION_CHARS = 200  # Okta's own descriptions are a sentence or two; more is not Okta's
 
-MAX_SHOWN_MESSAGE_CHARS = 2000  # our own sentences, which may quote a login or a role name
+MAX_SHOWN_MESSAGE_CHARS = 1000  # our own sentences, which may quote a login or a role name
 MAX_SHOWN_USERNAME_CHARS = 256  # an Okta login is at most 100 characters; anything longer is cut
 MAX_SHOWN_GROUP_CHARS = 256  # Okta group names are at most 255 characters
 MAX_SHOWN_GROUPS = 50  # the page lists this many of the groups Okta sent and says how many more
+# ...and no more characters of group names than this: the page's data is kept in the session, which
+# Airflow may keep in its cookie ([fab] session_backend = securecookie), and browsers drop cookies over 4 KiB.
+MAX_SHOWN_GROUPS_CHARS = 800
 
 # Airflow's look (adapter/airflow_look.py): its header with the logo, a card, its fonts and colours.
 # Plain HTML and CSS, no script: every page works with JavaScript off.
@@ -196,15 +199,16 @@ def refusal_facts(
     okta_description = None
     if isinstance(error, OktaError) and okta_response_verified and error.description:
         okta_description = bounded(error.description, MAX_SHOWN_DESCRIPTION_CHARS)
-    shown_groups = None if groups is None else [bounded(str(g), MAX_SHOWN_GROUP_CHARS) for g in groups]
+    all_groups = None if groups is None else [bounded(str(g), MAX_SHOWN_GROUP_CHARS) for g in groups]
+    shown_groups = None if all_groups is None else _within_budget(all_groups[:MAX_SHOWN_GROUPS], MAX_SHOWN_GROUPS_CHARS)
     return {
         "title": title,
         "status": status,
         "message": bounded(message, MAX_SHOWN_MESSAGE_CHARS),
         "category": category,
         "username": bounded(str(username), MAX_SHOWN_USERNAME_CHARS) if username else None,
-        "groups": None if shown_groups is None else shown_groups[:MAX_SHOWN_GROUPS],
-        "more_groups": 0 if shown_groups is None else max(0, len(shown_groups) - MAX_SHOWN_GROUPS),
+        "groups": shown_groups,
+        "more_groups": 0 if all_groups is None or shown_groups is None else len(all_groups) - len(shown_groups),
         "code": error.code,
         "okta_error": okta_error,
         "okta_description": okta_description,
@@ -213,6 +217,16 @@ def refusal_facts(
         "request_id": bounded(request_id, MAX_SHOWN_CODE_CHARS) if request_id else None,
         "okta_request_id": bounded(error.request_id, MAX_SHOWN_CODE_CHARS) if error.request_id else None,
     }
+
+
+def _within_budget(names: list[str], budget: int) -> list[str]:
+    """Return the first ``names`` whose lengths add up to at most ``budget`` (at least one)."""
+    kept: list[str] = []
+    for name in names:
+        if kept and sum(map(len, kept)) + len(name) > budget:
+            break
+        kept.append(name)
+    return kept
 
 
 def render_refusal(facts: dict[str, Any]) -> tuple[str, int]:

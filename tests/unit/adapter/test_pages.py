@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from okta_security.adapter.pages import (
     MAX_SHOWN_DESCRIPTION_CHARS,
     MAX_SHOWN_GROUP_CHARS,
     MAX_SHOWN_GROUPS,
+    MAX_SHOWN_GROUPS_CHARS,
     MAX_SHOWN_USERNAME_CHARS,
     MISCONFIGURED_MESSAGE,
     category_of,
@@ -213,9 +215,13 @@ def test_the_page_has_airflow_s_header_and_no_script():
 def test_many_groups_are_listed_up_to_a_bound():
     groups = [f"g{i:03d}-" + "x" * 400 for i in range(120)]
     facts = refusal_facts(errors.NoMappedRole("a" * 5000, groups), retry_url=RETRY)
-    assert len(facts["groups"]) == MAX_SHOWN_GROUPS
-    assert facts["more_groups"] == 120 - MAX_SHOWN_GROUPS
     assert all(len(g) <= MAX_SHOWN_GROUP_CHARS for g in facts["groups"])
+    assert sum(map(len, facts["groups"])) <= MAX_SHOWN_GROUPS_CHARS
+    assert len(facts["groups"]) + facts["more_groups"] == 120
     assert len(facts["username"]) <= MAX_SHOWN_USERNAME_CHARS
+    assert len(json.dumps(facts)) < 2500  # kept in the session, which may be a cookie
     page = html.unescape(render_refusal(facts)[0])
-    assert f"and {120 - MAX_SHOWN_GROUPS} more" in page
+    assert f"and {facts['more_groups']} more" in page
+    short = refusal_facts(errors.NoMappedRole("a", [f"g{i}" for i in range(80)]), retry_url=RETRY)
+    assert len(short["groups"]) == MAX_SHOWN_GROUPS
+    assert short["more_groups"] == 80 - MAX_SHOWN_GROUPS

@@ -319,7 +319,8 @@ def test_rp_discovery_issuer_not_matching_config(rp: Stack, second_airflow: Airf
     second_airflow.start()
     session = requests.Session()
     page = session.get(f"{second_airflow.base_url}/auth/login/okta", timeout=30)
-    assert urlsplit(page.url).path == "/auth/login/okta"  # never sent to the IdP
+    assert urlsplit(page.url).path == "/auth/okta/refused/"  # the refusal's stable address
+    assert [urlsplit(r.url).path for r in page.history] == ["/auth/login/okta"]  # never sent to the IdP
     assert page.status_code == 403, page.text[:500]
     assert reason_code(page) == "discovery_issuer_mismatch"
     text = html.unescape(page.text)

@@ -75,3 +75,19 @@ def test_setting_source_names_the_form_and_keeps_secrets_out_of_it(tmp_path):
     given = {"client_secret": ConfigValue("x", "AIRFLOW__OKTA__CLIENT_SECRET_CMD")}
     assert setting_source("OKTA_CLIENT_SECRET", {}, given) == ("x", "AIRFLOW__OKTA__CLIENT_SECRET_CMD")
     assert setting_source("OKTA_CLI_CLIENT_ID", {}) == ("", "")
+
+
+def test_check_mapping_reads_the_file_setting_from_airflow_and_says_so(tmp_path):
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("default_role: null\nmappings:\n  airflow-admins: [Admin]\n")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OKTA_", "AIRFLOW__OKTA__", "AIRFLOW_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "okta_security.cli", "check-mapping", "--no-db"],
+        env={**base, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__OKTA__ROLE_MAPPING_FILE": str(mapping)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"OKTA_ROLE_MAPPING_FILE = '{mapping}' (from AIRFLOW__OKTA__ROLE_MAPPING_FILE)" in done.stderr

@@ -177,10 +177,16 @@ def finish_login(pending: PendingLogin, *, timeout: float = 120) -> Outcome:
     seconds = time.perf_counter() - started
     response = follow_refusal(pending.browser, response, timeout=timeout)
     return Outcome(
-        pending.username, response.status_code, response.headers.get("Location", ""), response.text[:4000], seconds
+        pending.username,
+        response.status_code,
+        response.headers.get("Location", ""),
+        response.text[:BODY_CHARS],
+        seconds,
     )
 
 
+# Enough of a page for its reason code: the refusal page inlines Airflow's logo (about 10 KB) before it.
+BODY_CHARS = 20_000
 REFUSED_PATH = "/okta/refused/"  # under /auth on Airflow 3, at the root on 2.11
 
 

@@ -18,20 +18,20 @@ LOCK_VENV ?= .venv-lock
 UV := $(LOCK_VENV)/bin/uv
 COMPILE = $(UV) pip compile --quiet --python-version 3.11 --generate-hashes --custom-compile-command "make lock"
 
-$(STAMP): requirements/airflow3.lock pyproject.toml
+$(STAMP): requirements/airflow3.lock pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
 	$(PY) -m pip install --quiet --require-hashes -r requirements/airflow3.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	WITH_DEV_PACKAGES=1 $(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
-$(AF2_STAMP): requirements/airflow2.lock pyproject.toml
+$(AF2_STAMP): requirements/airflow2.lock pyproject.toml setup.py
 	$(PYTHON) -m venv $(AF2_VENV)
 	$(AF2_VENV)/bin/python -m pip install --quiet pip==$(PIP_VERSION)
 	$(AF2_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/airflow2.lock
-	$(AF2_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	WITH_DEV_PACKAGES=1 $(AF2_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $(AF2_STAMP)
 
 airflow2: $(AF2_STAMP)
@@ -64,9 +64,18 @@ demo: $(STAMP)
 	$(PY) -m okta_devstack.demo
 
 # A wheel and an sdist in dist/: the wheel alone installs okta_security (see README, "Install in your Airflow").
-dist: $(STAMP)
-	rm -rf dist
-	$(PY) -m build --outdir dist .
+# Beside them: the wheel's runtime dependencies at the versions the tests ran (the lock file's pins, with
+# hashes), a CycloneDX SBOM of them (cyclonedx-py) and SHA256SUMS of every file. DIST= writes elsewhere.
+DIST ?= dist
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+dist: $(STAMP) $(UV)
+	rm -rf $(DIST)
+	$(PY) -m build --outdir $(DIST) .
+	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes --no-header -c requirements/airflow3.lock \
+	  -o $(DIST)/okta_security-$(VERSION)-requirements.txt pyproject.toml
+	$(VENV)/bin/cyclonedx-py requirements --pyproject pyproject.toml --mc-type library --output-reproducible \
+	  --of JSON -o $(DIST)/okta_security-$(VERSION).cdx.json $(DIST)/okta_security-$(VERSION)-requirements.txt
+	cd $(DIST) && sha256sum okta_security-* > SHA256SUMS
 
 # The static gates, all with zero findings: ruff (lint and format), mypy (strict on the pure
 # subpackages; the adapter, the local IdP and the devstack at the default level), import-linter (layers, framework imports only in the adapter, the IdP apart).

@@ -1,4 +1,4 @@
-"""Command line: ``python -m okta_local_idp --config FILE [--host H] [--port P]``."""
+"""Command line: ``okta-local-idp [--config FILE] [--host H] [--port P]`` (or ``python -m okta_local_idp``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError
@@ -17,14 +18,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The sample users and apps in the repository (the development install runs from the checkout).
+SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "config" / "idp_users.yaml"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
     parser = argparse.ArgumentParser(
-        prog="python -m okta_local_idp",
+        prog="okta-local-idp",
         description="Local Okta-compatible OpenID Connect provider (development and tests only).",
     )
-    parser.add_argument("--config", default="config/idp_users.yaml", help="YAML file (re-read when it changes)")
+    parser.add_argument(
+        "--config",
+        default=str(SHIPPED_CONFIG),
+        help="YAML file, re-read when it changes (default: the repository's config/idp_users.yaml)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=9000, help="listen port, 0 for any free port (default 9000)")
     parser.add_argument("--issuer-base", help="public base URL if not http://HOST:PORT")

@@ -36,8 +36,17 @@ class WebserverConfig:
         return self.mapping_store.current().exact_roles_mapping()
 
 
-def build_webserver_config(environ: Mapping[str, str] | None = None) -> WebserverConfig:
-    """Load settings (``OKTA_*`` and Airflow's ``[okta]``) and the mapping file; raise one :class:`ConfigError`."""
+# The exit status of a server stopped by its configuration (what Python's own uncaught error gives).
+EXIT_CONFIG = 1
+
+
+def build_webserver_config(environ: Mapping[str, str] | None = None, *, exit_on_error: bool = True) -> WebserverConfig:
+    """Load settings (``OKTA_*`` and Airflow's ``[okta]``) and the mapping file, validating all of them at once.
+
+    On any problem, log one message listing every problem and its fix, then stop the process
+    (``SystemExit``): a traceback would only bury that message, so it is logged at debug level.
+    ``exit_on_error=False`` raises the :class:`ConfigError` instead (for tools and tests).
+    """
     problems: list[str] = []
     settings: OktaSettings | None = None
     store: MappingStore | None = None
@@ -57,8 +66,11 @@ def build_webserver_config(environ: Mapping[str, str] | None = None) -> Webserve
             problems.extend(e.problems)
     if problems or settings is None or store is None:
         error = ConfigError(problems, source="okta_security could not start; fix these and restart the webserver")
+        if not exit_on_error:
+            raise error
         log.error("%s", error)
-        raise error
+        log.debug("Where okta_security's start-up stopped", stack_info=True)
+        raise SystemExit(EXIT_CONFIG)
     metrics.install()  # audit records and Okta calls -> Airflow's Stats
     health.install()
     provider = build_provider(settings)

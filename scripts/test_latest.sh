@@ -12,12 +12,12 @@ trap 'rm -rf "$WORK"' EXIT
 echo "test-latest: Airflow 3 venv from requirements/airflow3.in + test.in (newest versions)"
 "$PYTHON" -m venv "$WORK/venv"
 "$WORK/venv/bin/python" -m pip install --quiet --upgrade pip
-"$WORK/venv/bin/python" -m pip install --quiet -r requirements/airflow3.in -r requirements/test.in -e .
+WITH_DEV_PACKAGES=1 "$WORK/venv/bin/python" -m pip install --quiet -r requirements/airflow3.in -r requirements/test.in -e .
 
 echo "test-latest: Airflow 2.11 venv from requirements/airflow2.in (newest versions)"
 "$PYTHON" -m venv "$WORK/venv-airflow2"
 "$WORK/venv-airflow2/bin/python" -m pip install --quiet --upgrade pip
-"$WORK/venv-airflow2/bin/python" -m pip install --quiet -r requirements/airflow2.in -e .
+WITH_DEV_PACKAGES=1 "$WORK/venv-airflow2/bin/python" -m pip install --quiet -r requirements/airflow2.in -e .
 
 echo "test-latest: what was installed (differences from the locks)"
 for pair in "venv:requirements/airflow3.lock" "venv-airflow2:requirements/airflow2.lock"; do

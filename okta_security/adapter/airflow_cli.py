@@ -88,7 +88,8 @@ def _try_building(command: str, args: list[Arg]) -> None:
 
 
 def _translatable(action: argparse.Action) -> bool:
-    return not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction))
+    # --version stays okta-airflow's: under Airflow, `airflow providers list` shows okta_security's version.
+    return not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction, argparse._VersionAction))
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

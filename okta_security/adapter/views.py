@@ -15,7 +15,7 @@ from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf  # wtfo
 
 from okta_security.adapter import login_audit, metrics
 from okta_security.adapter.compat import login_redirect, oauth_view_base
-from okta_security.adapter.pages import NO_FRAMING, logout_confirm_page, refusal_page
+from okta_security.adapter.pages import NO_FRAMING, logout_confirm_page, no_refusal_page, refusal_facts, render_refusal
 from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
 from okta_security.errors import LoginRefused
@@ -31,6 +31,9 @@ MAX_NEXT_CHARS = 2048  # where to go after sign-in: a path in Airflow; a longer 
 MAX_FORM_BYTES = 4096  # the logout confirmation posts one CSRF token (about 90 characters)
 # Endpoints that check the CSRF token themselves, for Flask-WTF's CSRFProtect.exempt ("module.function").
 CSRF_CHECKED_BY_THE_VIEW = (f"{__name__}.okta_logout",)
+# The last refused sign-in's page data, kept in the (signed or server-side) session: the refusal page
+# is shown from here, never from its URL, so a link can't make Airflow show words it did not write.
+REFUSAL_KEY = "okta_refusal"
 
 
 def clear_auth_cookies(response: Any) -> None:
@@ -208,11 +211,26 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             if session.get(ID_TOKEN_KEY)
             else url_for(".login", provider=PROVIDER_NAME, prompt="login")
         )
-        html, status = refusal_page(
+        session[REFUSAL_KEY] = refusal_facts(
             error,
             retry_url=url_for(".login", provider=PROVIDER_NAME),
             switch_url=switch_url,
             request_id=request_id,
             okta_response_verified=okta_response_verified,
         )
-        return html, status
+        # Post/redirect/get: the address bar then holds a stable URL, so a reload shows this refusal
+        # again instead of replaying a used callback (which could only fail as invalid_state).
+        return redirect(url_for(".okta_refused"), code=303)
+
+    @expose("/okta/refused/")
+    def okta_refused(self) -> Any:
+        """Show this browser's last refused sign-in (the same page on every reload)."""
+        facts = session.get(REFUSAL_KEY)
+        if not isinstance(facts, dict):
+            page, status = no_refusal_page(retry_url=url_for(".login", provider=PROVIDER_NAME)), 404
+        else:
+            page, status = render_refusal(facts)
+        response = make_response(page, status)
+        response.headers.update(NO_FRAMING)
+        response.headers["Cache-Control"] = "no-store"
+        return response

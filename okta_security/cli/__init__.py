@@ -17,6 +17,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from okta_security import __version__
 from okta_security.errors import OktaSecurityError
 
 if TYPE_CHECKING:
@@ -51,10 +52,27 @@ def airflow_options() -> Mapping[str, ConfigValue]:
     return okta_options()
 
 
+def setting(name: str, *, announce: bool = True) -> str:
+    """Return one setting as the server reads it (``OKTA_X``, ``OKTA_X_FILE``, Airflow's ``[okta] x``, its default).
+
+    With ``announce``, say on stderr which form was used (a secret's value is never shown), so a
+    person sees whether the CLI read the same place as the server.
+    """
+    from okta_security.settings.loader import setting_source
+    from okta_security.settings.specs import SPECS
+
+    text, origin = setting_source(name, airflow=airflow_options())
+    if announce and origin and origin != "default":
+        shown = "(secret)" if SPECS[name].secret else repr(text)
+        print(f"okta-airflow: {name} = {shown} (from {origin})", file=sys.stderr)
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="okta-airflow", description="Okta identity for Apache Airflow.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    parser.add_argument("--version", action="version", version=f"okta-airflow {__version__} (okta_security)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"okta_security.cli.{name}").register(sub)

@@ -166,7 +166,9 @@ def next_steps(home: Path) -> str:
         "  1. In Okta, create an OIDC web app; sign-in redirect URI https://<airflow host>/auth/oauth-authorized/okta,",
         "     sign-out redirect URI https://<airflow host>/auth/login/ (README: Okta app setup).",
         "  2. In the api-server's environment set OKTA_ISSUER, OKTA_CLIENT_ID and OKTA_CLIENT_SECRET",
-        "     (or OKTA_CLIENT_SECRET_FILE), and AIRFLOW__CORE__AUTH_MANAGER=" + AUTH_MANAGER + ".",
+        "     (or OKTA_CLIENT_SECRET_FILE), AIRFLOW__CORE__AUTH_MANAGER=" + AUTH_MANAGER + ",",
+        "     and AIRFLOW__API__BASE_URL=https://<airflow host> (the public URL the redirect URIs are built from;",
+        "     Airflow 2.11: AIRFLOW__WEBSERVER__BASE_URL).",
         f"  3. Edit {mapping} (Okta groups -> Airflow roles), then: okta-airflow check-mapping {mapping}",
         "  4. Check the set-up where the api-server runs: okta-airflow doctor; then restart airflow api-server.",
     ]

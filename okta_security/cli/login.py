@@ -5,8 +5,10 @@ Okta's native app ``OKTA_CLI_CLIENT_ID`` (a public client: no secret) runs the d
 the browser when there is one), then exchanges the person's Okta access token at Airflow's
 ``POST /auth/token/cli`` (RFC 7523 jwt-bearer grant) for an Airflow token with the person's own roles.
 
-Reads only the settings it needs — the issuer (``OKTA_BOT_ISSUER``, else ``OKTA_ISSUER``) and the
-client id — so it runs on a laptop without the server's configuration and without Airflow.
+Reads only the settings it needs — the issuer (``OKTA_BOT_ISSUER``, else ``OKTA_ISSUER``), the
+client id and the scopes — in the server's three forms (``OKTA_X``, ``[okta] x`` in airflow.cfg,
+``AIRFLOW__OKTA__X``; :func:`okta_security.cli.setting`) and says on stderr which one it used. It
+runs on a laptop without the server's configuration and without Airflow (then only ``OKTA_*``).
 
 Okta's answers are untrusted text: whatever it prints is bounded and escaped, and it opens a
 browser only on a verification page at the issuer's own host. The Okta token travels only over
@@ -30,7 +32,7 @@ from urllib.parse import urlsplit
 import requests
 
 from okta_security import __version__
-from okta_security.cli import EXIT_OK, UsageError
+from okta_security.cli import EXIT_OK, UsageError, setting
 from okta_security.cli.device_flow import (
     DEFAULT_TIMEOUT,
     URL_CHARS,
@@ -40,9 +42,8 @@ from okta_security.cli.device_flow import (
     json_object,
 )
 from okta_security.cli.output import report_stream
-from okta_security.errors import DeviceSignInFailed
+from okta_security.errors import DeviceSignInFailed, NoMappedRole
 from okta_security.people.token_request import JWT_BEARER
-from okta_security.settings.loader import env_value
 from okta_security.untrusted import OAUTH_ERROR_CHARS, loggable, printable
 
 if TYPE_CHECKING:
@@ -60,7 +61,9 @@ requires) and get an Airflow API token for yourself, with the roles your Okta gr
 It prints where to go and a code; once you approve, the Okta token is exchanged at the Airflow
 URL for an Airflow token. The settings it reads (only these): the issuer, --issuer or
 OKTA_BOT_ISSUER / OKTA_ISSUER; the Okta app, --client-id or OKTA_CLI_CLIENT_ID; the scope,
---scope or OKTA_BOT_SCOPES.
+--scope or OKTA_BOT_SCOPES. Each setting is read as the server reads it: OKTA_X (or OKTA_X_FILE),
+else [okta] x in airflow.cfg or AIRFLOW__OKTA__X when Airflow is installed here; the command
+says on stderr which one it used.
 
 Output on stdout (messages go to stderr):
   default   export AIRFLOW_CLI_TOKEN=<token>     eval "$(okta-airflow login --airflow-url URL)"
@@ -129,16 +132,40 @@ def exchange(http: requests.Session, airflow_url: str, okta_token: str, timeout:
     )
 
 
-def token_expiry(token: str) -> int | None:
-    """Return the ``exp`` of a JWT without verifying it (for display only), or None."""
+def unverified_claims(token: str) -> dict[str, Any]:
+    """Return a JWT's claims without verifying it (to explain things to its owner only), or {}."""
     parts = token.split(".")
     if len(parts) != 3:
-        return None
+        return {}
     try:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (binascii.Error, ValueError, RecursionError):
-        return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+NO_GROUPS_HELP = (
+    "Airflow got no Okta groups for you: your Okta access token carries no {claim!r} claim, and Airflow read "
+    "no groups from Okta's Groups API (it has no Okta API credentials, or OKTA_GROUPS_SOURCE=claims). Either "
+    "add a groups claim to access tokens on the authorization server (Okta: Security > API > Authorization "
+    "Servers > Claims: name {claim!r}, token type Access Token, value type Groups; the local IdP: "
+    "server.access_token_groups_claim: true), or give Airflow Okta API credentials (OKTA_API_TOKEN, or "
+    "OKTA_API_CLIENT_ID with OKTA_API_PRIVATE_KEY) so it reads your groups from Okta (docs/people-api.md)."
+)
+
+
+def explain_refusal(error: DeviceSignInFailed, okta_token: str, groups_claim: str) -> DeviceSignInFailed:
+    """Add why a person's refusal happened when the Okta token shows it: no groups in the token."""
+    if f"[{NoMappedRole.code}]" not in error.message or groups_claim in unverified_claims(okta_token):
+        return error
+    if "groups: (none)" not in error.message:  # the server found groups elsewhere: they map to no role
+        return error
+    return DeviceSignInFailed(error.error, f"{error.message}\n{NO_GROUPS_HELP.format(claim=groups_claim)}")
+
+
+def token_expiry(token: str) -> int | None:
+    """Return the ``exp`` of a JWT without verifying it (for display only), or None."""
+    exp = unverified_claims(token).get("exp")
     # time.localtime() overflows past year 9999; bool is no timestamp
     return exp if isinstance(exp, int) and not isinstance(exp, bool) and 0 < exp <= MAX_EXP else None
 
@@ -180,25 +207,35 @@ def sign_in(
         if args.okta_token:
             token, expires_at = okta["access_token"], token_expiry(okta["access_token"])
         else:
-            token = exchange(http, args.airflow_url, okta["access_token"], args.timeout)
+            try:
+                token = exchange(http, args.airflow_url, okta["access_token"], args.timeout)
+            except DeviceSignInFailed as e:
+                raise explain_refusal(e, okta["access_token"], setting("OKTA_GROUPS_CLAIM", announce=False)) from e
             expires_at = token_expiry(token)
     _output(args, token, expires_at, report_stream(), err)
     return EXIT_OK
 
 
 def _settings(args: argparse.Namespace) -> tuple[str, str, str]:
-    named = [(name, env_value(name)) for name in ("OKTA_BOT_ISSUER", "OKTA_ISSUER")]
-    source, issuer = next(((name, value) for name, value in [("--issuer", args.issuer), *named] if value), ("", ""))
+    """Return issuer, client id and scopes: the options first, then the settings as the server reads them."""
+    source, issuer = "--issuer", args.issuer
+    for name in ("OKTA_BOT_ISSUER", "OKTA_ISSUER"):
+        if not issuer:
+            source, issuer = name, setting(name)
     issuer = issuer.rstrip("/")
     if not issuer:
         raise UsageError(
-            "no Okta issuer: pass --issuer (or set OKTA_ISSUER), e.g. https://dev-1.okta.com/oauth2/default"
+            "no Okta issuer: pass --issuer, or set OKTA_ISSUER (or [okta] issuer in airflow.cfg, or "
+            "AIRFLOW__OKTA__ISSUER), e.g. https://dev-1.okta.com/oauth2/default"
         )
     _require_https(issuer, source)
-    client_id = args.client_id or next(iter(env_value("OKTA_CLI_CLIENT_ID").split()), "")
+    client_id = args.client_id or next(iter(setting("OKTA_CLI_CLIENT_ID").split()), "")
     if not client_id:
-        raise UsageError("no Okta app: pass --client-id (or set OKTA_CLI_CLIENT_ID) — ask your Airflow administrator")
-    scope = args.scope or env_value("OKTA_BOT_SCOPES")
+        raise UsageError(
+            "no Okta app: pass --client-id, or set OKTA_CLI_CLIENT_ID (or [okta] cli_client_id in airflow.cfg, or "
+            "AIRFLOW__OKTA__CLI_CLIENT_ID) — ask your Airflow administrator"
+        )
+    scope = args.scope or setting("OKTA_BOT_SCOPES")
     return issuer, client_id, " ".join(scope.split())
 
 

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, airflow_options
+from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, setting
 from okta_security.cli.output import emit
 from okta_security.errors import MappingError, RoleSyncError
 from okta_security.mapping.lint import Finding, findings_from_error, lint
@@ -117,7 +117,9 @@ def mapping_path(arg: str | None, environ: Mapping[str, str] | None = None) -> s
     """Return the file to check: the argument, else the one the webserver reads (``OKTA_ROLE_MAPPING_FILE``)."""
     if arg:
         return arg
-    return env_value("OKTA_ROLE_MAPPING_FILE", environ, airflow_options() if environ is None else None)
+    if environ is None:
+        return setting("OKTA_ROLE_MAPPING_FILE")  # the server's forms; says which one on stderr
+    return env_value("OKTA_ROLE_MAPPING_FILE", environ)
 
 
 def _read(path: str) -> bytes:
@@ -334,11 +336,7 @@ def render_explanation(data: dict[str, Any]) -> str:
 def run_explain(args: argparse.Namespace) -> int:
     """Run explain: validate exactly as check-mapping does, then explain a valid file."""
     groups = parse_groups(args.groups, args.group)
-    spec = (
-        args.groups_filter
-        if args.groups_filter is not None
-        else env_value(GROUPS_FILTER_ENV, airflow=airflow_options())
-    )
+    spec = args.groups_filter if args.groups_filter is not None else setting(GROUPS_FILTER_ENV)
     path = mapping_path(args.file)
     database = read_database(args)
     try:

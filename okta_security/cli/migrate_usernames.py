@@ -11,12 +11,12 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from okta_security import audit
-from okta_security.cli import EXIT_FAILURE, EXIT_OK, airflow_options
+from okta_security.cli import EXIT_FAILURE, EXIT_OK, airflow_options, setting
 from okta_security.cli.output import emit
 from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.usernames import PlannedRename, legacy_sub, plan_renames
 from okta_security.okta_api.auth import build_groups_client
-from okta_security.settings.loader import env_value, load_settings
+from okta_security.settings.loader import load_settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from okta_security.adapter.usernames import apply_renames, read_accounts
 
     engine = metadata_engine()
-    audit.configure(env_value("OKTA_AUDIT_LOG_HANDLER", airflow=airflow_options()))
+    audit.configure(setting("OKTA_AUDIT_LOG_HANDLER"))
     audit_airflow.install()  # renames are audited in Airflow's Audit Log too, not only the JSON log
     legacy, others = read_accounts(engine)
     subs = [s for s in (legacy_sub(r.username) for r in legacy) if s]

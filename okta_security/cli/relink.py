@@ -10,9 +10,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from okta_security import audit
-from okta_security.cli import EXIT_OK, airflow_options
+from okta_security.cli import EXIT_OK, setting
 from okta_security.cli.output import emit
-from okta_security.settings.loader import env_value
 
 if TYPE_CHECKING:
     from okta_security.login.account_plan import RelinkPlan
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from okta_security.adapter.accounts import metadata_engine
     from okta_security.adapter.login_accounts import relink
 
-    audit.configure(env_value("OKTA_AUDIT_LOG_HANDLER", airflow=airflow_options()))
+    audit.configure(setting("OKTA_AUDIT_LOG_HANDLER"))
     audit_airflow.install()  # relinks are audited in Airflow's Audit Log too, not only the JSON log
     plan = relink(metadata_engine(), args.username, args.to_okta_user.strip(), dry_run=args.dry_run)
     _report(plan, dry_run=args.dry_run, as_json=args.json)

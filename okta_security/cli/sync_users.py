@@ -11,10 +11,9 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from okta_security import audit
-from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, airflow_options
+from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, setting
 from okta_security.cli.output import report_stream
 from okta_security.errors import TooManyDeactivations
-from okta_security.settings.loader import env_value
 
 if TYPE_CHECKING:
     from okta_security.adapter.user_sync_runner import SyncReport
@@ -103,7 +102,7 @@ def configure_audit_for_the_report() -> None:
     from okta_security.adapter.user_sync_runner import load_airflow
 
     load_airflow()
-    spec = env_value("OKTA_AUDIT_LOG_HANDLER", airflow=airflow_options())
+    spec = setting("OKTA_AUDIT_LOG_HANDLER")
     audit.configure("stderr" if spec.lower() == "stdout" else spec)
 
 

@@ -60,6 +60,13 @@ class _Raw:
         if not self.text and given is not None:
             self.file, self.airflow, self.text = None, given, given.text.strip()
 
+    @property
+    def origin(self) -> str:
+        """Return where the text came from: ``NAME``, ``NAME_FILE`` or Airflow's place for the option."""
+        if self.airflow is not None:
+            return self.airflow.origin
+        return self.spec.file_name if self.file is not None else self.spec.name
+
     def where(self, text: str, *, default: bool) -> str:
         """Return how a problem names this value (never a secret's content)."""
         spec = self.spec
@@ -199,13 +206,27 @@ def env_value(
     For tools that need a single setting without the full, validated set (the CLI); raise
     :class:`ConfigError` when its file cannot be read.
     """
+    return setting_source(name, environ, airflow)[0]
+
+
+def setting_source(
+    name: str, environ: Mapping[str, str] | None = None, airflow: Mapping[str, ConfigValue] | None = None
+) -> tuple[str, str]:
+    """Return one setting's text (as :func:`env_value`) and where it came from.
+
+    The origin is ``NAME``, ``NAME_FILE``, Airflow's (``AIRFLOW__OKTA__X``, ``airflow.cfg [okta] x``,
+    ``..._CMD``, ``..._SECRET``), ``"default"``, or ``""`` when the setting is unset and has no default.
+    """
     spec = SPECS[name]
     env = os.environ if environ is None else environ
     try:
         raw = _Raw(spec, env, airflow or {})
     except ConfigError as e:
         raise ConfigError(e.problems, source=SOURCE) from None
-    return raw.text or _expand(spec.default or "", env)
+    if raw.text:
+        return raw.text, raw.origin
+    default = _expand(spec.default or "", env)
+    return default, "default" if default else ""
 
 
 def given_settings(

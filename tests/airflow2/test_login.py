@@ -72,11 +72,14 @@ def test_viewer_gets_exactly_the_mapped_role_without_public(af2: Stack2):
 def test_unmapped_user_is_refused_with_an_explanation_and_no_session(af2: Stack2):
     session, final = okta_login(af2.url, *CAROL)
     assert final.status_code == 403
-    assert final.url.startswith(f"{af2.url}/oauth-authorized/okta")
+    assert final.url == f"{af2.url}/okta/refused/"  # post/redirect/get from the callback
+    assert final.history[-1].url.startswith(f"{af2.url}/oauth-authorized/okta")
     assert "carol.nobody@example.com" in final.text
     assert "marketing" in final.text
     assert "None of these groups is mapped to an Airflow role" in final.text
     assert "no_mapped_role" in final.text
+    assert 'id="airflow-logo" src="data:image/png;base64,' in final.text  # Airflow 2.11's own pin
+    assert "font-family:'Helvetica Neue'" in final.text  # Airflow 2's theme, not Airflow 3's Inter
     assert api_status(session, af2.url) in (401, 403)
     assert user_roles(af2.db_url, "carol.nobody@example.com") is None
 

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.browser.test_browser_login import ARGS, CHROMIUM
+from tests.browser.test_browser_pages import assert_airflow_look, shot
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -122,6 +123,11 @@ def test_a_link_on_another_site_asks_before_ending_the_okta_session(browser, air
     page.click("#logout")
     page.wait_for_selector("#okta-logout-form", timeout=60_000)
     assert page.url.startswith(f"{airflow}/auth/okta/logout/")
+    assert_airflow_look(page)  # Airflow's header, logo and card
+    confirm = page.locator("#okta-logout-confirm").evaluate("b => getComputedStyle(b).backgroundColor")
+    cancel = page.locator("#okta-logout-cancel").evaluate("a => getComputedStyle(a).backgroundColor")
+    assert confirm != cancel
+    shot(page, "logout-cross-site")
     assert "_token" not in {c["name"] for c in context.cookies()}  # Airflow's session ended
     # Going back to Airflow signs straight in again: the Okta session was left alone.
     page.click("#okta-logout-cancel")

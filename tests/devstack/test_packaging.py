@@ -7,11 +7,16 @@ repository or the dev venv can help), with the runtime dependencies from the pac
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = {
@@ -64,3 +69,44 @@ def test_dist_builds_a_wheel_that_installs_alone_and_inits_an_airflow_home(tmp_p
     assert "--force" in again.stderr
     assert _run(okta_airflow, "init", "--airflow-home", home, "--force").returncode == 0
     assert "check-mapping" in _run(okta_airflow, "--help").stdout
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_make_dist_writes_checksums_and_an_sbom_of_the_wheel_s_dependencies(tmp_path):
+    dist = tmp_path / "dist"
+    _run("make", "-C", REPO, "dist", f"DIST={dist}", timeout=900)
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    (wheel,) = dist.glob("okta_security-*.whl")
+    sums = (dist / "SHA256SUMS").read_text().splitlines()
+    listed = {line.split()[1] for line in sums}
+    assert listed == {p.name for p in dist.iterdir() if p.name != "SHA256SUMS"}
+    for line in sums:
+        digest, name = line.split()
+        assert hashlib.sha256((dist / name).read_bytes()).hexdigest() == digest, name
+
+    sbom = json.loads((dist / f"okta_security-{version}.cdx.json").read_text())
+    assert sbom["bomFormat"] == "CycloneDX"
+    assert sbom["specVersion"] == "1.6"
+    root = sbom["metadata"]["component"]
+    assert (root["name"], root["version"]) == ("okta-security", version)
+    components = {c["name"].lower(): c["version"] for c in sbom["components"]}
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    required = {
+        _name(line.split(":", 1)[1].strip())
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    }
+    assert required == {
+        _name(d) for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    assert required <= set(components)  # every direct dependency, and their own (cryptography, urllib3, ...)
+    # At the versions the tests ran: the lock file's pins.
+    lock = dict(
+        re.findall(r"^([a-z0-9][a-z0-9._-]*)==(\S+)", (REPO / "requirements" / "airflow3.lock").read_text(), re.M)
+    )
+    assert {n: lock[n] for n in components} == components
+    assert "apache-airflow" not in components  # Airflow is the host, not a dependency of the wheel

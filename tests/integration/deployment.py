@@ -175,9 +175,27 @@ def finish_login(pending: PendingLogin, *, timeout: float = 120) -> Outcome:
     started = time.perf_counter()
     response = pending.browser.get(pending.callback_url, allow_redirects=False, timeout=timeout)
     seconds = time.perf_counter() - started
+    response = follow_refusal(pending.browser, response, timeout=timeout)
     return Outcome(
-        pending.username, response.status_code, response.headers.get("Location", ""), response.text[:4000], seconds
+        pending.username,
+        response.status_code,
+        response.headers.get("Location", ""),
+        response.text[:BODY_CHARS],
+        seconds,
     )
+
+
+# Enough of a page for its reason code: the refusal page inlines Airflow's logo (about 10 KB) before it.
+BODY_CHARS = 20_000
+REFUSED_PATH = "/okta/refused/"  # under /auth on Airflow 3, at the root on 2.11
+
+
+def follow_refusal(browser: requests.Session, response: requests.Response, *, timeout: float) -> requests.Response:
+    """Return the refusal page a refused callback redirects to (post/redirect/get), else ``response``."""
+    location = response.headers.get("Location", "")
+    if response.status_code == 303 and urlsplit(location).path.endswith(REFUSED_PATH):
+        return browser.get(urljoin(response.url, location), allow_redirects=False, timeout=timeout)
+    return response
 
 
 def login(airflow_url: str, username: str, **kwargs: Any) -> tuple[requests.Session, Outcome]:

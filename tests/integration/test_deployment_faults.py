@@ -25,10 +25,12 @@ from okta_local_idp.server import IdpHandle, serve_in_thread
 from okta_local_idp.testing import is_sign_in_page, submit_sign_in_form
 from tests.integration.deployment import (
     API_TOKEN,
+    BODY_CHARS,
     CALLBACK,
     PASSWORD,
     engine_for,
     finish_login,
+    follow_refusal,
     idp_config,
     login,
     login_name,
@@ -142,19 +144,23 @@ def _attempt(url: str, username: str) -> Attempt:
     response = browser.get(f"{url}/auth/login/okta", allow_redirects=False, timeout=60)
     for _ in range(6):
         if response.status_code >= 400:
-            return Attempt(started, time.monotonic(), username, "start", response.status_code, response.text[:4000])
+            return Attempt(
+                started, time.monotonic(), username, "start", response.status_code, response.text[:BODY_CHARS]
+            )
         if response.status_code in (301, 302, 303, 307):
             target = requests.compat.urljoin(response.url, response.headers["Location"])
             if CALLBACK in target:
-                callback = browser.get(target, allow_redirects=False, timeout=60)
+                callback = follow_refusal(browser, browser.get(target, allow_redirects=False, timeout=60), timeout=60)
                 return Attempt(
-                    started, time.monotonic(), username, "callback", callback.status_code, callback.text[:4000]
+                    started, time.monotonic(), username, "callback", callback.status_code, callback.text[:BODY_CHARS]
                 )
             response = browser.get(target, allow_redirects=False, timeout=60)
         elif is_sign_in_page(response):
             response = submit_sign_in_form(browser, response, username, PASSWORD, timeout=60)
         else:
-            return Attempt(started, time.monotonic(), username, "start", response.status_code, response.text[:4000])
+            return Attempt(
+                started, time.monotonic(), username, "start", response.status_code, response.text[:BODY_CHARS]
+            )
     return Attempt(started, time.monotonic(), username, "start", 0, "never reached the callback")
 
 

@@ -55,7 +55,13 @@ def test_viewer_gets_exactly_the_mapped_roles_without_public(af: Stack):
 def test_unmapped_user_is_refused_with_an_explanation_and_no_session(af: Stack):
     session, final = okta_login(af.url, *CAROL)
     assert final.status_code == 403
-    assert "/auth/oauth-authorized/okta" in final.url
+    # Post/redirect/get: the callback answers 303 to a stable address, where a reload shows the same page.
+    assert final.url == f"{af.url}/auth/okta/refused/"
+    assert final.history[-1].status_code == 303
+    assert "/auth/oauth-authorized/okta" in final.history[-1].url
+    again = session.get(final.url, timeout=30)
+    assert again.status_code == 403
+    assert 'id="okta-reason">no_mapped_role<' in again.text
     assert "carol.nobody@example.com" in final.text
     assert "marketing" in final.text
     assert "None of these groups is mapped to an Airflow role" in final.text

@@ -136,7 +136,8 @@ def assert_refused(stack: Stack, code: str, reason: str | None = None, **faults:
     idp(stack).set_faults(**faults)
     for user in (new, KNOWN_NOW_ADMIN):
         session, final = okta_login(stack.url, user.login, user.password)
-        assert urlsplit(final.url).path == CALLBACK_PATH
+        assert urlsplit(final.url).path == "/auth/okta/refused/"
+        assert urlsplit(final.history[-1].url).path == CALLBACK_PATH
         assert_refusal_page(stack, session, final, code, reason)
     assert user_row(stack.db_url, new.login) is None
     assert user_roles(stack.db_url, KNOWN_NOW_ADMIN.login) == {"Viewer"}
@@ -318,7 +319,8 @@ def test_rp_discovery_issuer_not_matching_config(rp: Stack, second_airflow: Airf
     second_airflow.start()
     session = requests.Session()
     page = session.get(f"{second_airflow.base_url}/auth/login/okta", timeout=30)
-    assert urlsplit(page.url).path == "/auth/login/okta"  # never sent to the IdP
+    assert urlsplit(page.url).path == "/auth/okta/refused/"  # the refusal's stable address
+    assert [urlsplit(r.url).path for r in page.history] == ["/auth/login/okta"]  # never sent to the IdP
     assert page.status_code == 403, page.text[:500]
     assert reason_code(page) == "discovery_issuer_mismatch"
     text = html.unescape(page.text)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
 CALLBACK_PATH = "/auth/oauth-authorized/okta"
+REFUSED_PATH = "/auth/okta/refused/"
 _LINK = re.compile(r'<a id="(okta-[a-z-]+)" href="([^"]+)"')
 
 
@@ -91,7 +92,8 @@ def test_invalid_client_page_names_no_setting_and_the_log_does(af: Stack):
     rewrite(af.idp_config, yaml.safe_dump(data, sort_keys=False))
     session, page = okta_login(af.url, *ALICE)
     text = html.unescape(page.text)
-    assert urlsplit(page.url).path == CALLBACK_PATH
+    assert urlsplit(page.url).path == REFUSED_PATH  # post/redirect/get from the callback
+    assert [urlsplit(r.url).path for r in page.history][-1] == CALLBACK_PATH
     assert page.status_code == 403, text[:500]
     assert "Sign-in is misconfigured on this Airflow; tell your administrator." in text
     assert 'id="okta-reason">okta_error<' in text

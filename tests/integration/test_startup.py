@@ -22,7 +22,9 @@ def test_invalid_settings_stop_the_server_listing_every_problem(tmp_path):
     with pytest.raises(RuntimeError) as err:
         server.start(timeout=120)
     text = str(err.value)
-    assert "okta_security could not start" in text
+    assert "exited with 1" in text  # stopped, not left running without sign-in
+    assert text.count("okta_security could not start") == 1  # one message, every problem in it
+    assert "Traceback" not in text  # nothing in front of it (the stack is logged at debug level only)
     assert "OKTA_CLIENT_SECRET is not set" in text
     assert "uses http:// for a non-loopback host" in text
 

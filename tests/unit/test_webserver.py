@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -58,4 +59,26 @@ def test_an_okta_variable_comes_before_airflow_s_option(monkeypatch, mapping):
     config = build_webserver_config(environ)
     assert (config.settings.client_id, config.settings.clock_skew_seconds) == ("0oaother", 5)
     with pytest.raises(ConfigError, match="clock_skew_seconds='lots'"):
-        build_webserver_config({**environ, "OKTA_CLOCK_SKEW_SECONDS": ""})  # empty: Airflow's value is next
+        build_webserver_config(
+            {**environ, "OKTA_CLOCK_SKEW_SECONDS": ""}, exit_on_error=False
+        )  # empty: Airflow's value is next
+
+
+def test_a_bad_setting_stops_the_process_with_one_message_and_no_traceback(mapping, caplog):
+    """The server's start: the problems logged once, at error level; the stack only at debug level."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OKTA_", "AIRFLOW__OKTA__"))}
+    environ["OKTA_ROLE_MAPPING_FILE"] = mapping
+    caplog.set_level(logging.DEBUG, logger="okta_security.webserver")
+    with pytest.raises(SystemExit) as stopped:
+        build_webserver_config(environ)
+    assert stopped.value.code == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    text = errors[0].getMessage()
+    assert text.startswith("okta_security could not start")
+    assert "OKTA_ISSUER is not set" in text
+    assert "OKTA_CLIENT_ID is not set" in text
+    assert errors[0].exc_info is None  # no traceback in front of the message
+    debug = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert debug
+    assert debug[0].stack_info

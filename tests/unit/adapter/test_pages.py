@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import TYPE_CHECKING
 
@@ -12,10 +13,16 @@ from flask import Flask
 from okta_security import errors
 from okta_security.adapter.pages import (
     MAX_SHOWN_DESCRIPTION_CHARS,
+    MAX_SHOWN_GROUP_CHARS,
+    MAX_SHOWN_GROUPS,
+    MAX_SHOWN_GROUPS_CHARS,
+    MAX_SHOWN_USERNAME_CHARS,
     MISCONFIGURED_MESSAGE,
     category_of,
     okta_refused_message,
+    refusal_facts,
     refusal_page,
+    render_refusal,
 )
 
 if TYPE_CHECKING:
@@ -111,8 +118,11 @@ def test_no_mapped_role_page_explains_and_offers_another_account() -> None:
     assert 'id="okta-username">carol@example.com<' in page
     assert "<code>marketing</code>" in page
     assert "<code>Everyone</code>" in page
-    assert f'<a id="okta-switch-account" href="{SWITCH}">Sign in with another account</a>' in page
-    assert f'<a id="okta-retry" href="{RETRY}">Try again</a>' in page
+    assert (
+        f'<a id="okta-switch-account" href="{SWITCH}" class="af-button af-secondary">Sign in with another account</a>'
+        in page
+    )
+    assert f'<a id="okta-retry" href="{RETRY}" class="af-button af-primary">Try again</a>' in page
     assert MISCONFIGURED_MESSAGE not in page
 
 
@@ -168,7 +178,7 @@ def test_okta_s_words_are_labelled_as_okta_s_and_capped() -> None:
     assert said is not None, page
     assert said.group(1).startswith("Your Airflow password expired.")
     assert len(said.group(1)) <= MAX_SHOWN_DESCRIPTION_CHARS
-    assert 'Okta error <code id="okta-error">access_denied</code>' in page
+    assert '<dt>Okta error</dt><dd><code id="okta-error">access_denied</code>' in page
     assert "ask your Okta administrator to assign you" in own.group(1)  # Airflow's own hint, by the code
 
 
@@ -180,3 +190,38 @@ def test_okta_s_words_are_not_shown_for_a_response_to_no_sign_in_of_this_browser
     assert "Your Airflow password expired" not in page
     assert 'id="okta-error">access_denied<' in page
     assert "not shown" in page
+
+
+def test_each_fact_appears_once():
+    """The person's login and each group are listed once, not repeated in the explanation."""
+    page, _ = render(errors.NoMappedRole("carol@example.com", ["marketing", "Everyone"]))
+    assert page.count("carol@example.com") == 1
+    assert page.count("marketing") == 1
+    assert page.count("no_mapped_role") == 1
+    assert "None of these groups is mapped to an Airflow role" in page
+    missing, _ = render(errors.MappedRoleMissing("dave@example.com", ["ops"], ["Op"]))
+    assert missing.count("dave@example.com") == 1
+
+
+def test_the_page_has_airflow_s_header_and_no_script():
+    """Airflow's logo from the installed package, a card, and nothing that needs JavaScript."""
+    page, _ = render(ACCESS[0])
+    assert re.search(r'<img id="airflow-logo" src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', page)
+    assert 'class="af-card"' in page
+    assert "<script" not in page.lower()
+    assert " on" + "click=" not in page.lower()
+
+
+def test_many_groups_are_listed_up_to_a_bound():
+    groups = [f"g{i:03d}-" + "x" * 400 for i in range(120)]
+    facts = refusal_facts(errors.NoMappedRole("a" * 5000, groups), retry_url=RETRY)
+    assert all(len(g) <= MAX_SHOWN_GROUP_CHARS for g in facts["groups"])
+    assert sum(map(len, facts["groups"])) <= MAX_SHOWN_GROUPS_CHARS
+    assert len(facts["groups"]) + facts["more_groups"] == 120
+    assert len(facts["username"]) <= MAX_SHOWN_USERNAME_CHARS
+    assert len(json.dumps(facts)) < 2500  # kept in the session, which may be a cookie
+    page = html.unescape(render_refusal(facts)[0])
+    assert f"and {facts['more_groups']} more" in page
+    short = refusal_facts(errors.NoMappedRole("a", [f"g{i}" for i in range(80)]), retry_url=RETRY)
+    assert len(short["groups"]) == MAX_SHOWN_GROUPS
+    assert short["more_groups"] == 80 - MAX_SHOWN_GROUPS

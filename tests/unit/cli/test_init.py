@@ -32,6 +32,7 @@ def test_writes_both_templates_and_prints_next_steps(tmp_path, capsys):
     assert f"Wrote {home / 'webserver_config.py'}" in out
     assert "Next steps:" in out
     assert "AIRFLOW__CORE__AUTH_MANAGER=okta_security.auth_manager.OktaFabAuthManager" in out
+    assert "AIRFLOW__API__BASE_URL=https://<airflow host>" in out  # redirect URIs come from it
     assert f"okta-airflow check-mapping {home / 'okta_role_mapping.yaml'}" in out
 
 

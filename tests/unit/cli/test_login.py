@@ -546,3 +546,36 @@ def test_token_expiry_reads_exp_without_trusting_it():
     assert token_expiry(jwt_with(10**20)) is None  # past year 9999: time.localtime() would overflow
     deep = base64.urlsafe_b64encode(DEEP.encode()).rstrip(b"=").decode()
     assert token_expiry(f"a.{deep}.c") is None
+
+
+def _jwt(claims: dict) -> str:
+    import base64
+    import json
+
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"e30.{body}.sig"
+
+
+NO_GROUPS_REFUSAL = {
+    "error": "invalid_grant",
+    "message": "Okta signed you in as 'carol', with groups: (none). None of these groups is mapped.",
+    "code": "no_mapped_role",
+}
+
+
+def test_a_token_without_groups_is_explained_with_what_to_set():
+    from okta_security.cli.login import explain_refusal
+
+    with responses.RequestsMock() as rsps:
+        rsps.post(f"{AIRFLOW}/auth/token/cli", json=NO_GROUPS_REFUSAL, status=400)
+        with pytest.raises(DeviceSignInFailed) as info:
+            exchange(requests.Session(), AIRFLOW, OKTA_TOKEN, 10)
+    explained = explain_refusal(info.value, _jwt({"sub": "carol", "scp": ["airflow.api"]}), "groups")
+    assert "your Okta access token carries no 'groups' claim" in explained.message
+    assert "Groups API" in explained.message
+    assert "OKTA_API_TOKEN" in explained.message
+    assert "access_token_groups_claim: true" in explained.message
+    # With a groups claim in the token, or groups found elsewhere, the refusal is about the mapping: unchanged.
+    assert explain_refusal(info.value, _jwt({"groups": []}), "groups") is info.value
+    mapped = DeviceSignInFailed("invalid_grant", "Airflow refused the sign-in [no_mapped_role]: with groups: x.")
+    assert explain_refusal(mapped, _jwt({}), "groups") is mapped

@@ -4,7 +4,9 @@
 Airflow, provider and auth manager. The first server of each kind migrates a template (a SQLite
 file, or a PostgreSQL database); every later one gets a copy: the file copied, or its own
 PostgreSQL database dropped and made again ``TEMPLATE`` the template. Templates live for the
-process and are removed at its exit.
+process and are removed at its exit. On Airflow 3 the template holds okta_security's tables too, at
+their newest revision (``airflow db migrate`` runs the provider's database manager); on 2.11 each
+server's webserver creates them at start.
 """
 
 from __future__ import annotations

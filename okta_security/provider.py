@@ -19,6 +19,9 @@ PACKAGE_NAME = "okta-security"  # the distribution's name, as Airflow canonicali
 AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
 # Airflow 3 imports this only to build its CLI parser (`airflow okta ...`); Airflow 2 ignores the entry.
 CLI_COMMANDS = "okta_security.cli.airflow_group.get_airflow_commands"
+# Airflow 3 runs it under `airflow db migrate` / `db reset`, as FAB's; Airflow 2.11 has no such hook
+# (okta_security's tables are then migrated when the webserver starts: adapter/db.py ensure_tables).
+DB_MANAGER = "okta_security.adapter.db_manager.OktaDBManager"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -41,6 +44,7 @@ def get_provider_info() -> dict[str, Any]:
     if _airflow_major() >= 3:
         # The auth manager subclasses Airflow 3's FabAuthManager; on 2.11 Airflow would fail to import it.
         info["auth-managers"] = [AUTH_MANAGER]
+        info["db-managers"] = [DB_MANAGER]
     return info
 
 

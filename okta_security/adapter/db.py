@@ -15,9 +15,10 @@ FAB's ``ab_user`` has no room for what leaver handling needs, so okta_security k
   primary key each: ``INSERT`` is the atomic claim, so with several webserver replicas behind a
   load balancer exactly one of them acts on a redelivered event.
 
-Both are created on first use with ``CREATE TABLE IF NOT EXISTS`` semantics (checkfirst), which
-is safe to race from several replicas; a column added in a later release is added to an existing
-table the same way (nullable, ``ALTER TABLE ... ADD COLUMN``). Nothing else in Airflow's schema is touched.
+Both are created and upgraded by okta_security's Alembic migrations
+(:mod:`okta_security.adapter.migrations`): ``airflow db migrate`` runs them on Airflow 3, and
+:func:`ensure_tables` at start-up (Airflow 2.11, or a database nobody migrated). Nothing else in
+Airflow's schema is touched.
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ user_link = sa.Table(
     sa.Column("status_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("roles_at", sa.DateTime(timezone=True), nullable=True),
 )
-ADDED_COLUMNS = ("status_at", "roles_at")  # added after the first release: ALTER TABLE on older tables
 
 event_receipt = sa.Table(
     "okta_security_event_receipt",
@@ -80,37 +80,14 @@ def utcnow() -> datetime:
 
 
 def ensure_tables(engine: Engine) -> None:
-    """Create okta_security's tables if they are missing (idempotent, safe under concurrency)."""
+    """Bring okta_security's tables to the newest migration (once per process and database; safe to race)."""
     key = str(engine.url)
     if key in _ensured:
         return
-    try:
-        metadata.create_all(engine, checkfirst=True)
-    except sa.exc.SQLAlchemyError:
-        # Another replica created them between our check and our CREATE: fine if they exist now.
-        inspector = sa.inspect(engine)
-        missing = [t.name for t in metadata.sorted_tables if not inspector.has_table(t.name)]
-        if missing:
-            raise
-    _add_columns(engine)
+    from okta_security.adapter import migrations
+
+    migrations.upgrade(engine)
     _ensured.add(key)
-
-
-def _add_columns(engine: Engine) -> None:
-    """Add the columns a table made by an earlier release lacks (nullable; racing replicas are fine)."""
-    have = {c["name"] for c in sa.inspect(engine).get_columns(user_link.name)}
-    for name in ADDED_COLUMNS:
-        if name in have:
-            continue
-        column = user_link.c[name]
-        kind = column.type.compile(dialect=engine.dialect)
-        try:
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"ALTER TABLE {user_link.name} ADD COLUMN {name} {kind}"))
-        except sa.exc.SQLAlchemyError:
-            if name not in {c["name"] for c in sa.inspect(engine).get_columns(user_link.name)}:
-                raise
-        log.info("okta_security: added column %s.%s", user_link.name, name)
 
 
 @dataclass(frozen=True)

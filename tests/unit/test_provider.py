@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jsonschema
 
-from okta_security.provider import AUTH_MANAGER, CLI_COMMANDS, PACKAGE_NAME, get_provider_info
+from okta_security.provider import AUTH_MANAGER, CLI_COMMANDS, DB_MANAGER, PACKAGE_NAME, get_provider_info
 from okta_security.settings.specs import SETTINGS
 
 
@@ -25,6 +25,7 @@ def test_provider_info_is_valid_for_this_airflow():
     jsonschema.validate(info, airflow_schema())
     assert info["package-name"] == PACKAGE_NAME == metadata.metadata("okta-security")["Name"]
     assert info["auth-managers"] == [AUTH_MANAGER]
+    assert info["db-managers"] == [DB_MANAGER]
     assert info["cli"] == [CLI_COMMANDS]
     assert sorted(info["config"]["okta"]["options"]) == sorted(s.option for s in SETTINGS)
 

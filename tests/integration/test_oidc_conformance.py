@@ -38,6 +38,9 @@ ALICE = ("alice.admin@example.com", "Admin-pass-1")
 CALLBACK_PATH = "/auth/oauth-authorized/okta"
 _REASON = re.compile(r'id="okta-reason">([a-z_]+)<')
 _KEYS_LOADED = re.compile(r"Loaded \d+ signing key\(s\) from the issuer's JWKS")
+# Token and page checks: what they test happens before or beside the database, so one backend is
+# enough (SQLite); tests/conftest.py's stack still runs on PostgreSQL for the tests that need it.
+pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from joserfc.jwk import RSAKey
 
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
-from tests.conftest import postgres_database
+from tests.conftest import MAPPING_CHECK_SECONDS, MAPPING_SETTLE_SECONDS, postgres_database
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
 AUDIENCE = "api://airflow"
 SCOPE = "airflow.api"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second
+MAPPING_CHECK_INTERVAL = MAPPING_SETTLE_SECONDS  # after an edit: OKTA_ROLE_MAPPING_CHECK_SECONDS and a margin
 DB_USER = ("pipeline-db-user", "Db-pass-1")
 OPS_KEY = RSAKey.generate_key(2048, parameters={"alg": "RS256", "use": "sig"}, auto_kid=True)
 DAG_ID = "bots_example"
@@ -153,6 +153,7 @@ def bots(request, tmp_path_factory) -> Iterator[BotStack]:
             "OKTA_BOT_AUDIENCE": AUDIENCE,
             "OKTA_BOT_SCOPES": SCOPE,
             "OKTA_JWKS_REFETCH_INTERVAL_SECONDS": "1",
+            "OKTA_ROLE_MAPPING_CHECK_SECONDS": str(MAPPING_CHECK_SECONDS),
         },
     )
     try:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from tests.conftest import MAPPING_SETTLE_SECONDS
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 BOB = ("bob.viewer@example.com", "Viewer-pass-1")
 CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
-MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second
+MAPPING_CHECK_INTERVAL = MAPPING_SETTLE_SECONDS  # after an edit: OKTA_ROLE_MAPPING_CHECK_SECONDS and a margin
 
 
 def api_status(session, url: str) -> int:

@@ -109,13 +109,14 @@ def postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
-def idp_data(airflow_url: str, edit: Callable[[dict, str], None] | None = None) -> dict:
-    """Return the sample IdP's YAML data with its web clients' redirect URIs at ``airflow_url``, then ``edit``."""
+def idp_data(airflow_url: str, *more_urls: str, edit: Callable[[dict, str], None] | None = None) -> dict:
+    """Return the sample IdP's YAML data, its web clients' redirect URIs at the Airflow URLs given, then ``edit``."""
     data = yaml.safe_load((REPO / "config" / "idp_users.yaml").read_text())
+    urls = (airflow_url, *more_urls)
     for client in data["clients"]:
         if "redirect_uris" in client:  # a web app (the CLI's client has none: it signs in by device code)
-            client["redirect_uris"] = [f"{airflow_url}{CALLBACK}"]
-            client["post_logout_redirect_uris"] = [f"{airflow_url}/auth/login/"]
+            client["redirect_uris"] = [f"{url}{CALLBACK}" for url in urls]
+            client["post_logout_redirect_uris"] = [f"{url}/auth/login/" for url in urls]
     if edit is not None:
         edit(data, airflow_url)
     return data
@@ -128,7 +129,7 @@ def running_stack(spec: StackSpec, root: Path) -> Iterator[Stack]:
 
     port = free_port()
     idp_config = root / "idp_users.yaml"
-    idp_config.write_text(yaml.safe_dump(idp_data(f"http://127.0.0.1:{port}", spec.edit_idp), sort_keys=False))
+    idp_config.write_text(yaml.safe_dump(idp_data(f"http://127.0.0.1:{port}", edit=spec.edit_idp), sort_keys=False))
     mapping = root / "okta_role_mapping.yaml"
     if spec.mapping is None:
         shutil.copy(REPO / "config" / "role_mapping.yaml", mapping)

@@ -85,9 +85,14 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
+# The unit, IdP and devstack tests share nothing between processes, so pytest-xdist spreads them
+# over PYTEST_WORKERS processes; the tests with real servers run one at a time after them.
+PYTEST_WORKERS ?= 2
+PARALLEL_TESTS := tests/unit tests/idp tests/devstack
 test: $(STAMP) $(AF2_STAMP) browser
 	$(MAKE) lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) $(PARALLEL_TESTS)
+	$(PY) -m pytest -q $(addprefix --ignore=,$(PARALLEL_TESTS))
 
 # The IdP contract suite against a real Okta org (docs/contract-tests.md); without OKTA_CONTRACT_*
 # variables there is nothing to test here (make test runs the suite against the local IdP).
@@ -110,7 +115,7 @@ test-airflow2: $(STAMP) $(AF2_STAMP)
 	$(PY) -m pytest -q tests/airflow2
 
 test-unit: $(STAMP)
-	$(PY) -m pytest -q tests/unit tests/idp
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) tests/unit tests/idp
 
 test-integration: $(STAMP) browser
 	$(PY) -m pytest -q tests/integration tests/browser

@@ -61,7 +61,7 @@ def build_webserver_config(environ: Mapping[str, str] | None = None, *, exit_on_
         problems.extend(e.problems)
     if settings is not None:
         try:
-            store = MappingStore(settings.role_mapping_file)
+            store = MappingStore(settings.role_mapping_file, check_interval=settings.role_mapping_check_seconds)
         except MappingError as e:
             problems.extend(e.problems)
     if problems or settings is None or store is None:

@@ -10,7 +10,7 @@ wrong event-hook secret, a junk bot token) would otherwise let anyone grow the t
 bound. Refusals that name no account are counted per source, reason and minute: the first
 ``ROWS_PER_KEY`` are rows of their own;
 the rest share one row with ``"aggregated": true`` and a ``count``, rewritten at most every
-``COUNT_WRITE_SECONDS`` and exact once the minute is over. Past ``ROW_KEYS_PER_WINDOW`` keys in a
+``OKTA_AUDIT_COUNT_WRITE_SECONDS`` and exact once the minute is over. Past ``ROW_KEYS_PER_WINDOW`` keys in a
 minute, further sources share one key (``client_ip`` = "(other sources)"). Each process counts for
 itself, so N api-server workers write at most N such sets per minute.
 
@@ -39,6 +39,7 @@ from okta_security.audit import (
     flood_key,
     register_sink,
 )
+from okta_security.settings.specs import OktaSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 SINK_NAME = "airflow_log_table"
 EVENT_MAX_LENGTH = 60  # log.event is String(60)
 OWNER_MAX_LENGTH = 500  # log.owner is String(500)
-COUNT_WRITE_SECONDS = 5.0  # an aggregate row's count lags the truth by at most this much
 ROWS_PER_KEY = 3  # refusals of one (source, reason, owner) a minute written as rows of their own
 # Distinct keys per minute; past it, new sources share one key. So a flood from one address adds
 # at most 3 + 1 rows a minute, and from any number of addresses (10 + 1) x 4.
@@ -86,9 +86,11 @@ class AuditLogSink:
         *,
         clock: Callable[[], float] = time.time,
         background: bool = True,
+        count_write_seconds: float = OktaSettings.audit_count_write_seconds,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
+        self.count_write_seconds = count_write_seconds  # an aggregate row's count lags the truth by at most this much
         self.background = background  # a timer writes lagging counts when the flood stops
         self._gate = FloodGate(clock=clock, per_key=ROWS_PER_KEY, max_keys=ROW_KEYS_PER_WINDOW)
         self._aggregates: dict[tuple[FloodKey, float], _Aggregate] = {}
@@ -113,7 +115,7 @@ class AuditLogSink:
                 self._aggregates[slot] = self._start_aggregate(record, admission.key, admission.window_start)
             else:
                 aggregate.count += 1
-                if self.clock() - aggregate.written_at >= COUNT_WRITE_SECONDS:
+                if self.clock() - aggregate.written_at >= self.count_write_seconds:
                     self._write_count(aggregate)
         self._flush_later()
 
@@ -185,7 +187,7 @@ class AuditLogSink:
     def _flush_later(self) -> None:
         if not self.background or self._timer is not None:
             return
-        timer = threading.Timer(COUNT_WRITE_SECONDS, self._flush_safely)
+        timer = threading.Timer(self.count_write_seconds, self._flush_safely)
         timer.daemon = True
         self._timer = timer
         timer.start()
@@ -220,6 +222,7 @@ def write_log_row(record: AuditRecord) -> None:
     _sink(record)
 
 
-def install() -> None:
+def install(count_write_seconds: float = OktaSettings.audit_count_write_seconds) -> None:
     """Register the Airflow Audit Log sink (idempotent: registering again replaces it)."""
+    _sink.count_write_seconds = count_write_seconds
     register_sink(SINK_NAME, write_log_row)

@@ -100,7 +100,8 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         )
         watch_mapping(app, self.okta_mapping, release=lambda: getattr(self.session, "remove", lambda: None)())
         audit.configure(self.okta_settings.audit_log_handler)
-        audit_airflow.install()  # audit events also become rows in Airflow's Audit Log
+        # Audit events also become rows in Airflow's Audit Log.
+        audit_airflow.install(self.okta_settings.audit_count_write_seconds)
         enforce_session_max_lifetime(app)  # Airflow 2.11; on Airflow 3 the FAB provider does it
         db.ensure_tables(self.okta_engine)  # okta_security_user / _event_receipt (leavers, event hooks)
         admin_edits.install(self.user_model)  # an administrator's edit outranks okta_security's marker

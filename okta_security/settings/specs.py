@@ -114,6 +114,12 @@ class OktaSettings:
         "YAML file mapping Okta groups to Airflow roles; re-read when it changes.",
         "$AIRFLOW_HOME/okta_role_mapping.yaml",
     )
+    role_mapping_check_seconds: float = setting(
+        Number(0.1, 3600),
+        "Least time between two looks at the role mapping file for a change, per webserver process: the "
+        "next login after it looks, and a background thread looks this often (never more than twice a second).",
+        "1",
+    )
     token_auth_method: str = setting(
         Choice(TOKEN_AUTH_METHODS),
         "Token endpoint client authentication; `private_key_jwt` needs no shared secret (set "
@@ -251,6 +257,12 @@ class OktaSettings:
         "Where audit events go as JSON lines (logger `okta_security.audit`): `logging` leaves it to your logging "
         "configuration, a path is appended to. They also go to Airflow's Audit Log.",
         DEFAULT_HANDLER,
+    )
+    audit_count_write_seconds: float = setting(
+        Number(0.1, 60),
+        "Most time the count in an Audit Log row that stands for many refusals (one row per source, reason and "
+        "minute once a flood starts) lags the refusals it counts, per webserver process.",
+        "5",
     )
     event_hook_secret: Secret | None = setting(
         Text(),

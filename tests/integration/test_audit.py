@@ -12,7 +12,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from okta_security.adapter.audit_log import COUNT_WRITE_SECONDS
+from tests.conftest import AUDIT_COUNT_WRITE_SECONDS, MAPPING_SETTLE_SECONDS
 from tests.integration.helpers import _FormParser, okta_login, rewrite
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ ALICE = ("alice.admin@example.com", "Admin-pass-1")
 BOB = ("bob.viewer@example.com", "Viewer-pass-1")
 CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
 ALICE_SUB = "00uadmin000000000001"
-MAPPING_CHECK_INTERVAL = 1.1
+MAPPING_CHECK_INTERVAL = MAPPING_SETTLE_SECONDS  # after an edit: OKTA_ROLE_MAPPING_CHECK_SECONDS and a margin
 
 
 def login_with_request_id(url: str, username: str, password: str, request_id: str) -> requests.Response:
@@ -71,7 +71,7 @@ def last_log_id(db_url: str) -> int:
         engine.dispose()
 
 
-COUNT_SETTLE_SECONDS = COUNT_WRITE_SECONDS + 1.5
+COUNT_SETTLE_SECONDS = AUDIT_COUNT_WRITE_SECONDS + 1.0  # the stack's count lag, and the write itself
 
 
 class RefusalTally:
@@ -86,7 +86,7 @@ class RefusalTally:
         self.db_url, self.event = db_url, event
         rows = audit_rows(db_url, event=event)
         if any(row["extra"].get("aggregated") for row in rows):
-            # An earlier flood's count may still be on its way (written every few seconds): let it
+            # An earlier flood's count may still be on its way (written every AUDIT_COUNT_WRITE_SECONDS): let it
             # land first, or it would be counted as this test's refusals.
             time.sleep(COUNT_SETTLE_SECONDS)
             rows = audit_rows(db_url, event=event)

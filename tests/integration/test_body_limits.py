@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import yaml
 
-from okta_devstack.airflow import REPO, AirflowServer, free_port
-from okta_local_idp.server import serve_in_thread
 from tests.conftest import EVENT_HOOK_SECRET
+from tests.stacks import StackSpec, running_stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from okta_devstack.airflow import AirflowServer
 
 AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
 MiB = 1024 * 1024
@@ -33,33 +32,9 @@ MEMORY_GROWTH_LIMIT = 32 * MiB  # the old code held the whole 64 MiB stream (twi
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
-    root = tmp_path_factory.mktemp("body-limits")
-    port = free_port()
-    idp_config = root / "idp.yaml"
-    data = yaml.safe_load((REPO / "config" / "idp_users.yaml").read_text())
-    idp_config.write_text(yaml.safe_dump(data, sort_keys=False))
-    idp = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
-    mapping = root / "okta_role_mapping.yaml"
-    shutil.copy(REPO / "config" / "role_mapping.yaml", mapping)
-    airflow = AirflowServer(
-        root / "airflow",
-        port=port,
-        auth_manager=AUTH_MANAGER,
-        okta_env={
-            "OKTA_ISSUER": idp.issuer,
-            "OKTA_CLIENT_ID": "airflow-local",
-            "OKTA_CLIENT_SECRET": "airflow-local-secret",
-            "OKTA_ROLE_MAPPING_FILE": str(mapping),
-            "OKTA_EVENT_HOOK_SECRET": EVENT_HOOK_SECRET,
-        },
-    )
-    try:
-        airflow.prepare()
-        airflow.start()
-        yield airflow
-    finally:
-        airflow.stop()
-        idp.shutdown()
+    spec = StackSpec(auth_manager=AUTH_MANAGER, settings={"OKTA_EVENT_HOOK_SECRET": EVENT_HOOK_SECRET})
+    with running_stack(spec, tmp_path_factory.mktemp("body-limits")) as stack:
+        yield stack.airflow
 
 
 def group_rss(pgid: int) -> int:

@@ -10,12 +10,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
@@ -25,20 +23,21 @@ import yaml
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from okta_devstack.airflow import REPO, AirflowServer, free_port
-from okta_local_idp.server import IdpHandle, serve_in_thread
-from tests.conftest import postgres_database
+from okta_devstack.airflow import REPO
+from tests.conftest import MAPPING_SETTLE_SECONDS
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
+from tests.stacks import Stack, StackSpec, running_stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
+
+    from okta_devstack.airflow import AirflowServer
 
 AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
 AUDIENCE = "api://airflow"
 SCOPE = "airflow.api"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second
+MAPPING_CHECK_INTERVAL = MAPPING_SETTLE_SECONDS  # after an edit: OKTA_ROLE_MAPPING_CHECK_SECONDS and a margin
 DB_USER = ("pipeline-db-user", "Db-pass-1")
 OPS_KEY = RSAKey.generate_key(2048, parameters={"alg": "RS256", "use": "sig"}, auto_kid=True)
 DAG_ID = "bots_example"
@@ -72,34 +71,12 @@ clients:
 """
 
 
-@dataclass
-class BotStack:
-    """The running pieces: Airflow, the in-process IdP, the editable files."""
-
-    airflow: AirflowServer
-    idp: IdpHandle
-    mapping: Path
-    idp_config: Path
-
-    @property
-    def url(self) -> str:
-        return self.airflow.base_url
-
-    @property
-    def db_url(self) -> str:
-        return self.airflow.db_url
-
-    @property
-    def token_endpoint(self) -> str:
-        return f"{self.idp.issuer}/v1/token"
+BotStack = Stack  # the factory's stack (tests/stacks.py): airflow, idp, mapping, idp_config, url, token_endpoint
 
 
-def _idp_config(port: int) -> dict:
-    data = yaml.safe_load((REPO / "config" / "idp_users.yaml").read_text())
+def _bot_clients(data: dict, airflow_url: str) -> None:
     data["server"]["custom_scopes"] = [SCOPE, "airflow.trigger", "other.scope"]
     data["server"]["audience"] = AUDIENCE
-    for client in data["clients"]:
-        client["redirect_uris"] = [f"http://127.0.0.1:{port}/auth/oauth-authorized/okta"]
     data["users"].append(  # a person whose Okta username is a bot's service username
         {
             "id": "00uimpostor000000009",
@@ -125,62 +102,46 @@ def _idp_config(port: int) -> dict:
             **cc,
         },
     ]
-    return data
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def _dag_and_database_user(airflow: AirflowServer) -> None:
+    (airflow.home / "dags" / f"{DAG_ID}.py").write_text(DAG_FILE)
+    airflow.airflow("dags", "reserialize")
+    airflow.airflow(
+        "users",
+        "create",
+        "--username",
+        DB_USER[0],
+        "--password",
+        DB_USER[1],
+        "--role",
+        "Viewer",
+        "--firstname",
+        "Pipeline",
+        "--lastname",
+        "DbUser",
+        "--email",
+        "pipeline-db-user@example.com",
+    )
+
+
+# Token checks run on SQLite; the test with SQL races of its own asks for PostgreSQL (indirect parametrize).
+@pytest.fixture(scope="module", params=["sqlite"])
 def bots(request, tmp_path_factory) -> Iterator[BotStack]:
-    root = tmp_path_factory.mktemp(f"bots-{request.param}")
-    port = free_port()
-    idp_config = root / "idp.yaml"
-    idp_config.write_text(yaml.safe_dump(_idp_config(port), sort_keys=False))
-    idp = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
-    mapping = root / "okta_role_mapping.yaml"
-    shutil.copy(REPO / "config" / "role_mapping.yaml", mapping)
-    mapping.write_text(mapping.read_text() + CLIENTS_SECTION)
-    db_gen = postgres_database() if request.param == "postgres" else None
-    airflow = AirflowServer(
-        root / "airflow",
-        port=port,
-        db_url=next(db_gen) if db_gen else None,
+    spec = StackSpec(
+        database=request.param,
+        mapping=(REPO / "config" / "role_mapping.yaml").read_text() + CLIENTS_SECTION,
+        edit_idp=_bot_clients,
         auth_manager=AUTH_MANAGER,
-        okta_env={
-            "OKTA_ISSUER": idp.issuer,
-            "OKTA_CLIENT_ID": "airflow-local",
-            "OKTA_CLIENT_SECRET": "airflow-local-secret",
-            "OKTA_ROLE_MAPPING_FILE": str(mapping),
+        settings={
             "OKTA_BOT_AUDIENCE": AUDIENCE,
             "OKTA_BOT_SCOPES": SCOPE,
             "OKTA_JWKS_REFETCH_INTERVAL_SECONDS": "1",
         },
+        before_start=_dag_and_database_user,
     )
-    try:
-        airflow.prepare()
-        (airflow.home / "dags" / f"{DAG_ID}.py").write_text(DAG_FILE)
-        airflow.airflow("dags", "reserialize")
-        airflow.airflow(
-            "users",
-            "create",
-            "--username",
-            DB_USER[0],
-            "--password",
-            DB_USER[1],
-            "--role",
-            "Viewer",
-            "--firstname",
-            "Pipeline",
-            "--lastname",
-            "DbUser",
-            "--email",
-            "pipeline-db-user@example.com",
-        )
-        airflow.start()
-        yield BotStack(airflow, idp, mapping, idp_config)
-    finally:
-        airflow.stop()
-        idp.shutdown()
-        if db_gen is not None:
-            next(db_gen, None)
+    with running_stack(spec, tmp_path_factory.mktemp(f"bots-{request.param}")) as stack:
+        yield stack
 
 
 # --------------------------------------------------------------------------- helpers
@@ -538,9 +499,8 @@ def test_role_change_in_the_mapping_applies_at_the_next_exchange(bots: BotStack)
         time.sleep(MAPPING_CHECK_INTERVAL)
 
 
-def test_concurrent_first_exchanges_create_one_service_user(bots: BotStack, request):
-    if "postgres" not in request.node.callspec.id:
-        pytest.skip("concurrency is tested against PostgreSQL only")
+@pytest.mark.parametrize("bots", ["postgres"], indirect=True)  # concurrency is tested against PostgreSQL only
+def test_concurrent_first_exchanges_create_one_service_user(bots: BotStack):
     original = bots.mapping.read_text()
     rewrite(bots.mapping, original + "  burst-bot: {name: burst, roles: [Viewer]}\n")
     try:

@@ -20,6 +20,7 @@ import yaml
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, Stack
+from tests.stacks import idp_data
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -29,12 +30,8 @@ SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_mana
 
 
 def idp_config(path: Path, airflow_url: str, **server: object) -> Path:
-    data = yaml.safe_load((REPO / "config" / "idp_users.yaml").read_text())
+    data = idp_data(airflow_url)
     data["server"].update(server)
-    for client in data["clients"]:
-        if client["client_id"] == CLIENT_ID:
-            client["redirect_uris"] = [f"{airflow_url}/auth/oauth-authorized/okta"]
-            client["post_logout_redirect_uris"] = [f"{airflow_url}/auth/login/"]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 EVENTS = "/auth/okta/events"
 MAX_BODY_BYTES = 1_000_000  # okta_security.adapter.event_hook_view.MAX_BODY_BYTES
+pytestmark = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)  # HTTP limits: no database in this path
 
 
 def chunked(total: int) -> Iterator[bytes]:

@@ -29,6 +29,7 @@ from okta_security.okta_api.auth import ServiceAppAuth, SswsAuth
 from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
 from tests.conftest import postgres_database
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
+from tests.stacks import idp_data
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -68,11 +69,8 @@ class GroupsStack:
 
 
 def _idp_config(ports: list[int]) -> dict:
-    data = yaml.safe_load((REPO / "config" / "idp_users.yaml").read_text())
+    data = idp_data(*(f"http://127.0.0.1:{p}" for p in ports))
     data["server"].update(groups_claim=False, api_token=API_TOKEN)  # tokens and userinfo carry no groups
-    for client in data["clients"]:
-        if client["client_id"] == "airflow-local":
-            client["redirect_uris"] = [f"http://127.0.0.1:{p}/auth/oauth-authorized/okta" for p in ports]
     data["clients"].append(
         {
             "client_id": SERVICE_APP,

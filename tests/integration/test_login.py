@@ -9,6 +9,7 @@ import yaml
 from werkzeug.security import check_password_hash
 
 from okta_security.adapter.login_accounts import NO_PASSWORD
+from tests.conftest import MAPPING_SETTLE_SECONDS
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 BOB = ("bob.viewer@example.com", "Viewer-pass-1")
 CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
-MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second
+MAPPING_CHECK_INTERVAL = MAPPING_SETTLE_SECONDS  # after an edit: OKTA_ROLE_MAPPING_CHECK_SECONDS and a margin
 
 
 def api_status(session, url: str) -> int:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import requests
 import sqlalchemy as sa
 
+from tests.conftest import MAPPING_SETTLE_SECONDS
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 from tests.integration.test_audit import audit_rows, last_log_id
 from tests.integration.test_doctor import doctor
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
-MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second
+MAPPING_CHECK_INTERVAL = MAPPING_SETTLE_SECONDS  # after an edit: OKTA_ROLE_MAPPING_CHECK_SECONDS and a margin
 TRANSIENT_ROLE = "TransientMarketing"
 
 

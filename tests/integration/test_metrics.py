@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from tests.conftest import EVENT_HOOK_SECRET
+from tests.conftest import EVENT_HOOK_SECRET, MAPPING_SETTLE_SECONDS
 from tests.integration.helpers import okta_login, rewrite
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 ALICE = ("alice.admin@example.com", "Admin-pass-1")
 CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
-MAPPING_CHECK_INTERVAL = 1.1  # MappingStore stats the file at most once a second
+MAPPING_CHECK_INTERVAL = MAPPING_SETTLE_SECONDS  # after an edit: OKTA_ROLE_MAPPING_CHECK_SECONDS and a margin
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
 

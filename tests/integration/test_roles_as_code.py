@@ -12,21 +12,19 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
-import yaml
 
-from okta_devstack.airflow import REPO, AirflowServer, free_port
-from okta_local_idp.server import serve_in_thread
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, postgres_database
+from tests.conftest import MAPPING_SETTLE_SECONDS
 from tests.integration.helpers import okta_login, rewrite, user_roles
+from tests.stacks import Stack, StackSpec, running_stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
+
+    from okta_devstack.airflow import AirflowServer
 
 pytestmark = pytest.mark.integration
 
@@ -67,19 +65,7 @@ with DAG(dag_id="{dag_id}", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), 
 """
 
 
-@dataclass
-class TeamStack:
-    airflow: AirflowServer
-    mapping: Path
-
-    @property
-    def url(self) -> str:
-        return self.airflow.base_url
-
-    @property
-    def db_url(self) -> str:
-        return self.airflow.db_url
-
+class TeamStack(Stack):
     def add_dag(self, dag_id: str) -> None:
         """Write a DAG file and serialize it, as the DAG processor would."""
         (self.airflow.home / "dags" / f"{dag_id}.py").write_text(DAG_FILE.format(dag_id=dag_id))
@@ -96,11 +82,7 @@ class TeamStack:
         )
 
 
-def _idp_config(port: int) -> dict:
-    data = yaml.safe_load((REPO / "config" / "idp_users.yaml").read_text())
-    for client in data["clients"]:
-        if client["client_id"] == CLIENT_ID:
-            client["redirect_uris"] = [f"http://127.0.0.1:{port}/auth/oauth-authorized/okta"]
+def _team_users(data: dict, airflow_url: str) -> None:
     data["groups"] += [
         {"name": "airflow-team-finance", "description": "Finance team"},
         {"name": "airflow-team-hr", "description": "HR team"},
@@ -127,44 +109,26 @@ def _idp_config(port: int) -> dict:
             "groups": ["airflow-team-hr", "Everyone"],
         },
     ]
-    return data
+
+
+def _team_dags(airflow: AirflowServer) -> None:
+    for dag_id in DAGS:
+        (airflow.home / "dags" / f"{dag_id}.py").write_text(DAG_FILE.format(dag_id=dag_id))
+    airflow.airflow("dags", "reserialize")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def teams(request, tmp_path_factory) -> Iterator[TeamStack]:
-    root = tmp_path_factory.mktemp(f"teams-{request.param}")
-    port = free_port()
-    idp_config = root / "idp.yaml"
-    idp_config.write_text(yaml.safe_dump(_idp_config(port), sort_keys=False))
-    idp = serve_in_thread(str(idp_config), host="127.0.0.1", port=0)
-    mapping = root / "okta_role_mapping.yaml"
-    mapping.write_text(MAPPING)
-    db_gen = postgres_database() if request.param == "postgres" else None
-    airflow = AirflowServer(
-        root / "airflow",
-        port=port,
-        db_url=next(db_gen) if db_gen else None,
-        okta_env={
-            "OKTA_ISSUER": idp.issuer,
-            "OKTA_CLIENT_ID": CLIENT_ID,
-            "OKTA_CLIENT_SECRET": CLIENT_SECRET,
-            "OKTA_ROLE_MAPPING_FILE": str(mapping),
-            "AIRFLOW__FAB__CACHE_TTL": str(FAB_CACHE_TTL),
-            "OKTA_ROLE_SYNC_CHECK_SECONDS": str(SYNC_CHECK_SECONDS),
-        },
+    spec = StackSpec(
+        database=request.param,
+        mapping=MAPPING,
+        edit_idp=_team_users,
+        before_start=_team_dags,
+        settings={"OKTA_ROLE_SYNC_CHECK_SECONDS": str(SYNC_CHECK_SECONDS)},
+        airflow_settings={"AIRFLOW__FAB__CACHE_TTL": str(FAB_CACHE_TTL)},
     )
-    try:
-        airflow.prepare()
-        for dag_id in DAGS:
-            (airflow.home / "dags" / f"{dag_id}.py").write_text(DAG_FILE.format(dag_id=dag_id))
-        airflow.airflow("dags", "reserialize")
-        airflow.start()
-        yield TeamStack(airflow, mapping)
-    finally:
-        airflow.stop()
-        idp.shutdown()
-        if db_gen is not None:
-            next(db_gen, None)
+    with running_stack(spec, tmp_path_factory.mktemp(f"teams-{request.param}")) as built:
+        yield TeamStack(built.airflow, built.idp, built.mapping, built.idp_config)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -278,7 +242,7 @@ def test_mapping_edit_resyncs_roles_and_a_failed_sync_keeps_them(teams: TeamStac
             teams.mapping,
             original.replace("hr_payroll: [can_read]", "hr_payroll: [can_read]\n      marketing_report: [can_read]"),
         )
-        time.sleep(1.1)
+        time.sleep(MAPPING_SETTLE_SECONDS)
         signed_in(teams, ALICE)
         assert ("can_read", "DAG:marketing_report") in role_permissions(teams.db_url, "team-hr")
         # 2. A declared permission on a resource Airflow doesn't have: the sync fails, nothing changes.
@@ -288,7 +252,7 @@ def test_mapping_edit_resyncs_roles_and_a_failed_sync_keeps_them(teams: TeamStac
             "hr_payroll: [can_read]\n    permissions:\n      - {action: can_read, resource: No Such Thing}",
         )
         rewrite(teams.mapping, broken)
-        time.sleep(1.1)
+        time.sleep(MAPPING_SETTLE_SECONDS)
         frank = signed_in(teams, FRANK)  # the login still works
         assert role_permissions(teams.db_url, "team-hr") == current
         assert "NOT synced" in teams.airflow.log_tail(200_000)
@@ -296,7 +260,7 @@ def test_mapping_edit_resyncs_roles_and_a_failed_sync_keeps_them(teams: TeamStac
         assert "hr_payroll" in visible_dags(frank, teams.url)
     finally:
         rewrite(teams.mapping, original)
-        time.sleep(1.1)
+        time.sleep(MAPPING_SETTLE_SECONDS)
         signed_in(teams, ALICE)
     assert role_permissions(teams.db_url, "team-hr") == before
 

@@ -62,41 +62,14 @@ def test_logout_without_an_id_token_still_logs_out(af: Stack):
 @pytest.fixture(scope="module")
 def db_session_stack(tmp_path_factory):
     """A second api-server: server-side sessions ([fab] session_backend = database) and okta_security's auth manager."""
-    import shutil
+    from tests.stacks import StackSpec, running_stack
 
-    import yaml
-
-    from okta_devstack.airflow import REPO, AirflowServer, free_port
-    from okta_local_idp.server import serve_in_thread
-
-    root = tmp_path_factory.mktemp("db-sessions")
-    port = free_port()
-    data = yaml.safe_load((REPO / "config" / "idp_users.yaml").read_text())
-    for client in data["clients"]:
-        client["redirect_uris"] = [f"http://127.0.0.1:{port}/auth/oauth-authorized/okta"]
-        client["post_logout_redirect_uris"] = [f"http://127.0.0.1:{port}/auth/login/"]
-    (root / "idp.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    idp = serve_in_thread(str(root / "idp.yaml"), port=0)
-    shutil.copy(REPO / "config" / "role_mapping.yaml", root / "map.yaml")
-    server = AirflowServer(
-        root / "airflow",
-        port=port,
+    spec = StackSpec(
         auth_manager="okta_security.auth_manager.OktaFabAuthManager",
-        okta_env={
-            "OKTA_ISSUER": idp.issuer,
-            "OKTA_CLIENT_ID": "airflow-local",
-            "OKTA_CLIENT_SECRET": "airflow-local-secret",
-            "OKTA_ROLE_MAPPING_FILE": str(root / "map.yaml"),
-            "AIRFLOW__FAB__SESSION_BACKEND": "database",
-        },
+        airflow_settings={"AIRFLOW__FAB__SESSION_BACKEND": "database"},
     )
-    try:
-        server.prepare()
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        idp.shutdown()
+    with running_stack(spec, tmp_path_factory.mktemp("db-sessions")) as stack:
+        yield stack.airflow
 
 
 def test_session_id_is_rotated_at_login_with_server_side_sessions(db_session_stack):

@@ -26,6 +26,7 @@ def samples(key, tmp_path) -> dict[str, tuple[str, object]]:
         "OKTA_CLIENT_ID": ("0oaother", "0oaother"),
         "OKTA_CLIENT_SECRET": ("another-secret", "another-secret"),
         "OKTA_ROLE_MAPPING_FILE": (str(mapping), str(mapping)),
+        "OKTA_ROLE_MAPPING_CHECK_SECONDS": ("0.2", 0.2),
         "OKTA_TOKEN_AUTH_METHOD": ("client_secret_post", "client_secret_post"),
         "OKTA_CLIENT_PRIVATE_KEY": (jwk, jwk),
         "OKTA_GROUPS_CLAIM": ("okta_groups", "okta_groups"),
@@ -49,6 +50,7 @@ def samples(key, tmp_path) -> dict[str, tuple[str, object]]:
         "OKTA_JWKS_REFETCH_INTERVAL_SECONDS": ("3600", 3600.0),
         "OKTA_ROLE_SYNC_CHECK_SECONDS": ("1", 1.0),
         "OKTA_AUDIT_LOG_HANDLER": ("stderr", "stderr"),
+        "OKTA_AUDIT_COUNT_WRITE_SECONDS": ("0.5", 0.5),
         "OKTA_EVENT_HOOK_SECRET": ("hook-secret", "hook-secret"),
     }
 

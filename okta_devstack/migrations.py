@@ -30,6 +30,15 @@ _lock = threading.Lock()
 _templates: dict[tuple[str, ...], str] = {}  # kind -> template (a file path, or a database name)
 _root: Path | None = None
 _made = itertools.count()  # template numbers: each template, file or database, has a name of its own
+_OWN = frozenset(
+    {
+        "AIRFLOW_HOME",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "AIRFLOW__CORE__SQL_ALCHEMY_CONN",
+        "AIRFLOW__FAB__CONFIG_FILE",
+        "AIRFLOW__WEBSERVER__CONFIG_FILE",
+    }
+)  # what a server's environment says about the server itself
 _databases: list[tuple[str, str]] = []  # (admin URL, template database) to drop at exit
 
 
@@ -76,12 +85,13 @@ def _make_template(server: AirflowServer, key: tuple[str, ...]) -> str:
         db_url = url.set(database=template).render_as_string(hide_password=False)
     migrator = AirflowServer(
         home,
-        okta_env=server.okta_env,
+        # Never the server's own home and database: an environment copied whole into okta_env carries them.
+        okta_env={k: v for k, v in server.okta_env.items() if k not in _OWN},
         db_url=db_url,
         bin_dir=server.bin_dir,
         auth_manager=server.auth_manager,
         webserver_config=server.webserver_config,
-        airflow_env=server.airflow_env,
+        airflow_env={k: v for k, v in server.airflow_env.items() if k not in _OWN},
     )
     migrator.prepare(migrate=False)
     migrator.migrate()

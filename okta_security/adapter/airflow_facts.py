@@ -127,6 +127,9 @@ def inspect_webserver_config(path: str) -> WebserverConfigFacts:
             namespace = runpy.run_path(path, run_name="webserver_config")
     except ConfigError as e:
         return WebserverConfigFacts(path, True, False, mentions_us, f"loading it fails with {e.code} (see above)")
+    except SystemExit as e:  # okta_security's start-up check stops a server whose settings are wrong
+        detail = f"loading it stops the server (exit {e.code}): the settings or the mapping have problems (see above)"
+        return WebserverConfigFacts(path, True, False, mentions_us, detail)
     except Exception as e:  # noqa: BLE001 - any error here is what Airflow would hit; report it
         log.debug("loading %s failed", path, exc_info=True)
         return WebserverConfigFacts(path, True, False, mentions_us, f"loading it fails: {type(e).__name__}: {e}")

@@ -77,3 +77,14 @@ def test_auth_manager_check():
     ok, detail = _check_auth_manager("no_such_module.Manager")
     assert ok is None
     assert "cannot import 'no_such_module.Manager'" in detail
+
+
+def test_a_webserver_config_that_stops_the_server_is_reported_not_obeyed(tmp_path):
+    """okta_security's start-up check exits a server with wrong settings; doctor must report it and go on."""
+    from okta_security.adapter.airflow_facts import inspect_webserver_config
+
+    path = tmp_path / "webserver_config.py"
+    path.write_text("import okta_security.webserver\nraise SystemExit(1)\n")
+    facts = inspect_webserver_config(str(path))
+    assert facts.exists
+    assert "stops the server (exit 1)" in facts.detail

@@ -27,7 +27,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -330,7 +330,19 @@ def rename_user(conn: Connection, user_id: int, old: str, new: str) -> bool:
     return bool(conn.execute(_RENAME_USER, {"new": new, "id": user_id, "old": old}).rowcount)
 
 
-def find_user(sm: Any, *, username: str | None = None, email: str | None = None) -> Any:
+class FabModels(Protocol):
+    """What :func:`find_user` reads of FAB's security manager: its session and its user and role models."""
+
+    user_model: Any
+    role_model: Any
+
+    @property
+    def session(self) -> Session:
+        """Return FAB's (scoped) session."""
+        ...
+
+
+def find_user(sm: FabModels, *, username: str | None = None, email: str | None = None) -> Any:
     """Return FAB's user by username (any case) or email, as ``find_user`` does, its roles without their permissions.
 
     A sign-in or a token exchange needs the roles' names only; FAB's model loads every permission of

@@ -85,14 +85,14 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
-# The unit, IdP and devstack tests share nothing between processes, so pytest-xdist spreads them
-# over PYTEST_WORKERS processes; the tests with real servers run one at a time after them.
+# Every test in one run spread by pytest-xdist over PYTEST_WORKERS processes. `--dist loadgroup`
+# keeps the tests of one running server in the process that started it (tests/conftest.py gives
+# each test its server's group), so every server starts once; the unit tests fill the gaps.
 PYTEST_WORKERS ?= 2
-PARALLEL_TESTS := tests/unit tests/idp tests/devstack
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 test: $(STAMP) $(AF2_STAMP) browser
 	$(MAKE) lint
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) $(PARALLEL_TESTS)
-	$(PY) -m pytest -q $(addprefix --ignore=,$(PARALLEL_TESTS))
+	$(PY) -m pytest -q $(XDIST)
 
 # The IdP contract suite against a real Okta org (docs/contract-tests.md); without OKTA_CONTRACT_*
 # variables there is nothing to test here (make test runs the suite against the local IdP).
@@ -112,13 +112,13 @@ test-flaky: $(STAMP) browser
 	RUNS=$(RUNS) scripts/flake_hunt.sh $(FLAKY_TESTS)
 
 test-airflow2: $(STAMP) $(AF2_STAMP)
-	$(PY) -m pytest -q tests/airflow2
+	$(PY) -m pytest -q $(XDIST) tests/airflow2
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) tests/unit tests/idp
 
 test-integration: $(STAMP) browser
-	$(PY) -m pytest -q tests/integration tests/browser
+	$(PY) -m pytest -q $(XDIST) tests/integration tests/browser
 
 clean:
 	rm -rf $(VENV) $(AF2_VENV) $(LOCK_VENV) .demo .pytest_cache

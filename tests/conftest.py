@@ -72,3 +72,53 @@ def af(stack: Stack) -> Iterator[Stack]:
     """The running stack, with the mapping and IdP files restored after each test."""
     yield stack
     stack.reset_files()
+
+
+# Servers shared across modules: with `pytest -n 2 --dist loadgroup` (make test), every test that
+# uses one of these runs in the worker that started it, so each server starts once per run.
+SHARED_SERVERS = ("stack", "native", "af2_stack")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist turns the marks into work units
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give every test that needs a running server the group of the server it needs.
+
+    A test on a shared server joins that server's group; a test on a module's own server joins
+    its module's group; a test that starts and stops its own server stays on its own, so the two
+    workers balance. Groups are sent out longest first (shared servers, then modules).
+    """
+    for item in items:
+        group = _server_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    shared = tuple(f"{name}[" for name in SHARED_SERVERS)
+
+    def rank(item: pytest.Item) -> int:
+        marks = [m.args[0] for m in item.iter_markers("xdist_group")]
+        return 0 if any(m.startswith(shared) for m in marks) else 1 if marks else 2
+
+    items.sort(key=rank)  # stable: collection order within each rank
+
+
+def _server_group(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    fixtureinfo = getattr(item, "_fixtureinfo", None)  # pytest's own record of the test's fixtures
+    if fixtureinfo is None:
+        return None
+    for name in SHARED_SERVERS:
+        defs = fixtureinfo.name2fixturedefs.get(name)
+        if defs and defs[-1].scope == "session":  # a module may name its own server the same
+            param = callspec.params.get(name, "") if callspec is not None else ""
+            return f"{name}[{param}]"
+    # A fixture of module scope set up by this module (or its package's conftest) is one server.
+    module = item.nodeid.split("::", 1)[0]
+    servers = [
+        name
+        for name, defs in fixtureinfo.name2fixturedefs.items()
+        if defs and defs[-1].scope in ("module", "package") and defs[-1].baseid
+    ]
+    if not servers:
+        return None
+    # A parametrised module server (SQLite, PostgreSQL) is one server per value: one group each.
+    params = [str(callspec.params[name]) for name in sorted(servers) if callspec and name in callspec.params]
+    return f"{module}[{'-'.join(params)}]" if params else module

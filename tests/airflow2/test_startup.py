@@ -15,6 +15,9 @@ def test_a_missing_setting_stops_the_webserver_with_one_message(tmp_path):
         tmp_path / "airflow",
         bin_dir=airflow2_bin(),
         okta_env={"OKTA_ISSUER": "http://127.0.0.1:1/oauth2/default", "OKTA_ROLE_MAPPING_FILE": str(mapping)},
+        # gunicorn starts a new worker each time one stops, so `airflow webserver` ends only when
+        # its wait for the workers times out: 120 s by default (docs/troubleshooting.md).
+        airflow_env={"AIRFLOW__WEBSERVER__WEB_SERVER_MASTER_TIMEOUT": "15"},
     )
     server.prepare()
     try:

@@ -38,11 +38,12 @@ from okta_security.cli.device_flow import (
     URL_CHARS,
     DeviceAuthorization,
     DeviceFlow,
+    DeviceSignInFailed,
     insecure,
     json_object,
 )
 from okta_security.cli.output import report_stream
-from okta_security.errors import DeviceSignInFailed, NoMappedRole
+from okta_security.errors import NoMappedRole
 from okta_security.people.token_request import JWT_BEARER
 from okta_security.untrusted import OAUTH_ERROR_CHARS, loggable, printable
 

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Generic
 from okta_security.audit import audit_event
 from okta_security.bots.access_tokens import AccessTokenPolicy, validate_access_token, verify_access_token_claims
 from okta_security.bots.service_users import service_identity
-from okta_security.errors import AccessTokenRejected, BotRefused, DatabaseUnavailable, LoginRefused, RateLimited
+from okta_security.errors import (
+    AccessTokenRejected,
+    BotRefused,
+    DatabaseUnavailable,
+    LoginRefused,
+    RateLimited,
+    classify,
+)
 from okta_security.login.outcome import LoginFacts
 from okta_security.login.ports import UserT
 from okta_security.login.service import TokenRef
@@ -254,7 +261,7 @@ class BotDoor(Generic[UserT]):
             )
             rule = self.service.mapping().clients.get(e.client_id) if e.client_id else None
             audit_event(
-                "bot.token_refused",
+                classify(e).audit_event,
                 owner=rule.username if rule is not None else None,
                 reason=e.code,
                 detail=getattr(e, "reason", None),

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from okta_security.errors import OktaApiError, OktaApiMisconfigured, OktaApiUnavailable, OktaUnavailable, StaleToken
+from okta_security.errors import OktaApiMisconfigured, OktaUnavailable, StaleToken
+from okta_security.okta_api.client import OktaApiError, OktaApiUnavailable
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from okta_security.errors import (
     RateLimited,
     classify,
 )
-from okta_security.login.outcome import LoginFacts
+from okta_security.login.outcome import LoginAuditFields
 from okta_security.login.ports import UserT
 from okta_security.login.service import TokenRef
 from okta_security.people.person_tokens import (
@@ -60,7 +60,7 @@ ACCESS_TOKEN_SOURCE = "access_token"  # ``groups_source`` when the groups came f
 
 
 @dataclass(frozen=True)
-class ApiSignInFacts(LoginFacts):
+class ApiLoginAuditFields(LoginAuditFields):
     """A login's facts, plus what marks it an API sign-in in every audit event it writes."""
 
     client_id: str | None = None  # the native app (``cid``) the person signed in with
@@ -111,7 +111,7 @@ class PersonDoor(Generic[UserT]):
             ) from e
         return person_from_claims(verified.claims, policy)
 
-    def admit(self, token: str, facts: ApiSignInFacts) -> PersonLogin[UserT]:
+    def admit(self, token: str, facts: ApiLoginAuditFields) -> PersonLogin[UserT]:
         """Verify the token and sign its person in; audit either way; raise BotRefused (token) or LoginRefused."""
         try:
             person = self.verify(token)
@@ -120,7 +120,7 @@ class PersonDoor(Generic[UserT]):
             raise
         return self.sign_in(person, facts)
 
-    def token_refused(self, error: BotRefused, facts: ApiSignInFacts) -> None:
+    def token_refused(self, error: BotRefused, facts: ApiLoginAuditFields) -> None:
         """Log and audit ``login.refused`` for a token that failed its checks (no person is known yet)."""
         log.info(
             "Refused a person's Okta token at %s: %s (%s): %s",
@@ -134,7 +134,7 @@ class PersonDoor(Generic[UserT]):
             facts = replace(facts, client_id=error.client_id)
         self.events.audit("login.refused", facts, owner=None, **{k: v for k, v in details.items() if v})
 
-    def sign_in(self, person: PersonToken, facts: ApiSignInFacts) -> PersonLogin[UserT]:
+    def sign_in(self, person: PersonToken, facts: ApiLoginAuditFields) -> PersonLogin[UserT]:
         """Sign in the person a verified token names; audit the outcome; raise LoginRefused."""
         facts = replace(facts, sub=person.user_id, jti=person.jti, client_id=person.client_id)
         try:
@@ -175,7 +175,7 @@ class PersonDoor(Generic[UserT]):
         )
         return PersonLogin(user=user, token=person, identity=identity, roles=outcome.roles)
 
-    def _refused(self, error: LoginRefused, facts: LoginFacts) -> None:
+    def _refused(self, error: LoginRefused, facts: LoginAuditFields) -> None:
         log.info(
             "Okta API sign-in of %s at %s refused: %s: %s",
             loggable(facts.username or facts.sub),
@@ -221,7 +221,7 @@ class BotLogin(Generic[UserT]):
     grant: BotGrant
     created: bool
     roles_before: tuple[str, ...] | None  # None when the user was just created
-    reactivated: bool = False  # the user had been retired (its role set left the mapping) and is back
+    reactivated: bool = False  # the user had been deactivated (its role set left the mapping) and is back
 
 
 @dataclass

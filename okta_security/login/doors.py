@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic
 
 from okta_security.audit import audit_event
-from okta_security.bots.access_tokens import AccessTokenPolicy, validate_access_token, verify_access_token_claims
+from okta_security.bots.client_tokens import validate_access_token
 from okta_security.bots.service_users import service_identity
 from okta_security.errors import (
     AccessTokenRejected,
@@ -32,6 +32,7 @@ from okta_security.errors import (
 from okta_security.login.outcome import LoginAuditFields
 from okta_security.login.ports import UserT
 from okta_security.login.service import TokenRef
+from okta_security.oidc.access_token import AccessTokenPolicy, verify_access_token_claims
 from okta_security.people.person_tokens import (
     PersonToken,
     PersonTokenPolicy,
@@ -44,7 +45,7 @@ from okta_security.untrusted import loggable
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from okta_security.bots.access_tokens import VerifiedAccessToken
+    from okta_security.bots.client_tokens import VerifiedAccessToken
     from okta_security.login.ports import LoginEvents, ServiceUsers
     from okta_security.login.service import SignInService
     from okta_security.mapping.bots import BotGrant

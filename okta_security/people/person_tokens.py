@@ -3,7 +3,7 @@
 A person signs in on a device (``okta-airflow login``, RFC 8628) with a native Okta app and gets an
 access token from the API authorization server — the one bots' tokens come from. Its signature,
 issuer, audience and lifetime are checked as a bot's are
-(:func:`okta_security.bots.access_tokens.verify_access_token_claims`); this module checks the rest:
+(:func:`okta_security.oidc.access_token.verify_access_token_claims`); this module checks the rest:
 
 - ``uid`` (the Okta user id; ``sub`` is the login) is present: a person's token, never a client's;
 - ``cid`` is one of ``OKTA_CLI_CLIENT_ID``: only apps the administrator listed act for people
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import AccessTokenRejected
+from okta_security.oidc.access_token import granted_scopes
 from okta_security.settings.specs import OktaSettings
 
 if TYPE_CHECKING:
@@ -133,18 +134,13 @@ def person_from_claims(claims: Mapping[str, Any], policy: PersonTokenPolicy) -> 
             "(okta-airflow login --client-id ...).",
             client_id=client_id,
         )
-    if not isinstance(scp, list) or not all(isinstance(s, str) for s in scp):
-        raise AccessTokenRejected("invalid_claim", "The access token's 'scp' claim is not a list of scopes.")
-    scopes = frozenset(scp)
-    missing = [s for s in policy.required_scopes if s not in scopes]
-    if missing:
-        carried = ", ".join(sorted(scopes)) or "none"
-        raise AccessTokenRejected(
-            "missing_scope",
-            f"The access token lacks the scope(s) {', '.join(missing)} (it has: {carried}). Sign in again asking "
-            "for them (okta-airflow login --scope ...), and allow them in the authorization server's access policy.",
-            client_id=client_id,
-        )
+    scopes = granted_scopes(
+        claims,
+        policy.required_scopes,
+        client_id=client_id,
+        ask="Sign in again asking for them (okta-airflow login --scope ...), and allow them in the authorization "
+        "server's access policy.",
+    )
     jti = claims.get("jti")
     profile = {
         name: value[:MAX_PROFILE_CHARS]

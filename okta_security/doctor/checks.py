@@ -78,15 +78,11 @@ def check_mapping(ctx: DoctorContext) -> CheckResult:
     try:
         ctx.mapping = load_mapping(path)
     except MappingError as e:
-        return CheckResult(
-            "mapping",
-            title,
-            Status.FAIL,
-            "\n".join(f"- {p}" for p in e.problems),
+        fix = (
             f"fix {path} as each problem says (example: config/role_mapping.yaml); "
-            "a running webserver keeps its last good mapping until the file is valid again",
-            {"path": path, "problems": e.problems},
+            "a running webserver keeps its last good mapping until the file is valid again"
         )
+        return _problems("mapping", title, e, fix, path=path)
     roles = sorted(ctx.mapping.role_names())
     default = ctx.mapping.default_role
     detail = (
@@ -99,6 +95,12 @@ def check_mapping(ctx: DoctorContext) -> CheckResult:
             "mapping", title, Status.WARN, detail, "map at least one Okta group to a role, or nobody can sign in", data
         )
     return CheckResult("mapping", title, Status.OK, detail, data=data)
+
+
+def _problems(check: str, title: str, error: MappingError, fix: str, **data: Any) -> CheckResult:
+    """Fail ``check`` with the mapping's problems, one a line."""
+    detail = "\n".join(f"- {p}" for p in error.problems)
+    return CheckResult(check, title, Status.FAIL, detail, fix, {**data, "problems": error.problems})
 
 
 def check_roles(ctx: DoctorContext) -> CheckResult:
@@ -122,14 +124,8 @@ def check_roles(ctx: DoctorContext) -> CheckResult:
     try:
         load_mapping(mapping_path(ctx), known_roles=sorted(known))
     except MappingError as e:
-        return CheckResult(
-            "roles",
-            title,
-            Status.FAIL,
-            "\n".join(f"- {p}" for p in e.problems),
-            "create the missing roles (airflow roles create <name>) or fix the names in the mapping file",
-            {"known_roles": sorted(known), "problems": e.problems},
-        )
+        fix = "create the missing roles (airflow roles create <name>) or fix the names in the mapping file"
+        return _problems("roles", title, e, fix, known_roles=sorted(known))
     used = sorted(ctx.mapping.role_names())
     pending = sorted(set(used) & BUILTIN_ROLES - ctx.airflow.roles)
     detail = f"all {len(used)} mapped role(s) exist: {', '.join(used)}"

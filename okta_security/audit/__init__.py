@@ -1,18 +1,11 @@
 """Audit trail: one event per identity decision, as a JSON line and in registered sinks.
 
-``audit_event("login.succeeded", owner="alice", roles=["Admin"], sub="00u1")`` writes one JSON
-line on the logger ``okta_security.audit`` and hands the same record to every registered sink
-(the Airflow adapter registers one that inserts a row into Airflow's Audit Log, see
-``okta_security.adapter.audit_log``). Values are bounded and redacted first (``redaction``);
-refusals anyone can provoke cannot flood the JSON lines (``flood``). Nothing here imports Flask,
-FAB or Airflow.
-
-Where the JSON lines go is the caller's choice, :func:`configure` with ``OKTA_AUDIT_LOG_HANDLER``
-as the settings read it: ``stdout`` (the default, also when nobody configured it), ``stderr``,
-``logging`` (no handler of ours; the records propagate to your logging configuration) or the
-absolute path of a file to append to. If the logger already has handlers (e.g. configured with
-``logging.config.dictConfig``), none is added. Auditing never raises: a failing handler or sink is
-logged (on ``okta_security.audit_errors``) and the caller — a login, a sync, an event hook — carries on.
+``audit_event("login.succeeded", owner="alice", roles=["Admin"])`` writes one JSON line on the
+logger ``okta_security.audit`` (where to: :func:`configure`, ``OKTA_AUDIT_LOG_HANDLER``) and hands
+the same record to every registered sink (the adapter's writes Airflow's Audit Log). Values are
+bounded and redacted first (``redaction``); refusals anyone can provoke cannot flood the lines
+(``flood``). Auditing never raises: a failing handler or sink is logged on
+``okta_security.audit_errors`` and the caller carries on. No Flask, FAB or Airflow here.
 """
 
 from __future__ import annotations
@@ -78,7 +71,11 @@ def make_handler(spec: str) -> logging.Handler | None:
 
 
 def configure(spec: str = DEFAULT_HANDLER, *, force: bool = False) -> None:
-    """Attach the JSON-line handler ``spec`` asks for to ``okta_security.audit``, once (again with ``force``)."""
+    """Attach the JSON-line handler ``spec`` asks for to ``okta_security.audit``, once (again with ``force``).
+
+    ``stdout`` (the default), ``stderr``, ``logging`` (none: records propagate to your logging) or the
+    absolute path of a file to append to. A logger configured already (``dictConfig``) is left alone.
+    """
     global _configured
     with _configure_lock:
         if _configured and not force:

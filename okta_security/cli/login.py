@@ -17,8 +17,6 @@ https:// (or to a loopback host).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import shlex
@@ -43,6 +41,7 @@ from okta_security.cli.device_flow import (
 )
 from okta_security.cli.output import report_stream
 from okta_security.errors import NoMappedRole
+from okta_security.people.person_tokens import unverified_claims
 from okta_security.people.token_request import JWT_BEARER
 from okta_security.untrusted import OAUTH_ERROR_CHARS, loggable, printable
 
@@ -127,18 +126,6 @@ def exchange(http: requests.Session, airflow_url: str, okta_token: str, timeout:
         "okta_security's auth manager and OKTA_CLI_CLIENT_ID set? (On Airflow 2.11 use --okta-token: its API "
         "takes the Okta token itself.)",
     )
-
-
-def unverified_claims(token: str) -> dict[str, Any]:
-    """Return a JWT's claims without verifying it (to explain things to its owner only), or {}."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return {}
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (binascii.Error, ValueError, RecursionError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 NO_GROUPS_HELP = (

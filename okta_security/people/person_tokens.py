@@ -90,16 +90,19 @@ def looks_like_person_token(token: str) -> bool:
     Either way the token is then verified in full; a bot's token never carries ``uid``, and a
     person's token sent down the bots' path is refused there (``not_client_credentials``).
     """
-    if not token or len(token) > MAX_TOKEN_CHARS:
-        return False
-    parts = token.split(".")
+    return "uid" in unverified_claims(token)
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """Return a JWT's claims without verifying them (to choose a path or explain, never to trust), or {}."""
+    parts = token.split(".") if token and len(token) <= MAX_TOKEN_CHARS else []
     if len(parts) != 3:
-        return False
+        return {}
     try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (binascii.Error, ValueError, RecursionError):
-        return False
-    return isinstance(payload, dict) and "uid" in payload
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def require_people_enabled(policy: PersonTokenPolicy) -> None:

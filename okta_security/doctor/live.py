@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from okta_security.doctor.report import CheckResult, DoctorContext, Status, Verdicts
+from okta_security.doctor.report import CheckResult, DoctorContext, Status, Verdicts, json_body
 
 HEALTH_PATH = "/auth/okta/health"
 MAX_SHOWN_CHARS = 300  # text from the server's answer is shown bounded
@@ -50,11 +50,8 @@ def check_live(ctx: DoctorContext) -> CheckResult:
             "set [core] auth_manager = okta_security.auth_manager.OktaFabAuthManager and restart it",
             status=404,
         )
-    try:
-        body: Any = resp.json() if resp.status_code == 200 else None
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
+    body = json_body(resp)
+    if body is None:
         return check.fail(
             f"{url}: HTTP {resp.status_code}, not okta_security's health JSON: {resp.text[:MAX_SHOWN_CHARS]}",
             "check --url: it must be the API server's base URL",

@@ -15,7 +15,7 @@ import requests
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from okta_security.doctor.report import CheckResult, DoctorContext, Verdicts
+from okta_security.doctor.report import CheckResult, DoctorContext, Verdicts, json_body
 from okta_security.oidc.provider import scopes_for
 
 if TYPE_CHECKING:
@@ -81,11 +81,8 @@ def check_discovery(ctx: DoctorContext) -> CheckResult:
     ctx.discovery_timing = (sent, ctx.clock(), resp.headers.get("Date"))
     if resp.status_code != 200:
         return check.fail(f"{url}: HTTP {resp.status_code}", _discovery_fix(ctx.settings, resp), url=url)
-    try:
-        doc = resp.json()
-    except ValueError:
-        doc = None
-    if not isinstance(doc, dict):
+    doc = json_body(resp)
+    if doc is None:
         return check.fail(
             f"{url}: not a JSON document (Content-Type {resp.headers.get('Content-Type', '?')})",
             "OKTA_ISSUER must be the issuer itself (not a sign-in page or a proxy in front of it)",
@@ -150,10 +147,7 @@ def check_jwks(ctx: DoctorContext) -> CheckResult:
         resp = request_okta(ctx, "GET", uri, headers={"Accept": "application/json"})
     except Unreachable as e:
         return check.fail(e.detail, e.fix, url=uri)
-    try:
-        keys = resp.json().get("keys") if resp.status_code == 200 else None
-    except (ValueError, AttributeError):
-        keys = None
+    keys = (json_body(resp) or {}).get("keys")
     if not isinstance(keys, list):
         return check.fail(
             f"{uri}: HTTP {resp.status_code}, no key set", "check the jwks_uri of the authorization server", url=uri

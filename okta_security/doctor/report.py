@@ -107,6 +107,17 @@ class Verdicts:
         return skipped(self.check, self.title, because)
 
 
+def json_body(resp: requests.Response) -> dict[str, Any] | None:
+    """Return the answer's JSON object, or None when it is not a 200 with one."""
+    if resp.status_code != 200:
+        return None
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def skipped(check: str, title: str, because: str) -> CheckResult:
     """Return a skipped result naming the check it waits for."""
     return CheckResult(check, title, Status.SKIP, f"skipped: {because}")

@@ -20,6 +20,7 @@ from typing import Any
 from okta_security.audit.flood import FloodGate, flood_key
 from okta_security.audit.record import AuditRecord as AuditRecord  # the record every sink receives
 from okta_security.audit.redaction import redact
+from okta_security.listeners import Listeners
 
 AUDIT_LOGGER_NAME = "okta_security.audit"
 DEFAULT_HANDLER = "stdout"  # JSON lines to the process's stdout, like Airflow's own task logs in containers
@@ -31,22 +32,13 @@ Sink = Callable[[AuditRecord], None]
 
 _flood_gate = FloodGate()
 _flush_timer: threading.Timer | None = None
-_sinks: dict[str, Sink] = {}
-_sinks_lock = threading.Lock()
+_sinks: Listeners[AuditRecord] = Listeners()
 _configured = False
 _configure_lock = threading.Lock()
 
 
-def register_sink(name: str, sink: Sink) -> None:
-    """Send every later audit record to ``sink`` too; registering a name again replaces it."""
-    with _sinks_lock:
-        _sinks[name] = sink
-
-
-def unregister_sink(name: str) -> None:
-    """Stop sending records to the sink registered as ``name`` (no error if there is none)."""
-    with _sinks_lock:
-        _sinks.pop(name, None)
+register_sink = _sinks.add  # send every later record to a sink too, by name (again: replaces it)
+unregister_sink = _sinks.remove  # stop sending records to the sink registered as ``name``
 
 
 def make_handler(spec: str) -> logging.Handler | None:
@@ -133,13 +125,10 @@ def emit(record: AuditRecord) -> None:
             _flush_later()
     except Exception:  # noqa: BLE001
         log.exception("could not write audit event %s to the audit log", record.event)
-    with _sinks_lock:
-        sinks = list(_sinks.items())
-    for name, sink in sinks:
-        try:
-            sink(record)
-        except Exception as e:  # noqa: BLE001
-            log.error("audit sink %s failed for event %s: %s: %s", name, record.event, type(e).__name__, e)
+    _sinks.tell(
+        record,
+        lambda name, e: log.error("audit sink %s failed for event %s: %s: %s", name, record.event, type(e).__name__, e),
+    )
 
 
 def flush_suppressed() -> None:

@@ -4,7 +4,7 @@
 Three ways, measured in the same run against the local IdP (started as its own process, so it
 does not share this process's CPU or GIL):
 
-- local: :func:`okta_security.bots.access_tokens.validate_access_token` with a warm JWKS cache
+- local: :func:`okta_security.bots.client_tokens.validate_access_token` with a warm JWKS cache
   (what ``POST /auth/token`` and the Airflow 2.11 backend do) — target >= 5,000/s per core, and
   0 Okta calls per validation;
 - local + mapping: the same plus the ``clients:`` lookup (the whole pure part of an exchange);
@@ -34,8 +34,9 @@ import requests
 import yaml
 
 from okta_devstack.airflow import free_port
-from okta_security.bots.access_tokens import AccessTokenPolicy, validate_access_token
+from okta_security.bots.client_tokens import validate_access_token
 from okta_security.mapping.rules import parse_mapping
+from okta_security.oidc.access_token import AccessTokenPolicy
 from okta_security.oidc.id_token import JwksCache
 from okta_security.oidc.keys import fetch_jwks
 

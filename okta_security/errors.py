@@ -1,166 +1,133 @@
-"""Errors raised by okta_security, each with a stable ``code``.
+"""Errors raised by okta_security, each with a stable ``code``, and the one table of refusals.
 
-::
-
-    OktaSecurityError                  code
-    ├── ConfigError                    "invalid_config"      settings missing/malformed (lists every problem)
-    ├── MappingError                   "invalid_mapping"     role-mapping YAML unusable (file:line: problem)
-    ├── RoleSyncError                  "role_sync_failed"    declared roles (``roles:``) could not be synced to Airflow
-    ├── TooManyDeactivations           "too_many_deactivations"  sync-users plan exceeds the guard; nothing applied
-    ├── TokenRequestInvalid            "invalid_token_request"  POST /auth/token body is no grant Airflow takes (``oauth_error``)
-    ├── DeviceSignInFailed             "device_sign_in_failed"  okta-airflow login: Okta or Airflow said no (``error``: whose code)
-    ├── RelinkRefused                  "relink_refused"      ``okta-airflow relink`` cannot link the account as asked
-    ├── OktaApiError                   "okta_api_error"      a Management API call failed (``request_id``: Okta's)
-    │   ├── OktaApiUnavailable         "okta_api_unavailable"  timeout, connection error, 5xx, 429 past the wait budget
-    │   └── OktaApiRejected            "okta_api_rejected"   4xx: credentials, scopes, unknown user, odd answer
-    ├── BotRefused                     (subclass sets code)  a bot's Okta access token earns no Airflow identity
-    │   ├── AccessTokenRejected        "invalid_access_token"  signature/claims/scope check failed (``reason``: which) 401
-    │   ├── UnmappedClient             "unmapped_client"     the token's client grants no role in ``clients:``       403
-    │   ├── ServiceUserConflict        "service_user_conflict"  the service username is another Airflow user's       403
-    │   ├── ServiceUserInactive        "service_user_inactive"  the client's service user is deactivated in Airflow  403
-    │   └── OktaKeysUnavailable        "okta_keys_unavailable"  the issuer's signing keys could not be fetched       503
-    └── LoginRefused                   (subclass sets code)  a login attempt that must not succeed
-        ├── NoMappedRole               "no_mapped_role"      groups match no rule and default_role is null
-        ├── MappedRoleMissing          "mapped_role_missing"  the groups map only to roles deleted from Airflow
-        ├── IdentityError              "invalid_identity"    claims unusable (no sub, no username, ...)
-        ├── UserinfoMismatch           "userinfo_sub_mismatch"  userinfo ``sub`` differs from the ID token's
-        ├── TokenValidationError       "invalid_id_token"    ID token signature/claims rejected
-        ├── StateMismatch              "invalid_state"       callback state unknown, reused or tampered
-        ├── OktaError                  "okta_error"          Okta answered the authorization with an error
-        ├── OktaUnavailable            "okta_unavailable"    Okta did not answer (timeout, 5xx)
-        ├── DatabaseUnavailable        "database_unavailable"  Airflow's metadata database did not answer mid-login
-        ├── EmailConflict              "email_conflict"      another Airflow user already has this email
-        ├── DiscoveryMismatch          "discovery_issuer_mismatch"  discovery ``issuer`` is not OKTA_ISSUER
-        ├── InactiveUser               "inactive_user"       the Airflow account is deactivated
-        ├── StaleToken                 "stale_token"         the token predates what the account reflects (a deactivation, a group removal)
-        ├── RateLimited                "rate_limited"        too many sign-ins of one person with Okta tokens (HTTP 429, ``retry_after``)
-        ├── OktaApiMisconfigured       "okta_api_misconfigured"  Okta refused Airflow's Groups API call (credentials, scopes)
-        ├── ServiceUserLogin           "service_user_login"  the username is an Okta client's service user (a bot's)
-        ├── OktaUserChanged            "okta_user_changed"   the account is linked to another Okta user (reused login)
-        └── UnlinkedAccount            "unlinked_account"    an account never linked to Okta; adopting is switched off
-
-Codes are part of the public contract: logs, the audit trail and the CLI print them,
-and admins grep for them. Never rename one.
+A door refuses with a ``LoginRefused`` (a person) or a ``BotRefused`` (an Okta access token). Each refusal
+class declares its code, HTTP status and page category: ``REFUSALS`` (code → class of refusal, status,
+category, audit event), read by :func:`classify` only. Codes are public (logs, audit, CLI): never rename one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from okta_security.untrusted import OAUTH_ERROR_CHARS, OAUTH_ERROR_DESCRIPTION_CHARS, bounded, printable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+Category = Literal["access", "unavailable", "misconfigured"]  # who can fix it: the person, nobody now, an admin
+
+
+class Refusal(NamedTuple):
+    """What a refusal code means at every door: the refusal page, POST /auth/token and the 2.11 API."""
+
+    kind: type[OktaSecurityError]  # the class of refusal
+    api_status: int  # a refused API request: 401 bad token, 403 refused, 429 too often, 503 outage
+    category: Category
+    audit_event: str  # a person's door audits a refused token as login.refused
+    outage: bool  # nobody is refused for good: try again later
+
+    @property
+    def grant_status(self) -> int:
+        """Return the status of a refused grant at POST /auth/token (RFC 6749 §5.2): 400, 429 or 503."""
+        return self.api_status if self.api_status in (429, 503) else 400
+
+
+REFUSALS: dict[str, Refusal] = {}  # filled by each refusal class as it is defined
+
 
 class OktaSecurityError(Exception):
-    """Base class; ``code`` is a stable machine-readable identifier."""
+    """Base class; ``code`` is a stable machine-readable identifier, ``message`` the sentence for people."""
 
     code = "okta_security_error"
+    audit_event: str | None = None  # set by the refusal classes: what a door audits them as
 
+    def __init_subclass__(cls, code: str = "", status: int = 403, category: Category = "access") -> None:
+        super().__init_subclass__()
+        if code:
+            cls.code = code
+        if code and cls.audit_event:
+            REFUSALS[code] = Refusal(cls, status, category, cls.audit_event, outage=status == 503)
 
-class ConfigError(OktaSecurityError):
-    """Configuration is missing or malformed; ``problems`` lists every one found."""
-
-    code = "invalid_config"
-
-    def __init__(self, problems: Iterable[str], *, source: str = "okta_security settings") -> None:
-        self.problems = list(problems)
-        self.source = source
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{source}: {len(self.problems)} problem(s):\n{lines}")
-
-
-class MappingError(ConfigError):
-    """The role-mapping file cannot be used; each problem reads ``file:line: what — fix``."""
-
-    code = "invalid_mapping"
-
-    def __init__(self, problems: Iterable[str], *, source: str = "role mapping") -> None:
-        super().__init__(problems, source=source)
-
-
-class RoleSyncError(OktaSecurityError):
-    """Declared roles could not be written to Airflow's database; ``problems`` says why, per role."""
-
-    code = "role_sync_failed"
-
-    def __init__(self, problems: Iterable[str]) -> None:
-        self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"declared roles could not be synced ({len(self.problems)} problem(s)):\n{lines}")
-
-
-class OktaApiError(OktaSecurityError):
-    """A Management API call failed; carries Okta's status, error code and request id (never a token)."""
-
-    code = "okta_api_error"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        okta_code: str | None = None,
-        request_id: str | None = None,
-    ) -> None:
+    def __init__(self, message: str) -> None:
         self.message = message
-        self.status = status
-        self.okta_code = okta_code
-        self.request_id = request_id
-        suffix = f" (Okta request id {request_id})" if request_id else ""
-        super().__init__(message + suffix)
-
-
-class OktaApiUnavailable(OktaApiError):
-    """Okta did not answer usefully: timeout, connection error, 5xx, or rate-limited past the wait budget."""
-
-    code = "okta_api_unavailable"
-
-
-class OktaApiRejected(OktaApiError):
-    """Okta refused the call (4xx) or answered something unusable; retrying will not help."""
-
-    code = "okta_api_rejected"
-
-
-class LoginRefused(OktaSecurityError):
-    """A login that must not succeed; ``message`` is safe to show the user."""
-
-    code = "login_refused"
-
-    def __init__(self, message: str, *, request_id: str | None = None) -> None:
-        self.message = message
-        self.request_id = request_id  # Okta's X-Okta-Request-Id when an Okta call caused the refusal
         super().__init__(message)
 
 
-class NoMappedRole(LoginRefused):
-    """None of the user's groups maps to an Airflow role and there is no default role."""
+class ConfigError(OktaSecurityError, code="invalid_config"):
+    """Configuration is missing or malformed; ``problems`` lists every one found."""
 
-    code = "no_mapped_role"
+    source = "okta_security settings"  # what the problems are in, the message's first words
+
+    def __init__(self, problems: Iterable[str], *, source: str | None = None) -> None:
+        self.problems, self.source = list(problems), source or self.source
+        lines = "".join(f"\n  - {p}" for p in self.problems)
+        super().__init__(f"{self.source}: {len(self.problems)} problem(s):{lines}")
+
+
+class MappingError(ConfigError, code="invalid_mapping"):
+    """The role-mapping file cannot be used; each problem reads ``file:line: what — fix``."""
+
+    source = "role mapping"
+
+
+class RoleSyncError(OktaSecurityError, code="role_sync_failed"):
+    """Declared roles (``roles:``) could not be written to Airflow's database; ``problems`` says why, per role."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        lines = "".join(f"\n  - {p}" for p in self.problems)
+        super().__init__(f"declared roles could not be synced ({len(self.problems)} problem(s)):{lines}")
+
+
+class BotRefused(OktaSecurityError, code="bot_refused"):
+    """An Okta access token that earns no Airflow identity; ``message`` is safe to send the caller."""
+
+    audit_event = "bot.token_refused"
+
+    def __init__(self, message: str, *, client_id: str | None = None) -> None:
+        super().__init__(message)
+        self.client_id = client_id
+
+    @property
+    def http_status(self) -> int:  # what the Airflow adapters answer: the table's status
+        return classify(self).api_status
+
+
+class AccessTokenRejected(BotRefused, code="invalid_access_token", status=401):
+    """The Okta access token failed a check; ``reason`` is a stable sub-code (never the token)."""
+
+    def __init__(self, reason: str, message: str, *, client_id: str | None = None) -> None:
+        super().__init__(message, client_id=client_id)
+        self.reason = reason
+
+
+class LoginRefused(OktaSecurityError, code="login_refused"):
+    """A sign-in that must not succeed; ``request_id`` is Okta's when an Okta call caused it."""
+
+    audit_event = "login.refused"
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class NoMappedRole(LoginRefused, code="no_mapped_role"):
+    """The person's groups match no rule and ``default_role`` is null."""
 
     def __init__(self, username: str, groups: Iterable[str]) -> None:
-        self.username = username
-        self.groups = sorted(groups)
-        shown = ", ".join(self.groups) if self.groups else "(none)"
+        self.username, self.groups = username, sorted(groups)
         super().__init__(
-            f"Okta signed you in as {username!r}, with groups: {shown}. "
+            f"Okta signed you in as {username!r}, with groups: {', '.join(self.groups) if self.groups else '(none)'}. "
             "None of these groups is mapped to an Airflow role, so Airflow cannot let you in. "
             "Ask your Airflow administrator to map one of your Okta groups to a role."
         )
 
 
-class MappedRoleMissing(LoginRefused):
-    """The user's groups map to roles, but none of them exists in Airflow's database any more."""
-
-    code = "mapped_role_missing"
+class MappedRoleMissing(LoginRefused, code="mapped_role_missing"):
+    """The groups map only to roles deleted from Airflow since the mapping was loaded."""
 
     def __init__(self, username: str, groups: Iterable[str], missing_roles: Iterable[str]) -> None:
-        self.username = username
-        self.groups = sorted(groups)
-        self.missing_roles = sorted(missing_roles)
+        self.username, self.groups, self.missing_roles = username, sorted(groups), sorted(missing_roles)
         super().__init__(
             f"Okta signed you in as {username!r}. Your groups map to the Airflow role(s) "
             f"{', '.join(self.missing_roles)}, which no longer exist in Airflow, so Airflow cannot let you in. "
@@ -168,70 +135,28 @@ class MappedRoleMissing(LoginRefused):
         )
 
 
-class IdentityError(LoginRefused):
-    """The verified claims lack something a login needs."""
-
-    code = "invalid_identity"
-
-
-class UserinfoMismatch(LoginRefused):
-    """The userinfo response names a different subject than the ID token."""
-
-    code = "userinfo_sub_mismatch"
-
-
-class TokenValidationError(LoginRefused):
+class TokenValidationError(LoginRefused, code="invalid_id_token"):
     """The ID token failed verification; ``reason`` says which check (never the token)."""
-
-    code = "invalid_id_token"
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"Okta's sign-in token could not be verified ({reason}), so the sign-in was refused.")
 
 
-class StateMismatch(LoginRefused):
-    """The callback's ``state`` does not belong to a sign-in this browser started."""
-
-    code = "invalid_state"
-
-
-class OktaError(LoginRefused):
-    """Okta redirected back with an OAuth error (``error`` is Okta's code)."""
-
-    code = "okta_error"
+class OktaError(LoginRefused, code="okta_error"):
+    """Okta redirected back with an OAuth error (``error`` is Okta's code; it may make it ``misconfigured``)."""
 
     def __init__(self, error: str, description: str | None) -> None:
         # Both may come from the callback's query string: bounded here, escaped in the one-line message.
         self.error = bounded(error, OAUTH_ERROR_CHARS)
         self.description = bounded(description or "", OAUTH_ERROR_DESCRIPTION_CHARS)
-        hint = _OKTA_HINTS.get(self.error, "")
-        super().__init__(f"Okta refused the sign-in: {printable(self.error)}: {printable(self.description)}{hint}")
-
-
-class OktaUnavailable(LoginRefused):
-    """Okta could not be reached or answered with a server error."""
-
-    code = "okta_unavailable"
-
-
-class DatabaseUnavailable(LoginRefused):
-    """Airflow's metadata database did not answer during the login (restart, failover, network)."""
-
-    code = "database_unavailable"
-
-
-class EmailConflict(LoginRefused):
-    """The Okta user's email already belongs to a different Airflow user."""
-
-    code = "email_conflict"
+        text = f"{printable(self.error)}: {printable(self.description)}{okta_hint(self.error)}"
+        super().__init__(f"Okta refused the sign-in: {text}")
 
 
 _OKTA_HINTS = {
-    "access_denied": " — if Okta says the user is not assigned to the client application, "
-    "ask your Okta administrator to assign you (or your group) to the Airflow app.",
-    "invalid_scope": " — a requested scope is not defined on the Okta authorization server; "
-    "remove it from OKTA_EXTRA_SCOPES or define it in Okta.",
+    "access_denied": " — if Okta says the user is not assigned to the client application, ask your Okta administrator to assign you (or your group) to the Airflow app.",
+    "invalid_scope": " — a requested scope is not defined on the Okta authorization server; remove it from OKTA_EXTRA_SCOPES or define it in Okta.",
     "invalid_client": " — check OKTA_CLIENT_ID / OKTA_CLIENT_SECRET and OKTA_TOKEN_AUTH_METHOD.",
 }
 
@@ -241,217 +166,85 @@ def okta_hint(error: str) -> str:
     return _OKTA_HINTS.get(error, "")
 
 
-class DiscoveryMismatch(LoginRefused):
-    """The discovery document names another issuer than ``OKTA_ISSUER`` (OIDC Discovery 4.3)."""
-
-    code = "discovery_issuer_mismatch"
-
-
-class InactiveUser(LoginRefused):
-    """The Airflow account exists but is deactivated; Okta's word does not reactivate it."""
-
-    code = "inactive_user"
-
-
-class StaleToken(LoginRefused):
-    """The sign-in's evidence is older than what the account reflects: it may take access away, never give it back."""
-
-    code = "stale_token"
-
-
-class RateLimited(LoginRefused):
-    """One person signed in with Okta tokens more often than ``OKTA_PERSON_SIGN_INS_PER_MINUTE`` allows."""
-
-    code = "rate_limited"
+class RateLimited(LoginRefused, code="rate_limited", status=429):
+    """One person's token sign-ins went past ``OKTA_PERSON_SIGN_INS_PER_MINUTE``; ``retry_after`` in seconds."""
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class OktaApiMisconfigured(LoginRefused):
-    """Okta refused Airflow's Management API call for the user's groups (credentials, scopes, org)."""
+class AccountNotYours(LoginRefused):
+    """The sign-in matches an account it may not take; the message says what the administrator runs if it is."""
 
-    code = "okta_api_misconfigured"
-
-
-class BotRefused(OktaSecurityError):
-    """A bot's token exchange (or API call) that must not succeed; ``message`` is safe to send the bot.
-
-    ``http_status`` is what the Airflow adapters answer (401, 403 or 503).
-    """
-
-    code = "bot_refused"
-    http_status = 403
-
-    def __init__(self, message: str, *, client_id: str | None = None) -> None:
-        self.message = message
-        self.client_id = client_id
-        super().__init__(message)
-
-
-class AccessTokenRejected(BotRefused):
-    """The Okta access token failed a check; ``reason`` is a stable sub-code (never the token)."""
-
-    code = "invalid_access_token"
-    http_status = 401
-
-    def __init__(self, reason: str, message: str, *, client_id: str | None = None) -> None:
-        self.reason = reason
-        super().__init__(message, client_id=client_id)
-
-
-class UnmappedClient(BotRefused):
-    """The token is valid, but its client is not mapped to any Airflow role."""
-
-    code = "unmapped_client"
-
-
-class ServiceUserConflict(BotRefused):
-    """The client's service username already belongs to an Airflow user that is not this client's."""
-
-    code = "service_user_conflict"
-
-
-class ServiceUserInactive(BotRefused):
-    """The client's service user exists but an Airflow admin deactivated it."""
-
-    code = "service_user_inactive"
-
-
-class OktaKeysUnavailable(BotRefused):
-    """The issuer's JWKS could not be fetched, so no token can be verified right now."""
-
-    code = "okta_keys_unavailable"
-    http_status = 503
-
-
-class ServiceUserLogin(LoginRefused):
-    """A person's Okta username names a bot's service user: a login must never take it over."""
-
-    code = "service_user_login"
-
-
-class OktaUserChanged(LoginRefused):
-    """The account is linked to another Okta user (a reused or renamed login): never signed into."""
-
-    code = "okta_user_changed"
-
-    def __init__(self, account: str, okta_sub: str, linked_sub: str) -> None:
-        self.account = account
-        self.okta_sub = okta_sub
-        self.linked_sub = linked_sub  # the other person's Okta id: for the log and audit, never the page
-        super().__init__(
-            f"The Airflow account {account!r} belongs to another Okta user, so Airflow did not sign you in to it "
-            "(your Okta login may have belonged to someone else before). Ask your Airflow administrator: if the "
-            f"account is yours, they run `okta-airflow relink {account} --to-okta-user {okta_sub}`; otherwise they "
-            "rename or delete the old account, and your next sign-in creates a new one."
-        )
-
-
-class UnlinkedAccount(LoginRefused):
-    """An account okta_security never linked matches the login, and adopting such accounts is off."""
-
-    code = "unlinked_account"
+    why: str  # the first sentence, before the advice
+    other = "it"  # what the administrator renames or deletes if the account is not theirs
 
     def __init__(self, account: str, okta_sub: str) -> None:
-        self.account = account
-        self.okta_sub = okta_sub
+        self.account, self.okta_sub = account, okta_sub
         super().__init__(
-            f"An Airflow account named {account!r} already exists but was never linked to an Okta user, and this "
-            "Airflow does not take such accounts over at sign-in. Ask your Airflow administrator: if the account is "
-            f"yours, they run `okta-airflow relink {account} --to-okta-user {okta_sub}`; otherwise they rename or "
-            "delete it, and your next sign-in creates a new one."
+            f"{self.why.format(account=account)}. Ask your Airflow administrator: if the account is yours, they run "
+            f"`okta-airflow relink {account} --to-okta-user {okta_sub}`; otherwise they rename or delete {self.other}, "
+            "and your next sign-in creates a new one."
         )
 
 
-class RelinkRefused(OktaSecurityError):
-    """``okta-airflow relink`` cannot link the account as asked; the message says why and what to do."""
+class OktaUserChanged(AccountNotYours, code="okta_user_changed"):
+    """The account is linked to another Okta user (a reused or renamed login): never signed into."""
 
-    code = "relink_refused"
+    why = (
+        "The Airflow account {account!r} belongs to another Okta user, so Airflow did not sign you in to it "
+        "(your Okta login may have belonged to someone else before)"
+    )
+    other = "the old account"
 
-
-class TokenRequestInvalid(OktaSecurityError):
-    """A token request Airflow cannot act on; ``oauth_error`` is its RFC 6749 §5.2 code.
-
-    ``invalid_request`` (a missing or repeated parameter) or ``unsupported_grant_type``.
-    """
-
-    code = "invalid_token_request"
-
-    def __init__(self, oauth_error: str, message: str) -> None:
-        self.oauth_error = oauth_error
-        self.message = message
-        super().__init__(message)
+    def __init__(self, account: str, okta_sub: str, linked_sub: str) -> None:
+        self.linked_sub = linked_sub  # the other person's Okta id: for the log and audit, never the page
+        super().__init__(account, okta_sub)
 
 
-class DeviceSignInFailed(OktaSecurityError):
-    """``okta-airflow login`` could not get a token; ``error`` is the OAuth code Okta or Airflow answered.
+class UnlinkedAccount(AccountNotYours, code="unlinked_account"):
+    """An account okta_security never linked matches the login, and adopting such accounts is off."""
 
-    ``access_denied`` and ``expired_token`` (RFC 8628 §3.5) are the person's to fix; ``unreachable``
-    means Okta or Airflow did not answer.
-    """
-
-    code = "device_sign_in_failed"
-
-    def __init__(self, error: str, message: str) -> None:
-        self.error = bounded(error, OAUTH_ERROR_CHARS)
-        self.message = message
-        super().__init__(message)
+    why = (
+        "An Airflow account named {account!r} already exists but was never linked to an Okta user, and this "
+        "Airflow does not take such accounts over at sign-in"
+    )
 
 
-class TooManyDeactivations(OktaSecurityError):
-    """``sync-users`` would deactivate more accounts than allowed; nothing was applied (exit code 4)."""
+# fmt: off
+class TooManyDeactivations(OktaSecurityError, code="too_many_deactivations"): ...  # sync-users past its guard; exit 4
+class RelinkRefused(OktaSecurityError, code="relink_refused"): ...  # the message says why and what to do
+class UnmappedClient(BotRefused, code="unmapped_client"): ...  # the client grants no role in ``clients:``
+class ServiceUserConflict(BotRefused, code="service_user_conflict"): ...  # its username is another user's
+class ServiceUserInactive(BotRefused, code="service_user_inactive"): ...  # an admin deactivated it
+class OktaKeysUnavailable(BotRefused, code="okta_keys_unavailable", status=503, category="unavailable"): ...  # JWKS
+class IdentityError(LoginRefused, code="invalid_identity"): ...  # claims unusable (no sub, no username, ...)
+class UserinfoMismatch(LoginRefused, code="userinfo_sub_mismatch"): ...  # userinfo names another subject
+class StateMismatch(LoginRefused, code="invalid_state"): ...  # callback state unknown, reused or tampered
+class OktaUnavailable(LoginRefused, code="okta_unavailable", status=503, category="unavailable"): ...  # timeout, 5xx
+class DatabaseUnavailable(LoginRefused, code="database_unavailable", status=503, category="unavailable"): ...
+class EmailConflict(LoginRefused, code="email_conflict"): ...  # another Airflow user already has this email
+class DiscoveryMismatch(LoginRefused, code="discovery_issuer_mismatch", category="misconfigured"): ...  # ≠ OKTA_ISSUER
+class InactiveUser(LoginRefused, code="inactive_user"): ...  # the Airflow account is deactivated
+class StaleToken(LoginRefused, code="stale_token"): ...  # older than what the account reflects: may only take away
+class OktaApiMisconfigured(LoginRefused, code="okta_api_misconfigured", category="misconfigured"): ...  # Groups API
+class ServiceUserLogin(LoginRefused, code="service_user_login"): ...  # the username is a bot's service user
+# fmt: on
 
-    code = "too_many_deactivations"
-
-
-# ---------------------------------------------------------------------------------------------
-# One table for what a refusal means at every door: outage or verdict, who can fix it, and the
-# HTTP status of each kind of answer. The refusal page, POST /auth/token and the 2.11 API read it.
-
-Category = Literal["access", "unavailable", "misconfigured"]
-
-# OAuth error codes (RFC 6749 4.1.2.1 and 5.2) that Okta answers when Airflow's request or its Okta
-# app is wrong, not the person: nobody can sign in until an administrator fixes the configuration.
+# OAuth errors (RFC 6749 4.1.2.1, 5.2) that mean Airflow's request or Okta app is wrong: an administrator's to fix.
 MISCONFIGURED_OKTA_ERRORS = frozenset(
-    {
-        "invalid_client",
-        "invalid_scope",
-        "invalid_request",
-        "unauthorized_client",
-        "unsupported_response_type",
-        "unsupported_grant_type",
-    }
+    "invalid_client invalid_scope invalid_request unauthorized_client unsupported_response_type unsupported_grant_type".split()
 )
 
 
-@dataclass(frozen=True)
-class Classification:
-    """What a refusal means: ``outage`` (try again later), its page ``category``, and its HTTP statuses."""
-
-    outage: bool
-    category: Category
-    api_status: int  # a refused API request (bearer token): 401 bad token, 403 refused, 503 outage
-    grant_status: int  # a refused grant at POST /auth/token (RFC 6749 §5.2): 400, or 503 for an outage
-
-
-def classify(error: OktaSecurityError) -> Classification:
-    """Return what ``error`` means at every door."""
-    outage = isinstance(error, OktaKeysUnavailable | OktaUnavailable | DatabaseUnavailable)
-    if outage:
-        return Classification(True, "unavailable", 503, 503)
-    if isinstance(error, RateLimited):
-        return Classification(False, "access", 429, 429)
-    api_status = error.http_status if isinstance(error, BotRefused) else 403
-    return Classification(False, _category(error), api_status, 400)
-
-
-def _category(error: OktaSecurityError) -> Category:
-    if isinstance(error, DiscoveryMismatch | OktaApiMisconfigured):
-        return "misconfigured"
-    if isinstance(error, OktaError) and error.error in MISCONFIGURED_OKTA_ERRORS:
-        return "misconfigured"
-    if isinstance(error, OktaError) and error.error == "invalid_grant" and "redirect_uri" in error.description:
-        return "misconfigured"  # the callback URL Airflow builds differs from the one it sent (proxy, base_url)
-    return "access"
+def classify(error: OktaSecurityError) -> Refusal:
+    """Return ``error``'s row of the table; Okta's own error code decides an ``okta_error``'s category."""
+    row = REFUSALS.get(error.code) or REFUSALS[LoginRefused.code]  # any other error: a refused sign-in
+    if isinstance(error, OktaError) and (
+        error.error in MISCONFIGURED_OKTA_ERRORS
+        # the callback URL Airflow builds differs from the one it sent (proxy, base_url)
+        or (error.error == "invalid_grant" and "redirect_uri" in error.description)
+    ):
+        return row._replace(category="misconfigured")
+    return row

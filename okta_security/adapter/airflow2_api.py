@@ -38,7 +38,7 @@ from flask import Response, abort, current_app, g, request
 from okta_security.adapter.bots import bearer_token, refusal_challenge, refusal_fields, request_facts
 from okta_security.adapter.security_manager import token_doors
 from okta_security.errors import BotRefused, ConfigError, LoginRefused, RateLimited, classify
-from okta_security.login.doors import ApiSignInFacts, BotLogin, audit_exchange
+from okta_security.login.doors import ApiLoginAuditFields, BotLogin, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def authenticate_person(token: str) -> Any | Response:
     """Authenticate the current request as the person whose Okta access token it carries, or refuse."""
     sm = token_doors(current_app.appbuilder.sm)  # type: ignore[attr-defined]
     context = request_facts(request.headers)
-    facts = ApiSignInFacts(via=VIA, context=tuple(sorted(context.items())))
+    facts = ApiLoginAuditFields(via=VIA, context=tuple(sorted(context.items())))
     door = sm.okta_people
     try:
         person = door.verify(token)

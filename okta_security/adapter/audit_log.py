@@ -5,7 +5,7 @@ The row (``airflow.models.log.Log``) has ``event`` = the audit event name (e.g.
 record's fields as JSON (already redacted by :mod:`okta_security.audit`). It shows up in the UI's
 Audit Log and at ``/api/v2/eventLogs``.
 
-Refusals anyone can provoke (:data:`okta_security.audit.FLOODABLE_EVENTS`: a bare callback, a
+Refusals anyone can provoke (:data:`okta_security.audit.flood.FLOODABLE_EVENTS`: a bare callback, a
 wrong event-hook secret, a junk bot token) would otherwise let anyone grow the table without
 bound. Refusals that name no account are counted per source, reason and minute: the first
 ``ROWS_PER_KEY`` are rows of their own;
@@ -30,22 +30,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from okta_security.audit import (
-    FLOOD_WINDOW_SECONDS,
-    OTHER_SOURCE,
-    AuditRecord,
-    FloodGate,
-    FloodKey,
-    flood_key,
-    register_sink,
-)
+from okta_security.audit import AuditRecord, register_sink
+from okta_security.audit.flood import FLOOD_WINDOW_SECONDS, OTHER_SOURCE, FloodGate, FloodKey, flood_key
 from okta_security.settings.specs import OktaSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractContextManager
 
-    from okta_security.audit import Suppressed
+    from okta_security.audit.flood import Suppressed
 
 log = logging.getLogger(__name__)
 

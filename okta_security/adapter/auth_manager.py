@@ -39,10 +39,10 @@ from okta_security.adapter import event_hook_view, token_endpoint
 from okta_security.adapter.bots import bearer_token, request_facts
 from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.adapter.security_manager import TokenDoors, token_doors
-from okta_security.errors import BotRefused, ConfigError, LoginRefused, TokenRequestInvalid
-from okta_security.login.doors import ApiSignInFacts, BotLogin, audit_exchange
+from okta_security.errors import BotRefused, ConfigError, LoginRefused
+from okta_security.login.doors import ApiLoginAuditFields, BotLogin, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
-from okta_security.people.token_request import read_token_request
+from okta_security.people.token_request import TokenRequestInvalid, read_token_request
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class OktaFabAuthManager(FabAuthManager):
         facts = request_facts(headers)
         if looks_like_person_token(token):  # chooses the checks only; each path verifies the token in full
             try:
-                person = sm.okta_people.admit(token, ApiSignInFacts(via=VIA, context=tuple(sorted(facts.items()))))
+                person = sm.okta_people.admit(token, ApiLoginAuditFields(via=VIA, context=tuple(sorted(facts.items()))))
             except (BotRefused, LoginRefused) as e:
                 raise token_endpoint.refusal(e, standard=request.standard) from e
             _TOKEN_EXPIRY.set((person.user.id, person.token.expires_at))

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from okta_security.adapter.accounts import forget_cached_user
 from okta_security.audit import audit_event
-from okta_security.bots.service_users import ServiceIdentity, is_service_email, retirement_reason
+from okta_security.bots.service_users import ServiceIdentity, deactivation_reason, is_service_email
 from okta_security.errors import (
     AccessTokenRejected,
     BotRefused,
@@ -244,7 +244,7 @@ def retire_service_users(sm: FabSecurity, mapping: RoleMapping, *, trigger: str)
     retired = []
     for user in candidates:
         roles = frozenset(r.name for r in user.roles)
-        reason = retirement_reason(mapping.clients, user.email, roles)
+        reason = deactivation_reason(mapping.clients, user.email, roles)
         if reason is None:
             continue
         user.active = False

@@ -200,7 +200,7 @@ class FabAccounts:
             raise MappedRoleMissing(identity.username, identity.groups, gone)
         return roles
 
-    def retire_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
+    def deactivate_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
         """Deactivate the accounts of a person whose verified sign-in maps to no role (Okta's word, see
         :meth:`okta_security.lifecycle.changes.OktaChanges.no_mapped_role`); return the outcomes.
 

@@ -1,6 +1,6 @@
 """Audit events of the login path, with the request's context (Flask adapter).
 
-Every event carries the login's :class:`LoginFacts` (passed in, never kept between calls), so a
+Every event carries the login's :class:`LoginAuditFields` (passed in, never kept between calls), so a
 refusal after the ID token was verified still names the Okta user and the token's ``jti``/``sid``
 to join with Okta's System Log. The view emits one decision per login — ``login.succeeded`` or
 ``login.refused``; the account changes in between emit their own events.
@@ -19,7 +19,7 @@ from okta_security.untrusted import CLIENT_ADDRESS_CHARS, bounded
 
 if TYPE_CHECKING:
     from okta_security.errors import LoginRefused
-    from okta_security.login.outcome import LoginFacts
+    from okta_security.login.outcome import LoginAuditFields
     from okta_security.oidc.identity import OktaIdentity
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -58,12 +58,12 @@ def request_context() -> dict[str, Any]:
     return {"client_ip": address, "request_id": request_id()}
 
 
-def audit(event: str, facts: LoginFacts, *, owner: str | None, **fields: Any) -> None:
+def audit(event: str, facts: LoginAuditFields, *, owner: str | None, **fields: Any) -> None:
     """Emit ``event`` with the request context and the login's Okta identifiers added."""
     audit_event(event, owner=owner, **{**facts.identifiers(), **request_context(), **fields})
 
 
-def login_succeeded(facts: LoginFacts, username: str, identity: OktaIdentity, roles: list[str]) -> None:
+def login_succeeded(facts: LoginAuditFields, username: str, identity: OktaIdentity, roles: list[str]) -> None:
     """Emit ``login.succeeded`` with the roles granted."""
     audit(
         "login.succeeded",
@@ -75,7 +75,7 @@ def login_succeeded(facts: LoginFacts, username: str, identity: OktaIdentity, ro
     )
 
 
-def login_refused(error: LoginRefused, facts: LoginFacts) -> None:
+def login_refused(error: LoginRefused, facts: LoginAuditFields) -> None:
     """Emit ``login.refused`` with the stable reason code and whatever is known of the user."""
     details: dict[str, Any] = {"reason": error.code}
     for attr, field in _REFUSAL_DETAILS.items():

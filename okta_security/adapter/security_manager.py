@@ -39,7 +39,7 @@ from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.login.decision import LoginDecision, LoginPolicy, needs_userinfo
 from okta_security.login.doors import BotDoor, PersonDoor
 from okta_security.login.okta_reader import OktaApiReader
-from okta_security.login.outcome import LoginFacts, LoginOutcome
+from okta_security.login.outcome import LoginAuditFields, LoginOutcome
 from okta_security.login.service import SignInService
 from okta_security.mapping.roles import BUILTIN_ROLES  # valid in the mapping even before the first sync
 from okta_security.mapping.watch import watch_mapping
@@ -267,7 +267,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
 
     def okta_complete_login(self, args: Mapping[str, str], fab_state_ok: bool) -> LoginOutcome[User]:
         """Turn the callback's query into a signed-in user or a refusal: the I/O, in order, around two pure steps."""
-        facts, id_token = LoginFacts(), None
+        facts, id_token = LoginAuditFields(), None
         try:
             if "error" in args:
                 raise OktaError(args["error"], args.get("error_description"))
@@ -277,7 +277,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             answered_at = time.time()  # Okta vouched for the person now: a code is never an old word
             id_token = token.get("id_token")
             claims = self._verify(id_token or "", state_data.get("nonce"))
-            facts = LoginFacts.from_claims(claims)
+            facts = LoginAuditFields.from_claims(claims)
             service = self.okta_sign_in
             userinfo = self._userinfo(remote, token) if needs_userinfo(claims, service.policy) else None
             outcome = service.sign_in(claims, userinfo=userinfo, issued_at=answered_at, facts=facts)

@@ -20,7 +20,7 @@ from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
 from okta_security.errors import LoginRefused
 from okta_security.login.logout import is_cross_site
-from okta_security.login.outcome import LoginFacts
+from okta_security.login.outcome import LoginAuditFields
 from okta_security.oidc.provider import PROVIDER_NAME
 from okta_security.oidc.redirects import safe_next
 from okta_security.untrusted import bounded_params, loggable
@@ -192,7 +192,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
     def _refuse(
         self,
         error: LoginRefused,
-        facts: LoginFacts | None = None,
+        facts: LoginAuditFields | None = None,
         id_token: str | None = None,
         *,
         okta_response_verified: bool = False,
@@ -200,7 +200,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         session.pop("oauth_state", None)
         request_id = login_audit.request_id()
         log.warning("Okta login refused (%s, request id %s): %s", error.code, request_id, loggable(error.message, 2000))
-        login_audit.login_refused(error, facts or LoginFacts())
+        login_audit.login_refused(error, facts or LoginAuditFields())
         # "Sign in with another account": with an ID token, Okta's logout (id_token_hint) ends the Okta
         # session and returns to sign-in; without one Okta refuses a logout redirect, so ask it to
         # show its sign-in form again instead (prompt=login, OIDC Core 3.1.2.1).

@@ -10,7 +10,7 @@ ambiguous, ends in a digest of them (``svc-ci+team-a~3f9c0d1e2a``).
 
 The email marks whose user it is: ``<client id>[+<label>]@okta-clients.invalid``. A user that the
 mapping no longer gives (the client was removed, or no scope grants that role set any more) is
-*retired* (:func:`retirement_reason`): deactivated, so its live Airflow tokens stop working.
+*deactivated* (:func:`deactivation_reason`), so its live Airflow tokens stop working.
 Pure logic: no Flask, FAB or Airflow imports.
 """
 
@@ -33,7 +33,7 @@ DIGEST_MARK = "~"  # never produced by a role's slug: a digested label can't equ
 DIGEST_LENGTH = 10
 _SLUG_UNSAFE = re.compile(r"[^a-z0-9._-]+")
 
-RetirementReason = Literal["client_removed", "role_set_not_granted"]
+DeactivationReason = Literal["client_removed", "role_set_not_granted"]
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,8 @@ def grantable(rule: ClientRule, roles: Collection[str]) -> bool:
     return reachable == wanted
 
 
-def retirement_reason(clients: ClientMap, email: str, roles: Collection[str]) -> RetirementReason | None:
-    """Return why a service user must be retired under the mapping ``clients``, or None to keep it.
+def deactivation_reason(clients: ClientMap, email: str, roles: Collection[str]) -> DeactivationReason | None:
+    """Return why a service user must be deactivated under the mapping ``clients``, or None to keep it.
 
     ``email`` tells whose user it is; ``roles`` are the roles it holds now. A user whose name alone
     differs (the client's ``name:`` changed) is kept: the next exchange renames it.

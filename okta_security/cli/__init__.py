@@ -15,7 +15,7 @@ import importlib
 import importlib.util
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from okta_security import __version__
 from okta_security.errors import OktaSecurityError
@@ -66,6 +66,22 @@ def setting(name: str, *, announce: bool = True) -> str:
         shown = "(secret)" if SPECS[name].secret else repr(text)
         print(f"okta-airflow: {name} = {shown} (from {origin})", file=sys.stderr)
     return text
+
+
+def add_command(
+    subparsers: Any, name: str, help: str, description: str, *, epilog: str = "", dry_run: str = "", json: str = ""
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name``; ``dry_run`` and ``json``, when given, are the help of those switches."""
+    parser = subparsers.add_parser(
+        name, help=help, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    for flag, text in (("--dry-run", dry_run), ("--json", json)):
+        if text:
+            parser.add_argument(flag, action="store_true", help=text)
+    return parser
+
+
+JSON_REPORT = "print a machine-readable report on stdout"  # the --json of commands that change something
 
 
 def build_parser() -> argparse.ArgumentParser:

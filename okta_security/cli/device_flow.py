@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from okta_security.errors import DeviceSignInFailed
+from okta_security.errors import OktaSecurityError
 from okta_security.settings.kinds import is_loopback
 from okta_security.untrusted import OAUTH_ERROR_CHARS, bounded, loggable
 
@@ -27,6 +27,19 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
+
+class DeviceSignInFailed(OktaSecurityError, code="device_sign_in_failed"):
+    """``okta-airflow login`` got no token; ``error`` is the OAuth code Okta or Airflow answered.
+
+    ``access_denied`` and ``expired_token`` (RFC 8628 §3.5) are the person's to fix; ``unreachable``
+    means Okta or Airflow did not answer.
+    """
+
+    def __init__(self, error: str, message: str) -> None:
+        super().__init__(message)
+        self.error = bounded(error, OAUTH_ERROR_CHARS)
+
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
 DEFAULT_INTERVAL = 5  # RFC 8628 §3.2: when Okta names no interval

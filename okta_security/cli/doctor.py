@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from okta_security import __version__
-from okta_security.cli import UsageError, airflow_options
+from okta_security.cli import UsageError, add_command, airflow_options
 from okta_security.cli.output import report_stream
 from okta_security.doctor.checks import default_checks, exit_code, render_text, run_checks, summary
 from okta_security.doctor.live import check_live
 from okta_security.doctor.report import DoctorContext
 from okta_security.errors import ConfigError
 
+if TYPE_CHECKING:
+    import argparse
+
 log = logging.getLogger(__name__)
 
+HELP = "check the Okta and Airflow set-up (run it where the webserver runs)"
 DESCRIPTION = """\
 Check, where the Airflow webserver runs and with its environment, everything a first Okta login
 depends on: the OKTA_* settings and Airflow's [okta] section (each with where it came from),
@@ -31,14 +34,7 @@ EPILOG = "Exit codes: 0 no check failed (warnings allowed), 1 at least one check
 
 def register(subparsers: Any) -> None:
     """Add the ``doctor`` subcommand."""
-    parser = subparsers.add_parser(
-        "doctor",
-        help="check the Okta and Airflow set-up (run it where the webserver runs)",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--json", action="store_true", help="print a JSON report instead of text")
+    parser = add_command(subparsers, "doctor", HELP, DESCRIPTION, epilog=EPILOG, json="print a JSON report")
     parser.add_argument(
         "--live",
         action="store_true",

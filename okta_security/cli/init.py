@@ -7,7 +7,6 @@ even installed there.
 
 from __future__ import annotations
 
-import argparse
 import os
 import stat
 import tempfile
@@ -16,16 +15,18 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from okta_security.cli import EXIT_OK
+from okta_security.cli import EXIT_OK, add_command
 from okta_security.cli.output import emit
 from okta_security.errors import OktaSecurityError
 from okta_security.settings import loader as settings
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Mapping
 
 AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
 
+HELP = "write webserver_config.py and a mapping template into AIRFLOW_HOME"
 DESCRIPTION = """\
 Write okta_security's drop-in webserver_config.py and a role-mapping template
 (okta_role_mapping.yaml) into AIRFLOW_HOME, then print the next steps. Existing files are
@@ -66,20 +67,10 @@ TEMPLATES: tuple[Template, ...] = (
 
 def register(subparsers: Any) -> None:
     """Add the ``init`` subcommand."""
-    parser = subparsers.add_parser(
-        "init",
-        help="write webserver_config.py and a mapping template into AIRFLOW_HOME",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--airflow-home",
-        metavar="DIR",
-        help="where to write (default: $AIRFLOW_HOME, else ~/airflow); created if missing",
-    )
+    parser = add_command(subparsers, "init", HELP, DESCRIPTION, epilog=EPILOG, dry_run="show what would be written")
+    where = "where to write (default: $AIRFLOW_HOME, else ~/airflow); created if missing"
+    parser.add_argument("--airflow-home", metavar="DIR", help=where)
     parser.add_argument("--force", action="store_true", help="overwrite files that already exist")
-    parser.add_argument("--dry-run", action="store_true", help="show what would be written; write nothing")
     parser.set_defaults(func=run)
 
 

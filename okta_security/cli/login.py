@@ -17,9 +17,6 @@ https:// (or to a loopback host).
 
 from __future__ import annotations
 
-import argparse
-import base64
-import binascii
 import json
 import os
 import shlex
@@ -32,21 +29,24 @@ from urllib.parse import urlsplit
 import requests
 
 from okta_security import __version__
-from okta_security.cli import EXIT_OK, UsageError, setting
+from okta_security.cli import EXIT_OK, UsageError, add_command, setting
 from okta_security.cli.device_flow import (
     DEFAULT_TIMEOUT,
     URL_CHARS,
     DeviceAuthorization,
     DeviceFlow,
+    DeviceSignInFailed,
     insecure,
     json_object,
 )
 from okta_security.cli.output import report_stream
-from okta_security.errors import DeviceSignInFailed, NoMappedRole
+from okta_security.errors import NoMappedRole
+from okta_security.people.person_tokens import unverified_claims
 from okta_security.people.token_request import JWT_BEARER
 from okta_security.untrusted import OAUTH_ERROR_CHARS, loggable, printable
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
 
 LONG_INTERVAL = 300  # RFC 8628 §3.5: any interval is honoured; past 5 minutes the person is told why it is slow
@@ -54,6 +54,7 @@ MAX_EXP = 253_402_300_799  # 9999-12-31T23:59:59Z: a later exp cannot be shown a
 USER_CODE_CHARS = 64  # Okta's user codes are 8 letters; anything longer is cut when printed
 TOKEN_ENV = "AIRFLOW_CLI_TOKEN"  # where airflowctl reads a token from (and `airflowctl auth login` stores it)
 
+HELP = "sign in to Okta on this device and get an Airflow API token for yourself"
 DESCRIPTION = """\
 Sign in to Okta on this device (you approve it in any browser, with MFA as your organisation
 requires) and get an Airflow API token for yourself, with the roles your Okta groups give you.
@@ -81,12 +82,7 @@ Exit codes:
 
 def register(subparsers: Any) -> None:
     """Add the ``login`` subcommand."""
-    parser = subparsers.add_parser(
-        "login",
-        help="sign in to Okta on this device and get an Airflow API token for yourself",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "login", HELP, DESCRIPTION)
     parser.add_argument("--airflow-url", metavar="URL", default="", help="Airflow's base URL (its [api] base_url)")
     parser.add_argument(
         "--issuer", default="", help="Okta authorization server (default: OKTA_BOT_ISSUER, OKTA_ISSUER)"
@@ -130,18 +126,6 @@ def exchange(http: requests.Session, airflow_url: str, okta_token: str, timeout:
         "okta_security's auth manager and OKTA_CLI_CLIENT_ID set? (On Airflow 2.11 use --okta-token: its API "
         "takes the Okta token itself.)",
     )
-
-
-def unverified_claims(token: str) -> dict[str, Any]:
-    """Return a JWT's claims without verifying it (to explain things to its owner only), or {}."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return {}
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (binascii.Error, ValueError, RecursionError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 NO_GROUPS_HELP = (

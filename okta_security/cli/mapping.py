@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, setting
+from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, add_command, setting
 from okta_security.cli.output import emit
 from okta_security.errors import MappingError, RoleSyncError
 from okta_security.mapping.lint import Finding, findings_from_error, lint
@@ -29,39 +29,43 @@ from okta_security.settings.loader import env_value
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 
 EXIT_WARNINGS = 3
 GROUPS_FILTER_ENV = "OKTA_GROUPS_FILTER"
 
 
+CHECK_MAPPING = (  # help, description, epilog
+    "validate and lint a role-mapping file (as the webserver would load it)",
+    "Validate the role-mapping file exactly as the webserver does, then lint it for over-broad grants "
+    "(patterns granting Admin/Op, rules matching Okta's Everyone group), shadowed and unreachable rules, "
+    "and declared roles. Role names are checked against Airflow's database when it can be reached.",
+    "Exit codes: 0 clean (notes allowed), 1 errors, 3 warnings only, 2 usage error.",
+)
+
+EXPLAIN = (  # help, description, epilog
+    "show which rules match a user's Okta groups, and the resulting roles",
+    "Validate the role-mapping file as the webserver does (role names checked against Airflow's "
+    "database when it can be reached), then show which mapping rules match which Okta groups, the resulting "
+    "Airflow roles, or why the login would be refused. An invalid file is reported, not explained.",
+    "Exit codes: 0 explained (whether or not the login would succeed), 1 invalid file, 2 usage error.",
+)
+
+SYNC_ROLES = (  # help, description, epilog
+    "create/update the file's declared roles in Airflow now (re-expands DAG globs)",
+    "Create or update the roles declared in the file's 'roles:' section in Airflow's database, "
+    "expanding DAG patterns against the DAGs Airflow knows now. Never touches built-in roles or roles the "
+    "file does not declare. Uses Airflow's configured database (run it where Airflow's config is).",
+    "Exit codes: 0 synced (or nothing to do), 1 failure, 2 usage error.",
+)
+
+
 def register(subparsers: Any) -> None:
     """Add ``check-mapping``, ``explain`` and ``sync-roles``."""
-    check = subparsers.add_parser(
-        "check-mapping",
-        help="validate and lint a role-mapping file (as the webserver would load it)",
-        description=(
-            "Validate the role-mapping file exactly as the webserver does, then lint it for over-broad grants "
-            "(patterns granting Admin/Op, rules matching Okta's Everyone group), shadowed and unreachable rules, "
-            "and declared roles. Role names are checked against Airflow's database when it can be reached."
-        ),
-        epilog="Exit codes: 0 clean (notes allowed), 1 errors, 3 warnings only, 2 usage error.",
-    )
-    _file_argument(check)
-    _database_arguments(check)
+    check = _command(subparsers, "check-mapping", run_check, CHECK_MAPPING, json="print a JSON report (for CI)")
     check.add_argument("--require-db", action="store_true", help="fail (exit 1) if Airflow's database can't be read")
-    check.add_argument("--json", action="store_true", help="print a JSON report (for CI)")
-    check.set_defaults(func=run_check)
-
-    explain = subparsers.add_parser(
-        "explain",
-        help="show which rules match a user's Okta groups, and the resulting roles",
-        description="Validate the role-mapping file as the webserver does (role names checked against Airflow's "
-        "database when it can be reached), then show which mapping rules match which Okta groups, the resulting "
-        "Airflow roles, or why the login would be refused. An invalid file is reported, not explained.",
-        epilog="Exit codes: 0 explained (whether or not the login would succeed), 1 invalid file, 2 usage error.",
-    )
+    explain = _command(subparsers, "explain", run_explain, EXPLAIN, json="print JSON")
     explain.add_argument("--groups", default="", help='comma-separated Okta group names, e.g. "a,b,c"')
     explain.add_argument(
         "--group", action="append", default=[], metavar="NAME", help="one group name (repeatable; may contain commas)"
@@ -72,45 +76,48 @@ def register(subparsers: Any) -> None:
         metavar="SPEC",
         help=f"apply this OKTA_GROUPS_FILTER first (default: ${GROUPS_FILTER_ENV}, as the webserver does)",
     )
-    _file_argument(explain)
-    _database_arguments(explain)
-    explain.add_argument("--json", action="store_true", help="print JSON")
-    explain.set_defaults(func=run_explain)
-
-    sync = subparsers.add_parser(
+    _command(
+        subparsers,
         "sync-roles",
-        help="create/update the file's declared roles in Airflow now (re-expands DAG globs)",
-        description="Create or update the roles declared in the file's 'roles:' section in Airflow's database, "
-        "expanding DAG patterns against the DAGs Airflow knows now. Never touches built-in roles or roles the "
-        "file does not declare. Uses Airflow's configured database (run it where Airflow's config is).",
-        epilog="Exit codes: 0 synced (or nothing to do), 1 failure, 2 usage error.",
+        run_sync,
+        SYNC_ROLES,
+        dry_run="show what would change; write nothing",
+        json="print JSON",
+        database=False,
     )
-    _file_argument(sync)
-    sync.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
-    sync.add_argument("--json", action="store_true", help="print JSON")
-    sync.set_defaults(func=run_sync)
 
 
-def _file_argument(parser: argparse.ArgumentParser) -> None:
+def _command(
+    subparsers: Any,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    texts: tuple[str, str, str],
+    *,
+    database: bool = True,
+    **switches: str,
+) -> argparse.ArgumentParser:
+    """Add a command that reads the mapping file (argument ``FILE``) and, with ``database``, Airflow's role names."""
+    help, description, epilog = texts
+    parser = add_command(subparsers, name, help, description, epilog=epilog, **switches)
     parser.add_argument(
         "file",
         nargs="?",
         default=None,
         help="mapping file (default: $OKTA_ROLE_MAPPING_FILE, else $AIRFLOW_HOME/okta_role_mapping.yaml)",
     )
-
-
-def _database_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--db-url",
-        default=None,
-        metavar="URL",
-        help="SQLAlchemy URL of Airflow's database (default: Airflow's configuration)",
-    )
-    group.add_argument(
-        "--no-db", action="store_true", help="do not read Airflow's database (role names are not checked)"
-    )
+    if database:
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument(
+            "--db-url",
+            default=None,
+            metavar="URL",
+            help="SQLAlchemy URL of Airflow's database (default: Airflow's configuration)",
+        )
+        group.add_argument(
+            "--no-db", action="store_true", help="do not read Airflow's database (role names are not checked)"
+        )
+    parser.set_defaults(func=func)
+    return parser
 
 
 def mapping_path(arg: str | None, environ: Mapping[str, str] | None = None) -> str:
@@ -210,14 +217,20 @@ def exit_code_for(findings: list[Finding]) -> int:
     return EXIT_OK
 
 
-def run_check(args: argparse.Namespace) -> int:
-    """Run check-mapping."""
+def _checked(args: argparse.Namespace) -> tuple[str, DatabaseView, list[Finding], RoleMapping | None]:
+    """Check the file as the webserver would load it: its path, the database read, findings, the mapping if valid."""
     path = mapping_path(args.file)
     database = read_database(args)
     try:
         findings, mapping = check(_read(path), path, database)
     except MappingError as e:
         findings, mapping = findings_from_error(e), None
+    return path, database, findings, mapping
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Run check-mapping."""
+    path, database, findings, mapping = _checked(args)
     if args.require_db and database.roles is None:
         findings.append(
             Finding(
@@ -337,12 +350,7 @@ def run_explain(args: argparse.Namespace) -> int:
     """Run explain: validate exactly as check-mapping does, then explain a valid file."""
     groups = parse_groups(args.groups, args.group)
     spec = args.groups_filter if args.groups_filter is not None else setting(GROUPS_FILTER_ENV)
-    path = mapping_path(args.file)
-    database = read_database(args)
-    try:
-        findings, mapping = check(_read(path), path, database)
-    except MappingError as e:
-        findings, mapping = findings_from_error(e), None
+    path, database, findings, mapping = _checked(args)
     errors = [f for f in findings if f.severity == "error"]
     if errors or mapping is None:
         for finding in errors:

@@ -5,13 +5,12 @@ The command's help (``DESCRIPTION``) says what a rename keeps and what each exit
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import TYPE_CHECKING, Any
 
 from okta_security import audit
-from okta_security.cli import EXIT_FAILURE, EXIT_OK, airflow_options, setting
+from okta_security.cli import EXIT_FAILURE, EXIT_OK, JSON_REPORT, add_command, airflow_options, setting
 from okta_security.cli.output import emit
 from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.usernames import PlannedRename, legacy_sub, plan_renames
@@ -19,11 +18,13 @@ from okta_security.okta_api.auth import build_groups_client
 from okta_security.settings.loader import load_settings
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Iterable, Mapping
 
 EXIT_PENDING = 3
 
 # Plain text for --help (the module docstring is reStructuredText).
+HELP = "rename legacy okta_<sub> users (FAB's built-in provider) to their Okta login"
 DESCRIPTION = """\
 Rename FAB's legacy okta_<sub> users to their Okta login.
 
@@ -39,14 +40,14 @@ pending (--dry-run)."""
 
 def register(subparsers: Any) -> None:
     """Add the ``migrate-usernames`` subcommand."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "migrate-usernames",
-        help="rename legacy okta_<sub> users (FAB's built-in provider) to their Okta login",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        HELP,
+        DESCRIPTION,
+        dry_run="print the table of changes; change nothing",
+        json=JSON_REPORT,
     )
-    parser.add_argument("--dry-run", action="store_true", help="print the table of changes; change nothing")
-    parser.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
     parser.add_argument("--no-okta", action="store_true", help="do not ask Okta; use each account's stored email")
     parser.set_defaults(func=run)
 

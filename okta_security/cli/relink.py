@@ -5,20 +5,22 @@ The command's help (``DESCRIPTION``) says when to use it and what each exit code
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
 from okta_security import audit
-from okta_security.cli import EXIT_OK, setting
+from okta_security.cli import EXIT_OK, JSON_REPORT, add_command, setting
 from okta_security.cli.output import emit
 
 if TYPE_CHECKING:
+    import argparse
+
     from okta_security.login.account_plan import RelinkPlan
 
 EXIT_PENDING = 3
 
 # Plain text for --help (the module docstring is reStructuredText).
+HELP = "link an Airflow account to another Okta user (after okta_user_changed)"
 DESCRIPTION = """\
 Link an Airflow account to another Okta user.
 
@@ -41,18 +43,13 @@ user already has another account, a malformed id), 2 usage error, 3 change pendi
 
 def register(subparsers: Any) -> None:
     """Add the ``relink`` subcommand."""
-    parser = subparsers.add_parser(
-        "relink",
-        help="link an Airflow account to another Okta user (after okta_user_changed)",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        subparsers, "relink", HELP, DESCRIPTION, dry_run="say what would change; change nothing", json=JSON_REPORT
     )
     parser.add_argument("username", metavar="USER", help="the Airflow username of the account")
     parser.add_argument(
         "--to-okta-user", required=True, metavar="ID", help="the Okta user id (00u...) the account belongs to now"
     )
-    parser.add_argument("--dry-run", action="store_true", help="say what would change; change nothing")
-    parser.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
     parser.set_defaults(func=run)
 
 

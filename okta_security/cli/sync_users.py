@@ -5,23 +5,25 @@ The command's help (``DESCRIPTION``) says how to run it and what each exit code 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from okta_security import audit
-from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, setting
+from okta_security.cli import EXIT_FAILURE, EXIT_OK, JSON_REPORT, UsageError, add_command, setting
 from okta_security.cli.output import report_stream
 from okta_security.errors import TooManyDeactivations
 
 if TYPE_CHECKING:
+    import argparse
+
     from okta_security.adapter.user_sync_runner import SyncReport
 
 EXIT_CHANGED = 3
 EXIT_GUARD = 4
 
 # Plain text: argparse prints it as it is (no reStructuredText in a terminal).
+HELP = "deactivate leavers, recompute roles and reactivate returners from Okta"
 DESCRIPTION = """\
 Bring Airflow accounts in line with Okta: deactivate leavers, recompute roles of movers from the
 mapping file and reactivate returners.
@@ -40,14 +42,9 @@ Exit codes:
 
 def register(subparsers: Any) -> None:
     """Add the ``sync-users`` subcommand."""
-    parser = subparsers.add_parser(
-        "sync-users",
-        help="deactivate leavers, recompute roles and reactivate returners from Okta",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        subparsers, "sync-users", HELP, DESCRIPTION, dry_run="print the plan; change nothing", json=JSON_REPORT
     )
-    parser.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
-    parser.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
     parser.add_argument("--force", action="store_true", help="apply even if many accounts would be deactivated")
     parser.add_argument(
         "--max-deactivations",

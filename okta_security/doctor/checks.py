@@ -18,7 +18,7 @@ from typing import Any
 
 from okta_security.doctor import okta as doctor_okta
 from okta_security.doctor import probes as doctor_probes
-from okta_security.doctor.report import Check, CheckResult, DoctorContext, Status, skipped
+from okta_security.doctor.report import Check, CheckResult, DoctorContext, Status, Verdicts
 from okta_security.errors import ConfigError, MappingError
 from okta_security.mapping.roles import BUILTIN_ROLES
 from okta_security.mapping.store import load_mapping
@@ -34,7 +34,7 @@ SYMBOLS = {Status.OK: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.SKIP: 
 
 def check_settings(ctx: DoctorContext) -> CheckResult:
     """Every setting present and well-formed, with where it came from; secrets shown only as "set"."""
-    title = "Settings (OKTA_* / [okta])"
+    check = Verdicts("settings", "Settings (OKTA_* / [okta])")
     shown = describe_settings(ctx.environ, ctx.airflow_options)
     problems = list(ctx.airflow_options_problems)
     try:
@@ -42,26 +42,18 @@ def check_settings(ctx: DoctorContext) -> CheckResult:
     except ConfigError as e:
         problems.extend(e.problems)
     if problems:
-        return CheckResult(
-            "settings",
-            title,
-            Status.FAIL,
+        return check.fail(
             f"{len(problems)} problem(s):\n" + "\n".join(f"- {p}" for p in problems),
             "fix each problem above (set the variable in the webserver's environment, or <NAME>_FILE, "
             "or [okta] <name> in Airflow's configuration — in one place only)",
-            {"settings": shown, "problems": problems},
+            settings=shown,
+            problems=problems,
         )
     given = given_settings(ctx.environ, ctx.airflow_options)
     lines = [f"{name} = {shown[name]}" for name in given]
     if len(given) < len(shown):
         lines.append(f"({len(shown) - len(given)} other setting(s) at their defaults)")
-    return CheckResult(
-        "settings",
-        title,
-        Status.OK,
-        "every required setting is present and well-formed\n" + "\n".join(lines),
-        data={"settings": shown},
-    )
+    return check.ok("every required setting is present and well-formed\n" + "\n".join(lines), settings=shown)
 
 
 def mapping_path(ctx: DoctorContext) -> str:
@@ -73,20 +65,16 @@ def mapping_path(ctx: DoctorContext) -> str:
 
 def check_mapping(ctx: DoctorContext) -> CheckResult:
     """The mapping file parses exactly as the webserver parses it."""
-    title = "Role mapping file"
+    check = Verdicts("mapping", "Role mapping file")
     path = mapping_path(ctx)
     try:
         ctx.mapping = load_mapping(path)
     except MappingError as e:
-        return CheckResult(
-            "mapping",
-            title,
-            Status.FAIL,
-            "\n".join(f"- {p}" for p in e.problems),
+        fix = (
             f"fix {path} as each problem says (example: config/role_mapping.yaml); "
-            "a running webserver keeps its last good mapping until the file is valid again",
-            {"path": path, "problems": e.problems},
+            "a running webserver keeps its last good mapping until the file is valid again"
         )
+        return _problems(check, e, fix, path=path)
     roles = sorted(ctx.mapping.role_names())
     default = ctx.mapping.default_role
     detail = (
@@ -95,24 +83,24 @@ def check_mapping(ctx: DoctorContext) -> CheckResult:
     )
     data: dict[str, Any] = {"path": path, "rules": len(ctx.mapping.rules), "roles": roles, "default_role": default}
     if not roles:
-        return CheckResult(
-            "mapping", title, Status.WARN, detail, "map at least one Okta group to a role, or nobody can sign in", data
-        )
-    return CheckResult("mapping", title, Status.OK, detail, data=data)
+        return check.warn(detail, "map at least one Okta group to a role, or nobody can sign in", **data)
+    return check.ok(detail, **data)
+
+
+def _problems(check: Verdicts, error: MappingError, fix: str, **data: Any) -> CheckResult:
+    """Fail ``check`` with the mapping's problems, one a line."""
+    return check.fail("\n".join(f"- {p}" for p in error.problems), fix, **data, problems=error.problems)
 
 
 def check_roles(ctx: DoctorContext) -> CheckResult:
     """Every role the mapping names exists in Airflow's database (built-in roles count)."""
-    title = "Mapped roles exist in Airflow"
+    check = Verdicts("roles", "Mapped roles exist in Airflow")
     if ctx.mapping is None:
-        return skipped("roles", title, "the mapping file is not valid")
+        return check.skip("the mapping file is not valid")
     if ctx.airflow is None:
-        return skipped("roles", title, "Airflow is not importable here")
+        return check.skip("Airflow is not importable here")
     if ctx.airflow.roles is None:
-        return CheckResult(
-            "roles",
-            title,
-            Status.FAIL,
+        return check.fail(
             ctx.airflow.roles_error,
             "run the doctor with the webserver's [database] sql_alchemy_conn and a migrated database "
             "(airflow db migrate)",
@@ -122,20 +110,14 @@ def check_roles(ctx: DoctorContext) -> CheckResult:
     try:
         load_mapping(mapping_path(ctx), known_roles=sorted(known))
     except MappingError as e:
-        return CheckResult(
-            "roles",
-            title,
-            Status.FAIL,
-            "\n".join(f"- {p}" for p in e.problems),
-            "create the missing roles (airflow roles create <name>) or fix the names in the mapping file",
-            {"known_roles": sorted(known), "problems": e.problems},
-        )
+        fix = "create the missing roles (airflow roles create <name>) or fix the names in the mapping file"
+        return _problems(check, e, fix, known_roles=sorted(known))
     used = sorted(ctx.mapping.role_names())
     pending = sorted(set(used) & BUILTIN_ROLES - ctx.airflow.roles)
     detail = f"all {len(used)} mapped role(s) exist: {', '.join(used)}"
     if pending:
         detail += f" ({', '.join(pending)} will be created by Airflow at its first start)"
-    return CheckResult("roles", title, Status.OK, detail, data={"known_roles": sorted(known)})
+    return check.ok(detail, known_roles=sorted(known))
 
 
 # -- Airflow ------------------------------------------------------------------------------------
@@ -143,13 +125,10 @@ def check_roles(ctx: DoctorContext) -> CheckResult:
 
 def check_webserver_config(ctx: DoctorContext) -> CheckResult:
     """webserver_config.py is where Airflow will look, and it installs okta_security."""
-    title = "webserver_config.py"
+    check = Verdicts("webserver_config", "webserver_config.py")
     facts = ctx.airflow
     if facts is None:
-        return CheckResult(
-            "webserver_config",
-            title,
-            Status.FAIL,
+        return check.fail(
             f"Airflow is not importable here ({ctx.airflow_error})",
             "run okta-airflow doctor in the webserver's Python environment, with its environment variables",
         )
@@ -159,16 +138,13 @@ def check_webserver_config(ctx: DoctorContext) -> CheckResult:
     env_var = f"AIRFLOW__{section.upper()}__{key.upper()}"
     data = {"path": wc.path, "setting": f"[{section}] {key}"}
     if not wc.exists:
-        return CheckResult(
-            "webserver_config",
-            title,
-            Status.FAIL,
+        return check.fail(
             f"{where}: no such file — Airflow silently ignores a missing file and logs in with passwords",
             f"copy okta_security's webserver_config.py to {wc.path}, or point {env_var} at your copy",
-            data,
+            **data,
         )
     if wc.loaded and wc.ours:
-        return CheckResult("webserver_config", title, Status.OK, f"{where}: {wc.detail}", data=data)
+        return check.ok(f"{where}: {wc.detail}", **data)
     if not wc.loaded:
         fix = "fix the error above: the webserver hits the same one at start"
     else:
@@ -176,26 +152,23 @@ def check_webserver_config(ctx: DoctorContext) -> CheckResult:
             "use okta_security's webserver_config.py (it sets SECURITY_MANAGER_CLASS = OktaSecurityManager), "
             "or set SECURITY_MANAGER_CLASS to a subclass of OktaSecurityManager"
         )
-    return CheckResult("webserver_config", title, Status.FAIL, f"{where}: {wc.detail}", fix, data)
+    return check.fail(f"{where}: {wc.detail}", fix, **data)
 
 
 def check_auth_manager(ctx: DoctorContext) -> CheckResult:
     """``[core] auth_manager`` is the FAB auth manager (or a subclass), else webserver_config.py is unused."""
-    title = "[core] auth_manager"
+    check = Verdicts("auth_manager", "[core] auth_manager")
     facts = ctx.airflow
     if facts is None:
-        return skipped("auth_manager", title, "Airflow is not importable here")
+        return check.skip("Airflow is not importable here")
     value = facts.auth_manager or "(not set)"
     if facts.auth_manager_is_fab:
-        return CheckResult("auth_manager", title, Status.OK, f"{value} ({facts.auth_manager_detail})")
-    return CheckResult(
-        "auth_manager",
-        title,
-        Status.FAIL,
+        return check.ok(f"{value} ({facts.auth_manager_detail})")
+    return check.fail(
         f"{value}: {facts.auth_manager_detail} — webserver_config.py is only read by the FAB auth manager",
         f"set AIRFLOW__CORE__AUTH_MANAGER={facts.layout.recommended_auth_manager} (or [core] auth_manager in "
         "airflow.cfg)",
-        {"value": facts.auth_manager},
+        value=facts.auth_manager,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from okta_security.doctor.report import CheckResult, DoctorContext, Status, skipped
+from okta_security.doctor.report import CheckResult, DoctorContext, Status, Verdicts, json_body
 
 HEALTH_PATH = "/auth/okta/health"
 MAX_SHOWN_CHARS = 300  # text from the server's answer is shown bounded
@@ -25,56 +25,41 @@ def _health_url(ctx: DoctorContext) -> str:
 
 def check_live(ctx: DoctorContext) -> CheckResult:
     """Fetch the running API server's health and report what it says."""
-    title = "Running API server"
+    check = Verdicts("live", "Running API server")
     url = _health_url(ctx)
     if not url:
-        return skipped("live", title, "no URL: pass --url or set [api] base_url")
+        return check.skip("no URL: pass --url or set [api] base_url")
     headers = {"Authorization": f"Bearer {ctx.live_token}"} if ctx.live_token else {}
     try:
         resp = ctx.http.get(url, headers=headers, timeout=ctx.timeout, allow_redirects=False)
     except requests.RequestException as e:
-        return CheckResult(
-            "live",
-            title,
-            Status.FAIL,
+        return check.fail(
             f"{url}: no answer ({type(e).__name__})",
             "check that the API server runs and that --url (or [api] base_url) reaches it from here",
         )
     if resp.status_code in (401, 403):
-        return CheckResult(
-            "live",
-            title,
-            Status.FAIL,
+        return check.fail(
             f"{url}: HTTP {resp.status_code}: the health needs an Airflow token of someone allowed to read "
             "Airflow's configuration",
             "pass --token-file with an Airflow API token of an Admin (e.g. from POST /auth/token)",
-            {"status": resp.status_code},
+            status=resp.status_code,
         )
     if resp.status_code == 404:
-        return CheckResult(
-            "live",
-            title,
-            Status.FAIL,
+        return check.fail(
             f"{url}: HTTP 404: this API server does not serve okta_security's health",
             "set [core] auth_manager = okta_security.auth_manager.OktaFabAuthManager and restart it",
-            {"status": 404},
+            status=404,
         )
-    try:
-        body: Any = resp.json() if resp.status_code == 200 else None
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return CheckResult(
-            "live",
-            title,
-            Status.FAIL,
+    body = json_body(resp)
+    if body is None:
+        return check.fail(
             f"{url}: HTTP {resp.status_code}, not okta_security's health JSON: {resp.text[:MAX_SHOWN_CHARS]}",
             "check --url: it must be the API server's base URL",
-            {"status": resp.status_code},
+            status=resp.status_code,
         )
     lines, healthy = _describe(body)
     fix = "" if healthy else "see the lines above; okta-airflow check-mapping explains a rejected mapping"
-    return CheckResult("live", title, Status.OK if healthy else Status.FAIL, "\n".join(lines), fix, body)
+    return CheckResult(check.check, check.title, Status.OK if healthy else Status.FAIL, "\n".join(lines), fix, body)
 
 
 def _describe(body: dict[str, Any]) -> tuple[list[str], bool]:

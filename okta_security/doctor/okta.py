@@ -15,7 +15,7 @@ import requests
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from okta_security.doctor.report import CheckResult, DoctorContext, Status, skipped
+from okta_security.doctor.report import CheckResult, DoctorContext, Verdicts, json_body
 from okta_security.oidc.provider import scopes_for
 
 if TYPE_CHECKING:
@@ -69,51 +69,33 @@ def _reason(error: Exception) -> str:
 
 def check_discovery(ctx: DoctorContext) -> CheckResult:
     """The issuer's discovery document is reachable and has what a login needs."""
-    title = "Discovery document"
+    check = Verdicts("discovery", "Discovery document")
     if ctx.settings is None:
-        return skipped("discovery", title, "the OKTA_* settings are not valid")
+        return check.skip("the OKTA_* settings are not valid")
     url = ctx.settings.discovery_url
     sent = ctx.clock()
     try:
         resp = request_okta(ctx, "GET", url, headers={"Accept": "application/json"})
     except Unreachable as e:
-        return CheckResult("discovery", title, Status.FAIL, e.detail, e.fix, {"url": url})
+        return check.fail(e.detail, e.fix, url=url)
     ctx.discovery_timing = (sent, ctx.clock(), resp.headers.get("Date"))
     if resp.status_code != 200:
-        return CheckResult(
-            "discovery",
-            title,
-            Status.FAIL,
-            f"{url}: HTTP {resp.status_code}",
-            _discovery_fix(ctx.settings, resp),
-            {"url": url},
-        )
-    try:
-        doc = resp.json()
-    except ValueError:
-        doc = None
-    if not isinstance(doc, dict):
-        return CheckResult(
-            "discovery",
-            title,
-            Status.FAIL,
+        return check.fail(f"{url}: HTTP {resp.status_code}", _discovery_fix(ctx.settings, resp), url=url)
+    doc = json_body(resp)
+    if doc is None:
+        return check.fail(
             f"{url}: not a JSON document (Content-Type {resp.headers.get('Content-Type', '?')})",
             "OKTA_ISSUER must be the issuer itself (not a sign-in page or a proxy in front of it)",
-            {"url": url},
+            url=url,
         )
     missing = [k for k in REQUIRED_METADATA if not doc.get(k)]
     if missing:
-        return CheckResult(
-            "discovery",
-            title,
-            Status.FAIL,
-            f"{url}: lacks {', '.join(missing)}",
-            "point OKTA_ISSUER at an Okta authorization server",
-            {"url": url},
+        return check.fail(
+            f"{url}: lacks {', '.join(missing)}", "point OKTA_ISSUER at an Okta authorization server", url=url
         )
     ctx.discovery = doc
     ms = resp.elapsed.total_seconds() * 1000
-    return CheckResult("discovery", title, Status.OK, f"{url} (HTTP 200, {ms:.0f} ms)", data={"url": url})
+    return check.ok(f"{url} (HTTP 200, {ms:.0f} ms)", url=url)
 
 
 def _discovery_fix(settings: OktaSettings, resp: requests.Response) -> str:
@@ -139,46 +121,36 @@ def _discovery_fix(settings: OktaSettings, resp: requests.Response) -> str:
 
 def check_issuer(ctx: DoctorContext) -> CheckResult:
     """The discovery document's ``issuer`` equals OKTA_ISSUER exactly (ID tokens carry it as ``iss``)."""
-    title = "Issuer matches OKTA_ISSUER"
+    check = Verdicts("issuer", "Issuer matches OKTA_ISSUER")
     if ctx.discovery is None or ctx.settings is None:
-        return skipped("issuer", title, "no discovery document")
+        return check.skip("no discovery document")
     found, expected = ctx.discovery["issuer"], ctx.settings.issuer
     if found == expected:
-        return CheckResult("issuer", title, Status.OK, found)
-    return CheckResult(
-        "issuer",
-        title,
-        Status.FAIL,
+        return check.ok(found)
+    return check.fail(
         f"Okta says issuer {found!r}, OKTA_ISSUER is {expected!r}: every ID token would be refused (iss)",
         f"set OKTA_ISSUER={found} exactly as Okta reports it (Security → API → Authorization Servers → Issuer); "
         "with a custom domain, Okta reports that domain",
-        {"found": found, "expected": expected},
+        found=found,
+        expected=expected,
     )
 
 
 def check_jwks(ctx: DoctorContext) -> CheckResult:
     """The JWKS is reachable and holds at least one RS256 signing key."""
-    title = "Signing keys (JWKS)"
+    check = Verdicts("jwks", "Signing keys (JWKS)")
     if ctx.discovery is None:
-        return skipped("jwks", title, "no discovery document")
+        return check.skip("no discovery document")
     uri = ctx.discovery["jwks_uri"]
     algs = ctx.discovery.get("id_token_signing_alg_values_supported")
     try:
         resp = request_okta(ctx, "GET", uri, headers={"Accept": "application/json"})
     except Unreachable as e:
-        return CheckResult("jwks", title, Status.FAIL, e.detail, e.fix, {"url": uri})
-    try:
-        keys = resp.json().get("keys") if resp.status_code == 200 else None
-    except (ValueError, AttributeError):
-        keys = None
+        return check.fail(e.detail, e.fix, url=uri)
+    keys = (json_body(resp) or {}).get("keys")
     if not isinstance(keys, list):
-        return CheckResult(
-            "jwks",
-            title,
-            Status.FAIL,
-            f"{uri}: HTTP {resp.status_code}, no key set",
-            "check the jwks_uri of the authorization server",
-            {"url": uri},
+        return check.fail(
+            f"{uri}: HTTP {resp.status_code}, no key set", "check the jwks_uri of the authorization server", url=uri
         )
     rs256 = [
         k
@@ -189,29 +161,20 @@ def check_jwks(ctx: DoctorContext) -> CheckResult:
         and k.get("use", "sig") == "sig"
     ]
     if not rs256 or (algs is not None and "RS256" not in algs):
-        return CheckResult(
-            "jwks",
-            title,
-            Status.FAIL,
+        return check.fail(
             f"{uri}: {len(keys)} key(s), none for RS256 (ID token algorithms offered: {algs})",
             "okta_security accepts only RS256-signed ID tokens, Okta's default: check that OKTA_ISSUER is your Okta "
             "authorization server and, with manual key rotation, that it has an active key "
             "(Security → API → Authorization Servers → <server> → Signing Key Rotation)",
-            {"url": uri, "keys": len(keys)},
+            url=uri,
+            keys=len(keys),
         )
     try:
         KeySet.import_key_set({"keys": rs256})
     except (JoseError, ValueError, TypeError) as e:
-        return CheckResult(
-            "jwks",
-            title,
-            Status.FAIL,
-            f"{uri}: unusable RS256 key: {e}",
-            "check the authorization server's signing keys",
-            {"url": uri},
-        )
+        return check.fail(f"{uri}: unusable RS256 key: {e}", "check the authorization server's signing keys", url=uri)
     kids = ", ".join(str(k.get("kid", "?")) for k in rs256)
-    return CheckResult("jwks", title, Status.OK, f"{len(rs256)} RS256 key(s) (kid {kids})", data={"url": uri})
+    return check.ok(f"{len(rs256)} RS256 key(s) (kid {kids})", url=uri)
 
 
 # -- groups -------------------------------------------------------------------------------------
@@ -219,9 +182,9 @@ def check_jwks(ctx: DoctorContext) -> CheckResult:
 
 def check_groups(ctx: DoctorContext) -> CheckResult:
     """The groups claim (and ``groups`` scope) the mapping needs is available from the authorization server."""
-    title = "Groups claim"
+    check = Verdicts("groups", "Groups claim")
     if ctx.discovery is None or ctx.settings is None:
-        return skipped("groups", title, "no discovery document")
+        return check.skip("no discovery document")
     claim = ctx.settings.groups_claim
     scopes = ctx.discovery.get("scopes_supported") or []
     claims = ctx.discovery.get("claims_supported") or []
@@ -229,49 +192,28 @@ def check_groups(ctx: DoctorContext) -> CheckResult:
     scope_note = f"scopes requested at sign-in: {requested}"
     data = {"claim": claim, "scopes_requested": requested.split(), "groups_scope_offered": "groups" in scopes}
     if getattr(ctx.settings, "groups_source", "auto") == "api":
-        return CheckResult(
-            "groups",
-            title,
-            Status.OK,
-            f"groups come from the Okta Management API (OKTA_GROUPS_SOURCE=api); {scope_note}",
-            data=data,
-        )
+        return check.ok(f"groups come from the Okta Management API (OKTA_GROUPS_SOURCE=api); {scope_note}", **data)
     server = urlsplit(ctx.settings.issuer).path.removeprefix("/oauth2/")
     if not server or server == "/":
-        return CheckResult(
-            "groups",
-            title,
-            Status.WARN,
+        return check.warn(
             "org authorization server: its groups claim is set on the app, which discovery does not show; "
             + scope_note,
             _org_server_steps(claim),
-            data,
+            **data,
         )
     if claim in claims:
-        return CheckResult(
-            "groups",
-            title,
-            Status.OK,
-            f"claim {claim!r} is defined on authorization server {server!r}; {scope_note}",
-            data=data,
-        )
+        return check.ok(f"claim {claim!r} is defined on authorization server {server!r}; {scope_note}", **data)
     if ctx.settings.groups_api_configured and ctx.settings.groups_source == "auto":
-        return CheckResult(
-            "groups",
-            title,
-            Status.OK,
+        return check.ok(
             f"authorization server {server!r} defines no {claim!r} claim: groups come from Okta's Groups API "
             f"(API credentials are set, OKTA_GROUPS_SOURCE=auto); {scope_note}",
-            data=data,
+            **data,
         )
-    return CheckResult(
-        "groups",
-        title,
-        Status.FAIL,
+    return check.fail(
         f"authorization server {server!r} defines no {claim!r} claim (claims_supported), so Okta sends no groups "
         f"and every login falls to default_role; {scope_note}",
         _custom_server_steps(claim, server),
-        data,
+        **data,
     )
 
 
@@ -296,20 +238,14 @@ def _org_server_steps(claim: str) -> str:
 
 def check_clock(ctx: DoctorContext) -> CheckResult:
     """This host's clock agrees with Okta's ``Date`` header within OKTA_CLOCK_SKEW_SECONDS."""
-    title = "Clock skew"
+    check = Verdicts("clock", "Clock skew")
     if ctx.discovery_timing is None or ctx.settings is None:
-        return skipped("clock", title, "Okta did not answer")
+        return check.skip("Okta did not answer")
     sent, received, date = ctx.discovery_timing
     try:
         okta_now = parsedate_to_datetime(date or "").timestamp()
     except (TypeError, ValueError):
-        return CheckResult(
-            "clock",
-            title,
-            Status.WARN,
-            f"Okta sent no usable Date header ({date!r})",
-            "compare this host's clock with an NTP server",
-        )
+        return check.warn(f"Okta sent no usable Date header ({date!r})", "compare this host's clock with an NTP server")
     skew = (sent + received) / 2 - okta_now  # > 0: this host is ahead of Okta
     leeway = ctx.settings.clock_skew_seconds
     where = f"this host's clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} Okta's"
@@ -319,22 +255,11 @@ def check_clock(ctx: DoctorContext) -> CheckResult:
         "raising OKTA_CLOCK_SKEW_SECONDS only hides it"
     )
     if abs(skew) <= CLOCK_OK_SECONDS:
-        return CheckResult(
-            "clock", title, Status.OK, f"within {CLOCK_OK_SECONDS} s of Okta's clock ({skew:+.0f} s)", data=data
-        )
+        return check.ok(f"within {CLOCK_OK_SECONDS} s of Okta's clock ({skew:+.0f} s)", **data)
     if skew < -leeway:
-        return CheckResult(
-            "clock",
-            title,
-            Status.FAIL,
-            f"{where}: ID tokens look issued in the future and are refused (leeway {leeway} s)",
-            ntp,
-            data,
+        return check.fail(
+            f"{where}: ID tokens look issued in the future and are refused (leeway {leeway} s)", ntp, **data
         )
     if skew > ID_TOKEN_LIFETIME_SECONDS + leeway:
-        return CheckResult(
-            "clock", title, Status.FAIL, f"{where}: Okta's one-hour ID tokens look expired on arrival", ntp, data
-        )
-    return CheckResult(
-        "clock", title, Status.WARN, f"{where} (within what logins tolerate, leeway {leeway} s)", ntp, data
-    )
+        return check.fail(f"{where}: Okta's one-hour ID tokens look expired on arrival", ntp, **data)
+    return check.warn(f"{where} (within what logins tolerate, leeway {leeway} s)", ntp, **data)

@@ -20,7 +20,7 @@ from authlib.integrations.requests_client.oauth2_session import OAuth2ClientAuth
 
 from okta_security.doctor import sign_in_probe
 from okta_security.doctor.okta import Unreachable, request_okta
-from okta_security.doctor.report import CheckResult, DoctorContext, Status, redirect_uris, skipped
+from okta_security.doctor.report import CheckResult, DoctorContext, Status, Verdicts, redirect_uris
 from okta_security.oidc.provider import client_auth_methods, client_credential, scopes_for
 
 if TYPE_CHECKING:
@@ -67,9 +67,9 @@ def _client_auth(settings: OktaSettings, method: str) -> OAuth2ClientAuth:
 
 def check_client(ctx: DoctorContext) -> CheckResult:
     """Okta accepts OKTA_CLIENT_ID / OKTA_CLIENT_SECRET with OKTA_TOKEN_AUTH_METHOD."""
-    title = "Client credentials"
+    check = Verdicts("client", "Client credentials")
     if ctx.discovery is None or ctx.settings is None:
-        return skipped("client", title, "no discovery document")
+        return check.skip("no discovery document")
     method = ctx.settings.token_auth_method
     endpoint = ctx.discovery["token_endpoint"]
     uris = redirect_uris(ctx)
@@ -82,26 +82,20 @@ def check_client(ctx: DoctorContext) -> CheckResult:
         else:
             other, other_error = "", ""
     except Unreachable as e:
-        return CheckResult("client", title, Status.FAIL, e.detail, e.fix)
+        return check.fail(e.detail, e.fix)
     data = {"method": method, "status": status, "error": error}
     if error == "invalid_grant":
-        return CheckResult(
-            "client",
-            title,
-            Status.OK,
+        return check.ok(
             f"Okta accepts client {ctx.settings.client_id!r} with {method} "
             "(a made-up code got invalid_grant, as it should)",
-            data=data,
+            **data,
         )
     said = f"Okta answered HTTP {status} {error or '(no error code)'}: {description or '(no description)'}"
     if error == "invalid_client" and other_error == "invalid_grant":
-        return CheckResult(
-            "client",
-            title,
-            Status.FAIL,
+        return check.fail(
             f"{said} — but it accepts the same credentials with {other}",
             f"set OKTA_TOKEN_AUTH_METHOD={other} (or change the app's Client authentication in Okta to match)",
-            {**data, "accepted_method": other},
+            **{**data, "accepted_method": other},
         )
     if error == "invalid_client" and method == "private_key_jwt":
         fix = (
@@ -119,7 +113,7 @@ def check_client(ctx: DoctorContext) -> CheckResult:
         fix = "allow the Authorization Code grant: Applications → <your Airflow app> → General → Grant type"
     else:
         fix = "see Okta's message; the System Log (Reports → System Log) has the details"
-    return CheckResult("client", title, Status.FAIL, said, fix, data)
+    return check.fail(said, fix, **data)
 
 
 # -- redirect URIs ------------------------------------------------------------------------------
@@ -127,18 +121,15 @@ def check_client(ctx: DoctorContext) -> CheckResult:
 
 def check_redirect_uris(ctx: DoctorContext) -> CheckResult:
     """Show the redirect URIs to register, and ask Okta whether it accepts the sign-in one."""
-    title = "Redirect URIs"
+    check = Verdicts("redirect_uris", "Redirect URIs")
     facts = ctx.airflow
     if facts is None:
-        return skipped("redirect_uris", title, "Airflow is not importable here")
+        return check.skip("Airflow is not importable here")
     section, key = facts.layout.base_url
     env_var = f"AIRFLOW__{section.upper()}__{key.upper()}"
     uris = redirect_uris(ctx)
     if uris is None:
-        return CheckResult(
-            "redirect_uris",
-            title,
-            Status.WARN,
+        return check.warn(
             f"[{section}] {key} is not set: Airflow builds the redirect URI from the Host header each browser sends",
             f"set {env_var}=https://<airflow host> (the URL people type); then register "
             f"https://<airflow host>{facts.layout.callback_path} as sign-in and "
@@ -179,7 +170,7 @@ def check_redirect_uris(ctx: DoctorContext) -> CheckResult:
             status = Status.FAIL
             lines.append(f"Okta refuses the sign-in request: {message}")
             fixes.insert(0, _authorize_fix(message, sign_in, sign_out))
-    return CheckResult("redirect_uris", title, status, "\n".join(lines), "; ".join(fixes), data)
+    return CheckResult(check.check, check.title, status, "\n".join(lines), "; ".join(fixes), data)
 
 
 def _authorize_probe(ctx: DoctorContext, redirect_uri: str) -> tuple[bool, str]:

@@ -83,6 +83,41 @@ class DoctorContext:
 Check = Callable[[DoctorContext], CheckResult]
 
 
+@dataclass(frozen=True)
+class Verdicts:
+    """One check's stable id and title: it words the check's verdicts."""
+
+    check: str
+    title: str
+
+    def ok(self, detail: str, /, **data: Any) -> CheckResult:
+        """Return a pass; ``data`` goes to the JSON report."""
+        return CheckResult(self.check, self.title, Status.OK, detail, data=data)
+
+    def warn(self, detail: str, fix: str, /, **data: Any) -> CheckResult:
+        """Return a warning and what to do about it."""
+        return CheckResult(self.check, self.title, Status.WARN, detail, fix, data)
+
+    def fail(self, detail: str, fix: str, /, **data: Any) -> CheckResult:
+        """Return a failure and what to do about it."""
+        return CheckResult(self.check, self.title, Status.FAIL, detail, fix, data)
+
+    def skip(self, because: str) -> CheckResult:
+        """Return a skipped result naming the check it waits for."""
+        return skipped(self.check, self.title, because)
+
+
+def json_body(resp: requests.Response) -> dict[str, Any] | None:
+    """Return the answer's JSON object, or None when it is not a 200 with one."""
+    if resp.status_code != 200:
+        return None
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def skipped(check: str, title: str, because: str) -> CheckResult:
     """Return a skipped result naming the check it waits for."""
     return CheckResult(check, title, Status.SKIP, f"skipped: {because}")

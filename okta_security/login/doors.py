@@ -19,12 +19,20 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic
 
 from okta_security.audit import audit_event
-from okta_security.bots.access_tokens import AccessTokenPolicy, validate_access_token, verify_access_token_claims
+from okta_security.bots.client_tokens import validate_access_token
 from okta_security.bots.service_users import service_identity
-from okta_security.errors import AccessTokenRejected, BotRefused, DatabaseUnavailable, LoginRefused, RateLimited
-from okta_security.login.outcome import LoginFacts
+from okta_security.errors import (
+    AccessTokenRejected,
+    BotRefused,
+    DatabaseUnavailable,
+    LoginRefused,
+    RateLimited,
+    classify,
+)
+from okta_security.login.outcome import LoginAuditFields
 from okta_security.login.ports import UserT
 from okta_security.login.service import TokenRef
+from okta_security.oidc.access_token import AccessTokenPolicy, verify_access_token_claims
 from okta_security.people.person_tokens import (
     PersonToken,
     PersonTokenPolicy,
@@ -37,7 +45,7 @@ from okta_security.untrusted import loggable
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from okta_security.bots.access_tokens import VerifiedAccessToken
+    from okta_security.bots.client_tokens import VerifiedAccessToken
     from okta_security.login.ports import LoginEvents, ServiceUsers
     from okta_security.login.service import SignInService
     from okta_security.mapping.bots import BotGrant
@@ -53,7 +61,7 @@ ACCESS_TOKEN_SOURCE = "access_token"  # ``groups_source`` when the groups came f
 
 
 @dataclass(frozen=True)
-class ApiSignInFacts(LoginFacts):
+class ApiLoginAuditFields(LoginAuditFields):
     """A login's facts, plus what marks it an API sign-in in every audit event it writes."""
 
     client_id: str | None = None  # the native app (``cid``) the person signed in with
@@ -104,7 +112,7 @@ class PersonDoor(Generic[UserT]):
             ) from e
         return person_from_claims(verified.claims, policy)
 
-    def admit(self, token: str, facts: ApiSignInFacts) -> PersonLogin[UserT]:
+    def admit(self, token: str, facts: ApiLoginAuditFields) -> PersonLogin[UserT]:
         """Verify the token and sign its person in; audit either way; raise BotRefused (token) or LoginRefused."""
         try:
             person = self.verify(token)
@@ -113,7 +121,7 @@ class PersonDoor(Generic[UserT]):
             raise
         return self.sign_in(person, facts)
 
-    def token_refused(self, error: BotRefused, facts: ApiSignInFacts) -> None:
+    def token_refused(self, error: BotRefused, facts: ApiLoginAuditFields) -> None:
         """Log and audit ``login.refused`` for a token that failed its checks (no person is known yet)."""
         log.info(
             "Refused a person's Okta token at %s: %s (%s): %s",
@@ -127,7 +135,7 @@ class PersonDoor(Generic[UserT]):
             facts = replace(facts, client_id=error.client_id)
         self.events.audit("login.refused", facts, owner=None, **{k: v for k, v in details.items() if v})
 
-    def sign_in(self, person: PersonToken, facts: ApiSignInFacts) -> PersonLogin[UserT]:
+    def sign_in(self, person: PersonToken, facts: ApiLoginAuditFields) -> PersonLogin[UserT]:
         """Sign in the person a verified token names; audit the outcome; raise LoginRefused."""
         facts = replace(facts, sub=person.user_id, jti=person.jti, client_id=person.client_id)
         try:
@@ -168,7 +176,7 @@ class PersonDoor(Generic[UserT]):
         )
         return PersonLogin(user=user, token=person, identity=identity, roles=outcome.roles)
 
-    def _refused(self, error: LoginRefused, facts: LoginFacts) -> None:
+    def _refused(self, error: LoginRefused, facts: LoginAuditFields) -> None:
         log.info(
             "Okta API sign-in of %s at %s refused: %s: %s",
             loggable(facts.username or facts.sub),
@@ -214,7 +222,7 @@ class BotLogin(Generic[UserT]):
     grant: BotGrant
     created: bool
     roles_before: tuple[str, ...] | None  # None when the user was just created
-    reactivated: bool = False  # the user had been retired (its role set left the mapping) and is back
+    reactivated: bool = False  # the user had been deactivated (its role set left the mapping) and is back
 
 
 @dataclass
@@ -254,7 +262,7 @@ class BotDoor(Generic[UserT]):
             )
             rule = self.service.mapping().clients.get(e.client_id) if e.client_id else None
             audit_event(
-                "bot.token_refused",
+                classify(e).audit_event,
                 owner=rule.username if rule is not None else None,
                 reason=e.code,
                 detail=getattr(e, "reason", None),

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from okta_security.errors import OktaApiError, OktaApiMisconfigured, OktaApiUnavailable, OktaUnavailable, StaleToken
+from okta_security.errors import LoginRefused, OktaApiMisconfigured, OktaUnavailable, StaleToken
+from okta_security.okta_api.client import OktaApiError, OktaApiUnavailable
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
@@ -30,23 +31,13 @@ class OktaApiReader:
         try:
             groups = self.client.user_group_names(identity.sub)
         except OktaApiError as e:
-            log.error(
-                "Okta login of %s refused, roles unchanged: %s [%s, Okta request id %s]",
-                loggable(identity.username),
-                loggable(e.message, 2000),
-                e.code,
-                e.request_id or "-",
-            )
-            if isinstance(e, OktaApiUnavailable):
-                raise OktaUnavailable(
-                    "Okta is not answering (reading your groups failed). You were not signed in and your Airflow "
-                    "roles are unchanged. Try again in a minute.",
-                    request_id=e.request_id,
-                ) from e
-            raise OktaApiMisconfigured(
-                "Okta refused to tell Airflow your groups. You were not signed in and your Airflow roles are "
+            raise refusal(
+                e,
+                identity,
+                down="Okta is not answering (reading your groups failed). You were not signed in and your Airflow "
+                "roles are unchanged. Try again in a minute.",
+                refused="Okta refused to tell Airflow your groups. You were not signed in and your Airflow roles are "
                 "unchanged. Ask your Airflow administrator to check the Okta API settings (see the webserver log).",
-                request_id=e.request_id,
             ) from e
         log.info("Read %d group(s) of %s from Okta's Groups API", len(groups), loggable(identity.username))
         return groups
@@ -55,28 +46,30 @@ class OktaApiReader:
         """Ask Okta for the person's status: one call, within ``OKTA_API_MAX_WAIT_SECONDS``."""
         try:
             return self.client.user_status(identity.sub)
-        except OktaApiUnavailable as e:
-            log.warning(
-                "Okta login of %s: reactivation not confirmed, Okta did not answer (%s)",
-                loggable(identity.username),
-                loggable(str(e), 2000),
-            )
-            raise OktaUnavailable(
-                "Your Airflow account was deactivated, and Okta did not answer when Airflow asked whether you are "
-                "active again. Your account stays closed for now: try again in a minute.",
-                request_id=e.request_id,
-            ) from e
         except OktaApiError as e:
-            log.error(
-                "Okta login of %s: reactivation not confirmed, Okta refused: %s",
-                loggable(identity.username),
-                loggable(str(e), 2000),
-            )
-            raise OktaApiMisconfigured(
-                "Your Airflow account was deactivated, and Okta refused Airflow's request to confirm that you are "
-                "active again. Ask your Airflow administrator to check the Okta API credentials (okta-airflow doctor).",
-                request_id=e.request_id,
+            raise refusal(
+                e,
+                identity,
+                down="Your Airflow account was deactivated, and Okta did not answer when Airflow asked whether you "
+                "are active again. Your account stays closed for now: try again in a minute.",
+                refused="Your Airflow account was deactivated, and Okta refused Airflow's request to confirm that you "
+                "are active again. Ask your Airflow administrator to check the Okta API credentials (okta-airflow "
+                "doctor).",
             ) from e
+
+
+def refusal(e: OktaApiError, identity: OktaIdentity, *, down: str, refused: str) -> LoginRefused:
+    """Log why Okta's failed answer ends the sign-in; return what the person is told (``down``: an outage)."""
+    log.error(
+        "Okta login of %s refused, roles unchanged: %s [%s, Okta request id %s]",
+        loggable(identity.username),
+        loggable(e.message, 2000),
+        e.code,
+        e.request_id or "-",
+    )
+    if isinstance(e, OktaApiUnavailable):
+        return OktaUnavailable(down, request_id=e.request_id)
+    return OktaApiMisconfigured(refused, request_id=e.request_id)
 
 
 def require_active(status: str, identity: OktaIdentity) -> None:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from okta_security.oidc.identity import OktaIdentity
 
 UserT = TypeVar("UserT")
-FactsT = TypeVar("FactsT", bound="LoginFacts")
+FieldsT = TypeVar("FieldsT", bound="LoginAuditFields")
 MAX_ID_CHARS = 256  # claims come from a verified token, but an audit row still has no use for a longer id
 
 
@@ -21,7 +21,7 @@ def _bounded(value: Any) -> str | None:
 
 
 @dataclass(frozen=True)
-class LoginFacts:
+class LoginAuditFields:
     """What is known of a login so far: Okta's identifiers to join with its System Log, never a token."""
 
     sub: str | None = None
@@ -31,13 +31,13 @@ class LoginFacts:
     groups: tuple[str, ...] | None = None
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any]) -> LoginFacts:
+    def from_claims(cls, claims: Mapping[str, Any]) -> LoginAuditFields:
         """Take the verified ID token's joinable identifiers."""
         return cls(
             sub=_bounded(claims.get("sub")), jti=_bounded(claims.get("jti")), okta_sid=_bounded(claims.get("sid"))
         )
 
-    def with_identity(self: FactsT, identity: OktaIdentity | None) -> FactsT:
+    def with_identity(self: FieldsT, identity: OktaIdentity | None) -> FieldsT:
         """Add who the person is and their groups, once known."""
         if identity is None:
             return self
@@ -53,7 +53,7 @@ class LoginFacts:
 class LoginOutcome(Generic[UserT]):
     """A finished login: ``user`` signed in, or ``refusal``; ``facts`` either way."""
 
-    facts: LoginFacts
+    facts: LoginAuditFields
     user: UserT | None = None
     identity: OktaIdentity | None = None
     roles: tuple[str, ...] = ()

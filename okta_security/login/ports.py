@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from okta_security.errors import LoginRefused
     from okta_security.lifecycle.evidence import SignInEvidence
     from okta_security.login.account_plan import AccountLookup, AccountPlan
-    from okta_security.login.outcome import LoginFacts
+    from okta_security.login.outcome import LoginAuditFields
     from okta_security.mapping.rules import RoleMapping
     from okta_security.oidc.identity import OktaIdentity
 
@@ -61,7 +61,7 @@ class Accounts(Protocol[UserT]):
         """Write the plan in one commit; return None if a create lost a race (the caller plans again)."""
         ...
 
-    def retire_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
+    def deactivate_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
         """Deactivate the accounts of a person whose current groups map to nothing; return the outcomes."""
         ...
 
@@ -81,7 +81,7 @@ class OktaReader(Protocol):
 class AuditSink(Protocol):
     """Where the sign-in's account events go (the Audit Log, with the request's context)."""
 
-    def __call__(self, event: str, facts: LoginFacts, *, owner: str | None, **fields: Any) -> None:
+    def __call__(self, event: str, facts: LoginAuditFields, *, owner: str | None, **fields: Any) -> None:
         """Record ``event``."""
         ...
 
@@ -89,15 +89,15 @@ class AuditSink(Protocol):
 class LoginEvents(Protocol):
     """A sign-in's audit events, with the request's context added (the adapter's ``login_audit``)."""
 
-    def audit(self, event: str, facts: LoginFacts, *, owner: str | None, **fields: Any) -> None:
+    def audit(self, event: str, facts: LoginAuditFields, *, owner: str | None, **fields: Any) -> None:
         """Record ``event``."""
         ...
 
-    def login_succeeded(self, facts: LoginFacts, username: str, identity: OktaIdentity, roles: list[str]) -> None:
+    def login_succeeded(self, facts: LoginAuditFields, username: str, identity: OktaIdentity, roles: list[str]) -> None:
         """Record ``login.succeeded``."""
         ...
 
-    def login_refused(self, error: LoginRefused, facts: LoginFacts) -> None:
+    def login_refused(self, error: LoginRefused, facts: LoginAuditFields) -> None:
         """Record ``login.refused``."""
         ...
 
@@ -110,7 +110,7 @@ class ServiceUserWrite(Generic[UserT]):
     username: str
     created: bool
     roles_before: tuple[str, ...] | None  # None when the user was just created
-    reactivated: bool  # it had been retired (its role set left the mapping) and is back
+    reactivated: bool  # it had been deactivated (its role set left the mapping) and is back
 
 
 class ServiceUsers(Protocol[UserT]):

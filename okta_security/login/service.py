@@ -30,7 +30,7 @@ from okta_security.lifecycle.evidence import SignInEvidence
 from okta_security.login.account_plan import plan_account
 from okta_security.login.decision import LoginDecision, LoginPolicy, decide, groups_api_identity
 from okta_security.login.okta_reader import require_active
-from okta_security.login.outcome import FactsT, LoginFacts, LoginOutcome
+from okta_security.login.outcome import FieldsT, LoginAuditFields, LoginOutcome
 from okta_security.login.ports import UserT
 from okta_security.untrusted import loggable
 
@@ -100,7 +100,7 @@ class SignInService(Generic[UserT]):
         *,
         userinfo: Mapping[str, Any] | None,
         issued_at: object,
-        facts: FactsT,
+        facts: FieldsT,
         token: TokenRef | None = None,
     ) -> LoginOutcome[UserT]:
         """Decide and admit: the one call every person's door makes with its verified claims.
@@ -150,7 +150,7 @@ class SignInService(Generic[UserT]):
         )
         self.on_missing_roles(decision)
         if isinstance(decision.refusal, NoMappedRole) and decision.identity is not None:
-            self.accounts.retire_unmapped(decision.identity, mapping, evidence)
+            self.accounts.deactivate_unmapped(decision.identity, mapping, evidence)
         return Decided(decision, evidence)
 
     def _read_groups(self, identity: OktaIdentity, token: TokenRef | None) -> tuple[tuple[str, ...], datetime]:
@@ -167,7 +167,7 @@ class SignInService(Generic[UserT]):
                 self._readings[key] = _Reading(groups, read_at, token.expires_at)
         return groups, read_at
 
-    def admit(self, decided: Decided, facts: LoginFacts) -> UserT:
+    def admit(self, decided: Decided, facts: LoginAuditFields) -> UserT:
         """Create, adopt, reactivate or update the person's account as decided; raise LoginRefused."""
         decision, evidence = decided.decision, decided.evidence
         if decision.refusal is not None or decision.identity is None:

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from authlib.integrations.requests_client.oauth2_session import OAuth2ClientAuth
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
-from okta_security.errors import OktaApiRejected
-from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
+from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaApiRejected, OktaHttp
 from okta_security.settings.secrets import load_private_key
 
 if TYPE_CHECKING:

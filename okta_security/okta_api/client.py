@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from okta_security import __version__
-from okta_security.errors import OktaApiRejected, OktaApiUnavailable
+from okta_security.errors import OktaSecurityError
 from okta_security.okta_api import observe
 from okta_security.settings.specs import OktaSettings
 from okta_security.untrusted import GROUP_NAME_CHARS
@@ -30,6 +30,26 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 log = logging.getLogger(__name__)
+
+
+class OktaApiError(OktaSecurityError, code="okta_api_error"):
+    """A Management API call failed; carries Okta's status, error code and request id (never a token)."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, okta_code: str | None = None, request_id: str | None = None
+    ) -> None:
+        super().__init__(message + (f" (Okta request id {request_id})" if request_id else ""))
+        self.message, self.status, self.okta_code, self.request_id = message, status, okta_code, request_id
+
+
+class OktaApiUnavailable(OktaApiError, code="okta_api_unavailable"):
+    """Okta did not answer usefully: timeout, connection error, 5xx, or 429 past the wait budget."""
+
+
+class OktaApiRejected(OktaApiError, code="okta_api_rejected"):
+    """Okta refused the call (4xx) or answered something unusable: retrying will not help."""
+
+
 _E = TypeVar("_E", OktaApiRejected, OktaApiUnavailable)
 
 PAGE_LIMIT = 200  # Okta's maximum page size for /api/v1/users/{id}/groups

@@ -11,12 +11,13 @@ the URL (it may carry a user id) or any header.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from okta_security.listeners import Listeners
 
 if TYPE_CHECKING:
     import requests
@@ -49,8 +50,9 @@ ENDPOINTS: tuple[tuple[Callable[[str], bool], str], ...] = (
     (lambda p: p.startswith("/api/v1/"), "management_api"),
 )
 
-_observers: dict[str, Observer] = {}
-_lock = threading.Lock()
+_observers: Listeners[OktaCall] = Listeners()
+add_observer = _observers.add  # pass every later Okta call to an observer, by name (again: replaces it)
+remove_observer = _observers.remove  # stop passing calls to the observer added as ``name``
 
 
 def endpoint_of(url: str) -> str:
@@ -59,30 +61,11 @@ def endpoint_of(url: str) -> str:
     return next((name for matches, name in ENDPOINTS if matches(path)), "other")
 
 
-def add_observer(name: str, observer: Observer) -> None:
-    """Pass every later Okta call to ``observer``; adding a name again replaces it."""
-    with _lock:
-        _observers[name] = observer
-
-
-def remove_observer(name: str) -> None:
-    """Stop passing calls to the observer added as ``name`` (no error if there is none)."""
-    with _lock:
-        _observers.pop(name, None)
-
-
 def response_hook(resp: requests.Response, *args: Any, **kwargs: Any) -> None:
     """Report one response to every observer (a ``requests`` response hook)."""
-    with _lock:
-        observers = list(_observers.values())
-    if not observers:
-        return
-    call = OktaCall(endpoint_of(resp.url), resp.status_code, resp.elapsed.total_seconds(), time.time())
-    for observer in observers:
-        try:
-            observer(call)
-        except Exception:  # noqa: BLE001 - watching must never break a call to Okta
-            log.exception("An observer of Okta calls failed")
+    if _observers:  # watching must never break (nor, unwatched, slow) a call to Okta
+        call = OktaCall(endpoint_of(resp.url), resp.status_code, resp.elapsed.total_seconds(), time.time())
+        _observers.tell(call, lambda name, e: log.exception("The observer %s of Okta calls failed", name))
 
 
 # For one-off calls: ``requests.get(url, hooks=HOOKS)``.

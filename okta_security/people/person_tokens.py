@@ -3,7 +3,7 @@
 A person signs in on a device (``okta-airflow login``, RFC 8628) with a native Okta app and gets an
 access token from the API authorization server — the one bots' tokens come from. Its signature,
 issuer, audience and lifetime are checked as a bot's are
-(:func:`okta_security.bots.access_tokens.verify_access_token_claims`); this module checks the rest:
+(:func:`okta_security.oidc.access_token.verify_access_token_claims`); this module checks the rest:
 
 - ``uid`` (the Okta user id; ``sub`` is the login) is present: a person's token, never a client's;
 - ``cid`` is one of ``OKTA_CLI_CLIENT_ID``: only apps the administrator listed act for people
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import AccessTokenRejected
+from okta_security.oidc.access_token import granted_scopes
 from okta_security.settings.specs import OktaSettings
 
 if TYPE_CHECKING:
@@ -89,16 +90,19 @@ def looks_like_person_token(token: str) -> bool:
     Either way the token is then verified in full; a bot's token never carries ``uid``, and a
     person's token sent down the bots' path is refused there (``not_client_credentials``).
     """
-    if not token or len(token) > MAX_TOKEN_CHARS:
-        return False
-    parts = token.split(".")
+    return "uid" in unverified_claims(token)
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """Return a JWT's claims without verifying them (to choose a path or explain, never to trust), or {}."""
+    parts = token.split(".") if token and len(token) <= MAX_TOKEN_CHARS else []
     if len(parts) != 3:
-        return False
+        return {}
     try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (binascii.Error, ValueError, RecursionError):
-        return False
-    return isinstance(payload, dict) and "uid" in payload
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def require_people_enabled(policy: PersonTokenPolicy) -> None:
@@ -133,18 +137,13 @@ def person_from_claims(claims: Mapping[str, Any], policy: PersonTokenPolicy) -> 
             "(okta-airflow login --client-id ...).",
             client_id=client_id,
         )
-    if not isinstance(scp, list) or not all(isinstance(s, str) for s in scp):
-        raise AccessTokenRejected("invalid_claim", "The access token's 'scp' claim is not a list of scopes.")
-    scopes = frozenset(scp)
-    missing = [s for s in policy.required_scopes if s not in scopes]
-    if missing:
-        carried = ", ".join(sorted(scopes)) or "none"
-        raise AccessTokenRejected(
-            "missing_scope",
-            f"The access token lacks the scope(s) {', '.join(missing)} (it has: {carried}). Sign in again asking "
-            "for them (okta-airflow login --scope ...), and allow them in the authorization server's access policy.",
-            client_id=client_id,
-        )
+    scopes = granted_scopes(
+        claims,
+        policy.required_scopes,
+        client_id=client_id,
+        ask="Sign in again asking for them (okta-airflow login --scope ...), and allow them in the authorization "
+        "server's access policy.",
+    )
     jti = claims.get("jti")
     profile = {
         name: value[:MAX_PROFILE_CHARS]

@@ -19,22 +19,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from okta_security.errors import (
-    BotRefused,
-    TokenRequestInvalid,
-    classify,
-)
+from okta_security.errors import BotRefused, OktaSecurityError, classify
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from okta_security.errors import OktaSecurityError
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # RFC 7523 §2.1
 PASSWORD = "password"  # FAB's username and password (what Airflow's Keycloak auth manager calls it too)
 GRANT_TYPES = (JWT_BEARER, PASSWORD)
 MAX_GRANT_TYPE_CHARS = 100  # for the error message only
 MAX_DESCRIPTION_CHARS = 1000  # error_description: our messages are a few sentences
+
+
+class TokenRequestInvalid(OktaSecurityError, code="invalid_token_request"):
+    """A token request Airflow cannot act on; ``oauth_error`` is RFC 6749 §5.2's (``invalid_request``, ...)."""
+
+    def __init__(self, oauth_error: str, message: str) -> None:
+        super().__init__(message)
+        self.oauth_error = oauth_error
+
 
 Kind = Literal["password", "okta_token"]
 

@@ -40,4 +40,31 @@ def test_okta_error_message_is_one_line():
     ],
 )
 def test_one_table_says_what_a_refusal_means_at_every_door(error, outage, category, api_status, grant_status):
-    assert errors.classify(error) == errors.Classification(outage, category, api_status, grant_status)
+    row = errors.classify(error)
+    assert (row.outage, row.category, row.api_status, row.grant_status) == (outage, category, api_status, grant_status)
+    assert row.kind is type(error)
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [cls, *(sub for direct in cls.__subclasses__() for sub in _subclasses(direct))]
+
+
+@pytest.mark.parametrize(
+    ("base", "event"), [(errors.LoginRefused, "login.refused"), (errors.BotRefused, "bot.token_refused")]
+)
+def test_every_refusal_code_has_its_row_and_its_audit_event(base, event):
+    """A refusal class with a code of its own is in the table, under that code, with its door's audit event."""
+    coded = [cls for cls in _subclasses(base) if "code" in vars(cls)]
+    assert len(coded) > 5
+    for cls in coded:
+        row = errors.REFUSALS[cls.code]
+        assert (row.kind, row.audit_event) == (cls, event)
+        assert row.outage == (row.api_status == 503)
+
+
+def test_codes_are_unique_and_the_bot_status_is_the_tables():
+    codes = [cls.code for cls in _subclasses(errors.OktaSecurityError) if "code" in vars(cls)]
+    assert len(codes) == len(set(codes))
+    assert errors.UnmappedClient("no role").http_status == 403
+    assert errors.AccessTokenRejected("expired", "expired").http_status == 401
+    assert errors.OktaKeysUnavailable("no keys").http_status == 503

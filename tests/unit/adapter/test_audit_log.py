@@ -12,7 +12,8 @@ from airflow.models.log import Log
 from sqlalchemy.orm import Session
 
 from okta_security.adapter.audit_log import ROW_KEYS_PER_WINDOW, ROWS_PER_KEY, AuditLogSink
-from okta_security.audit import OTHER_SOURCE, AuditRecord
+from okta_security.audit import AuditRecord
+from okta_security.audit.flood import OTHER_SOURCE
 from tests.unit.fake_clock import FakeClock
 
 if TYPE_CHECKING:

@@ -147,7 +147,8 @@ def test_fetch_jwks_follows_discovery():
 @responses.activate
 def test_an_unreachable_issuer_is_asked_again_only_after_a_pause():
     """Discovery failing (Okta down, a wrong OKTA_BOT_ISSUER): back off, doubling, not one fetch per token."""
-    from okta_security.bots.access_tokens import AccessTokenPolicy, validate_access_token
+    from okta_security.bots.client_tokens import validate_access_token
+    from okta_security.oidc.access_token import AccessTokenPolicy
     from okta_security.oidc.id_token import JwksCache
     from tests.unit.fake_clock import FakeClock
 

@@ -43,7 +43,7 @@ def test_a_database_that_does_not_answer_is_logged_and_the_refusal_stands(tmp_pa
     try:
         changes = OktaChanges(EngineAccounts(unreachable))
         accounts = FabAccounts(SimpleNamespace(okta_engine=unreachable, okta_changes=changes))  # type: ignore[arg-type]
-        outcomes = accounts.retire_unmapped(CAROL, mapping, SignInEvidence.from_iat(0))
+        outcomes = accounts.deactivate_unmapped(CAROL, mapping, SignInEvidence.from_iat(0))
     finally:
         logger.removeHandler(seen)
 

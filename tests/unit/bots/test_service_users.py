@@ -1,4 +1,4 @@
-"""okta_security.bots.service_users: one service user per client and role set; which ones to retire."""
+"""okta_security.bots.service_users: one service user per client and role set; which ones to deactivate."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 
 from okta_security.bots.service_users import (
     MAX_LABEL,
+    deactivation_reason,
     grantable,
     is_service_email,
-    retirement_reason,
     role_set_label,
     service_email,
     service_identity,
@@ -85,17 +85,17 @@ def test_grantable_role_sets(rule: ClientRule, roles: set[str], expected: bool) 
         ("scoped-bot@okta-clients.invalid", {"User"}, "role_set_not_granted"),  # the old one-user-per-client
         ("gone-bot@okta-clients.invalid", {"Viewer"}, "client_removed"),
         ("gone-bot+user@okta-clients.invalid", {"Viewer", "User"}, "client_removed"),
-        ("alice@example.com", {"Admin"}, None),  # a person: never retired here
+        ("alice@example.com", {"Admin"}, None),  # a person: never deactivated here
     ],
 )
-def test_retirement_reason(email: str, roles: set[str], reason: str | None) -> None:
-    assert retirement_reason(CLIENTS, email, roles) == reason
+def test_deactivation_reason(email: str, roles: set[str], reason: str | None) -> None:
+    assert deactivation_reason(CLIENTS, email, roles) == reason
 
 
-def test_a_narrower_mapping_retires_the_users_of_role_sets_it_no_longer_grants() -> None:
+def test_a_narrower_mapping_deactivates_the_users_of_role_sets_it_no_longer_grants() -> None:
     narrowed = ClientRule("0oaCI", "svc-ci", ("Viewer",), {"airflow.trigger": ("User",)}, line=3)
     clients = ClientMap({"0oaCI": narrowed})
-    assert retirement_reason(clients, service_email("0oaCI", "op+user"), {"Viewer", "User", "Op"}) == (
+    assert deactivation_reason(clients, service_email("0oaCI", "op+user"), {"Viewer", "User", "Op"}) == (
         "role_set_not_granted"
     )
-    assert retirement_reason(clients, service_email("0oaCI", "user"), {"Viewer", "User"}) is None
+    assert deactivation_reason(clients, service_email("0oaCI", "user"), {"Viewer", "User"}) is None

@@ -16,9 +16,8 @@ import responses
 
 from okta_security.cli import build_parser, main
 from okta_security.cli import login as cli_login
-from okta_security.cli.device_flow import DeviceAuthorization, DeviceFlow
+from okta_security.cli.device_flow import DeviceAuthorization, DeviceFlow, DeviceSignInFailed
 from okta_security.cli.login import can_open_browser, exchange, token_expiry
-from okta_security.errors import DeviceSignInFailed
 from tests.unit.fake_clock import FakeClock
 
 ISSUER = "https://dev-1.okta.com/oauth2/default"

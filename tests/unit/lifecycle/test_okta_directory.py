@@ -8,11 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from okta_security.errors import OktaApiRejected, OktaApiUnavailable
 from okta_security.lifecycle.okta_directory import SEARCH_CHUNK, OktaDirectory
 from okta_security.mapping.rules import parse_mapping
 from okta_security.okta_api.auth import SswsAuth
-from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
+from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaApiRejected, OktaApiUnavailable, OktaHttp
 from tests.unit.fake_clock import FakeClock
 
 ORG = "https://dev-123456.okta.com"

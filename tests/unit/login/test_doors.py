@@ -16,7 +16,7 @@ from joserfc import jwt
 from okta_security.adapter.bots import SERVICE_LAST_NAME, retire_service_users
 from okta_security.audit import register_sink, unregister_sink
 from okta_security.errors import AccessTokenRejected, OktaKeysUnavailable, UnmappedClient
-from okta_security.login.doors import ApiSignInFacts, BotLogin, PersonDoor, audit_exchange
+from okta_security.login.doors import ApiLoginAuditFields, BotLogin, PersonDoor, audit_exchange
 from okta_security.mapping.rules import parse_mapping
 from okta_security.oidc import keys
 from okta_security.settings.loader import load_settings
@@ -105,7 +105,7 @@ def test_people_disabled_is_refused_before_any_key_is_fetched(tmp_path, monkeypa
 
 
 def test_every_audit_event_of_an_api_sign_in_is_marked():
-    facts = ApiSignInFacts(
+    facts = ApiLoginAuditFields(
         sub="00u1", jti="AT.1", client_id=CLI, via="POST /auth/token", context=(("request_id", "r-1"),)
     )
     assert facts.identifiers() == {

@@ -12,7 +12,7 @@ from okta_security.errors import NoMappedRole, OktaUnavailable, StaleToken
 from okta_security.lifecycle.evidence import AccountTimes, SignInEvidence
 from okta_security.login.account_plan import AccountLookup, AccountPlan, ExistingAccount, LinkSnapshot
 from okta_security.login.decision import LoginPolicy
-from okta_security.login.outcome import LoginFacts
+from okta_security.login.outcome import LoginAuditFields
 from okta_security.login.ports import AppliedAccount
 from okta_security.login.service import SignInService, TokenRef
 from okta_security.mapping.patterns import GroupFilter
@@ -32,7 +32,7 @@ class FakeAccounts:
     existing: ExistingAccount | None = None
     lose_first_race: bool = False
     applied: list[AccountPlan] = field(default_factory=list)
-    retired: list[tuple[str, SignInEvidence]] = field(default_factory=list)
+    deactivated: list[tuple[str, SignInEvidence]] = field(default_factory=list)
 
     def role_names(self) -> frozenset[str]:
         return frozenset({"Admin", "Viewer"})
@@ -47,8 +47,8 @@ class FakeAccounts:
             return None
         return AppliedAccount(f"user:{identity.username}", plan.user_id or 5, identity.username)
 
-    def retire_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
-        self.retired.append((identity.sub, evidence))
+    def deactivate_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
+        self.deactivated.append((identity.sub, evidence))
         return ["applied"]
 
 
@@ -73,7 +73,7 @@ class FakeOkta:
 class FakeAudit:
     events: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
 
-    def __call__(self, event: str, facts: LoginFacts, *, owner: str | None, **fields: Any) -> None:
+    def __call__(self, event: str, facts: LoginAuditFields, *, owner: str | None, **fields: Any) -> None:
         self.events.append((event, owner, fields))
 
 
@@ -98,7 +98,7 @@ def deactivated(at: datetime) -> ExistingAccount:
 def test_a_first_sign_in_creates_the_account_and_audits_it():
     accounts = FakeAccounts()
     sign_in = service(accounts)
-    user = sign_in.admit(sign_in.decide(CLAIMS, userinfo=None, issued_at=NOW.timestamp()), LoginFacts())
+    user = sign_in.admit(sign_in.decide(CLAIMS, userinfo=None, issued_at=NOW.timestamp()), LoginAuditFields())
     assert user == "user:ann@example.com"
     assert [p.action for p in accounts.applied] == ["create"]
     assert [(e, owner) for e, owner, _ in sign_in.audit.events] == [("user.created", "ann@example.com")]  # type: ignore[attr-defined]
@@ -111,14 +111,14 @@ def test_groups_from_the_groups_api_are_dated_by_the_reading_not_the_token():
     assert (decided.evidence.groups_at, decided.evidence.issued_at) == (NOW, datetime.fromtimestamp(0, timezone.utc))
 
 
-def test_no_mapped_role_retires_the_account_with_the_sign_ins_evidence():
+def test_no_mapped_role_deactivates_the_account_with_the_sign_ins_evidence():
     accounts = FakeAccounts()
     sign_in = service(accounts)
     decided = sign_in.decide({**CLAIMS, "groups": ["elsewhere"]}, userinfo=None, issued_at=NOW.timestamp())
     assert isinstance(decided.decision.refusal, NoMappedRole)
-    assert accounts.retired == [(SUB, decided.evidence)]
+    assert accounts.deactivated == [(SUB, decided.evidence)]
     with pytest.raises(NoMappedRole):
-        sign_in.admit(decided, LoginFacts())
+        sign_in.admit(decided, LoginAuditFields())
     assert accounts.applied == []
 
 
@@ -131,10 +131,10 @@ def test_a_reactivation_asks_okta_once_and_only_an_active_answer_writes(status, 
     sign_in = service(accounts, okta)
     decided = sign_in.decide(CLAIMS, userinfo=None, issued_at=NOW.timestamp())
     if refusal is None:
-        sign_in.admit(decided, LoginFacts())
+        sign_in.admit(decided, LoginAuditFields())
     else:
         with pytest.raises(refusal):
-            sign_in.admit(decided, LoginFacts())
+            sign_in.admit(decided, LoginAuditFields())
     assert okta.calls == ["status"]
     assert bool(accounts.applied) is written
 
@@ -144,14 +144,14 @@ def test_a_token_older_than_the_deactivation_never_asks_okta():
     sign_in = service(accounts, okta)
     decided = sign_in.decide(CLAIMS, userinfo=None, issued_at=(NOW - timedelta(minutes=5)).timestamp())
     with pytest.raises(StaleToken):
-        sign_in.admit(decided, LoginFacts())
+        sign_in.admit(decided, LoginAuditFields())
     assert (okta.calls, accounts.applied) == ([], [])
 
 
 def test_a_lost_create_race_plans_again_as_an_update():
     accounts = FakeAccounts(lose_first_race=True)
     sign_in = service(accounts)
-    sign_in.admit(sign_in.decide(CLAIMS, userinfo=None, issued_at=NOW.timestamp()), LoginFacts())
+    sign_in.admit(sign_in.decide(CLAIMS, userinfo=None, issued_at=NOW.timestamp()), LoginAuditFields())
     assert [p.action for p in accounts.applied] == ["create", "adopt"]
 
 

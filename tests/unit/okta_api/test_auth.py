@@ -11,7 +11,6 @@ import responses
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from okta_security.errors import OktaApiRejected
 from okta_security.okta_api.auth import (
     API_SCOPES,
     ServiceAppAuth,
@@ -19,7 +18,7 @@ from okta_security.okta_api.auth import (
     build_authorizer,
     token_endpoint,
 )
-from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp, WaitBudget
+from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaApiRejected, OktaHttp, WaitBudget
 from okta_security.settings.loader import load_settings
 from tests.unit.fake_clock import FakeClock
 

@@ -10,9 +10,8 @@ import requests
 import responses
 from responses import matchers
 
-from okta_security.errors import OktaApiRejected, OktaApiUnavailable
 from okta_security.okta_api.auth import SswsAuth
-from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaHttp
+from okta_security.okta_api.client import HttpPolicy, OktaApiClient, OktaApiRejected, OktaApiUnavailable, OktaHttp
 from tests.unit.fake_clock import FakeClock
 
 ORG = "https://dev-123456.okta.com"

@@ -10,10 +10,11 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from okta_security.bots.access_tokens import AccessTokenPolicy, validate_access_token, verify_access_token_claims
+from okta_security.bots.client_tokens import validate_access_token
 from okta_security.errors import AccessTokenRejected, NoMappedRole
 from okta_security.login.decision import LoginPolicy, decide
 from okta_security.mapping.rules import parse_mapping
+from okta_security.oidc.access_token import AccessTokenPolicy, verify_access_token_claims
 from okta_security.oidc.id_token import JwksCache
 from okta_security.people.person_tokens import (
     PERSON_REASONS,

@@ -11,12 +11,12 @@ from okta_security.errors import (
     NoMappedRole,
     OktaKeysUnavailable,
     OktaUnavailable,
-    TokenRequestInvalid,
     UnmappedClient,
 )
 from okta_security.people.token_request import (
     JWT_BEARER,
     TokenRequest,
+    TokenRequestInvalid,
     description,
     oauth_refusal,
     read_token_request,

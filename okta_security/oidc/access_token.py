@@ -1,18 +1,18 @@
-"""Validate the Okta access tokens bots present: RS256 via the issuer's cached JWKS, strict claims.
+"""The checks every Okta access token passes, a bot's or a person's (pure).
 
-Checks, in order: size and shape (offline: a malformed token never causes a key fetch); signature with a key from the issuer's JWKS (RS256 only; an
-unknown ``kid`` triggers one rate-limited re-fetch, see :class:`okta_security.oidc.id_token.JwksCache`);
-``iss``; ``aud``; ``exp``/``iat`` with leeway; the client-credentials shape (``cid`` equals ``sub``,
-no ``uid``: a user's access token never stands in for a bot); every required scope in ``scp``.
-Once the keys are cached a validation makes no call to Okta.
+Size and shape (offline: a malformed token never causes a key fetch); the signature with a key
+from the issuer's JWKS (RS256 only; an unknown ``kid`` triggers one rate-limited re-fetch, see
+:class:`okta_security.oidc.id_token.JwksCache`); ``iss``; ``aud``; ``exp``/``iat`` with leeway;
+and every required scope in ``scp``. What its other claims must say is the caller's: the
+client-credentials shape (:mod:`okta_security.bots.client_tokens`), a person from an allowed app
+(:mod:`okta_security.people.person_tokens`). Once the keys are cached a check makes no call to Okta.
 
-Each refusal is an :class:`AccessTokenRejected` whose ``reason`` is one of :data:`REASONS` and
-whose message says what to fix; neither ever contains the token. Pure logic: no Flask/FAB/Airflow.
+Each refusal is an :class:`AccessTokenRejected` with a stable ``reason`` and a message that says
+what to fix; neither ever contains the token.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,24 +41,7 @@ from okta_security.settings.specs import OktaSettings
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
 
-
-log = logging.getLogger(__name__)
-
 MAX_TOKEN_BYTES = 16_384  # Okta access tokens are ~1 KB; refuse anything far larger before parsing it
-REASONS = (
-    "malformed",  # not a compact JWS, too large, or no key id
-    "alg_not_allowed",  # signed with anything but RS256 (e.g. HS256, none)
-    "unknown_key",  # signed with a key the issuer does not publish, even after a re-fetch
-    "bad_signature",
-    "wrong_issuer",
-    "wrong_audience",
-    "expired",
-    "issued_in_future",
-    "missing_claim",
-    "invalid_claim",
-    "not_client_credentials",  # a user's token (uid, or sub != cid)
-    "missing_scope",
-)
 
 
 @dataclass(frozen=True)
@@ -92,41 +75,6 @@ class VerifiedClaims:
 
     claims: dict[str, Any]
     key_id: str | None
-
-
-@dataclass(frozen=True)
-class VerifiedAccessToken:
-    """The facts a verified client-credentials token vouches for (never the token itself)."""
-
-    client_id: str
-    scopes: frozenset[str]
-    jti: str | None
-    issued_at: int
-    expires_at: int
-    key_id: str | None
-
-
-def validate_access_token(
-    token: str,
-    *,
-    jwks: JwksCache,
-    policy: AccessTokenPolicy,
-    now: Callable[[], int] | None = None,
-) -> VerifiedAccessToken:
-    """Return what ``token`` vouches for, or raise :class:`AccessTokenRejected` (or OktaKeysUnavailable)."""
-    verified = verify_access_token_claims(token, jwks=jwks, policy=policy, now=now)
-    claims = verified.claims
-    client_id = _check_client_credentials(claims)
-    scopes = _check_scopes(claims, policy.required_scopes, client_id)
-    jti = claims.get("jti")
-    return VerifiedAccessToken(
-        client_id=client_id,
-        scopes=scopes,
-        jti=jti if isinstance(jti, str) else None,
-        issued_at=int(claims["iat"]),
-        expires_at=int(claims["exp"]),
-        key_id=verified.key_id,
-    )
 
 
 def verify_access_token_claims(
@@ -254,23 +202,8 @@ def _shown(value: object) -> str:
     return repr(value)[:120] if value is not None else "(none)"
 
 
-def _check_client_credentials(claims: Mapping[str, Any]) -> str:
-    client_id = claims.get("cid")
-    if not isinstance(client_id, str) or not client_id:
-        raise AccessTokenRejected(
-            "missing_claim", "The access token has no 'cid' (client ID) claim; it is not an Okta access token."
-        )
-    if "uid" in claims or claims.get("sub") != client_id:
-        raise AccessTokenRejected(
-            "not_client_credentials",
-            "This is an Okta user's access token, not a client's: bots must get their token with the client "
-            "credentials flow of an API Services app.",
-            client_id=client_id,
-        )
-    return client_id
-
-
-def _check_scopes(claims: Mapping[str, Any], required: Collection[str], client_id: str) -> frozenset[str]:
+def granted_scopes(claims: Mapping[str, Any], required: Collection[str], *, client_id: str, ask: str) -> frozenset[str]:
+    """Return the token's ``scp``, or refuse it unless it holds every ``required`` scope; ``ask`` says how to get them."""
     scp = claims.get("scp", [])
     if not isinstance(scp, list) or not all(isinstance(s, str) for s in scp):
         raise AccessTokenRejected("invalid_claim", "The access token's 'scp' claim is not a list of scopes.")
@@ -280,8 +213,7 @@ def _check_scopes(claims: Mapping[str, Any], required: Collection[str], client_i
         carried = ", ".join(sorted(scopes)) or "none"
         raise AccessTokenRejected(
             "missing_scope",
-            f"The access token lacks the scope(s) {', '.join(missing)} (it has: {carried}). Request them "
-            "(scope=...) and allow them in the Okta authorization server's access policy rule.",
+            f"The access token lacks the scope(s) {', '.join(missing)} (it has: {carried}). {ask}",
             client_id=client_id,
         )
     return scopes

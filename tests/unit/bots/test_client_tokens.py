@@ -11,13 +11,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from okta_security.bots.access_tokens import (
-    MAX_TOKEN_BYTES,
-    REASONS,
-    AccessTokenPolicy,
-    validate_access_token,
-)
+from okta_security.bots.client_tokens import REASONS, validate_access_token
 from okta_security.errors import AccessTokenRejected, OktaKeysUnavailable
+from okta_security.oidc.access_token import MAX_TOKEN_BYTES, AccessTokenPolicy
 from okta_security.oidc.id_token import JwksCache
 from tests.unit.fake_clock import FakeClock
 

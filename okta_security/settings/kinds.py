@@ -1,10 +1,7 @@
-"""Kinds of setting: how one variable's text becomes a value, its bounds, and the fix when it can't.
+"""Kinds of setting: how one variable's text becomes a value, and the fix when it can't.
 
-A kind's :meth:`Kind.parse` gets the stripped text (empty only when the setting's default is
-empty) and returns the value or raises :class:`Invalid` whose reasons read after the variable's
-name: ``OKTA_CLOCK_SKEW_SECONDS='lots'`` + ``is not a number — set it to a value between 0 and 300``.
-``accepts`` says what the setting takes (README table, Airflow's ``[okta]`` section) and
-``airflow_type`` the option's type there.
+:meth:`Kind.parse` gets the stripped text and returns the value or raises :class:`Invalid`, whose
+reasons read after the variable's name: ``OKTA_CLOCK_SKEW_SECONDS='lots'`` + ``is not a number — ...``.
 """
 
 from __future__ import annotations
@@ -33,8 +30,8 @@ class Invalid(ValueError):
 class Kind:
     """Any text; subclasses parse and bound it."""
 
-    accepts: ClassVar[str] = "text"
-    airflow_type: ClassVar[str] = "string"
+    accepts: ClassVar[str] = "text"  # what the setting takes, in words (README table, Airflow's [okta] section)
+    airflow_type: ClassVar[str] = "string"  # the option's type in Airflow's [okta] section
     reads_files: ClassVar[bool] = False  # True: the value depends on the file system, known only at load time
 
     def parse(self, text: str) -> Any:
@@ -42,7 +39,7 @@ class Kind:
         return text
 
     def describe(self) -> str:
-        """Return what the setting accepts, for the README table."""
+        """Return what the setting accepts."""
         return self.accepts
 
 
@@ -90,13 +87,11 @@ class Flag(Kind):
 
     accepts = "`true` or `false`"
     airflow_type = "boolean"
-    _WORDS: ClassVar[dict[str, bool]] = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
     def parse(self, text: str) -> bool:
-        try:
-            return self._WORDS[text.lower()]
-        except KeyError:
-            raise Invalid("is not true or false — set it to true or false") from None
+        if text.lower() not in ("true", "yes", "1", "false", "no", "0"):
+            raise Invalid("is not true or false — set it to true or false")
+        return text.lower() in ("true", "yes", "1")
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,11 @@
 """Every okta_security setting, declared once: the fields of :class:`OktaSettings`.
 
-A field's name gives its variable: ``clock_skew_seconds`` is read from ``OKTA_CLOCK_SKEW_SECONDS``,
-or from the file ``OKTA_CLOCK_SKEW_SECONDS_FILE`` names (every setting has that form, for
-Kubernetes/Docker secrets), or from Airflow's configuration as ``[okta] clock_skew_seconds``
-(``AIRFLOW__OKTA__CLOCK_SKEW_SECONDS``). :func:`setting` gives the rest: its kind (type and bounds),
-its default as one would write it in the environment, whether it is a secret, and one line of
-documentation. The loader, the README table (``python -m okta_devstack.readme``), Airflow's
-``[okta]`` section (:func:`airflow_config_section`, declared by the provider), ``okta-airflow
-doctor`` and the defaults of pure functions (``OktaSettings.clock_skew_seconds``) all read these
-declarations; no default is written anywhere else. Which of a setting's places wins is the
-precedence rule in :mod:`okta_security.settings.loader`.
+A field's name gives its places: ``clock_skew_seconds`` is ``OKTA_CLOCK_SKEW_SECONDS``,
+``OKTA_CLOCK_SKEW_SECONDS_FILE`` and ``[okta] clock_skew_seconds``; :func:`setting` gives its kind,
+default (as written in the environment), secrecy and one line of documentation. The loader, the
+provider's ``[okta]`` section (:mod:`okta_security.provider`), the README table
+(``python -m okta_devstack.readme``) and the doctor read these declarations; no default is written
+anywhere else. Which place wins is the precedence rule in :mod:`okta_security.settings.loader`.
 """
 
 from __future__ import annotations
@@ -305,42 +301,3 @@ SETTINGS: tuple[SettingSpec, ...] = tuple(
     for f in fields(OktaSettings)
 )
 SPECS: Mapping[str, SettingSpec] = {s.name: s for s in SETTINGS}
-
-
-def airflow_config_section() -> dict[str, Any]:
-    """Return the provider's ``config`` entry: the ``[okta]`` section, one option per declared setting.
-
-    Airflow shows it in ``airflow config list`` and, for options marked ``sensitive``, resolves
-    ``AIRFLOW__OKTA__<NAME>_CMD`` and ``_SECRET`` (its secrets backend) itself.
-    """
-    options: dict[str, dict[str, Any]] = {}
-    for s in SETTINGS:
-        also = f"Also read from the environment as {s.name} or {s.file_name}."
-        if s.secret:
-            also += f" Secret: {s.airflow_env}_CMD or {s.airflow_env}_SECRET (secrets backend) work too."
-        options[s.option] = {
-            "description": f"{s.doc}\nAccepts: {s.accepts}. {'Required. ' if s.required else ''}{also}\n",
-            "version_added": "0.1.0",
-            "type": s.kind.airflow_type,
-            "example": None,
-            "default": s.default,
-            **({"sensitive": True} if s.secret else {}),
-        }
-    return {
-        AIRFLOW_SECTION: {
-            "description": "Okta sign-in for Airflow (okta_security). Every option can also be given as the "
-            "OKTA_<NAME> environment variable or OKTA_<NAME>_FILE, which come first (see the README's Settings "
-            "section).",
-            "options": options,
-        }
-    }
-
-
-def settings_table() -> str:
-    """Return the Markdown settings table README.md embeds (``python -m okta_devstack.readme`` writes it)."""
-    rows = ["| Variable | `[okta]` option | Default | Accepts | Meaning |", "|---|---|---|---|---|"]
-    for s in SETTINGS:
-        default = "(required)" if s.required else (f"`{s.default}`" if s.default else "(empty)")
-        secret = f" Secret: prefer `{s.file_name}` or `{s.airflow_env}_CMD` / `_SECRET`." if s.secret else ""
-        rows.append(f"| `{s.name}` | `{s.option}` | {default} | {s.accepts} | {s.doc}{secret} |")
-    return "\n".join(rows) + "\n"

@@ -206,11 +206,7 @@ def _expand(default: str, env: Mapping[str, str]) -> str:
 def env_value(
     name: str, environ: Mapping[str, str] | None = None, airflow: Mapping[str, ConfigValue] | None = None
 ) -> str:
-    """Return one setting's text as the loader reads it: ``NAME``, ``NAME_FILE``, Airflow's ``[okta]``, else its default.
-
-    For tools that need a single setting without the full, validated set (the CLI); raise
-    :class:`ConfigError` when its file cannot be read.
-    """
+    """Return one setting's text as the loader reads it (for tools that need one setting, not the validated set)."""
     return setting_source(name, environ, airflow)[0]
 
 
@@ -258,13 +254,9 @@ def describe_settings(
         except ConfigError as e:
             out[spec.name] = "(unusable: " + "; ".join(e.problems) + ")"
             continue
-        if raw.airflow is not None:
-            out[spec.name] = f"{'set' if spec.secret else raw.text} (from {raw.airflow.origin})"
-        elif raw.file is not None:
-            path = raw.file.path
-            out[spec.name] = (
-                f"set (from {spec.file_name}={path})" if spec.secret else f"{raw.text} (from {spec.file_name})"
-            )
+        if raw.file is not None or raw.airflow is not None:
+            place = f"{spec.file_name}={raw.file.path}" if raw.file is not None and spec.secret else raw.origin
+            out[spec.name] = f"{'set' if spec.secret else raw.text} (from {place})"
         elif spec.name in env:
             value = env[spec.name]
             out[spec.name] = ("set" if value.strip() else "(empty)") if spec.secret else value

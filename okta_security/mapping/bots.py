@@ -29,7 +29,7 @@ from okta_security.errors import UnmappedClient
 from okta_security.mapping.yaml_lines import parse_role_list, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
-    from okta_security.mapping.yaml_lines import ProblemSink
+    from okta_security.mapping.yaml_lines import Problems
 
 SERVICE_USER_PREFIX = "svc-"  # every bot's Airflow username starts with it, so the Audit Log shows who is a bot
 ENTRY_KEYS = ("name", "roles", "scopes")
@@ -142,7 +142,7 @@ def _lines(value: Any, attribute: str) -> dict[Any, int]:
 class _Parser:
     """Validate the section, recording every problem in ``problems``."""
 
-    def __init__(self, problems: ProblemSink, check_role: CheckRole) -> None:
+    def __init__(self, problems: Problems, check_role: CheckRole) -> None:
         self.problems = problems
         self.check_role = check_role
 
@@ -275,6 +275,6 @@ def _username(client_id: str) -> str:
     return SERVICE_USER_PREFIX + client_id
 
 
-def parse_clients(value: Any, line: int, problems: ProblemSink, check_role: CheckRole) -> ClientMap:
+def parse_clients(value: Any, line: int, problems: Problems, check_role: CheckRole) -> ClientMap:
     """Validate the ``clients:`` section (YAML already loaded), recording every problem in ``problems``."""
     return _Parser(problems, check_role).section(value, line)

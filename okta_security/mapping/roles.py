@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from okta_security.mapping.patterns import PatternKind, RegexRejected, matcher, pattern_kind
-from okta_security.mapping.yaml_lines import ProblemSink, report_unknown_keys, yaml_kind
+from okta_security.mapping.yaml_lines import Problems, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Mapping
@@ -144,7 +144,7 @@ def declared_names(section: Any) -> frozenset[str]:
 
 
 def parse_roles(
-    section: Any, line: int, *, known_roles: Collection[str] | None, problems: ProblemSink
+    section: Any, line: int, *, known_roles: Collection[str] | None, problems: Problems
 ) -> tuple[RoleSpec, ...]:
     """Validate a ``roles:`` section; record every problem and return the valid specs."""
     if not isinstance(section, dict):
@@ -176,7 +176,7 @@ def parse_roles(
     return tuple(spec for spec in specs if not _based_on_cycle(spec.name, by_name))
 
 
-def _valid_role_name(name: Any, line: int, problems: ProblemSink) -> bool:
+def _valid_role_name(name: Any, line: int, problems: Problems) -> bool:
     """Check a declared role's name."""
     if not isinstance(name, str) or not name.strip():
         problems.add(line, f"role name {name!r} is not a name", 'write the role name as text, e.g. "team-finance"')
@@ -204,7 +204,7 @@ def _parse_spec(
     line: int,
     declared: frozenset[str],
     known: Collection[str] | None,
-    problems: ProblemSink,
+    problems: Problems,
 ) -> RoleSpec | None:
     """Validate one role definition."""
     if body is None:
@@ -254,7 +254,7 @@ def _parse_spec(
 
 
 def _parse_based_on(
-    name: str, value: Any, line: int, declared: frozenset[str], known: Collection[str] | None, problems: ProblemSink
+    name: str, value: Any, line: int, declared: frozenset[str], known: Collection[str] | None, problems: Problems
 ) -> str | None:
     """Validate ``based_on``: a built-in role, a declared role or (when known) a role in the database."""
     if value is None:
@@ -282,7 +282,7 @@ def _parse_based_on(
     return value
 
 
-def _parse_dags(name: str, value: Any, line: int, problems: ProblemSink) -> tuple[DagGrant, ...] | None:
+def _parse_dags(name: str, value: Any, line: int, problems: Problems) -> tuple[DagGrant, ...] | None:
     """Validate ``dags:``: DAG id or pattern -> actions (list) or {resource: actions}."""
     if not isinstance(value, dict):
         problems.add(
@@ -308,7 +308,7 @@ def _parse_dags(name: str, value: Any, line: int, problems: ProblemSink) -> tupl
     return tuple(grants) if ok else None
 
 
-def _valid_dag_pattern(name: str, pattern: Any, line: int, problems: ProblemSink) -> bool:
+def _valid_dag_pattern(name: str, pattern: Any, line: int, problems: Problems) -> bool:
     """Check one DAG id / glob / regex key."""
     if not isinstance(pattern, str) or not pattern.strip():
         problems.add(
@@ -326,7 +326,7 @@ def _valid_dag_pattern(name: str, pattern: Any, line: int, problems: ProblemSink
 
 
 def _parse_grant_actions(
-    name: str, pattern: str, value: Any, line: int, problems: ProblemSink
+    name: str, pattern: str, value: Any, line: int, problems: Problems
 ) -> dict[str, frozenset[str]] | None:
     """Validate the actions of one DAG grant."""
     if isinstance(value, dict):
@@ -358,7 +358,7 @@ def _parse_grant_actions(
     return None if actions is None else {DAGS_RESOURCE: actions}
 
 
-def _parse_actions(where: str, value: Any, line: int, resource: str, problems: ProblemSink) -> frozenset[str] | None:
+def _parse_actions(where: str, value: Any, line: int, resource: str, problems: Problems) -> frozenset[str] | None:
     """Validate a list of actions (or one action) on a DAG-level resource."""
     allowed = DAG_RESOURCES[resource].actions
     items = [value] if isinstance(value, str) else value
@@ -378,7 +378,7 @@ def _parse_actions(where: str, value: Any, line: int, resource: str, problems: P
     return frozenset(actions)
 
 
-def _parse_permissions(name: str, value: Any, line: int, problems: ProblemSink) -> frozenset[Permission] | None:
+def _parse_permissions(name: str, value: Any, line: int, problems: Problems) -> frozenset[Permission] | None:
     """Validate ``permissions:``: a list of {action, resource} (the [fab] custom_roles shape)."""
     if not isinstance(value, list):
         problems.add(

@@ -1,38 +1,43 @@
 """Line-aware YAML loading for the role-mapping file: duplicate keys reported, every problem located.
 
-PyYAML's loaders silently keep the last of two equal keys; ours reports both lines. Every node
-remembers its 1-based line so validation messages read ``<file>:<line>: <what> — <fix>``.
-Pure logic: no Flask, FAB or Airflow imports.
+PyYAML's loaders silently keep the last of two equal keys; ours reports both lines. Every mapping
+and list remembers the 1-based lines of PyYAML's node marks, so validation messages read
+``<file>:<line>: <what> — <fix>``. Pure logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterator
+    from collections.abc import Callable, Collection
 
 
 class LinedDict(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers the 1-based line of each key and value."""
+    """A YAML mapping that remembers its 1-based line and those of each key and value."""
 
-    def __init__(self) -> None:
+    def __init__(self, line: int = 1) -> None:
         super().__init__()
-        self.line = 1
+        self.line = line
         self.key_lines: dict[Any, int] = {}
         self.value_lines: dict[Any, int] = {}
 
 
 class LinedList(list):  # type: ignore[type-arg]
-    """A YAML sequence that remembers the 1-based line of each item."""
+    """A YAML sequence that remembers its 1-based line and that of each item."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.line = 1
-        self.item_lines: list[int] = []
+    def __init__(self, line: int, item_lines: list[int], items: list[Any]) -> None:
+        super().__init__(items)
+        self.line = line
+        self.item_lines = item_lines
+
+
+def lines(value: Any) -> tuple[dict[Any, int], dict[Any, int]]:
+    """Return the key lines and value lines of a loaded YAML mapping (none for a plain dict)."""
+    return getattr(value, "key_lines", {}), getattr(value, "value_lines", {})
 
 
 def yaml_line(mark: yaml.Mark | None) -> int:
@@ -41,28 +46,28 @@ def yaml_line(mark: yaml.Mark | None) -> int:
 
 
 class LineLoader(yaml.SafeLoader):
-    """SafeLoader that records line numbers and reports duplicate keys instead of dropping them."""
+    """SafeLoader whose mappings and lists remember their lines, and which reports duplicate keys.
+
+    Containers are built at once (``deep=True``), so an alias to an enclosing node is refused as a
+    YAML error: a mapping file has no use for recursive structures.
+    """
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.problems: list[tuple[int, str, str]] = []
 
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> LinedDict:
+    def construct_lined_map(self, node: yaml.Node) -> LinedDict:
         """Construct a mapping, noting key/value lines and duplicate keys."""
         if not isinstance(node, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"expected a mapping node, but found {getattr(node, 'id', type(node).__name__)}",
-                node.start_mark,
+                None, None, f"expected a mapping node, but found {node.id}", node.start_mark
             )
         explicit = {id(key_node) for key_node, _value in node.value}
         self.flatten_mapping(node)  # resolves "<<" merge keys; merged entries come first
-        mapping = LinedDict()
-        mapping.line = yaml_line(node.start_mark)
+        mapping = LinedDict(yaml_line(node.start_mark))
         first_seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)
+            key = self.construct_object(key_node, deep=True)
             line = yaml_line(key_node.start_mark)
             try:
                 hash(key)
@@ -78,34 +83,19 @@ class LineLoader(yaml.SafeLoader):
                     )
                     continue
                 first_seen[key] = line
-            mapping[key] = self.construct_object(value_node, deep=deep)
+            mapping[key] = self.construct_object(value_node, deep=True)
             mapping.key_lines[key] = line
             mapping.value_lines[key] = yaml_line(value_node.start_mark)
         return mapping
 
-
-def _construct_map(loader: LineLoader, node: yaml.MappingNode) -> Iterator[LinedDict]:
-    """Construct a YAML map as a LinedDict (two-step, so recursive structures work)."""
-    data = LinedDict()
-    data.line = yaml_line(node.start_mark)
-    yield data
-    built = loader.construct_mapping(node)
-    data.update(built)
-    data.key_lines = built.key_lines
-    data.value_lines = built.value_lines
+    def construct_lined_seq(self, node: yaml.Node) -> LinedList:
+        """Construct a sequence, noting each item's line."""
+        items = self.construct_sequence(node, deep=True)  # type: ignore[arg-type]  # it refuses a non-sequence
+        return LinedList(yaml_line(node.start_mark), [yaml_line(child.start_mark) for child in node.value], items)
 
 
-def _construct_seq(loader: LineLoader, node: yaml.SequenceNode) -> Iterator[LinedList]:
-    """Construct a YAML sequence as a LinedList."""
-    data = LinedList()
-    data.line = yaml_line(node.start_mark)
-    data.item_lines = [yaml_line(child.start_mark) for child in node.value]
-    yield data
-    data.extend(loader.construct_sequence(node))
-
-
-LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+LineLoader.add_constructor("tag:yaml.org,2002:map", LineLoader.construct_lined_map)
+LineLoader.add_constructor("tag:yaml.org,2002:seq", LineLoader.construct_lined_seq)
 
 
 _KINDS = ((bool, "boolean"), ((int, float), "number"), (str, "string"), (list, "list"), (dict, "mapping"))
@@ -137,23 +127,17 @@ class Problems:
         return [message for _line, _order, message in sorted(self._items)]
 
 
-class ProblemSink(Protocol):
-    """Where validation problems go: ``add(line, what, fix)`` (e.g. :class:`Problems`)."""
-
-    def add(self, line: int, what: str, fix: str) -> None: ...
-
-
 def report_unknown_keys(
     value: dict[Any, Any],
     allowed: Collection[str],
     line: int,
-    problems: ProblemSink,
+    problems: Problems,
     *,
     what: str = "key",
     where: str = "",
 ) -> bool:
     """Report every key of ``value`` not in ``allowed`` (with the closest one); return True if none."""
-    key_lines: dict[Any, int] = getattr(value, "key_lines", {})
+    key_lines, _ = lines(value)
     ok = True
     for key in value:
         if key in allowed:
@@ -166,7 +150,7 @@ def report_unknown_keys(
 
 
 def parse_role_list(
-    value: Any, line: int, what: str, problems: ProblemSink, check_role: Callable[[str, int], bool]
+    value: Any, line: int, what: str, problems: Problems, check_role: Callable[[str, int], bool]
 ) -> tuple[str, ...] | None:
     """Return the roles of ``what`` (a list of names or one name), or None after reporting every problem.
 
@@ -252,6 +236,9 @@ def load_yaml(raw: bytes, problems: Problems) -> Any:
         return FAILED
     except yaml.YAMLError as exc:
         problems.add(1, f"YAML error: {exc}", "fix the YAML syntax")
+        return FAILED
+    except RecursionError:  # PyYAML composes and builds nested nodes recursively
+        problems.add(1, "the YAML is nested too deeply", "write the mapping as plain keys and lists of role names")
         return FAILED
     finally:
         if loader is not None:

@@ -458,6 +458,19 @@ def test_invalid_utf8_reports_line() -> None:
     assert problem.startswith(f"{SOURCE}:3: the file is not valid UTF-8")
 
 
+@pytest.mark.parametrize("nested", ["[" * 3000 + "]" * 3000, "{a: " * 3000 + "b" + "}" * 3000])
+def test_deeply_nested_yaml_is_a_problem_not_a_crash(nested: str) -> None:
+    """Report YAML nested past Python's recursion limit as a problem of the file (it used to escape as RecursionError)."""
+    (problem,) = problems_of(f"mappings:\n  g: {nested}\n")
+    assert problem.startswith(f"{SOURCE}:1: the YAML is nested too deeply — ")
+
+
+def test_recursive_alias_is_refused() -> None:
+    """Refuse an alias to an enclosing node with the YAML error's line."""
+    (problem,) = problems_of("mappings:\n  g: &a [Viewer, *a]\n")
+    assert problem.startswith(f"{SOURCE}:2: YAML syntax error")
+
+
 def test_load_mapping_missing_file(tmp_path: Path) -> None:
     """Raise MappingError naming a file that does not exist."""
     missing = tmp_path / "nope.yaml"

@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import re
 import types
-from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import UnmappedClient
-from okta_security.mapping.yaml_lines import parse_role_list, report_unknown_keys, yaml_kind
+from okta_security.mapping.yaml_lines import lines, parse_role_list, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Iterator, Mapping
+
     from okta_security.mapping.yaml_lines import Problems
 
 SERVICE_USER_PREFIX = "svc-"  # every bot's Airflow username starts with it, so the Audit Log shows who is a bot
@@ -36,9 +37,6 @@ ENTRY_KEYS = ("name", "roles", "scopes")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")  # Okta IDs are base62; also safe in an email
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 section 3.3 scope-token
-
-CheckRole = Callable[[str, int], bool]
-"""Return whether a role name exists, recording a problem (at ``line``) when it does not."""
 
 
 @dataclass(frozen=True)
@@ -134,21 +132,16 @@ EMPTY_CLIENTS = ClientMap()
 # --------------------------------------------------------------------------- parsing
 
 
-def _lines(value: Any, attribute: str) -> dict[Any, int]:
-    """Return the line table the mapping loader attached to a YAML mapping (empty for plain dicts)."""
-    return getattr(value, attribute, None) or {}
-
-
 class _Parser:
     """Validate the section, recording every problem in ``problems``."""
 
-    def __init__(self, problems: Problems, check_role: CheckRole) -> None:
+    def __init__(self, problems: Problems, known: Collection[str] | None) -> None:
         self.problems = problems
-        self.check_role = check_role
+        self.known = known
 
     def roles(self, value: Any, line: int, what: str) -> tuple[str, ...] | None:
         """Return a role list (one name or a list of names), or None after reporting."""
-        return parse_role_list(value, line, what, self.problems, self.check_role)
+        return parse_role_list(value, line, what, self.problems, self.known)
 
     def scopes(self, value: Any, line: int, client_id: str) -> dict[str, tuple[str, ...]] | None:
         """Return the client's scope -> roles table, or None after reporting."""
@@ -161,7 +154,7 @@ class _Parser:
                 "write one 'scope.name: [Role]' entry per line, indented under 'scopes:'",
             )
             return None
-        key_lines, value_lines = _lines(value, "key_lines"), _lines(value, "value_lines")
+        key_lines, value_lines = lines(value)
         table: dict[str, tuple[str, ...]] = {}
         ok = True
         for scope, roles_value in value.items():
@@ -193,7 +186,7 @@ class _Parser:
                 "write e.g. 'roles: [Viewer]' indented under the client ID",
             )
             return None
-        value_lines = _lines(value, "value_lines")
+        _, value_lines = lines(value)
         ok = report_unknown_keys(value, ENTRY_KEYS, line, self.problems, where=f" for client {client_id!r}")
         username = _username(client_id)
         if "name" in value:
@@ -235,7 +228,7 @@ class _Parser:
                 "write one '<client ID>: [Role]' entry per line, indented under 'clients:'",
             )
             return EMPTY_CLIENTS
-        key_lines, value_lines = _lines(value, "key_lines"), _lines(value, "value_lines")
+        key_lines, value_lines = lines(value)
         rules: dict[str, ClientRule] = {}
         folded_ids: dict[str, str] = {}
         usernames: dict[str, str] = {}
@@ -275,6 +268,6 @@ def _username(client_id: str) -> str:
     return SERVICE_USER_PREFIX + client_id
 
 
-def parse_clients(value: Any, line: int, problems: Problems, check_role: CheckRole) -> ClientMap:
+def parse_clients(value: Any, line: int, problems: Problems, known: Collection[str] | None) -> ClientMap:
     """Validate the ``clients:`` section (YAML already loaded), recording every problem in ``problems``."""
-    return _Parser(problems, check_role).section(value, line)
+    return _Parser(problems, known).section(value, line)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection
+    from collections.abc import Collection
 
 
 class LinedDict(dict):  # type: ignore[type-arg]
@@ -60,7 +60,7 @@ class LineLoader(yaml.SafeLoader):
         """Construct a mapping, noting key/value lines and duplicate keys."""
         if not isinstance(node, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(
-                None, None, f"expected a mapping node, but found {node.id}", node.start_mark
+                None, None, f"expected a mapping node, but found {getattr(node, 'id', 'node')}", node.start_mark
             )
         explicit = {id(key_node) for key_node, _value in node.value}
         self.flatten_mapping(node)  # resolves "<<" merge keys; merged entries come first
@@ -149,13 +149,26 @@ def report_unknown_keys(
     return ok
 
 
-def parse_role_list(
-    value: Any, line: int, what: str, problems: Problems, check_role: Callable[[str, int], bool]
-) -> tuple[str, ...] | None:
-    """Return the roles of ``what`` (a list of names or one name), or None after reporting every problem.
+def known_role(role: str, line: int, known: Collection[str] | None, problems: Problems, where: str = "") -> bool:
+    """Return whether ``role`` is known (any role is without ``known``), recording an unknown one with a hint."""
+    if known is None or role in known:
+        return True
+    names = sorted(known)
+    suggestion = next((name for name in names if name.lower() == role.lower()), None)
+    suggestion = suggestion or next(iter(difflib.get_close_matches(role, names, n=1)), None)
+    hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+    problems.add(
+        line,
+        f"unknown role {role!r}{where} (known: {', '.join(names) or 'none'}{hint})",
+        "use one of the known roles or create the role in Airflow first",
+    )
+    return False
 
-    ``check_role(name, line)`` says whether a role exists, reporting it when it does not.
-    """
+
+def parse_role_list(
+    value: Any, line: int, what: str, problems: Problems, known: Collection[str] | None
+) -> tuple[str, ...] | None:
+    """Return the roles of ``what`` (a list of names or one name), or None after reporting every problem."""
     if isinstance(value, str):
         items: list[tuple[Any, int]] = [(value, line)]
     elif isinstance(value, list):
@@ -187,7 +200,7 @@ def parse_role_list(
         elif not item.strip():
             problems.add(item_line, f"empty role name for {what}", "write a role name or remove it")
             ok = False
-        elif not check_role(item, item_line):
+        elif not known_role(item, item_line, known, problems):
             ok = False
         elif item not in roles:
             roles.append(item)

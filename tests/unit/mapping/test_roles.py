@@ -94,10 +94,8 @@ def test_undeclared_role_is_still_unknown() -> None:
     assert "unknown role 'team-y'" in problems[0]
 
 
-def test_roles_section_is_optional_and_kept_raw() -> None:
-    """Keep the raw section in extra_sections for compatibility."""
-    mapping = parse(EXAMPLE)
-    assert "team-finance" in mapping.extra_sections["roles"]
+def test_roles_section_is_optional() -> None:
+    """A file without 'roles:' declares no role."""
     assert parse("mappings:\n  g: [Viewer]\n").roles == ()
 
 

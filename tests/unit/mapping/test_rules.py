@@ -214,8 +214,8 @@ def test_digest_and_source() -> None:
     assert one.source == "x.yaml"
 
 
-def test_extra_sections_are_kept_raw() -> None:
-    """Accept 'roles' and 'clients' and keep them in extra_sections."""
+def test_roles_and_clients_sections_are_parsed() -> None:
+    """Accept 'roles' and 'clients' next to 'mappings' and keep them parsed."""
     mapping = parse("""\
         mappings:
           a: [Op]
@@ -224,12 +224,10 @@ def test_extra_sections_are_kept_raw() -> None:
         clients:
           ci-bot: [Viewer]
         """)
-    assert dict(mapping.extra_sections) == {
-        "roles": {"Auditor": {"permissions": [{"action": "can_read", "resource": "Audit Logs"}]}},
-        "clients": {"ci-bot": ["Viewer"]},
-    }
-    with pytest.raises(TypeError):
-        mapping.extra_sections["roles"] = {}  # type: ignore[index]
+    assert [(spec.name, spec.permissions) for spec in mapping.roles] == [
+        ("Auditor", frozenset({("can_read", "Audit Logs")}))
+    ]
+    assert [(rule.client_id, rule.roles) for rule in mapping.clients] == [("ci-bot", ("Viewer",))]
 
 
 def test_empty_mappings_section_is_allowed() -> None:

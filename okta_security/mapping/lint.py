@@ -1,34 +1,10 @@
 """Lint a valid role mapping for grants that are broader, or deader, than they look.
 
-``parse_mapping`` decides whether a file can be used at all (errors). These rules look for
-files that are valid but risky or confused (warnings), or worth knowing (info):
-
-=========================  ========  =====================================================
-code                       severity  finding
-=========================  ========  =====================================================
-broad_privileged_grant     warning   a glob/regex grants Admin or Op (or a declared role
-                                     based on them): a new Okta group that happens to match
-                                     would get it silently
-matches_everyone           warning   a rule matches Okta's ``Everyone`` group (every user)
-privileged_default_role    warning   ``default_role`` is Admin/Op (or based on them)
-default_role_set           info      ``default_role`` lets in every user Okta lets through
-shadowed_rule              warning   the rule names one group (an exact name, or a ``re:``
-                                     that is a plain name) that already gets its roles from
-                                     other rules: it adds nothing
-regex_looks_like_glob      warning   ``re:`` pattern with ``*`` but no ``.``: ``*`` repeats the
-                                     previous character in a regex
-group_name_whitespace      warning   a key starts or ends with a space (Okta trims names)
-grants_only_public         info      a rule grants only Public: users log in and see nothing
-role_grants_nothing        warning   a declared role has no permission at all
-declared_role_unused       info      no rule, default_role or client grants a declared role
-dag_pattern_matches_none   warning   a DAG glob/regex matches no DAG Airflow knows (needs the DB)
-dag_id_unknown             info      an exact DAG id Airflow does not know yet (needs the DB)
-dag_pattern_matches_all    info      a DAG pattern spelled as "any id" (``*``, ``re:.*``): say ``all_dags``
-=========================  ========  =====================================================
-
-Shadowing is decided by matching the one name such a rule grants; what a glob or a regex
-reaches is not worked out (that needs a regex engine of our own: docs/mapping-cookbook.md says
-which findings went with it). Pure logic: no Flask, FAB or Airflow imports.
+``parse_mapping`` decides whether a file can be used at all (errors). The lint looks for files
+that are valid but risky or confused (warnings), or worth knowing (info); the findings and their
+codes are listed in docs/mapping-cookbook.md ("The CLI"). It matches names: what a glob or a regex
+reaches is not worked out, which would need a regex engine of our own (the cookbook says which
+findings went with it). Pure logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations

@@ -14,17 +14,12 @@
     mappings:
       airflow-team-finance: [team-finance]
 
-A declared role is owned by the file: a sync gives it exactly the permissions the file says
-(creating the role if needed). Built-in roles are never declared, and roles the file does not
-declare are never touched or deleted. DAG patterns expand against the DAG ids known at sync
-time (see docs/mapping-cookbook.md for when that happens).
-
-``based_on`` never copies access to *every* DAG (``can_read``/``can_edit``/``can_delete`` on the
-``DAGs`` resource): a team role based on Viewer would otherwise see all DAGs and ``dags:`` would
-mean nothing. Say ``all_dags:`` to grant that on purpose.
-
-Pure logic: no Flask, FAB or Airflow imports. Planning a sync is :mod:`okta_security.mapping.role_plan`;
-writing it to Airflow's database is :mod:`okta_security.adapter.role_sync`.
+A declared role is owned by the file: a sync gives it exactly the permissions the file says.
+Built-in roles are never declared; roles the file does not declare are never touched. DAG
+patterns expand against the DAG ids known at sync time (docs/mapping-cookbook.md). ``based_on``
+never copies access to *every* DAG (the ``DAGs`` resource): a team role based on Viewer would
+otherwise see all DAGs; ``all_dags:`` grants that on purpose. Pure logic: planning a sync is
+:mod:`okta_security.mapping.role_plan`, writing it :mod:`okta_security.adapter.role_sync`.
 """
 
 from __future__ import annotations
@@ -157,27 +152,25 @@ def parse_roles(
     key_lines, _ = lines(section)
     found = (parser.spec(name, body, key_lines.get(name, line)) for name, body in section.items())
     by_name = {spec.name: spec for spec in found if spec is not None}
-    for spec in by_name.values():
-        cycle = _based_on_cycle(spec.name, by_name)
-        if cycle:
-            problems.add(
-                spec.line,
-                f"role {spec.name!r} is based on itself ({' -> '.join(cycle)})",
-                "base the role on a built-in role or on a role outside the cycle",
-            )
-    return tuple(spec for spec in by_name.values() if not _based_on_cycle(spec.name, by_name))
+    cycles = {name: chain for name in by_name if len(chain := based_on_chain(name, by_name)) > 1 and chain[-1] == name}
+    for name, cycle in cycles.items():
+        problems.add(
+            by_name[name].line,
+            f"role {name!r} is based on itself ({' -> '.join(cycle)})",
+            "base the role on a built-in role or on a role outside the cycle",
+        )
+    return tuple(spec for spec in by_name.values() if spec.name not in cycles)
 
 
-def _based_on_cycle(name: str, by_name: Mapping[str, RoleSpec]) -> list[str]:
-    """Return the based_on chain if it loops back, else []."""
+def based_on_chain(name: str, specs: Mapping[str, RoleSpec]) -> list[str]:
+    """Follow ``based_on`` from ``name``: the roles met, up to the first the file does not declare or a repeat."""
     chain = [name]
-    current = by_name[name].based_on
-    while current is not None and current in by_name:
-        if current in chain:
-            return [*chain, current] if current == name else []
-        chain.append(current)
-        current = by_name[current].based_on
-    return []
+    while chain[-1] in specs and chain[-1] not in chain[:-1]:
+        based_on = specs[chain[-1]].based_on
+        if based_on is None:
+            break
+        chain.append(based_on)
+    return chain
 
 
 def _did_you_mean(word: object, choices: Collection[str]) -> str:

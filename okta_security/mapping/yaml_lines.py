@@ -52,9 +52,9 @@ class LineLoader(yaml.SafeLoader):
     YAML error: a mapping file has no use for recursive structures.
     """
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, problems: Problems) -> None:
         super().__init__(stream)
-        self.problems: list[tuple[int, str, str]] = []
+        self.problems = problems
 
     def construct_lined_map(self, node: yaml.Node) -> LinedDict:
         """Construct a mapping, noting key/value lines and duplicate keys."""
@@ -72,14 +72,14 @@ class LineLoader(yaml.SafeLoader):
             try:
                 hash(key)
             except TypeError:
-                self.problems.append(
-                    (line, f"a {yaml_kind(key)} cannot be used as a key", "use a plain group name as the key")
+                self.problems.add(
+                    line, f"a {yaml_kind(key)} cannot be used as a key", "use a plain group name as the key"
                 )
                 continue
             if id(key_node) in explicit:  # merged ("<<") entries may be overridden silently
                 if key in first_seen:
-                    self.problems.append(
-                        (line, f"duplicate key {key!r} (first at line {first_seen[key]})", "keep one entry")
+                    self.problems.add(
+                        line, f"duplicate key {key!r} (first at line {first_seen[key]})", "keep one entry"
                     )
                     continue
                 first_seen[key] = line
@@ -221,10 +221,8 @@ def load_yaml(raw: bytes, problems: Problems) -> Any:
             "save the file as UTF-8",
         )
         return FAILED
-    loader: LineLoader | None = None
     try:
-        loader = LineLoader(text)
-        document = loader.get_single_data()
+        return LineLoader(text, problems).get_single_data()
     except yaml.reader.ReaderError as exc:
         character = exc.character if isinstance(exc.character, int) else 0
         problems.add(
@@ -253,9 +251,3 @@ def load_yaml(raw: bytes, problems: Problems) -> Any:
     except RecursionError:  # PyYAML composes and builds nested nodes recursively
         problems.add(1, "the YAML is nested too deeply", "write the mapping as plain keys and lists of role names")
         return FAILED
-    finally:
-        if loader is not None:
-            loader.dispose()
-    for line, what, fix in loader.problems:
-        problems.add(line, what, fix)
-    return document

@@ -52,10 +52,7 @@ TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, ROLES_KEY, "clients")
 
 @dataclass(frozen=True)
 class Rule:
-    """One mapping entry: an Okta group name or pattern and the roles it grants.
-
-    ``pattern`` is the key as written in the file (regexes keep their ``re:`` prefix).
-    """
+    """One mapping entry: an Okta group name or pattern (as written, ``re:`` kept) and the roles it grants."""
 
     pattern: str
     kind: PatternKind
@@ -88,22 +85,13 @@ class RoleMapping:
 
     def resolve(self, groups: Iterable[str]) -> frozenset[str]:
         """Return the union of roles of every matching rule, else the default role, else nothing."""
-        _check_groups(groups)
-        roles: set[str] = set()
-        match = self._index.match
-        for group in groups:
-            if isinstance(group, str):
-                for rule in match(group):
-                    roles.update(rule.roles)
-        if roles:
-            return frozenset(roles)
-        if self.default_role is not None:
-            return frozenset((self.default_role,))
-        return frozenset()
+        roles = frozenset(role for _group, rule in self.explain(groups) for role in rule.roles)
+        return frozenset((self.default_role,)) if not roles and self.default_role is not None else roles
 
     def explain(self, groups: Iterable[str]) -> list[tuple[str, Rule]]:
         """Return the (group, rule) pairs that matched, in group order then file order."""
-        _check_groups(groups)
+        if isinstance(groups, (str, bytes)):  # it would be iterated character by character
+            raise TypeError("groups must be a collection of group names, not a single string")
         names = dict.fromkeys(group for group in groups if isinstance(group, str))
         return [(group, rule) for group in names for rule in self._index.match(group)]
 
@@ -121,17 +109,9 @@ class RoleMapping:
         return frozenset(spec.name for spec in self.roles)
 
     def role_names(self) -> frozenset[str]:
-        """Return every role the mapping refers to, including the default role."""
-        names = {role for rule in self.rules for role in rule.roles}
-        if self.default_role is not None:
-            names.add(self.default_role)
-        return frozenset(names | self.clients.role_names())
-
-
-def _check_groups(groups: Iterable[str]) -> None:
-    """Refuse a bare string, which would otherwise be iterated character by character."""
-    if isinstance(groups, (str, bytes)):
-        raise TypeError("groups must be a collection of group names, not a single string")
+        """Return every role the mapping refers to, including the default role and the clients' roles."""
+        default = (self.default_role,) if self.default_role is not None else ()
+        return frozenset((*(role for rule in self.rules for role in rule.roles), *default)) | self.clients.role_names()
 
 
 def _validate_key(group: Any, line: int, problems: Problems) -> PatternKind | None:

@@ -55,11 +55,8 @@ class ClientRule:
 
     def roles_for(self, scopes: Collection[str]) -> tuple[frozenset[str], tuple[str, ...]]:
         """Return (roles, scopes that granted some) for a token carrying ``scopes``."""
-        roles = set(self.roles)
         granting = tuple(scope for scope in self.scope_roles if scope in scopes)
-        for scope in granting:
-            roles.update(self.scope_roles[scope])
-        return frozenset(roles), granting
+        return frozenset(self.roles).union(*(self.scope_roles[scope] for scope in granting)), granting
 
 
 @dataclass(frozen=True)
@@ -88,21 +85,15 @@ class ClientMap:
     def __iter__(self) -> Iterator[ClientRule]:
         return iter(self.rules.values())
 
-    def __contains__(self, client_id: object) -> bool:
-        return client_id in self.rules
-
     def get(self, client_id: str) -> ClientRule | None:
         """Return the rule for ``client_id``, if the section lists it."""
         return self.rules.get(client_id)
 
     def role_names(self) -> frozenset[str]:
         """Return every role the section refers to."""
-        names: set[str] = set()
-        for rule in self.rules.values():
-            names.update(rule.roles)
-            for roles in rule.scope_roles.values():
-                names.update(roles)
-        return frozenset(names)
+        return frozenset(
+            role for rule in self.rules.values() for roles in (rule.roles, *rule.scope_roles.values()) for role in roles
+        )
 
     def resolve(self, client_id: str, scopes: Collection[str]) -> BotGrant:
         """Return the grant for a token of ``client_id`` carrying ``scopes``; raise UnmappedClient if none."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from okta_security.mapping.patterns import PatternKind, RegexRejected, matcher, pattern_kind
-from okta_security.mapping.yaml_lines import lines, report_unknown_keys, yaml_kind
+from okta_security.mapping.yaml_lines import item_lines, lines, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Mapping
@@ -294,10 +294,8 @@ class _Parser:
 
     def grant_actions(self, name: str, pattern: str, value: Any, line: int) -> dict[str, frozenset[str]] | None:
         """Validate the actions of one DAG grant: a list (on DAGs) or {resource: actions}."""
-        if not isinstance(value, dict):
-            actions = self.actions(f"{pattern!r} in role {name!r}", value, line, DAGS_RESOURCE)
-            return None if actions is None else {DAGS_RESOURCE: actions}
         key_lines, value_lines = lines(value)
+        value = value if isinstance(value, dict) else {DAGS_RESOURCE: value}
         result: dict[str, frozenset[str]] = {}
         for resource, actions_value in value.items():
             if resource not in DAG_RESOURCES:
@@ -353,7 +351,7 @@ class _Parser:
             return None
         perms = [
             self.permission(name, item, item_line)
-            for item, item_line in zip(value, _item_lines(value, line), strict=False)
+            for item, item_line in zip(value, item_lines(value, line), strict=False)
         ]
         return None if None in perms else frozenset(perms)  # type: ignore[arg-type]
 
@@ -384,7 +382,3 @@ class _Parser:
             )
             return None
         return (action, resource)
-
-
-def _item_lines(value: list[Any], line: int) -> list[int]:
-    return getattr(value, "item_lines", None) or [line] * len(value)

@@ -44,14 +44,18 @@ def _unreadable(source: str, exc: OSError) -> MappingError:
 _Look = tuple[FileVersion, bytes] | OSError | None
 
 
+def _read(source: str) -> tuple[FileVersion, bytes]:
+    """Return the file's version and bytes; raise MappingError if it cannot be read."""
+    try:
+        return read_versioned(source, MAX_MAPPING_BYTES)
+    except OSError as exc:
+        raise _unreadable(source, exc) from exc
+
+
 def load_mapping(path: str | os.PathLike[str], *, known_roles: Collection[str] | None = None) -> RoleMapping:
     """Read and parse a role-mapping file; raise MappingError if it is unreadable or invalid."""
     source = os.fsdecode(os.fspath(path))
-    try:
-        _fp, data = read_versioned(source, MAX_MAPPING_BYTES)
-    except OSError as exc:
-        raise _unreadable(source, exc) from exc
-    return parse_mapping(data, source=source, known_roles=known_roles)
+    return parse_mapping(_read(source)[1], source=source, known_roles=known_roles)
 
 
 _RETRY = object()
@@ -80,20 +84,11 @@ class MappingStore:
         self._lock = threading.RLock()
         self.last_error: MappingError | None = None  # why the file on disk is not in use, or None if it is
         self._rejected_digest = ""  # the bytes last refused: a touch or an identical swap is not news
-        try:
-            fingerprint, data = read_versioned(self.path, MAX_MAPPING_BYTES)
-        except OSError as exc:
-            raise _unreadable(self.path, exc) from exc
-        self._mapping = parse_mapping(data, source=self.path, known_roles=self._known())
-        self._raw = data
-        self._fingerprint: object = fingerprint
+        fingerprint, self._raw = _read(self.path)
+        self._fingerprint: object = fingerprint  # or None (missing) or _RETRY (roles could not be listed)
+        self._mapping = mapping = parse_mapping(self._raw, source=self.path, known_roles=self._known())
         self._last_check = clock()
-        log.info(
-            "Loaded role mapping %s (version %s, %d rules)",
-            self.path,
-            self._mapping.digest[:12],
-            len(self._mapping.rules),
-        )
+        log.info("Loaded role mapping %s (version %s, %d rules)", self.path, mapping.digest[:12], len(mapping.rules))
 
     def current(self) -> RoleMapping:
         """Return the mapping in force, re-checking the file at most every check_interval seconds."""
@@ -140,9 +135,7 @@ class MappingStore:
 
     def _known(self) -> Collection[str] | None:
         """Return the known role names (calling the provider if it is callable)."""
-        if callable(self._known_roles):
-            return self._known_roles()
-        return self._known_roles
+        return self._known_roles() if callable(self._known_roles) else self._known_roles
 
     def _look(self) -> _Look:
         """Return the file's fingerprint and bytes if it changed, None if not, or why it cannot be read."""
@@ -202,11 +195,7 @@ class MappingStore:
             new.digest[:12],
             len(new.rules),
         )
-        if self._on_reload is not None:
-            try:
-                self._on_reload(old, new)
-            except Exception:
-                log.exception("on_reload callback failed for role mapping %s", self.path)
+        self._notify("on_reload", self._on_reload, old, new)
 
     def _reject(self, error: MappingError, digest: str = "") -> None:
         """Keep the last good mapping, remember and log the error, and notify on_reject."""
@@ -218,8 +207,12 @@ class MappingStore:
             self._mapping.digest[:12],
             error,
         )
-        if self._on_reject is not None:
-            try:
-                self._on_reject(error)
-            except Exception:
-                log.exception("on_reject callback failed for role mapping %s", self.path)
+        self._notify("on_reject", self._on_reject, error)
+
+    def _notify(self, name: str, callback: Callable[..., object] | None, *args: object) -> None:
+        """Call a callback; its failure is logged, never raised into a login."""
+        try:
+            if callback is not None:
+                callback(*args)
+        except Exception:
+            log.exception("%s callback failed for role mapping %s", name, self.path)

@@ -40,6 +40,11 @@ def lines(value: Any) -> tuple[dict[Any, int], dict[Any, int]]:
     return getattr(value, "key_lines", {}), getattr(value, "value_lines", {})
 
 
+def item_lines(value: list[Any], line: int) -> list[int]:
+    """Return the line of each item of a loaded YAML list (``line`` for each item of a plain list)."""
+    return getattr(value, "item_lines", None) or [line] * len(value)
+
+
 def yaml_line(mark: yaml.Mark | None) -> int:
     """Return the 1-based line of a yaml mark (1 if unknown)."""
     return mark.line + 1 if mark is not None else 1
@@ -172,8 +177,7 @@ def parse_role_list(
     if isinstance(value, str):
         items: list[tuple[Any, int]] = [(value, line)]
     elif isinstance(value, list):
-        lines = getattr(value, "item_lines", None) or [line] * len(value)
-        items = list(zip(value, lines, strict=False))
+        items = list(zip(value, item_lines(value, line), strict=False))
     elif value is None:
         problems.add(line, f"no roles for {what}", "list at least one role, e.g. [Viewer], or remove the entry")
         return None

@@ -139,31 +139,33 @@ class Issuer(Kind):
         return text
 
 
-@dataclass(frozen=True)
-class AbsoluteUrl(Kind):
-    """An absolute http(s) URL."""
+class RedirectUrl(Kind):
+    """An absolute http(s) URL Okta may send the browser to after sign-out."""
 
-    example: str
     accepts = "absolute URL"
 
     def parse(self, text: str) -> str:
         parts = urlsplit(text)
         if text and (parts.scheme not in ("http", "https") or not parts.netloc):
-            raise Invalid(f"is not an absolute URL — use e.g. {self.example}")
+            raise Invalid(
+                "is not an absolute URL — use e.g. https://airflow.example.com/auth/login/ (and register it as a "
+                "sign-out redirect URI in Okta)"
+            )
         return text
 
 
-@dataclass(frozen=True)
-class ExistingFile(Kind):
-    """The path of a file that must exist when the settings are loaded."""
+class MappingFile(Kind):
+    """The role-mapping file, which must exist when the settings are loaded."""
 
-    fix: str
     accepts = "file path"
     reads_files = True
 
     def parse(self, text: str) -> str:
         if not os.path.isfile(text):
-            raise Invalid(f"does not exist — {self.fix}")
+            raise Invalid(
+                "does not exist — create it (see config/role_mapping.yaml in okta_security) or point "
+                "OKTA_ROLE_MAPPING_FILE at it"
+            )
         return text
 
 

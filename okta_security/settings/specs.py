@@ -11,21 +11,21 @@ anywhere else. Which place wins is the precedence rule in :mod:`okta_security.se
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from okta_security.audit import DEFAULT_HANDLER
 from okta_security.settings.kinds import (
-    AbsoluteUrl,
     AuditHandler,
     Choice,
-    ExistingFile,
     Flag,
     GroupFilterSpec,
     Issuer,
     Kind,
+    MappingFile,
     Number,
     PrivateKey,
+    RedirectUrl,
     Text,
     Words,
 )
@@ -40,10 +40,6 @@ PREFIX = "OKTA_"
 FILE_SUFFIX = "_FILE"
 AIRFLOW_SECTION = "okta"  # Airflow's configuration section: [okta] <field name>
 _DECLARATION = "okta_security.setting"
-
-GroupsSource = Literal["auto", "claims", "api"]
-GROUPS_SOURCES: tuple[GroupsSource, ...] = ("auto", "claims", "api")
-TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
 
 @dataclass(frozen=True)
@@ -106,7 +102,7 @@ class OktaSettings:
         secret=True,
     )
     role_mapping_file: str = setting(
-        ExistingFile("create it (see config/role_mapping.yaml in okta_security) or point OKTA_ROLE_MAPPING_FILE at it"),
+        MappingFile(),
         "YAML file mapping Okta groups to Airflow roles; re-read when it changes.",
         "$AIRFLOW_HOME/okta_role_mapping.yaml",
     )
@@ -117,7 +113,7 @@ class OktaSettings:
         "1",
     )
     token_auth_method: str = setting(
-        Choice(TOKEN_AUTH_METHODS),
+        Choice(("client_secret_basic", "client_secret_post", "private_key_jwt")),
         "Token endpoint client authentication; `private_key_jwt` needs no shared secret (set "
         "`OKTA_CLIENT_PRIVATE_KEY`). Default: `private_key_jwt` when a private key is set.",
         "client_secret_basic",
@@ -142,7 +138,7 @@ class OktaSettings:
         "10",
     )
     post_logout_redirect_uri: str = setting(
-        AbsoluteUrl("https://airflow.example.com/auth/login/ (and register it as a sign-out redirect URI in Okta)"),
+        RedirectUrl(),
         "Where Okta sends the browser after logout; register it as a sign-out redirect URI in Okta. "
         "Empty: Airflow's login page (`<base url>/auth/login/`).",
     )
@@ -197,7 +193,7 @@ class OktaSettings:
 
     # Groups (docs/groups.md): where groups come from, and Okta's Management API for the Groups API source.
     groups_source: str = setting(
-        Choice(GROUPS_SOURCES, "docs/groups.md"),
+        Choice(("auto", "claims", "api"), "docs/groups.md"),
         "Where a user's groups come from: `auto` (the ID token's groups claim, else userinfo; Okta's Groups API "
         "only when those carry no groups and API credentials are set), `claims` (never the API) or `api` "
         "(always the Groups API — for users in more than 100 groups).",

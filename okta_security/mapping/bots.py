@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import UnmappedClient
-from okta_security.mapping.yaml_lines import lines, parse_role_list, report_unknown_keys, yaml_kind
+from okta_security.mapping.yaml_lines import a_yaml_kind, lines, parse_role_list, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping
@@ -211,10 +211,9 @@ def _scopes(
 ) -> dict[str, tuple[str, ...]] | None:
     """Return a client's scope -> roles table, or None after reporting."""
     if not isinstance(value, dict) or not value:
-        shown = "an empty mapping" if isinstance(value, dict) else f"a {yaml_kind(value)}"
         problems.add(
             line,
-            f"'scopes' of {what} must map Okta scopes to roles, not {shown}",
+            f"'scopes' of {what} must map Okta scopes to roles, not {a_yaml_kind(value)}",
             "write one 'scope.name: [Role]' entry per line, indented under 'scopes:'",
         )
         return None

@@ -33,6 +33,7 @@ from okta_security.mapping.yaml_lines import (
     FAILED,
     LinedDict,
     Problems,
+    a_yaml_kind,
     known_role,
     lines,
     load_yaml,
@@ -165,10 +166,9 @@ def _validate_default_role(document: LinedDict, known: Collection[str] | None, p
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        shown = "an empty string" if isinstance(value, str) else f"a {yaml_kind(value)}"
         problems.add(
             line,
-            f"default_role must be a role name or null, not {shown}",
+            f"default_role must be a role name or null, not {a_yaml_kind(value)}",
             "write e.g. 'default_role: Viewer', or 'default_role: null' to refuse logins that match no group",
         )
         return None

@@ -113,6 +113,12 @@ def yaml_kind(value: object) -> str:
     return next((name for types, name in _KINDS if isinstance(value, types)), type(value).__name__)
 
 
+def a_yaml_kind(value: object) -> str:
+    """Name a value with its article for "must be ..., not <this>": "a list", "an empty mapping"."""
+    empty = not (value.strip() if isinstance(value, str) else value) and isinstance(value, (str, list, dict))
+    return f"an empty {yaml_kind(value)}" if empty else f"a {yaml_kind(value)}"
+
+
 class Problems:
     """Collect ``file:line: what — fix`` messages."""
 

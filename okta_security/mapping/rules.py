@@ -86,13 +86,18 @@ class RoleMapping:
 
     def resolve(self, groups: Iterable[str]) -> frozenset[str]:
         """Return the union of roles of every matching rule, else the default role, else nothing."""
-        roles = frozenset(role for _group, rule in self.explain(groups) for role in rule.roles)
-        return frozenset((self.default_role,)) if not roles and self.default_role is not None else roles
+        _check_groups(groups)
+        roles: set[str] = set()
+        match = self._index.match  # the login path: no pairs built, as explain does
+        for group in groups:
+            if isinstance(group, str):
+                for rule in match(group):
+                    roles.update(rule.roles)
+        return frozenset((self.default_role,)) if not roles and self.default_role is not None else frozenset(roles)
 
     def explain(self, groups: Iterable[str]) -> list[tuple[str, Rule]]:
         """Return the (group, rule) pairs that matched, in group order then file order."""
-        if isinstance(groups, (str, bytes)):  # it would be iterated character by character
-            raise TypeError("groups must be a collection of group names, not a single string")
+        _check_groups(groups)
         names = dict.fromkeys(group for group in groups if isinstance(group, str))
         return [(group, rule) for group in names for rule in self._index.match(group)]
 
@@ -113,6 +118,12 @@ class RoleMapping:
         """Return every role the mapping refers to, including the default role and the clients' roles."""
         default = (self.default_role,) if self.default_role is not None else ()
         return frozenset((*(role for rule in self.rules for role in rule.roles), *default)) | self.clients.role_names()
+
+
+def _check_groups(groups: Iterable[str]) -> None:
+    """Refuse a bare string, which would otherwise be iterated character by character."""
+    if isinstance(groups, (str, bytes)):
+        raise TypeError("groups must be a collection of group names, not a single string")
 
 
 def _validate_key(group: Any, line: int, problems: Problems) -> PatternKind | None:

@@ -3,8 +3,8 @@
 Airflow's providers manager calls :func:`get_provider_info` in every Airflow process (the config
 parser asks for provider sections early), so this module imports neither Airflow nor anything
 heavy: the ``[okta]`` section comes straight from the setting declarations
-(:func:`okta_security.settings.specs.airflow_config_section`), the auth manager and the CLI group
-are named by import path and loaded by Airflow only when it needs them.
+(:mod:`okta_security.settings.specs`), the auth manager and the CLI group are named by import path
+and loaded by Airflow only when it needs them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from importlib import metadata
 from typing import Any
 
 from okta_security import __version__
-from okta_security.settings.specs import airflow_config_section
+from okta_security.settings.specs import AIRFLOW_SECTION, SETTINGS
 
 PACKAGE_NAME = "okta-security"  # the distribution's name, as Airflow canonicalizes it
 AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
@@ -46,6 +46,35 @@ def get_provider_info() -> dict[str, Any]:
         info["auth-managers"] = [AUTH_MANAGER]
         info["db-managers"] = [DB_MANAGER]
     return info
+
+
+def airflow_config_section() -> dict[str, Any]:
+    """Return the provider's ``config`` entry: the ``[okta]`` section, one option per declared setting.
+
+    Airflow shows it in ``airflow config list`` and, for options marked ``sensitive``, resolves
+    ``AIRFLOW__OKTA__<NAME>_CMD`` and ``_SECRET`` (its secrets backend) itself.
+    """
+    options: dict[str, dict[str, Any]] = {}
+    for s in SETTINGS:
+        also = f"Also read from the environment as {s.name} or {s.file_name}."
+        if s.secret:
+            also += f" Secret: {s.airflow_env}_CMD or {s.airflow_env}_SECRET (secrets backend) work too."
+        options[s.option] = {
+            "description": f"{s.doc}\nAccepts: {s.accepts}. {'Required. ' if s.required else ''}{also}\n",
+            "version_added": "0.1.0",
+            "type": s.kind.airflow_type,
+            "example": None,
+            "default": s.default,
+            **({"sensitive": True} if s.secret else {}),
+        }
+    return {
+        AIRFLOW_SECTION: {
+            "description": "Okta sign-in for Airflow (okta_security). Every option can also be given as the "
+            "OKTA_<NAME> environment variable or OKTA_<NAME>_FILE, which come first (see the README's Settings "
+            "section).",
+            "options": options,
+        }
+    }
 
 
 def _airflow_major() -> int:

@@ -17,7 +17,7 @@ from okta_security.settings.loader import OktaSettings, load_settings
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from okta_security.settings.sources import ConfigValue
+    from okta_security.settings.loader import ConfigValue
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.configuration import conf
 
 from okta_security.errors import ConfigError
-from okta_security.settings.sources import ConfigValue, airflow_env_form
+from okta_security.settings.loader import ConfigValue, airflow_env_form
 from okta_security.settings.specs import AIRFLOW_SECTION, SETTINGS
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from okta_security.errors import OktaSecurityError
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from okta_security.settings.sources import ConfigValue
+    from okta_security.settings.loader import ConfigValue
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

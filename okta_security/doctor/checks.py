@@ -13,8 +13,7 @@ risky but workable), ``skip`` (-, a check it depends on failed).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from okta_security.doctor import okta as doctor_okta
 from okta_security.doctor import probes as doctor_probes
@@ -23,6 +22,9 @@ from okta_security.errors import ConfigError, MappingError
 from okta_security.mapping.roles import BUILTIN_ROLES
 from okta_security.mapping.store import load_mapping
 from okta_security.settings.loader import describe_settings, env_value, given_settings, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +107,7 @@ def check_roles(ctx: DoctorContext) -> CheckResult:
             "run the doctor with the webserver's [database] sql_alchemy_conn and a migrated database "
             "(airflow db migrate)",
         )
-    declared = ctx.mapping.extra_sections.get("roles") or {}  # roles-as-code: created at webserver start
-    known = ctx.airflow.roles | BUILTIN_ROLES | frozenset(declared if isinstance(declared, Mapping) else ())
+    known = ctx.airflow.roles | BUILTIN_ROLES | ctx.mapping.declared_roles()  # roles-as-code: created at start
     try:
         load_mapping(mapping_path(ctx), known_roles=sorted(known))
     except MappingError as e:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from okta_security.adapter.airflow_facts import AirflowFacts
     from okta_security.mapping.rules import RoleMapping
-    from okta_security.settings.sources import ConfigValue
+    from okta_security.settings.loader import ConfigValue
 
 
 class Status(str, enum.Enum):

@@ -21,24 +21,22 @@ from __future__ import annotations
 
 import re
 import types
-from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import UnmappedClient
-from okta_security.mapping.yaml_lines import parse_role_list, report_unknown_keys, yaml_kind
+from okta_security.mapping.yaml_lines import a_yaml_kind, lines, parse_role_list, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
-    from okta_security.mapping.yaml_lines import ProblemSink
+    from collections.abc import Collection, Iterator, Mapping
+
+    from okta_security.mapping.yaml_lines import Problems
 
 SERVICE_USER_PREFIX = "svc-"  # every bot's Airflow username starts with it, so the Audit Log shows who is a bot
 ENTRY_KEYS = ("name", "roles", "scopes")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")  # Okta IDs are base62; also safe in an email
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 section 3.3 scope-token
-
-CheckRole = Callable[[str, int], bool]
-"""Return whether a role name exists, recording a problem (at ``line``) when it does not."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +55,8 @@ class ClientRule:
 
     def roles_for(self, scopes: Collection[str]) -> tuple[frozenset[str], tuple[str, ...]]:
         """Return (roles, scopes that granted some) for a token carrying ``scopes``."""
-        roles = set(self.roles)
         granting = tuple(scope for scope in self.scope_roles if scope in scopes)
-        for scope in granting:
-            roles.update(self.scope_roles[scope])
-        return frozenset(roles), granting
+        return frozenset(self.roles).union(*(self.scope_roles[scope] for scope in granting)), granting
 
 
 @dataclass(frozen=True)
@@ -90,21 +85,15 @@ class ClientMap:
     def __iter__(self) -> Iterator[ClientRule]:
         return iter(self.rules.values())
 
-    def __contains__(self, client_id: object) -> bool:
-        return client_id in self.rules
-
     def get(self, client_id: str) -> ClientRule | None:
         """Return the rule for ``client_id``, if the section lists it."""
         return self.rules.get(client_id)
 
     def role_names(self) -> frozenset[str]:
         """Return every role the section refers to."""
-        names: set[str] = set()
-        for rule in self.rules.values():
-            names.update(rule.roles)
-            for roles in rule.scope_roles.values():
-                names.update(roles)
-        return frozenset(names)
+        return frozenset(
+            role for rule in self.rules.values() for roles in (rule.roles, *rule.scope_roles.values()) for role in roles
+        )
 
     def resolve(self, client_id: str, scopes: Collection[str]) -> BotGrant:
         """Return the grant for a token of ``client_id`` carrying ``scopes``; raise UnmappedClient if none."""
@@ -131,150 +120,115 @@ class ClientMap:
 EMPTY_CLIENTS = ClientMap()
 
 
-# --------------------------------------------------------------------------- parsing
-
-
-def _lines(value: Any, attribute: str) -> dict[Any, int]:
-    """Return the line table the mapping loader attached to a YAML mapping (empty for plain dicts)."""
-    return getattr(value, attribute, None) or {}
-
-
-class _Parser:
-    """Validate the section, recording every problem in ``problems``."""
-
-    def __init__(self, problems: ProblemSink, check_role: CheckRole) -> None:
-        self.problems = problems
-        self.check_role = check_role
-
-    def roles(self, value: Any, line: int, what: str) -> tuple[str, ...] | None:
-        """Return a role list (one name or a list of names), or None after reporting."""
-        return parse_role_list(value, line, what, self.problems, self.check_role)
-
-    def scopes(self, value: Any, line: int, client_id: str) -> dict[str, tuple[str, ...]] | None:
-        """Return the client's scope -> roles table, or None after reporting."""
-        what = f"client {client_id!r}"
-        if not isinstance(value, dict) or not value:
-            shown = "an empty mapping" if isinstance(value, dict) else f"a {yaml_kind(value)}"
-            self.problems.add(
-                line,
-                f"'scopes' of {what} must map Okta scopes to roles, not {shown}",
-                "write one 'scope.name: [Role]' entry per line, indented under 'scopes:'",
+def parse_clients(value: Any, line: int, problems: Problems, known: Collection[str] | None) -> ClientMap:
+    """Validate the ``clients:`` section (YAML already loaded), recording every problem; bad entries are left out."""
+    if value is None:
+        return EMPTY_CLIENTS
+    if not isinstance(value, dict):
+        problems.add(
+            line,
+            f"'clients' must map Okta client IDs to roles, not a {yaml_kind(value)}",
+            "write one '<client ID>: [Role]' entry per line, indented under 'clients:'",
+        )
+        return EMPTY_CLIENTS
+    key_lines, value_lines = lines(value)
+    rules: dict[str, ClientRule] = {}
+    folded_ids: dict[str, str] = {}
+    usernames: dict[str, str] = {}
+    for client_id, entry in value.items():
+        key_line = key_lines.get(client_id, line)
+        if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
+            problems.add(
+                key_line,
+                f"{client_id!r} is not an Okta client ID",
+                "copy the Client ID from the Okta app's General tab (e.g. 0oa8f5j3ecb5w3dF85d7); quote it",
             )
-            return None
-        key_lines, value_lines = _lines(value, "key_lines"), _lines(value, "value_lines")
-        table: dict[str, tuple[str, ...]] = {}
-        ok = True
-        for scope, roles_value in value.items():
-            scope_line = key_lines.get(scope, line)
-            if not isinstance(scope, str) or not _SCOPE.match(scope):
-                self.problems.add(
-                    scope_line,
-                    f"{scope!r} is not an OAuth scope name (in 'scopes' of {what})",
-                    "write the custom scope exactly as defined in Okta, e.g. airflow.trigger",
-                )
-                ok = False
-                continue
-            roles = self.roles(roles_value, value_lines.get(scope, scope_line), f"scope {scope!r} of {what}")
-            if roles is None:
-                ok = False
-            else:
-                table[scope] = roles
-        return table if ok else None
-
-    def entry(self, client_id: str, value: Any, line: int, value_line: int) -> ClientRule | None:
-        """Return one client's rule (short or long form; ``line`` is the client ID's), or None after reporting."""
-        if isinstance(value, (str, list)):
-            roles = self.roles(value, value_line, f"client {client_id!r}")
-            return None if roles is None else ClientRule(client_id, _username(client_id), roles, {}, line)
-        if not isinstance(value, dict):
-            self.problems.add(
-                line,
-                f"client {client_id!r} must have roles or a mapping with 'roles'/'scopes', not a {yaml_kind(value)}",
-                "write e.g. 'roles: [Viewer]' indented under the client ID",
+            continue
+        twin = folded_ids.setdefault(client_id.casefold(), client_id)
+        if twin != client_id:
+            problems.add(
+                key_line,
+                f"client {client_id!r} differs from {twin!r} only in letter case",
+                "keep one entry per client (their service users would collide)",
             )
-            return None
-        value_lines = _lines(value, "value_lines")
-        ok = report_unknown_keys(value, ENTRY_KEYS, line, self.problems, where=f" for client {client_id!r}")
-        username = _username(client_id)
-        if "name" in value:
-            name, name_line = value["name"], value_lines.get("name", line)
-            if isinstance(name, str) and _NAME.match(name):
-                username = SERVICE_USER_PREFIX + name
-            else:
-                self.problems.add(
-                    name_line,
-                    f"name {name!r} of client {client_id!r} cannot be part of a username",
-                    "use letters, digits, '.', '_' or '-' (at most 60), e.g. ci-pipeline",
-                )
-                ok = False
-        roles = ()
-        if "roles" in value:
-            roles = self.roles(value["roles"], value_lines.get("roles", line), f"client {client_id!r}")
-        scope_roles: dict[str, tuple[str, ...]] | None = {}
-        if "scopes" in value:
-            scope_roles = self.scopes(value["scopes"], value_lines.get("scopes", line), client_id)
-        if "roles" not in value and "scopes" not in value:
-            self.problems.add(
-                line,
-                f"client {client_id!r} grants no role",
-                "add 'roles: [Viewer]' (or 'scopes:' mapping scopes to roles), or remove the client",
+            continue
+        rule = _entry(client_id, entry, key_line, value_lines.get(client_id, key_line), problems, known)
+        if rule is None:
+            continue
+        owner = usernames.setdefault(rule.username.casefold(), client_id)
+        if owner != client_id:
+            problems.add(
+                key_line,
+                f"clients {owner!r} and {client_id!r} would share the service user {rule.username!r}",
+                "give each client its own 'name'",
             )
-            return None
-        if not ok or roles is None or scope_roles is None:
-            return None
-        return ClientRule(client_id, username, roles, scope_roles, line)
+            continue
+        rules[client_id] = rule
+    return ClientMap(rules)
 
-    def section(self, value: Any, line: int) -> ClientMap:
-        """Return the whole section as a ClientMap (problems reported, bad entries left out)."""
-        if value is None:
-            return EMPTY_CLIENTS
-        if not isinstance(value, dict):
-            self.problems.add(
-                line,
-                f"'clients' must map Okta client IDs to roles, not a {yaml_kind(value)}",
-                "write one '<client ID>: [Role]' entry per line, indented under 'clients:'",
+
+def _entry(
+    client_id: str, value: Any, line: int, value_line: int, problems: Problems, known: Collection[str] | None
+) -> ClientRule | None:
+    """Return one client's rule (short or long form; ``line`` is the client ID's), or None after reporting."""
+    what = f"client {client_id!r}"
+    if isinstance(value, (str, list)):
+        roles = parse_role_list(value, value_line, what, problems, known)
+        return None if roles is None else ClientRule(client_id, SERVICE_USER_PREFIX + client_id, roles, {}, line)
+    if not isinstance(value, dict):
+        problems.add(
+            line,
+            f"{what} must have roles or a mapping with 'roles'/'scopes', not a {yaml_kind(value)}",
+            "write e.g. 'roles: [Viewer]' indented under the client ID",
+        )
+        return None
+    _, at = lines(value)
+    ok = report_unknown_keys(value, ENTRY_KEYS, line, problems, where=f" for {what}")
+    name = value.get("name", client_id)
+    if "name" in value and not (isinstance(name, str) and _NAME.match(name)):
+        problems.add(
+            at.get("name", line),
+            f"name {name!r} of {what} cannot be part of a username",
+            "use letters, digits, '.', '_' or '-' (at most 60), e.g. ci-pipeline",
+        )
+        ok = False
+    roles = parse_role_list(value["roles"], at.get("roles", line), what, problems, known) if "roles" in value else ()
+    scope_roles = _scopes(value["scopes"], at.get("scopes", line), what, problems, known) if "scopes" in value else {}
+    if "roles" not in value and "scopes" not in value:
+        problems.add(
+            line,
+            f"{what} grants no role",
+            "add 'roles: [Viewer]' (or 'scopes:' mapping scopes to roles), or remove the client",
+        )
+        return None
+    if not ok or roles is None or scope_roles is None:
+        return None
+    return ClientRule(client_id, SERVICE_USER_PREFIX + name, roles, scope_roles, line)
+
+
+def _scopes(
+    value: Any, line: int, what: str, problems: Problems, known: Collection[str] | None
+) -> dict[str, tuple[str, ...]] | None:
+    """Return a client's scope -> roles table, or None after reporting."""
+    if not isinstance(value, dict) or not value:
+        problems.add(
+            line,
+            f"'scopes' of {what} must map Okta scopes to roles, not {a_yaml_kind(value)}",
+            "write one 'scope.name: [Role]' entry per line, indented under 'scopes:'",
+        )
+        return None
+    key_lines, value_lines = lines(value)
+    table: dict[str, tuple[str, ...] | None] = {}
+    for scope, roles_value in value.items():
+        scope_line = key_lines.get(scope, line)
+        if isinstance(scope, str) and _SCOPE.match(scope):
+            where = value_lines.get(scope, scope_line)
+            table[scope] = parse_role_list(roles_value, where, f"scope {scope!r} of {what}", problems, known)
+        else:
+            problems.add(
+                scope_line,
+                f"{scope!r} is not an OAuth scope name (in 'scopes' of {what})",
+                "write the custom scope exactly as defined in Okta, e.g. airflow.trigger",
             )
-            return EMPTY_CLIENTS
-        key_lines, value_lines = _lines(value, "key_lines"), _lines(value, "value_lines")
-        rules: dict[str, ClientRule] = {}
-        folded_ids: dict[str, str] = {}
-        usernames: dict[str, str] = {}
-        for client_id, entry in value.items():
-            key_line = key_lines.get(client_id, line)
-            if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
-                self.problems.add(
-                    key_line,
-                    f"{client_id!r} is not an Okta client ID",
-                    "copy the Client ID from the Okta app's General tab (e.g. 0oa8f5j3ecb5w3dF85d7); quote it",
-                )
-                continue
-            twin = folded_ids.setdefault(client_id.casefold(), client_id)
-            if twin != client_id:
-                self.problems.add(
-                    key_line,
-                    f"client {client_id!r} differs from {twin!r} only in letter case",
-                    "keep one entry per client (their service users would collide)",
-                )
-                continue
-            rule = self.entry(client_id, entry, key_line, value_lines.get(client_id, key_line))
-            if rule is None:
-                continue
-            owner = usernames.setdefault(rule.username.casefold(), client_id)
-            if owner != client_id:
-                self.problems.add(
-                    key_line,
-                    f"clients {owner!r} and {client_id!r} would share the service user {rule.username!r}",
-                    "give each client its own 'name'",
-                )
-                continue
-            rules[client_id] = rule
-        return ClientMap(rules)
-
-
-def _username(client_id: str) -> str:
-    return SERVICE_USER_PREFIX + client_id
-
-
-def parse_clients(value: Any, line: int, problems: ProblemSink, check_role: CheckRole) -> ClientMap:
-    """Validate the ``clients:`` section (YAML already loaded), recording every problem in ``problems``."""
-    return _Parser(problems, check_role).section(value, line)
+            table[str(scope)] = None
+    return None if None in table.values() else table  # type: ignore[return-value]

@@ -1,34 +1,10 @@
 """Lint a valid role mapping for grants that are broader, or deader, than they look.
 
-``parse_mapping`` decides whether a file can be used at all (errors). These rules look for
-files that are valid but risky or confused (warnings), or worth knowing (info):
-
-=========================  ========  =====================================================
-code                       severity  finding
-=========================  ========  =====================================================
-broad_privileged_grant     warning   a glob/regex grants Admin or Op (or a declared role
-                                     based on them): a new Okta group that happens to match
-                                     would get it silently
-matches_everyone           warning   a rule matches Okta's ``Everyone`` group (every user)
-privileged_default_role    warning   ``default_role`` is Admin/Op (or based on them)
-default_role_set           info      ``default_role`` lets in every user Okta lets through
-shadowed_rule              warning   the rule names one group (an exact name, or a ``re:``
-                                     that is a plain name) that already gets its roles from
-                                     other rules: it adds nothing
-regex_looks_like_glob      warning   ``re:`` pattern with ``*`` but no ``.``: ``*`` repeats the
-                                     previous character in a regex
-group_name_whitespace      warning   a key starts or ends with a space (Okta trims names)
-grants_only_public         info      a rule grants only Public: users log in and see nothing
-role_grants_nothing        warning   a declared role has no permission at all
-declared_role_unused       info      no rule, default_role or client grants a declared role
-dag_pattern_matches_none   warning   a DAG glob/regex matches no DAG Airflow knows (needs the DB)
-dag_id_unknown             info      an exact DAG id Airflow does not know yet (needs the DB)
-dag_pattern_matches_all    info      a DAG pattern spelled as "any id" (``*``, ``re:.*``): say ``all_dags``
-=========================  ========  =====================================================
-
-Shadowing is decided by matching the one name such a rule grants; what a glob or a regex
-reaches is not worked out (that needs a regex engine of our own: docs/mapping-cookbook.md says
-which findings went with it). Pure logic: no Flask, FAB or Airflow imports.
+``parse_mapping`` decides whether a file can be used at all (errors). The lint looks for files
+that are valid but risky or confused (warnings), or worth knowing (info); the findings and their
+codes are listed in docs/mapping-cookbook.md ("The CLI"). It matches names: what a glob or a regex
+reaches is not worked out, which would need a regex engine of our own (the cookbook says which
+findings went with it). Pure logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations
@@ -105,78 +81,116 @@ def lint(mapping: RoleMapping, *, dag_ids: Collection[str] | None = None) -> lis
     return sorted(findings, key=lambda f: (f.line, SEVERITIES.index(f.severity), f.code))
 
 
+# Every finding: code -> (severity, message, fix); ``{...}`` is filled in from what was found.
+FINDINGS: dict[str, tuple[Severity, str, str]] = {
+    "broad_privileged_grant": (
+        "warning",
+        "pattern {pattern!r} grants {named}: any new Okta group that matches it would get that role silently",
+        "map the exact Okta group names to privileged roles, one line per group, and keep patterns for "
+        "least-privilege roles",
+    ),
+    "matches_everyone": (
+        "warning",
+        "{pattern!r} matches Okta's built-in group 'Everyone', which every user of the org is in: everyone Okta "
+        "lets into Airflow gets {roles}",
+        "narrow the pattern so it cannot match 'Everyone' (or use default_role on purpose)",
+    ),
+    "privileged_default_role": (
+        "warning",
+        "default_role is {named}: every user Okta lets into Airflow whose groups match nothing gets it",
+        "set 'default_role: null' (refuse) or a least-privilege role such as Viewer",
+    ),
+    "default_role_set": (
+        "info",
+        "default_role is {role!r}: every user Okta lets into Airflow gets at least {role!r}",
+        "that is fine if intended; 'default_role: null' refuses users whose groups match nothing",
+    ),
+    "shadowed_rule": (
+        "warning",
+        "{pattern!r} adds nothing: every group it matches also matches {covering}, which already grant {roles}",
+        "remove the entry, or change its roles if it was meant to grant more",
+    ),
+    "group_name_whitespace": (
+        "warning",
+        "{pattern!r} starts or ends with a space; Okta group names never do",
+        "remove the spaces (quote the key if it needs special characters)",
+    ),
+    "regex_looks_like_glob": (
+        "warning",
+        "regular expression {pattern!r} has '*' but no '.': in a regex '*' repeats the previous character, "
+        "it is not a wildcard",
+        "write the glob {glob!r} (without 're:'), or use '.*' in the regex",
+    ),
+    "grants_only_public": (
+        "info",
+        "{pattern!r} grants only 'Public', which has no permissions: these users log in and see nothing",
+        "map the group to a role with permissions, or remove the entry",
+    ),
+    "role_grants_nothing": (
+        "warning",
+        "declared role {role!r} has no permission at all",
+        "add based_on, dags, all_dags or permissions",
+    ),
+    "declared_role_unused": (
+        "info",
+        "declared role {role!r} is synced to Airflow but no mapping grants it",
+        "map an Okta group to it, or remove it from 'roles:'",
+    ),
+    "dag_id_unknown": (
+        "info",
+        "role {role!r}: Airflow knows no DAG {pattern!r} yet (its permission is created anyway)",
+        "check the DAG id's spelling",
+    ),
+    "dag_pattern_matches_all": (
+        "info",
+        "role {role!r}: DAG pattern {pattern!r} matches every DAG id, but only DAGs known at sync time get the "
+        "permission",
+        "write 'all_dags: [...]' to grant access to every DAG, present and future",
+    ),
+    "dag_pattern_matches_none": (
+        "warning",
+        "role {role!r}: DAG pattern {pattern!r} matches none of the {count} DAGs Airflow knows",
+        "check the pattern (DAG ids are case-sensitive); DAGs added later are picked up at the next sync",
+    ),
+}
+
+
 class _Linter:
     """The lint rules, sharing the privileged-role set."""
 
     def __init__(self, mapping: RoleMapping) -> None:
         self.mapping = mapping
-        self.source = mapping.source
         self.privileged = dict.fromkeys(PRIVILEGED_ROLES, "") | privileged_declared_roles(mapping.roles)
 
-    def finding(self, severity: Severity, code: str, line: int, message: str, fix: str) -> Finding:
-        return Finding(severity, code, line, message, fix, self.source)
+    def finding(self, code: str, line: int, **found: object) -> Finding:
+        severity, message, fix = FINDINGS[code]
+        return Finding(severity, code, line, message.format(**found), fix.format(**found), self.mapping.source)
 
-    def _privileged_in(self, roles: Iterable[str]) -> list[str]:
+    def _privileged_in(self, roles: Iterable[str]) -> str:
         """Name the privileged roles among ``roles`` (declared ones with their ancestor)."""
-        named = []
-        for role in roles:
-            if role in self.privileged:
-                ancestor = self.privileged[role]
-                named.append(f"{role!r} (based on {ancestor})" if ancestor else repr(role))
-        return named
-
-    # -- rules ----------------------------------------------------------------------------
+        named = (
+            f"{role!r} (based on {self.privileged[role]})" if self.privileged[role] else repr(role)
+            for role in roles
+            if role in self.privileged
+        )
+        return ", ".join(named)
 
     def privileged_patterns(self) -> Iterable[Finding]:
         for rule in self.mapping.rules:
-            if rule.kind == "exact":
-                continue
             named = self._privileged_in(rule.roles)
-            if named:
-                yield self.finding(
-                    "warning",
-                    "broad_privileged_grant",
-                    rule.line,
-                    f"pattern {rule.pattern!r} grants {', '.join(named)}: any new Okta group that matches it "
-                    "would get that role silently",
-                    "map the exact Okta group names to privileged roles, one line per group, "
-                    "and keep patterns for least-privilege roles",
-                )
+            if named and rule.kind != "exact":
+                yield self.finding("broad_privileged_grant", rule.line, pattern=rule.pattern, named=named)
 
     def everyone(self) -> Iterable[Finding]:
         for rule in self.mapping.rules:
             if rule.matches(EVERYONE):
-                yield self.finding(
-                    "warning",
-                    "matches_everyone",
-                    rule.line,
-                    f"{rule.pattern!r} matches Okta's built-in group {EVERYONE!r}, which every user of the org is in: "
-                    f"everyone Okta lets into Airflow gets {', '.join(rule.roles)}",
-                    "narrow the pattern so it cannot match 'Everyone' (or use default_role on purpose)",
-                )
+                yield self.finding("matches_everyone", rule.line, pattern=rule.pattern, roles=", ".join(rule.roles))
 
     def default_role(self) -> Iterable[Finding]:
-        role = self.mapping.default_role
-        if role is None:
-            return
-        line = self.mapping.default_role_line
-        named = self._privileged_in([role])
-        if named:
-            yield self.finding(
-                "warning",
-                "privileged_default_role",
-                line,
-                f"default_role is {named[0]}: every user Okta lets into Airflow whose groups match nothing gets it",
-                "set 'default_role: null' (refuse) or a least-privilege role such as Viewer",
-            )
-        else:
-            yield self.finding(
-                "info",
-                "default_role_set",
-                line,
-                f"default_role is {role!r}: every user Okta lets into Airflow gets at least {role!r}",
-                "that is fine if intended; 'default_role: null' refuses users whose groups match nothing",
-            )
+        role, line = self.mapping.default_role, self.mapping.default_role_line
+        if role is not None:
+            named = self._privileged_in([role])
+            yield self.finding("privileged_default_role" if named else "default_role_set", line, named=named, role=role)
 
     def shadowed(self) -> Iterable[Finding]:
         # Greedy, last rule first: a rule found redundant leaves the pool at once, so removing
@@ -191,100 +205,44 @@ class _Linter:
                 pool.remove(rule)
                 lines = ", ".join(f"line {other.line} ({other.pattern!r})" for other in covering)
                 yield self.finding(
-                    "warning",
-                    "shadowed_rule",
-                    rule.line,
-                    f"{rule.pattern!r} adds nothing: every group it matches also matches {lines}, "
-                    f"which already grant {', '.join(rule.roles)}",
-                    "remove the entry, or change its roles if it was meant to grant more",
+                    "shadowed_rule", rule.line, pattern=rule.pattern, covering=lines, roles=", ".join(rule.roles)
                 )
 
     def suspicious_keys(self) -> Iterable[Finding]:
         for rule in self.mapping.rules:
             if rule.pattern != rule.pattern.strip():
-                yield self.finding(
-                    "warning",
-                    "group_name_whitespace",
-                    rule.line,
-                    f"{rule.pattern!r} starts or ends with a space; Okta group names never do",
-                    "remove the spaces (quote the key if it needs special characters)",
-                )
+                yield self.finding("group_name_whitespace", rule.line, pattern=rule.pattern)
             expression = regex_source(rule.pattern) if rule.kind == "regex" else ""
             if _GLOB_STAR.search(expression) and "." not in expression:
-                glob = expression.strip("^$")
                 yield self.finding(
-                    "warning",
-                    "regex_looks_like_glob",
-                    rule.line,
-                    f"regular expression {rule.pattern!r} has '*' but no '.': in a regex '*' repeats the "
-                    "previous character, it is not a wildcard",
-                    f"write the glob {glob!r} (without 're:'), or use '.*' in the regex",
+                    "regex_looks_like_glob", rule.line, pattern=rule.pattern, glob=expression.strip("^$")
                 )
             if set(rule.roles) == {"Public"}:
-                yield self.finding(
-                    "info",
-                    "grants_only_public",
-                    rule.line,
-                    f"{rule.pattern!r} grants only 'Public', which has no permissions: "
-                    "these users log in and see nothing",
-                    "map the group to a role with permissions, or remove the entry",
-                )
+                yield self.finding("grants_only_public", rule.line, pattern=rule.pattern)
 
     def declared_roles(self) -> Iterable[Finding]:
-        granted = {role for rule in self.mapping.rules for role in rule.roles}
-        granted |= self.mapping.role_names()
-        based = {spec.based_on for spec in self.mapping.roles}
+        granted = self.mapping.role_names() | {spec.based_on for spec in self.mapping.roles}
         for spec in self.mapping.roles:
             if spec.grants_nothing():
-                yield self.finding(
-                    "warning",
-                    "role_grants_nothing",
-                    spec.line,
-                    f"declared role {spec.name!r} has no permission at all",
-                    "add based_on, dags, all_dags or permissions",
-                )
-            if spec.name not in granted and spec.name not in based:
-                yield self.finding(
-                    "info",
-                    "declared_role_unused",
-                    spec.line,
-                    f"declared role {spec.name!r} is synced to Airflow but no mapping grants it",
-                    "map an Okta group to it, or remove it from 'roles:'",
-                )
+                yield self.finding("role_grants_nothing", spec.line, role=spec.name)
+            if spec.name not in granted:
+                yield self.finding("declared_role_unused", spec.line, role=spec.name)
 
     def dag_patterns(self, dag_ids: Collection[str]) -> Iterable[Finding]:
         for spec in self.mapping.roles:
             for grant in spec.dags:
-                yield from self._dag_grant(spec.name, grant, dag_ids)
+                code = _dag_grant_code(grant, dag_ids)
+                if code:
+                    yield self.finding(code, grant.line, role=spec.name, pattern=grant.pattern, count=len(dag_ids))
 
-    def _dag_grant(self, role: str, grant: DagGrant, dag_ids: Collection[str]) -> Iterable[Finding]:
-        if grant.kind == "exact":
-            if grant.pattern not in dag_ids:
-                yield self.finding(
-                    "info",
-                    "dag_id_unknown",
-                    grant.line,
-                    f"role {role!r}: Airflow knows no DAG {grant.pattern!r} yet (its permission is created anyway)",
-                    "check the DAG id's spelling",
-                )
-            return
-        if _matches_every_id(grant.pattern, grant.kind):
-            yield self.finding(
-                "info",
-                "dag_pattern_matches_all",
-                grant.line,
-                f"role {role!r}: DAG pattern {grant.pattern!r} matches every DAG id, "
-                "but only DAGs known at sync time get the permission",
-                "write 'all_dags: [...]' to grant access to every DAG, present and future",
-            )
-        elif not grant.expand(dag_ids):
-            yield self.finding(
-                "warning",
-                "dag_pattern_matches_none",
-                grant.line,
-                f"role {role!r}: DAG pattern {grant.pattern!r} matches none of the {len(dag_ids)} DAGs Airflow knows",
-                "check the pattern (DAG ids are case-sensitive); DAGs added later are picked up at the next sync",
-            )
+
+def _dag_grant_code(grant: DagGrant, dag_ids: Collection[str]) -> str | None:
+    """Return what is worth saying about one DAG grant against the DAGs Airflow knows, if anything."""
+    if grant.kind == "exact":
+        return None if grant.pattern in dag_ids else "dag_id_unknown"
+    if _matches_every_id(grant.pattern, grant.kind):
+        return "dag_pattern_matches_all"
+    return None if grant.expand(dag_ids) else "dag_pattern_matches_none"
 
 
 def _only_name(rule: Rule) -> str | None:

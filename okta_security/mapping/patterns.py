@@ -1,19 +1,13 @@
 """Name patterns: the ``re:``/glob/exact convention, RE2 for regexes, and one set matching them all.
 
-One convention for every pattern okta_security reads (mapping keys, DAG patterns in ``roles:``,
-``OKTA_GROUPS_FILTER``): a pattern starting with ``re:`` is a regular expression matched against
-the whole name; otherwise one containing ``*``, ``?`` or ``[`` is an fnmatch glob (case-sensitive);
-anything else is an exact name.
-
-``re:`` patterns run on RE2, in time linear in the name: a backtracking engine (Python's ``re``)
-takes about a minute on ``([a-z0-9]+-?)+-admins`` against ``"a" * 24 + "-admins!"``, and a group
-name is chosen by whoever can create groups in Okta. RE2 cannot run backreferences, lookaround,
-atomic groups or possessive quantifiers; a pattern using one is refused when it is loaded. A
-pattern must also compile with Python's ``re``: the documented syntax stays Python's.
-
-:class:`PatternSet` matches a name against many patterns at once: a dict for exact names and one
-``re2.Set`` for every glob and regex (one linear pass over the name, however many patterns).
-Pure logic: no Flask, FAB or Airflow imports.
+Every pattern okta_security reads (mapping keys, DAG patterns, ``OKTA_GROUPS_FILTER``): ``re:`` and
+a regular expression matched against the whole name; else, with ``*``, ``?`` or ``[``, an fnmatch
+glob (case-sensitive); else an exact name. ``re:`` runs on RE2, linear in the name: Python's ``re``
+takes about a minute on ``([a-z0-9]+-?)+-admins`` against ``"a" * 24 + "-admins!"``, and whoever
+can create groups in Okta chooses the name. A pattern RE2 cannot run (backreferences, lookaround,
+atomic groups, possessive quantifiers) is refused at load; it must also compile with Python's
+``re``, whose syntax stays the documented one. :class:`PatternSet` matches many patterns at once:
+a dict for exact names and one ``re2.Set`` for the rest. Pure logic: no Flask, FAB or Airflow.
 """
 
 from __future__ import annotations
@@ -21,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 import re2
@@ -228,15 +223,11 @@ class PatternSet(Generic[K]):
         # surrogatepass: a lone surrogate from a JSON claim is no reason to fail a login.
         hits = self._set.Match(name.encode("utf-8", "surrogatepass"))
         if hits != self._nothing:
-            found = tuple(sorted((*found, *(self._patterns[i] for i in self._checked(hits))), key=_line))
+            found = tuple(sorted((*found, *(self._patterns[i] for i in self._checked(hits))), key=attrgetter("line")))
         if len(self._memo) >= MEMO_LIMIT:
             self._memo.clear()  # bounded memory; a real org re-fills it within a few logins
         self._memo[name] = found
         return found
-
-
-def _line(entry: Keyed) -> int:
-    return entry.line
 
 
 def _too_many(count: int) -> RegexRejected:

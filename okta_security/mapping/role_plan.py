@@ -11,30 +11,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from okta_security.errors import RoleSyncError
-from okta_security.mapping.roles import ALL_DAGS_PERMISSIONS, PRIVILEGED_ROLES, Permission, RoleSpec
+from okta_security.mapping.roles import ALL_DAGS_PERMISSIONS, PRIVILEGED_ROLES, Permission, RoleSpec, based_on_chain
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
 
 
-def root_role(name: str, specs: Mapping[str, RoleSpec]) -> str:
-    """Follow ``based_on`` through declared roles to the first role the file does not declare."""
-    seen: set[str] = set()
-    while name in specs and specs[name].based_on is not None and name not in seen:
-        seen.add(name)
-        name = specs[name].based_on  # type: ignore[assignment]
-    return name
-
-
 def privileged_declared_roles(specs: Iterable[RoleSpec]) -> dict[str, str]:
     """Return declared roles that inherit Admin or Op: ``{role: privileged ancestor}``."""
     by_name = {spec.name: spec for spec in specs}
-    found: dict[str, str] = {}
-    for name in by_name:
-        root = root_role(name, by_name)
-        if root in PRIVILEGED_ROLES:
-            found[name] = root
-    return found
+    roots = {name: based_on_chain(name, by_name)[-1] for name in by_name}
+    return {name: root for name, root in roots.items() if root in PRIVILEGED_ROLES}
 
 
 def desired_permissions(

@@ -14,30 +14,27 @@
     mappings:
       airflow-team-finance: [team-finance]
 
-A declared role is owned by the file: a sync gives it exactly the permissions the file says
-(creating the role if needed). Built-in roles are never declared, and roles the file does not
-declare are never touched or deleted. DAG patterns expand against the DAG ids known at sync
-time (see docs/mapping-cookbook.md for when that happens).
-
-``based_on`` never copies access to *every* DAG (``can_read``/``can_edit``/``can_delete`` on the
-``DAGs`` resource): a team role based on Viewer would otherwise see all DAGs and ``dags:`` would
-mean nothing. Say ``all_dags:`` to grant that on purpose.
-
-Pure logic: no Flask, FAB or Airflow imports. Planning a sync is :mod:`okta_security.mapping.role_plan`;
-writing it to Airflow's database is :mod:`okta_security.adapter.role_sync`.
+A declared role is owned by the file: a sync gives it exactly the permissions the file says.
+Built-in roles are never declared; roles the file does not declare are never touched. DAG
+patterns expand against the DAG ids known at sync time (docs/mapping-cookbook.md). ``based_on``
+never copies access to *every* DAG (the ``DAGs`` resource): a team role based on Viewer would
+otherwise see all DAGs; ``all_dags:`` grants that on purpose. Pure logic: planning a sync is
+:mod:`okta_security.mapping.role_plan`, writing it :mod:`okta_security.adapter.role_sync`.
 """
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from okta_security.mapping.patterns import PatternKind, RegexRejected, matcher, pattern_kind
-from okta_security.mapping.yaml_lines import ProblemSink, report_unknown_keys, yaml_kind
+from okta_security.mapping.yaml_lines import item_lines, lines, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Mapping
+
+    from okta_security.mapping.yaml_lines import Problems
 
 ROLES_KEY = "roles"
 # Roles Airflow's FAB auth manager creates itself; a file may use them but never declare them.
@@ -52,8 +49,7 @@ DAGS_RESOURCE = "DAGs"
 DAG_RUNS_RESOURCE = "DAG Runs"
 
 
-@dataclass(frozen=True)
-class DagResource:
+class DagResource(NamedTuple):
     """A DAG-level resource of Airflow's FAB auth manager (permissions.RESOURCE_DETAILS_MAP)."""
 
     prefix: str
@@ -65,6 +61,7 @@ DAG_RESOURCES: Mapping[str, DagResource] = {
     DAGS_RESOURCE: DagResource("DAG:", ("can_read", "can_edit", "can_delete")),
     DAG_RUNS_RESOURCE: DagResource("DAG Run:", ("can_read", "can_create", "can_delete", "menu_access")),
 }
+DAG_PREFIXES = tuple(spec.prefix for spec in DAG_RESOURCES.values())
 # Access to every DAG; based_on never copies it (module docstring).
 ALL_DAGS_PERMISSIONS = frozenset((action, DAGS_RESOURCE) for action in DAG_RESOURCES[DAGS_RESOURCE].actions)
 
@@ -73,7 +70,7 @@ Permission = tuple[str, str]  # (action, resource), as FAB names them
 
 def resource_name(dag_id: str, resource: str) -> str:
     """Return the FAB resource name for one DAG (as ``permissions.resource_name`` does)."""
-    if dag_id.startswith(tuple(spec.prefix for spec in DAG_RESOURCES.values())):
+    if dag_id.startswith(DAG_PREFIXES):
         return dag_id
     return f"{DAG_RESOURCES[resource].prefix}{dag_id}"
 
@@ -133,9 +130,6 @@ class RoleSpec:
         return self.based_on is None and not self.dags and not self.all_dags and not self.permissions
 
 
-# --------------------------------------------------------------------------- parsing
-
-
 def declared_names(section: Any) -> frozenset[str]:
     """Return the role names a (possibly invalid) ``roles:`` section declares."""
     if not isinstance(section, dict):
@@ -144,7 +138,7 @@ def declared_names(section: Any) -> frozenset[str]:
 
 
 def parse_roles(
-    section: Any, line: int, *, known_roles: Collection[str] | None, problems: ProblemSink
+    section: Any, line: int, *, known_roles: Collection[str] | None, problems: Problems
 ) -> tuple[RoleSpec, ...]:
     """Validate a ``roles:`` section; record every problem and return the valid specs."""
     if not isinstance(section, dict):
@@ -154,281 +148,237 @@ def parse_roles(
             "write one 'role-name: {based_on: Viewer, dags: {...}}' entry per role, indented under 'roles:'",
         )
         return ()
-    key_lines: dict[Any, int] = getattr(section, "key_lines", {})
-    declared = declared_names(section)
-    specs: list[RoleSpec] = []
-    for name, body in section.items():
-        name_line = key_lines.get(name, line)
-        if not _valid_role_name(name, name_line, problems):
-            continue
-        spec = _parse_spec(name, body, name_line, declared, known_roles, problems)
-        if spec is not None:
-            specs.append(spec)
-    by_name = {spec.name: spec for spec in specs}
-    for spec in specs:
-        cycle = _based_on_cycle(spec.name, by_name)
-        if cycle:
-            problems.add(
-                spec.line,
-                f"role {spec.name!r} is based on itself ({' -> '.join(cycle)})",
-                "base the role on a built-in role or on a role outside the cycle",
+    parser = _Parser(problems, declared_names(section), known_roles)
+    key_lines, _ = lines(section)
+    found = (parser.spec(name, body, key_lines.get(name, line)) for name, body in section.items())
+    by_name = {spec.name: spec for spec in found if spec is not None}
+    cycles = {name: chain for name in by_name if len(chain := based_on_chain(name, by_name)) > 1 and chain[-1] == name}
+    for name, cycle in cycles.items():
+        problems.add(
+            by_name[name].line,
+            f"role {name!r} is based on itself ({' -> '.join(cycle)})",
+            "base the role on a built-in role or on a role outside the cycle",
+        )
+    return tuple(spec for spec in by_name.values() if spec.name not in cycles)
+
+
+def based_on_chain(name: str, specs: Mapping[str, RoleSpec]) -> list[str]:
+    """Follow ``based_on`` from ``name``: the roles met, up to the first the file does not declare or a repeat."""
+    chain = [name]
+    while chain[-1] in specs and chain[-1] not in chain[:-1]:
+        based_on = specs[chain[-1]].based_on
+        if based_on is None:
+            break
+        chain.append(based_on)
+    return chain
+
+
+def _did_you_mean(word: object, choices: Collection[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+class _Parser:
+    """Validate role definitions, recording every problem; a method returns None after reporting."""
+
+    def __init__(self, problems: Problems, declared: frozenset[str], known: Collection[str] | None) -> None:
+        self.problems = problems
+        self.declared = declared
+        self.known = known
+
+    def name(self, name: Any, line: int) -> bool:
+        """Check a declared role's name."""
+        add = self.problems.add
+        builtin = next((b for b in BUILTIN_ROLES if isinstance(name, str) and b.lower() == name.lower()), None)
+        if not isinstance(name, str) or not name.strip():
+            add(line, f"role name {name!r} is not a name", 'write the role name as text, e.g. "team-finance"')
+        elif name != name.strip():
+            add(line, f"role name {name!r} has leading or trailing spaces", "remove the spaces")
+        elif len(name) > ROLE_NAME_MAX:
+            add(line, f"role name {name!r} is longer than {ROLE_NAME_MAX} characters", "use a shorter name")
+        elif builtin is not None:
+            add(
+                line,
+                f"role {name!r} is Airflow's built-in role {builtin!r}; the file never changes built-in roles",
+                "declare a new role instead, e.g. 'team-x: {based_on: " + builtin + "}', and map groups to it",
             )
-    return tuple(spec for spec in specs if not _based_on_cycle(spec.name, by_name))
-
-
-def _valid_role_name(name: Any, line: int, problems: ProblemSink) -> bool:
-    """Check a declared role's name."""
-    if not isinstance(name, str) or not name.strip():
-        problems.add(line, f"role name {name!r} is not a name", 'write the role name as text, e.g. "team-finance"')
+        else:
+            return True
         return False
-    if name != name.strip():
-        problems.add(line, f"role name {name!r} has leading or trailing spaces", "remove the spaces")
-        return False
-    if len(name) > ROLE_NAME_MAX:
-        problems.add(line, f"role name {name!r} is longer than {ROLE_NAME_MAX} characters", "use a shorter name")
-        return False
-    builtin = next((b for b in BUILTIN_ROLES if b.lower() == name.lower()), None)
-    if builtin is not None:
-        problems.add(
-            line,
-            f"role {name!r} is Airflow's built-in role {builtin!r}; the file never changes built-in roles",
-            "declare a new role instead, e.g. 'team-x: {based_on: " + builtin + "}', and map groups to it",
-        )
-        return False
-    return True
 
+    def spec(self, name: Any, body: Any, line: int) -> RoleSpec | None:
+        """Validate one role definition."""
+        if not self.name(name, line):
+            return None
+        body = {} if body is None else body
+        if not isinstance(body, dict):
+            self.problems.add(
+                line,
+                f"role {name!r} must be a mapping (based_on, dags, all_dags, permissions), not a {yaml_kind(body)}",
+                "write e.g. 'team-x: {based_on: Viewer, dags: {\"team_x_*\": [can_read]}}'",
+            )
+            return None
+        ok = report_unknown_keys(body, SPEC_KEYS, line, self.problems, where=f" in role {name!r}")
+        _, value_lines = lines(body)
+        parsed: dict[str, Any] = {}
+        for key, parse in (
+            ("based_on", self.based_on),
+            ("dags", self.dags),
+            ("all_dags", self.all_dags),
+            ("permissions", self.permissions),
+        ):
+            if key in body:
+                parsed[key] = parse(name, body[key], value_lines.get(key, line))
+                ok = ok and (parsed[key] is not None or (key == "based_on" and body[key] is None))
+        return RoleSpec(name=name, line=line, **{k: v for k, v in parsed.items() if v is not None}) if ok else None
 
-def _parse_spec(
-    name: str,
-    body: Any,
-    line: int,
-    declared: frozenset[str],
-    known: Collection[str] | None,
-    problems: ProblemSink,
-) -> RoleSpec | None:
-    """Validate one role definition."""
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        problems.add(
-            line,
-            f"role {name!r} must be a mapping (based_on, dags, all_dags, permissions), not a {yaml_kind(body)}",
-            "write e.g. 'team-x: {based_on: Viewer, dags: {\"team_x_*\": [can_read]}}'",
-        )
-        return None
-    value_lines: dict[Any, int] = getattr(body, "value_lines", {})
-    ok = report_unknown_keys(body, SPEC_KEYS, line, problems, where=f" in role {name!r}")
-    based_on = _parse_based_on(name, body.get("based_on"), value_lines.get("based_on", line), declared, known, problems)
-    if "based_on" in body and based_on is None:
-        ok = False
-    dags = _parse_dags(name, body.get("dags"), value_lines.get("dags", line), problems) if "dags" in body else ()
-    ok = ok and dags is not None
-    all_dags = (
-        _parse_actions(
-            f"all_dags of role {name!r}",
-            body.get("all_dags"),
-            value_lines.get("all_dags", line),
-            DAGS_RESOURCE,
-            problems,
-        )
-        if "all_dags" in body
-        else frozenset()
-    )
-    ok = ok and all_dags is not None
-    perms = (
-        _parse_permissions(name, body.get("permissions"), value_lines.get("permissions", line), problems)
-        if "permissions" in body
-        else frozenset()
-    )
-    ok = ok and perms is not None
-    if not ok:
-        return None
-    return RoleSpec(
-        name=name,
-        line=line,
-        based_on=based_on,
-        dags=dags or (),
-        all_dags=all_dags or frozenset(),
-        permissions=perms or frozenset(),
-    )
+    def based_on(self, name: str, value: Any, line: int) -> str | None:
+        """Validate ``based_on``: a built-in role, a declared role or (when known) a role in the database."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.problems.add(
+                line,
+                f"based_on of role {name!r} must be a role name, not a {yaml_kind(value)}",
+                "write e.g. 'based_on: Viewer'",
+            )
+            return None
+        if value == name:
+            self.problems.add(line, f"role {name!r} is based on itself", "base it on a built-in role such as Viewer")
+            return None
+        candidates = sorted(set(BUILTIN_ROLES) | self.declared | set(self.known or ()))
+        if self.known is not None and value not in candidates:
+            self.problems.add(
+                line,
+                f"role {name!r} is based on unknown role {value!r}",
+                f"{_did_you_mean(value, candidates)}use one of: {', '.join(candidates)}",
+            )
+            return None
+        return value
 
+    def dags(self, name: str, value: Any, line: int) -> tuple[DagGrant, ...] | None:
+        """Validate ``dags:``: DAG id or pattern -> actions (list) or {resource: actions}."""
+        if not isinstance(value, dict):
+            self.problems.add(
+                line,
+                f"dags of role {name!r} must be a mapping of DAG id or pattern -> actions, not a {yaml_kind(value)}",
+                "write e.g. 'dags: {\"finance_*\": [can_read, can_edit]}'",
+            )
+            return None
+        key_lines, value_lines = lines(value)
+        grants = []
+        for pattern, actions_value in value.items():
+            key_line = key_lines.get(pattern, line)
+            ok = self.dag_pattern(name, pattern, key_line)
+            actions = (
+                self.grant_actions(name, pattern, actions_value, value_lines.get(pattern, key_line)) if ok else None
+            )
+            grants.append(None if actions is None else DagGrant(pattern=pattern, actions=actions, line=key_line))
+        return None if None in grants else tuple(grants)  # type: ignore[arg-type]
 
-def _parse_based_on(
-    name: str, value: Any, line: int, declared: frozenset[str], known: Collection[str] | None, problems: ProblemSink
-) -> str | None:
-    """Validate ``based_on``: a built-in role, a declared role or (when known) a role in the database."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        problems.add(
-            line,
-            f"based_on of role {name!r} must be a role name, not a {yaml_kind(value)}",
-            "write e.g. 'based_on: Viewer'",
-        )
-        return None
-    if value == name:
-        problems.add(line, f"role {name!r} is based on itself", "base it on a built-in role such as Viewer")
-        return None
-    candidates = set(BUILTIN_ROLES) | declared | (set(known) if known is not None else set())
-    if known is not None and value not in candidates:
-        close = difflib.get_close_matches(value, sorted(candidates), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        problems.add(
-            line,
-            f"role {name!r} is based on unknown role {value!r}",
-            f"{hint}use one of: {', '.join(sorted(candidates))}",
-        )
-        return None
-    return value
+    def dag_pattern(self, name: str, pattern: Any, line: int) -> bool:
+        """Check one DAG id / glob / regex key."""
+        if not isinstance(pattern, str) or not pattern.strip():
+            self.problems.add(
+                line,
+                f"DAG pattern {pattern!r} in role {name!r} is not a DAG id",
+                'quote the DAG id or pattern, e.g. "finance_*"',
+            )
+            return False
+        try:
+            matcher(pattern)
+        except RegexRejected as exc:
+            self.problems.add(line, f"{exc.problem} (in role {name!r})", exc.fix)
+            return False
+        return True
 
-
-def _parse_dags(name: str, value: Any, line: int, problems: ProblemSink) -> tuple[DagGrant, ...] | None:
-    """Validate ``dags:``: DAG id or pattern -> actions (list) or {resource: actions}."""
-    if not isinstance(value, dict):
-        problems.add(
-            line,
-            f"dags of role {name!r} must be a mapping of DAG id or pattern -> actions, not a {yaml_kind(value)}",
-            "write e.g. 'dags: {\"finance_*\": [can_read, can_edit]}'",
-        )
-        return None
-    key_lines: dict[Any, int] = getattr(value, "key_lines", {})
-    value_lines: dict[Any, int] = getattr(value, "value_lines", {})
-    grants: list[DagGrant] = []
-    ok = True
-    for pattern, actions_value in value.items():
-        key_line = key_lines.get(pattern, line)
-        if not _valid_dag_pattern(name, pattern, key_line, problems):
-            ok = False
-            continue
-        actions = _parse_grant_actions(name, pattern, actions_value, value_lines.get(pattern, key_line), problems)
-        if actions is None:
-            ok = False
-            continue
-        grants.append(DagGrant(pattern=pattern, actions=actions, line=key_line))
-    return tuple(grants) if ok else None
-
-
-def _valid_dag_pattern(name: str, pattern: Any, line: int, problems: ProblemSink) -> bool:
-    """Check one DAG id / glob / regex key."""
-    if not isinstance(pattern, str) or not pattern.strip():
-        problems.add(
-            line,
-            f"DAG pattern {pattern!r} in role {name!r} is not a DAG id",
-            'quote the DAG id or pattern, e.g. "finance_*"',
-        )
-        return False
-    try:
-        matcher(pattern)
-    except RegexRejected as exc:
-        problems.add(line, f"{exc.problem} (in role {name!r})", exc.fix)
-        return False
-    return True
-
-
-def _parse_grant_actions(
-    name: str, pattern: str, value: Any, line: int, problems: ProblemSink
-) -> dict[str, frozenset[str]] | None:
-    """Validate the actions of one DAG grant."""
-    if isinstance(value, dict):
+    def grant_actions(self, name: str, pattern: str, value: Any, line: int) -> dict[str, frozenset[str]] | None:
+        """Validate the actions of one DAG grant: a list (on DAGs) or {resource: actions}."""
+        key_lines, value_lines = lines(value)
+        value = value if isinstance(value, dict) else {DAGS_RESOURCE: value}
         result: dict[str, frozenset[str]] = {}
-        lines: dict[Any, int] = getattr(value, "value_lines", {})
         for resource, actions_value in value.items():
             if resource not in DAG_RESOURCES:
-                problems.add(
-                    getattr(value, "key_lines", {}).get(resource, line),
+                self.problems.add(
+                    key_lines.get(resource, line),
                     f"unknown DAG resource {resource!r} for {pattern!r} in role {name!r}",
                     "use " + " or ".join(repr(r) for r in DAG_RESOURCES),
                 )
                 return None
-            actions = _parse_actions(
-                f"{resource} of {pattern!r} in role {name!r}",
-                actions_value,
-                lines.get(resource, line),
-                resource,
-                problems,
-            )
+            where = f"{resource} of {pattern!r} in role {name!r}"
+            actions = self.actions(where, actions_value, value_lines.get(resource, line), resource)
             if actions is None:
                 return None
             result[resource] = actions
         if not result:
-            problems.add(line, f"no actions for {pattern!r} in role {name!r}", "list actions, e.g. [can_read]")
+            self.problems.add(line, f"no actions for {pattern!r} in role {name!r}", "list actions, e.g. [can_read]")
             return None
         return result
-    actions = _parse_actions(f"{pattern!r} in role {name!r}", value, line, DAGS_RESOURCE, problems)
-    return None if actions is None else {DAGS_RESOURCE: actions}
 
+    def all_dags(self, name: str, value: Any, line: int) -> frozenset[str] | None:
+        """Validate ``all_dags:``: actions on every DAG."""
+        return self.actions(f"all_dags of role {name!r}", value, line, DAGS_RESOURCE)
 
-def _parse_actions(where: str, value: Any, line: int, resource: str, problems: ProblemSink) -> frozenset[str] | None:
-    """Validate a list of actions (or one action) on a DAG-level resource."""
-    allowed = DAG_RESOURCES[resource].actions
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items:
-        problems.add(
-            line, f"actions for {where} must be a non-empty list, not {yaml_kind(value)}", f"write e.g. [{allowed[0]}]"
-        )
-        return None
-    actions: set[str] = set()
-    for item in items:
-        if item not in allowed:
-            close = difflib.get_close_matches(str(item), allowed, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            problems.add(line, f"unknown action {item!r} for {where} ({resource})", f"{hint}use {', '.join(allowed)}")
+    def actions(self, where: str, value: Any, line: int, resource: str) -> frozenset[str] | None:
+        """Validate a list of actions (or one action) on a DAG-level resource."""
+        allowed = DAG_RESOURCES[resource].actions
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            self.problems.add(
+                line,
+                f"actions for {where} must be a non-empty list, not {yaml_kind(value)}",
+                f"write e.g. [{allowed[0]}]",
+            )
             return None
-        actions.add(item)
-    return frozenset(actions)
+        unknown = next((item for item in items if item not in allowed), None)
+        if unknown is not None:
+            self.problems.add(
+                line,
+                f"unknown action {unknown!r} for {where} ({resource})",
+                f"{_did_you_mean(unknown, allowed)}use {', '.join(allowed)}",
+            )
+            return None
+        return frozenset(items)
 
+    def permissions(self, name: str, value: Any, line: int) -> frozenset[Permission] | None:
+        """Validate ``permissions:``: a list of {action, resource} (the [fab] custom_roles shape)."""
+        if not isinstance(value, list):
+            self.problems.add(
+                line,
+                f"permissions of role {name!r} must be a list, not a {yaml_kind(value)}",
+                "write e.g. '- {action: can_read, resource: Connections}'",
+            )
+            return None
+        perms = [
+            self.permission(name, item, item_line)
+            for item, item_line in zip(value, item_lines(value, line), strict=False)
+        ]
+        return None if None in perms else frozenset(perms)  # type: ignore[arg-type]
 
-def _parse_permissions(name: str, value: Any, line: int, problems: ProblemSink) -> frozenset[Permission] | None:
-    """Validate ``permissions:``: a list of {action, resource} (the [fab] custom_roles shape)."""
-    if not isinstance(value, list):
-        problems.add(
-            line,
-            f"permissions of role {name!r} must be a list, not a {yaml_kind(value)}",
-            "write e.g. '- {action: can_read, resource: Connections}'",
-        )
-        return None
-    lines = getattr(value, "item_lines", None) or [line] * len(value)
-    perms: set[Permission] = set()
-    ok = True
-    for item, item_line in zip(value, lines, strict=False):
+    def permission(self, name: str, item: Any, line: int) -> Permission | None:
+        """Validate one ``{action, resource}`` of ``permissions:``."""
         if not isinstance(item, dict) or set(item) != {"action", "resource"}:
-            problems.add(
-                item_line,
+            self.problems.add(
+                line,
                 f"a permission of role {name!r} must have exactly 'action' and 'resource'",
                 "write e.g. '{action: can_read, resource: Connections}'",
             )
-            ok = False
-            continue
+            return None
         action, resource = item["action"], item["resource"]
         if not (isinstance(action, str) and action.strip() and len(action) <= ACTION_MAX) or not (
             isinstance(resource, str) and resource.strip() and len(resource) <= RESOURCE_MAX
         ):
-            problems.add(
-                item_line,
+            self.problems.add(
+                line,
                 f"permission {item!r} of role {name!r} needs a non-empty action and resource",
                 "write both as text",
             )
-            ok = False
-            continue
-        if resource == DAGS_RESOURCE or resource.startswith(tuple(spec.prefix for spec in DAG_RESOURCES.values())):
-            problems.add(
-                item_line,
+            return None
+        if resource == DAGS_RESOURCE or resource.startswith(DAG_PREFIXES):
+            self.problems.add(
+                line,
                 f"permission on {resource!r} in role {name!r}: DAG access is declared with dags/all_dags",
                 "use 'dags: {\"<dag id or pattern>\": [can_read]}' or 'all_dags: [can_read]'",
             )
-            ok = False
-            continue
-        perms.add((action, resource))
-    return frozenset(perms) if ok else None
-
-
-def _based_on_cycle(name: str, by_name: Mapping[str, RoleSpec]) -> list[str]:
-    """Return the based_on chain if it loops back, else []."""
-    chain = [name]
-    current = by_name[name].based_on
-    while current is not None and current in by_name:
-        if current in chain:
-            return [*chain, current] if current == name else []
-        chain.append(current)
-        current = by_name[current].based_on
-    return []
+            return None
+        return (action, resource)

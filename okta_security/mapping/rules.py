@@ -1,6 +1,6 @@
 """Map Okta groups to Airflow roles, as configured in a YAML file.
 
-File format::
+File format (docs/mapping-cookbook.md)::
 
     default_role: null        # role for users whose groups match nothing; null = refuse the login
     mappings:                 # Okta group (or pattern) -> Airflow roles
@@ -8,29 +8,20 @@ File format::
       airflow-viewers: Viewer           # a single role may be written as a string
       "airflow-team-*": [User]          # glob (fnmatch.fnmatchcase), case-sensitive
       "re:^data-(eng|ops)$": [Op]       # regular expression matching the whole name (RE2: linear time)
+    roles: {...}              # roles-as-code: okta_security.mapping.roles (its names count as known roles)
+    clients: {...}            # bots: okta_security.mapping.bots
 
-Keys are exact group names unless they start with ``re:`` (regular expression) or contain
-one of ``*?[`` (glob). Every match contributes its roles (union). The top-level sections
-``roles`` and ``clients`` are accepted and kept raw in ``RoleMapping.extra_sections``; ``clients``
-(bots: Okta client ID -> roles) is also validated here, see :mod:`okta_security.mapping.bots`
-(``RoleMapping.clients``). ``roles`` (roles-as-code) is validated too, see
-:mod:`okta_security.mapping.roles` (``RoleMapping.roles``); the role names it declares count
-as known roles. Matching is compiled once per version into a
-:class:`~okta_security.mapping.patterns.PatternSet`.
-
-Every problem in a file is reported at once, in one :class:`MappingError`, as
-``<file>:<line>: <what is wrong> — <how to fix>``.
-
-This module is pure logic: no Flask, FAB or Airflow imports.
+Every match contributes its roles (union); matching is compiled once per version into a
+:class:`~okta_security.mapping.patterns.PatternSet`. Every problem in a file is reported at once,
+in one :class:`MappingError`, as ``<file>:<line>: <what is wrong> — <how to fix>``.
+Pure logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import logging
-import types
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +33,9 @@ from okta_security.mapping.yaml_lines import (
     FAILED,
     LinedDict,
     Problems,
+    a_yaml_kind,
+    known_role,
+    lines,
     load_yaml,
     parse_role_list,
     report_unknown_keys,
@@ -54,19 +48,12 @@ KnownRoles = Collection[str] | Callable[[], Collection[str]] | None
 
 MAPPINGS_KEY = "mappings"
 DEFAULT_ROLE_KEY = "default_role"
-EXTRA_SECTION_KEYS = ("roles", "clients")
-TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, *EXTRA_SECTION_KEYS)
-
-
-# --------------------------------------------------------------------------- rules
+TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, ROLES_KEY, "clients")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One mapping entry: an Okta group name or pattern and the roles it grants.
-
-    ``pattern`` is the key as written in the file (regexes keep their ``re:`` prefix).
-    """
+    """One mapping entry: an Okta group name or pattern (as written, ``re:`` kept) and the roles it grants."""
 
     pattern: str
     kind: PatternKind
@@ -80,9 +67,6 @@ class Rule:
         object.__setattr__(self, "matches", matcher(self.pattern, self.kind))
 
 
-# --------------------------------------------------------------------------- compiled mapping
-
-
 @dataclass(frozen=True)
 class RoleMapping:
     """A validated, compiled version of the role-mapping file."""
@@ -91,7 +75,6 @@ class RoleMapping:
     default_role: str | None
     source: str
     digest: str
-    extra_sections: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}), compare=False)
     clients: ClientMap = field(default=EMPTY_CLIENTS, compare=False)  # the validated ``clients:`` section (bots)
     roles: tuple[RoleSpec, ...] = field(default=(), compare=False)  # the validated ``roles:`` section
     default_role_line: int = field(default=1, compare=False)  # where default_role is set (for messages)
@@ -99,29 +82,18 @@ class RoleMapping:
 
     def __post_init__(self) -> None:
         """Index the rules once for this version."""
-        rules = tuple(self.rules)
-        extra = self.extra_sections
-        if not isinstance(extra, types.MappingProxyType):
-            extra = types.MappingProxyType(dict(extra))
-        object.__setattr__(self, "rules", rules)
-        object.__setattr__(self, "roles", tuple(self.roles))
-        object.__setattr__(self, "extra_sections", extra)
-        object.__setattr__(self, "_index", PatternSet(rules))
+        object.__setattr__(self, "_index", PatternSet(self.rules))
 
     def resolve(self, groups: Iterable[str]) -> frozenset[str]:
         """Return the union of roles of every matching rule, else the default role, else nothing."""
         _check_groups(groups)
         roles: set[str] = set()
-        match = self._index.match
+        match = self._index.match  # the login path: no pairs built, as explain does
         for group in groups:
             if isinstance(group, str):
                 for rule in match(group):
                     roles.update(rule.roles)
-        if roles:
-            return frozenset(roles)
-        if self.default_role is not None:
-            return frozenset((self.default_role,))
-        return frozenset()
+        return frozenset((self.default_role,)) if not roles and self.default_role is not None else frozenset(roles)
 
     def explain(self, groups: Iterable[str]) -> list[tuple[str, Rule]]:
         """Return the (group, rule) pairs that matched, in group order then file order."""
@@ -143,48 +115,15 @@ class RoleMapping:
         return frozenset(spec.name for spec in self.roles)
 
     def role_names(self) -> frozenset[str]:
-        """Return every role the mapping refers to, including the default role."""
-        names = {role for rule in self.rules for role in rule.roles}
-        if self.default_role is not None:
-            names.add(self.default_role)
-        return frozenset(names | self.clients.role_names())
+        """Return every role the mapping refers to, including the default role and the clients' roles."""
+        default = (self.default_role,) if self.default_role is not None else ()
+        return frozenset((*(role for rule in self.rules for role in rule.roles), *default)) | self.clients.role_names()
 
 
 def _check_groups(groups: Iterable[str]) -> None:
     """Refuse a bare string, which would otherwise be iterated character by character."""
     if isinstance(groups, (str, bytes)):
         raise TypeError("groups must be a collection of group names, not a single string")
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _unknown_role_problem(role: str, line: int, known: Collection[str], problems: Problems, where: str = "") -> None:
-    """Record an unknown role, suggesting the closest known one."""
-    names = sorted(known)
-    listed = ", ".join(names) if names else "none"
-    suggestion = next((name for name in names if name.lower() == role.lower()), None)
-    if suggestion is None:
-        close = difflib.get_close_matches(role, names, n=1)
-        suggestion = close[0] if close else None
-    hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-    problems.add(
-        line,
-        f"unknown role {role!r}{where} (known: {listed}{hint})",
-        "use one of the known roles or create the role in Airflow first",
-    )
-
-
-def _role_checker(known: Collection[str] | None, problems: Problems) -> Callable[[str, int], bool]:
-    """Return a check that a role is known, recording an unknown one (any role passes without ``known``)."""
-
-    def check_role(role: str, line: int) -> bool:
-        if known is None or role in known:
-            return True
-        _unknown_role_problem(role, line, known, problems)
-        return False
-
-    return check_role
 
 
 def _validate_key(group: Any, line: int, problems: Problems) -> PatternKind | None:
@@ -217,14 +156,13 @@ def _validate_mappings(value: Any, line: int, known: Collection[str] | None, pro
             "write one 'okta-group: [Role]' entry per line, indented under 'mappings:'",
         )
         return []
-    key_lines: dict[Any, int] = getattr(value, "key_lines", {})
-    value_lines: dict[Any, int] = getattr(value, "value_lines", {})
+    key_lines, value_lines = lines(value)
     rules: list[Rule] = []
     for group, roles_value in value.items():
         key_line = key_lines.get(group, line)
         kind = _validate_key(group, key_line, problems)
         where = value_lines.get(group, key_line)
-        roles = parse_role_list(roles_value, where, f"group {str(group)!r}", problems, _role_checker(known, problems))
+        roles = parse_role_list(roles_value, where, f"group {str(group)!r}", problems, known)
         if kind is not None and roles is not None:
             rules.append(Rule(pattern=group, kind=kind, roles=roles, line=key_line))
     return rules
@@ -239,25 +177,13 @@ def _validate_default_role(document: LinedDict, known: Collection[str] | None, p
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        shown = "an empty string" if isinstance(value, str) else f"a {yaml_kind(value)}"
         problems.add(
             line,
-            f"default_role must be a role name or null, not {shown}",
+            f"default_role must be a role name or null, not {a_yaml_kind(value)}",
             "write e.g. 'default_role: Viewer', or 'default_role: null' to refuse logins that match no group",
         )
         return None
-    if known is not None and value not in known:
-        _unknown_role_problem(value, line, known, problems, where=" in default_role")
-        return None
-    return value
-
-
-def _validate_clients(document: LinedDict, known: Collection[str] | None, problems: Problems) -> ClientMap:
-    """Return the validated ``clients:`` section (empty if absent), recording problems."""
-    if "clients" not in document:
-        return EMPTY_CLIENTS
-    line = document.value_lines.get("clients", document.key_lines.get("clients", 1))
-    return parse_clients(document["clients"], line, problems, _role_checker(known, problems))
+    return value if known_role(value, line, known, problems, where=" in default_role") else None
 
 
 def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str] | None = None) -> RoleMapping:
@@ -266,55 +192,48 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
     known = frozenset(known_roles) if known_roles is not None else None
     problems = Problems(source)
     document = load_yaml(raw, problems)
-    rules: list[Rule] = []
-    default_role: str | None = None
-    extra: dict[str, Any] = {}
-    clients = EMPTY_CLIENTS
-    role_specs: tuple[RoleSpec, ...] = ()
-    default_role_line = 1
-    if document is FAILED:
-        pass
-    elif document is None:
+    if document is None:
         problems.add(1, "the file is empty", "add a 'mappings:' section that maps Okta groups to Airflow roles")
-    elif not isinstance(document, LinedDict):
+    elif document is not FAILED and not isinstance(document, LinedDict):
         problems.add(
             getattr(document, "line", 1),
             f"the top level must be a mapping with 'mappings:' (and 'default_role:'), not a {yaml_kind(document)}",
             "start the file with 'mappings:' followed by indented 'okta-group: [Role]' entries",
         )
-    else:
-        report_unknown_keys(document, TOP_LEVEL_KEYS, 1, problems, what="top-level key")
-        if ROLES_KEY in document:
-            # Roles the file declares are valid mapping targets (created or updated at sync).
-            role_specs = parse_roles(
-                document[ROLES_KEY], document.value_lines.get(ROLES_KEY, 1), known_roles=known, problems=problems
-            )
-            if known is not None:
-                known = known | declared_names(document[ROLES_KEY])
-        if MAPPINGS_KEY not in document:
-            problems.add(
-                1,
-                "missing required 'mappings' section",
-                "add 'mappings:' with indented 'okta-group: [Role]' entries",
-            )
-        else:
-            rules = _validate_mappings(
-                document[MAPPINGS_KEY], document.value_lines.get(MAPPINGS_KEY, 1), known, problems
-            )
-        default_role = _validate_default_role(document, known, problems)
-        default_role_line = document.value_lines.get(DEFAULT_ROLE_KEY, 1)
-        extra = {key: document[key] for key in EXTRA_SECTION_KEYS if key in document}
-        clients = _validate_clients(document, known, problems)
+    if not isinstance(document, LinedDict):
+        raise MappingError(problems.messages(), source=source)
+    report_unknown_keys(document, TOP_LEVEL_KEYS, 1, problems, what="top-level key")
+    at = document.value_lines
+    # Roles the file declares are valid mapping targets (created or updated at sync).
+    role_specs = (
+        parse_roles(document[ROLES_KEY], at[ROLES_KEY], known_roles=known, problems=problems)
+        if ROLES_KEY in document
+        else ()
+    )
+    if known is not None:
+        known = known | declared_names(document.get(ROLES_KEY))
+    if MAPPINGS_KEY not in document:
+        problems.add(
+            1, "missing required 'mappings' section", "add 'mappings:' with indented 'okta-group: [Role]' entries"
+        )
+    rules = (
+        _validate_mappings(document[MAPPINGS_KEY], at[MAPPINGS_KEY], known, problems)
+        if MAPPINGS_KEY in document
+        else []
+    )
+    default_role = _validate_default_role(document, known, problems)
+    clients = (
+        parse_clients(document["clients"], at["clients"], problems, known) if "clients" in document else EMPTY_CLIENTS
+    )
     if problems:
         raise MappingError(problems.messages(), source=source)
     try:
         return RoleMapping(
             rules=tuple(rules),
             default_role=default_role,
-            default_role_line=default_role_line,
+            default_role_line=at.get(DEFAULT_ROLE_KEY, 1),
             source=source,
             digest=hashlib.sha256(raw).hexdigest(),
-            extra_sections=types.MappingProxyType(extra),
             clients=clients,
             roles=role_specs,
         )

@@ -44,14 +44,18 @@ def _unreadable(source: str, exc: OSError) -> MappingError:
 _Look = tuple[FileVersion, bytes] | OSError | None
 
 
+def _read(source: str) -> tuple[FileVersion, bytes]:
+    """Return the file's version and bytes; raise MappingError if it cannot be read."""
+    try:
+        return read_versioned(source, MAX_MAPPING_BYTES)
+    except OSError as exc:
+        raise _unreadable(source, exc) from exc
+
+
 def load_mapping(path: str | os.PathLike[str], *, known_roles: Collection[str] | None = None) -> RoleMapping:
     """Read and parse a role-mapping file; raise MappingError if it is unreadable or invalid."""
     source = os.fsdecode(os.fspath(path))
-    try:
-        _fp, data = read_versioned(source, MAX_MAPPING_BYTES)
-    except OSError as exc:
-        raise _unreadable(source, exc) from exc
-    return parse_mapping(data, source=source, known_roles=known_roles)
+    return parse_mapping(_read(source)[1], source=source, known_roles=known_roles)
 
 
 _RETRY = object()
@@ -71,59 +75,33 @@ class MappingStore:
         check_interval: float = 1.0,
     ) -> None:
         """Load the file now; raise MappingError if it is unreadable or invalid."""
-        self._path = os.fsdecode(os.fspath(path))
+        self.path = os.fsdecode(os.fspath(path))
         self._known_roles = known_roles
         self._on_reload = on_reload
         self._on_reject = on_reject
         self._clock = clock
-        self._check_interval = check_interval
+        self.check_interval = check_interval
         self._lock = threading.RLock()
-        self._last_error: MappingError | None = None
+        self.last_error: MappingError | None = None  # why the file on disk is not in use, or None if it is
         self._rejected_digest = ""  # the bytes last refused: a touch or an identical swap is not news
-        try:
-            fingerprint, data = read_versioned(self._path, MAX_MAPPING_BYTES)
-        except OSError as exc:
-            raise _unreadable(self._path, exc) from exc
-        self._mapping = parse_mapping(data, source=self._path, known_roles=self._known())
-        self._raw = data
-        self._fingerprint: object = fingerprint
+        fingerprint, self._raw = _read(self.path)
+        self._fingerprint: object = fingerprint  # or None (missing) or _RETRY (roles could not be listed)
+        self._mapping = mapping = parse_mapping(self._raw, source=self.path, known_roles=self._known())
         self._last_check = clock()
-        log.info(
-            "Loaded role mapping %s (version %s, %d rules)",
-            self._path,
-            self._mapping.digest[:12],
-            len(self._mapping.rules),
-        )
-
-    @property
-    def path(self) -> str:
-        """Return the watched file's path."""
-        return self._path
-
-    @property
-    def check_interval(self) -> float:
-        """Return how often, at most, the file is checked (seconds)."""
-        return self._check_interval
-
-    @property
-    def last_error(self) -> MappingError | None:
-        """Return why the file on disk is not in use, or None if it is."""
-        return self._last_error
+        log.info("Loaded role mapping %s (version %s, %d rules)", self.path, mapping.digest[:12], len(mapping.rules))
 
     def current(self) -> RoleMapping:
         """Return the mapping in force, re-checking the file at most every check_interval seconds."""
         now = self._clock()
-        if now - self._last_check < self._check_interval:
+        if now - self._last_check < self.check_interval:
             return self._mapping
         look = self._look()  # outside the lock: whatever the path leads to, no login waits on the read
         with self._lock:
-            if now - self._last_check >= self._check_interval:
+            if now - self._last_check >= self.check_interval:
                 try:
                     self._apply(look)
                 except Exception:  # never let a reload bug break logins
-                    log.exception(
-                        "Unexpected error while checking role mapping %s; keeping the current one", self._path
-                    )
+                    log.exception("Unexpected error while checking role mapping %s; keeping the current one", self.path)
                 self._last_check = now  # after _apply: the fast path must not see the old mapping
             return self._mapping
 
@@ -153,20 +131,18 @@ class MappingStore:
                 self._on_reload = on_reload
             if on_reject is not None:
                 self._on_reject = on_reject
-            self._mapping = parse_mapping(self._raw, source=self._path, known_roles=self._known())
+            self._mapping = parse_mapping(self._raw, source=self.path, known_roles=self._known())
 
     def _known(self) -> Collection[str] | None:
         """Return the known role names (calling the provider if it is callable)."""
-        if callable(self._known_roles):
-            return self._known_roles()
-        return self._known_roles
+        return self._known_roles() if callable(self._known_roles) else self._known_roles
 
     def _look(self) -> _Look:
         """Return the file's fingerprint and bytes if it changed, None if not, or why it cannot be read."""
         try:
-            if file_version(self._path) == self._fingerprint:
+            if file_version(self.path) == self._fingerprint:
                 return None
-            return read_versioned(self._path, MAX_MAPPING_BYTES)
+            return read_versioned(self.path, MAX_MAPPING_BYTES)
         except OSError as exc:
             return exc
 
@@ -177,10 +153,10 @@ class MappingStore:
         if isinstance(look, OSError):
             # A refused file is remembered by its fingerprint, a missing one as None: either is
             # reported once, and a refused file is not read again until it changes.
-            failed = version_of(os.path.realpath(self._path), look.stat) if isinstance(look, FileRefused) else None
-            if failed != self._fingerprint or self._last_error is None:
+            failed = version_of(os.path.realpath(self.path), look.stat) if isinstance(look, FileRefused) else None
+            if failed != self._fingerprint or self.last_error is None:
                 self._fingerprint = failed
-                self._reject(_unreadable(self._path, look))
+                self._reject(_unreadable(self.path, look))
             return
         if look[0] == self._fingerprint:  # another caller applied this version meanwhile
             return
@@ -191,52 +167,52 @@ class MappingStore:
         self._fingerprint = fingerprint
         old = self._mapping
         digest = hashlib.sha256(data).hexdigest()
-        if digest == self._rejected_digest and self._last_error is not None:
+        if digest == self._rejected_digest and self.last_error is not None:
             return
         if digest == old.digest:
-            if self._last_error is not None:
-                log.info("Role mapping %s is back to version %s, which is in use", self._path, old.digest[:12])
-                self._last_error = None
+            if self.last_error is not None:
+                log.info("Role mapping %s is back to version %s, which is in use", self.path, old.digest[:12])
+                self.last_error = None
             return
         try:
             known = self._known()
         except Exception:
-            log.exception("Could not list the known Airflow roles; will retry reloading %s", self._path)
+            log.exception("Could not list the known Airflow roles; will retry reloading %s", self.path)
             self._fingerprint = _RETRY
             return
         try:
-            new = parse_mapping(data, source=self._path, known_roles=known)
+            new = parse_mapping(data, source=self.path, known_roles=known)
         except MappingError as exc:
             self._reject(exc, digest)
             return
         self._mapping = new
         self._raw = data
-        self._last_error = None
+        self.last_error = None
         log.info(
             "Reloaded role mapping %s (version %s -> %s, %d rules)",
-            self._path,
+            self.path,
             old.digest[:12],
             new.digest[:12],
             len(new.rules),
         )
-        if self._on_reload is not None:
-            try:
-                self._on_reload(old, new)
-            except Exception:
-                log.exception("on_reload callback failed for role mapping %s", self._path)
+        self._notify("on_reload", self._on_reload, old, new)
 
     def _reject(self, error: MappingError, digest: str = "") -> None:
         """Keep the last good mapping, remember and log the error, and notify on_reject."""
-        self._last_error = error
+        self.last_error = error
         self._rejected_digest = digest
         log.error(
             "Role mapping %s rejected; still using version %s. %s",
-            self._path,
+            self.path,
             self._mapping.digest[:12],
             error,
         )
-        if self._on_reject is not None:
-            try:
-                self._on_reject(error)
-            except Exception:
-                log.exception("on_reject callback failed for role mapping %s", self._path)
+        self._notify("on_reject", self._on_reject, error)
+
+    def _notify(self, name: str, callback: Callable[..., object] | None, *args: object) -> None:
+        """Call a callback; its failure is logged, never raised into a login."""
+        try:
+            if callback is not None:
+                callback(*args)
+        except Exception:
+            log.exception("%s callback failed for role mapping %s", name, self.path)

@@ -1,11 +1,9 @@
 """Check the mapping file in the background, so an idle worker sees every good version too.
 
-The mapping store checks its file when a login asks for it. A worker that served no login while
-a good version was on disk never saw it, and after a broken edit it kept an older version than
-its neighbours: one replica answered with yesterday's roles. Each process that builds the app
-checks the file every ``check_interval`` seconds on a daemon thread, from the start: a worker may
-serve no request at all for a long time. The store serialises checks, so a request and the thread
-never reload twice. A CLI command that builds the app exits long before a check matters.
+A login makes the store look at its file; a worker that served none while a good version was on
+disk kept an older one than its neighbours after the next broken edit. So each process that
+builds the app also checks every ``check_interval`` seconds on a daemon thread (the store
+serialises checks, so a request and the thread never reload twice).
 """
 
 from __future__ import annotations

@@ -1,38 +1,48 @@
 """Line-aware YAML loading for the role-mapping file: duplicate keys reported, every problem located.
 
-PyYAML's loaders silently keep the last of two equal keys; ours reports both lines. Every node
-remembers its 1-based line so validation messages read ``<file>:<line>: <what> — <fix>``.
-Pure logic: no Flask, FAB or Airflow imports.
+PyYAML's loaders silently keep the last of two equal keys; ours reports both lines. Every mapping
+and list remembers the 1-based lines of PyYAML's node marks, so validation messages read
+``<file>:<line>: <what> — <fix>``. Pure logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterator
+    from collections.abc import Collection
 
 
 class LinedDict(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers the 1-based line of each key and value."""
+    """A YAML mapping that remembers its 1-based line and those of each key and value."""
 
-    def __init__(self) -> None:
+    def __init__(self, line: int = 1) -> None:
         super().__init__()
-        self.line = 1
+        self.line = line
         self.key_lines: dict[Any, int] = {}
         self.value_lines: dict[Any, int] = {}
 
 
 class LinedList(list):  # type: ignore[type-arg]
-    """A YAML sequence that remembers the 1-based line of each item."""
+    """A YAML sequence that remembers its 1-based line and that of each item."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.line = 1
-        self.item_lines: list[int] = []
+    def __init__(self, line: int, item_lines: list[int], items: list[Any]) -> None:
+        super().__init__(items)
+        self.line = line
+        self.item_lines = item_lines
+
+
+def lines(value: Any) -> tuple[dict[Any, int], dict[Any, int]]:
+    """Return the key lines and value lines of a loaded YAML mapping (none for a plain dict)."""
+    return getattr(value, "key_lines", {}), getattr(value, "value_lines", {})
+
+
+def item_lines(value: list[Any], line: int) -> list[int]:
+    """Return the line of each item of a loaded YAML list (``line`` for each item of a plain list)."""
+    return getattr(value, "item_lines", None) or [line] * len(value)
 
 
 def yaml_line(mark: yaml.Mark | None) -> int:
@@ -41,71 +51,56 @@ def yaml_line(mark: yaml.Mark | None) -> int:
 
 
 class LineLoader(yaml.SafeLoader):
-    """SafeLoader that records line numbers and reports duplicate keys instead of dropping them."""
+    """SafeLoader whose mappings and lists remember their lines, and which reports duplicate keys.
 
-    def __init__(self, stream: str) -> None:
+    Containers are built at once (``deep=True``), so an alias to an enclosing node is refused as a
+    YAML error: a mapping file has no use for recursive structures.
+    """
+
+    def __init__(self, stream: str, problems: Problems) -> None:
         super().__init__(stream)
-        self.problems: list[tuple[int, str, str]] = []
+        self.problems = problems
 
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> LinedDict:
+    def construct_lined_map(self, node: yaml.Node) -> LinedDict:
         """Construct a mapping, noting key/value lines and duplicate keys."""
         if not isinstance(node, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"expected a mapping node, but found {getattr(node, 'id', type(node).__name__)}",
-                node.start_mark,
+                None, None, f"expected a mapping node, but found {getattr(node, 'id', 'node')}", node.start_mark
             )
         explicit = {id(key_node) for key_node, _value in node.value}
         self.flatten_mapping(node)  # resolves "<<" merge keys; merged entries come first
-        mapping = LinedDict()
-        mapping.line = yaml_line(node.start_mark)
+        mapping = LinedDict(yaml_line(node.start_mark))
         first_seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)
+            key = self.construct_object(key_node, deep=True)
             line = yaml_line(key_node.start_mark)
             try:
                 hash(key)
             except TypeError:
-                self.problems.append(
-                    (line, f"a {yaml_kind(key)} cannot be used as a key", "use a plain group name as the key")
+                self.problems.add(
+                    line, f"a {yaml_kind(key)} cannot be used as a key", "use a plain group name as the key"
                 )
                 continue
             if id(key_node) in explicit:  # merged ("<<") entries may be overridden silently
                 if key in first_seen:
-                    self.problems.append(
-                        (line, f"duplicate key {key!r} (first at line {first_seen[key]})", "keep one entry")
+                    self.problems.add(
+                        line, f"duplicate key {key!r} (first at line {first_seen[key]})", "keep one entry"
                     )
                     continue
                 first_seen[key] = line
-            mapping[key] = self.construct_object(value_node, deep=deep)
+            mapping[key] = self.construct_object(value_node, deep=True)
             mapping.key_lines[key] = line
             mapping.value_lines[key] = yaml_line(value_node.start_mark)
         return mapping
 
-
-def _construct_map(loader: LineLoader, node: yaml.MappingNode) -> Iterator[LinedDict]:
-    """Construct a YAML map as a LinedDict (two-step, so recursive structures work)."""
-    data = LinedDict()
-    data.line = yaml_line(node.start_mark)
-    yield data
-    built = loader.construct_mapping(node)
-    data.update(built)
-    data.key_lines = built.key_lines
-    data.value_lines = built.value_lines
+    def construct_lined_seq(self, node: yaml.Node) -> LinedList:
+        """Construct a sequence, noting each item's line."""
+        items = self.construct_sequence(node, deep=True)  # type: ignore[arg-type]  # it refuses a non-sequence
+        return LinedList(yaml_line(node.start_mark), [yaml_line(child.start_mark) for child in node.value], items)
 
 
-def _construct_seq(loader: LineLoader, node: yaml.SequenceNode) -> Iterator[LinedList]:
-    """Construct a YAML sequence as a LinedList."""
-    data = LinedList()
-    data.line = yaml_line(node.start_mark)
-    data.item_lines = [yaml_line(child.start_mark) for child in node.value]
-    yield data
-    data.extend(loader.construct_sequence(node))
-
-
-LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+LineLoader.add_constructor("tag:yaml.org,2002:map", LineLoader.construct_lined_map)
+LineLoader.add_constructor("tag:yaml.org,2002:seq", LineLoader.construct_lined_seq)
 
 
 _KINDS = ((bool, "boolean"), ((int, float), "number"), (str, "string"), (list, "list"), (dict, "mapping"))
@@ -116,6 +111,12 @@ def yaml_kind(value: object) -> str:
     if value is None:
         return "null"
     return next((name for types, name in _KINDS if isinstance(value, types)), type(value).__name__)
+
+
+def a_yaml_kind(value: object) -> str:
+    """Name a value with its article for "must be ..., not <this>": "a list", "an empty mapping"."""
+    empty = not (value.strip() if isinstance(value, str) else value) and isinstance(value, (str, list, dict))
+    return f"an empty {yaml_kind(value)}" if empty else f"a {yaml_kind(value)}"
 
 
 class Problems:
@@ -137,23 +138,17 @@ class Problems:
         return [message for _line, _order, message in sorted(self._items)]
 
 
-class ProblemSink(Protocol):
-    """Where validation problems go: ``add(line, what, fix)`` (e.g. :class:`Problems`)."""
-
-    def add(self, line: int, what: str, fix: str) -> None: ...
-
-
 def report_unknown_keys(
     value: dict[Any, Any],
     allowed: Collection[str],
     line: int,
-    problems: ProblemSink,
+    problems: Problems,
     *,
     what: str = "key",
     where: str = "",
 ) -> bool:
     """Report every key of ``value`` not in ``allowed`` (with the closest one); return True if none."""
-    key_lines: dict[Any, int] = getattr(value, "key_lines", {})
+    key_lines, _ = lines(value)
     ok = True
     for key in value:
         if key in allowed:
@@ -165,18 +160,30 @@ def report_unknown_keys(
     return ok
 
 
-def parse_role_list(
-    value: Any, line: int, what: str, problems: ProblemSink, check_role: Callable[[str, int], bool]
-) -> tuple[str, ...] | None:
-    """Return the roles of ``what`` (a list of names or one name), or None after reporting every problem.
+def known_role(role: str, line: int, known: Collection[str] | None, problems: Problems, where: str = "") -> bool:
+    """Return whether ``role`` is known (any role is without ``known``), recording an unknown one with a hint."""
+    if known is None or role in known:
+        return True
+    names = sorted(known)
+    suggestion = next((name for name in names if name.lower() == role.lower()), None)
+    suggestion = suggestion or next(iter(difflib.get_close_matches(role, names, n=1)), None)
+    hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+    problems.add(
+        line,
+        f"unknown role {role!r}{where} (known: {', '.join(names) or 'none'}{hint})",
+        "use one of the known roles or create the role in Airflow first",
+    )
+    return False
 
-    ``check_role(name, line)`` says whether a role exists, reporting it when it does not.
-    """
+
+def parse_role_list(
+    value: Any, line: int, what: str, problems: Problems, known: Collection[str] | None
+) -> tuple[str, ...] | None:
+    """Return the roles of ``what`` (a list of names or one name), or None after reporting every problem."""
     if isinstance(value, str):
         items: list[tuple[Any, int]] = [(value, line)]
     elif isinstance(value, list):
-        lines = getattr(value, "item_lines", None) or [line] * len(value)
-        items = list(zip(value, lines, strict=False))
+        items = list(zip(value, item_lines(value, line), strict=False))
     elif value is None:
         problems.add(line, f"no roles for {what}", "list at least one role, e.g. [Viewer], or remove the entry")
         return None
@@ -203,7 +210,7 @@ def parse_role_list(
         elif not item.strip():
             problems.add(item_line, f"empty role name for {what}", "write a role name or remove it")
             ok = False
-        elif not check_role(item, item_line):
+        elif not known_role(item, item_line, known, problems):
             ok = False
         elif item not in roles:
             roles.append(item)
@@ -224,10 +231,8 @@ def load_yaml(raw: bytes, problems: Problems) -> Any:
             "save the file as UTF-8",
         )
         return FAILED
-    loader: LineLoader | None = None
     try:
-        loader = LineLoader(text)
-        document = loader.get_single_data()
+        return LineLoader(text, problems).get_single_data()
     except yaml.reader.ReaderError as exc:
         character = exc.character if isinstance(exc.character, int) else 0
         problems.add(
@@ -253,9 +258,6 @@ def load_yaml(raw: bytes, problems: Problems) -> Any:
     except yaml.YAMLError as exc:
         problems.add(1, f"YAML error: {exc}", "fix the YAML syntax")
         return FAILED
-    finally:
-        if loader is not None:
-            loader.dispose()
-    for line, what, fix in loader.problems:
-        problems.add(line, what, fix)
-    return document
+    except RecursionError:  # PyYAML composes and builds nested nodes recursively
+        problems.add(1, "the YAML is nested too deeply", "write the mapping as plain keys and lists of role names")
+        return FAILED

@@ -1,10 +1,7 @@
-"""Kinds of setting: how one variable's text becomes a value, its bounds, and the fix when it can't.
+"""Kinds of setting: how one variable's text becomes a value, and the fix when it can't.
 
-A kind's :meth:`Kind.parse` gets the stripped text (empty only when the setting's default is
-empty) and returns the value or raises :class:`Invalid` whose reasons read after the variable's
-name: ``OKTA_CLOCK_SKEW_SECONDS='lots'`` + ``is not a number — set it to a value between 0 and 300``.
-``accepts`` says what the setting takes (README table, Airflow's ``[okta]`` section) and
-``airflow_type`` the option's type there.
+:meth:`Kind.parse` gets the stripped text and returns the value or raises :class:`Invalid`, whose
+reasons read after the variable's name: ``OKTA_CLOCK_SKEW_SECONDS='lots'`` + ``is not a number — ...``.
 """
 
 from __future__ import annotations
@@ -33,8 +30,8 @@ class Invalid(ValueError):
 class Kind:
     """Any text; subclasses parse and bound it."""
 
-    accepts: ClassVar[str] = "text"
-    airflow_type: ClassVar[str] = "string"
+    accepts: ClassVar[str] = "text"  # what the setting takes, in words (README table, Airflow's [okta] section)
+    airflow_type: ClassVar[str] = "string"  # the option's type in Airflow's [okta] section
     reads_files: ClassVar[bool] = False  # True: the value depends on the file system, known only at load time
 
     def parse(self, text: str) -> Any:
@@ -42,7 +39,7 @@ class Kind:
         return text
 
     def describe(self) -> str:
-        """Return what the setting accepts, for the README table."""
+        """Return what the setting accepts."""
         return self.accepts
 
 
@@ -90,13 +87,11 @@ class Flag(Kind):
 
     accepts = "`true` or `false`"
     airflow_type = "boolean"
-    _WORDS: ClassVar[dict[str, bool]] = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
     def parse(self, text: str) -> bool:
-        try:
-            return self._WORDS[text.lower()]
-        except KeyError:
-            raise Invalid("is not true or false — set it to true or false") from None
+        if text.lower() not in ("true", "yes", "1", "false", "no", "0"):
+            raise Invalid("is not true or false — set it to true or false")
+        return text.lower() in ("true", "yes", "1")
 
 
 @dataclass(frozen=True)
@@ -144,31 +139,33 @@ class Issuer(Kind):
         return text
 
 
-@dataclass(frozen=True)
-class AbsoluteUrl(Kind):
-    """An absolute http(s) URL."""
+class RedirectUrl(Kind):
+    """An absolute http(s) URL Okta may send the browser to after sign-out."""
 
-    example: str
     accepts = "absolute URL"
 
     def parse(self, text: str) -> str:
         parts = urlsplit(text)
         if text and (parts.scheme not in ("http", "https") or not parts.netloc):
-            raise Invalid(f"is not an absolute URL — use e.g. {self.example}")
+            raise Invalid(
+                "is not an absolute URL — use e.g. https://airflow.example.com/auth/login/ (and register it as a "
+                "sign-out redirect URI in Okta)"
+            )
         return text
 
 
-@dataclass(frozen=True)
-class ExistingFile(Kind):
-    """The path of a file that must exist when the settings are loaded."""
+class MappingFile(Kind):
+    """The role-mapping file, which must exist when the settings are loaded."""
 
-    fix: str
     accepts = "file path"
     reads_files = True
 
     def parse(self, text: str) -> str:
         if not os.path.isfile(text):
-            raise Invalid(f"does not exist — {self.fix}")
+            raise Invalid(
+                "does not exist — create it (see config/role_mapping.yaml in okta_security) or point "
+                "OKTA_ROLE_MAPPING_FILE at it"
+            )
         return text
 
 

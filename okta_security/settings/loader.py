@@ -1,16 +1,13 @@
 """Read and validate okta_security's settings, once, reporting every problem.
 
-Loading is a loop over the declarations in :mod:`okta_security.settings.specs` plus a few checks
-across settings (client credentials, Management API credentials).
-
 **The precedence rule.** Setting ``OKTA_X`` takes the first non-empty value of:
 
 1. ``OKTA_X`` in the environment;
 2. the file ``OKTA_X_FILE`` names (Kubernetes/Docker secrets); a secret file is re-read when it
    changes, so a rotated client secret takes effect at the next login;
 3. Airflow's configuration, ``[okta] x``, in Airflow's own order (``AIRFLOW__OKTA__X``,
-   airflow.cfg, and for secrets ``_CMD`` / ``_SECRET``), handed in by the adapter as ``airflow``
-   values: this module never imports Airflow, so the CLI works on machines without it.
+   airflow.cfg, and for secrets ``_CMD`` / ``_SECRET``), handed in by the adapter as
+   :class:`ConfigValue` objects: this module never imports Airflow, so the CLI works without it.
 
 A later place is not read once an earlier one gives a value; ``okta-airflow doctor`` shows which
 one did (:func:`describe_settings`). This module is the only code in okta_security that reads
@@ -22,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import ConfigError
@@ -30,15 +28,34 @@ from okta_security.settings.secrets import FileValue, Secret
 from okta_security.settings.specs import SETTINGS, SPECS, OktaSettings, SettingSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-
-    from okta_security.settings.sources import ConfigValue
+    from collections.abc import Callable, Iterable, Mapping
 
 log = logging.getLogger(__name__)
 
 SOURCE = "okta_security settings (OKTA_* environment variables, Airflow's [okta] section)"
 AIRFLOW_HOME_DEFAULT = "~/airflow"  # Airflow's own default for $AIRFLOW_HOME
 __all__ = ["SETTINGS", "OktaSettings", "Secret"]  # re-exported: callers import them from here
+
+
+@dataclass(frozen=True)
+class ConfigValue:
+    """One ``[okta]`` option as Airflow's configuration gives it (read by the adapter)."""
+
+    text: str
+    # Where Airflow found it: "AIRFLOW__OKTA__ISSUER", "airflow.cfg [okta] issuer", "AIRFLOW__OKTA__CLIENT_SECRET_CMD".
+    origin: str
+    # Read the current value again (a secret from a command or secrets backend, rotated); None: fixed.
+    reread: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+
+
+def airflow_env_form(spec: SettingSpec, environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the ``AIRFLOW__OKTA__*`` variable that gives ``spec`` to Airflow, in Airflow's lookup order, or None.
+
+    Sensitive options may also come by command (``_CMD``) or from the secrets backend (``_SECRET``).
+    """
+    env = os.environ if environ is None else environ
+    forms = ("", "_CMD", "_SECRET") if spec.secret else ("",)
+    return next((spec.airflow_env + form for form in forms if spec.airflow_env + form in env), None)
 
 
 class _Raw:
@@ -87,46 +104,38 @@ def load_settings(
     Raise :class:`ConfigError` listing all problems.
     """
     env = os.environ if environ is None else environ
-    options = airflow or {}
     problems: list[str] = []
     values: dict[str, Any] = {}
-    given: set[str] = set()  # settings with a non-empty value, valid or not
-    broken: set[str] = set()  # settings whose file cannot be read (already reported)
-    present: set[str] = set()  # settings given anywhere, even empty
+    raws: dict[str, _Raw | None] = {}  # None: its file cannot be read (already reported)
     for spec in SETTINGS:
         try:
-            raw = _Raw(spec, env, options)
+            raw = raws[spec.name] = _Raw(spec, env, airflow or {})
         except ConfigError as e:
             problems.extend(e.problems)
-            broken.add(spec.name)
+            raws[spec.name] = None
             continue
-        if raw.present:
-            present.add(spec.name)
-        if raw.text:
-            given.add(spec.name)
-        elif spec.required:
+        if spec.required and not raw.text:
+            how = f"(or set {spec.file_name} to a file, or {spec.airflow_name} in Airflow's configuration)"
             problems.append(
-                f"{spec.name} is empty — {spec.doc}"
-                if raw.present
-                else f"{spec.name} is not set — {spec.doc} (or set {spec.file_name} to a file, "
-                f"or {spec.airflow_name} in Airflow's configuration)"
+                f"{spec.name} is empty — {spec.doc}" if raw.present else f"{spec.name} is not set — {spec.doc} {how}"
             )
-            continue
-        if spec.secret and not raw.text:
-            values[spec.field] = None  # no secret: nothing to parse
+        elif spec.secret:
+            values[spec.field] = _secret(raw) if raw.text else None  # parsed below, never shown
+        if not raw.text and (spec.required or spec.secret):
             continue
         text = raw.text or _expand(spec.default or "", env)
         try:
             value = spec.kind.parse(text)
         except Invalid as e:
             problems.extend(f"{raw.where(text, default=not raw.text)} {reason}" for reason in e.reasons)
+            values.pop(spec.field, None)
             continue
-        values[spec.field] = _secret(raw) if spec.secret else value
-
+        if not spec.secret:
+            values[spec.field] = value
+    given = {name for name, raw in raws.items() if raw is not None and raw.text}
     if "OKTA_TOKEN_AUTH_METHOD" not in given and "OKTA_CLIENT_PRIVATE_KEY" in given:
         values["token_auth_method"] = "private_key_jwt"  # the key says how the app authenticates
-    _check_client_credentials(values.get("token_auth_method"), given | broken, present, problems)
-    _check_api_credentials(values.get("groups_source"), given, problems)
+    problems += _cross_problems(values, raws, given)
     if problems:
         raise ConfigError(problems, source=SOURCE)
     return OktaSettings(**values)
@@ -143,47 +152,43 @@ def _secret(raw: _Raw) -> Secret:
     return Secret(lambda: text)
 
 
-def _check_client_credentials(method: str | None, provided: set[str], present: set[str], problems: list[str]) -> None:
-    """Require the credential the token endpoint authentication method needs (``method`` None: itself invalid)."""
-    if method == "private_key_jwt":
-        if "OKTA_CLIENT_PRIVATE_KEY" not in provided:
+def _cross_problems(values: dict[str, Any], raws: Mapping[str, _Raw | None], given: set[str]) -> list[str]:
+    """Check the settings that only work together: the client's credential, Okta's Management API."""
+    problems = []
+    secret = raws["OKTA_CLIENT_SECRET"]
+    if values.get("token_auth_method") == "private_key_jwt":
+        if raws["OKTA_CLIENT_PRIVATE_KEY"] is not None and "OKTA_CLIENT_PRIVATE_KEY" not in given:
             problems.append(
                 "OKTA_TOKEN_AUTH_METHOD=private_key_jwt needs OKTA_CLIENT_PRIVATE_KEY_FILE (or OKTA_CLIENT_PRIVATE_KEY): "
                 "the app's private RSA key, PEM or JWK"
             )
-    elif "OKTA_CLIENT_SECRET" in present:
-        if "OKTA_CLIENT_SECRET" not in provided:
-            problems.append("OKTA_CLIENT_SECRET is empty — set the Okta app's client secret")
-    else:
+    elif secret is not None and secret.present and not secret.text:
+        problems.append("OKTA_CLIENT_SECRET is empty — set the Okta app's client secret")
+    elif secret is not None and not secret.present:
         problems.append(
             "OKTA_CLIENT_SECRET is not set — set the Okta app's client secret (or OKTA_CLIENT_SECRET_FILE, or "
             "[okta] client_secret in Airflow's configuration, e.g. AIRFLOW__OKTA__CLIENT_SECRET_CMD), "
             "or use OKTA_TOKEN_AUTH_METHOD=private_key_jwt with OKTA_CLIENT_PRIVATE_KEY_FILE"
         )
-
-
-def _check_api_credentials(source: str | None, given: set[str], problems: list[str]) -> None:
-    """Require one complete way to call Okta's Management API when any is configured or needed."""
-    token, client_id, key = ("OKTA_API_TOKEN", "OKTA_API_CLIENT_ID", "OKTA_API_PRIVATE_KEY")
-    if token in given and {client_id, key} & given:
+    token, client_id, key = "OKTA_API_TOKEN" in given, "OKTA_API_CLIENT_ID" in given, "OKTA_API_PRIVATE_KEY" in given
+    if token and (client_id or key):
         problems.append(
             "OKTA_API_TOKEN and OKTA_API_CLIENT_ID/OKTA_API_PRIVATE_KEY are both set — choose one way to call "
             "Okta's API: the service app (recommended) or the API token"
         )
-    elif client_id in given and key not in given:
+    elif client_id != key:
         problems.append(
             "OKTA_API_CLIENT_ID is set but OKTA_API_PRIVATE_KEY is not — set OKTA_API_PRIVATE_KEY_FILE "
             "to the service app's private key (PEM or JWK)"
+            if client_id
+            else "OKTA_API_PRIVATE_KEY is set but OKTA_API_CLIENT_ID is not — set it to the service app's client ID"
         )
-    elif key in given and client_id not in given:
-        problems.append(
-            "OKTA_API_PRIVATE_KEY is set but OKTA_API_CLIENT_ID is not — set it to the service app's client ID"
-        )
-    if source == "api" and not {token, key} & given:
+    if values.get("groups_source") == "api" and not (token or key):
         problems.append(
             "OKTA_GROUPS_SOURCE=api needs Okta API credentials — set OKTA_API_CLIENT_ID and OKTA_API_PRIVATE_KEY_FILE "
             "(service app, recommended) or OKTA_API_TOKEN_FILE"
         )
+    return problems
 
 
 def airflow_home(environ: Mapping[str, str] | None = None) -> str:
@@ -201,11 +206,7 @@ def _expand(default: str, env: Mapping[str, str]) -> str:
 def env_value(
     name: str, environ: Mapping[str, str] | None = None, airflow: Mapping[str, ConfigValue] | None = None
 ) -> str:
-    """Return one setting's text as the loader reads it: ``NAME``, ``NAME_FILE``, Airflow's ``[okta]``, else its default.
-
-    For tools that need a single setting without the full, validated set (the CLI); raise
-    :class:`ConfigError` when its file cannot be read.
-    """
+    """Return one setting's text as the loader reads it (for tools that need one setting, not the validated set)."""
     return setting_source(name, environ, airflow)[0]
 
 
@@ -253,13 +254,9 @@ def describe_settings(
         except ConfigError as e:
             out[spec.name] = "(unusable: " + "; ".join(e.problems) + ")"
             continue
-        if raw.airflow is not None:
-            out[spec.name] = f"{'set' if spec.secret else raw.text} (from {raw.airflow.origin})"
-        elif raw.file is not None:
-            path = raw.file.path
-            out[spec.name] = (
-                f"set (from {spec.file_name}={path})" if spec.secret else f"{raw.text} (from {spec.file_name})"
-            )
+        if raw.file is not None or raw.airflow is not None:
+            place = f"{spec.file_name}={raw.file.path}" if raw.file is not None and spec.secret else raw.origin
+            out[spec.name] = f"{'set' if spec.secret else raw.text} (from {place})"
         elif spec.name in env:
             value = env[spec.name]
             out[spec.name] = ("set" if value.strip() else "(empty)") if spec.secret else value

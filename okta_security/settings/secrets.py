@@ -26,9 +26,9 @@ MAX_FILE_BYTES = 65_536  # a secret, a key or a setting; a PEM RSA key of 4096 b
 class FileValue:
     """A value read from a file, re-read whenever the file the path resolves to changes.
 
-    The version is taken after following every link (:func:`okta_security.files.version_of`:
-    Kubernetes swaps a mounted Secret's symlinks on update). The file is read outside the lock, without blocking and no further than MAX_FILE_BYTES
-    (:mod:`okta_security.files`): a FIFO, a device or a huge file is refused, never waited on.
+    The version is taken after following every link (Kubernetes swaps a mounted Secret's symlinks
+    on update). The file is read outside the lock, without blocking and no further than
+    MAX_FILE_BYTES (:mod:`okta_security.files`): a FIFO, a device or a huge file is refused.
     """
 
     def __init__(self, path: str, name: str) -> None:
@@ -54,7 +54,14 @@ class FileValue:
             return value
 
     def _unreadable(self, error: OSError | ValueError) -> str:
-        problem = file_problem(f"{self.name}_FILE", self.path, error)
+        """Name the variable, the path, the error's type and the fix, never the file's content."""
+        # A UnicodeDecodeError's text quotes a byte of the file.
+        reason = (error.strerror or "cannot be read") if isinstance(error, OSError) else "it is not UTF-8 text"
+        problem = (
+            f"{self.name}_FILE={self.path}: cannot read ({type(error).__name__}: {reason}) — give the path of a "
+            f"readable, regular UTF-8 file of at most {MAX_FILE_BYTES} bytes (a symlink to one, as Kubernetes "
+            "mounts, is fine)"
+        )
         if self._version is None:
             raise ConfigError([problem]) from None  # not from error: its text could quote the file
         failure = (problem, getattr(error, "stat", None))
@@ -62,18 +69,6 @@ class FileValue:
             self._refused = failure
             log.error("%s; keeping the last value read", problem)
         return self._value
-
-
-def file_problem(variable: str, path: str, error: OSError | ValueError) -> str:
-    """Return one line naming the variable, the path and the error's type, and the fix; never the file's content."""
-    if isinstance(error, OSError):
-        reason = error.strerror or "cannot be read"
-    else:  # a UnicodeDecodeError's text quotes a byte of the file
-        reason = "it is not UTF-8 text"
-    return (
-        f"{variable}={path}: cannot read ({type(error).__name__}: {reason}) — give the path of a readable, "
-        f"regular UTF-8 file of at most {MAX_FILE_BYTES} bytes (a symlink to one, as Kubernetes mounts, is fine)"
-    )
 
 
 @dataclass(frozen=True)

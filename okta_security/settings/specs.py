@@ -1,35 +1,31 @@
 """Every okta_security setting, declared once: the fields of :class:`OktaSettings`.
 
-A field's name gives its variable: ``clock_skew_seconds`` is read from ``OKTA_CLOCK_SKEW_SECONDS``,
-or from the file ``OKTA_CLOCK_SKEW_SECONDS_FILE`` names (every setting has that form, for
-Kubernetes/Docker secrets), or from Airflow's configuration as ``[okta] clock_skew_seconds``
-(``AIRFLOW__OKTA__CLOCK_SKEW_SECONDS``). :func:`setting` gives the rest: its kind (type and bounds),
-its default as one would write it in the environment, whether it is a secret, and one line of
-documentation. The loader, the README table (``python -m okta_devstack.readme``), Airflow's
-``[okta]`` section (:func:`airflow_config_section`, declared by the provider), ``okta-airflow
-doctor`` and the defaults of pure functions (``OktaSettings.clock_skew_seconds``) all read these
-declarations; no default is written anywhere else. Which of a setting's places wins is the
-precedence rule in :mod:`okta_security.settings.loader`.
+A field's name gives its places: ``clock_skew_seconds`` is ``OKTA_CLOCK_SKEW_SECONDS``,
+``OKTA_CLOCK_SKEW_SECONDS_FILE`` and ``[okta] clock_skew_seconds``; :func:`setting` gives its kind,
+default (as written in the environment), secrecy and one line of documentation. The loader, the
+provider's ``[okta]`` section (:mod:`okta_security.provider`), the README table
+(``python -m okta_devstack.readme``) and the doctor read these declarations; no default is written
+anywhere else. Which place wins is the precedence rule in :mod:`okta_security.settings.loader`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from okta_security.audit import DEFAULT_HANDLER
 from okta_security.settings.kinds import (
-    AbsoluteUrl,
     AuditHandler,
     Choice,
-    ExistingFile,
     Flag,
     GroupFilterSpec,
     Issuer,
     Kind,
+    MappingFile,
     Number,
     PrivateKey,
+    RedirectUrl,
     Text,
     Words,
 )
@@ -44,10 +40,6 @@ PREFIX = "OKTA_"
 FILE_SUFFIX = "_FILE"
 AIRFLOW_SECTION = "okta"  # Airflow's configuration section: [okta] <field name>
 _DECLARATION = "okta_security.setting"
-
-GroupsSource = Literal["auto", "claims", "api"]
-GROUPS_SOURCES: tuple[GroupsSource, ...] = ("auto", "claims", "api")
-TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
 
 @dataclass(frozen=True)
@@ -110,7 +102,7 @@ class OktaSettings:
         secret=True,
     )
     role_mapping_file: str = setting(
-        ExistingFile("create it (see config/role_mapping.yaml in okta_security) or point OKTA_ROLE_MAPPING_FILE at it"),
+        MappingFile(),
         "YAML file mapping Okta groups to Airflow roles; re-read when it changes.",
         "$AIRFLOW_HOME/okta_role_mapping.yaml",
     )
@@ -121,7 +113,7 @@ class OktaSettings:
         "1",
     )
     token_auth_method: str = setting(
-        Choice(TOKEN_AUTH_METHODS),
+        Choice(("client_secret_basic", "client_secret_post", "private_key_jwt")),
         "Token endpoint client authentication; `private_key_jwt` needs no shared secret (set "
         "`OKTA_CLIENT_PRIVATE_KEY`). Default: `private_key_jwt` when a private key is set.",
         "client_secret_basic",
@@ -146,7 +138,7 @@ class OktaSettings:
         "10",
     )
     post_logout_redirect_uri: str = setting(
-        AbsoluteUrl("https://airflow.example.com/auth/login/ (and register it as a sign-out redirect URI in Okta)"),
+        RedirectUrl(),
         "Where Okta sends the browser after logout; register it as a sign-out redirect URI in Okta. "
         "Empty: Airflow's login page (`<base url>/auth/login/`).",
     )
@@ -201,7 +193,7 @@ class OktaSettings:
 
     # Groups (docs/groups.md): where groups come from, and Okta's Management API for the Groups API source.
     groups_source: str = setting(
-        Choice(GROUPS_SOURCES, "docs/groups.md"),
+        Choice(("auto", "claims", "api"), "docs/groups.md"),
         "Where a user's groups come from: `auto` (the ID token's groups claim, else userinfo; Okta's Groups API "
         "only when those carry no groups and API credentials are set), `claims` (never the API) or `api` "
         "(always the Groups API — for users in more than 100 groups).",
@@ -305,42 +297,3 @@ SETTINGS: tuple[SettingSpec, ...] = tuple(
     for f in fields(OktaSettings)
 )
 SPECS: Mapping[str, SettingSpec] = {s.name: s for s in SETTINGS}
-
-
-def airflow_config_section() -> dict[str, Any]:
-    """Return the provider's ``config`` entry: the ``[okta]`` section, one option per declared setting.
-
-    Airflow shows it in ``airflow config list`` and, for options marked ``sensitive``, resolves
-    ``AIRFLOW__OKTA__<NAME>_CMD`` and ``_SECRET`` (its secrets backend) itself.
-    """
-    options: dict[str, dict[str, Any]] = {}
-    for s in SETTINGS:
-        also = f"Also read from the environment as {s.name} or {s.file_name}."
-        if s.secret:
-            also += f" Secret: {s.airflow_env}_CMD or {s.airflow_env}_SECRET (secrets backend) work too."
-        options[s.option] = {
-            "description": f"{s.doc}\nAccepts: {s.accepts}. {'Required. ' if s.required else ''}{also}\n",
-            "version_added": "0.1.0",
-            "type": s.kind.airflow_type,
-            "example": None,
-            "default": s.default,
-            **({"sensitive": True} if s.secret else {}),
-        }
-    return {
-        AIRFLOW_SECTION: {
-            "description": "Okta sign-in for Airflow (okta_security). Every option can also be given as the "
-            "OKTA_<NAME> environment variable or OKTA_<NAME>_FILE, which come first (see the README's Settings "
-            "section).",
-            "options": options,
-        }
-    }
-
-
-def settings_table() -> str:
-    """Return the Markdown settings table README.md embeds (``python -m okta_devstack.readme`` writes it)."""
-    rows = ["| Variable | `[okta]` option | Default | Accepts | Meaning |", "|---|---|---|---|---|"]
-    for s in SETTINGS:
-        default = "(required)" if s.required else (f"`{s.default}`" if s.default else "(empty)")
-        secret = f" Secret: prefer `{s.file_name}` or `{s.airflow_env}_CMD` / `_SECRET`." if s.secret else ""
-        rows.append(f"| `{s.name}` | `{s.option}` | {default} | {s.accepts} | {s.doc}{secret} |")
-    return "\n".join(rows) + "\n"

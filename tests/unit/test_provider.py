@@ -10,8 +10,16 @@ from pathlib import Path
 
 import jsonschema
 
-from okta_security.provider import AUTH_MANAGER, CLI_COMMANDS, DB_MANAGER, PACKAGE_NAME, get_provider_info
-from okta_security.settings.specs import SETTINGS
+from okta_security.provider import (
+    AUTH_MANAGER,
+    CLI_COMMANDS,
+    DB_MANAGER,
+    PACKAGE_NAME,
+    airflow_config_section,
+    get_provider_info,
+)
+from okta_security.settings.kinds import Flag, Number
+from okta_security.settings.specs import AIRFLOW_SECTION, SETTINGS
 
 
 def airflow_schema() -> dict:
@@ -50,3 +58,26 @@ def test_the_auth_manager_and_cli_paths_import():
 
     assert import_string(AUTH_MANAGER).__name__ == "OktaFabAuthManager"
     assert callable(import_string(CLI_COMMANDS))
+
+
+def test_airflow_config_section_declares_every_setting_once():
+    section = airflow_config_section()[AIRFLOW_SECTION]
+    options = section["options"]
+    assert list(options) == [s.option for s in SETTINGS]
+    for spec in SETTINGS:
+        option = options[spec.option]
+        assert option["default"] == spec.default
+        assert option["description"].startswith(spec.doc)
+        assert spec.name in option["description"]
+        assert spec.file_name in option["description"]
+        assert option.get("sensitive", False) is spec.secret
+        expected = "string"
+        if isinstance(spec.kind, Number):
+            expected = "integer" if spec.kind.integer else "float"
+        if isinstance(spec.kind, Flag):
+            expected = "boolean"
+        assert option["type"] == expected
+    assert options["clock_skew_seconds"]["type"] == "integer"
+    assert options["http_timeout_seconds"]["type"] == "float"
+    assert options["adopt_unlinked_accounts"]["type"] == "boolean"
+    assert options["issuer"]["default"] is None  # required: Airflow has no default to show

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from okta_security.settings.loader import setting_source
-from okta_security.settings.sources import ConfigValue
+from okta_security.settings.loader import ConfigValue, setting_source
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -198,13 +198,13 @@ def test_a_bad_clients_edit_keeps_the_last_good_mapping(tmp_path):
     assert "unknown role 'Admn'" in str(store.last_error)
 
 
-def test_parse_clients_leaves_unknown_roles_to_check_role():
+def test_parse_clients_reports_unknown_roles_and_drops_the_entry():
     problems = Problems("m")
-    clients = parse_clients(
-        {"ok-bot": ["Viewer"], "bad-bot": ["Nope"]}, 7, problems, lambda role, line: role == "Viewer"
-    )
+    clients = parse_clients({"ok-bot": ["Viewer"], "bad-bot": ["Nope"]}, 7, problems, {"Viewer"})
     assert list(clients.rules) == ["ok-bot"]
-    assert not problems  # check_role reports unknown roles itself; parse_clients just drops the entry
+    assert problems.messages() == [
+        "m:7: unknown role 'Nope' (known: Viewer) — use one of the known roles or create the role in Airflow first"
+    ]
     assert isinstance(clients, ClientMap)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from okta_security.errors import MappingError
-from okta_security.mapping.lint import Finding, findings_from_error, lint
+from okta_security.mapping.lint import FINDINGS, Finding, findings_from_error, lint
 from okta_security.mapping.rules import parse_mapping
 from okta_security.mapping.store import load_mapping
 
@@ -156,3 +156,9 @@ def test_findings_from_error_without_location() -> None:
     """Keep problems that carry no file:line prefix whole, on line 1."""
     findings = findings_from_error(MappingError(["something odd"], source=SOURCE))
     assert findings == [Finding("error", "invalid_mapping", 1, "something odd", "fix the file", SOURCE)]
+
+
+def test_the_cookbook_lists_every_finding() -> None:
+    """Keep docs/mapping-cookbook.md's table of findings in step with the code's."""
+    cookbook = (Path(__file__).resolve().parents[3] / "docs" / "mapping-cookbook.md").read_text()
+    assert [code for code in FINDINGS if f"`{code}`" not in cookbook] == []

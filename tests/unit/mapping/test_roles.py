@@ -94,10 +94,8 @@ def test_undeclared_role_is_still_unknown() -> None:
     assert "unknown role 'team-y'" in problems[0]
 
 
-def test_roles_section_is_optional_and_kept_raw() -> None:
-    """Keep the raw section in extra_sections for compatibility."""
-    mapping = parse(EXAMPLE)
-    assert "team-finance" in mapping.extra_sections["roles"]
+def test_roles_section_is_optional() -> None:
+    """A file without 'roles:' declares no role."""
     assert parse("mappings:\n  g: [Viewer]\n").roles == ()
 
 
@@ -268,3 +266,9 @@ def test_privileged_declared_roles() -> None:
         known=None,
     )
     assert privileged_declared_roles(mapping.roles) == {"ops-x": "Op", "ops-y": "Op"}
+
+
+def test_based_on_null_means_no_base_role() -> None:
+    """Keep a role whose based_on is null, with no base (it was dropped without a word)."""
+    mapping = parse("roles:\n  x:\n    based_on: null\n    all_dags: [can_read]\nmappings:\n  g: [x]\n")
+    assert [(spec.name, spec.based_on, spec.all_dags) for spec in mapping.roles] == [("x", None, {"can_read"})]

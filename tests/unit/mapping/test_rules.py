@@ -214,8 +214,8 @@ def test_digest_and_source() -> None:
     assert one.source == "x.yaml"
 
 
-def test_extra_sections_are_kept_raw() -> None:
-    """Accept 'roles' and 'clients' and keep them in extra_sections."""
+def test_roles_and_clients_sections_are_parsed() -> None:
+    """Accept 'roles' and 'clients' next to 'mappings' and keep them parsed."""
     mapping = parse("""\
         mappings:
           a: [Op]
@@ -224,12 +224,10 @@ def test_extra_sections_are_kept_raw() -> None:
         clients:
           ci-bot: [Viewer]
         """)
-    assert dict(mapping.extra_sections) == {
-        "roles": {"Auditor": {"permissions": [{"action": "can_read", "resource": "Audit Logs"}]}},
-        "clients": {"ci-bot": ["Viewer"]},
-    }
-    with pytest.raises(TypeError):
-        mapping.extra_sections["roles"] = {}  # type: ignore[index]
+    assert [(spec.name, spec.permissions) for spec in mapping.roles] == [
+        ("Auditor", frozenset({("can_read", "Audit Logs")}))
+    ]
+    assert [(rule.client_id, rule.roles) for rule in mapping.clients] == [("ci-bot", ("Viewer",))]
 
 
 def test_empty_mappings_section_is_allowed() -> None:
@@ -456,6 +454,19 @@ def test_invalid_utf8_reports_line() -> None:
     """Report undecodable bytes with their line number."""
     (problem,) = problems_of(b"mappings:\n  a: [Op]\n  \xff: [Op]\n")
     assert problem.startswith(f"{SOURCE}:3: the file is not valid UTF-8")
+
+
+@pytest.mark.parametrize("nested", ["[" * 3000 + "]" * 3000, "{a: " * 3000 + "b" + "}" * 3000])
+def test_deeply_nested_yaml_is_a_problem_not_a_crash(nested: str) -> None:
+    """Report YAML nested past Python's recursion limit as a problem of the file (it used to escape as RecursionError)."""
+    (problem,) = problems_of(f"mappings:\n  g: {nested}\n")
+    assert problem.startswith(f"{SOURCE}:1: the YAML is nested too deeply — ")
+
+
+def test_recursive_alias_is_refused() -> None:
+    """Refuse an alias to an enclosing node with the YAML error's line."""
+    (problem,) = problems_of("mappings:\n  g: &a [Viewer, *a]\n")
+    assert problem.startswith(f"{SOURCE}:2: YAML syntax error")
 
 
 def test_load_mapping_missing_file(tmp_path: Path) -> None:

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from okta_security.errors import ConfigError
-from okta_security.settings.loader import describe_settings, env_value, given_settings, load_settings
-from okta_security.settings.sources import ConfigValue, airflow_env_form
+from okta_security.settings.loader import (
+    ConfigValue,
+    airflow_env_form,
+    describe_settings,
+    env_value,
+    given_settings,
+    load_settings,
+)
 from okta_security.settings.specs import SETTINGS, SPECS
 
 ISSUER = "https://dev-123456.okta.com/oauth2/default"

@@ -233,6 +233,8 @@ _CLIENT_KEYS = frozenset(
         "require_pkce",
         "name",
         "jwks",
+        "initiate_login_uri",
+        "target_link_uri",
     }
 )
 
@@ -269,7 +271,18 @@ def _parse_client(raw: dict[str, Any], where: str, problems: _Problems) -> Clien
         require_pkce=_boolean(raw, "require_pkce", where, problems, True),
         name=_string(raw, "name", where, problems, "") or "",
         jwks=jwks,
+        initiate_login_uri=_url(raw, "initiate_login_uri", where, problems),
+        target_link_uri=_url(raw, "target_link_uri", where, problems),
     )
+
+
+def _url(raw: dict[str, Any], key: str, where: str, problems: _Problems) -> str | None:
+    """Return an absolute http(s) URL setting, or None (a problem if it is something else)."""
+    value = _string(raw, key, where, problems)
+    if value is not None and not value.startswith(("https://", "http://")):
+        problems.add(f"{where}.{key}", "must be an absolute http(s) URL")
+        return None
+    return value
 
 
 def _public_jwks(value: Any, where: str, problems: _Problems) -> dict[str, Any] | None:

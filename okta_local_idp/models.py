@@ -123,6 +123,9 @@ class Client(ClientMixin):
     require_pkce: bool = True
     name: str = ""
     jwks: Mapping[str, Any] | None = field(default=None, repr=False, compare=False, hash=False)  # private_key_jwt
+    # Okta's "Login initiated by: Either Okta or App": the dashboard tile opens this URI with iss (OIDC Core §4).
+    initiate_login_uri: str | None = None
+    target_link_uri: str | None = None  # where the app should land after the tile's sign-in (optional)
 
     @property
     def client_metadata(self) -> dict[str, Any]:
@@ -134,6 +137,7 @@ class Client(ClientMixin):
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "grant_types": list(self.grant_types),
             "response_types": ["code"],
+            **({"initiate_login_uri": self.initiate_login_uri} if self.initiate_login_uri else {}),
         }
 
     def get_client_id(self) -> str:

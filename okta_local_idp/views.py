@@ -112,7 +112,8 @@ def _login_page(error: str | None = None) -> str:
         "login.html",
         action=action,
         error=error,
-        username=request.form.get("username", ""),
+        # OIDC Core 3.1.2.1: login_hint pre-fills the identifier, as Okta's sign-in widget does.
+        username=request.form.get("username") or request.values.get("login_hint", "")[:256],
         org_name="Okta",
     )
 

@@ -31,6 +31,7 @@
         ├── DatabaseUnavailable        "database_unavailable"  Airflow's metadata database did not answer mid-login
         ├── EmailConflict              "email_conflict"      another Airflow user already has this email
         ├── DiscoveryMismatch          "discovery_issuer_mismatch"  discovery ``issuer`` is not OKTA_ISSUER
+        ├── ForeignIssuer              "foreign_issuer"      a sign-in started by another issuer (``iss`` of an initiated login)
         ├── InactiveUser               "inactive_user"       the Airflow account is deactivated
         ├── StaleToken                 "stale_token"         the token predates what the account reflects (a deactivation, a group removal)
         ├── RateLimited                "rate_limited"        too many sign-ins of one person with Okta tokens (HTTP 429, ``retry_after``)
@@ -245,6 +246,19 @@ class DiscoveryMismatch(LoginRefused):
     """The discovery document names another issuer than ``OKTA_ISSUER`` (OIDC Discovery 4.3)."""
 
     code = "discovery_issuer_mismatch"
+
+
+class ForeignIssuer(LoginRefused):
+    """A third-party initiated login names an ``iss`` that is not Airflow's Okta (OIDC Core 1.0 §4)."""
+
+    code = "foreign_issuer"
+
+    def __init__(self) -> None:
+        # The issuer it named comes from a link anyone can write: it goes to the log, never to the page.
+        super().__init__(
+            "This sign-in was started by an identity provider this Airflow does not use, so Airflow did not "
+            "start it. Sign in with Airflow's own Okta instead, from its sign-in page or its Okta dashboard tile."
+        )
 
 
 class InactiveUser(LoginRefused):

@@ -18,9 +18,10 @@ from okta_security.adapter.compat import login_redirect, oauth_view_base
 from okta_security.adapter.pages import NO_FRAMING, logout_confirm_page, no_refusal_page, refusal_facts, render_refusal
 from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
-from okta_security.errors import LoginRefused
+from okta_security.errors import ForeignIssuer, LoginRefused
 from okta_security.login.logout import is_cross_site
 from okta_security.login.outcome import LoginFacts
+from okta_security.oidc.initiated_login import InitiatedLogin, read_initiated_login
 from okta_security.oidc.provider import PROVIDER_NAME
 from okta_security.oidc.redirects import safe_next
 from okta_security.untrusted import bounded_params, loggable
@@ -29,8 +30,11 @@ log = logging.getLogger(__name__)
 
 MAX_NEXT_CHARS = 2048  # where to go after sign-in: a path in Airflow; a longer one is dropped, not cut
 MAX_FORM_BYTES = 4096  # the logout confirmation posts one CSRF token (about 90 characters)
-# Endpoints that check the CSRF token themselves, for Flask-WTF's CSRFProtect.exempt ("module.function").
-CSRF_CHECKED_BY_THE_VIEW = (f"{__name__}.okta_logout",)
+MAX_INITIATE_FORM_BYTES = 8192  # an initiated login posts iss, login_hint and target_link_uri (OIDC Core §4)
+# Endpoints exempt from Flask-WTF's CSRFProtect ("module.function"): the logout checks the same token
+# itself, reading the body no further than its limit; the login only starts a sign-in, which Okta
+# (or another site) may post there (OIDC Core §4), and its state and PKCE bind the result to this browser.
+CSRF_CHECKED_BY_THE_VIEW = (f"{__name__}.okta_logout", f"{__name__}.login")
 # The last refused sign-in's page data, kept in the (signed or server-side) session: the refusal page
 # is shown from here, never from its URL, so a link can't make Airflow show words it did not write.
 REFUSAL_KEY = "okta_refusal"
@@ -58,36 +62,68 @@ def clear_api_cookie(response: Any) -> None:
 class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 and 2.11 (see compat)
     """OAuth view whose Okta path verifies state first and syncs roles from the mapping file."""
 
-    @expose("/login/")
-    @expose("/login/<provider>")
+    @expose("/login/", methods=["GET", "POST"])
+    @expose("/login/<provider>", methods=["GET", "POST"])
     def login(self, provider: str | None = None) -> Any:
-        """Send the browser to Okta (there is one provider, so no chooser page)."""
+        """Send the browser to Okta (there is one provider, so no chooser page).
+
+        Okta may start the sign-in itself (its dashboard tile): ``iss``, ``login_hint`` and
+        ``target_link_uri`` then come in the query or a posted form (OIDC Core 1.0 §4).
+        """
         sm = self.appbuilder.sm
+        try:
+            params = self._login_params()
+        except BodyTooLarge as e:
+            return str(e), 413
+        except ValueError:  # not UTF-8, too many fields
+            return "The sign-in form could not be read (OIDC Core §4: iss, login_hint, target_link_uri).", 400
+        first = dict(reversed(params))  # a repeated parameter counts once, as its first value
+        try:
+            # Each parameter's length is checked there, before anything else reads it.
+            initiated = read_initiated_login(first, issuer=sm.okta_settings.issuer, own_origin=request.host_url)
+        except ForeignIssuer as e:
+            log.warning("Initiated login from a foreign issuer %s refused", loggable(first.get("iss"), 300))
+            return self._refuse(e)
+        initiated = initiated or InitiatedLogin()
         if g.user is not None and g.user.is_authenticated:
-            return redirect(self.appbuilder.get_url_for_index)
+            return redirect(initiated.next_path or self.appbuilder.get_url_for_index)
         if provider != PROVIDER_NAME:  # FAB's chooser page, or a provider that does not exist here
             # The query goes along untouched: given to url_for, a parameter named like one of its own
             # (provider, _method, _external) would be taken as an argument and fail the request.
-            query = urlencode(list(request.args.items(multi=True)))
+            query = urlencode(params)
             return redirect(url_for(".login", provider=PROVIDER_NAME) + (f"?{query}" if query else ""))
         random_state = generate_random_string()
         # FAB's state carries the query for the callback, which reads only ``next``; the whole query
         # would be read as JWT claims (``iss=`` or ``exp=`` in it fails the encoding).
-        nxt = [url for url in request.args.getlist("next")[:1] if len(url) <= MAX_NEXT_CHARS]
+        nxt = [initiated.next_path] if initiated.next_path else []
+        nxt = nxt or [url for url in request.args.getlist("next")[:1] if len(url) <= MAX_NEXT_CHARS]
         state = jwt.encode({"next": nxt}, random_state, algorithm="HS256")
         session["oauth_state"] = random_state
         try:
             scope = sm.okta_authorize_scope()
         except LoginRefused as e:
             return self._refuse(e)
+        extra: dict[str, str] = {}
         # prompt=login only: the refusal page's "Sign in with another account" when Okta can't log out.
-        prompt = {"prompt": "login"} if request.args.get("prompt") == "login" else {}
+        if request.args.get("prompt") == "login":
+            extra["prompt"] = "login"
+        if initiated.login_hint:  # OIDC Core §4: a login_hint received MUST go into the authorization request
+            extra["login_hint"] = initiated.login_hint
         return sm.oauth_remotes[provider].authorize_redirect(
             redirect_uri=url_for(".oauth_authorized", provider=provider, _external=True),
             state=state,
             scope=scope,
-            **prompt,
+            **extra,
         )
+
+    @staticmethod
+    def _login_params() -> list[tuple[str, str]]:
+        """Return the query's parameters, then a posted form's (read to its limit; raise BodyTooLarge, ValueError)."""
+        params = list(request.args.items(multi=True))
+        if request.method == "POST":
+            form = parse_qs(read_wsgi(MAX_INITIATE_FORM_BYTES).decode("utf-8"), max_num_fields=20)
+            params += [(name, value) for name, values in form.items() for value in values]
+        return params
 
     @expose("/oauth-authorized/<provider>")
     @metrics.timed_callback

@@ -32,6 +32,7 @@
         ├── EmailConflict              "email_conflict"      another Airflow user already has this email
         ├── DiscoveryMismatch          "discovery_issuer_mismatch"  discovery ``issuer`` is not OKTA_ISSUER
         ├── ForeignIssuer              "foreign_issuer"      a sign-in started by another issuer (``iss`` of an initiated login)
+        ├── StepUpRequired             "step_up_required"    every mapped role needs recent multi-factor evidence the sign-in lacks
         ├── InactiveUser               "inactive_user"       the Airflow account is deactivated
         ├── StaleToken                 "stale_token"         the token predates what the account reflects (a deactivation, a group removal)
         ├── RateLimited                "rate_limited"        too many sign-ins of one person with Okta tokens (HTTP 429, ``retry_after``)
@@ -258,6 +259,20 @@ class ForeignIssuer(LoginRefused):
         super().__init__(
             "This sign-in was started by an identity provider this Airflow does not use, so Airflow did not "
             "start it. Sign in with Airflow's own Okta instead, from its sign-in page or its Okta dashboard tile."
+        )
+
+
+class StepUpRequired(LoginRefused):
+    """Every role the person maps to is a step-up role, and the sign-in lacks recent multi-factor evidence."""
+
+    code = "step_up_required"
+
+    def __init__(self, username: str, roles: Iterable[str], why: str) -> None:
+        self.username = username
+        self.roles = sorted(roles)
+        super().__init__(
+            f"Okta signed you in as {username!r}. Your role(s) {', '.join(self.roles)} need a recent multi-factor "
+            f"sign-in, and this one does not count: {why}. Sign in again with a second factor."
         )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Generic
+from typing import TYPE_CHECKING, Any, Generic
 
 from okta_security.audit import audit_event
 from okta_security.bots.access_tokens import AccessTokenPolicy, validate_access_token, verify_access_token_claims
@@ -25,6 +25,7 @@ from okta_security.errors import AccessTokenRejected, BotRefused, DatabaseUnavai
 from okta_security.login.outcome import LoginFacts
 from okta_security.login.ports import UserT
 from okta_security.login.service import TokenRef
+from okta_security.login.step_up import MfaEvidence, StepUpOutcome
 from okta_security.people.person_tokens import (
     PersonToken,
     PersonTokenPolicy,
@@ -60,7 +61,7 @@ class ApiSignInFacts(LoginFacts):
     via: str = ""  # "POST /auth/token" | "airflow2_api_auth"
     context: tuple[tuple[str, str], ...] = ()  # request id, forwarded-for (from headers, already bounded)
 
-    def identifiers(self) -> dict[str, str]:
+    def identifiers(self) -> dict[str, Any]:
         """Return the Okta identifiers, the API sign-in's marks and the request's context."""
         marks = {"sign_in": SIGN_IN, "via": self.via, **dict(self.context)}
         if self.client_id:
@@ -76,6 +77,7 @@ class PersonLogin(Generic[UserT]):
     token: PersonToken
     identity: OktaIdentity
     roles: tuple[str, ...]
+    step_up: StepUpOutcome = StepUpOutcome()  # step-up roles withheld from this token, and until when
 
 
 @dataclass
@@ -129,7 +131,14 @@ class PersonDoor(Generic[UserT]):
 
     def sign_in(self, person: PersonToken, facts: ApiSignInFacts) -> PersonLogin[UserT]:
         """Sign in the person a verified token names; audit the outcome; raise LoginRefused."""
-        facts = replace(facts, sub=person.user_id, jti=person.jti, client_id=person.client_id)
+        evidence = MfaEvidence.from_claims(person.mfa)
+        facts = replace(
+            facts,
+            sub=person.user_id,
+            jti=person.jti,
+            client_id=person.client_id,
+            mfa=evidence if evidence != MfaEvidence() else None,
+        )
         try:
             self.limit.take(person.user_id)  # before any read: a loop of exchanges costs one check each
         except RateLimited as e:
@@ -166,7 +175,7 @@ class PersonDoor(Generic[UserT]):
             facts.via,
             list(outcome.roles),
         )
-        return PersonLogin(user=user, token=person, identity=identity, roles=outcome.roles)
+        return PersonLogin(user=user, token=person, identity=identity, roles=outcome.roles, step_up=outcome.step_up)
 
     def _refused(self, error: LoginRefused, facts: LoginFacts) -> None:
         log.info(

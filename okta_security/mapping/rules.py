@@ -15,7 +15,8 @@ one of ``*?[`` (glob). Every match contributes its roles (union). The top-level 
 (bots: Okta client ID -> roles) is also validated here, see :mod:`okta_security.mapping.bots`
 (``RoleMapping.clients``). ``roles`` (roles-as-code) is validated too, see
 :mod:`okta_security.mapping.roles` (``RoleMapping.roles``); the role names it declares count
-as known roles. Matching is compiled once per version into a
+as known roles. ``step_up`` names roles that need a recent multi-factor sign-in, see
+:mod:`okta_security.mapping.step_up` (``RoleMapping.step_up``). Matching is compiled once per version into a
 :class:`~okta_security.mapping.patterns.PatternSet`.
 
 Every problem in a file is reported at once, in one :class:`MappingError`, as
@@ -38,6 +39,7 @@ from okta_security.errors import MappingError
 from okta_security.mapping.bots import EMPTY_CLIENTS, ClientMap, parse_clients
 from okta_security.mapping.patterns import PatternKind, PatternSet, RegexRejected, matcher, pattern_kind
 from okta_security.mapping.roles import ROLES_KEY, RoleSpec, declared_names, parse_roles
+from okta_security.mapping.step_up import STEP_UP_KEY, StepUp, parse_step_up
 from okta_security.mapping.yaml_lines import (
     FAILED,
     LinedDict,
@@ -55,7 +57,7 @@ KnownRoles = Collection[str] | Callable[[], Collection[str]] | None
 MAPPINGS_KEY = "mappings"
 DEFAULT_ROLE_KEY = "default_role"
 EXTRA_SECTION_KEYS = ("roles", "clients")
-TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, *EXTRA_SECTION_KEYS)
+TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, *EXTRA_SECTION_KEYS, STEP_UP_KEY)
 
 
 # --------------------------------------------------------------------------- rules
@@ -95,6 +97,7 @@ class RoleMapping:
     clients: ClientMap = field(default=EMPTY_CLIENTS, compare=False)  # the validated ``clients:`` section (bots)
     roles: tuple[RoleSpec, ...] = field(default=(), compare=False)  # the validated ``roles:`` section
     default_role_line: int = field(default=1, compare=False)  # where default_role is set (for messages)
+    step_up: StepUp | None = field(default=None, compare=False)  # roles that need recent multi-factor evidence
     _index: PatternSet[Rule] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -272,6 +275,7 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
     clients = EMPTY_CLIENTS
     role_specs: tuple[RoleSpec, ...] = ()
     default_role_line = 1
+    step_up: StepUp | None = None
     if document is FAILED:
         pass
     elif document is None:
@@ -305,6 +309,9 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
         default_role_line = document.value_lines.get(DEFAULT_ROLE_KEY, 1)
         extra = {key: document[key] for key in EXTRA_SECTION_KEYS if key in document}
         clients = _validate_clients(document, known, problems)
+        if STEP_UP_KEY in document:
+            where = document.value_lines.get(STEP_UP_KEY, document.key_lines.get(STEP_UP_KEY, 1))
+            step_up = parse_step_up(document[STEP_UP_KEY], where, problems, _role_checker(known, problems))
     if problems:
         raise MappingError(problems.messages(), source=source)
     try:
@@ -317,6 +324,7 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
             extra_sections=types.MappingProxyType(extra),
             clients=clients,
             roles=role_specs,
+            step_up=step_up,
         )
     except RegexRejected as exc:  # RE2 cannot hold every pattern of the file at once
         problems.add(1, exc.problem, exc.fix)

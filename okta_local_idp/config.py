@@ -46,6 +46,8 @@ class ServerSettings:
     custom_scopes: tuple[str, ...] = ()
     audience: str = "api://default"  # the authorization server's audience: ``aud`` of its access tokens
     access_token_groups_claim: bool = False  # ``groups`` in user access tokens too (an Access Token claim)
+    # ``amr`` and ``auth_time`` in user access tokens (Okta puts them in ID tokens only; a token inline hook can add them)
+    access_token_auth_claims: bool = False
     device_code_lifetime: int = 600  # seconds a device/user code lives (Okta: 10 minutes)
     device_poll_interval: int = 5  # seconds a device must wait between polls, else slow_down (Okta: 5)
     api_rate_limit: int = 600
@@ -212,6 +214,9 @@ def _parse_server(raw: dict[str, Any], base_dir: Path, problems: _Problems) -> S
         audience=_string(raw, "audience", where, problems, defaults.audience) or defaults.audience,
         access_token_groups_claim=_boolean(
             raw, "access_token_groups_claim", where, problems, defaults.access_token_groups_claim
+        ),
+        access_token_auth_claims=_boolean(
+            raw, "access_token_auth_claims", where, problems, defaults.access_token_auth_claims
         ),
         device_code_lifetime=device_lifetime,
         device_poll_interval=device_interval,

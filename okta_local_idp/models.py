@@ -108,6 +108,7 @@ class SignedInUser:
 
     user: User
     auth_time: int
+    amr: tuple[str, ...] = ("pwd",)  # how: a password, or a password and the one-time code (step-up)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     nonce: str | None = None
     code_challenge: str | None = None
     code_challenge_method: str | None = None
+    amr: tuple[str, ...] = ("pwd",)
 
     def get_redirect_uri(self) -> str:
         """Return the redirect URI the code was issued for."""
@@ -205,8 +207,8 @@ class AuthorizationCode(AuthorizationCodeMixin):
         return self.auth_time
 
     def get_amr(self) -> list[str]:
-        """Return the authentication methods used (password only)."""
-        return ["pwd"]
+        """Return the authentication methods of the sign-in the code was issued for."""
+        return list(self.amr)
 
     def is_expired(self) -> bool:
         """Return whether the code is past its lifetime."""

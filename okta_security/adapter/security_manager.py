@@ -14,7 +14,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, session
 
 from okta_security import audit
-from okta_security.adapter import admin_edits, db, login_accounts, login_audit, outage
+from okta_security.adapter import admin_edits, db, login_accounts, login_audit, outage, step_up
 from okta_security.adapter import audit_log as audit_airflow
 from okta_security.adapter.accounts import EngineAccounts
 from okta_security.adapter.bots import FabServiceUsers, retire_service_users
@@ -151,6 +151,14 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         own look-up loads every permission of every role with it (hundreds for Admin).
         """
         return cast("User | None", db.find_user(self, username=username, email=email))
+
+    def load_user(self, pk: int) -> User | None:
+        """Load the session's user; without this browser's step-up evidence, with the other roles' permissions."""
+        user = super().load_user(pk)
+        limited = step_up.restricted(user, self.okta_mapping.current().step_up, step_up.browser_step_up_until())
+        if user is not None and limited is not None:
+            user._perms = limited[1]  # type: ignore[assignment]  # FAB's per-instance cache of the permissions; this instance is this request's
+        return user
 
     def _current_mapping(self) -> RoleMapping:
         """Return the mapping a sign-in uses; declared roles' DAG globs pick up new DAGs on the way."""

@@ -13,14 +13,22 @@ from flask_appbuilder.security.utils import generate_random_string
 from flask_login import login_user, logout_user
 from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf  # wtforms' error, as flask_wtf raises it
 
-from okta_security.adapter import login_audit, metrics
+from okta_security.adapter import login_audit, metrics, step_up
 from okta_security.adapter.compat import login_redirect, oauth_view_base
-from okta_security.adapter.pages import NO_FRAMING, logout_confirm_page, no_refusal_page, refusal_facts, render_refusal
+from okta_security.adapter.pages import (
+    NO_FRAMING,
+    logout_confirm_page,
+    no_refusal_page,
+    refusal_facts,
+    render_refusal,
+    step_up_page,
+)
 from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
-from okta_security.errors import ForeignIssuer, LoginRefused
+from okta_security.errors import ForeignIssuer, LoginRefused, StepUpRequired
 from okta_security.login.logout import is_cross_site
 from okta_security.login.outcome import LoginFacts
+from okta_security.login.step_up import ACR_TWO_FACTORS, reason_text
 from okta_security.oidc.initiated_login import InitiatedLogin, read_initiated_login
 from okta_security.oidc.provider import PROVIDER_NAME
 from okta_security.oidc.redirects import safe_next
@@ -85,7 +93,8 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             log.warning("Initiated login from a foreign issuer %s refused", loggable(first.get("iss"), 300))
             return self._refuse(e)
         initiated = initiated or InitiatedLogin()
-        if g.user is not None and g.user.is_authenticated:
+        stepping_up = request.args.get("step_up") == "1" and sm.okta_mapping.current().step_up is not None
+        if g.user is not None and g.user.is_authenticated and not stepping_up:
             return redirect(initiated.next_path or self.appbuilder.get_url_for_index)
         if provider != PROVIDER_NAME:  # FAB's chooser page, or a provider that does not exist here
             # The query goes along untouched: given to url_for, a parameter named like one of its own
@@ -109,6 +118,9 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             extra["prompt"] = "login"
         if initiated.login_hint:  # OIDC Core §4: a login_hint received MUST go into the authorization request
             extra["login_hint"] = initiated.login_hint
+        if stepping_up:  # "Get Admin": a second factor, and a sign-in recent enough for the step-up roles
+            extra["acr_values"] = ACR_TWO_FACTORS
+            extra["max_age"] = str(sm.okta_mapping.current().step_up.max_age_seconds)
         return sm.oauth_remotes[provider].authorize_redirect(
             redirect_uri=url_for(".oauth_authorized", provider=provider, _external=True),
             state=state,
@@ -145,14 +157,23 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             )
         start_fresh_session(session)  # no pre-login session data survives the login (fixation)
         remember_id_token(session, outcome.id_token)
+        if outcome.step_up.until is not None:  # the step-up roles hold for this browser until then
+            session[step_up.SESSION_KEY] = outcome.step_up.until
         login_user(user)  # okta_complete_login counted the login with the role sync, in one commit
         g.user = user
         session.modified = True
         log.info("Okta login of %s (sub %s) succeeded", loggable(identity.username), loggable(identity.sub))
-        login_audit.login_succeeded(outcome.facts, user.username, identity, [r.name for r in user.roles])
+        login_audit.login_succeeded(
+            outcome.facts, user.username, identity, [r.name for r in user.roles], outcome.step_up
+        )
         default = self.appbuilder.get_url_for_index
         nxt = (fab_state or {}).get("next") or [None]
-        return login_redirect(safe_next(nxt[0], default))
+        target = safe_next(nxt[0], default)
+        if outcome.step_up.withheld:  # signed in with the other roles; the page offers the step-up
+            reason = reason_text(outcome.step_up.reason, sm.okta_mapping.current().step_up)
+            session[step_up.OFFER_KEY] = {"reason": reason, "next": target}
+            target = url_for(".okta_step_up")
+        return login_redirect(target)
 
     @expose("/okta/logout/", methods=["GET", "POST"])
     def okta_logout(self) -> Any:
@@ -253,6 +274,9 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             switch_url=switch_url,
             request_id=request_id,
             okta_response_verified=okta_response_verified,
+            step_up_url=url_for(".login", provider=PROVIDER_NAME, step_up="1")
+            if isinstance(error, StepUpRequired)
+            else None,
         )
         # Post/redirect/get: the address bar then holds a stable URL, so a reload shows this refusal
         # again instead of replaying a used callback (which could only fail as invalid_state).
@@ -267,6 +291,29 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         else:
             page, status = render_refusal(facts)
         response = make_response(page, status)
+        response.headers.update(NO_FRAMING)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @expose("/okta/step-up/")
+    def okta_step_up(self) -> Any:
+        """Offer the step-up roles this browser's session may not use (now): "Get Admin" asks Okta again."""
+        sm = self.appbuilder.sm
+        if g.user is None or not g.user.is_authenticated:
+            return redirect(url_for(".login", provider=PROVIDER_NAME, step_up="1"))
+        rules = sm.okta_mapping.current().step_up
+        withheld = step_up.withheld_for([r.name for r in g.user.roles], rules, session.get(step_up.SESSION_KEY))
+        stored = session.get(step_up.OFFER_KEY)
+        offer: dict[str, Any] = stored if isinstance(stored, dict) else {}
+        after = safe_next(offer.get("next"), self.appbuilder.get_url_for_index)
+        reason = offer.get("reason") or "this session has no multi-factor sign-in, or it is too old"
+        page = step_up_page(
+            roles=sorted(withheld),
+            reason=str(reason),
+            step_up_url=url_for(".login", provider=PROVIDER_NAME, step_up="1", next=after),
+            continue_url=after,
+        )
+        response = make_response(page, 200)
         response.headers.update(NO_FRAMING)
         response.headers["Cache-Control"] = "no-store"
         return response

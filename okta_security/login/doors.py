@@ -166,7 +166,7 @@ class PersonDoor(Generic[UserT]):
             identity = replace(identity, groups_source=ACCESS_TOKEN_SOURCE)
         user = outcome.user
         username = outcome.facts.username or person.login
-        self.events.login_succeeded(outcome.facts, username, identity, list(outcome.roles))
+        self.events.login_succeeded(outcome.facts, username, identity, list(outcome.roles), outcome.step_up)
         log.info(
             "Okta API sign-in of %s (Okta user %s, app %s) at %s: roles %s",
             loggable(username),

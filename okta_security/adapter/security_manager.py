@@ -98,6 +98,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             on_reload=lambda old, new: self._on_mapping_reload(app, old, new),
             on_reject=self._on_mapping_reject,
         )
+        self._check_step_up(self.okta_mapping.current())
         watch_mapping(app, self.okta_mapping, release=lambda: getattr(self.session, "remove", lambda: None)())
         audit.configure(self.okta_settings.audit_log_handler)
         # Audit events also become rows in Airflow's Audit Log.
@@ -199,8 +200,21 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             rules=len(new.rules),
             default_role=new.default_role,
         )
+        try:
+            self._check_step_up(new)
+        except ConfigError as e:  # the file is the policy: say loudly that part of it is not enforced
+            log.error("okta_security: %s", e)
         self.okta_role_sync.sync(new, reason="mapping reload")  # never raises; failures keep the roles as they were
         retire_service_users(self, new, trigger="mapping reload")  # bots' users the file no longer gives
+
+    @staticmethod
+    def _check_step_up(mapping: RoleMapping) -> None:
+        """Refuse to start with step-up roles Airflow's tokens would not withhold (a stock auth manager)."""
+        from airflow.configuration import conf
+
+        problem = step_up.enforcement_problem(conf.get("core", "auth_manager", fallback="") or "")
+        if mapping.step_up is not None and problem:
+            raise ConfigError([problem], source=mapping.source)
 
     def _on_mapping_reject(self, error: MappingError) -> None:
         audit_event(
@@ -375,6 +389,7 @@ class TokenDoors(Protocol):
 
     okta_people: PersonDoor[Any]
     okta_bots: BotDoor[Any]
+    okta_mapping: MappingStore  # its step_up section: what a person's token may act with
 
     def get_user_by_id(self, pk: int) -> Any:
         """Return FAB's user ``pk`` (None if there is none)."""

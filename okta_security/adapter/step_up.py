@@ -15,16 +15,18 @@ account's other roles (:func:`perms_without`); the step-up page asks Okta again.
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import TYPE_CHECKING, Any
 
-from okta_security.login.step_up import effective_withheld
+from okta_security.login.step_up import MfaEvidence, decide_step_up, effective_withheld
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping
 
     from okta_security.mapping.step_up import StepUp
 
+OKTA_AUTH_MANAGER = "okta_security.adapter.auth_manager.OktaFabAuthManager"
 SESSION_KEY = "okta_step_up_until"
 JWT_CLAIM = "okta_step_up_until"
 OFFER_KEY = "okta_step_up_offer"  # the roles a sign-in withheld, for the step-up page (this browser only)
@@ -38,6 +40,37 @@ def browser_step_up_until() -> int | None:
         return None
     until = session.get(SESSION_KEY)
     return until if isinstance(until, int) and not isinstance(until, bool) else None
+
+
+def limit_to_token(user: Any, step_up: StepUp | None, claims: Mapping[str, Any]) -> None:
+    """Give this request's ``user`` only the permissions the token's own evidence covers (Airflow 2.11's API)."""
+    if step_up is None:
+        return
+    until = decide_step_up(step_up.roles, step_up, MfaEvidence.from_claims(claims), time.time()).until
+    limited = restricted(user, step_up, until)
+    if limited is not None:
+        user._perms = limited[1]  # FAB's per-instance permission cache; this instance is this request's
+
+
+def enforcement_problem(auth_manager: str) -> str | None:
+    """Return why step-up roles cannot be enforced with ``[core] auth_manager`` on Airflow 3, or None."""
+    try:
+        import airflow.api_fastapi  # noqa: F401 - Airflow 3 only: its UI and API act with Airflow's JWT
+    except ImportError:
+        return None  # Airflow 2.11: the session and the API path above are all there is
+    module, _, name = auth_manager.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        cls = None
+    # By name: the auth manager module imports this one.
+    if isinstance(cls, type) and OKTA_AUTH_MANAGER in {f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__}:
+        return None
+    return (
+        f"the mapping has a 'step_up:' section, but [core] auth_manager is {auth_manager or '(not set)'}: only "
+        "okta_security.auth_manager.OktaFabAuthManager withholds step-up roles from Airflow tokens (the UI and the "
+        "API); set AIRFLOW__CORE__AUTH_MANAGER=okta_security.auth_manager.OktaFabAuthManager"
+    )
 
 
 def withheld_for(role_names: Collection[str], step_up: StepUp | None, until: Any) -> frozenset[str]:

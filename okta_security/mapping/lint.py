@@ -99,6 +99,7 @@ def lint(mapping: RoleMapping, *, dag_ids: Collection[str] | None = None) -> lis
         *linter.shadowed(),
         *linter.suspicious_keys(),
         *linter.declared_roles(),
+        *linter.step_up(),
     ]
     if dag_ids is not None:
         findings.extend(linter.dag_patterns(dag_ids))
@@ -251,6 +252,24 @@ class _Linter:
                     f"declared role {spec.name!r} is synced to Airflow but no mapping grants it",
                     "map an Okta group to it, or remove it from 'roles:'",
                 )
+
+    def step_up(self) -> Iterable[Finding]:
+        rules = self.mapping.step_up
+        if rules is None:
+            return
+        granted = {role for rule in self.mapping.rules for role in rule.roles} | {self.mapping.default_role}
+        minutes = rules.max_age_seconds // 60
+        for role in sorted(rules.roles):
+            yield self.finding(
+                "info" if role in granted else "warning",
+                "step_up_role" if role in granted else "step_up_role_unmapped",
+                rules.line,
+                f"{role!r} needs a multi-factor sign-in of at most {minutes} minutes ago (amr, auth_time)"
+                + ("" if role in granted else ", but no mapping grants it"),
+                "people without one sign in with their other roles and are offered the step-up"
+                if role in granted
+                else "map an Okta group to it, or remove it from 'step_up:'",
+            )
 
     def dag_patterns(self, dag_ids: Collection[str]) -> Iterable[Finding]:
         for spec in self.mapping.roles:

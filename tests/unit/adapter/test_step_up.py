@@ -18,11 +18,13 @@ STEP_UP = StepUp(frozenset({"Admin"}), 3600)
         (None, {"Admin"}),
         ("9999999999", {"Admin"}),  # a claim of the wrong type is no evidence
         (True, {"Admin"}),
-        (int(time.time()) - 1, {"Admin"}),
-        (int(time.time()) + 60, set()),
+        (-1, {"Admin"}),  # seconds from now
+        (60, set()),
     ],
 )
 def test_withheld_for(until, withheld) -> None:
+    if isinstance(until, int) and not isinstance(until, bool):
+        until += int(time.time())
     assert withheld_for(["Admin", "Viewer"], STEP_UP, until) == withheld
     assert withheld_for(["Admin", "Viewer"], None, until) == set()
 

@@ -5,6 +5,7 @@ from a password sign-in, offered on a page, and granted after Okta's second fact
 from __future__ import annotations
 
 import secrets
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -12,9 +13,9 @@ import pytest
 import requests
 
 from okta_local_idp.testing import is_second_factor_page, pkce_pair, submit_second_factor, submit_sign_in_form
-from tests.integration.helpers import okta_login, user_roles
+from tests.integration.helpers import okta_login, rewrite, user_roles
 from tests.integration.test_audit import audit_rows, last_log_id
-from tests.stacks import CLIENT_ID, CLIENT_SECRET, StackSpec, running_stack
+from tests.stacks import CLIENT_ID, CLIENT_SECRET, MAPPING_SETTLE_SECONDS, StackSpec, running_stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -147,3 +148,28 @@ def test_token_exchange_with_a_multi_factor_token_grants_admin(stepup: Stack):
     assert answer.status_code == 201, answer.text[:300]
     assert "withheld_roles" not in answer.json()
     assert _api(requests.Session(), stepup.url, ADMIN_ONLY, answer.json()["access_token"]) == 200
+
+
+@pytest.mark.parametrize("stepup", ["sqlite"], indirect=True)  # a minute of waiting: one database is enough
+def test_step_up_roles_age_out_per_credential_and_the_page_asks_again(stepup: Stack):
+    rewrite(stepup.mapping, MAPPING.replace("max_age_minutes: 60", "max_age_minutes: 1"))
+    time.sleep(MAPPING_SETTLE_SECONDS)
+    try:
+        s, page = okta_login(stepup.url, *ALICE)
+        link = page.text.split('id="okta-step-up" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        second = s.get(urljoin(page.url, link), timeout=30)
+        if is_second_factor_page(second):  # the IdP session may still be multi-factor from another test
+            submit_second_factor(s, second, allow_redirects=True, timeout=60)
+        token = _exchange(stepup, _access_token(stepup, acr_values="urn:okta:loa:2fa:any")).json()["access_token"]
+        assert _api(s, stepup.url, ADMIN_ONLY) == 200
+        assert _api(requests.Session(), stepup.url, ADMIN_ONLY, token) == 200
+        time.sleep(61)  # auth_time + max_age_minutes has passed for both credentials
+        assert _api(s, stepup.url, ADMIN_ONLY) == 403
+        assert _api(s, stepup.url, ANYONE) == 200  # the session keeps its other roles
+        assert _api(requests.Session(), stepup.url, ADMIN_ONLY, token) == 403
+        again = s.get(f"{stepup.url}/auth/okta/step-up/", timeout=30)
+        assert 'id="okta-step-up"' in again.text  # the page asks again
+        assert user_roles(stepup.db_url, ALICE[0]) == {"Admin", "Viewer"}
+    finally:
+        rewrite(stepup.mapping, MAPPING)
+        time.sleep(MAPPING_SETTLE_SECONDS)

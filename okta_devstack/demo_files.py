@@ -72,6 +72,7 @@ def point_at_airflow(data: dict[str, Any], airflow_port: int) -> dict[str, Any]:
         if client.get("client_id") == CLIENT_ID:
             client["redirect_uris"] = [f"http://{h}:{airflow_port}/auth/oauth-authorized/okta" for h in hosts]
             client["post_logout_redirect_uris"] = [f"http://{h}:{airflow_port}/auth/login/" for h in hosts]
+            client["initiate_login_uri"] = f"http://127.0.0.1:{airflow_port}/auth/login/okta"  # the dashboard tile
     # Okta Event Hooks to Airflow (docs/event_hooks.md): deactivate someone in the IdP, Airflow follows.
     data["event_hooks"] = [
         {"name": "airflow", "url": f"http://127.0.0.1:{airflow_port}/auth/okta/events", "authorization": HOOK_SECRET}

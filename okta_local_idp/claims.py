@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oidc.core import UserInfo
+from flask import g
 
 from .models import Client, Token, User
 
@@ -104,6 +105,9 @@ class AccessTokenFactory:
         }
         if user is not None:
             claims["uid"] = user.id
+            sign_in = g.get("okta_sign_in")
+            if self._idp.config.server.access_token_auth_claims and sign_in is not None:
+                claims["auth_time"], claims["amr"] = sign_in[0], list(sign_in[1])
             if self._idp.config.server.access_token_groups_claim:
                 groups = matching_groups(self._idp, user)
                 if groups:  # like Okta, no claim rather than an empty one

@@ -46,6 +46,8 @@ class ServerSettings:
     custom_scopes: tuple[str, ...] = ()
     audience: str = "api://default"  # the authorization server's audience: ``aud`` of its access tokens
     access_token_groups_claim: bool = False  # ``groups`` in user access tokens too (an Access Token claim)
+    # ``amr`` and ``auth_time`` in user access tokens (Okta puts them in ID tokens only; a token inline hook can add them)
+    access_token_auth_claims: bool = False
     device_code_lifetime: int = 600  # seconds a device/user code lives (Okta: 10 minutes)
     device_poll_interval: int = 5  # seconds a device must wait between polls, else slow_down (Okta: 5)
     api_rate_limit: int = 600
@@ -213,6 +215,9 @@ def _parse_server(raw: dict[str, Any], base_dir: Path, problems: _Problems) -> S
         access_token_groups_claim=_boolean(
             raw, "access_token_groups_claim", where, problems, defaults.access_token_groups_claim
         ),
+        access_token_auth_claims=_boolean(
+            raw, "access_token_auth_claims", where, problems, defaults.access_token_auth_claims
+        ),
         device_code_lifetime=device_lifetime,
         device_poll_interval=device_interval,
         api_rate_limit=rate_limit,
@@ -233,6 +238,8 @@ _CLIENT_KEYS = frozenset(
         "require_pkce",
         "name",
         "jwks",
+        "initiate_login_uri",
+        "target_link_uri",
     }
 )
 
@@ -269,7 +276,18 @@ def _parse_client(raw: dict[str, Any], where: str, problems: _Problems) -> Clien
         require_pkce=_boolean(raw, "require_pkce", where, problems, True),
         name=_string(raw, "name", where, problems, "") or "",
         jwks=jwks,
+        initiate_login_uri=_url(raw, "initiate_login_uri", where, problems),
+        target_link_uri=_url(raw, "target_link_uri", where, problems),
     )
+
+
+def _url(raw: dict[str, Any], key: str, where: str, problems: _Problems) -> str | None:
+    """Return an absolute http(s) URL setting, or None (a problem if it is something else)."""
+    value = _string(raw, key, where, problems)
+    if value is not None and not value.startswith(("https://", "http://")):
+        problems.add(f"{where}.{key}", "must be an absolute http(s) URL")
+        return None
+    return value
 
 
 def _public_jwks(value: Any, where: str, problems: _Problems) -> dict[str, Any] | None:

@@ -108,6 +108,7 @@ class SignedInUser:
 
     user: User
     auth_time: int
+    amr: tuple[str, ...] = ("pwd",)  # how: a password, or a password and the one-time code (step-up)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,9 @@ class Client(ClientMixin):
     require_pkce: bool = True
     name: str = ""
     jwks: Mapping[str, Any] | None = field(default=None, repr=False, compare=False, hash=False)  # private_key_jwt
+    # Okta's "Login initiated by: Either Okta or App": the dashboard tile opens this URI with iss (OIDC Core §4).
+    initiate_login_uri: str | None = None
+    target_link_uri: str | None = None  # where the app should land after the tile's sign-in (optional)
 
     @property
     def client_metadata(self) -> dict[str, Any]:
@@ -134,6 +138,7 @@ class Client(ClientMixin):
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "grant_types": list(self.grant_types),
             "response_types": ["code"],
+            **({"initiate_login_uri": self.initiate_login_uri} if self.initiate_login_uri else {}),
         }
 
     def get_client_id(self) -> str:
@@ -183,6 +188,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     nonce: str | None = None
     code_challenge: str | None = None
     code_challenge_method: str | None = None
+    amr: tuple[str, ...] = ("pwd",)
 
     def get_redirect_uri(self) -> str:
         """Return the redirect URI the code was issued for."""
@@ -201,8 +207,8 @@ class AuthorizationCode(AuthorizationCodeMixin):
         return self.auth_time
 
     def get_amr(self) -> list[str]:
-        """Return the authentication methods used (password only)."""
-        return ["pwd"]
+        """Return the authentication methods of the sign-in the code was issued for."""
+        return list(self.amr)
 
     def is_expired(self) -> bool:
         """Return whether the code is past its lifetime."""

@@ -25,7 +25,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core.grants import OpenIDCode, OpenIDToken
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
-from flask import Flask, session
+from flask import Flask, g, session
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
@@ -158,6 +158,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 nonce=data.get("nonce"),
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
+                amr=signed_in.amr,
             )
         )
 
@@ -174,6 +175,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
         """Return the code's user if they still exist and are active."""
         user = self.idp.config.find_user(authorization_code.user_id)
+        # The access token minted next may carry the sign-in's amr and auth_time (access_token_auth_claims).
+        g.okta_sign_in = (authorization_code.auth_time, authorization_code.amr)
         return user if user is not None and user.is_active else None
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from . import admin_api, management_api, management_directory, views  # noqa: F401 - management_directory adds routes
+from . import admin_api, dashboard, management_api, management_directory, views  # noqa: F401 - management_directory adds routes
 from .backchannel import init_backchannel, stats_of
 from .config import ConfigStore
 from .context import AUTH_SERVER_PATH, EXTENSION_KEY, IdpContext
@@ -69,6 +69,7 @@ def create_app(
     app.register_blueprint(views.blueprint)
     app.register_blueprint(management_api.blueprint)
     app.register_blueprint(admin_api.blueprint)
+    app.register_blueprint(dashboard.blueprint)  # /app/UserHome: tiles that start third-party initiated logins
     log.info("okta_local_idp app ready, issuer %s", idp.issuer)
     return app
 

@@ -48,6 +48,7 @@ class IdpSession:
     sid: str
     user_id: str
     auth_time: int
+    amr: tuple[str, ...] = ("pwd",)  # RFC 8176 methods of this session's sign-in, as Okta's ID tokens list them
 
 
 class EventHookState:
@@ -188,9 +189,9 @@ class RuntimeStore:
 
     # -- IdP sign-in sessions ------------------------------------------------
 
-    def open_session(self, user_id: str, auth_time: int) -> IdpSession:
+    def open_session(self, user_id: str, auth_time: int, amr: tuple[str, ...] = ("pwd",)) -> IdpSession:
         """Create a sign-in session for ``user_id``."""
-        session = IdpSession(sid=secrets.token_urlsafe(24), user_id=user_id, auth_time=auth_time)
+        session = IdpSession(sid=secrets.token_urlsafe(24), user_id=user_id, auth_time=auth_time, amr=amr)
         with self._lock:
             self._sessions[session.sid] = session
         return session

@@ -102,3 +102,16 @@ def decide_device(
         raise AssertionError(f"no consent form at {verification_uri_complete}: HTTP {page.status_code}")
     form = parse_form(page.text, page.url)
     return session.post(form.action, data={**form.fields, "decision": "allow" if allow else "deny"}, timeout=10)
+
+
+def is_second_factor_page(response: requests.Response) -> bool:
+    """Return whether ``response`` is the IdP's second step (the one-time code a step-up asks for)."""
+    return response.status_code == 200 and 'id="okta-otp-code"' in response.text
+
+
+def submit_second_factor(session: requests.Session, page: requests.Response, **kwargs: Any) -> requests.Response:
+    """Type the one-time code the second-step page shows back into it (redirects not followed)."""
+    code = page.text.split('id="okta-otp-code">', 1)[1].split("<", 1)[0]
+    form = parse_form(page.text, page.url)
+    kwargs.setdefault("allow_redirects", False)
+    return session.post(form.action, data={**form.fields, "otp": code}, **kwargs)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 import time
 from urllib.parse import urlencode
 
@@ -20,7 +22,12 @@ from .oauth import INVALID_ACCESS_TOKEN, OktaAuthorizationServer, oktaize
 log = logging.getLogger(__name__)
 
 SIGN_IN_FAILED = "Unable to sign in"
-_FORM_FIELDS = frozenset({"username", "password"})
+CODE_FAILED = "Your code doesn't match our records. Please try again."
+_FORM_FIELDS = frozenset({"username", "password", "otp"})
+# acr_values that ask for a second factor (Okta's authorize endpoint): any two factors, phishing-resistant.
+TWO_FACTOR_ACRS = frozenset({"urn:okta:loa:2fa:any", "urn:okta:loa:2fa:any:ifpossible", "phr", "phrh"})
+MULTI_FACTOR_AMR = ("pwd", "mfa", "otp")  # what Okta's ID token lists for a password and a one-time code
+PENDING_CODE_KEY = "pending_otp"
 
 blueprint = Blueprint("oidc", __name__, url_prefix=AUTH_SERVER_PATH)
 
@@ -80,16 +87,16 @@ def signed_in_user(idp: IdpContext) -> SignedInUser | None:
     user = idp.config.find_user(live.user_id)
     if user is None or not user.is_active:
         return None
-    return SignedInUser(user=user, auth_time=live.auth_time)
+    return SignedInUser(user=user, auth_time=live.auth_time, amr=live.amr)
 
 
-def sign_in(idp: IdpContext, user: User) -> SignedInUser:
+def sign_in(idp: IdpContext, user: User, amr: tuple[str, ...] = ("pwd",)) -> SignedInUser:
     """Replace any IdP session with a new one for ``user``."""
     idp.store.close_session(session.get("sid"))
     session.clear()
-    live = idp.store.open_session(user.id, int(time.time()))
+    live = idp.store.open_session(user.id, int(time.time()), amr)
     session["sid"] = live.sid
-    return SignedInUser(user=user, auth_time=live.auth_time)
+    return SignedInUser(user=user, auth_time=live.auth_time, amr=live.amr)
 
 
 def check_credentials(idp: IdpContext) -> User | None:
@@ -104,15 +111,48 @@ def check_credentials(idp: IdpContext) -> User | None:
     return user
 
 
+def _this_request() -> str:
+    """Return this authorize request's URL without the form's fields: where each sign-in step posts."""
+    params = [(k, v) for k, v in request.values.items(multi=True) if k not in _FORM_FIELDS]
+    return url_for(".authorize") + "?" + urlencode(params)
+
+
+def _code_page(error: str | None = None) -> str:
+    """Render the second step: a one-time code, shown here (a stand-in for Okta Verify or SMS) and typed back."""
+    code = session.get(PENDING_CODE_KEY) or f"{secrets.randbelow(10**6):06d}"
+    session[PENDING_CODE_KEY] = code
+    return render_template("second_factor.html", action=_this_request(), error=error, code=code, org_name="Okta")
+
+
+def second_factor(idp: IdpContext) -> SignedInUser | None:
+    """Return the session upgraded to multi-factor if the posted code is the one shown; else None."""
+    signed_in = signed_in_user(idp)
+    expected = session.get(PENDING_CODE_KEY)
+    if signed_in is None or not expected or not hmac.compare_digest(str(expected), request.form.get("otp", "")):
+        return None
+    log.info("user %s passed the second factor", signed_in.user.id)
+    return sign_in(idp, signed_in.user, MULTI_FACTOR_AMR)  # auth_time: now, when the multi-factor sign-in ended
+
+
+def _wants_two_factors() -> bool:
+    return bool(TWO_FACTOR_ACRS.intersection(request.values.get("acr_values", "").split()))
+
+
+def _too_old(signed_in: SignedInUser) -> bool:
+    """Return whether ``max_age`` (seconds, OIDC Core 3.1.2.1) says the session's sign-in is too old."""
+    raw = request.values.get("max_age", "")
+    return raw.isdigit() and time.time() - signed_in.auth_time > int(raw)
+
+
 def _login_page(error: str | None = None) -> str:
     """Render the sign-in form posting back to this authorize request."""
-    params = [(k, v) for k, v in request.values.items(multi=True) if k not in _FORM_FIELDS]
-    action = url_for(".authorize") + "?" + urlencode(params)
+    action = _this_request()
     return render_template(
         "login.html",
         action=action,
         error=error,
-        username=request.form.get("username", ""),
+        # OIDC Core 3.1.2.1: login_hint pre-fills the identifier, as Okta's sign-in widget does.
+        username=request.form.get("username") or request.values.get("login_hint", "")[:256],
         org_name="Okta",
     )
 
@@ -153,11 +193,17 @@ def authorize() -> Response | tuple[str, int] | str:
         return client
 
     signing_in = request.method == "POST" and "username" in request.form
+    typing_code = request.method == "POST" and "otp" in request.form
     if signing_in:
         user = check_credentials(idp)
         if user is None:
             return _login_page(error=SIGN_IN_FAILED)
         signed_in: SignedInUser | None = sign_in(idp, user)
+    elif typing_code:
+        signed_in = second_factor(idp)
+        if signed_in is None:
+            return _code_page(error=CODE_FAILED) if signed_in_user(idp) else _login_page()
+        session.pop(PENDING_CODE_KEY, None)
     else:
         signed_in = signed_in_user(idp)
 
@@ -166,8 +212,11 @@ def authorize() -> Response | tuple[str, int] | str:
     except OAuth2Error as error:
         return _authorize_error(server, error)
 
-    if signed_in is None or (grant.prompt == "login" and not signing_in):
+    fresh = signing_in or typing_code
+    if signed_in is None or (grant.prompt == "login" and not fresh) or (_too_old(signed_in) and not fresh):
         return _login_page()
+    if _wants_two_factors() and "mfa" not in signed_in.amr:
+        return _code_page()  # step-up: the password alone does not satisfy acr_values
     return server.create_authorization_response(grant=grant, grant_user=signed_in)
 
 

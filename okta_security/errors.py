@@ -166,6 +166,29 @@ def okta_hint(error: str) -> str:
     return _OKTA_HINTS.get(error, "")
 
 
+class ForeignIssuer(LoginRefused, code="foreign_issuer"):
+    """A third-party initiated login names an ``iss`` that is not Airflow's Okta (OIDC Core 1.0 §4)."""
+
+    def __init__(self) -> None:
+        # The issuer it named comes from a link anyone can write: it goes to the log, never to the page.
+        super().__init__(
+            "This sign-in was started by an identity provider this Airflow does not use, so Airflow did not "
+            "start it. Sign in with Airflow's own Okta instead, from its sign-in page or its Okta dashboard tile."
+        )
+
+
+class StepUpRequired(LoginRefused, code="step_up_required"):
+    """Every role the person maps to is a step-up role, and the sign-in lacks recent multi-factor evidence."""
+
+    def __init__(self, username: str, roles: Iterable[str], why: str) -> None:
+        self.username = username
+        self.roles = sorted(roles)
+        super().__init__(
+            f"Okta signed you in as {username!r}. Your role(s) {', '.join(self.roles)} need a recent multi-factor "
+            f"sign-in, and this one does not count: {why}. Sign in again with a second factor."
+        )
+
+
 class RateLimited(LoginRefused, code="rate_limited", status=429):
     """One person's token sign-ins went past ``OKTA_PERSON_SIGN_INS_PER_MINUTE``; ``retry_after`` in seconds."""
 

@@ -117,6 +117,7 @@ def idp_data(airflow_url: str, *more_urls: str, edit: Callable[[dict, str], None
         if "redirect_uris" in client:  # a web app (the CLI's client has none: it signs in by device code)
             client["redirect_uris"] = [f"{url}{CALLBACK}" for url in urls]
             client["post_logout_redirect_uris"] = [f"{url}/auth/login/" for url in urls]
+            client["initiate_login_uri"] = f"{airflow_url}/auth/login/okta"  # the IdP dashboard's tile
     if edit is not None:
         edit(data, airflow_url)
     return data

@@ -35,6 +35,7 @@ from typing import Any, TypeVar, cast
 
 from flask import Response, abort, current_app, g, request
 
+from okta_security.adapter import step_up
 from okta_security.adapter.bots import bearer_token, refusal_challenge, refusal_fields, request_facts
 from okta_security.adapter.security_manager import token_doors
 from okta_security.errors import BotRefused, ConfigError, LoginRefused, RateLimited, classify
@@ -171,6 +172,7 @@ def authenticate_person(token: str) -> Any | Response:
         except LoginRefused as e:
             return person_refusal_response(e)
         _signed_in.remember(person.jti, user.id, person.expires_at)
+    step_up.limit_to_token(user, sm.okta_mapping.current().step_up, person.mfa)
     g._login_user = user  # this request only, as for bots
     g.user = user
     return user

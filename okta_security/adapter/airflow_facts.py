@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from okta_security.adapter import step_up
 from okta_security.adapter.compat import FAB_AUTH_MANAGER, AirflowLayout, airflow_version, layout_for
 from okta_security.errors import ConfigError
 from okta_security.settings.loader import airflow_home
@@ -54,6 +55,7 @@ class AirflowFacts:
     webserver_config: WebserverConfigFacts
     roles: frozenset[str] | None  # role names in the database; None: unreadable (see roles_error)
     roles_error: str = ""
+    step_up_problem: str | None = None  # why a mapping's step_up section would not be enforced (None: it would)
 
 
 def gather() -> AirflowFacts:
@@ -77,6 +79,7 @@ def gather() -> AirflowFacts:
         webserver_config=inspect_webserver_config(config_file),
         roles=roles,
         roles_error=roles_error,
+        step_up_problem=step_up.enforcement_problem(auth_manager),
     )
 
 

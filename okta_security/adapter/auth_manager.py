@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urljoin
 
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
@@ -35,7 +35,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
 from okta_security import health
-from okta_security.adapter import event_hook_view, token_endpoint
+from okta_security.adapter import event_hook_view, step_up, token_endpoint
 from okta_security.adapter.bots import bearer_token, request_facts
 from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.adapter.security_manager import TokenDoors, token_doors
@@ -47,6 +47,8 @@ from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from airflow.providers.fab.auth_manager.models import User
+
+    from okta_security.mapping.step_up import StepUp
 
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,10 @@ OKTA_LOGOUT_PATH = "auth/okta/logout/"
 _TOKEN_EXPIRY: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
     "okta_token_expiry", default=None
 )
+# (user id, epoch) until which the person's token exchanged in this request carries step-up evidence.
+_STEP_UP_UNTIL: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "okta_step_up_until", default=None
+)
 
 
 class OktaFabAuthManager(FabAuthManager):
@@ -68,6 +74,7 @@ class OktaFabAuthManager(FabAuthManager):
     def create_token(self, headers: dict[str, str], body: dict[str, Any]) -> User | None:
         """Return the user a token request authenticates: a person, a bot's service user, or FAB's password check."""
         _TOKEN_EXPIRY.set(None)
+        _STEP_UP_UNTIL.set(None)
         try:
             request = read_token_request(body, bearer_token(headers))
         except TokenRequestInvalid as e:
@@ -83,6 +90,9 @@ class OktaFabAuthManager(FabAuthManager):
             except (BotRefused, LoginRefused) as e:
                 raise token_endpoint.refusal(e, standard=request.standard) from e
             _TOKEN_EXPIRY.set((person.user.id, person.token.expires_at))
+            if person.step_up.until is not None:
+                _STEP_UP_UNTIL.set((person.user.id, person.step_up.until))
+            token_endpoint.note_withheld(person.step_up, self._step_up())
             return person.user
         try:
             login = sm.okta_bots.admit(token, via=VIA, facts=facts)
@@ -104,6 +114,28 @@ class OktaFabAuthManager(FabAuthManager):
         if expiration_time_in_seconds is None:
             return super().generate_jwt(user)
         return super().generate_jwt(user, expiration_time_in_seconds=expiration_time_in_seconds)
+
+    def serialize_user(self, user: User) -> dict[str, Any]:
+        """Add to Airflow's JWT until when its sign-in's multi-factor evidence holds (step-up roles)."""
+        claims = super().serialize_user(user)
+        bound = _STEP_UP_UNTIL.get()
+        _STEP_UP_UNTIL.set(None)
+        until = bound[1] if bound is not None and bound[0] == user.id else step_up.browser_step_up_until()
+        if until is not None:
+            claims[step_up.JWT_CLAIM] = until
+        return claims
+
+    def deserialize_user(self, token: dict[str, Any]) -> User:  # type: ignore[override]  # FAB caches its own
+        """Return the token's user, without the step-up roles its evidence does not (or no longer) cover."""
+        user = super().deserialize_user(token)
+        limited = step_up.restricted(user, self._step_up(), token.get(step_up.JWT_CLAIM))
+        if limited is None:
+            return user
+        return cast("User", step_up.StepUpView(user, limited[1], limited[0]))
+
+    def _step_up(self) -> StepUp | None:
+        mapping = getattr(self.security_manager, "okta_mapping", None)
+        return mapping.current().step_up if mapping is not None else None
 
     def get_url_logout(self) -> str | None:
         """Send the UI's logout (``/api/v2/auth/logout``) to okta_security's view that also ends the Okta session."""

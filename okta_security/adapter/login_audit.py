@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flask import g, has_request_context, request
 
 from okta_security.audit import audit_event
+from okta_security.login.step_up import StepUpOutcome
 from okta_security.untrusted import CLIENT_ADDRESS_CHARS, bounded
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from okta_security.oidc.identity import OktaIdentity
 
 REQUEST_ID_HEADER = "X-Request-Id"
+NOTHING_WITHHELD = StepUpOutcome()
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")  # what proxies emit; anything else is replaced
 # Attributes some LoginRefused subclasses carry -> audit field: TokenValidationError.reason (which
 # check failed), OktaError.error (Okta's OAuth error code), NoMappedRole.groups, the roles
@@ -63,15 +65,23 @@ def audit(event: str, facts: LoginAuditFields, *, owner: str | None, **fields: A
     audit_event(event, owner=owner, **{**facts.identifiers(), **request_context(), **fields})
 
 
-def login_succeeded(facts: LoginAuditFields, username: str, identity: OktaIdentity, roles: list[str]) -> None:
-    """Emit ``login.succeeded`` with the roles granted."""
+def login_succeeded(
+    facts: LoginAuditFields,
+    username: str,
+    identity: OktaIdentity,
+    roles: list[str],
+    step_up: StepUpOutcome = NOTHING_WITHHELD,
+) -> None:
+    """Emit ``login.succeeded`` with the roles granted (and the step-up roles withheld, with why)."""
+    withheld = {"withheld_roles": list(step_up.withheld), "step_up": step_up.reason} if step_up.withheld else {}
     audit(
         "login.succeeded",
         facts,
         owner=username,
-        roles=sorted(roles),
+        roles=sorted(r for r in roles if r not in step_up.withheld),
         groups=list(identity.groups),
         groups_source=identity.groups_source,
+        **withheld,
     )
 
 

@@ -95,7 +95,8 @@ _REFUSED = """<h1 id="okta-refusal-title">{{ title }}</h1>
 <p id="okta-refusal-message">{{ message }}</p>
 {% if okta_error and category != "misconfigured" %}<p id="okta-said">{% if okta_description %}Okta's description of the error: <q id="okta-error-description">{{ okta_description }}</q>{% else %}Okta's description of the error is not shown: this response does not answer a sign-in started in this browser.{% endif %}</p>{% endif %}
 {% if category == "misconfigured" %}<p>Give them the reason code and request id below.</p>{% endif %}
-<div class="af-actions"><a id="okta-retry" href="{{ retry_url }}" class="af-button af-primary">Try again</a>
+<div class="af-actions">{% if step_up_url %}<a id="okta-step-up" href="{{ step_up_url }}" class="af-button af-primary">Get {{ step_up_roles }}</a>{% endif %}
+<a id="okta-retry" href="{{ retry_url }}" class="af-button {{ 'af-secondary' if step_up_url else 'af-primary' }}">Try again</a>
 {% if switch_url %}<a id="okta-switch-account" href="{{ switch_url }}" class="af-button af-secondary">Sign in with another account</a>{% endif %}</div>
 <div class="af-details"><dl>
 <dt>Reason code</dt><dd><code id="okta-reason">{{ code }}</code></dd>
@@ -113,6 +114,14 @@ also ends your Okta session, which signs you out of every application that uses 
 <button id="okta-logout-confirm" type="submit" class="af-button af-primary">Sign out of Okta</button>
 <a id="okta-logout-cancel" href="{{ cancel_url }}" class="af-button af-secondary">Back to Airflow, still signed in to Okta</a>
 </form>"""
+
+_STEP_UP = """<h1 id="okta-step-up-title">{% if roles %}Get {{ roles | join(", ") }}{% else %}No role needs a second factor now{% endif %}</h1>
+{% if roles %}<p id="okta-step-up-message">You are signed in without {{ roles | join(", ") }}: {{ reason }}.
+Airflow asks Okta for a sign-in with a second factor, then gives you {{ roles | join(", ") }}.</p>
+<div class="af-actions"><a id="okta-step-up" href="{{ step_up_url }}" class="af-button af-primary">Get {{ roles | join(", ") }}</a>
+<a id="okta-step-up-continue" href="{{ continue_url }}" class="af-button af-secondary">Continue without</a></div>
+{% else %}<p id="okta-step-up-message">Every role of your account applies in this session.</p>
+<div class="af-actions"><a id="okta-step-up-continue" href="{{ continue_url }}" class="af-button af-primary">Continue</a></div>{% endif %}"""
 
 _NO_REFUSAL = """<h1 id="okta-refusal-title">No refused sign-in to show</h1>
 <p id="okta-refusal-message">This browser has no refused sign-in on record (it is shown once per sign-in
@@ -169,6 +178,7 @@ def refusal_facts(
     switch_url: str | None = None,
     request_id: str | None = None,
     okta_response_verified: bool = False,
+    step_up_url: str | None = None,
 ) -> dict[str, Any]:
     """Return what the refusal page shows, as plain JSON-able data with every untrusted string bounded.
 
@@ -216,6 +226,9 @@ def refusal_facts(
         "switch_url": switch_url,
         "request_id": bounded(request_id, MAX_SHOWN_CODE_CHARS) if request_id else None,
         "okta_request_id": bounded(error.request_id, MAX_SHOWN_CODE_CHARS) if error.request_id else None,
+        # StepUpRequired: "Get Admin" asks Okta again for a second factor (the roles are our own words).
+        "step_up_url": step_up_url,
+        "step_up_roles": ", ".join(getattr(error, "roles", ()))[:MAX_SHOWN_MESSAGE_CHARS] if step_up_url else None,
     }
 
 
@@ -232,6 +245,19 @@ def _within_budget(names: list[str], budget: int) -> list[str]:
 def render_refusal(facts: dict[str, Any]) -> tuple[str, int]:
     """Render the refusal page from ``refusal_facts`` and return it with its status code."""
     return airflow_page(facts["title"], _REFUSED, **facts), int(facts["status"])
+
+
+def step_up_page(*, roles: list[str], reason: str, step_up_url: str, continue_url: str) -> str:
+    """Render the offer of the step-up roles this session may not use: "Get Admin", or continue without."""
+    title = f"Get {', '.join(roles)}" if roles else "No role needs a second factor now"
+    return airflow_page(
+        title,
+        _STEP_UP,
+        roles=roles,
+        reason=bounded(reason, MAX_SHOWN_MESSAGE_CHARS),
+        step_up_url=step_up_url,
+        continue_url=continue_url,
+    )
 
 
 def no_refusal_page(*, retry_url: str) -> str:

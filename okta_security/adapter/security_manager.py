@@ -14,7 +14,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, session
 
 from okta_security import audit
-from okta_security.adapter import admin_edits, db, login_accounts, login_audit, outage
+from okta_security.adapter import admin_edits, db, login_accounts, login_audit, outage, step_up
 from okta_security.adapter import audit_log as audit_airflow
 from okta_security.adapter.accounts import EngineAccounts
 from okta_security.adapter.bots import FabServiceUsers, retire_service_users
@@ -98,6 +98,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             on_reload=lambda old, new: self._on_mapping_reload(app, old, new),
             on_reject=self._on_mapping_reject,
         )
+        self._check_step_up(self.okta_mapping.current())
         watch_mapping(app, self.okta_mapping, release=lambda: getattr(self.session, "remove", lambda: None)())
         audit.configure(self.okta_settings.audit_log_handler)
         # Audit events also become rows in Airflow's Audit Log.
@@ -152,6 +153,14 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         """
         return cast("User | None", db.find_user(self, username=username, email=email))
 
+    def load_user(self, pk: int) -> User | None:
+        """Load the session's user; without this browser's step-up evidence, with the other roles' permissions."""
+        user = super().load_user(pk)
+        limited = step_up.restricted(user, self.okta_mapping.current().step_up, step_up.browser_step_up_until())
+        if user is not None and limited is not None:
+            user._perms = limited[1]  # type: ignore[assignment]  # FAB's per-instance cache of the permissions; this instance is this request's
+        return user
+
     def _current_mapping(self) -> RoleMapping:
         """Return the mapping a sign-in uses; declared roles' DAG globs pick up new DAGs on the way."""
         mapping = self.okta_mapping.current()
@@ -191,8 +200,21 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             rules=len(new.rules),
             default_role=new.default_role,
         )
+        try:
+            self._check_step_up(new)
+        except ConfigError as e:  # the file is the policy: say loudly that part of it is not enforced
+            log.error("okta_security: %s", e)
         self.okta_role_sync.sync(new, reason="mapping reload")  # never raises; failures keep the roles as they were
         retire_service_users(self, new, trigger="mapping reload")  # bots' users the file no longer gives
+
+    @staticmethod
+    def _check_step_up(mapping: RoleMapping) -> None:
+        """Refuse to start with step-up roles Airflow's tokens would not withhold (a stock auth manager)."""
+        from airflow.configuration import conf
+
+        problem = step_up.enforcement_problem(conf.get("core", "auth_manager", fallback="") or "")
+        if mapping.step_up is not None and problem:
+            raise ConfigError([problem], source=mapping.source)
 
     def _on_mapping_reject(self, error: MappingError) -> None:
         audit_event(
@@ -367,6 +389,7 @@ class TokenDoors(Protocol):
 
     okta_people: PersonDoor[Any]
     okta_bots: BotDoor[Any]
+    okta_mapping: MappingStore  # its step_up section: what a person's token may act with
 
     def get_user_by_id(self, pk: int) -> Any:
         """Return FAB's user ``pk`` (None if there is none)."""

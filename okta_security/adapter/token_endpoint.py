@@ -13,6 +13,7 @@ refusal as RFC 6749 §5.2 says: HTTP 400 (503 for an outage) with ``error`` and
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -26,10 +27,14 @@ from starlette.concurrency import run_in_threadpool
 from okta_security.adapter.bots import refusal_challenge, refusal_fields
 from okta_security.adapter.request_body import BodyTooLarge, read_asgi
 from okta_security.errors import BotRefused, OktaSecurityError, RateLimited, classify
+from okta_security.login.step_up import reason_text
 from okta_security.people.token_request import TokenRequestInvalid, description, oauth_refusal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from okta_security.login.step_up import StepUpOutcome
+    from okta_security.mapping.step_up import StepUp
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,16 @@ MAX_BODY_BYTES = 65_536  # a grant body is one token (Okta's are ~1 KB, at most 
 FORM = "application/x-www-form-urlencoded"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1: token responses are not cached
 _FAB_ERRORS = {400: "invalid_request", 401: "invalid_grant"}  # FAB's password check, told the standard way
+# What the token request's sign-in withheld (step-up roles), filled in by create_token in FAB's thread:
+# the dict is made here, before the thread pool copies the context, so the answer below sees it.
+_WITHHELD: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("okta_withheld", default=None)
+
+
+def note_withheld(outcome: StepUpOutcome, step_up: StepUp | None) -> None:
+    """Remember for this token request's answer which step-up roles its token did not earn, and why."""
+    note = _WITHHELD.get()
+    if note is not None and outcome.withheld:
+        note.update(withheld_roles=list(outcome.withheld), withheld_reason=reason_text(outcome.reason, step_up))
 
 
 def refusal(error: OktaSecurityError, *, standard: bool) -> HTTPException:
@@ -81,6 +96,8 @@ async def _answer(request: Request, fab_route: Callable[[Request, dict[str, Any]
         code, detail = oauth_refusal(e)
         return JSONResponse(detail, status_code=code, headers=NO_STORE)
     standard = "grant_type" in body
+    withheld: dict[str, Any] = {}
+    _WITHHELD.set(withheld)
     try:
         # FAB's route, as FastAPI would run it (a sync function, in the thread pool): same lifetimes, same checks.
         answer = await run_in_threadpool(fab_route, request, body)
@@ -88,7 +105,7 @@ async def _answer(request: Request, fab_route: Callable[[Request, dict[str, Any]
         if not standard:
             raise
         return _standard_error(e)
-    content: dict[str, Any] = answer.model_dump()
+    content: dict[str, Any] = {**answer.model_dump(), **withheld}  # RFC 6749 §5.1 allows more parameters
     if standard:
         content["token_type"] = "Bearer"  # RFC 6749 §5.1
     return JSONResponse(content, status_code=status.HTTP_201_CREATED, headers=NO_STORE)

@@ -13,14 +13,23 @@ from flask_appbuilder.security.utils import generate_random_string
 from flask_login import login_user, logout_user
 from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf  # wtforms' error, as flask_wtf raises it
 
-from okta_security.adapter import login_audit, metrics
+from okta_security.adapter import login_audit, metrics, step_up
 from okta_security.adapter.compat import login_redirect, oauth_view_base
-from okta_security.adapter.pages import NO_FRAMING, logout_confirm_page, no_refusal_page, refusal_facts, render_refusal
+from okta_security.adapter.pages import (
+    NO_FRAMING,
+    logout_confirm_page,
+    no_refusal_page,
+    refusal_facts,
+    render_refusal,
+    step_up_page,
+)
 from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
-from okta_security.errors import LoginRefused
+from okta_security.errors import ForeignIssuer, LoginRefused, StepUpRequired
 from okta_security.login.logout import is_cross_site
 from okta_security.login.outcome import LoginAuditFields
+from okta_security.login.step_up import ACR_TWO_FACTORS, reason_text
+from okta_security.oidc.initiated_login import InitiatedLogin, read_initiated_login
 from okta_security.oidc.provider import PROVIDER_NAME
 from okta_security.oidc.redirects import safe_next
 from okta_security.untrusted import bounded_params, loggable
@@ -29,8 +38,11 @@ log = logging.getLogger(__name__)
 
 MAX_NEXT_CHARS = 2048  # where to go after sign-in: a path in Airflow; a longer one is dropped, not cut
 MAX_FORM_BYTES = 4096  # the logout confirmation posts one CSRF token (about 90 characters)
-# Endpoints that check the CSRF token themselves, for Flask-WTF's CSRFProtect.exempt ("module.function").
-CSRF_CHECKED_BY_THE_VIEW = (f"{__name__}.okta_logout",)
+MAX_INITIATE_FORM_BYTES = 8192  # an initiated login posts iss, login_hint and target_link_uri (OIDC Core §4)
+# Endpoints exempt from Flask-WTF's CSRFProtect ("module.function"): the logout checks the same token
+# itself, reading the body no further than its limit; the login only starts a sign-in, which Okta
+# (or another site) may post there (OIDC Core §4), and its state and PKCE bind the result to this browser.
+CSRF_CHECKED_BY_THE_VIEW = (f"{__name__}.okta_logout", f"{__name__}.login")
 # The last refused sign-in's page data, kept in the (signed or server-side) session: the refusal page
 # is shown from here, never from its URL, so a link can't make Airflow show words it did not write.
 REFUSAL_KEY = "okta_refusal"
@@ -58,36 +70,72 @@ def clear_api_cookie(response: Any) -> None:
 class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 and 2.11 (see compat)
     """OAuth view whose Okta path verifies state first and syncs roles from the mapping file."""
 
-    @expose("/login/")
-    @expose("/login/<provider>")
+    @expose("/login/", methods=["GET", "POST"])
+    @expose("/login/<provider>", methods=["GET", "POST"])
     def login(self, provider: str | None = None) -> Any:
-        """Send the browser to Okta (there is one provider, so no chooser page)."""
+        """Send the browser to Okta (there is one provider, so no chooser page).
+
+        Okta may start the sign-in itself (its dashboard tile): ``iss``, ``login_hint`` and
+        ``target_link_uri`` then come in the query or a posted form (OIDC Core 1.0 §4).
+        """
         sm = self.appbuilder.sm
-        if g.user is not None and g.user.is_authenticated:
-            return redirect(self.appbuilder.get_url_for_index)
+        try:
+            params = self._login_params()
+        except BodyTooLarge as e:
+            return str(e), 413
+        except ValueError:  # not UTF-8, too many fields
+            return "The sign-in form could not be read (OIDC Core §4: iss, login_hint, target_link_uri).", 400
+        first = dict(reversed(params))  # a repeated parameter counts once, as its first value
+        try:
+            # Each parameter's length is checked there, before anything else reads it.
+            initiated = read_initiated_login(first, issuer=sm.okta_settings.issuer, own_origin=request.host_url)
+        except ForeignIssuer as e:
+            log.warning("Initiated login from a foreign issuer %s refused", loggable(first.get("iss"), 300))
+            return self._refuse(e)
+        initiated = initiated or InitiatedLogin()
+        stepping_up = request.args.get("step_up") == "1" and sm.okta_mapping.current().step_up is not None
+        if g.user is not None and g.user.is_authenticated and not stepping_up:
+            return redirect(initiated.next_path or self.appbuilder.get_url_for_index)
         if provider != PROVIDER_NAME:  # FAB's chooser page, or a provider that does not exist here
             # The query goes along untouched: given to url_for, a parameter named like one of its own
             # (provider, _method, _external) would be taken as an argument and fail the request.
-            query = urlencode(list(request.args.items(multi=True)))
+            query = urlencode(params)
             return redirect(url_for(".login", provider=PROVIDER_NAME) + (f"?{query}" if query else ""))
         random_state = generate_random_string()
         # FAB's state carries the query for the callback, which reads only ``next``; the whole query
         # would be read as JWT claims (``iss=`` or ``exp=`` in it fails the encoding).
-        nxt = [url for url in request.args.getlist("next")[:1] if len(url) <= MAX_NEXT_CHARS]
+        nxt = [initiated.next_path] if initiated.next_path else []
+        nxt = nxt or [url for url in request.args.getlist("next")[:1] if len(url) <= MAX_NEXT_CHARS]
         state = jwt.encode({"next": nxt}, random_state, algorithm="HS256")
         session["oauth_state"] = random_state
         try:
             scope = sm.okta_authorize_scope()
         except LoginRefused as e:
             return self._refuse(e)
+        extra: dict[str, str] = {}
         # prompt=login only: the refusal page's "Sign in with another account" when Okta can't log out.
-        prompt = {"prompt": "login"} if request.args.get("prompt") == "login" else {}
+        if request.args.get("prompt") == "login":
+            extra["prompt"] = "login"
+        if initiated.login_hint:  # OIDC Core §4: a login_hint received MUST go into the authorization request
+            extra["login_hint"] = initiated.login_hint
+        if stepping_up:  # "Get Admin": a second factor, and a sign-in recent enough for the step-up roles
+            extra["acr_values"] = ACR_TWO_FACTORS
+            extra["max_age"] = str(sm.okta_mapping.current().step_up.max_age_seconds)
         return sm.oauth_remotes[provider].authorize_redirect(
             redirect_uri=url_for(".oauth_authorized", provider=provider, _external=True),
             state=state,
             scope=scope,
-            **prompt,
+            **extra,
         )
+
+    @staticmethod
+    def _login_params() -> list[tuple[str, str]]:
+        """Return the query's parameters, then a posted form's (read to its limit; raise BodyTooLarge, ValueError)."""
+        params = list(request.args.items(multi=True))
+        if request.method == "POST":
+            form = parse_qs(read_wsgi(MAX_INITIATE_FORM_BYTES).decode("utf-8"), max_num_fields=20)
+            params += [(name, value) for name, values in form.items() for value in values]
+        return params
 
     @expose("/oauth-authorized/<provider>")
     @metrics.timed_callback
@@ -109,14 +157,23 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             )
         start_fresh_session(session)  # no pre-login session data survives the login (fixation)
         remember_id_token(session, outcome.id_token)
+        if outcome.step_up.until is not None:  # the step-up roles hold for this browser until then
+            session[step_up.SESSION_KEY] = outcome.step_up.until
         login_user(user)  # okta_complete_login counted the login with the role sync, in one commit
         g.user = user
         session.modified = True
         log.info("Okta login of %s (sub %s) succeeded", loggable(identity.username), loggable(identity.sub))
-        login_audit.login_succeeded(outcome.facts, user.username, identity, [r.name for r in user.roles])
+        login_audit.login_succeeded(
+            outcome.facts, user.username, identity, [r.name for r in user.roles], outcome.step_up
+        )
         default = self.appbuilder.get_url_for_index
         nxt = (fab_state or {}).get("next") or [None]
-        return login_redirect(safe_next(nxt[0], default))
+        target = safe_next(nxt[0], default)
+        if outcome.step_up.withheld:  # signed in with the other roles; the page offers the step-up
+            reason = reason_text(outcome.step_up.reason, sm.okta_mapping.current().step_up)
+            session[step_up.OFFER_KEY] = {"reason": reason, "next": target}
+            target = url_for(".okta_step_up")
+        return login_redirect(target)
 
     @expose("/okta/logout/", methods=["GET", "POST"])
     def okta_logout(self) -> Any:
@@ -217,6 +274,9 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             switch_url=switch_url,
             request_id=request_id,
             okta_response_verified=okta_response_verified,
+            step_up_url=url_for(".login", provider=PROVIDER_NAME, step_up="1")
+            if isinstance(error, StepUpRequired)
+            else None,
         )
         # Post/redirect/get: the address bar then holds a stable URL, so a reload shows this refusal
         # again instead of replaying a used callback (which could only fail as invalid_state).
@@ -231,6 +291,29 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         else:
             page, status = render_refusal(facts)
         response = make_response(page, status)
+        response.headers.update(NO_FRAMING)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @expose("/okta/step-up/")
+    def okta_step_up(self) -> Any:
+        """Offer the step-up roles this browser's session may not use (now): "Get Admin" asks Okta again."""
+        sm = self.appbuilder.sm
+        if g.user is None or not g.user.is_authenticated:
+            return redirect(url_for(".login", provider=PROVIDER_NAME, step_up="1"))
+        rules = sm.okta_mapping.current().step_up
+        withheld = step_up.withheld_for([r.name for r in g.user.roles], rules, session.get(step_up.SESSION_KEY))
+        stored = session.get(step_up.OFFER_KEY)
+        offer: dict[str, Any] = stored if isinstance(stored, dict) else {}
+        after = safe_next(offer.get("next"), self.appbuilder.get_url_for_index)
+        reason = offer.get("reason") or "this session has no multi-factor sign-in, or it is too old"
+        page = step_up_page(
+            roles=sorted(withheld),
+            reason=str(reason),
+            step_up_url=url_for(".login", provider=PROVIDER_NAME, step_up="1", next=after),
+            continue_url=after,
+        )
+        response = make_response(page, 200)
         response.headers.update(NO_FRAMING)
         response.headers["Cache-Control"] = "no-store"
         return response

@@ -288,6 +288,7 @@ def explain(mapping: RoleMapping, groups: list[str], *, groups_filter: str = "")
     roles = sorted(mapping.resolve(considered))
     via_default = bool(roles) and not pairs
     declared = {spec.name: spec for spec in mapping.roles}
+    step_up = mapping.step_up
     return {
         "file": mapping.source,
         "version": mapping.digest[:12],
@@ -312,6 +313,8 @@ def explain(mapping: RoleMapping, groups: list[str], *, groups_filter: str = "")
             for name in roles
             if name in declared
         },
+        "step_up_roles": sorted(set(roles) & step_up.roles) if step_up else [],
+        "step_up_max_age_minutes": step_up.max_age_seconds // 60 if step_up else None,
         "refused": not roles,
         "refusal_code": "no_mapped_role" if not roles else None,
     }
@@ -339,6 +342,13 @@ def render_explanation(data: dict[str, Any]) -> str:
         lines.append(f"Result: roles {', '.join(data['roles'])} (default_role: no group matches a rule)")
     else:
         lines.append(f"Result: roles {', '.join(data['roles'])}")
+    if data["step_up_roles"]:
+        others = [r for r in data["roles"] if r not in data["step_up_roles"]]
+        lines.append(
+            f"  step-up: {', '.join(data['step_up_roles'])} only with a multi-factor sign-in of at most "
+            f"{data['step_up_max_age_minutes']} minutes ago; without one: "
+            + (", ".join(others) if others else "refused [step_up_required], offered the step-up")
+        )
     for name, spec in data["declared_roles"].items():
         dags = "; ".join(f"{pattern}: {actions}" for pattern, actions in spec["dags"].items()) or "none"
         extra = f", all DAGs: {', '.join(spec['all_dags'])}" if spec["all_dags"] else ""

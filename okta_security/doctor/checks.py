@@ -84,6 +84,14 @@ def check_mapping(ctx: DoctorContext) -> CheckResult:
         f"default_role: {default or 'null (unmapped users are refused)'}"
     )
     data: dict[str, Any] = {"path": path, "rules": len(ctx.mapping.rules), "roles": roles, "default_role": default}
+    rules = ctx.mapping.step_up
+    if rules is not None:
+        detail += f"; step-up roles: {', '.join(sorted(rules.roles))} (a second factor within {rules.max_age_seconds // 60} min)"
+        data["step_up_roles"] = sorted(rules.roles)
+        problem = ctx.airflow.step_up_problem if ctx.airflow is not None else None
+        if problem:
+            fix = "set AIRFLOW__CORE__AUTH_MANAGER=okta_security.auth_manager.OktaFabAuthManager, or remove 'step_up:'"
+            return check.fail(f"{detail}; {problem}", fix, **data)
     if not roles:
         return check.warn(detail, "map at least one Okta group to a role, or nobody can sign in", **data)
     return check.ok(detail, **data)

@@ -8,16 +8,20 @@ The adapter fetches in order and asks this module at each fork (:func:`needs_use
 3. ``OKTA_GROUPS_FILTER`` keeps the groups worth considering;
 4. roles = the mapping applied to those groups; none → ``no_mapped_role``;
 5. mapped roles deleted from Airflow since the mapping was loaded are dropped; if none is
-   left → ``mapped_role_missing`` (a partial loss grants the roles that remain, never more).
+   left → ``mapped_role_missing`` (a partial loss grants the roles that remain, never more);
+6. step-up roles (the mapping's ``step_up:``) without recent multi-factor evidence in the claims
+   are withheld for this sign-in (:mod:`okta_security.login.step_up`); the account keeps them.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from okta_security.errors import LoginRefused, MappedRoleMissing, NoMappedRole, OktaApiMisconfigured
+from okta_security.errors import LoginRefused, MappedRoleMissing, NoMappedRole, OktaApiMisconfigured, StepUpRequired
 from okta_security.login.groups_source import wants_api, wants_userinfo
+from okta_security.login.step_up import MfaEvidence, StepUpOutcome, decide_step_up, reason_text
 from okta_security.oidc.identity import OktaIdentity, has_groups_claim, identity_from_claims
 from okta_security.settings.specs import OktaSettings
 
@@ -60,6 +64,13 @@ class LoginDecision:
     roles: tuple[str, ...] = ()  # sorted; every one exists in Airflow
     refusal: LoginRefused | None = None
     missing_roles: tuple[str, ...] = ()  # mapped, but no longer in Airflow (left out of ``roles``)
+    mfa: MfaEvidence = MfaEvidence()  # the claims' amr and auth_time, for the step-up and the audit trail
+    step_up: StepUpOutcome = StepUpOutcome()  # step-up roles of ``roles`` this sign-in may not use (yet)
+
+    @property
+    def usable_roles(self) -> tuple[str, ...]:
+        """Return the roles this sign-in may act with now: ``roles`` less the withheld step-up roles."""
+        return tuple(r for r in self.roles if r not in self.step_up.withheld)
 
     @property
     def admitted(self) -> bool:
@@ -93,8 +104,12 @@ def decide(
     mapping: RoleMapping,
     airflow_roles: Collection[str],
     policy: LoginPolicy,
+    now: float | None = None,
 ) -> LoginDecision:
-    """Decide the login from the verified claims, userinfo and API groups (None: not fetched)."""
+    """Decide the login from the verified claims, userinfo and API groups (None: not fetched).
+
+    ``now`` (epoch seconds, the service's clock) dates the step-up evidence; None: this moment.
+    """
     try:
         identity = identity_from_claims(claims, userinfo, groups_claim=policy.groups_claim)
     except LoginRefused as e:
@@ -114,4 +129,9 @@ def decide(
         return LoginDecision(
             identity, refusal=MappedRoleMissing(identity.username, identity.groups, missing), missing_roles=missing
         )
-    return LoginDecision(identity, roles=tuple(existing), missing_roles=missing)
+    mfa = MfaEvidence.from_claims(claims)
+    step_up = decide_step_up(existing, mapping.step_up, mfa, time.time() if now is None else now)
+    if len(step_up.withheld) == len(existing):  # nothing left to act with: ask for the evidence instead
+        ask = StepUpRequired(identity.username, step_up.withheld, reason_text(step_up.reason, mapping.step_up))
+        return LoginDecision(identity, roles=tuple(existing), refusal=ask, mfa=mfa, step_up=step_up)
+    return LoginDecision(identity, roles=tuple(existing), missing_roles=missing, mfa=mfa, step_up=step_up)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Generic
+from typing import TYPE_CHECKING, Any, Generic
 
 from okta_security.audit import audit_event
 from okta_security.bots.client_tokens import validate_access_token
@@ -32,6 +32,7 @@ from okta_security.errors import (
 from okta_security.login.outcome import LoginAuditFields
 from okta_security.login.ports import UserT
 from okta_security.login.service import TokenRef
+from okta_security.login.step_up import MfaEvidence, StepUpOutcome
 from okta_security.oidc.access_token import AccessTokenPolicy, verify_access_token_claims
 from okta_security.people.person_tokens import (
     PersonToken,
@@ -68,7 +69,7 @@ class ApiLoginAuditFields(LoginAuditFields):
     via: str = ""  # "POST /auth/token" | "airflow2_api_auth"
     context: tuple[tuple[str, str], ...] = ()  # request id, forwarded-for (from headers, already bounded)
 
-    def identifiers(self) -> dict[str, str]:
+    def identifiers(self) -> dict[str, Any]:
         """Return the Okta identifiers, the API sign-in's marks and the request's context."""
         marks = {"sign_in": SIGN_IN, "via": self.via, **dict(self.context)}
         if self.client_id:
@@ -84,6 +85,7 @@ class PersonLogin(Generic[UserT]):
     token: PersonToken
     identity: OktaIdentity
     roles: tuple[str, ...]
+    step_up: StepUpOutcome = StepUpOutcome()  # step-up roles withheld from this token, and until when
 
 
 @dataclass
@@ -137,7 +139,14 @@ class PersonDoor(Generic[UserT]):
 
     def sign_in(self, person: PersonToken, facts: ApiLoginAuditFields) -> PersonLogin[UserT]:
         """Sign in the person a verified token names; audit the outcome; raise LoginRefused."""
-        facts = replace(facts, sub=person.user_id, jti=person.jti, client_id=person.client_id)
+        evidence = MfaEvidence.from_claims(person.mfa)
+        facts = replace(
+            facts,
+            sub=person.user_id,
+            jti=person.jti,
+            client_id=person.client_id,
+            mfa=evidence if evidence != MfaEvidence() else None,
+        )
         try:
             self.limit.take(person.user_id)  # before any read: a loop of exchanges costs one check each
         except RateLimited as e:
@@ -165,7 +174,7 @@ class PersonDoor(Generic[UserT]):
             identity = replace(identity, groups_source=ACCESS_TOKEN_SOURCE)
         user = outcome.user
         username = outcome.facts.username or person.login
-        self.events.login_succeeded(outcome.facts, username, identity, list(outcome.roles))
+        self.events.login_succeeded(outcome.facts, username, identity, list(outcome.roles), outcome.step_up)
         log.info(
             "Okta API sign-in of %s (Okta user %s, app %s) at %s: roles %s",
             loggable(username),
@@ -174,7 +183,7 @@ class PersonDoor(Generic[UserT]):
             facts.via,
             list(outcome.roles),
         )
-        return PersonLogin(user=user, token=person, identity=identity, roles=outcome.roles)
+        return PersonLogin(user=user, token=person, identity=identity, roles=outcome.roles, step_up=outcome.step_up)
 
     def _refused(self, error: LoginRefused, facts: LoginAuditFields) -> None:
         log.info(

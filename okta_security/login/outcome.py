@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from okta_security.login.step_up import MfaEvidence, StepUpOutcome
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -29,12 +31,17 @@ class LoginAuditFields:
     okta_sid: str | None = None
     username: str | None = None
     groups: tuple[str, ...] | None = None
+    mfa: MfaEvidence | None = None  # the token's amr and auth_time (the step-up evidence), when it has them
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> LoginAuditFields:
-        """Take the verified ID token's joinable identifiers."""
+        """Take the verified token's joinable identifiers and its authentication evidence."""
+        evidence = MfaEvidence.from_claims(claims)
         return cls(
-            sub=_bounded(claims.get("sub")), jti=_bounded(claims.get("jti")), okta_sid=_bounded(claims.get("sid"))
+            sub=_bounded(claims.get("sub")),
+            jti=_bounded(claims.get("jti")),
+            okta_sid=_bounded(claims.get("sid")),
+            mfa=evidence if evidence != MfaEvidence() else None,
         )
 
     def with_identity(self: FieldsT, identity: OktaIdentity | None) -> FieldsT:
@@ -43,10 +50,11 @@ class LoginAuditFields:
             return self
         return replace(self, username=identity.username, groups=identity.groups)
 
-    def identifiers(self) -> dict[str, str]:
+    def identifiers(self) -> dict[str, Any]:
         """Return the Okta identifiers known (``sub``, ``jti``, ``okta_sid``) for an audit event."""
         found = {"sub": self.sub, "jti": self.jti, "okta_sid": self.okta_sid}
-        return {k: v for k, v in found.items() if v is not None}
+        evidence = self.mfa.audit_fields() if self.mfa is not None else {}
+        return {k: v for k, v in {**found, **evidence}.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -59,3 +67,4 @@ class LoginOutcome(Generic[UserT]):
     roles: tuple[str, ...] = ()
     id_token: str | None = None  # kept in the session for logout's id_token_hint
     refusal: LoginRefused | None = None
+    step_up: StepUpOutcome = StepUpOutcome()  # step-up roles of ``roles`` this sign-in may not use, and until when

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from okta_security.lifecycle.evidence import SignInEvidence
     from okta_security.login.account_plan import AccountLookup, AccountPlan
     from okta_security.login.outcome import LoginAuditFields
+    from okta_security.login.step_up import StepUpOutcome
     from okta_security.mapping.rules import RoleMapping
     from okta_security.oidc.identity import OktaIdentity
 
@@ -93,8 +94,15 @@ class LoginEvents(Protocol):
         """Record ``event``."""
         ...
 
-    def login_succeeded(self, facts: LoginAuditFields, username: str, identity: OktaIdentity, roles: list[str]) -> None:
-        """Record ``login.succeeded``."""
+    def login_succeeded(
+        self,
+        facts: LoginAuditFields,
+        username: str,
+        identity: OktaIdentity,
+        roles: list[str],
+        step_up: StepUpOutcome = ...,
+    ) -> None:
+        """Record ``login.succeeded`` (``roles``: the usable ones; ``step_up``: those withheld, and why)."""
         ...
 
     def login_refused(self, error: LoginRefused, facts: LoginAuditFields) -> None:

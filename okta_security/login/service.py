@@ -114,7 +114,9 @@ class SignInService(Generic[UserT]):
             user = self.admit(decided, facts)
         except LoginRefused as e:
             return LoginOutcome(facts, refusal=e)
-        return LoginOutcome(facts, user=user, identity=decision.identity, roles=decision.roles)
+        return LoginOutcome(
+            facts, user=user, identity=decision.identity, roles=decision.roles, step_up=decision.step_up
+        )
 
     def reads_groups_api(self, claims: Mapping[str, Any]) -> bool:
         """Return whether a sign-in with these claims (and no userinfo) asks Okta's Groups API."""
@@ -147,6 +149,7 @@ class SignInService(Generic[UserT]):
             mapping=mapping,
             airflow_roles=self.accounts.role_names(),
             policy=self.policy,
+            now=self.clock().timestamp() if mapping.step_up is not None else None,  # the clock only when it matters
         )
         self.on_missing_roles(decision)
         if isinstance(decision.refusal, NoMappedRole) and decision.identity is not None:

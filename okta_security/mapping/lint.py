@@ -75,6 +75,7 @@ def lint(mapping: RoleMapping, *, dag_ids: Collection[str] | None = None) -> lis
         *linter.shadowed(),
         *linter.suspicious_keys(),
         *linter.declared_roles(),
+        *linter.step_up(),
     ]
     if dag_ids is not None:
         findings.extend(linter.dag_patterns(dag_ids))
@@ -83,6 +84,17 @@ def lint(mapping: RoleMapping, *, dag_ids: Collection[str] | None = None) -> lis
 
 # Every finding: code -> (severity, message, fix); ``{...}`` is filled in from what was found.
 FINDINGS: dict[str, tuple[Severity, str, str]] = {
+    "step_up_role": (
+        "info",
+        "{role!r} needs a multi-factor sign-in of at most {minutes} minutes ago (amr, auth_time)",
+        "people without one sign in with their other roles and are offered the step-up",
+    ),
+    "step_up_role_unmapped": (
+        "warning",
+        "{role!r} needs a multi-factor sign-in of at most {minutes} minutes ago (amr, auth_time), "
+        "but no mapping grants it",
+        "map an Okta group to it, or remove it from 'step_up:'",
+    ),
     "broad_privileged_grant": (
         "warning",
         "pattern {pattern!r} grants {named}: any new Okta group that matches it would get that role silently",
@@ -227,6 +239,16 @@ class _Linter:
                 yield self.finding("role_grants_nothing", spec.line, role=spec.name)
             if spec.name not in granted:
                 yield self.finding("declared_role_unused", spec.line, role=spec.name)
+
+    def step_up(self) -> Iterable[Finding]:
+        rules = self.mapping.step_up
+        if rules is None:
+            return
+        granted = {role for rule in self.mapping.rules for role in rule.roles} | {self.mapping.default_role}
+        minutes = rules.max_age_seconds // 60
+        for role in sorted(rules.roles):
+            code = "step_up_role" if role in granted else "step_up_role_unmapped"
+            yield self.finding(code, rules.line, role=role, minutes=minutes)
 
     def dag_patterns(self, dag_ids: Collection[str]) -> Iterable[Finding]:
         for spec in self.mapping.roles:

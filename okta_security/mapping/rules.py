@@ -10,6 +10,7 @@ File format (docs/mapping-cookbook.md)::
       "re:^data-(eng|ops)$": [Op]       # regular expression matching the whole name (RE2: linear time)
     roles: {...}              # roles-as-code: okta_security.mapping.roles (its names count as known roles)
     clients: {...}            # bots: okta_security.mapping.bots
+    step_up: {...}            # roles that need a recent multi-factor sign-in: okta_security.mapping.step_up
 
 Every match contributes its roles (union); matching is compiled once per version into a
 :class:`~okta_security.mapping.patterns.PatternSet`. Every problem in a file is reported at once,
@@ -29,6 +30,7 @@ from okta_security.errors import MappingError
 from okta_security.mapping.bots import EMPTY_CLIENTS, ClientMap, parse_clients
 from okta_security.mapping.patterns import PatternKind, PatternSet, RegexRejected, matcher, pattern_kind
 from okta_security.mapping.roles import ROLES_KEY, RoleSpec, declared_names, parse_roles
+from okta_security.mapping.step_up import STEP_UP_KEY, StepUp, parse_step_up
 from okta_security.mapping.yaml_lines import (
     FAILED,
     LinedDict,
@@ -48,7 +50,7 @@ KnownRoles = Collection[str] | Callable[[], Collection[str]] | None
 
 MAPPINGS_KEY = "mappings"
 DEFAULT_ROLE_KEY = "default_role"
-TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, ROLES_KEY, "clients")
+TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, ROLES_KEY, "clients", STEP_UP_KEY)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class RoleMapping:
     clients: ClientMap = field(default=EMPTY_CLIENTS, compare=False)  # the validated ``clients:`` section (bots)
     roles: tuple[RoleSpec, ...] = field(default=(), compare=False)  # the validated ``roles:`` section
     default_role_line: int = field(default=1, compare=False)  # where default_role is set (for messages)
+    step_up: StepUp | None = field(default=None, compare=False)  # roles that need recent multi-factor evidence
     _index: PatternSet[Rule] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -225,6 +228,9 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
     clients = (
         parse_clients(document["clients"], at["clients"], problems, known) if "clients" in document else EMPTY_CLIENTS
     )
+    step_up = (
+        parse_step_up(document[STEP_UP_KEY], at[STEP_UP_KEY], problems, known) if STEP_UP_KEY in document else None
+    )
     if problems:
         raise MappingError(problems.messages(), source=source)
     try:
@@ -236,6 +242,7 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
             digest=hashlib.sha256(raw).hexdigest(),
             clients=clients,
             roles=role_specs,
+            step_up=step_up,
         )
     except RegexRejected as exc:  # RE2 cannot hold every pattern of the file at once
         problems.add(1, exc.problem, exc.fix)

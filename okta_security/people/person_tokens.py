@@ -82,6 +82,9 @@ class PersonToken:
     groups: Any = None  # the groups claim as sent (checked by the login pipeline); None: no claim
     has_groups_claim: bool = False
     profile: Mapping[str, str] = field(default_factory=dict)
+    # amr and auth_time, if the authorization server puts them in access tokens (Okta does not by
+    # default: a custom claim can): the step-up evidence, as an ID token's (okta_security.login.step_up).
+    mfa: Mapping[str, Any] = field(default_factory=dict)
 
 
 def looks_like_person_token(token: str) -> bool:
@@ -162,6 +165,7 @@ def person_from_claims(claims: Mapping[str, Any], policy: PersonTokenPolicy) -> 
         groups=claims.get(policy.groups_claim),
         has_groups_claim=policy.groups_claim in claims,
         profile=profile,
+        mfa={name: claims[name] for name in ("amr", "auth_time") if name in claims},
     )
 
 
@@ -182,7 +186,12 @@ def signin_claims(person: PersonToken, *, username: str | None, groups_claim: st
     ``username``: the Airflow username of the account already linked to this Okta user (it wins,
     so a renamed Okta login still reaches its account); None: the token's login, as in the browser.
     """
-    claims: dict[str, Any] = {**person.profile, "sub": person.user_id, "preferred_username": username or person.login}
+    claims: dict[str, Any] = {
+        **person.profile,
+        **person.mfa,
+        "sub": person.user_id,
+        "preferred_username": username or person.login,
+    }
     if person.has_groups_claim:
         claims[groups_claim] = person.groups
     return claims

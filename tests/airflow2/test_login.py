@@ -104,3 +104,19 @@ def test_airflow_2_logout_ends_the_okta_session_too(af2: Stack2):
     assert "id_token_hint=" in location
     assert "post_logout_redirect_uri=" in location
     assert api_status(session, af2.url) in (401, 403)  # the Airflow session is gone at once
+
+
+def test_okta_dashboard_tile_signs_in_on_airflow_2_and_a_foreign_iss_is_refused(af2: Stack2):
+    # OIDC third-party initiated login at Airflow 2.11's /login/okta: iss, login_hint, target_link_uri.
+    s = requests.Session()
+    org = af2.issuer.rsplit("/oauth2/", 1)[0]  # Okta's dashboard sends the org URL
+    params = {"iss": org, "login_hint": ALICE[0], "target_link_uri": f"{af2.url}/variable/list/"}
+    page = s.get(f"{af2.url}/login/okta", params=params, timeout=60)
+    assert 'value="alice.admin@example.com"' in page.text  # the hint reached Okta's form
+    form = parse_form(page.text, page.url)
+    final = s.post(form.action, data={**form.fields, "username": ALICE[0], "password": ALICE[1]}, timeout=60)
+    assert final.status_code == 200, final.text[:300]
+    assert final.url == f"{af2.url}/variable/list/"
+    refused = requests.get(f"{af2.url}/login/okta", params={"iss": "https://evil.example"}, timeout=60)
+    assert refused.status_code == 403
+    assert 'id="okta-reason">foreign_issuer<' in refused.text

@@ -66,3 +66,27 @@ def test_unmapped_user_sees_the_refusal_page_in_the_browser(browser, af: Stack):
     assert "marketing" in page.inner_text("#okta-groups")
     assert "_token" not in {c["name"] for c in context.cookies()}
     context.close()
+
+
+def test_okta_dashboard_tile_signs_in_and_a_foreign_iss_is_refused(browser, af: Stack):
+    context = browser.new_context()
+    page = context.new_page()
+    # Signed in at Okta first, on its dashboard; then the Airflow tile (OIDC third-party initiated login).
+    page.goto(f"{af.idp.base_url}/app/UserHome", wait_until="domcontentloaded")
+    page.fill("#okta-signin-username", "alice.admin@example.com")
+    page.fill("#okta-signin-password", "Admin-pass-1")
+    page.click("#okta-signin-submit")
+    page.click("#okta-tile-airflow-local")
+    page.wait_for_url(f"{af.url}/**", timeout=60_000)
+    page.get_by_role("link", name="Dags").first.wait_for(timeout=60_000)
+    assert "/auth/" not in page.url
+    assert "_token" in {c["name"] for c in context.cookies()}
+    context.close()
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{af.url}/auth/login/okta?iss=https%3A%2F%2Fevil.example", wait_until="domcontentloaded")
+    assert page.inner_text("#okta-reason") == "foreign_issuer"
+    assert "evil.example" not in page.content()
+    assert "_token" not in {c["name"] for c in context.cookies()}
+    context.close()

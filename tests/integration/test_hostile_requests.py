@@ -46,7 +46,7 @@ def assert_handled(response: requests.Response) -> None:
         "endpoint=x&values=1",
         "provider=x&provider=y&next=/dags",
         "next=%2Fdags&_method=POST&provider=evil",
-        "iss=&exp=soon&nbf=x&iat=y&aud=1&sub=2",  # JWT claim names: FAB put the whole query in its state token
+        "exp=soon&nbf=x&iat=y&aud=1&sub=2&jti=3",  # JWT claim names: FAB put the whole query in its state token
     ],
 )
 @pytest.mark.parametrize("start", ["/auth/login/", "/auth/login/elsewhere"])
@@ -56,11 +56,19 @@ def test_the_login_page_forwards_any_query_to_okta_s_sign_in(af: Stack, start: s
     assert first.status_code == 302, first.text[:500]
     target = urlsplit(first.headers["Location"])
     assert target.path == "/auth/login/okta"
-    assert parse_qs(target.query) == parse_qs(query)  # every parameter kept, none interpreted
+    assert parse_qs(target.query) == parse_qs(query)  # every parameter kept, none interpreted (iss: see below)
     to_okta = requests.get(f"{af.url}{target.path}?{target.query}", allow_redirects=False, timeout=30)
     assert_handled(to_okta)
     assert to_okta.status_code == 302
     assert to_okta.headers["Location"].startswith(f"{af.issuer}/v1/authorize?")
+
+
+def test_an_empty_iss_is_no_issuer_of_airflows_and_is_refused_before_okta(af: Stack) -> None:
+    # OIDC Core §4: ``iss`` starts a third-party initiated login; an empty one names no issuer at all.
+    first = requests.get(f"{af.url}/auth/login/okta?iss=&exp=soon", allow_redirects=False, timeout=30)
+    assert_handled(first)
+    assert first.status_code == 303
+    assert urlsplit(first.headers["Location"]).path == "/auth/okta/refused/"
 
 
 def test_next_survives_the_detour_and_lands_after_sign_in(af: Stack) -> None:

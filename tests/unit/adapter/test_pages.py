@@ -225,3 +225,23 @@ def test_many_groups_are_listed_up_to_a_bound():
     short = refusal_facts(errors.NoMappedRole("a", [f"g{i}" for i in range(80)]), retry_url=RETRY)
     assert len(short["groups"]) == MAX_SHOWN_GROUPS
     assert short["more_groups"] == 80 - MAX_SHOWN_GROUPS
+
+
+def test_step_up_required_offers_get_role_first() -> None:
+    error = errors.StepUpRequired("ann@example.com", ["Op", "Admin"], "the sign-in used a single factor")
+    facts = refusal_facts(error, retry_url=RETRY, step_up_url="/auth/login/okta?step_up=1")
+    page, status = render_refusal(facts)
+    assert status == 403
+    assert category_of(error) == "access"
+    assert (
+        '<a id="okta-step-up" href="/auth/login/okta?step_up=1" class="af-button af-primary">Get Admin, Op</a>' in page
+    )
+    assert 'id="okta-retry" href="/auth/login/okta" class="af-button af-secondary"' in page
+    assert "single factor" in html.unescape(page)
+
+
+def test_foreign_issuer_page_never_echoes_the_link() -> None:
+    page, status = render(errors.ForeignIssuer())
+    assert status == 403
+    assert "identity provider this Airflow does not use" in page
+    assert 'id="okta-step-up"' not in page

@@ -339,3 +339,31 @@ def test_explain_fails_exactly_when_check_mapping_finds_errors(tmp_path, capsys,
 def test_parse_groups(groups: str, extra: list[str], expected: list[str]) -> None:
     """Split, trim and de-duplicate group names."""
     assert parse_groups(groups, extra) == expected
+
+
+STEP_UP = """\
+mappings:
+  airflow-admins: [Admin]
+  airflow-viewers: [Viewer]
+step_up:
+  roles: [Admin, Op]
+  max_age_minutes: 30
+"""
+
+
+def test_check_mapping_and_explain_show_step_up_roles(tmp_path, capsys) -> None:
+    path = write(tmp_path, STEP_UP)
+    code, out, _err = run(capsys, "check-mapping", "--no-db", path)
+    assert code == EXIT_WARNINGS
+    assert "'Admin' needs a multi-factor sign-in of at most 30 minutes ago" in out
+    assert "[step_up_role]" in out
+    assert (
+        "'Op' needs a multi-factor sign-in of at most 30 minutes ago (amr, auth_time), but no mapping grants it" in out
+    )
+    code, out, _err = run(capsys, "explain", "--no-db", "--groups", "airflow-admins,airflow-viewers", path)
+    assert "step-up: Admin only with a multi-factor sign-in of at most 30 minutes ago; without one: Viewer" in out
+    code, out, _err = run(capsys, "explain", "--no-db", "--json", "--groups", "airflow-admins", path)
+    data = json.loads(out)
+    assert (data["step_up_roles"], data["step_up_max_age_minutes"]) == (["Admin"], 30)
+    _code, out, _err = run(capsys, "explain", "--no-db", "--groups", "airflow-admins", path)
+    assert "without one: refused [step_up_required], offered the step-up" in out

@@ -559,6 +559,17 @@ def test_mapping_with_no_roles_warns(env, okta, mapping_file):
     assert doctor(env, facts())["mapping"].status is Status.WARN
 
 
+def test_step_up_mapping_needs_an_auth_manager_that_withholds_roles(env, okta, mapping_file):
+    mapping_file.write_text("mappings:\n  airflow-admins: [Admin]\nstep_up:\n  roles: [Admin]\n  max_age_minutes: 30\n")
+    result = doctor(env, facts(step_up_problem="only okta_security.auth_manager.OktaFabAuthManager withholds"))[
+        "mapping"
+    ]
+    assert result.status is Status.FAIL
+    assert "step-up roles: Admin (a second factor within 30 min)" in result.detail
+    assert "OktaFabAuthManager" in result.fix
+    assert doctor(env, facts())["mapping"].status is Status.OK
+
+
 # -- Airflow ------------------------------------------------------------------------------------
 
 

@@ -7,6 +7,11 @@
     ├── MappingError                   "invalid_mapping"     role-mapping YAML unusable (file:line: problem)
     ├── RoleSyncError                  "role_sync_failed"    declared roles (``roles:``) could not be synced to Airflow
     ├── TooManyDeactivations           "too_many_deactivations"  sync-users plan exceeds the guard; nothing applied
+    ├── LogoutRefused                  (subclass sets code)  a Universal Logout request that changes nothing (``status``)
+    │   ├── LogoutUnauthorized         "logout_unauthorized"  the signed JWT failed a check (``reason``: which)   401
+    │   ├── LogoutMalformed            "logout_malformed"    the body is no ``sub_id`` Airflow reads            400
+    │   ├── LogoutUnknownSubject       "logout_unknown_subject"  no Airflow account belongs to the subject      404
+    │   └── LogoutUnavailable          "logout_unavailable"  Okta's keys or the database did not answer         503
     ├── TokenRequestInvalid            "invalid_token_request"  POST /auth/token body is no grant Airflow takes (``oauth_error``)
     ├── DeviceSignInFailed             "device_sign_in_failed"  okta-airflow login: Okta or Airflow said no (``error``: whose code)
     ├── RelinkRefused                  "relink_refused"      ``okta-airflow relink`` cannot link the account as asked
@@ -37,7 +42,8 @@
         ├── OktaApiMisconfigured       "okta_api_misconfigured"  Okta refused Airflow's Groups API call (credentials, scopes)
         ├── ServiceUserLogin           "service_user_login"  the username is an Okta client's service user (a bot's)
         ├── OktaUserChanged            "okta_user_changed"   the account is linked to another Okta user (reused login)
-        └── UnlinkedAccount            "unlinked_account"    an account never linked to Okta; adopting is switched off
+        ├── UnlinkedAccount            "unlinked_account"    an account never linked to Okta; adopting is switched off
+        └── SignedOut                  "signed_out"          Okta signed the person out everywhere after the token was issued
 
 Codes are part of the public contract: logs, the audit trail and the CLI print them,
 and admins grep for them. Never rename one.
@@ -363,6 +369,56 @@ class UnlinkedAccount(LoginRefused):
             f"yours, they run `okta-airflow relink {account} --to-okta-user {okta_sub}`; otherwise they rename or "
             "delete it, and your next sign-in creates a new one."
         )
+
+
+class SignedOut(LoginRefused):
+    """Okta's Universal Logout signed the person out after this token (or session) began: sign in again."""
+
+    code = "signed_out"
+
+
+class LogoutRefused(OktaSecurityError):
+    """A global token revocation request (Okta's Universal Logout) that must change nothing.
+
+    ``status`` is the HTTP answer draft-parecki-oauth-global-token-revocation §3.4.2 gives it;
+    ``reason`` a stable sub-code for the audit trail; ``message`` is safe to send back.
+    """
+
+    code = "logout_refused"
+    status = 400
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        self.message = message
+        super().__init__(message)
+
+
+class LogoutUnauthorized(LogoutRefused):
+    """The ``Authorization: Bearer`` JWT is missing, not Okta's, or fails a claim check."""
+
+    code = "logout_unauthorized"
+    status = 401
+
+
+class LogoutMalformed(LogoutRefused):
+    """The body is not ``{"sub_id": {...}}`` in a subject format Airflow reads (``iss_sub``, ``email``)."""
+
+    code = "logout_malformed"
+    status = 400
+
+
+class LogoutUnknownSubject(LogoutRefused):
+    """No Airflow account belongs to the subject (draft §3.4.2: 404 User Not Found)."""
+
+    code = "logout_unknown_subject"
+    status = 404
+
+
+class LogoutUnavailable(LogoutRefused):
+    """Okta's signing keys or Airflow's database did not answer: nothing was done; Okta may retry."""
+
+    code = "logout_unavailable"
+    status = 503
 
 
 class RelinkRefused(OktaSecurityError):

@@ -387,9 +387,10 @@ class LogoutRefused(OktaSecurityError):
     code = "logout_refused"
     status = 400
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, jti: str | None = None) -> None:
         self.reason = reason
         self.message = message
+        self.jti = jti  # the request JWT's, once its signature verified (the audit trail's key)
         super().__init__(message)
 
 

@@ -39,6 +39,7 @@ from okta_security.adapter import event_hook_view, token_endpoint
 from okta_security.adapter.bots import bearer_token, request_facts
 from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.adapter.security_manager import TokenDoors, token_doors
+from okta_security.adapter.universal_logout import ISSUED_AT_CLAIM, SIGN_OUTS
 from okta_security.errors import BotRefused, ConfigError, LoginRefused, TokenRequestInvalid
 from okta_security.login.doors import ApiSignInFacts, BotLogin, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
@@ -104,6 +105,26 @@ class OktaFabAuthManager(FabAuthManager):
         if expiration_time_in_seconds is None:
             return super().generate_jwt(user)
         return super().generate_jwt(user, expiration_time_in_seconds=expiration_time_in_seconds)
+
+    def serialize_user(self, user: User) -> dict[str, Any]:
+        """Return FAB's claims, plus the issue time to the microsecond (Universal Logout compares it)."""
+        return {**super().serialize_user(user), ISSUED_AT_CLAIM: time.time()}
+
+    def deserialize_user(self, token: dict[str, Any]) -> User:  # type: ignore[override]  # FAB's is a cachedmethod
+        """Return FAB's user of a valid JWT, unless Okta's Universal Logout signed them out after it was issued.
+
+        Airflow answers a ValueError here as an invalid token (403); the account stays active.
+        """
+        user = super().deserialize_user(token)
+        precise = token.get(ISSUED_AT_CLAIM)
+        issued_at = precise if isinstance(precise, int | float) else token.get("iat")
+        if not isinstance(issued_at, int | float):
+            issued_at = None
+        if SIGN_OUTS.began_before(user, issued_at, whole_seconds=precise is None):
+            raise ValueError(
+                f"Okta signed user {user.id} out everywhere (Universal Logout) after this token was issued"
+            )
+        return user
 
     def get_url_logout(self) -> str | None:
         """Send the UI's logout (``/api/v2/auth/logout``) to okta_security's view that also ends the Okta session."""

@@ -30,6 +30,7 @@ from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, Miss
 
 from okta_security.errors import (
     LogoutMalformed,
+    LogoutRefused,
     LogoutUnauthorized,
     LogoutUnavailable,
     LogoutUnknownSubject,
@@ -236,6 +237,13 @@ class UniversalLogout:
         assertion = verify_assertion(
             authorization, keys=self.keys, org=self.org, audience=self.audience, leeway=self.leeway, now=now
         )
+        try:
+            return self._sign_out(assertion, body, now)
+        except LogoutRefused as e:
+            e.jti = assertion.jti
+            raise
+
+    def _sign_out(self, assertion: LogoutAssertion, body: Any, now: float) -> LogoutDone:
         subject = parse_subject(body, issuers=frozenset({self.org, self.issuer}))
         accounts = tuple(self.store.accounts_for(subject))
         if not accounts:

@@ -270,6 +270,14 @@ class OktaSettings:
         "authentication secret). Empty: the endpoint answers 404.",
         secret=True,
     )
+    # Okta's Universal Logout (docs/security.md): the global token revocation endpoint.
+    universal_logout_endpoint: str = setting(
+        AbsoluteUrl("https://airflow.example.com/auth/okta/global-token-revocation"),
+        "Public URL of Airflow's `<base url>/auth/okta/global-token-revocation`, exactly as entered in the Okta "
+        "app's Universal Logout settings: the signed JWT's required `aud`. Okta's request then ends every "
+        "session of the person and refuses their older Airflow tokens, on every replica. Empty: the endpoint "
+        "answers 404.",
+    )
 
     @property
     def groups_api_org_url(self) -> str:

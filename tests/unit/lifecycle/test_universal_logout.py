@@ -167,6 +167,7 @@ def test_a_replayed_jti_is_refused_and_changes_nothing_more(org_key, store):
     with pytest.raises(LogoutUnauthorized) as refused:
         service.handle(f"Bearer {signed(org_key, jti='once')}", EMAIL)
     assert refused.value.reason == "replayed_jti"
+    assert refused.value.jti == "once"  # the audit trail names the replayed request
     assert store.not_before == first
 
 

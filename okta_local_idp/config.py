@@ -17,7 +17,18 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from .faults import FaultError, validate_faults
-from .models import AUTH_METHODS, EVENT_TYPES, GRANT_TYPES, USER_STATUSES, Client, EventHook, Group, User
+from .models import (
+    AUTH_METHODS,
+    EVENT_TYPES,
+    GRANT_TYPES,
+    SUBJECT_FORMATS,
+    USER_STATUSES,
+    Client,
+    EventHook,
+    Group,
+    UniversalLogoutTarget,
+    User,
+)
 
 if TYPE_CHECKING:
     import os
@@ -233,6 +244,7 @@ _CLIENT_KEYS = frozenset(
         "require_pkce",
         "name",
         "jwks",
+        "universal_logout",
     }
 )
 
@@ -269,7 +281,25 @@ def _parse_client(raw: dict[str, Any], where: str, problems: _Problems) -> Clien
         require_pkce=_boolean(raw, "require_pkce", where, problems, True),
         name=_string(raw, "name", where, problems, "") or "",
         jwks=jwks,
+        universal_logout=_universal_logout(raw.get("universal_logout"), f"{where}.universal_logout", problems),
     )
+
+
+def _universal_logout(value: Any, where: str, problems: _Problems) -> UniversalLogoutTarget | None:
+    """Return an app's Universal Logout settings: ``{url: <its endpoint>, subject_format: iss_sub | email}``."""
+    if value is None:
+        return None
+    data = _mapping(value, where, problems)
+    _unknown_keys(data, frozenset({"url", "subject_format"}), where, problems)
+    url = data.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        problems.add(f"{where}.url", "must be the app's global token revocation endpoint, an http(s) URL")
+        return None
+    subject_format = data.get("subject_format", "iss_sub")
+    if subject_format not in SUBJECT_FORMATS:
+        problems.add(f"{where}.subject_format", f"must be one of {', '.join(SUBJECT_FORMATS)}")
+        return None
+    return UniversalLogoutTarget(url=url, subject_format=subject_format)
 
 
 def _public_jwks(value: Any, where: str, problems: _Problems) -> dict[str, Any] | None:

@@ -123,6 +123,8 @@ class Client(ClientMixin):
     require_pkce: bool = True
     name: str = ""
     jwks: Mapping[str, Any] | None = field(default=None, repr=False, compare=False, hash=False)  # private_key_jwt
+    # Universal Logout (the app's Authentication → Logout settings): its global token revocation endpoint.
+    universal_logout: UniversalLogoutTarget | None = field(default=None, compare=False, hash=False)
 
     @property
     def client_metadata(self) -> dict[str, Any]:
@@ -267,6 +269,17 @@ EVENT_TYPES: dict[str, str] = {  # type -> Okta's displayMessage
     "application.user_membership.add": "Add user to application membership",
     "application.user_membership.remove": "Remove user from application membership",
 }
+
+
+SUBJECT_FORMATS = ("iss_sub", "email")  # RFC 9493 formats Okta's Universal Logout sends
+
+
+@dataclass(frozen=True)
+class UniversalLogoutTarget:
+    """Where and how the org tells an app to sign a person out (Okta: Universal Logout, Signed JWT)."""
+
+    url: str  # the app's global token revocation endpoint: the JWT's ``aud``
+    subject_format: str = "iss_sub"  # "iss_sub" (the Okta user id) or "email"
 
 
 @dataclass(frozen=True)

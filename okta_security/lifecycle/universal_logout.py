@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from okta_security.oidc.id_token import JwksCache
 
-ENDPOINT_PATH = "auth/okta/global-token-revocation"  # under Airflow 3's base URL (FAB's views are under /auth)
+ENDPOINT_PATH = "/okta/global-token-revocation"  # under FAB's views: <base url>/auth on Airflow 3, the root on 2.11
 MAX_LIFETIME_SECONDS = 300  # draft §3.5 recommends five minutes; a longer-lived JWT is refused
 MAX_BODY_BYTES = 4096  # one subject identifier (RFC 9493) is a few hundred bytes
 MAX_JTI_CHARS = 128  # the jti column; Okta's are a few dozen characters

@@ -328,7 +328,8 @@ def sign_out(
                     sa.delete(sign_out_table).where(sign_out_table.c.user_id.in_([r["user_id"] for r in rows]))
                 )
                 conn.execute(sa.insert(sign_out_table), rows)
-                conn.execute(sa.delete(logout_jti).where(logout_jti.c.expires_at < utcnow()))
+                expired = sa.and_(logout_jti.c.expires_at < utcnow(), logout_jti.c.jti != jti)
+                conn.execute(sa.delete(logout_jti).where(expired))  # JWTs refused by exp alone by now
             return True
         except _UsedJti:
             return False

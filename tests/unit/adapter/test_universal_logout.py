@@ -92,3 +92,13 @@ def test_each_process_reads_an_account_at_most_once_per_interval(engine):
     assert sign_outs.began_before(ann, int(T0.timestamp()), whole_seconds=True)  # an iat of the same second
     assert sign_outs.began_before(ann, None, whole_seconds=False)  # a session with no sign-in stamp
     assert len(reads) == 2
+
+
+def test_a_database_outage_signs_nobody_out(tmp_path):
+    broken = sa.create_engine(f"sqlite:///{tmp_path / 'no-tables.db'}")  # the query fails: no such table
+    try:
+        assert not SignOuts(lambda: broken).began_before(
+            SimpleNamespace(id=7, username="ann"), None, whole_seconds=False
+        )
+    finally:
+        broken.dispose()

@@ -300,6 +300,7 @@ def test_okta_s_sign_out_ends_every_session_and_token_on_every_replica_within_2_
 
 
 def test_a_replayed_request_is_refused_and_changes_nothing(ulo: UloStack):
+    sign_in(ulo.replicas[0])  # the person has an account (whatever ran before)
     token = ulo.idp.context.keys.sign(claims_for(ulo))
     assert send(ulo, token, body_for(ulo, "email")).status_code == 204  # the email format works too
     first = not_before(ulo.db_url)
@@ -311,3 +312,15 @@ def test_a_replayed_request_is_refused_and_changes_nothing(ulo: UloStack):
     time.sleep(EFFECT_SECONDS)
     assert not_before(ulo.db_url) == first
     assert all(everything_works(ulo, browser, browser.cookies["_token"]))
+
+
+def test_a_body_over_4_kb_is_refused_unread(ulo: UloStack):
+    sign_in(ulo.replicas[0])  # the person has an account (whatever ran before)
+    token = ulo.idp.context.keys.sign(claims_for(ulo))
+    padded = {**body_for(ulo), "padding": "x" * 5000}
+    before = not_before(ulo.db_url)
+    answer = send(ulo, token, padded)
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "request_too_large"
+    assert not_before(ulo.db_url) == before
+    assert send(ulo, token, body_for(ulo)).status_code == 204  # its jti was not taken: nothing was read

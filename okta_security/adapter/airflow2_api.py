@@ -37,7 +37,7 @@ from flask import Response, abort, current_app, g, request
 
 from okta_security.adapter.bots import bearer_token, refusal_challenge, refusal_fields, request_facts
 from okta_security.adapter.security_manager import token_doors
-from okta_security.adapter.universal_logout import SIGN_OUTS
+from okta_security.adapter.universal_logout import SIGN_OUTS, SIGNED_OUT_MESSAGE
 from okta_security.errors import BotRefused, ConfigError, LoginRefused, RateLimited, SignedOut, classify
 from okta_security.login.doors import ApiSignInFacts, BotLogin, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
@@ -174,12 +174,7 @@ def authenticate_person(token: str) -> Any | Response:
         _signed_in.remember(person.jti, user.id, person.expires_at)
     if SIGN_OUTS.began_before(user, person.issued_at, whole_seconds=True):
         _signed_in.forget(person.jti)
-        return person_refusal_response(
-            SignedOut(
-                "Okta signed you out everywhere after this token was issued (Universal Logout); "
-                "get a new token by signing in again (okta-airflow login)."
-            )
-        )
+        return person_refusal_response(SignedOut(SIGNED_OUT_MESSAGE))
     g._login_user = user  # this request only, as for bots
     g.user = user
     return user

@@ -39,8 +39,8 @@ from okta_security.adapter import event_hook_view, token_endpoint
 from okta_security.adapter.bots import bearer_token, request_facts
 from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.adapter.security_manager import TokenDoors, token_doors
-from okta_security.adapter.universal_logout import ISSUED_AT_CLAIM, SIGN_OUTS
-from okta_security.errors import BotRefused, ConfigError, LoginRefused, TokenRequestInvalid
+from okta_security.adapter.universal_logout import ISSUED_AT_CLAIM, SIGN_OUTS, SIGNED_OUT_MESSAGE
+from okta_security.errors import BotRefused, ConfigError, LoginRefused, SignedOut, TokenRequestInvalid
 from okta_security.login.doors import ApiSignInFacts, BotLogin, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
 from okta_security.people.token_request import read_token_request
@@ -83,6 +83,9 @@ class OktaFabAuthManager(FabAuthManager):
                 person = sm.okta_people.admit(token, ApiSignInFacts(via=VIA, context=tuple(sorted(facts.items()))))
             except (BotRefused, LoginRefused) as e:
                 raise token_endpoint.refusal(e, standard=request.standard) from e
+            if SIGN_OUTS.began_before(person.user, person.token.issued_at, whole_seconds=True):
+                # Okta's Universal Logout came after this Okta token: it must not mint a fresh Airflow token.
+                raise token_endpoint.refusal(SignedOut(SIGNED_OUT_MESSAGE), standard=request.standard)
             _TOKEN_EXPIRY.set((person.user.id, person.token.expires_at))
             return person.user
         try:

@@ -56,6 +56,10 @@ SIGNED_IN_AT_KEY = "okta_signed_in_at"  # wall-clock time of the session's sign-
 # Airflow 3 JWTs minted by okta_security carry their issue time to the microsecond: ``iat`` has whole
 # seconds, so a token minted in the sign-out's own second could not be told from an older one.
 ISSUED_AT_CLAIM = "okta_issued_at"
+SIGNED_OUT_MESSAGE = (
+    "Okta signed you out everywhere after this token was issued (Universal Logout); "
+    "sign in again (okta-airflow login) for a new one."
+)
 
 
 class EngineLogoutStore:

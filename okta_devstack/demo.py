@@ -160,6 +160,7 @@ def _run(ports: dict[str, int], children: Children) -> int:
             "OKTA_CLIENT_SECRET": client["client_secret"],
             "OKTA_ROLE_MAPPING_FILE": str(mapping),
             "OKTA_EVENT_HOOK_SECRET": demo_files.HOOK_SECRET,
+            "OKTA_UNIVERSAL_LOGOUT_ENDPOINT": demo_files.universal_logout_url(airflow_port),
             "OKTA_API_TOKEN": data["server"]["api_token"],  # Groups API fallback, sync-users
             "OKTA_CLI_CLIENT_ID": demo_files.CLI_CLIENT_ID,  # people on the REST API: okta-airflow login
         },

@@ -73,11 +73,18 @@ def point_at_airflow(data: dict[str, Any], airflow_port: int) -> dict[str, Any]:
             client["redirect_uris"] = [f"http://{h}:{airflow_port}/auth/oauth-authorized/okta" for h in hosts]
             client["post_logout_redirect_uris"] = [f"http://{h}:{airflow_port}/auth/login/" for h in hosts]
             client["initiate_login_uri"] = f"http://127.0.0.1:{airflow_port}/auth/login/okta"  # the dashboard tile
+            # Universal Logout (docs/security.md): "revoke sessions" in the IdP signs the person out of Airflow.
+            client["universal_logout"] = {"url": universal_logout_url(airflow_port), "subject_format": "iss_sub"}
     # Okta Event Hooks to Airflow (docs/event_hooks.md): deactivate someone in the IdP, Airflow follows.
     data["event_hooks"] = [
         {"name": "airflow", "url": f"http://127.0.0.1:{airflow_port}/auth/okta/events", "authorization": HOOK_SECRET}
     ]
     return data
+
+
+def universal_logout_url(airflow_port: int) -> str:
+    """Return Airflow's global token revocation endpoint as the demo's IdP calls it (OKTA_UNIVERSAL_LOGOUT_ENDPOINT)."""
+    return f"http://127.0.0.1:{airflow_port}/auth/okta/global-token-revocation"
 
 
 def demo_idp_data(airflow_port: int = 8080) -> dict[str, Any]:

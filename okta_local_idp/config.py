@@ -17,7 +17,18 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from .faults import FaultError, validate_faults
-from .models import AUTH_METHODS, EVENT_TYPES, GRANT_TYPES, USER_STATUSES, Client, EventHook, Group, User
+from .models import (
+    AUTH_METHODS,
+    EVENT_TYPES,
+    GRANT_TYPES,
+    SUBJECT_FORMATS,
+    USER_STATUSES,
+    Client,
+    EventHook,
+    Group,
+    UniversalLogoutTarget,
+    User,
+)
 
 if TYPE_CHECKING:
     import os
@@ -240,6 +251,7 @@ _CLIENT_KEYS = frozenset(
         "jwks",
         "initiate_login_uri",
         "target_link_uri",
+        "universal_logout",
     }
 )
 
@@ -278,6 +290,7 @@ def _parse_client(raw: dict[str, Any], where: str, problems: _Problems) -> Clien
         jwks=jwks,
         initiate_login_uri=_url(raw, "initiate_login_uri", where, problems),
         target_link_uri=_url(raw, "target_link_uri", where, problems),
+        universal_logout=_universal_logout(raw.get("universal_logout"), f"{where}.universal_logout", problems),
     )
 
 
@@ -288,6 +301,23 @@ def _url(raw: dict[str, Any], key: str, where: str, problems: _Problems) -> str 
         problems.add(f"{where}.{key}", "must be an absolute http(s) URL")
         return None
     return value
+
+
+def _universal_logout(value: Any, where: str, problems: _Problems) -> UniversalLogoutTarget | None:
+    """Return an app's Universal Logout settings: ``{url: <its endpoint>, subject_format: iss_sub | email}``."""
+    if value is None:
+        return None
+    data = _mapping(value, where, problems)
+    _unknown_keys(data, frozenset({"url", "subject_format"}), where, problems)
+    url = data.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        problems.add(f"{where}.url", "must be the app's global token revocation endpoint, an http(s) URL")
+        return None
+    subject_format = data.get("subject_format", "iss_sub")
+    if subject_format not in SUBJECT_FORMATS:
+        problems.add(f"{where}.subject_format", f"must be one of {', '.join(SUBJECT_FORMATS)}")
+        return None
+    return UniversalLogoutTarget(url=url, subject_format=subject_format)
 
 
 def _public_jwks(value: Any, where: str, problems: _Problems) -> dict[str, Any] | None:

@@ -127,6 +127,8 @@ class Client(ClientMixin):
     # Okta's "Login initiated by: Either Okta or App": the dashboard tile opens this URI with iss (OIDC Core §4).
     initiate_login_uri: str | None = None
     target_link_uri: str | None = None  # where the app should land after the tile's sign-in (optional)
+    # Universal Logout (the app's Authentication → Logout settings): its global token revocation endpoint.
+    universal_logout: UniversalLogoutTarget | None = field(default=None, compare=False, hash=False)
 
     @property
     def client_metadata(self) -> dict[str, Any]:
@@ -273,6 +275,17 @@ EVENT_TYPES: dict[str, str] = {  # type -> Okta's displayMessage
     "application.user_membership.add": "Add user to application membership",
     "application.user_membership.remove": "Remove user from application membership",
 }
+
+
+SUBJECT_FORMATS = ("iss_sub", "email")  # RFC 9493 formats Okta's Universal Logout sends
+
+
+@dataclass(frozen=True)
+class UniversalLogoutTarget:
+    """Where and how the org tells an app to sign a person out (Okta: Universal Logout, Signed JWT)."""
+
+    url: str  # the app's global token revocation endpoint: the JWT's ``aud``
+    subject_format: str = "iss_sub"  # "iss_sub" (the Okta user id) or "email"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""The org authorization server's token endpoint (``/oauth2/v1/token``): okta.* scopes for service apps.
+"""The org authorization server: its token endpoint (``/oauth2/v1/token``), discovery and keys.
+
+Discovery (``/.well-known/openid-configuration``, issuer ``https://{org}``) and ``/oauth2/v1/keys``
+publish the keys the org signs with — here the IdP's one signing key; Universal Logout requests
+(:mod:`okta_local_idp.universal_logout`) are verified with them.
 
 Okta issues access tokens for its own Management API only from the org authorization server
 (issuer ``https://{org}``), only with the client credentials grant and ``private_key_jwt``
@@ -14,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import InvalidScopeError, grants, scope_to_list
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask, Response, jsonify
 from joserfc import jws
 from joserfc.errors import JoseError
 
@@ -35,6 +39,7 @@ CUSTOM_SCOPES_REFUSED = "Custom scopes are not allowed for this request."
 UNKNOWN_SCOPE = "The requested scope is invalid, unknown, or malformed."
 
 blueprint = Blueprint("org_oauth", __name__, url_prefix="/oauth2/v1")
+metadata_blueprint = Blueprint("org_metadata", __name__)
 
 
 class OrgAuthorizationServer(OktaAuthorizationServer):
@@ -125,6 +130,31 @@ def init_org_server(app: Flask, idp: IdpContext) -> None:
     server.register_grant(OrgClientCredentialsGrant)
     idp.org_authorization_server = server
     app.register_blueprint(blueprint)
+    app.register_blueprint(metadata_blueprint)
+
+
+@metadata_blueprint.get("/.well-known/openid-configuration")
+def org_discovery() -> Response:
+    """Serve the org authorization server's metadata (the part apps read: issuer, keys, token endpoint)."""
+    org = current_idp().base_url
+    return jsonify(
+        {
+            "issuer": org,
+            "jwks_uri": f"{org}/oauth2/v1/keys",
+            "token_endpoint": f"{org}{ORG_TOKEN_PATH}",
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }
+    )
+
+
+@blueprint.get("/keys")
+def org_keys() -> Response:
+    """Serve the org's public signing keys."""
+    response = jsonify(current_idp().keys.public_jwks())
+    response.headers["Cache-Control"] = "max-age=3600, must-revalidate"
+    return response
 
 
 @blueprint.post("/token")

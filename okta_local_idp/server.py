@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from . import admin_api, dashboard, management_api, management_directory, views  # noqa: F401 - management_directory adds routes
+from . import (  # noqa: F401 - management_directory and universal_logout add routes
+    admin_api,
+    dashboard,
+    management_api,
+    management_directory,
+    universal_logout,
+    views,
+)
 from .backchannel import init_backchannel, stats_of
 from .config import ConfigStore
 from .context import AUTH_SERVER_PATH, EXTENSION_KEY, IdpContext
@@ -65,7 +72,7 @@ def create_app(
     init_backchannel(app)  # request counts + the latency_ms fault (bench/bench_login.py)
     init_oauth(app, idp)
     init_device(app, idp)  # /v1/device/authorize, /activate, the device_code grant (RFC 8628)
-    init_org_server(app, idp)  # /oauth2/v1/token: okta.* scopes for service apps (Management API)
+    init_org_server(app, idp)  # /oauth2/v1/token: okta.* scopes for service apps; the org's discovery and keys
     app.register_blueprint(views.blueprint)
     app.register_blueprint(management_api.blueprint)
     app.register_blueprint(admin_api.blueprint)

@@ -116,6 +116,7 @@ class RuntimeStore:
         self.rate_limiter = RateLimiter()
         self.directory = DirectoryOverlay()  # Management API lifecycle/membership changes
         self.event_hooks = EventHookState()  # verified hooks and delivery records
+        self.universal_logouts: list[dict[str, Any]] = []  # Universal Logout requests sent (list.append is atomic)
         self.devices = DeviceStore()  # device authorizations (RFC 8628) in flight
 
     # -- authorization codes -------------------------------------------------
@@ -202,6 +203,14 @@ class RuntimeStore:
             return None
         with self._lock:
             return self._sessions.get(sid)
+
+    def close_user_sessions(self, user_id: str) -> int:
+        """End every sign-in session of ``user_id``; return how many there were."""
+        with self._lock:
+            ended = [sid for sid, s in self._sessions.items() if s.user_id == user_id]
+            for sid in ended:
+                del self._sessions[sid]
+        return len(ended)
 
     def close_session(self, sid: str | None) -> None:
         """End the session ``sid`` (no-op if unknown)."""

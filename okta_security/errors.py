@@ -235,7 +235,30 @@ class UnlinkedAccount(AccountNotYours, code="unlinked_account"):
     )
 
 
+class LogoutRefused(OktaSecurityError, code="logout_refused", status=400):
+    """A Universal Logout request (draft-parecki-oauth-global-token-revocation) that changes nothing.
+
+    ``reason`` is a stable sub-code for the audit trail; ``message`` is safe to send back.
+    """
+
+    audit_event = "universal_logout.refused"
+
+    def __init__(self, reason: str, message: str, *, jti: str | None = None) -> None:
+        self.reason = reason
+        self.jti = jti  # the request JWT's, once its signature verified (the audit trail's key)
+        super().__init__(message)
+
+    @property
+    def status(self) -> int:  # the draft's answer (§3.4.2), from the table
+        return REFUSALS[self.code].api_status
+
+
 # fmt: off
+class LogoutUnauthorized(LogoutRefused, code="logout_unauthorized", status=401): ...  # the signed JWT failed a check
+class LogoutMalformed(LogoutRefused, code="logout_malformed", status=400): ...  # no sub_id Airflow reads
+class LogoutUnknownSubject(LogoutRefused, code="logout_unknown_subject", status=404): ...  # no account is theirs
+class LogoutUnavailable(LogoutRefused, code="logout_unavailable", status=503, category="unavailable"): ...
+class SignedOut(LoginRefused, code="signed_out"): ...  # Okta signed them out everywhere after the token began
 class TooManyDeactivations(OktaSecurityError, code="too_many_deactivations"): ...  # sync-users past its guard; exit 4
 class RelinkRefused(OktaSecurityError, code="relink_refused"): ...  # the message says why and what to do
 class UnmappedClient(BotRefused, code="unmapped_client"): ...  # the client grants no role in ``clients:``

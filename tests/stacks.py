@@ -55,6 +55,7 @@ class StackSpec:
     database: Database = "sqlite"
     # OKTA_* settings on top of the issuer, the client and the mapping file (Airflow-native stacks:
     # okta_in_airflow_config=True puts those three in AIRFLOW__OKTA__* and sets no OKTA_* at all).
+    # In both, "{airflow_url}" stands for Airflow's URL (its port is picked when the stack starts).
     settings: Mapping[str, str] = field(default_factory=dict)
     airflow_settings: Mapping[str, str] = field(default_factory=dict)  # more AIRFLOW__* settings
     okta_in_airflow_config: bool = False
@@ -129,8 +130,11 @@ def running_stack(spec: StackSpec, root: Path) -> Iterator[Stack]:
     from okta_local_idp.server import serve_in_thread
 
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    spec_settings = {k: v.replace("{airflow_url}", url) for k, v in spec.settings.items()}
+    spec_airflow_settings = {k: v.replace("{airflow_url}", url) for k, v in spec.airflow_settings.items()}
     idp_config = root / "idp_users.yaml"
-    idp_config.write_text(yaml.safe_dump(idp_data(f"http://127.0.0.1:{port}", edit=spec.edit_idp), sort_keys=False))
+    idp_config.write_text(yaml.safe_dump(idp_data(url, edit=spec.edit_idp), sort_keys=False))
     mapping = root / "okta_role_mapping.yaml"
     if spec.mapping is None:
         shutil.copy(REPO / "config" / "role_mapping.yaml", mapping)
@@ -147,18 +151,18 @@ def running_stack(spec: StackSpec, root: Path) -> Iterator[Stack]:
         basics = {"ISSUER": idp.issuer, "CLIENT_ID": CLIENT_ID, "ROLE_MAPPING_FILE": str(mapping), **TEST_TIMERS}
         if spec.okta_in_airflow_config:
             okta_env: dict[str, str] = {}
-            airflow_env = {**{f"AIRFLOW__OKTA__{k}": v for k, v in basics.items()}, **spec.airflow_settings}
+            airflow_env = {**{f"AIRFLOW__OKTA__{k}": v for k, v in basics.items()}, **spec_airflow_settings}
         else:
             okta_env = {f"OKTA_{k}": v for k, v in basics.items()}
             if spec.client_secret is not None:
                 okta_env["OKTA_CLIENT_SECRET"] = spec.client_secret
-            airflow_env = dict(spec.airflow_settings)
+            airflow_env = dict(spec_airflow_settings)
         airflow = AirflowServer(
             root / "airflow",
             port=port,
             db_url=db_url,
             auth_manager=spec.auth_manager,
-            okta_env={**okta_env, **spec.settings},
+            okta_env={**okta_env, **spec_settings},
             airflow_env=airflow_env,
         )
         cleanup.callback(airflow.stop)

@@ -38,7 +38,8 @@ from flask import Response, abort, current_app, g, request
 from okta_security.adapter import step_up
 from okta_security.adapter.bots import bearer_token, refusal_challenge, refusal_fields, request_facts
 from okta_security.adapter.security_manager import token_doors
-from okta_security.errors import BotRefused, ConfigError, LoginRefused, RateLimited, classify
+from okta_security.adapter.universal_logout import SIGN_OUTS, SIGNED_OUT_MESSAGE
+from okta_security.errors import BotRefused, ConfigError, LoginRefused, RateLimited, SignedOut, classify
 from okta_security.login.doors import ApiLoginAuditFields, BotLogin, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
 
@@ -172,6 +173,9 @@ def authenticate_person(token: str) -> Any | Response:
         except LoginRefused as e:
             return person_refusal_response(e)
         _signed_in.remember(person.jti, user.id, person.expires_at)
+    if SIGN_OUTS.began_before(user, person.issued_at, whole_seconds=True):
+        _signed_in.forget(person.jti)
+        return person_refusal_response(SignedOut(SIGNED_OUT_MESSAGE))
     step_up.limit_to_token(user, sm.okta_mapping.current().step_up, person.mfa)
     g._login_user = user  # this request only, as for bots
     g.user = user

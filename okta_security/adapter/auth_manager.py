@@ -39,7 +39,8 @@ from okta_security.adapter import event_hook_view, step_up, token_endpoint
 from okta_security.adapter.bots import bearer_token, request_facts
 from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.adapter.security_manager import TokenDoors, token_doors
-from okta_security.errors import BotRefused, ConfigError, LoginRefused
+from okta_security.adapter.universal_logout import ISSUED_AT_CLAIM, SIGN_OUTS, SIGNED_OUT_MESSAGE
+from okta_security.errors import BotRefused, ConfigError, LoginRefused, SignedOut
 from okta_security.login.doors import ApiLoginAuditFields, BotLogin, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
 from okta_security.people.token_request import TokenRequestInvalid, read_token_request
@@ -89,6 +90,9 @@ class OktaFabAuthManager(FabAuthManager):
                 person = sm.okta_people.admit(token, ApiLoginAuditFields(via=VIA, context=tuple(sorted(facts.items()))))
             except (BotRefused, LoginRefused) as e:
                 raise token_endpoint.refusal(e, standard=request.standard) from e
+            if SIGN_OUTS.began_before(person.user, person.token.issued_at, whole_seconds=True):
+                # Okta's Universal Logout came after this Okta token: it must not mint a fresh Airflow token.
+                raise token_endpoint.refusal(SignedOut(SIGNED_OUT_MESSAGE), standard=request.standard)
             _TOKEN_EXPIRY.set((person.user.id, person.token.expires_at))
             if person.step_up.until is not None:
                 _STEP_UP_UNTIL.set((person.user.id, person.step_up.until))
@@ -116,8 +120,9 @@ class OktaFabAuthManager(FabAuthManager):
         return super().generate_jwt(user, expiration_time_in_seconds=expiration_time_in_seconds)
 
     def serialize_user(self, user: User) -> dict[str, Any]:
-        """Add to Airflow's JWT until when its sign-in's multi-factor evidence holds (step-up roles)."""
-        claims = super().serialize_user(user)
+        """Add to Airflow's JWT its issue time to the microsecond (Universal Logout compares it) and until
+        when its sign-in's multi-factor evidence holds (step-up roles)."""
+        claims = {**super().serialize_user(user), ISSUED_AT_CLAIM: time.time()}
         bound = _STEP_UP_UNTIL.get()
         _STEP_UP_UNTIL.set(None)
         until = bound[1] if bound is not None and bound[0] == user.id else step_up.browser_step_up_until()
@@ -125,9 +130,21 @@ class OktaFabAuthManager(FabAuthManager):
             claims[step_up.JWT_CLAIM] = until
         return claims
 
-    def deserialize_user(self, token: dict[str, Any]) -> User:  # type: ignore[override]  # FAB caches its own
-        """Return the token's user, without the step-up roles its evidence does not (or no longer) cover."""
+    def deserialize_user(self, token: dict[str, Any]) -> User:  # type: ignore[override]  # FAB's is a cachedmethod
+        """Return the token's user, without the step-up roles its evidence does not (or no longer) cover.
+
+        A token issued before Okta's Universal Logout signed the person out is refused: Airflow answers
+        a ValueError here as an invalid token (403); the account stays active.
+        """
         user = super().deserialize_user(token)
+        precise = token.get(ISSUED_AT_CLAIM)
+        issued_at = precise if isinstance(precise, int | float) else token.get("iat")
+        if not isinstance(issued_at, int | float):
+            issued_at = None
+        if SIGN_OUTS.began_before(user, issued_at, whole_seconds=precise is None):
+            raise ValueError(
+                f"Okta signed user {user.id} out everywhere (Universal Logout) after this token was issued"
+            )
         limited = step_up.restricted(user, self._step_up(), token.get(step_up.JWT_CLAIM))
         if limited is None:
             return user

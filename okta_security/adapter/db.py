@@ -1,4 +1,4 @@
-"""okta_security's two small tables in Airflow's metadata database, and access to them.
+"""okta_security's small tables in Airflow's metadata database, and access to them.
 
 FAB's ``ab_user`` has no room for what leaver handling needs, so okta_security keeps it beside:
 
@@ -11,6 +11,9 @@ FAB's ``ab_user`` has no room for what leaver handling needs, so okta_security k
   since (:mod:`okta_security.adapter.admin_edits` clears the marker when they do).
   No foreign key to ``ab_user``: deleting a user in FAB's UI must keep working on PostgreSQL;
   rows are matched on ``user_id`` *and* ``username`` so a reused id never inherits a link.
+- ``okta_security_sign_out`` and ``okta_security_logout_jti`` — Okta's Universal Logout: each
+  account's "not before" time and the request JWTs already used (see
+  :mod:`okta_security.adapter.universal_logout`).
 - ``okta_security_event_receipt`` — the ids of Okta event-hook events already taken, one
   primary key each: ``INSERT`` is the atomic claim, so with several webserver replicas behind a
   load balancer exactly one of them acts on a redelivered event.
@@ -67,6 +70,24 @@ event_receipt = sa.Table(
     sa.Column("event_id", sa.String(128), primary_key=True),
     sa.Column("event_type", sa.String(128), nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+# Okta's Universal Logout (okta_security.lifecycle.universal_logout): per account, the time before which
+# every session and token is refused; and the request JWTs already used, until they expire.
+sign_out_table = sa.Table(
+    "okta_security_sign_out",
+    metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=False),  # ab_user.id
+    sa.Column("username", sa.String(512), nullable=False),  # a reused id never inherits a sign-out
+    sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("jti", sa.String(128), nullable=False),  # the request that set it (audit trail's key)
+)
+
+logout_jti = sa.Table(
+    "okta_security_logout_jti",
+    metadata,
+    sa.Column("jti", sa.String(128), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
 RECEIPT_RETENTION = timedelta(days=7)  # Okta retries a delivery once, within seconds; a week is ample
@@ -280,6 +301,71 @@ def prune_receipts(conn: Connection, *, now: datetime | None = None) -> int:
     """Forget event ids older than RECEIPT_RETENTION; return how many were dropped."""
     cutoff = (now or utcnow()) - RECEIPT_RETENTION
     return conn.execute(sa.delete(event_receipt).where(event_receipt.c.received_at < cutoff)).rowcount or 0
+
+
+def sign_out(
+    engine: Engine,
+    accounts: Iterable[tuple[int, str]],
+    *,
+    not_before: datetime,
+    jti: str,
+    jti_expires_at: datetime,
+) -> bool:
+    """Claim ``jti`` and set the accounts' not-before time in one transaction; return False if ``jti`` was used.
+
+    Either both happen or neither: a refused replay changes nothing, and a failed write leaves the
+    ``jti`` free for Okta's retry.
+    """
+    rows = [{"user_id": uid, "username": name, "not_before": not_before, "jti": jti} for uid, name in accounts]
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as conn:
+                try:
+                    conn.execute(sa.insert(logout_jti).values(jti=jti, expires_at=jti_expires_at))
+                except sa.exc.IntegrityError as e:
+                    raise _UsedJti from e  # leaves the block: the transaction rolls back
+                conn.execute(
+                    sa.delete(sign_out_table).where(sign_out_table.c.user_id.in_([r["user_id"] for r in rows]))
+                )
+                conn.execute(sa.insert(sign_out_table), rows)
+                expired = sa.and_(logout_jti.c.expires_at < utcnow(), logout_jti.c.jti != jti)
+                conn.execute(sa.delete(logout_jti).where(expired))  # JWTs refused by exp alone by now
+            return True
+        except _UsedJti:
+            return False
+        except sa.exc.IntegrityError:  # another replica signed one of these accounts out at the same moment
+            if attempt == 2:
+                raise
+    return False
+
+
+class _UsedJti(Exception):
+    """The request JWT's ``jti`` is in ``okta_security_logout_jti`` already."""
+
+
+def not_before(conn: Connection, user_id: int, username: str) -> datetime | None:
+    """Return the time before which Okta signed out Airflow user ``user_id`` (if it is still ``username``)."""
+    value = conn.execute(
+        sa.select(sign_out_table.c.not_before).where(
+            sign_out_table.c.user_id == user_id, sign_out_table.c.username == username
+        )
+    ).scalar()
+    return _aware(value)
+
+
+_LINKED_BY_EMAIL = sa.text(
+    "SELECT u.id, u.username FROM ab_user u JOIN okta_security_user l ON l.user_id = u.id AND l.username = u.username "
+    "WHERE lower(u.email) = lower(:email)"
+)
+
+
+def linked_accounts(
+    conn: Connection, *, okta_sub: str | None = None, email: str | None = None
+) -> list[tuple[int, str]]:
+    """Return (id, username) of the Airflow accounts linked to Okta user ``okta_sub``, or linked and with ``email``."""
+    if okta_sub is not None:
+        return [(link.user_id, link.username) for link in links_for_sub(conn, okta_sub)]
+    return [(int(r[0]), str(r[1])) for r in conn.execute(_LINKED_BY_EMAIL, {"email": email or ""})]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from okta_security.adapter.compat import with_session_property
 from okta_security.adapter.event_hook_view import register_event_hook_view
 from okta_security.adapter.role_sync import RoleSyncer
 from okta_security.adapter.sessions import enforce_session_max_lifetime
+from okta_security.adapter.universal_logout import install_session_check, register_universal_logout_view
 from okta_security.adapter.views import CSRF_CHECKED_BY_THE_VIEW, OktaAuthOAuthView
 from okta_security.audit import audit_event
 from okta_security.errors import (
@@ -104,6 +105,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         # Audit events also become rows in Airflow's Audit Log.
         audit_airflow.install(self.okta_settings.audit_count_write_seconds)
         enforce_session_max_lifetime(app)  # Airflow 2.11; on Airflow 3 the FAB provider does it
+        install_session_check(app)  # a session that began before Okta's Universal Logout of the person ends
         db.ensure_tables(self.okta_engine)  # okta_security_user / _event_receipt (leavers, event hooks)
         admin_edits.install(self.user_model)  # an administrator's edit outranks okta_security's marker
         # Okta's word on accounts (event hooks, a sign-in that maps to nothing), written with its evidence time.
@@ -173,12 +175,13 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         return sorted({r.name for r in self.get_all_roles()} | set(BUILTIN_ROLES))
 
     def register_views(self) -> None:
-        """Register FAB's views, then the Okta Event Hooks endpoint (``/auth/okta/events``)."""
+        """Register FAB's views, then the Okta Event Hooks and Universal Logout endpoints (``/auth/okta/...``)."""
         super().register_views()
         csrf = self.appbuilder.get_app.extensions.get("csrf")
         for view in CSRF_CHECKED_BY_THE_VIEW if csrf is not None else ():
             csrf.exempt(view)  # it checks the same token itself, reading the body no further than its limit
         register_event_hook_view(self)
+        register_universal_logout_view(self)
         outage.install(self.appbuilder.get_app, lambda: self.session)  # database down: a 503 page, not a 500
 
     def sync_roles(self) -> None:

@@ -12,13 +12,17 @@ risky but workable), ``skip`` (-, a check it depends on failed).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from okta_security.doctor import okta as doctor_okta
 from okta_security.doctor import probes as doctor_probes
 from okta_security.doctor.report import Check, CheckResult, DoctorContext, Status, Verdicts
 from okta_security.errors import ConfigError, MappingError
+from okta_security.lifecycle.universal_logout import ENDPOINT_PATH
 from okta_security.mapping.roles import BUILTIN_ROLES
 from okta_security.mapping.store import load_mapping
 from okta_security.settings.loader import describe_settings, env_value, given_settings, load_settings
@@ -181,6 +185,61 @@ def check_auth_manager(ctx: DoctorContext) -> CheckResult:
     )
 
 
+def check_universal_logout(ctx: DoctorContext) -> CheckResult:
+    """OKTA_UNIVERSAL_LOGOUT_ENDPOINT names the endpoint Airflow serves, over https, on the auth manager that honours it."""
+    check = Verdicts("universal_logout", "Universal Logout endpoint")
+    if ctx.settings is None:
+        return check.skip("the settings are unusable")
+    endpoint = ctx.settings.universal_logout_endpoint
+    if not endpoint:
+        return check.ok(
+            "off (OKTA_UNIVERSAL_LOGOUT_ENDPOINT is empty): Okta's Universal Logout requests are answered 404"
+        )
+    facts = ctx.airflow
+    if facts is None:
+        return check.skip("Airflow is not importable here")
+    base = urlsplit(facts.base_url)
+    expected = f"{base.path.rstrip('/')}{facts.layout.fab_prefix}{ENDPOINT_PATH}"
+    given = urlsplit(endpoint)
+    data = {"endpoint": endpoint, "expected_path": expected}
+    if given.path != expected or given.query or given.fragment:
+        return check.fail(
+            f"OKTA_UNIVERSAL_LOGOUT_ENDPOINT = {endpoint}: Airflow serves the endpoint at the path {expected} "
+            f"(under {facts.layout.base_url[0]}'s base_url {facts.base_url or '(not set)'}), with no query",
+            f"set OKTA_UNIVERSAL_LOGOUT_ENDPOINT to the public https URL of {expected}, and enter the same URL as the "
+            "Okta app's global token revocation endpoint (the signed JWT's aud must equal it)",
+            **data,
+        )
+    if given.scheme != "https" and not _loopback(given.hostname or ""):
+        return check.fail(
+            f"{endpoint} is not https: the draft requires it, and Okta calls only https endpoints",
+            "serve Airflow over https (a TLS proxy in front) and use that URL",
+            **data,
+        )
+    if facts.layout.major >= 3 and not facts.auth_manager.endswith("OktaFabAuthManager"):
+        return check.warn(
+            f"{endpoint}: Okta's request ends the person's sessions, but only okta_security's auth manager also "
+            f"refuses their Airflow API tokens; [core] auth_manager is {facts.auth_manager or '(not set)'}",
+            f"set AIRFLOW__CORE__AUTH_MANAGER={facts.layout.recommended_auth_manager}",
+            **data,
+        )
+    where = "" if given.netloc == base.netloc else f" (Airflow's own base_url is {facts.base_url}: a proxy's URL?)"
+    return check.ok(
+        f"{endpoint}: Okta's signed requests must name it as aud, signed by the org {ctx.settings.groups_api_org_url}"
+        + where,
+        **data,
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 # -- running ------------------------------------------------------------------------------------
 
 
@@ -190,6 +249,7 @@ def default_checks() -> Sequence[Check]:
         check_settings,
         check_webserver_config,
         check_auth_manager,
+        check_universal_logout,
         check_mapping,
         check_roles,
         doctor_okta.check_discovery,

@@ -139,18 +139,17 @@ class Issuer(Kind):
         return text
 
 
-class RedirectUrl(Kind):
-    """An absolute http(s) URL Okta may send the browser to after sign-out."""
+@dataclass(frozen=True)
+class AbsoluteUrl(Kind):
+    """An absolute http(s) URL; ``example`` shows one (and where Okta needs it, said after it)."""
 
+    example: str
     accepts = "absolute URL"
 
     def parse(self, text: str) -> str:
         parts = urlsplit(text)
         if text and (parts.scheme not in ("http", "https") or not parts.netloc):
-            raise Invalid(
-                "is not an absolute URL — use e.g. https://airflow.example.com/auth/login/ (and register it as a "
-                "sign-out redirect URI in Okta)"
-            )
+            raise Invalid(f"is not an absolute URL — use e.g. {self.example}")
         return text
 
 

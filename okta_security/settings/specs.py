@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from okta_security.audit import DEFAULT_HANDLER
 from okta_security.settings.kinds import (
+    AbsoluteUrl,
     AuditHandler,
     Choice,
     Flag,
@@ -25,7 +26,6 @@ from okta_security.settings.kinds import (
     MappingFile,
     Number,
     PrivateKey,
-    RedirectUrl,
     Text,
     Words,
 )
@@ -138,7 +138,7 @@ class OktaSettings:
         "10",
     )
     post_logout_redirect_uri: str = setting(
-        RedirectUrl(),
+        AbsoluteUrl("https://airflow.example.com/auth/login/ (and register it as a sign-out redirect URI in Okta)"),
         "Where Okta sends the browser after logout; register it as a sign-out redirect URI in Okta. "
         "Empty: Airflow's login page (`<base url>/auth/login/`).",
     )
@@ -261,6 +261,14 @@ class OktaSettings:
         "The exact `Authorization` header value Okta sends to `/auth/okta/events` (the event hook's "
         "authentication secret). Empty: the endpoint answers 404.",
         secret=True,
+    )
+    # Okta's Universal Logout (docs/security.md): the global token revocation endpoint.
+    universal_logout_endpoint: str = setting(
+        AbsoluteUrl("https://airflow.example.com/auth/okta/global-token-revocation"),
+        "Public URL of Airflow's `<base url>/auth/okta/global-token-revocation`, exactly as entered in the Okta "
+        "app's Universal Logout settings: the signed JWT's required `aud`. Okta's request then ends every "
+        "session of the person and refuses their older Airflow tokens, on every replica. Empty: the endpoint "
+        "answers 404.",
     )
 
     @property

@@ -36,6 +36,8 @@ ALICE = ("alice.admin@example.com", "Admin-pass-1")
 BOB = ("bob.viewer@example.com", "Viewer-pass-1")
 CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
 GIL, GIL_ID = ("gil.gone@example.com", "Gone-pass-1"), "00ugone00000000000009"  # offboarded by one test
+ULO, ULO_ID = ("ulo.person@example.com", "Ulo-pass-1"), "00uulo0000000000002b"  # signed out by Okta in one test
+ULO_PATH = "/okta/global-token-revocation"  # Airflow 2.11: FAB's views at the root
 API_TOKEN = "00local-dev-api-token"
 EVENT_HOOK_SECRET = "Bearer people-airflow2-hook-secret"
 
@@ -69,6 +71,12 @@ def people2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[People2]:
     data["users"].append(
         {"id": GIL_ID, "login": GIL[0], "password": GIL[1], "email": GIL[0], "groups": ["airflow-viewers"]}
     )
+    data["users"].append(
+        {"id": ULO_ID, "login": ULO[0], "password": ULO[1], "email": ULO[0], "groups": ["airflow-viewers"]}
+    )
+    for client in data["clients"]:
+        if client["client_id"] == "airflow-local":
+            client["universal_logout"] = {"url": f"http://127.0.0.1:{port}{ULO_PATH}"}
     data["event_hooks"] = [
         {"name": "airflow", "url": f"http://127.0.0.1:{port}/okta/events", "authorization": EVENT_HOOK_SECRET}
     ]
@@ -90,6 +98,7 @@ def people2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[People2]:
             "OKTA_CLI_CLIENT_ID": CLI,
             "AIRFLOW__API__AUTH_BACKENDS": AUTH_BACKENDS,
             "OKTA_EVENT_HOOK_SECRET": EVENT_HOOK_SECRET,
+            "OKTA_UNIVERSAL_LOGOUT_ENDPOINT": f"http://127.0.0.1:{port}{ULO_PATH}",
         },
     )
     assert airflow.layout is AIRFLOW_2
@@ -200,3 +209,17 @@ def test_a_token_from_before_the_deactivation_cannot_undo_it(people2: People2):
     newer = signed_token(people2, GIL, GIL_ID, ["airflow-viewers"], age=-1)
     assert api(people2, "GET", "/dags", newer).status_code == 200
     assert user_row(people2.airflow.db_url, GIL[0])["active"]
+
+
+def test_okta_s_universal_logout_refuses_the_person_s_older_tokens_within_2_s(people2: People2):
+    token = person_token(people2, ULO)
+    assert api(people2, "GET", "/dags", token).status_code == 200
+    sent = requests.post(f"{people2.idp.base_url}/__idp/universal-logout", json={"user": ULO_ID}, timeout=30)
+    assert [r["status"] for r in sent.json()] == [204]
+    signed_out_at = time.monotonic()
+    assert until(lambda: api(people2, "GET", "/dags", token).status_code == 403, timeout=2.0)
+    assert time.monotonic() - signed_out_at <= 2.0
+    response = api(people2, "GET", "/dags", token)
+    assert response.json()["error"] == "signed_out"
+    assert user_row(people2.airflow.db_url, ULO[0])["active"] in (1, True)  # signed out, not deactivated
+    assert api(people2, "GET", "/dags", person_token(people2, ULO)).status_code == 200  # a new sign-in works

@@ -75,3 +75,14 @@ def test_jwks_publishes_rsa_signing_keys_only(jwks: dict[str, Any]) -> None:
         assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key), "private key material published"
         modulus_bytes = len(key["n"]) * 6 // 8
         assert modulus_bytes >= 255, "RSA key shorter than 2048 bits"
+
+
+def test_the_org_authorization_server_publishes_its_keys(target: ContractTarget) -> None:
+    """Okta signs Universal Logout requests with the org's keys, found through the org's own discovery."""
+    org = requests.get(f"{target.base_url}/.well-known/openid-configuration", timeout=10)
+    assert org.status_code == 200
+    assert org.json()["issuer"] == target.base_url
+    assert org.json()["jwks_uri"] == f"{target.base_url}/oauth2/v1/keys"
+    keys = requests.get(org.json()["jwks_uri"], timeout=10).json()["keys"]
+    assert keys
+    assert all(k["kty"] == "RSA" and k.get("kid") for k in keys)

@@ -33,8 +33,25 @@ class NativeStack(Stack):
         self.secret_file = secret_file
 
 
+ULO_PERSON = "ulo.person@example.com"  # signed out by test_universal_logout only, so no other test's session ends
+ULO_PASSWORD = "Ulo-pass-1"
+
+
 def _no_groups_in_tokens(data: dict, airflow_url: str) -> None:
     data["server"].update(groups_claim=False, api_token=API_TOKEN)  # tokens and userinfo carry no groups
+    # Okta's Universal Logout to Airflow's endpoint (test_universal_logout), for a person of its own.
+    for client in data["clients"]:
+        if client["client_id"] == "airflow-local":
+            client["universal_logout"] = {"url": f"{airflow_url}/auth/okta/global-token-revocation"}
+    data["users"].append(
+        {
+            "id": "00uulo0000000000001a",
+            "login": ULO_PERSON,
+            "password": ULO_PASSWORD,
+            "email": ULO_PERSON,
+            "groups": ["airflow-ops", "Everyone"],
+        }
+    )
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +68,7 @@ def native(tmp_path_factory) -> Iterator[NativeStack]:
             "AIRFLOW__OKTA__CLIENT_SECRET_CMD": f"cat {secret_file}",
             "AIRFLOW__OKTA__API_TOKEN": API_TOKEN,
             "AIRFLOW__OKTA__EVENT_HOOK_SECRET": EVENT_HOOK_SECRET,
+            "AIRFLOW__OKTA__UNIVERSAL_LOGOUT_ENDPOINT": "{airflow_url}/auth/okta/global-token-revocation",
             # Accounts made before Okta wait for `okta-airflow relink` (test_account_pinning); a boolean option.
             "AIRFLOW__OKTA__ADOPT_UNLINKED_ACCOUNTS": "False",
             "AIRFLOW__METRICS__STATSD_ON": "True",

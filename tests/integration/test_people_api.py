@@ -30,6 +30,7 @@ from okta_local_idp.server import IdpHandle, serve_in_thread
 from okta_local_idp.testing import decide_device
 from tests.integration.helpers import okta_login, rewrite, user_row
 from tests.integration.test_audit import audit_rows, last_log_id
+from tests.polling import until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -50,6 +51,9 @@ BOB = ("bob.viewer@example.com", "Viewer-pass-1")
 CAROL = ("carol.nobody@example.com", "Nobody-pass-1")
 FRAN = ("fran.leaver@example.com", "Leaver-pass-1")  # deactivated by one test
 FRAN_ID = "00uleaver00000000007"
+ULO = ("ulo.api@example.com", "Ulo-pass-1")  # signed out everywhere by Okta in one test
+ULO_ID = "00uuloapi00000000003"
+ULO_PATH = "/auth/okta/global-token-revocation"
 OKTA_CLI = str(Path(sys.executable).with_name("okta-airflow"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
@@ -103,6 +107,12 @@ def _idp_config(port: int) -> dict[str, Any]:
             "groups": ["airflow-viewers"],
         }
     )
+    data["users"].append(
+        {"id": ULO_ID, "login": ULO[0], "password": ULO[1], "email": ULO[0], "groups": ["airflow-viewers"]}
+    )
+    for client in data["clients"]:
+        if client["client_id"] == "airflow-local":
+            client["universal_logout"] = {"url": f"http://127.0.0.1:{port}{ULO_PATH}"}
     data["event_hooks"] = [
         {"name": "airflow", "url": f"http://127.0.0.1:{port}/auth/okta/events", "authorization": EVENT_HOOK_SECRET}
     ]
@@ -133,6 +143,7 @@ def people(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeopleStack]:
             "OKTA_CLI_CLIENT_ID": CLI,
             "OKTA_API_TOKEN": API_TOKEN,
             "OKTA_EVENT_HOOK_SECRET": EVENT_HOOK_SECRET,
+            "OKTA_UNIVERSAL_LOGOUT_ENDPOINT": f"http://127.0.0.1:{port}{ULO_PATH}",
         },
     )
     try:
@@ -392,6 +403,20 @@ def test_the_exchanged_token_dies_with_the_account(people: PeopleStack):
         time.sleep(0.2)
     assert not user_row(people.db_url, FRAN[0])["active"]
     assert api(people, "GET", "/dags", token).status_code in (401, 403)
+
+
+def test_okta_s_universal_logout_refuses_the_exchanged_token_and_the_okta_token_behind_it(people: PeopleStack):
+    okta_token = quick_sign_in(people, ULO)["access_token"]
+    token = airflow_token(people, okta_token)
+    assert api(people, "GET", "/dags", token).status_code == 200
+    sent = requests.post(f"{people.idp.base_url}/__idp/universal-logout", json={"user": ULO_ID}, timeout=30)
+    assert [r["status"] for r in sent.json()] == [204]
+    assert until(lambda: api(people, "GET", "/dags", token).status_code == 403, timeout=2.0)
+    again = exchange(people, okta_token)  # the Okta token from before the sign-out mints nothing new
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_grant"
+    assert user_row(people.db_url, ULO[0])["active"]  # signed out, not deactivated
+    assert api(people, "GET", "/dags", airflow_token(people, quick_sign_in(people, ULO)["access_token"])).ok
 
 
 # --------------------------------------------------------------------------- bots and bad requests

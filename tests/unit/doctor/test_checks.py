@@ -170,7 +170,7 @@ def doctor(env, airflow=None, *, clock=lambda: NOW, error: str = "") -> dict[str
         ctx = DoctorContext(environ=env, airflow=airflow, airflow_error=error, http=http, clock=clock)
         results = run_checks(ctx)
     by_id = {r.check: r for r in results}
-    assert len(by_id) == len(results) == 12
+    assert len(by_id) == len(results) == 13
     return by_id
 
 
@@ -632,6 +632,50 @@ def test_auth_manager_other_than_fab_fails_with_the_setting_to_use(env, okta):
     assert f"AIRFLOW__CORE__AUTH_MANAGER={FAB_AUTH_MANAGER} " in on_2_11.fix
 
 
+ULO_PATH = "/auth/okta/global-token-revocation"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "airflow", "status", "says"),
+    [
+        ("", facts(), Status.OK, "off (OKTA_UNIVERSAL_LOGOUT_ENDPOINT is empty)"),
+        (f"{BASE}{ULO_PATH}", facts(auth_manager=RECOMMENDED_AUTH_MANAGER), Status.OK, "signed by the org"),
+        (f"{BASE}{ULO_PATH}", facts(), Status.WARN, "only okta_security's auth manager also refuses"),
+        (f"{BASE}/okta/global-token-revocation", facts(), Status.FAIL, f"at the path {ULO_PATH}"),
+        (
+            f"{BASE}/airflow{ULO_PATH}",
+            facts(base_url=f"{BASE}/airflow/", auth_manager=RECOMMENDED_AUTH_MANAGER),
+            Status.OK,
+            "signed by the org",
+        ),
+        (f"{BASE}{ULO_PATH}", facts(base_url=f"{BASE}/airflow"), Status.FAIL, f"/airflow{ULO_PATH}"),
+        (f"{BASE}{ULO_PATH}?x=1", facts(), Status.FAIL, "with no query"),
+        (
+            f"http://airflow.example.com{ULO_PATH}",
+            facts(auth_manager=RECOMMENDED_AUTH_MANAGER),
+            Status.FAIL,
+            "is not https",
+        ),
+        (
+            f"http://127.0.0.1:8080{ULO_PATH}",
+            facts(base_url="http://127.0.0.1:8080", auth_manager=RECOMMENDED_AUTH_MANAGER),
+            Status.OK,
+            "signed by the org",
+        ),
+        (
+            "https://airflow.example.com/okta/global-token-revocation",
+            facts(layout=AIRFLOW_2, base_url=BASE),
+            Status.OK,
+            "signed by the org",
+        ),
+    ],
+)
+def test_universal_logout_endpoint_is_the_one_airflow_serves(env, okta, endpoint, airflow, status, says):
+    result = doctor({**env, "OKTA_UNIVERSAL_LOGOUT_ENDPOINT": endpoint}, airflow)["universal_logout"]
+    assert result.status is status, result.detail
+    assert says in result.detail
+
+
 def test_without_airflow_the_airflow_checks_fail_or_skip(env, okta):
     results = doctor(env, None, error="ModuleNotFoundError: No module named 'airflow'")
     assert results["webserver_config"].status is Status.FAIL
@@ -651,7 +695,7 @@ def test_text_report_marks_each_check_and_shows_fixes_only_for_problems(env, okt
     assert "✓ Discovery document: " in text
     assert "✗ Client credentials: " in text
     assert text.count("fix: ") == 1
-    assert text.rstrip().endswith("Summary: 11 ok, 1 failing, 0 warning(s), 0 skipped")
+    assert text.rstrip().endswith("Summary: 12 ok, 1 failing, 0 warning(s), 0 skipped")
     ascii_text = render_text(results, ascii_only=True)
     assert "FAIL Client credentials" in ascii_text
     assert "✓" not in ascii_text

@@ -52,6 +52,10 @@ def samples(key, tmp_path) -> dict[str, tuple[str, object]]:
         "OKTA_AUDIT_LOG_HANDLER": ("stderr", "stderr"),
         "OKTA_AUDIT_COUNT_WRITE_SECONDS": ("0.5", 0.5),
         "OKTA_EVENT_HOOK_SECRET": ("hook-secret", "hook-secret"),
+        "OKTA_UNIVERSAL_LOGOUT_ENDPOINT": (
+            "https://airflow.example.com/auth/okta/global-token-revocation",
+            "https://airflow.example.com/auth/okta/global-token-revocation",
+        ),
     }
 
 

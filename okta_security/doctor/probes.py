@@ -136,8 +136,19 @@ def check_redirect_uris(ctx: DoctorContext) -> CheckResult:
             f"https://<airflow host>{facts.layout.login_path} as sign-out redirect URI",
         )
     sign_in, sign_out = uris
-    lines = [f"sign-in redirect URI:  {sign_in}", f"sign-out redirect URI: {sign_out}"]
-    data: dict[str, Any] = {"sign_in_redirect_uri": sign_in, "sign_out_redirect_uri": sign_out, "accepted": None}
+    # Okta's "Login initiated by: Either Okta or App": the dashboard tile opens this with iss.
+    initiate = f"{facts.base_url.rstrip('/')}{facts.layout.fab_prefix}/login/okta"
+    lines = [
+        f"sign-in redirect URI:  {sign_in}",
+        f"sign-out redirect URI: {sign_out}",
+        f"initiate login URI:    {initiate}",
+    ]
+    data: dict[str, Any] = {
+        "sign_in_redirect_uri": sign_in,
+        "sign_out_redirect_uri": sign_out,
+        "initiate_login_uri": initiate,
+        "accepted": None,
+    }
     fixes: list[str] = []
     status = Status.OK
     proxy_section, proxy_key = facts.layout.enable_proxy_fix

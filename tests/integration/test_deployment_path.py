@@ -230,5 +230,6 @@ def test_doctor_prints_the_redirect_uris_with_the_path(stack: PathStack) -> None
     assert checks["redirect_uris"]["data"] == {
         "sign_in_redirect_uri": f"{stack.root}{CALLBACK}",
         "sign_out_redirect_uri": f"{stack.root}/auth/login/",
+        "initiate_login_uri": f"{stack.root}/auth/login/okta",
         "accepted": True,
     }, json.dumps(checks["redirect_uris"], indent=1)

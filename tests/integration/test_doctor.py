@@ -103,6 +103,7 @@ def test_a_correct_setup_passes_and_exits_0(home, okta):
     assert checks["redirect_uris"]["data"] == {
         "sign_in_redirect_uri": f"{home.url}/auth/oauth-authorized/okta",
         "sign_out_redirect_uri": f"{home.url}/auth/login/",
+        "initiate_login_uri": f"{home.url}/auth/login/okta",
         "accepted": True,
     }
     assert checks["webserver_config"]["data"]["setting"] == "[fab] config_file"

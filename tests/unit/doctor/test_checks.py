@@ -187,6 +187,7 @@ def test_a_correct_setup_passes_every_check(env, okta):
     assert exit_code(list(results.values())) == 0
     assert results["redirect_uris"].data["sign_in_redirect_uri"] == f"{BASE}/auth/oauth-authorized/okta"
     assert results["redirect_uris"].data["sign_out_redirect_uri"] == f"{BASE}/auth/login/"
+    assert results["redirect_uris"].data["initiate_login_uri"] == f"{BASE}/auth/login/okta"  # the dashboard tile
 
 
 def test_invalid_settings_list_every_problem_and_skip_the_okta_checks(mapping_file):
@@ -440,6 +441,7 @@ def test_airflow_2_uses_webserver_settings_and_root_callback(env, okta):
     assert result.status is Status.OK, result.detail
     assert result.data["sign_in_redirect_uri"] == f"{BASE}/oauth-authorized/okta"
     assert result.data["sign_out_redirect_uri"] == f"{BASE}/login/"
+    assert result.data["initiate_login_uri"] == f"{BASE}/login/okta"
 
 
 def test_post_logout_redirect_uri_setting_is_the_sign_out_uri(env, okta):

@@ -59,6 +59,12 @@ Operability faults (what ``okta-airflow doctor`` must diagnose):
 ``date_offset_seconds`` (int)
     The ``Date`` header of the authorization server's responses is shifted by this many seconds
     (a relying party whose clock is off by the opposite amount).
+
+Session faults (applied in :mod:`okta_local_idp.views`):
+
+``sign_in_age_seconds`` (int)
+    A sign-in at the IdP counts as made this many seconds ago (its ``auth_time``): evidence that
+    ages out soon, without waiting for it.
 """
 
 from __future__ import annotations
@@ -89,6 +95,7 @@ KNOWN_FAULTS: dict[str, type] = {
     "jwks_empty": bool,
     "date_offset_seconds": int,
     "latency_ms": int,
+    "sign_in_age_seconds": int,
 }
 FAULT_CHOICES: dict[str, tuple[str, ...]] = {"id_token_alg": ("none", "HS256", "bad_sig")}
 

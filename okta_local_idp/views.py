@@ -94,7 +94,7 @@ def sign_in(idp: IdpContext, user: User, amr: tuple[str, ...] = ("pwd",)) -> Sig
     """Replace any IdP session with a new one for ``user``."""
     idp.store.close_session(session.get("sid"))
     session.clear()
-    live = idp.store.open_session(user.id, int(time.time()), amr)
+    live = idp.store.open_session(user.id, int(time.time()) - idp.fault("sign_in_age_seconds", 0), amr)
     session["sid"] = live.sid
     return SignedInUser(user=user, auth_time=live.auth_time, amr=live.amr)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -77,30 +81,65 @@ def af(stack: Stack) -> Iterator[Stack]:
 # Servers shared across modules: with `pytest -n 2 --dist loadgroup` (make test), every test that
 # uses one of these runs in the worker that started it, so each server starts once per run.
 SHARED_SERVERS = ("stack", "native", "af2_stack")
+# Where the workers write each test's server group for the controller's scheduler (a JSON file).
+GROUPS_FILE = "OKTA_TEST_SERVER_GROUPS"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist turns the marks into work units
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and config.getoption("dist", "no") == "loadgroup":
+        fd, path = tempfile.mkstemp(prefix="okta-test-groups-", suffix=".json")
+        os.close(fd)
+        os.environ[GROUPS_FILE] = path  # the workers start after this and inherit it
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and os.environ.get(GROUPS_FILE):
+        Path(os.environ.pop(GROUPS_FILE)).unlink(missing_ok=True)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Give every test that needs a running server the group of the server it needs.
 
     A test on a shared server joins that server's group; a test on a module's own server joins
     its module's group; a test that starts and stops its own server stays on its own, so the two
-    workers balance. Groups are sent out longest first (shared servers, then modules).
+    workers balance. Groups are sent out longest first (shared servers, then modules). xdist 3.8
+    marks groups by rewriting node ids, which pytest 9 no longer reads: the workers write the
+    groups to a file and the controller's scheduler (below) reads it instead.
     """
-    for item in items:
-        group = _server_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-    shared = tuple(f"{name}[" for name in SHARED_SERVERS)
+    groups = {item.nodeid: group for item in items if (group := _server_group(item)) is not None}
+    shared = tuple(f"{name}:" for name in SHARED_SERVERS)
+    items.sort(key=lambda item: 2 if item.nodeid not in groups else 0 if groups[item.nodeid].startswith(shared) else 1)
+    path = os.environ.get(GROUPS_FILE)
+    if path and hasattr(config, "workerinput"):
+        scratch = Path(f"{path}.{config.workerinput['workerid']}")
+        scratch.write_text(json.dumps(groups))
+        os.replace(scratch, path)  # every worker collects the same tests: any one file is the whole answer
 
-    def rank(item: pytest.Item) -> int:
-        marks = [m.args[0] for m in item.iter_markers("xdist_group")]
-        return 0 if any(m.startswith(shared) for m in marks) else 1 if marks else 2
 
-    items.sort(key=rank)  # stable: collection order within each rank
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist", "no") != "loadgroup" or not os.environ.get(GROUPS_FILE):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ServerGroups(LoadScopeScheduling):
+        """xdist's scope scheduling with each test's scope its server group (or itself)."""
+
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # read once the workers have collected (scheduling starts then)
+                self.groups = json.loads(Path(os.environ[GROUPS_FILE]).read_text() or "{}")
+            return self.groups.get(nodeid, nodeid)
+
+    return ServerGroups(config, log)
 
 
 def _server_group(item: pytest.Item) -> str | None:
+    # A test that reaches its server through request.getfixturevalue names the group itself.
+    named = [str(mark.args[0]) for mark in item.iter_markers("xdist_group")]
+    if named:
+        return named[0]
     callspec = getattr(item, "callspec", None)
     fixtureinfo = getattr(item, "_fixtureinfo", None)  # pytest's own record of the test's fixtures
     if fixtureinfo is None:
@@ -109,7 +148,7 @@ def _server_group(item: pytest.Item) -> str | None:
         defs = fixtureinfo.name2fixturedefs.get(name)
         if defs and defs[-1].scope == "session":  # a module may name its own server the same
             param = callspec.params.get(name, "") if callspec is not None else ""
-            return f"{name}[{param}]"
+            return f"{name}:{param}"
     # A fixture of module scope set up by this module (or its package's conftest) is one server.
     module = item.nodeid.split("::", 1)[0]
     servers = [
@@ -121,4 +160,4 @@ def _server_group(item: pytest.Item) -> str | None:
         return None
     # A parametrised module server (SQLite, PostgreSQL) is one server per value: one group each.
     params = [str(callspec.params[name]) for name in sorted(servers) if callspec and name in callspec.params]
-    return f"{module}[{'-'.join(params)}]" if params else module
+    return f"{module}:{'-'.join(params)}" if params else module

@@ -29,6 +29,7 @@ def test_doctor_passes_beside_the_airflow_2_webserver(af2: Stack2):
     assert checks["redirect_uris"]["data"] == {
         "sign_in_redirect_uri": f"{af2.url}/oauth-authorized/okta",
         "sign_out_redirect_uri": f"{af2.url}/login/",
+        "initiate_login_uri": f"{af2.url}/login/okta",
         "accepted": True,
     }
     assert {"Admin", "Viewer", "Public"} <= set(checks["roles"]["data"]["known_roles"])

@@ -93,7 +93,12 @@ def two_replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UloStack]
             next(db_gen, None)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(
+    params=[  # each in the group of the server it takes (tests/conftest.py), as xdist cannot see getfixturevalue
+        pytest.param("sqlite", marks=pytest.mark.xdist_group("native:")),
+        pytest.param("postgres", marks=pytest.mark.xdist_group("tests/integration/test_universal_logout.py")),
+    ]
+)
 def ulo(request: pytest.FixtureRequest) -> UloStack:
     if request.param == "sqlite":
         native = request.getfixturevalue("native")

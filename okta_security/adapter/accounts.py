@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from okta_security.adapter import db
 from okta_security.adapter.admin_edits import okta_write
@@ -29,30 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from sqlalchemy.engine import Engine
-    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EngineAccounts:
-    """:class:`okta_security.lifecycle.changes.AccountChanges` on Airflow's metadata database."""
-
-    engine: Engine
-
-    def linked_to(self, sub: str) -> list[AirflowAccount]:
-        """Return the accounts linked to Okta user ``sub``."""
-        return accounts_for_sub(self.engine, sub)
-
-    def apply(
-        self, change: PlannedChange, *, trigger: str, evidence_at: datetime | None, extra: Mapping[str, Any]
-    ) -> AppliedChange:
-        """Write one change in its own transaction (see :func:`apply_change`)."""
-        return apply_change(self.engine, change, trigger=trigger, evidence_at=evidence_at, extra=dict(extra))
-
-    def remember_groups(self, user_ids: Iterable[int], groups: Iterable[str], at: datetime) -> None:
-        """Store ``groups`` as the accounts' last-known Okta groups."""
-        remember_groups(self.engine, user_ids, groups, at)
 
 
 def _models() -> tuple[Any, Any]:
@@ -67,156 +46,123 @@ def metadata_engine() -> Engine:
 
     if settings.engine is None:  # pragma: no cover - Airflow < 3 initialises at import
         settings.configure_orm()
-    if settings.engine is None:  # pragma: no cover - configure_orm always sets it
-        raise RuntimeError("Airflow's ORM is not configured: settings.engine is None after configure_orm()")
+    assert settings.engine is not None  # configure_orm always sets it
     return settings.engine
 
 
-def _session(engine: Engine) -> Session:
-    from sqlalchemy.orm import Session
+def _account(user: Any, link: db.UserLink) -> AirflowAccount:
+    return AirflowAccount(
+        user_id=user.id,
+        username=user.username,
+        okta_sub=link.okta_sub,
+        active=bool(user.active),
+        roles=frozenset(r.name for r in user.roles),
+        deactivated_by=link.deactivated_by,
+        times=link.times,
+        groups=link.groups,
+    )
 
-    return Session(bind=engine, expire_on_commit=False)
 
+@dataclass(frozen=True)
+class EngineAccounts:
+    """:class:`okta_security.lifecycle.changes.AccountChanges` on Airflow's metadata database."""
 
-def load_accounts(engine: Engine) -> tuple[list[AirflowAccount], int]:
-    """Return (every Airflow account linked to an Okta user, how many users are not linked)."""
-    User, _ = _models()
-    db.ensure_tables(engine)
-    with engine.connect() as conn:
-        links = {link.user_id: link for link in db.all_links(conn)}
-    accounts, unmanaged = [], 0
-    with _session(engine) as session:
-        for user in session.scalars(sa.select(User)).unique():
-            link = links.get(user.id)
-            if link is None or link.username != user.username:
-                unmanaged += 1
-                continue
-            accounts.append(
-                AirflowAccount(
-                    user_id=user.id,
-                    username=user.username,
-                    okta_sub=link.okta_sub,
-                    active=bool(user.active),
-                    roles=frozenset(r.name for r in user.roles),
-                    deactivated_by=link.deactivated_by,
-                    times=link.times,
-                    groups=link.groups,
+    engine: Engine
+
+    def _session(self) -> Session:
+        return Session(bind=self.engine, expire_on_commit=False)
+
+    def all_linked(self) -> tuple[list[AirflowAccount], int]:
+        """Return (every Airflow account linked to an Okta user, how many users are not linked)."""
+        User, _ = _models()
+        db.ensure_tables(self.engine)
+        with self.engine.connect() as conn:
+            links = {link.user_id: link for link in db.all_links(conn)}
+        with self._session() as session:
+            users = list(session.scalars(sa.select(User)).unique())
+            linked = [_account(u, links[u.id]) for u in users if u.id in links and links[u.id].username == u.username]
+        return linked, len(users) - len(linked)
+
+    def linked_to(self, sub: str) -> list[AirflowAccount]:
+        """Return the Airflow accounts linked to Okta user ``sub``."""
+        User, _ = _models()
+        db.ensure_tables(self.engine)
+        with self.engine.connect() as conn:
+            links = db.links_for_sub(conn, sub)
+        with self._session() as session:
+            pairs = [(session.get(User, link.user_id), link) for link in links]
+            return [_account(user, link) for user, link in pairs if user is not None and user.username == link.username]
+
+    def apply(
+        self,
+        change: PlannedChange,
+        *,
+        trigger: str,
+        evidence_at: datetime | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> AppliedChange:
+        """Apply one planned change atomically, audit it, and drop the user from the auth cache.
+
+        ``evidence_at``: when the evidence behind the change was true (an event's ``published``, the
+        time sync-users read Okta, a token's ``iat``; default now). It dates the account's status and,
+        when roles are taken away, its roles: older evidence can then no longer give them back.
+        """
+        User, Role = _models()
+        at = evidence_at or db.utcnow()
+        taken_away = change.action == "deactivate" or bool(set(change.roles_before) - set(change.roles_after))
+        try:
+            with okta_write(), self._session() as session, session.begin():
+                query = sa.select(User).where(User.id == change.user_id)
+                if self.engine.dialect.name != "sqlite":
+                    query = query.with_for_update()
+                user = session.scalars(query).unique().first()
+                if user is None or user.username != change.username:
+                    return AppliedChange(change, "gone", "the Airflow user no longer exists")
+                current = (bool(user.active), tuple(sorted(r.name for r in user.roles)))
+                if current != (change.active_before, change.roles_before):
+                    return AppliedChange(change, "conflict", "the account changed since the plan was made; re-run")
+                if change.action in ("set_roles", "reactivate"):
+                    roles = list(session.scalars(sa.select(Role).where(Role.name.in_(change.roles_after))).unique())
+                    missing = sorted(set(change.roles_after) - {r.name for r in roles})
+                    if missing:
+                        return AppliedChange(change, "missing_role", f"roles not in Airflow: {', '.join(missing)}")
+                    user.roles = roles
+                if change.action in ("deactivate", "reactivate"):
+                    user.active = change.action == "reactivate"
+                user.changed_on = datetime.now()
+                # The link row records who deactivated the account, so that only okta_security's own
+                # deactivations are ever undone automatically.
+                db.set_deactivated_by(
+                    session,
+                    change.user_id,
+                    trigger if change.action == "deactivate" else None,
+                    status_at=at if change.action in ("deactivate", "reactivate") else None,
+                    roles_cut_at=at if taken_away else None,
                 )
-            )
-    return accounts, unmanaged
+        except sa.exc.SQLAlchemyError as e:
+            log.error("could not %s %s: %s", change.action, loggable(change.username), e)
+            return AppliedChange(change, "failed", type(e).__name__)
+        forget_cached_user(change.user_id)
+        _audit(change, trigger, dict(extra or {}))
+        return AppliedChange(change, "applied")
 
-
-def accounts_for_sub(engine: Engine, sub: str) -> list[AirflowAccount]:
-    """Return the Airflow accounts linked to Okta user ``sub``."""
-    User, _ = _models()
-    db.ensure_tables(engine)
-    with engine.connect() as conn:
-        links = db.links_for_sub(conn, sub)
-    accounts = []
-    with _session(engine) as session:
-        for link in links:
-            user = session.get(User, link.user_id)
-            if user is None or user.username != link.username:
-                continue
-            accounts.append(
-                AirflowAccount(
-                    user_id=user.id,
-                    username=user.username,
-                    okta_sub=sub,
-                    active=bool(user.active),
-                    roles=frozenset(r.name for r in user.roles),
-                    deactivated_by=link.deactivated_by,
-                    times=link.times,
-                    groups=link.groups,
-                )
-            )
-    return accounts
-
-
-def apply_change(
-    engine: Engine,
-    change: PlannedChange,
-    *,
-    trigger: str,
-    evidence_at: datetime | None = None,
-    extra: dict[str, Any] | None = None,
-) -> AppliedChange:
-    """Apply one planned change atomically, audit it, and drop the user from the auth cache.
-
-    ``evidence_at``: when the evidence behind the change was true (an event's ``published``, the
-    time sync-users read Okta, a token's ``iat``; default now). It dates the account's status and,
-    when roles are taken away, its roles: older evidence can then no longer give them back.
-    """
-    User, Role = _models()
-    at = evidence_at or db.utcnow()
-    taken_away = change.action == "deactivate" or bool(set(change.roles_before) - set(change.roles_after))
-    try:
-        with okta_write(), _session(engine) as session, session.begin():
-            query = sa.select(User).where(User.id == change.user_id)
-            if engine.dialect.name != "sqlite":
-                query = query.with_for_update()
-            user = session.scalars(query).unique().first()
-            if user is None or user.username != change.username:
-                return AppliedChange(change, "gone", "the Airflow user no longer exists")
-            current = (bool(user.active), tuple(sorted(r.name for r in user.roles)))
-            if current != (change.active_before, change.roles_before):
-                return AppliedChange(change, "conflict", "the account changed since the plan was made; re-run")
-            if change.action in ("set_roles", "reactivate"):
-                roles = list(session.scalars(sa.select(Role).where(Role.name.in_(change.roles_after))).unique())
-                missing = sorted(set(change.roles_after) - {r.name for r in roles})
-                if missing:
-                    return AppliedChange(change, "missing_role", f"roles not in Airflow: {', '.join(missing)}")
-                user.roles = roles
-            if change.action == "deactivate":
-                user.active = False
-            elif change.action == "reactivate":
-                user.active = True
-            user.changed_on = datetime.now()
-            # The link row records who deactivated the account, so that only okta_security's own
-            # deactivations are ever undone automatically.
-            db.set_deactivated_by(
-                session,
-                change.user_id,
-                trigger if change.action == "deactivate" else None,
-                status_at=at if change.action in ("deactivate", "reactivate") else None,
-                roles_cut_at=at if taken_away else None,
-            )
-    except sa.exc.SQLAlchemyError as e:
-        log.error("could not %s %s: %s", change.action, loggable(change.username), e)
-        return AppliedChange(change, "failed", type(e).__name__)
-    forget_cached_user(change.user_id)
-    _audit(change, trigger, extra or {})
-    return AppliedChange(change, "applied")
+    def remember_groups(self, user_ids: Iterable[int], groups: Iterable[str], at: datetime) -> None:
+        """Store ``groups`` as the last-known Okta groups of the given accounts."""
+        names = sorted(set(groups))
+        with self.engine.begin() as conn:
+            for user_id in user_ids:
+                db.set_groups(conn, user_id, names, at)
 
 
 def _audit(change: PlannedChange, trigger: str, extra: dict[str, Any]) -> None:
     common = {"user_id": change.user_id, "sub": change.okta_sub, "trigger": trigger, "okta_status": change.okta_status}
-    common.update(extra)
-    if change.action == "deactivate":
-        audit_event(
-            "user.deactivated", owner=change.username, reason=change.reason, roles=list(change.roles_before), **common
-        )
-    elif change.action == "reactivate":
-        audit_event(
-            "user.reactivated", owner=change.username, reason=change.reason, roles=list(change.roles_after), **common
-        )
+    common.update(extra, reason=change.reason)
+    if change.action in ("deactivate", "reactivate"):
+        roles = change.roles_before if change.action == "deactivate" else change.roles_after
+        audit_event(f"user.{change.action}d", owner=change.username, roles=list(roles), **common)
     if change.action in ("set_roles", "reactivate") and change.roles_before != change.roles_after:
-        audit_event(
-            "user.roles_changed",
-            owner=change.username,
-            before=list(change.roles_before),
-            after=list(change.roles_after),
-            reason=change.reason,
-            **common,
-        )
-
-
-def remember_groups(engine: Engine, user_ids: Iterable[int], groups: Iterable[str], at: datetime) -> None:
-    """Store ``groups`` as the last-known Okta groups of the given accounts."""
-    names = sorted(set(groups))
-    with engine.begin() as conn:
-        for user_id in user_ids:
-            db.set_groups(conn, user_id, names, at)
+        before, after = list(change.roles_before), list(change.roles_after)
+        audit_event("user.roles_changed", owner=change.username, before=before, after=after, **common)
 
 
 def forget_cached_user(user_id: int) -> None:
@@ -224,9 +170,6 @@ def forget_cached_user(user_id: int) -> None:
     module = sys.modules.get("airflow.providers.fab.auth_manager.fab_auth_manager")
     if module is None:  # not inside the api-server (e.g. the CLI): no cache here to drop
         return
-    cache = getattr(module.FabAuthManager, "cache", None)
+    cache = getattr(module.FabAuthManager, "cache", None)  # FAB provider 1.5 (Airflow 2.11) caches nothing
     if cache is not None:
-        try:
-            cache.pop(user_id, None)
-        except Exception:  # noqa: BLE001 - the TTL still bounds staleness
-            log.debug("could not drop user %s from the auth manager cache", user_id, exc_info=True)
+        cache.pop(user_id, None)

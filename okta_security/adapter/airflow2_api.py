@@ -28,16 +28,16 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from cachetools import TLRUCache
 from flask import Response, abort, current_app, g, request
 
-from okta_security.adapter.bots import bearer_token, refusal_challenge, refusal_fields, request_facts
 from okta_security.adapter.security_manager import token_doors
 from okta_security.errors import BotRefused, ConfigError, LoginRefused, RateLimited, classify
+from okta_security.login.bearer import bearer_token, refusal_challenge, refusal_fields, request_facts
 from okta_security.login.doors import ApiSignInFacts, BotLogin, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
 
@@ -62,32 +62,12 @@ def init_app(app: Any) -> None:
         )
 
 
-class _SeenTokens:
-    """Remember the jtis already audited, until their tokens expire (bounded)."""
-
-    def __init__(self, limit: int = SEEN_TOKENS_MAX) -> None:
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._expiry: dict[str, int] = {}
-
-    def first_time(self, jti: str | None, expires_at: int) -> bool:
-        """Return True the first time ``jti`` is seen (always for tokens without one)."""
-        if not jti:
-            return True
-        now = int(time.time())
-        with self._lock:
-            if jti in self._expiry:
-                return False
-            if len(self._expiry) >= self._limit:
-                for old in [k for k, exp in self._expiry.items() if exp < now] or list(self._expiry)[
-                    : self._limit // 10
-                ]:
-                    del self._expiry[old]
-            self._expiry[jti] = expires_at
-            return True
-
-
-_seen = _SeenTokens()
+# Okta tokens (by jti) until they expire, bounded: audited once (jti -> exp); a person's, signed in as
+# (jti -> (user id, exp)).
+_seen: TLRUCache[str, int] = TLRUCache(SEEN_TOKENS_MAX, ttu=lambda _key, exp, _now: exp, timer=time.time)
+_signed_in: TLRUCache[str, tuple[int, int]] = TLRUCache(
+    SEEN_TOKENS_MAX, ttu=lambda _key, value, _now: value[1], timer=time.time
+)
 
 
 def authenticate_request(token: str) -> BotLogin[Any] | Any | Response:
@@ -100,54 +80,16 @@ def authenticate_request(token: str) -> BotLogin[Any] | Any | Response:
         login = sm.okta_bots.admit(token, via=VIA, facts=facts)
     except BotRefused as e:
         return refusal_response(e)
-    if _seen.first_time(login.token.jti, login.token.expires_at):
+    jti = login.token.jti
+    if not jti or jti not in _seen:
         audit_exchange(login, via=VIA, **facts)
+        if jti:
+            _seen[jti] = login.token.expires_at
     # This request only: flask-login's per-request user (no session cookie) and g.user, which
     # Airflow's FabAuthManager.get_user() reads (as for Kerberos).
     g._login_user = login.user
     g.user = login.user
     return login
-
-
-class _SignedIn:
-    """A person's Okta tokens already signed in (jti -> Airflow user id), until they expire (bounded).
-
-    The first request with a token runs the whole sign-in (groups, mapping, account, audit); the
-    next ones only verify the token again and re-read the account, which must still be active.
-    """
-
-    def __init__(self, limit: int = SEEN_TOKENS_MAX) -> None:
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._users: dict[str, tuple[int, int]] = {}
-
-    def user_id(self, jti: str | None) -> int | None:
-        """Return the user the token signed in as, if it did (and has not expired)."""
-        if not jti:
-            return None
-        with self._lock:
-            found = self._users.get(jti)
-        return found[0] if found is not None and found[1] >= int(time.time()) else None
-
-    def remember(self, jti: str | None, user_id: int, expires_at: int) -> None:
-        """Remember the token's sign-in until ``expires_at``."""
-        if not jti:
-            return
-        now = int(time.time())
-        with self._lock:
-            if len(self._users) >= self._limit:
-                stale = [k for k, (_, exp) in self._users.items() if exp < now]
-                for key in stale or list(self._users)[: self._limit // 10]:
-                    del self._users[key]
-            self._users[jti] = (user_id, expires_at)
-
-    def forget(self, jti: str | None) -> None:
-        """Forget a token's sign-in (its account is no longer usable)."""
-        with self._lock:
-            self._users.pop(jti or "", None)
-
-
-_signed_in = _SignedIn()
 
 
 def authenticate_person(token: str) -> Any | Response:
@@ -161,45 +103,35 @@ def authenticate_person(token: str) -> Any | Response:
     except BotRefused as e:
         door.token_refused(e, facts)
         return refusal_response(e)
-    known = _signed_in.user_id(person.jti)
-    user = sm.get_user_by_id(known) if known is not None else None
-    if user is None or not user.is_active:
-        if known is not None:  # deactivated (or deleted) since: sign in again, which refuses or reactivates
-            _signed_in.forget(person.jti)
+    # The first request with a token signs in (groups, mapping, account, audit); the next ones with it
+    # only verify it again and re-read the account, which must still be active.
+    known = _signed_in.get(person.jti or "")
+    user = sm.get_user_by_id(known[0]) if known is not None else None
+    if (
+        user is None or not user.is_active
+    ):  # deactivated (or deleted) since: sign in again, which refuses or reactivates
         try:
             user = door.sign_in(person, facts).user
         except LoginRefused as e:
-            return person_refusal_response(e)
-        _signed_in.remember(person.jti, user.id, person.expires_at)
+            return refusal_response(e)
+        if person.jti:
+            _signed_in[person.jti] = (user.id, person.expires_at)
     g._login_user = user  # this request only, as for bots
     g.user = user
     return user
 
 
-def person_refusal_response(error: LoginRefused) -> Response:
-    """Return a person's refusal (no mapped role, inactive account, ...): 403, 429 with Retry-After, or 503."""
+def refusal_response(error: LoginRefused | BotRefused) -> Response:
+    """Return a refusal as problem+json like Airflow 2's: an RFC 6750 challenge for a bad token, Retry-After if limited."""
     code = classify(error).api_status
-    body = {"title": _TITLES[code], "status": code, "detail": error.message, "error": error.code}
-    response = Response(json.dumps(body), status=code, mimetype="application/problem+json")
+    body = {"title": _TITLES.get(code, "Error"), "status": code, "detail": error.message, "error": error.code}
+    headers = {}
+    if isinstance(error, BotRefused):
+        body.update(refusal_fields(error))
+        headers.update(refusal_challenge(error))
     if isinstance(error, RateLimited):
-        response.headers["Retry-After"] = str(error.retry_after)
-    return response
-
-
-def refusal_response(error: BotRefused) -> Response:
-    """Return the refusal: a problem+json body like Airflow 2's, and an RFC 6750 challenge."""
-    body = {
-        "title": _TITLES.get(error.http_status, "Error"),
-        "status": error.http_status,
-        "detail": error.message,
-        **refusal_fields(error),
-    }
-    return Response(
-        json.dumps(body),
-        status=error.http_status,
-        mimetype="application/problem+json",
-        headers=refusal_challenge(error),
-    )
+        headers["Retry-After"] = str(error.retry_after)
+    return Response(json.dumps(body), status=code, mimetype="application/problem+json", headers=headers)
 
 
 def requires_authentication(function: T) -> T:

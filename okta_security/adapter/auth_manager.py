@@ -36,10 +36,10 @@ from starlette.routing import Mount
 
 from okta_security import health
 from okta_security.adapter import event_hook_view, token_endpoint
-from okta_security.adapter.bots import bearer_token, request_facts
 from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.adapter.security_manager import TokenDoors, token_doors
 from okta_security.errors import BotRefused, ConfigError, LoginRefused, TokenRequestInvalid
+from okta_security.login.bearer import bearer_token, request_facts
 from okta_security.login.doors import ApiSignInFacts, BotLogin, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
 from okta_security.people.token_request import read_token_request

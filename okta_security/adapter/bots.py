@@ -1,4 +1,4 @@
-"""Bots' service users in FAB's user table, and the bearer-token plumbing both API doors share (FAB adapter).
+"""Bots' service users in FAB's user table (FAB adapter).
 
 The bot door (:class:`okta_security.login.doors.BotDoor`) validates the token, maps its client and
 asks :class:`FabServiceUsers` for the service user of the client *and the roles this token earned*
@@ -16,28 +16,19 @@ the service users the mapping no longer gives, when it changes and at start.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
 from okta_security.adapter.accounts import forget_cached_user
 from okta_security.audit import audit_event
 from okta_security.bots.service_users import ServiceIdentity, is_service_email, retirement_reason
-from okta_security.errors import (
-    AccessTokenRejected,
-    BotRefused,
-    ServiceUserConflict,
-    ServiceUserInactive,
-    UnmappedClient,
-)
+from okta_security.errors import ServiceUserConflict, ServiceUserInactive, UnmappedClient
 from okta_security.login.ports import ServiceUserWrite
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from airflow.providers.fab.auth_manager.security_manager.override import (
         FabAirflowSecurityManagerOverride as FabSecurity,
     )
@@ -47,50 +38,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Headers(Protocol):
-    """Request headers as Flask (werkzeug ``Headers``) or FastAPI (a dict) hand them over."""
-
-    def items(self) -> Iterable[tuple[str, str]]: ...
-
-
 SERVICE_LAST_NAME = "(Okta client)"
 # The last name of a service user okta_security deactivated because the mapping no longer gives it:
 # unlike an administrator's deactivation, the next exchange that earns it brings it back.
 RETIRED_LAST_NAME = "(Okta client, retired: not in the mapping)"
-REQUEST_ID_HEADER = "x-request-id"
-_SAFE_HEADER_VALUE = re.compile(r"^[A-Za-z0-9._:/+=, -]{1,200}$")
-
-
-def bearer_token(headers: Headers) -> str | None:
-    """Return the token of an ``Authorization: Bearer`` header (any case), or None."""
-    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-    scheme, _, token = value.strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
-
-
-def www_authenticate(error: str, description: str) -> str:
-    """Return an RFC 6750 ``WWW-Authenticate`` challenge, the description made header-safe."""
-    safe = "".join(("'" if c in '"\\' else c) if 0x20 <= ord(c) < 0x7F else " " for c in description)
-    return f'Bearer realm="Airflow", error="{error}", error_description="{safe[:300]}"'
-
-
-def refusal_fields(error: BotRefused) -> dict[str, str]:
-    """Return what a refused bot is told: the error code, what to do, the failed check, its client id."""
-    fields = {"error": error.code, "message": error.message}
-    if isinstance(error, AccessTokenRejected):
-        fields["reason"] = error.reason
-    if error.client_id:
-        fields["client_id"] = error.client_id
-    return fields
-
-
-def refusal_challenge(error: BotRefused) -> dict[str, str]:
-    """Return the RFC 6750 challenge header of a refusal: 401 ``invalid_token``, 403 ``insufficient_scope``."""
-    challenge = {401: "invalid_token", 403: "insufficient_scope"}.get(error.http_status)
-    return {"WWW-Authenticate": www_authenticate(challenge, error.message)} if challenge else {}
-
-
-# --------------------------------------------------------------------------- the service users
 
 
 @dataclass
@@ -226,9 +177,6 @@ def _update(sm: FabSecurity, user: Any, identity: ServiceIdentity, roles: list[A
         )
 
 
-# --------------------------------------------------------------------------- retirement
-
-
 def retire_service_users(sm: FabSecurity, mapping: RoleMapping, *, trigger: str) -> list[str]:
     """Deactivate the active service users ``mapping`` no longer gives; return their usernames.
 
@@ -267,17 +215,3 @@ def retire_service_users(sm: FabSecurity, mapping: RoleMapping, *, trigger: str)
             mapping_version=mapping.digest[:12],
         )
     return retired
-
-
-# --------------------------------------------------------------------------- audit
-
-
-def request_facts(headers: Headers) -> dict[str, str]:
-    """Return the request id and proxy-forwarded client address from the headers, when sane."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    facts = {}
-    for header, name in ((REQUEST_ID_HEADER, "request_id"), ("x-forwarded-for", "forwarded_for")):
-        value = lowered.get(header, "")
-        if _SAFE_HEADER_VALUE.match(value):
-            facts[name] = value
-    return facts

@@ -23,9 +23,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from okta_security.adapter.bots import refusal_challenge, refusal_fields
 from okta_security.adapter.request_body import BodyTooLarge, read_asgi
 from okta_security.errors import BotRefused, OktaSecurityError, RateLimited, TokenRequestInvalid, classify
+from okta_security.login.bearer import refusal_challenge, refusal_fields
 from okta_security.people.token_request import description, oauth_refusal
 
 if TYPE_CHECKING:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from okta_security.adapter.compat import FAB_AUTH_MANAGER, AirflowLayout, airflow_version, layout_for
-from okta_security.errors import ConfigError
+from okta_security.adapter.role_sync import read_catalog
+from okta_security.errors import ConfigError, RoleSyncError
 from okta_security.settings.loader import airflow_home
 
 if TYPE_CHECKING:
@@ -97,23 +98,10 @@ def _check_auth_manager(path: str) -> tuple[bool | None, str]:
 def _roles_in_database(url: str) -> tuple[frozenset[str] | None, str]:
     if not url:
         return None, "[database] sql_alchemy_conn is not set"
-    import sqlalchemy as sa
-
-    from okta_security.adapter import db
-
     try:
-        engine = sa.create_engine(url)
-    except (sa.exc.ArgumentError, ImportError) as e:
-        return None, f"cannot use [database] sql_alchemy_conn: {type(e).__name__}"
-    try:
-        with engine.connect() as conn:
-            return db.role_names(conn), ""
-    except sa.exc.SQLAlchemyError as e:
-        # The message names the statement and the driver's complaint, never the URL (it may hold a password).
-        first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-        return None, f"cannot read roles from Airflow's database: {first}"
-    finally:
-        engine.dispose()
+        return read_catalog(url).roles, ""
+    except RoleSyncError as e:  # it names the driver's complaint, never the URL (it may hold a password)
+        return None, "; ".join(e.problems)
 
 
 def inspect_webserver_config(path: str) -> WebserverConfigFacts:

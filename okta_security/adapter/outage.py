@@ -19,8 +19,9 @@ from flask import request
 from flask.globals import _cv_request
 from sqlalchemy import exc as sa_exc
 
-from okta_security.adapter.pages import refusal_page
+from okta_security.adapter.pages import render_refusal
 from okta_security.errors import DatabaseUnavailable
+from okta_security.login.refusal import refusal_facts
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
@@ -93,7 +94,9 @@ def _outage_response(app: Flask, session_of: Callable[[], Any], error: BaseExcep
             ctx._session = null  # Flask >= 3.1 keeps it behind a read-only property
         else:
             ctx.session = null  # type: ignore[misc]  # Flask 2 (Airflow 2.11): a plain attribute
-    html, status = refusal_page(DatabaseUnavailable(MESSAGE), retry_url=f"{request.script_root}/login/okta")
+    html, status = render_refusal(
+        refusal_facts(DatabaseUnavailable(MESSAGE), retry_url=f"{request.script_root}/login/okta")
+    )
     response = app.make_response((html, status))
     response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     return app.finalize_request(response, from_error_handler=True)

@@ -15,12 +15,13 @@ from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf  # wtfo
 
 from okta_security.adapter import login_audit, metrics
 from okta_security.adapter.compat import login_redirect, oauth_view_base
-from okta_security.adapter.pages import NO_FRAMING, logout_confirm_page, no_refusal_page, refusal_facts, render_refusal
+from okta_security.adapter.pages import NO_FRAMING, logout_confirm_page, no_refusal_page, render_refusal
 from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
 from okta_security.errors import LoginRefused
 from okta_security.login.logout import is_cross_site
 from okta_security.login.outcome import LoginFacts
+from okta_security.login.refusal import refusal_facts
 from okta_security.oidc.provider import PROVIDER_NAME
 from okta_security.oidc.redirects import safe_next
 from okta_security.untrusted import bounded_params, loggable

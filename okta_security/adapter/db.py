@@ -1,24 +1,14 @@
-"""okta_security's two small tables in Airflow's metadata database, and access to them.
+"""okta_security's two tables in Airflow's metadata database, and every statement of ours on Airflow's.
 
-FAB's ``ab_user`` has no room for what leaver handling needs, so okta_security keeps it beside:
+- ``okta_security_user``: one row per Airflow user that came from Okta: the Okta ``sub`` (stable
+  across renames), the groups last seen, who deactivated the account (``deactivated_by``: only
+  okta_security's own deactivations are ever undone) and the evidence times of
+  :mod:`okta_security.lifecycle.evidence`. No foreign key to ``ab_user`` (deleting a user in FAB's
+  UI must keep working on PostgreSQL): rows match on ``user_id`` *and* ``username``.
+- ``okta_security_event_receipt``: ids of Okta events taken; the ``INSERT`` is the atomic claim
+  across replicas.
 
-- ``okta_security_user`` — one row per Airflow user that came from Okta: the Okta ``sub`` (the
-  Okta user id, stable across renames of login and email), the groups last seen, whether
-  okta_security itself deactivated the account (``deactivated_by``), and the time of the evidence
-  behind the account's status and roles (:mod:`okta_security.lifecycle.evidence`). ``sync-users`` and
-  the next login may reactivate an account that okta_security deactivated, with evidence at least
-  as new as the deactivation's, but never one an Airflow administrator deactivated or changed
-  since (:mod:`okta_security.adapter.admin_edits` clears the marker when they do).
-  No foreign key to ``ab_user``: deleting a user in FAB's UI must keep working on PostgreSQL;
-  rows are matched on ``user_id`` *and* ``username`` so a reused id never inherits a link.
-- ``okta_security_event_receipt`` — the ids of Okta event-hook events already taken, one
-  primary key each: ``INSERT`` is the atomic claim, so with several webserver replicas behind a
-  load balancer exactly one of them acts on a redelivered event.
-
-Both are created and upgraded by okta_security's Alembic migrations
-(:mod:`okta_security.adapter.migrations`): ``airflow db migrate`` runs them on Airflow 3, and
-:func:`ensure_tables` at start-up (Airflow 2.11, or a database nobody migrated). Nothing else in
-Airflow's schema is touched.
+Created and upgraded by the Alembic migrations (:mod:`okta_security.adapter.migrations`).
 """
 
 from __future__ import annotations
@@ -106,11 +96,7 @@ class UserLink:
 
     @property
     def times(self) -> AccountTimes:
-        """Return the evidence times the account reflects.
-
-        A marker set before these times were recorded counts from the row's last update: the
-        deactivation cannot be older than that.
-        """
+        """Return the evidence times the account reflects (an undated marker counts from the row's last update)."""
         status_at = self.status_at
         if status_at is None and self.deactivated_by is not None:
             status_at = self.updated_at
@@ -170,11 +156,7 @@ def link_values(
     deactivated_by: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, object]:
-    """Return a link row's new values.
-
-    ``groups_at``: the evidence time of ``groups`` (a token's ``iat``, a Groups API reading; default
-    now); ``status_at``: the evidence time of a reactivation, when the sign-in made one.
-    """
+    """Return a link row's new values; ``groups_at`` (default now) and ``status_at`` are evidence times."""
     now = now or utcnow()
     values: dict[str, object] = {
         "username": username,
@@ -194,12 +176,7 @@ def update_link(conn: Connection, user_id: int, values: dict[str, object]) -> bo
     return bool(conn.execute(sa.update(user_link).where(user_link.c.user_id == user_id).values(**values)).rowcount)
 
 
-def upsert_link(engine: Engine, *, user_id: int, **fields: Any) -> None:
-    """Create or replace the link of ``user_id`` (fields as :func:`link_values` takes) in a transaction of its own."""
-    upsert_link_values(engine, user_id, link_values(**fields))
-
-
-def upsert_link_values(engine: Engine, user_id: int, values: dict[str, object]) -> None:
+def upsert_link(engine: Engine, user_id: int, values: dict[str, object]) -> None:
     """Create or replace the link of ``user_id`` with :func:`link_values`' values, in a transaction of its own."""
     with engine.begin() as conn:
         if update_link(conn, user_id, values):
@@ -220,11 +197,7 @@ def set_deactivated_by(
     status_at: datetime | None = None,
     roles_cut_at: datetime | None = None,
 ) -> None:
-    """Record who deactivated ``user_id`` (None after a reactivation) and the evidence times of the change.
-
-    ``status_at``: the evidence behind a deactivation or reactivation; ``roles_cut_at``: the evidence
-    behind roles taken away (kept if an earlier change's was newer).
-    """
+    """Record who deactivated ``user_id`` (None: reactivated) and the evidence times (a newer ``roles_at`` is kept)."""
     values: dict[str, object] = {"deactivated_by": by, "updated_at": utcnow()}
     if status_at is not None:
         values["status_at"] = status_at
@@ -238,12 +211,10 @@ def set_deactivated_by(
 
 
 def admin_changed(conn: Connection, user_id: int, *, status: bool, roles: bool, at: datetime) -> bool:
-    """Record an administrator's edit of ``user_id``: okta_security's marker no longer speaks for the account.
+    """Record an administrator's edit of ``user_id``; return whether the user is linked to an Okta user at all.
 
-    A change of activity clears the marker (an account an administrator reactivated or deactivated is
-    theirs: never reactivated by okta_security) and dates the status; a change of roles dates the
-    roles, so only evidence newer than the edit can give back a role it took away. Return whether
-    the user is linked to an Okta user at all.
+    A change of activity clears the marker (the account is theirs now) and dates the status; a change
+    of roles dates the roles, so only newer evidence can give back a role the edit took away.
     """
     values: dict[str, object] = {"updated_at": at}
     if status:
@@ -282,52 +253,45 @@ def prune_receipts(conn: Connection, *, now: datetime | None = None) -> int:
     return conn.execute(sa.delete(event_receipt).where(event_receipt.c.received_at < cutoff)).rowcount or 0
 
 
-# ---------------------------------------------------------------------------------------------
 # Airflow's own tables, read and written with plain SQL where FAB's models are not loaded (the CLI,
-# doctor, sync-users, declared roles): every such statement of okta_security is here, once.
-
-_ROLE_NAMES = sa.text("SELECT name FROM ab_role")
-_DAG_IDS = sa.text("SELECT dag_id FROM dag")
-_USER_BY_NAME = sa.text("SELECT id, username, email, active FROM ab_user WHERE username = :u")
-_USER_BY_NAME_CI = sa.text("SELECT id, username, email, active FROM ab_user WHERE lower(username) = lower(:u)")
-_USER_ROLE_NAMES = sa.text(
-    "SELECT r.name FROM ab_user_role ur JOIN ab_role r ON r.id = ur.role_id WHERE ur.user_id = :id ORDER BY r.name"
-)
-_LEGACY_USERS = sa.text("SELECT id, username, email FROM ab_user WHERE username LIKE 'okta\\_%' ESCAPE '\\'")
-_ALL_USERS = sa.text("SELECT id, username FROM ab_user")
-_RENAME_USER = sa.text("UPDATE ab_user SET username = :new WHERE id = :id AND username = :old")
+# doctor, sync-users, declared roles).
 
 
 def role_names(conn: Connection | Session) -> frozenset[str]:
     """Return the names of Airflow's roles."""
-    return frozenset(conn.execute(_ROLE_NAMES).scalars())
+    return frozenset(conn.execute(sa.text("SELECT name FROM ab_role")).scalars())
 
 
 def dag_ids(conn: Connection | Session) -> frozenset[str]:
     """Return the ids of every DAG in Airflow's ``dag`` table (paused, stale or not)."""
-    return frozenset(conn.execute(_DAG_IDS).scalars())
+    return frozenset(conn.execute(sa.text("SELECT dag_id FROM dag")).scalars())
 
 
 def users_named(conn: Connection, username: str) -> list[Any]:
     """Return the accounts called ``username`` exactly, else those that match it case-insensitively."""
-    return list(
-        conn.execute(_USER_BY_NAME, {"u": username}).all() or conn.execute(_USER_BY_NAME_CI, {"u": username}).all()
-    )
+    query = "SELECT id, username, email, active FROM ab_user WHERE "
+    exact = conn.execute(sa.text(query + "username = :u"), {"u": username}).all()
+    return list(exact or conn.execute(sa.text(query + "lower(username) = lower(:u)"), {"u": username}).all())
 
 
 def user_role_names(conn: Connection, user_id: int) -> tuple[str, ...]:
     """Return the names of the roles of Airflow user ``user_id``, sorted."""
-    return tuple(conn.execute(_USER_ROLE_NAMES, {"id": user_id}).scalars())
+    query = (
+        "SELECT r.name FROM ab_user_role ur JOIN ab_role r ON r.id = ur.role_id WHERE ur.user_id = :id ORDER BY r.name"
+    )
+    return tuple(conn.execute(sa.text(query), {"id": user_id}).scalars())
 
 
 def legacy_and_all_users(conn: Connection) -> tuple[list[Any], list[Any]]:
     """Return (FAB's ``okta_…`` accounts with their emails, every account's id and name)."""
-    return list(conn.execute(_LEGACY_USERS)), list(conn.execute(_ALL_USERS))
+    legacy = sa.text("SELECT id, username, email FROM ab_user WHERE username LIKE 'okta\\_%' ESCAPE '\\'")
+    return list(conn.execute(legacy)), list(conn.execute(sa.text("SELECT id, username FROM ab_user")))
 
 
 def rename_user(conn: Connection, user_id: int, old: str, new: str) -> bool:
     """Rename ``old`` to ``new`` if the account still has the old name; return whether it did."""
-    return bool(conn.execute(_RENAME_USER, {"new": new, "id": user_id, "old": old}).rowcount)
+    query = sa.text("UPDATE ab_user SET username = :new WHERE id = :id AND username = :old")
+    return bool(conn.execute(query, {"new": new, "id": user_id, "old": old}).rowcount)
 
 
 class FabModels(Protocol):
@@ -343,10 +307,9 @@ class FabModels(Protocol):
 
 
 def find_user(sm: FabModels, *, username: str | None = None, email: str | None = None) -> Any:
-    """Return FAB's user by username (any case) or email, as ``find_user`` does, its roles without their permissions.
+    """Return FAB's user by username (any case) or email, its roles' permissions loaded only if asked for.
 
-    A sign-in or a token exchange needs the roles' names only; FAB's model loads every permission of
-    every role with the user (hundreds for Admin), the largest cost of a login. They load if asked for.
+    A sign-in needs the roles' names only; FAB's own look-up loads every permission of every role (hundreds for Admin).
     """
     User, Role = sm.user_model, sm.role_model
     query = sa.select(User).options(selectinload(User.roles).lazyload(Role.permissions))

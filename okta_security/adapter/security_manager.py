@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -14,8 +15,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, session
 
 from okta_security import audit
-from okta_security.adapter import admin_edits, db, login_accounts, login_audit, outage
-from okta_security.adapter import audit_log as audit_airflow
+from okta_security.adapter import admin_edits, audit_log, db, login_accounts, login_audit, outage
 from okta_security.adapter.accounts import EngineAccounts
 from okta_security.adapter.bots import FabServiceUsers, retire_service_users
 from okta_security.adapter.compat import with_session_property
@@ -58,8 +58,6 @@ if TYPE_CHECKING:
 
     from okta_security.mapping.rules import RoleMapping
     from okta_security.mapping.store import MappingStore
-    from okta_security.oidc.id_token import JwksCache
-    from okta_security.okta_api.client import OktaApiClient
     from okta_security.settings.loader import OktaSettings
 
 log = logging.getLogger(__name__)
@@ -81,75 +79,57 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         check_webserver_config(config)  # an OKTA_* setting assigned there would be silently ignored
         self.okta_settings: OktaSettings = config["OKTA_SETTINGS"]
         self.okta_mapping: MappingStore = config["OKTA_ROLE_MAPPING_STORE"]
-        self.okta_jwks = keys_for(
-            self.okta_settings.issuer,
-            timeout=self.okta_settings.http_timeout_seconds,
-            min_refetch_interval=self.okta_settings.jwks_refetch_interval_seconds,
+        settings = self.okta_settings
+        # One key cache per issuer in this process: ID tokens', and access tokens' (often the same).
+        keys = functools.partial(
+            keys_for, timeout=settings.http_timeout_seconds, min_refetch_interval=settings.jwks_refetch_interval_seconds
         )
+        self.okta_jwks = keys(settings.issuer)
         # None without Management API credentials: groups then come from the claims only.
-        self.okta_groups_api: OktaApiClient | None = build_groups_client(self.okta_settings)
+        api = build_groups_client(settings)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         # Roles-as-code: the mapping file's ``roles:``, re-expanded when the DAG list changes.
-        self.okta_role_sync = RoleSyncer(self, check_interval=self.okta_settings.role_sync_check_seconds)
+        self.okta_role_sync = RoleSyncer(self, check_interval=settings.role_sync_check_seconds)
         # Role names are only checkable once the database is reachable: fail start-up on unknown ones.
-        # Roles the file declares count as known (parse_mapping); sync_roles() creates them.
         self.okta_mapping.attach(
             known_roles=self._known_roles,
             on_reload=lambda old, new: self._on_mapping_reload(app, old, new),
             on_reject=self._on_mapping_reject,
         )
         watch_mapping(app, self.okta_mapping, release=lambda: getattr(self.session, "remove", lambda: None)())
-        audit.configure(self.okta_settings.audit_log_handler)
-        # Audit events also become rows in Airflow's Audit Log.
-        audit_airflow.install(self.okta_settings.audit_count_write_seconds)
+        audit.configure(settings.audit_log_handler)
+        audit_log.install(settings.audit_count_write_seconds)  # audit events also become Audit Log rows
         enforce_session_max_lifetime(app)  # Airflow 2.11; on Airflow 3 the FAB provider does it
         db.ensure_tables(self.okta_engine)  # okta_security_user / _event_receipt (leavers, event hooks)
         admin_edits.install(self.user_model)  # an administrator's edit outranks okta_security's marker
         # Okta's word on accounts (event hooks, a sign-in that maps to nothing), written with its evidence time.
         self.okta_changes = OktaChanges(
             EngineAccounts(self.okta_engine),
-            directory=OktaDirectory(self.okta_groups_api) if self.okta_groups_api is not None else None,
-            groups_filter=self.okta_settings.groups_filter,
+            directory=OktaDirectory(api) if api is not None else None,
+            groups_filter=settings.groups_filter,
         )
         self.okta_accounts = login_accounts.FabAccounts(self)
         self.okta_sign_in: SignInService[User] = SignInService(
             accounts=self.okta_accounts,
-            okta=OktaApiReader(self.okta_groups_api) if self.okta_groups_api is not None else None,
+            okta=OktaApiReader(api) if api is not None else None,
             mapping=self._current_mapping,
-            policy=LoginPolicy.from_settings(self.okta_settings, api_configured=self.okta_groups_api is not None),
+            policy=LoginPolicy.from_settings(settings, api_configured=api is not None),
             audit=login_audit.audit,
-            adopt_unlinked=self.okta_settings.adopt_unlinked_accounts,
+            adopt_unlinked=settings.adopt_unlinked_accounts,
             on_missing_roles=self._log_missing_roles,
         )
+        access_keys = keys(settings.access_token_issuer)
+        limit = PersonRateLimit(settings.person_sign_ins_per_minute)
         self.okta_people: PersonDoor[User] = PersonDoor(
-            service=self.okta_sign_in,
-            settings=self.okta_settings,
-            keys=self._access_token_keys(),
-            limit=PersonRateLimit(self.okta_settings.person_sign_ins_per_minute),
-            events=login_audit,
+            service=self.okta_sign_in, settings=settings, keys=access_keys, limit=limit, events=login_audit
         )
         self.okta_bots: BotDoor[User] = BotDoor(
-            service=self.okta_sign_in,
-            service_users=FabServiceUsers(self),
-            settings=self.okta_settings,
-            keys=self._access_token_keys(),
+            service=self.okta_sign_in, service_users=FabServiceUsers(self), settings=settings, keys=access_keys
         )
         self._check_discovery_soon()
 
-    def _access_token_keys(self) -> JwksCache:
-        """Return this process's key cache for access tokens' issuer (the ID tokens' one when it is the same)."""
-        return keys_for(
-            self.okta_settings.access_token_issuer,
-            timeout=self.okta_settings.http_timeout_seconds,
-            min_refetch_interval=self.okta_settings.jwks_refetch_interval_seconds,
-        )
-
     def find_user(self, username: str | None = None, email: str | None = None) -> User | None:
-        """Return the user by username (any case) or email, its roles' permissions loaded only if asked for.
-
-        Every sign-in and token exchange looks the user up and needs only the roles' names; FAB's
-        own look-up loads every permission of every role with it (hundreds for Admin).
-        """
+        """Return the user by username (any case) or email, its roles' permissions loaded only if asked for."""
         return cast("User | None", db.find_user(self, username=username, email=email))
 
     def _current_mapping(self) -> RoleMapping:
@@ -157,8 +137,6 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         mapping = self.okta_mapping.current()
         self.okta_role_sync.maybe_resync(mapping)
         return mapping
-
-    # -- configuration hooks ------------------------------------------------------------------
 
     def _known_roles(self) -> list[str]:
         return sorted({r.name for r in self.get_all_roles()} | set(BUILTIN_ROLES))
@@ -213,8 +191,6 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         names = self.okta_mapping.current().resolve(userinfo.get("role_keys", []))
         return [r for r in (self.find_role(n) for n in sorted(names)) if r is not None]
 
-    # -- login --------------------------------------------------------------------------------
-
     def okta_authorize_scope(self) -> str:
         """Return the scope to request, from the discovery document (cached by authlib)."""
         remote = self.oauth_remotes[PROVIDER_NAME]
@@ -234,10 +210,9 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
 
     @staticmethod
     def _discovery(remote: Any) -> dict[str, Any]:
-        """Return the discovery document, re-fetched when older than DISCOVERY_MAX_AGE_SECONDS.
+        """Return the discovery document, re-fetched when older than DISCOVERY_MAX_AGE_SECONDS (authlib keeps it forever).
 
-        authlib caches it for the life of the process; re-reading it hourly picks up a newly
-        defined ``groups`` scope or a moved endpoint. A failed refresh keeps the cached copy.
+        Re-reading it picks up a newly defined ``groups`` scope or a moved endpoint; a failed refresh keeps the copy.
         """
         metadata = remote.server_metadata
         loaded_at = metadata.get("_loaded_at")
@@ -253,7 +228,6 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
 
     def _check_discovery_soon(self) -> None:
         """Report a wrong OKTA_ISSUER in the log at start, without delaying the start."""
-
         app = current_app._get_current_object()  # type: ignore[attr-defined]
 
         def check() -> None:

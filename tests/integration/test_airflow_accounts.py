@@ -52,7 +52,9 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
             )
         )
         s.add(User(username="local", first_name="L", last_name="L", email="l@example.com", active=True))
-    db.upsert_link(eng, user_id=1, username="bob", okta_sub=SUB, groups=["airflow-ops", "airflow-viewers", "Everyone"])
+    db.upsert_link(
+        eng, 1, db.link_values(username="bob", okta_sub=SUB, groups=["airflow-ops", "airflow-viewers", "Everyone"])
+    )
     yield eng
     eng.dispose()
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from okta_security.adapter.compat import FAB_AUTH_MANAGER, AirflowLayout, airflow_version, layout_for
+from okta_security.adapter.compat import airflow_version
 from okta_security.adapter.role_sync import read_catalog
+from okta_security.airflow_layout import FAB_AUTH_MANAGER, AirflowLayout, layout_for
 from okta_security.errors import ConfigError, RoleSyncError
 from okta_security.settings.loader import airflow_home
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from okta_security.adapter.compat import unscoped_session
 from okta_security.audit import (
     FLOOD_WINDOW_SECONDS,
     OTHER_SOURCE,
@@ -60,12 +61,6 @@ ROW_KEYS_PER_WINDOW = 10
 _NOT_AGGREGATED = ("request_id", "method")
 
 
-def _unscoped_session() -> AbstractContextManager[Any]:
-    from okta_security.adapter.compat import unscoped_session  # Airflow 2.11 has no create_session(scoped=False)
-
-    return unscoped_session()
-
-
 @dataclass
 class _Aggregate:
     """The row standing for one key's refusals past the allowance, in one window."""
@@ -82,7 +77,7 @@ class AuditLogSink:
 
     def __init__(
         self,
-        session_factory: Callable[[], AbstractContextManager[Any]] = _unscoped_session,
+        session_factory: Callable[[], AbstractContextManager[Any]] = unscoped_session,
         *,
         clock: Callable[[], float] = time.time,
         background: bool = True,

@@ -10,7 +10,7 @@ from okta_security.adapter.airflow_facts import (
     _roles_in_database,
     inspect_webserver_config,
 )
-from okta_security.adapter.compat import FAB_AUTH_MANAGER
+from okta_security.airflow_layout import FAB_AUTH_MANAGER
 
 
 def test_missing_webserver_config_is_a_fact_not_an_error(tmp_path):

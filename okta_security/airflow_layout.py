@@ -1,0 +1,58 @@
+"""Where Airflow 3 (FAB provider 3.x) and Airflow 2.11 (FAB provider 1.5) keep what okta_security reads (pure data).
+
+The same ``webserver_config.py`` runs on both. Beyond this table: Airflow 3's OAuth view is the
+provider's ``CustomAuthOAuthView`` and its login redirect also sets the ``_token`` API cookie; on
+2.11 FAB's own view and the session cookie alone (see :mod:`okta_security.adapter.compat`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+# The one auth manager the README, the docs and the doctor recommend on Airflow 3: FAB's, plus logout
+# that ends the Okta session and bot tokens. Plain FabAuthManager signs people in but its logout
+# leaves the Okta session alive. The docs test checks every doc that names an auth manager names this.
+RECOMMENDED_AUTH_MANAGER = "okta_security.auth_manager.OktaFabAuthManager"
+
+Option = tuple[str, str]  # (section, key) in airflow.cfg
+
+
+@dataclass(frozen=True)
+class AirflowLayout:
+    """Where one Airflow major version keeps the settings okta_security cares about."""
+
+    major: int
+    config_file: Option  # the webserver_config.py path
+    base_url: Option
+    enable_proxy_fix: Option
+    secret_key: Option
+    ssl_cert: Option  # set when Airflow itself serves TLS (no proxy in front)
+    fab_prefix: str  # URL prefix of FAB's views
+    server_command: str
+    recommended_auth_manager: str = FAB_AUTH_MANAGER  # [core] auth_manager that doctor and the docs recommend
+
+    @property
+    def callback_path(self) -> str:
+        """Return the path of the Okta sign-in redirect URI (the OAuth callback)."""
+        return f"{self.fab_prefix}/oauth-authorized/okta"
+
+    @property
+    def login_path(self) -> str:
+        """Return the path of FAB's login page (the default sign-out redirect target)."""
+        return f"{self.fab_prefix}/login/"
+
+
+AIRFLOW_3 = AirflowLayout(
+    3, ("fab", "config_file"), ("api", "base_url"), ("fab", "enable_proxy_fix"), ("api", "secret_key"),
+    ("api", "ssl_cert"), "/auth", "airflow api-server", RECOMMENDED_AUTH_MANAGER,
+)  # fmt: skip
+AIRFLOW_2 = AirflowLayout(
+    2, ("webserver", "config_file"), ("webserver", "base_url"), ("webserver", "enable_proxy_fix"),
+    ("webserver", "secret_key"), ("webserver", "web_server_ssl_cert"), "", "airflow webserver",
+)  # fmt: skip
+
+
+def layout_for(version: str) -> AirflowLayout:
+    """Return the layout for an Airflow version string such as ``"2.11.2"`` or ``"3.3.2"``."""
+    return AIRFLOW_2 if int(version.split(".", 1)[0]) < 3 else AIRFLOW_3

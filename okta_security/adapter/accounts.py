@@ -1,11 +1,8 @@
-"""Airflow adapter: read Okta-linked accounts and change them — deactivate, reactivate, set roles.
+"""Okta-linked accounts on Airflow's database, changed on Okta's word (sync-users, event hooks, unmapped sign-ins).
 
-Used by ``sync-users`` and by the event hook worker. Each change runs in its own short
-transaction on a fresh (non-scoped) session: the user row is locked (``FOR UPDATE`` where the
-database has it), re-checked against what the plan saw — a login or an admin may have changed it
-meanwhile, and then the change is skipped as ``conflict`` and picked up by the next run — then
-written, committed, audited, and the FAB auth manager's user cache is dropped for that user so
-this process rejects the next API call at once (other processes within ``[fab] cache_ttl``).
+Each change runs in its own short transaction: the user row is locked (``FOR UPDATE`` where the
+database has it) and re-checked against the plan (else ``conflict``, for the next run), then
+written, audited, and dropped from the auth manager's user cache in this process.
 """
 
 from __future__ import annotations

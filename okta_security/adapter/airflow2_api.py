@@ -1,26 +1,10 @@
-"""Airflow 2.11 API auth backend: Okta access tokens of bots and people, validated on every request.
+"""Airflow 2.11 API auth backend (``[api] auth_backends``): Okta access tokens of bots and people, on every request.
 
-Airflow 2's REST API (``/api/v1``) has no token exchange; each request carries its credentials and
-every module of ``[api] auth_backends`` is tried in turn::
-
-    [api]
-    auth_backends = airflow.providers.fab.auth_manager.api.auth.backend.session,okta_security.airflow2_api_auth
-
-A request with ``Authorization: Bearer <Okta access token>`` is checked with exactly the rules of
-Airflow 3's ``POST /auth/token``: a client-credentials token (:func:`okta_security.adapter.bots.admit_bot`)
-runs as the client's service user; a person's token from an app in ``OKTA_CLI_CLIENT_ID``
-(:class:`okta_security.login.doors.PersonDoor`) runs as that person, signed in as in the browser — once per
-Okta token; later requests with it re-check the token and that the account is still active. A
-request without a bearer token is left to the other backends.
-
-A bearer token that fails is answered here and now — 401 (token) or 403 (client), a JSON body and
-a ``WWW-Authenticate`` challenge saying what was wrong — rather than handed back to Airflow: on
-2.11 Airflow would then carry on as an anonymous user with FAB's ``AUTH_ROLE_PUBLIC`` role (which
-FAB sets to ``Public`` by default) and answer a bare 403, hiding the reason.
-
-The request is authenticated for itself only: no session cookie is written, so a bot's access
-ends when its Okta token expires. One ``bot.token_exchanged`` audit event is written per Okta
-token (its ``jti``), not per request.
+A bearer token is checked with exactly the rules of Airflow 3's ``POST /auth/token``: a
+client-credentials token runs as the client's service user, a person's token from an app in
+``OKTA_CLI_CLIENT_ID`` as that person, signed in once per token. A failing token is answered here
+(401/403 with a reason and a challenge), never handed back to Airflow, which would go on as the
+anonymous ``Public`` user. No session cookie is written; one audit event per Okta token.
 """
 
 from __future__ import annotations

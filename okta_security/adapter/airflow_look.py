@@ -1,11 +1,6 @@
-"""Airflow's own look for the pages okta_security shows: its logo, colours, typography and card.
+"""Airflow's own look for the pages okta_security shows: the installed Airflow's logo (inlined) and theme tokens.
 
-The pages stand apart from Airflow's UI (the React app in 3.x, FAB's Bootstrap theme in 2.11), yet
-a person should see they are still in Airflow. So the logo is the pin the installed Airflow ships,
-read from its package and inlined (a data URI: no extra request, which also works while the
-database that backs sessions is down), and the colours and fonts are the installed UI's theme
-tokens (tests/unit/adapter/test_airflow_look.py checks they are still in the installed bundle).
-No JavaScript: the page is plain HTML and CSS.
+tests/unit/adapter/test_airflow_look.py checks the tokens are still in the installed UI bundle.
 """
 
 from __future__ import annotations

@@ -1,23 +1,10 @@
-"""Airflow adapter for the audit trail: each audit record becomes a row in Airflow's Audit Log.
+"""Each audit record becomes a row in Airflow's Audit Log (``log``: event, owner, dttm, JSON extra).
 
-The row (``airflow.models.log.Log``) has ``event`` = the audit event name (e.g.
-``login.succeeded``), ``owner`` = the Airflow username, ``dttm`` = now and ``extra`` = the
-record's fields as JSON (already redacted by :mod:`okta_security.audit`). It shows up in the UI's
-Audit Log and at ``/api/v2/eventLogs``.
-
-Refusals anyone can provoke (:data:`okta_security.audit.FLOODABLE_EVENTS`: a bare callback, a
-wrong event-hook secret, a junk bot token) would otherwise let anyone grow the table without
-bound. Refusals that name no account are counted per source, reason and minute: the first
-``ROWS_PER_KEY`` are rows of their own;
-the rest share one row with ``"aggregated": true`` and a ``count``, rewritten at most every
-``OKTA_AUDIT_COUNT_WRITE_SECONDS`` and exact once the minute is over. Past ``ROW_KEYS_PER_WINDOW`` keys in a
-minute, further sources share one key (``client_ip`` = "(other sources)"). Each process counts for
-itself, so N api-server workers write at most N such sets per minute.
-
-Rows are written in their own, non-scoped session and committed at once: the audit row must
-not ride on (or roll back with) the request's FAB session, and committing the FAB session from
-here would flush whatever the caller has pending. Callers emit after their own commit, so on
-SQLite the two connections never contend for the write lock.
+Refusals anyone can provoke (:data:`okta_security.audit.FLOODABLE_EVENTS`) that name no account are
+counted per source, reason and minute: the first ``ROWS_PER_KEY`` are rows of their own, the rest
+share one ``"aggregated": true`` row whose ``count`` is rewritten at most every
+``OKTA_AUDIT_COUNT_WRITE_SECONDS``; past ``ROW_KEYS_PER_WINDOW`` keys, further sources share one.
+Rows are written in a session of their own, never riding on (or rolling back with) the request's.
 """
 
 from __future__ import annotations

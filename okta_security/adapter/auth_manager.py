@@ -1,23 +1,10 @@
 """``OktaFabAuthManager``: Airflow 3's FAB auth manager that also takes Okta tokens from bots and people.
 
-Select it with ``[core] auth_manager = okta_security.auth_manager.OktaFabAuthManager``. Everything
-FAB does stays as it is; ``POST /auth/token`` (and ``/auth/token/cli``) additionally accepts an Okta
-access token, as the standard grant ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`` with
-``assertion=<token>`` (JSON or form, :mod:`okta_security.adapter.token_endpoint`) or as
-``Authorization: Bearer <token>``, and answers with an Airflow JWT that expires with the Okta token:
-
-- a client-credentials token: the client's service user (docs/bots.md, :mod:`okta_security.adapter.bots`);
-- a person's token from an app in ``OKTA_CLI_CLIENT_ID``: that person, signed in as in the browser
-  (docs/people-api.md, :mod:`okta_security.adapter.people`).
-
-Requests with neither still go to FAB's username/password check (database users).
-
-Answers: 201 with the Airflow token. A grant's refusal follows RFC 6749 §5.2 (400 ``invalid_grant``,
-``invalid_request``, ``unsupported_grant_type``; 503 ``temporarily_unavailable``). With a bearer
-header: 401 when the Okta token fails a check (expired, wrong audience, bad signature, missing scope,
-...); 403 when the client is not mapped, its service user is deactivated or taken, or the person is
-refused (``no_mapped_role``, ...); 503 when Okta's keys cannot be fetched; the JSON body is
-``{"detail": {"error": <code>, "reason": <check>, "message": <what to do>}}``.
+``[core] auth_manager = okta_security.auth_manager.OktaFabAuthManager``. ``POST /auth/token`` (and
+``/auth/token/cli``) also accepts an Okta access token, as the jwt-bearer grant or as
+``Authorization: Bearer``, and answers with an Airflow JWT that expires with it: a client-credentials
+token acts as the client's service user (docs/bots.md), a person's token from an app in
+``OKTA_CLI_CLIENT_ID`` as that person (docs/people-api.md). Anything else goes to FAB's password check.
 """
 
 from __future__ import annotations

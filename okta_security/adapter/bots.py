@@ -1,16 +1,8 @@
-"""Bots' service users in FAB's user table (FAB adapter).
+"""Bots' service users in FAB's user table: the bot door's :class:`FabServiceUsers`, and their retirement.
 
-The bot door (:class:`okta_security.login.doors.BotDoor`) validates the token, maps its client and
-asks :class:`FabServiceUsers` for the service user of the client *and the roles this token earned*
-(:mod:`okta_security.bots.service_users`): created, brought back or re-roled here. Used by
-``OktaFabAuthManager.create_token`` (Airflow 3, ``POST /auth/token``) and by the
-``[api] auth_backends`` module :mod:`okta_security.airflow2_api_auth` (Airflow 2.11, every request).
-
-A service user is an ordinary FAB user (so roles, permissions and the Audit Log treat the bot like
-a person) with no password (it cannot sign in any other way), and the email
-``<client id>[+<label>]@okta-clients.invalid``: the mark that says okta_security owns it. A
-same-named user without that mark is never taken over. :func:`retire_service_users` deactivates
-the service users the mapping no longer gives, when it changes and at start.
+A service user is an ordinary FAB user with no password and the email
+``<client id>[+<label>]@okta-clients.invalid``, the mark that says okta_security owns it: a
+same-named user without it is never taken over (docs/bots.md).
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""okta_security's tables under ``airflow db migrate``, ``airflow db reset`` and ``check-migrations`` (Airflow 3).
+"""okta_security's tables under ``airflow db migrate``, ``db reset`` and ``check-migrations`` (Airflow 3).
 
-Airflow 3 runs the database managers its providers declare (``db-managers`` in the provider info,
-:mod:`okta_security.provider`) besides those named in ``[database] external_db_managers``; FAB's
-tables are managed the same way. Every path here runs okta_security's Alembic migrations
-(:mod:`okta_security.adapter.migrations`): a new database and one whose tables were made before the
-migrations existed go through the same first revision, which creates only what is missing, so no
-ORM shortcut is taken and nothing is stamped over it. Airflow 2.11 has no such mechanism; there
-``ensure_tables`` runs the same migrations when the webserver starts.
+Airflow runs the database managers providers declare (:mod:`okta_security.provider`), as for FAB's
+tables; every path runs okta_security's Alembic migrations. Airflow 2.11 runs them at start-up.
 """
 
 from __future__ import annotations

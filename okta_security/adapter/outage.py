@@ -1,13 +1,8 @@
-"""Airflow's database down mid-request: a clear 503 page, not Flask's 500, and a clean session after.
+"""Airflow's database down mid-request: the 503 refusal page (``database_unavailable``), not Flask's 500.
 
-Airflow's FAB app keeps its Flask sessions in the metadata database, so during a database restart
-or failover every sign-in request fails, wherever it touches the database: loading the session,
-the login itself, or saving the session after the response is made. Flask sends all of these to
-``app.handle_exception``; this module wraps it so that a database that does not answer gives the
-refusal page with reason code ``database_unavailable`` (HTTP 503, no traceback) and rolls the
-broken transaction back, so the same worker serves the next request normally once the database is
-back (SQLAlchemy's pool pre-ping replaces the dead connections). Any other error keeps Airflow's
-own handling.
+FAB keeps Flask sessions in the metadata database, so a restart or failover fails every sign-in
+request wherever it touches the database. The app's ``handle_exception`` answers those with the
+page and rolls the broken transaction back, so the worker serves normally once the database is back.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """Request bodies read with a limit: a declared length over it is refused unread, a stream read to the limit + 1.
 
-Every endpoint of ours that reads a body reads it here: the token endpoint (FastAPI,
-:func:`read_asgi`), the event hook and the logout confirmation (Flask, :func:`read_wsgi`).
-On Airflow 3, FAB mounts its Flask app with Starlette's ``WSGIMiddleware``, which reads a whole
-body into memory before Flask sees a byte of it; :class:`FlaskMountLimit` goes in front of that
-mount so the Flask endpoints' limits hold there too. Nobody has to be signed in to send a body,
-so no body costs more memory than its endpoint's limit (plus one read chunk).
+On Airflow 3, FAB mounts Flask with Starlette's ``WSGIMiddleware``, which buffers a whole body first;
+:class:`FlaskMountLimit` in front of that mount makes the Flask endpoints' limits hold there too.
 """
 
 from __future__ import annotations

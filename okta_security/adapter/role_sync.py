@@ -2,16 +2,9 @@
 
 The webserver's own, or ``ApplessAirflowSecurityManager`` for the CLI. DAG-level permissions
 (``DAG:<dag_id>``, ``DAG Run:<dag_id>``) are created when missing, as ``sync_perm_for_dag`` does.
-
-Guarantees:
-- only roles the file declares are written; built-in roles are never touched, no role is deleted;
-- idempotent: a second sync with the same file and DAGs writes nothing;
-- all role changes of one sync are committed together, retried if another replica raced us;
-- a failed sync rolls back, is logged with its reason, and leaves the roles as they were.
-
-When DAG globs re-expand (documented in docs/mapping-cookbook.md): at webserver start (FAB's
-``sync_roles``), when the mapping file changes, at ``okta-airflow sync-roles``, and at a login
-when the set of DAG ids changed (checked at most every ``OKTA_ROLE_SYNC_CHECK_SECONDS``).
+Only declared roles are written, never a built-in one, none deleted; one sync commits together,
+retried if another replica raced it, and a failed sync leaves the roles as they were. When DAG
+globs re-expand: docs/mapping-cookbook.md.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from okta_security.adapter import admin_edits, audit_log, db, login_accounts, lo
 from okta_security.adapter.accounts import EngineAccounts
 from okta_security.adapter.bots import FabServiceUsers, retire_service_users
 from okta_security.adapter.compat import with_session_property
-from okta_security.adapter.event_hook_view import register_event_hook_view
+from okta_security.adapter.event_hook_view import EventHookWorker, register_event_hook_view
 from okta_security.adapter.role_sync import RoleSyncer
 from okta_security.adapter.sessions import enforce_session_max_lifetime
 from okta_security.adapter.views import CSRF_CHECKED_BY_THE_VIEW, OktaAuthOAuthView
@@ -147,7 +147,8 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         csrf = self.appbuilder.get_app.extensions.get("csrf")
         for view in CSRF_CHECKED_BY_THE_VIEW if csrf is not None else ():
             csrf.exempt(view)  # it checks the same token itself, reading the body no further than its limit
-        register_event_hook_view(self)
+        worker = EventHookWorker(engine=self.okta_engine, changes=self.okta_changes, mapping=self.okta_mapping)
+        register_event_hook_view(self.appbuilder, worker)
         outage.install(self.appbuilder.get_app, lambda: self.session)  # database down: a 503 page, not a 500
 
     def sync_roles(self) -> None:

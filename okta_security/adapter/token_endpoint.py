@@ -1,14 +1,8 @@
-"""Airflow 3's token endpoint, okta_security's way: standard grant bodies and refusals (FastAPI adapter).
+"""Airflow 3's token endpoint, okta_security's way: JSON or form bodies, RFC 6749 refusals.
 
-FAB's ``POST /auth/token`` and ``/auth/token/cli`` take a JSON object only and answer refusals as
-``{"detail": ...}``. :func:`token_routes` serves both paths in front of FAB's: the body may be JSON
-or a form (``application/x-www-form-urlencoded``, what OAuth clients send, RFC 6749 §4.5 /
-RFC 7523 §2.1), then FAB's own route runs unchanged — the token's lifetime, FAB's password check
-and ``OktaFabAuthManager.create_token`` — and a request that named a ``grant_type`` hears its
-refusal as RFC 6749 §5.2 says: HTTP 400 (503 for an outage) with ``error`` and
-``error_description``, plus okta_security's ``code``, ``reason`` and full ``message``.
-
-:func:`refusal` is what ``create_token`` raises for a refused Okta token, in either shape.
+:func:`token_routes` serves ``POST /auth/token`` and ``/auth/token/cli`` in front of FAB's: the body may
+be a form (RFC 6749 §4.5, RFC 7523 §2.1), FAB's own route then runs unchanged, and a request that named
+a ``grant_type`` hears its refusal as RFC 6749 §5.2 says. :func:`refusal` is ``create_token``'s answer.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Where Airflow 3 (FAB provider 3.x) and Airflow 2.11 (FAB provider 1.5) keep what okta_security reads (pure data).
+"""Where Airflow 3 and Airflow 2.11 keep what okta_security reads, and the facts read from one (pure data).
 
 The same ``webserver_config.py`` runs on both. Beyond this table: Airflow 3's OAuth view is the
 provider's ``CustomAuthOAuthView`` and its login redirect also sets the ``_token`` API cookie; on
@@ -7,6 +7,7 @@ provider's ``CustomAuthOAuthView`` and its login redirect also sets the ``_token
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
@@ -56,3 +57,45 @@ AIRFLOW_2 = AirflowLayout(
 def layout_for(version: str) -> AirflowLayout:
     """Return the layout for an Airflow version string such as ``"2.11.2"`` or ``"3.3.2"``."""
     return AIRFLOW_2 if int(version.split(".", 1)[0]) < 3 else AIRFLOW_3
+
+
+@dataclass(frozen=True)
+class WebserverConfigFacts:
+    """What Airflow will find at ``[fab] config_file`` (2.x: ``[webserver] config_file``)."""
+
+    path: str
+    exists: bool
+    loaded: bool = False  # ran without raising, as Airflow runs it at start
+    ours: bool | None = None  # installs okta_security's security manager; None: can't tell (syntax error)
+    detail: str = ""  # the class it sets, or why it could not be loaded
+
+
+@dataclass(frozen=True)
+class AirflowFacts:
+    """The Airflow settings okta_security depends on, as the webserver will see them."""
+
+    version: str
+    layout: AirflowLayout
+    auth_manager: str
+    auth_manager_is_fab: bool | None  # FabAuthManager or a subclass; None: could not import it
+    auth_manager_detail: str
+    base_url: str
+    enable_proxy_fix: bool
+    ssl_cert: str
+    webserver_config: WebserverConfigFacts
+    roles: frozenset[str] | None  # role names in the database; None: unreadable (see roles_error)
+    roles_error: str = ""
+
+
+def mentions_okta_security(source: str) -> bool | None:
+    """Return whether the file imports okta_security (None if it doesn't even parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "okta_security":
+            return True
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "okta_security" for a in node.names):
+            return True
+    return False

@@ -321,9 +321,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         remote.client_secret = client_credential(self.okta_settings)  # picks up a rotated secret or key file
         try:
             return remote.fetch_access_token(
-                code=code,
-                redirect_uri=state_data.get("redirect_uri"),
-                code_verifier=state_data.get("code_verifier"),
+                code=code, redirect_uri=state_data.get("redirect_uri"), code_verifier=state_data.get("code_verifier")
             )
         except OAuthError as e:
             raise OktaError(e.error or "token_error", e.description) from e

@@ -70,7 +70,6 @@ class EngineAccounts:
         return Session(bind=self.engine, expire_on_commit=False)
 
     def all_linked(self) -> tuple[list[AirflowAccount], int]:
-        """Return (every Airflow account linked to an Okta user, how many users are not linked)."""
         User, _ = _models()
         db.ensure_tables(self.engine)
         with self.engine.connect() as conn:
@@ -81,7 +80,6 @@ class EngineAccounts:
         return linked, len(users) - len(linked)
 
     def linked_to(self, sub: str) -> list[AirflowAccount]:
-        """Return the Airflow accounts linked to Okta user ``sub``."""
         User, _ = _models()
         db.ensure_tables(self.engine)
         with self.engine.connect() as conn:
@@ -98,12 +96,7 @@ class EngineAccounts:
         evidence_at: datetime | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> AppliedChange:
-        """Apply one planned change atomically, audit it, and drop the user from the auth cache.
-
-        ``evidence_at``: when the evidence behind the change was true (an event's ``published``, the
-        time sync-users read Okta, a token's ``iat``; default now). It dates the account's status and,
-        when roles are taken away, its roles: older evidence can then no longer give them back.
-        """
+        """Apply one planned change atomically (dated by ``evidence_at``, default now), audit it, drop the cached user."""
         User, Role = _models()
         at = evidence_at or db.utcnow()
         taken_away = change.action == "deactivate" or bool(set(change.roles_before) - set(change.roles_after))
@@ -144,7 +137,6 @@ class EngineAccounts:
         return AppliedChange(change, "applied")
 
     def remember_groups(self, user_ids: Iterable[int], groups: Iterable[str], at: datetime) -> None:
-        """Store ``groups`` as the last-known Okta groups of the given accounts."""
         names = sorted(set(groups))
         with self.engine.begin() as conn:
             for user_id in user_ids:

@@ -145,11 +145,7 @@ class OktaFabAuthManager(FabAuthManager):
 
 
 def under_base_url(base_url: str, path: str) -> str:
-    """Return ``path`` under ``base_url``, keeping the base URL's own path.
-
-    ``urljoin("https://host/airflow/", "/auth/x")`` drops ``/airflow``; joining a relative path
-    to the base URL with exactly one trailing slash keeps it.
-    """
+    """Return ``path`` under ``base_url``, keeping its path (``urljoin(base, "/auth/x")`` drops it)."""
     return urljoin(base_url.rstrip("/") + "/", path.lstrip("/"))
 
 

@@ -43,7 +43,6 @@ class FabServiceUsers:
     sm: FabSecurity
 
     def upsert(self, identity: ServiceIdentity) -> ServiceUserWrite[Any]:
-        """Create, bring back or update the service user of ``identity``."""
         user, created, before, reactivated = upsert_service_user(self.sm, identity)
         return ServiceUserWrite(
             user=user, username=user.username, created=created, roles_before=before, reactivated=reactivated
@@ -56,11 +55,7 @@ def is_service_user(user: Any) -> bool:
 
 
 def upsert_service_user(sm: FabSecurity, identity: ServiceIdentity) -> tuple[Any, bool, tuple[str, ...] | None, bool]:
-    """Create, bring back or update the service user of ``identity``; return (user, created, roles before, reactivated).
-
-    Its roles are the role set it stands for; they change only when the mapping changes what that
-    set is (the client's own ``roles``), never because another token of the client earned more.
-    """
+    """Create, bring back or update the service user of ``identity``; return (user, created, roles before, reactivated)."""
     # The roles are looked up only to write them (each look-up loads the role's permissions).
     wanted = sorted(identity.roles)
     for _attempt in range(2):
@@ -170,12 +165,7 @@ def _update(sm: FabSecurity, user: Any, identity: ServiceIdentity, roles: list[A
 
 
 def retire_service_users(sm: FabSecurity, mapping: RoleMapping, *, trigger: str) -> list[str]:
-    """Deactivate the active service users ``mapping`` no longer gives; return their usernames.
-
-    A client removed from ``clients:``, or a role set no scope grants any more: the user's live
-    Airflow tokens must stop working now, not when they expire. Never raises (a failure is logged
-    and the next reload or start tries again).
-    """
+    """Deactivate the active service users ``mapping`` no longer gives (their tokens stop now); never raise."""
     try:
         candidates = [user for user in sm.get_all_users() if user.is_active and is_service_email(user.email)]
     except Exception:  # noqa: BLE001 - a reload or a start must go on; the next one retries

@@ -65,7 +65,6 @@ _ensured: set[str] = set()
 
 
 def utcnow() -> datetime:
-    """Return the current time, timezone-aware UTC."""
     return datetime.now(timezone.utc)
 
 
@@ -126,7 +125,6 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def all_links(conn: Connection) -> list[UserLink]:
-    """Return every link row."""
     return [_link(r) for r in conn.execute(sa.select(user_link)).mappings()]
 
 
@@ -211,11 +209,7 @@ def set_deactivated_by(
 
 
 def admin_changed(conn: Connection, user_id: int, *, status: bool, roles: bool, at: datetime) -> bool:
-    """Record an administrator's edit of ``user_id``; return whether the user is linked to an Okta user at all.
-
-    A change of activity clears the marker (the account is theirs now) and dates the status; a change
-    of roles dates the roles, so only newer evidence can give back a role the edit took away.
-    """
+    """Record an administrator's edit (a status change clears the marker); return whether the user is linked at all."""
     values: dict[str, object] = {"updated_at": at}
     if status:
         values.update(deactivated_by=None, status_at=at)
@@ -301,16 +295,11 @@ class FabModels(Protocol):
     role_model: Any
 
     @property
-    def session(self) -> Session:
-        """Return FAB's (scoped) session."""
-        ...
+    def session(self) -> Session: ...
 
 
 def find_user(sm: FabModels, *, username: str | None = None, email: str | None = None) -> Any:
-    """Return FAB's user by username (any case) or email, its roles' permissions loaded only if asked for.
-
-    A sign-in needs the roles' names only; FAB's own look-up loads every permission of every role (hundreds for Admin).
-    """
+    """Return FAB's user by username (any case) or email, its roles' permissions loaded only if asked for (FAB loads all)."""
     User, Role = sm.user_model, sm.role_model
     query = sa.select(User).options(selectinload(User.roles).lazyload(Role.permissions))
     if username:

@@ -25,7 +25,6 @@ class OktaDBManager(BaseDBManager):
     supports_table_dropping = True  # `airflow db reset` drops them with Airflow's
 
     def get_alembic_config(self) -> Any:
-        """Return the migrations' configuration on Airflow's database."""
         return migrations.config(settings.SQL_ALCHEMY_CONN or "")
 
     def create_db_from_orm(self) -> None:
@@ -39,10 +38,8 @@ class OktaDBManager(BaseDBManager):
         show_sql_only: bool = False,
         use_migration_files: bool = False,
     ) -> None:
-        """Run the migrations up to ``to_revision`` (default: the newest)."""
         self._release_metadata_locks_if_needed()
         command.upgrade(self.get_alembic_config(), revision=to_revision or "heads", sql=show_sql_only)
 
     def downgrade(self, to_revision: str, from_revision: str | None = None, show_sql_only: bool = False) -> None:
-        """Run the migrations down to ``to_revision`` (``base`` drops the tables)."""
         command.downgrade(self.get_alembic_config(), revision=to_revision, sql=show_sql_only)

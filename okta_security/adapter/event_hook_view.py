@@ -55,7 +55,6 @@ class EventHookWorker:
     _pruned_at: float = 0.0
 
     def submit(self, events: list[HookEvent]) -> None:
-        """Queue events for processing."""
         for event in events:
             self._pool.submit(self._process_safely, event)
 

@@ -172,10 +172,7 @@ class FabAccounts:
         return roles
 
     def retire_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
-        """Deactivate the accounts of a person whose verified sign-in maps to no role; return the outcomes.
-
-        A database error is logged and the refusal stands: this never turns a refusal into a 500.
-        """
+        """Deactivate the accounts of a person whose sign-in maps to no role; a database error never turns it into a 500."""
         try:
             return self.sm.okta_changes.no_mapped_role(identity, mapping, evidence)
         except sa.exc.SQLAlchemyError as e:
@@ -203,7 +200,6 @@ class FabAccounts:
             _links_read.reset(token)
 
     def linked(self, sub: str) -> list[tuple[int, str]]:
-        """Return (user id, username) of every account linked to Okta user ``sub``."""
         return [(link.user_id, link.username) for link in self.links_for(sub)]
 
     def links_for(self, sub: str) -> list[db.UserLink]:
@@ -258,10 +254,7 @@ class FabAccounts:
 
 
 def relink(engine: Engine, username: str, okta_sub: str, *, dry_run: bool = False) -> RelinkPlan:
-    """Link the Airflow account ``username`` to Okta user ``okta_sub`` (unless ``dry_run``); raise RelinkRefused.
-
-    The previous person's groups are forgotten; roles stay until the new person's next sign-in.
-    """
+    """Link the Airflow account ``username`` to Okta user ``okta_sub`` (unless ``dry_run``): the old groups are forgotten."""
     db.ensure_tables(engine)
     with engine.begin() as conn:
         account = _account_named(conn, username)

@@ -36,10 +36,7 @@ MAX_CAUSE_DEPTH = 5
 
 
 def install(app: Flask, session_of: Callable[[], Any]) -> None:
-    """Answer requests that fail because the database is down with the 503 page (idempotent).
-
-    ``session_of`` returns the SQLAlchemy session the app's database work uses (rolled back).
-    """
+    """Answer requests that fail because the database is down with the 503 page; ``session_of`` is rolled back."""
     if getattr(app.handle_exception, "okta_outage_page", False):
         return
     airflow_handler = app.handle_exception
@@ -55,11 +52,7 @@ def install(app: Flask, session_of: Callable[[], Any]) -> None:
 
 
 def database_down_cause(error: BaseException) -> BaseException | None:
-    """Return the database-down error behind ``error``, if any.
-
-    FAB wraps some of them (``FabException("Error adding new user to database")`` raised from an
-    ``OperationalError``), so the chain of causes is followed, a few links deep.
-    """
+    """Return the database-down error behind ``error`` (FAB wraps some: the chain of causes is followed), if any."""
     seen: BaseException | None = error
     for _ in range(MAX_CAUSE_DEPTH):
         if seen is None:

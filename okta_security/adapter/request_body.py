@@ -53,12 +53,7 @@ async def read_asgi(request: Request, limit: int) -> bytes:
 
 
 def read_wsgi(limit: int) -> bytes:
-    """Return the body of Flask's current request, reading no more than ``limit`` + 1 bytes; raise BodyTooLarge.
-
-    A chunked body has no Content-Length, and Werkzeug only hands it over when the server marks the
-    stream as terminated (gunicorn does, Airflow 3's ASGI bridge does not): read the server's raw
-    stream then, never past the limit + 1 bytes.
-    """
+    """Return Flask's request body, read no further than ``limit`` + 1 bytes (a chunked one from the raw stream)."""
     if declared_over(request.content_length, limit):
         raise BodyTooLarge(limit)
     if request.content_length is not None:

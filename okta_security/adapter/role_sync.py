@@ -102,11 +102,9 @@ class RoleSyncReport:
 
     @property
     def changed(self) -> tuple[RoleChange, ...]:
-        """Return the roles this sync creates or changes."""
         return tuple(change for change in self.changes if change.changed)
 
     def summary(self) -> str:
-        """Return one line for logs."""
         if not self.changed:
             return f"{len(self.changes)} declared role(s) already in sync ({self.dag_count} DAGs)"
         parts = [
@@ -117,7 +115,6 @@ class RoleSyncReport:
 
 
 def fingerprint(dag_ids: Iterable[str]) -> str:
-    """Return a short digest of a set of DAG ids."""
     return hashlib.sha256("\n".join(sorted(dag_ids)).encode()).hexdigest()[:16]
 
 
@@ -149,10 +146,7 @@ def sync_roles(
 
 
 def sync_roles_from_file(raw: bytes, path: str, *, dry_run: bool) -> tuple[RoleMapping, RoleSyncReport]:
-    """Validate a mapping file as the webserver does and sync its roles into Airflow's database.
-
-    Uses FAB's appless security manager on Airflow's configured database (``okta-airflow sync-roles``).
-    """
+    """Validate a mapping file as the webserver does and sync its roles with FAB's appless security manager (CLI)."""
     try:
         from airflow import settings
 
@@ -188,11 +182,7 @@ def _check_declared_permissions(sm: FabSecurity, specs: Iterable[RoleSpec]) -> N
 
 
 def _apply(sm: FabSecurity, changes: Iterable[RoleChange], desired: Mapping[str, frozenset[Permission]]) -> None:
-    """Write the changed roles in one transaction.
-
-    Only new permission rows (an action on a resource, granted to nobody yet) are committed
-    earlier, by FAB's ``create_permission``; roles and their grants change together or not at all.
-    """
+    """Write the changed roles in one transaction (only new permission rows are committed before, by FAB)."""
     perms = _all_permissions(sm)
     targets = []
     for change in changes:
@@ -253,11 +243,7 @@ class RoleSyncer:
             return self._sync(mapping, reason)
 
     def maybe_resync(self, mapping: RoleMapping) -> None:
-        """From the login path: re-sync if the mapping or the set of DAG ids changed (cheap; never raises).
-
-        Looks at the DAG list at most every ``check_interval`` seconds per mapping version, and
-        retries a failed sync no more often than that either.
-        """
+        """From the login path: re-sync if the mapping or the DAG ids changed, looking at most every ``check_interval``."""
         if not mapping.roles:
             return
         now = self._clock()

@@ -184,7 +184,6 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
 
     @property
     def okta_engine(self) -> Any:
-        """Return the SQLAlchemy engine of Airflow's metadata database."""
         return self.session.get_bind()
 
     def _oauth_calculate_user_roles(self, userinfo: dict[str, Any]) -> list[Any]:
@@ -211,10 +210,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
 
     @staticmethod
     def _discovery(remote: Any) -> dict[str, Any]:
-        """Return the discovery document, re-fetched when older than DISCOVERY_MAX_AGE_SECONDS (authlib keeps it forever).
-
-        Re-reading it picks up a newly defined ``groups`` scope or a moved endpoint; a failed refresh keeps the copy.
-        """
+        """Return the discovery document, re-read hourly (a new scope, a moved endpoint); a failed refresh keeps the copy."""
         metadata = remote.server_metadata
         loaded_at = metadata.get("_loaded_at")
         if loaded_at is not None and time.time() - loaded_at > DISCOVERY_MAX_AGE_SECONDS:
@@ -341,9 +337,7 @@ class TokenDoors(Protocol):
     okta_people: PersonDoor[Any]
     okta_bots: BotDoor[Any]
 
-    def get_user_by_id(self, pk: int) -> Any:
-        """Return FAB's user ``pk`` (None if there is none)."""
-        ...
+    def get_user_by_id(self, pk: int) -> Any: ...
 
 
 def token_doors(sm: object) -> TokenDoors:

@@ -121,12 +121,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
 
     @expose("/okta/logout/", methods=["GET", "POST"])
     def okta_logout(self) -> Any:
-        """Log out of Airflow, then end the Okta session (Airflow 3: the auth manager's logout URL).
-
-        A request another site started ends Airflow's session only and asks first: ending the Okta
-        session signs the person out of every Okta application (see okta_security.login.logout).
-        POST is that page's confirmation, valid only with its CSRF token.
-        """
+        """Log out of Airflow, then of Okta; a request another site started asks first (POST: that page's confirmation)."""
         sm = self.appbuilder.sm
         if request.method == "POST" and not self._csrf_token_valid():
             return "The sign-out confirmation has expired or did not come from Airflow; nothing was signed out.", 400

@@ -34,7 +34,6 @@ def config(url: str = "") -> Config:
 
 
 def head() -> str | None:
-    """Return the newest revision."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(config()).get_current_head()

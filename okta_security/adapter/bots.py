@@ -15,8 +15,15 @@ from sqlalchemy.exc import IntegrityError
 
 from okta_security.adapter.accounts import forget_cached_user
 from okta_security.audit import audit_event
-from okta_security.bots.service_users import ServiceIdentity, is_service_email, retirement_reason
-from okta_security.errors import ServiceUserConflict, ServiceUserInactive, UnmappedClient
+from okta_security.bots.service_users import (
+    RETIRED_LAST_NAME,
+    SERVICE_LAST_NAME,
+    ServiceIdentity,
+    check_existing,
+    is_service_email,
+    retirement_reason,
+)
+from okta_security.errors import ServiceUserConflict, UnmappedClient
 from okta_security.login.ports import ServiceUserWrite
 from okta_security.untrusted import loggable
 
@@ -28,12 +35,6 @@ if TYPE_CHECKING:
     from okta_security.mapping.rules import RoleMapping
 
 log = logging.getLogger(__name__)
-
-
-SERVICE_LAST_NAME = "(Okta client)"
-# The last name of a service user okta_security deactivated because the mapping no longer gives it:
-# unlike an administrator's deactivation, the next exchange that earns it brings it back.
-RETIRED_LAST_NAME = "(Okta client, retired: not in the mapping)"
 
 
 @dataclass
@@ -75,20 +76,7 @@ def upsert_service_user(sm: FabSecurity, identity: ServiceIdentity) -> tuple[Any
                 wanted,
             )
             return created, True, None, False
-        if (user.email or "").lower() != identity.email:
-            raise ServiceUserConflict(
-                f"The Airflow user {user.username!r} already exists and does not belong to Okta client "
-                f"{identity.client_id!r}, so Airflow will not let the client act as it. Ask your Airflow "
-                "administrator to rename that user or give the client another 'name' in the mapping.",
-                client_id=identity.client_id,
-            )
-        retired = not user.is_active and user.last_name == RETIRED_LAST_NAME
-        if not user.is_active and not retired:
-            raise ServiceUserInactive(
-                f"The service user {user.username!r} of Okta client {identity.client_id!r} is deactivated in "
-                "Airflow. Ask your Airflow administrator to reactivate it.",
-                client_id=identity.client_id,
-            )
+        retired = check_existing(identity, user.username, user.email, user.is_active, user.last_name)
         before = tuple(sorted(r.name for r in user.roles))
         if retired or list(before) != wanted or user.username != identity.username:
             _update(sm, user, identity, _fab_roles(sm, identity), before)

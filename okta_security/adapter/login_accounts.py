@@ -29,6 +29,7 @@ from okta_security.login.account_plan import (
     ExistingAccount,
     LinkSnapshot,
     RelinkPlan,
+    link_changes,
     needs_email_lookup,
     plan_relink,
 )
@@ -55,18 +56,6 @@ NO_PASSWORD = "okta-only: signs in through Okta, has no password"
 
 # The link rows one sign-in has read (see FabAccounts.one_sign_in); None outside a sign-in.
 _links_read: ContextVar[dict[str, list[db.UserLink]] | None] = ContextVar("okta_links_read", default=None)
-
-
-def _link_changes(plan: AccountPlan, identity: OktaIdentity, evidence: SignInEvidence) -> bool:
-    """Return whether the sign-in changes the account's link row (a token exchanged again changes nothing)."""
-    link = plan.link
-    if link is None or plan.rename_from is not None or plan.reactivate or link.deactivated_by is not None:
-        return True
-    if link.okta_sub != identity.sub:
-        return True
-    if not plan.groups_current:
-        return False  # older groups are never stored
-    return link.groups != tuple(identity.groups) or link.times.groups_at != evidence.groups_at
 
 
 class FabUsers(db.FabModels, Protocol):
@@ -128,7 +117,7 @@ class FabAccounts:
             if plan.reactivate:
                 user.active = True
         link = None
-        if _link_changes(plan, identity, evidence):
+        if link_changes(plan, identity, evidence):
             link = db.link_values(
                 username=user.username,
                 okta_sub=identity.sub,

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import jwt
-from flask import g, make_response, redirect, request, session, url_for
+from flask import current_app, g, make_response, redirect, request, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.utils import generate_random_string
 from flask_login import login_user, logout_user
@@ -37,23 +37,22 @@ CSRF_CHECKED_BY_THE_VIEW = (f"{__name__}.okta_logout",)
 REFUSAL_KEY = "okta_refusal"
 
 
-def clear_auth_cookies(response: Any) -> None:
-    """Delete Flask's session cookie and Airflow 3's ``_token`` API cookie."""
-    from flask import current_app
-
+def clear_cookies(response: Any, *, session_cookie: bool) -> Any:
+    """Delete Airflow 3's ``_token`` API cookie, and Flask's session cookie if asked to."""
     path = current_app.config.get("SESSION_COOKIE_PATH") or "/"
-    response.delete_cookie(current_app.config.get("SESSION_COOKIE_NAME", "session"), path=path)
-    clear_api_cookie(response)
+    if session_cookie:
+        response.delete_cookie(current_app.config.get("SESSION_COOKIE_NAME", "session"), path=path)
+    for at in {path, "/"}:
+        response.delete_cookie("_token", path=at)
+    return response
 
 
-def clear_api_cookie(response: Any) -> None:
-    """Delete Airflow 3's ``_token`` API cookie (the session cookie stays)."""
-    from flask import current_app
-
-    path = current_app.config.get("SESSION_COOKIE_PATH") or "/"
-    response.delete_cookie("_token", path=path)
-    if path != "/":
-        response.delete_cookie("_token", path="/")
+def _page(html: str, status: int) -> Any:
+    """Return one of our pages: never framed (its buttons must not be clickjacked), never cached."""
+    response = make_response(html, status)
+    response.headers.update(NO_FRAMING)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 and 2.11 (see compat)
@@ -132,9 +131,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             return self._confirm_okta_logout(id_token)
         after = sm.okta_settings.post_logout_redirect_uri or url_for(".login", _external=True)
         target = sm.okta_logout_url(id_token, after) or after
-        response = redirect(target)
-        clear_auth_cookies(response)
-        return response
+        return clear_cookies(redirect(target), session_cookie=True)
 
     @expose("/logout/")
     def logout(self) -> Any:
@@ -170,11 +167,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         page = logout_confirm_page(
             action=url_for(".okta_logout"), csrf_token=generate_csrf(), cancel_url=self.appbuilder.get_url_for_index
         )
-        response = make_response(page, 200)
-        response.headers.update(NO_FRAMING)
-        response.headers["Cache-Control"] = "no-store"
-        clear_api_cookie(response)
-        return response
+        return clear_cookies(_page(page, 200), session_cookie=False)
 
     def _decode_fab_state(self) -> dict[str, Any] | None:
         key = session.get("oauth_state")
@@ -223,10 +216,5 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         """Show this browser's last refused sign-in (the same page on every reload)."""
         facts = session.get(REFUSAL_KEY)
         if not isinstance(facts, dict):
-            page, status = no_refusal_page(retry_url=url_for(".login", provider=PROVIDER_NAME)), 404
-        else:
-            page, status = render_refusal(facts)
-        response = make_response(page, status)
-        response.headers.update(NO_FRAMING)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+            return _page(no_refusal_page(retry_url=url_for(".login", provider=PROVIDER_NAME)), 404)
+        return _page(*render_refusal(facts))

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from okta_security.adapter import db
 from okta_security.adapter.admin_edits import okta_write
-from okta_security.audit import audit_event
-from okta_security.lifecycle.changes import AppliedChange
+from okta_security.lifecycle.changes import AppliedChange, audit_change
 from okta_security.lifecycle.user_sync import AirflowAccount, PlannedChange
 from okta_security.untrusted import loggable
 
@@ -133,7 +132,7 @@ class EngineAccounts:
             log.error("could not %s %s: %s", change.action, loggable(change.username), e)
             return AppliedChange(change, "failed", type(e).__name__)
         forget_cached_user(change.user_id)
-        _audit(change, trigger, dict(extra or {}))
+        audit_change(change, trigger, extra or {})
         return AppliedChange(change, "applied")
 
     def remember_groups(self, user_ids: Iterable[int], groups: Iterable[str], at: datetime) -> None:
@@ -141,17 +140,6 @@ class EngineAccounts:
         with self.engine.begin() as conn:
             for user_id in user_ids:
                 db.set_groups(conn, user_id, names, at)
-
-
-def _audit(change: PlannedChange, trigger: str, extra: dict[str, Any]) -> None:
-    common = {"user_id": change.user_id, "sub": change.okta_sub, "trigger": trigger, "okta_status": change.okta_status}
-    common.update(extra, reason=change.reason)
-    if change.action in ("deactivate", "reactivate"):
-        roles = change.roles_before if change.action == "deactivate" else change.roles_after
-        audit_event(f"user.{change.action}d", owner=change.username, roles=list(roles), **common)
-    if change.action in ("set_roles", "reactivate") and change.roles_before != change.roles_after:
-        before, after = list(change.roles_before), list(change.roles_after)
-        audit_event("user.roles_changed", owner=change.username, before=before, after=after, **common)
 
 
 def forget_cached_user(user_id: int) -> None:

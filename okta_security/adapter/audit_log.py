@@ -180,7 +180,7 @@ class AuditLogSink:
         except Exception as e:  # noqa: BLE001 - a timer thread has nobody to raise to
             log.error("could not write the count of repeated refusals to Airflow's Audit Log: %s", type(e).__name__)
         with self._lock:
-            pending = any(a.count != a.written_count for a in self._aggregates.values()) or bool(self._aggregates)
+            pending = bool(self._aggregates)  # a window still open may count more
         if pending:
             self._flush_later()
 
@@ -199,12 +199,7 @@ def _display_name(record: AuditRecord) -> str | None:
 _sink = AuditLogSink()
 
 
-def write_log_row(record: AuditRecord) -> None:
-    """Insert ``record`` into Airflow's ``log`` table (refusal floods aggregated)."""
-    _sink(record)
-
-
 def install(count_write_seconds: float = OktaSettings.audit_count_write_seconds) -> None:
     """Register the Airflow Audit Log sink (idempotent: registering again replaces it)."""
     _sink.count_write_seconds = count_write_seconds
-    register_sink(SINK_NAME, write_log_row)
+    register_sink(SINK_NAME, _sink)

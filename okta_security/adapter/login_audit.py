@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flask import g, has_request_context, request
 
 from okta_security.audit import audit_event
+from okta_security.login.outcome import refusal_details
 from okta_security.untrusted import CLIENT_ADDRESS_CHARS, bounded
 
 if TYPE_CHECKING:
@@ -24,18 +25,6 @@ if TYPE_CHECKING:
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")  # what proxies emit; anything else is replaced
-# Attributes some LoginRefused subclasses carry -> audit field: TokenValidationError.reason (which
-# check failed), OktaError.error (Okta's OAuth error code), NoMappedRole.groups, the roles
-# MappedRoleMissing found gone, Okta's request id.
-_REFUSAL_DETAILS = {
-    "reason": "detail",
-    "error": "okta_error",
-    "groups": "groups",
-    "missing_roles": "missing_roles",
-    "request_id": "okta_request_id",
-    "account": "account",  # OktaUserChanged, UnlinkedAccount: the Airflow account the login matched
-    "linked_sub": "linked_okta_sub",  # OktaUserChanged: the Okta user that account belongs to
-}
 
 
 def request_id() -> str:
@@ -77,11 +66,4 @@ def login_succeeded(facts: LoginFacts, username: str, identity: OktaIdentity, ro
 
 def login_refused(error: LoginRefused, facts: LoginFacts) -> None:
     """Emit ``login.refused`` with the stable reason code and whatever is known of the user."""
-    details: dict[str, Any] = {"reason": error.code}
-    for attr, field in _REFUSAL_DETAILS.items():
-        value = getattr(error, attr, None)
-        if value:
-            details[field] = value
-    if "groups" not in details and facts.groups is not None:
-        details["groups"] = list(facts.groups)
-    audit("login.refused", facts, owner=facts.username, **details)
+    audit("login.refused", facts, owner=facts.username, **refusal_details(error, facts))

@@ -118,13 +118,11 @@ def fingerprint(dag_ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(dag_ids)).encode()).hexdigest()[:16]
 
 
-def sync_roles(
-    sm: FabSecurity, specs: Collection[RoleSpec], *, dag_ids: Collection[str] | None = None, dry_run: bool = False
-) -> RoleSyncReport:
+def sync_roles(sm: FabSecurity, specs: Collection[RoleSpec], *, dry_run: bool = False) -> RoleSyncReport:
     """Create or update the declared roles; raise RoleSyncError (after rolling back) if it can't."""
     session = sm.session
     for attempt in range(1, ATTEMPTS + 1):
-        ids = frozenset(dag_ids) if dag_ids is not None else db.dag_ids(session)
+        ids = db.dag_ids(session)
         existing = existing_roles(sm)
         desired = desired_permissions(specs, ids, existing)
         changes = tuple(plan_changes(desired, existing))

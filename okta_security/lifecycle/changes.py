@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from okta_security.audit import audit_event
 from okta_security.errors import TooManyDeactivations
 from okta_security.lifecycle.event_hooks import effective_time, known_groups_after, only_taking_away
 from okta_security.lifecycle.evidence import groups_current
@@ -294,3 +295,15 @@ class OktaChanges:
 
     def _filtered(self, groups: Iterable[str]) -> frozenset[str]:
         return frozenset(self.groups_filter.apply(groups) if self.groups_filter is not None else groups)
+
+
+def audit_change(change: PlannedChange, trigger: str, extra: Mapping[str, Any]) -> None:
+    """Emit the audit events of a change just written (deactivated/reactivated, roles_changed)."""
+    common = {"user_id": change.user_id, "sub": change.okta_sub, "trigger": trigger, "okta_status": change.okta_status}
+    common.update(extra, reason=change.reason)
+    if change.action in ("deactivate", "reactivate"):
+        roles = change.roles_before if change.action == "deactivate" else change.roles_after
+        audit_event(f"user.{change.action}d", owner=change.username, roles=list(roles), **common)
+    if change.action in ("set_roles", "reactivate") and change.roles_before != change.roles_after:
+        before, after = list(change.roles_before), list(change.roles_after)
+        audit_event("user.roles_changed", owner=change.username, before=before, after=after, **common)

@@ -27,7 +27,7 @@ from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.adapter.security_manager import TokenDoors, token_doors
 from okta_security.errors import BotRefused, ConfigError, LoginRefused, TokenRequestInvalid
 from okta_security.login.bearer import bearer_token, request_facts
-from okta_security.login.doors import ApiSignInFacts, BotLogin, audit_exchange
+from okta_security.login.doors import ApiSignInFacts, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
 from okta_security.people.token_request import read_token_request
 from okta_security.untrusted import loggable
@@ -77,7 +77,14 @@ class OktaFabAuthManager(FabAuthManager):
             raise token_endpoint.refusal(e, standard=request.standard) from e
         audit_exchange(login, via=VIA, **facts)
         _TOKEN_EXPIRY.set((login.user.id, login.token.expires_at))
-        _log_exchange(login)
+        log.info(
+            "Okta client %s exchanged a token (jti %s) as %s with roles %s%s",
+            loggable(login.grant.client_id),
+            loggable(login.token.jti),
+            loggable(login.username),
+            sorted(login.grant.roles),
+            " (service user created)" if login.created else "",
+        )
         return login.user
 
     def generate_jwt(self, user: User, *, expiration_time_in_seconds: int | None = None) -> str:
@@ -168,14 +175,3 @@ def _token_doors(sm: object) -> TokenDoors:
                 "message": "okta_security is not configured on this Airflow: install its webserver_config.py.",
             },
         ) from e
-
-
-def _log_exchange(login: BotLogin[User]) -> None:
-    log.info(
-        "Okta client %s exchanged a token (jti %s) as %s with roles %s%s",
-        loggable(login.grant.client_id),
-        loggable(login.token.jti),
-        loggable(login.username),
-        sorted(login.grant.roles),
-        " (service user created)" if login.created else "",
-    )

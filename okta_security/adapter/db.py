@@ -103,25 +103,12 @@ class UserLink:
 
 
 def _link(row: RowMapping) -> UserLink:
-    raw = row["groups"]
-    groups = tuple(json.loads(raw)) if isinstance(raw, str) else None
-    return UserLink(
-        user_id=int(row["user_id"]),
-        username=str(row["username"]),
-        okta_sub=str(row["okta_sub"]),
-        groups=groups,
-        groups_at=_aware(row["groups_at"]),
-        deactivated_by=row["deactivated_by"],
-        status_at=_aware(row.get("status_at")),
-        roles_at=_aware(row.get("roles_at")),
-        updated_at=_aware(row["updated_at"]),
-    )
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite drops the zone
-        return value.replace(tzinfo=timezone.utc)
-    return value
+    values: dict[str, Any] = {**row}
+    values["groups"] = tuple(json.loads(row["groups"])) if isinstance(row["groups"], str) else None
+    for name in ("groups_at", "status_at", "roles_at", "updated_at"):
+        if values[name] is not None and values[name].tzinfo is None:  # SQLite drops the zone
+            values[name] = values[name].replace(tzinfo=timezone.utc)
+    return UserLink(**values)
 
 
 def all_links(conn: Connection) -> list[UserLink]:

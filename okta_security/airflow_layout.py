@@ -20,6 +20,50 @@ Option = tuple[str, str]  # (section, key) in airflow.cfg
 
 
 @dataclass(frozen=True)
+class Look:
+    """One Airflow UI's theme tokens, as CSS values."""
+
+    font: str
+    text: str
+    muted: str
+    page: str
+    card: str
+    border: str
+    primary: str
+    primary_text: str
+    code_bg: str
+    radius: str
+
+
+# Airflow 3's React UI (Chakra): `fonts.body` "Inter, <system stack>", the `gray` and `brand` palettes.
+LOOK_3 = Look(
+    font="Inter, ui-sans-serif, system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif",
+    text="oklch(0.28 0.035 251)",  # gray.800
+    muted="oklch(0.45 0.055 251)",  # gray.600
+    page="oklch(0.985 0.004 253)",  # gray.50
+    card="#fff",
+    border="oklch(0.915 0.01 253)",  # gray.200
+    primary="oklch(0.469 0.084 257.657)",  # brand.600
+    primary_text="#fff",
+    code_bg="oklch(0.955 0.006 253)",  # gray.100
+    radius="0.5rem",
+)
+# Airflow 2's FAB theme (airflowDefaultTheme.css): body text #51504f in Helvetica Neue, .btn-primary #017cee.
+LOOK_2 = Look(
+    font="'Helvetica Neue', Helvetica, Arial, sans-serif",
+    text="#51504f",
+    muted="#777",
+    page="#f5f5f5",
+    card="#fff",
+    border="#ddd",
+    primary="#017cee",
+    primary_text="#fff",
+    code_bg="#f5f5f5",
+    radius="4px",
+)
+
+
+@dataclass(frozen=True)
 class AirflowLayout:
     """Where one Airflow major version keeps the settings okta_security cares about."""
 
@@ -31,6 +75,7 @@ class AirflowLayout:
     ssl_cert: Option  # set when Airflow itself serves TLS (no proxy in front)
     fab_prefix: str  # URL prefix of FAB's views
     server_command: str
+    look: Look  # its UI's theme tokens, for okta_security's own pages
     recommended_auth_manager: str = FAB_AUTH_MANAGER  # [core] auth_manager that doctor and the docs recommend
 
     @property
@@ -46,11 +91,11 @@ class AirflowLayout:
 
 AIRFLOW_3 = AirflowLayout(
     3, ("fab", "config_file"), ("api", "base_url"), ("fab", "enable_proxy_fix"), ("api", "secret_key"),
-    ("api", "ssl_cert"), "/auth", "airflow api-server", RECOMMENDED_AUTH_MANAGER,
+    ("api", "ssl_cert"), "/auth", "airflow api-server", LOOK_3, RECOMMENDED_AUTH_MANAGER,
 )  # fmt: skip
 AIRFLOW_2 = AirflowLayout(
     2, ("webserver", "config_file"), ("webserver", "base_url"), ("webserver", "enable_proxy_fix"),
-    ("webserver", "secret_key"), ("webserver", "web_server_ssl_cert"), "", "airflow webserver",
+    ("webserver", "secret_key"), ("webserver", "web_server_ssl_cert"), "", "airflow webserver", LOOK_2,
 )  # fmt: skip
 
 

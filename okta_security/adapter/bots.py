@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
-from okta_security.adapter.accounts import forget_cached_user
+from okta_security.adapter.account_changes import forget_cached_user
 from okta_security.audit import audit_event
 from okta_security.bots.service_users import (
     RETIRED_LAST_NAME,

@@ -234,8 +234,7 @@ def prune_receipts(conn: Connection, *, now: datetime | None = None) -> int:
     return conn.execute(sa.delete(event_receipt).where(event_receipt.c.received_at < cutoff)).rowcount or 0
 
 
-# Airflow's own tables, read and written with plain SQL where FAB's models are not loaded (the CLI,
-# doctor, sync-users, declared roles).
+# Airflow's own tables, read with plain SQL where FAB's models are not loaded (the CLI, doctor, declared roles).
 
 
 def role_names(conn: Connection | Session) -> frozenset[str]:
@@ -246,33 +245,6 @@ def role_names(conn: Connection | Session) -> frozenset[str]:
 def dag_ids(conn: Connection | Session) -> frozenset[str]:
     """Return the ids of every DAG in Airflow's ``dag`` table (paused, stale or not)."""
     return frozenset(conn.execute(sa.text("SELECT dag_id FROM dag")).scalars())
-
-
-def users_named(conn: Connection, username: str) -> list[Any]:
-    """Return the accounts called ``username`` exactly, else those that match it case-insensitively."""
-    query = "SELECT id, username, email, active FROM ab_user WHERE "
-    exact = conn.execute(sa.text(query + "username = :u"), {"u": username}).all()
-    return list(exact or conn.execute(sa.text(query + "lower(username) = lower(:u)"), {"u": username}).all())
-
-
-def user_role_names(conn: Connection, user_id: int) -> tuple[str, ...]:
-    """Return the names of the roles of Airflow user ``user_id``, sorted."""
-    query = (
-        "SELECT r.name FROM ab_user_role ur JOIN ab_role r ON r.id = ur.role_id WHERE ur.user_id = :id ORDER BY r.name"
-    )
-    return tuple(conn.execute(sa.text(query), {"id": user_id}).scalars())
-
-
-def legacy_and_all_users(conn: Connection) -> tuple[list[Any], list[Any]]:
-    """Return (FAB's ``okta_…`` accounts with their emails, every account's id and name)."""
-    legacy = sa.text("SELECT id, username, email FROM ab_user WHERE username LIKE 'okta\\_%' ESCAPE '\\'")
-    return list(conn.execute(legacy)), list(conn.execute(sa.text("SELECT id, username FROM ab_user")))
-
-
-def rename_user(conn: Connection, user_id: int, old: str, new: str) -> bool:
-    """Rename ``old`` to ``new`` if the account still has the old name; return whether it did."""
-    query = sa.text("UPDATE ab_user SET username = :new WHERE id = :id AND username = :old")
-    return bool(conn.execute(query, {"new": new, "id": user_id, "old": old}).rowcount)
 
 
 class FabModels(Protocol):

@@ -16,22 +16,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlalchemy as sa
 
 from okta_security.adapter import db
-from okta_security.adapter.accounts import forget_cached_user
+from okta_security.adapter.account_changes import forget_cached_user
 from okta_security.adapter.admin_edits import okta_write
 from okta_security.adapter.bots import is_service_user
 from okta_security.adapter.outage import DATABASE_DOWN, MESSAGE
-from okta_security.audit import audit_event
-from okta_security.errors import DatabaseUnavailable, LoginRefused, MappedRoleMissing, RelinkRefused
+from okta_security.errors import DatabaseUnavailable, LoginRefused, MappedRoleMissing
 from okta_security.lifecycle.usernames import legacy_username
 from okta_security.login.account_plan import (
     AccountLookup,
     AccountPlan,
     ExistingAccount,
     LinkSnapshot,
-    RelinkPlan,
     link_changes,
     needs_email_lookup,
-    plan_relink,
 )
 from okta_security.login.ports import AppliedAccount
 from okta_security.untrusted import loggable
@@ -40,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow.providers.fab.auth_manager.models import User
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Engine
 
     from okta_security.lifecycle.changes import OktaChanges
     from okta_security.lifecycle.evidence import SignInEvidence
@@ -240,51 +237,3 @@ class FabAccounts:
                 raise
             return None
         return user or None
-
-
-def relink(engine: Engine, username: str, okta_sub: str, *, dry_run: bool = False) -> RelinkPlan:
-    """Link the Airflow account ``username`` to Okta user ``okta_sub`` (unless ``dry_run``): the old groups are forgotten."""
-    db.ensure_tables(engine)
-    with engine.begin() as conn:
-        account = _account_named(conn, username)
-        elsewhere = [
-            link.username
-            for link in db.links_for_sub(conn, okta_sub)
-            if account is None or link.user_id != account.user_id
-        ]
-        plan = plan_relink(account, username, okta_sub, linked_elsewhere=elsewhere)
-        if isinstance(plan, RelinkRefused):
-            raise plan
-        if dry_run or not plan.changes:
-            return plan
-        values = db.link_values(username=plan.username, okta_sub=plan.okta_sub, deactivated_by=plan.deactivated_by)
-        if not db.update_link(conn, plan.user_id, {**values, "groups": None, "groups_at": None}):
-            conn.execute(sa.insert(db.user_link).values(user_id=plan.user_id, **values))
-    forget_cached_user(plan.user_id)
-    log.warning(
-        "Airflow account %s (id %s) relinked from Okta user %s to %s",
-        loggable(plan.username),
-        plan.user_id,
-        plan.before or "(none)",
-        plan.okta_sub,
-    )
-    audit_event(plan.event.event, owner=plan.username, user_id=plan.user_id, trigger="cli", **plan.event.fields)
-    return plan
-
-
-def _account_named(conn: Connection, username: str) -> ExistingAccount | None:
-    """Return the account called ``username`` (exactly, else the only case-insensitive match)."""
-    rows = db.users_named(conn, username)
-    if len(rows) != 1:
-        return None
-    row = rows[0]
-    link = db.link_for_user(conn, row.id, row.username)
-    return ExistingAccount(
-        user_id=row.id,
-        username=row.username,
-        email=row.email or "",
-        active=bool(row.active),
-        roles=db.user_role_names(conn, row.id),
-        service_user=is_service_user(row),
-        link=LinkSnapshot(link.okta_sub, link.deactivated_by, link.times) if link else None,
-    )

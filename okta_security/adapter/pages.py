@@ -1,20 +1,68 @@
 """HTML pages okta_security shows itself (login refused, logout confirmation); autoescaped, no FAB templates.
 
+They wear the installed Airflow's look: its logo, inlined (no extra request, so the page looks right even
+while the database behind sessions is down), and its UI's theme tokens (:mod:`okta_security.airflow_layout`).
+
 What a refusal page says is decided in :mod:`okta_security.login.refusal`; the callback keeps it in
 the session and redirects to a stable address (adapter/views.py), so a reload shows the same refusal.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import functools
+import importlib.util
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from flask import render_template_string
 from markupsafe import Markup
 
-from okta_security.adapter.airflow_look import current_look, logo_data_uri
+from okta_security.adapter.compat import airflow_version
+from okta_security.airflow_layout import AIRFLOW_3, Look, layout_for
 
-# Airflow's look (adapter/airflow_look.py): its header with the logo, a card, its fonts and colours.
+# Where each Airflow ships its 100 px pin (3.x: the FAB provider's static files; 2.x: airflow/www).
+LOGO_CANDIDATES = (
+    ("airflow.providers.fab", "www/static/pin_100.png"),
+    ("airflow", "ui/dist/pin_100.png"),
+    ("airflow", "www/static/pin_100.png"),
+)
+
+
+def current_look() -> Look:
+    """Return the theme of the installed Airflow's UI (Airflow 3's when it can't be told: the current line)."""
+    try:
+        return layout_for(airflow_version()).look
+    except (metadata.PackageNotFoundError, ValueError):
+        return AIRFLOW_3.look
+
+
+def logo_path() -> Path | None:
+    """Return the installed Airflow's pin logo, or None when this Airflow ships none we know of."""
+    for package, relative in LOGO_CANDIDATES:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue
+        for root in (spec.submodule_search_locations or []) if spec else []:
+            path = Path(root) / relative
+            if path.is_file():
+                return path
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def logo_data_uri() -> str | None:
+    """Return the logo as a ``data:`` URI (read once per process)."""
+    path = logo_path()
+    if path is None:
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+# Airflow's look: its header with the logo, a card, its fonts and colours.
 # Plain HTML and CSS, no script: every page works with JavaScript off.
 _LAYOUT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -16,7 +16,7 @@ from flask import current_app, session
 
 from okta_security import audit
 from okta_security.adapter import admin_edits, audit_log, db, login_accounts, login_audit, outage
-from okta_security.adapter.accounts import EngineAccounts
+from okta_security.adapter.account_changes import EngineAccounts
 from okta_security.adapter.bots import FabServiceUsers, retire_service_users
 from okta_security.adapter.compat import with_session_property
 from okta_security.adapter.event_hook_view import EventHookWorker, register_event_hook_view

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from okta_security import audit
 from okta_security.adapter import audit_log, db, metrics
-from okta_security.adapter.accounts import EngineAccounts, metadata_engine
+from okta_security.adapter.account_changes import EngineAccounts, metadata_engine
 from okta_security.adapter.airflow_config import okta_options
 from okta_security.errors import ConfigError, OktaSecurityError
 from okta_security.lifecycle.changes import OktaChanges, UserSyncReport

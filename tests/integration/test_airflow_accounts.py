@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from okta_security import audit
 from okta_security.adapter import db
-from okta_security.adapter.accounts import EngineAccounts
+from okta_security.adapter.account_changes import EngineAccounts
 from okta_security.adapter.event_hook_view import EventHookWorker
 from okta_security.lifecycle.changes import OktaChanges
 from okta_security.lifecycle.event_hooks import classify

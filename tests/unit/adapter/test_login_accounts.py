@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from okta_security.adapter.accounts import EngineAccounts
+from okta_security.adapter.account_changes import EngineAccounts
 from okta_security.adapter.login_accounts import FabAccounts
 from okta_security.lifecycle.changes import OktaChanges
 from okta_security.lifecycle.evidence import SignInEvidence

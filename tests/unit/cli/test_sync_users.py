@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from okta_security.adapter import user_sync_runner
-from okta_security.adapter.accounts import AppliedChange
+from okta_security.adapter.account_changes import AppliedChange
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
 from okta_security.cli.sync_users import EXIT_CHANGED, EXIT_GUARD, Progress, _run, print_plan, print_summary
 from okta_security.errors import TooManyDeactivations

@@ -70,23 +70,15 @@ _LAYOUT = """<!doctype html>
 <style>
 body{margin:0;background:{{ look.page }};color:{{ look.text }};font-family:{{ look.font }};font-size:15px;line-height:1.5}
 .af-header{display:flex;align-items:center;gap:.6rem;padding:.6rem 1.25rem;background:{{ look.card }};border-bottom:1px solid {{ look.border }}}
-.af-header img{width:32px;height:32px}
-.af-header span{font-size:1.15rem;font-weight:600}
-main{max-width:40rem;margin:3rem auto;padding:0 1rem}
+.af-header img{width:32px;height:32px} .af-header span{font-size:1.15rem;font-weight:600} main{max-width:40rem;margin:3rem auto;padding:0 1rem}
 .af-card{background:{{ look.card }};border:1px solid {{ look.border }};border-radius:{{ look.radius }};box-shadow:0 1px 3px rgba(0,0,0,.08);padding:1.75rem 2rem}
-h1{font-size:1.4rem;line-height:1.3;margin:0 0 1rem}
-p{margin:.75rem 0}
+h1{font-size:1.4rem;line-height:1.3;margin:0 0 1rem} p{margin:.75rem 0} dt{color:{{ look.muted }}} dd{margin:0;overflow-wrap:anywhere}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.5rem 1.25rem;margin:1rem 0;align-items:baseline}
-dt{color:{{ look.muted }}}
-dd{margin:0;overflow-wrap:anywhere}
 code{font-family:SFMono-Regular,Menlo,Monaco,Consolas,"Liberation Mono","Courier New",monospace;font-size:.85em;background:{{ look.code_bg }};border-radius:4px;padding:.05rem .35rem}
-.af-groups{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.35rem}
-.af-actions{display:flex;flex-wrap:wrap;gap:.75rem;margin-top:1.5rem}
+.af-groups{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.35rem} .af-actions{display:flex;flex-wrap:wrap;gap:.75rem;margin-top:1.5rem}
 .af-button{display:inline-block;padding:.5rem 1rem;border:1px solid {{ look.primary }};border-radius:{{ look.radius }};font:inherit;font-weight:600;text-decoration:none;cursor:pointer}
-.af-primary{background:{{ look.primary }};color:{{ look.primary_text }}}
-.af-secondary{background:{{ look.card }};color:{{ look.primary }}}
-.af-details{margin-top:1.5rem;padding-top:1rem;border-top:1px solid {{ look.border }};font-size:.85rem}
-.af-details dl{margin:0}
+.af-primary{background:{{ look.primary }};color:{{ look.primary_text }}} .af-secondary{background:{{ look.card }};color:{{ look.primary }}}
+.af-details{margin-top:1.5rem;padding-top:1rem;border-top:1px solid {{ look.border }};font-size:.85rem} .af-details dl{margin:0}
 </style></head>
 <body><header class="af-header">{% if logo %}<img id="airflow-logo" src="{{ logo }}" alt="Airflow logo" width="32" height="32">{% endif %}<span>Airflow</span></header>
 <main><section class="af-card" id="okta-card">{{ body }}</section></main></body></html>"""

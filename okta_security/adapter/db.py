@@ -234,6 +234,20 @@ def prune_receipts(conn: Connection, *, now: datetime | None = None) -> int:
     return conn.execute(sa.delete(event_receipt).where(event_receipt.c.received_at < cutoff)).rowcount or 0
 
 
+@dataclass(frozen=True)
+class EngineReceipts:
+    """The event-hook worker's :class:`okta_security.lifecycle.hook_worker.Receipts` in ``okta_security_event_receipt``."""
+
+    engine: Engine
+
+    def claim(self, event_id: str, event_type: str) -> bool:
+        return claim_event(self.engine, event_id, event_type)
+
+    def prune(self) -> int:
+        with self.engine.begin() as conn:
+            return prune_receipts(conn)
+
+
 # Airflow's own tables, read with plain SQL where FAB's models are not loaded (the CLI, doctor, declared roles).
 
 

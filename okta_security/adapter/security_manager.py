@@ -15,11 +15,11 @@ from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, session
 
 from okta_security import audit
-from okta_security.adapter import admin_edits, audit_log, db, login_accounts, login_audit, outage
+from okta_security.adapter import admin_edits, audit_log, db, login_accounts, login_audit, metrics, outage
 from okta_security.adapter.account_changes import EngineAccounts
 from okta_security.adapter.bots import FabServiceUsers, retire_service_users
 from okta_security.adapter.compat import with_session_property
-from okta_security.adapter.event_hook_view import EventHookWorker, register_event_hook_view
+from okta_security.adapter.event_hook_view import register_event_hook_view
 from okta_security.adapter.role_sync import RoleSyncer
 from okta_security.adapter.sessions import enforce_session_max_lifetime
 from okta_security.adapter.views import CSRF_CHECKED_BY_THE_VIEW, OktaAuthOAuthView
@@ -35,6 +35,7 @@ from okta_security.errors import (
     StateMismatch,
 )
 from okta_security.lifecycle.changes import OktaChanges
+from okta_security.lifecycle.hook_worker import EventHookWorker
 from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.login.decision import LoginDecision, LoginPolicy, needs_userinfo
 from okta_security.login.doors import BotDoor, PersonDoor
@@ -147,7 +148,8 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         csrf = self.appbuilder.get_app.extensions.get("csrf")
         for view in CSRF_CHECKED_BY_THE_VIEW if csrf is not None else ():
             csrf.exempt(view)  # it checks the same token itself, reading the body no further than its limit
-        worker = EventHookWorker(engine=self.okta_engine, changes=self.okta_changes, mapping=self.okta_mapping)
+        receipts, changes = db.EngineReceipts(self.okta_engine), self.okta_changes
+        worker = EventHookWorker(receipts, changes, self.okta_mapping.current, metrics.event_hook_processed)
         register_event_hook_view(self.appbuilder, worker)
         outage.install(self.appbuilder.get_app, lambda: self.session)  # database down: a 503 page, not a 500
 

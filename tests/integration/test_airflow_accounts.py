@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from okta_security import audit
 from okta_security.adapter import db
 from okta_security.adapter.account_changes import EngineAccounts
-from okta_security.adapter.event_hook_view import EventHookWorker
 from okta_security.lifecycle.changes import OktaChanges
 from okta_security.lifecycle.event_hooks import classify
+from okta_security.lifecycle.hook_worker import EventHookWorker
 from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.user_sync import OktaSnapshot, plan_account
 from okta_security.mapping.store import MappingStore
@@ -80,7 +80,7 @@ def worker(engine: sa.Engine, tmp_path: Path) -> EventHookWorker:
         role_mapping_file=str(mapping),
     )
     changes = OktaChanges(EngineAccounts(engine), groups_filter=settings.groups_filter)
-    return EventHookWorker(engine=engine, changes=changes, mapping=MappingStore(mapping))
+    return EventHookWorker(db.EngineReceipts(engine), changes, MappingStore(mapping).current)
 
 
 def state(engine: sa.Engine) -> tuple[bool, set[str], str | None]:

@@ -28,7 +28,6 @@ from okta_security.errors import (
     ConfigError,
     DiscoveryMismatch,
     LoginRefused,
-    MappedRoleMissing,
     MappingError,
     OktaError,
     OktaUnavailable,
@@ -37,7 +36,7 @@ from okta_security.errors import (
 from okta_security.lifecycle.changes import OktaChanges
 from okta_security.lifecycle.hook_worker import EventHookWorker
 from okta_security.lifecycle.okta_directory import OktaDirectory
-from okta_security.login.decision import LoginDecision, LoginPolicy, needs_userinfo
+from okta_security.login.decision import LoginPolicy, needs_userinfo
 from okta_security.login.doors import BotDoor, PersonDoor
 from okta_security.login.okta_reader import OktaApiReader
 from okta_security.login.outcome import LoginFacts, LoginOutcome
@@ -117,7 +116,6 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             policy=LoginPolicy.from_settings(settings, api_configured=api is not None),
             audit=login_audit.audit,
             adopt_unlinked=settings.adopt_unlinked_accounts,
-            on_missing_roles=self._log_missing_roles,
         )
         access_keys = keys(settings.access_token_issuer)
         limit = PersonRateLimit(settings.person_sign_ins_per_minute)
@@ -283,21 +281,6 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             raise OktaUnavailable(
                 "Okta is not answering (its signing keys could not be loaded). Try again in a minute."
             ) from e
-
-    def _log_missing_roles(self, decision: LoginDecision) -> None:
-        """Tell the administrator which mapped roles are gone from Airflow (the person only sees a code)."""
-        if not decision.missing_roles or decision.identity is None:
-            return
-        refused = isinstance(decision.refusal, MappedRoleMissing)
-        log.error(
-            "Okta login of %s: the mapping in %s grants role(s) %s, which no longer exist in Airflow (%s). "
-            "Recreate them (airflow roles create ...) or remove them from the mapping; okta-airflow doctor "
-            "lists every mapped role Airflow lacks.",
-            loggable(decision.identity.username),
-            self.okta_mapping.path,
-            ", ".join(decision.missing_roles),
-            "login refused [mapped_role_missing]" if refused else f"signed in with {', '.join(decision.roles)} only",
-        )
 
     def okta_logout_url(self, id_token: str | None, post_logout_redirect_uri: str) -> str | None:
         """Return Okta's end-session URL (RP-initiated logout), or None if Okta can't be reached."""

@@ -1,9 +1,6 @@
-"""``airflow okta <command>``: okta-airflow's argparse commands as an Airflow CLI group.
+"""``airflow okta <command>``: okta-airflow's argparse commands (:mod:`okta_security.cli`) as an Airflow CLI group.
 
-The commands are declared once, with argparse, in :mod:`okta_security.cli`; this module turns
-that parser into Airflow's ``GroupCommand`` / ``ActionCommand`` / ``Arg`` so Airflow builds the
-same options into its own parser (and help formatting). Airflow has no mutually exclusive groups,
-so the caller's ``run`` receives the command's own argparse parser to check those.
+Airflow has no mutually exclusive groups, so the caller's ``run`` receives the command's own parser to check those.
 """
 
 from __future__ import annotations

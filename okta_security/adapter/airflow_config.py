@@ -1,11 +1,8 @@
 """Read okta_security's options from Airflow's configuration (``[okta]``), for the settings loader.
 
-Airflow resolves each value itself (``conf.get``): ``AIRFLOW__OKTA__X``, airflow.cfg, and for the
-options the provider declares sensitive ``AIRFLOW__OKTA__X_CMD`` / ``_SECRET`` and
-``[okta] x_cmd`` / ``x_secret`` (its secrets backend). This module only decides which options are
-*set* and where, so that the loader can apply its one precedence rule: an option
-Airflow merely has a default for is not set, and neither is a line of airflow.cfg that repeats the
-declared default (Airflow writes every provider default into the airflow.cfg it generates).
+Airflow resolves each value itself (environment, airflow.cfg, ``_CMD``/``_SECRET`` for sensitive
+options); this module decides which options are *set* and where: an option Airflow merely has a
+default for is not, nor a line of airflow.cfg that repeats the declared default (Airflow writes them all).
 """
 
 from __future__ import annotations

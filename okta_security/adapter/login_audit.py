@@ -1,9 +1,7 @@
 """Audit events of the login path, with the request's context (Flask adapter).
 
-Every event carries the login's :class:`LoginFacts` (passed in, never kept between calls), so a
-refusal after the ID token was verified still names the Okta user and the token's ``jti``/``sid``
-to join with Okta's System Log. The view emits one decision per login — ``login.succeeded`` or
-``login.refused``; the account changes in between emit their own events.
+Every event carries the login's :class:`LoginFacts`, so a refusal after the ID token was verified
+still names the Okta user and the token's ``jti``/``sid`` to join with Okta's System Log.
 """
 
 from __future__ import annotations

@@ -30,11 +30,9 @@ class BodyTooLarge(Exception):
 
 def declared_over(content_length: str | int | None, limit: int) -> bool:
     """Return whether a declared ``Content-Length`` is over ``limit`` (an unparsable one is the server's to refuse)."""
-    if content_length is None:
-        return False
     try:
-        return int(content_length) > limit
-    except ValueError:
+        return int(content_length) > limit  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         return False
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -52,6 +53,7 @@ _seen: TLRUCache[str, int] = TLRUCache(SEEN_TOKENS_MAX, ttu=lambda _key, exp, _n
 _signed_in: TLRUCache[str, tuple[int, int]] = TLRUCache(
     SEEN_TOKENS_MAX, ttu=lambda _key, value, _now: value[1], timer=time.time
 )
+_lock = threading.Lock()  # cachetools' maps are not thread-safe
 
 
 def authenticate_request(token: str) -> BotLogin[Any] | Any | Response:
@@ -65,10 +67,12 @@ def authenticate_request(token: str) -> BotLogin[Any] | Any | Response:
     except BotRefused as e:
         return refusal_response(e)
     jti = login.token.jti
-    if not jti or jti not in _seen:
-        audit_exchange(login, via=VIA, **facts)
-        if jti:
+    with _lock:
+        first = not jti or jti not in _seen
+        if first and jti:
             _seen[jti] = login.token.expires_at
+    if first:
+        audit_exchange(login, via=VIA, **facts)
     # This request only: flask-login's per-request user (no session cookie) and g.user, which
     # Airflow's FabAuthManager.get_user() reads (as for Kerberos).
     g._login_user = login.user
@@ -89,17 +93,17 @@ def authenticate_person(token: str) -> Any | Response:
         return refusal_response(e)
     # The first request with a token signs in (groups, mapping, account, audit); the next ones with it
     # only verify it again and re-read the account, which must still be active.
-    known = _signed_in.get(person.jti or "")
+    with _lock:
+        known = _signed_in.get(person.jti or "")
     user = sm.get_user_by_id(known[0]) if known is not None else None
-    if (
-        user is None or not user.is_active
-    ):  # deactivated (or deleted) since: sign in again, which refuses or reactivates
+    if user is None or not user.is_active:  # deactivated or deleted since: sign in again (refused or reactivated)
         try:
             user = door.sign_in(person, facts).user
         except LoginRefused as e:
             return refusal_response(e)
         if person.jti:
-            _signed_in[person.jti] = (user.id, person.expires_at)
+            with _lock:
+                _signed_in[person.jti] = (user.id, person.expires_at)
     g._login_user = user  # this request only, as for bots
     g.user = user
     return user

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import requests
 
 from okta_devstack import migrations
-from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3, AirflowLayout, layout_for
+from okta_security.airflow_layout import AIRFLOW_2, AIRFLOW_3, AirflowLayout, layout_for
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -12,6 +12,7 @@ from okta_security.adapter.airflow_config import okta_options
 from okta_security.errors import ConfigError, MappingError
 from okta_security.mapping.store import MappingStore
 from okta_security.oidc.provider import build_provider
+from okta_security.okta_api import observe
 from okta_security.settings.loader import OktaSettings, load_settings
 
 if TYPE_CHECKING:
@@ -74,5 +75,5 @@ def build_webserver_config(environ: Mapping[str, str] | None = None, *, exit_on_
     metrics.install()  # audit records and Okta calls -> Airflow's Stats
     health.install()
     provider = build_provider(settings)
-    provider["remote_app"]["compliance_fix"] = metrics.watch_session  # authlib's token and userinfo calls
+    provider["remote_app"]["compliance_fix"] = observe.watch  # authlib's token and userinfo calls
     return WebserverConfig(settings=settings, mapping_store=store, oauth_providers=[provider])

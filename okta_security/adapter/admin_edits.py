@@ -1,15 +1,8 @@
-"""Notice an administrator's edit of an Okta-linked account, so okta_security's marker never overrides it (SQLAlchemy adapter).
+"""Notice an administrator's edit of an Okta-linked account, so okta_security's marker never overrides it.
 
-okta_security reactivates only accounts it deactivated itself (``deactivated_by``). An
-administrator who reactivates such an account and later deactivates it by hand, or edits its roles,
-has taken it over: the marker must no longer speak for it. Every edit made through Airflow (the
-Security pages, ``PATCH /auth/fab/v1/users``, ``airflow users ...``) goes through FAB's ``User``
-model in a process that loaded okta_security's security manager, so a mapper event sees it: a change
-of ``active`` clears the marker and dates the status; a change of roles dates the roles
-(:func:`okta_security.adapter.db.admin_changed`). okta_security's own writes run inside
-:func:`okta_write` and are not edits.
-
-An edit made with raw SQL is not seen; ``sync-users`` and sign-ins then act on the marker as before.
+Every edit made through Airflow (the Security pages, the users API, ``airflow users``) goes through
+FAB's ``User`` model, so a mapper event sees it (:func:`okta_security.adapter.db.admin_changed`);
+okta_security's own writes run inside :func:`okta_write`. An edit made with raw SQL is not seen.
 """
 
 from __future__ import annotations

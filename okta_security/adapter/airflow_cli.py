@@ -1,9 +1,6 @@
-"""``airflow okta <command>``: okta-airflow's argparse commands as an Airflow CLI group.
+"""``airflow okta <command>``: okta-airflow's argparse commands (:mod:`okta_security.cli`) as an Airflow CLI group.
 
-The commands are declared once, with argparse, in :mod:`okta_security.cli`; this module turns
-that parser into Airflow's ``GroupCommand`` / ``ActionCommand`` / ``Arg`` so Airflow builds the
-same options into its own parser (and help formatting). Airflow has no mutually exclusive groups,
-so the caller's ``run`` receives the command's own argparse parser to check those.
+Airflow has no mutually exclusive groups, so the caller's ``run`` receives the command's own parser to check those.
 """
 
 from __future__ import annotations
@@ -35,7 +32,7 @@ def command_group(
     """Return ``parser``'s subcommands as one Airflow CLI group; each calls ``run(its parser, args)``."""
     global_args = [to_arg(a) for a in parser._actions if _translatable(a)]
     commands = []
-    for command, sub in _subcommands(parser).items():
+    for command, (sub, help_line) in _subcommands(parser).items():
         try:
             args = [to_arg(a) for a in sub._actions if _translatable(a)]
             _try_building(command, [*args, *global_args])
@@ -46,7 +43,7 @@ def command_group(
         commands.append(
             ActionCommand(
                 name=command,
-                help=_text(_subcommand_help(parser, command)) or "",
+                help=_text(help_line) or "",
                 description=_text(sub.description),
                 epilog=_text(sub.epilog),
                 func=functools.partial(run, sub),
@@ -92,20 +89,13 @@ def _translatable(action: argparse.Action) -> bool:
     return not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction, argparse._VersionAction))
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, tuple[argparse.ArgumentParser, str]]:
+    """Return each subcommand's parser and help line."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            return {name: (sub, helps.get(name) or name) for name, sub in action.choices.items()}
     return {}
-
-
-def _subcommand_help(parser: argparse.ArgumentParser, command: str) -> str:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for choice in action._choices_actions:
-                if choice.dest == command:
-                    return choice.help or command
-    return command
 
 
 def _text(text: str | None) -> str | None:

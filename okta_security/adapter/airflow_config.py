@@ -1,11 +1,8 @@
 """Read okta_security's options from Airflow's configuration (``[okta]``), for the settings loader.
 
-Airflow resolves each value itself (``conf.get``): ``AIRFLOW__OKTA__X``, airflow.cfg, and for the
-options the provider declares sensitive ``AIRFLOW__OKTA__X_CMD`` / ``_SECRET`` and
-``[okta] x_cmd`` / ``x_secret`` (its secrets backend). This module only decides which options are
-*set* and where, so that the loader can apply its one precedence rule: an option
-Airflow merely has a default for is not set, and neither is a line of airflow.cfg that repeats the
-declared default (Airflow writes every provider default into the airflow.cfg it generates).
+Airflow resolves each value itself (environment, airflow.cfg, ``_CMD``/``_SECRET`` for sensitive
+options); this module decides which options are *set* and where: an option Airflow merely has a
+default for is not, nor a line of airflow.cfg that repeats the declared default (Airflow writes them all).
 """
 
 from __future__ import annotations
@@ -36,11 +33,7 @@ SECRET_REREAD_SECONDS = 300.0
 
 
 def okta_options(environ: Mapping[str, str] | None = None, config: Any = None) -> dict[str, ConfigValue]:
-    """Return the ``[okta]`` options Airflow's configuration sets, by option name; raise ConfigError naming failures.
-
-    ``environ`` only says which ``AIRFLOW__OKTA__*`` variables are set; Airflow reads its own (the process's).
-    ``config``: an ``AirflowConfigParser`` (default: Airflow's ``conf``).
-    """
+    """Return the ``[okta]`` options Airflow's configuration sets (``config``: default Airflow's); raise ConfigError."""
     config = conf if config is None else config
     if config is conf:
         _load_provider_configuration()
@@ -72,10 +65,7 @@ def okta_options(environ: Mapping[str, str] | None = None, config: Any = None) -
 
 
 def _load_provider_configuration() -> None:
-    """Make Airflow 2 know the provider's [okta] options (Airflow 3 loads them by itself, lazily).
-
-    Without them Airflow 2 would not treat ``client_secret`` as sensitive, and ignore its ``_CMD``/``_SECRET``.
-    """
+    """Make Airflow 2 know the provider's [okta] options, so ``client_secret``'s _CMD/_SECRET work (Airflow 3 does)."""
     if (AIRFLOW_SECTION, "client_secret") in conf.sensitive_config_values:
         return
     from airflow.providers_manager import ProvidersManager
@@ -114,12 +104,7 @@ def _get(config: Any, spec: SettingSpec) -> str | None:
 
 
 def read_failure(spec: SettingSpec, origin: str, error: BaseException) -> str:
-    """Return one line naming the option, where it came from and the error's type, and what to do.
-
-    Never the error's text: Airflow's ``run_command`` quotes the command's whole output (which may
-    be the secret itself, or a part of it before the command failed) and a secrets backend's error
-    may quote what it read; nothing of either can be told apart from the value, so nothing is kept.
-    """
+    """Return one line naming the option, its origin, the error's type (never its text: it may hold the secret) and the fix."""
     if origin.lower().endswith("_cmd"):
         fix = "run the command by hand, as the user Airflow runs as, to see its error"
     elif origin.lower().endswith("_secret"):

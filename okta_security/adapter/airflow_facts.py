@@ -1,61 +1,35 @@
 """Read what the installed Airflow will do at start: its config values, webserver_config.py, roles.
 
-The doctor's Airflow checks are judged on these plain facts (see :mod:`okta_security.doctor.checks`), so
-they are tested without Airflow; this module is the one place that imports it. Works on Airflow 3
-(FAB provider 3.x) and Airflow 2.11 (FAB provider 1.5): the settings' sections differ, see
-:mod:`okta_security.adapter.compat`.
+The doctor judges these plain facts (:class:`okta_security.airflow_layout.AirflowFacts`) without Airflow.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import importlib
 import logging
 import os
 import runpy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from okta_security.adapter import step_up
-from okta_security.adapter.compat import FAB_AUTH_MANAGER, AirflowLayout, airflow_version, layout_for
-from okta_security.errors import ConfigError
+from okta_security.adapter.compat import airflow_version
+from okta_security.adapter.role_sync import read_catalog
+from okta_security.airflow_layout import (
+    FAB_AUTH_MANAGER,
+    AirflowFacts,
+    WebserverConfigFacts,
+    layout_for,
+    mentions_okta_security,
+)
+from okta_security.errors import ConfigError, RoleSyncError
 from okta_security.settings.loader import airflow_home
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class WebserverConfigFacts:
-    """What Airflow will find at ``[fab] config_file`` (2.x: ``[webserver] config_file``)."""
-
-    path: str
-    exists: bool
-    loaded: bool = False  # ran without raising, as Airflow runs it at start
-    ours: bool | None = None  # installs okta_security's security manager; None: can't tell (syntax error)
-    detail: str = ""  # the class it sets, or why it could not be loaded
-
-
-@dataclass(frozen=True)
-class AirflowFacts:
-    """The Airflow settings okta_security depends on, as the webserver will see them."""
-
-    version: str
-    layout: AirflowLayout
-    auth_manager: str
-    auth_manager_is_fab: bool | None  # FabAuthManager or a subclass; None: could not import it
-    auth_manager_detail: str
-    base_url: str
-    enable_proxy_fix: bool
-    ssl_cert: str
-    webserver_config: WebserverConfigFacts
-    roles: frozenset[str] | None  # role names in the database; None: unreadable (see roles_error)
-    roles_error: str = ""
-    step_up_problem: str | None = None  # why a mapping's step_up section would not be enforced (None: it would)
 
 
 def gather() -> AirflowFacts:
@@ -100,23 +74,10 @@ def _check_auth_manager(path: str) -> tuple[bool | None, str]:
 def _roles_in_database(url: str) -> tuple[frozenset[str] | None, str]:
     if not url:
         return None, "[database] sql_alchemy_conn is not set"
-    import sqlalchemy as sa
-
-    from okta_security.adapter import db
-
     try:
-        engine = sa.create_engine(url)
-    except (sa.exc.ArgumentError, ImportError) as e:
-        return None, f"cannot use [database] sql_alchemy_conn: {type(e).__name__}"
-    try:
-        with engine.connect() as conn:
-            return db.role_names(conn), ""
-    except sa.exc.SQLAlchemyError as e:
-        # The message names the statement and the driver's complaint, never the URL (it may hold a password).
-        first = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-        return None, f"cannot read roles from Airflow's database: {first}"
-    finally:
-        engine.dispose()
+        return read_catalog(url).roles, ""
+    except RoleSyncError as e:  # it names the driver's complaint, never the URL (it may hold a password)
+        return None, "; ".join(e.problems)
 
 
 def inspect_webserver_config(path: str) -> WebserverConfigFacts:
@@ -124,7 +85,7 @@ def inspect_webserver_config(path: str) -> WebserverConfigFacts:
     if not os.path.isfile(path):
         return WebserverConfigFacts(path=path, exists=False)
     source = Path(path).read_text(encoding="utf-8", errors="replace")
-    mentions_us = _mentions_okta_security(source)
+    mentions_us = mentions_okta_security(source)
     try:
         with _quiet_logging():
             namespace = runpy.run_path(path, run_name="webserver_config")
@@ -144,20 +105,6 @@ def inspect_webserver_config(path: str) -> WebserverConfigFacts:
 
     ours = isinstance(manager, type) and issubclass(manager, OktaSecurityManager)
     return WebserverConfigFacts(path, True, True, ours, f"SECURITY_MANAGER_CLASS = {name}")
-
-
-def _mentions_okta_security(source: str) -> bool | None:
-    """Return whether the file imports okta_security (None if it doesn't even parse)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "okta_security":
-            return True
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "okta_security" for a in node.names):
-            return True
-    return False
 
 
 @contextlib.contextmanager

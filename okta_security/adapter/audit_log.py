@@ -1,23 +1,10 @@
-"""Airflow adapter for the audit trail: each audit record becomes a row in Airflow's Audit Log.
+"""Each audit record becomes a row in Airflow's Audit Log (``log``: event, owner, dttm, JSON extra).
 
-The row (``airflow.models.log.Log``) has ``event`` = the audit event name (e.g.
-``login.succeeded``), ``owner`` = the Airflow username, ``dttm`` = now and ``extra`` = the
-record's fields as JSON (already redacted by :mod:`okta_security.audit`). It shows up in the UI's
-Audit Log and at ``/api/v2/eventLogs``.
-
-Refusals anyone can provoke (:data:`okta_security.audit.flood.FLOODABLE_EVENTS`: a bare callback, a
-wrong event-hook secret, a junk bot token) would otherwise let anyone grow the table without
-bound. Refusals that name no account are counted per source, reason and minute: the first
-``ROWS_PER_KEY`` are rows of their own;
-the rest share one row with ``"aggregated": true`` and a ``count``, rewritten at most every
-``OKTA_AUDIT_COUNT_WRITE_SECONDS`` and exact once the minute is over. Past ``ROW_KEYS_PER_WINDOW`` keys in a
-minute, further sources share one key (``client_ip`` = "(other sources)"). Each process counts for
-itself, so N api-server workers write at most N such sets per minute.
-
-Rows are written in their own, non-scoped session and committed at once: the audit row must
-not ride on (or roll back with) the request's FAB session, and committing the FAB session from
-here would flush whatever the caller has pending. Callers emit after their own commit, so on
-SQLite the two connections never contend for the write lock.
+Refusals anyone can provoke (:data:`okta_security.audit.flood.FLOODABLE_EVENTS`) that name no account are
+counted per source, reason and minute: the first ``ROWS_PER_KEY`` are rows of their own, the rest
+share one ``"aggregated": true`` row whose ``count`` is rewritten at most every
+``OKTA_AUDIT_COUNT_WRITE_SECONDS``; past ``ROW_KEYS_PER_WINDOW`` keys, further sources share one.
+Rows are written in a session of their own, never riding on (or rolling back with) the request's.
 """
 
 from __future__ import annotations
@@ -30,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from okta_security.adapter.compat import unscoped_session
 from okta_security.audit import AuditRecord, register_sink
 from okta_security.audit.flood import FLOOD_WINDOW_SECONDS, OTHER_SOURCE, FloodGate, FloodKey, flood_key
 from okta_security.settings.specs import OktaSettings
@@ -53,12 +41,6 @@ ROW_KEYS_PER_WINDOW = 10
 _NOT_AGGREGATED = ("request_id", "method")
 
 
-def _unscoped_session() -> AbstractContextManager[Any]:
-    from okta_security.adapter.compat import unscoped_session  # Airflow 2.11 has no create_session(scoped=False)
-
-    return unscoped_session()
-
-
 @dataclass
 class _Aggregate:
     """The row standing for one key's refusals past the allowance, in one window."""
@@ -75,7 +57,7 @@ class AuditLogSink:
 
     def __init__(
         self,
-        session_factory: Callable[[], AbstractContextManager[Any]] = _unscoped_session,
+        session_factory: Callable[[], AbstractContextManager[Any]] = unscoped_session,
         *,
         clock: Callable[[], float] = time.time,
         background: bool = True,
@@ -191,7 +173,7 @@ class AuditLogSink:
         except Exception as e:  # noqa: BLE001 - a timer thread has nobody to raise to
             log.error("could not write the count of repeated refusals to Airflow's Audit Log: %s", type(e).__name__)
         with self._lock:
-            pending = any(a.count != a.written_count for a in self._aggregates.values()) or bool(self._aggregates)
+            pending = bool(self._aggregates)  # a window still open may count more
         if pending:
             self._flush_later()
 
@@ -210,12 +192,7 @@ def _display_name(record: AuditRecord) -> str | None:
 _sink = AuditLogSink()
 
 
-def write_log_row(record: AuditRecord) -> None:
-    """Insert ``record`` into Airflow's ``log`` table (refusal floods aggregated)."""
-    _sink(record)
-
-
 def install(count_write_seconds: float = OktaSettings.audit_count_write_seconds) -> None:
     """Register the Airflow Audit Log sink (idempotent: registering again replaces it)."""
     _sink.count_write_seconds = count_write_seconds
-    register_sink(SINK_NAME, write_log_row)
+    register_sink(SINK_NAME, _sink)

@@ -1,23 +1,10 @@
 """``OktaFabAuthManager``: Airflow 3's FAB auth manager that also takes Okta tokens from bots and people.
 
-Select it with ``[core] auth_manager = okta_security.auth_manager.OktaFabAuthManager``. Everything
-FAB does stays as it is; ``POST /auth/token`` (and ``/auth/token/cli``) additionally accepts an Okta
-access token, as the standard grant ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`` with
-``assertion=<token>`` (JSON or form, :mod:`okta_security.adapter.token_endpoint`) or as
-``Authorization: Bearer <token>``, and answers with an Airflow JWT that expires with the Okta token:
-
-- a client-credentials token: the client's service user (docs/bots.md, :mod:`okta_security.adapter.bots`);
-- a person's token from an app in ``OKTA_CLI_CLIENT_ID``: that person, signed in as in the browser
-  (docs/people-api.md, :mod:`okta_security.adapter.people`).
-
-Requests with neither still go to FAB's username/password check (database users).
-
-Answers: 201 with the Airflow token. A grant's refusal follows RFC 6749 §5.2 (400 ``invalid_grant``,
-``invalid_request``, ``unsupported_grant_type``; 503 ``temporarily_unavailable``). With a bearer
-header: 401 when the Okta token fails a check (expired, wrong audience, bad signature, missing scope,
-...); 403 when the client is not mapped, its service user is deactivated or taken, or the person is
-refused (``no_mapped_role``, ...); 503 when Okta's keys cannot be fetched; the JSON body is
-``{"detail": {"error": <code>, "reason": <check>, "message": <what to do>}}``.
+``[core] auth_manager = okta_security.auth_manager.OktaFabAuthManager``. ``POST /auth/token`` (and
+``/auth/token/cli``) also accepts an Okta access token, as the jwt-bearer grant or as
+``Authorization: Bearer``, and answers with an Airflow JWT that expires with it: a client-credentials
+token acts as the client's service user (docs/bots.md), a person's token from an app in
+``OKTA_CLI_CLIENT_ID`` as that person (docs/people-api.md). Anything else goes to FAB's password check.
 """
 
 from __future__ import annotations
@@ -36,12 +23,12 @@ from starlette.routing import Mount
 
 from okta_security import health
 from okta_security.adapter import event_hook_view, step_up, token_endpoint
-from okta_security.adapter.bots import bearer_token, request_facts
 from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.adapter.security_manager import TokenDoors, token_doors
 from okta_security.adapter.universal_logout import ISSUED_AT_CLAIM, SIGN_OUTS, SIGNED_OUT_MESSAGE
 from okta_security.errors import BotRefused, ConfigError, LoginRefused, SignedOut
-from okta_security.login.doors import ApiLoginAuditFields, BotLogin, audit_exchange
+from okta_security.login.bearer import bearer_token, request_facts
+from okta_security.login.doors import ApiLoginAuditFields, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
 from okta_security.people.token_request import TokenRequestInvalid, read_token_request
 from okta_security.untrusted import loggable
@@ -104,7 +91,14 @@ class OktaFabAuthManager(FabAuthManager):
             raise token_endpoint.refusal(e, standard=request.standard) from e
         audit_exchange(login, via=VIA, **facts)
         _TOKEN_EXPIRY.set((login.user.id, login.token.expires_at))
-        _log_exchange(login)
+        log.info(
+            "Okta client %s exchanged a token (jti %s) as %s with roles %s%s",
+            loggable(login.grant.client_id),
+            loggable(login.token.jti),
+            loggable(login.username),
+            sorted(login.grant.roles),
+            " (service user created)" if login.created else "",
+        )
         return login.user
 
     def generate_jwt(self, user: User, *, expiration_time_in_seconds: int | None = None) -> str:
@@ -207,11 +201,7 @@ class OktaFabAuthManager(FabAuthManager):
 
 
 def under_base_url(base_url: str, path: str) -> str:
-    """Return ``path`` under ``base_url``, keeping the base URL's own path.
-
-    ``urljoin("https://host/airflow/", "/auth/x")`` drops ``/airflow``; joining a relative path
-    to the base URL with exactly one trailing slash keeps it.
-    """
+    """Return ``path`` under ``base_url``, keeping its path (``urljoin(base, "/auth/x")`` drops it)."""
     return urljoin(base_url.rstrip("/") + "/", path.lstrip("/"))
 
 
@@ -234,14 +224,3 @@ def _token_doors(sm: object) -> TokenDoors:
                 "message": "okta_security is not configured on this Airflow: install its webserver_config.py.",
             },
         ) from e
-
-
-def _log_exchange(login: BotLogin[User]) -> None:
-    log.info(
-        "Okta client %s exchanged a token (jti %s) as %s with roles %s%s",
-        loggable(login.grant.client_id),
-        loggable(login.token.jti),
-        loggable(login.username),
-        sorted(login.grant.roles),
-        " (service user created)" if login.created else "",
-    )

@@ -1,43 +1,33 @@
-"""Bots' service users in FAB's user table, and the bearer-token plumbing both API doors share (FAB adapter).
+"""Bots' service users in FAB's user table: the bot door's :class:`FabServiceUsers`, and their retirement.
 
-The bot door (:class:`okta_security.login.doors.BotDoor`) validates the token, maps its client and
-asks :class:`FabServiceUsers` for the service user of the client *and the roles this token earned*
-(:mod:`okta_security.bots.service_users`): created, brought back or re-roled here. Used by
-``OktaFabAuthManager.create_token`` (Airflow 3, ``POST /auth/token``) and by the
-``[api] auth_backends`` module :mod:`okta_security.airflow2_api_auth` (Airflow 2.11, every request).
-
-A service user is an ordinary FAB user (so roles, permissions and the Audit Log treat the bot like
-a person) with no password (it cannot sign in any other way), and the email
-``<client id>[+<label>]@okta-clients.invalid``: the mark that says okta_security owns it. A
-same-named user without that mark is never taken over. :func:`retire_service_users` deactivates
-the service users the mapping no longer gives, when it changes and at start.
+A service user is an ordinary FAB user with no password and the email
+``<client id>[+<label>]@okta-clients.invalid``, the mark that says okta_security owns it: a
+same-named user without it is never taken over (docs/bots.md).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
-from okta_security.adapter.accounts import forget_cached_user
+from okta_security.adapter.account_changes import forget_cached_user
 from okta_security.audit import audit_event
-from okta_security.bots.service_users import ServiceIdentity, deactivation_reason, is_service_email
-from okta_security.errors import (
-    AccessTokenRejected,
-    BotRefused,
-    ServiceUserConflict,
-    ServiceUserInactive,
-    UnmappedClient,
+from okta_security.bots.service_users import (
+    RETIRED_LAST_NAME,
+    SERVICE_LAST_NAME,
+    ServiceIdentity,
+    check_existing,
+    deactivation_reason,
+    is_service_email,
 )
+from okta_security.errors import ServiceUserConflict, UnmappedClient
 from okta_security.login.ports import ServiceUserWrite
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from airflow.providers.fab.auth_manager.security_manager.override import (
         FabAirflowSecurityManagerOverride as FabSecurity,
     )
@@ -47,52 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Headers(Protocol):
-    """Request headers as Flask (werkzeug ``Headers``) or FastAPI (a dict) hand them over."""
-
-    def items(self) -> Iterable[tuple[str, str]]: ...
-
-
-SERVICE_LAST_NAME = "(Okta client)"
-# The last name of a service user okta_security deactivated because the mapping no longer gives it:
-# unlike an administrator's deactivation, the next exchange that earns it brings it back.
-RETIRED_LAST_NAME = "(Okta client, retired: not in the mapping)"
-REQUEST_ID_HEADER = "x-request-id"
-_SAFE_HEADER_VALUE = re.compile(r"^[A-Za-z0-9._:/+=, -]{1,200}$")
-
-
-def bearer_token(headers: Headers) -> str | None:
-    """Return the token of an ``Authorization: Bearer`` header (any case), or None."""
-    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-    scheme, _, token = value.strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
-
-
-def www_authenticate(error: str, description: str) -> str:
-    """Return an RFC 6750 ``WWW-Authenticate`` challenge, the description made header-safe."""
-    safe = "".join(("'" if c in '"\\' else c) if 0x20 <= ord(c) < 0x7F else " " for c in description)
-    return f'Bearer realm="Airflow", error="{error}", error_description="{safe[:300]}"'
-
-
-def refusal_fields(error: BotRefused) -> dict[str, str]:
-    """Return what a refused bot is told: the error code, what to do, the failed check, its client id."""
-    fields = {"error": error.code, "message": error.message}
-    if isinstance(error, AccessTokenRejected):
-        fields["reason"] = error.reason
-    if error.client_id:
-        fields["client_id"] = error.client_id
-    return fields
-
-
-def refusal_challenge(error: BotRefused) -> dict[str, str]:
-    """Return the RFC 6750 challenge header of a refusal: 401 ``invalid_token``, 403 ``insufficient_scope``."""
-    challenge = {401: "invalid_token", 403: "insufficient_scope"}.get(error.http_status)
-    return {"WWW-Authenticate": www_authenticate(challenge, error.message)} if challenge else {}
-
-
-# --------------------------------------------------------------------------- the service users
-
-
 @dataclass
 class FabServiceUsers:
     """The bot door's :class:`okta_security.login.ports.ServiceUsers`, in FAB's user table."""
@@ -100,7 +44,6 @@ class FabServiceUsers:
     sm: FabSecurity
 
     def upsert(self, identity: ServiceIdentity) -> ServiceUserWrite[Any]:
-        """Create, bring back or update the service user of ``identity``."""
         user, created, before, reactivated = upsert_service_user(self.sm, identity)
         return ServiceUserWrite(
             user=user, username=user.username, created=created, roles_before=before, reactivated=reactivated
@@ -113,11 +56,7 @@ def is_service_user(user: Any) -> bool:
 
 
 def upsert_service_user(sm: FabSecurity, identity: ServiceIdentity) -> tuple[Any, bool, tuple[str, ...] | None, bool]:
-    """Create, bring back or update the service user of ``identity``; return (user, created, roles before, reactivated).
-
-    Its roles are the role set it stands for; they change only when the mapping changes what that
-    set is (the client's own ``roles``), never because another token of the client earned more.
-    """
+    """Create, bring back or update the service user of ``identity``; return (user, created, roles before, reactivated)."""
     # The roles are looked up only to write them (each look-up loads the role's permissions).
     wanted = sorted(identity.roles)
     for _attempt in range(2):
@@ -137,20 +76,7 @@ def upsert_service_user(sm: FabSecurity, identity: ServiceIdentity) -> tuple[Any
                 wanted,
             )
             return created, True, None, False
-        if (user.email or "").lower() != identity.email:
-            raise ServiceUserConflict(
-                f"The Airflow user {user.username!r} already exists and does not belong to Okta client "
-                f"{identity.client_id!r}, so Airflow will not let the client act as it. Ask your Airflow "
-                "administrator to rename that user or give the client another 'name' in the mapping.",
-                client_id=identity.client_id,
-            )
-        retired = not user.is_active and user.last_name == RETIRED_LAST_NAME
-        if not user.is_active and not retired:
-            raise ServiceUserInactive(
-                f"The service user {user.username!r} of Okta client {identity.client_id!r} is deactivated in "
-                "Airflow. Ask your Airflow administrator to reactivate it.",
-                client_id=identity.client_id,
-            )
+        retired = check_existing(identity, user.username, user.email, user.is_active, user.last_name)
         before = tuple(sorted(r.name for r in user.roles))
         if retired or list(before) != wanted or user.username != identity.username:
             _update(sm, user, identity, _fab_roles(sm, identity), before)
@@ -226,16 +152,8 @@ def _update(sm: FabSecurity, user: Any, identity: ServiceIdentity, roles: list[A
         )
 
 
-# --------------------------------------------------------------------------- retirement
-
-
 def retire_service_users(sm: FabSecurity, mapping: RoleMapping, *, trigger: str) -> list[str]:
-    """Deactivate the active service users ``mapping`` no longer gives; return their usernames.
-
-    A client removed from ``clients:``, or a role set no scope grants any more: the user's live
-    Airflow tokens must stop working now, not when they expire. Never raises (a failure is logged
-    and the next reload or start tries again).
-    """
+    """Deactivate the active service users ``mapping`` no longer gives (their tokens stop now); never raise."""
     try:
         candidates = [user for user in sm.get_all_users() if user.is_active and is_service_email(user.email)]
     except Exception:  # noqa: BLE001 - a reload or a start must go on; the next one retries
@@ -267,17 +185,3 @@ def retire_service_users(sm: FabSecurity, mapping: RoleMapping, *, trigger: str)
             mapping_version=mapping.digest[:12],
         )
     return retired
-
-
-# --------------------------------------------------------------------------- audit
-
-
-def request_facts(headers: Headers) -> dict[str, str]:
-    """Return the request id and proxy-forwarded client address from the headers, when sane."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    facts = {}
-    for header, name in ((REQUEST_ID_HEADER, "request_id"), ("x-forwarded-for", "forwarded_for")):
-        value = lowered.get(header, "")
-        if _SAFE_HEADER_VALUE.match(value):
-            facts[name] = value
-    return facts

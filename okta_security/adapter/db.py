@@ -1,27 +1,16 @@
-"""okta_security's small tables in Airflow's metadata database, and access to them.
+"""okta_security's tables in Airflow's metadata database, and every statement of ours on Airflow's.
 
-FAB's ``ab_user`` has no room for what leaver handling needs, so okta_security keeps it beside:
+- ``okta_security_user``: one row per Airflow user that came from Okta: the Okta ``sub`` (stable
+  across renames), the groups last seen, who deactivated the account (``deactivated_by``: only
+  okta_security's own deactivations are ever undone) and the evidence times of
+  :mod:`okta_security.lifecycle.evidence`. No foreign key to ``ab_user`` (deleting a user in FAB's
+  UI must keep working on PostgreSQL): rows match on ``user_id`` *and* ``username``.
+- ``okta_security_sign_out`` and ``okta_security_logout_jti``: Okta's Universal Logout, each
+  account's "not before" time and the request JWTs already used (:mod:`okta_security.adapter.universal_logout`).
+- ``okta_security_event_receipt``: ids of Okta events taken; the ``INSERT`` is the atomic claim
+  across replicas.
 
-- ``okta_security_user`` — one row per Airflow user that came from Okta: the Okta ``sub`` (the
-  Okta user id, stable across renames of login and email), the groups last seen, whether
-  okta_security itself deactivated the account (``deactivated_by``), and the time of the evidence
-  behind the account's status and roles (:mod:`okta_security.lifecycle.evidence`). ``sync-users`` and
-  the next login may reactivate an account that okta_security deactivated, with evidence at least
-  as new as the deactivation's, but never one an Airflow administrator deactivated or changed
-  since (:mod:`okta_security.adapter.admin_edits` clears the marker when they do).
-  No foreign key to ``ab_user``: deleting a user in FAB's UI must keep working on PostgreSQL;
-  rows are matched on ``user_id`` *and* ``username`` so a reused id never inherits a link.
-- ``okta_security_sign_out`` and ``okta_security_logout_jti`` — Okta's Universal Logout: each
-  account's "not before" time and the request JWTs already used (see
-  :mod:`okta_security.adapter.universal_logout`).
-- ``okta_security_event_receipt`` — the ids of Okta event-hook events already taken, one
-  primary key each: ``INSERT`` is the atomic claim, so with several webserver replicas behind a
-  load balancer exactly one of them acts on a redelivered event.
-
-Both are created and upgraded by okta_security's Alembic migrations
-(:mod:`okta_security.adapter.migrations`): ``airflow db migrate`` runs them on Airflow 3, and
-:func:`ensure_tables` at start-up (Airflow 2.11, or a database nobody migrated). Nothing else in
-Airflow's schema is touched.
+Created and upgraded by the Alembic migrations (:mod:`okta_security.adapter.migrations`).
 """
 
 from __future__ import annotations
@@ -96,7 +85,6 @@ _ensured: set[str] = set()
 
 
 def utcnow() -> datetime:
-    """Return the current time, timezone-aware UTC."""
     return datetime.now(timezone.utc)
 
 
@@ -127,11 +115,7 @@ class UserLink:
 
     @property
     def times(self) -> AccountTimes:
-        """Return the evidence times the account reflects.
-
-        A marker set before these times were recorded counts from the row's last update: the
-        deactivation cannot be older than that.
-        """
+        """Return the evidence times the account reflects (an undated marker counts from the row's last update)."""
         status_at = self.status_at
         if status_at is None and self.deactivated_by is not None:
             status_at = self.updated_at
@@ -139,19 +123,11 @@ class UserLink:
 
 
 def _link(row: RowMapping) -> UserLink:
-    raw = row["groups"]
-    groups = tuple(json.loads(raw)) if isinstance(raw, str) else None
-    return UserLink(
-        user_id=int(row["user_id"]),
-        username=str(row["username"]),
-        okta_sub=str(row["okta_sub"]),
-        groups=groups,
-        groups_at=_aware(row["groups_at"]),
-        deactivated_by=row["deactivated_by"],
-        status_at=_aware(row.get("status_at")),
-        roles_at=_aware(row.get("roles_at")),
-        updated_at=_aware(row["updated_at"]),
-    )
+    values: dict[str, Any] = {**row}
+    values["groups"] = tuple(json.loads(row["groups"])) if isinstance(row["groups"], str) else None
+    for name in ("groups_at", "status_at", "roles_at", "updated_at"):
+        values[name] = _aware(values[name])
+    return UserLink(**values)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -161,7 +137,6 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def all_links(conn: Connection) -> list[UserLink]:
-    """Return every link row."""
     return [_link(r) for r in conn.execute(sa.select(user_link)).mappings()]
 
 
@@ -191,11 +166,7 @@ def link_values(
     deactivated_by: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, object]:
-    """Return a link row's new values.
-
-    ``groups_at``: the evidence time of ``groups`` (a token's ``iat``, a Groups API reading; default
-    now); ``status_at``: the evidence time of a reactivation, when the sign-in made one.
-    """
+    """Return a link row's new values; ``groups_at`` (default now) and ``status_at`` are evidence times."""
     now = now or utcnow()
     values: dict[str, object] = {
         "username": username,
@@ -215,12 +186,7 @@ def update_link(conn: Connection, user_id: int, values: dict[str, object]) -> bo
     return bool(conn.execute(sa.update(user_link).where(user_link.c.user_id == user_id).values(**values)).rowcount)
 
 
-def upsert_link(engine: Engine, *, user_id: int, **fields: Any) -> None:
-    """Create or replace the link of ``user_id`` (fields as :func:`link_values` takes) in a transaction of its own."""
-    upsert_link_values(engine, user_id, link_values(**fields))
-
-
-def upsert_link_values(engine: Engine, user_id: int, values: dict[str, object]) -> None:
+def upsert_link(engine: Engine, user_id: int, values: dict[str, object]) -> None:
     """Create or replace the link of ``user_id`` with :func:`link_values`' values, in a transaction of its own."""
     with engine.begin() as conn:
         if update_link(conn, user_id, values):
@@ -241,11 +207,7 @@ def set_deactivated_by(
     status_at: datetime | None = None,
     roles_cut_at: datetime | None = None,
 ) -> None:
-    """Record who deactivated ``user_id`` (None after a reactivation) and the evidence times of the change.
-
-    ``status_at``: the evidence behind a deactivation or reactivation; ``roles_cut_at``: the evidence
-    behind roles taken away (kept if an earlier change's was newer).
-    """
+    """Record who deactivated ``user_id`` (None: reactivated) and the evidence times (a newer ``roles_at`` is kept)."""
     values: dict[str, object] = {"deactivated_by": by, "updated_at": utcnow()}
     if status_at is not None:
         values["status_at"] = status_at
@@ -259,13 +221,7 @@ def set_deactivated_by(
 
 
 def admin_changed(conn: Connection, user_id: int, *, status: bool, roles: bool, at: datetime) -> bool:
-    """Record an administrator's edit of ``user_id``: okta_security's marker no longer speaks for the account.
-
-    A change of activity clears the marker (an account an administrator reactivated or deactivated is
-    theirs: never reactivated by okta_security) and dates the status; a change of roles dates the
-    roles, so only evidence newer than the edit can give back a role it took away. Return whether
-    the user is linked to an Okta user at all.
-    """
+    """Record an administrator's edit (a status change clears the marker); return whether the user is linked at all."""
     values: dict[str, object] = {"updated_at": at}
     if status:
         values.update(deactivated_by=None, status_at=at)
@@ -368,52 +324,39 @@ def linked_accounts(
     return [(int(r[0]), str(r[1])) for r in conn.execute(_LINKED_BY_EMAIL, {"email": email or ""})]
 
 
-# ---------------------------------------------------------------------------------------------
-# Airflow's own tables, read and written with plain SQL where FAB's models are not loaded (the CLI,
-# doctor, sync-users, declared roles): every such statement of okta_security is here, once.
+@dataclass(frozen=True)
+class EngineReceipts:
+    """The event-hook worker's :class:`okta_security.lifecycle.hook_worker.Receipts` in ``okta_security_event_receipt``."""
 
-_ROLE_NAMES = sa.text("SELECT name FROM ab_role")
-_DAG_IDS = sa.text("SELECT dag_id FROM dag")
-_USER_BY_NAME = sa.text("SELECT id, username, email, active FROM ab_user WHERE username = :u")
-_USER_BY_NAME_CI = sa.text("SELECT id, username, email, active FROM ab_user WHERE lower(username) = lower(:u)")
-_USER_ROLE_NAMES = sa.text(
-    "SELECT r.name FROM ab_user_role ur JOIN ab_role r ON r.id = ur.role_id WHERE ur.user_id = :id ORDER BY r.name"
-)
-_LEGACY_USERS = sa.text("SELECT id, username, email FROM ab_user WHERE username LIKE 'okta\\_%' ESCAPE '\\'")
-_ALL_USERS = sa.text("SELECT id, username FROM ab_user")
-_RENAME_USER = sa.text("UPDATE ab_user SET username = :new WHERE id = :id AND username = :old")
+    engine: Engine
+
+    def claim(self, event_id: str, event_type: str) -> bool:
+        return claim_event(self.engine, event_id, event_type)
+
+    def prune(self) -> int:
+        with self.engine.begin() as conn:
+            return prune_receipts(conn)
+
+
+# Airflow's own tables, read with plain SQL where FAB's models are not loaded (the CLI, doctor, declared roles).
 
 
 def role_names(conn: Connection | Session) -> frozenset[str]:
     """Return the names of Airflow's roles."""
-    return frozenset(conn.execute(_ROLE_NAMES).scalars())
+    return frozenset(conn.execute(sa.text("SELECT name FROM ab_role")).scalars())
 
 
 def dag_ids(conn: Connection | Session) -> frozenset[str]:
     """Return the ids of every DAG in Airflow's ``dag`` table (paused, stale or not)."""
-    return frozenset(conn.execute(_DAG_IDS).scalars())
-
-
-def users_named(conn: Connection, username: str) -> list[Any]:
-    """Return the accounts called ``username`` exactly, else those that match it case-insensitively."""
-    return list(
-        conn.execute(_USER_BY_NAME, {"u": username}).all() or conn.execute(_USER_BY_NAME_CI, {"u": username}).all()
-    )
+    return frozenset(conn.execute(sa.text("SELECT dag_id FROM dag")).scalars())
 
 
 def user_role_names(conn: Connection, user_id: int) -> tuple[str, ...]:
     """Return the names of the roles of Airflow user ``user_id``, sorted."""
-    return tuple(conn.execute(_USER_ROLE_NAMES, {"id": user_id}).scalars())
-
-
-def legacy_and_all_users(conn: Connection) -> tuple[list[Any], list[Any]]:
-    """Return (FAB's ``okta_…`` accounts with their emails, every account's id and name)."""
-    return list(conn.execute(_LEGACY_USERS)), list(conn.execute(_ALL_USERS))
-
-
-def rename_user(conn: Connection, user_id: int, old: str, new: str) -> bool:
-    """Rename ``old`` to ``new`` if the account still has the old name; return whether it did."""
-    return bool(conn.execute(_RENAME_USER, {"new": new, "id": user_id, "old": old}).rowcount)
+    query = (
+        "SELECT r.name FROM ab_user_role ur JOIN ab_role r ON r.id = ur.role_id WHERE ur.user_id = :id ORDER BY r.name"
+    )
+    return tuple(conn.execute(sa.text(query), {"id": user_id}).scalars())
 
 
 class FabModels(Protocol):
@@ -423,17 +366,11 @@ class FabModels(Protocol):
     role_model: Any
 
     @property
-    def session(self) -> Session:
-        """Return FAB's (scoped) session."""
-        ...
+    def session(self) -> Session: ...
 
 
 def find_user(sm: FabModels, *, username: str | None = None, email: str | None = None) -> Any:
-    """Return FAB's user by username (any case) or email, as ``find_user`` does, its roles without their permissions.
-
-    A sign-in or a token exchange needs the roles' names only; FAB's model loads every permission of
-    every role with the user (hundreds for Admin), the largest cost of a login. They load if asked for.
-    """
+    """Return FAB's user by username (any case) or email, its roles' permissions loaded only if asked for (FAB loads all)."""
     User, Role = sm.user_model, sm.role_model
     query = sa.select(User).options(selectinload(User.roles).lazyload(Role.permissions))
     if username:

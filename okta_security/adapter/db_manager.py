@@ -1,12 +1,7 @@
-"""okta_security's tables under ``airflow db migrate``, ``airflow db reset`` and ``check-migrations`` (Airflow 3).
+"""okta_security's tables under ``airflow db migrate``, ``db reset`` and ``check-migrations`` (Airflow 3).
 
-Airflow 3 runs the database managers its providers declare (``db-managers`` in the provider info,
-:mod:`okta_security.provider`) besides those named in ``[database] external_db_managers``; FAB's
-tables are managed the same way. Every path here runs okta_security's Alembic migrations
-(:mod:`okta_security.adapter.migrations`): a new database and one whose tables were made before the
-migrations existed go through the same first revision, which creates only what is missing, so no
-ORM shortcut is taken and nothing is stamped over it. Airflow 2.11 has no such mechanism; there
-``ensure_tables`` runs the same migrations when the webserver starts.
+Airflow runs the database managers providers declare (:mod:`okta_security.provider`), as for FAB's
+tables; every path runs okta_security's Alembic migrations. Airflow 2.11 runs them at start-up.
 """
 
 from __future__ import annotations
@@ -30,7 +25,6 @@ class OktaDBManager(BaseDBManager):
     supports_table_dropping = True  # `airflow db reset` drops them with Airflow's
 
     def get_alembic_config(self) -> Any:
-        """Return the migrations' configuration on Airflow's database."""
         return migrations.config(settings.SQL_ALCHEMY_CONN or "")
 
     def create_db_from_orm(self) -> None:
@@ -44,10 +38,8 @@ class OktaDBManager(BaseDBManager):
         show_sql_only: bool = False,
         use_migration_files: bool = False,
     ) -> None:
-        """Run the migrations up to ``to_revision`` (default: the newest)."""
         self._release_metadata_locks_if_needed()
         command.upgrade(self.get_alembic_config(), revision=to_revision or "heads", sql=show_sql_only)
 
     def downgrade(self, to_revision: str, from_revision: str | None = None, show_sql_only: bool = False) -> None:
-        """Run the migrations down to ``to_revision`` (``base`` drops the tables)."""
         command.downgrade(self.get_alembic_config(), revision=to_revision, sql=show_sql_only)

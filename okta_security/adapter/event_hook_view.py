@@ -1,41 +1,27 @@
-"""``/auth/okta/events``: Okta Event Hooks served by Airflow's FAB app (the adapter).
+"""``/auth/okta/events``: Okta Event Hooks served by Airflow's FAB app.
 
-- ``GET`` with ``x-okta-verification-challenge`` → ``{"verification": <value>}``;
-- ``POST`` → the ``Authorization`` header must equal ``OKTA_EVENT_HOOK_SECRET`` (constant-time),
-  else 401 and an ``event_hook.rejected`` audit event; the body is parsed and answered with 200
-  at once — Okta gives up after 3 seconds — while a single worker thread applies the effects in
-  delivery order: deactivate the user's Airflow account(s), or recompute their roles.
-
-Idempotency: each event's id (its ``uuid``, or a digest of its content when it has none) is
-claimed in ``okta_security_event_receipt`` (primary key; see :mod:`okta_security.adapter.db`)
-before it is acted on, so a redelivery or a replay — to this replica or another — does nothing.
-Without ``OKTA_EVENT_HOOK_SECRET`` the endpoint answers 404.
-
-What an event may do: see :mod:`okta_security.lifecycle.event_hooks`. In short, on its own it only
-takes access away; with Management API credentials a membership event makes Okta be asked afresh,
-and Okta's answer decides.
+``GET`` answers Okta's verification challenge; a ``POST`` with the right ``Authorization`` (else
+401, audited) is answered at once (Okta gives up after 3 s) while the worker
+(:mod:`okta_security.lifecycle.hook_worker`) applies the events in order, each claimed once in
+``okta_security_event_receipt``. What an event may do: :mod:`okta_security.lifecycle.event_hooks`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from flask import jsonify, request
 from flask_appbuilder import BaseView, expose
 
-from okta_security.adapter import db, metrics
+from okta_security.adapter import db
 from okta_security.adapter.login_audit import request_context
 from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.audit import audit_event
 from okta_security.lifecycle.event_hooks import (
     VERIFICATION_HEADER,
     DeliveryError,
-    HookEvent,
     authorized,
     parse_delivery,
     verification_response,
@@ -43,82 +29,11 @@ from okta_security.lifecycle.event_hooks import (
 from okta_security.untrusted import CLIENT_ADDRESS_CHARS, loggable
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
-    from okta_security.lifecycle.changes import OktaChanges
-    from okta_security.mapping.store import MappingStore
-    from okta_security.settings.loader import OktaSettings
+    from okta_security.lifecycle.hook_worker import EventHookWorker
 
 log = logging.getLogger(__name__)
 
-PRUNE_INTERVAL_SECONDS = 3600.0  # how often the worker drops old event ids
 MAX_BODY_BYTES = 1_000_000  # Okta batches at most 50 events per delivery; a few KB each
-
-
-@dataclass
-class EventHookWorker:
-    """Applies event effects off the request thread, one at a time, in arrival order."""
-
-    engine: Engine
-    changes: OktaChanges
-    mapping: MappingStore
-    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="okta-hooks"))
-    _pruned_at: float = 0.0
-
-    def submit(self, events: list[HookEvent]) -> None:
-        """Queue events for processing."""
-        for event in events:
-            self._pool.submit(self._process_safely, event)
-
-    def _process_safely(self, event: HookEvent) -> None:
-        try:
-            metrics.event_hook_processed(event.effect, self.process(event))
-        except Exception:  # noqa: BLE001 - the worker must survive any one bad event
-            log.exception("Okta event %s (%s) could not be processed", loggable(event.uuid), loggable(event.event_type))
-            audit_event("event_hook.failed", owner=None, event_uuid=event.uuid, event_type=event.event_type)
-
-    def process(self, event: HookEvent) -> str:
-        """Apply one event (idempotent on its uuid); return what happened."""
-        if event.effect == "ignore":
-            log.info("Okta event %s ignored: %s", loggable(event.event_type), loggable(event.ignored_because))
-            return "ignored"
-        self._prune_now_and_then()
-        if not db.claim_event(self.engine, event.event_id, event.event_type):
-            log.info(
-                "Okta event %s (%s) already processed; redelivery ignored",
-                loggable(event.event_id),
-                loggable(event.event_type),
-            )
-            return "duplicate"
-        mapping = self.mapping.current()
-        outcomes = [self.changes.on_event(event, sub, mapping) for sub in event.user_ids]
-        return ",".join(outcomes) or "no_account"
-
-    def _prune_now_and_then(self) -> None:
-        """Forget event ids past their retention, at most hourly (any replica may do it)."""
-        now = time.monotonic()
-        if now - self._pruned_at < PRUNE_INTERVAL_SECONDS and self._pruned_at:
-            return
-        self._pruned_at = now
-        with self.engine.begin() as conn:
-            dropped = db.prune_receipts(conn)
-        if dropped:
-            log.info("Forgot %d Okta event id(s) older than %s", dropped, db.RECEIPT_RETENTION)
-
-    def wait(self, timeout: float = 10.0) -> None:
-        """Wait until the queue is empty (tests)."""
-        self._pool.submit(lambda: None).result(timeout)
-
-
-def json_body(limit: int) -> Any:
-    """Return the request's JSON body (None if it is not JSON), reading at most ``limit`` + 1 bytes; raise BodyTooLarge."""
-    data = read_wsgi(limit)
-    if not request.is_json:
-        return None
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past Python's limit
-        return None
 
 
 class OktaEventHookView(BaseView):
@@ -127,10 +42,6 @@ class OktaEventHookView(BaseView):
     route_base = "/okta"
     default_view = "events"
     worker: EventHookWorker | None = None
-
-    def _secret(self) -> str | None:
-        secret = self.appbuilder.sm.okta_settings.event_hook_secret
-        return secret.get() if secret is not None else None
 
     def _refuse(self, why: str) -> Any:
         log.warning(
@@ -142,7 +53,8 @@ class OktaEventHookView(BaseView):
     @expose("/events", methods=["GET", "POST"])
     def events(self) -> Any:
         """Answer Okta's verification (GET) or accept a delivery (POST)."""
-        secret = self._secret()
+        secret = self.appbuilder.sm.okta_settings.event_hook_secret
+        secret = secret.get() if secret is not None else None
         if not secret:
             return jsonify({"error": "event hooks are not enabled (OKTA_EVENT_HOOK_SECRET is not set)"}), 404
         if not authorized(request.headers.get("Authorization"), secret):
@@ -154,15 +66,16 @@ class OktaEventHookView(BaseView):
             log.info("Answered Okta's event hook verification challenge")
             return jsonify(answer)
         try:
-            body = json_body(MAX_BODY_BYTES)
+            data = read_wsgi(MAX_BODY_BYTES)
         except BodyTooLarge as e:
             return jsonify({"error": "request_too_large", "message": str(e)}), 413
         try:
-            events = parse_delivery(
-                body,
-                client_id=self.appbuilder.sm.okta_settings.client_id,
-                received_at=db.utcnow(),
-            )
+            # RecursionError: "[[[[…" nested past Python's limit; parse_delivery refuses a body that is not JSON.
+            body = json.loads(data) if request.is_json else None
+        except (ValueError, RecursionError):
+            body = None
+        try:
+            events = parse_delivery(body, client_id=self.appbuilder.sm.okta_settings.client_id, received_at=db.utcnow())
         except DeliveryError as e:
             return jsonify({"error": str(e)}), 400
         acted = [e for e in events if e.effect != "ignore"]
@@ -180,26 +93,12 @@ class OktaEventHookView(BaseView):
         return jsonify({"received": len(events), "queued": len(acted), "ignored": len(events) - len(acted)})
 
 
-class HookHost(Protocol):
-    """What the event hook needs of okta_security's security manager."""
-
-    appbuilder: Any
-    okta_settings: OktaSettings
-    okta_mapping: MappingStore
-    okta_changes: OktaChanges
-
-    @property
-    def okta_engine(self) -> Engine:
-        """Return the engine of Airflow's metadata database."""
-        ...
-
-
-def register_event_hook_view(sm: HookHost) -> OktaEventHookView:
+def register_event_hook_view(appbuilder: Any, worker: EventHookWorker) -> OktaEventHookView:
     """Add the endpoint to the FAB app (CSRF-exempt: Okta cannot send a CSRF token)."""
     view = OktaEventHookView()
-    view.worker = EventHookWorker(engine=sm.okta_engine, changes=sm.okta_changes, mapping=sm.okta_mapping)
-    sm.appbuilder.add_view_no_menu(view)
-    csrf = sm.appbuilder.get_app.extensions.get("csrf")
+    view.worker = worker
+    appbuilder.add_view_no_menu(view)
+    csrf = appbuilder.get_app.extensions.get("csrf")
     if csrf is not None and view.blueprint is not None:
         csrf.exempt(view.blueprint)
     return view

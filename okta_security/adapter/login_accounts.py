@@ -1,12 +1,8 @@
-"""The sign-in service's accounts in FAB's session (Airflow adapter): :class:`FabAccounts`.
+"""The sign-in service's accounts in FAB's session (:class:`FabAccounts`), and ``okta-airflow relink``'s write.
 
-What to do is decided by :mod:`okta_security.login.service` and :mod:`okta_security.login.account_plan`;
-this module only reads the accounts a sign-in needs, turns them into snapshots, and applies the
-plan in one commit (profile, roles, activity, login count), then the link row, then drops the user
-from the auth manager's per-process cache so the very next API request sees the new roles.
-
-:func:`relink` is ``okta-airflow relink``'s side: the administrator pins an account to another
-Okta user (the plan is :func:`okta_security.login.account_plan.plan_relink`).
+What to do is decided by :mod:`okta_security.login.account_plan`; this module reads the accounts a
+sign-in needs as snapshots and applies the plan in one commit, then drops the user from the auth
+manager's per-process cache so the very next API request sees the new roles.
 """
 
 from __future__ import annotations
@@ -20,21 +16,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlalchemy as sa
 
 from okta_security.adapter import db
-from okta_security.adapter.accounts import forget_cached_user
+from okta_security.adapter.account_changes import forget_cached_user
 from okta_security.adapter.admin_edits import okta_write
 from okta_security.adapter.bots import is_service_user
 from okta_security.adapter.outage import DATABASE_DOWN, MESSAGE
-from okta_security.audit import audit_event
-from okta_security.errors import DatabaseUnavailable, LoginRefused, MappedRoleMissing, RelinkRefused
+from okta_security.errors import DatabaseUnavailable, LoginRefused, MappedRoleMissing
 from okta_security.lifecycle.usernames import legacy_username
 from okta_security.login.account_plan import (
     AccountLookup,
     AccountPlan,
     ExistingAccount,
     LinkSnapshot,
-    RelinkPlan,
+    link_changes,
     needs_email_lookup,
-    plan_relink,
 )
 from okta_security.login.ports import AppliedAccount
 from okta_security.untrusted import loggable
@@ -43,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow.providers.fab.auth_manager.models import User
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Engine
 
     from okta_security.lifecycle.changes import OktaChanges
     from okta_security.lifecycle.evidence import SignInEvidence
@@ -61,56 +55,22 @@ NO_PASSWORD = "okta-only: signs in through Okta, has no password"
 _links_read: ContextVar[dict[str, list[db.UserLink]] | None] = ContextVar("okta_links_read", default=None)
 
 
-def _link_changes(plan: AccountPlan, identity: OktaIdentity, evidence: SignInEvidence) -> bool:
-    """Return whether the sign-in changes the account's link row (a token exchanged again changes nothing)."""
-    link = plan.link
-    if link is None or plan.rename_from is not None or plan.reactivate or link.deactivated_by is not None:
-        return True
-    if link.okta_sub != identity.sub:
-        return True
-    if not plan.groups_current:
-        return False  # older groups are never stored
-    return link.groups != tuple(identity.groups) or link.times.groups_at != evidence.groups_at
+class FabUsers(db.FabModels, Protocol):
+    """What :class:`FabAccounts` uses of okta_security's security manager: FAB's models and calls, its engine."""
 
-
-class FabUsers(Protocol):
-    """What :class:`FabAccounts` uses of FAB's security manager (okta_security's, with its engine)."""
-
-    role_model: Any
-    user_model: Any
     okta_changes: OktaChanges
 
     @property
-    def session(self) -> Any:
-        """Return FAB's scoped SQLAlchemy session."""
-        ...
-
-    @property
-    def okta_engine(self) -> Engine:
-        """Return the engine of Airflow's metadata database."""
-        ...
-
-    def find_user(self, username: str | None = None, email: str | None = None) -> Any:
-        """Return the user by username or email, or None."""
-        ...
-
-    def find_role(self, name: str) -> Any:
-        """Return the role called ``name``, or None."""
-        ...
-
-    def add_user(
+    def okta_engine(self) -> Engine: ...
+    def find_user(self, username: str | None = None, email: str | None = None) -> Any: ...
+    def find_role(self, name: str) -> Any: ...
+    def add_user(  # FAB 4 returns False on a conflict, FAB 5 raises
         self, username: str, first_name: str, last_name: str, email: str, role: Any, *, hashed_password: str = ""
-    ) -> Any:
-        """Insert a user (FAB 4 returns False on a conflict, FAB 5 raises)."""
-        ...
+    ) -> Any: ...
 
 
 class FabAccounts:
-    """:class:`okta_security.login.ports.Accounts` over FAB's session: read what a sign-in needs, write once.
-
-    Holds no per-sign-in state (requests run on several threads): :meth:`apply` finds the user
-    :meth:`look_up` loaded in the session's identity map, with no second query.
-    """
+    """:class:`okta_security.login.ports.Accounts` over FAB's session (no per-sign-in state: requests run on threads)."""
 
     def __init__(self, sm: FabUsers) -> None:
         self.sm = sm
@@ -130,11 +90,7 @@ class FabAccounts:
 
     @staticmethod
     def _count_login(user: User, *, roles_changed: bool) -> None:
-        """Count the login as FAB's ``update_user_auth_stat`` does, without its ``update_user`` merge.
-
-        The user was read in this session, so there is nothing to merge; FAB's ``update_user`` also
-        re-reads the user's roles and groups only to date ``changed_on``, which the plan already knows.
-        """
+        """Count the login as FAB's ``update_user_auth_stat`` does, without its ``update_user`` (a merge and re-reads)."""
         user.login_count = (user.login_count or 0) + 1
         user.last_login = datetime.now()
         user.fail_login_count = 0
@@ -150,6 +106,7 @@ class FabAccounts:
                 return None
         else:
             user = plan.handle if plan.handle is not None else sm.session.get(sm.user_model, plan.user_id)
+            assert user is not None  # look_up read it in this session
             user.username = plan.username
             user.first_name, user.last_name, user.email = plan.first_name, plan.last_name, plan.email
             if plan.roles_changed:  # unchanged roles need no look-up (each loads its permissions)
@@ -157,7 +114,7 @@ class FabAccounts:
             if plan.reactivate:
                 user.active = True
         link = None
-        if _link_changes(plan, identity, evidence):
+        if link_changes(plan, identity, evidence):
             link = db.link_values(
                 username=user.username,
                 okta_sub=identity.sub,
@@ -188,7 +145,7 @@ class FabAccounts:
         if on_login is not None:
             on_login(user)
         if link is not None and not linked:  # a new account, or one without a link row yet
-            db.upsert_link_values(sm.okta_engine, user.id, link)
+            db.upsert_link(sm.okta_engine, user.id, link)
         forget_cached_user(user.id)  # this process's API sees the new roles at its next request
         return AppliedAccount(user, user.id, user.username)
 
@@ -201,11 +158,7 @@ class FabAccounts:
         return roles
 
     def deactivate_unmapped(self, identity: OktaIdentity, mapping: RoleMapping, evidence: SignInEvidence) -> list[str]:
-        """Deactivate the accounts of a person whose verified sign-in maps to no role (Okta's word, see
-        :meth:`okta_security.lifecycle.changes.OktaChanges.no_mapped_role`); return the outcomes.
-
-        A database error is logged and the refusal stands: this never turns a refusal into a 500.
-        """
+        """Deactivate the accounts of a person whose sign-in maps to no role; a database error never turns it into a 500."""
         try:
             return self.sm.okta_changes.no_mapped_role(identity, mapping, evidence)
         except sa.exc.SQLAlchemyError as e:
@@ -218,11 +171,7 @@ class FabAccounts:
 
     @contextmanager
     def one_sign_in(self) -> Iterator[None]:
-        """Scope one sign-in: each link row read once (a door and the plan both need them), never longer.
-
-        The database not answering (a restart, a failover) becomes :class:`DatabaseUnavailable`, a
-        refusal the door answers with 503, and the session is rolled back for the next request.
-        """
+        """Scope one sign-in: each link row read once; the database not answering becomes DatabaseUnavailable (503)."""
         token = _links_read.set({})
         try:
             yield
@@ -237,7 +186,6 @@ class FabAccounts:
             _links_read.reset(token)
 
     def linked(self, sub: str) -> list[tuple[int, str]]:
-        """Return (user id, username) of every account linked to Okta user ``sub``."""
         return [(link.user_id, link.username) for link in self.links_for(sub)]
 
     def links_for(self, sub: str) -> list[db.UserLink]:
@@ -274,11 +222,7 @@ class FabAccounts:
         )
 
     def _add_user(self, plan: AccountPlan, roles: list[Any]) -> User | None:
-        """Insert the user; return None if the INSERT lost a race (unique username or email).
-
-        FAB 5 (Airflow 3) raises FabException from the IntegrityError, FAB 4 returns False; both
-        have rolled the session back, so the caller can read again.
-        """
+        """Insert the user; return None if the INSERT lost a race (FAB 5 raises from the IntegrityError, FAB 4 returns False)."""
         try:
             user = self.sm.add_user(
                 username=plan.username,
@@ -293,63 +237,3 @@ class FabAccounts:
                 raise
             return None
         return user or None
-
-
-def relink(engine: Engine, username: str, okta_sub: str, *, dry_run: bool = False) -> RelinkPlan:
-    """Link the Airflow account ``username`` to Okta user ``okta_sub`` (unless ``dry_run``); raise RelinkRefused.
-
-    The groups remembered for the account were the previous person's, so they are forgotten; roles
-    stay until the new person's next sign-in recomputes them from their own groups.
-    """
-    db.ensure_tables(engine)
-    with engine.begin() as conn:
-        account = _account_named(conn, username)
-        elsewhere = [
-            link.username
-            for link in db.links_for_sub(conn, okta_sub)
-            if account is None or link.user_id != account.user_id
-        ]
-        plan = plan_relink(account, username, okta_sub, linked_elsewhere=elsewhere)
-        if isinstance(plan, RelinkRefused):
-            raise plan
-        if dry_run or not plan.changes:
-            return plan
-        values = {
-            "username": plan.username,
-            "okta_sub": plan.okta_sub,
-            "groups": None,
-            "groups_at": None,
-            "deactivated_by": plan.deactivated_by,
-            "updated_at": db.utcnow(),
-        }
-        link = db.user_link
-        if not conn.execute(sa.update(link).where(link.c.user_id == plan.user_id).values(**values)).rowcount:
-            conn.execute(sa.insert(link).values(user_id=plan.user_id, **values))
-    forget_cached_user(plan.user_id)
-    log.warning(
-        "Airflow account %s (id %s) relinked from Okta user %s to %s",
-        loggable(plan.username),
-        plan.user_id,
-        plan.before or "(none)",
-        plan.okta_sub,
-    )
-    audit_event(plan.event.event, owner=plan.username, user_id=plan.user_id, trigger="cli", **plan.event.fields)
-    return plan
-
-
-def _account_named(conn: Connection, username: str) -> ExistingAccount | None:
-    """Return the account called ``username`` (exactly, else the only case-insensitive match)."""
-    rows = db.users_named(conn, username)
-    if len(rows) != 1:
-        return None
-    row = rows[0]
-    link = db.link_for_user(conn, row.id, row.username)
-    return ExistingAccount(
-        user_id=row.id,
-        username=row.username,
-        email=row.email or "",
-        active=bool(row.active),
-        roles=db.user_role_names(conn, row.id),
-        service_user=is_service_user(row),
-        link=LinkSnapshot(link.okta_sub, link.deactivated_by, link.times) if link else None,
-    )

@@ -1,9 +1,7 @@
 """Audit events of the login path, with the request's context (Flask adapter).
 
-Every event carries the login's :class:`LoginAuditFields` (passed in, never kept between calls), so a
-refusal after the ID token was verified still names the Okta user and the token's ``jti``/``sid``
-to join with Okta's System Log. The view emits one decision per login — ``login.succeeded`` or
-``login.refused``; the account changes in between emit their own events.
+Every event carries the login's :class:`LoginAuditFields`, so a refusal after the ID token was
+verified still names the Okta user and the token's ``jti``/``sid`` to join with Okta's System Log.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from flask import g, has_request_context, request
 
 from okta_security.audit import audit_event
+from okta_security.login.outcome import refusal_details
 from okta_security.login.step_up import StepUpOutcome
 from okta_security.untrusted import CLIENT_ADDRESS_CHARS, bounded
 
@@ -26,18 +25,6 @@ if TYPE_CHECKING:
 REQUEST_ID_HEADER = "X-Request-Id"
 NOTHING_WITHHELD = StepUpOutcome()
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")  # what proxies emit; anything else is replaced
-# Attributes some LoginRefused subclasses carry -> audit field: TokenValidationError.reason (which
-# check failed), OktaError.error (Okta's OAuth error code), NoMappedRole.groups, the roles
-# MappedRoleMissing found gone, Okta's request id.
-_REFUSAL_DETAILS = {
-    "reason": "detail",
-    "error": "okta_error",
-    "groups": "groups",
-    "missing_roles": "missing_roles",
-    "request_id": "okta_request_id",
-    "account": "account",  # OktaUserChanged, UnlinkedAccount: the Airflow account the login matched
-    "linked_sub": "linked_okta_sub",  # OktaUserChanged: the Okta user that account belongs to
-}
 
 
 def request_id() -> str:
@@ -87,11 +74,4 @@ def login_succeeded(
 
 def login_refused(error: LoginRefused, facts: LoginAuditFields) -> None:
     """Emit ``login.refused`` with the stable reason code and whatever is known of the user."""
-    details: dict[str, Any] = {"reason": error.code}
-    for attr, field in _REFUSAL_DETAILS.items():
-        value = getattr(error, attr, None)
-        if value:
-            details[field] = value
-    if "groups" not in details and facts.groups is not None:
-        details["groups"] = list(facts.groups)
-    audit("login.refused", facts, owner=facts.username, **details)
+    audit("login.refused", facts, owner=facts.username, **refusal_details(error, facts))

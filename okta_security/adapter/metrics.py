@@ -1,36 +1,24 @@
-"""Metrics through Airflow's own Stats: StatsD, Datadog or OpenTelemetry, wherever ``[metrics]`` points.
+"""Metrics through Airflow's own Stats (StatsD, Datadog or OpenTelemetry), every name ``okta.*`` (docs/metrics.md).
 
-Every name starts with ``okta.`` (after Airflow's ``[metrics] statsd_prefix``) and is listed in
-docs/metrics.md. Dimensions a plain StatsD server cannot take as tags (outcome, reason code,
-endpoint) are also part of the name, from bounded sets only (stable error codes, endpoint kinds);
-backends that take tags get them as well.
-
-Three feeds, so the code that decides never imports this module:
-
-- the audit trail (:func:`okta_security.audit.register_sink`): sign-ins by outcome and reason, bot
-  and people token exchanges, event-hook deliveries, account changes (sync-users, event hooks), mapping
-  reloads and rejections, role syncs;
-- the Okta call observer (:mod:`okta_security.okta_api.observe`): calls by endpoint, latency, 429s;
-- two explicit calls: the callback's duration (:func:`timed_callback`) and event-hook effects
-  (:func:`event_hook_processed`).
+Dimensions plain StatsD cannot tag are also part of the name, from bounded sets only. Fed by the
+audit trail (an audit sink), the Okta call observer, and two calls: the callback's duration and
+event-hook effects, so the code that decides never imports this module.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from okta_security.audit import register_sink
+from okta_security.metric_names import Metric, audit_metrics, event_hook_metric, okta_call_metrics
 from okta_security.okta_api import observe
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
-    import requests
+    from collections.abc import Callable, Iterable, Mapping
 
     from okta_security.audit import AuditRecord
 
@@ -38,34 +26,6 @@ log = logging.getLogger(__name__)
 
 PREFIX = "okta"
 SINK_NAME = "airflow_metrics"
-_NAME_PART = re.compile(r"[^a-z0-9_]+")
-NAME_PART_MAX = 48  # a reason code or effect is short; anything longer is not one of ours
-
-# Audit event -> (metric name, the record field whose value becomes the last name part, or None).
-AUDIT_METRICS: Mapping[str, tuple[str, str | None]] = {
-    "login.succeeded": ("signin.success", None),
-    "login.refused": ("signin.refused", "reason"),
-    "bot.token_exchanged": ("bot_token.exchanged", None),
-    "bot.token_refused": ("bot_token.refused", "reason"),
-    "event_hook.received": ("event_hook.deliveries", None),
-    "event_hook.rejected": ("event_hook.rejected", "reason"),
-    "event_hook.failed": ("event_hook.failed", None),
-    "user.deactivated": ("user.deactivated", "trigger"),
-    "user.reactivated": ("user.reactivated", "trigger"),
-    "user.roles_changed": ("user.roles_changed", "trigger"),
-    "user.created": ("user.created", None),
-    "user.renamed": ("user.renamed", None),
-    "mapping.reloaded": ("mapping.reloaded", None),
-    "mapping.rejected": ("mapping.rejected", None),
-    "roles.synced": ("roles.synced", None),
-    "roles.sync_failed": ("roles.sync_failed", None),
-}
-
-
-def name_part(value: object) -> str:
-    """Return ``value`` as one safe metric-name component (lower-case ``[a-z0-9_]``, bounded)."""
-    text = _NAME_PART.sub("_", str(value).lower()).strip("_")[:NAME_PART_MAX]
-    return text or "unknown"
 
 
 def stats() -> Any:
@@ -95,55 +55,27 @@ def initialize_outside_the_api_server() -> None:
 
 def incr(name: str, count: int = 1, *, tags: Mapping[str, str] | None = None) -> None:
     """Count ``okta.<name>``; never raise."""
-    _emit("incr", name, count, tags)
+    _send([("incr", name, count, dict(tags or {}))])
 
 
-def timing(name: str, seconds: float, *, tags: Mapping[str, str] | None = None) -> None:
-    """Record a duration for ``okta.<name>``; never raise."""
-    _emit("timing", name, timedelta(seconds=seconds), tags)
-
-
-def _emit(kind: str, name: str, value: Any, tags: Mapping[str, str] | None) -> None:
-    try:
-        getattr(stats(), kind)(f"{PREFIX}.{name}", value, tags=dict(tags or {}))
-    except Exception:  # noqa: BLE001 - metrics must never break a login
-        log.debug("could not emit metric %s.%s", PREFIX, name, exc_info=True)
+def _send(found: Iterable[Metric]) -> None:
+    for kind, name, value, tags in found:
+        try:
+            getattr(stats(), kind)(
+                f"{PREFIX}.{name}", timedelta(seconds=value) if kind == "timing" else value, tags=tags
+            )
+        except Exception:  # noqa: BLE001 - metrics must never break a login
+            log.debug("could not emit metric %s.%s", PREFIX, name, exc_info=True)
 
 
 def record_audit(record: AuditRecord) -> None:
-    """Turn one audit record into its metric (an audit sink)."""
-    known = AUDIT_METRICS.get(record.event)
-    if known is None:
-        return
-    name, dimension = known
-    if record.fields.get("sign_in") == "api":  # a person's Okta token exchanged at POST /auth/token
-        name = name.replace("signin.success", "person_token.exchanged").replace("signin.", "person_token.")
-    tags: dict[str, str] = {}
-    if dimension is not None:
-        value = name_part(record.fields.get(dimension) or "unknown")
-        name, tags[dimension] = f"{name}.{value}", value
-    count = 1
-    if record.event == "event_hook.received":
-        count = int(record.fields.get("events") or 0)
-    incr(name, count, tags=tags)
-    if record.event == "login.succeeded" and record.fields.get("groups_source") == "api":
-        incr("groups_api.fallback")  # the ID token and userinfo carried no groups, Okta's Groups API did
+    """Send one audit record's metrics (an audit sink)."""
+    _send(audit_metrics(record))
 
 
 def record_okta_call(call: observe.OktaCall) -> None:
-    """Turn one call to Okta into its metrics (an :mod:`~okta_security.okta_api.observe` observer)."""
-    tags = {"endpoint": call.endpoint, "status": str(call.status)}
-    incr(f"http.{call.endpoint}.calls", tags=tags)
-    timing(f"http.{call.endpoint}.duration", call.seconds, tags=tags)
-    if call.status == 429:
-        incr(f"http.{call.endpoint}.rate_limited", tags=tags)
-    elif call.status >= 500:
-        incr(f"http.{call.endpoint}.server_errors", tags=tags)
-
-
-def watch_session(session: requests.Session) -> None:
-    """Observe the calls of an authlib session (its ``compliance_fix`` hook): token and userinfo."""
-    observe.watch(session)
+    """Send one call to Okta's metrics (an :mod:`~okta_security.okta_api.observe` observer)."""
+    _send(okta_call_metrics(call))
 
 
 def timed_callback(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -159,15 +91,14 @@ def timed_callback(view: Callable[..., Any]) -> Callable[..., Any]:
             outcome = "success" if int(status) < 400 else "refused"
             return response
         finally:
-            timing("signin.callback_duration", time.perf_counter() - started, tags={"outcome": outcome})
+            _send([("timing", "signin.callback_duration", time.perf_counter() - started, {"outcome": outcome})])
 
     return timed
 
 
 def event_hook_processed(effect: str, outcome: str) -> None:
     """Count one Okta event applied by the event-hook worker, by its effect (or as a duplicate)."""
-    kind = "duplicate" if outcome == "duplicate" else name_part(effect)
-    incr(f"event_hook.events.{kind}", tags={"effect": kind})
+    _send([event_hook_metric(effect, outcome)])
 
 
 def install() -> None:

@@ -1,13 +1,8 @@
-"""Airflow's database down mid-request: a clear 503 page, not Flask's 500, and a clean session after.
+"""Airflow's database down mid-request: the 503 refusal page (``database_unavailable``), not Flask's 500.
 
-Airflow's FAB app keeps its Flask sessions in the metadata database, so during a database restart
-or failover every sign-in request fails, wherever it touches the database: loading the session,
-the login itself, or saving the session after the response is made. Flask sends all of these to
-``app.handle_exception``; this module wraps it so that a database that does not answer gives the
-refusal page with reason code ``database_unavailable`` (HTTP 503, no traceback) and rolls the
-broken transaction back, so the same worker serves the next request normally once the database is
-back (SQLAlchemy's pool pre-ping replaces the dead connections). Any other error keeps Airflow's
-own handling.
+FAB keeps Flask sessions in the metadata database, so a restart or failover fails every sign-in
+request wherever it touches the database. The app's ``handle_exception`` answers those with the
+page and rolls the broken transaction back, so the worker serves normally once the database is back.
 """
 
 from __future__ import annotations
@@ -19,8 +14,9 @@ from flask import request
 from flask.globals import _cv_request
 from sqlalchemy import exc as sa_exc
 
-from okta_security.adapter.pages import refusal_page
+from okta_security.adapter.pages import render_refusal
 from okta_security.errors import DatabaseUnavailable
+from okta_security.login.refusal import refusal_facts
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
@@ -40,10 +36,7 @@ MAX_CAUSE_DEPTH = 5
 
 
 def install(app: Flask, session_of: Callable[[], Any]) -> None:
-    """Answer requests that fail because the database is down with the 503 page (idempotent).
-
-    ``session_of`` returns the SQLAlchemy session the app's database work uses (rolled back).
-    """
+    """Answer requests that fail because the database is down with the 503 page; ``session_of`` is rolled back."""
     if getattr(app.handle_exception, "okta_outage_page", False):
         return
     airflow_handler = app.handle_exception
@@ -59,11 +52,7 @@ def install(app: Flask, session_of: Callable[[], Any]) -> None:
 
 
 def database_down_cause(error: BaseException) -> BaseException | None:
-    """Return the database-down error behind ``error``, if any.
-
-    FAB wraps some of them (``FabException("Error adding new user to database")`` raised from an
-    ``OperationalError``), so the chain of causes is followed, a few links deep.
-    """
+    """Return the database-down error behind ``error`` (FAB wraps some: the chain of causes is followed), if any."""
     seen: BaseException | None = error
     for _ in range(MAX_CAUSE_DEPTH):
         if seen is None:
@@ -93,7 +82,9 @@ def _outage_response(app: Flask, session_of: Callable[[], Any], error: BaseExcep
             ctx._session = null  # Flask >= 3.1 keeps it behind a read-only property
         else:
             ctx.session = null  # type: ignore[misc]  # Flask 2 (Airflow 2.11): a plain attribute
-    html, status = refusal_page(DatabaseUnavailable(MESSAGE), retry_url=f"{request.script_root}/login/okta")
+    html, status = render_refusal(
+        refusal_facts(DatabaseUnavailable(MESSAGE), retry_url=f"{request.script_root}/login/okta")
+    )
     response = app.make_response((html, status))
     response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     return app.finalize_request(response, from_error_handler=True)

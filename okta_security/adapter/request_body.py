@@ -1,11 +1,7 @@
 """Request bodies read with a limit: a declared length over it is refused unread, a stream read to the limit + 1.
 
-Every endpoint of ours that reads a body reads it here: the token endpoint (FastAPI,
-:func:`read_asgi`), the event hook and the logout confirmation (Flask, :func:`read_wsgi`).
-On Airflow 3, FAB mounts its Flask app with Starlette's ``WSGIMiddleware``, which reads a whole
-body into memory before Flask sees a byte of it; :class:`FlaskMountLimit` goes in front of that
-mount so the Flask endpoints' limits hold there too. Nobody has to be signed in to send a body,
-so no body costs more memory than its endpoint's limit (plus one read chunk).
+On Airflow 3, FAB mounts Flask with Starlette's ``WSGIMiddleware``, which buffers a whole body first;
+:class:`FlaskMountLimit` in front of that mount makes the Flask endpoints' limits hold there too.
 """
 
 from __future__ import annotations
@@ -34,11 +30,9 @@ class BodyTooLarge(Exception):
 
 def declared_over(content_length: str | int | None, limit: int) -> bool:
     """Return whether a declared ``Content-Length`` is over ``limit`` (an unparsable one is the server's to refuse)."""
-    if content_length is None:
-        return False
     try:
-        return int(content_length) > limit
-    except ValueError:
+        return int(content_length) > limit  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         return False
 
 
@@ -57,12 +51,7 @@ async def read_asgi(request: Request, limit: int) -> bytes:
 
 
 def read_wsgi(limit: int) -> bytes:
-    """Return the body of Flask's current request, reading no more than ``limit`` + 1 bytes; raise BodyTooLarge.
-
-    A chunked body has no Content-Length, and Werkzeug only hands it over when the server marks the
-    stream as terminated (gunicorn does, Airflow 3's ASGI bridge does not): read the server's raw
-    stream then, never past the limit + 1 bytes.
-    """
+    """Return Flask's request body, read no further than ``limit`` + 1 bytes (a chunked one from the raw stream)."""
     if declared_over(request.content_length, limit):
         raise BodyTooLarge(limit)
     if request.content_length is not None:

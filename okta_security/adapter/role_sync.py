@@ -1,20 +1,10 @@
-"""Write declared roles (roles-as-code) into Airflow's FAB tables: the adapter of roles_as_code.
+"""Write declared roles (roles-as-code) into Airflow's FAB tables, through any FAB security manager.
 
-Works with any ``FabAirflowSecurityManagerOverride``: the webserver's own security manager, or
-``ApplessAirflowSecurityManager(session=...)`` for the CLI (what Airflow's DAG processor uses
-to sync DAG-level permissions). DAG-level permissions are FAB's ``DAG:<dag_id>`` and
-``DAG Run:<dag_id>`` resources (``permissions.resource_name``), created when missing, as
-``sync_perm_for_dag`` does for a DAG's ``access_control``.
-
-Guarantees:
-- only roles the file declares are written; built-in roles are never touched, no role is deleted;
-- idempotent: a second sync with the same file and DAGs writes nothing;
-- all role changes of one sync are committed together, retried if another replica raced us;
-- a failed sync rolls back, is logged with its reason, and leaves the roles as they were.
-
-When DAG globs re-expand (documented in docs/mapping-cookbook.md): at webserver start (FAB's
-``sync_roles``), when the mapping file changes, at ``okta-airflow sync-roles``, and at a login
-when the set of DAG ids changed (checked at most every ``OKTA_ROLE_SYNC_CHECK_SECONDS``).
+The webserver's own, or ``ApplessAirflowSecurityManager`` for the CLI. DAG-level permissions
+(``DAG:<dag_id>``, ``DAG Run:<dag_id>``) are created when missing, as ``sync_perm_for_dag`` does.
+Only declared roles are written, never a built-in one, none deleted; one sync commits together,
+retried if another replica raced it, and a failed sync leaves the roles as they were. When DAG
+globs re-expand: docs/mapping-cookbook.md.
 """
 
 from __future__ import annotations
@@ -47,9 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 3  # a replica racing us on the same rows makes a commit fail; re-plan and retry
-
-
-# --------------------------------------------------------------------------- reading
 
 
 @dataclass(frozen=True)
@@ -88,11 +75,6 @@ def airflow_database_url() -> str:
     return conf.get("database", "sql_alchemy_conn", fallback="") or ""
 
 
-def dag_ids_in(session: Any) -> frozenset[str]:
-    """Return the ids of every DAG in Airflow's ``dag`` table (paused, stale or not)."""
-    return db.dag_ids(session)
-
-
 def existing_roles(sm: FabSecurity) -> dict[str, frozenset[Permission]]:
     """Return every role in the database with its (action, resource) permissions."""
     return {
@@ -109,11 +91,8 @@ def _all_permissions(sm: FabSecurity) -> dict[Permission, Any]:
     return {(p.action.name, p.resource.name): p for p in rows if p.action is not None and p.resource is not None}
 
 
-# --------------------------------------------------------------------------- syncing
-
-
 @dataclass(frozen=True)
-class SyncReport:
+class RoleSyncReport:
     """What one sync found and did."""
 
     changes: tuple[RoleChange, ...]
@@ -123,11 +102,9 @@ class SyncReport:
 
     @property
     def changed(self) -> tuple[RoleChange, ...]:
-        """Return the roles this sync creates or changes."""
         return tuple(change for change in self.changes if change.changed)
 
     def summary(self) -> str:
-        """Return one line for logs."""
         if not self.changed:
             return f"{len(self.changes)} declared role(s) already in sync ({self.dag_count} DAGs)"
         parts = [
@@ -138,21 +115,18 @@ class SyncReport:
 
 
 def fingerprint(dag_ids: Iterable[str]) -> str:
-    """Return a short digest of a set of DAG ids."""
     return hashlib.sha256("\n".join(sorted(dag_ids)).encode()).hexdigest()[:16]
 
 
-def sync_roles(
-    sm: FabSecurity, specs: Collection[RoleSpec], *, dag_ids: Collection[str] | None = None, dry_run: bool = False
-) -> SyncReport:
+def sync_roles(sm: FabSecurity, specs: Collection[RoleSpec], *, dry_run: bool = False) -> RoleSyncReport:
     """Create or update the declared roles; raise RoleSyncError (after rolling back) if it can't."""
     session = sm.session
     for attempt in range(1, ATTEMPTS + 1):
-        ids = frozenset(dag_ids) if dag_ids is not None else dag_ids_in(session)
+        ids = db.dag_ids(session)
         existing = existing_roles(sm)
         desired = desired_permissions(specs, ids, existing)
         changes = tuple(plan_changes(desired, existing))
-        report = SyncReport(changes, len(ids), applied=False, dag_fingerprint=fingerprint(ids))
+        report = RoleSyncReport(changes, len(ids), applied=False, dag_fingerprint=fingerprint(ids))
         if dry_run or not report.changed:
             return report
         _check_declared_permissions(sm, specs)
@@ -165,18 +139,12 @@ def sync_roles(
                 raise RoleSyncError([f"the database refused the role changes {ATTEMPTS} times: {first}"]) from e
             log.info("Declared roles changed under us (another replica?); re-planning the sync (%s)", type(e).__name__)
             continue
-        except Exception:
-            session.rollback()
-            raise
-        return SyncReport(changes, len(ids), applied=True, dag_fingerprint=report.dag_fingerprint)
+        return RoleSyncReport(changes, len(ids), applied=True, dag_fingerprint=report.dag_fingerprint)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def sync_roles_from_file(raw: bytes, path: str, *, dry_run: bool) -> tuple[RoleMapping, SyncReport]:
-    """Validate a mapping file as the webserver does and sync its roles into Airflow's database.
-
-    Uses FAB's appless security manager on Airflow's configured database (``okta-airflow sync-roles``).
-    """
+def sync_roles_from_file(raw: bytes, path: str, *, dry_run: bool) -> tuple[RoleMapping, RoleSyncReport]:
+    """Validate a mapping file as the webserver does and sync its roles with FAB's appless security manager (CLI)."""
     try:
         from airflow import settings
 
@@ -188,9 +156,7 @@ def sync_roles_from_file(raw: bytes, path: str, *, dry_run: bool) -> tuple[RoleM
         raise RoleSyncError([f"sync-roles needs Airflow and its FAB provider installed here ({e})"]) from e
     if settings.Session is None:  # pragma: no cover - Airflow configures its ORM at import
         settings.configure_orm()
-    make_session = settings.Session
-    assert make_session is not None
-    session = make_session()
+    session = settings.Session()  # type: ignore[misc]
     try:
         sm = ApplessAirflowSecurityManager(session=session)
         known = {role.name for role in sm.get_all_roles()} | BUILTIN_ROLES
@@ -214,11 +180,7 @@ def _check_declared_permissions(sm: FabSecurity, specs: Iterable[RoleSpec]) -> N
 
 
 def _apply(sm: FabSecurity, changes: Iterable[RoleChange], desired: Mapping[str, frozenset[Permission]]) -> None:
-    """Write the changed roles in one transaction.
-
-    Only new permission rows (an action on a resource, granted to nobody yet) are committed
-    earlier, by FAB's ``create_permission``; roles and their grants change together or not at all.
-    """
+    """Write the changed roles in one transaction (only new permission rows are committed before, by FAB)."""
     perms = _all_permissions(sm)
     targets = []
     for change in changes:
@@ -255,9 +217,6 @@ def _check_dag_action(key: Permission) -> None:
     raise RoleSyncError([f"permission {action} on {resource} does not exist in Airflow"])
 
 
-# --------------------------------------------------------------------------- in the webserver
-
-
 class RoleSyncer:
     """Keeps the declared roles in step with the mapping file and the DAGs, for one webserver process."""
 
@@ -276,17 +235,13 @@ class RoleSyncer:
         self._attempted: str | None = None  # mapping digest of the last attempt, successful or not
         self._last_check = float("-inf")
 
-    def sync(self, mapping: RoleMapping, *, reason: str) -> SyncReport | None:
+    def sync(self, mapping: RoleMapping, *, reason: str) -> RoleSyncReport | None:
         """Sync now; on failure log, audit and keep the roles as they were (never raise)."""
         with self._lock:
             return self._sync(mapping, reason)
 
     def maybe_resync(self, mapping: RoleMapping) -> None:
-        """From the login path: re-sync if the mapping or the set of DAG ids changed (cheap; never raises).
-
-        Looks at the DAG list at most every ``check_interval`` seconds per mapping version, and
-        retries a failed sync no more often than that either.
-        """
+        """From the login path: re-sync if the mapping or the DAG ids changed, looking at most every ``check_interval``."""
         if not mapping.roles:
             return
         now = self._clock()
@@ -298,7 +253,7 @@ class RoleSyncer:
             self._last_check = now
             self._attempted = mapping.digest
             try:
-                dags = fingerprint(dag_ids_in(self._sm.session))
+                dags = fingerprint(db.dag_ids(self._sm.session))
             except Exception:
                 log.exception("Could not read the DAG list to check declared roles; will retry")
                 self._sm.session.rollback()
@@ -309,11 +264,12 @@ class RoleSyncer:
         finally:
             self._lock.release()
 
-    def _sync(self, mapping: RoleMapping, reason: str) -> SyncReport | None:
+    def _sync(self, mapping: RoleMapping, reason: str) -> RoleSyncReport | None:
         self._attempted = mapping.digest
         self._last_check = self._clock()
         if not mapping.roles:
             return None
+        about = {"owner": None, "file": mapping.source, "version": mapping.digest[:12], "reason": reason}
         try:
             report = sync_roles(self._sm, mapping.roles)
         except Exception as e:
@@ -328,27 +284,13 @@ class RoleSyncer:
                 reason,
                 e,
             )
-            audit_event(
-                "roles.sync_failed",
-                owner=None,
-                file=mapping.source,
-                version=mapping.digest[:12],
-                reason=reason,
-                error=str(e),
-            )
+            audit_event("roles.sync_failed", **about, error=str(e))
             return None
         self._synced = (mapping.digest, report.dag_fingerprint)
         log.info("Declared roles from %s (%s): %s", mapping.source, reason, report.summary())
         if report.applied:
-            audit_event(
-                "roles.synced",
-                owner=None,
-                file=mapping.source,
-                version=mapping.digest[:12],
-                reason=reason,
-                dags=report.dag_count,
-                changes={
-                    c.role: {"created": c.create, "added": len(c.add), "removed": len(c.remove)} for c in report.changed
-                },
-            )
+            changes = {
+                c.role: {"created": c.create, "added": len(c.add), "removed": len(c.remove)} for c in report.changed
+            }
+            audit_event("roles.synced", **about, dags=report.dag_count, changes=changes)
         return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -14,9 +15,8 @@ from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, session
 
 from okta_security import audit
-from okta_security.adapter import admin_edits, db, login_accounts, login_audit, outage, step_up
-from okta_security.adapter import audit_log as audit_airflow
-from okta_security.adapter.accounts import EngineAccounts
+from okta_security.adapter import admin_edits, audit_log, db, login_accounts, login_audit, metrics, outage, step_up
+from okta_security.adapter.account_changes import EngineAccounts
 from okta_security.adapter.bots import FabServiceUsers, retire_service_users
 from okta_security.adapter.compat import with_session_property
 from okta_security.adapter.event_hook_view import register_event_hook_view
@@ -29,15 +29,15 @@ from okta_security.errors import (
     ConfigError,
     DiscoveryMismatch,
     LoginRefused,
-    MappedRoleMissing,
     MappingError,
     OktaError,
     OktaUnavailable,
     StateMismatch,
 )
 from okta_security.lifecycle.changes import OktaChanges
+from okta_security.lifecycle.hook_worker import EventHookWorker
 from okta_security.lifecycle.okta_directory import OktaDirectory
-from okta_security.login.decision import LoginDecision, LoginPolicy, needs_userinfo
+from okta_security.login.decision import LoginPolicy, needs_userinfo
 from okta_security.login.doors import BotDoor, PersonDoor
 from okta_security.login.okta_reader import OktaApiReader
 from okta_security.login.outcome import LoginAuditFields, LoginOutcome
@@ -59,8 +59,6 @@ if TYPE_CHECKING:
 
     from okta_security.mapping.rules import RoleMapping
     from okta_security.mapping.store import MappingStore
-    from okta_security.oidc.id_token import JwksCache
-    from okta_security.okta_api.client import OktaApiClient
     from okta_security.settings.loader import OktaSettings
 
 log = logging.getLogger(__name__)
@@ -82,18 +80,18 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         check_webserver_config(config)  # an OKTA_* setting assigned there would be silently ignored
         self.okta_settings: OktaSettings = config["OKTA_SETTINGS"]
         self.okta_mapping: MappingStore = config["OKTA_ROLE_MAPPING_STORE"]
-        self.okta_jwks = keys_for(
-            self.okta_settings.issuer,
-            timeout=self.okta_settings.http_timeout_seconds,
-            min_refetch_interval=self.okta_settings.jwks_refetch_interval_seconds,
+        settings = self.okta_settings
+        # One key cache per issuer in this process: ID tokens', and access tokens' (often the same).
+        keys = functools.partial(
+            keys_for, timeout=settings.http_timeout_seconds, min_refetch_interval=settings.jwks_refetch_interval_seconds
         )
+        self.okta_jwks = keys(settings.issuer)
         # None without Management API credentials: groups then come from the claims only.
-        self.okta_groups_api: OktaApiClient | None = build_groups_client(self.okta_settings)
+        api = build_groups_client(settings)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         # Roles-as-code: the mapping file's ``roles:``, re-expanded when the DAG list changes.
-        self.okta_role_sync = RoleSyncer(self, check_interval=self.okta_settings.role_sync_check_seconds)
+        self.okta_role_sync = RoleSyncer(self, check_interval=settings.role_sync_check_seconds)
         # Role names are only checkable once the database is reachable: fail start-up on unknown ones.
-        # Roles the file declares count as known (parse_mapping); sync_roles() creates them.
         self.okta_mapping.attach(
             known_roles=self._known_roles,
             on_reload=lambda old, new: self._on_mapping_reload(app, old, new),
@@ -101,9 +99,8 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         )
         self._check_step_up(self.okta_mapping.current())
         watch_mapping(app, self.okta_mapping, release=lambda: getattr(self.session, "remove", lambda: None)())
-        audit.configure(self.okta_settings.audit_log_handler)
-        # Audit events also become rows in Airflow's Audit Log.
-        audit_airflow.install(self.okta_settings.audit_count_write_seconds)
+        audit.configure(settings.audit_log_handler)
+        audit_log.install(settings.audit_count_write_seconds)  # audit events also become Audit Log rows
         enforce_session_max_lifetime(app)  # Airflow 2.11; on Airflow 3 the FAB provider does it
         install_session_check(app)  # a session that began before Okta's Universal Logout of the person ends
         db.ensure_tables(self.okta_engine)  # okta_security_user / _event_receipt (leavers, event hooks)
@@ -111,48 +108,30 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         # Okta's word on accounts (event hooks, a sign-in that maps to nothing), written with its evidence time.
         self.okta_changes = OktaChanges(
             EngineAccounts(self.okta_engine),
-            directory=OktaDirectory(self.okta_groups_api) if self.okta_groups_api is not None else None,
-            groups_filter=self.okta_settings.groups_filter,
+            directory=OktaDirectory(api) if api is not None else None,
+            groups_filter=settings.groups_filter,
         )
         self.okta_accounts = login_accounts.FabAccounts(self)
         self.okta_sign_in: SignInService[User] = SignInService(
             accounts=self.okta_accounts,
-            okta=OktaApiReader(self.okta_groups_api) if self.okta_groups_api is not None else None,
+            okta=OktaApiReader(api) if api is not None else None,
             mapping=self._current_mapping,
-            policy=LoginPolicy.from_settings(self.okta_settings, api_configured=self.okta_groups_api is not None),
+            policy=LoginPolicy.from_settings(settings, api_configured=api is not None),
             audit=login_audit.audit,
-            adopt_unlinked=self.okta_settings.adopt_unlinked_accounts,
-            on_missing_roles=self._log_missing_roles,
+            adopt_unlinked=settings.adopt_unlinked_accounts,
         )
+        access_keys = keys(settings.access_token_issuer)
+        limit = PersonRateLimit(settings.person_sign_ins_per_minute)
         self.okta_people: PersonDoor[User] = PersonDoor(
-            service=self.okta_sign_in,
-            settings=self.okta_settings,
-            keys=self._access_token_keys(),
-            limit=PersonRateLimit(self.okta_settings.person_sign_ins_per_minute),
-            events=login_audit,
+            service=self.okta_sign_in, settings=settings, keys=access_keys, limit=limit, events=login_audit
         )
         self.okta_bots: BotDoor[User] = BotDoor(
-            service=self.okta_sign_in,
-            service_users=FabServiceUsers(self),
-            settings=self.okta_settings,
-            keys=self._access_token_keys(),
+            service=self.okta_sign_in, service_users=FabServiceUsers(self), settings=settings, keys=access_keys
         )
         self._check_discovery_soon()
 
-    def _access_token_keys(self) -> JwksCache:
-        """Return this process's key cache for access tokens' issuer (the ID tokens' one when it is the same)."""
-        return keys_for(
-            self.okta_settings.access_token_issuer,
-            timeout=self.okta_settings.http_timeout_seconds,
-            min_refetch_interval=self.okta_settings.jwks_refetch_interval_seconds,
-        )
-
     def find_user(self, username: str | None = None, email: str | None = None) -> User | None:
-        """Return the user by username (any case) or email, its roles' permissions loaded only if asked for.
-
-        Every sign-in and token exchange looks the user up and needs only the roles' names; FAB's
-        own look-up loads every permission of every role with it (hundreds for Admin).
-        """
+        """Return the user by username (any case) or email, its roles' permissions loaded only if asked for."""
         return cast("User | None", db.find_user(self, username=username, email=email))
 
     def load_user(self, pk: int) -> User | None:
@@ -169,8 +148,6 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         self.okta_role_sync.maybe_resync(mapping)
         return mapping
 
-    # -- configuration hooks ------------------------------------------------------------------
-
     def _known_roles(self) -> list[str]:
         return sorted({r.name for r in self.get_all_roles()} | set(BUILTIN_ROLES))
 
@@ -180,7 +157,9 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         csrf = self.appbuilder.get_app.extensions.get("csrf")
         for view in CSRF_CHECKED_BY_THE_VIEW if csrf is not None else ():
             csrf.exempt(view)  # it checks the same token itself, reading the body no further than its limit
-        register_event_hook_view(self)
+        receipts, changes = db.EngineReceipts(self.okta_engine), self.okta_changes
+        worker = EventHookWorker(receipts, changes, self.okta_mapping.current, metrics.event_hook_processed)
+        register_event_hook_view(self.appbuilder, worker)
         register_universal_logout_view(self)
         outage.install(self.appbuilder.get_app, lambda: self.session)  # database down: a 503 page, not a 500
 
@@ -230,15 +209,12 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
 
     @property
     def okta_engine(self) -> Any:
-        """Return the SQLAlchemy engine of Airflow's metadata database."""
         return self.session.get_bind()
 
     def _oauth_calculate_user_roles(self, userinfo: dict[str, Any]) -> list[Any]:
         """Apply the mapping file, never adding FAB's registration role on top (FAB code paths)."""
         names = self.okta_mapping.current().resolve(userinfo.get("role_keys", []))
         return [r for r in (self.find_role(n) for n in sorted(names)) if r is not None]
-
-    # -- login --------------------------------------------------------------------------------
 
     def okta_authorize_scope(self) -> str:
         """Return the scope to request, from the discovery document (cached by authlib)."""
@@ -259,11 +235,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
 
     @staticmethod
     def _discovery(remote: Any) -> dict[str, Any]:
-        """Return the discovery document, re-fetched when older than DISCOVERY_MAX_AGE_SECONDS.
-
-        authlib caches it for the life of the process; re-reading it hourly picks up a newly
-        defined ``groups`` scope or a moved endpoint. A failed refresh keeps the cached copy.
-        """
+        """Return the discovery document, re-read hourly (a new scope, a moved endpoint); a failed refresh keeps the copy."""
         metadata = remote.server_metadata
         loaded_at = metadata.get("_loaded_at")
         if loaded_at is not None and time.time() - loaded_at > DISCOVERY_MAX_AGE_SECONDS:
@@ -278,7 +250,6 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
 
     def _check_discovery_soon(self) -> None:
         """Report a wrong OKTA_ISSUER in the log at start, without delaying the start."""
-
         app = current_app._get_current_object()  # type: ignore[attr-defined]
 
         def check() -> None:
@@ -336,21 +307,6 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
                 "Okta is not answering (its signing keys could not be loaded). Try again in a minute."
             ) from e
 
-    def _log_missing_roles(self, decision: LoginDecision) -> None:
-        """Tell the administrator which mapped roles are gone from Airflow (the person only sees a code)."""
-        if not decision.missing_roles or decision.identity is None:
-            return
-        refused = isinstance(decision.refusal, MappedRoleMissing)
-        log.error(
-            "Okta login of %s: the mapping in %s grants role(s) %s, which no longer exist in Airflow (%s). "
-            "Recreate them (airflow roles create ...) or remove them from the mapping; okta-airflow doctor "
-            "lists every mapped role Airflow lacks.",
-            loggable(decision.identity.username),
-            self.okta_mapping.path,
-            ", ".join(decision.missing_roles),
-            "login refused [mapped_role_missing]" if refused else f"signed in with {', '.join(decision.roles)} only",
-        )
-
     def okta_logout_url(self, id_token: str | None, post_logout_redirect_uri: str) -> str | None:
         """Return Okta's end-session URL (RP-initiated logout), or None if Okta can't be reached."""
         remote = self.oauth_remotes[PROVIDER_NAME]
@@ -371,9 +327,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         remote.client_secret = client_credential(self.okta_settings)  # picks up a rotated secret or key file
         try:
             return remote.fetch_access_token(
-                code=code,
-                redirect_uri=state_data.get("redirect_uri"),
-                code_verifier=state_data.get("code_verifier"),
+                code=code, redirect_uri=state_data.get("redirect_uri"), code_verifier=state_data.get("code_verifier")
             )
         except OAuthError as e:
             raise OktaError(e.error or "token_error", e.description) from e
@@ -394,9 +348,7 @@ class TokenDoors(Protocol):
     okta_bots: BotDoor[Any]
     okta_mapping: MappingStore  # its step_up section: what a person's token may act with
 
-    def get_user_by_id(self, pk: int) -> Any:
-        """Return FAB's user ``pk`` (None if there is none)."""
-        ...
+    def get_user_by_id(self, pk: int) -> Any: ...
 
 
 def token_doors(sm: object) -> TokenDoors:

@@ -24,11 +24,7 @@ MAX_STORED_ID_TOKEN_CHARS = 2500  # browsers drop cookies over 4 KiB; a huge tok
 
 
 def apply_session_max_lifetime(minutes: int) -> None:
-    """Make ``[fab] session_max_lifetime_minutes`` default to ours, unless the admin set it.
-
-    FAB provider >= 3.9 expires the session and caps the UI's API token at that deadline, after
-    which the user goes back through Okta and their roles are re-synced.
-    """
+    """Make ``[fab] session_max_lifetime_minutes`` (FAB provider >= 3.9 enforces it) default to ours, unless set."""
     if minutes <= 0:
         return
     # The FAB provider reads the Task SDK's conf object on Airflow 3, core's on Airflow 2: set both.
@@ -60,12 +56,7 @@ def _max_lifetime_seconds() -> int:
 
 
 def enforce_session_max_lifetime(app: Any, *, clock: Callable[[], float] = time.time) -> bool:
-    """Cap sessions at ``[fab] session_max_lifetime_minutes`` where the FAB provider does not (Airflow 2.11).
-
-    As FAB provider >= 3.9 does on Airflow 3, and under the same session key: the login time is
-    stamped in the session, and the first request past the cap is signed out (the UI goes back
-    through Okta, the API answers 401). Return whether the cap was installed.
-    """
+    """Cap sessions at ``[fab] session_max_lifetime_minutes`` as FAB provider >= 3.9 does, where it does not (2.11)."""
     if fab_caps_session_lifetime():
         return False
     seconds = _max_lifetime_seconds()

@@ -1,34 +1,26 @@
-"""Airflow 3's token endpoint, okta_security's way: standard grant bodies and refusals (FastAPI adapter).
+"""Airflow 3's token endpoint, okta_security's way: JSON or form bodies, RFC 6749 refusals.
 
-FAB's ``POST /auth/token`` and ``/auth/token/cli`` take a JSON object only and answer refusals as
-``{"detail": ...}``. :func:`token_routes` serves both paths in front of FAB's: the body may be JSON
-or a form (``application/x-www-form-urlencoded``, what OAuth clients send, RFC 6749 §4.5 /
-RFC 7523 §2.1), then FAB's own route runs unchanged — the token's lifetime, FAB's password check
-and ``OktaFabAuthManager.create_token`` — and a request that named a ``grant_type`` hears its
-refusal as RFC 6749 §5.2 says: HTTP 400 (503 for an outage) with ``error`` and
-``error_description``, plus okta_security's ``code``, ``reason`` and full ``message``.
-
-:func:`refusal` is what ``create_token`` raises for a refused Okta token, in either shape.
+:func:`token_routes` serves ``POST /auth/token`` and ``/auth/token/cli`` in front of FAB's: the body may
+be a form (RFC 6749 §4.5, RFC 7523 §2.1), FAB's own route then runs unchanged, and a request that named
+a ``grant_type`` hears its refusal as RFC 6749 §5.2 says. :func:`refusal` is ``create_token``'s answer.
 """
 
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
 from fastapi import HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from okta_security.adapter.bots import refusal_challenge, refusal_fields
 from okta_security.adapter.request_body import BodyTooLarge, read_asgi
 from okta_security.errors import BotRefused, OktaSecurityError, RateLimited, classify
+from okta_security.login.bearer import refusal_challenge, refusal_fields
 from okta_security.login.step_up import reason_text
-from okta_security.people.token_request import TokenRequestInvalid, description, oauth_refusal
+from okta_security.people.token_request import TokenRequestInvalid, description, oauth_refusal, parse_body
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 65_536  # a grant body is one token (Okta's are ~1 KB, at most 16 KB) and a few words
-FORM = "application/x-www-form-urlencoded"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1: token responses are not cached
 _FAB_ERRORS = {400: "invalid_request", 401: "invalid_grant"}  # FAB's password check, told the standard way
 # What the token request's sign-in withheld (step-up roles), filled in by create_token in FAB's thread:
@@ -112,40 +103,8 @@ async def _answer(request: Request, fab_route: Callable[[Request, dict[str, Any]
 
 
 async def read_body(request: Request) -> dict[str, Any]:
-    """Return the request's parameters from a JSON object or a form; raise TokenRequestInvalid or BodyTooLarge.
-
-    Nobody needs to be signed in to send this body: it is refused on its declared length, else read
-    no further than MAX_BODY_BYTES + 1.
-    """
-    raw = await read_asgi(request, MAX_BODY_BYTES)
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type == FORM:
-        return _form(raw)
-    try:
-        body = json.loads(raw) if raw.strip() else None
-    except (ValueError, RecursionError):
-        body = None
-    if not isinstance(body, dict):
-        raise TokenRequestInvalid(
-            "invalid_request",
-            f"The request body must be a JSON object or a form ({FORM}), e.g. "
-            "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<Okta access token>.",
-        )
-    return body
-
-
-def _form(raw: bytes) -> dict[str, Any]:
-    try:
-        pairs = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise TokenRequestInvalid("invalid_request", "The form body is not valid UTF-8 form encoding.") from e
-    repeated = sorted(name for name, values in pairs.items() if len(values) > 1)
-    if repeated:
-        # RFC 6749 §3.2: request parameters MUST NOT be included more than once.
-        raise TokenRequestInvalid(
-            "invalid_request", f"The parameter(s) {', '.join(repeated)[:200]} appear more than once."
-        )
-    return {name: values[0] for name, values in pairs.items()}
+    """Return the request's parameters (JSON or form), read no further than MAX_BODY_BYTES + 1; raise as ``parse_body``."""
+    return parse_body(await read_asgi(request, MAX_BODY_BYTES), request.headers.get("content-type", ""))
 
 
 def _standard_error(e: HTTPException) -> JSONResponse:

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import jwt
-from flask import g, make_response, redirect, request, session, url_for
+from flask import current_app, g, make_response, redirect, request, session, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.utils import generate_random_string
 from flask_login import login_user, logout_user
@@ -15,19 +15,13 @@ from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf  # wtfo
 
 from okta_security.adapter import login_audit, metrics, step_up
 from okta_security.adapter.compat import login_redirect, oauth_view_base
-from okta_security.adapter.pages import (
-    NO_FRAMING,
-    logout_confirm_page,
-    no_refusal_page,
-    refusal_facts,
-    render_refusal,
-    step_up_page,
-)
+from okta_security.adapter.pages import NO_FRAMING, logout_confirm_page, no_refusal_page, render_refusal, step_up_page
 from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.adapter.sessions import ID_TOKEN_KEY, remember_id_token, start_fresh_session
 from okta_security.errors import ForeignIssuer, LoginRefused, StepUpRequired
 from okta_security.login.logout import is_cross_site
 from okta_security.login.outcome import LoginAuditFields
+from okta_security.login.refusal import refusal_facts
 from okta_security.login.step_up import ACR_TWO_FACTORS, reason_text
 from okta_security.oidc.initiated_login import InitiatedLogin, read_initiated_login
 from okta_security.oidc.provider import PROVIDER_NAME
@@ -48,23 +42,22 @@ CSRF_CHECKED_BY_THE_VIEW = (f"{__name__}.okta_logout", f"{__name__}.login")
 REFUSAL_KEY = "okta_refusal"
 
 
-def clear_auth_cookies(response: Any) -> None:
-    """Delete Flask's session cookie and Airflow 3's ``_token`` API cookie."""
-    from flask import current_app
-
+def clear_cookies(response: Any, *, session_cookie: bool) -> Any:
+    """Delete Airflow 3's ``_token`` API cookie, and Flask's session cookie if asked to."""
     path = current_app.config.get("SESSION_COOKIE_PATH") or "/"
-    response.delete_cookie(current_app.config.get("SESSION_COOKIE_NAME", "session"), path=path)
-    clear_api_cookie(response)
+    if session_cookie:
+        response.delete_cookie(current_app.config.get("SESSION_COOKIE_NAME", "session"), path=path)
+    for at in {path, "/"}:
+        response.delete_cookie("_token", path=at)
+    return response
 
 
-def clear_api_cookie(response: Any) -> None:
-    """Delete Airflow 3's ``_token`` API cookie (the session cookie stays)."""
-    from flask import current_app
-
-    path = current_app.config.get("SESSION_COOKIE_PATH") or "/"
-    response.delete_cookie("_token", path=path)
-    if path != "/":
-        response.delete_cookie("_token", path="/")
+def _page(html: str, status: int) -> Any:
+    """Return one of our pages: never framed (its buttons must not be clickjacked), never cached."""
+    response = make_response(html, status)
+    response.headers.update(NO_FRAMING)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 and 2.11 (see compat)
@@ -177,12 +170,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
 
     @expose("/okta/logout/", methods=["GET", "POST"])
     def okta_logout(self) -> Any:
-        """Log out of Airflow, then end the Okta session (Airflow 3: the auth manager's logout URL).
-
-        A request another site started ends Airflow's session only and asks first: ending the Okta
-        session signs the person out of every Okta application (see okta_security.login.logout).
-        POST is that page's confirmation, valid only with its CSRF token.
-        """
+        """Log out of Airflow, then of Okta; a request another site started asks first (POST: that page's confirmation)."""
         sm = self.appbuilder.sm
         if request.method == "POST" and not self._csrf_token_valid():
             return "The sign-out confirmation has expired or did not come from Airflow; nothing was signed out.", 400
@@ -193,9 +181,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             return self._confirm_okta_logout(id_token)
         after = sm.okta_settings.post_logout_redirect_uri or url_for(".login", _external=True)
         target = sm.okta_logout_url(id_token, after) or after
-        response = redirect(target)
-        clear_auth_cookies(response)
-        return response
+        return clear_cookies(redirect(target), session_cookie=True)
 
     @expose("/logout/")
     def logout(self) -> Any:
@@ -231,11 +217,7 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         page = logout_confirm_page(
             action=url_for(".okta_logout"), csrf_token=generate_csrf(), cancel_url=self.appbuilder.get_url_for_index
         )
-        response = make_response(page, 200)
-        response.headers.update(NO_FRAMING)
-        response.headers["Cache-Control"] = "no-store"
-        clear_api_cookie(response)
-        return response
+        return clear_cookies(_page(page, 200), session_cookie=False)
 
     def _decode_fab_state(self) -> dict[str, Any] | None:
         key = session.get("oauth_state")
@@ -287,13 +269,8 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
         """Show this browser's last refused sign-in (the same page on every reload)."""
         facts = session.get(REFUSAL_KEY)
         if not isinstance(facts, dict):
-            page, status = no_refusal_page(retry_url=url_for(".login", provider=PROVIDER_NAME)), 404
-        else:
-            page, status = render_refusal(facts)
-        response = make_response(page, status)
-        response.headers.update(NO_FRAMING)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+            return _page(no_refusal_page(retry_url=url_for(".login", provider=PROVIDER_NAME)), 404)
+        return _page(*render_refusal(facts))
 
     @expose("/okta/step-up/")
     def okta_step_up(self) -> Any:
@@ -313,7 +290,4 @@ class OktaAuthOAuthView(oauth_view_base()):  # type: ignore[misc]  # Airflow 3 a
             step_up_url=url_for(".login", provider=PROVIDER_NAME, step_up="1", next=after),
             continue_url=after,
         )
-        response = make_response(page, 200)
-        response.headers.update(NO_FRAMING)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _page(page, 200)

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from okta_security.errors import ServiceUserConflict, ServiceUserInactive
+
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable
 
@@ -31,6 +33,10 @@ LABEL_SEPARATOR = "+"  # never in a client ID or a service user's name, so "<nam
 MAX_LABEL = 40  # characters of a readable label; longer role lists end in a digest instead
 DIGEST_MARK = "~"  # never produced by a role's slug: a digested label can't equal a readable one
 DIGEST_LENGTH = 10
+SERVICE_LAST_NAME = "(Okta client)"
+# The last name of a service user okta_security deactivated because the mapping no longer gives it:
+# unlike an administrator's deactivation, the next exchange that earns it brings it back.
+RETIRED_LAST_NAME = "(Okta client, retired: not in the mapping)"
 _SLUG_UNSAFE = re.compile(r"[^a-z0-9._-]+")
 
 DeactivationReason = Literal["client_removed", "role_set_not_granted"]
@@ -116,6 +122,29 @@ def deactivation_reason(clients: ClientMap, email: str, roles: Collection[str]) 
     if not grantable(rule, roles) or role_set_label(rule, roles) != label:
         return "role_set_not_granted"
     return None
+
+
+def check_existing(identity: ServiceIdentity, username: str, email: str | None, active: bool, last_name: str) -> bool:
+    """Return whether the existing user is one okta_security retired (this exchange brings it back).
+
+    Raise ServiceUserConflict for a user that is not this client's, ServiceUserInactive for one an
+    administrator deactivated.
+    """
+    if (email or "").lower() != identity.email:
+        raise ServiceUserConflict(
+            f"The Airflow user {username!r} already exists and does not belong to Okta client "
+            f"{identity.client_id!r}, so Airflow will not let the client act as it. Ask your Airflow "
+            "administrator to rename that user or give the client another 'name' in the mapping.",
+            client_id=identity.client_id,
+        )
+    retired = not active and last_name == RETIRED_LAST_NAME
+    if not active and not retired:
+        raise ServiceUserInactive(
+            f"The service user {username!r} of Okta client {identity.client_id!r} is deactivated in "
+            "Airflow. Ask your Airflow administrator to reactivate it.",
+            client_id=identity.client_id,
+        )
+    return retired
 
 
 def _owner(email: str) -> tuple[str, str] | None:

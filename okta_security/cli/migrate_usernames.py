@@ -55,8 +55,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Plan, print and (unless --dry-run) apply the renames."""
     from okta_security.adapter import audit_log as audit_airflow
-    from okta_security.adapter.accounts import metadata_engine
-    from okta_security.adapter.usernames import apply_renames, read_accounts
+    from okta_security.adapter.account_admin import apply_renames, read_accounts
+    from okta_security.adapter.account_changes import metadata_engine
 
     engine = metadata_engine()
     audit.configure(setting("OKTA_AUDIT_LOG_HANDLER"))

@@ -56,8 +56,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Plan, print and (unless --dry-run) apply the relink."""
     from okta_security.adapter import audit_log as audit_airflow
-    from okta_security.adapter.accounts import metadata_engine
-    from okta_security.adapter.login_accounts import relink
+    from okta_security.adapter.account_admin import relink
+    from okta_security.adapter.account_changes import metadata_engine
 
     audit.configure(setting("OKTA_AUDIT_LOG_HANDLER"))
     audit_airflow.install()  # relinks are audited in Airflow's Audit Log too, not only the JSON log

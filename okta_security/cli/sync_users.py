@@ -17,7 +17,7 @@ from okta_security.errors import TooManyDeactivations
 if TYPE_CHECKING:
     import argparse
 
-    from okta_security.adapter.user_sync_runner import SyncReport
+    from okta_security.lifecycle.changes import UserSyncReport
 
 EXIT_CHANGED = 3
 EXIT_GUARD = 4
@@ -140,7 +140,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_CHANGED if report.plan.changes else EXIT_OK
 
 
-def print_plan(report: SyncReport, out: TextIO) -> None:
+def print_plan(report: UserSyncReport, out: TextIO) -> None:
     """Print one line per change (and per account left alone for a reason worth knowing)."""
     outcomes = {r.change.user_id: r for r in report.results}
     for entry in report.plan.entries:
@@ -157,7 +157,7 @@ def print_plan(report: SyncReport, out: TextIO) -> None:
         print(f"{verb:<20} {entry.username} (okta {entry.okta_status}, {entry.reason}){roles}{status}", file=out)
 
 
-def print_summary(report: SyncReport, out: TextIO) -> None:
+def print_summary(report: UserSyncReport, out: TextIO) -> None:
     """Print the counts of the run."""
     s = report.summary()
     head = "dry run, nothing changed" if report.dry_run else f"{s['applied']} change(s) applied"

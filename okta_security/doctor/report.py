@@ -17,7 +17,7 @@ from okta_security.settings.specs import OktaSettings
 if TYPE_CHECKING:
     import requests
 
-    from okta_security.adapter.airflow_facts import AirflowFacts
+    from okta_security.airflow_layout import AirflowFacts
     from okta_security.mapping.rules import RoleMapping
     from okta_security.settings.loader import ConfigValue
 

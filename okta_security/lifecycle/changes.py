@@ -12,13 +12,16 @@ the evidence it acted on: the event's ``published`` (clamped), the time Okta was
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from okta_security.audit import audit_event
+from okta_security.errors import TooManyDeactivations
 from okta_security.lifecycle.event_hooks import effective_time, known_groups_after, only_taking_away
 from okta_security.lifecycle.evidence import groups_current
-from okta_security.lifecycle.user_sync import OktaSnapshot, plan_account
+from okta_security.lifecycle.user_sync import OktaSnapshot, deactivation_limit, plan_account, plan_sync
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 
     from okta_security.lifecycle.event_hooks import HookEvent
     from okta_security.lifecycle.evidence import SignInEvidence
-    from okta_security.lifecycle.okta_directory import OktaDirectory
+    from okta_security.lifecycle.okta_directory import OktaDirectory, Strategy
     from okta_security.lifecycle.user_sync import AirflowAccount, PlannedChange, SyncPlan
     from okta_security.mapping.patterns import GroupFilter
     from okta_security.mapping.rules import RoleMapping
@@ -57,6 +60,10 @@ class AppliedChange:
 class AccountChanges(Protocol):
     """Airflow's Okta-linked accounts, as Okta's word changes them (the adapter writes each in its own transaction)."""
 
+    def all_linked(self) -> tuple[list[AirflowAccount], int]:
+        """Return every account linked to an Okta user, and how many accounts are not linked."""
+        ...
+
     def linked_to(self, sub: str) -> list[AirflowAccount]:
         """Return the accounts linked to Okta user ``sub``."""
         ...
@@ -72,6 +79,61 @@ class AccountChanges(Protocol):
         ...
 
 
+@dataclass
+class UserSyncReport:
+    """Everything a ``sync-users`` run decided and did; ``as_dict()`` is the ``--json`` output."""
+
+    plan: SyncPlan
+    dry_run: bool
+    okta_calls: int
+    seconds: float
+    results: list[AppliedChange] = field(default_factory=list)
+
+    @property
+    def applied(self) -> int:
+        """Return how many changes were written."""
+        return sum(1 for r in self.results if r.outcome == "applied")
+
+    @property
+    def failed(self) -> int:
+        """Return how many changes could not be written (conflicts excluded: a re-run resolves them)."""
+        return sum(1 for r in self.results if r.outcome in ("failed", "missing_role"))
+
+    def summary(self) -> dict[str, int]:
+        """Return the counts printed at the end of a run."""
+        counts = dict(self.plan.counts)
+        return {
+            "accounts": len(self.plan.entries),
+            "unmanaged": self.plan.unmanaged,
+            **{action: counts.get(action, 0) for action in ("deactivate", "reactivate", "set_roles", "unchanged")},
+            "skipped": counts.get("skip", 0),
+            "applied": self.applied,
+            "conflicts": sum(1 for r in self.results if r.outcome == "conflict"),
+            "failed": self.failed,
+            "okta_calls": self.okta_calls,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the machine-readable report."""
+        outcomes = {r.change.user_id: r for r in self.results}
+        entries = []
+        for entry in self.plan.entries:
+            item, result = entry.as_dict(), outcomes.get(entry.user_id)
+            if result is not None:
+                item["outcome"] = result.outcome
+                if result.detail:
+                    item["detail"] = result.detail
+            entries.append(item)
+        summary = self.summary()
+        return {
+            "dry_run": self.dry_run,
+            "mapping_version": self.plan.mapping_version,
+            "seconds": round(self.seconds, 3),
+            "summary": summary,
+            "entries": entries,
+        }
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -84,6 +146,40 @@ class OktaChanges:
     directory: OktaDirectory | None = None  # None: no Management API credentials
     groups_filter: GroupFilter | None = None
     clock: Callable[[], datetime] = _utcnow
+
+    def sync_users(
+        self,
+        directory: OktaDirectory,
+        mapping: RoleMapping,
+        *,
+        dry_run: bool = False,
+        force: bool = False,
+        max_deactivations: int | None = None,
+        strategy: Strategy = "auto",
+        on_apply: Callable[[int, int], None] | None = None,
+    ) -> UserSyncReport:
+        """Plan every linked account against Okta and apply (unless ``dry_run``).
+
+        Raise TooManyDeactivations before writing anything when the plan deactivates more accounts than
+        the guard allows (a broken mapping, a wrong org); an incomplete read of Okta raises from the directory.
+        """
+        started = time.monotonic()
+        accounts, unmanaged = self.accounts.all_linked()
+        snapshot = directory.snapshot([a.okta_sub for a in accounts], mapping, strategy=strategy)
+        plan = plan_sync(accounts, snapshot, mapping, unmanaged=unmanaged)
+        report = UserSyncReport(plan=plan, dry_run=dry_run, okta_calls=directory.calls, seconds=0.0)
+        limit = max_deactivations if max_deactivations is not None else deactivation_limit(len(accounts))
+        if not dry_run and not force and plan.deactivations > limit:
+            raise TooManyDeactivations(
+                f"the plan deactivates {plan.deactivations} of {len(accounts)} accounts, more than the limit of "
+                f"{limit}; nothing was changed. Check the mapping and the Okta org, review with --dry-run, then "
+                "re-run with --force (or raise --max-deactivations)"
+            )
+        if not dry_run:
+            report.results = self.apply_plan(plan, trigger="sync", evidence_at=snapshot.read_at, on_apply=on_apply)
+        report.seconds = time.monotonic() - started
+        log.info("sync-users: %s", report.summary())
+        return report
 
     def apply_plan(
         self,
@@ -199,3 +295,15 @@ class OktaChanges:
 
     def _filtered(self, groups: Iterable[str]) -> frozenset[str]:
         return frozenset(self.groups_filter.apply(groups) if self.groups_filter is not None else groups)
+
+
+def audit_change(change: PlannedChange, trigger: str, extra: Mapping[str, Any]) -> None:
+    """Emit the audit events of a change just written (deactivated/reactivated, roles_changed)."""
+    common = {"user_id": change.user_id, "sub": change.okta_sub, "trigger": trigger, "okta_status": change.okta_status}
+    common.update(extra, reason=change.reason)
+    if change.action in ("deactivate", "reactivate"):
+        roles = change.roles_before if change.action == "deactivate" else change.roles_after
+        audit_event(f"user.{change.action}d", owner=change.username, roles=list(roles), **common)
+    if change.action in ("set_roles", "reactivate") and change.roles_before != change.roles_after:
+        before, after = list(change.roles_before), list(change.roles_after)
+        audit_event("user.roles_changed", owner=change.username, before=before, after=after, **common)

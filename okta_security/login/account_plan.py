@@ -314,3 +314,15 @@ def plan_relink(
         active=account.active,
         deactivated_by=link.deactivated_by if link else None,
     )
+
+
+def link_changes(plan: AccountPlan, identity: OktaIdentity, evidence: SignInEvidence) -> bool:
+    """Return whether the sign-in changes the account's link row (a token exchanged again changes nothing)."""
+    link = plan.link
+    if link is None or plan.rename_from is not None or plan.reactivate or link.deactivated_by is not None:
+        return True
+    if link.okta_sub != identity.sub:
+        return True
+    if not plan.groups_current:
+        return False  # older groups are never stored
+    return link.groups != tuple(identity.groups) or link.times.groups_at != evidence.groups_at

@@ -68,3 +68,28 @@ class LoginOutcome(Generic[UserT]):
     id_token: str | None = None  # kept in the session for logout's id_token_hint
     refusal: LoginRefused | None = None
     step_up: StepUpOutcome = StepUpOutcome()  # step-up roles of ``roles`` this sign-in may not use, and until when
+
+
+# Attributes some LoginRefused subclasses carry -> audit field: TokenValidationError.reason (which
+# check failed), OktaError.error (Okta's OAuth error code), NoMappedRole.groups, the roles
+# MappedRoleMissing found gone, Okta's request id.
+_REFUSAL_DETAILS = {
+    "reason": "detail",
+    "error": "okta_error",
+    "groups": "groups",
+    "missing_roles": "missing_roles",
+    "request_id": "okta_request_id",
+    "account": "account",  # OktaUserChanged, UnlinkedAccount: the Airflow account the login matched
+    "linked_sub": "linked_okta_sub",  # OktaUserChanged: the Okta user that account belongs to
+}
+
+
+def refusal_details(error: LoginRefused, facts: LoginAuditFields) -> dict[str, Any]:
+    """Return the fields of a ``login.refused`` event: the reason code and whatever is known of the user."""
+    details: dict[str, Any] = {"reason": error.code}
+    details.update(
+        {field: getattr(error, attr) for attr, field in _REFUSAL_DETAILS.items() if getattr(error, attr, None)}
+    )
+    if "groups" not in details and facts.groups is not None:
+        details["groups"] = list(facts.groups)
+    return details

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic
 
 from cachetools import TLRUCache
 
-from okta_security.errors import LoginRefused, NoMappedRole
+from okta_security.errors import LoginRefused, MappedRoleMissing, NoMappedRole
 from okta_security.lifecycle.evidence import SignInEvidence
 from okta_security.login.account_plan import plan_account
 from okta_security.login.decision import LoginDecision, LoginPolicy, decide, groups_api_identity
@@ -89,7 +89,6 @@ class SignInService(Generic[UserT]):
     policy: LoginPolicy
     audit: AuditSink
     adopt_unlinked: bool = True
-    on_missing_roles: Callable[[LoginDecision], None] = lambda decision: None
     clock: Callable[[], datetime] = field(default=_utcnow)
     _readings: TLRUCache[tuple[str, str], _Reading] = field(default_factory=_groups_cache, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -151,7 +150,7 @@ class SignInService(Generic[UserT]):
             policy=self.policy,
             now=self.clock().timestamp() if mapping.step_up is not None else None,  # the clock only when it matters
         )
-        self.on_missing_roles(decision)
+        _log_missing_roles(decision, mapping.source)
         if isinstance(decision.refusal, NoMappedRole) and decision.identity is not None:
             self.accounts.deactivate_unmapped(decision.identity, mapping, evidence)
         return Decided(decision, evidence)
@@ -212,3 +211,19 @@ class SignInService(Generic[UserT]):
                 user_id,
                 list(roles),
             )
+
+
+def _log_missing_roles(decision: LoginDecision, source: str) -> None:
+    """Tell the administrator which mapped roles are gone from Airflow (the person only sees a code)."""
+    if not decision.missing_roles or decision.identity is None:
+        return
+    refused = isinstance(decision.refusal, MappedRoleMissing)
+    log.error(
+        "Okta login of %s: the mapping in %s grants role(s) %s, which no longer exist in Airflow (%s). "
+        "Recreate them (airflow roles create ...) or remove them from the mapping; okta-airflow doctor "
+        "lists every mapped role Airflow lacks.",
+        loggable(decision.identity.username),
+        source,
+        ", ".join(decision.missing_roles),
+        "login refused [mapped_role_missing]" if refused else f"signed in with {', '.join(decision.roles)} only",
+    )

@@ -16,8 +16,10 @@ too: RFC 6749 §5.2's ``error`` and ``error_description`` (:func:`oauth_refusal`
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qs
 
 from okta_security.errors import BotRefused, OktaSecurityError, classify
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # RFC 7523 §2.1
 PASSWORD = "password"  # FAB's username and password (what Airflow's Keycloak auth manager calls it too)
 GRANT_TYPES = (JWT_BEARER, PASSWORD)
+FORM = "application/x-www-form-urlencoded"  # what OAuth clients send (RFC 6749 §4.5, RFC 7523 §2.1)
 MAX_GRANT_TYPE_CHARS = 100  # for the error message only
 MAX_DESCRIPTION_CHARS = 1000  # error_description: our messages are a few sentences
 
@@ -109,3 +112,29 @@ def oauth_refusal(error: OktaSecurityError) -> tuple[int, dict[str, str]]:
     if isinstance(error, BotRefused) and error.client_id:
         body["client_id"] = error.client_id
     return status, body
+
+
+def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """Return a token request's parameters from a JSON object or a form; raise TokenRequestInvalid."""
+    if content_type.split(";")[0].strip().lower() == FORM:
+        try:
+            pairs = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise TokenRequestInvalid("invalid_request", "The form body is not valid UTF-8 form encoding.") from e
+        repeated = sorted(name for name, values in pairs.items() if len(values) > 1)
+        if repeated:  # RFC 6749 §3.2: request parameters MUST NOT be included more than once.
+            raise TokenRequestInvalid(
+                "invalid_request", f"The parameter(s) {', '.join(repeated)[:200]} appear more than once."
+            )
+        return {name: values[0] for name, values in pairs.items()}
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        raise TokenRequestInvalid(
+            "invalid_request",
+            f"The request body must be a JSON object or a form ({FORM}), e.g. "
+            "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<Okta access token>.",
+        )
+    return body

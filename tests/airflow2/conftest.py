@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from okta_devstack.airflow import REPO, AirflowServer, free_port
-from okta_security.adapter.compat import AIRFLOW_2
+from okta_security.airflow_layout import AIRFLOW_2
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

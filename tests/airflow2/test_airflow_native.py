@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from okta_devstack.airflow import REPO, AirflowServer, free_port
-from okta_security.adapter.compat import AIRFLOW_2
+from okta_security.airflow_layout import AIRFLOW_2
 from tests.airflow2.conftest import CLIENT_ID, CLIENT_SECRET, airflow2_bin
 from tests.airflow2.test_login import ALICE, okta_login
 from tests.integration.helpers import user_roles

@@ -15,7 +15,7 @@ import yaml
 
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
-from okta_security.adapter.compat import AIRFLOW_2
+from okta_security.airflow_layout import AIRFLOW_2
 from tests.airflow2.conftest import airflow2_bin
 from tests.integration.helpers import user_roles, user_row
 

@@ -7,7 +7,7 @@ import subprocess
 import yaml
 
 from okta_devstack.airflow import REPO
-from okta_security.adapter.compat import AIRFLOW_2
+from okta_security.airflow_layout import AIRFLOW_2
 from tests.airflow2.conftest import airflow2_bin
 
 FIELDS = ("config_file", "base_url", "enable_proxy_fix", "secret_key", "ssl_cert")

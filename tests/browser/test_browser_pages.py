@@ -98,11 +98,12 @@ def test_outage_page_looks_like_airflow(browser):  # noqa: F811
     from flask import Flask
 
     from okta_security.adapter.outage import MESSAGE
-    from okta_security.adapter.pages import refusal_page
+    from okta_security.adapter.pages import render_refusal
     from okta_security.errors import DatabaseUnavailable
+    from okta_security.login.refusal import refusal_facts
 
     with Flask(__name__).test_request_context("/auth/oauth-authorized/okta"):
-        html, status = refusal_page(DatabaseUnavailable(MESSAGE), retry_url="/auth/login/okta")
+        html, status = render_refusal(refusal_facts(DatabaseUnavailable(MESSAGE), retry_url="/auth/login/okta"))
     assert status == 503
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()

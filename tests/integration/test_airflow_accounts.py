@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from okta_security import audit
 from okta_security.adapter import db
-from okta_security.adapter.accounts import EngineAccounts, accounts_for_sub, apply_change, load_accounts
-from okta_security.adapter.event_hook_view import EventHookWorker
+from okta_security.adapter.account_changes import EngineAccounts
 from okta_security.lifecycle.changes import OktaChanges
 from okta_security.lifecycle.event_hooks import classify
+from okta_security.lifecycle.hook_worker import EventHookWorker
 from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.lifecycle.user_sync import OktaSnapshot, plan_account
 from okta_security.mapping.store import MappingStore
@@ -52,7 +52,9 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
             )
         )
         s.add(User(username="local", first_name="L", last_name="L", email="l@example.com", active=True))
-    db.upsert_link(eng, user_id=1, username="bob", okta_sub=SUB, groups=["airflow-ops", "airflow-viewers", "Everyone"])
+    db.upsert_link(
+        eng, 1, db.link_values(username="bob", okta_sub=SUB, groups=["airflow-ops", "airflow-viewers", "Everyone"])
+    )
     yield eng
     eng.dispose()
 
@@ -78,11 +80,11 @@ def worker(engine: sa.Engine, tmp_path: Path) -> EventHookWorker:
         role_mapping_file=str(mapping),
     )
     changes = OktaChanges(EngineAccounts(engine), groups_filter=settings.groups_filter)
-    return EventHookWorker(engine=engine, changes=changes, mapping=MappingStore(mapping))
+    return EventHookWorker(db.EngineReceipts(engine), changes, MappingStore(mapping).current)
 
 
 def state(engine: sa.Engine) -> tuple[bool, set[str], str | None]:
-    [account] = accounts_for_sub(engine, SUB)
+    [account] = EngineAccounts(engine).linked_to(SUB)
     return account.active, set(account.roles), account.deactivated_by
 
 
@@ -101,15 +103,15 @@ def group(name: str) -> dict:
 
 
 def test_load_accounts_counts_unlinked_users_as_unmanaged(engine: sa.Engine):
-    accounts, unmanaged = load_accounts(engine)
+    accounts, unmanaged = EngineAccounts(engine).all_linked()
     assert [(a.username, a.okta_sub, a.roles) for a in accounts] == [("bob", SUB, frozenset({"Op", "Viewer"}))]
     assert unmanaged == 1
 
 
 def test_deactivation_is_recorded_and_audited(engine: sa.Engine, events: list[audit.AuditRecord]):
-    [account] = accounts_for_sub(engine, SUB)
+    [account] = EngineAccounts(engine).linked_to(SUB)
     change = plan_account(account, OktaSnapshot(statuses={SUB: "SUSPENDED"}, groups={}), worker_mapping())
-    assert apply_change(engine, change, trigger="sync").outcome == "applied"
+    assert EngineAccounts(engine).apply(change, trigger="sync").outcome == "applied"
     assert state(engine) == (False, {"Op", "Viewer"}, "sync")
     [record] = events
     assert (record.event, record.owner, record.fields["reason"]) == ("user.deactivated", "bob", "okta_suspended")
@@ -118,22 +120,24 @@ def test_deactivation_is_recorded_and_audited(engine: sa.Engine, events: list[au
 def test_a_change_made_meanwhile_is_a_conflict_and_nothing_is_written(
     engine: sa.Engine, events: list[audit.AuditRecord]
 ):
-    [account] = accounts_for_sub(engine, SUB)
+    [account] = EngineAccounts(engine).linked_to(SUB)
     change = plan_account(
         account, OktaSnapshot(statuses={SUB: "ACTIVE"}, groups={SUB: frozenset({"airflow-admins"})}), worker_mapping()
     )
     stale = replace(change, roles_before=("Viewer",))  # the plan saw other roles than the row has now
-    assert apply_change(engine, stale, trigger="sync").outcome == "conflict"
+    assert EngineAccounts(engine).apply(stale, trigger="sync").outcome == "conflict"
     assert state(engine) == (True, {"Op", "Viewer"}, None)
     assert events == []
 
 
 def test_a_role_missing_in_airflow_is_reported_not_half_applied(engine: sa.Engine):
-    [account] = accounts_for_sub(engine, SUB)
+    [account] = EngineAccounts(engine).linked_to(SUB)
     change = plan_account(
         account, OktaSnapshot(statuses={SUB: "ACTIVE"}, groups={SUB: frozenset({"airflow-ops"})}), worker_mapping()
     )
-    result = apply_change(engine, replace(change, action="set_roles", roles_after=("Op", "Ghost")), trigger="sync")
+    result = EngineAccounts(engine).apply(
+        replace(change, action="set_roles", roles_after=("Op", "Ghost")), trigger="sync"
+    )
     assert (result.outcome, result.detail) == ("missing_role", "roles not in Airflow: Ghost")
     assert state(engine) == (True, {"Op", "Viewer"}, None)
 

@@ -14,7 +14,7 @@ import yaml
 
 from okta_devstack.demo_files import demo_idp_data
 from okta_security import errors
-from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3, FAB_AUTH_MANAGER, RECOMMENDED_AUTH_MANAGER
+from okta_security.airflow_layout import AIRFLOW_2, AIRFLOW_3, FAB_AUTH_MANAGER, RECOMMENDED_AUTH_MANAGER
 from okta_security.cli import build_parser
 from okta_security.doctor.checks import run_checks
 from okta_security.doctor.report import DoctorContext

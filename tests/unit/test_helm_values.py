@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
-from okta_security.adapter.compat import RECOMMENDED_AUTH_MANAGER
+from okta_security.airflow_layout import RECOMMENDED_AUTH_MANAGER
 from okta_security.settings.specs import SPECS, SettingSpec
 
 REPO = Path(__file__).resolve().parents[2]

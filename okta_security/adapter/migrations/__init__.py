@@ -1,10 +1,7 @@
 """okta_security's Alembic migrations: the one way its tables are created and upgraded.
 
-Two doors run them: ``airflow db migrate`` on Airflow 3 (the provider declares
-:class:`okta_security.adapter.db_manager.OktaDBManager`, as the FAB provider declares its own), and
-:func:`upgrade` at start-up (``ensure_tables``), which is all Airflow 2.11 has and a safety net on
-Airflow 3 for a database nobody migrated. Both bring the tables to the newest revision, recorded in
-``alembic_version_okta_security``; at that revision :func:`upgrade` only reads the version.
+Run by ``airflow db migrate`` (:class:`okta_security.adapter.db_manager.OktaDBManager`) and at
+start-up by :func:`upgrade` (all Airflow 2.11 has); the version is kept in ``alembic_version_okta_security``.
 """
 
 from __future__ import annotations
@@ -37,7 +34,6 @@ def config(url: str = "") -> Config:
 
 
 def head() -> str | None:
-    """Return the newest revision."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(config()).get_current_head()

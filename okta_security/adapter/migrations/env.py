@@ -25,10 +25,7 @@ with contextlib.ExitStack() as stack:
 
         connection = stack.enter_context(settings.get_engine().connect())
     context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        version_table=VERSION_TABLE,
-        transaction_per_migration=True,
+        connection=connection, target_metadata=metadata, version_table=VERSION_TABLE, transaction_per_migration=True
     )
     with context.begin_transaction():
         context.run_migrations()

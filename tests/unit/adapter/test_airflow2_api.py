@@ -25,7 +25,8 @@ from tests.unit.bot_fakes import FakeSecurityManager, okta_token, settings_and_s
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     warm_keys(monkeypatch)
-    monkeypatch.setattr(airflow2_api_auth, "_seen", airflow2_api_auth._SeenTokens())
+    airflow2_api_auth._seen.clear()
+    airflow2_api_auth._signed_in.clear()
     settings, store = settings_and_store(tmp_path)
     app = Flask(__name__)
     app.secret_key = "test"
@@ -115,13 +116,12 @@ def test_one_audit_event_per_okta_token(app):
     assert [r.fields["reason"] for r in records if r.event == "bot.token_refused"] == ["unmapped_client"]
 
 
-def test_seen_tokens_stay_bounded():
-    seen = airflow2_api_auth._SeenTokens(limit=10)
-    for i in range(100):
-        assert seen.first_time(f"AT.{i}", expires_at=2**40)
-    assert len(seen._expiry) <= 10
-    assert seen.first_time(None, 0)
-    assert seen.first_time(None, 0)  # tokens without a jti are audited every time
+def test_remembered_tokens_are_bounded_and_forgotten_once_expired():
+    caches = (airflow2_api_auth._seen, airflow2_api_auth._signed_in)
+    assert [c.maxsize for c in caches] == [airflow2_api_auth.SEEN_TOKENS_MAX] * 2
+    airflow2_api_auth._seen["AT.old"] = 1  # expired in 1970
+    airflow2_api_auth._signed_in["AT.old"] = (7, 1)
+    assert all("AT.old" not in c for c in caches)
 
 
 def test_init_app_refuses_to_start_without_okta_config():

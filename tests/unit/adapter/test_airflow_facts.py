@@ -6,11 +6,10 @@ import sqlalchemy as sa
 
 from okta_security.adapter.airflow_facts import (
     _check_auth_manager,
-    _mentions_okta_security,
     _roles_in_database,
     inspect_webserver_config,
 )
-from okta_security.adapter.compat import FAB_AUTH_MANAGER
+from okta_security.airflow_layout import FAB_AUTH_MANAGER, mentions_okta_security
 
 
 def test_missing_webserver_config_is_a_fact_not_an_error(tmp_path):
@@ -46,11 +45,11 @@ def test_syntax_error_cannot_tell_whose_it_is(tmp_path):
     assert "SyntaxError" in facts.detail
 
 
-def test_mentions_okta_security():
-    assert _mentions_okta_security("from okta_security.adapter.security_manager import OktaSecurityManager\n")
-    assert _mentions_okta_security("import okta_security.webserver\n")
-    assert not _mentions_okta_security("from flask_appbuilder.const import AUTH_DB\n")
-    assert _mentions_okta_security("x = (") is None
+def testmentions_okta_security():
+    assert mentions_okta_security("from okta_security.adapter.security_manager import OktaSecurityManager\n")
+    assert mentions_okta_security("import okta_security.webserver\n")
+    assert not mentions_okta_security("from flask_appbuilder.const import AUTH_DB\n")
+    assert mentions_okta_security("x = (") is None
 
 
 def test_roles_come_from_ab_role(tmp_path):
@@ -61,6 +60,7 @@ def test_roles_come_from_ab_role(tmp_path):
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE ab_role (id INTEGER PRIMARY KEY, name VARCHAR(64))"))
         conn.execute(sa.text("INSERT INTO ab_role (name) VALUES ('Admin'), ('DataEngineers')"))
+        conn.execute(sa.text("CREATE TABLE dag (dag_id VARCHAR(250) PRIMARY KEY)"))  # Airflow's, read with it
     engine.dispose()
     assert _roles_in_database(url) == (frozenset({"Admin", "DataEngineers"}), "")
     assert _roles_in_database("")[1] == "[database] sql_alchemy_conn is not set"

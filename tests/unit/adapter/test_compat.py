@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3, layout_for, with_session_property
+from okta_security.adapter.compat import with_session_property
+from okta_security.airflow_layout import AIRFLOW_2, AIRFLOW_3, layout_for
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ def test_ensure_tables_is_idempotent(engine):
 
 
 def test_upsert_link_creates_then_replaces(engine):
-    db.upsert_link(engine, user_id=5, username="bob", okta_sub="00u5", groups=["a", "b"])
+    db.upsert_link(engine, 5, db.link_values(username="bob", okta_sub="00u5", groups=["a", "b"]))
     with engine.begin() as conn:
         db.set_deactivated_by(conn, 5, "sync")
         link = db.link_for_user(conn, 5, "bob")
@@ -37,7 +37,7 @@ def test_upsert_link_creates_then_replaces(engine):
     assert link.groups_at is not None
     assert link.groups_at.tzinfo is not None
 
-    db.upsert_link(engine, user_id=5, username="bob", okta_sub="00u5", groups=["c"])  # a login clears it
+    db.upsert_link(engine, 5, db.link_values(username="bob", okta_sub="00u5", groups=["c"]))  # a login clears it
     with engine.connect() as conn:
         link = db.link_for_user(conn, 5, "bob")
         assert link.deactivated_by is None
@@ -46,7 +46,7 @@ def test_upsert_link_creates_then_replaces(engine):
 
 
 def test_link_of_a_reused_user_id_is_not_inherited(engine):
-    db.upsert_link(engine, user_id=5, username="bob", okta_sub="00u5")
+    db.upsert_link(engine, 5, db.link_values(username="bob", okta_sub="00u5"))
     with engine.connect() as conn:
         assert db.link_for_user(conn, 5, "mallory") is None
 

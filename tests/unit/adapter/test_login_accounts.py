@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from okta_security.adapter.accounts import EngineAccounts
+from okta_security.adapter.account_changes import EngineAccounts
 from okta_security.adapter.login_accounts import FabAccounts
 from okta_security.lifecycle.changes import OktaChanges
 from okta_security.lifecycle.evidence import SignInEvidence
@@ -56,18 +56,17 @@ def test_a_database_that_does_not_answer_is_logged_and_the_refusal_stands(tmp_pa
 def test_a_token_exchanged_again_writes_no_link_row_but_newer_groups_do():
     from datetime import datetime, timezone
 
-    from okta_security.adapter.login_accounts import _link_changes
     from okta_security.lifecycle.evidence import AccountTimes
-    from okta_security.login.account_plan import AccountPlan, LinkSnapshot
+    from okta_security.login.account_plan import AccountPlan, LinkSnapshot, link_changes
 
     at = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
     link = LinkSnapshot(CAROL.sub, None, AccountTimes(groups_at=at), CAROL.groups)
     plan = AccountPlan("update", 7, CAROL.username, "C", "N", CAROL.email, ("Viewer",), link=link)
     same = SignInEvidence(issued_at=at, groups_at=at)
-    assert not _link_changes(plan, CAROL, same)
-    assert _link_changes(plan, CAROL, SignInEvidence(issued_at=at, groups_at=at.replace(minute=1)))
-    assert _link_changes(AccountPlan("update", 7, CAROL.username, "C", "N", CAROL.email, ("Viewer",)), CAROL, same)
+    assert not link_changes(plan, CAROL, same)
+    assert link_changes(plan, CAROL, SignInEvidence(issued_at=at, groups_at=at.replace(minute=1)))
+    assert link_changes(AccountPlan("update", 7, CAROL.username, "C", "N", CAROL.email, ("Viewer",)), CAROL, same)
     marked = AccountPlan(
         "update", 7, CAROL.username, "C", "N", CAROL.email, ("Viewer",), link=LinkSnapshot(CAROL.sub, "sync")
     )
-    assert _link_changes(marked, CAROL, same)
+    assert link_changes(marked, CAROL, same)

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from okta_security import metric_names
 from okta_security.adapter import metrics
 from okta_security.audit import AuditRecord
 from okta_security.okta_api.observe import OktaCall
@@ -67,10 +68,10 @@ def test_audit_records_become_metrics(sent, event, fields, expected):
 
 
 def test_a_dimension_is_always_a_safe_bounded_name_part():
-    assert metrics.name_part("no_mapped_role") == "no_mapped_role"
-    assert metrics.name_part("Bad Value.with/dots") == "bad_value_with_dots"
-    assert metrics.name_part("") == "unknown"
-    assert len(metrics.name_part("x" * 500)) == metrics.NAME_PART_MAX
+    assert metric_names.name_part("no_mapped_role") == "no_mapped_role"
+    assert metric_names.name_part("Bad Value.with/dots") == "bad_value_with_dots"
+    assert metric_names.name_part("") == "unknown"
+    assert len(metric_names.name_part("x" * 500)) == metric_names.NAME_PART_MAX
 
 
 def test_okta_calls_count_by_endpoint_with_latency_and_429s(sent):

@@ -5,24 +5,22 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
 
 from okta_security import errors
-from okta_security.adapter.pages import (
+from okta_security.adapter.pages import render_refusal
+from okta_security.login.refusal import (
     MAX_SHOWN_DESCRIPTION_CHARS,
     MAX_SHOWN_GROUP_CHARS,
     MAX_SHOWN_GROUPS,
     MAX_SHOWN_GROUPS_CHARS,
     MAX_SHOWN_USERNAME_CHARS,
     MISCONFIGURED_MESSAGE,
-    category_of,
     okta_refused_message,
     refusal_facts,
-    refusal_page,
-    render_refusal,
 )
 
 if TYPE_CHECKING:
@@ -31,6 +29,10 @@ if TYPE_CHECKING:
 RETRY = "/auth/login/okta"
 SWITCH = "/auth/okta/logout/"
 SETTING_NAME = re.compile(r"\bOKTA_[A-Z_]+")
+
+
+def refusal_page(error: errors.LoginRefused, **kwargs: Any) -> tuple[str, int]:
+    return render_refusal(refusal_facts(error, **kwargs))
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +83,7 @@ UNAVAILABLE = [errors.OktaUnavailable("Okta is not answering (token request fail
 )
 def test_category_of(error: errors.LoginRefused, category: str) -> None:
     """Tell a configuration problem (an administrator's) from the person's and from Okta being down."""
-    assert category_of(error) == category
+    assert errors.classify(error).category == category
 
 
 def test_every_okta_hint_naming_a_setting_is_a_misconfiguration() -> None:
@@ -232,7 +234,7 @@ def test_step_up_required_offers_get_role_first() -> None:
     facts = refusal_facts(error, retry_url=RETRY, step_up_url="/auth/login/okta?step_up=1")
     page, status = render_refusal(facts)
     assert status == 403
-    assert category_of(error) == "access"
+    assert errors.classify(error).category == "access"
     assert (
         '<a id="okta-step-up" href="/auth/login/okta?step_up=1" class="af-button af-primary">Get Admin, Op</a>' in page
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from okta_security.adapter import token_endpoint
 from okta_security.errors import AccessTokenRejected, NoMappedRole, OktaKeysUnavailable, OktaUnavailable
+from okta_security.people.token_request import FORM
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -77,8 +78,8 @@ def test_fab_s_own_body_is_answered_as_fab_does():
         (b"[1, 2]", "application/json", "must be a JSON object"),
         (b"{not json", "application/json", "must be a JSON object"),
         (b"", "application/json", "must be a JSON object"),
-        (b"grant_type=a&grant_type=b", token_endpoint.FORM, "grant_type appear more than once"),
-        (b"assertion=\xff", token_endpoint.FORM, "not valid UTF-8"),
+        (b"grant_type=a&grant_type=b", FORM, "grant_type appear more than once"),
+        (b"assertion=\xff", FORM, "not valid UTF-8"),
     ],
 )
 def test_bodies_that_are_no_request_get_invalid_request(content, content_type, words):
@@ -132,7 +133,7 @@ def post_raw(app: Any, upload: Upload, headers: dict[str, str]) -> tuple[int, di
 def test_a_declared_body_over_the_limit_is_refused_unread():
     upload = Upload(chunks=5_000)  # 300 MiB, were it read
     status, body = post_raw(
-        client(FabRoute()).app, upload, {"Content-Type": token_endpoint.FORM, "Content-Length": str(5_000 * 65_536)}
+        client(FabRoute()).app, upload, {"Content-Type": FORM, "Content-Length": str(5_000 * 65_536)}
     )
     assert (status, body["error"]) == (413, "invalid_request")
     assert "larger than 65536 bytes" in body["error_description"]
@@ -141,7 +142,7 @@ def test_a_declared_body_over_the_limit_is_refused_unread():
 
 def test_a_streamed_body_over_the_limit_is_read_no_further():
     upload = Upload(chunks=5_000)  # chunked: no Content-Length
-    status, body = post_raw(client(FabRoute()).app, upload, {"Content-Type": token_endpoint.FORM})
+    status, body = post_raw(client(FabRoute()).app, upload, {"Content-Type": FORM})
     assert (status, body["error"]) == (413, "invalid_request")
     assert upload.reads == 2  # 64 KiB, then one more chunk shows the body is over the limit
 

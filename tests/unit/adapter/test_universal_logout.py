@@ -24,7 +24,7 @@ def engine(tmp_path):
     with eng.begin() as conn:
         conn.execute(sa.text("CREATE TABLE ab_user (id INTEGER PRIMARY KEY, username TEXT, email TEXT)"))
         conn.execute(sa.text("INSERT INTO ab_user VALUES (7, 'ann', 'Ann@Example.com'), (8, 'bob', 'bob@x.com')"))
-    db.upsert_link(eng, user_id=7, username="ann", okta_sub="00uann")
+    db.upsert_link(eng, 7, db.link_values(username="ann", okta_sub="00uann"))
     yield eng
     eng.dispose()
 

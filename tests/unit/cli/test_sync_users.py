@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from okta_security.adapter import user_sync_runner
-from okta_security.adapter.accounts import AppliedChange
-from okta_security.adapter.user_sync_runner import SyncReport
+from okta_security.adapter.account_changes import AppliedChange
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
 from okta_security.cli.sync_users import EXIT_CHANGED, EXIT_GUARD, Progress, _run, print_plan, print_summary
 from okta_security.errors import TooManyDeactivations
+from okta_security.lifecycle.changes import UserSyncReport
 from okta_security.lifecycle.user_sync import AirflowAccount, OktaSnapshot, plan_sync
 from okta_security.mapping.rules import parse_mapping
 
@@ -26,10 +26,10 @@ ACCOUNTS = [
 ]
 
 
-def report(*, okta: OktaSnapshot, dry_run: bool = False, outcome: str = "applied") -> SyncReport:
+def report(*, okta: OktaSnapshot, dry_run: bool = False, outcome: str = "applied") -> UserSyncReport:
     plan = plan_sync(ACCOUNTS, okta, MAPPING, unmanaged=1)
     results = [] if dry_run else [AppliedChange(c, outcome) for c in plan.changes]  # type: ignore[arg-type]
-    return SyncReport(plan=plan, dry_run=dry_run, okta_calls=7, seconds=0.5, results=results)
+    return UserSyncReport(plan=plan, dry_run=dry_run, okta_calls=7, seconds=0.5, results=results)
 
 
 IN_SYNC = OktaSnapshot(
@@ -58,7 +58,7 @@ def args(**kw: Any) -> argparse.Namespace:
 def fake_runner(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     state: dict[str, Any] = {}
 
-    def run_from_env(**kwargs: Any) -> SyncReport:
+    def run_from_env(**kwargs: Any) -> UserSyncReport:
         state["kwargs"] = kwargs
         if isinstance(state.get("result"), Exception):
             raise state["result"]

@@ -15,8 +15,14 @@ import requests
 import responses
 from joserfc.jwk import ECKey, RSAKey
 
-from okta_security.adapter.airflow_facts import AirflowFacts, WebserverConfigFacts
-from okta_security.adapter.compat import AIRFLOW_2, AIRFLOW_3, FAB_AUTH_MANAGER, RECOMMENDED_AUTH_MANAGER
+from okta_security.airflow_layout import (
+    AIRFLOW_2,
+    AIRFLOW_3,
+    FAB_AUTH_MANAGER,
+    RECOMMENDED_AUTH_MANAGER,
+    AirflowFacts,
+    WebserverConfigFacts,
+)
 from okta_security.doctor.checks import describe_settings, exit_code, render_text, run_checks
 from okta_security.doctor.probes import PROBE_CODE, page_message
 from okta_security.doctor.report import CheckResult, DoctorContext, Status

@@ -8,7 +8,7 @@ import pytest
 import requests
 import responses
 
-from okta_security.adapter.compat import AIRFLOW_2
+from okta_security.airflow_layout import AIRFLOW_2
 from okta_security.doctor import sign_in_probe
 from okta_security.doctor.report import DoctorContext
 from tests.unit.doctor.test_checks import facts

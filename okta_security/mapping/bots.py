@@ -1,20 +1,8 @@
 """The mapping file's ``clients:`` section: Okta client IDs (bots) -> Airflow roles and service users.
 
-File format::
-
-    clients:
-      0oa8f5j3ecb5w3dF85d7:           # Okta client ID of an API Services app (client credentials)
-        name: ci-pipeline             # its Airflow service user is "svc-ci-pipeline" (default: svc-<client ID>)
-        roles: [Viewer]               # roles for every token of this client
-        scopes:                       # optional: more roles when the token carries the scope
-          airflow.trigger: [User]
-      0oa8other0000000000: [Viewer]   # short form: roles only, default name
-
-A token's roles are ``roles`` plus the roles of every listed scope found in its ``scp``. A client
-that is not listed, or whose token earns no role, is refused (:class:`UnmappedClient`).
-
-:mod:`okta_security.mapping.rules` parses this section with the rest of the file, so problems read
-``file:line: what — fix`` like every other mapping problem. Pure logic: no Flask, FAB or Airflow.
+Format: docs/bots.md ("Map each client"). A token's roles are ``roles`` plus those of every listed
+scope in its ``scp``; a client not listed, or whose token earns no role, is refused
+(:class:`UnmappedClient`). Parsed with the rest of the file by :mod:`.rules`. Pure logic.
 """
 
 from __future__ import annotations
@@ -50,7 +38,6 @@ class ClientRule:
     line: int
 
     def __post_init__(self) -> None:
-        """Freeze the scope table."""
         object.__setattr__(self, "scope_roles", types.MappingProxyType(dict(self.scope_roles)))
 
     def roles_for(self, scopes: Collection[str]) -> tuple[frozenset[str], tuple[str, ...]]:
@@ -76,7 +63,6 @@ class ClientMap:
     rules: Mapping[str, ClientRule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        """Freeze the table."""
         object.__setattr__(self, "rules", types.MappingProxyType(dict(self.rules)))
 
     def __len__(self) -> int:
@@ -86,11 +72,9 @@ class ClientMap:
         return iter(self.rules.values())
 
     def get(self, client_id: str) -> ClientRule | None:
-        """Return the rule for ``client_id``, if the section lists it."""
         return self.rules.get(client_id)
 
     def role_names(self) -> frozenset[str]:
-        """Return every role the section refers to."""
         return frozenset(
             role for rule in self.rules.values() for roles in (rule.roles, *rule.scope_roles.values()) for role in roles
         )

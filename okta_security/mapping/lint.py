@@ -42,11 +42,9 @@ class Finding:
     source: str
 
     def text(self) -> str:
-        """Return ``file:line: severity: message — fix [code]``."""
         return f"{self.source}:{self.line}: {self.severity}: {self.message} — {self.fix} [{self.code}]"
 
     def as_dict(self) -> dict[str, object]:
-        """Return the finding as JSON-ready data."""
         return asdict(self)
 
 

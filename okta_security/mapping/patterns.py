@@ -97,11 +97,7 @@ def compile_regex(expression: str) -> Any:
 
 
 def re2_syntax(expression: str) -> str:
-    """Return ``expression`` with Python-only escapes spelled as RE2 spells them.
-
-    ``\\Z`` (end of the name) is RE2's ``\\z``; ``\\uXXXX`` and ``\\UXXXXXXXX`` are RE2's ``\\x{...}``.
-    Everything else is passed through: what RE2 does not know, it refuses.
-    """
+    """Spell ``\\Z``, ``\\uXXXX`` and ``\\UXXXXXXXX`` as RE2 does; pass the rest (RE2 refuses what it lacks)."""
     return re.sub(
         r"\\(?:(Z)|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))",
         lambda m: "\\z" if m[1] else f"\\x{{{m[2] or m[3]}}}" if m[2] or m[3] else m[0],
@@ -153,11 +149,7 @@ def bracket_end(pattern: str, index: int) -> int | None:
 
 
 def matcher(pattern: str, kind: PatternKind | None = None) -> Callable[[str], bool]:
-    """Return a test of whole names against ``pattern``; raise :class:`RegexRejected` for a bad ``re:``.
-
-    Globs are fnmatch's own translation run by Python's ``re`` (it cannot backtrack badly by
-    construction), ``re:`` patterns RE2.
-    """
+    """Return a whole-name test (globs: fnmatch's translation, which cannot backtrack badly; ``re:``: RE2)."""
     kind = kind or pattern_kind(pattern)
     if kind == "exact":
         return pattern.__eq__
@@ -185,7 +177,6 @@ class PatternSet(Generic[K]):
     """Find every entry whose pattern matches a name: one dict lookup and one RE2 set pass."""
 
     def __init__(self, entries: Sequence[K]) -> None:
-        """Compile the entries once (per mapping version)."""
         exact: dict[str, list[K]] = {}
         self._patterns: list[K] = []
         self._set = re2.Set.FullMatchSet(_OPTIONS)
@@ -256,7 +247,6 @@ class GroupFilter:
             raise ValueError(f"{e.problem} ({e.fix})") from e
 
     def allows(self, name: str) -> bool:
-        """Return whether group ``name`` counts."""
         if self._regex is not None:
             return self._regex.fullmatch(name) is not None
         return name.startswith(self.spec)
@@ -266,7 +256,6 @@ class GroupFilter:
         return tuple(dict.fromkeys(g for g in groups if self.allows(g)))
 
     def describe(self) -> str:
-        """Return a short human description, for logs."""
         if self._regex is not None:
             return f"regex {regex_source(self.spec)!r}"
         return f"prefix {self.spec!r}" if self.spec else "all groups"

@@ -1,21 +1,10 @@
-"""Map Okta groups to Airflow roles, as configured in a YAML file.
+"""Map Okta groups to Airflow roles, as configured in a YAML file (docs/mapping-cookbook.md).
 
-File format (docs/mapping-cookbook.md)::
-
-    default_role: null        # role for users whose groups match nothing; null = refuse the login
-    mappings:                 # Okta group (or pattern) -> Airflow roles
-      airflow-admins: [Admin]
-      airflow-viewers: Viewer           # a single role may be written as a string
-      "airflow-team-*": [User]          # glob (fnmatch.fnmatchcase), case-sensitive
-      "re:^data-(eng|ops)$": [Op]       # regular expression matching the whole name (RE2: linear time)
-    roles: {...}              # roles-as-code: okta_security.mapping.roles (its names count as known roles)
-    clients: {...}            # bots: okta_security.mapping.bots
-    step_up: {...}            # roles that need a recent multi-factor sign-in: okta_security.mapping.step_up
-
-Every match contributes its roles (union); matching is compiled once per version into a
-:class:`~okta_security.mapping.patterns.PatternSet`. Every problem in a file is reported at once,
-in one :class:`MappingError`, as ``<file>:<line>: <what is wrong> — <how to fix>``.
-Pure logic: no Flask, FAB or Airflow imports.
+Keys are exact names, globs or ``re:`` regexes (:mod:`.patterns`); every match contributes its
+roles, matched through one :class:`~okta_security.mapping.patterns.PatternSet` per version. The
+``roles:``, ``clients:`` and ``step_up:`` sections are parsed by :mod:`.roles`, :mod:`.bots` and
+:mod:`.step_up`. Every problem is reported at once, in one :class:`MappingError`, as
+``<file>:<line>: <what is wrong> — <how to fix>``. Pure logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations
@@ -64,7 +53,6 @@ class Rule:
     matches: Callable[[str], bool] = field(init=False, repr=False, compare=False)  # the whole, case-sensitive name
 
     def __post_init__(self) -> None:
-        """Normalise roles to a tuple and compile the matcher once."""
         object.__setattr__(self, "roles", tuple(self.roles))
         object.__setattr__(self, "matches", matcher(self.pattern, self.kind))
 
@@ -84,7 +72,6 @@ class RoleMapping:
     _index: PatternSet[Rule] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Index the rules once for this version."""
         object.__setattr__(self, "_index", PatternSet(self.rules))
 
     def resolve(self, groups: Iterable[str]) -> frozenset[str]:
@@ -114,7 +101,6 @@ class RoleMapping:
         return result
 
     def declared_roles(self) -> frozenset[str]:
-        """Return the names of the roles the file declares in its ``roles:`` section."""
         return frozenset(spec.name for spec in self.roles)
 
     def role_names(self) -> frozenset[str]:

@@ -28,15 +28,13 @@ MAX_MAPPING_BYTES = 1_048_576  # a mapping of thousands of rules is a few hundre
 
 
 def _unreadable(source: str, exc: OSError) -> MappingError:
-    """Build the MappingError for a file that cannot be read."""
+    fix = (
+        f"point OKTA_ROLE_MAPPING_FILE at a regular YAML file of at most {MAX_MAPPING_BYTES} bytes "
+        "(a symlink to one, as Kubernetes mounts, is fine)"
+        if isinstance(exc, FileRefused)
+        else "create or restore the file, or fix its path or permissions"
+    )
     reason = exc.strerror or str(exc)
-    if isinstance(exc, FileRefused):
-        fix = (
-            f"point OKTA_ROLE_MAPPING_FILE at a regular YAML file of at most {MAX_MAPPING_BYTES} bytes "
-            "(a symlink to one, as Kubernetes mounts, is fine)"
-        )
-    else:
-        fix = "create or restore the file, or fix its path or permissions"
     return MappingError([f"{source}:1: cannot read the role-mapping file ({reason}) — {fix}"], source=source)
 
 
@@ -74,7 +72,6 @@ class MappingStore:
         clock: Callable[[], float] = time.monotonic,
         check_interval: float = 1.0,
     ) -> None:
-        """Load the file now; raise MappingError if it is unreadable or invalid."""
         self.path = os.fsdecode(os.fspath(path))
         self._known_roles = known_roles
         self._on_reload = on_reload
@@ -134,7 +131,6 @@ class MappingStore:
             self._mapping = parse_mapping(self._raw, source=self.path, known_roles=self._known())
 
     def _known(self) -> Collection[str] | None:
-        """Return the known role names (calling the provider if it is callable)."""
         return self._known_roles() if callable(self._known_roles) else self._known_roles
 
     def _look(self) -> _Look:
@@ -201,16 +197,10 @@ class MappingStore:
         """Keep the last good mapping, remember and log the error, and notify on_reject."""
         self.last_error = error
         self._rejected_digest = digest
-        log.error(
-            "Role mapping %s rejected; still using version %s. %s",
-            self.path,
-            self._mapping.digest[:12],
-            error,
-        )
+        log.error("Role mapping %s rejected; still using version %s. %s", self.path, self._mapping.digest[:12], error)
         self._notify("on_reject", self._on_reject, error)
 
     def _notify(self, name: str, callback: Callable[..., object] | None, *args: object) -> None:
-        """Call a callback; its failure is logged, never raised into a login."""
         try:
             if callback is not None:
                 callback(*args)

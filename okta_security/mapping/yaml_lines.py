@@ -36,7 +36,7 @@ class LinedList(list):  # type: ignore[type-arg]
 
 
 def lines(value: Any) -> tuple[dict[Any, int], dict[Any, int]]:
-    """Return the key lines and value lines of a loaded YAML mapping (none for a plain dict)."""
+    """Return the key and value lines of a loaded YAML mapping (none for a plain dict)."""
     return getattr(value, "key_lines", {}), getattr(value, "value_lines", {})
 
 
@@ -62,7 +62,6 @@ class LineLoader(yaml.SafeLoader):
         self.problems = problems
 
     def construct_lined_map(self, node: yaml.Node) -> LinedDict:
-        """Construct a mapping, noting key/value lines and duplicate keys."""
         if not isinstance(node, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(
                 None, None, f"expected a mapping node, but found {getattr(node, 'id', 'node')}", node.start_mark
@@ -94,7 +93,6 @@ class LineLoader(yaml.SafeLoader):
         return mapping
 
     def construct_lined_seq(self, node: yaml.Node) -> LinedList:
-        """Construct a sequence, noting each item's line."""
         items = self.construct_sequence(node, deep=True)  # type: ignore[arg-type]  # it refuses a non-sequence
         return LinedList(yaml_line(node.start_mark), [yaml_line(child.start_mark) for child in node.value], items)
 
@@ -119,22 +117,18 @@ def a_yaml_kind(value: object) -> str:
     return f"an empty {yaml_kind(value)}" if empty else f"a {yaml_kind(value)}"
 
 
-class Problems:
-    """Collect ``file:line: what — fix`` messages."""
-
+class Problems:  # ``file:line: what — fix`` messages
     def __init__(self, source: str) -> None:
         self.source = source
         self._items: list[tuple[int, int, str]] = []
 
     def add(self, line: int, what: str, fix: str) -> None:
-        """Record one problem."""
         self._items.append((line, len(self._items), f"{self.source}:{line}: {what} — {fix}"))
 
     def __bool__(self) -> bool:
         return bool(self._items)
 
     def messages(self) -> list[str]:
-        """Return the messages ordered by line."""
         return [message for _line, _order, message in sorted(self._items)]
 
 

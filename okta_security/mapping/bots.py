@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import UnmappedClient
-from okta_security.mapping.yaml_lines import a_yaml_kind, lines, parse_role_list, report_unknown_keys, yaml_kind
+from okta_security.mapping.yaml_lines import (
+    a_yaml_kind,
+    entries,
+    lines,
+    parse_role_list,
+    report_unknown_keys,
+    yaml_kind,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping
@@ -115,12 +122,10 @@ def parse_clients(value: Any, line: int, problems: Problems, known: Collection[s
             "write one '<client ID>: [Role]' entry per line, indented under 'clients:'",
         )
         return EMPTY_CLIENTS
-    key_lines, value_lines = lines(value)
     rules: dict[str, ClientRule] = {}
     folded_ids: dict[str, str] = {}
     usernames: dict[str, str] = {}
-    for client_id, entry in value.items():
-        key_line = key_lines.get(client_id, line)
+    for client_id, entry, key_line, value_line in entries(value, line):
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
             problems.add(
                 key_line,
@@ -136,7 +141,7 @@ def parse_clients(value: Any, line: int, problems: Problems, known: Collection[s
                 "keep one entry per client (their service users would collide)",
             )
             continue
-        rule = _entry(client_id, entry, key_line, value_lines.get(client_id, key_line), problems, known)
+        rule = _entry(client_id, entry, key_line, value_line, problems, known)
         if rule is None:
             continue
         owner = usernames.setdefault(rule.username.casefold(), client_id)
@@ -201,12 +206,9 @@ def _scopes(
             "write one 'scope.name: [Role]' entry per line, indented under 'scopes:'",
         )
         return None
-    key_lines, value_lines = lines(value)
     table: dict[str, tuple[str, ...] | None] = {}
-    for scope, roles_value in value.items():
-        scope_line = key_lines.get(scope, line)
+    for scope, roles_value, scope_line, where in entries(value, line):
         if isinstance(scope, str) and _SCOPE.match(scope):
-            where = value_lines.get(scope, scope_line)
             table[scope] = parse_role_list(roles_value, where, f"scope {scope!r} of {what}", problems, known)
         else:
             problems.add(

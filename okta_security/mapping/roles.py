@@ -7,12 +7,11 @@ file; built-in roles are never declared. ``based_on`` never copies access to *ev
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from okta_security.mapping.patterns import PatternKind, RegexRejected, matcher, pattern_kind
-from okta_security.mapping.yaml_lines import item_lines, lines, report_unknown_keys, yaml_kind
+from okta_security.mapping.yaml_lines import closest, entries, item_lines, lines, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Mapping
@@ -129,8 +128,7 @@ def parse_roles(
         )
         return ()
     parser = _Parser(problems, declared_names(section), known_roles)
-    key_lines, _ = lines(section)
-    found = (parser.spec(name, body, key_lines.get(name, line)) for name, body in section.items())
+    found = (parser.spec(name, body, key_line) for name, body, key_line, _ in entries(section, line))
     by_name = {spec.name: spec for spec in found if spec is not None}
     cycles = {name: chain for name in by_name if len(chain := based_on_chain(name, by_name)) > 1 and chain[-1] == name}
     for name, cycle in cycles.items():
@@ -154,8 +152,7 @@ def based_on_chain(name: str, specs: Mapping[str, RoleSpec]) -> list[str]:
 
 
 def _did_you_mean(word: object, choices: Collection[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
+    return f"did you mean {close!r}? " if (close := closest(word, choices)) else ""
 
 
 class _Parser:
@@ -238,14 +235,10 @@ class _Parser:
                 "write e.g. 'dags: {\"finance_*\": [can_read, can_edit]}'",
             )
             return None
-        key_lines, value_lines = lines(value)
         grants = []
-        for pattern, actions_value in value.items():
-            key_line = key_lines.get(pattern, line)
+        for pattern, actions_value, key_line, value_line in entries(value, line):
             ok = self.dag_pattern(name, pattern, key_line)
-            actions = (
-                self.grant_actions(name, pattern, actions_value, value_lines.get(pattern, key_line)) if ok else None
-            )
+            actions = self.grant_actions(name, pattern, actions_value, value_line) if ok else None
             grants.append(None if actions is None else DagGrant(pattern=pattern, actions=actions, line=key_line))
         return None if None in grants else tuple(grants)  # type: ignore[arg-type]
 
@@ -266,19 +259,18 @@ class _Parser:
 
     def grant_actions(self, name: str, pattern: str, value: Any, line: int) -> dict[str, frozenset[str]] | None:
         """Validate the actions of one DAG grant: a list (on DAGs) or {resource: actions}."""
-        key_lines, value_lines = lines(value)
         value = value if isinstance(value, dict) else {DAGS_RESOURCE: value}
         result: dict[str, frozenset[str]] = {}
-        for resource, actions_value in value.items():
+        for resource, actions_value, key_line, value_line in entries(value, line):
             if resource not in DAG_RESOURCES:
                 self.problems.add(
-                    key_lines.get(resource, line),
+                    key_line,
                     f"unknown DAG resource {resource!r} for {pattern!r} in role {name!r}",
                     "use " + " or ".join(repr(r) for r in DAG_RESOURCES),
                 )
                 return None
             where = f"{resource} of {pattern!r} in role {name!r}"
-            actions = self.actions(where, actions_value, value_lines.get(resource, line), resource)
+            actions = self.actions(where, actions_value, value_line, resource)
             if actions is None:
                 return None
             result[resource] = actions

@@ -25,8 +25,8 @@ from okta_security.mapping.yaml_lines import (
     LinedDict,
     Problems,
     a_yaml_kind,
+    entries,
     known_role,
-    lines,
     load_yaml,
     parse_role_list,
     report_unknown_keys,
@@ -145,13 +145,10 @@ def _validate_mappings(value: Any, line: int, known: Collection[str] | None, pro
             "write one 'okta-group: [Role]' entry per line, indented under 'mappings:'",
         )
         return []
-    key_lines, value_lines = lines(value)
     rules: list[Rule] = []
-    for group, roles_value in value.items():
-        key_line = key_lines.get(group, line)
+    for group, roles_value, key_line, value_line in entries(value, line):
         kind = _validate_key(group, key_line, problems)
-        where = value_lines.get(group, key_line)
-        roles = parse_role_list(roles_value, where, f"group {str(group)!r}", problems, known)
+        roles = parse_role_list(roles_value, value_line, f"group {str(group)!r}", problems, known)
         if kind is not None and roles is not None:
             rules.append(Rule(pattern=group, kind=kind, roles=roles, line=key_line))
     return rules
@@ -159,10 +156,7 @@ def _validate_mappings(value: Any, line: int, known: Collection[str] | None, pro
 
 def _validate_default_role(document: LinedDict, known: Collection[str] | None, problems: Problems) -> str | None:
     """Return the default role (None = refuse), recording problems."""
-    if DEFAULT_ROLE_KEY not in document:
-        return None
-    value = document[DEFAULT_ROLE_KEY]
-    line = document.value_lines.get(DEFAULT_ROLE_KEY, 1)
+    value, line = document.get(DEFAULT_ROLE_KEY), document.value_lines.get(DEFAULT_ROLE_KEY, 1)
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterator
 
 
 class LinedDict(dict):  # type: ignore[type-arg]
@@ -38,6 +38,18 @@ class LinedList(list):  # type: ignore[type-arg]
 def lines(value: Any) -> tuple[dict[Any, int], dict[Any, int]]:
     """Return the key and value lines of a loaded YAML mapping (none for a plain dict)."""
     return getattr(value, "key_lines", {}), getattr(value, "value_lines", {})
+
+
+def entries(value: dict[Any, Any], line: int) -> Iterator[tuple[Any, Any, int, int]]:
+    """Yield (key, value, key's line, value's line) of a loaded YAML mapping (``line`` when unknown)."""
+    key_lines, value_lines = lines(value)
+    for key, item in value.items():
+        yield key, item, key_lines.get(key, line), value_lines.get(key, key_lines.get(key, line))
+
+
+def closest(word: object, choices: Collection[str]) -> str | None:
+    """Return the choice closest to ``word``, if one is close."""
+    return next(iter(difflib.get_close_matches(str(word), list(choices), n=1)), None)
 
 
 def item_lines(value: list[Any], line: int) -> list[int]:
@@ -147,8 +159,7 @@ def report_unknown_keys(
     for key in value:
         if key in allowed:
             continue
-        close = difflib.get_close_matches(str(key), list(allowed), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = f" (did you mean {close!r}?)" if (close := closest(key, allowed)) else ""
         problems.add(key_lines.get(key, line), f"unknown {what} {key!r}{where}{hint}", "use only " + ", ".join(allowed))
         ok = False
     return ok
@@ -160,7 +171,7 @@ def known_role(role: str, line: int, known: Collection[str] | None, problems: Pr
         return True
     names = sorted(known)
     suggestion = next((name for name in names if name.lower() == role.lower()), None)
-    suggestion = suggestion or next(iter(difflib.get_close_matches(role, names, n=1)), None)
+    suggestion = suggestion or closest(role, names)
     hint = f"; did you mean {suggestion!r}?" if suggestion else ""
     problems.add(
         line,

@@ -47,11 +47,6 @@ class ClientRule:
     def __post_init__(self) -> None:
         object.__setattr__(self, "scope_roles", types.MappingProxyType(dict(self.scope_roles)))
 
-    def roles_for(self, scopes: Collection[str]) -> tuple[frozenset[str], tuple[str, ...]]:
-        """Return (roles, scopes that granted some) for a token carrying ``scopes``."""
-        granting = tuple(scope for scope in self.scope_roles if scope in scopes)
-        return frozenset(self.roles).union(*(self.scope_roles[scope] for scope in granting)), granting
-
 
 @dataclass(frozen=True)
 class BotGrant:
@@ -96,7 +91,8 @@ class ClientMap:
                 "role-mapping file.",
                 client_id=client_id,
             )
-        roles, granting = rule.roles_for(scopes)
+        granting = tuple(scope for scope in rule.scope_roles if scope in scopes)
+        roles = frozenset(rule.roles).union(*(rule.scope_roles[scope] for scope in granting))
         if not roles:
             wanted = ", ".join(rule.scope_roles)
             carried = ", ".join(sorted(scopes)) or "none"

@@ -27,10 +27,9 @@ def privileged_declared_roles(specs: Iterable[RoleSpec]) -> dict[str, str]:
 def desired_permissions(
     specs: Iterable[RoleSpec], dag_ids: Iterable[str], existing: Mapping[str, Collection[Permission]]
 ) -> dict[str, frozenset[Permission]]:
-    """Return the exact permission set of every declared role.
+    """Return every declared role's exact permissions; raise RoleSyncError if a ``based_on`` role is missing.
 
-    ``existing`` maps role names already in the database to their permissions; it supplies
-    ``based_on`` roles the file does not declare. Raise RoleSyncError if one is missing.
+    ``existing`` (the roles in the database) supplies the ``based_on`` roles the file does not declare.
     """
     by_name = {spec.name: spec for spec in specs}
     ids = sorted(set(dag_ids))

@@ -119,8 +119,7 @@ class MappingStore:
     ) -> None:
         """Bind role names and callbacks known only later (the database); re-check the mapping in force.
 
-        Raise MappingError if the mapping in force names a role that is not known: at start-up
-        this stops the webserver with file, line and fix.
+        Raise MappingError if it names an unknown role: at start-up that stops the webserver with file:line and fix.
         """
         with self._lock:
             self._known_roles = known_roles
@@ -184,13 +183,8 @@ class MappingStore:
         self._mapping = new
         self._raw = data
         self.last_error = None
-        log.info(
-            "Reloaded role mapping %s (version %s -> %s, %d rules)",
-            self.path,
-            old.digest[:12],
-            new.digest[:12],
-            len(new.rules),
-        )
+        change = f"{old.digest[:12]} -> {new.digest[:12]}"
+        log.info("Reloaded role mapping %s (version %s, %d rules)", self.path, change, len(new.rules))
         self._notify("on_reload", self._on_reload, old, new)
 
     def _reject(self, error: MappingError, digest: str = "") -> None:

@@ -63,10 +63,9 @@ def yaml_line(mark: yaml.Mark | None) -> int:
 
 
 class LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings and lists remember their lines, and which reports duplicate keys.
+    """SafeLoader whose containers remember their lines and which reports duplicate keys.
 
-    Containers are built at once (``deep=True``), so an alias to an enclosing node is refused as a
-    YAML error: a mapping file has no use for recursive structures.
+    Containers are built at once (``deep=True``): an alias to an enclosing node is a YAML error.
     """
 
     def __init__(self, stream: str, problems: Problems) -> None:
@@ -247,15 +246,10 @@ def load_yaml(raw: bytes, problems: Problems) -> Any:
         )
         return FAILED
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        parts = []
-        if exc.context:
-            started = f" that starts at line {yaml_line(exc.context_mark)}" if exc.context_mark else ""
-            parts.append(f"{exc.context}{started}")
-        if exc.problem:
-            parts.append(exc.problem)
+        started = f" that starts at line {yaml_line(exc.context_mark)}" if exc.context_mark else ""
+        parts = [part for part in (exc.context and f"{exc.context}{started}", exc.problem) if part]
         problems.add(
-            yaml_line(mark),
+            yaml_line(exc.problem_mark or exc.context_mark),
             "YAML syntax error: " + (", ".join(parts) or str(exc)),
             "fix the YAML syntax (check indentation, quoting and the ':' after each key)",
         )

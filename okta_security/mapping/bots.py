@@ -36,8 +36,6 @@ _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 section 3.3 scop
 
 @dataclass(frozen=True)
 class ClientRule:
-    """One client of the ``clients:`` section."""
-
     client_id: str
     username: str
     roles: tuple[str, ...]

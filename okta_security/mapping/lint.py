@@ -60,15 +60,8 @@ def findings_from_error(error: MappingError) -> list[Finding]:
 def lint(mapping: RoleMapping, *, dag_ids: Collection[str] | None = None) -> list[Finding]:
     """Return every finding for a valid mapping, ordered by line; ``dag_ids`` enables the DAG checks."""
     linter = _Linter(mapping)
-    findings = [
-        *linter.privileged_patterns(),
-        *linter.everyone(),
-        *linter.default_role(),
-        *linter.shadowed(),
-        *linter.suspicious_keys(),
-        *linter.declared_roles(),
-        *linter.step_up(),
-    ]
+    findings = [*linter.privileged_patterns(), *linter.everyone(), *linter.default_role(), *linter.shadowed()]
+    findings += [*linter.suspicious_keys(), *linter.declared_roles(), *linter.step_up()]
     if dag_ids is not None:
         findings.extend(linter.dag_patterns(dag_ids))
     return sorted(findings, key=lambda f: (f.line, SEVERITIES.index(f.severity), f.code))

@@ -118,16 +118,12 @@ def glob_regex(pattern: str) -> str:
             if bracket == "(?!)":
                 bracket = _NOTHING
             elif bracket.startswith("["):
-                bracket = "[" + re.sub(r"(\\.)|\[", _escape_open, bracket[1:])
+                bracket = "[" + re.sub(r"(\\.)|\[", lambda m: m[1] or r"\[", bracket[1:])
             out.append(bracket)
             index = end + 1
         else:
             out.append(re2.escape(char))
     return "(?s:" + "".join(out) + ")"
-
-
-def _escape_open(match: re.Match[str]) -> str:
-    return match[1] or r"\["
 
 
 def bracket_end(pattern: str, index: int) -> int | None:

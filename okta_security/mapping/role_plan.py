@@ -72,7 +72,6 @@ class RoleChange:
 
     @property
     def changed(self) -> bool:
-        """Return True if the sync writes anything for this role."""
         return self.create or bool(self.add) or bool(self.remove)
 
 

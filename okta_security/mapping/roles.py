@@ -78,7 +78,6 @@ class DagGrant:
         return sorted(dag_id for dag_id in dag_ids if self.matches(dag_id))
 
     def permissions(self, dag_ids: Iterable[str]) -> frozenset[Permission]:
-        """Return the DAG-level permissions this grant gives for the known DAG ids."""
         return frozenset(
             (action, resource_name(dag_id, resource))
             for dag_id in self.expand(dag_ids)
@@ -89,8 +88,6 @@ class DagGrant:
 
 @dataclass(frozen=True)
 class RoleSpec:
-    """One declared role."""
-
     name: str
     line: int
     based_on: str | None = None

@@ -137,7 +137,6 @@ def _validate_key(group: Any, line: int, problems: Problems) -> PatternKind | No
 
 
 def _validate_mappings(value: Any, line: int, known: Collection[str] | None, problems: Problems) -> list[Rule]:
-    """Return the rules of the ``mappings`` section, recording every problem."""
     if not isinstance(value, dict):
         problems.add(
             line,
@@ -187,30 +186,19 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
         raise MappingError(problems.messages(), source=source)
     report_unknown_keys(document, TOP_LEVEL_KEYS, 1, problems, what="top-level key")
     at = document.value_lines
+    got = {key: (document[key], at[key]) for key in TOP_LEVEL_KEYS if key in document}  # (value, line)
     # Roles the file declares are valid mapping targets (created or updated at sync).
-    role_specs = (
-        parse_roles(document[ROLES_KEY], at[ROLES_KEY], known_roles=known, problems=problems)
-        if ROLES_KEY in document
-        else ()
-    )
+    role_specs = parse_roles(*got[ROLES_KEY], known_roles=known, problems=problems) if ROLES_KEY in got else ()
     if known is not None:
         known = known | declared_names(document.get(ROLES_KEY))
-    if MAPPINGS_KEY not in document:
+    if MAPPINGS_KEY not in got:
         problems.add(
             1, "missing required 'mappings' section", "add 'mappings:' with indented 'okta-group: [Role]' entries"
         )
-    rules = (
-        _validate_mappings(document[MAPPINGS_KEY], at[MAPPINGS_KEY], known, problems)
-        if MAPPINGS_KEY in document
-        else []
-    )
+    rules = _validate_mappings(*got[MAPPINGS_KEY], known, problems) if MAPPINGS_KEY in got else []
     default_role = _validate_default_role(document, known, problems)
-    clients = (
-        parse_clients(document["clients"], at["clients"], problems, known) if "clients" in document else EMPTY_CLIENTS
-    )
-    step_up = (
-        parse_step_up(document[STEP_UP_KEY], at[STEP_UP_KEY], problems, known) if STEP_UP_KEY in document else None
-    )
+    clients = parse_clients(*got["clients"], problems, known) if "clients" in got else EMPTY_CLIENTS
+    step_up = parse_step_up(*got[STEP_UP_KEY], problems, known) if STEP_UP_KEY in got else None
     if problems:
         raise MappingError(problems.messages(), source=source)
     try:

@@ -43,7 +43,6 @@ _Look = tuple[FileVersion, bytes] | OSError | None
 
 
 def _read(source: str) -> tuple[FileVersion, bytes]:
-    """Return the file's version and bytes; raise MappingError if it cannot be read."""
     try:
         return read_versioned(source, MAX_MAPPING_BYTES)
     except OSError as exc:
@@ -123,10 +122,8 @@ class MappingStore:
         """
         with self._lock:
             self._known_roles = known_roles
-            if on_reload is not None:
-                self._on_reload = on_reload
-            if on_reject is not None:
-                self._on_reject = on_reject
+            self._on_reload = on_reload or self._on_reload
+            self._on_reject = on_reject or self._on_reject
             self._mapping = parse_mapping(self._raw, source=self.path, known_roles=self._known())
 
     def _known(self) -> Collection[str] | None:

@@ -8,6 +8,7 @@ and list remembers the 1-based lines of PyYAML's node marks, so validation messa
 from __future__ import annotations
 
 import difflib
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -48,7 +49,6 @@ def entries(value: dict[Any, Any], line: int) -> Iterator[tuple[Any, Any, int, i
 
 
 def closest(word: object, choices: Collection[str]) -> str | None:
-    """Return the choice closest to ``word``, if one is close."""
     return next(iter(difflib.get_close_matches(str(word), list(choices), n=1)), None)
 
 
@@ -58,7 +58,6 @@ def item_lines(value: list[Any], line: int) -> list[int]:
 
 
 def yaml_line(mark: yaml.Mark | None) -> int:
-    """Return the 1-based line of a yaml mark (1 if unknown)."""
     return mark.line + 1 if mark is not None else 1
 
 
@@ -84,9 +83,7 @@ class LineLoader(yaml.SafeLoader):
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             line = yaml_line(key_node.start_mark)
-            try:
-                hash(key)
-            except TypeError:
+            if not isinstance(key, Hashable):  # a list or mapping (SafeLoader builds no tuples)
                 self.problems.add(
                     line, f"a {yaml_kind(key)} cannot be used as a key", "use a plain group name as the key"
                 )

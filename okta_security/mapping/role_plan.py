@@ -79,9 +79,8 @@ def plan_changes(
     desired: Mapping[str, frozenset[Permission]], existing: Mapping[str, Collection[Permission]]
 ) -> list[RoleChange]:
     """Return, per declared role (sorted by name), what must be created, added and removed."""
-    changes: list[RoleChange] = []
-    for role in sorted(desired):
-        want = desired[role]
-        have = frozenset(existing.get(role, ()))
-        changes.append(RoleChange(role=role, create=role not in existing, add=want - have, remove=have - want))
-    return changes
+    have = {role: frozenset(existing.get(role, ())) for role in desired}
+    return [
+        RoleChange(role=role, create=role not in existing, add=want - have[role], remove=have[role] - want)
+        for role, want in sorted(desired.items())
+    ]

@@ -152,13 +152,13 @@ def _did_you_mean(word: object, choices: Collection[str]) -> str:
     return f"did you mean {close!r}? " if (close := closest(word, choices)) else ""
 
 
+@dataclass
 class _Parser:
     """Validate role definitions, recording every problem; a method returns None after reporting."""
 
-    def __init__(self, problems: Problems, declared: frozenset[str], known: Collection[str] | None) -> None:
-        self.problems = problems
-        self.declared = declared
-        self.known = known
+    problems: Problems
+    declared: frozenset[str]
+    known: Collection[str] | None
 
     def name(self, name: Any, line: int) -> bool:
         add = self.problems.add

@@ -1,10 +1,9 @@
 """Map Okta groups to Airflow roles, as configured in a YAML file (docs/mapping-cookbook.md).
 
-Keys are exact names, globs or ``re:`` regexes (:mod:`.patterns`); every match contributes its
-roles, matched through one :class:`~okta_security.mapping.patterns.PatternSet` per version. The
-``roles:``, ``clients:`` and ``step_up:`` sections are parsed by :mod:`.roles`, :mod:`.bots` and
-:mod:`.step_up`. Every problem is reported at once, in one :class:`MappingError`, as
-``<file>:<line>: <what is wrong> — <how to fix>``. Pure logic: no Flask, FAB or Airflow imports.
+Keys are exact names, globs or ``re:`` regexes (:mod:`.patterns`, one ``PatternSet`` per version);
+every match contributes its roles. ``roles:``, ``clients:`` and ``step_up:`` are :mod:`.roles`,
+:mod:`.bots` and :mod:`.step_up`. Every problem is reported at once, in one :class:`MappingError`,
+as ``<file>:<line>: <what is wrong> — <how to fix>``. Pure logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations

@@ -166,8 +166,7 @@ def known_role(role: str, line: int, known: Collection[str] | None, problems: Pr
     if known is None or role in known:
         return True
     names = sorted(known)
-    suggestion = next((name for name in names if name.lower() == role.lower()), None)
-    suggestion = suggestion or closest(role, names)
+    suggestion = next((name for name in names if name.lower() == role.lower()), None) or closest(role, names)
     hint = f"; did you mean {suggestion!r}?" if suggestion else ""
     problems.add(
         line,

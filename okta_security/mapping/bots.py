@@ -1,20 +1,8 @@
 """The mapping file's ``clients:`` section: Okta client IDs (bots) -> Airflow roles and service users.
 
-File format::
-
-    clients:
-      0oa8f5j3ecb5w3dF85d7:           # Okta client ID of an API Services app (client credentials)
-        name: ci-pipeline             # its Airflow service user is "svc-ci-pipeline" (default: svc-<client ID>)
-        roles: [Viewer]               # roles for every token of this client
-        scopes:                       # optional: more roles when the token carries the scope
-          airflow.trigger: [User]
-      0oa8other0000000000: [Viewer]   # short form: roles only, default name
-
-A token's roles are ``roles`` plus the roles of every listed scope found in its ``scp``. A client
-that is not listed, or whose token earns no role, is refused (:class:`UnmappedClient`).
-
-:mod:`okta_security.mapping.rules` parses this section with the rest of the file, so problems read
-``file:line: what — fix`` like every other mapping problem. Pure logic: no Flask, FAB or Airflow.
+Format: docs/bots.md ("Map each client"). A token's roles are ``roles`` plus those of every listed
+scope in its ``scp``; a client not listed, or whose token earns no role, is refused
+(:class:`UnmappedClient`). Parsed with the rest of the file by :mod:`.rules`. Pure logic.
 """
 
 from __future__ import annotations
@@ -25,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from okta_security.errors import UnmappedClient
-from okta_security.mapping.yaml_lines import a_yaml_kind, lines, parse_role_list, report_unknown_keys, yaml_kind
+from okta_security.mapping.yaml_lines import (
+    a_yaml_kind,
+    entries,
+    lines,
+    parse_role_list,
+    report_unknown_keys,
+    yaml_kind,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping
@@ -41,8 +36,6 @@ _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 section 3.3 scop
 
 @dataclass(frozen=True)
 class ClientRule:
-    """One client of the ``clients:`` section."""
-
     client_id: str
     username: str
     roles: tuple[str, ...]
@@ -50,13 +43,7 @@ class ClientRule:
     line: int
 
     def __post_init__(self) -> None:
-        """Freeze the scope table."""
         object.__setattr__(self, "scope_roles", types.MappingProxyType(dict(self.scope_roles)))
-
-    def roles_for(self, scopes: Collection[str]) -> tuple[frozenset[str], tuple[str, ...]]:
-        """Return (roles, scopes that granted some) for a token carrying ``scopes``."""
-        granting = tuple(scope for scope in self.scope_roles if scope in scopes)
-        return frozenset(self.roles).union(*(self.scope_roles[scope] for scope in granting)), granting
 
 
 @dataclass(frozen=True)
@@ -76,7 +63,6 @@ class ClientMap:
     rules: Mapping[str, ClientRule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        """Freeze the table."""
         object.__setattr__(self, "rules", types.MappingProxyType(dict(self.rules)))
 
     def __len__(self) -> int:
@@ -86,11 +72,9 @@ class ClientMap:
         return iter(self.rules.values())
 
     def get(self, client_id: str) -> ClientRule | None:
-        """Return the rule for ``client_id``, if the section lists it."""
         return self.rules.get(client_id)
 
     def role_names(self) -> frozenset[str]:
-        """Return every role the section refers to."""
         return frozenset(
             role for rule in self.rules.values() for roles in (rule.roles, *rule.scope_roles.values()) for role in roles
         )
@@ -105,7 +89,8 @@ class ClientMap:
                 "role-mapping file.",
                 client_id=client_id,
             )
-        roles, granting = rule.roles_for(scopes)
+        granting = tuple(scope for scope in rule.scope_roles if scope in scopes)
+        roles = frozenset(rule.roles).union(*(rule.scope_roles[scope] for scope in granting))
         if not roles:
             wanted = ", ".join(rule.scope_roles)
             carried = ", ".join(sorted(scopes)) or "none"
@@ -131,12 +116,10 @@ def parse_clients(value: Any, line: int, problems: Problems, known: Collection[s
             "write one '<client ID>: [Role]' entry per line, indented under 'clients:'",
         )
         return EMPTY_CLIENTS
-    key_lines, value_lines = lines(value)
     rules: dict[str, ClientRule] = {}
     folded_ids: dict[str, str] = {}
     usernames: dict[str, str] = {}
-    for client_id, entry in value.items():
-        key_line = key_lines.get(client_id, line)
+    for client_id, entry, key_line, value_line in entries(value, line):
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
             problems.add(
                 key_line,
@@ -152,7 +135,7 @@ def parse_clients(value: Any, line: int, problems: Problems, known: Collection[s
                 "keep one entry per client (their service users would collide)",
             )
             continue
-        rule = _entry(client_id, entry, key_line, value_lines.get(client_id, key_line), problems, known)
+        rule = _entry(client_id, entry, key_line, value_line, problems, known)
         if rule is None:
             continue
         owner = usernames.setdefault(rule.username.casefold(), client_id)
@@ -217,12 +200,9 @@ def _scopes(
             "write one 'scope.name: [Role]' entry per line, indented under 'scopes:'",
         )
         return None
-    key_lines, value_lines = lines(value)
     table: dict[str, tuple[str, ...] | None] = {}
-    for scope, roles_value in value.items():
-        scope_line = key_lines.get(scope, line)
+    for scope, roles_value, scope_line, where in entries(value, line):
         if isinstance(scope, str) and _SCOPE.match(scope):
-            where = value_lines.get(scope, scope_line)
             table[scope] = parse_role_list(roles_value, where, f"scope {scope!r} of {what}", problems, known)
         else:
             problems.add(

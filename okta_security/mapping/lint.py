@@ -1,10 +1,8 @@
 """Lint a valid role mapping for grants that are broader, or deader, than they look.
 
-``parse_mapping`` decides whether a file can be used at all (errors). The lint looks for files
-that are valid but risky or confused (warnings), or worth knowing (info); the findings and their
-codes are listed in docs/mapping-cookbook.md ("The CLI"). It matches names: what a glob or a regex
-reaches is not worked out, which would need a regex engine of our own (the cookbook says which
-findings went with it). Pure logic: no Flask, FAB or Airflow imports.
+Errors are ``parse_mapping``'s; the lint finds valid files that are risky (warnings) or worth
+knowing (info), codes in docs/mapping-cookbook.md ("The CLI"). It matches names only: what a glob
+or a regex reaches would need a regex engine of our own. Pure logic: no Flask, FAB or Airflow.
 """
 
 from __future__ import annotations
@@ -42,24 +40,18 @@ class Finding:
     source: str
 
     def text(self) -> str:
-        """Return ``file:line: severity: message — fix [code]``."""
         return f"{self.source}:{self.line}: {self.severity}: {self.message} — {self.fix} [{self.code}]"
 
     def as_dict(self) -> dict[str, object]:
-        """Return the finding as JSON-ready data."""
         return asdict(self)
 
 
 def findings_from_error(error: MappingError) -> list[Finding]:
     """Turn parse_mapping's ``file:line: what — fix`` problems into error findings."""
+    located = re.compile(re.escape(error.source) + r":(\d+): (.*)", re.DOTALL)
     findings = []
     for problem in error.problems:
-        line, rest = 1, problem
-        prefix = f"{error.source}:"
-        if problem.startswith(prefix):
-            number, _sep, remainder = problem[len(prefix) :].partition(": ")
-            if number.isdigit():
-                line, rest = int(number), remainder
+        line, rest = (int(m[1]), m[2]) if (m := located.fullmatch(problem)) else (1, problem)
         what, _sep, fix = rest.partition(" — ")
         findings.append(Finding("error", error.code, line, what, fix or "fix the file", error.source))
     return findings
@@ -68,15 +60,8 @@ def findings_from_error(error: MappingError) -> list[Finding]:
 def lint(mapping: RoleMapping, *, dag_ids: Collection[str] | None = None) -> list[Finding]:
     """Return every finding for a valid mapping, ordered by line; ``dag_ids`` enables the DAG checks."""
     linter = _Linter(mapping)
-    findings = [
-        *linter.privileged_patterns(),
-        *linter.everyone(),
-        *linter.default_role(),
-        *linter.shadowed(),
-        *linter.suspicious_keys(),
-        *linter.declared_roles(),
-        *linter.step_up(),
-    ]
+    findings = [*linter.privileged_patterns(), *linter.everyone(), *linter.default_role(), *linter.shadowed()]
+    findings += [*linter.suspicious_keys(), *linter.declared_roles(), *linter.step_up()]
     if dag_ids is not None:
         findings.extend(linter.dag_patterns(dag_ids))
     return sorted(findings, key=lambda f: (f.line, SEVERITIES.index(f.severity), f.code))

@@ -1,13 +1,9 @@
 """Name patterns: the ``re:``/glob/exact convention, RE2 for regexes, and one set matching them all.
 
-Every pattern okta_security reads (mapping keys, DAG patterns, ``OKTA_GROUPS_FILTER``): ``re:`` and
-a regular expression matched against the whole name; else, with ``*``, ``?`` or ``[``, an fnmatch
-glob (case-sensitive); else an exact name. ``re:`` runs on RE2, linear in the name: Python's ``re``
-takes about a minute on ``([a-z0-9]+-?)+-admins`` against ``"a" * 24 + "-admins!"``, and whoever
-can create groups in Okta chooses the name. A pattern RE2 cannot run (backreferences, lookaround,
-atomic groups, possessive quantifiers) is refused at load; it must also compile with Python's
-``re``, whose syntax stays the documented one. :class:`PatternSet` matches many patterns at once:
-a dict for exact names and one ``re2.Set`` for the rest. Pure logic: no Flask, FAB or Airflow.
+Every pattern read (mapping keys, DAG patterns, ``OKTA_GROUPS_FILTER``) is ``re:`` + a regex of the
+whole name, else an fnmatch glob (``*?[``, case-sensitive), else an exact name. ``re:`` runs on RE2,
+linear in the name, which whoever creates Okta groups chooses (docs/mapping-cookbook.md); it must
+also compile with Python's ``re``, whose syntax stays the documented one. Pure logic.
 """
 
 from __future__ import annotations
@@ -36,6 +32,7 @@ FIX = (
     "rewrite it without backreferences, lookaround, atomic groups or possessive quantifiers "
     "('re:' patterns are matched with RE2), e.g. list the alternatives: re:^(eng|ops)-(eng|ops)$"
 )
+_OTHER_FIX = "use only syntax that both Python's re and RE2 accept (https://github.com/google/re2/wiki/Syntax)"
 # What RE2's refusal names (after Python's re accepted the pattern) -> the construct it is.
 _REFUSED = (
     (re.compile(r"escape sequence: \\[1-9]|operator: \(\?P|operator: \(\?\("), "a backreference (\\1 or (?P=name))"),
@@ -86,22 +83,12 @@ def compile_regex(expression: str) -> Any:
         raw = exc.args[0] if exc.args else b""
         reason = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))[:200]
         feature = next((name for found, name in _REFUSED if found.search(reason)), None)
-        if feature is None:
-            raise RegexRejected(
-                f"regular expression {expression!r} cannot be matched in linear time: RE2 refuses it ({reason})",
-                "use only syntax that both Python's re and RE2 accept (https://github.com/google/re2/wiki/Syntax)",
-            ) from exc
-        raise RegexRejected(
-            f"regular expression {expression!r} cannot be matched in linear time: it uses {feature}", FIX
-        ) from exc
+        why, fix = (f"it uses {feature}", FIX) if feature else (f"RE2 refuses it ({reason})", _OTHER_FIX)
+        raise RegexRejected(f"regular expression {expression!r} cannot be matched in linear time: {why}", fix) from exc
 
 
 def re2_syntax(expression: str) -> str:
-    """Return ``expression`` with Python-only escapes spelled as RE2 spells them.
-
-    ``\\Z`` (end of the name) is RE2's ``\\z``; ``\\uXXXX`` and ``\\UXXXXXXXX`` are RE2's ``\\x{...}``.
-    Everything else is passed through: what RE2 does not know, it refuses.
-    """
+    """Spell ``\\Z``, ``\\uXXXX`` and ``\\UXXXXXXXX`` as RE2 does; pass the rest (RE2 refuses what it lacks)."""
     return re.sub(
         r"\\(?:(Z)|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))",
         lambda m: "\\z" if m[1] else f"\\x{{{m[2] or m[3]}}}" if m[2] or m[3] else m[0],
@@ -113,9 +100,8 @@ def re2_syntax(expression: str) -> str:
 def glob_regex(pattern: str) -> str:
     """Return an RE2 expression matching, in full, exactly the names ``fnmatch.fnmatchcase`` matches.
 
-    fnmatch's own translation uses atomic groups (RE2 has none); ``*`` is a plain ``.*`` here,
-    which is the same language. A bracket keeps fnmatch's translation, with ``[`` escaped inside
-    it (RE2 would read ``[:alpha:]`` as a class) and an empty range spelled as an empty class.
+    fnmatch's translation has atomic groups (RE2 has none): ``*`` is ``.*`` here; a bracket keeps it,
+    with ``[`` escaped (RE2 reads ``[:alpha:]`` as a class) and an empty range as an empty class.
     """
     out: list[str] = []
     index = 0
@@ -132,16 +118,12 @@ def glob_regex(pattern: str) -> str:
             if bracket == "(?!)":
                 bracket = _NOTHING
             elif bracket.startswith("["):
-                bracket = "[" + re.sub(r"(\\.)|\[", _escape_open, bracket[1:])
+                bracket = "[" + re.sub(r"(\\.)|\[", lambda m: m[1] or r"\[", bracket[1:])
             out.append(bracket)
             index = end + 1
         else:
             out.append(re2.escape(char))
     return "(?s:" + "".join(out) + ")"
-
-
-def _escape_open(match: re.Match[str]) -> str:
-    return match[1] or r"\["
 
 
 def bracket_end(pattern: str, index: int) -> int | None:
@@ -153,11 +135,7 @@ def bracket_end(pattern: str, index: int) -> int | None:
 
 
 def matcher(pattern: str, kind: PatternKind | None = None) -> Callable[[str], bool]:
-    """Return a test of whole names against ``pattern``; raise :class:`RegexRejected` for a bad ``re:``.
-
-    Globs are fnmatch's own translation run by Python's ``re`` (it cannot backtrack badly by
-    construction), ``re:`` patterns RE2.
-    """
+    """Return a whole-name test (globs: fnmatch's translation, which cannot backtrack badly; ``re:``: RE2)."""
     kind = kind or pattern_kind(pattern)
     if kind == "exact":
         return pattern.__eq__
@@ -185,7 +163,6 @@ class PatternSet(Generic[K]):
     """Find every entry whose pattern matches a name: one dict lookup and one RE2 set pass."""
 
     def __init__(self, entries: Sequence[K]) -> None:
-        """Compile the entries once (per mapping version)."""
         exact: dict[str, list[K]] = {}
         self._patterns: list[K] = []
         self._set = re2.Set.FullMatchSet(_OPTIONS)
@@ -256,7 +233,6 @@ class GroupFilter:
             raise ValueError(f"{e.problem} ({e.fix})") from e
 
     def allows(self, name: str) -> bool:
-        """Return whether group ``name`` counts."""
         if self._regex is not None:
             return self._regex.fullmatch(name) is not None
         return name.startswith(self.spec)
@@ -266,7 +242,6 @@ class GroupFilter:
         return tuple(dict.fromkeys(g for g in groups if self.allows(g)))
 
     def describe(self) -> str:
-        """Return a short human description, for logs."""
         if self._regex is not None:
             return f"regex {regex_source(self.spec)!r}"
         return f"prefix {self.spec!r}" if self.spec else "all groups"

@@ -27,10 +27,9 @@ def privileged_declared_roles(specs: Iterable[RoleSpec]) -> dict[str, str]:
 def desired_permissions(
     specs: Iterable[RoleSpec], dag_ids: Iterable[str], existing: Mapping[str, Collection[Permission]]
 ) -> dict[str, frozenset[Permission]]:
-    """Return the exact permission set of every declared role.
+    """Return every declared role's exact permissions; raise RoleSyncError if a ``based_on`` role is missing.
 
-    ``existing`` maps role names already in the database to their permissions; it supplies
-    ``based_on`` roles the file does not declare. Raise RoleSyncError if one is missing.
+    ``existing`` (the roles in the database) supplies the ``based_on`` roles the file does not declare.
     """
     by_name = {spec.name: spec for spec in specs}
     ids = sorted(set(dag_ids))
@@ -73,7 +72,6 @@ class RoleChange:
 
     @property
     def changed(self) -> bool:
-        """Return True if the sync writes anything for this role."""
         return self.create or bool(self.add) or bool(self.remove)
 
 
@@ -81,9 +79,8 @@ def plan_changes(
     desired: Mapping[str, frozenset[Permission]], existing: Mapping[str, Collection[Permission]]
 ) -> list[RoleChange]:
     """Return, per declared role (sorted by name), what must be created, added and removed."""
-    changes: list[RoleChange] = []
-    for role in sorted(desired):
-        want = desired[role]
-        have = frozenset(existing.get(role, ()))
-        changes.append(RoleChange(role=role, create=role not in existing, add=want - have, remove=have - want))
-    return changes
+    have = {role: frozenset(existing.get(role, ())) for role in desired}
+    return [
+        RoleChange(role=role, create=role not in existing, add=want - have[role], remove=have[role] - want)
+        for role, want in sorted(desired.items())
+    ]

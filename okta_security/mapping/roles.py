@@ -1,35 +1,17 @@
 """Roles-as-code: the optional ``roles:`` section of the mapping file, parsed into role specs.
 
-::
-
-    roles:
-      team-finance:
-        based_on: Viewer                 # copy that role's permissions, except access to every DAG
-        dags:                            # DAG id, glob or re: pattern -> actions on those DAGs
-          "finance_*": [can_read, can_edit]
-          finance_close: {DAGs: [can_read], DAG Runs: [can_create]}
-        all_dags: [can_read]             # optional: actions on every DAG (the global "DAGs" resource)
-        permissions:                     # optional: more FAB permissions, as in [fab] custom_roles
-          - {action: can_read, resource: Connections}
-    mappings:
-      airflow-team-finance: [team-finance]
-
-A declared role is owned by the file: a sync gives it exactly the permissions the file says.
-Built-in roles are never declared; roles the file does not declare are never touched. DAG
-patterns expand against the DAG ids known at sync time (docs/mapping-cookbook.md). ``based_on``
-never copies access to *every* DAG (the ``DAGs`` resource): a team role based on Viewer would
-otherwise see all DAGs; ``all_dags:`` grants that on purpose. Pure logic: planning a sync is
-:mod:`okta_security.mapping.role_plan`, writing it :mod:`okta_security.adapter.role_sync`.
+Format and semantics: docs/mapping-cookbook.md ("Roles-as-code"). A declared role is owned by the
+file; built-in roles are never declared. ``based_on`` never copies access to *every* DAG (the
+``DAGs`` resource); ``all_dags:`` grants it on purpose. Planning a sync: :mod:`.role_plan`.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from okta_security.mapping.patterns import PatternKind, RegexRejected, matcher, pattern_kind
-from okta_security.mapping.yaml_lines import item_lines, lines, report_unknown_keys, yaml_kind
+from okta_security.mapping.yaml_lines import closest, entries, item_lines, lines, report_unknown_keys, yaml_kind
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Mapping
@@ -62,7 +44,7 @@ DAG_RESOURCES: Mapping[str, DagResource] = {
     DAG_RUNS_RESOURCE: DagResource("DAG Run:", ("can_read", "can_create", "can_delete", "menu_access")),
 }
 DAG_PREFIXES = tuple(spec.prefix for spec in DAG_RESOURCES.values())
-# Access to every DAG; based_on never copies it (module docstring).
+# Access to every DAG; based_on never copies it (a team role based on Viewer would see all DAGs).
 ALL_DAGS_PERMISSIONS = frozenset((action, DAGS_RESOURCE) for action in DAG_RESOURCES[DAGS_RESOURCE].actions)
 
 Permission = tuple[str, str]  # (action, resource), as FAB names them
@@ -86,7 +68,6 @@ class DagGrant:
     matches: Callable[[str], bool] = field(init=False, repr=False, compare=False)  # the whole, case-sensitive id
 
     def __post_init__(self) -> None:
-        """Compile the matcher once."""
         object.__setattr__(self, "kind", pattern_kind(self.pattern))
         object.__setattr__(self, "matches", matcher(self.pattern, self.kind))
 
@@ -97,7 +78,6 @@ class DagGrant:
         return sorted(dag_id for dag_id in dag_ids if self.matches(dag_id))
 
     def permissions(self, dag_ids: Iterable[str]) -> frozenset[Permission]:
-        """Return the DAG-level permissions this grant gives for the known DAG ids."""
         return frozenset(
             (action, resource_name(dag_id, resource))
             for dag_id in self.expand(dag_ids)
@@ -108,8 +88,6 @@ class DagGrant:
 
 @dataclass(frozen=True)
 class RoleSpec:
-    """One declared role."""
-
     name: str
     line: int
     based_on: str | None = None
@@ -118,7 +96,6 @@ class RoleSpec:
     permissions: frozenset[Permission] = frozenset()
 
     def own_permissions(self, dag_ids: Iterable[str]) -> frozenset[Permission]:
-        """Return what the role grants by itself (without ``based_on``)."""
         ids = list(dag_ids)
         granted = {(action, DAGS_RESOURCE) for action in self.all_dags} | set(self.permissions)
         for grant in self.dags:
@@ -126,7 +103,6 @@ class RoleSpec:
         return frozenset(granted)
 
     def grants_nothing(self) -> bool:
-        """Return True if the role would have no permission at all."""
         return self.based_on is None and not self.dags and not self.all_dags and not self.permissions
 
 
@@ -149,8 +125,7 @@ def parse_roles(
         )
         return ()
     parser = _Parser(problems, declared_names(section), known_roles)
-    key_lines, _ = lines(section)
-    found = (parser.spec(name, body, key_lines.get(name, line)) for name, body in section.items())
+    found = (parser.spec(name, body, key_line) for name, body, key_line, _ in entries(section, line))
     by_name = {spec.name: spec for spec in found if spec is not None}
     cycles = {name: chain for name in by_name if len(chain := based_on_chain(name, by_name)) > 1 and chain[-1] == name}
     for name, cycle in cycles.items():
@@ -174,20 +149,18 @@ def based_on_chain(name: str, specs: Mapping[str, RoleSpec]) -> list[str]:
 
 
 def _did_you_mean(word: object, choices: Collection[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
+    return f"did you mean {close!r}? " if (close := closest(word, choices)) else ""
 
 
+@dataclass
 class _Parser:
     """Validate role definitions, recording every problem; a method returns None after reporting."""
 
-    def __init__(self, problems: Problems, declared: frozenset[str], known: Collection[str] | None) -> None:
-        self.problems = problems
-        self.declared = declared
-        self.known = known
+    problems: Problems
+    declared: frozenset[str]
+    known: Collection[str] | None
 
     def name(self, name: Any, line: int) -> bool:
-        """Check a declared role's name."""
         add = self.problems.add
         builtin = next((b for b in BUILTIN_ROLES if isinstance(name, str) and b.lower() == name.lower()), None)
         if not isinstance(name, str) or not name.strip():
@@ -207,7 +180,6 @@ class _Parser:
         return False
 
     def spec(self, name: Any, body: Any, line: int) -> RoleSpec | None:
-        """Validate one role definition."""
         if not self.name(name, line):
             return None
         body = {} if body is None else body
@@ -221,14 +193,9 @@ class _Parser:
         ok = report_unknown_keys(body, SPEC_KEYS, line, self.problems, where=f" in role {name!r}")
         _, value_lines = lines(body)
         parsed: dict[str, Any] = {}
-        for key, parse in (
-            ("based_on", self.based_on),
-            ("dags", self.dags),
-            ("all_dags", self.all_dags),
-            ("permissions", self.permissions),
-        ):
+        for key in SPEC_KEYS:  # each has its method of the same name
             if key in body:
-                parsed[key] = parse(name, body[key], value_lines.get(key, line))
+                parsed[key] = getattr(self, key)(name, body[key], value_lines.get(key, line))
                 ok = ok and (parsed[key] is not None or (key == "based_on" and body[key] is None))
         return RoleSpec(name=name, line=line, **{k: v for k, v in parsed.items() if v is not None}) if ok else None
 
@@ -265,19 +232,14 @@ class _Parser:
                 "write e.g. 'dags: {\"finance_*\": [can_read, can_edit]}'",
             )
             return None
-        key_lines, value_lines = lines(value)
         grants = []
-        for pattern, actions_value in value.items():
-            key_line = key_lines.get(pattern, line)
+        for pattern, actions_value, key_line, value_line in entries(value, line):
             ok = self.dag_pattern(name, pattern, key_line)
-            actions = (
-                self.grant_actions(name, pattern, actions_value, value_lines.get(pattern, key_line)) if ok else None
-            )
+            actions = self.grant_actions(name, pattern, actions_value, value_line) if ok else None
             grants.append(None if actions is None else DagGrant(pattern=pattern, actions=actions, line=key_line))
         return None if None in grants else tuple(grants)  # type: ignore[arg-type]
 
     def dag_pattern(self, name: str, pattern: Any, line: int) -> bool:
-        """Check one DAG id / glob / regex key."""
         if not isinstance(pattern, str) or not pattern.strip():
             self.problems.add(
                 line,
@@ -294,19 +256,18 @@ class _Parser:
 
     def grant_actions(self, name: str, pattern: str, value: Any, line: int) -> dict[str, frozenset[str]] | None:
         """Validate the actions of one DAG grant: a list (on DAGs) or {resource: actions}."""
-        key_lines, value_lines = lines(value)
         value = value if isinstance(value, dict) else {DAGS_RESOURCE: value}
         result: dict[str, frozenset[str]] = {}
-        for resource, actions_value in value.items():
+        for resource, actions_value, key_line, value_line in entries(value, line):
             if resource not in DAG_RESOURCES:
                 self.problems.add(
-                    key_lines.get(resource, line),
+                    key_line,
                     f"unknown DAG resource {resource!r} for {pattern!r} in role {name!r}",
                     "use " + " or ".join(repr(r) for r in DAG_RESOURCES),
                 )
                 return None
             where = f"{resource} of {pattern!r} in role {name!r}"
-            actions = self.actions(where, actions_value, value_lines.get(resource, line), resource)
+            actions = self.actions(where, actions_value, value_line, resource)
             if actions is None:
                 return None
             result[resource] = actions
@@ -316,7 +277,6 @@ class _Parser:
         return result
 
     def all_dags(self, name: str, value: Any, line: int) -> frozenset[str] | None:
-        """Validate ``all_dags:``: actions on every DAG."""
         return self.actions(f"all_dags of role {name!r}", value, line, DAGS_RESOURCE)
 
     def actions(self, where: str, value: Any, line: int, resource: str) -> frozenset[str] | None:
@@ -356,7 +316,6 @@ class _Parser:
         return None if None in perms else frozenset(perms)  # type: ignore[arg-type]
 
     def permission(self, name: str, item: Any, line: int) -> Permission | None:
-        """Validate one ``{action, resource}`` of ``permissions:``."""
         if not isinstance(item, dict) or set(item) != {"action", "resource"}:
             self.problems.add(
                 line,

@@ -1,21 +1,9 @@
-"""Map Okta groups to Airflow roles, as configured in a YAML file.
+"""Map Okta groups to Airflow roles, as configured in a YAML file (docs/mapping-cookbook.md).
 
-File format (docs/mapping-cookbook.md)::
-
-    default_role: null        # role for users whose groups match nothing; null = refuse the login
-    mappings:                 # Okta group (or pattern) -> Airflow roles
-      airflow-admins: [Admin]
-      airflow-viewers: Viewer           # a single role may be written as a string
-      "airflow-team-*": [User]          # glob (fnmatch.fnmatchcase), case-sensitive
-      "re:^data-(eng|ops)$": [Op]       # regular expression matching the whole name (RE2: linear time)
-    roles: {...}              # roles-as-code: okta_security.mapping.roles (its names count as known roles)
-    clients: {...}            # bots: okta_security.mapping.bots
-    step_up: {...}            # roles that need a recent multi-factor sign-in: okta_security.mapping.step_up
-
-Every match contributes its roles (union); matching is compiled once per version into a
-:class:`~okta_security.mapping.patterns.PatternSet`. Every problem in a file is reported at once,
-in one :class:`MappingError`, as ``<file>:<line>: <what is wrong> — <how to fix>``.
-Pure logic: no Flask, FAB or Airflow imports.
+Keys are exact names, globs or ``re:`` regexes (:mod:`.patterns`, one ``PatternSet`` per version);
+every match contributes its roles. ``roles:``, ``clients:`` and ``step_up:`` are :mod:`.roles`,
+:mod:`.bots` and :mod:`.step_up`. Every problem is reported at once, in one :class:`MappingError`,
+as ``<file>:<line>: <what is wrong> — <how to fix>``. Pure logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations
@@ -36,8 +24,8 @@ from okta_security.mapping.yaml_lines import (
     LinedDict,
     Problems,
     a_yaml_kind,
+    entries,
     known_role,
-    lines,
     load_yaml,
     parse_role_list,
     report_unknown_keys,
@@ -64,7 +52,6 @@ class Rule:
     matches: Callable[[str], bool] = field(init=False, repr=False, compare=False)  # the whole, case-sensitive name
 
     def __post_init__(self) -> None:
-        """Normalise roles to a tuple and compile the matcher once."""
         object.__setattr__(self, "roles", tuple(self.roles))
         object.__setattr__(self, "matches", matcher(self.pattern, self.kind))
 
@@ -84,7 +71,6 @@ class RoleMapping:
     _index: PatternSet[Rule] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Index the rules once for this version."""
         object.__setattr__(self, "_index", PatternSet(self.rules))
 
     def resolve(self, groups: Iterable[str]) -> frozenset[str]:
@@ -114,7 +100,6 @@ class RoleMapping:
         return result
 
     def declared_roles(self) -> frozenset[str]:
-        """Return the names of the roles the file declares in its ``roles:`` section."""
         return frozenset(spec.name for spec in self.roles)
 
     def role_names(self) -> frozenset[str]:
@@ -151,7 +136,6 @@ def _validate_key(group: Any, line: int, problems: Problems) -> PatternKind | No
 
 
 def _validate_mappings(value: Any, line: int, known: Collection[str] | None, problems: Problems) -> list[Rule]:
-    """Return the rules of the ``mappings`` section, recording every problem."""
     if not isinstance(value, dict):
         problems.add(
             line,
@@ -159,13 +143,10 @@ def _validate_mappings(value: Any, line: int, known: Collection[str] | None, pro
             "write one 'okta-group: [Role]' entry per line, indented under 'mappings:'",
         )
         return []
-    key_lines, value_lines = lines(value)
     rules: list[Rule] = []
-    for group, roles_value in value.items():
-        key_line = key_lines.get(group, line)
+    for group, roles_value, key_line, value_line in entries(value, line):
         kind = _validate_key(group, key_line, problems)
-        where = value_lines.get(group, key_line)
-        roles = parse_role_list(roles_value, where, f"group {str(group)!r}", problems, known)
+        roles = parse_role_list(roles_value, value_line, f"group {str(group)!r}", problems, known)
         if kind is not None and roles is not None:
             rules.append(Rule(pattern=group, kind=kind, roles=roles, line=key_line))
     return rules
@@ -173,10 +154,7 @@ def _validate_mappings(value: Any, line: int, known: Collection[str] | None, pro
 
 def _validate_default_role(document: LinedDict, known: Collection[str] | None, problems: Problems) -> str | None:
     """Return the default role (None = refuse), recording problems."""
-    if DEFAULT_ROLE_KEY not in document:
-        return None
-    value = document[DEFAULT_ROLE_KEY]
-    line = document.value_lines.get(DEFAULT_ROLE_KEY, 1)
+    value, line = document.get(DEFAULT_ROLE_KEY), document.value_lines.get(DEFAULT_ROLE_KEY, 1)
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
@@ -207,30 +185,19 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
         raise MappingError(problems.messages(), source=source)
     report_unknown_keys(document, TOP_LEVEL_KEYS, 1, problems, what="top-level key")
     at = document.value_lines
+    got = {key: (document[key], at[key]) for key in TOP_LEVEL_KEYS if key in document}  # (value, line)
     # Roles the file declares are valid mapping targets (created or updated at sync).
-    role_specs = (
-        parse_roles(document[ROLES_KEY], at[ROLES_KEY], known_roles=known, problems=problems)
-        if ROLES_KEY in document
-        else ()
-    )
+    role_specs = parse_roles(*got[ROLES_KEY], known_roles=known, problems=problems) if ROLES_KEY in got else ()
     if known is not None:
         known = known | declared_names(document.get(ROLES_KEY))
-    if MAPPINGS_KEY not in document:
+    if MAPPINGS_KEY not in got:
         problems.add(
             1, "missing required 'mappings' section", "add 'mappings:' with indented 'okta-group: [Role]' entries"
         )
-    rules = (
-        _validate_mappings(document[MAPPINGS_KEY], at[MAPPINGS_KEY], known, problems)
-        if MAPPINGS_KEY in document
-        else []
-    )
+    rules = _validate_mappings(*got[MAPPINGS_KEY], known, problems) if MAPPINGS_KEY in got else []
     default_role = _validate_default_role(document, known, problems)
-    clients = (
-        parse_clients(document["clients"], at["clients"], problems, known) if "clients" in document else EMPTY_CLIENTS
-    )
-    step_up = (
-        parse_step_up(document[STEP_UP_KEY], at[STEP_UP_KEY], problems, known) if STEP_UP_KEY in document else None
-    )
+    clients = parse_clients(*got["clients"], problems, known) if "clients" in got else EMPTY_CLIENTS
+    step_up = parse_step_up(*got[STEP_UP_KEY], problems, known) if STEP_UP_KEY in got else None
     if problems:
         raise MappingError(problems.messages(), source=source)
     try:

@@ -1,12 +1,6 @@
 """The mapping's ``step_up:`` section: roles granted only with recent multi-factor evidence.
 
-::
-
-    step_up:
-      roles: [Admin, Op]      # roles that need a multi-factor sign-in (mapped roles still decide who gets them)
-      max_age_minutes: 60     # how recent that sign-in must be (Okta's auth_time)
-
-This module is pure logic: no Flask, FAB or Airflow imports.
+Format: docs/mapping-cookbook.md ("Step-up"); mapped roles still decide who gets them. Pure logic.
 """
 
 from __future__ import annotations

@@ -28,15 +28,13 @@ MAX_MAPPING_BYTES = 1_048_576  # a mapping of thousands of rules is a few hundre
 
 
 def _unreadable(source: str, exc: OSError) -> MappingError:
-    """Build the MappingError for a file that cannot be read."""
+    fix = (
+        f"point OKTA_ROLE_MAPPING_FILE at a regular YAML file of at most {MAX_MAPPING_BYTES} bytes "
+        "(a symlink to one, as Kubernetes mounts, is fine)"
+        if isinstance(exc, FileRefused)
+        else "create or restore the file, or fix its path or permissions"
+    )
     reason = exc.strerror or str(exc)
-    if isinstance(exc, FileRefused):
-        fix = (
-            f"point OKTA_ROLE_MAPPING_FILE at a regular YAML file of at most {MAX_MAPPING_BYTES} bytes "
-            "(a symlink to one, as Kubernetes mounts, is fine)"
-        )
-    else:
-        fix = "create or restore the file, or fix its path or permissions"
     return MappingError([f"{source}:1: cannot read the role-mapping file ({reason}) — {fix}"], source=source)
 
 
@@ -45,7 +43,6 @@ _Look = tuple[FileVersion, bytes] | OSError | None
 
 
 def _read(source: str) -> tuple[FileVersion, bytes]:
-    """Return the file's version and bytes; raise MappingError if it cannot be read."""
     try:
         return read_versioned(source, MAX_MAPPING_BYTES)
     except OSError as exc:
@@ -74,7 +71,6 @@ class MappingStore:
         clock: Callable[[], float] = time.monotonic,
         check_interval: float = 1.0,
     ) -> None:
-        """Load the file now; raise MappingError if it is unreadable or invalid."""
         self.path = os.fsdecode(os.fspath(path))
         self._known_roles = known_roles
         self._on_reload = on_reload
@@ -122,19 +118,15 @@ class MappingStore:
     ) -> None:
         """Bind role names and callbacks known only later (the database); re-check the mapping in force.
 
-        Raise MappingError if the mapping in force names a role that is not known: at start-up
-        this stops the webserver with file, line and fix.
+        Raise MappingError if it names an unknown role: at start-up that stops the webserver with file:line and fix.
         """
         with self._lock:
             self._known_roles = known_roles
-            if on_reload is not None:
-                self._on_reload = on_reload
-            if on_reject is not None:
-                self._on_reject = on_reject
+            self._on_reload = on_reload or self._on_reload
+            self._on_reject = on_reject or self._on_reject
             self._mapping = parse_mapping(self._raw, source=self.path, known_roles=self._known())
 
     def _known(self) -> Collection[str] | None:
-        """Return the known role names (calling the provider if it is callable)."""
         return self._known_roles() if callable(self._known_roles) else self._known_roles
 
     def _look(self) -> _Look:
@@ -188,29 +180,18 @@ class MappingStore:
         self._mapping = new
         self._raw = data
         self.last_error = None
-        log.info(
-            "Reloaded role mapping %s (version %s -> %s, %d rules)",
-            self.path,
-            old.digest[:12],
-            new.digest[:12],
-            len(new.rules),
-        )
+        change = f"{old.digest[:12]} -> {new.digest[:12]}"
+        log.info("Reloaded role mapping %s (version %s, %d rules)", self.path, change, len(new.rules))
         self._notify("on_reload", self._on_reload, old, new)
 
     def _reject(self, error: MappingError, digest: str = "") -> None:
         """Keep the last good mapping, remember and log the error, and notify on_reject."""
         self.last_error = error
         self._rejected_digest = digest
-        log.error(
-            "Role mapping %s rejected; still using version %s. %s",
-            self.path,
-            self._mapping.digest[:12],
-            error,
-        )
+        log.error("Role mapping %s rejected; still using version %s. %s", self.path, self._mapping.digest[:12], error)
         self._notify("on_reject", self._on_reject, error)
 
     def _notify(self, name: str, callback: Callable[..., object] | None, *args: object) -> None:
-        """Call a callback; its failure is logged, never raised into a login."""
         try:
             if callback is not None:
                 callback(*args)

@@ -1,9 +1,7 @@
 """Check the mapping file in the background, so an idle worker sees every good version too.
 
-A login makes the store look at its file; a worker that served none while a good version was on
-disk kept an older one than its neighbours after the next broken edit. So each process that
-builds the app also checks every ``check_interval`` seconds on a daemon thread (the store
-serialises checks, so a request and the thread never reload twice).
+Otherwise a worker that served no login while a good version was on disk keeps an older one than
+its neighbours after the next broken edit. The store serialises checks: requests and the thread never reload twice.
 """
 
 from __future__ import annotations
@@ -72,10 +70,7 @@ class FailureLog:
 
 
 def watch_mapping(app: Any, store: MappingStore, *, release: Callable[[], None] | None = None) -> threading.Thread:
-    """Check ``store``'s file every ``store.check_interval`` seconds, in ``app``'s context; return the thread.
-
-    ``release`` runs after each check (e.g. to return the thread's database session).
-    """
+    """Check ``store``'s file every check_interval seconds in ``app``'s context; ``release`` runs after each."""
     interval = max(store.check_interval, MIN_INTERVAL_SECONDS)
     failures = FailureLog(store.path)
 

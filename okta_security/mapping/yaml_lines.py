@@ -8,12 +8,13 @@ and list remembers the 1-based lines of PyYAML's node marks, so validation messa
 from __future__ import annotations
 
 import difflib
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterator
 
 
 class LinedDict(dict):  # type: ignore[type-arg]
@@ -36,8 +37,19 @@ class LinedList(list):  # type: ignore[type-arg]
 
 
 def lines(value: Any) -> tuple[dict[Any, int], dict[Any, int]]:
-    """Return the key lines and value lines of a loaded YAML mapping (none for a plain dict)."""
+    """Return the key and value lines of a loaded YAML mapping (none for a plain dict)."""
     return getattr(value, "key_lines", {}), getattr(value, "value_lines", {})
+
+
+def entries(value: dict[Any, Any], line: int) -> Iterator[tuple[Any, Any, int, int]]:
+    """Yield (key, value, key's line, value's line) of a loaded YAML mapping (``line`` when unknown)."""
+    key_lines, value_lines = lines(value)
+    for key, item in value.items():
+        yield key, item, key_lines.get(key, line), value_lines.get(key, key_lines.get(key, line))
+
+
+def closest(word: object, choices: Collection[str]) -> str | None:
+    return next(iter(difflib.get_close_matches(str(word), list(choices), n=1)), None)
 
 
 def item_lines(value: list[Any], line: int) -> list[int]:
@@ -46,15 +58,13 @@ def item_lines(value: list[Any], line: int) -> list[int]:
 
 
 def yaml_line(mark: yaml.Mark | None) -> int:
-    """Return the 1-based line of a yaml mark (1 if unknown)."""
     return mark.line + 1 if mark is not None else 1
 
 
 class LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings and lists remember their lines, and which reports duplicate keys.
+    """SafeLoader whose containers remember their lines and which reports duplicate keys.
 
-    Containers are built at once (``deep=True``), so an alias to an enclosing node is refused as a
-    YAML error: a mapping file has no use for recursive structures.
+    Containers are built at once (``deep=True``): an alias to an enclosing node is a YAML error.
     """
 
     def __init__(self, stream: str, problems: Problems) -> None:
@@ -62,7 +72,6 @@ class LineLoader(yaml.SafeLoader):
         self.problems = problems
 
     def construct_lined_map(self, node: yaml.Node) -> LinedDict:
-        """Construct a mapping, noting key/value lines and duplicate keys."""
         if not isinstance(node, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(
                 None, None, f"expected a mapping node, but found {getattr(node, 'id', 'node')}", node.start_mark
@@ -74,9 +83,7 @@ class LineLoader(yaml.SafeLoader):
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             line = yaml_line(key_node.start_mark)
-            try:
-                hash(key)
-            except TypeError:
+            if not isinstance(key, Hashable):  # a list or mapping (SafeLoader builds no tuples)
                 self.problems.add(
                     line, f"a {yaml_kind(key)} cannot be used as a key", "use a plain group name as the key"
                 )
@@ -94,7 +101,6 @@ class LineLoader(yaml.SafeLoader):
         return mapping
 
     def construct_lined_seq(self, node: yaml.Node) -> LinedList:
-        """Construct a sequence, noting each item's line."""
         items = self.construct_sequence(node, deep=True)  # type: ignore[arg-type]  # it refuses a non-sequence
         return LinedList(yaml_line(node.start_mark), [yaml_line(child.start_mark) for child in node.value], items)
 
@@ -119,22 +125,18 @@ def a_yaml_kind(value: object) -> str:
     return f"an empty {yaml_kind(value)}" if empty else f"a {yaml_kind(value)}"
 
 
-class Problems:
-    """Collect ``file:line: what — fix`` messages."""
-
+class Problems:  # ``file:line: what — fix`` messages
     def __init__(self, source: str) -> None:
         self.source = source
         self._items: list[tuple[int, int, str]] = []
 
     def add(self, line: int, what: str, fix: str) -> None:
-        """Record one problem."""
         self._items.append((line, len(self._items), f"{self.source}:{line}: {what} — {fix}"))
 
     def __bool__(self) -> bool:
         return bool(self._items)
 
     def messages(self) -> list[str]:
-        """Return the messages ordered by line."""
         return [message for _line, _order, message in sorted(self._items)]
 
 
@@ -153,8 +155,7 @@ def report_unknown_keys(
     for key in value:
         if key in allowed:
             continue
-        close = difflib.get_close_matches(str(key), list(allowed), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = f" (did you mean {close!r}?)" if (close := closest(key, allowed)) else ""
         problems.add(key_lines.get(key, line), f"unknown {what} {key!r}{where}{hint}", "use only " + ", ".join(allowed))
         ok = False
     return ok
@@ -165,8 +166,7 @@ def known_role(role: str, line: int, known: Collection[str] | None, problems: Pr
     if known is None or role in known:
         return True
     names = sorted(known)
-    suggestion = next((name for name in names if name.lower() == role.lower()), None)
-    suggestion = suggestion or next(iter(difflib.get_close_matches(role, names, n=1)), None)
+    suggestion = next((name for name in names if name.lower() == role.lower()), None) or closest(role, names)
     hint = f"; did you mean {suggestion!r}?" if suggestion else ""
     problems.add(
         line,
@@ -242,15 +242,10 @@ def load_yaml(raw: bytes, problems: Problems) -> Any:
         )
         return FAILED
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        parts = []
-        if exc.context:
-            started = f" that starts at line {yaml_line(exc.context_mark)}" if exc.context_mark else ""
-            parts.append(f"{exc.context}{started}")
-        if exc.problem:
-            parts.append(exc.problem)
+        started = f" that starts at line {yaml_line(exc.context_mark)}" if exc.context_mark else ""
+        parts = [part for part in (exc.context and f"{exc.context}{started}", exc.problem) if part]
         problems.add(
-            yaml_line(mark),
+            yaml_line(exc.problem_mark or exc.context_mark),
             "YAML syntax error: " + (", ".join(parts) or str(exc)),
             "fix the YAML syntax (check indentation, quoting and the ':' after each key)",
         )

@@ -1,16 +1,9 @@
-"""Step-up roles at request time (adapter): each credential acts without them once its evidence runs out.
+"""Step-up roles at request time: each credential acts without them once its evidence runs out.
 
-The account holds every role its groups map to; a sign-in's multi-factor evidence runs out at
-``auth_time + max_age_minutes`` (:mod:`okta_security.login.step_up`). That time travels with the
-credential the sign-in produced, never with the account, so one person's browser after a step-up
-and their API token without one each keep their own roles:
-
-- the browser session: ``session[SESSION_KEY]``, read when Flask-Login loads the user;
-- Airflow's JWT (the UI's ``_token`` cookie, ``POST /auth/token``): the claim ``JWT_CLAIM``, read by
-  ``OktaFabAuthManager.deserialize_user``.
-
-A request whose credential has no time, or a past one, acts with FAB permissions computed from the
-account's other roles (:func:`perms_without`); the step-up page asks Okta again.
+The time (:mod:`okta_security.login.step_up`) travels with the credential, never the account: the
+browser session's ``session[SESSION_KEY]`` (read by ``load_user``) and Airflow's JWT claim ``JWT_CLAIM``
+(read by ``OktaFabAuthManager.deserialize_user``). Without a time ahead, a request acts with the
+permissions of the account's other roles (:func:`perms_without`).
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
-"""Okta Universal Logout in Airflow: the endpoint, its database store, and the checks that enforce it.
+"""Okta Universal Logout in Airflow: the endpoint, its store, and the checks that enforce it.
 
-- ``POST <base url>/auth/okta/global-token-revocation`` (Airflow 2.11: ``/okta/global-token-revocation``)
-  hands the request to :class:`okta_security.lifecycle.universal_logout.UniversalLogout` and answers
-  204, or 400/401/404/503 with ``{"error": <code>, "reason": <check>, "message": ...}``; every answer
-  writes one audit event (``user.universal_logout`` or ``universal_logout.refused``) with the JWT's
-  ``jti`` when known, never the token. Without ``OKTA_UNIVERSAL_LOGOUT_ENDPOINT`` it answers 404.
-- The effect is a row in ``okta_security_sign_out`` per account. Three checks read it, through
-  :data:`SIGN_OUTS` (one read per account per second and process, so every replica sees a sign-out
-  within :data:`CHECK_SECONDS`): the Flask session (:func:`install_session_check`, both Airflow
-  versions), Airflow 3's JWT (``OktaFabAuthManager.deserialize_user``) and Airflow 2.11's bearer
-  path (:mod:`okta_security.adapter.airflow2_api`).
+``POST <base url>/auth/okta/global-token-revocation`` (2.11: ``/okta/...``) runs
+:class:`okta_security.lifecycle.universal_logout.UniversalLogout`, audits every answer (the ``jti``,
+never the token) and writes a per-account row in ``okta_security_sign_out``. :data:`SIGN_OUTS` reads
+it, at most once per account per :data:`CHECK_SECONDS`, for the Flask session
+(:func:`install_session_check`), Airflow 3's JWT (``OktaFabAuthManager``) and 2.11's bearer path.
 """
 
 from __future__ import annotations
@@ -26,6 +21,7 @@ from flask_appbuilder import BaseView, expose
 from sqlalchemy.exc import SQLAlchemyError
 
 from okta_security.adapter import db
+from okta_security.adapter.account_changes import metadata_engine
 from okta_security.adapter.login_audit import request_context
 from okta_security.adapter.request_body import BodyTooLarge, read_wsgi
 from okta_security.audit import audit_event
@@ -69,18 +65,13 @@ class EngineLogoutStore:
         self._engine = engine
 
     def accounts_for(self, subject: LogoutSubject) -> list[SignedOutAccount]:
-        """Return the Okta-linked Airflow accounts of the subject."""
+        key = "okta_sub" if subject.format == "iss_sub" else "email"
         with self._engine().connect() as conn:
-            if subject.format == "iss_sub":
-                found = db.linked_accounts(conn, okta_sub=subject.value)
-            else:
-                found = db.linked_accounts(conn, email=subject.value)
-        return [SignedOutAccount(uid, name) for uid, name in found]
+            return [SignedOutAccount(uid, name) for uid, name in db.linked_accounts(conn, **{key: subject.value})]
 
     def sign_out(
         self, accounts: Sequence[SignedOutAccount], *, not_before: datetime, jti: str, jti_expires_at: datetime
     ) -> bool:
-        """Claim the jti and write the accounts' not-before time, in one transaction."""
         ok = db.sign_out(
             self._engine(),
             [(a.user_id, a.username) for a in accounts],
@@ -135,15 +126,7 @@ class SignOuts:
         return started_at is None or began_before(cut, started_at, whole_seconds=whole_seconds)
 
 
-def _airflow_engine() -> Engine:
-    from airflow import settings
-
-    engine = settings.engine
-    assert engine is not None, "Airflow's ORM is not configured"
-    return engine
-
-
-SIGN_OUTS = SignOuts(_airflow_engine)
+SIGN_OUTS = SignOuts(metadata_engine)
 
 
 def install_session_check(app: Any) -> None:
@@ -186,7 +169,7 @@ def build_service(settings: OktaSettings) -> UniversalLogout | None:
         keys=keys_for(
             org, timeout=settings.http_timeout_seconds, min_refetch_interval=settings.jwks_refetch_interval_seconds
         ),
-        store=EngineLogoutStore(_airflow_engine),
+        store=EngineLogoutStore(metadata_engine),
         org=org,
         audience=settings.universal_logout_endpoint,
         issuer=settings.issuer,
@@ -197,7 +180,6 @@ def build_service(settings: OktaSettings) -> UniversalLogout | None:
 
 class UniversalLogoutView(BaseView):
     """The global token revocation endpoint; one instance per app."""
-
     route_base = "/okta"
     default_view = "global_token_revocation"
     service: UniversalLogout | None = None
@@ -210,9 +192,13 @@ class UniversalLogoutView(BaseView):
                 {"error": "Universal Logout is not enabled (OKTA_UNIVERSAL_LOGOUT_ENDPOINT is not set)"}
             ), 404
         try:
-            body = _json_body()
+            data = read_wsgi(MAX_BODY_BYTES)
         except BodyTooLarge as e:
             return jsonify({"error": "request_too_large", "message": str(e)}), 413
+        try:
+            body = json.loads(data) if data else None
+        except (ValueError, RecursionError):
+            body = None  # the service answers it: not a sub_id
         try:
             done = self.service.handle(request.headers.get("Authorization"), body)
         except LogoutRefused as e:
@@ -238,15 +224,6 @@ class UniversalLogoutView(BaseView):
                 **request_context(),
             )
         return Response(status=204)
-
-
-def _json_body() -> Any:
-    """Return the request's JSON body (None when it is not JSON), reading at most MAX_BODY_BYTES + 1 bytes."""
-    data = read_wsgi(MAX_BODY_BYTES)
-    try:
-        return json.loads(data) if data else None
-    except (ValueError, RecursionError):
-        return None
 
 
 def _refused(error: LogoutRefused) -> Any:

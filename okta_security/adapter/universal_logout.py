@@ -180,6 +180,7 @@ def build_service(settings: OktaSettings) -> UniversalLogout | None:
 
 class UniversalLogoutView(BaseView):
     """The global token revocation endpoint; one instance per app."""
+
     route_base = "/okta"
     default_view = "global_token_revocation"
     service: UniversalLogout | None = None

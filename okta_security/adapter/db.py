@@ -148,11 +148,8 @@ def links_for_sub(conn: Connection, sub: str) -> list[UserLink]:
 
 def link_for_user(conn: Connection, user_id: int, username: str) -> UserLink | None:
     """Return the link of Airflow user ``user_id`` if it belongs to ``username``."""
-    row = (
-        conn.execute(sa.select(user_link).where(user_link.c.user_id == user_id, user_link.c.username == username))
-        .mappings()
-        .first()
-    )
+    query = sa.select(user_link).where(user_link.c.user_id == user_id, user_link.c.username == username)
+    row = conn.execute(query).mappings().first()
     return _link(row) if row else None
 
 
@@ -227,27 +224,20 @@ def admin_changed(conn: Connection, user_id: int, *, status: bool, roles: bool, 
         values.update(deactivated_by=None, status_at=at)
     if roles:
         values["roles_at"] = at
-    return bool(conn.execute(sa.update(user_link).where(user_link.c.user_id == user_id).values(**values)).rowcount)
+    return update_link(conn, user_id, values)
 
 
 def set_groups(conn: Connection, user_id: int, groups: Iterable[str], at: datetime) -> None:
     """Remember ``groups`` as the user's Okta groups as of ``at``."""
-    conn.execute(
-        sa.update(user_link)
-        .where(user_link.c.user_id == user_id)
-        .values(groups=json.dumps(sorted(set(groups))), groups_at=at, updated_at=utcnow())
-    )
+    update_link(conn, user_id, {"groups": json.dumps(sorted(set(groups))), "groups_at": at, "updated_at": utcnow()})
 
 
 def claim_event(engine: Engine, event_id: str, event_type: str, *, now: datetime | None = None) -> bool:
     """Record ``event_id`` as taken, atomically; return False if it already was (a redelivery)."""
     try:
         with engine.begin() as conn:
-            conn.execute(
-                sa.insert(event_receipt).values(
-                    event_id=event_id[:128], event_type=event_type[:128], received_at=now or utcnow()
-                )
-            )
+            values = {"event_id": event_id[:128], "event_type": event_type[:128], "received_at": now or utcnow()}
+            conn.execute(sa.insert(event_receipt).values(**values))
     except sa.exc.IntegrityError:
         return False
     return True
@@ -267,11 +257,7 @@ def sign_out(
     jti: str,
     jti_expires_at: datetime,
 ) -> bool:
-    """Claim ``jti`` and set the accounts' not-before time in one transaction; return False if ``jti`` was used.
-
-    Either both happen or neither: a refused replay changes nothing, and a failed write leaves the
-    ``jti`` free for Okta's retry.
-    """
+    """Claim ``jti`` and set the accounts' not-before time, both or neither; return False if ``jti`` was used."""
     rows = [{"user_id": uid, "username": name, "not_before": not_before, "jti": jti} for uid, name in accounts]
     for attempt in (1, 2):
         try:
@@ -301,12 +287,10 @@ class _UsedJti(Exception):
 
 def not_before(conn: Connection, user_id: int, username: str) -> datetime | None:
     """Return the time before which Okta signed out Airflow user ``user_id`` (if it is still ``username``)."""
-    value = conn.execute(
-        sa.select(sign_out_table.c.not_before).where(
-            sign_out_table.c.user_id == user_id, sign_out_table.c.username == username
-        )
-    ).scalar()
-    return _aware(value)
+    table = sign_out_table.c
+    return _aware(
+        conn.execute(sa.select(table.not_before).where(table.user_id == user_id, table.username == username)).scalar()
+    )
 
 
 _LINKED_BY_EMAIL = sa.text(

@@ -47,13 +47,9 @@ VIA = "POST /auth/token"
 OKTA_LOGOUT_PATH = "auth/okta/logout/"
 # (user id, Okta token exp) of the bot or person whose token FAB's login service is about to mint:
 # the next generate_jwt() call in the same request caps the Airflow token's lifetime at the Okta token's.
-_TOKEN_EXPIRY: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
-    "okta_token_expiry", default=None
-)
+_TOKEN_EXPIRY = contextvars.ContextVar[tuple[int, int] | None]("okta_token_expiry", default=None)
 # (user id, epoch) until which the person's token exchanged in this request carries step-up evidence.
-_STEP_UP_UNTIL: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
-    "okta_step_up_until", default=None
-)
+_STEP_UP_UNTIL = contextvars.ContextVar[tuple[int, int] | None]("okta_step_up_until", default=None)
 
 
 class OktaFabAuthManager(FabAuthManager):
@@ -133,9 +129,8 @@ class OktaFabAuthManager(FabAuthManager):
         user = super().deserialize_user(token)
         precise = token.get(ISSUED_AT_CLAIM)
         issued_at = precise if isinstance(precise, int | float) else token.get("iat")
-        if not isinstance(issued_at, int | float):
-            issued_at = None
-        if SIGN_OUTS.began_before(user, issued_at, whole_seconds=precise is None):
+        known = issued_at if isinstance(issued_at, int | float) else None
+        if SIGN_OUTS.began_before(user, known, whole_seconds=precise is None):
             raise ValueError(
                 f"Okta signed user {user.id} out everywhere (Universal Logout) after this token was issued"
             )

@@ -91,14 +91,3 @@ class OktaEventHookView(BaseView):
         if self.worker is not None:
             self.worker.submit(events)
         return jsonify({"received": len(events), "queued": len(acted), "ignored": len(events) - len(acted)})
-
-
-def register_event_hook_view(appbuilder: Any, worker: EventHookWorker) -> OktaEventHookView:
-    """Add the endpoint to the FAB app (CSRF-exempt: Okta cannot send a CSRF token)."""
-    view = OktaEventHookView()
-    view.worker = worker
-    appbuilder.add_view_no_menu(view)
-    csrf = appbuilder.get_app.extensions.get("csrf")
-    if csrf is not None and view.blueprint is not None:
-        csrf.exempt(view.blueprint)
-    return view

@@ -19,10 +19,10 @@ from okta_security.adapter import admin_edits, audit_log, db, login_accounts, lo
 from okta_security.adapter.account_changes import EngineAccounts
 from okta_security.adapter.bots import FabServiceUsers, retire_service_users
 from okta_security.adapter.compat import with_session_property
-from okta_security.adapter.event_hook_view import register_event_hook_view
+from okta_security.adapter.event_hook_view import OktaEventHookView
 from okta_security.adapter.role_sync import RoleSyncer
 from okta_security.adapter.sessions import enforce_session_max_lifetime
-from okta_security.adapter.universal_logout import install_session_check, register_universal_logout_view
+from okta_security.adapter.universal_logout import UniversalLogoutView, build_service, install_session_check
 from okta_security.adapter.views import CSRF_CHECKED_BY_THE_VIEW, OktaAuthOAuthView
 from okta_security.audit import audit_event
 from okta_security.errors import (
@@ -155,12 +155,16 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         """Register FAB's views, then the Okta Event Hooks and Universal Logout endpoints (``/auth/okta/...``)."""
         super().register_views()
         csrf = self.appbuilder.get_app.extensions.get("csrf")
-        for view in CSRF_CHECKED_BY_THE_VIEW if csrf is not None else ():
-            csrf.exempt(view)  # it checks the same token itself, reading the body no further than its limit
+        for endpoint in CSRF_CHECKED_BY_THE_VIEW if csrf is not None else ():
+            csrf.exempt(endpoint)  # it checks the same token itself, reading the body no further than its limit
+        hooks, logout = OktaEventHookView(), UniversalLogoutView()
         receipts, changes = db.EngineReceipts(self.okta_engine), self.okta_changes
-        worker = EventHookWorker(receipts, changes, self.okta_mapping.current, metrics.event_hook_processed)
-        register_event_hook_view(self.appbuilder, worker)
-        register_universal_logout_view(self)
+        hooks.worker = EventHookWorker(receipts, changes, self.okta_mapping.current, metrics.event_hook_processed)
+        logout.service = build_service(self.okta_settings)
+        for view in (hooks, logout):  # Okta authenticates with a shared secret or a signed JWT, never a cookie
+            self.appbuilder.add_view_no_menu(view)
+            if csrf is not None and view.blueprint is not None:
+                csrf.exempt(view.blueprint)
         outage.install(self.appbuilder.get_app, lambda: self.session)  # database down: a 503 page, not a 500
 
     def sync_roles(self) -> None:

@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from cachetools import TTLCache
 from flask import Response, jsonify, request, session
@@ -153,13 +153,6 @@ def install_session_check(app: Any) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, end_signed_out_session)
 
 
-class LogoutHost(Protocol):
-    """What the endpoint needs of okta_security's security manager."""
-
-    appbuilder: Any
-    okta_settings: OktaSettings
-
-
 def build_service(settings: OktaSettings) -> UniversalLogout | None:
     """Return the Universal Logout service these settings configure (None: the endpoint is off)."""
     if not settings.universal_logout_endpoint:
@@ -243,14 +236,3 @@ def _refused(error: LogoutRefused) -> Any:
         **request_context(),
     )
     return jsonify({"error": error.code, "reason": error.reason, "message": error.message}), error.status
-
-
-def register_universal_logout_view(sm: LogoutHost) -> UniversalLogoutView:
-    """Add the endpoint to the FAB app (CSRF-exempt: Okta authenticates with its signed JWT, not a cookie)."""
-    view = UniversalLogoutView()
-    view.service = build_service(sm.okta_settings)
-    sm.appbuilder.add_view_no_menu(view)
-    csrf = sm.appbuilder.get_app.extensions.get("csrf")
-    if csrf is not None and view.blueprint is not None:
-        csrf.exempt(view.blueprint)
-    return view

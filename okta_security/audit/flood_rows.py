@@ -32,9 +32,7 @@ class RowWriter(Protocol):
         """Write a row; return its id."""
         ...
 
-    def update(self, row_id: int, extra: dict[str, Any]) -> None:
-        """Rewrite row ``row_id``'s extra."""
-        ...
+    def update(self, row_id: int, extra: dict[str, Any]) -> None: ...
 
 
 @dataclass

@@ -29,10 +29,6 @@ log = logging.getLogger(__name__)
 SINK_NAME = "airflow_log_table"
 EVENT_MAX_LENGTH = 60  # log.event is String(60)
 OWNER_MAX_LENGTH = 500  # log.owner is String(500)
-ROWS_PER_KEY = 3  # refusals of one (source, reason, owner) a minute written as rows of their own
-# Distinct keys per minute; past it, new sources share one key. So a flood from one address adds
-# at most 3 + 1 rows a minute, and from any number of addresses (10 + 1) x 4.
-ROW_KEYS_PER_WINDOW = 10
 
 
 class AuditLogSink:
@@ -48,13 +44,7 @@ class AuditLogSink:
     ) -> None:
         self.session_factory = session_factory
         self.background = background  # a timer writes lagging counts when the flood stops
-        self.rows = FloodRows(
-            self,
-            clock=clock,
-            count_write_seconds=count_write_seconds,
-            per_key=ROWS_PER_KEY,
-            max_keys=ROW_KEYS_PER_WINDOW,
-        )
+        self.rows = FloodRows(self, clock=clock, count_write_seconds=count_write_seconds)
         self._timer: threading.Timer | None = None
 
     def __call__(self, record: AuditRecord) -> None:

@@ -1,9 +1,9 @@
 """Audit rows under a flood: which records get a row of their own, and the counting row for the rest (pure).
 
 Refusals anyone can provoke (:data:`okta_security.audit.flood.FLOODABLE_EVENTS`) that name no account are
-counted per source, reason and minute: the first ``per_key`` are rows of their own, the rest share one
+counted per source, reason and minute: the first :data:`ROWS_PER_KEY` are rows of their own, the rest share one
 ``"aggregated": true`` row whose ``count`` is rewritten at most every ``count_write_seconds``; past
-``max_keys`` keys, further sources share one. A :class:`RowWriter` (Airflow's ``log`` table) writes them.
+``ROW_KEYS_PER_WINDOW`` keys, further sources share one. A :class:`RowWriter` (Airflow's ``log`` table) writes them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from okta_security.audit.flood import Suppressed
     from okta_security.audit.record import AuditRecord
 
+ROWS_PER_KEY = 3  # refusals of one (source, reason, owner) a minute written as rows of their own
+# Distinct keys per minute; past it, new sources share one key. So a flood from one address adds
+# at most 3 + 1 rows a minute, and from any number of addresses (10 + 1) x 4.
+ROW_KEYS_PER_WINDOW = 10
 # Per-request details of the first refusal say nothing about the thousands it stands for.
 _NOT_AGGREGATED = ("request_id", "method")
 
@@ -54,7 +58,13 @@ class FloodRows:
     """Turn audit records into rows, aggregating floods of refusals (thread-safe)."""
 
     def __init__(
-        self, writer: RowWriter, *, clock: Callable[[], float], count_write_seconds: float, per_key: int, max_keys: int
+        self,
+        writer: RowWriter,
+        *,
+        clock: Callable[[], float],
+        count_write_seconds: float,
+        per_key: int = ROWS_PER_KEY,
+        max_keys: int = ROW_KEYS_PER_WINDOW,
     ) -> None:
         self.writer = writer
         self.clock = clock

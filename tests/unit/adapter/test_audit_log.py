@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from airflow.models.log import Log
 from sqlalchemy.orm import Session
 
-from okta_security.adapter.audit_log import ROW_KEYS_PER_WINDOW, ROWS_PER_KEY, AuditLogSink
+from okta_security.adapter.audit_log import AuditLogSink
 from okta_security.audit import AuditRecord
 from okta_security.audit.flood import OTHER_SOURCE
+from okta_security.audit.flood_rows import ROW_KEYS_PER_WINDOW, ROWS_PER_KEY
 from tests.unit.fake_clock import FakeClock
 
 if TYPE_CHECKING:

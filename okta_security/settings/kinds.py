@@ -1,7 +1,6 @@
-"""Kinds of setting: how one variable's text becomes a value, and the fix when it can't.
+"""Kinds of setting: how one variable's stripped text becomes a value, and the fix when it can't.
 
-:meth:`Kind.parse` gets the stripped text and returns the value or raises :class:`Invalid`, whose
-reasons read after the variable's name: ``OKTA_CLOCK_SKEW_SECONDS='lots'`` + ``is not a number — ...``.
+:class:`Invalid`'s reasons read after the variable's name: ``OKTA_CLOCK_SKEW_SECONDS='lots' is not a number — ...``.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ class Kind:
         return text
 
     def describe(self) -> str:
-        """Return what the setting accepts."""
         return self.accepts
 
 
@@ -64,7 +62,6 @@ class Number(Kind):
     integer: bool = False
 
     def parse(self, text: str) -> int | float:
-        """Return the number; refuse text that is not one or lies outside the bounds."""
         bounds = f"set it to a value between {self.lo:g} and {self.hi:g}"
         try:
             value = int(text) if self.integer else float(text)
@@ -116,7 +113,6 @@ class Issuer(Kind):
     accepts = "issuer URL"
 
     def parse(self, text: str) -> str:
-        """Return the issuer, or raise every reason it is not one."""
         if not text:
             return text
         parts = urlsplit(text)
@@ -204,7 +200,6 @@ class PrivateKey(Kind):
     accepts = "RSA private key (PEM or JWK)"
 
     def parse(self, text: str) -> str:
-        """Return the key's text once it parses as a private RSA key."""
         try:
             load_private_key(text)
         except ValueError as e:

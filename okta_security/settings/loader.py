@@ -10,14 +10,11 @@
    :class:`ConfigValue` objects: this module never imports Airflow, so the CLI works without it.
 
 A later place is not read once an earlier one gives a value; ``okta-airflow doctor`` shows which
-one did (:func:`describe_settings`). This module is the only code in okta_security that reads
-``OKTA_*`` variables (or ``AIRFLOW_HOME``); everything else asks it (:func:`load_settings`,
-:func:`env_value`).
+one did. Only this module reads ``OKTA_*`` variables (or ``AIRFLOW_HOME``); everything else asks it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,8 +26,6 @@ from okta_security.settings.specs import SETTINGS, SPECS, OktaSettings, SettingS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
-
-log = logging.getLogger(__name__)
 
 SOURCE = "okta_security settings (OKTA_* environment variables, Airflow's [okta] section)"
 AIRFLOW_HOME_DEFAULT = "~/airflow"  # Airflow's own default for $AIRFLOW_HOME
@@ -49,20 +44,14 @@ class ConfigValue:
 
 
 def airflow_env_form(spec: SettingSpec, environ: Mapping[str, str] | None = None) -> str | None:
-    """Return the ``AIRFLOW__OKTA__*`` variable that gives ``spec`` to Airflow, in Airflow's lookup order, or None.
-
-    Sensitive options may also come by command (``_CMD``) or from the secrets backend (``_SECRET``).
-    """
+    """Return the ``AIRFLOW__OKTA__*`` variable (for secrets also ``_CMD``, ``_SECRET``) that gives ``spec``, or None."""
     env = os.environ if environ is None else environ
     forms = ("", "_CMD", "_SECRET") if spec.secret else ("",)
     return next((spec.airflow_env + form for form in forms if spec.airflow_env + form in env), None)
 
 
 class _Raw:
-    """One setting's text and the place it came from: the first of the precedence rule that gives one.
-
-    Raise :class:`ConfigError` when that place is a file that cannot be read.
-    """
+    """One setting's text and its place, the first of the precedence rule (ConfigError: an unreadable file)."""
 
     def __init__(self, spec: SettingSpec, env: Mapping[str, str], airflow: Mapping[str, ConfigValue]) -> None:
         self.spec = spec
@@ -70,7 +59,7 @@ class _Raw:
         self.airflow: ConfigValue | None = None
         self.text = env.get(spec.name, "").strip()
         path, given = env.get(spec.file_name), airflow.get(spec.option)
-        self.present = spec.name in env or path is not None or given is not None  # given anywhere, even empty
+        self.present = _given(spec, env, airflow)
         if not self.text and path is not None:
             self.file = FileValue(path, spec.name)
             self.text = self.file.get()
@@ -79,13 +68,11 @@ class _Raw:
 
     @property
     def origin(self) -> str:
-        """Return where the text came from: ``NAME``, ``NAME_FILE`` or Airflow's place for the option."""
         if self.airflow is not None:
             return self.airflow.origin
         return self.spec.file_name if self.file is not None else self.spec.name
 
-    def where(self, text: str, *, default: bool) -> str:
-        """Return how a problem names this value (never a secret's content)."""
+    def where(self, text: str, *, default: bool) -> str:  # how a problem names the value, never a secret's
         spec = self.spec
         if default:
             return f"{spec.name}={text!r} (the default)"
@@ -94,6 +81,17 @@ class _Raw:
         if self.file is not None:
             return f"{spec.file_name}={self.file.path}" if spec.secret else f"{spec.file_name} ({text!r})"
         return spec.name if spec.secret else f"{spec.name}={text!r}"
+
+    def secret(self) -> Secret:
+        """Return the secret; one from a file (or a command or secrets backend, through Airflow) is re-read."""
+        reread = self.file.get if self.file is not None else self.airflow and self.airflow.reread
+        text = self.text
+        return Secret(lambda: reread().strip()) if reread else Secret(lambda: text)
+
+
+def _given(spec: SettingSpec, env: Mapping[str, str], airflow: Mapping[str, ConfigValue]) -> bool:
+    """Return whether ``OKTA_X``, ``OKTA_X_FILE`` or ``[okta] x`` is set, even empty."""
+    return spec.name in env or spec.file_name in env or spec.option in airflow
 
 
 def load_settings(
@@ -120,7 +118,7 @@ def load_settings(
                 f"{spec.name} is empty — {spec.doc}" if raw.present else f"{spec.name} is not set — {spec.doc} {how}"
             )
         elif spec.secret:
-            values[spec.field] = _secret(raw) if raw.text else None  # parsed below, never shown
+            values[spec.field] = raw.secret() if raw.text else None  # parsed below, never shown
         if not raw.text and (spec.required or spec.secret):
             continue
         text = raw.text or _expand(spec.default or "", env)
@@ -139,17 +137,6 @@ def load_settings(
     if problems:
         raise ConfigError(problems, source=SOURCE)
     return OktaSettings(**values)
-
-
-def _secret(raw: _Raw) -> Secret:
-    """Return the secret; one from a file (or a command or secrets backend, through Airflow) is re-read."""
-    if raw.file is not None:
-        return Secret(raw.file.get)
-    reread = raw.airflow.reread if raw.airflow is not None else None
-    if reread is not None:
-        return Secret(lambda: reread().strip())
-    text = raw.text
-    return Secret(lambda: text)
 
 
 def _cross_problems(values: dict[str, Any], raws: Mapping[str, _Raw | None], given: set[str]) -> list[str]:
@@ -192,7 +179,6 @@ def _cross_problems(values: dict[str, Any], raws: Mapping[str, _Raw | None], giv
 
 
 def airflow_home(environ: Mapping[str, str] | None = None) -> str:
-    """Return ``$AIRFLOW_HOME``, else Airflow's default ``~/airflow``."""
     env = os.environ if environ is None else environ
     return env.get("AIRFLOW_HOME") or os.path.expanduser(AIRFLOW_HOME_DEFAULT)
 
@@ -213,10 +199,8 @@ def env_value(
 def setting_source(
     name: str, environ: Mapping[str, str] | None = None, airflow: Mapping[str, ConfigValue] | None = None
 ) -> tuple[str, str]:
-    """Return one setting's text (as :func:`env_value`) and where it came from.
-
-    The origin is ``NAME``, ``NAME_FILE``, Airflow's (``AIRFLOW__OKTA__X``, ``airflow.cfg [okta] x``,
-    ``..._CMD``, ``..._SECRET``), ``"default"``, or ``""`` when the setting is unset and has no default.
+    """Return one setting's text (as :func:`env_value`) and its origin: ``NAME``, ``NAME_FILE``, Airflow's place
+    (``AIRFLOW__OKTA__X``, ``airflow.cfg [okta] x``, ``..._CMD``, ``..._SECRET``), ``"default"``, or ``""``.
     """
     spec = SPECS[name]
     env = os.environ if environ is None else environ
@@ -235,8 +219,7 @@ def given_settings(
 ) -> list[str]:
     """Return the declared settings given anywhere (``OKTA_X``, ``OKTA_X_FILE``, ``[okta] x``), in declaration order."""
     env = os.environ if environ is None else environ
-    options = airflow or {}
-    return [s.name for s in SETTINGS if s.name in env or s.file_name in env or s.option in options]
+    return [s.name for s in SETTINGS if _given(s, env, airflow or {})]
 
 
 def describe_settings(

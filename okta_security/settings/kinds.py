@@ -15,7 +15,6 @@ from okta_security.mapping.patterns import REGEX_PREFIX, GroupFilter
 from okta_security.settings.secrets import load_private_key
 
 ISSUER_EXAMPLE = "e.g. https://dev-123456.okta.com/oauth2/default"
-LOOPBACK_HOSTS = frozenset({"localhost"})
 
 
 class Invalid(ValueError):
@@ -36,9 +35,6 @@ class Kind:
     def parse(self, text: str) -> Any:
         """Return the value of ``text``; raise :class:`Invalid` naming the fix."""
         return text
-
-    def describe(self) -> str:
-        return self.accepts
 
 
 Text = Kind
@@ -71,7 +67,8 @@ class Number(Kind):
             raise Invalid(f"is out of range — {bounds}")
         return value
 
-    def describe(self) -> str:
+    @property
+    def accepts(self) -> str:  # type: ignore[override]
         return f"{'integer' if self.integer else 'number'} {self.lo:g}–{self.hi:g}"
 
     @property
@@ -103,7 +100,8 @@ class Choice(Kind):
             raise Invalid(f"is not one of {', '.join(self.options)}" + (f" — see {self.see}" if self.see else ""))
         return text
 
-    def describe(self) -> str:
+    @property
+    def accepts(self) -> str:  # type: ignore[override]
         return "one of " + ", ".join(f"`{option}`" for option in self.options)
 
 
@@ -209,7 +207,7 @@ class PrivateKey(Kind):
 
 def is_loopback(host: str) -> bool:
     """Return whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1): http:// is safe only there."""
-    if host.lower() in LOOPBACK_HOSTS:
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

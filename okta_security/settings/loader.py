@@ -149,11 +149,11 @@ def _cross_problems(values: dict[str, Any], raws: Mapping[str, _Raw | None], giv
                 "OKTA_TOKEN_AUTH_METHOD=private_key_jwt needs OKTA_CLIENT_PRIVATE_KEY_FILE (or OKTA_CLIENT_PRIVATE_KEY): "
                 "the app's private RSA key, PEM or JWK"
             )
-    elif secret is not None and secret.present and not secret.text:
-        problems.append("OKTA_CLIENT_SECRET is empty — set the Okta app's client secret")
-    elif secret is not None and not secret.present:
+    elif secret is not None and not secret.text:
         problems.append(
-            "OKTA_CLIENT_SECRET is not set — set the Okta app's client secret (or OKTA_CLIENT_SECRET_FILE, or "
+            "OKTA_CLIENT_SECRET is empty — set the Okta app's client secret"
+            if secret.present
+            else "OKTA_CLIENT_SECRET is not set — set the Okta app's client secret (or OKTA_CLIENT_SECRET_FILE, or "
             "[okta] client_secret in Airflow's configuration, e.g. AIRFLOW__OKTA__CLIENT_SECRET_CMD), "
             "or use OKTA_TOKEN_AUTH_METHOD=private_key_jwt with OKTA_CLIENT_PRIVATE_KEY_FILE"
         )

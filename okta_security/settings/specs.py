@@ -52,7 +52,7 @@ class SettingSpec:
     @property
     def accepts(self) -> str:
         """Return what the setting takes, in words (README table, Airflow's [okta] section)."""
-        return "secret text" if self.secret and type(self.kind) is kinds.Text else self.kind.describe()
+        return "secret text" if self.secret and type(self.kind) is kinds.Text else self.kind.accepts
 
 
 @dataclass(frozen=True)

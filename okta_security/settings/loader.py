@@ -9,8 +9,8 @@
    airflow.cfg, and for secrets ``_CMD`` / ``_SECRET``), handed in by the adapter as
    :class:`ConfigValue` objects: this module never imports Airflow, so the CLI works without it.
 
-A later place is not read once an earlier one gives a value; ``okta-airflow doctor`` shows which
-one did. Only this module reads ``OKTA_*`` variables (or ``AIRFLOW_HOME``); everything else asks it.
+A later place is not read once an earlier one gives a value (``okta-airflow doctor`` shows which did).
+Only this module reads ``OKTA_*`` variables (or ``AIRFLOW_HOME``); everything else asks it.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class _Raw:
         self.airflow: ConfigValue | None = None
         self.text = env.get(spec.name, "").strip()
         path, given = env.get(spec.file_name), airflow.get(spec.option)
-        self.present = _given(spec, env, airflow)
+        self.present = spec.name in env or path is not None or given is not None  # given anywhere, even empty
         if not self.text and path is not None:
             self.file = FileValue(path, spec.name)
             self.text = self.file.get()
@@ -87,11 +87,6 @@ class _Raw:
         reread = self.file.get if self.file is not None else self.airflow and self.airflow.reread
         text = self.text
         return Secret(lambda: reread().strip()) if reread else Secret(lambda: text)
-
-
-def _given(spec: SettingSpec, env: Mapping[str, str], airflow: Mapping[str, ConfigValue]) -> bool:
-    """Return whether ``OKTA_X``, ``OKTA_X_FILE`` or ``[okta] x`` is set, even empty."""
-    return spec.name in env or spec.file_name in env or spec.option in airflow
 
 
 def load_settings(
@@ -219,7 +214,7 @@ def given_settings(
 ) -> list[str]:
     """Return the declared settings given anywhere (``OKTA_X``, ``OKTA_X_FILE``, ``[okta] x``), in declaration order."""
     env = os.environ if environ is None else environ
-    return [s.name for s in SETTINGS if _given(s, env, airflow or {})]
+    return [s.name for s in SETTINGS if s.name in env or s.file_name in env or s.option in (airflow or {})]
 
 
 def describe_settings(
@@ -241,8 +236,7 @@ def describe_settings(
             place = f"{spec.file_name}={raw.file.path}" if raw.file is not None and spec.secret else raw.origin
             out[spec.name] = f"{'set' if spec.secret else raw.text} (from {place})"
         elif spec.name in env:
-            value = env[spec.name]
-            out[spec.name] = ("set" if value.strip() else "(empty)") if spec.secret else value
+            out[spec.name] = ("set" if raw.text else "(empty)") if spec.secret else env[spec.name]
         else:
             out[spec.name] = "(not set)" if spec.required or not spec.default else f"{spec.default!r} (default)"
     return out
@@ -250,13 +244,12 @@ def describe_settings(
 
 def check_webserver_config(config: Iterable[str]) -> None:
     """Refuse settings assigned in ``webserver_config.py`` (Flask config keys): they are read from the environment."""
-    stray = [key for key in config if key in SPECS]
-    if stray:
+    if stray := sorted(key for key in config if key in SPECS):
         raise ConfigError(
             [
                 f"{key} is set in webserver_config.py, where it is not read — set it as an environment variable "
                 f"(or {SPECS[key].file_name}) and remove it from webserver_config.py"
-                for key in sorted(stray)
+                for key in stray
             ],
             source=SOURCE,
         )

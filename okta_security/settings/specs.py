@@ -56,7 +56,7 @@ class SettingSpec:
 
 
 @dataclass(frozen=True)
-class setting:  # noqa: N801 - read as a declaration: ``x: int = setting(kind, "60").doc("...")``
+class setting:  # lower-case: read as a declaration: ``x: int = setting(kind, "60").doc("...")``
     """Declare one setting as a field of :class:`OktaSettings`; ``default=None`` makes it required.
 
     The field's default is the parsed ``default`` (None for secrets), as the loader gives an unset variable;

@@ -180,10 +180,9 @@ class AuditHandler(Kind):
     """Where audit JSON lines go: ``stdout``, ``stderr``, ``logging`` or an absolute file path."""
 
     accepts = "`stdout`, `stderr`, `logging` or an absolute path"
-    STREAMS = ("stdout", "stderr", "logging")
 
     def parse(self, text: str) -> str:
-        if text.lower() not in self.STREAMS and not os.path.isabs(text):
+        if text.lower() not in ("stdout", "stderr", "logging") and not os.path.isabs(text):
             raise Invalid(
                 "is not understood — use stdout, stderr, logging, or the absolute path of a file to append JSON lines to"
             )

@@ -99,33 +99,28 @@ def load_settings(
     env = os.environ if environ is None else environ
     problems: list[str] = []
     values: dict[str, Any] = {}
-    raws: dict[str, _Raw | None] = {}  # None: its file cannot be read (already reported)
+    raws: dict[str, _Raw] = {}  # without the settings whose file cannot be read (already reported)
     for spec in SETTINGS:
         try:
             raw = raws[spec.name] = _Raw(spec, env, airflow or {})
         except ConfigError as e:
             problems.extend(e.problems)
-            raws[spec.name] = None
             continue
         if spec.required and not raw.text:
             how = f"(or set {spec.file_name} to a file, or {spec.airflow_name} in Airflow's configuration)"
             problems.append(
                 f"{spec.name} is empty — {spec.doc}" if raw.present else f"{spec.name} is not set — {spec.doc} {how}"
             )
-        elif spec.secret:
-            values[spec.field] = raw.secret() if raw.text else None  # parsed below, never shown
         if not raw.text and (spec.required or spec.secret):
-            continue
+            continue  # an unset secret is the field's default, None
         text = raw.text or _expand(spec.default or "", env)
         try:
             value = spec.kind.parse(text)
         except Invalid as e:
             problems.extend(f"{raw.where(text, default=not raw.text)} {reason}" for reason in e.reasons)
-            values.pop(spec.field, None)
             continue
-        if not spec.secret:
-            values[spec.field] = value
-    given = {name for name, raw in raws.items() if raw is not None and raw.text}
+        values[spec.field] = raw.secret() if spec.secret else value  # a secret's value is never shown
+    given = {name for name, raw in raws.items() if raw.text}
     if "OKTA_TOKEN_AUTH_METHOD" not in given and "OKTA_CLIENT_PRIVATE_KEY" in given:
         values["token_auth_method"] = "private_key_jwt"  # the key says how the app authenticates
     problems += _cross_problems(values, raws, given)
@@ -134,12 +129,12 @@ def load_settings(
     return OktaSettings(**values)
 
 
-def _cross_problems(values: dict[str, Any], raws: Mapping[str, _Raw | None], given: set[str]) -> list[str]:
+def _cross_problems(values: dict[str, Any], raws: Mapping[str, _Raw], given: set[str]) -> list[str]:
     """Check the settings that only work together: the client's credential, Okta's Management API."""
     problems = []
-    secret = raws["OKTA_CLIENT_SECRET"]
+    secret = raws.get("OKTA_CLIENT_SECRET")
     if values.get("token_auth_method") == "private_key_jwt":
-        if raws["OKTA_CLIENT_PRIVATE_KEY"] is not None and "OKTA_CLIENT_PRIVATE_KEY" not in given:
+        if "OKTA_CLIENT_PRIVATE_KEY" in raws and "OKTA_CLIENT_PRIVATE_KEY" not in given:
             problems.append(
                 "OKTA_TOKEN_AUTH_METHOD=private_key_jwt needs OKTA_CLIENT_PRIVATE_KEY_FILE (or OKTA_CLIENT_PRIVATE_KEY): "
                 "the app's private RSA key, PEM or JWK"

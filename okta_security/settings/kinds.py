@@ -1,7 +1,4 @@
-"""Kinds of setting: how one variable's stripped text becomes a value, and the fix when it can't.
-
-:class:`Invalid`'s reasons read after the variable's name: ``OKTA_CLOCK_SKEW_SECONDS='lots' is not a number — ...``.
-"""
+"""Kinds of setting: how one variable's stripped text becomes a value, and the fix when it can't."""
 
 from __future__ import annotations
 
@@ -18,7 +15,9 @@ ISSUER_EXAMPLE = "e.g. https://dev-123456.okta.com/oauth2/default"
 
 
 class Invalid(ValueError):
-    """A setting's text cannot be used; each reason says what is wrong and what to write instead."""
+    """A setting's text cannot be used; each reason, read after the variable's name, says what is wrong and what to
+    write instead: ``OKTA_CLOCK_SKEW_SECONDS='lots' is not a number — ...``.
+    """
 
     def __init__(self, *reasons: str) -> None:
         super().__init__("; ".join(reasons))
@@ -111,13 +110,11 @@ class Issuer(Kind):
     accepts = "issuer URL"
 
     def parse(self, text: str) -> str:
-        if not text:
-            return text
         parts = urlsplit(text)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
+        if text and (parts.scheme not in ("https", "http") or not parts.hostname):
             raise Invalid(f"is not an absolute http(s) URL — set it to your issuer, {ISSUER_EXAMPLE}")
         reasons = []
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
             reasons.append(
                 "uses http:// for a non-loopback host — use https:// "
                 "(http:// is accepted only for 127.0.0.1, localhost and ::1, for local development)"

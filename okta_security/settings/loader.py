@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
 SOURCE = "okta_security settings (OKTA_* environment variables, Airflow's [okta] section)"
-AIRFLOW_HOME_DEFAULT = "~/airflow"  # Airflow's own default for $AIRFLOW_HOME
 __all__ = ["SETTINGS", "OktaSettings", "Secret"]  # re-exported: callers import them from here
 
 
@@ -37,8 +36,7 @@ class ConfigValue:
     """One ``[okta]`` option as Airflow's configuration gives it (read by the adapter)."""
 
     text: str
-    # Where Airflow found it: "AIRFLOW__OKTA__ISSUER", "airflow.cfg [okta] issuer", "AIRFLOW__OKTA__CLIENT_SECRET_CMD".
-    origin: str
+    origin: str  # where Airflow found it: "AIRFLOW__OKTA__ISSUER", "airflow.cfg [okta] issuer", "..._CMD"
     # Read the current value again (a secret from a command or secrets backend, rotated); None: fixed.
     reread: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
@@ -170,7 +168,7 @@ def _cross_problems(values: dict[str, Any], raws: Mapping[str, _Raw], given: set
 
 def airflow_home(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
-    return env.get("AIRFLOW_HOME") or os.path.expanduser(AIRFLOW_HOME_DEFAULT)
+    return env.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")  # Airflow's own default
 
 
 def _expand(default: str, env: Mapping[str, str]) -> str:
@@ -215,10 +213,7 @@ def given_settings(
 def describe_settings(
     environ: Mapping[str, str] | None = None, airflow: Mapping[str, ConfigValue] | None = None
 ) -> dict[str, str]:
-    """Return each setting as it will be used and where it comes from; secrets only as "set" (never their value).
-
-    A value from ``OKTA_X`` itself is shown bare (the line names the variable); every other place says "(from ...)".
-    """
+    """Return each setting as it will be used, "(from <place>)" unless ``OKTA_X`` gave it; a secret only as "set"."""
     env = os.environ if environ is None else environ
     out: dict[str, str] = {}
     for spec in SETTINGS:

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from okta_security.mapping.patterns import GroupFilter
     from okta_security.settings.secrets import Secret
 
-PREFIX = "OKTA_"
-FILE_SUFFIX = "_FILE"
 AIRFLOW_SECTION = "okta"  # Airflow's configuration section: [okta] <field name>
 _DECLARATION = "okta_security.setting"
 
@@ -55,10 +53,8 @@ class SettingSpec:
         return "secret text" if self.secret and type(self.kind) is kinds.Text else self.kind.accepts
 
     def about(self, doc: str) -> Any:
-        """Return the field of :class:`OktaSettings` this declares, documented by ``doc``.
-
-        Its default is the parsed ``default`` (None for secrets), as the loader gives an unset variable;
-        kinds that read files (the mapping file's default depends on ``$AIRFLOW_HOME``) get none.
+        """Return the field of :class:`OktaSettings` this declares, documented by ``doc``; its default is the parsed
+        ``default`` (None for secrets), as the loader gives it, except for kinds reading files (``$AIRFLOW_HOME``).
         """
         declared = {_DECLARATION: replace(self, doc=doc)}
         if self.default is None or self.kind.reads_files:
@@ -109,9 +105,7 @@ class OktaSettings:
         "Connect and read timeout of every call to Okta (discovery, keys, token, userinfo, Management API), in seconds."
     )
     post_logout_redirect_uri: str = setting(
-        kinds.AbsoluteUrl(
-            "https://airflow.example.com/auth/login/ (and register it as a sign-out redirect URI in Okta)"
-        )
+        kinds.AbsoluteUrl("https://airflow.example.com/auth/login/, registered as a sign-out redirect URI in Okta")
     ).about(
         "Where Okta sends the browser after logout; register it as a sign-out redirect URI in Okta. "
         "Empty: Airflow's login page (`<base url>/auth/login/`)."
@@ -239,8 +233,8 @@ SETTINGS: tuple[SettingSpec, ...] = tuple(
     replace(
         f.metadata[_DECLARATION],
         field=f.name,
-        name=PREFIX + f.name.upper(),
-        file_name=PREFIX + f.name.upper() + FILE_SUFFIX,
+        name=f"OKTA_{f.name.upper()}",
+        file_name=f"OKTA_{f.name.upper()}_FILE",
         airflow_name=f"[{AIRFLOW_SECTION}] {f.name}",
         airflow_env=f"AIRFLOW__{AIRFLOW_SECTION.upper()}__{f.name.upper()}",
     )

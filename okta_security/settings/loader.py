@@ -55,20 +55,14 @@ class _Raw:
         self.spec = spec
         self.file: FileValue | None = None
         self.airflow: ConfigValue | None = None
-        self.text = env.get(spec.name, "").strip()
+        self.text, self.origin = env.get(spec.name, "").strip(), spec.name  # origin: NAME, NAME_FILE or Airflow's
         path, given = env.get(spec.file_name), airflow.get(spec.option)
         self.present = spec.name in env or path is not None or given is not None  # given anywhere, even empty
         if not self.text and path is not None:
-            self.file = FileValue(path, spec.name)
+            self.file, self.origin = FileValue(path, spec.name), spec.file_name
             self.text = self.file.get()
         if not self.text and given is not None:
-            self.file, self.airflow, self.text = None, given, given.text.strip()
-
-    @property
-    def origin(self) -> str:
-        if self.airflow is not None:
-            return self.airflow.origin
-        return self.spec.file_name if self.file is not None else self.spec.name
+            self.file, self.airflow, self.text, self.origin = None, given, given.text.strip(), given.origin
 
     def where(self, text: str, *, default: bool) -> str:  # how a problem names the value, never a secret's
         spec = self.spec

@@ -76,7 +76,7 @@ class _Raw:
 
     def secret(self) -> Secret:
         """Return the secret; one from a file (or a command or secrets backend, through Airflow) is re-read."""
-        reread = self.file.get if self.file is not None else self.airflow and self.airflow.reread
+        reread = self.file.get if self.file is not None else self.airflow.reread if self.airflow else None
         text = self.text
         return Secret(lambda: reread().strip()) if reread else Secret(lambda: text)
 

@@ -1,8 +1,4 @@
-"""Kinds of setting: how one variable's text becomes a value, and the fix when it can't.
-
-:meth:`Kind.parse` gets the stripped text and returns the value or raises :class:`Invalid`, whose
-reasons read after the variable's name: ``OKTA_CLOCK_SKEW_SECONDS='lots'`` + ``is not a number — ...``.
-"""
+"""Kinds of setting: how one variable's stripped text becomes a value, and the fix when it can't."""
 
 from __future__ import annotations
 
@@ -16,11 +12,12 @@ from okta_security.mapping.patterns import REGEX_PREFIX, GroupFilter
 from okta_security.settings.secrets import load_private_key
 
 ISSUER_EXAMPLE = "e.g. https://dev-123456.okta.com/oauth2/default"
-LOOPBACK_HOSTS = frozenset({"localhost"})
 
 
 class Invalid(ValueError):
-    """A setting's text cannot be used; each reason says what is wrong and what to write instead."""
+    """A setting's text cannot be used; each reason, read after the variable's name, says what is wrong and what to
+    write instead: ``OKTA_CLOCK_SKEW_SECONDS='lots' is not a number — ...``.
+    """
 
     def __init__(self, *reasons: str) -> None:
         super().__init__("; ".join(reasons))
@@ -37,10 +34,6 @@ class Kind:
     def parse(self, text: str) -> Any:
         """Return the value of ``text``; raise :class:`Invalid` naming the fix."""
         return text
-
-    def describe(self) -> str:
-        """Return what the setting accepts."""
-        return self.accepts
 
 
 Text = Kind
@@ -64,7 +57,6 @@ class Number(Kind):
     integer: bool = False
 
     def parse(self, text: str) -> int | float:
-        """Return the number; refuse text that is not one or lies outside the bounds."""
         bounds = f"set it to a value between {self.lo:g} and {self.hi:g}"
         try:
             value = int(text) if self.integer else float(text)
@@ -74,7 +66,8 @@ class Number(Kind):
             raise Invalid(f"is out of range — {bounds}")
         return value
 
-    def describe(self) -> str:
+    @property
+    def accepts(self) -> str:  # type: ignore[override]
         return f"{'integer' if self.integer else 'number'} {self.lo:g}–{self.hi:g}"
 
     @property
@@ -106,7 +99,8 @@ class Choice(Kind):
             raise Invalid(f"is not one of {', '.join(self.options)}" + (f" — see {self.see}" if self.see else ""))
         return text
 
-    def describe(self) -> str:
+    @property
+    def accepts(self) -> str:  # type: ignore[override]
         return "one of " + ", ".join(f"`{option}`" for option in self.options)
 
 
@@ -116,14 +110,11 @@ class Issuer(Kind):
     accepts = "issuer URL"
 
     def parse(self, text: str) -> str:
-        """Return the issuer, or raise every reason it is not one."""
-        if not text:
-            return text
         parts = urlsplit(text)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
+        if text and (parts.scheme not in ("https", "http") or not parts.hostname):
             raise Invalid(f"is not an absolute http(s) URL — set it to your issuer, {ISSUER_EXAMPLE}")
         reasons = []
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
             reasons.append(
                 "uses http:// for a non-loopback host — use https:// "
                 "(http:// is accepted only for 127.0.0.1, localhost and ::1, for local development)"
@@ -186,10 +177,9 @@ class AuditHandler(Kind):
     """Where audit JSON lines go: ``stdout``, ``stderr``, ``logging`` or an absolute file path."""
 
     accepts = "`stdout`, `stderr`, `logging` or an absolute path"
-    STREAMS = ("stdout", "stderr", "logging")
 
     def parse(self, text: str) -> str:
-        if text.lower() not in self.STREAMS and not os.path.isabs(text):
+        if text.lower() not in ("stdout", "stderr", "logging") and not os.path.isabs(text):
             raise Invalid(
                 "is not understood — use stdout, stderr, logging, or the absolute path of a file to append JSON lines to"
             )
@@ -204,7 +194,6 @@ class PrivateKey(Kind):
     accepts = "RSA private key (PEM or JWK)"
 
     def parse(self, text: str) -> str:
-        """Return the key's text once it parses as a private RSA key."""
         try:
             load_private_key(text)
         except ValueError as e:
@@ -214,7 +203,7 @@ class PrivateKey(Kind):
 
 def is_loopback(host: str) -> bool:
     """Return whether ``host`` names this machine (localhost, 127.0.0.0/8, ::1): http:// is safe only there."""
-    if host.lower() in LOOPBACK_HOSTS:
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -9,15 +9,12 @@
    airflow.cfg, and for secrets ``_CMD`` / ``_SECRET``), handed in by the adapter as
    :class:`ConfigValue` objects: this module never imports Airflow, so the CLI works without it.
 
-A later place is not read once an earlier one gives a value; ``okta-airflow doctor`` shows which
-one did (:func:`describe_settings`). This module is the only code in okta_security that reads
-``OKTA_*`` variables (or ``AIRFLOW_HOME``); everything else asks it (:func:`load_settings`,
-:func:`env_value`).
+A later place is not read once an earlier one gives a value (``okta-airflow doctor`` shows which did).
+Only this module reads ``OKTA_*`` variables (or ``AIRFLOW_HOME``); everything else asks it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,10 +27,7 @@ from okta_security.settings.specs import SETTINGS, SPECS, OktaSettings, SettingS
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-log = logging.getLogger(__name__)
-
 SOURCE = "okta_security settings (OKTA_* environment variables, Airflow's [okta] section)"
-AIRFLOW_HOME_DEFAULT = "~/airflow"  # Airflow's own default for $AIRFLOW_HOME
 __all__ = ["SETTINGS", "OktaSettings", "Secret"]  # re-exported: callers import them from here
 
 
@@ -42,50 +36,35 @@ class ConfigValue:
     """One ``[okta]`` option as Airflow's configuration gives it (read by the adapter)."""
 
     text: str
-    # Where Airflow found it: "AIRFLOW__OKTA__ISSUER", "airflow.cfg [okta] issuer", "AIRFLOW__OKTA__CLIENT_SECRET_CMD".
-    origin: str
+    origin: str  # where Airflow found it: "AIRFLOW__OKTA__ISSUER", "airflow.cfg [okta] issuer", "..._CMD"
     # Read the current value again (a secret from a command or secrets backend, rotated); None: fixed.
     reread: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
 
 def airflow_env_form(spec: SettingSpec, environ: Mapping[str, str] | None = None) -> str | None:
-    """Return the ``AIRFLOW__OKTA__*`` variable that gives ``spec`` to Airflow, in Airflow's lookup order, or None.
-
-    Sensitive options may also come by command (``_CMD``) or from the secrets backend (``_SECRET``).
-    """
+    """Return the ``AIRFLOW__OKTA__*`` variable (for secrets also ``_CMD``, ``_SECRET``) that gives ``spec``, or None."""
     env = os.environ if environ is None else environ
     forms = ("", "_CMD", "_SECRET") if spec.secret else ("",)
     return next((spec.airflow_env + form for form in forms if spec.airflow_env + form in env), None)
 
 
 class _Raw:
-    """One setting's text and the place it came from: the first of the precedence rule that gives one.
-
-    Raise :class:`ConfigError` when that place is a file that cannot be read.
-    """
+    """One setting's text and its place, the first of the precedence rule (ConfigError: an unreadable file)."""
 
     def __init__(self, spec: SettingSpec, env: Mapping[str, str], airflow: Mapping[str, ConfigValue]) -> None:
         self.spec = spec
         self.file: FileValue | None = None
         self.airflow: ConfigValue | None = None
-        self.text = env.get(spec.name, "").strip()
+        self.text, self.origin = env.get(spec.name, "").strip(), spec.name  # origin: NAME, NAME_FILE or Airflow's
         path, given = env.get(spec.file_name), airflow.get(spec.option)
         self.present = spec.name in env or path is not None or given is not None  # given anywhere, even empty
         if not self.text and path is not None:
-            self.file = FileValue(path, spec.name)
+            self.file, self.origin = FileValue(path, spec.name), spec.file_name
             self.text = self.file.get()
         if not self.text and given is not None:
-            self.file, self.airflow, self.text = None, given, given.text.strip()
+            self.file, self.airflow, self.text, self.origin = None, given, given.text.strip(), given.origin
 
-    @property
-    def origin(self) -> str:
-        """Return where the text came from: ``NAME``, ``NAME_FILE`` or Airflow's place for the option."""
-        if self.airflow is not None:
-            return self.airflow.origin
-        return self.spec.file_name if self.file is not None else self.spec.name
-
-    def where(self, text: str, *, default: bool) -> str:
-        """Return how a problem names this value (never a secret's content)."""
+    def where(self, text: str, *, default: bool) -> str:  # how a problem names the value, never a secret's
         spec = self.spec
         if default:
             return f"{spec.name}={text!r} (the default)"
@@ -94,6 +73,12 @@ class _Raw:
         if self.file is not None:
             return f"{spec.file_name}={self.file.path}" if spec.secret else f"{spec.file_name} ({text!r})"
         return spec.name if spec.secret else f"{spec.name}={text!r}"
+
+    def secret(self) -> Secret:
+        """Return the secret; one from a file (or a command or secrets backend, through Airflow) is re-read."""
+        reread = self.file.get if self.file is not None else self.airflow.reread if self.airflow else None
+        text = self.text
+        return Secret(lambda: reread().strip()) if reread else Secret(lambda: text)
 
 
 def load_settings(
@@ -106,33 +91,28 @@ def load_settings(
     env = os.environ if environ is None else environ
     problems: list[str] = []
     values: dict[str, Any] = {}
-    raws: dict[str, _Raw | None] = {}  # None: its file cannot be read (already reported)
+    raws: dict[str, _Raw] = {}  # without the settings whose file cannot be read (already reported)
     for spec in SETTINGS:
         try:
             raw = raws[spec.name] = _Raw(spec, env, airflow or {})
         except ConfigError as e:
             problems.extend(e.problems)
-            raws[spec.name] = None
             continue
         if spec.required and not raw.text:
             how = f"(or set {spec.file_name} to a file, or {spec.airflow_name} in Airflow's configuration)"
             problems.append(
                 f"{spec.name} is empty — {spec.doc}" if raw.present else f"{spec.name} is not set — {spec.doc} {how}"
             )
-        elif spec.secret:
-            values[spec.field] = _secret(raw) if raw.text else None  # parsed below, never shown
         if not raw.text and (spec.required or spec.secret):
-            continue
+            continue  # an unset secret is the field's default, None
         text = raw.text or _expand(spec.default or "", env)
         try:
             value = spec.kind.parse(text)
         except Invalid as e:
             problems.extend(f"{raw.where(text, default=not raw.text)} {reason}" for reason in e.reasons)
-            values.pop(spec.field, None)
             continue
-        if not spec.secret:
-            values[spec.field] = value
-    given = {name for name, raw in raws.items() if raw is not None and raw.text}
+        values[spec.field] = raw.secret() if spec.secret else value  # a secret's value is never shown
+    given = {name for name, raw in raws.items() if raw.text}
     if "OKTA_TOKEN_AUTH_METHOD" not in given and "OKTA_CLIENT_PRIVATE_KEY" in given:
         values["token_auth_method"] = "private_key_jwt"  # the key says how the app authenticates
     problems += _cross_problems(values, raws, given)
@@ -141,32 +121,21 @@ def load_settings(
     return OktaSettings(**values)
 
 
-def _secret(raw: _Raw) -> Secret:
-    """Return the secret; one from a file (or a command or secrets backend, through Airflow) is re-read."""
-    if raw.file is not None:
-        return Secret(raw.file.get)
-    reread = raw.airflow.reread if raw.airflow is not None else None
-    if reread is not None:
-        return Secret(lambda: reread().strip())
-    text = raw.text
-    return Secret(lambda: text)
-
-
-def _cross_problems(values: dict[str, Any], raws: Mapping[str, _Raw | None], given: set[str]) -> list[str]:
+def _cross_problems(values: dict[str, Any], raws: Mapping[str, _Raw], given: set[str]) -> list[str]:
     """Check the settings that only work together: the client's credential, Okta's Management API."""
     problems = []
-    secret = raws["OKTA_CLIENT_SECRET"]
+    secret = raws.get("OKTA_CLIENT_SECRET")
     if values.get("token_auth_method") == "private_key_jwt":
-        if raws["OKTA_CLIENT_PRIVATE_KEY"] is not None and "OKTA_CLIENT_PRIVATE_KEY" not in given:
+        if "OKTA_CLIENT_PRIVATE_KEY" in raws and "OKTA_CLIENT_PRIVATE_KEY" not in given:
             problems.append(
                 "OKTA_TOKEN_AUTH_METHOD=private_key_jwt needs OKTA_CLIENT_PRIVATE_KEY_FILE (or OKTA_CLIENT_PRIVATE_KEY): "
                 "the app's private RSA key, PEM or JWK"
             )
-    elif secret is not None and secret.present and not secret.text:
-        problems.append("OKTA_CLIENT_SECRET is empty — set the Okta app's client secret")
-    elif secret is not None and not secret.present:
+    elif secret is not None and not secret.text:
         problems.append(
-            "OKTA_CLIENT_SECRET is not set — set the Okta app's client secret (or OKTA_CLIENT_SECRET_FILE, or "
+            "OKTA_CLIENT_SECRET is empty — set the Okta app's client secret"
+            if secret.present
+            else "OKTA_CLIENT_SECRET is not set — set the Okta app's client secret (or OKTA_CLIENT_SECRET_FILE, or "
             "[okta] client_secret in Airflow's configuration, e.g. AIRFLOW__OKTA__CLIENT_SECRET_CMD), "
             "or use OKTA_TOKEN_AUTH_METHOD=private_key_jwt with OKTA_CLIENT_PRIVATE_KEY_FILE"
         )
@@ -192,9 +161,8 @@ def _cross_problems(values: dict[str, Any], raws: Mapping[str, _Raw | None], giv
 
 
 def airflow_home(environ: Mapping[str, str] | None = None) -> str:
-    """Return ``$AIRFLOW_HOME``, else Airflow's default ``~/airflow``."""
     env = os.environ if environ is None else environ
-    return env.get("AIRFLOW_HOME") or os.path.expanduser(AIRFLOW_HOME_DEFAULT)
+    return env.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")  # Airflow's own default
 
 
 def _expand(default: str, env: Mapping[str, str]) -> str:
@@ -213,10 +181,8 @@ def env_value(
 def setting_source(
     name: str, environ: Mapping[str, str] | None = None, airflow: Mapping[str, ConfigValue] | None = None
 ) -> tuple[str, str]:
-    """Return one setting's text (as :func:`env_value`) and where it came from.
-
-    The origin is ``NAME``, ``NAME_FILE``, Airflow's (``AIRFLOW__OKTA__X``, ``airflow.cfg [okta] x``,
-    ``..._CMD``, ``..._SECRET``), ``"default"``, or ``""`` when the setting is unset and has no default.
+    """Return one setting's text (as :func:`env_value`) and its origin: ``NAME``, ``NAME_FILE``, Airflow's place
+    (``AIRFLOW__OKTA__X``, ``airflow.cfg [okta] x``, ``..._CMD``, ``..._SECRET``), ``"default"``, or ``""``.
     """
     spec = SPECS[name]
     env = os.environ if environ is None else environ
@@ -235,17 +201,13 @@ def given_settings(
 ) -> list[str]:
     """Return the declared settings given anywhere (``OKTA_X``, ``OKTA_X_FILE``, ``[okta] x``), in declaration order."""
     env = os.environ if environ is None else environ
-    options = airflow or {}
-    return [s.name for s in SETTINGS if s.name in env or s.file_name in env or s.option in options]
+    return [s.name for s in SETTINGS if s.name in env or s.file_name in env or s.option in (airflow or {})]
 
 
 def describe_settings(
     environ: Mapping[str, str] | None = None, airflow: Mapping[str, ConfigValue] | None = None
 ) -> dict[str, str]:
-    """Return each setting as it will be used and where it comes from; secrets only as "set" (never their value).
-
-    A value from ``OKTA_X`` itself is shown bare (the line names the variable); every other place says "(from ...)".
-    """
+    """Return each setting as it will be used, "(from <place>)" unless ``OKTA_X`` gave it; a secret only as "set"."""
     env = os.environ if environ is None else environ
     out: dict[str, str] = {}
     for spec in SETTINGS:
@@ -258,8 +220,7 @@ def describe_settings(
             place = f"{spec.file_name}={raw.file.path}" if raw.file is not None and spec.secret else raw.origin
             out[spec.name] = f"{'set' if spec.secret else raw.text} (from {place})"
         elif spec.name in env:
-            value = env[spec.name]
-            out[spec.name] = ("set" if value.strip() else "(empty)") if spec.secret else value
+            out[spec.name] = ("set" if raw.text else "(empty)") if spec.secret else env[spec.name]
         else:
             out[spec.name] = "(not set)" if spec.required or not spec.default else f"{spec.default!r} (default)"
     return out
@@ -267,13 +228,12 @@ def describe_settings(
 
 def check_webserver_config(config: Iterable[str]) -> None:
     """Refuse settings assigned in ``webserver_config.py`` (Flask config keys): they are read from the environment."""
-    stray = [key for key in config if key in SPECS]
-    if stray:
+    if stray := sorted(key for key in config if key in SPECS):
         raise ConfigError(
             [
                 f"{key} is set in webserver_config.py, where it is not read — set it as an environment variable "
                 f"(or {SPECS[key].file_name}) and remove it from webserver_config.py"
-                for key in sorted(stray)
+                for key in stray
             ],
             source=SOURCE,
         )

@@ -24,11 +24,8 @@ MAX_FILE_BYTES = 65_536  # a secret, a key or a setting; a PEM RSA key of 4096 b
 
 
 class FileValue:
-    """A value read from a file, re-read whenever the file the path resolves to changes.
-
-    The version is taken after following every link (Kubernetes swaps a mounted Secret's symlinks
-    on update). The file is read outside the lock, without blocking and no further than
-    MAX_FILE_BYTES (:mod:`okta_security.files`): a FIFO, a device or a huge file is refused.
+    """A value read from a file, re-read whenever the file the path resolves to changes (Kubernetes swaps a
+    mounted Secret's symlinks); read outside the lock, as :mod:`okta_security.files` reads: never blocking.
     """
 
     def __init__(self, path: str, name: str) -> None:
@@ -78,7 +75,6 @@ class Secret:
     _read: Callable[[], str] = field(repr=False)
 
     def get(self) -> str:
-        """Return the current secret value."""
         return self._read()
 
     def __repr__(self) -> str:
@@ -90,8 +86,7 @@ class Secret:
 def load_private_key(text: str) -> RSAKey:
     """Parse a private RSA key given as PEM or as a JWK (JSON); ValueError says what is wrong, never the key.
 
-    A JWK keeps its ``kid``, which then names the key in ``private_key_jwt`` assertions (RFC 7523);
-    a PEM key has none, and Okta picks the client's only registered key.
+    A JWK keeps its ``kid``, naming the key in ``private_key_jwt`` assertions; Okta picks a PEM key's only one.
     """
     text = text.strip()
     if not text:

@@ -101,6 +101,20 @@ class AccessTokenRejected(BotRefused, code="invalid_access_token", status=401):
         self.reason = reason
 
 
+class AgentRefused(BotRefused, code="agent_refused"):
+    """An AI agent's request to act for a person that earns no Airflow token; ``client_id`` is the agent's."""
+
+    audit_event = "agent.token_refused"
+
+
+class AgentGrantRejected(AgentRefused, code="invalid_agent_grant", status=401):
+    """The agent's grant (an ID-JAG, or a subject and actor token) failed a check; ``reason`` is a stable sub-code."""
+
+    def __init__(self, reason: str, message: str, *, client_id: str | None = None) -> None:
+        super().__init__(message, client_id=client_id)
+        self.reason = reason
+
+
 class LoginRefused(OktaSecurityError, code="login_refused"):
     """A sign-in that must not succeed; ``request_id`` is Okta's when an Okta call caused it."""
 

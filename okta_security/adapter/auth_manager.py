@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
 from okta_security import health
-from okta_security.adapter import event_hook_view, step_up, token_endpoint
+from okta_security.adapter import agents, event_hook_view, step_up, token_endpoint
 from okta_security.adapter.request_body import FlaskMountLimit
 from okta_security.adapter.security_manager import TokenDoors, token_doors
 from okta_security.adapter.universal_logout import ISSUED_AT_CLAIM, SIGN_OUTS, SIGNED_OUT_MESSAGE
@@ -30,7 +30,12 @@ from okta_security.errors import BotRefused, ConfigError, LoginRefused, SignedOu
 from okta_security.login.bearer import bearer_token, request_facts
 from okta_security.login.doors import ApiLoginAuditFields, audit_exchange
 from okta_security.people.person_tokens import looks_like_person_token
-from okta_security.people.token_request import TokenRequestInvalid, read_token_request
+from okta_security.people.token_request import (
+    ACCESS_TOKEN_TYPE,
+    TokenRequest,
+    TokenRequestInvalid,
+    read_token_request,
+)
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
@@ -50,6 +55,8 @@ OKTA_LOGOUT_PATH = "auth/okta/logout/"
 _TOKEN_EXPIRY = contextvars.ContextVar[tuple[int, int] | None]("okta_token_expiry", default=None)
 # (user id, epoch) until which the person's token exchanged in this request carries step-up evidence.
 _STEP_UP_UNTIL = contextvars.ContextVar[tuple[int, int] | None]("okta_step_up_until", default=None)
+# (user id, agent, grant) of the person an AI agent acts for in this request: the token carries ``act``.
+_DELEGATION = contextvars.ContextVar[tuple[int, str, str] | None]("okta_delegation", default=None)
 
 
 class OktaFabAuthManager(FabAuthManager):
@@ -59,6 +66,7 @@ class OktaFabAuthManager(FabAuthManager):
         """Return the user a token request authenticates: a person, a bot's service user, or FAB's password check."""
         _TOKEN_EXPIRY.set(None)
         _STEP_UP_UNTIL.set(None)
+        _DELEGATION.set(None)
         try:
             request = read_token_request(body, bearer_token(headers))
         except TokenRequestInvalid as e:
@@ -68,6 +76,8 @@ class OktaFabAuthManager(FabAuthManager):
         token = request.token
         sm = _token_doors(self.security_manager)
         facts = request_facts(headers)
+        if request.kind in ("id_jag", "token_exchange"):
+            return self._act_for_person(sm, request, facts)
         if looks_like_person_token(token):  # chooses the checks only; each path verifies the token in full
             try:
                 person = sm.okta_people.admit(token, ApiLoginAuditFields(via=VIA, context=tuple(sorted(facts.items()))))
@@ -97,6 +107,27 @@ class OktaFabAuthManager(FabAuthManager):
         )
         return login.user
 
+    def _act_for_person(self, sm: TokenDoors, request: TokenRequest, facts: dict[str, str]) -> User:
+        """Return the person an AI agent acts for (an ID-JAG or a token exchange), with the token's limits noted."""
+        fields = ApiLoginAuditFields(via=VIA, context=tuple(sorted(facts.items())))
+        door = sm.okta_agents
+        try:
+            if request.kind == "id_jag":
+                login = door.exchange_id_jag(request.token or "", fields)
+            else:
+                login = door.exchange_tokens(request.token or "", request.actor_token or "", fields)
+        except (BotRefused, LoginRefused) as e:
+            raise token_endpoint.refusal(e, standard=True) from e
+        if SIGN_OUTS.began_before(login.user, login.issued_at, whole_seconds=True):
+            raise token_endpoint.refusal(SignedOut(SIGNED_OUT_MESSAGE), standard=True)
+        _TOKEN_EXPIRY.set((login.user.id, login.expires_at))
+        _DELEGATION.set((login.user.id, login.agent, login.grant))
+        token_endpoint.note_answer(
+            roles=sorted(login.roles),
+            **({"issued_token_type": ACCESS_TOKEN_TYPE} if request.kind == "token_exchange" else {}),
+        )
+        return login.user
+
     def generate_jwt(self, user: User, *, expiration_time_in_seconds: int | None = None) -> str:
         """Mint Airflow's JWT; one for an Okta token (a bot's or a person's) never outlives that token."""
         bound = _TOKEN_EXPIRY.get()
@@ -113,6 +144,11 @@ class OktaFabAuthManager(FabAuthManager):
         """Add to Airflow's JWT its issue time to the microsecond (Universal Logout compares it) and until
         when its sign-in's multi-factor evidence holds (step-up roles)."""
         claims = {**super().serialize_user(user), ISSUED_AT_CLAIM: time.time()}
+        delegation = _DELEGATION.get()
+        _DELEGATION.set(None)
+        if delegation is not None and delegation[0] == user.id:
+            claims[agents.ACT_CLAIM] = {"sub": delegation[1]}  # RFC 8693 §4.1
+            claims[agents.GRANT_CLAIM] = delegation[2]
         bound = _STEP_UP_UNTIL.get()
         _STEP_UP_UNTIL.set(None)
         until = bound[1] if bound is not None and bound[0] == user.id else step_up.browser_step_up_until()
@@ -126,6 +162,7 @@ class OktaFabAuthManager(FabAuthManager):
         A token issued before Okta's Universal Logout signed the person out is refused: Airflow answers
         a ValueError here as an invalid token (403); the account stays active.
         """
+        agent = agents.note_delegation(token)  # noted before any check: a refused request is audited too
         user = super().deserialize_user(token)
         precise = token.get(ISSUED_AT_CLAIM)
         issued_at = precise if isinstance(precise, int | float) else token.get("iat")
@@ -134,6 +171,9 @@ class OktaFabAuthManager(FabAuthManager):
             raise ValueError(
                 f"Okta signed user {user.id} out everywhere (Universal Logout) after this token was issued"
             )
+        if agent is not None:
+            mapping = _token_doors(self.security_manager).okta_mapping.current()
+            return cast("User", agents.delegated_user(user, agent, mapping, token.get(step_up.JWT_CLAIM)))
         limited = step_up.restricted(user, self._step_up(), token.get(step_up.JWT_CLAIM))
         if limited is None:
             return user
@@ -142,6 +182,10 @@ class OktaFabAuthManager(FabAuthManager):
     def _step_up(self) -> StepUp | None:
         mapping = getattr(self.security_manager, "okta_mapping", None)
         return mapping.current().step_up if mapping is not None else None
+
+    def get_fastapi_middlewares(self) -> list[tuple[Any, dict[str, Any]]]:
+        """Add the middleware that audits every request an AI agent makes for a person."""
+        return [*super().get_fastapi_middlewares(), (agents.DelegatedRequestAudit, {})]
 
     def get_url_logout(self) -> str | None:
         """Send the UI's logout (``/api/v2/auth/logout``) to okta_security's view that also ends the Okta session."""

@@ -7,6 +7,7 @@
   UI must keep working on PostgreSQL): rows match on ``user_id`` *and* ``username``.
 - ``okta_security_sign_out`` and ``okta_security_logout_jti``: Okta's Universal Logout, each
   account's "not before" time and the request JWTs already used (:mod:`okta_security.adapter.universal_logout`).
+- ``okta_security_grant_jti``: the ID-JAGs AI agents have spent (:mod:`okta_security.login.delegation`).
 - ``okta_security_event_receipt``: ids of Okta events taken; the ``INSERT`` is the atomic claim
   across replicas.
 
@@ -74,6 +75,14 @@ sign_out_table = sa.Table(
 
 logout_jti = sa.Table(
     "okta_security_logout_jti",
+    metadata,
+    sa.Column("jti", sa.String(128), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+# AI agents' ID-JAGs (okta_security.login.delegation): each spent once, remembered until it expires.
+grant_jti = sa.Table(
+    "okta_security_grant_jti",
     metadata,
     sa.Column("jti", sa.String(128), primary_key=True),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
@@ -279,6 +288,17 @@ def sign_out(
             if attempt == 2:
                 raise
     return False
+
+
+def claim_grant(engine: Engine, jti: str, expires_at: datetime) -> bool:
+    """Record an ID-JAG's ``jti`` as spent, atomically; return False if it already was. Forget expired ones."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(grant_jti).values(jti=jti, expires_at=expires_at))
+            conn.execute(sa.delete(grant_jti).where(grant_jti.c.expires_at < utcnow()))  # refused by exp alone now
+    except sa.exc.IntegrityError:
+        return False
+    return True
 
 
 class _UsedJti(Exception):

@@ -17,6 +17,7 @@ from flask import current_app, session
 from okta_security import audit
 from okta_security.adapter import admin_edits, audit_log, db, login_accounts, login_audit, metrics, outage, step_up
 from okta_security.adapter.account_changes import EngineAccounts
+from okta_security.adapter.agents import EngineGrantLedger
 from okta_security.adapter.bots import FabServiceUsers, retire_service_users
 from okta_security.adapter.compat import with_session_property
 from okta_security.adapter.event_hook_view import OktaEventHookView
@@ -38,6 +39,7 @@ from okta_security.lifecycle.changes import OktaChanges
 from okta_security.lifecycle.hook_worker import EventHookWorker
 from okta_security.lifecycle.okta_directory import OktaDirectory
 from okta_security.login.decision import LoginPolicy, needs_userinfo
+from okta_security.login.delegation import AgentDoor
 from okta_security.login.doors import BotDoor, PersonDoor
 from okta_security.login.okta_reader import OktaApiReader
 from okta_security.login.outcome import LoginAuditFields, LoginOutcome
@@ -127,6 +129,12 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
         )
         self.okta_bots: BotDoor[User] = BotDoor(
             service=self.okta_sign_in, service_users=FabServiceUsers(self), settings=settings, keys=access_keys
+        )
+        # AI agents acting for a person: ID-JAGs are signed with the Okta org's keys.
+        self.okta_agents: AgentDoor[User] = AgentDoor(
+            people=self.okta_people,
+            org_keys=lambda: keys(settings.groups_api_org_url),
+            ledger=EngineGrantLedger(),
         )
         self._check_discovery_soon()
 
@@ -350,6 +358,7 @@ class TokenDoors(Protocol):
 
     okta_people: PersonDoor[Any]
     okta_bots: BotDoor[Any]
+    okta_agents: AgentDoor[Any]
     okta_mapping: MappingStore  # its step_up section: what a person's token may act with
 
     def get_user_by_id(self, pk: int) -> Any: ...

@@ -33,16 +33,22 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 65_536  # a grant body is one token (Okta's are ~1 KB, at most 16 KB) and a few words
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1: token responses are not cached
 _FAB_ERRORS = {400: "invalid_request", 401: "invalid_grant"}  # FAB's password check, told the standard way
-# What the token request's sign-in withheld (step-up roles), filled in by create_token in FAB's thread:
+# What the answer adds (step-up roles withheld, an agent's roles), filled in by create_token in FAB's thread:
 # the dict is made here, before the thread pool copies the context, so the answer below sees it.
-_WITHHELD: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("okta_withheld", default=None)
+_ANSWER: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("okta_token_answer", default=None)
 
 
 def note_withheld(outcome: StepUpOutcome, step_up: StepUp | None) -> None:
     """Remember for this token request's answer which step-up roles its token did not earn, and why."""
-    note = _WITHHELD.get()
-    if note is not None and outcome.withheld:
-        note.update(withheld_roles=list(outcome.withheld), withheld_reason=reason_text(outcome.reason, step_up))
+    if outcome.withheld:
+        note_answer(withheld_roles=list(outcome.withheld), withheld_reason=reason_text(outcome.reason, step_up))
+
+
+def note_answer(**fields: Any) -> None:
+    """Add ``fields`` to this token request's answer (RFC 6749 §5.1 allows more parameters)."""
+    note = _ANSWER.get()
+    if note is not None:
+        note.update(fields)
 
 
 def refusal(error: OktaSecurityError, *, standard: bool) -> HTTPException:
@@ -87,8 +93,8 @@ async def _answer(request: Request, fab_route: Callable[[Request, dict[str, Any]
         code, detail = oauth_refusal(e)
         return JSONResponse(detail, status_code=code, headers=NO_STORE)
     standard = "grant_type" in body
-    withheld: dict[str, Any] = {}
-    _WITHHELD.set(withheld)
+    extra: dict[str, Any] = {}
+    _ANSWER.set(extra)
     try:
         # FAB's route, as FastAPI would run it (a sync function, in the thread pool): same lifetimes, same checks.
         answer = await run_in_threadpool(fab_route, request, body)
@@ -96,7 +102,7 @@ async def _answer(request: Request, fab_route: Callable[[Request, dict[str, Any]
         if not standard:
             raise
         return _standard_error(e)
-    content: dict[str, Any] = {**answer.model_dump(), **withheld}  # RFC 6749 §5.1 allows more parameters
+    content: dict[str, Any] = {**answer.model_dump(), **extra}  # RFC 6749 §5.1 allows more parameters
     if standard:
         content["token_type"] = "Bearer"  # RFC 6749 §5.1
     return JSONResponse(content, status_code=status.HTTP_201_CREATED, headers=NO_STORE)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # Refusals anyone can provoke without credentials: a bare callback, a wrong event-hook secret, a
 # junk bearer token. Their JSON lines are rate-limited per (event, source, reason, owner).
-FLOODABLE_EVENTS = frozenset({"login.refused", "event_hook.rejected", "bot.token_refused"})
+FLOODABLE_EVENTS = frozenset({"login.refused", "event_hook.rejected", "bot.token_refused", "agent.token_refused"})
 FLOOD_WINDOW_SECONDS = 60  # one allowance, and one summary, per key and minute
 FLOOD_LINES_PER_KEY = 5  # JSON lines per key and minute; the rest are counted
 FLOOD_KEYS_PER_WINDOW = 100  # distinct keys per minute; later sources share one "other" key

@@ -68,12 +68,15 @@ class ApiLoginAuditFields(LoginAuditFields):
     client_id: str | None = None  # the native app (``cid``) the person signed in with
     via: str = ""  # "POST /auth/token" | "airflow2_api_auth"
     context: tuple[tuple[str, str], ...] = ()  # request id, forwarded-for (from headers, already bounded)
+    act: str | None = None  # the AI agent signing the person in to act for them (its client id)
 
     def identifiers(self) -> dict[str, Any]:
         """Return the Okta identifiers, the API sign-in's marks and the request's context."""
         marks = {"sign_in": SIGN_IN, "via": self.via, **dict(self.context)}
         if self.client_id:
             marks["client_id"] = self.client_id
+        if self.act:
+            marks["act"] = self.act
         return {**super().identifiers(), **marks}
 
 
@@ -98,9 +101,15 @@ class PersonDoor(Generic[UserT]):
     limit: PersonRateLimit
     events: LoginEvents
 
-    def verify(self, token: str) -> PersonToken:
-        """Return what the token vouches for; raise AccessTokenRejected or OktaKeysUnavailable."""
+    def verify(self, token: str, *, agent: str | None = None) -> PersonToken:
+        """Return what the token vouches for; raise AccessTokenRejected or OktaKeysUnavailable.
+
+        ``agent``: an AI agent presents the token to act for the person; a token the person gave that
+        agent's own Okta app (``cid``) is taken too.
+        """
         policy = PersonTokenPolicy.from_settings(self.settings)
+        if agent is not None:
+            policy = replace(policy, allowed_clients=policy.allowed_clients | {agent})
         require_people_enabled(policy)  # before any key fetch: a deployment without people needs no keys for them
         try:
             verified = verify_access_token_claims(

@@ -127,3 +127,11 @@ class ServiceUsers(Protocol[UserT]):
     def upsert(self, identity: ServiceIdentity) -> ServiceUserWrite[UserT]:
         """Create, bring back or update the service user; raise BotRefused (a subclass) if it cannot act."""
         ...
+
+
+class GrantLedger(Protocol):
+    """The single-use grants already spent (an ID-JAG's ``jti``), shared by every replica."""
+
+    def claim(self, jti: str, expires_at: float) -> bool:
+        """Record ``jti`` as spent until ``expires_at`` (epoch); return False if it already was."""
+        ...

@@ -7,6 +7,14 @@ Three shapes reach Airflow's token endpoint (``/auth/token`` and ``/auth/token/c
       grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<Okta access token>
 
   for bots (client credentials) and people (``okta-airflow login``) alike;
+- the same grant with an ID-JAG as the assertion (an AI agent acting for a person, Okta's Cross App
+  Access; told apart by its header's ``typ``), and RFC 8693 token exchange::
+
+      grant_type=urn:ietf:params:oauth:grant-type:token-exchange
+      &subject_token=<the person's Okta access token>&subject_token_type=urn:ietf:params:oauth:token-type:access_token
+      &actor_token=<the agent's client-credentials token>&actor_token_type=urn:ietf:params:oauth:token-type:access_token
+
+  (docs/agents.md);
 - ``Authorization: Bearer <Okta access token>`` with any body (okta_security's first form, kept);
 - FAB's ``{"username": ..., "password": ...}`` (``grant_type`` absent or ``password``), left to FAB.
 
@@ -22,13 +30,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs
 
 from okta_security.errors import BotRefused, OktaSecurityError, classify
+from okta_security.oidc.id_jag import is_id_jag
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # RFC 7523 §2.1
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 §2.1
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # RFC 8693 §3: the only type taken and issued
 PASSWORD = "password"  # FAB's username and password (what Airflow's Keycloak auth manager calls it too)
-GRANT_TYPES = (JWT_BEARER, PASSWORD)
+GRANT_TYPES = (JWT_BEARER, TOKEN_EXCHANGE, PASSWORD)
 FORM = "application/x-www-form-urlencoded"  # what OAuth clients send (RFC 6749 §4.5, RFC 7523 §2.1)
 MAX_GRANT_TYPE_CHARS = 100  # for the error message only
 MAX_DESCRIPTION_CHARS = 1000  # error_description: our messages are a few sentences
@@ -42,7 +53,7 @@ class TokenRequestInvalid(OktaSecurityError, code="invalid_token_request"):
         self.oauth_error = oauth_error
 
 
-Kind = Literal["password", "okta_token"]
+Kind = Literal["password", "okta_token", "id_jag", "token_exchange"]
 
 
 @dataclass(frozen=True)
@@ -50,8 +61,9 @@ class TokenRequest:
     """What a token request asks for."""
 
     kind: Kind
-    token: str | None = None  # the Okta access token (kind "okta_token")
+    token: str | None = None  # the Okta access token, the ID-JAG, or the token exchange's subject token
     standard: bool = False  # sent as a grant (``grant_type``): answer refusals as RFC 6749 §5.2 says
+    actor_token: str | None = None  # token exchange: the agent's own Okta access token
 
 
 def read_token_request(body: Mapping[str, Any], bearer: str | None) -> TokenRequest:
@@ -63,12 +75,14 @@ def read_token_request(body: Mapping[str, Any], bearer: str | None) -> TokenRequ
         return TokenRequest("password")
     if grant_type == PASSWORD:
         return TokenRequest("password", standard=True)
+    if grant_type == TOKEN_EXCHANGE:
+        return _token_exchange(body, bearer)
     if grant_type != JWT_BEARER:
         shown = repr(grant_type)[:MAX_GRANT_TYPE_CHARS] if isinstance(grant_type, str) else "(not a string)"
         raise TokenRequestInvalid(
             "unsupported_grant_type",
             f"Airflow's token endpoint does not take grant_type {shown}: send grant_type={JWT_BEARER} with "
-            "assertion=<Okta access token>, or a username and password.",
+            f"assertion=<Okta access token or ID-JAG>, grant_type={TOKEN_EXCHANGE}, or a username and password.",
         )
     assertion = body.get("assertion")
     if not isinstance(assertion, str) or not assertion.strip():
@@ -80,7 +94,36 @@ def read_token_request(body: Mapping[str, Any], bearer: str | None) -> TokenRequ
         raise TokenRequestInvalid(
             "invalid_request", "The request carries two different tokens (an assertion and a bearer header); send one."
         )
-    return TokenRequest("okta_token", assertion.strip(), standard=True)
+    token = assertion.strip()
+    return TokenRequest("id_jag" if is_id_jag(token) else "okta_token", token, standard=True)
+
+
+def _token_exchange(body: Mapping[str, Any], bearer: str | None) -> TokenRequest:
+    """Return an RFC 8693 request: the person's token as the subject, the agent's as the actor (§2.1)."""
+    if bearer is not None:
+        raise TokenRequestInvalid(
+            "invalid_request", "A token exchange carries its tokens in the body; drop the bearer header."
+        )
+    tokens = {}
+    for role in ("subject", "actor"):
+        value, kind = body.get(f"{role}_token"), body.get(f"{role}_token_type")
+        if not isinstance(value, str) or not value.strip():
+            raise TokenRequestInvalid(
+                "invalid_request",
+                f"The token exchange needs {role}_token: the {_ROLES[role]}'s Okta access token (docs/agents.md).",
+            )
+        if kind != ACCESS_TOKEN_TYPE:
+            raise TokenRequestInvalid(
+                "invalid_request", f"{role}_token_type must be {ACCESS_TOKEN_TYPE} (an Okta access token)."
+            )
+        tokens[role] = value.strip()
+    wanted = body.get("requested_token_type")
+    if wanted is not None and wanted != ACCESS_TOKEN_TYPE:
+        raise TokenRequestInvalid("invalid_request", f"Airflow issues only requested_token_type={ACCESS_TOKEN_TYPE}.")
+    return TokenRequest("token_exchange", tokens["subject"], standard=True, actor_token=tokens["actor"])
+
+
+_ROLES = {"subject": "person", "actor": "agent"}
 
 
 def description(message: str) -> str:

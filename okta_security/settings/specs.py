@@ -208,6 +208,16 @@ class OktaSettings:
         "session of the person and refuses their older Airflow tokens, on every replica. Empty: the endpoint "
         "answers 404."
     )
+    # AI agents acting for a person (docs/agents.md): Okta Cross App Access (ID-JAG) and RFC 8693 token exchange.
+    agent_audience: str = setting(kinds.AbsoluteUrl("https://airflow.example.com/auth/token")).about(
+        "The `aud` an agent's ID-JAG must carry: the resource identifier entered for Airflow in Okta's Cross App "
+        "Access set-up, by convention the public URL of Airflow's `<base url>/auth/token`. Empty: ID-JAGs are "
+        "refused (token exchange with a person's token still works for agents listed under `agents:`)."
+    )
+    agent_token_minutes: int = setting(kinds.Number(1, 60, integer=True), "15").about(
+        "Longest life of an Airflow token issued to an AI agent acting for a person; it is shorter still when "
+        "the ID-JAG, or the person's or the agent's Okta token, expires first."
+    )
 
     @property
     def groups_api_org_url(self) -> str:

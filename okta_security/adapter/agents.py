@@ -1,0 +1,139 @@
+"""AI agents acting for a person, in Airflow 3: the spent-grant ledger, each request's limits, and its audit row.
+
+- :class:`EngineGrantLedger`: :class:`okta_security.login.ports.GrantLedger` on ``okta_security_grant_jti``.
+- :func:`delegated_user`: what one request made with a delegated Airflow token may do — the person's
+  roles now (deactivated: refused by FAB before this), less step-up roles without evidence, that the
+  mapping's ``agents:`` allows the agent now; an agent no longer listed, or left with nothing, is refused.
+- :class:`DelegatedRequestAudit`: an ASGI middleware (the auth manager's ``get_fastapi_middlewares``)
+  writing one ``agent.request`` audit event — an Audit Log row whose owner is the person and whose
+  extra names the agent (``act``), the token's ``jti``, the endpoint and the answer — per request
+  made with a delegated token, refused ones included.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from okta_security.adapter import db
+from okta_security.adapter.account_changes import metadata_engine
+from okta_security.adapter.step_up import StepUpView, perms_without, withheld_for
+from okta_security.audit import audit_event
+from okta_security.errors import DatabaseUnavailable
+from okta_security.untrusted import loggable
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from okta_security.mapping.rules import RoleMapping
+
+log = logging.getLogger(__name__)
+
+ACT_CLAIM = "act"  # RFC 8693 §4.1: the party acting for the token's subject
+GRANT_CLAIM = "okta_grant"  # how the delegation was granted: "id-jag" | "token-exchange"
+MAX_PATH_CHARS = 512
+# The delegation one request's token carries, filled in by delegated_user() for the middleware's row.
+_REQUEST: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("okta_agent_request", default=None)
+
+
+class EngineGrantLedger:
+    """The spent ID-JAGs, in Airflow's metadata database (every replica shares it)."""
+
+    def claim(self, jti: str, expires_at: float) -> bool:
+        try:
+            return db.claim_grant(metadata_engine(), jti, datetime.fromtimestamp(expires_at, timezone.utc))
+        except SQLAlchemyError as e:
+            raise DatabaseUnavailable(
+                "Airflow's database did not answer while checking the ID-JAG; try again in a minute."
+            ) from e
+
+
+def agent_of(claims: Mapping[str, Any]) -> str | None:
+    """Return the agent an Airflow token's ``act`` claim names, or None for a token of the person alone."""
+    act = claims.get(ACT_CLAIM)
+    agent = act.get("sub") if isinstance(act, dict) else None
+    return agent if isinstance(agent, str) and agent else None
+
+
+def note_delegation(claims: Mapping[str, Any]) -> str | None:
+    """Return the agent of a delegated token (None: not one), noted for this request's audit row before any check."""
+    agent = agent_of(claims)
+    note = _REQUEST.get()
+    if agent is not None and note is not None:
+        note.update(agent=agent, user_id=claims.get("sub"), jti=claims.get("jti"), grant=claims.get(GRANT_CLAIM))
+        note.setdefault("refused", "the person's account is gone or inactive")  # until the account is read
+    return agent
+
+
+def delegated_user(user: Any, agent: str, mapping: RoleMapping, step_up_until: Any) -> Any:
+    """Return the person ``user`` as ``agent``'s token may act now: only the roles both allow; raise ValueError."""
+    note = _REQUEST.get()
+    if note is not None:
+        note.update(owner=user.username, refused=None)
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        roles = frozenset(db.user_role_names(session.connection(), user.id))
+        usable = roles - withheld_for(roles, mapping.step_up, step_up_until)
+        allowed = mapping.agents.allowed(agent, usable)
+        if not allowed:
+            why = "is not listed under agents:" if mapping.agents.get(agent) is None else "may use none of their roles"
+            if note is not None:
+                note.update(refused=f"the agent {why}")
+            raise ValueError(f"agent {agent[:64]!r} acting for user {user.id} {why} in the role mapping now")
+        withheld = roles - allowed
+        if note is not None:
+            note.update(roles=sorted(allowed))
+        return StepUpView(user, perms_without(session, user.id, withheld), withheld) if withheld else user
+
+
+class DelegatedRequestAudit:
+    """Write ``agent.request`` for every request made with a delegated token (pure ASGI: no body buffering)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        note: dict[str, Any] = {}
+        status: list[int] = []
+
+        async def sent(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        reset = _REQUEST.set(note)
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            _REQUEST.reset(reset)
+            if note.get("agent"):
+                from starlette.concurrency import run_in_threadpool  # Airflow 3 only: 2.11 has no starlette
+
+                await run_in_threadpool(_audit, note, scope, status[0] if status else 500)
+
+
+def _audit(note: Mapping[str, Any], scope: Scope, status: int) -> None:
+    path = loggable(scope.get("path") or "", MAX_PATH_CHARS)
+    audit_event(
+        "agent.request",
+        owner=note.get("owner"),
+        user_id=note.get("user_id"),
+        act={"sub": note["agent"]},
+        jti=note.get("jti"),
+        grant=note.get("grant"),
+        method=str(scope.get("method") or ""),
+        endpoint=path,
+        status=status,
+        roles=note.get("roles"),
+        refused=note.get("refused"),
+    )

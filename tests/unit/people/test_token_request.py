@@ -6,6 +6,7 @@ import pytest
 
 from okta_security.errors import (
     AccessTokenRejected,
+    AgentGrantRejected,
     DatabaseUnavailable,
     InactiveUser,
     NoMappedRole,
@@ -14,13 +15,26 @@ from okta_security.errors import (
     UnmappedClient,
 )
 from okta_security.people.token_request import (
+    ACCESS_TOKEN_TYPE,
     JWT_BEARER,
+    TOKEN_EXCHANGE,
     TokenRequest,
     TokenRequestInvalid,
     description,
     oauth_refusal,
     read_token_request,
 )
+
+
+# An ID-JAG is told apart by its header's typ alone (verified in full later): header {"alg":"RS256","typ":"oauth-id-jag+jwt"}.
+ID_JAG = "eyJhbGciOiJSUzI1NiIsInR5cCI6Im9hdXRoLWlkLWphZytqd3QifQ.e30.c2ln"
+EXCHANGE = {
+    "grant_type": TOKEN_EXCHANGE,
+    "subject_token": "person",
+    "subject_token_type": ACCESS_TOKEN_TYPE,
+    "actor_token": "agent",
+    "actor_token_type": ACCESS_TOKEN_TYPE,
+}
 
 
 @pytest.mark.parametrize(
@@ -33,6 +47,13 @@ from okta_security.people.token_request import (
         ({"username": "u", "password": "p"}, None, TokenRequest("password")),  # FAB's
         ({"grant_type": "password", "username": "u"}, None, TokenRequest("password", standard=True)),
         ({}, None, TokenRequest("password")),  # FAB says what is missing
+        ({"grant_type": JWT_BEARER, "assertion": ID_JAG}, None, TokenRequest("id_jag", ID_JAG, standard=True)),
+        (
+            {**EXCHANGE, "requested_token_type": ACCESS_TOKEN_TYPE},
+            None,
+            TokenRequest("token_exchange", "person", standard=True, actor_token="agent"),
+        ),
+        (EXCHANGE, None, TokenRequest("token_exchange", "person", standard=True, actor_token="agent")),
     ],
 )
 def test_what_a_request_asks_for(body, bearer, expected):
@@ -49,6 +70,22 @@ def test_what_a_request_asks_for(body, bearer, expected):
         ({"grant_type": JWT_BEARER, "assertion": "  "}, None, "invalid_request", "'assertion'"),
         ({"grant_type": JWT_BEARER, "assertion": 42}, None, "invalid_request", "'assertion'"),
         ({"grant_type": JWT_BEARER, "assertion": "a"}, "b", "invalid_request", "two different tokens"),
+        ({**EXCHANGE, "subject_token": None}, None, "invalid_request", "subject_token: the person's"),
+        ({**EXCHANGE, "actor_token": " "}, None, "invalid_request", "actor_token: the agent's"),
+        (
+            {**EXCHANGE, "subject_token_type": "urn:ietf:params:oauth:token-type:id_token"},
+            None,
+            "invalid_request",
+            "subject_token_type",
+        ),
+        ({**EXCHANGE, "actor_token_type": None}, None, "invalid_request", "actor_token_type"),
+        (
+            {**EXCHANGE, "requested_token_type": "urn:ietf:params:oauth:token-type:refresh_token"},
+            None,
+            "invalid_request",
+            "requested_token_type",
+        ),
+        (EXCHANGE, "person", "invalid_request", "bearer header"),
     ],
 )
 def test_requests_airflow_cannot_take(body, bearer, error, words):
@@ -65,6 +102,7 @@ def test_requests_airflow_cannot_take(body, bearer, error, words):
         (TokenRequestInvalid("unsupported_grant_type", "no"), 400, "unsupported_grant_type"),
         (AccessTokenRejected("expired", "The access token expired 5 s ago."), 400, "invalid_grant"),
         (UnmappedClient("not mapped", client_id="0oabot"), 400, "invalid_grant"),
+        (AgentGrantRejected("replayed", "used already", client_id="agent"), 400, "invalid_grant"),
         (NoMappedRole("carol", ["marketing"]), 400, "invalid_grant"),
         (InactiveUser("deactivated"), 400, "invalid_grant"),
         (OktaKeysUnavailable("keys"), 503, "temporarily_unavailable"),

@@ -56,6 +56,8 @@ def samples(key, tmp_path) -> dict[str, tuple[str, object]]:
             "https://airflow.example.com/auth/okta/global-token-revocation",
             "https://airflow.example.com/auth/okta/global-token-revocation",
         ),
+        "OKTA_AGENT_AUDIENCE": ("https://airflow.example.com/auth/token", "https://airflow.example.com/auth/token"),
+        "OKTA_AGENT_TOKEN_MINUTES": ("5", 5),
     }
 
 

@@ -231,6 +231,61 @@ def check_universal_logout(ctx: DoctorContext) -> CheckResult:
     )
 
 
+def check_agents(ctx: DoctorContext) -> CheckResult:
+    """AI agents (``agents:``): the auth manager that issues and limits delegated tokens, and what ID-JAGs need."""
+    check = Verdicts("agents", "AI agents acting for people")
+    settings, mapping, facts = ctx.settings, ctx.mapping, ctx.airflow
+    if settings is None or mapping is None:
+        return check.skip("the settings or the mapping are unusable")
+    listed = sorted(rule.client_id for rule in mapping.agents)
+    audience = settings.agent_audience
+    data = {"agents": listed, "audience": audience}
+    if not listed:
+        return check.ok("off: the mapping lists no agent under 'agents:', so no agent may act for a person", **data)
+    if facts is None:
+        return check.skip("Airflow is not importable here")
+    if facts.layout.major < 3:
+        return check.warn(
+            f"the mapping lists agents ({', '.join(listed)[:200]}), but Airflow {facts.layout.major} has no token "
+            "endpoint: delegated tokens are issued by Airflow 3's POST /auth/token only",
+            "upgrade to Airflow 3 to let agents act for people, or remove 'agents:'",
+            **data,
+        )
+    if not facts.auth_manager.endswith("OktaFabAuthManager"):
+        return check.fail(
+            f"the mapping lists agents, but [core] auth_manager is {facts.auth_manager or '(not set)'}: only "
+            "okta_security's auth manager issues delegated tokens and limits each request to what both allow",
+            f"set AIRFLOW__CORE__AUTH_MANAGER={facts.layout.recommended_auth_manager}",
+            **data,
+        )
+    if not audience:
+        return check.ok(
+            f"agents {', '.join(listed)[:200]} may exchange a person's Okta token (RFC 8693); ID-JAGs (Okta Cross "
+            "App Access) are refused until OKTA_AGENT_AUDIENCE is set",
+            **data,
+        )
+    given = urlsplit(audience)
+    if given.scheme != "https" and not _loopback(given.hostname or ""):
+        return check.fail(
+            f"OKTA_AGENT_AUDIENCE = {audience} is not https",
+            "use the public https URL of Airflow's <base url>/auth/token, as entered for Airflow in Okta",
+            **data,
+        )
+    if not settings.groups_api_configured or settings.groups_source == "claims":
+        return check.warn(
+            f"OKTA_AGENT_AUDIENCE = {audience}, but an ID-JAG carries no groups and this Airflow cannot read them "
+            "from Okta's Groups API, so every ID-JAG is refused (no_groups_source)",
+            "set Okta API credentials (OKTA_API_TOKEN, or OKTA_API_CLIENT_ID and OKTA_API_PRIVATE_KEY) and leave "
+            "OKTA_GROUPS_SOURCE at auto (docs/agents.md)",
+            **data,
+        )
+    return check.ok(
+        f"agents {', '.join(listed)[:200]}: ID-JAGs must name aud {audience}, signed by the org "
+        f"{settings.groups_api_org_url}; tokens live at most {settings.agent_token_minutes} min",
+        **data,
+    )
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -251,6 +306,7 @@ def default_checks() -> Sequence[Check]:
         check_auth_manager,
         check_universal_logout,
         check_mapping,
+        check_agents,
         check_roles,
         doctor_okta.check_discovery,
         doctor_okta.check_issuer,

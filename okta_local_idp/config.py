@@ -318,11 +318,15 @@ def _cross_app_access(value: Any, where: str, problems: _Problems) -> CrossAppAc
     _unknown_keys(data, frozenset({"audiences", "resource_client_id"}), where, problems)
     audiences = _strings(data, "audiences", where, problems)
     if not audiences:
-        problems.add(f"{where}.audiences", "must list the resources' identifiers (e.g. http://127.0.0.1:8080/auth/token)")
+        problems.add(
+            f"{where}.audiences", "must list the resources' identifiers (e.g. http://127.0.0.1:8080/auth/token)"
+        )
         return None
     for audience in audiences:
         if not audience.startswith(("https://", "http://")) or len(audience) > MAX_AUDIENCE_LENGTH:
-            problems.add(f"{where}.audiences", f"{audience[:80]!r} is not an http(s) URL of at most {MAX_AUDIENCE_LENGTH}")
+            problems.add(
+                f"{where}.audiences", f"{audience[:80]!r} is not an http(s) URL of at most {MAX_AUDIENCE_LENGTH}"
+            )
     return CrossAppAccess(audiences=audiences, resource_client_id=_string(data, "resource_client_id", where, problems))
 
 

@@ -69,7 +69,7 @@ class IdJagGrant(grants.BaseGrant, grants.TokenEndpointMixin):
     @property
     def idp(self) -> IdpContext:
         """Return the IdP context of the server this grant belongs to."""
-        return self.server._idp  # type: ignore[no-any-return]
+        return self.server._idp
 
     def validate_token_request(self) -> None:
         """Authenticate the app, check the parameters, the audience, the subject token and its person."""
@@ -88,7 +88,8 @@ class IdJagGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             raise InvalidTargetError(AUDIENCE_NOT_ALLOWED)
         resource = data.get("resource")
         if resource is not None and (
-            not isinstance(resource, str) or not resource.startswith(("https://", "http://"))
+            not isinstance(resource, str)
+            or not resource.startswith(("https://", "http://"))
             or len(resource) > MAX_AUDIENCE_LENGTH
         ):
             raise InvalidTargetError("The 'resource' must be an absolute http(s) URI (RFC 8707).")

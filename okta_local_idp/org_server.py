@@ -29,8 +29,8 @@ from joserfc.errors import JoseError
 
 from . import views
 from .claims import new_jti
-from .cross_app_access import IdJagGrant
 from .context import OIDC_SCOPES, current_idp
+from .cross_app_access import IdJagGrant
 from .models import TOKEN_EXCHANGE_GRANT_TYPE
 from .oauth import (
     INVALID_SCOPE,

@@ -129,7 +129,7 @@ def _token(url: str, data: dict[str, str], client_id: str, client_secret: str, s
     response = requests.post(url, data=data, auth=(client_id, client_secret), timeout=_TIMEOUT)
     if response.status_code != 200:
         raise AssertionError(f"{step} at {url} failed: HTTP {response.status_code} {response.text[:500]}")
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def org_sign_in_tokens(

@@ -224,8 +224,14 @@ def id_jag_for(
     return exchange_for_id_jag(idp_url, client_id, client_secret, id_token, audience, scope, resource)
 
 
-def agent_client_token(idp_url: str, client_id: str, client_secret: str, scope: str = "airflow.api") -> str:
-    """Return the app's own client-credentials access token from the ``default`` server (RFC 8693's actor token)."""
-    url = f"{idp_url.rstrip('/')}{AUTH_SERVER_PATH}/v1/token"
+def agent_client_token(server_url: str, client_id: str, client_secret: str, scope: str = "airflow.api") -> str:
+    """Return the app's own client-credentials access token (RFC 8693's actor token), as a bot gets one.
+
+    ``server_url`` is a token endpoint (``.../v1/token``), an authorization server's issuer
+    (``{org}/oauth2/default``), or the org URL (then the ``default`` server's).
+    """
+    url = server_url.rstrip("/")
+    if not url.endswith("/v1/token"):
+        url += "/v1/token" if "/oauth2/" in url else f"{AUTH_SERVER_PATH}/v1/token"
     data = {"grant_type": "client_credentials", "scope": scope}
     return str(_token(url, data, client_id, client_secret, "the client credentials request")["access_token"])

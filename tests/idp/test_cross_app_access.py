@@ -221,8 +221,9 @@ def test_the_same_id_token_can_be_exchanged_again_for_a_new_id_jag(idp, org_keys
 def test_the_helpers_do_the_whole_flow_over_http(idp, org_keys):
     jag = id_jag_for(idp.base_url, AGENT, AGENT_SECRET, BOB, BOB_PASSWORD, AIRFLOW, AGENT_CALLBACK, scope="airflow.api")
     assert jwt.decode(jag, org_keys).claims["sub"] == "00uviewer00000000002"
-    actor = jwt.decode(agent_client_token(idp.base_url, AGENT, AGENT_SECRET), org_keys).claims
-    assert (actor["iss"], actor["sub"], actor["cid"], actor["scp"]) == (idp.issuer, AGENT, AGENT, ["airflow.api"])
+    for server in (idp.base_url, idp.issuer, f"{idp.issuer}/v1/token"):  # the org URL, the issuer, the endpoint
+        actor = jwt.decode(agent_client_token(server, AGENT, AGENT_SECRET), org_keys).claims
+        assert (actor["iss"], actor["sub"], actor["cid"], actor["scp"]) == (idp.issuer, AGENT, AGENT, ["airflow.api"])
     with pytest.raises(AssertionError, match="the ID-JAG exchange .* failed: HTTP 400"):
         exchange_for_id_jag(idp.base_url, AGENT, AGENT_SECRET, "not-a-token", AIRFLOW)
 

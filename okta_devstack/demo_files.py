@@ -65,9 +65,23 @@ def merge_additions(data: dict[str, Any], additions: Mapping[str, Any]) -> dict[
     return data
 
 
+def airflow_resource(airflow_url: str) -> str:
+    """Return Airflow's identifier as a Cross App Access resource: the ``aud`` of ID-JAGs for it (its token endpoint)."""
+    return f"{airflow_url.rstrip('/')}/auth/token"
+
+
+def point_agents_at_airflow(data: dict[str, Any], *airflow_urls: str) -> dict[str, Any]:
+    """Let every Cross App Access client of an IdP config ask for ID-JAGs naming this Airflow (and no other)."""
+    for client in data.get("clients", []):
+        if isinstance(client.get("cross_app_access"), dict):
+            client["cross_app_access"]["audiences"] = [airflow_resource(url) for url in airflow_urls]
+    return data
+
+
 def point_at_airflow(data: dict[str, Any], airflow_port: int) -> dict[str, Any]:
-    """Register Airflow's redirect URIs and event hook (both depend on its port) in an IdP config."""
+    """Register Airflow's redirect URIs, event hook and agents' audience (all depend on its port) in an IdP config."""
     hosts = ("127.0.0.1", "localhost")
+    point_agents_at_airflow(data, *(f"http://{h}:{airflow_port}" for h in hosts))
     for client in data.get("clients", []):
         if client.get("client_id") == CLIENT_ID:
             client["redirect_uris"] = [f"http://{h}:{airflow_port}/auth/oauth-authorized/okta" for h in hosts]

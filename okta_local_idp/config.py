@@ -22,8 +22,10 @@ from .models import (
     EVENT_TYPES,
     GRANT_TYPES,
     SUBJECT_FORMATS,
+    TOKEN_EXCHANGE_GRANT_TYPE,
     USER_STATUSES,
     Client,
+    CrossAppAccess,
     EventHook,
     Group,
     UniversalLogoutTarget,
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 _USER_ID = re.compile(r"^00u[0-9A-Za-z]{17}$")
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")
+MAX_AUDIENCE_LENGTH = 1024  # an ID-JAG audience is a URL; the token endpoint refuses longer ones unread
 # Files modified this recently are compared by content too: file timestamps are
 # coarse (a clock tick), so two quick same-size writes can share an mtime.
 _FRESH_NS = 2_000_000_000
@@ -252,6 +255,8 @@ _CLIENT_KEYS = frozenset(
         "initiate_login_uri",
         "target_link_uri",
         "universal_logout",
+        "assigned_groups",
+        "cross_app_access",
     }
 )
 
@@ -278,6 +283,15 @@ def _parse_client(raw: dict[str, Any], where: str, problems: _Problems) -> Clien
         problems.add(f"{where}.grant_types", f"unsupported grant type {grant_type!r}")
     if "authorization_code" in grant_types and not redirect_uris:
         problems.add(f"{where}.redirect_uris", "at least one is required for authorization_code")
+    cross_app_access = _cross_app_access(raw.get("cross_app_access"), f"{where}.cross_app_access", problems)
+    exchanges = TOKEN_EXCHANGE_GRANT_TYPE in grant_types
+    if cross_app_access is not None and not exchanges:
+        problems.add(f"{where}.grant_types", f"must list {TOKEN_EXCHANGE_GRANT_TYPE} with cross_app_access")
+    if exchanges and cross_app_access is None:
+        problems.add(f"{where}.cross_app_access", f"is required with {TOKEN_EXCHANGE_GRANT_TYPE} (audiences: [...])")
+    if exchanges and method == "none":
+        problems.add(f"{where}.token_endpoint_auth_method", "must authenticate the client for cross_app_access")
+    assigned = _strings(raw, "assigned_groups", where, problems) if raw.get("assigned_groups") is not None else None
     return Client(
         client_id=client_id,
         client_secret=secret,
@@ -291,7 +305,29 @@ def _parse_client(raw: dict[str, Any], where: str, problems: _Problems) -> Clien
         initiate_login_uri=_url(raw, "initiate_login_uri", where, problems),
         target_link_uri=_url(raw, "target_link_uri", where, problems),
         universal_logout=_universal_logout(raw.get("universal_logout"), f"{where}.universal_logout", problems),
+        assigned_groups=assigned,
+        cross_app_access=cross_app_access,
     )
+
+
+def _cross_app_access(value: Any, where: str, problems: _Problems) -> CrossAppAccess | None:
+    """Return a requesting app's Cross App Access settings: ``{audiences: [...], resource_client_id: ...}``."""
+    if value is None:
+        return None
+    data = _mapping(value, where, problems)
+    _unknown_keys(data, frozenset({"audiences", "resource_client_id"}), where, problems)
+    audiences = _strings(data, "audiences", where, problems)
+    if not audiences:
+        problems.add(
+            f"{where}.audiences", "must list the resources' identifiers (e.g. http://127.0.0.1:8080/auth/token)"
+        )
+        return None
+    for audience in audiences:
+        if not audience.startswith(("https://", "http://")) or len(audience) > MAX_AUDIENCE_LENGTH:
+            problems.add(
+                f"{where}.audiences", f"{audience[:80]!r} is not an http(s) URL of at most {MAX_AUDIENCE_LENGTH}"
+            )
+    return CrossAppAccess(audiences=audiences, resource_client_id=_string(data, "resource_client_id", where, problems))
 
 
 def _url(raw: dict[str, Any], key: str, where: str, problems: _Problems) -> str | None:

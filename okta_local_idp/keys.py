@@ -103,10 +103,11 @@ class SigningKeys:
         """Return the public keys as a joserfc KeySet (for verifying)."""
         return KeySet.import_key_set(cast("KeySetSerialization", self.public_jwks()))
 
-    def sign(self, claims: dict[str, Any]) -> str:
-        """Return ``claims`` as a signed RS256 JWT with this key's ``kid``."""
+    def sign(self, claims: dict[str, Any], *, typ: str | None = None) -> str:
+        """Return ``claims`` as a signed RS256 JWT with this key's ``kid`` (and the header ``typ``, if given)."""
         key = self._key  # one read: a concurrent rotate() must not pair one key's kid with another's signature
-        return jwt.encode({"alg": ALGORITHM, "kid": str(key.kid)}, claims, key, algorithms=[ALGORITHM])
+        header = {"alg": ALGORITHM, "kid": str(key.kid), **({"typ": typ} if typ else {})}
+        return jwt.encode(header, claims, key, algorithms=[ALGORITHM])
 
     def verify(self, token: str) -> dict[str, Any]:
         """Return the claims of ``token`` after checking its signature (not its claims)."""

@@ -250,7 +250,7 @@ def _app_target(idp: IdpContext, app_id: str) -> dict[str, Any] | None:
 def unassign_app_user(app_id: str, user_id: str) -> Response | tuple[Response, int]:
     """Unassign a user from an app: publishes ``application.user_membership.remove``.
 
-    The local IdP does not model app assignments otherwise (every user may sign in to every app).
+    Assignments are otherwise modelled by group only: a client's ``assigned_groups`` (none: everyone).
     """
     idp = current_idp()
     target, user = _app_target(idp, app_id), idp.config.find_user(user_id)

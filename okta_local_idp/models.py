@@ -30,7 +30,10 @@ USER_STATUSES = frozenset(
 )
 AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post", "private_key_jwt", "none"})
 DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
-GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT_TYPE})
+TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 §2.1
+GRANT_TYPES = frozenset(
+    {"authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE}
+)
 
 
 def okta_id(prefix: str, seed: str) -> str:
@@ -129,6 +132,10 @@ class Client(ClientMixin):
     target_link_uri: str | None = None  # where the app should land after the tile's sign-in (optional)
     # Universal Logout (the app's Authentication → Logout settings): its global token revocation endpoint.
     universal_logout: UniversalLogoutTarget | None = field(default=None, compare=False, hash=False)
+    # The app's Assignments tab, by group: None assigns everyone (the stand-in's default), else members of these.
+    assigned_groups: tuple[str, ...] | None = None
+    # Okta's Cross App Access: the app may ask the org for ID-JAGs naming these resources (None: it may not).
+    cross_app_access: CrossAppAccess | None = field(default=None, compare=False, hash=False)
 
     @property
     def client_metadata(self) -> dict[str, Any]:
@@ -175,6 +182,18 @@ class Client(ClientMixin):
         """Return whether the client may use ``grant_type``."""
         return grant_type in self.grant_types
 
+    def is_assigned(self, user: User) -> bool:
+        """Return whether ``user`` is assigned to this app (directly or through one of their groups)."""
+        return self.assigned_groups is None or bool(set(self.assigned_groups) & set(user.groups))
+
+
+@dataclass(frozen=True)
+class CrossAppAccess:
+    """A requesting app's Cross App Access settings: which resources it may get ID-JAGs for."""
+
+    audiences: tuple[str, ...]  # the resource authorization servers' identifiers: an ID-JAG's ``aud``
+    resource_client_id: str | None = None  # the app's client id at the resource (the ``client_id`` claim)
+
 
 @dataclass
 class AuthorizationCode(AuthorizationCodeMixin):
@@ -191,6 +210,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     amr: tuple[str, ...] = ("pwd",)
+    issuer: str = ""  # the authorization server that issued it: only that one redeems it
 
     def get_redirect_uri(self) -> str:
         """Return the redirect URI the code was issued for."""

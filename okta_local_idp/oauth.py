@@ -101,6 +101,11 @@ class OktaAuthorizationServer(AuthorizationServer):
         super().__init__()
         self._idp = idp
 
+    @property
+    def issuer(self) -> str:
+        """Return this authorization server's issuer: its ID tokens' ``iss``, what its codes are bound to."""
+        return self._idp.issuer
+
     def query_client(self, client_id: str) -> Client | None:
         """Return the registered client ``client_id``."""
         return self._idp.config.client(client_id)
@@ -159,13 +164,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
                 amr=signed_in.amr,
+                issuer=self.server.issuer,
             )
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode:
-        """Consume the code; reject unknown, expired, reused or foreign codes."""
+        """Consume the code; reject unknown, expired, reused or foreign codes, and codes of another server."""
         item = self.idp.store.take_code(code, client.client_id)
-        if item is None:
+        if item is None or item.issuer != self.server.issuer:
             raise InvalidGrantError(INVALID_CODE)
         return item
 
@@ -270,6 +276,10 @@ class _OktaIdToken:
 
     _idp: IdpContext
 
+    def issuer(self) -> str:
+        """Return the ID tokens' ``iss``: the ``default`` custom authorization server."""
+        return self._idp.issuer
+
     def resolve_client_private_key(self, client: Client) -> Any:
         """Return the server's signing key."""
         return self._idp.keys.key
@@ -293,7 +303,7 @@ class _OktaIdToken:
         return {
             "ver": 1,
             "jti": new_jti("ID"),
-            "iss": self._idp.issuer,
+            "iss": self.issuer(),
             "aud": client.client_id,
             "iat": now,
             "exp": now + ID_TOKEN_LIFETIME,

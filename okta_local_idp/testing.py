@@ -7,11 +7,16 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
 
-if TYPE_CHECKING:
-    import requests
+import requests
+
+from .context import AUTH_SERVER_PATH
+from .cross_app_access import ID_JAG_TOKEN_TYPE, ID_TOKEN_TYPE
+from .models import TOKEN_EXCHANGE_GRANT_TYPE
+
+_TIMEOUT = 10
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -115,3 +120,118 @@ def submit_second_factor(session: requests.Session, page: requests.Response, **k
     form = parse_form(page.text, page.url)
     kwargs.setdefault("allow_redirects", False)
     return session.post(form.action, data={**form.fields, "otp": code}, **kwargs)
+
+
+# -- an AI agent's way in (Okta's Cross App Access) ---------------------------------------------
+
+
+def _token(url: str, data: dict[str, str], client_id: str, client_secret: str, step: str) -> dict[str, Any]:
+    response = requests.post(url, data=data, auth=(client_id, client_secret), timeout=_TIMEOUT)
+    if response.status_code != 200:
+        raise AssertionError(f"{step} at {url} failed: HTTP {response.status_code} {response.text[:500]}")
+    return response.json()
+
+
+def org_sign_in_tokens(
+    idp_url: str,
+    client_id: str,
+    client_secret: str,
+    username: str,
+    password: str,
+    redirect_uri: str,
+    scope: str = "openid profile",
+) -> dict[str, Any]:
+    """Sign ``username`` in to the app ``client_id`` through the org server (code + PKCE); return the token response.
+
+    The redirect to ``redirect_uri`` is not followed: the code is read from its ``Location``.
+    """
+    org = idp_url.rstrip("/")
+    verifier, challenge = pkce_pair()
+    state = secrets.token_urlsafe(16)
+    params = {
+        "client_id": client_id,
+        "response_type": "code",
+        "scope": scope,
+        "redirect_uri": redirect_uri,
+        "state": state,
+        "nonce": secrets.token_urlsafe(16),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    browser = requests.Session()
+    page = browser.get(f"{org}/oauth2/v1/authorize", params=params, timeout=_TIMEOUT)
+    if not is_sign_in_page(page):
+        raise AssertionError(f"no sign-in page at {org}/oauth2/v1/authorize: HTTP {page.status_code} {page.text[:300]}")
+    answer = submit_sign_in_form(browser, page, username, password, timeout=_TIMEOUT)
+    location = answer.headers.get("Location", "")
+    query = parse_qs(urlsplit(location).query)
+    if answer.status_code != 302 or not location.startswith(redirect_uri) or "code" not in query:
+        raise AssertionError(f"sign-in of {username} to {client_id} gave no code: HTTP {answer.status_code} {location}")
+    if query.get("state") != [state]:
+        raise AssertionError(f"sign-in of {username} to {client_id} came back with another state")
+    data = {"grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": redirect_uri}
+    data["code_verifier"] = verifier
+    return _token(f"{org}/oauth2/v1/token", data, client_id, client_secret, "redeeming the code")
+
+
+def org_id_token_for(
+    idp_url: str, client_id: str, client_secret: str, username: str, password: str, redirect_uri: str
+) -> str:
+    """Return the org ID token of ``username`` signed in to the app ``client_id`` (see :func:`org_sign_in_tokens`)."""
+    tokens = org_sign_in_tokens(idp_url, client_id, client_secret, username, password, redirect_uri)
+    return str(tokens["id_token"])
+
+
+def exchange_for_id_jag(
+    idp_url: str,
+    client_id: str,
+    client_secret: str,
+    id_token: str,
+    audience: str,
+    scope: str | None = None,
+    resource: str | None = None,
+) -> str:
+    """Trade an org ID token for an ID-JAG naming ``audience`` at the org token endpoint (RFC 8693); return it."""
+    data = {
+        "grant_type": TOKEN_EXCHANGE_GRANT_TYPE,
+        "requested_token_type": ID_JAG_TOKEN_TYPE,
+        "subject_token": id_token,
+        "subject_token_type": ID_TOKEN_TYPE,
+        "audience": audience,
+        **({"scope": scope} if scope else {}),
+        **({"resource": resource} if resource else {}),
+    }
+    url = f"{idp_url.rstrip('/')}/oauth2/v1/token"
+    return str(_token(url, data, client_id, client_secret, "the ID-JAG exchange")["access_token"])
+
+
+def id_jag_for(
+    idp_url: str,
+    client_id: str,
+    client_secret: str,
+    username: str,
+    password: str,
+    audience: str,
+    redirect_uri: str,
+    scope: str | None = None,
+    resource: str | None = None,
+) -> str:
+    """Return an ID-JAG for ``username`` and the agent app ``client_id``, got over HTTP as a real agent gets it.
+
+    ``idp_url`` is the org URL (the IdP's base URL, not the ``/oauth2/default`` issuer).
+    """
+    id_token = org_id_token_for(idp_url, client_id, client_secret, username, password, redirect_uri)
+    return exchange_for_id_jag(idp_url, client_id, client_secret, id_token, audience, scope, resource)
+
+
+def agent_client_token(server_url: str, client_id: str, client_secret: str, scope: str = "airflow.api") -> str:
+    """Return the app's own client-credentials access token (RFC 8693's actor token), as a bot gets one.
+
+    ``server_url`` is a token endpoint (``.../v1/token``), an authorization server's issuer
+    (``{org}/oauth2/default``), or the org URL (then the ``default`` server's).
+    """
+    url = server_url.rstrip("/")
+    if not url.endswith("/v1/token"):
+        url += "/v1/token" if "/oauth2/" in url else f"{AUTH_SERVER_PATH}/v1/token"
+    data = {"grant_type": "client_credentials", "scope": scope}
+    return str(_token(url, data, client_id, client_secret, "the client credentials request")["access_token"])

@@ -9,6 +9,7 @@ import time
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError
 from authlib.oauth2.rfc6750 import InsufficientScopeError
 from flask import Blueprint, Response, jsonify, render_template, request, session, url_for
 
@@ -187,7 +188,11 @@ def _authorize_error(server: OktaAuthorizationServer, error: OAuth2Error) -> Res
 def authorize() -> Response | tuple[str, int] | str:
     """Handle an authorization request: sign the user in, then redirect with a code."""
     idp = current_idp()
-    server = _server(idp)
+    return authorize_at(idp, _server(idp))
+
+
+def authorize_at(idp: IdpContext, server: OktaAuthorizationServer) -> Response | tuple[str, int] | str:
+    """Handle an authorization request at ``server`` (this custom server, or the org's): one IdP session for both."""
     client = _known_client(idp)
     if not isinstance(client, Client):
         return client
@@ -217,6 +222,10 @@ def authorize() -> Response | tuple[str, int] | str:
         return _login_page()
     if _wants_two_factors() and "mfa" not in signed_in.amr:
         return _code_page()  # step-up: the password alone does not satisfy acr_values
+    if not client.is_assigned(signed_in.user):
+        log.info("user %s is not assigned to %s", signed_in.user.id, client.client_id)
+        unassigned = AccessDeniedError(redirect_uri=grant.redirect_uri, state=grant.request.payload.state)
+        return _authorize_error(server, unassigned)
     return server.create_authorization_response(grant=grant, grant_user=signed_in)
 
 

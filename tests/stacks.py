@@ -21,6 +21,7 @@ import sqlalchemy as sa
 import yaml
 
 from okta_devstack.airflow import FAB_AUTH_MANAGER, REPO, AirflowServer, free_port
+from okta_devstack.demo_files import point_agents_at_airflow
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -111,11 +112,16 @@ def postgres_database() -> Iterator[str]:
 
 
 def idp_data(airflow_url: str, *more_urls: str, edit: Callable[[dict, str], None] | None = None) -> dict:
-    """Return the sample IdP's YAML data, its web clients' redirect URIs at the Airflow URLs given, then ``edit``."""
+    """Return the sample IdP's YAML data pointed at the Airflow URLs given, then ``edit``.
+
+    Airflow's web clients get their redirect URIs there; agents (Cross App Access) may ask for ID-JAGs naming it.
+    """
     data = yaml.safe_load((REPO / "config" / "idp_users.yaml").read_text())
     urls = (airflow_url, *more_urls)
+    point_agents_at_airflow(data, *urls)
     for client in data["clients"]:
-        if "redirect_uris" in client:  # a web app (the CLI's client has none: it signs in by device code)
+        # An Airflow web app; not the CLI (it signs in by device code) nor an agent (its callback is its own).
+        if "redirect_uris" in client and "cross_app_access" not in client:
             client["redirect_uris"] = [f"{url}{CALLBACK}" for url in urls]
             client["post_logout_redirect_uris"] = [f"{url}/auth/login/" for url in urls]
             client["initiate_login_uri"] = f"{airflow_url}/auth/login/okta"  # the IdP dashboard's tile

@@ -131,3 +131,28 @@ def test_env_file_sources_back_to_the_same_values(tmp_path):
     sourced = dict(item.decode().split("=", 1) for item in shown if item)
     for name in ("OKTA_EVENT_HOOK_SECRET", "AIRFLOW_HOME", "OKTA_CLIENT_SECRET"):
         assert sourced[name] == env[name]
+
+
+def _agent(data: dict) -> dict:
+    return next(c for c in data["clients"] if c["client_id"] == "airflow-assistant")
+
+
+def test_the_agent_may_ask_for_id_jags_naming_the_demos_airflow_on_its_port():
+    agent = _agent(demo_files.demo_idp_data(8123))
+    assert agent["cross_app_access"]["audiences"] == [
+        "http://127.0.0.1:8123/auth/token",
+        "http://localhost:8123/auth/token",
+    ]
+    assert agent["redirect_uris"] == ["http://127.0.0.1:8765/callback"]  # the agent's own, not Airflow's
+
+
+def test_test_stacks_point_the_agent_at_their_airflow_and_leave_its_callback():
+    from tests.stacks import idp_data
+
+    data = idp_data("http://127.0.0.1:8124")
+    agent = _agent(data)
+    assert agent["cross_app_access"]["audiences"] == ["http://127.0.0.1:8124/auth/token"]
+    assert agent["redirect_uris"] == ["http://127.0.0.1:8765/callback"]
+    assert "initiate_login_uri" not in agent  # no dashboard tile: people do not open the agent from Okta
+    web = next(c for c in data["clients"] if c["client_id"] == "airflow-local")
+    assert web["redirect_uris"] == ["http://127.0.0.1:8124/auth/oauth-authorized/okta"]

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from authlib.integrations.requests_client.oauth2_session import OAuth2ClientAuth
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
-from joserfc.jwk import RSAKey
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
 
 from okta_local_idp.server import IdpHandle, serve_in_thread
-from tests.idp.okta_contract import base_config, write_config
+from okta_local_idp.testing import pkce_pair, submit_sign_in_form
+from tests.idp.okta_contract import CALLBACK, base_config, write_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -21,6 +24,8 @@ pytestmark = pytest.mark.local_idp  # its own IdP with a service app; a real org
 
 SERVICE_APP = "0oaserviceapp0000001"
 MANY_GROUPS_USER = "00umanygroups0000005"
+ALICE = "00uadmin000000000001"
+PKCE = pkce_pair()
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +215,69 @@ def test_api_delay_fault_slows_answers(org_idp):
 def test_faults_do_not_touch_the_token_endpoint(org_idp, service_key):
     org_idp.set_faults(api_status=503)
     assert request_token(org_idp, service_key).status_code == 200
+
+
+# -- people sign in through the org server (the ID tokens Cross App Access exchanges) ------------
+
+
+def _authorization_request(server: str, browser: requests.Session, scope: str = "openid profile") -> requests.Response:
+    params = {
+        "client_id": "contract-web",
+        "response_type": "code",
+        "scope": scope,
+        "redirect_uri": CALLBACK,
+        "state": "st",
+        "code_challenge": PKCE[1],
+        "code_challenge_method": "S256",
+    }
+    return browser.get(f"{server}/authorize", params=params, allow_redirects=False, timeout=10)
+
+
+def _authorize_at(server: str, browser: requests.Session) -> requests.Response:
+    """Sign Alice in to contract-web at ``server``; return the answer (a redirect to the callback)."""
+    page = _authorization_request(server, browser)
+    return submit_sign_in_form(browser, page, "alice.admin@example.com", "Admin-pass-1", timeout=10)
+
+
+def _redeem_at(server: str, answer: requests.Response) -> requests.Response:
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, "code_verifier": PKCE[0]}
+    return requests.post(f"{server}/token", data=data, auth=("contract-web", "contract-web-secret"), timeout=10)
+
+
+def test_a_person_signs_in_through_the_org_server_and_gets_org_tokens(org_idp):
+    org = f"{org_idp.base_url}/oauth2/v1"
+    discovery = requests.get(f"{org_idp.base_url}/.well-known/openid-configuration", timeout=10).json()
+    assert discovery["authorization_endpoint"] == f"{org}/authorize"
+    assert "authorization_code" in discovery["grant_types_supported"]
+    tokens = _redeem_at(org, _authorize_at(org, requests.Session()))
+    assert tokens.status_code == 200, tokens.text
+    keys = KeySet.import_key_set(requests.get(discovery["jwks_uri"], timeout=10).json())
+    id_token = jwt.decode(tokens.json()["id_token"], keys).claims
+    assert (id_token["iss"], id_token["aud"], id_token["sub"]) == (org_idp.base_url, "contract-web", ALICE)
+    access = jwt.decode(tokens.json()["access_token"], keys).claims
+    assert (access["iss"], access["aud"], access["uid"]) == (org_idp.base_url, org_idp.base_url, ALICE)
+    assert "refresh_token" not in tokens.json()
+    # A person's org token carries no okta.* scope: the Management API refuses it.
+    assert groups(org_idp, f"Bearer {tokens.json()['access_token']}").status_code == 403
+
+
+@pytest.mark.parametrize("where", ["org", "custom"])
+def test_a_code_is_redeemed_only_where_it_was_issued(org_idp, where):
+    org, custom = f"{org_idp.base_url}/oauth2/v1", f"{org_idp.issuer}/v1"
+    issued_at, redeemed_at = (org, custom) if where == "org" else (custom, org)
+    response = _redeem_at(redeemed_at, _authorize_at(issued_at, requests.Session()))
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_grant",
+        "error_description": "The authorization code is invalid or has expired.",
+    }
+
+
+@pytest.mark.parametrize("scope", ["openid airflow.api", "openid offline_access", "openid okta.users.read"])
+def test_the_org_server_signs_people_in_for_openid_scopes_only(org_idp, scope):
+    answer = _authorization_request(f"{org_idp.base_url}/oauth2/v1", requests.Session(), scope)
+    assert answer.status_code == 302
+    query = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert query["error"] == ["invalid_scope"]
+    assert query["state"] == ["st"]

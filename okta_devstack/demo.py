@@ -163,6 +163,8 @@ def _run(ports: dict[str, int], children: Children) -> int:
             "OKTA_UNIVERSAL_LOGOUT_ENDPOINT": demo_files.universal_logout_url(airflow_port),
             "OKTA_API_TOKEN": data["server"]["api_token"],  # Groups API fallback, sync-users
             "OKTA_CLI_CLIENT_ID": demo_files.CLI_CLIENT_ID,  # people on the REST API: okta-airflow login
+            # AI agents acting for a person: the ID-JAG's audience (the agents are listed under agents:).
+            "OKTA_AGENT_AUDIENCE": demo_files.airflow_resource(f"http://127.0.0.1:{airflow_port}"),
         },
     )
     dags = demo_files.install_dags(airflow.home / "dags")
@@ -321,6 +323,8 @@ def banner_lines(b: Banner) -> list[str]:
     lines += [
         "You on the REST API (device sign-in; approve it in the browser as alice or bob):",
         f"  {okta_airflow} login --issuer {b.issuer} --client-id {demo_files.CLI_CLIENT_ID} --airflow-url {b.url} --print",
+        "An AI assistant acting for erin (Okta ID-JAG -> delegated token -> API; Audit Log rows name erin + it):",
+        f"  {_shown(Path(sys.executable))} -m okta_devstack.agent_demo --airflow-url {b.url} --org-url {org}",
         "Leavers: deactivate bob in the IdP and Airflow deactivates him at once (event hook):",
         f"  curl -X POST -H 'Authorization: SSWS {api_token}' {org}/api/v1/users/00uviewer00000000002/lifecycle/deactivate",
         "Check the set-up with the demo's environment:",

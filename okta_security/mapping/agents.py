@@ -15,7 +15,7 @@ from okta_security.errors import AgentNoCommonRole, AgentNotMapped
 from okta_security.mapping.bots import CLIENT_ID_CHARS, ById, client_entries, entry_name
 from okta_security.mapping.patterns import matcher
 from okta_security.mapping.yaml_lines import lines, parse_role_list, report_unknown_keys
-from okta_security.untrusted import bounded, loggable
+from okta_security.untrusted import bounded
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
@@ -62,11 +62,12 @@ class AgentMap(ById[AgentRule]):
         """Return the roles of the agent's token for the person; raise AgentNotMapped or AgentNoCommonRole."""
         rule = self.get(client_id)
         if rule is None:
+            shown = bounded(client_id, CLIENT_ID_CHARS)  # from a token; repr() escapes its line breaks
             raise AgentNotMapped(
-                f"The AI agent with Okta client ID {loggable(client_id, CLIENT_ID_CHARS)!r} may not act for people "
-                "in Airflow: it is not listed under 'agents:' in the role-mapping file. Ask your Airflow "
-                "administrator to add it there with the roles it may use for a person (docs/agents.md).",
-                client_id=bounded(client_id, CLIENT_ID_CHARS),
+                f"The AI agent with Okta client ID {shown!r} may not act for people in Airflow: it is not listed "
+                "under 'agents:' in the role-mapping file. Ask your Airflow administrator to add it there with "
+                "the roles it may use for a person (docs/agents.md).",
+                client_id=shown,
             )
         roles = self.allowed(client_id, person_roles)
         if not roles:
@@ -75,7 +76,7 @@ class AgentMap(ById[AgentRule]):
                 f"The AI agent {rule.label()} may use only the roles {bounded(', '.join(rule.roles), SHOWN_ROLES_CHARS)}"
                 f" for a person, and this person has none of them (their roles: {theirs}). Act for a person who has "
                 "one of them, or ask your Airflow administrator to allow the agent one of this person's roles "
-                f"under 'agents:' (line {rule.line} of the role-mapping file).",
+                "under 'agents:' in the role-mapping file.",
                 client_id=client_id,
             )
         return roles

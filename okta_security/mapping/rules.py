@@ -105,10 +105,14 @@ class RoleMapping:
     def declared_roles(self) -> frozenset[str]:
         return frozenset(spec.name for spec in self.roles)
 
-    def role_names(self) -> frozenset[str]:
-        """Return every role the mapping refers to, including the default role and the clients' roles."""
+    def person_roles(self) -> frozenset[str]:
+        """Return every role a person can get: those of the rules, and the default role."""
         default = (self.default_role,) if self.default_role is not None else ()
-        return frozenset((*(role for rule in self.rules for role in rule.roles), *default)) | self.clients.role_names()
+        return frozenset((*(role for rule in self.rules for role in rule.roles), *default))
+
+    def role_names(self) -> frozenset[str]:
+        """Return every role the mapping grants: a person's (:meth:`person_roles`) and the clients'."""
+        return self.person_roles() | self.clients.role_names()
 
 
 def _check_groups(groups: Iterable[str]) -> None:

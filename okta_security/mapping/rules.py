@@ -2,8 +2,9 @@
 
 Keys are exact names, globs or ``re:`` regexes (:mod:`.patterns`, one ``PatternSet`` per version);
 every match contributes its roles. ``roles:``, ``clients:``, ``agents:`` and ``step_up:`` are
-:mod:`.roles`, :mod:`.bots`, :mod:`.agents` and :mod:`.step_up`. Every problem is reported at once, in one :class:`MappingError`,
-as ``<file>:<line>: <what is wrong> — <how to fix>``. Pure logic: no Flask, FAB or Airflow imports.
+:mod:`.roles`, :mod:`.bots`, :mod:`.agents` and :mod:`.step_up`. Every problem is reported at
+once, in one :class:`MappingError`, as ``<file>:<line>: <what is wrong> — <how to fix>``. Pure
+logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations

@@ -131,10 +131,10 @@ def test_refusals_bound_what_came_from_a_token():
 
 @pytest.mark.parametrize("cls", [AgentNotMapped, AgentNoCommonRole])
 def test_agent_refusals_are_refused_grants(cls):
-    """At POST /auth/token an invalid_grant with HTTP 400; on the API a 403; the bots' audit event."""
+    """At POST /auth/token an invalid_grant with HTTP 400; on the API a 403; the agents' audit event."""
     row = errors.classify(cls("no", client_id="agent"))
     assert (row.kind, row.api_status, row.grant_status, row.category) == (cls, 403, 400, "access")
-    assert row.audit_event == "bot.token_refused"
+    assert row.audit_event == "agent.token_refused"
     assert not row.outage
 
 

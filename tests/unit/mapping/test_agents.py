@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
-from okta_security import errors
-from okta_security.errors import AgentNoCommonRole, AgentNotMapped, MappingError
-from okta_security.mapping.agents import EMPTY_AGENTS, AgentMap, AgentRule, parse_agents
-from okta_security.mapping.rules import parse_mapping
-from okta_security.mapping.store import MappingStore
-from okta_security.mapping.yaml_lines import Problems
+from okta_security.errors import AgentNoCommonRole, AgentNotMapped
+from okta_security.mapping.agents import EMPTY_AGENTS, AgentRule
+from tests.unit.mapping.test_bots import parse, problems  # the same file, the same known roles
 
-KNOWN = ("Admin", "Op", "User", "Viewer", "Public")
 ASSISTANT = "0oa8f5j3ecb5w3dF85d7"
 
 FULL = f"""\
@@ -30,16 +24,6 @@ FULL = f"""\
       regex-agent: ["re:^(User|Op)$"]
       "re.peat_agent": [Viewer, Viewer]
     """
-
-
-def parse(text: str, known=KNOWN):
-    return parse_mapping(textwrap.dedent(text), source="role_mapping.yaml", known_roles=known)
-
-
-def problems(text: str, known=KNOWN) -> list[str]:
-    with pytest.raises(MappingError) as info:
-        parse(text, known)
-    return info.value.problems
 
 
 def test_full_section():
@@ -127,15 +111,6 @@ def test_refusals_bound_what_came_from_a_token():
     assert len(error.client_id) == 128
     assert len(error.message) < 600
     assert "\n" not in error.message
-
-
-@pytest.mark.parametrize("cls", [AgentNotMapped, AgentNoCommonRole])
-def test_agent_refusals_are_refused_grants(cls):
-    """At POST /auth/token an invalid_grant with HTTP 400; on the API a 403; the agents' audit event."""
-    row = errors.classify(cls("no", client_id="agent"))
-    assert (row.kind, row.api_status, row.grant_status, row.category) == (cls, 403, 400, "access")
-    assert row.audit_event == "agent.token_refused"
-    assert not row.outage
 
 
 @pytest.mark.parametrize(
@@ -226,27 +201,6 @@ def test_every_problem_is_reported_at_once():
         """
     )
     assert [p.split(":")[1] for p in found] == ["2", "4", "5", "6", "7"], found
-
-
-def test_a_bad_agents_edit_keeps_the_last_good_mapping(tmp_path):
-    path = tmp_path / "role_mapping.yaml"
-    path.write_text("mappings:\n  a: [Viewer]\nagents:\n  assistant: [Viewer]\n")
-    clock = iter(range(0, 1000, 5)).__next__
-    store = MappingStore(path, known_roles=KNOWN, clock=lambda: float(clock()))
-    path.write_text("mappings:\n  a: [Viewer]\nagents:\n  assistant: [Viewer, Op]\n  new-agent: [Admn]\n")
-    assert store.current().agents.get("new-agent") is None
-    assert store.current().agents.get("assistant").roles == ("Viewer",)
-    assert "unknown role 'Admn'" in str(store.last_error)
-
-
-def test_parse_agents_drops_a_bad_entry_and_keeps_the_rest():
-    problems = Problems("m")
-    agents = parse_agents({"ok-agent": ["Viewer"], "bad-agent": ["Nope"]}, 7, problems, {"Viewer"})
-    assert list(agents.rules) == ["ok-agent"]
-    assert problems.messages() == [
-        "m:7: unknown role 'Nope' (known: Viewer) — use one of the known roles or create the role in Airflow first"
-    ]
-    assert isinstance(agents, AgentMap)
 
 
 def test_the_agent_map_is_read_only():

@@ -276,6 +276,8 @@ class SignedOut(LoginRefused, code="signed_out"): ...  # Okta signed them out ev
 class TooManyDeactivations(OktaSecurityError, code="too_many_deactivations"): ...  # sync-users past its guard; exit 4
 class RelinkRefused(OktaSecurityError, code="relink_refused"): ...  # the message says why and what to do
 class UnmappedClient(BotRefused, code="unmapped_client"): ...  # the client grants no role in ``clients:``
+class AgentNotMapped(AgentRefused, code="agent_not_mapped"): ...  # an agent's client ID is not under ``agents:``
+class AgentNoCommonRole(AgentRefused, code="agent_no_common_role"): ...  # ``agents:`` allows none of the person's roles
 class ServiceUserConflict(BotRefused, code="service_user_conflict"): ...  # its username is another user's
 class ServiceUserInactive(BotRefused, code="service_user_inactive"): ...  # an admin deactivated it
 class OktaKeysUnavailable(BotRefused, code="okta_keys_unavailable", status=503, category="unavailable"): ...  # JWKS

@@ -3,10 +3,10 @@
 - ``check-mapping [FILE]`` validates exactly as the webserver does (same ``parse_mapping``, role
   names checked against Airflow's database when it can be reached) and lints the result.
   Exit codes: 0 clean (notes allowed), 1 errors, 3 warnings only, 2 usage error.
-- ``explain --groups "a,b,c" [FILE]`` validates the file as check-mapping does (a file the
-  webserver would reject explains nothing), then shows which rules match which groups, the
-  resulting roles, or why the login would be refused. Exit 0 (the explanation is the result),
-  1 if the file is invalid.
+- ``explain --groups "a,b,c" [--agent CLIENT_ID] [FILE]`` validates the file as check-mapping does
+  (a file the webserver would reject explains nothing), then shows which rules match which groups,
+  the resulting roles, or why the login would be refused; with ``--agent``, also what that AI agent
+  may use for the person (``agents:``). Exit 0 (the explanation is the result), 1 if the file is invalid.
 - ``sync-roles [FILE] [--dry-run]`` creates/updates the file's declared roles in Airflow's
   database now, re-expanding DAG globs against the DAGs Airflow knows. Exit 0 or 1.
 """
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from okta_security.cli import EXIT_FAILURE, EXIT_OK, UsageError, add_command, setting
 from okta_security.cli.output import emit
-from okta_security.errors import MappingError, RoleSyncError
+from okta_security.errors import AgentNoCommonRole, AgentNotMapped, MappingError, RoleSyncError
 from okta_security.mapping.lint import Finding, findings_from_error, lint
 from okta_security.mapping.patterns import GroupFilter
 from okta_security.mapping.roles import BUILTIN_ROLES
@@ -48,7 +48,8 @@ EXPLAIN = (  # help, description, epilog
     "show which rules match a user's Okta groups, and the resulting roles",
     "Validate the role-mapping file as the webserver does (role names checked against Airflow's "
     "database when it can be reached), then show which mapping rules match which Okta groups, the resulting "
-    "Airflow roles, or why the login would be refused. An invalid file is reported, not explained.",
+    "Airflow roles, or why the login would be refused; with --agent, the roles that AI agent may use for "
+    "the person ('agents:'). An invalid file is reported, not explained.",
     "Exit codes: 0 explained (whether or not the login would succeed), 1 invalid file, 2 usage error.",
 )
 
@@ -75,6 +76,12 @@ def register(subparsers: Any) -> None:
         default=None,
         metavar="SPEC",
         help=f"apply this OKTA_GROUPS_FILTER first (default: ${GROUPS_FILTER_ENV}, as the webserver does)",
+    )
+    explain.add_argument(
+        "--agent",
+        default=None,
+        metavar="CLIENT_ID",
+        help="an AI agent's Okta client ID: what it may use for the person",
     )
     _command(
         subparsers,
@@ -275,8 +282,10 @@ def parse_groups(groups: str, extra: list[str]) -> list[str]:
     return list(dict.fromkeys(name for name in names if name))
 
 
-def explain(mapping: RoleMapping, groups: list[str], *, groups_filter: str = "") -> dict[str, Any]:
-    """Return the explanation as data: matches per group, roles, refusal."""
+def explain(
+    mapping: RoleMapping, groups: list[str], *, groups_filter: str = "", agent: str | None = None
+) -> dict[str, Any]:
+    """Return the explanation as data: matches per group, roles, refusal, and the agent's roles if asked."""
     try:
         allowed = GroupFilter.parse(groups_filter)
     except ValueError as e:
@@ -317,6 +326,27 @@ def explain(mapping: RoleMapping, groups: list[str], *, groups_filter: str = "")
         "step_up_max_age_minutes": step_up.max_age_seconds // 60 if step_up else None,
         "refused": not roles,
         "refusal_code": "no_mapped_role" if not roles else None,
+        **({"agent": explain_agent(mapping, agent, roles)} if agent is not None else {}),
+    }
+
+
+def explain_agent(mapping: RoleMapping, client_id: str, person_roles: list[str]) -> dict[str, Any]:
+    """Return what an AI agent may use for a person with ``person_roles``: its patterns, the roles, or the refusal."""
+    rule = mapping.agents.get(client_id)
+    try:
+        roles, refusal = sorted(mapping.agents.grant(client_id, person_roles)), None
+    except (AgentNotMapped, AgentNoCommonRole) as e:
+        roles, refusal = [], e
+    return {
+        "client_id": client_id,
+        "name": rule.name if rule else None,
+        "label": rule.label() if rule else repr(client_id),
+        "line": rule.line if rule else None,
+        "allowed": list(rule.roles) if rule else [],
+        "roles": roles,
+        "refused": refusal is not None,
+        "refusal_code": refusal.code if refusal else None,
+        "refusal_message": refusal.message if refusal else None,
     }
 
 
@@ -353,6 +383,18 @@ def render_explanation(data: dict[str, Any]) -> str:
         dags = "; ".join(f"{pattern}: {actions}" for pattern, actions in spec["dags"].items()) or "none"
         extra = f", all DAGs: {', '.join(spec['all_dags'])}" if spec["all_dags"] else ""
         lines.append(f"  {name} is declared in the file: based on {spec['based_on'] or 'nothing'}; DAGs: {dags}{extra}")
+    agent = data.get("agent")
+    if agent is not None:
+        lines.append(
+            f"Agent {agent['label']}: not under 'agents:'"
+            if agent["line"] is None
+            else f"Agent {agent['label']}, line {agent['line']}, may use: {', '.join(agent['allowed'])}"
+        )
+        lines.append(
+            f"Result for the agent: REFUSED [{agent['refusal_code']}] — {agent['refusal_message']}"
+            if agent["refused"]
+            else f"Result for the agent: roles {', '.join(agent['roles'])} (the person's roles it may use)"
+        )
     return "\n".join(lines)
 
 
@@ -371,7 +413,7 @@ def run_explain(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    data = explain(mapping, groups, groups_filter=spec)
+    data = explain(mapping, groups, groups_filter=spec, agent=args.agent)
     data["database"] = {"checked": database.roles is not None, "note": database.note}
     emit(
         json.dumps(data, indent=2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import types
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from okta_security.errors import UnmappedClient
 from okta_security.mapping.yaml_lines import (
@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 
 SERVICE_USER_PREFIX = "svc-"  # every bot's Airflow username starts with it, so the Audit Log shows who is a bot
 ENTRY_KEYS = ("name", "roles", "scopes")
+CLIENT_ID_CHARS = 128  # the longest client ID the file accepts; refusals show no more of one
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")  # Okta IDs are base62; also safe in an email
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
+TWIN_FIX = "keep one entry per client (their service users would collide)"
+R = TypeVar("R")
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")  # RFC 6749 section 3.3 scope-token
 
 
@@ -57,10 +60,10 @@ class BotGrant:
 
 
 @dataclass(frozen=True)
-class ClientMap:
-    """The validated ``clients:`` section, looked up by Okta client ID (exact, case-sensitive)."""
+class ById(Generic[R]):
+    """A validated section's rules, looked up by Okta client ID (exact, case-sensitive)."""
 
-    rules: Mapping[str, ClientRule] = field(default_factory=dict)
+    rules: Mapping[str, R] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", types.MappingProxyType(dict(self.rules)))
@@ -68,11 +71,15 @@ class ClientMap:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def __iter__(self) -> Iterator[ClientRule]:
+    def __iter__(self) -> Iterator[R]:
         return iter(self.rules.values())
 
-    def get(self, client_id: str) -> ClientRule | None:
+    def get(self, client_id: str) -> R | None:
         return self.rules.get(client_id)
+
+
+class ClientMap(ById[ClientRule]):
+    """The validated ``clients:`` section."""
 
     def role_names(self) -> frozenset[str]:
         return frozenset(
@@ -107,34 +114,9 @@ EMPTY_CLIENTS = ClientMap()
 
 def parse_clients(value: Any, line: int, problems: Problems, known: Collection[str] | None) -> ClientMap:
     """Validate the ``clients:`` section (YAML already loaded), recording every problem; bad entries are left out."""
-    if value is None:
-        return EMPTY_CLIENTS
-    if not isinstance(value, dict):
-        problems.add(
-            line,
-            f"'clients' must map Okta client IDs to roles, not a {yaml_kind(value)}",
-            "write one '<client ID>: [Role]' entry per line, indented under 'clients:'",
-        )
-        return EMPTY_CLIENTS
     rules: dict[str, ClientRule] = {}
-    folded_ids: dict[str, str] = {}
     usernames: dict[str, str] = {}
-    for client_id, entry, key_line, value_line in entries(value, line):
-        if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
-            problems.add(
-                key_line,
-                f"{client_id!r} is not an Okta client ID",
-                "copy the Client ID from the Okta app's General tab (e.g. 0oa8f5j3ecb5w3dF85d7); quote it",
-            )
-            continue
-        twin = folded_ids.setdefault(client_id.casefold(), client_id)
-        if twin != client_id:
-            problems.add(
-                key_line,
-                f"client {client_id!r} differs from {twin!r} only in letter case",
-                "keep one entry per client (their service users would collide)",
-            )
-            continue
+    for client_id, entry, key_line, value_line in client_entries(value, line, problems, "clients", TWIN_FIX):
         rule = _entry(client_id, entry, key_line, value_line, problems, known)
         if rule is None:
             continue
@@ -147,7 +129,53 @@ def parse_clients(value: Any, line: int, problems: Problems, known: Collection[s
             )
             continue
         rules[client_id] = rule
-    return ClientMap(rules)
+    return ClientMap(rules) if rules else EMPTY_CLIENTS
+
+
+def client_entries(
+    value: Any, line: int, problems: Problems, section: str, twin_fix: str
+) -> Iterator[tuple[str, Any, int, int]]:
+    """Yield (client ID, entry, key line, value line) of a section keyed by Okta client IDs, reporting bad IDs."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        problems.add(
+            line,
+            f"{section!r} must map Okta client IDs to roles, not a {yaml_kind(value)}",
+            f"write one '<client ID>: [Role]' entry per line, indented under '{section}:'",
+        )
+        return
+    folded_ids: dict[str, str] = {}
+    for client_id, entry, key_line, value_line in entries(value, line):
+        if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
+            problems.add(
+                key_line,
+                f"{client_id!r} is not an Okta client ID",
+                "copy the Client ID from the Okta app's General tab (e.g. 0oa8f5j3ecb5w3dF85d7); quote it",
+            )
+            continue
+        twin = folded_ids.setdefault(client_id.casefold(), client_id)
+        if twin != client_id:
+            problems.add(key_line, f"client {client_id!r} differs from {twin!r} only in letter case", twin_fix)
+            continue
+        yield client_id, entry, key_line, value_line
+
+
+def entry_name(
+    value: dict[Any, Any], default: str, line: int, what: str, problems: Problems, why: str = "be part of a username"
+) -> str | None:
+    """Return an entry's ``name`` (``default`` without one), or None after reporting one with other characters."""
+    if "name" not in value:
+        return default
+    name = value["name"]
+    if isinstance(name, str) and _NAME.match(name):
+        return name
+    problems.add(
+        lines(value)[1].get("name", line),
+        f"name {name!r} of {what} cannot {why}",
+        "use letters, digits, '.', '_' or '-' (at most 60), e.g. ci-pipeline",
+    )
+    return None
 
 
 def _entry(
@@ -167,14 +195,7 @@ def _entry(
         return None
     _, at = lines(value)
     ok = report_unknown_keys(value, ENTRY_KEYS, line, problems, where=f" for {what}")
-    name = value.get("name", client_id)
-    if "name" in value and not (isinstance(name, str) and _NAME.match(name)):
-        problems.add(
-            at.get("name", line),
-            f"name {name!r} of {what} cannot be part of a username",
-            "use letters, digits, '.', '_' or '-' (at most 60), e.g. ci-pipeline",
-        )
-        ok = False
+    name = entry_name(value, client_id, line, what, problems)
     roles = parse_role_list(value["roles"], at.get("roles", line), what, problems, known) if "roles" in value else ()
     scope_roles = _scopes(value["scopes"], at.get("scopes", line), what, problems, known) if "scopes" in value else {}
     if "roles" not in value and "scopes" not in value:
@@ -184,7 +205,7 @@ def _entry(
             "add 'roles: [Viewer]' (or 'scopes:' mapping scopes to roles), or remove the client",
         )
         return None
-    if not ok or roles is None or scope_roles is None:
+    if not ok or name is None or roles is None or scope_roles is None:
         return None
     return ClientRule(client_id, SERVICE_USER_PREFIX + name, roles, scope_roles, line)
 

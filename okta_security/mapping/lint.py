@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal
 
-from okta_security.mapping.patterns import regex_source
+from okta_security.mapping.patterns import matcher, regex_source
 from okta_security.mapping.role_plan import privileged_declared_roles
 from okta_security.mapping.roles import PRIVILEGED_ROLES, DagGrant
 
@@ -61,7 +61,7 @@ def lint(mapping: RoleMapping, *, dag_ids: Collection[str] | None = None) -> lis
     """Return every finding for a valid mapping, ordered by line; ``dag_ids`` enables the DAG checks."""
     linter = _Linter(mapping)
     findings = [*linter.privileged_patterns(), *linter.everyone(), *linter.default_role(), *linter.shadowed()]
-    findings += [*linter.suspicious_keys(), *linter.declared_roles(), *linter.step_up()]
+    findings += [*linter.suspicious_keys(), *linter.declared_roles(), *linter.step_up(), *linter.agents()]
     if dag_ids is not None:
         findings.extend(linter.dag_patterns(dag_ids))
     return sorted(findings, key=lambda f: (f.line, SEVERITIES.index(f.severity), f.code))
@@ -133,6 +133,24 @@ FINDINGS: dict[str, tuple[Severity, str, str]] = {
         "declared role {role!r} is synced to Airflow but no mapping grants it",
         "map an Okta group to it, or remove it from 'roles:'",
     ),
+    "agent_role_never_granted": (
+        "warning",
+        "agent {agent} is allowed {pattern!r}, which matches no role the mappings give a person: "
+        "it never lets the agent do anything",
+        "check the spelling (role names are case-sensitive), or remove it",
+    ),
+    "agent_privileged_role": (
+        "warning",
+        "agent {agent} may use the privileged role(s) {named} of the people it acts for: whatever the agent is "
+        "led to do (a prompt, a bug), it does with their full power",
+        "allow agents least-privilege roles only (e.g. Viewer, or a declared role for the agent's job)",
+    ),
+    "agent_is_also_client": (
+        "info",
+        "agent {agent} is also under 'clients:' (line {bot_line}): its own client-credentials tokens act as its "
+        "service user {username!r}, not for a person",
+        "that is fine if the app is a bot too; the tokens it gets for a person carry only their roles allowed here",
+    ),
     "dag_id_unknown": (
         "info",
         "role {role!r}: Airflow knows no DAG {pattern!r} yet (its permission is created anyway)",
@@ -158,6 +176,7 @@ class _Linter:
     def __init__(self, mapping: RoleMapping) -> None:
         self.mapping = mapping
         self.privileged = dict.fromkeys(PRIVILEGED_ROLES, "") | privileged_declared_roles(mapping.roles)
+        self.person_roles = mapping.person_roles()
 
     def finding(self, code: str, line: int, **found: object) -> Finding:
         severity, message, fix = FINDINGS[code]
@@ -229,11 +248,24 @@ class _Linter:
         rules = self.mapping.step_up
         if rules is None:
             return
-        granted = {role for rule in self.mapping.rules for role in rule.roles} | {self.mapping.default_role}
         minutes = rules.max_age_seconds // 60
         for role in sorted(rules.roles):
-            code = "step_up_role" if role in granted else "step_up_role_unmapped"
+            code = "step_up_role" if role in self.person_roles else "step_up_role_unmapped"
             yield self.finding(code, rules.line, role=role, minutes=minutes)
+
+    def agents(self) -> Iterable[Finding]:
+        for agent in self.mapping.agents:
+            for pattern in agent.roles:
+                if not any(map(matcher(pattern), self.person_roles)):
+                    yield self.finding("agent_role_never_granted", agent.line, agent=agent.label(), pattern=pattern)
+            named = self._privileged_in(role for role in self.privileged if agent.allows(role))
+            if named:
+                yield self.finding("agent_privileged_role", agent.line, agent=agent.label(), named=named)
+            bot = self.mapping.clients.get(agent.client_id)
+            if bot is not None:
+                yield self.finding(
+                    "agent_is_also_client", agent.line, agent=agent.label(), bot_line=bot.line, username=bot.username
+                )
 
     def dag_patterns(self, dag_ids: Collection[str]) -> Iterable[Finding]:
         for spec in self.mapping.roles:

@@ -1,9 +1,10 @@
 """Map Okta groups to Airflow roles, as configured in a YAML file (docs/mapping-cookbook.md).
 
 Keys are exact names, globs or ``re:`` regexes (:mod:`.patterns`, one ``PatternSet`` per version);
-every match contributes its roles. ``roles:``, ``clients:`` and ``step_up:`` are :mod:`.roles`,
-:mod:`.bots` and :mod:`.step_up`. Every problem is reported at once, in one :class:`MappingError`,
-as ``<file>:<line>: <what is wrong> — <how to fix>``. Pure logic: no Flask, FAB or Airflow imports.
+every match contributes its roles. ``roles:``, ``clients:``, ``agents:`` and ``step_up:`` are
+:mod:`.roles`, :mod:`.bots`, :mod:`.agents` and :mod:`.step_up`. Every problem is reported at
+once, in one :class:`MappingError`, as ``<file>:<line>: <what is wrong> — <how to fix>``. Pure
+logic: no Flask, FAB or Airflow imports.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from okta_security.errors import MappingError
+from okta_security.mapping.agents import EMPTY_AGENTS, AgentMap, parse_agents
 from okta_security.mapping.bots import EMPTY_CLIENTS, ClientMap, parse_clients
 from okta_security.mapping.patterns import PatternKind, PatternSet, RegexRejected, matcher, pattern_kind
 from okta_security.mapping.roles import ROLES_KEY, RoleSpec, declared_names, parse_roles
@@ -29,6 +31,7 @@ from okta_security.mapping.yaml_lines import (
     load_yaml,
     parse_role_list,
     report_unknown_keys,
+    valid_pattern,
     yaml_kind,
 )
 
@@ -38,7 +41,7 @@ KnownRoles = Collection[str] | Callable[[], Collection[str]] | None
 
 MAPPINGS_KEY = "mappings"
 DEFAULT_ROLE_KEY = "default_role"
-TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, ROLES_KEY, "clients", STEP_UP_KEY)
+TOP_LEVEL_KEYS = (DEFAULT_ROLE_KEY, MAPPINGS_KEY, ROLES_KEY, "clients", "agents", STEP_UP_KEY)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class RoleMapping:
     source: str
     digest: str
     clients: ClientMap = field(default=EMPTY_CLIENTS, compare=False)  # the validated ``clients:`` section (bots)
+    agents: AgentMap = field(default=EMPTY_AGENTS, compare=False)  # ``agents:``: AI agents acting for a person
     roles: tuple[RoleSpec, ...] = field(default=(), compare=False)  # the validated ``roles:`` section
     default_role_line: int = field(default=1, compare=False)  # where default_role is set (for messages)
     step_up: StepUp | None = field(default=None, compare=False)  # roles that need recent multi-factor evidence
@@ -102,10 +106,14 @@ class RoleMapping:
     def declared_roles(self) -> frozenset[str]:
         return frozenset(spec.name for spec in self.roles)
 
-    def role_names(self) -> frozenset[str]:
-        """Return every role the mapping refers to, including the default role and the clients' roles."""
+    def person_roles(self) -> frozenset[str]:
+        """Return every role a person can get: those of the rules, and the default role."""
         default = (self.default_role,) if self.default_role is not None else ()
-        return frozenset((*(role for rule in self.rules for role in rule.roles), *default)) | self.clients.role_names()
+        return frozenset((*(role for rule in self.rules for role in rule.roles), *default))
+
+    def role_names(self) -> frozenset[str]:
+        """Return every role the mapping grants: a person's (:meth:`person_roles`) and the clients'."""
+        return self.person_roles() | self.clients.role_names()
 
 
 def _check_groups(groups: Iterable[str]) -> None:
@@ -126,13 +134,7 @@ def _validate_key(group: Any, line: int, problems: Problems) -> PatternKind | No
     if not group.strip():
         problems.add(line, "empty group name", "write the Okta group name as the key")
         return None
-    kind = pattern_kind(group)
-    try:
-        matcher(group, kind)
-    except RegexRejected as exc:
-        problems.add(line, exc.problem, exc.fix)
-        return None
-    return kind
+    return pattern_kind(group) if valid_pattern(group, line, problems) else None
 
 
 def _validate_mappings(value: Any, line: int, known: Collection[str] | None, problems: Problems) -> list[Rule]:
@@ -197,6 +199,7 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
     rules = _validate_mappings(*got[MAPPINGS_KEY], known, problems) if MAPPINGS_KEY in got else []
     default_role = _validate_default_role(document, known, problems)
     clients = parse_clients(*got["clients"], problems, known) if "clients" in got else EMPTY_CLIENTS
+    agents = parse_agents(*got["agents"], problems, known) if "agents" in got else EMPTY_AGENTS
     step_up = parse_step_up(*got[STEP_UP_KEY], problems, known) if STEP_UP_KEY in got else None
     if problems:
         raise MappingError(problems.messages(), source=source)
@@ -208,6 +211,7 @@ def parse_mapping(text: str | bytes, *, source: str, known_roles: Collection[str
             source=source,
             digest=hashlib.sha256(raw).hexdigest(),
             clients=clients,
+            agents=agents,
             roles=role_specs,
             step_up=step_up,
         )

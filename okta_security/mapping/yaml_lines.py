@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from okta_security.mapping.patterns import RegexRejected, matcher, pattern_kind
+
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator
 
@@ -176,10 +178,23 @@ def known_role(role: str, line: int, known: Collection[str] | None, problems: Pr
     return False
 
 
+def valid_pattern(pattern: str, line: int, problems: Problems) -> bool:
+    """Return whether a name pattern (:mod:`.patterns`) can be matched, recording why not."""
+    try:
+        matcher(pattern)
+    except RegexRejected as exc:
+        problems.add(line, exc.problem, exc.fix)
+        return False
+    return True
+
+
 def parse_role_list(
-    value: Any, line: int, what: str, problems: Problems, known: Collection[str] | None
+    value: Any, line: int, what: str, problems: Problems, known: Collection[str] | None, *, patterns: bool = False
 ) -> tuple[str, ...] | None:
-    """Return the roles of ``what`` (a list of names or one name), or None after reporting every problem."""
+    """Return the roles of ``what`` (a list of names or one name), or None after reporting every problem.
+
+    With ``patterns``, a glob or ``re:`` item stands for the roles it matches: checked as a pattern, not a name.
+    """
     if isinstance(value, str):
         items: list[tuple[Any, int]] = [(value, line)]
     elif isinstance(value, list):
@@ -210,7 +225,11 @@ def parse_role_list(
         elif not item.strip():
             problems.add(item_line, f"empty role name for {what}", "write a role name or remove it")
             ok = False
-        elif not known_role(item, item_line, known, problems):
+        elif not (
+            valid_pattern(item, item_line, problems)
+            if patterns and pattern_kind(item) != "exact"
+            else known_role(item, item_line, known, problems)
+        ):
             ok = False
         elif item not in roles:
             roles.append(item)

@@ -37,6 +37,8 @@ def test_okta_error_message_is_one_line():
         (errors.OktaError("invalid_client", None), False, "misconfigured", 403, 400),
         (errors.OktaError("access_denied", None), False, "access", 403, 400),
         (errors.AccessTokenRejected("expired", "expired"), False, "access", 401, 400),
+        (errors.AgentNotMapped("not listed", client_id="agent"), False, "access", 403, 400),
+        (errors.AgentNoCommonRole("no role", client_id="agent"), False, "access", 403, 400),
     ],
 )
 def test_one_table_says_what_a_refusal_means_at_every_door(error, outage, category, api_status, grant_status):

@@ -367,3 +367,98 @@ def test_check_mapping_and_explain_show_step_up_roles(tmp_path, capsys) -> None:
     assert (data["step_up_roles"], data["step_up_max_age_minutes"]) == (["Admin"], 30)
     _code, out, _err = run(capsys, "explain", "--no-db", "--groups", "airflow-admins", path)
     assert "without one: refused [step_up_required], offered the step-up" in out
+
+
+AGENTS = """\
+mappings:
+  airflow-admins: [Admin]
+  airflow-viewers: [Viewer]
+  "airflow-team-*": [User]
+agents:
+  0oa8f5j3ecb5w3dF85d7:
+    name: assistant
+    roles: [Viewer, "Us*"]
+  0oa8admin00000000000: [Admin]
+  0oa8typo000000000000: ["team-*"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("groups", "agent", "expected"),
+    [
+        (
+            "airflow-admins,airflow-team-x",
+            "0oa8f5j3ecb5w3dF85d7",
+            [
+                "Result: roles Admin, User",
+                "Agent 'assistant' (0oa8f5j3ecb5w3dF85d7), line 6, may use: Viewer, Us*",
+                "Result for the agent: roles User (the person's roles it may use)",
+            ],
+        ),
+        (
+            "airflow-admins",
+            "0oa8f5j3ecb5w3dF85d7",
+            [
+                "Result: roles Admin",
+                "Result for the agent: REFUSED [agent_no_common_role] — The AI agent 'assistant' "
+                "(0oa8f5j3ecb5w3dF85d7) may use only the roles Viewer, Us* for a person, and this person has none "
+                "of them (their roles: Admin).",
+            ],
+        ),
+        (
+            "airflow-viewers",
+            "0oa8stranger00000000",
+            [
+                "Agent '0oa8stranger00000000': not under 'agents:'",
+                "Result for the agent: REFUSED [agent_not_mapped] — The AI agent with Okta client ID "
+                "'0oa8stranger00000000' may not act for people in Airflow",
+            ],
+        ),
+    ],
+)
+def test_explain_agent(tmp_path, capsys, groups: str, agent: str, expected: list[str]) -> None:
+    """Show the person's roles, the agent's patterns, and what it may use for the person (or why not)."""
+    code, out, _err = run(capsys, "explain", "--no-db", "--groups", groups, "--agent", agent, write(tmp_path, AGENTS))
+    assert code == EXIT_OK
+    for line in expected:
+        assert line in out, out
+
+
+def test_explain_agent_json(tmp_path, capsys) -> None:
+    path = write(tmp_path, AGENTS)
+    argv = ("explain", "--no-db", "--json", "--groups", "airflow-team-a,airflow-admins", path, "--agent")
+    _code, out, _err = run(capsys, *argv, "0oa8admin00000000000")
+    assert json.loads(out)["agent"] == {
+        "client_id": "0oa8admin00000000000",
+        "name": "0oa8admin00000000000",
+        "label": "'0oa8admin00000000000'",
+        "line": 9,
+        "allowed": ["Admin"],
+        "roles": ["Admin"],
+        "refused": False,
+        "refusal_code": None,
+        "refusal_message": None,
+    }
+    _code, out, _err = run(capsys, *argv, "stranger")
+    agent = json.loads(out)["agent"]
+    assert (agent["refused"], agent["refusal_code"], agent["line"], agent["roles"]) == (
+        True,
+        "agent_not_mapped",
+        None,
+        [],
+    )
+    _code, out, _err = run(capsys, "explain", "--no-db", "--json", "--groups", "airflow-admins", path)
+    assert "agent" not in json.loads(out)  # no --agent, no agent part
+
+
+def test_check_mapping_lints_agents(tmp_path, capsys) -> None:
+    code, out, _err = run(capsys, "check-mapping", "--no-db", write(tmp_path, AGENTS))
+    assert code == EXIT_WARNINGS
+    assert ":9: warning: agent '0oa8admin00000000000' may use the privileged role(s) 'Admin'" in out
+    assert "[agent_privileged_role]" in out
+    assert ":10: warning: agent '0oa8typo000000000000' is allowed 'team-*', which matches no role" in out
+    code, _out, err = run(
+        capsys, "explain", "--no-db", "--groups", "a", write(tmp_path, AGENTS + '  0oa8bad: ["re:(a"]\n', "bad.yaml")
+    )
+    assert code == EXIT_FAILURE
+    assert "bad.yaml:11: error: invalid regular expression '(a'" in err

@@ -176,7 +176,7 @@ def doctor(env, airflow=None, *, clock=lambda: NOW, error: str = "") -> dict[str
         ctx = DoctorContext(environ=env, airflow=airflow, airflow_error=error, http=http, clock=clock)
         results = run_checks(ctx)
     by_id = {r.check: r for r in results}
-    assert len(by_id) == len(results) == 13
+    assert len(by_id) == len(results) == 14
     return by_id
 
 
@@ -703,7 +703,7 @@ def test_text_report_marks_each_check_and_shows_fixes_only_for_problems(env, okt
     assert "✓ Discovery document: " in text
     assert "✗ Client credentials: " in text
     assert text.count("fix: ") == 1
-    assert text.rstrip().endswith("Summary: 12 ok, 1 failing, 0 warning(s), 0 skipped")
+    assert text.rstrip().endswith("Summary: 13 ok, 1 failing, 0 warning(s), 0 skipped")
     ascii_text = render_text(results, ascii_only=True)
     assert "FAIL Client credentials" in ascii_text
     assert "✓" not in ascii_text

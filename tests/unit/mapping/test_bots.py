@@ -187,14 +187,16 @@ def test_role_names_are_checked_only_when_known():
     assert mapping.clients.get("ci-bot").roles == ("Custom-Role",)
 
 
-def test_a_bad_clients_edit_keeps_the_last_good_mapping(tmp_path):
+@pytest.mark.parametrize("section", ["clients", "agents"])
+def test_a_bad_edit_of_a_client_section_keeps_the_last_good_mapping(tmp_path, section):
     path = tmp_path / "role_mapping.yaml"
-    path.write_text("mappings:\n  a: [Viewer]\nclients:\n  ci-bot: [Viewer]\n")
+    path.write_text(f"mappings:\n  a: [Viewer]\n{section}:\n  ci-bot: [Viewer]\n")
     clock = iter(range(0, 1000, 5)).__next__
     store = MappingStore(path, known_roles=KNOWN, clock=lambda: float(clock()))
-    path.write_text("mappings:\n  a: [Viewer]\nclients:\n  ci-bot: [Viewer]\n  new-bot: [Admn]\n")
-    assert store.current().clients.get("new-bot") is None
-    assert store.current().clients.get("ci-bot").roles == ("Viewer",)
+    path.write_text(f"mappings:\n  a: [Viewer]\n{section}:\n  ci-bot: [Viewer, Op]\n  new-bot: [Admn]\n")
+    kept = getattr(store.current(), section)
+    assert kept.get("new-bot") is None
+    assert kept.get("ci-bot").roles == ("Viewer",)
     assert "unknown role 'Admn'" in str(store.last_error)
 
 

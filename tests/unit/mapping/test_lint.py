@@ -67,6 +67,22 @@ def codes(text: str, dag_ids: list[str] | None = None) -> set[tuple[str, int]]:
         ("roles:\n  spare: {based_on: Viewer}\nmappings: {}\n", {("declared_role_unused", 2)}),
         ("roles:\n  base: {based_on: Viewer}\n  x: {based_on: base}\nmappings:\n  g: [x]\n", set()),
         ("roles:\n  x: {based_on: Viewer}\ndefault_role: x\nmappings: {}\n", {("default_role_set", 3)}),
+        # agents: patterns that no person's role matches, privileged roles, agents that are bots too
+        ("mappings:\n  a: [Viewer]\nagents:\n  ai: [Viewer]\n", set()),
+        ('mappings:\n  a: [Viewer]\nagents:\n  ai: [Viewer, "team-*"]\n', {("agent_role_never_granted", 4)}),
+        ("mappings:\n  a: [Viewer]\nagents:\n  ai: [User]\n", {("agent_role_never_granted", 4)}),
+        ('mappings:\n  a: [Viewer, team-x]\nagents:\n  ai: ["team-*", "re:^V.*"]\n', set()),
+        ("default_role: Viewer\nmappings: {}\nagents:\n  ai: [Viewer]\n", {("default_role_set", 1)}),
+        ("mappings:\n  a: [Admin]\nagents:\n  ai: [Admin]\n", {("agent_privileged_role", 4)}),
+        ('mappings:\n  a: [Op]\nagents:\n  ai: ["*"]\n', {("agent_privileged_role", 4)}),
+        (
+            "roles:\n  power: {based_on: Op}\nmappings:\n  a: [power]\nagents:\n  ai: [power]\n",
+            {("agent_privileged_role", 6)},
+        ),
+        (
+            "mappings:\n  a: [Viewer]\nclients:\n  ai: [Viewer]\nagents:\n  ai: [Viewer]\n",
+            {("agent_is_also_client", 6)},
+        ),
     ],
 )
 def test_lint_rules(text: str, expected: set[tuple[str, int]]) -> None:
@@ -129,6 +145,22 @@ def test_shadowed_message_names_only_the_rules_that_matter(text: str, named: lis
         assert fragment in findings[0].message
     for fragment in not_named:
         assert fragment not in findings[0].message
+
+
+def test_agent_messages_name_the_agent_and_what_to_do() -> None:
+    """Say which agent, which pattern or role, and (for a bot too) its service user and the clients: line."""
+    text = (
+        "mappings:\n  a: [Admin]\nclients:\n  ai: {name: helper-bot, roles: [Viewer]}\n"
+        'agents:\n  ai: {name: helper, roles: [Admin, "re:^Te.m$"]}\n'
+    )
+    found = {f.code: f.text() for f in lint(parse_mapping(text, source=SOURCE))}
+    assert found["agent_role_never_granted"].startswith(
+        f"{SOURCE}:6: warning: agent 'helper' (ai) is allowed 're:^Te.m$', which matches no role the mappings give"
+    )
+    assert "privileged role(s) 'Admin' of the people it acts for" in found["agent_privileged_role"]
+    assert "least-privilege" in found["agent_privileged_role"]
+    assert "under 'clients:' (line 4)" in found["agent_is_also_client"]
+    assert "service user 'svc-helper-bot', not for a person" in found["agent_is_also_client"]
 
 
 def test_findings_are_sorted_by_line_then_severity() -> None:

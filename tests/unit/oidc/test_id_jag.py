@@ -85,7 +85,8 @@ def test_without_an_audience_setting_nothing_is_fetched_and_the_message_says_wha
     jwks = JwksCache(lambda: fetched.append(1) or {"keys": []})
     with pytest.raises(AgentGrantRejected, match="OKTA_AGENT_AUDIENCE") as refused:
         verify(grant(), audience="", jwks=jwks)
-    assert refused.value.reason == "agents_disabled" and fetched == []
+    assert refused.value.reason == "agents_disabled"
+    assert fetched == []
 
 
 def test_keys_that_cannot_be_fetched_are_an_outage_not_a_refusal() -> None:
@@ -101,4 +102,3 @@ def test_is_id_jag_reads_the_header_only() -> None:
     assert not is_id_jag(grant(header={"typ": "JWT"}))
     assert not is_id_jag("garbage")
     assert not is_id_jag("a" * 20_000)
-

@@ -25,7 +25,6 @@ from okta_security.people.token_request import (
     read_token_request,
 )
 
-
 # An ID-JAG is told apart by its header's typ alone (verified in full later): header {"alg":"RS256","typ":"oauth-id-jag+jwt"}.
 ID_JAG = "eyJhbGciOiJSUzI1NiIsInR5cCI6Im9hdXRoLWlkLWphZytqd3QifQ.e30.c2ln"
 EXCHANGE = {

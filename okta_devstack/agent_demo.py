@@ -45,7 +45,7 @@ def run(airflow_url: str, org_url: str, *, user: str = ERIN, password: str = ERI
     lines.append(f"3. GET /api/v2/dags -> {dags.status_code}: {', '.join(seen) or '(none)'}")
     logs = requests.get(
         f"{airflow_url}/api/v2/eventLogs",
-        params={"event": "agent.request", "order_by": "-id", "limit": 5},
+        params={"event": "agent.request", "order_by": "-id", "limit": "5"},
         headers=headers,
         timeout=60,
     )

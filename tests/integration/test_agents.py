@@ -18,6 +18,7 @@ import yaml
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from okta_devstack import agent_demo
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
 from okta_local_idp.testing import agent_client_token, id_jag_for
@@ -287,6 +288,14 @@ def test_rfc_8693_token_exchange_with_erins_token_and_the_agents_own(agents: Age
     assert claims_of(token)["act"] == {"sub": AGENT[0]}
     assert api(agents, "GET", "/dags", token).status_code == 200
     assert api(agents, "POST", "/variables", token, json={"key": "agent", "value": "no"}).status_code == 403
+
+
+def test_the_demos_assistant_script_shows_both_identities(agents: AgentStack):
+    lines = agent_demo.run(agents.url, agents.idp.base_url, user=ERIN[0], password=ERIN[1])
+    assert f"acts for {ERIN[0]} as {{'sub': '{AGENT[0]}'}}, with roles ['Viewer']" in lines[1]
+    assert lines[2].startswith("3. GET /api/v2/dags -> 200")
+    assert lines[3].startswith("4. GET /api/v2/eventLogs?event=agent.request -> 200")
+    assert any(f"owner={ERIN[0]}  act={AGENT[0]}  GET /api/v2/dags -> 200" in line for line in lines[4:]), lines
 
 
 # --------------------------------------------------------------------------- refusals

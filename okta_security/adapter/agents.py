@@ -4,6 +4,8 @@
 - :func:`delegated_user`: what one request made with a delegated Airflow token may do — the person's
   roles now (deactivated: refused by FAB before this), less step-up roles without evidence, that the
   mapping's ``agents:`` allows the agent now; an agent no longer listed, or left with nothing, is refused.
+- :class:`EngineDelegations` and :data:`CUTS`: Okta unassigning a person from an agent's app (an event
+  hook) ends that agent's tokens for them, on every replica within :data:`CHECK_SECONDS`.
 - :class:`DelegatedRequestAudit`: an ASGI middleware (the auth manager's ``get_fastapi_middlewares``)
   writing one ``agent.request`` audit event — an Audit Log row whose owner is the person and whose
   extra names the agent (``act``), the token's ``jti``, the endpoint and the answer — per request
@@ -14,14 +16,17 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import threading
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from cachetools import TTLCache
 from sqlalchemy.exc import SQLAlchemyError
 
 from okta_security.adapter import db
 from okta_security.adapter.account_changes import metadata_engine
-from okta_security.adapter.step_up import StepUpView, perms_without, withheld_for
+from okta_security.adapter.step_up import JWT_CLAIM, StepUpView, perms_without, withheld_for
+from okta_security.adapter.universal_logout import CHECK_SECONDS, MAX_CACHED_ACCOUNTS
 from okta_security.audit import audit_event
 from okta_security.errors import DatabaseUnavailable
 from okta_security.untrusted import loggable
@@ -54,6 +59,69 @@ class EngineGrantLedger:
             ) from e
 
 
+class EngineDelegations:
+    """The event-hook worker's :class:`okta_security.lifecycle.hook_worker.Delegations` in Airflow's database."""
+
+    def end(self, sub: str, agents: tuple[str, ...], *, at: datetime, event_id: str) -> str:
+        engine = metadata_engine()
+        with engine.connect() as conn:
+            accounts = db.linked_accounts(conn, okta_sub=sub)
+        if not accounts:
+            return "no_account"
+        for agent in agents:
+            db.end_delegation(engine, accounts, agent, at)
+            for user_id, username in accounts:
+                CUTS.forget(user_id)  # this process at once; the others within CHECK_SECONDS
+                log.warning(
+                    "Okta unassigned %s from agent %s's app: its delegated tokens for them end",
+                    loggable(username),
+                    loggable(agent),
+                )
+                audit_event(
+                    "agent.delegation_ended",
+                    owner=username,
+                    act={"sub": agent},
+                    not_before=at.isoformat(),
+                    event_uuid=event_id,
+                )
+        return "delegation_ended"
+
+
+class DelegationCuts:
+    """This process's view of ``okta_security_agent_cut``: each (account, agent) read at most once per CHECK_SECONDS."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: TTLCache[tuple[int, str, str], float | None] = TTLCache(MAX_CACHED_ACCOUNTS, CHECK_SECONDS)
+
+    def ended_after(self, user: Any, agent: str, started_at: float | None) -> bool:
+        """Return whether Okta unassigned ``user`` from ``agent``'s app after ``started_at`` (None: unknown)."""
+        key = (int(user.id), str(user.username), agent)
+        with self._lock:
+            known = key in self._cache
+            cut = self._cache.get(key)
+        if not known:
+            try:
+                with metadata_engine().connect() as conn:
+                    found = db.delegation_cut(conn, *key)
+            except SQLAlchemyError as e:
+                log.warning("Could not read agents' ended delegations (%s); accepting this request", e)
+                return False
+            cut = found.timestamp() if found is not None else None
+            with self._lock:
+                self._cache[key] = cut
+        return cut is not None and (started_at is None or started_at < cut)
+
+    def forget(self, user_id: int) -> None:
+        """Drop what this process remembers of ``user_id``."""
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == user_id]:
+                self._cache.pop(key, None)
+
+
+CUTS = DelegationCuts()
+
+
 def agent_of(claims: Mapping[str, Any]) -> str | None:
     """Return the agent an Airflow token's ``act`` claim names, or None for a token of the person alone."""
     act = claims.get(ACT_CLAIM)
@@ -71,11 +139,16 @@ def note_delegation(claims: Mapping[str, Any]) -> str | None:
     return agent
 
 
-def delegated_user(user: Any, agent: str, mapping: RoleMapping, step_up_until: Any) -> Any:
+def delegated_user(user: Any, agent: str, mapping: RoleMapping, claims: Mapping[str, Any], issued_at: Any) -> Any:
     """Return the person ``user`` as ``agent``'s token may act now: only the roles both allow; raise ValueError."""
     note = _REQUEST.get()
     if note is not None:
         note.update(owner=user.username, refused=None)
+    if CUTS.ended_after(user, agent, issued_at if isinstance(issued_at, int | float) else None):
+        if note is not None:
+            note.update(refused="Okta unassigned the person from the agent's app")
+        raise ValueError(f"Okta unassigned user {user.id} from agent {agent[:64]!r}'s app after this token was issued")
+    step_up_until = claims.get(JWT_CLAIM)
     from airflow.utils.session import create_session
 
     with create_session() as session:

@@ -173,7 +173,7 @@ class OktaFabAuthManager(FabAuthManager):
             )
         if agent is not None:
             mapping = _token_doors(self.security_manager).okta_mapping.current()
-            return cast("User", agents.delegated_user(user, agent, mapping, token.get(step_up.JWT_CLAIM)))
+            return cast("User", agents.delegated_user(user, agent, mapping, token, issued_at))
         limited = step_up.restricted(user, self._step_up(), token.get(step_up.JWT_CLAIM))
         if limited is None:
             return user

@@ -7,7 +7,8 @@
   UI must keep working on PostgreSQL): rows match on ``user_id`` *and* ``username``.
 - ``okta_security_sign_out`` and ``okta_security_logout_jti``: Okta's Universal Logout, each
   account's "not before" time and the request JWTs already used (:mod:`okta_security.adapter.universal_logout`).
-- ``okta_security_grant_jti``: the ID-JAGs AI agents have spent (:mod:`okta_security.login.delegation`).
+- ``okta_security_grant_jti`` and ``okta_security_agent_cut``: the ID-JAGs AI agents have spent, and when
+  Okta unassigned a person from an agent's app (:mod:`okta_security.adapter.agents`).
 - ``okta_security_event_receipt``: ids of Okta events taken; the ``INSERT`` is the atomic claim
   across replicas.
 
@@ -86,6 +87,16 @@ grant_jti = sa.Table(
     metadata,
     sa.Column("jti", sa.String(128), primary_key=True),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+# Per account and agent: Okta unassigned the person from the agent's app at ``not_before``.
+agent_cut = sa.Table(
+    "okta_security_agent_cut",
+    metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=False),  # ab_user.id
+    sa.Column("agent", sa.String(128), primary_key=True),
+    sa.Column("username", sa.String(512), nullable=False),  # a reused id never inherits a cut
+    sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
 )
 
 RECEIPT_RETENTION = timedelta(days=7)  # Okta retries a delivery once, within seconds; a week is ample
@@ -299,6 +310,33 @@ def claim_grant(engine: Engine, jti: str, expires_at: datetime) -> bool:
     except sa.exc.IntegrityError:
         return False
     return True
+
+
+def end_delegation(engine: Engine, accounts: Iterable[tuple[int, str]], agent: str, not_before: datetime) -> None:
+    """Record that ``agent`` may no longer act for these accounts with anything Okta vouched for before ``not_before``."""
+    rows = [{"user_id": uid, "agent": agent, "username": name, "not_before": not_before} for uid, name in accounts]
+    with engine.begin() as conn:
+        table = agent_cut.c
+        for row in rows:
+            current = _aware(
+                conn.execute(
+                    sa.select(table.not_before).where(table.user_id == row["user_id"], table.agent == agent)
+                ).scalar()
+            )
+            if current is None:
+                conn.execute(sa.insert(agent_cut).values(**row))
+            elif current < not_before:  # events may arrive out of order: the latest cut holds
+                where = sa.and_(table.user_id == row["user_id"], table.agent == agent)
+                conn.execute(sa.update(agent_cut).where(where).values(username=row["username"], not_before=not_before))
+
+
+def delegation_cut(conn: Connection, user_id: int, username: str, agent: str) -> datetime | None:
+    """Return when Okta unassigned Airflow user ``user_id`` (still ``username``) from ``agent``'s app, if it did."""
+    table = agent_cut.c
+    query = sa.select(table.not_before).where(
+        table.user_id == user_id, table.agent == agent, table.username == username
+    )
+    return _aware(conn.execute(query).scalar())
 
 
 class _UsedJti(Exception):

@@ -75,7 +75,9 @@ class OktaEventHookView(BaseView):
         except (ValueError, RecursionError):
             body = None
         try:
-            events = parse_delivery(body, client_id=self.appbuilder.sm.okta_settings.client_id, received_at=db.utcnow())
+            sm = self.appbuilder.sm
+            listed = frozenset(rule.client_id for rule in sm.okta_mapping.current().agents)
+            events = parse_delivery(body, client_id=sm.okta_settings.client_id, received_at=db.utcnow(), agents=listed)
         except DeliveryError as e:
             return jsonify({"error": str(e)}), 400
         acted = [e for e in events if e.effect != "ignore"]

@@ -15,9 +15,19 @@ from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, session
 
 from okta_security import audit
-from okta_security.adapter import admin_edits, audit_log, db, login_accounts, login_audit, metrics, outage, step_up
+from okta_security.adapter import (
+    admin_edits,
+    agents,
+    audit_log,
+    db,
+    login_accounts,
+    login_audit,
+    metrics,
+    outage,
+    step_up,
+)
 from okta_security.adapter.account_changes import EngineAccounts
-from okta_security.adapter.agents import EngineGrantLedger
+from okta_security.adapter.agents import EngineDelegations, EngineGrantLedger
 from okta_security.adapter.bots import FabServiceUsers, retire_service_users
 from okta_security.adapter.compat import with_session_property
 from okta_security.adapter.event_hook_view import OktaEventHookView
@@ -135,6 +145,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             people=self.okta_people,
             org_keys=lambda: keys(settings.groups_api_org_url),
             ledger=EngineGrantLedger(),
+            ended=agents.CUTS,
         )
         self._check_discovery_soon()
 
@@ -167,7 +178,9 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             csrf.exempt(endpoint)  # it checks the same token itself, reading the body no further than its limit
         hooks, logout = OktaEventHookView(), UniversalLogoutView()
         receipts, changes = db.EngineReceipts(self.okta_engine), self.okta_changes
-        hooks.worker = EventHookWorker(receipts, changes, self.okta_mapping.current, metrics.event_hook_processed)
+        hooks.worker = EventHookWorker(
+            receipts, changes, self.okta_mapping.current, metrics.event_hook_processed, EngineDelegations()
+        )
         logout.service = build_service(self.okta_settings)
         for view in (hooks, logout):  # Okta authenticates with a shared secret or a signed JWT, never a cookie
             self.appbuilder.add_view_no_menu(view)

@@ -35,7 +35,9 @@ MAX_EVENT_ID_LENGTH = 128  # Okta's uuids are 36 characters; the receipt table's
 MAX_EVENT_TYPE_LENGTH = 128  # System Log event types are dotted names of a few dozen characters
 DIGEST_PREFIX = "sha256:"  # the event id of an event without a usable uuid: a digest of its content
 
-Effect = Literal["deactivate", "recompute", "ignore"]
+# "end_delegation": the person was unassigned from an AI agent's app (one listed under ``agents:``):
+# the agent's delegated tokens for them end, and their own access is untouched.
+Effect = Literal["deactivate", "recompute", "end_delegation", "ignore"]
 
 # Event type -> what it means for the Airflow account of the user it targets.
 EFFECTS: Mapping[str, Effect] = {
@@ -44,7 +46,7 @@ EFFECTS: Mapping[str, Effect] = {
     "user.lifecycle.delete.initiated": "deactivate",
     "group.user_membership.remove": "recompute",
     "group.user_membership.add": "recompute",
-    "application.user_membership.remove": "deactivate",  # only when the app is ours, see classify()
+    "application.user_membership.remove": "deactivate",  # when the app is ours; an agent's: end_delegation
 }
 USER_TARGET_TYPES = frozenset({"User", "AppUser"})
 
@@ -71,6 +73,7 @@ class HookEvent:
     ignored_because: str = ""
     event_id: str = ""
     received_at: datetime | None = None
+    agents: tuple[str, ...] = ()  # end_delegation: the agents' client ids the person was unassigned from
 
 
 def authorized(presented: str | None, expected: str | None) -> bool:
@@ -87,8 +90,13 @@ def verification_response(challenge: str | None) -> dict[str, str] | None:
     return {"verification": challenge}
 
 
-def parse_delivery(body: Any, *, client_id: str, received_at: datetime | None = None) -> list[HookEvent]:
-    """Return the events of a delivery body, classified; raise DeliveryError if it is not one."""
+def parse_delivery(
+    body: Any, *, client_id: str, received_at: datetime | None = None, agents: frozenset[str] = frozenset()
+) -> list[HookEvent]:
+    """Return the events of a delivery body, classified; raise DeliveryError if it is not one.
+
+    ``agents``: the client ids under the mapping's ``agents:`` (an unassignment from one ends its delegation).
+    """
     if not isinstance(body, Mapping):
         raise DeliveryError("the body is not a JSON object")
     data = body.get("data")
@@ -96,11 +104,19 @@ def parse_delivery(body: Any, *, client_id: str, received_at: datetime | None = 
     if not isinstance(events, list):
         raise DeliveryError("the body has no data.events list")
     return [
-        classify(event, client_id=client_id, received_at=received_at) for event in events if isinstance(event, Mapping)
+        classify(event, client_id=client_id, received_at=received_at, agents=agents)
+        for event in events
+        if isinstance(event, Mapping)
     ]
 
 
-def classify(event: Mapping[str, Any], *, client_id: str, received_at: datetime | None = None) -> HookEvent:
+def classify(
+    event: Mapping[str, Any],
+    *,
+    client_id: str,
+    received_at: datetime | None = None,
+    agents: frozenset[str] = frozenset(),
+) -> HookEvent:
     """Reduce one System Log event to a :class:`HookEvent` with its effect."""
     targets = [t for t in event.get("target") or [] if isinstance(t, Mapping)]
     users = [t for t in targets if t.get("type") in USER_TARGET_TYPES and isinstance(t.get("id"), str)]
@@ -113,8 +129,9 @@ def classify(event: Mapping[str, Any], *, client_id: str, received_at: datetime 
     why = "" if effect != "ignore" else "unhandled event type"
     if effect != "ignore" and not users:
         effect, why = "ignore", "no user target"
-    if event_type == "application.user_membership.remove" and client_id not in apps:
-        effect, why = "ignore", "another application"
+    unassigned_agents = tuple(sorted(agents.intersection(apps)))
+    if event_type == "application.user_membership.remove" and client_id not in apps and effect != "ignore":
+        effect, why = ("end_delegation", "") if unassigned_agents else ("ignore", "another application")
     if event_type.startswith("group.user_membership.") and not groups:
         effect, why = "ignore", "no group target"
     raw_uuid = event.get("uuid")
@@ -130,6 +147,7 @@ def classify(event: Mapping[str, Any], *, client_id: str, received_at: datetime 
         ignored_because=why,
         event_id=uuid or content_digest(event),
         received_at=received_at,
+        agents=unassigned_agents if effect == "end_delegation" else (),
     )
 
 

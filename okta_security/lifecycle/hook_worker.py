@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from okta_security.audit import audit_event
+from okta_security.lifecycle.event_hooks import effective_time
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from okta_security.lifecycle.changes import OktaChanges
     from okta_security.lifecycle.event_hooks import HookEvent
@@ -40,6 +42,14 @@ class Receipts(Protocol):
         ...
 
 
+class Delegations(Protocol):
+    """AI agents' delegated tokens, as Okta's unassignment of a person from an agent's app ends them."""
+
+    def end(self, sub: str, agents: tuple[str, ...], *, at: datetime, event_id: str) -> str:
+        """End ``agents``' delegated tokens for Okta user ``sub`` that Okta vouched for before ``at``; say what happened."""
+        ...
+
+
 @dataclass
 class EventHookWorker:
     """Applies event effects off the request thread, one at a time, in arrival order."""
@@ -48,6 +58,7 @@ class EventHookWorker:
     changes: OktaChanges
     mapping: Callable[[], RoleMapping]
     on_processed: Callable[[str, str], None] = lambda effect, outcome: None  # (effect, outcome): metrics
+    delegations: Delegations | None = None  # None: agents' unassignments are not acted on
     _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="okta-hooks"))
     _pruned_at: float = 0.0
 
@@ -79,6 +90,11 @@ class EventHookWorker:
                 loggable(event.event_type),
             )
             return "duplicate"
+        if event.effect == "end_delegation":
+            if self.delegations is None:
+                return "ignored"
+            at, ends = effective_time(event), self.delegations.end
+            return ",".join(ends(sub, event.agents, at=at, event_id=event.event_id) for sub in event.user_ids)
         mapping = self.mapping()
         return ",".join(self.changes.on_event(event, sub, mapping) for sub in event.user_ids) or "no_account"
 

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from okta_security.login.doors import ApiLoginAuditFields, PersonDoor
-    from okta_security.login.ports import GrantLedger
+    from okta_security.login.ports import EndedDelegations, GrantLedger
     from okta_security.oidc.id_jag import IdJag
     from okta_security.oidc.id_token import JwksCache
 
@@ -75,6 +75,7 @@ class AgentDoor(Generic[UserT]):
     people: PersonDoor[UserT]
     org_keys: Callable[[], JwksCache]  # the Okta org authorization server's keys (it signs ID-JAGs)
     ledger: GrantLedger
+    ended: EndedDelegations  # when Okta unassigned a person from an agent's app
     clock: Callable[[], float] = field(default=time.time)
 
     def exchange_id_jag(self, assertion: str, facts: ApiLoginAuditFields) -> AgentLogin[UserT]:
@@ -177,6 +178,12 @@ class AgentDoor(Generic[UserT]):
             login = self.people.sign_in(person, facts)  # audits login.succeeded / login.refused, with act
             usable = frozenset(login.roles) - frozenset(login.step_up.withheld)
             username = getattr(login.user, "username", None) or person.login
+            if self.ended.ended_after(login.user, agent, person.issued_at):
+                raise AgentGrantRejected(
+                    "agent_unassigned",
+                    f"Okta unassigned {username} from the agent's app after it vouched for this grant.",
+                    client_id=agent,
+                )
             roles = self.people.service.mapping().agents.grant(agent, usable)
         except (BotRefused, LoginRefused) as e:
             self._refused(e, facts, agent=agent, owner=username, grant=grant)

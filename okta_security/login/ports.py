@@ -135,3 +135,11 @@ class GrantLedger(Protocol):
     def claim(self, jti: str, expires_at: float) -> bool:
         """Record ``jti`` as spent until ``expires_at`` (epoch); return False if it already was."""
         ...
+
+
+class EndedDelegations(Protocol):
+    """When Okta unassigned a person from an AI agent's app: that agent's grants from before then are void."""
+
+    def ended_after(self, user: Any, agent: str, started_at: float | None) -> bool:
+        """Return whether Okta ended ``agent``'s delegation for ``user`` after ``started_at`` (epoch; None: unknown)."""
+        ...

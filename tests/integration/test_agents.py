@@ -40,6 +40,7 @@ SCOPE = "airflow.api"
 CLI = "airflow-cli"
 API_TOKEN = "00local-dev-api-token"
 EVENT_HOOK_SECRET = "Bearer agents-hook-secret"
+HOOKS = {"Authorization": f"SSWS {API_TOKEN}", "Accept": "application/json"}  # the Management API
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -152,6 +153,9 @@ def agents(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         airflow.start()
         stack = AgentStack(airflow, idp, mapping)
         okta_login(stack.url, *ERIN)  # erin signs in once: her account is linked to her Okta user
+        [hook] = requests.get(f"{idp.base_url}/api/v1/eventHooks", headers=HOOKS, timeout=10).json()
+        verify = f"{idp.base_url}/api/v1/eventHooks/{hook['id']}/lifecycle/verify"
+        assert requests.post(verify, headers=HOOKS, timeout=10).ok  # Okta delivers to a verified hook only
         yield stack
     finally:
         airflow.stop()
@@ -379,6 +383,27 @@ def test_removing_the_agent_from_the_mapping_stops_its_tokens_at_the_next_reques
 # --------------------------------------------------------------------------- logout and leavers (last: erin leaves)
 
 
+def test_unassigning_erin_from_the_agents_app_ends_its_tokens_not_hers(agents: AgentStack):
+    since = last_log_id(agents.db_url)
+    agent_token = delegated(agents)
+    own = requests.post(
+        f"{agents.url}/auth/token",
+        data={"grant_type": JWT_BEARER, "assertion": quick_sign_in(agents, ERIN)["access_token"]},  # type: ignore[arg-type]
+        timeout=60,
+    ).json()["access_token"]
+    removed = requests.delete(
+        f"{agents.idp.base_url}/api/v1/apps/{AGENT[0]}/users/{ERIN_ID}", headers=HOOKS, timeout=10
+    )
+    assert removed.status_code == 204
+    assert until(lambda: api(agents, "GET", "/dags", agent_token).status_code == 403, timeout=5)
+    assert api(agents, "GET", "/dags", own).status_code == 200  # erin's own access is untouched
+    assert user_row(agents.db_url, ERIN[0])["active"]
+    [ended] = audit_rows(agents.db_url, event="agent.delegation_ended", since_id=since)
+    assert (ended["owner"], ended["extra"]["act"]) == (ERIN[0], {"sub": AGENT[0]})
+    # A grant Okta vouched for after the unassignment (here the IdP keeps issuing them) is the agent's again.
+    assert until(lambda: present(agents, id_jag(agents)).status_code == 201, timeout=5, every=0.5)
+
+
 def test_okta_s_universal_logout_of_erin_ends_the_agents_token(agents: AgentStack):
     token = delegated(agents)
     assert api(agents, "GET", "/dags", token).status_code == 200
@@ -398,12 +423,9 @@ def test_offboarding_erin_cuts_the_agents_token_as_fast_as_her_own(agents: Agent
     agent_token = delegated(agents)
     assert api(agents, "GET", "/dags", own).status_code == 200
     assert api(agents, "GET", "/dags", agent_token).status_code == 200
-    hooks = {"Authorization": f"SSWS {API_TOKEN}", "Accept": "application/json"}
-    base = agents.idp.base_url
-    [hook] = requests.get(f"{base}/api/v1/eventHooks", headers=hooks, timeout=10).json()
-    assert requests.post(f"{base}/api/v1/eventHooks/{hook['id']}/lifecycle/verify", headers=hooks, timeout=10).ok
     started = time.monotonic()
-    deactivated = requests.post(f"{base}/api/v1/users/{ERIN_ID}/lifecycle/deactivate", headers=hooks, timeout=10)
+    base = agents.idp.base_url
+    deactivated = requests.post(f"{base}/api/v1/users/{ERIN_ID}/lifecycle/deactivate", headers=HOOKS, timeout=10)
     assert deactivated.status_code == 200
     assert until(lambda: api(agents, "GET", "/dags", own).status_code in (401, 403), timeout=15)
     own_cut = time.monotonic() - started

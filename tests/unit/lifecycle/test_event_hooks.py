@@ -85,6 +85,29 @@ def test_classify(raw: dict[str, Any], effect: str, why: str):
     assert (hook_event.effect, hook_event.ignored_because) == (effect, why)
 
 
+@pytest.mark.parametrize(
+    ("apps", "effect", "agents"),
+    [
+        (["0oaAssistant"], "end_delegation", ("0oaAssistant",)),  # an agent's app: the delegation ends, not the account
+        ([CLIENT_ID, "0oaAssistant"], "deactivate", ()),  # Airflow's own app: the person loses Airflow
+        (["0oaOther"], "ignore", ()),
+    ],
+)
+def test_an_unassignment_from_an_agents_app_ends_its_delegation(apps: list[str], effect: str, agents: tuple):
+    raw = event("application.user_membership.remove", USER, *({"type": "AppInstance", "id": app} for app in apps))
+    hook_event = classify(raw, client_id=CLIENT_ID, agents=frozenset({"0oaAssistant", "0oaUnrelated"}))
+    assert (hook_event.effect, hook_event.agents) == (effect, agents)
+    body = {"data": {"events": [raw]}}
+    [parsed] = parse_delivery(body, client_id=CLIENT_ID, agents=frozenset({"0oaAssistant"}))
+    assert parsed.effect == effect
+
+
+def test_an_unassignment_without_a_user_ends_nothing():
+    raw = event("application.user_membership.remove", {"type": "AppInstance", "id": "0oaAssistant"})
+    hook_event = classify(raw, client_id=CLIENT_ID, agents=frozenset({"0oaAssistant"}))
+    assert (hook_event.effect, hook_event.ignored_because) == ("ignore", "no user target")
+
+
 def test_classify_collects_targets():
     raw = event("group.user_membership.remove", USER, {"type": "UserGroup", "id": "00g1", "displayName": "airflow-ops"})
     hook_event = classify(raw, client_id=CLIENT_ID)

@@ -61,6 +61,7 @@ class Fakes:
     calls: list[str] = field(default_factory=list)
     person_roles: tuple[str, ...] = ("Op", "Viewer")
     refusal: Exception | None = None
+    unassigned: tuple[str, ...] = ()
 
     def claim(self, jti: str, expires_at: float) -> bool:
         self.calls.append(f"claim {jti}")
@@ -68,6 +69,10 @@ class Fakes:
             return False
         self.spent.add(jti)
         return True
+
+    def ended_after(self, user: Any, agent: str, started_at: float | None) -> bool:
+        self.calls.append(f"ended_after {agent}")
+        return agent in self.unassigned
 
     def linked(self, sub: str) -> list[tuple[int, str]]:
         self.calls.append(f"linked {sub}")
@@ -98,6 +103,7 @@ def door(fakes: Fakes, **settings: str) -> AgentDoor[Any]:
         people=people,  # type: ignore[arg-type]
         org_keys=lambda: JwksCache(lambda: {"keys": [KEY.as_dict(private=False)]}),
         ledger=fakes,
+        ended=fakes,
     )
 
 
@@ -121,7 +127,7 @@ def test_the_token_acts_with_the_persons_roles_the_agent_may_use_and_names_both(
         frozenset({"Viewer"}),
         ("Op", "Viewer"),
     )
-    assert fakes.calls == ["claim j1", f"linked {ERIN}", f"sign_in {ERIN} act=assistant"]
+    assert fakes.calls == ["claim j1", f"linked {ERIN}", f"sign_in {ERIN} act=assistant", "ended_after assistant"]
     [issued] = [r for r in audit if r.event == "agent.token_issued"]
     assert (issued.owner, issued.fields["act"], issued.fields["roles"]) == ("erin", {"sub": "assistant"}, ["Viewer"])
 
@@ -167,3 +173,9 @@ def test_no_common_role_and_the_persons_refusal_are_refusals_naming_the_person(a
         door(Fakes(refusal=NoMappedRole("erin", ["marketing"]))).exchange_id_jag(id_jag(jti="j2"), FACTS)
     owners = [(r.owner, r.fields["reason"]) for r in audit if r.event == "agent.token_refused"]
     assert owners == [("erin", "agent_no_common_role"), ("erin", "no_mapped_role")]
+
+
+def test_an_agent_okta_unassigned_the_person_from_gets_nothing_from_an_older_grant() -> None:
+    with pytest.raises(AgentGrantRejected) as refused:
+        door(Fakes(unassigned=("assistant",))).exchange_id_jag(id_jag(), FACTS)
+    assert refused.value.reason == "agent_unassigned"

@@ -684,6 +684,56 @@ def test_universal_logout_endpoint_is_the_one_airflow_serves(env, okta, endpoint
     assert says in result.detail
 
 
+AGENTS = "\nagents:\n  airflow-assistant: [Viewer]\n"
+AGENT_AUDIENCE = f"{BASE}/auth/token"
+
+
+@pytest.mark.parametrize(
+    ("listed", "settings", "airflow", "status", "says"),
+    [
+        (False, {}, facts(), Status.OK, "off: the mapping lists no agent"),
+        (True, {}, facts(layout=AIRFLOW_2), Status.WARN, "has no token endpoint"),
+        (True, {}, facts(), Status.FAIL, "only okta_security's auth manager issues delegated tokens"),
+        (
+            True,
+            {},
+            facts(auth_manager=RECOMMENDED_AUTH_MANAGER),
+            Status.OK,
+            "ID-JAGs (Okta Cross App Access) are refused",
+        ),
+        (
+            True,
+            {"OKTA_AGENT_AUDIENCE": AGENT_AUDIENCE},
+            facts(auth_manager=RECOMMENDED_AUTH_MANAGER),
+            Status.WARN,
+            "cannot read them from Okta's Groups API",
+        ),
+        (
+            True,
+            {"OKTA_AGENT_AUDIENCE": AGENT_AUDIENCE, "OKTA_API_TOKEN": "00api"},
+            facts(auth_manager=RECOMMENDED_AUTH_MANAGER),
+            Status.OK,
+            f"ID-JAGs must name aud {AGENT_AUDIENCE}",
+        ),
+        (
+            True,
+            {"OKTA_AGENT_AUDIENCE": "http://airflow.example.com/auth/token", "OKTA_API_TOKEN": "00api"},
+            facts(auth_manager=RECOMMENDED_AUTH_MANAGER),
+            Status.FAIL,
+            "is not https",
+        ),
+    ],
+)
+def test_agents_need_the_auth_manager_and_id_jags_need_the_groups_api(
+    env, okta, mapping_file, listed, settings, airflow, status, says
+):
+    if listed:
+        mapping_file.write_text(mapping_file.read_text() + AGENTS)
+    result = doctor({**env, **settings}, airflow)["agents"]
+    assert result.status is status, result.detail
+    assert says in result.detail
+
+
 def test_without_airflow_the_airflow_checks_fail_or_skip(env, okta):
     results = doctor(env, None, error="ModuleNotFoundError: No module named 'airflow'")
     assert results["webserver_config"].status is Status.FAIL

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -163,7 +164,29 @@ def delegated_user(user: Any, agent: str, mapping: RoleMapping, claims: Mapping[
         withheld = roles - allowed
         if note is not None:
             note.update(roles=sorted(allowed))
-        return StepUpView(user, perms_without(session, user.id, withheld), withheld) if withheld else user
+        view = StepUpView(user, perms_without(session, user.id, withheld), withheld)
+        # Whatever Airflow mints for this user (POST /ui/auth/token, a cookie refresh) stays this delegation.
+        view.okta_delegation = Delegation(agent, str(claims.get(GRANT_CLAIM) or ""), _int(claims.get("exp")))
+        return view
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """What a delegated token carries into any token Airflow mints from it: the agent, the grant, the end."""
+
+    agent: str
+    grant: str
+    expires_at: int | None
+
+
+def delegation_of(user: Any) -> Delegation | None:
+    """Return the delegation a request's user acts under (None: the person, or anyone else, acting alone)."""
+    found = getattr(user, "okta_delegation", None)
+    return found if isinstance(found, Delegation) else None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 class DelegatedRequestAudit:

@@ -132,6 +132,9 @@ class OktaFabAuthManager(FabAuthManager):
         """Mint Airflow's JWT; one for an Okta token (a bot's or a person's) never outlives that token."""
         bound = _TOKEN_EXPIRY.get()
         _TOKEN_EXPIRY.set(None)
+        delegation = agents.delegation_of(user)
+        if delegation is not None:  # minted from a delegated token (POST /ui/auth/token): never outlives it
+            bound = (user.id, delegation.expires_at or int(time.time()))
         if bound is not None and bound[0] == user.id:
             remaining = max(1, bound[1] - int(time.time()))
             if expiration_time_in_seconds is None or remaining < expiration_time_in_seconds:
@@ -146,6 +149,9 @@ class OktaFabAuthManager(FabAuthManager):
         claims = {**super().serialize_user(user), ISSUED_AT_CLAIM: time.time()}
         delegation = _DELEGATION.get()
         _DELEGATION.set(None)
+        carried = agents.delegation_of(user)  # a token minted from a delegated one stays delegated
+        if carried is not None:
+            delegation = (user.id, carried.agent, carried.grant)
         if delegation is not None and delegation[0] == user.id:
             claims[agents.ACT_CLAIM] = {"sub": delegation[1]}  # RFC 8693 §4.1
             claims[agents.GRANT_CLAIM] = delegation[2]

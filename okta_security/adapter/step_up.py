@@ -107,6 +107,8 @@ def perms_without(session: Any, user_id: int, withheld: frozenset[str]) -> set[t
 class StepUpView:
     """A user as one request sees them: the account, with the permissions of its usable roles only."""
 
+    okta_delegation: Any = None  # an AI agent's delegation (okta_security.adapter.agents.Delegation), if any
+
     def __init__(self, user: Any, perms: set[tuple[str, str]], withheld: frozenset[str]) -> None:
         self._user = user
         self.perms = perms

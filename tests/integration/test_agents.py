@@ -288,6 +288,24 @@ def test_an_agent_acting_for_erin_sees_only_what_both_allow_and_every_call_is_au
     assert token not in str(calls)
 
 
+def test_airflow_s_own_token_route_never_turns_a_delegated_token_into_erins(agents: AgentStack):
+    token = delegated(agents)
+    before = claims_of(token)
+    for token_type in ("api", "cli"):  # Airflow 3's POST /ui/auth/token mints a token for the caller
+        minted = requests.post(
+            f"{agents.url}/ui/auth/token",
+            json={"token_type": token_type},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        assert minted.status_code in (200, 201), minted.text
+        again = minted.json()["access_token"]
+        claims = claims_of(again)
+        assert claims["act"] == {"sub": AGENT[0]}  # still the agent acting for erin, not erin
+        assert claims["exp"] <= before["exp"]  # and no longer than the delegation it came from
+        assert api(agents, "POST", "/variables", again, json={"key": "agent", "value": "no"}).status_code == 403
+
+
 def test_rfc_8693_token_exchange_with_erins_token_and_the_agents_own(agents: AgentStack):
     person = quick_sign_in(agents, ERIN)["access_token"]  # type: ignore[arg-type]
     response = exchange(agents, person, actor_token(agents))

@@ -117,6 +117,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         os.replace(scratch, path)  # every worker collects the same tests: any one file is the whole answer
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: pytest -p no:xdist must still load this file
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getoption("dist", "no") != "loadgroup" or not os.environ.get(GROUPS_FILE):
         return None

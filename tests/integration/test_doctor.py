@@ -1,8 +1,10 @@
 """``okta-airflow doctor`` run as a command against the local IdP and a real Airflow 3 home, each failure provoked.
 
-The doctor runs as a subprocess with the webserver's environment (``AirflowServer.env()``), so it
-reads Airflow's real configuration and database; the IdP runs in this process so faults can be
-switched on between runs.
+The doctor runs in a process of its own with the webserver's environment (``AirflowServer.env()``),
+so it reads Airflow's real configuration and database; the IdP runs in this process so faults can
+be switched on between runs. Most runs are forked from a process that has imported the command
+line and Airflow once (:mod:`tests.integration.warm_cli`); the text report and the runs beside a
+running API server start ``okta-airflow`` itself, as a person would.
 """
 
 from __future__ import annotations
@@ -20,12 +22,22 @@ import yaml
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, Stack
+from tests.integration.warm_cli import WarmCli
 from tests.stacks import idp_data
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
 OKTA_AIRFLOW = str(Path(sys.executable).with_name("okta-airflow"))
+# What the doctor imports besides the command line: Airflow's configuration, FAB's auth manager and,
+# through webserver_config.py, okta_security's security manager (the seconds of a cold start).
+DOCTOR_IMPORTS = (
+    "okta_security.cli.doctor",
+    "okta_security.adapter.airflow_facts",
+    "okta_security.adapter.security_manager",
+    "airflow.providers.fab.auth_manager.fab_auth_manager",
+    "airflow.cli.cli_parser",  # `airflow roles create`
+)
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 
 
@@ -46,6 +58,7 @@ class Home:
         self.port = free_port()
         self.airflow = AirflowServer(root / "airflow", port=self.port, okta_env={})
         self.url = self.airflow.base_url
+        self.cli: WarmCli | None = None
 
     def env(self, issuer: str, **overrides: str) -> dict[str, str]:
         env = self.airflow.env()
@@ -58,13 +71,28 @@ class Home:
         env.update(overrides)
         return env
 
+    def doctor(self, env: Mapping[str, str], *args: str) -> tuple[int, dict]:
+        """Run ``okta-airflow doctor --json`` forked from the warm process; return (exit code, {check id: result})."""
+        assert self.cli is not None
+        return report(self.cli.run("doctor", "--json", *args, env=env))
+
+    def airflow_command(self, *args: str) -> None:
+        """Run ``airflow <args>`` in this home (forked from the warm process too), as an operator would."""
+        assert self.cli is not None
+        done = self.cli.run(*args, program="airflow", env=self.airflow.env(), cwd=self.airflow.home)
+        assert done.returncode == 0, done.stderr[-3000:]
+
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Home:
+def home(tmp_path_factory) -> Iterator[Home]:
     home = Home(tmp_path_factory.mktemp("doctor"))
     home.airflow.okta_env = home.env("http://127.0.0.1:9/oauth2/default")  # webserver_config.py needs them to load
     home.airflow.prepare()
-    return home
+    home.cli = WarmCli(home.airflow.env(), tmp_path_factory.mktemp("doctor-cli"), preload=DOCTOR_IMPORTS)
+    try:
+        yield home
+    finally:
+        home.cli.close()
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +109,16 @@ def okta(idp: IdpHandle) -> Iterator[IdpHandle]:
 
 
 def doctor(env: Mapping[str, str], *args: str) -> tuple[int, dict]:
-    """Run ``okta-airflow doctor --json``; return (exit code, {check id: result})."""
-    proc = subprocess.run(
-        [OKTA_AIRFLOW, "doctor", "--json", *args], env=dict(env), capture_output=True, text=True, timeout=180
+    """Run the ``okta-airflow doctor --json`` command itself; return (exit code, {check id: result})."""
+    return report(
+        subprocess.run(
+            [OKTA_AIRFLOW, "doctor", "--json", *args], env=dict(env), capture_output=True, text=True, timeout=180
+        )
     )
+
+
+def report(proc: subprocess.CompletedProcess[str]) -> tuple[int, dict]:
+    """Return the doctor's (exit code, {check id: result}), checking that the JSON report agrees with the code."""
     assert proc.stdout, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert report["ok"] is (proc.returncode == 0)
@@ -96,7 +130,7 @@ def failing(checks: Mapping[str, dict]) -> list[str]:
 
 
 def test_a_correct_setup_passes_and_exits_0(home, okta):
-    code, checks = doctor(home.env(okta.issuer))
+    code, checks = home.doctor(home.env(okta.issuer))
     assert code == 0, json.dumps(checks, indent=1)
     assert {c["status"] for c in checks.values()} == {"ok"}
     assert checks["client"]["data"]["error"] == "invalid_grant"
@@ -122,7 +156,7 @@ def test_text_output_marks_checks_and_never_shows_the_secret(home, okta):
 
 def test_unreachable_discovery(home):
     closed = f"http://127.0.0.1:{free_port()}/oauth2/default"
-    code, checks = doctor(home.env(closed, OKTA_HTTP_TIMEOUT_SECONDS="2"))
+    code, checks = home.doctor(home.env(closed, OKTA_HTTP_TIMEOUT_SECONDS="2"))
     assert code == 1
     assert checks["discovery"]["status"] == "fail"
     assert "cannot connect to 127.0.0.1" in checks["discovery"]["detail"]
@@ -131,7 +165,7 @@ def test_unreachable_discovery(home):
 
 
 def test_unknown_authorization_server_is_a_404_with_the_fix(home, okta):
-    code, checks = doctor(home.env(okta.base_url + "/oauth2/nosuchserver"))
+    code, checks = home.doctor(home.env(okta.base_url + "/oauth2/nosuchserver"))
     assert code == 1
     assert "HTTP 404" in checks["discovery"]["detail"]
     assert "there is no authorization server 'nosuchserver'" in checks["discovery"]["fix"]
@@ -142,7 +176,7 @@ def test_issuer_mismatch(home, tmp_path):
     config = idp_config(tmp_path / "idp.yaml", home.url)
     # The IdP names itself http://localhost:PORT (a custom domain, say) while OKTA_ISSUER uses 127.0.0.1.
     with serve_in_thread(str(config), port=port, issuer_base=f"http://localhost:{port}") as other:
-        code, checks = doctor(home.env(f"http://127.0.0.1:{port}/oauth2/default"))
+        code, checks = home.doctor(home.env(f"http://127.0.0.1:{port}/oauth2/default"))
         assert other.issuer == f"http://localhost:{port}/oauth2/default"
     assert code == 1
     assert failing(checks) == ["issuer"]
@@ -151,7 +185,7 @@ def test_issuer_mismatch(home, tmp_path):
 
 def test_no_rs256_keys(home, okta):
     okta.set_faults(jwks_empty=True)
-    code, checks = doctor(home.env(okta.issuer))
+    code, checks = home.doctor(home.env(okta.issuer))
     assert code == 1
     assert failing(checks) == ["jwks"]
     assert "none for RS256" in checks["jwks"]["detail"]
@@ -160,7 +194,7 @@ def test_no_rs256_keys(home, okta):
 def test_groups_claim_missing_and_groups_scope(home, tmp_path):
     config = idp_config(tmp_path / "idp.yaml", home.url, groups_claim=False, groups_scope=False)
     with serve_in_thread(str(config)) as bare:
-        code, checks = doctor(home.env(bare.issuer))
+        code, checks = home.doctor(home.env(bare.issuer))
     assert code == 1
     assert failing(checks) == ["groups"]
     assert "defines no 'groups' claim" in checks["groups"]["detail"]
@@ -169,14 +203,14 @@ def test_groups_claim_missing_and_groups_scope(home, tmp_path):
 
     config = idp_config(tmp_path / "idp2.yaml", home.url, groups_claim=True, groups_scope=True)
     with serve_in_thread(str(config)) as full:
-        code, checks = doctor(home.env(full.issuer))
+        code, checks = home.doctor(home.env(full.issuer))
     assert code == 0
     assert checks["groups"]["data"]["scopes_requested"] == ["openid", "profile", "email", "groups"]
     assert checks["redirect_uris"]["data"]["accepted"] is True  # Okta accepts the scope Airflow will ask for
 
 
 def test_wrong_secret_is_invalid_client(home, okta):
-    code, checks = doctor(home.env(okta.issuer, OKTA_CLIENT_SECRET="not-the-secret"))
+    code, checks = home.doctor(home.env(okta.issuer, OKTA_CLIENT_SECRET="not-the-secret"))
     assert code == 1
     assert failing(checks) == ["client"]
     assert checks["client"]["data"]["error"] == "invalid_client"
@@ -185,7 +219,7 @@ def test_wrong_secret_is_invalid_client(home, okta):
 
 
 def test_wrong_auth_method_is_told_apart(home, okta):
-    code, checks = doctor(home.env(okta.issuer, OKTA_TOKEN_AUTH_METHOD="client_secret_post"))
+    code, checks = home.doctor(home.env(okta.issuer, OKTA_TOKEN_AUTH_METHOD="client_secret_post"))
     assert code == 1
     assert failing(checks) == ["client"]
     assert checks["client"]["data"]["accepted_method"] == "client_secret_basic"
@@ -193,7 +227,7 @@ def test_wrong_auth_method_is_told_apart(home, okta):
 
 
 def test_unregistered_redirect_uri_shows_okta_message(home, okta):
-    code, checks = doctor(home.env(okta.issuer, AIRFLOW__API__BASE_URL="http://localhost:8793"))
+    code, checks = home.doctor(home.env(okta.issuer, AIRFLOW__API__BASE_URL="http://localhost:8793"))
     assert code == 1
     assert failing(checks) == ["redirect_uris"]
     result = checks["redirect_uris"]
@@ -206,14 +240,14 @@ def test_unregistered_redirect_uri_shows_okta_message(home, okta):
 )
 def test_clock_skew_from_okta_date_header(home, okta, okta_offset, status, words):
     okta.set_faults(date_offset_seconds=okta_offset)
-    code, checks = doctor(home.env(okta.issuer))
+    code, checks = home.doctor(home.env(okta.issuer))
     assert checks["clock"]["status"] == status, checks["clock"]
     assert words in checks["clock"]["detail"]
     assert code == (1 if status == "fail" else 0)
 
 
 def test_webserver_config_missing_or_not_ours(home, okta, tmp_path):
-    code, checks = doctor(home.env(okta.issuer, AIRFLOW__FAB__CONFIG_FILE=str(tmp_path / "nowhere.py")))
+    code, checks = home.doctor(home.env(okta.issuer, AIRFLOW__FAB__CONFIG_FILE=str(tmp_path / "nowhere.py")))
     assert code == 1
     assert failing(checks) == ["webserver_config"]
     assert "[fab] config_file = " in checks["webserver_config"]["detail"]
@@ -221,13 +255,13 @@ def test_webserver_config_missing_or_not_ours(home, okta, tmp_path):
 
     plain = tmp_path / "webserver_config.py"
     plain.write_text("from flask_appbuilder.const import AUTH_DB\nAUTH_TYPE = AUTH_DB\n")
-    code, checks = doctor(home.env(okta.issuer, AIRFLOW__FAB__CONFIG_FILE=str(plain)))
+    code, checks = home.doctor(home.env(okta.issuer, AIRFLOW__FAB__CONFIG_FILE=str(plain)))
     assert failing(checks) == ["webserver_config"]
     assert "does not set SECURITY_MANAGER_CLASS" in checks["webserver_config"]["detail"]
 
 
 def test_auth_manager_not_fab(home, okta):
-    code, checks = doctor(home.env(okta.issuer, AIRFLOW__CORE__AUTH_MANAGER=SIMPLE_AUTH_MANAGER))
+    code, checks = home.doctor(home.env(okta.issuer, AIRFLOW__CORE__AUTH_MANAGER=SIMPLE_AUTH_MANAGER))
     assert code == 1
     assert failing(checks) == ["auth_manager"]
     # The doctor recommends okta_security's auth manager (FAB's, plus sign-out at Okta and bot tokens).
@@ -237,7 +271,7 @@ def test_auth_manager_not_fab(home, okta):
 def test_invalid_mapping(home, okta, tmp_path):
     bad = tmp_path / "map.yaml"
     bad.write_text("default_role: null\nmappings:\n  airflow-admins: [Admin]\n  airflow-admins: [Op]\n")
-    code, checks = doctor(home.env(okta.issuer, OKTA_ROLE_MAPPING_FILE=str(bad)))
+    code, checks = home.doctor(home.env(okta.issuer, OKTA_ROLE_MAPPING_FILE=str(bad)))
     assert code == 1
     assert "map.yaml:4" in checks["mapping"]["detail"]
     assert checks["roles"]["status"] == "skip"
@@ -247,12 +281,12 @@ def test_mapped_role_missing_from_the_database_until_created(home, okta, tmp_pat
     mapping = tmp_path / "map.yaml"
     mapping.write_text("default_role: null\nmappings:\n  airflow-admins: [Admin]\n  data-eng: [DataEngineers]\n")
     env = home.env(okta.issuer, OKTA_ROLE_MAPPING_FILE=str(mapping))
-    code, checks = doctor(env)
+    code, checks = home.doctor(env)
     assert code == 1
     assert failing(checks) == ["roles"]
     assert "map.yaml:4: unknown role 'DataEngineers'" in checks["roles"]["detail"]
-    home.airflow.airflow("roles", "create", "DataEngineers")
-    code, checks = doctor(env)
+    home.airflow_command("roles", "create", "DataEngineers")
+    code, checks = home.doctor(env)
     assert code == 0, checks["roles"]
     assert "DataEngineers" in checks["roles"]["data"]["known_roles"]
 
@@ -282,10 +316,10 @@ def test_private_key_jwt_is_probed_with_the_signed_assertion(home, tmp_path):
     with serve_in_thread(str(config)) as pkj:
         base = home.env(pkj.issuer, OKTA_TOKEN_AUTH_METHOD="private_key_jwt")
         base.pop("OKTA_CLIENT_SECRET")
-        code, checks = doctor({**base, "OKTA_CLIENT_PRIVATE_KEY_FILE": str(key_file)})
+        code, checks = home.doctor({**base, "OKTA_CLIENT_PRIVATE_KEY_FILE": str(key_file)})
         assert code == 0, checks["client"]
         assert "with private_key_jwt" in checks["client"]["detail"]
-        code, checks = doctor({**base, "OKTA_CLIENT_PRIVATE_KEY_FILE": str(stranger_file)})
+        code, checks = home.doctor({**base, "OKTA_CLIENT_PRIVATE_KEY_FILE": str(stranger_file)})
     assert code == 1
     assert failing(checks) == ["client"]
     assert "Public keys" in checks["client"]["fix"]

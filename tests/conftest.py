@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from okta_devstack import migrations
 from okta_devstack.airflow import AirflowServer
 from tests.stacks import (
     AUDIT_COUNT_WRITE_SECONDS,
@@ -38,8 +39,11 @@ __all__ = [
     "postgres_database",
 ]
 
-# Every test server gets a copy of a database migrated once per session (okta_devstack.migrations).
+# Every test server gets a copy of a database migrated once per run (okta_devstack.migrations): the
+# run's first process (pytest, or the xdist controller) makes the template directory, every worker
+# process inherits it, and the first worker that needs a kind of database migrates it for all.
 AirflowServer.share_migrations = True
+MIGRATED_TEMPLATES = pytest.StashKey[Path]()
 
 EVENT_HOOK_SECRET = "Bearer okta-event-hook-test-secret"  # OKTA_EVENT_HOOK_SECRET of the test stack
 JWKS_REFETCH_INTERVAL_SECONDS = 1.0  # OKTA_JWKS_REFETCH_INTERVAL_SECONDS of the test stack
@@ -86,6 +90,8 @@ GROUPS_FILE = "OKTA_TEST_SERVER_GROUPS"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and not os.environ.get(migrations.SHARED_DIR_ENV):
+        config.stash[MIGRATED_TEMPLATES] = migrations.share_templates()  # before the workers start
     if not hasattr(config, "workerinput") and config.getoption("dist", "no") == "loadgroup":
         fd, path = tempfile.mkstemp(prefix="okta-test-groups-", suffix=".json")
         os.close(fd)
@@ -95,6 +101,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput") and os.environ.get(GROUPS_FILE):
         Path(os.environ.pop(GROUPS_FILE)).unlink(missing_ok=True)
+    templates = config.stash.get(MIGRATED_TEMPLATES, None)
+    if templates is not None:  # the workers have stopped: nobody copies a template any more
+        os.environ.pop(migrations.SHARED_DIR_ENV, None)
+        migrations.remove_templates(templates)
 
 
 @pytest.hookimpl(tryfirst=True)

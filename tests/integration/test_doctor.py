@@ -38,6 +38,9 @@ DOCTOR_IMPORTS = (
     "airflow.providers.fab.auth_manager.fab_auth_manager",
     "airflow.cli.cli_parser",  # `airflow roles create`
 )
+# Airflow settings the doctor reads when it runs (through Airflow's configuration), not at import:
+# the tests change them from run to run.
+DOCTOR_READS_AT_RUN = ("AIRFLOW__API__BASE_URL", "AIRFLOW__FAB__CONFIG_FILE", "AIRFLOW__CORE__AUTH_MANAGER")
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 
 
@@ -88,7 +91,12 @@ def home(tmp_path_factory) -> Iterator[Home]:
     home = Home(tmp_path_factory.mktemp("doctor"))
     home.airflow.okta_env = home.env("http://127.0.0.1:9/oauth2/default")  # webserver_config.py needs them to load
     home.airflow.prepare()
-    home.cli = WarmCli(home.airflow.env(), tmp_path_factory.mktemp("doctor-cli"), preload=DOCTOR_IMPORTS)
+    home.cli = WarmCli(
+        home.airflow.env(),
+        tmp_path_factory.mktemp("doctor-cli"),
+        preload=DOCTOR_IMPORTS,
+        read_at_run=DOCTOR_READS_AT_RUN,
+    )
     try:
         yield home
     finally:

@@ -8,10 +8,12 @@ environment, globals and caches, database connections, stdout, stderr and exit c
 from the same freshly imported state, so no command sees what an earlier one left behind, and
 commands started together really run at the same time.
 
-What Airflow reads only while it is imported (its home, its database, its logging, the Python
-process's own settings) is fixed when the process starts: a command whose environment differs
-there is refused, rather than run against the wrong home. ``OKTA_*`` and the other ``AIRFLOW__*``
-settings are read when the command runs and may differ from command to command.
+What was read while the modules were imported is fixed when the process starts: Airflow's home,
+database and logging, many other ``AIRFLOW__*`` settings (FAB's cache TTL, the auth manager whose
+commands ``airflow`` offers ...), Python's own variables. So a command's environment must be the
+process's own, except ``OKTA_*`` (okta_security reads its settings when a command runs, never at
+import) and the variables the caller names in ``read_at_run`` (settings it knows the command
+reads when it runs); any other difference is refused rather than run in the wrong state.
 
 Run as ``python -m tests.integration.warm_cli MODULE...``, this file is that process: it imports
 the modules, prints ``ready`` and then reads one JSON request per line on stdin (a list of
@@ -39,21 +41,19 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
-# Settings Airflow (or Python) reads while it is imported: every command must agree with the process.
-IMPORT_TIME_PREFIXES = ("AIRFLOW__DATABASE__", "AIRFLOW__LOGGING__")
-READ_LATER = ("OKTA_", "AIRFLOW__", "PYTEST_CURRENT_TEST")  # but IMPORT_TIME_PREFIXES; pytest's name of the test
-
-
-def import_time_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """Return the part of ``env`` the warm process may already have read: all but OKTA_* and most AIRFLOW__*."""
-    return {k: v for k, v in env.items() if not k.startswith(READ_LATER) or k.startswith(IMPORT_TIME_PREFIXES)}
+# Variables a command may set differently from the warm process: okta_security's settings, and
+# pytest's name of the running test (it changes from test to test; nothing imported reads it).
+READ_AT_RUN = ("OKTA_", "PYTEST_CURRENT_TEST")
 
 
 class WarmCli:
     """One warm process for the commands of one Airflow home (see the module's docstring)."""
 
-    def __init__(self, env: Mapping[str, str], root: Path, *, preload: Sequence[str] = ()) -> None:
+    def __init__(
+        self, env: Mapping[str, str], root: Path, *, preload: Sequence[str] = (), read_at_run: Sequence[str] = ()
+    ) -> None:
         self.env = dict(env)
+        self.read_at_run = (*READ_AT_RUN, *read_at_run)
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self._count = 0
@@ -100,11 +100,13 @@ class WarmCli:
         jobs = []
         for args, env in commands:
             env = self.env if env is None else dict(env)
-            if import_time_environment(env) != import_time_environment(self.env):
-                changed = sorted(
-                    set(import_time_environment(env).items()) ^ set(import_time_environment(self.env).items())
-                )
-                raise ValueError(f"the warm process was started with another {', '.join({k for k, _v in changed})}")
+            changed = sorted(
+                name
+                for name in env.keys() | self.env.keys()
+                if env.get(name) != self.env.get(name) and not name.startswith(self.read_at_run)
+            )
+            if changed:
+                raise ValueError(f"the warm process was started with other values of {', '.join(changed)}")
             self._count += 1
             out, err = self.root / f"{self._count}.out", self.root / f"{self._count}.err"
             jobs.append(

@@ -22,8 +22,10 @@ import yaml
 
 from okta_devstack.airflow import FAB_AUTH_MANAGER, REPO, AirflowServer, free_port
 from okta_devstack.demo_files import point_agents_at_airflow
+from tests.warm_cli import WarmCli
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
 
@@ -47,6 +49,23 @@ TEST_TIMERS = {
     "ROLE_MAPPING_CHECK_SECONDS": str(MAPPING_CHECK_SECONDS),
     "AUDIT_COUNT_WRITE_SECONDS": str(AUDIT_COUNT_WRITE_SECONDS),
 }
+# What okta-airflow's commands import when they run (Airflow, FAB, the adapter), imported once by a
+# stack's warm process (tests.warm_cli) instead of by every command; and Airflow's own command line.
+CLI_IMPORTS = (
+    "okta_security.cli.doctor",
+    "okta_security.cli.mapping",
+    "okta_security.cli.relink",
+    "okta_security.cli.sync_users",
+    "okta_security.cli.migrate_usernames",
+    "okta_security.adapter.account_admin",
+    "okta_security.adapter.account_changes",
+    "okta_security.adapter.user_sync_runner",
+    "okta_security.adapter.role_sync",
+    "okta_security.adapter.security_manager",
+    "airflow.providers.fab.www.security_appless",
+    "airflow.cli.cli_parser",
+)
+_warm: dict[int, WarmCli] = {}  # by id() of the AirflowServer: a stack and a subclass wrapping it share one
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,46 @@ class Stack:
             time.sleep(MAPPING_SETTLE_SECONDS)
         if self.idp_config.read_text() != self.original_idp:
             rewrite(self.idp_config, self.original_idp)
+
+    def okta_airflow(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``okta-airflow <args>`` with this Airflow's environment (``env``: one differing only in OKTA_*).
+
+        Each command is a process of its own, forked from the stack's warm process (:func:`warm_cli`).
+        """
+        return warm_cli(self.airflow).run(*args, env=self.airflow.env() if env is None else env, timeout=timeout)
+
+    def airflow_command(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run ``airflow <args>`` in this Airflow's home, as :meth:`AirflowServer.airflow` does, forked the same way."""
+        return airflow_command(self.airflow, *args, timeout=timeout)
+
+
+def warm_cli(airflow: AirflowServer) -> WarmCli:
+    """Return the warm process for ``airflow``'s commands, started with its environment at the first call.
+
+    :func:`running_stack` stops it with the server.
+    """
+    if airflow.bin_dir is not None:
+        raise ValueError("the warm process runs this venv's okta-airflow: not another venv's Airflow")
+    cli = _warm.get(id(airflow))
+    if cli is None:
+        cli = _warm[id(airflow)] = WarmCli(airflow.env(), airflow.home.parent / "warm-cli", preload=CLI_IMPORTS)
+    return cli
+
+
+def airflow_command(airflow: AirflowServer, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``airflow <args>`` in ``airflow``'s home with its environment; raise RuntimeError if it fails."""
+    done = warm_cli(airflow).run(*args, program="airflow", env=airflow.env(), cwd=airflow.home, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"airflow {' '.join(args)} exited with {done.returncode}:\n{done.stderr[-3000:]}")
+    return done
+
+
+def _stop_warm_cli(airflow: AirflowServer) -> None:
+    cli = _warm.pop(id(airflow), None)
+    if cli is not None:
+        cli.close()
 
 
 def postgres_database() -> Iterator[str]:
@@ -172,6 +231,7 @@ def running_stack(spec: StackSpec, root: Path) -> Iterator[Stack]:
             airflow_env=airflow_env,
         )
         cleanup.callback(airflow.stop)
+        cleanup.callback(_stop_warm_cli, airflow)
         airflow.prepare()
         if spec.before_start is not None:
             spec.before_start(airflow)

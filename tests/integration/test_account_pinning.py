@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import html
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,6 +17,9 @@ import yaml
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 
 if TYPE_CHECKING:
+    import subprocess
+    from pathlib import Path
+
     from tests.conftest import Stack
     from tests.integration.conftest import NativeStack
 
@@ -72,9 +72,8 @@ def audit_rows(db_url: str, event: str, owner: str) -> list[dict]:
     return [json.loads(r[0]) for r in rows]
 
 
-def relink(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).with_name("okta-airflow")
-    return subprocess.run([str(exe), "relink", *args], env=env, capture_output=True, text=True, timeout=120)
+def relink(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return stack.okta_airflow("relink", *args, timeout=120)
 
 
 @SQLITE
@@ -100,12 +99,12 @@ def test_a_reused_login_is_refused_until_the_administrator_relinks(af: Stack):
     [audited] = [e for e in audit_rows(af.db_url, "login.refused", login) if e.get("reason") == "okta_user_changed"]
     assert (audited["sub"], audited["linked_okta_sub"], audited["account"]) == (SECOND_ID, FIRST_ID, login)
 
-    dry = relink(af.airflow.env(), login, "--to-okta-user", SECOND_ID, "--dry-run")
+    dry = relink(af, login, "--to-okta-user", SECOND_ID, "--dry-run")
     assert dry.returncode == 3, dry.stdout + dry.stderr
     assert f"Would link Airflow account '{login}' (id {account['id']}) to Okta user {SECOND_ID}" in dry.stdout
     assert link_of(af.db_url, login) == (FIRST_ID, None)
 
-    done = relink(af.airflow.env(), login, "--to-okta-user", SECOND_ID)
+    done = relink(af, login, "--to-okta-user", SECOND_ID)
     assert done.returncode == 0, done.stdout + done.stderr
     assert link_of(af.db_url, login) == (SECOND_ID, None)
     [relinked] = audit_rows(af.db_url, "user.relinked", login)
@@ -141,7 +140,7 @@ def test_a_leaver_s_account_is_not_reactivated_for_the_next_holder_of_the_login(
     (["admin", "--to-okta-user", "not-an-id!"], "is not an Okta user id"),
 ])  # fmt: skip
 def test_relink_refuses_with_a_reason(af: Stack, args: list[str], message: str):
-    result = relink(af.airflow.env(), *args)
+    result = relink(af, *args)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "[relink_refused]" in result.stderr
     assert message in result.stderr
@@ -151,7 +150,7 @@ def test_with_adoption_switched_off_an_account_made_before_okta_waits_for_relink
     """The native stack sets [okta] adopt_unlinked_accounts = False."""
     login, password, okta_id = "pat.preokta@example.com", "Pinned-pass-5", "00upinned00000000005"
     set_idp_user(native.mapping.parent / "idp_users.yaml", login, okta_id, password, ["airflow-viewers"])
-    native.airflow.airflow(
+    native.airflow_command(
         "users", "create", "--username", login, "--email", login, "--role", "Op",
         "--firstname", "Pat", "--lastname", "Local", "--use-random-password",
     )  # fmt: skip
@@ -162,7 +161,7 @@ def test_with_adoption_switched_off_an_account_made_before_okta_waits_for_relink
     assert user_roles(native.db_url, login) == {"Op"}
     assert link_of(native.db_url, login) is None
 
-    done = relink(native.airflow.env(), login, "--to-okta-user", okta_id)
+    done = relink(native, login, "--to-okta-user", okta_id)
     assert done.returncode == 0, done.stdout + done.stderr
     _, after = okta_login(native.url, login, password)
     assert after.status_code == 200, after.text[:500]

@@ -26,7 +26,7 @@ from joserfc.jwk import RSAKey
 from okta_devstack.airflow import REPO
 from tests.conftest import MAPPING_SETTLE_SECONDS
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
-from tests.stacks import Stack, StackSpec, running_stack
+from tests.stacks import Stack, StackSpec, airflow_command, running_stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -106,8 +106,9 @@ def _bot_clients(data: dict, airflow_url: str) -> None:
 
 def _dag_and_database_user(airflow: AirflowServer) -> None:
     (airflow.home / "dags" / f"{DAG_ID}.py").write_text(DAG_FILE)
-    airflow.airflow("dags", "reserialize")
-    airflow.airflow(
+    airflow_command(airflow, "dags", "reserialize")
+    airflow_command(
+        airflow,
         "users",
         "create",
         "--username",
@@ -455,7 +456,7 @@ def test_deactivated_service_user_is_refused(bots: BotStack):
 
 
 def test_a_service_username_taken_by_someone_else_is_not_taken_over(bots: BotStack):
-    bots.airflow.airflow(
+    bots.airflow_command(
         "users",
         "create",
         "--username",

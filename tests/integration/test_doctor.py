@@ -3,7 +3,7 @@
 The doctor runs in a process of its own with the webserver's environment (``AirflowServer.env()``),
 so it reads Airflow's real configuration and database; the IdP runs in this process so faults can
 be switched on between runs. Most runs are forked from a process that has imported the command
-line and Airflow once (:mod:`tests.integration.warm_cli`); the text report and the runs beside a
+line and Airflow once (:mod:`tests.warm_cli`); the text report and the runs beside a
 running API server start ``okta-airflow`` itself, as a person would.
 """
 
@@ -22,8 +22,8 @@ import yaml
 from okta_devstack.airflow import REPO, AirflowServer, free_port
 from okta_local_idp.server import IdpHandle, serve_in_thread
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, Stack
-from tests.integration.warm_cli import WarmCli
 from tests.stacks import idp_data
+from tests.warm_cli import WarmCli
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

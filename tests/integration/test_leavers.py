@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 import uuid
@@ -293,10 +292,7 @@ def test_suspended_then_unsuspended_user_is_reactivated_at_next_login(lv: Stack)
 
 
 def sync(stack: Stack, *args: str, token: str = API_TOKEN) -> tuple[int, dict | None, str]:
-    env = {**stack.airflow.env(), "OKTA_API_TOKEN": token}
-    proc = subprocess.run(
-        [OKTA_CLI, "sync-users", "--json", *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    proc = stack.okta_airflow("sync-users", "--json", *args, env={**stack.airflow.env(), "OKTA_API_TOKEN": token})
     report = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else None
     return proc.returncode, report, proc.stderr + ("" if report else proc.stdout[-3000:])
 

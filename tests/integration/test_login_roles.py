@@ -98,7 +98,7 @@ def test_a_person_whose_groups_map_to_nothing_is_refused_and_loses_earlier_acces
 
 
 def test_a_mapped_role_deleted_from_airflow_refuses_with_its_code_and_is_audited(af: Stack):
-    af.airflow.airflow("roles", "create", TRANSIENT_ROLE)
+    af.airflow_command("roles", "create", TRANSIENT_ROLE)
     role_id_sql = "(SELECT id FROM ab_role WHERE name = :n)"
     try:
         rewrite(

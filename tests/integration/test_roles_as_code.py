@@ -5,7 +5,7 @@ API server starts; the mapping declares team roles whose DAG globs expand at sta
 sign in through the local IdP (a test-local copy of its config with two extra users), and the
 REST API, called with their session cookie, is the judge of what they can see and do. The
 ``okta-airflow`` and ``airflow`` commands run in processes forked from one that has imported them
-with this Airflow's environment (:mod:`tests.integration.warm_cli`): each still a process of its own.
+with this Airflow's environment (:mod:`tests.warm_cli`): each still a process of its own.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import sqlalchemy as sa
 
 from tests.conftest import MAPPING_SETTLE_SECONDS
 from tests.integration.helpers import okta_login, rewrite, user_roles
-from tests.integration.warm_cli import WarmCli
-from tests.stacks import Stack, StackSpec, running_stack
+from tests.stacks import Stack, StackSpec, airflow_command, running_stack, warm_cli
 
 if TYPE_CHECKING:
     import subprocess
@@ -36,13 +35,6 @@ FRANK = ("frank.hr@example.com", "Hr-pass-1")
 SYNC_CHECK_SECONDS = 1  # OKTA_ROLE_SYNC_CHECK_SECONDS: look at the DAG list often
 FAB_CACHE_TTL = 1  # [fab] cache_ttl: Airflow re-reads a user's permissions after this many seconds
 DAGS = ("finance_daily", "finance_monthly", "hr_payroll", "marketing_report")
-# What sync-roles, check-mapping and `airflow dags reserialize` import: FAB's appless security manager, the CLI.
-CLI_IMPORTS = (
-    "okta_security.cli.mapping",
-    "okta_security.adapter.role_sync",
-    "airflow.providers.fab.www.security_appless",
-    "airflow.cli.cli_parser",
-)
 
 MAPPING = """\
 default_role: null
@@ -75,24 +67,19 @@ with DAG(dag_id="{dag_id}", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), 
 
 
 class TeamStack(Stack):
-    def __init__(self, built: Stack, warm: WarmCli) -> None:
-        super().__init__(built.airflow, built.idp, built.mapping, built.idp_config)
-        self.warm = warm
-
     def add_dag(self, dag_id: str) -> None:
         """Write a DAG file and serialize it, as the DAG processor would."""
         (self.airflow.home / "dags" / f"{dag_id}.py").write_text(DAG_FILE.format(dag_id=dag_id))
-        reserialize(self.warm, self.airflow)
+        reserialize(self.airflow)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``okta-airflow`` with this Airflow's environment."""
-        return self.warm.run(*args, env=self.airflow.env(), timeout=300)
+        return self.okta_airflow(*args)
 
 
-def reserialize(warm: WarmCli, airflow: AirflowServer) -> None:
-    """Run ``airflow dags reserialize`` in the Airflow home."""
-    done = warm.run("dags", "reserialize", program="airflow", env=airflow.env(), cwd=airflow.home, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+def reserialize(airflow: AirflowServer) -> None:
+    """Run ``airflow dags reserialize`` in the Airflow home (forked from the stack's warm process)."""
+    airflow_command(airflow, "dags", "reserialize")
 
 
 def _team_users(data: dict, airflow_url: str) -> None:
@@ -124,32 +111,24 @@ def _team_users(data: dict, airflow_url: str) -> None:
     ]
 
 
+def _team_dags(airflow: AirflowServer) -> None:
+    for dag_id in DAGS:
+        (airflow.home / "dags" / f"{dag_id}.py").write_text(DAG_FILE.format(dag_id=dag_id))
+    reserialize(airflow)  # the stack's warm process starts here, before the server, with its environment
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def teams(request, tmp_path_factory) -> Iterator[TeamStack]:
-    root = tmp_path_factory.mktemp(f"teams-{request.param}")
-    warm: list[WarmCli] = []
-
-    def team_dags(airflow: AirflowServer) -> None:
-        # The warm process starts with the server's environment, before the server: it serializes the DAGs.
-        warm.append(WarmCli(airflow.env(), root / "cli", preload=CLI_IMPORTS))
-        for dag_id in DAGS:
-            (airflow.home / "dags" / f"{dag_id}.py").write_text(DAG_FILE.format(dag_id=dag_id))
-        reserialize(warm[0], airflow)
-
     spec = StackSpec(
         database=request.param,
         mapping=MAPPING,
         edit_idp=_team_users,
-        before_start=team_dags,
+        before_start=_team_dags,
         settings={"OKTA_ROLE_SYNC_CHECK_SECONDS": str(SYNC_CHECK_SECONDS)},
         airflow_settings={"AIRFLOW__FAB__CACHE_TTL": str(FAB_CACHE_TTL)},
     )
-    try:
-        with running_stack(spec, root) as built:
-            yield TeamStack(built, warm[0])
-    finally:
-        for cli in warm:
-            cli.close()
+    with running_stack(spec, tmp_path_factory.mktemp(f"teams-{request.param}")) as built:
+        yield TeamStack(built.airflow, built.idp, built.mapping, built.idp_config)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -310,7 +289,9 @@ def test_concurrent_syncs_converge(teams: TeamStack, attempts: int):
         pytest.skip("concurrency is tested on PostgreSQL only")
     teams.add_dag("finance_race")
     # `attempts` processes forked at the same moment, each with its own connections: a real race.
-    done = teams.warm.run_together([(("sync-roles", "--json"), teams.airflow.env())] * attempts, timeout=300)
+    done = warm_cli(teams.airflow).run_together(
+        [(("sync-roles", "--json"), teams.airflow.env())] * attempts, timeout=300
+    )
     results = [(proc.returncode, proc.stdout, proc.stderr) for proc in done]
     for code, _out, err in results:
         assert code == 0, err[-2000:]

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -14,6 +11,8 @@ import yaml
 from tests.integration.helpers import okta_login, rewrite, user_roles, user_row
 
 if TYPE_CHECKING:
+    import subprocess
+
     from tests.conftest import Stack
 
 FRANK_ID = "00ulegacy00000000005"
@@ -37,7 +36,7 @@ def add_idp_user(af: Stack, okta_id: str, login: str, password: str) -> None:
 
 
 def create_legacy_user(af: Stack, username: str, email: str) -> int:
-    af.airflow.airflow(
+    af.airflow_command(
         "users",
         "create",
         "--username",
@@ -78,8 +77,7 @@ def test_other_email_collision_is_refused_naming_the_account(af: Stack):
 
 
 def run_cli(af: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).with_name("okta-airflow")
-    return subprocess.run([str(exe), *args], env=af.airflow.env(), capture_output=True, text=True, timeout=120)
+    return af.okta_airflow(*args, timeout=120)
 
 
 def test_migrate_usernames_dry_run_then_apply(af: Stack):

@@ -15,7 +15,7 @@ process's own, except ``OKTA_*`` (okta_security reads its settings when a comman
 import) and the variables the caller names in ``read_at_run`` (settings it knows the command
 reads when it runs); any other difference is refused rather than run in the wrong state.
 
-Run as ``python -m tests.integration.warm_cli MODULE...``, this file is that process: it imports
+Run as ``python -m tests.warm_cli MODULE...``, this file is that process: it imports
 the modules, prints ``ready`` and then reads one JSON request per line on stdin (a list of
 commands, each with its argv, environment and output files), runs them all at once and answers one
 JSON line with their exit codes.
@@ -40,7 +40,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 # Variables a command may set differently from the warm process: okta_security's settings, and
 # pytest's name of the running test (it changes from test to test; nothing imported reads it).
 READ_AT_RUN = ("OKTA_", "PYTEST_CURRENT_TEST")
@@ -59,7 +59,7 @@ class WarmCli:
         self._count = 0
         self._log = open(root / "warm-cli.log", "wb")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.warm_cli", "okta_security.cli", *preload],
+            [sys.executable, "-m", "tests.warm_cli", "okta_security.cli", *preload],
             env=self.env,
             cwd=REPO,
             stdin=subprocess.PIPE,

@@ -121,9 +121,9 @@ class Stack:
         """
         return warm_cli(self.airflow).run(*args, env=self.airflow.env() if env is None else env, timeout=timeout)
 
-    def airflow_command(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def airflow_command(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run ``airflow <args>`` in this Airflow's home, as :meth:`AirflowServer.airflow` does, forked the same way."""
-        return airflow_command(self.airflow, *args, timeout=timeout)
+        return airflow_command(self.airflow, *args, check=check, timeout=timeout)
 
 
 def warm_cli(airflow: AirflowServer) -> WarmCli:
@@ -139,10 +139,12 @@ def warm_cli(airflow: AirflowServer) -> WarmCli:
     return cli
 
 
-def airflow_command(airflow: AirflowServer, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run ``airflow <args>`` in ``airflow``'s home with its environment; raise RuntimeError if it fails."""
+def airflow_command(
+    airflow: AirflowServer, *args: str, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``airflow <args>`` in ``airflow``'s home with its environment; with ``check``, raise RuntimeError if it fails."""
     done = warm_cli(airflow).run(*args, program="airflow", env=airflow.env(), cwd=airflow.home, timeout=timeout)
-    if done.returncode != 0:
+    if check and done.returncode != 0:
         raise RuntimeError(f"airflow {' '.join(args)} exited with {done.returncode}:\n{done.stderr[-3000:]}")
     return done
 

@@ -1,7 +1,10 @@
 """okta_security as an Airflow provider: providers list, [okta] in airflow config, AIRFLOW__OKTA__* logins, airflow okta.
 
 The stack (tests/integration/conftest.py) sets no OKTA_* variable at all: Airflow's configuration
-gives every setting and a command gives the client secret.
+gives every setting and a command gives the client secret. ``airflow`` commands are forked from the
+stack's warm process (``Stack.airflow_command``), which imported Airflow's command line, our
+provider's commands among them, with this environment; the doctor runs as the real ``airflow okta
+doctor`` and ``okta-airflow doctor`` commands.
 """
 
 from __future__ import annotations
@@ -46,28 +49,28 @@ def test_the_environment_sets_no_okta_variable(native: NativeStack):
 
 
 def test_airflow_lists_the_provider_and_its_auth_manager(native: NativeStack):
-    providers = native.airflow.airflow("providers", "list").stdout
+    providers = native.airflow_command("providers", "list").stdout
     assert "okta-security" in providers
-    managers = native.airflow.airflow("providers", "auth-managers").stdout
+    managers = native.airflow_command("providers", "auth-managers").stdout
     assert "okta_security.auth_manager.OktaFabAuthManager" in managers
 
 
 def test_airflow_config_documents_every_okta_option(native: NativeStack):
-    listed = native.airflow.airflow("config", "list", "--section", "okta", "--include-descriptions", "-V").stdout
+    listed = native.airflow_command("config", "list", "--section", "okta", "--include-descriptions", "-V").stdout
     assert listed.startswith("[okta]") or "\n[okta]" in listed
     for spec in SETTINGS:
         assert f"# Variable: {spec.airflow_env}\n" in listed, spec.option
         assert f"# {spec.doc.splitlines()[0]}" in listed, spec.option  # the declared doc, generated from it
         assert f"Also read from the environment as {spec.name} or {spec.file_name}." in listed, spec.option
         assert f"{spec.option} = " in listed, spec.option
-    sources = native.airflow.airflow(
+    sources = native.airflow_command(
         "config", "list", "--section", "okta", "--include-sources", "--show-values", "--hide-sensitive"
     ).stdout
     assert f"# Source: env var\nissuer = {native.idp.issuer}\n" in sources
     assert CLIENT_SECRET not in sources  # declared sensitive: Airflow hides it
-    issuer = native.airflow.airflow("config", "get-value", "okta", "issuer").stdout.strip()
+    issuer = native.airflow_command("config", "get-value", "okta", "issuer").stdout.strip()
     assert issuer == native.idp.issuer
-    assert native.airflow.airflow("config", "get-value", "okta", "clock_skew_seconds").stdout.strip() == "60"
+    assert native.airflow_command("config", "get-value", "okta", "clock_skew_seconds").stdout.strip() == "60"
 
 
 def test_a_login_works_with_only_airflow_configuration(native: NativeStack):
@@ -111,18 +114,18 @@ def test_the_okta_variables_keep_working_and_come_before_airflow_s_options(nativ
 
 
 def test_airflow_okta_runs_every_command_with_exit_codes(native: NativeStack, tmp_path):
-    help_text = native.airflow.airflow("okta", "--help").stdout
+    help_text = native.airflow_command("okta", "--help").stdout
     commands = ("doctor", "check-mapping", "explain", "sync-users", "sync-roles", "migrate-usernames", "init", "relink")
     for command in (*commands, "login"):
         assert command in help_text
-    ok = native.airflow.airflow("okta", "check-mapping", "--no-db", check=False)  # the file [okta] names
+    ok = native.airflow_command("okta", "check-mapping", "--no-db", check=False)  # the file [okta] names
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert str(native.mapping) in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("mappings:\n  a: [Admn\n")
-    failed = native.airflow.airflow("okta", "check-mapping", str(bad), "--no-db", check=False)
+    failed = native.airflow_command("okta", "check-mapping", str(bad), "--no-db", check=False)
     assert failed.returncode == 1
-    usage = native.airflow.airflow("okta", "check-mapping", "--no-db", "--db-url", "sqlite://", check=False)
+    usage = native.airflow_command("okta", "check-mapping", "--no-db", "--db-url", "sqlite://", check=False)
     assert usage.returncode == 2
     assert "not allowed with argument" in usage.stderr
 

@@ -57,6 +57,7 @@ class WarmCli:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self._count = 0
+        self._talk = threading.Lock()  # one request and its answer at a time on the pipes
         self._log = open(root / "warm-cli.log", "wb")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.warm_cli", "okta_security.cli", *preload],
@@ -107,8 +108,9 @@ class WarmCli:
             )
             if changed:
                 raise ValueError(f"the warm process was started with other values of {', '.join(changed)}")
-            self._count += 1
-            out, err = self.root / f"{self._count}.out", self.root / f"{self._count}.err"
+            with self._talk:
+                self._count += 1
+                out, err = self.root / f"{self._count}.out", self.root / f"{self._count}.err"
             jobs.append(
                 {
                     "program": program,
@@ -120,9 +122,10 @@ class WarmCli:
                 }
             )
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(jobs) + "\n")
-        self.proc.stdin.flush()
-        answer = self._answer(timeout=timeout)
+        with self._talk:
+            self.proc.stdin.write(json.dumps(jobs) + "\n")
+            self.proc.stdin.flush()
+            answer = self._answer(timeout=timeout)
         if answer is None:
             self.close()
             raise RuntimeError(f"the warm okta-airflow process gave no answer in {timeout}s:\n{self.log_tail()}")

@@ -2,6 +2,8 @@
 
 What a real agent does with Okta's Cross App Access, against the demo's local IdP and Airflow:
 
+0. erin has signed in to Airflow once (here: okta-airflow login's device sign-in), so her account is
+   linked to her Okta user;
 1. erin signs in to the assistant's app at the Okta org (here: over HTTP, with her demo password);
 2. the assistant exchanges her ID token for an ID-JAG naming her and itself, for Airflow;
 3. Airflow's ``POST /auth/token`` turns the ID-JAG into a delegated token: erin's roles that ``agents:``
@@ -41,6 +43,7 @@ def run(
     """Act for ``user`` as the demo's assistant; return what to print. Raise RuntimeError when a step fails."""
     airflow_url = airflow_url.rstrip("/")
     audience = f"{airflow_url}/auth/token"
+    _person_token(airflow_url, org_url, (user, password))  # her first sign-in links her account to her Okta user
     grant = id_jag_for(org_url, AGENT, AGENT_SECRET, user, password, audience=audience, redirect_uri=AGENT_REDIRECT)
     lines = [f"1. {user} signed in to the assistant's app; Okta issued an ID-JAG for {audience}"]
     answer = requests.post(audience, data={"grant_type": JWT_BEARER, "assertion": grant}, timeout=60)

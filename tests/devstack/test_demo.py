@@ -240,6 +240,15 @@ def test_bot_script_walks_the_token_path(running):
     assert "marketing_weekly" not in out
 
 
+def test_the_assistant_on_the_banner_acts_for_erin(running):
+    line = next(line.strip() for line in running.lines if "okta_devstack.agent_demo" in line)
+    result = subprocess.run(["bash", "-c", line], cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    out = result.stdout
+    assert "acts for erin.finance@example.com as {'sub': 'airflow-assistant'}, with roles ['team-finance']" in out
+    assert "owner=erin.finance@example.com  act=airflow-assistant  GET /api/v2/dags -> 200" in out
+
+
 def test_sigterm_stops_every_process_and_frees_the_ports(running):
     # Last in the module: it ends the shared demo.
     took = stop_and_check(running, signal.SIGTERM)

@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from tests.integration.helpers import _FormParser, user_roles
+from tests.integration.helpers import FromAddress, _FormParser, user_roles
 
 if TYPE_CHECKING:
     from tests.conftest import Stack
@@ -18,18 +17,6 @@ ALICE = ("alice.admin@example.com", "Admin-pass-1")
 
 def _org(af: Stack) -> str:
     return af.idp.base_url  # what Okta's dashboard sends as iss: the org, not the authorization server
-
-
-class _FromAddress(HTTPAdapter):
-    """Connect from another loopback address: FAB limits POSTs to its login view per client address
-    (AUTH_RATE_LIMIT, 5 per 40 s), and other tests of this shared stack post there too."""
-
-    def __init__(self, address: str) -> None:
-        self._address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs) -> None:
-        super().init_poolmanager(*args, **{**kwargs, "source_address": (self._address, 0)})
 
 
 def _sign_in_at_okta(s: requests.Session, page: requests.Response, password: str) -> requests.Response:
@@ -67,7 +54,7 @@ def test_initiated_login_starts_the_code_flow_with_pkce_state_nonce_and_the_hint
 def test_tile_posted_as_a_form_with_the_org_as_iss_signs_in(af: Stack):
     # OIDC Core §4 allows the initiator to post the parameters; Okta's dashboard sends the org URL.
     s = requests.Session()
-    s.mount(af.url, _FromAddress("127.0.0.29"))
+    s.mount(af.url, FromAddress("127.0.0.29"))
     page = s.post(f"{af.url}/auth/login/okta", data={"iss": _org(af), "login_hint": ALICE[0]}, timeout=30)
     assert page.status_code == 200, page.text[:300]
     assert page.url.startswith(f"{af.issuer}/v1/authorize")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import threading
 import time
 from dataclasses import replace
@@ -13,6 +14,7 @@ import requests
 from airflow.providers.fab.auth_manager.security_manager.override import FabAirflowSecurityManagerOverride
 from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app, session
+from sqlalchemy.exc import IntegrityError
 
 from okta_security import audit
 from okta_security.adapter import (
@@ -65,7 +67,7 @@ from okta_security.settings.loader import check_webserver_config
 from okta_security.untrusted import loggable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from airflow.providers.fab.auth_manager.models import User
 
@@ -190,7 +192,7 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
 
     def sync_roles(self) -> None:
         """Sync FAB's built-in roles, then the roles the mapping file declares (at start, ``fab sync-perm``)."""
-        super().sync_roles()
+        once_more_after_a_race(super().sync_roles, self.session.rollback)
         self.okta_role_sync.sync(self.okta_mapping.current(), reason="webserver start")
         retire_service_users(self, self.okta_mapping.current(), trigger="webserver start")  # never raises
 
@@ -364,6 +366,22 @@ class OktaSecurityManager(FabAirflowSecurityManagerOverride):
             return dict(remote.userinfo(token=token))
         except requests.RequestException as e:
             raise OktaUnavailable("Okta is not answering (userinfo request failed). Try again in a minute.") from e
+
+
+def once_more_after_a_race(sync: Callable[[], None], rollback: Callable[[], None]) -> None:
+    """Run FAB's permission sync; after a unique-key conflict, roll back and run it once more.
+
+    FAB's sync is not safe to race: two replicas starting together on a fresh database insert the same
+    permission rows, and the loser's start would fail. Once the winner has committed, a second pass finds
+    every row and only adds what is still missing.
+    """
+    try:
+        sync()
+    except IntegrityError:
+        rollback()
+        log.warning("Another Airflow process synced FAB's permissions at the same moment; syncing once more")
+        time.sleep(random.uniform(0.2, 1.0))  # noqa: S311 - spreads the retries, no secret involved
+        sync()
 
 
 class TokenDoors(Protocol):
